@@ -1,0 +1,9 @@
+"""Spiking derainers, their neurons and layers, and the architecture registry.
+
+Importing this package registers every architecture.
+"""
+
+from . import toy_residual  # noqa: F401  (registers "toy-residual")
+from .registry import Architecture, architectures, get_architecture, register
+
+__all__ = ["Architecture", "architectures", "get_architecture", "register"]

@@ -1,0 +1,3 @@
+from neurodeploy.cli import main
+
+main()

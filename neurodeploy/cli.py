@@ -1,0 +1,182 @@
+"""The ``neurodeploy`` command line: git-style subcommands, ``--help`` on each.
+
+Exit codes: 0 success; 1 a validation that ran and failed; 2 bad input or usage
+(one line on stderr saying what is wrong and what to do).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from neurodeploy import __version__
+from neurodeploy.errors import NeurodeployError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Deploy spiking derainers from PyTorch to Intel Loihi (through NIR and the Lava simulator).",
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _print_json(obj) -> None:
+    typer.echo(json.dumps(obj, indent=2, default=str))
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    if version:
+        typer.echo(f"neurodeploy {__version__}")
+        raise typer.Exit(0)
+
+
+@app.command("models")
+def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List the shipped checkpoints (usable by name wherever a checkpoint path is accepted)."""
+    from neurodeploy.checkpoint import build_model, load_checkpoint, zoo
+
+    rows = []
+    for entry in zoo():
+        ckpt = load_checkpoint(entry.path)
+        model = build_model(ckpt)
+        rows.append(
+            {
+                "name": entry.name,
+                "architecture": ckpt.architecture,
+                "preset": ckpt.meta.get("preset", ""),
+                "params": sum(p.numel() for p in model.parameters()),
+                "t_steps": ckpt.config.get("t_steps"),
+                "size_bytes": entry.path.stat().st_size,
+                "path": str(entry.path),
+                "card": str(entry.card) if entry.card else None,
+            }
+        )
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title="shipped checkpoints")
+    for col in ("name", "architecture", "preset", "params", "T", "card"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["architecture"], r["preset"], f"{r['params']:,}", str(r["t_steps"]), r["card"] or "-")
+    console.print(table)
+
+
+@app.command("export")
+def export_cmd(
+    checkpoint: str = typer.Argument(..., help="Checkpoint .pt file, or the name of a shipped checkpoint."),
+    target: str = typer.Option("loihi", "--target", help="Deployment target (only 'loihi' today)."),
+    out: Path = typer.Option(..., "--out", help="Bundle folder to write."),
+    size: Optional[List[int]] = typer.Option(None, "--size", help="Input image size H W (default: the model's)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing bundle folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Export a trained model to a deployment bundle (graph.nir, lowering plan, manifest.json)."""
+    from neurodeploy.bundle import export_bundle
+
+    if size is not None and len(size) not in (0, 2):
+        raise NeurodeployError("--size takes two numbers, H and W: --size 32 --size 32")
+    manifest = export_bundle(checkpoint, out, target=target, size=tuple(size) if size else None, force=force)
+    if as_json:
+        _print_json(manifest)
+    else:
+        console.print(f"wrote bundle [bold]{out}[/] ({manifest['architecture']}, T={manifest['t_steps']}, "
+                      f"input {manifest['input_shape']}, {len(manifest['lowering']['delays'])} delay line(s) inserted)")
+
+
+@app.command("validate")
+def validate_cmd(
+    bundle: Path = typer.Argument(..., help="Bundle folder written by `neurodeploy export`."),
+    image: Optional[List[Path]] = typer.Option(None, "--image", help="Input image(s) (PNG/JPEG); default: a shipped rainy photo."),
+    executor: str = typer.Option("lava-float", "--executor", help="Executor to check against the torch reference."),
+    min_agreement: float = typer.Option(100.0, "--min-agreement", help="Spike agreement (%) every layer must reach."),
+    min_psnr: float = typer.Option(60.0, "--min-psnr", help="Output PSNR (dB) against the reference that must be reached."),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
+) -> None:
+    """Run the bundle on the Lava simulator and the torch reference; compare layer by layer.
+
+    Exit 0 when every layer agrees and the output matches, 1 when not, 2 on bad input.
+    """
+    from neurodeploy.validate import validate_bundle
+
+    verdict = validate_bundle(bundle, images=image or None, executor=executor,
+                              min_agreement_pct=min_agreement, min_psnr_db=min_psnr)
+    if as_json:
+        _print_json(verdict)
+    else:
+        _print_verdict(verdict)
+    raise typer.Exit(0 if verdict["passed"] else 1)
+
+
+def _print_verdict(verdict: dict) -> None:
+    table = Table(title=f"{verdict['executor']} vs {verdict['reference']}")
+    table.add_column("layer")
+    table.add_column("spike agreement %", justify="right")
+    for name, pct in verdict["layers"].items():
+        style = "" if pct >= verdict["min_agreement_pct"] else "red"
+        table.add_row(name, f"{pct:.4f}", style=style)
+    console.print(table)
+    console.print(f"output PSNR: {verdict['output_psnr_db']:.2f} dB (needs >= {verdict['min_psnr_db']} dB)")
+    fd = verdict["first_divergence"]
+    if fd:
+        console.print(f"first divergence: layer [bold]{fd['layer']}[/], step {fd['step']}, neuron {fd['neuron']} "
+                      f"(channel, y, x = {tuple(fd['index'])})")
+    console.print("[green]PASSED[/]" if verdict["passed"] else "[red]FAILED[/]")
+
+
+@app.command("report")
+def report_cmd(
+    bundle: Path = typer.Argument(..., help="Bundle folder written by `neurodeploy export`."),
+    image: Optional[List[Path]] = typer.Option(None, "--image", help="Input image(s); default: a shipped rainy photo."),
+    executor: str = typer.Option("torch", "--executor", help="Executor whose trace is reported."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Per-layer neurons, spikes and firing rates, written as report.json and report.md."""
+    from neurodeploy.report import report_bundle
+
+    report = report_bundle(bundle, images=image or None, executor=executor)
+    if as_json:
+        _print_json(report)
+    else:
+        console.print((bundle / "report.md").read_text())
+        console.print(f"wrote {bundle / 'report.json'} and {bundle / 'report.md'}")
+
+
+def _register_extensions() -> None:
+    from neurodeploy import cli_derain
+
+    cli_derain.register(app)
+
+
+_register_extensions()
+
+
+def main() -> None:
+    """Console-script entry point: turns NeurodeployError into one line and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except NeurodeployError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("error: aborted", markup=False)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,45 @@
+"""Typed errors. Each message says what is wrong and what to do, in one line.
+
+The CLI prints ``error: <message>`` and exits with :attr:`NeurodeployError.exit_code`
+(2: bad input or usage). Anything that is not a :class:`NeurodeployError` is a bug.
+"""
+
+from __future__ import annotations
+
+
+class NeurodeployError(Exception):
+    """Base class: bad input or usage, reported to the user in one line."""
+
+    exit_code = 2
+
+
+class CheckpointError(NeurodeployError):
+    """A checkpoint file is missing, unreadable, unsafe or inconsistent."""
+
+
+class UnknownArchitecture(NeurodeployError):
+    """An architecture or preset name that the registry does not know."""
+
+
+class ExportError(NeurodeployError):
+    """The torch module uses something the exporter cannot express in NIR."""
+
+
+class GraphError(NeurodeployError):
+    """A NIR graph is malformed (missing node, dangling edge, bad shape, ...)."""
+
+
+class LoweringError(NeurodeployError):
+    """The chip graph cannot be mapped to Lava processes."""
+
+
+class BundleError(NeurodeployError):
+    """A deployment bundle cannot be written, or a folder is not a valid bundle."""
+
+
+class InputImageError(NeurodeployError):
+    """An image cannot be read or does not fit the bundle's input shape."""
+
+
+class HardwareUnavailable(NeurodeployError):
+    """Loihi hardware was asked for, but no runtime or chip is present."""
