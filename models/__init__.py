@@ -7,3 +7,4 @@ from . import toy_residual  # noqa: F401  (registers "toy-residual")
 from .registry import Architecture, architectures, get_architecture, register
 
 __all__ = ["Architecture", "architectures", "get_architecture", "register"]
+from . import esdnet  # noqa: F401,E402  (registers "esdnet")

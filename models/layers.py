@@ -65,3 +65,57 @@ class MeanDecode(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.mean(0)
+
+
+class SeqUpsample(nn.Upsample):
+    """``nn.Upsample`` (default: bilinear ×2, ``align_corners=False``) on each time step."""
+
+    def __init__(self, scale_factor: int = 2, mode: str = "bilinear"):
+        super().__init__(scale_factor=scale_factor, mode=mode, align_corners=False if mode == "bilinear" else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _per_step(super().forward, x)
+
+
+class SeqPixelUnshuffle(nn.PixelUnshuffle):
+    """``nn.PixelUnshuffle(r)`` on each time step: ``(T,N,C,H,W) -> (T,N,C·r²,H/r,W/r)``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _per_step(super().forward, x)
+
+
+class SeqPixelShuffle(nn.PixelShuffle):
+    """``nn.PixelShuffle(r)`` on each time step: ``(T,N,C·r²,H,W) -> (T,N,C,H·r,W·r)``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _per_step(super().forward, x)
+
+
+class PadToMultiple(nn.Module):
+    """Pad an image ``(N, C, H, W)`` on the bottom/right so H and W are multiples of ``multiple``.
+
+    Reflection padding (replicate when the image is smaller than the pad), so the
+    network sees image-like borders; :class:`CropLike` cuts the output back.
+    """
+
+    def __init__(self, multiple: int):
+        super().__init__()
+        self.multiple = int(multiple)
+
+    def extra_repr(self) -> str:
+        return f"multiple={self.multiple}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % self.multiple, (-w) % self.multiple
+        if ph == 0 and pw == 0:
+            return x
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        return nn.functional.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+class CropLike(nn.Module):
+    """Crop ``x`` (``(..., H', W')``) to the top-left H×W of ``ref``; undoes :class:`PadToMultiple`."""
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return x[..., : ref.shape[-2], : ref.shape[-1]]

@@ -79,3 +79,70 @@ class LIF(nn.Module):
         if return_membrane:
             return out, torch.stack(membranes)
         return out
+
+
+class _RoundSTE(torch.autograd.Function):
+    """Round to the nearest integer forward; identity (straight-through) gradient backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return torch.round(x)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        return grad_output
+
+
+def round_ste(x: torch.Tensor) -> torch.Tensor:
+    """``round(x)`` (half to even, as ``torch.round``) with a straight-through gradient."""
+    return _RoundSTE.apply(x)
+
+
+class NILIF(nn.Module):
+    """VLIF-Net's normalised integer LIF (NI-LIF): graded spikes with ``levels + 1`` values.
+
+    Per time step t, with input ``X[t]`` and residual membrane ``H[t-1]`` (``H[-1] = 0``),
+    everything in units of one spike level (an input of 1.0 is worth one level):
+
+    - integrate: ``U[t] = H[t-1] + X[t]``
+    - fire:      ``K[t] = clip(round(U[t]), 0, D)`` (integer spike count 0..D, round half
+      to even), output ``S[t] = K[t] / D`` in {0, 1/D, ..., 1}
+    - reset:     ``H[t] = beta * (U[t] - K[t])`` (soft reset by what was emitted, then leak)
+
+    The gradient of ``round`` is passed straight through (``dK/dU = 1`` inside [0, D],
+    0 where the clip saturates). With D = 1 this is a binary neuron firing at ``U >= 0.5``.
+
+    Args:
+        levels: D, the largest integer spike (VLIF-Net: 4).
+        beta: leak of the residual membrane per time step, in [0, 1]. The VLIF-Net paper
+            does not print it; 0.25 was read once in the authors' code, which is not
+            available to us to verify (guess, see DERAINERS.md).
+
+    Input and output: ``(T, N, ...)``; the output is graded spikes ``K / D``.
+    """
+
+    def __init__(self, levels: int = 4, beta: float = 0.25):
+        super().__init__()
+        if levels < 1:
+            raise ValueError(f"levels must be >= 1, got {levels}")
+        if not 0.0 <= beta <= 1.0:
+            raise ValueError(f"beta must be in [0, 1], got {beta}")
+        self.levels = int(levels)
+        self.beta = float(beta)
+
+    def extra_repr(self) -> str:
+        return f"levels={self.levels}, beta={self.beta}"
+
+    def forward(self, x: torch.Tensor, return_membrane: bool = False):
+        h = torch.zeros_like(x[0])
+        spikes, membranes = [], []
+        for x_t in x:
+            u = h + x_t
+            k = torch.clamp(round_ste(u), 0, self.levels)
+            h = self.beta * (u - k)
+            spikes.append(k / self.levels)
+            membranes.append(u)
+        out = torch.stack(spikes)
+        if return_membrane:
+            return out, torch.stack(membranes)
+        return out
