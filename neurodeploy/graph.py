@@ -1,0 +1,108 @@
+"""What neurodeploy adds beside a NIR graph, and reading/writing graphs with it.
+
+NIR's dataclasses stay untouched; our facts about the graph live in one JSON string in
+``graph.metadata["neurodeploy"]`` (NIR's HDF5 writer keeps flat metadata values), keyed
+by node name:
+
+- ``edge_kinds``: ``"src->dst"`` -> ``binary`` (0/1 spikes), ``graded`` (integer spike
+  payloads, e.g. NI-LIF levels) or ``real`` (real values: images, synaptic currents);
+- ``node_kinds``: node -> ``input | conv | lif | output``;
+- ``spike_condition``: neuron node -> ``>=`` (the papers fire at equality; NIR says ``>``);
+- ``t_steps``, ``dt_s`` (seconds per step), ``input_shape`` (C, H, W), encoding/decoding.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nir
+
+from neurodeploy.errors import GraphError
+
+EDGE_BINARY = "binary"
+EDGE_GRADED = "graded"
+EDGE_REAL = "real"
+METADATA_KEY = "neurodeploy"
+
+
+@dataclass
+class GraphInfo:
+    """neurodeploy's annotations of one NIR graph (see module docstring for units)."""
+
+    t_steps: int
+    dt_s: float
+    input_shape: tuple[int, int, int]
+    encode: str = "direct"
+    decode: str = "mean_over_time"
+    edge_kinds: dict[str, str] = field(default_factory=dict)
+    node_kinds: dict[str, str] = field(default_factory=dict)
+    spike_condition: dict[str, str] = field(default_factory=dict)
+    modules: dict[str, str] = field(default_factory=dict)
+    folded_batchnorm: dict[str, str] = field(default_factory=dict)
+
+    def edge_kind(self, src: str, dst: str) -> str:
+        return self.edge_kinds[f"{src}->{dst}"]
+
+    def neuron_layers(self, graph: nir.NIRGraph) -> list[str]:
+        """Neuron nodes in topological order: the layers a Trace records."""
+        return [n for n in topological_order(graph) if self.node_kinds.get(n) == "lif"]
+
+
+def attach_info(graph: nir.NIRGraph, info: GraphInfo) -> None:
+    graph.metadata = dict(graph.metadata or {})
+    graph.metadata[METADATA_KEY] = json.dumps(asdict(info))
+
+
+def graph_info(graph: nir.NIRGraph) -> GraphInfo:
+    raw = (graph.metadata or {}).get(METADATA_KEY) if isinstance(graph.metadata, dict) else None
+    if raw is None:
+        raise GraphError("the NIR graph has no neurodeploy metadata; export it with `neurodeploy export`")
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8")
+    data = json.loads(str(raw))
+    data["input_shape"] = tuple(data["input_shape"])
+    return GraphInfo(**data)
+
+
+def topological_order(graph: nir.NIRGraph) -> list[str]:
+    """Node names, every node after all its inputs (Kahn's algorithm, stable by insertion)."""
+    for src, dst in graph.edges:
+        for end in (src, dst):
+            if end not in graph.nodes:
+                raise GraphError(f"edge {src}->{dst} names node '{end}', which the graph does not have")
+    indegree = {n: 0 for n in graph.nodes}
+    for _, dst in graph.edges:
+        indegree[dst] += 1
+    order, ready = [], [n for n in graph.nodes if indegree[n] == 0]
+    while ready:
+        n = ready.pop(0)
+        order.append(n)
+        for src, dst in graph.edges:
+            if src == n:
+                indegree[dst] -= 1
+                if indegree[dst] == 0:
+                    ready.append(dst)
+    if len(order) != len(graph.nodes):
+        stuck = sorted(set(graph.nodes) - set(order))
+        raise GraphError(f"the graph has a cycle through {', '.join(stuck)}; recurrent graphs are not supported yet")
+    return order
+
+
+def predecessors(graph: nir.NIRGraph, name: str) -> list[str]:
+    return [src for src, dst in graph.edges if dst == name]
+
+
+def write_graph(path: str | Path, graph: nir.NIRGraph) -> None:
+    nir.write(str(path), graph)
+
+
+def read_graph(path: str | Path) -> nir.NIRGraph:
+    """Read a graph written by :func:`write_graph` (``nir.read``), with a clear error."""
+    try:
+        return nir.read(str(path), type_check=False)
+    except FileNotFoundError:
+        raise GraphError(f"{path}: no such NIR file") from None
+    except Exception as exc:  # h5py/nir raise many types on a damaged file
+        raise GraphError(f"{path}: not a readable NIR graph ({exc}); re-export the bundle") from None

@@ -1,0 +1,122 @@
+"""Instantiate a :class:`LoweredNetwork` as Lava processes, run it, and read it back.
+
+One :class:`LavaNetwork` streams a batch of images back to back (one every T steps):
+each neuron layer is a ``LIFReset`` that resets its state at the first step of each of
+its windows (offset = its latency), so pipelined images never see each other's state.
+Spikes are read through ``RingBuffer`` sinks (one ``get`` per layer after the run, not
+a Monitor per step), the output through a :class:`Readout`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from neurodeploy.errors import HardwareUnavailable
+from neurodeploy.targets.loihi import compat
+
+compat.install()
+
+from lava.magma.core.run_conditions import RunSteps  # noqa: E402
+from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
+from lava.proc.conv.process import Conv  # noqa: E402
+from lava.proc.io.sink import RingBuffer as SinkBuffer  # noqa: E402
+from lava.proc.io.source import RingBuffer as SourceBuffer  # noqa: E402
+from lava.proc.lif.process import LIFReset  # noqa: E402
+
+from neurodeploy.targets.loihi.lower import LoweredNetwork  # noqa: E402
+from neurodeploy.targets.loihi.processes import DelayLine, Readout  # noqa: E402
+
+# Message bits for graded payloads on Conv inputs (Loihi 2 graded spikes carry up to 24).
+GRADED_MESSAGE_BITS = 24
+
+
+def _out_port(proc, kind):
+    return proc.a_out if kind == "conv" else proc.s_out
+
+
+def _in_port(proc, kind):
+    return proc.s_in if kind == "conv" else proc.a_in
+
+
+class LavaNetwork:
+    """Lava processes for one lowered network and a batch of images.
+
+    Args:
+        lowered: the lowered network.
+        images: ``(N, C, H, W)`` float images (model units, [0, 1] for derainers).
+    """
+
+    def __init__(self, lowered: LoweredNetwork, images: np.ndarray):
+        self.lowered = lowered
+        self.n_images = images.shape[0]
+        self.steps = lowered.steps_for(self.n_images)
+        t_steps = lowered.t_steps
+        self.procs, self.sinks = {}, {}
+        for name, node in lowered.nodes.items():
+            p = node.params
+            if node.kind == "input":
+                data = np.zeros(node.shape + (self.steps,))
+                for i, img in enumerate(images):
+                    data[..., i * t_steps:(i + 1) * t_steps] = img.transpose(2, 1, 0)[..., None]
+                proc = SourceBuffer(data=data)
+            elif node.kind == "conv":
+                graded = any(e.kind != "binary" for e in lowered.inputs_of(name)) or len(lowered.inputs_of(name)) > 1
+                proc = Conv(weight=p["weight"], input_shape=p["input_shape"], padding=p["padding"],
+                            stride=p["stride"], dilation=p["dilation"], groups=p["groups"],
+                            num_message_bits=GRADED_MESSAGE_BITS if graded else 0, name=name)
+            elif node.kind == "lif":
+                proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=p["vth"], bias_mant=p["bias"],
+                                reset_interval=t_steps, reset_offset=(node.latency + 1) % t_steps, name=name)
+                sink = SinkBuffer(shape=node.shape, buffer=self.steps)
+                proc.s_out.connect(sink.a_in)
+                self.sinks[name] = sink
+            elif node.kind == "output":
+                proc = Readout(shape=node.shape, bias=p["bias"], buffer=self.steps, name=name)
+            else:  # pragma: no cover - lower() rejects unknown kinds
+                raise ValueError(node.kind)
+            self.procs[name] = proc
+        for edge in lowered.edges:
+            src, dst = lowered.nodes[edge.src], lowered.nodes[edge.dst]
+            port = _out_port(self.procs[edge.src], src.kind)
+            if edge.delay:
+                line = DelayLine(shape=src.shape, delay=edge.delay, name=f"delay:{edge.src}->{edge.dst}")
+                port.connect(line.s_in)
+                port = line.s_out
+            port.connect(_in_port(self.procs[edge.dst], dst.kind))
+
+    def run(self, select_tag: str = "floating_pt") -> tuple[dict[str, np.ndarray], np.ndarray, float]:
+        """Run all steps; return (layer -> raw spikes (X,Y,C,steps), readout (X,Y,C,steps), seconds)."""
+        any_proc = next(iter(self.procs.values()))
+        start = time.perf_counter()
+        try:
+            any_proc.run(condition=RunSteps(num_steps=self.steps), run_cfg=Loihi2SimCfg(select_tag=select_tag))
+            spikes = {name: sink.data.get() for name, sink in self.sinks.items()}
+            out_name = next(n for n, node in self.lowered.nodes.items() if node.kind == "output")
+            readout = self.procs[out_name].data.get()
+        finally:
+            any_proc.stop()
+        return spikes, readout, time.perf_counter() - start
+
+    def logical(self, raw: np.ndarray, latency: int, image: int) -> np.ndarray:
+        """Cut image ``image``'s T steps out of a raw (X,Y,C,steps) record -> (T, C, H, W)."""
+        start = image * self.lowered.t_steps + latency
+        window = raw[..., start:start + self.lowered.t_steps]
+        return np.ascontiguousarray(window.transpose(3, 2, 1, 0))
+
+
+def loihi_hardware_available() -> tuple[bool, str]:
+    """Whether Intel's Loihi runtime (lava-loihi / NxSDK) is importable; why not if not."""
+    try:
+        import lava.magma.compiler.subcompilers.nc  # noqa: F401  (ships with lava-loihi only)
+        import nxcore  # noqa: F401
+    except ImportError as exc:
+        return False, f"Intel's Loihi runtime is not installed ({exc.name} missing; lava-loihi is available to INRC members)"
+    return False, "a Loihi runtime is installed but no chip answered"
+
+
+def require_hardware() -> None:
+    ok, why = loihi_hardware_available()
+    if not ok:
+        raise HardwareUnavailable(f"Loihi hardware run requested, but {why}; use --executor lava-float for the CPU simulator")
