@@ -23,12 +23,14 @@ class Architecture:
         factory: builds the torch module from a config (keyword arguments).
         presets: named configs; every preset must build.
         description: one line for listings.
+        default_input_size: image (H, W) in pixels used by ``export`` when no size is given.
     """
 
     name: str
     factory: Callable[..., nn.Module]
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
+    default_input_size: tuple[int, int] = (64, 64)
 
     def config(self, preset: str) -> dict[str, Any]:
         if preset not in self.presets:

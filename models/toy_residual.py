@@ -64,5 +64,6 @@ register(
         factory=ToyResidual,
         presets={"default": {"channels": 8, "t_steps": 4, "v_threshold": 0.15, "tau": 2.0}},
         description="3 LIF units, a residual join and a global residual (pipeline test bed)",
+        default_input_size=(32, 32),
     )
 )

@@ -138,7 +138,7 @@ def _print_verdict(verdict: dict) -> None:
 def report_cmd(
     bundle: Path = typer.Argument(..., help="Bundle folder written by `neurodeploy export`."),
     image: Optional[List[Path]] = typer.Option(None, "--image", help="Input image(s); default: a shipped rainy photo."),
-    executor: str = typer.Option("torch", "--executor", help="Executor whose trace is reported."),
+    executor: str = typer.Option("lava-float", "--executor", help="Executor whose trace is reported."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Per-layer neurons, spikes and firing rates, written as report.json and report.md."""

@@ -1,0 +1,176 @@
+"""The deployment bundle: export writes it atomically; validate and report open it.
+
+Layout of a bundle folder::
+
+    manifest.json   source checkpoint + hash, architecture, versions, T, input shape,
+                    target, lowering summary (latencies, delay lines), quantization status
+    graph.nir       the whole exported graph (``nir.read`` loads it)
+    model.pt        a copy of the source checkpoint: the torch reference for validation
+    validation.json after ``neurodeploy validate``
+    report.json, report.md   after ``neurodeploy report``
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import nir
+
+from neurodeploy import __version__
+from neurodeploy.checkpoint import build_model, file_sha256, load_checkpoint
+from neurodeploy.errors import BundleError, NeurodeployError
+from neurodeploy.export import export_graph
+from neurodeploy.graph import GraphInfo, graph_info, read_graph, write_graph
+from neurodeploy.models import get_architecture
+
+MANIFEST = "manifest.json"
+FORMAT = "neurodeploy-bundle"
+TARGETS = ("loihi",)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write JSON next to its final place, then rename: readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+    tmp.replace(path)
+
+
+@dataclass
+class Bundle:
+    """An opened bundle folder: its manifest and graph (the model is loaded on demand)."""
+
+    path: Path
+    manifest: dict[str, Any]
+    graph: nir.NIRGraph
+    info: GraphInfo
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Bundle":
+        path = Path(path)
+        if not path.is_dir():
+            raise BundleError(f"{path} is not a folder; pass a bundle written by `neurodeploy export`")
+        manifest_path = path / MANIFEST
+        if not manifest_path.is_file():
+            raise BundleError(f"{path} has no {MANIFEST}: not a bundle; create one with `neurodeploy export`")
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BundleError(f"{manifest_path} is not valid JSON ({exc}); re-export the bundle") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise BundleError(f"{manifest_path} is not a neurodeploy bundle manifest; re-export the bundle")
+        graph = read_graph(path / "graph.nir")
+        return cls(path, manifest, graph, graph_info(graph))
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return tuple(self.info.input_shape[1:])
+
+    def model(self):
+        """The torch reference model (the checkpoint copied into the bundle), eval mode."""
+        ckpt = load_checkpoint(self.path / "model.pt")
+        return build_model(ckpt)
+
+
+def _check_destination(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"{out} exists and is not a folder; choose another --out")
+    if out.exists() and not force:
+        raise BundleError(f"{out} already exists; pass --force to replace it, or choose another --out")
+    parent = out.parent if str(out.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent)
+        os.rmdir(probe)
+    except OSError as exc:
+        raise BundleError(f"cannot write a bundle in {parent} ({exc.strerror or exc}); choose another --out") from None
+
+
+def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi",
+                  size: tuple[int, int] | None = None, force: bool = False) -> dict[str, Any]:
+    """Load -> export -> lower, and write the bundle ``out`` atomically. Returns the manifest.
+
+    Args:
+        checkpoint: checkpoint file or shipped name.
+        out: bundle folder; replaced only with ``force``; untouched if anything fails.
+        target: ``loihi``.
+        size: input image (H, W) in pixels; default: the architecture's default size.
+    """
+    from neurodeploy.targets.loihi.lower import lower
+
+    if target not in TARGETS:
+        raise NeurodeployError(f"unknown target '{target}'; supported: {', '.join(TARGETS)}")
+    out = Path(out)
+    _check_destination(out, force)
+    ckpt = load_checkpoint(checkpoint)
+    model = build_model(ckpt)
+    arch = get_architecture(ckpt.architecture)
+    size = tuple(int(v) for v in (size or arch.default_input_size))
+    if len(size) != 2 or min(size) < 1:
+        raise NeurodeployError(f"--size needs two positive numbers H W, got {size}")
+    graph = export_graph(model, size)
+    info = graph_info(graph)
+    lowered = lower(graph, info)
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        write_graph(tmp / "graph.nir", graph)
+        shutil.copyfile(ckpt.path, tmp / "model.pt")
+        manifest = {
+            "format": FORMAT,
+            "format_version": 1,
+            "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "target": target,
+            "architecture": ckpt.architecture,
+            "config": ckpt.config,
+            "source": {"checkpoint": str(ckpt.path), "name": ckpt.name, "sha256": ckpt.sha256,
+                       "preset": ckpt.meta.get("preset")},
+            "t_steps": info.t_steps,
+            "input_shape": list(info.input_shape),
+            "dt_s": info.dt_s,
+            "encode": info.encode,
+            "decode": info.decode,
+            "versions": {"neurodeploy": __version__, "torch": _version("torch"), "nir": _version("nir"),
+                         "lava-nc": _version("lava-nc"), "python": platform.python_version()},
+            "files": {name: file_sha256(tmp / name) for name in ("graph.nir", "model.pt")},
+            "lowering": lowered.summary(),
+            "quantization": {"status": "none",
+                             "note": "float parameters; Loihi 2 integer quantization is not implemented yet"},
+        }
+        write_json_atomic(tmp / MANIFEST, manifest)
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _replace_dir(new: Path, out: Path) -> None:
+    """Move ``new`` to ``out``; an existing ``out`` is swapped out first and removed last."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+    try:
+        new.rename(out)
+    except BaseException:
+        if old is not None:
+            old.rename(out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,51 @@
+"""Images in and out: ordinary PNG/JPEG files <-> float arrays ``(3, H, W)`` in [0, 1]."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from neurodeploy.errors import InputImageError
+
+DEFAULT_IMAGE = Path(__file__).resolve().parent / "assets" / "rainy-input09.png"
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an RGB image as float64 ``(3, H, W)`` in [0, 1]."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputImageError(f"no such image file: {path}")
+    try:
+        with Image.open(path) as img:
+            rgb = np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InputImageError(f"{path} is not a readable image ({exc}); pass a PNG or JPEG file") from None
+    return rgb.transpose(2, 0, 1)
+
+
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    """Write ``(3, H, W)`` in [0, 1] as an 8-bit image (format from the suffix)."""
+    rgb = np.clip(np.asarray(image).transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    Image.fromarray(rgb).save(path)
+
+
+def center_crop(image: np.ndarray, size: tuple[int, int], source: str = "image") -> np.ndarray:
+    """Crop ``(C, H, W)`` to ``size`` = (H, W) around its centre; refuse smaller images."""
+    _, h, w = image.shape
+    th, tw = size
+    if h < th or w < tw:
+        raise InputImageError(
+            f"{source} is {h}x{w} (HxW), smaller than the bundle's input {th}x{tw}; "
+            f"pass a larger image or export with --size {min(h, th)} {min(w, tw)}"
+        )
+    top, left = (h - th) // 2, (w - tw) // 2
+    return image[:, top:top + th, left:left + tw]
+
+
+def load_inputs(paths: list[str | Path] | None, size: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
+    """Read images (default: the shipped rainy photo), centre-crop to ``size``: ``(N, 3, H, W)``."""
+    paths = list(paths) if paths else [DEFAULT_IMAGE]
+    images = [center_crop(read_image(p), size, str(p)) for p in paths]
+    return np.stack(images), [Path(p).name for p in paths]
