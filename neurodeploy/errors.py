@@ -43,3 +43,7 @@ class InputImageError(NeurodeployError):
 
 class HardwareUnavailable(NeurodeployError):
     """Loihi hardware was asked for, but no runtime or chip is present."""
+
+
+class DataError(NeurodeployError):
+    """A data folder is missing, empty, or holds unpaired, unreadable or mismatched images."""
