@@ -151,10 +151,13 @@ def fold_batchnorm(ops: dict[str, _Op]) -> dict[str, str]:
         weight = conv.weight.detach().double() * scale[:, None, None, None]
         bias = conv.bias.detach().double() if conv.bias is not None else torch.zeros_like(scale)
         bias = (bias - m.running_mean.double()) * scale + m.bias.detach().double()
+        # Kept in float64: the float simulators run in float64, and a float32 rounding of
+        # folded weights would move membranes by ~1e-7 and flip spikes that sit that close
+        # to the threshold.
         folded_conv = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                                conv.padding, conv.dilation, conv.groups, bias=True)
-        folded_conv.weight.data = weight.float()
-        folded_conv.bias.data = bias.float()
+                                conv.padding, conv.dilation, conv.groups, bias=True, dtype=torch.float64)
+        folded_conv.weight.data = weight
+        folded_conv.bias.data = bias
         src.module = folded_conv
         src.shape = bn.shape
         for c in consumers[bn.name]:
@@ -174,7 +177,7 @@ def lif_to_nir(lif: LIF, shape: tuple[int, ...], dt_s: float) -> nir.LIF:
     NIR fires on ``v > v_threshold``; the papers fire on ``>=`` -- recorded per node in the
     metadata (``spike_condition``).
     """
-    full = lambda value: np.full(shape, value, dtype=np.float32)  # noqa: E731
+    full = lambda value: np.full(shape, value, dtype=np.float64)  # noqa: E731
     return nir.LIF(tau=full(lif.tau * dt_s), r=full(lif.tau), v_leak=full(0.0),
                    v_threshold=full(lif.v_threshold), v_reset=full(0.0))
 
@@ -182,10 +185,12 @@ def lif_to_nir(lif: LIF, shape: tuple[int, ...], dt_s: float) -> nir.LIF:
 def _conv_to_nir(conv: nn.Conv2d, input_hw: tuple[int, int]) -> nir.Conv2d:
     if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
         raise ExportError(f"conv padding {conv.padding!r}/{conv.padding_mode} has no Loihi mapping; use integer zero padding")
-    bias = conv.bias.detach().numpy() if conv.bias is not None else np.zeros(conv.out_channels, np.float32)
-    return nir.Conv2d(input_shape=tuple(int(v) for v in input_hw), weight=conv.weight.detach().numpy().copy(),
+    # float64 throughout (see fold_batchnorm); float32 parameters convert exactly.
+    weight = conv.weight.detach().double().numpy().copy()
+    bias = conv.bias.detach().double().numpy().copy() if conv.bias is not None else np.zeros(conv.out_channels)
+    return nir.Conv2d(input_shape=tuple(int(v) for v in input_hw), weight=weight,
                       stride=tuple(conv.stride), padding=tuple(conv.padding), dilation=tuple(conv.dilation),
-                      groups=conv.groups, bias=bias.copy())
+                      groups=conv.groups, bias=bias)
 
 
 def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DEFAULT_DT_S) -> nir.NIRGraph:

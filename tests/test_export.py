@@ -1,0 +1,123 @@
+"""Export to NIR: structure, names, BatchNorm folding, metadata, round trip, refusals."""
+
+from __future__ import annotations
+
+import nir
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from neurodeploy.errors import ExportError
+from neurodeploy.export import export_graph, lif_to_nir
+from neurodeploy.graph import graph_info, read_graph, topological_order, write_graph
+from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d
+from neurodeploy.models.neurons import LIF
+
+
+def test_toy_graph_structure_and_names(toy_graph):
+    graph, info = toy_graph
+    assert list(graph.nodes) == ["input", "conv_in", "lif1", "conv2", "lif2", "conv3", "lif3", "conv_out", "output"]
+    assert set(graph.edges) == {
+        ("input", "conv_in"), ("conv_in", "lif1"), ("lif1", "conv2"), ("conv2", "lif2"),
+        ("lif1", "conv3"), ("lif2", "conv3"),  # the residual join: NIR sums a node's inputs
+        ("conv3", "lif3"), ("lif3", "conv_out"), ("conv_out", "output"), ("input", "output"),
+    }
+    assert info.folded_batchnorm == {"conv2": "bn2", "conv3": "bn3"}
+    assert info.edge_kind("lif1", "conv3") == "binary"
+    assert info.edge_kind("input", "conv_in") == "real"
+    assert info.neuron_layers(graph) == ["lif1", "lif2", "lif3"]
+    assert info.input_shape == (3, 12, 10)
+    assert isinstance(graph.nodes["lif2"], nir.LIF)
+    assert graph.nodes["lif2"].v_threshold.shape == (4, 12, 10)
+
+
+def test_batchnorm_folding_matches_the_unfolded_layers(toy_model, toy_graph):
+    graph, _ = toy_graph
+    conv = graph.nodes["conv2"]
+    x = torch.randn(2, 4, 12, 10, dtype=torch.float64)
+    folded = nn.functional.conv2d(x, torch.as_tensor(conv.weight), torch.as_tensor(conv.bias), padding=1)
+    model = toy_model.double()
+    unfolded = model.bn2(model.conv2(x))
+    assert torch.allclose(folded, unfolded, atol=1e-12)
+
+
+def test_nir_write_read_round_trip_keeps_graph_and_metadata(toy_graph, tmp_path):
+    graph, info = toy_graph
+    write_graph(tmp_path / "g.nir", graph)
+    again = nir.read(str(tmp_path / "g.nir"))  # plain NIR reader, type checks on
+    assert set(again.nodes) == set(graph.nodes)
+    assert sorted(again.edges) == sorted(graph.edges)
+    assert graph_info(again) == info
+    np.testing.assert_array_equal(again.nodes["conv3"].weight, graph.nodes["conv3"].weight)
+
+
+def test_lif_time_step_convention_reproduces_the_papers_lif():
+    """One Euler step of the NIR LIF equals H = V - V/tau + X (tau = 2, r = 2, dt = 1 ms)."""
+    node = lif_to_nir(LIF(v_threshold=0.15, tau=2.0), (1,), dt_s=1e-3)
+    dt = 1e-3
+    v, x = 0.3, 0.05
+    euler = v + dt / node.tau[0] * (node.v_leak[0] - v + node.r[0] * x)
+    assert euler == pytest.approx(v - v / 2.0 + x)
+
+
+def test_firing_rates_of_the_fixture_are_realistic(toy_model, rainy_images):
+    rates = {}
+    hooks = [getattr(toy_model, n).register_forward_hook(lambda m, a, o, n=n: rates.__setitem__(n, o.mean().item()))
+             for n in ("lif1", "lif2", "lif3")]
+    with torch.no_grad():
+        toy_model(torch.as_tensor(rainy_images, dtype=torch.float32))
+    for h in hooks:
+        h.remove()
+    assert all(0.02 < r < 0.6 for r in rates.values()), rates
+
+
+class _Sigmoid(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encode, self.conv, self.decode = DirectEncode(2), SeqConv2d(3, 3, 1), MeanDecode()
+
+    def forward(self, x):
+        return self.decode(torch.sigmoid(self.conv(self.encode(x))))
+
+
+class _NoEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.t_steps, self.conv, self.lif = 2, SeqConv2d(3, 3, 1), LIF()
+
+    def forward(self, x):
+        return self.lif(self.conv(x))
+
+
+@pytest.mark.parametrize("model, message", [
+    (_Sigmoid(), "operation 'sigmoid'"),
+    (_NoEncoder(), "takes the raw image"),
+])
+def test_unsupported_models_are_refused_with_a_named_cause(model, message):
+    model.t_steps = 2
+    with pytest.raises(ExportError, match=message):
+        export_graph(model, (4, 4))
+
+
+def test_topological_order_rejects_cycles_and_dangling_edges(toy_graph):
+    graph, _ = toy_graph
+    from neurodeploy.errors import GraphError
+
+    cyclic = nir.NIRGraph(nodes=dict(graph.nodes), edges=graph.edges + [("lif3", "conv2")], metadata={},
+                          type_check=False)
+    with pytest.raises(GraphError, match="cycle"):
+        topological_order(cyclic)
+    dangling = nir.NIRGraph(nodes=dict(graph.nodes), edges=graph.edges + [("lif3", "ghost")], metadata={},
+                            type_check=False)
+    with pytest.raises(GraphError, match="ghost"):
+        topological_order(dangling)
+
+
+def test_read_graph_reports_a_damaged_file(tmp_path):
+    from neurodeploy.errors import GraphError
+
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(GraphError, match="not a readable NIR graph"):
+        read_graph(bad)

@@ -1,0 +1,56 @@
+"""The Lava lowering passes, each alone (no Lava process is built here)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from neurodeploy.targets.loihi.lower import balance_delays, lower, map_neurons, to_lava_layout
+
+
+def test_latencies_and_delay_lines_of_the_toy(toy_graph):
+    graph, info = toy_graph
+    net = lower(graph, info)
+    latency = {n: node.latency for n, node in net.nodes.items()}
+    assert latency == {"input": 0, "conv_in": 1, "lif1": 1, "conv2": 2, "lif2": 2, "conv3": 3, "lif3": 3,
+                       "conv_out": 4, "output": 4}
+    delays = {(e.src, e.dst): e.delay for e in net.edges if e.delay}
+    # lif1 reaches the join one hop earlier than lif2; the image reaches the output 4 hops early.
+    assert delays == {("lif1", "conv3"): 1, ("input", "output"): 4}
+    assert net.steps_for(1) == 4 + 4 and net.steps_for(3) == 12 + 4
+
+
+def test_unbalanced_lowering_inserts_no_delays(toy_graph):
+    graph, info = toy_graph
+    nodes = to_lava_layout(graph, info)
+    edges = balance_delays(graph, info, nodes, balance=False)
+    assert all(e.delay == 0 for e in edges)
+
+
+def test_conv_kernels_in_lava_layout_compute_pytorch_conv(toy_graph):
+    """Lava computes a true convolution in (X, Y, C); the flipped, permuted kernel must undo both."""
+    from scipy.signal import convolve
+
+    graph, info = toy_graph
+    nodes = to_lava_layout(graph, info)
+    lava_w = nodes["conv2"].params["weight"]  # (C_out, kx, ky, C_in)
+    nir_conv = graph.nodes["conv2"]
+    x = np.random.default_rng(0).random((4, 12, 10))  # (C, H, W)
+    want = torch.nn.functional.conv2d(torch.as_tensor(x)[None], torch.as_tensor(nir_conv.weight), padding=1)[0].numpy()
+    x_xyc = np.pad(x.transpose(2, 1, 0), ((1, 1), (1, 1), (0, 0)))
+    got = np.stack([sum(convolve(x_xyc[..., ci], lava_w[co, :, :, ci], mode="valid") for ci in range(4))
+                    for co in range(4)], axis=-1)  # (X, Y, C_out)
+    np.testing.assert_allclose(got.transpose(2, 1, 0), want, atol=1e-12)
+
+
+def test_neuron_mapping_fires_at_equality_and_moves_biases(toy_graph):
+    graph, info = toy_graph
+    nodes = to_lava_layout(graph, info)
+    map_neurons(graph, info, nodes)
+    lif = nodes["lif3"].params
+    assert lif["du"] == 1.0 and lif["dv"] == 0.5
+    # Lava spikes on v > vth; the papers on v >= 0.15: vth is the float just below 0.15.
+    assert lif["vth"] < 0.15 and np.nextafter(lif["vth"], 1.0) == 0.15
+    conv_bias = graph.nodes["conv3"].bias
+    np.testing.assert_array_equal(lif["bias"][0, 0], conv_bias)  # (X, Y, C): every pixel gets the channel bias
+    np.testing.assert_array_equal(nodes["output"].params["bias"][3, 2], graph.nodes["conv_out"].bias)
