@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import zipfile
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,13 +120,15 @@ def load_checkpoint(path_or_name: str | Path) -> Checkpoint:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "Weights only load failed" in str(exc):
+        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if unsafe:
             raise CheckpointError(
-                f"{path} holds Python objects that would run code when loaded; refusing it "
+                f"{path} holds Python objects that would run code when loaded ({unsafe.group(1)}); refusing it "
                 "(save plain tensors with neurodeploy.checkpoint.save_checkpoint)"
             ) from None
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({exc}); re-save or re-download it") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (the pickle stream is damaged or "
+                              "not a checkpoint); re-save or re-download it") from None
+    except Exception as exc:  # torch.load raises anything from KeyError to BadZipFile on junk
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint ({reason}); re-save or re-download it"

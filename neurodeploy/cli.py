@@ -164,7 +164,8 @@ _register_extensions()
 def main() -> None:
     """Console-script entry point: turns NeurodeployError into one line and exit code 2."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns a command's exit code instead of exiting.
+        code = app(standalone_mode=False)
     except NeurodeployError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
@@ -173,10 +174,10 @@ def main() -> None:
     except typer.Abort:
         err_console.print("error: aborted", markup=False)
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:
+        # Usage errors (typer vendors click, so match the click exception by its interface).
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,184 @@
+"""The CLI as a user meets it: export -> validate -> report, exit codes, bad input, atomicity."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import nir
+import pytest
+import torch
+
+from neurodeploy import cli
+from neurodeploy.checkpoint import save_checkpoint
+
+
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["neurodeploy", *map(str, args)])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+        raise SystemExit(0)
+    out, err = capsys.readouterr()
+    return exc.value.code or 0, out, err
+
+
+@pytest.fixture
+def bundle(tmp_path, toy_checkpoint, monkeypatch, capsys):
+    out = tmp_path / "bundle"
+    code, _, err = run_cli(monkeypatch, capsys, "export", toy_checkpoint, "--target", "loihi", "--out", out,
+                           "--size", "16", "--size", "16")
+    assert code == 0, err
+    return out
+
+
+def test_export_writes_a_complete_bundle(bundle, toy_checkpoint):
+    assert sorted(p.name for p in bundle.iterdir()) == ["graph.nir", "manifest.json", "model.pt"]
+    graph = nir.read(str(bundle / "graph.nir"))
+    assert "lif3" in graph.nodes
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["architecture"] == "toy-residual" and manifest["target"] == "loihi"
+    assert manifest["input_shape"] == [3, 16, 16] and manifest["t_steps"] == 4
+    assert manifest["source"]["checkpoint"] == str(toy_checkpoint)
+    assert manifest["versions"]["lava-nc"] == "0.10.0"
+    assert manifest["lowering"]["delays"] == [{"src": "lif1", "dst": "conv3", "steps": 1},
+                                             {"src": "input", "dst": "output", "steps": 4}]
+    assert not [p for p in bundle.parent.iterdir() if p.name.startswith(".")]  # no temp leftovers
+
+
+@pytest.mark.lava
+def test_validate_passes_with_json_verdict_then_report(bundle, monkeypatch, capsys):
+    code, out, err = run_cli(monkeypatch, capsys, "validate", bundle, "--json")
+    assert code == 0, err
+    verdict = json.loads(out)
+    assert verdict["passed"] is True
+    assert verdict["layers"] == {"lif1": 100.0, "lif2": 100.0, "lif3": 100.0}
+    assert verdict["first_divergence"] is None and verdict["output_psnr_db"] > 100
+    assert (bundle / "validation.json").is_file()
+
+    code, out, err = run_cli(monkeypatch, capsys, "report", bundle, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert [r["layer"] for r in report["layers"]] == ["lif1", "lif2", "lif3"]
+    assert all(0 < r["firing_rate"] < 1 for r in report["layers"])
+    assert (bundle / "report.md").read_text().startswith("# Spike report: toy-residual")
+
+
+@pytest.mark.lava
+def test_validate_exits_1_and_names_the_layer_when_the_reference_differs(bundle, monkeypatch, capsys):
+    # Change one weight of the reference model after export: Lava runs the exported graph,
+    # torch runs the changed model, so they must part, first at lif2 (fed by conv2).
+    payload = torch.load(bundle / "model.pt", weights_only=True)
+    payload["state_dict"]["conv2.weight"][0, 0, 1, 1] += 1.0
+    torch.save(payload, bundle / "model.pt")
+    code, out, _ = run_cli(monkeypatch, capsys, "validate", bundle, "--json")
+    verdict = json.loads(out)
+    assert code == 1 and verdict["passed"] is False
+    assert verdict["first_divergence"]["layer"] == "lif2"
+
+
+def test_existing_output_is_refused_without_force_and_kept(bundle, toy_checkpoint, monkeypatch, capsys):
+    before = (bundle / "manifest.json").read_text()
+    code, _, err = run_cli(monkeypatch, capsys, "export", toy_checkpoint, "--out", bundle)
+    assert code == 2 and "already exists; pass --force" in err and len(err.strip().splitlines()) == 1
+    assert (bundle / "manifest.json").read_text() == before
+    code, _, err = run_cli(monkeypatch, capsys, "export", toy_checkpoint, "--out", bundle, "--force")
+    assert code == 0, err
+    assert json.loads((bundle / "manifest.json").read_text())["input_shape"] == [3, 32, 32]
+
+
+def test_interrupted_export_leaves_the_old_bundle_untouched(bundle, toy_checkpoint, monkeypatch, capsys):
+    from neurodeploy import bundle as bundle_mod
+
+    before = {p.name: p.read_bytes() for p in bundle.iterdir()}
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bundle_mod, "write_json_atomic", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        bundle_mod.export_bundle(toy_checkpoint, bundle, force=True)
+    assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
+    assert not [p for p in bundle.parent.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("case", ["missing", "not-a-checkpoint", "code-running-pickle", "unknown-arch",
+                                  "state-dict-mismatch", "unwritable-out"])
+def test_bad_inputs_exit_2_with_one_line_and_no_bundle(case, tmp_path, toy_model, toy_checkpoint, monkeypatch, capsys):
+    ckpt, out = toy_checkpoint, tmp_path / "out"
+    if case == "missing":
+        ckpt, expect = tmp_path / "missing.pt", "no such file or shipped checkpoint"
+    elif case == "not-a-checkpoint":
+        ckpt = tmp_path / "img.pt"
+        ckpt.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+        expect = "not a readable PyTorch checkpoint"
+    elif case == "code-running-pickle":
+        ckpt = tmp_path / "evil.pt"
+        torch.save({"x": _Evil()}, ckpt)
+        expect = "would run code"
+    elif case == "unknown-arch":
+        payload = torch.load(toy_checkpoint, weights_only=True)
+        payload["architecture"] = "resnet-9000"
+        ckpt = tmp_path / "u.pt"
+        torch.save(payload, ckpt)
+        expect = "unknown architecture 'resnet-9000'"
+    elif case == "state-dict-mismatch":
+        payload = torch.load(toy_checkpoint, weights_only=True)
+        del payload["state_dict"]["conv3.weight"]
+        ckpt = tmp_path / "m.pt"
+        torch.save(payload, ckpt)
+        expect = "state_dict does not fit"
+    else:
+        blocker = tmp_path / "a-file"
+        blocker.write_text("x")
+        out, expect = blocker / "out", "cannot write a bundle"
+    code, _, err = run_cli(monkeypatch, capsys, "export", ckpt, "--target", "loihi", "--out", out)
+    assert code == 2
+    assert err.startswith("error: ") and expect in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+@pytest.mark.parametrize("make", ["empty-folder", "no-folder", "bad-manifest"])
+def test_bundle_without_manifest_exits_2(make, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "b"
+    if make != "no-folder":
+        folder.mkdir()
+    if make == "bad-manifest":
+        (folder / "manifest.json").write_text("{not json")
+    code, _, err = run_cli(monkeypatch, capsys, "validate", folder)
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+
+
+def test_image_smaller_than_the_bundle_input_exits_2(bundle, tmp_path, monkeypatch, capsys):
+    from neurodeploy.images import write_image
+    import numpy as np
+
+    small = tmp_path / "small.png"
+    write_image(small, np.zeros((3, 8, 8)))
+    code, _, err = run_cli(monkeypatch, capsys, "validate", bundle, "--image", small)
+    assert code == 2 and "smaller than the bundle's input 16x16" in err
+
+
+def test_unknown_target_and_usage_errors_exit_2(toy_checkpoint, tmp_path, monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "export", toy_checkpoint, "--target", "spinnaker", "--out", tmp_path / "o")
+    assert code == 2 and "unknown target 'spinnaker'" in err
+    code, _, _ = run_cli(monkeypatch, capsys, "export", toy_checkpoint)  # --out missing
+    assert code == 2
+
+
+def test_models_lists_the_zoo_as_json(monkeypatch, capsys):
+    code, out, _ = run_cli(monkeypatch, capsys, "models", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    toy = next(r for r in rows if r["name"] == "toy-residual")
+    assert toy["architecture"] == "toy-residual" and toy["params"] > 0
+
+
+def test_loihi_hardware_executor_says_what_is_missing(bundle, monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "validate", bundle, "--executor", "loihi")
+    assert code == 2 and "Loihi runtime is not installed" in err and "lava-float" in err
