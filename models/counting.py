@@ -80,6 +80,16 @@ def count_params(model: nn.Module) -> tuple[int, int]:
     return exact, paper
 
 
+def _spike_valued(x: torch.Tensor, max_levels: int = 16) -> bool:
+    """Whether every value of ``x`` is a spike: in [0, 1] and a multiple of 1/D for some D <= max_levels."""
+    if x.numel() == 0 or float(x.min()) < 0 or float(x.max()) > 1:
+        return False
+    for d in range(1, max_levels + 1):
+        if torch.all(torch.isclose(x * d, torch.round(x * d), atol=1e-5)):
+            return True
+    return False
+
+
 def _conv_macs(m: nn.Module, out: torch.Tensor) -> int:
     k = m.weight[0].numel()  # C_in/groups × kernel area
     return out.numel() * k
@@ -107,7 +117,7 @@ def count(model: nn.Module, height: int, width: int, seed: int = 0) -> Counts:
         if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.Linear)):
             layer_macs = _conv_macs(m, out) if not isinstance(m, nn.Linear) else out.numel() * m.in_features
             macs += layer_macs
-            if id(x) in spike_tensors:
+            if id(x) in spike_tensors and _spike_valued(x):
                 synops += layer_macs * float((x != 0).float().mean())
             if paper_counted(m):
                 flops_paper += layer_macs
