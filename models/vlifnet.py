@@ -4,7 +4,8 @@ The authors' code was not available to us, so every structural choice below that
 paper text (as summarised in DERAINERS.md) leaves open is marked *guess*. The neurons and
 the VLIF mechanism follow the paper's equations.
 
-- **NI-LIF** (:class:`models.neurons.NILIF`): integer-valued spikes 0..D (D = 4), leak β.
+- **NI-LIF** (:class:`models.neurons.NILIF`): integer-valued spikes 0..D (D = 4), leak β;
+  its input is the stream × D (guess), so stream and spikes share one [0, 1] scale.
 - **VLIF** = patch-to-time + NI-LIF + temporal attention + compression. Patch-to-time
   pixel-unshuffles by r and moves the r² neighbours into the time axis: ``(T, N, C, H, W)``
   -> ``(T·r², N, C, H/r, W/r)`` (the r² sub-steps of step t follow each other). NI-LIF
@@ -77,7 +78,10 @@ class VLIF(nn.Module):
         self.temporal_gate = _PoolMLPGate(t_steps * r * r, 4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.neuron(self.to_time(x)).transpose(0, 1)  # (N, T·r², C, h, w)
+        # Input scaled by D so that input and output share one scale (1.0 = D levels, the
+        # "normalised" in NI-LIF). Guess: without it the stream (|x| ~ 0.1-1) rarely reaches
+        # level 1 and the graded spikes are all zero at initialisation.
+        s = self.neuron(self.to_time(x) * self.neuron.levels).transpose(0, 1)  # (N, T·r², C, h, w)
         return (self.temporal_gate(s) * s).transpose(0, 1)
 
 

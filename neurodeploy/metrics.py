@@ -69,15 +69,20 @@ def ssim_y(output, target) -> float:
 
     Gaussian window 11×11, σ = 1.5, K1 = 0.01, K2 = 0.03, L = 255, averaged over the
     positions where the whole window fits (MATLAB ``ssim_index`` / the ESDNet code's
-    ``calculate_ssim``). Computed with torchmetrics, whose reflect padding is cut away
-    again before the mean, which is exactly the valid-window average.
+    ``calculate_ssim``). The SSIM map comes from torchmetrics; torchmetrics 1.9 averages
+    it over the whole reflect-padded image, so we take the full map and average only the
+    valid positions (5 pixels in from each border), which is the papers' convention.
     """
     import torch
     from torchmetrics.functional.image import structural_similarity_index_measure
 
     yo = torch.from_numpy(rgb_to_y(to_uint8(output)))[None, None]
     yt = torch.from_numpy(rgb_to_y(to_uint8(target)))[None, None]
-    value = structural_similarity_index_measure(
-        yo, yt, gaussian_kernel=True, sigma=1.5, kernel_size=11, data_range=255.0, k1=0.01, k2=0.03
+    if min(yo.shape[-2:]) < 11:
+        raise ValueError(f"ssim_y: images must be at least 11x11 pixels, got {tuple(yo.shape[-2:])}")
+    _, ssim_map = structural_similarity_index_measure(
+        yo, yt, gaussian_kernel=True, sigma=1.5, kernel_size=11, data_range=255.0, k1=0.01, k2=0.03,
+        return_full_image=True,
     )
-    return float(value)
+    half = 5  # (11 - 1) / 2: positions whose window would reach into the padding
+    return float(ssim_map[..., half:-half, half:-half].mean())
