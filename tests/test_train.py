@@ -1,0 +1,76 @@
+"""Training: seeded determinism for a few steps, bit-exact resume, the loss."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from neurodeploy.checkpoint import load_checkpoint
+from neurodeploy.errors import CheckpointError
+from neurodeploy.models.train import TrainConfig, ssim_loss, train
+
+
+@pytest.fixture
+def data(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("a", "b", "c"):
+        clean = rng.integers(0, 200, (24, 28, 3), dtype=np.uint8)
+        rainy = np.clip(clean.astype(int) + (rng.random(clean.shape[:2]) < 0.05)[..., None] * 80, 0, 255).astype(np.uint8)
+        for sub, arr in (("clean", clean), ("rainy", rainy)):
+            (tmp_path / "set" / sub).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(arr).save(tmp_path / "set" / sub / f"{name}.png")
+    return tmp_path / "set"
+
+
+def _cfg(data, **kw):
+    base = dict(architecture="esdnet", preset="tiny", data=[str(data)], epochs=2, iters_per_epoch=2,
+                batch_size=2, crop=16, seed=3)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_loss_is_one_minus_ssim():
+    x = torch.rand(2, 3, 16, 16)
+    assert float(ssim_loss(x, x)) == pytest.approx(0.0, abs=1e-6)
+    assert float(ssim_loss(x, torch.rand(2, 3, 16, 16))) > 0.5
+
+
+def test_same_seed_same_weights_and_the_loss_changes(data, tmp_path):
+    r1 = train(_cfg(data), tmp_path / "one.pt")
+    r2 = train(_cfg(data), tmp_path / "two.pt")
+    s1, s2 = r1.model.state_dict(), r2.model.state_dict()
+    assert all(torch.equal(s1[k], s2[k]) for k in s1)
+    assert [h["loss"] for h in r1.history] == [h["loss"] for h in r2.history]
+    r3 = train(_cfg(data, seed=4), tmp_path / "three.pt")
+    assert r3.history[0]["loss"] != r1.history[0]["loss"]
+    meta = load_checkpoint(tmp_path / "one.pt").meta
+    assert meta["preset"] == "tiny" and meta["epochs_done"] == 2 and meta["train"]["seed"] == 3
+
+
+def test_resume_after_an_interruption_gives_the_same_weights(data, tmp_path):
+    straight = train(_cfg(data), tmp_path / "straight.pt").model.state_dict()
+
+    def stop_in_second_epoch(i, total, loss):
+        if i == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(data), tmp_path / "resumed.pt", progress=stop_in_second_epoch)
+    assert load_checkpoint(tmp_path / "resumed.pt").meta["epochs_done"] == 1
+    resumed = train(_cfg(data), tmp_path / "resumed.pt", resume=True).model.state_dict()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_resume_refuses_a_missing_or_foreign_checkpoint(data, tmp_path):
+    with pytest.raises(CheckpointError, match="cannot resume"):
+        train(_cfg(data), tmp_path / "none.pt", resume=True)
+    train(_cfg(data, epochs=1), tmp_path / "e.pt")
+    with pytest.raises(CheckpointError, match="not spikerain/tiny"):
+        train(_cfg(data, architecture="spikerain"), tmp_path / "e.pt", resume=True)
+
+
+def test_synthetic_rain_trains_on_clean_images_only(data, tmp_path):
+    import shutil
+
+    shutil.rmtree(data / "rainy")
+    r = train(_cfg(data, epochs=1, synthetic_rain=True), tmp_path / "syn.pt")
+    assert len(r.history) == 1 and np.isfinite(r.history[0]["loss"])
