@@ -1,0 +1,412 @@
+"""NIR interop with snntorch and norse: their graphs into our lowering, our graphs into them.
+
+**Foreign graphs in.** :func:`from_foreign_nir` takes a NIR graph written by
+``snntorch.export_nir.export_to_nir`` or ``norse.torch.to_nir`` and returns a graph with
+our :class:`~neurodeploy.graph.GraphInfo` attached, which ``targets/loihi/lower.py`` and
+the Lava executor run as they run our own exports. It fills in what those writers leave
+out (layer shapes, per-neuron parameter arrays) and refuses, with one line naming the
+node, what Lava's LIF cannot compute.
+
+What the writers put into ``nir.LIF`` (read from snntorch 1.0.0 / norse 1.1.0 sources),
+and the discrete step each library runs (``v`` membrane, ``x`` input current, ``S`` spike):
+
+============  ==========================================  =====================================
+library       NIR written                                 its own step
+============  ==========================================  =====================================
+snntorch      ``Leaky(beta, threshold)`` ->                ``H = beta v + x``; ``S = H > thr``;
+              ``tau = dt/(1-beta)``, ``r = tau/dt``,        reset "zero": ``v = H (1 - S)``;
+              ``dt = 1e-4`` s hard-coded; the reset        reset "subtract" (snntorch's default):
+              mechanism is *not* written                   ``v = H - S thr`` (not Lava's LIF)
+norse         ``LIFBoxCell(tau_mem_inv, v_th)`` ->         ``v += dt/tau (v_leak - v + x)``;
+              ``tau = dt/tau_mem_inv`` (wrong: s^2, see    ``S = v > v_th``; ``v = v_reset``
+              norse/norse#411; should be 1/tau_mem_inv),
+              ``r = 1``,
+              ``dt`` = ``to_nir(dt=1e-3)``                  where ``S`` (``reset_value``)
+Lava LIF      (``targets/loihi/lower.py``)                 ``v = v (1-dv) + u + bias``,
+                                                           ``S = v > vth``, ``v = 0`` where S
+ours          ``tau = tau_steps dt``, ``r = tau_steps``     ``H = V - V/tau + X``; ``S = H >= th``
+============  ==========================================  =====================================
+
+So both libraries' LIF is Lava's LIF with ``dv = dt/tau`` and input gain ``dt r / tau``
+(snntorch: 1; norse: ``dt/tau``), firing strictly above threshold like Lava. Neither writes
+the time step it assumed, so :func:`from_foreign_nir` takes it from ``source`` (or
+``dt_s``). ``nir.CubaLIF`` (snntorch ``Synaptic``, norse ``LIFCell``) is refused: norse
+feeds the synaptic current into ``v`` one step later than Lava does, which needs a delay
+and gain this module does not build yet.
+
+**Our graphs out.** :func:`load_into_snntorch` and :func:`load_into_norse` apply the
+workarounds their importers need (see the functions) and return their torch modules;
+:func:`run_library` runs a library's module over T steps and records spikes as Traces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+from dataclasses import replace
+
+import nir
+import numpy as np
+import torch
+from torch import nn
+
+from neurodeploy.errors import GraphError, LoweringError
+from neurodeploy.graph import EDGE_BINARY, EDGE_REAL, GraphInfo, attach_info, graph_info, predecessors, topological_order
+from neurodeploy.trace import Trace
+
+# Seconds per step each writer assumes but does not record in the graph:
+# snntorch/export_nir.py and import_nir.py hard-code ``dt = 1e-4``; norse's to_nir and
+# from_nir default to ``dt=0.001``.
+WRITER_DT_S = {"snntorch": 1e-4, "norse": 1e-3}
+SUPPORTED = "Input, Conv2d, LIF, Output"
+
+
+def _array(value) -> np.ndarray:
+    """A NIR parameter (numpy array, torch tensor or number) as a float64 numpy array."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().double().numpy()
+    return np.asarray(value, dtype=np.float64)
+
+
+def _pair(value, what: str, name: str) -> tuple[int, int]:
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    values = np.atleast_1d(np.asarray(value)).astype(int).tolist()
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2:
+        raise GraphError(f"conv '{name}': {what} {value!r} is not one or two integers")
+    return int(values[0]), int(values[1])
+
+
+def _input_shape(graph: nir.NIRGraph, name: str, override) -> tuple[int, int, int]:
+    if override is not None:
+        shape = tuple(int(v) for v in override)
+    else:
+        raw = graph.nodes[name].input_type.get("input")
+        shape = tuple(int(v) for v in np.asarray(raw).reshape(-1)) if raw is not None else ()
+        # nirtorch writes the sample's batch dimension into the Input node (see NIR issue
+        # neuromorphs/NIR#69); a leading 1 in front of (C, H, W) is that batch.
+        if len(shape) == 4 and shape[0] == 1:
+            shape = shape[1:]
+    if len(shape) != 3:
+        raise GraphError(f"input '{name}' has shape {shape}; neurodeploy needs (C, H, W) images "
+                         "(pass input_shape=(C, H, W))")
+    return shape  # type: ignore[return-value]
+
+
+def _conv(name: str, node: nir.Conv2d, in_shape: tuple[int, ...]) -> nir.Conv2d:
+    weight = _array(node.weight)
+    if weight.ndim != 4:
+        raise GraphError(f"conv '{name}': weight has {weight.ndim} dims, expected (C_out, C_in/groups, kH, kW)")
+    groups = int(node.groups)
+    if len(in_shape) != 3 or weight.shape[1] * groups != in_shape[0]:
+        raise GraphError(f"conv '{name}': weight {weight.shape} (groups={groups}) does not fit its input {in_shape}")
+    kernel = weight.shape[2:]
+    stride = _pair(node.stride, "stride", name)
+    dilation = _pair(node.dilation, "dilation", name)
+    if isinstance(node.padding, str):
+        if node.padding == "valid":
+            padding = (0, 0)
+        elif node.padding == "same" and stride == (1, 1) and all(k % 2 for k in kernel):
+            padding = tuple(dilation[i] * (kernel[i] - 1) // 2 for i in range(2))
+        else:
+            raise LoweringError(f"conv '{name}': padding {node.padding!r} with stride {stride} and kernel "
+                                f"{kernel} has no symmetric zero padding; use integer padding")
+    else:
+        padding = _pair(node.padding, "padding", name)
+    bias = _array(node.bias) if getattr(node, "bias", None) is not None else np.zeros(weight.shape[0])
+    if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(bias))):
+        raise GraphError(f"conv '{name}': weight or bias holds NaN or infinity")
+    return nir.Conv2d(input_shape=tuple(int(v) for v in in_shape[1:]), weight=weight, stride=stride,
+                      padding=padding, dilation=dilation, groups=groups, bias=np.broadcast_to(bias, (weight.shape[0],)).copy())
+
+
+def _lif(name: str, node: nir.LIF, shape: tuple[int, ...]) -> nir.LIF:
+    params = {}
+    for key in ("tau", "r", "v_leak", "v_threshold", "v_reset"):
+        raw = getattr(node, key, None)
+        value = np.zeros(()) if raw is None and key == "v_reset" else _array(raw)
+        try:
+            value = np.broadcast_to(value, shape).copy()
+        except ValueError:
+            raise GraphError(f"neuron '{name}': {key} has shape {value.shape}, the layer {shape}") from None
+        if not np.all(np.isfinite(value)):
+            raise GraphError(f"neuron '{name}': {key} holds NaN or infinity")
+        params[key] = value
+    if np.any(params["tau"] <= 0):
+        raise GraphError(f"neuron '{name}': tau must be > 0 s")
+    if np.any(params["v_leak"] != 0) or np.any(params["v_reset"] != 0):
+        raise LoweringError(f"neuron '{name}': v_leak and v_reset must be 0 (Lava's LIF leaks to and resets to 0)")
+    return nir.LIF(**params)
+
+
+def from_foreign_nir(graph: nir.NIRGraph, t_steps: int, source: str, *, dt_s: float | None = None,
+                     reset: str = "zero", input_shape: tuple[int, int, int] | None = None,
+                     norse_tau_bug: bool = True) -> nir.NIRGraph:
+    """Annotate a snntorch/norse NIR graph so that the Lava lowering can run it.
+
+    Args:
+        graph: as returned by ``export_to_nir`` / ``norse.torch.to_nir`` (or ``nir.read``).
+            Shapes may be missing (both writers leave neuron shapes empty): they are
+            inferred from the Input node. Not modified.
+        t_steps: T, time steps per input (the input is presented on every step).
+        source: ``"snntorch"``, ``"norse"`` or ``"nir"`` (then ``dt_s`` is required).
+        dt_s: seconds per step the writer assumed; default: the writer's (snntorch 1e-4 s,
+            norse 1e-3 s). It sets ``dv = dt/tau`` and the input gain ``dt r / tau``.
+        reset: the reset the source network used; NIR does not record it. Only ``"zero"``
+            (snntorch ``reset_mechanism="zero"``, norse ``reset_value``) maps to Lava.
+        input_shape: (C, H, W) when the Input node does not carry it.
+        norse_tau_bug: source "norse" only: the graph was written by a norse whose
+            ``to_nir`` stores ``tau = dt / tau_mem_inv`` (norse <= 1.1.0, norse/norse#411);
+            the true time constant ``1/tau_mem_inv`` is read back as ``tau / dt``. Set
+            False for graphs written by a fixed norse.
+
+    Returns:
+        A new graph (float64 parameters, full per-neuron arrays) with GraphInfo: node
+        kinds input/conv/lif/output, edge kinds, spike condition ``>`` (both libraries
+        fire strictly above threshold, like Lava), ``decode`` = ``"spikes"`` when the
+        output reads a neuron layer, else ``"mean_over_time"``.
+
+    Raises:
+        GraphError: malformed graph (dangling edge, cycle, bad shapes, NaN parameters).
+        LoweringError: a node Lava's LIF network cannot compute, named with what to do.
+    """
+    if source not in (*WRITER_DT_S, "nir"):
+        raise GraphError(f"unknown NIR source {source!r}; use 'snntorch', 'norse' or 'nir'")
+    if dt_s is None:
+        if source == "nir":
+            raise GraphError("source 'nir': pass dt_s, the seconds per time step the graph's taus assume")
+        dt_s = WRITER_DT_S[source]
+    if reset != "zero":
+        raise LoweringError(f"reset {reset!r}: Lava's LIF resets to zero; retrain with snntorch "
+                            "reset_mechanism='zero' or norse reset_method=reset_value")
+    if t_steps < 1:
+        raise GraphError(f"t_steps must be >= 1, got {t_steps}")
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            raise LoweringError(f"node '{name}' is a nested NIR graph (recurrent layer such as snntorch RLeaky); "
+                                "recurrent layers have no Lava mapping in neurodeploy yet")
+    order = topological_order(graph)
+    inputs = [n for n in order if isinstance(graph.nodes[n], nir.Input)]
+    outputs = [n for n in order if isinstance(graph.nodes[n], nir.Output)]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise GraphError(f"the graph needs exactly one Input and one Output node, has {len(inputs)} and {len(outputs)}")
+
+    nodes: dict[str, nir.NIRNode] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
+    info = GraphInfo(t_steps=int(t_steps), dt_s=float(dt_s), input_shape=_input_shape(graph, inputs[0], input_shape))
+    for name in order:
+        node = graph.nodes[name]
+        preds = predecessors(graph, name)
+        in_shapes = {shapes[p] for p in preds}
+        if len(in_shapes) > 1:
+            raise GraphError(f"node '{name}' sums inputs of different shapes {sorted(in_shapes)}")
+        in_shape = next(iter(in_shapes), ())
+        if isinstance(node, nir.Input):
+            shapes[name] = info.input_shape
+            nodes[name] = nir.Input(input_type={"input": np.array(info.input_shape)})
+            kind = "input"
+        elif not preds:
+            raise GraphError(f"node '{name}' has no input edge")
+        elif isinstance(node, nir.Conv2d):
+            nodes[name] = _conv(name, node, in_shape)
+            shapes[name] = tuple(int(v) for v in nodes[name].output_type["output"])
+            kind = "conv"
+        elif isinstance(node, nir.LIF):
+            nodes[name] = _lif(name, node, in_shape)
+            if source == "norse" and norse_tau_bug:
+                nodes[name].tau = nodes[name].tau / dt_s  # undo norse's tau = dt/tau_mem_inv
+            shapes[name] = in_shape
+            info.spike_condition[name] = ">"
+            kind = "lif"
+        elif isinstance(node, nir.Output):
+            shapes[name] = in_shape
+            nodes[name] = nir.Output(output_type={"output": np.array(in_shape)})
+            kind = "output"
+        elif isinstance(node, nir.CubaLIF):
+            raise LoweringError(f"node '{name}' is nir.CubaLIF (snntorch Synaptic / norse LIFCell): its synaptic "
+                                "current is not mapped to Lava yet; use snntorch Leaky or norse LIFBoxCell")
+        else:
+            raise LoweringError(f"node '{name}' is nir.{type(node).__name__}, which has no Lava mapping in "
+                                f"neurodeploy yet (supported: {SUPPORTED})")
+        info.node_kinds[name] = kind
+        info.modules[name] = name  # foreign nodes are named by the writer (nirtorch: module path)
+    for src, dst in graph.edges:
+        info.edge_kinds[f"{src}->{dst}"] = EDGE_BINARY if info.node_kinds[src] == "lif" else EDGE_REAL
+    out_src = predecessors(graph, outputs[0])
+    info.decode = "spikes" if all(info.node_kinds[p] == "lif" for p in out_src) else "mean_over_time"
+    result = nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata={"source": source}, type_check=False)
+    attach_info(result, info)
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Our graphs into snntorch and norse.
+
+
+def export_snntorch(net: nn.Module, input_shape: tuple[int, int, int]) -> nir.NIRGraph:
+    """snntorch's own exporter without its failing shape inference (workaround).
+
+    ``snntorch.export_nir.export_to_nir`` (1.0.0) ends with ``nir_graph.infer_types()``,
+    which fails on every Conv2d + Leaky network: with a batched sample the Input carries
+    the batch dimension and NIR indexes the 2-tuple padding at [2] (``IndexError``,
+    neuromorphs/NIR#69); without it, Leaky's scalar beta/threshold give the LIF node an
+    empty shape and inference stops at "type mismatch ... -> lif.input: []"
+    (jeshraghian/snntorch#410, #367). This calls the same per-module mapping
+    (``_extract_snntorch_module``) through nirtorch without ``infer_types``; shapes are
+    then inferred by :func:`from_foreign_nir`.
+    """
+    import nirtorch
+    import snntorch as snn
+    from snntorch.export_nir import _extract_snntorch_module
+
+    return nirtorch.extract_nir_graph(net, _extract_snntorch_module, torch.zeros(1, *input_shape),
+                                      model_name="snntorch", ignore_submodules_of=[snn.RLeaky, snn.RSynaptic],
+                                      ignore_dims=[0])
+
+
+def plain_nir(graph: nir.NIRGraph) -> tuple[nir.NIRGraph, GraphInfo]:
+    """A copy of our exported graph in NIR's own node types only, and its GraphInfo.
+
+    Our exporter writes the encoder and decoder as neurodeploy node types
+    (``neurodeploy.DirectEncode``, ``neurodeploy.TemporalMean``) that other readers
+    rightly refuse. For them the per-step network is Input -> ... -> Output with the
+    image fed on every step and the output averaged over T by the caller (as
+    :func:`run_library` does), so those two nodes are bypassed here.
+
+    Raises:
+        LoweringError: a node other than Input, Conv2d, LIF, Output remains, named.
+    """
+    info = graph_info(graph)
+    nodes, edges = dict(copy.deepcopy(graph.nodes)), list(graph.edges)
+    for name, kind in info.node_kinds.items():
+        if kind in ("encode", "decode_mean") and name in nodes:
+            preds = [s for s, d in edges if d == name]
+            succs = [d for s, d in edges if s == name]
+            edges = [e for e in edges if name not in e] + [(p, q) for p in preds for q in succs]
+            del nodes[name]
+    for name, node in nodes.items():
+        if not isinstance(node, (nir.Input, nir.Conv2d, nir.LIF, nir.Output)):
+            raise LoweringError(f"node '{name}' ({type(node).__name__}) has no snntorch/norse equivalent; "
+                                f"only {SUPPORTED} graphs load there")
+    out = nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(graph.metadata or {}), type_check=False)
+    return out, info
+
+
+def _ge_as_gt(graph: nir.NIRGraph, info: GraphInfo) -> None:
+    """Make a ``>`` library fire where our ``>=`` neurons fire, in float32 (in place).
+
+    Both importers cast parameters to float32 and fire on ``v > th``; for float32 ``v``,
+    ``v > nextafter(th, -inf)`` holds exactly when ``v >= th``.
+    """
+    for name, cond in info.spike_condition.items():
+        if cond == ">=":
+            lif = graph.nodes[name]
+            th32 = np.asarray(lif.v_threshold, dtype=np.float32)
+            lif.v_threshold = np.nextafter(th32, np.float32(-np.inf)).astype(np.float64)
+            info.spike_condition[name] = ">"
+
+
+def load_into_snntorch(graph: nir.NIRGraph, emulate_ge: bool = True) -> nn.Module:
+    """Our exported graph as an snntorch module (``snntorch.import_nir.import_from_nir``).
+
+    Workarounds applied to a copy of the graph:
+    - snntorch's importer hard-codes ``dt = 1e-4`` s (beta = 1 - 1e-4/tau; with our default
+      1e-3 s it would build beta = 1 - 0.1/tau_steps and a threshold scaled by 10); the
+      taus are rescaled to ``tau_steps * 1e-4`` s, which is the same discrete model.
+    - with ``emulate_ge``, thresholds move down one float32 ulp so snntorch's ``>`` fires
+      where our ``>=`` does (see :func:`_ge_as_gt`).
+    The module keeps its state inside each ``Leaky`` (``init_hidden=True``); call it once
+    per time step.
+    """
+    from snntorch.import_nir import import_from_nir
+
+    graph, info = plain_nir(graph)
+    scale = WRITER_DT_S["snntorch"] / info.dt_s
+    for name in info.neuron_layers(graph):
+        lif = graph.nodes[name]
+        lif.tau = np.asarray(lif.tau, dtype=np.float64) * scale
+    info = replace(info, dt_s=WRITER_DT_S["snntorch"])
+    if emulate_ge:
+        _ge_as_gt(graph, info)
+    # import_from_nir prints progress and its warnings to stdout; keep the caller's output clean.
+    with contextlib.redirect_stdout(io.StringIO()):
+        return import_from_nir(graph)
+
+
+def load_into_norse(graph: nir.NIRGraph, emulate_ge: bool = True) -> tuple[nn.Module, float]:
+    """Our exported graph as a norse module (``norse.torch.from_nir``) and the dt to run it.
+
+    Workarounds applied to a copy of the graph:
+    - norse's importer drops ``nir.LIF.r`` (it logs a warning and builds
+      ``v += dt/tau (x - v)``, input gain ``dt/tau``); NIR's gain is ``dt r / tau``. The
+      factor ``r`` is folded into the weights and bias of every conv feeding the neuron
+      and ``r`` set to 1, which is the same model.
+    - ``dt`` is passed to ``from_nir`` from the graph (norse's default is 1e-3 s).
+    - with ``emulate_ge``, as :func:`load_into_snntorch`.
+    Returns ``(module, dt_s)``; call ``module(x, state)`` once per step.
+    """
+    import norse.torch as norse
+
+    graph, info = plain_nir(graph)
+    for name in info.neuron_layers(graph):
+        lif = graph.nodes[name]
+        r = np.asarray(lif.r, dtype=np.float64)
+        if not np.all(r == r.flat[0]):
+            raise LoweringError(f"neuron '{name}': r varies across neurons; cannot fold it into the conv")
+        for src in predecessors(graph, name):
+            conv = graph.nodes[src]
+            if not isinstance(conv, nir.Conv2d):
+                raise LoweringError(f"neuron '{name}' is fed by '{src}' ({type(conv).__name__}); folding r needs a conv")
+            conv.weight = np.asarray(conv.weight, dtype=np.float64) * r.flat[0]
+            conv.bias = np.asarray(conv.bias, dtype=np.float64) * r.flat[0]
+        lif.r = np.ones_like(r)
+    if emulate_ge:
+        _ge_as_gt(graph, info)
+    return norse.from_nir(graph, dt=info.dt_s), info.dt_s
+
+
+def run_library(module: nn.Module, images: np.ndarray, t_steps: int, layers: list[str], library: str,
+                dtype: torch.dtype = torch.float32, name: str | None = None) -> list[Trace]:
+    """Run an snntorch or norse module over ``t_steps`` steps and record spikes per layer.
+
+    Args:
+        module: ``nn.Sequential``/``norse.SequentialState`` or an imported graph module.
+        images: ``(N, C, H, W)`` model units; the same image is fed on every step
+            (direct encoding, as our Lava executor does).
+        layers: submodule names to record (NIR node names: nirtorch names nodes by module path).
+        library: ``"snntorch"`` (state inside the Leaky modules; reset first) or
+            ``"norse"`` (state passed through ``module(x, state)``).
+    Returns one Trace per image; layers ``(T, C, H, W)``, output = mean over T of the
+    module's per-step output.
+    """
+    module = copy.deepcopy(module).to(dtype).eval()
+    recorded: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
+    handles = [module.get_submodule(layer).register_forward_hook(
+        lambda mod, args, out, layer=layer: recorded[layer].append(
+            (out[0] if isinstance(out, tuple) else out).detach()))
+        for layer in layers]
+    if library == "snntorch":
+        for m in module.modules():
+            if hasattr(m, "reset_mem"):
+                m.reset_mem()
+    x = torch.as_tensor(images, dtype=dtype)
+    outs, state = [], None
+    try:
+        with torch.no_grad():
+            for _ in range(t_steps):
+                if library == "norse":
+                    out, state = module(x, state)
+                else:
+                    out = module(x)
+                    out = out[0] if isinstance(out, tuple) else out
+                outs.append(out)
+    finally:
+        for h in handles:
+            h.remove()
+    out = torch.stack(outs).mean(0).double().numpy()
+    spikes = {layer: torch.stack(v).double().numpy() for layer, v in recorded.items()}
+    return [Trace(name or library, t_steps, {k: v[:, i] for k, v in spikes.items()}, out[i])
+            for i in range(images.shape[0])]
