@@ -1,0 +1,90 @@
+"""Model cards for shipped checkpoints: what it is, how it was trained, how well it derains.
+
+``python -m neurodeploy.models.cards CKPT --test-root ../shared/data/test --out NAME.md``
+evaluates the checkpoint on every paired folder under ``--test-root`` (the same code as
+``neurodeploy evaluate``) and writes the card; the training facts come from the
+checkpoint's meta (command, wall time, data, epochs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from neurodeploy.checkpoint import load_model
+
+from .counting import count_params
+from .data import expand_data_dirs
+from .evaluate import evaluate
+
+
+def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "") -> tuple[str, dict]:
+    """The Markdown card and the evaluation results (per test set) of one checkpoint."""
+    torch.set_num_threads(1)
+    model, ckpt = load_model(ckpt_path)
+    exact, paper = count_params(model)
+    meta = ckpt.meta
+    train = meta.get("train", {})
+    results = {}
+    for folder in expand_data_dirs([test_root]):
+        r = evaluate(model, folder)
+        results[folder.name] = {k: r[k] for k in ("count", "psnr", "ssim", "input_psnr", "input_ssim")}
+    name = Path(ckpt.path).stem
+    lines = [
+        f"# {name}",
+        "",
+        f"- **architecture**: `{ckpt.architecture}`, preset `{meta.get('preset', '?')}` "
+        f"(config: `{json.dumps(ckpt.config)}`)",
+        f"- **parameters**: {exact:,} exact; {paper:,} under the papers' thop convention "
+        "(see `models/counting.py`)",
+        f"- **file**: {Path(ckpt.path).stat().st_size / 1e6:.2f} MB, sha256 `{ckpt.sha256[:16]}…`",
+        f"- **training data**: {', '.join(train.get('data', []))}"
+        + (" (synthetic rain on the clean images)" if train.get("synthetic_rain") else " (real rainy/clean pairs)"),
+        f"- **training**: {meta.get('epochs_done')} epochs × {train.get('iters_per_epoch')} iterations, batch "
+        f"{train.get('batch_size')} of {train.get('crop')}×{train.get('crop')} crops with flips, loss 1−SSIM"
+        + (f" + {train.get('l1_weight')}·L1" if train.get("l1_weight") else "")
+        + f", Adam lr {train.get('lr')} cosine to {train.get('lr_min')}, seed {train.get('seed')}, "
+        f"{train.get('threads')} CPU thread(s)",
+        f"- **wall time**: {meta.get('wall_time_s', 0) / 60:.1f} min of training on a shared 2-core CPU (AMD EPYC)",
+        f"- **command**: `{meta.get('command', '')}`",
+        "",
+        "## Evaluation",
+        "",
+        "PSNR/SSIM on the Y channel (BT.601 as MATLAB `rgb2ycbcr`, [0, 255]), whole images, no border",
+        "crop, SSIM over valid 11×11 Gaussian windows; means over images. Reproduce with",
+        f"`neurodeploy evaluate {name} --data <set> --json`.",
+        "",
+        "| test set | images | PSNR (dB) | SSIM | rainy input PSNR (dB) | rainy input SSIM | gain (dB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for set_name, r in results.items():
+        lines.append(
+            f"| {set_name} | {r['count']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['input_psnr']:.2f} | "
+            f"{r['input_ssim']:.4f} | {r['psnr'] - r['input_psnr']:+.2f} |"
+        )
+    hist = meta.get("history", [])
+    if hist:
+        lines += ["", "## Training loss per epoch", "", "| epoch | mean loss | lr at end | wall (s) |", "|---|---|---|---|"]
+        lines += [f"| {h['epoch']} | {h['loss']:.4f} | {h['lr']:.2e} | {h['wall_time_s']:.0f} |" for h in hist]
+    if notes:
+        lines += ["", "## Notes", "", notes.strip()]
+    return "\n".join(lines) + "\n", results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Write a model card for a checkpoint.")
+    ap.add_argument("checkpoint")
+    ap.add_argument("--test-root", required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--notes", type=Path, help="Markdown file appended as a Notes section.")
+    args = ap.parse_args()
+    text, results = card_text(args.checkpoint, args.test_root, args.notes.read_text() if args.notes else "")
+    args.out.write_text(text)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
