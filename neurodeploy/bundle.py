@@ -123,7 +123,7 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
     size = tuple(int(v) for v in (size or arch.default_input_size))
     if len(size) != 2 or min(size) < 1:
         raise NeurodeployError(f"--size needs two positive numbers H W, got {size}")
-    graph = export_graph(model, size)
+    graph = export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config)
     info = graph_info(graph)
     lowered = lower(graph, info)
 

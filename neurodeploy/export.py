@@ -1,68 +1,84 @@
 """Export: torch module -> ``nir.NIRGraph``, one node per layer, named by module path.
 
-The model is traced with ``torch.fx`` (leaf modules: convs, BatchNorm, neurons, the
-encoder and decoder). The resulting NIR graph describes **one logical time step**:
+The model is traced with ``torch.fx``; leaf modules (convs, BatchNorm, neurons,
+interpolation, the encoder/decoder and the attention blocks kept whole) become nodes.
+Values flow as sequences ``(T, N, C, H, W)`` (domain ``seq``) from the encoder to the
+decoder and as images ``(N, C, H, W)`` (domain ``image``) outside it. Node shapes are
+per step and per image, ``(C, H, W)``.
 
-- ``DirectEncode`` becomes the ``Input`` node (it carries the real-valued image every step);
-- ``MeanDecode`` becomes the ``Output`` node (its per-step value; the image is the mean
-  over the T steps, recorded as ``decode: mean_over_time`` in the graph metadata);
+- the image is the ``input`` node; ``DirectEncode`` becomes a :class:`~neurodeploy.nodes.DirectEncode`
+  node (image -> T steps); ``MeanDecode`` a :class:`~neurodeploy.nodes.TemporalMean`;
 - ``a + b`` becomes two edges into the consumer (NIR sums all inputs of a node);
+  ``torch.cat`` along channels a :class:`~neurodeploy.nodes.Concat` with its operand order;
 - BatchNorm is folded into the conv before it (a separate pass, :func:`fold_batchnorm`);
-- ``LIF`` becomes ``nir.LIF`` under the time-step convention of :func:`lif_to_nir`.
+- ``LIF`` becomes ``nir.LIF`` under the time-step convention of :func:`lif_to_nir`;
+- attention blocks (sigmoid gates, products, global pooling) become
+  :class:`~neurodeploy.nodes.HostBlock` nodes that carry their parameters;
+- ``PadToMultiple``/``CropLike`` must be identities at the export size (choose a size
+  that is a multiple of the model's stride).
 
 What NIR cannot say -- edge kinds (binary spikes / graded spikes / real values), the
-papers' spike condition (``>=``), T, encoding and decoding -- is stored beside the graph in
-``graph.metadata["neurodeploy"]`` as JSON keyed by node name (see :mod:`neurodeploy.graph`).
-nirtorch's tracer is not used: it names nodes after fx nodes, not module paths, and
-rejects every function but addition, where the derainers need more.
+papers' spike condition (``>=``), domains, T -- is stored beside the graph in
+``graph.metadata["neurodeploy"]`` (see :mod:`neurodeploy.graph`). nirtorch's tracer is
+not used: it names nodes after fx nodes, not module paths, and rejects every function
+but addition.
 """
 
 from __future__ import annotations
 
+import json
 import operator
 from dataclasses import dataclass, field
+from typing import Any
 
 import nir
 import numpy as np
 import torch
 from torch import nn
 
+from neurodeploy import nodes as nd
 from neurodeploy.errors import ExportError
 from neurodeploy.graph import EDGE_BINARY, EDGE_REAL, GraphInfo, attach_info
-from neurodeploy.models.layers import DirectEncode, MeanDecode
+from neurodeploy.models import layers
 from neurodeploy.models.neurons import LIF
 
 DEFAULT_DT_S = 1e-3  # seconds per time step in the NIR graph (tau = tau_steps * dt)
-_LEAF_TYPES = (nn.Conv2d, nn.BatchNorm2d, LIF, DirectEncode, MeanDecode)
 _ADD_FUNCTIONS = (operator.add, torch.add, operator.iadd)
+_CAT_FUNCTIONS = (torch.cat, torch.concat)
+_IDENTITY_TYPES = (layers.PadToMultiple, layers.CropLike)
+_SIMPLE_TYPES = (nn.Conv2d, nn.BatchNorm2d, nn.Upsample, LIF, layers.DirectEncode, layers.MeanDecode)
+# Blocks kept whole as HostBlock nodes: each needs real-valued arithmetic (sigmoid gates,
+# products of activations, global pooling, softmax over time) that a spiking chip lacks.
+HOST_BLOCKS = {"MultiDimensionalAttention", "FeatureRefinementBlock", "MDSA", "ARFE", "TemporalFusion", "VLIF"}
+_IMAGE_OUT_BLOCKS = {"TemporalFusion"}  # host blocks that decode a sequence into an image
 
 
 @dataclass
 class _Op:
-    """A layer of the model on its way to NIR: name = module path, inputs are summed."""
+    """A layer of the model on its way to NIR; its inputs are summed (except concat's)."""
 
     name: str
-    kind: str  # "input" | "conv" | "bn" | "lif" | "output"
+    kind: str  # input | encode | conv | bn | lif | upsample | concat | host | decode_mean | output
     module: nn.Module | None
     inputs: list[str] = field(default_factory=list)
-    shape: tuple[int, ...] = ()  # per-step output shape (C, H, W)
+    shape: tuple[int, ...] = ()  # per-step, per-image output shape (C, H, W)
+    domain: str = "seq"
 
 
 class _LeafTracer(torch.fx.Tracer):
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, _LEAF_TYPES) or super().is_leaf_module(m, qualname)
+        return (isinstance(m, _SIMPLE_TYPES + _IDENTITY_TYPES) or type(m).__name__ in HOST_BLOCKS
+                or super().is_leaf_module(m, qualname))
 
 
 def _kind_of(module: nn.Module) -> str:
-    if isinstance(module, DirectEncode):
-        return "input"
-    if isinstance(module, MeanDecode):
-        return "output"
-    if isinstance(module, nn.Conv2d):
-        return "conv"
-    if isinstance(module, nn.BatchNorm2d):
-        return "bn"
-    return "lif"
+    if type(module).__name__ in HOST_BLOCKS:
+        return "host"
+    for cls, kind in ((layers.DirectEncode, "encode"), (layers.MeanDecode, "decode_mean"), (nn.Conv2d, "conv"),
+                      (nn.BatchNorm2d, "bn"), (nn.Upsample, "upsample"), (LIF, "lif")):
+        if isinstance(module, cls):
+            return kind
+    raise ExportError(f"module type {type(module).__name__} has no NIR mapping")
 
 
 def trace_ops(model: nn.Module) -> dict[str, _Op]:
@@ -75,18 +91,19 @@ def trace_ops(model: nn.Module) -> dict[str, _Op]:
     sources: dict[torch.fx.Node, list[str]] = {}  # fx node -> op names whose sum it is
     for node in graph.nodes:
         if node.op == "placeholder":
-            sources[node] = []  # the raw image: only DirectEncode may consume it
+            if "input" in ops:
+                raise ExportError("the model takes more than one input; export supports one image input")
+            ops["input"] = _Op("input", "input", None, domain="image")
+            sources[node] = ["input"]
         elif node.op == "call_module":
             module = model.get_submodule(node.target)
-            if not isinstance(module, _LEAF_TYPES):
-                raise ExportError(f"module '{node.target}' ({type(module).__name__}) has no NIR mapping")
+            if isinstance(module, _IDENTITY_TYPES):
+                sources[node] = sources[node.args[0]]  # checked to be an identity in infer_shapes
+                continue
             if node.target in ops:
                 raise ExportError(f"module '{node.target}' is called twice; NIR nodes are named by module path")
             inputs = [s for arg in node.all_input_nodes for s in sources[arg]]
-            kind = _kind_of(module)
-            if kind != "input" and not inputs:
-                raise ExportError(f"module '{node.target}' takes the raw image; only the encoder may")
-            ops[node.target] = _Op(node.target, kind, module, inputs)
+            ops[node.target] = _Op(node.target, _kind_of(module), module, inputs)
             sources[node] = [node.target]
         elif (node.op == "call_function" and node.target in _ADD_FUNCTIONS) or (
             node.op == "call_method" and node.target in ("add", "__add__")
@@ -97,37 +114,65 @@ def trace_ops(model: nn.Module) -> dict[str, _Op]:
             if len(set(summed)) != len(summed):
                 raise ExportError(f"'{node.name}': the same layer is added twice; scale it instead")
             sources[node] = summed
+        elif node.op == "call_function" and node.target in _CAT_FUNCTIONS:
+            operands = node.args[0]
+            for arg in operands:
+                if len(sources[arg]) != 1:
+                    raise ExportError(f"'{node.name}': concatenating a sum is not supported; give the sum its own layer")
+            ops[node.name] = _Op(node.name, "concat", None, [sources[a][0] for a in operands])
+            ops[node.name].module = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
+            sources[node] = [node.name]
         elif node.op == "output":
-            continue
+            ops["output"] = _Op("output", "output", None, list(sources[node.args[0]]))
         else:
             what = getattr(node.target, "__name__", node.target)
-            raise ExportError(f"operation '{what}' ({node.op}) has no NIR mapping yet; supported: conv, "
-                              "batchnorm, LIF, addition, DirectEncode, MeanDecode")
+            raise ExportError(f"operation '{what}' ({node.op}) has no NIR mapping yet; supported: conv, batchnorm, "
+                              "LIF, upsample, addition, channel concatenation, and the blocks "
+                              f"{', '.join(sorted(HOST_BLOCKS))}")
     kinds = [op.kind for op in ops.values()]
-    if kinds.count("input") != 1 or kinds.count("output") != 1:
-        raise ExportError("the model needs exactly one DirectEncode (input) and one MeanDecode (output)")
+    if kinds.count("encode") != 1:
+        raise ExportError("the model needs exactly one DirectEncode (the encoding of the image into T steps)")
+    for op in ops.values():
+        if op.kind not in ("input", "encode") and not op.inputs:
+            raise ExportError(f"'{op.name}' has no input")
     return ops
 
 
 def infer_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[int, int, int]) -> None:
-    """Record each op's per-step output shape by running the model once on zeros."""
+    """Record each op's per-step shape and domain by running the model once on zeros."""
     handles = []
 
-    def hook(name):
-        def _record(module, args, out):
-            # Sequence outputs are (T, N, C, H, W); the decoder's output is (N, C, H, W).
-            ops[name].shape = tuple(out.shape[1:] if name == out_name else out.shape[2:])
-        return _record
+    def record(name):
+        def _hook(module, args, out):
+            seq = out.dim() == 5
+            ops[name].shape = tuple(out.shape[2:] if seq else out.shape[1:])
+            ops[name].domain = "seq" if seq else "image"
+        return _hook
 
-    out_name = next(op.name for op in ops.values() if op.kind == "output")
-    for name in ops:
-        handles.append(model.get_submodule(name).register_forward_hook(hook(name)))
+    def check_identity(module, args, out):
+        if tuple(out.shape[-2:]) != tuple(args[0].shape[-2:]):
+            raise ExportError(f"{type(module).__name__} changes the image size at {input_shape[1]}x{input_shape[2]}; "
+                              f"export at a size divisible by {getattr(model, 'stride', 'the model stride')}")
+
+    for name, module in model.named_modules():
+        if name in ops:
+            handles.append(module.register_forward_hook(record(name)))
+        elif isinstance(module, _IDENTITY_TYPES):
+            handles.append(module.register_forward_hook(check_identity))
     try:
         with torch.no_grad():
-            model(torch.zeros(1, *input_shape))
+            out = model(torch.zeros(1, *input_shape))
     finally:
         for h in handles:
             h.remove()
+    ops["input"].shape = tuple(input_shape)
+    ops["output"].shape = tuple(out.shape[1:])
+    ops["output"].domain = "image" if out.dim() == 4 else "seq"
+    for op in ops.values():
+        if op.kind == "concat":
+            first = ops[op.inputs[0]]
+            op.domain = first.domain
+            op.shape = (sum(ops[i].shape[0] for i in op.inputs), *first.shape[1:])
 
 
 def fold_batchnorm(ops: dict[str, _Op]) -> dict[str, str]:
@@ -193,48 +238,77 @@ def _conv_to_nir(conv: nn.Conv2d, input_hw: tuple[int, int]) -> nir.Conv2d:
                       groups=conv.groups, bias=bias)
 
 
-def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DEFAULT_DT_S) -> nir.NIRGraph:
-    """Export a model (image in, image out) to a per-time-step NIR graph with metadata.
+def _host_block(op: _Op, ops: dict[str, _Op], source: dict[str, Any]) -> nd.HostBlock:
+    if not source.get("architecture"):
+        raise ExportError(f"block '{op.name}' ({type(op.module).__name__}) is kept whole and needs the "
+                          "architecture name and config; export from a checkpoint")
+    params = {k: v.detach().double().numpy().copy() for k, v in op.module.state_dict().items()}
+    domain_in = ops[op.inputs[0]].domain
+    return nd.HostBlock(op.shape, block=type(op.module).__name__, architecture=source["architecture"],
+                        config=json.dumps(source.get("config", {})), module=op.name, params=params,
+                        domain_in=domain_in, domain_out=op.domain)
+
+
+def _to_nir(op: _Op, ops: dict[str, _Op], t_steps: int, dt_s: float, source: dict[str, Any]) -> nir.NIRNode:
+    shape = np.array(op.shape)
+    if op.kind == "input":
+        return nir.Input(input_type={"input": shape})
+    if op.kind == "output":
+        return nir.Output(output_type={"output": shape})
+    if op.kind == "encode":
+        return nd.DirectEncode(shape, t_steps=t_steps)
+    if op.kind == "decode_mean":
+        return nd.TemporalMean(shape)
+    if op.kind == "conv":
+        return _conv_to_nir(op.module, ops[op.inputs[0]].shape[1:])
+    if op.kind == "lif":
+        return lif_to_nir(op.module, op.shape, dt_s)
+    if op.kind == "upsample":
+        m: nn.Upsample = op.module
+        if m.scale_factor is None or float(m.scale_factor) != int(m.scale_factor):
+            raise ExportError(f"upsample '{op.name}' needs an integer scale factor")
+        return nd.Upsample(shape, scale_factor=int(m.scale_factor), mode=m.mode, align_corners=int(bool(m.align_corners)))
+    if op.kind == "concat":
+        channel_dim = 2 if op.domain == "seq" else 1
+        if op.module not in (channel_dim, channel_dim - (5 if op.domain == "seq" else 4)):
+            raise ExportError(f"'{op.name}' concatenates along dim {op.module}; only channels are supported")
+        return nd.Concat(shape, order=json.dumps(op.inputs))
+    return _host_block(op, ops, source)
+
+
+def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DEFAULT_DT_S,
+                 architecture: str | None = None, config: dict[str, Any] | None = None) -> nir.NIRGraph:
+    """Export a model (image in, image out) to a NIR graph with neurodeploy metadata.
 
     Args:
         model: a registered architecture, in eval mode.
         input_size: image (H, W) in pixels; the graph's shapes are fixed to it.
         dt_s: seconds per time step written into the NIR neuron time constants.
+        architecture, config: the model's registry name and config (needed when the
+            model has blocks that are kept whole, which executors rebuild from them).
     """
     model = model.eval()
     input_shape = (3, int(input_size[0]), int(input_size[1]))
     ops = trace_ops(model)
     infer_shapes(model, ops, input_shape)
     folded = fold_batchnorm(ops)
+    t_steps = int(getattr(model, "t_steps"))
 
+    info = GraphInfo(t_steps=t_steps, dt_s=dt_s, input_shape=input_shape, folded_batchnorm=folded)
+    source = {"architecture": architecture, "config": config or {}}
     nodes: dict[str, nir.NIRNode] = {}
-    info = GraphInfo(t_steps=int(getattr(model, "t_steps")), dt_s=dt_s, input_shape=input_shape,
-                     folded_batchnorm=folded)
-    for op in ops.values():
-        if op.kind == "input":
-            name = "input"
-            nodes[name] = nir.Input(input_type={"input": np.array(op.shape)})
-        elif op.kind == "output":
-            name = "output"
-            nodes[name] = nir.Output(output_type={"output": np.array(op.shape)})
-        elif op.kind == "conv":
-            name = op.name
-            in_shape = ops[op.inputs[0]].shape
-            nodes[name] = _conv_to_nir(op.module, in_shape[1:])
-        else:
-            name = op.name
-            nodes[name] = lif_to_nir(op.module, op.shape, dt_s)
-            info.spike_condition[name] = ">="
-        info.node_kinds[name] = op.kind
-        info.modules[name] = op.name
-    rename = {op.name: ("input" if op.kind == "input" else "output" if op.kind == "output" else op.name)
-              for op in ops.values()}
     edges = []
     for op in ops.values():
+        nodes[op.name] = _to_nir(op, ops, t_steps, dt_s, source)
+        info.node_kinds[op.name] = op.kind
+        info.domains[op.name] = op.domain
+        if op.module is not None and not isinstance(op.module, int):
+            info.modules[op.name] = op.name
+        if op.kind == "lif":
+            info.spike_condition[op.name] = ">="
         for src in op.inputs:
-            edge = (rename[src], rename[op.name])
-            edges.append(edge)
-            info.edge_kinds[f"{edge[0]}->{edge[1]}"] = EDGE_BINARY if ops[src].kind == "lif" else EDGE_REAL
+            edges.append((src, op.name))
+            info.edge_kinds[f"{src}->{op.name}"] = EDGE_BINARY if ops[src].kind == "lif" else EDGE_REAL
     graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata={}, type_check=False)
     attach_info(graph, info)
     return graph

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-import nir
+from neurodeploy.graph import read_graph
 import pytest
 import torch
 
@@ -33,7 +33,7 @@ def bundle(tmp_path, toy_checkpoint, monkeypatch, capsys):
 
 def test_export_writes_a_complete_bundle(bundle, toy_checkpoint):
     assert sorted(p.name for p in bundle.iterdir()) == ["graph.nir", "manifest.json", "model.pt"]
-    graph = nir.read(str(bundle / "graph.nir"))
+    graph = read_graph(bundle / "graph.nir")
     assert "lif3" in graph.nodes
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["architecture"] == "toy-residual" and manifest["target"] == "loihi"
@@ -41,7 +41,7 @@ def test_export_writes_a_complete_bundle(bundle, toy_checkpoint):
     assert manifest["source"]["checkpoint"] == str(toy_checkpoint)
     assert manifest["versions"]["lava-nc"] == "0.10.0"
     assert manifest["lowering"]["delays"] == [{"src": "lif1", "dst": "conv3", "steps": 1},
-                                             {"src": "input", "dst": "output", "steps": 4}]
+                                             {"src": "encode", "dst": "decode", "steps": 4}]
     assert not [p for p in bundle.parent.iterdir() if p.name.startswith(".")]  # no temp leftovers
 
 

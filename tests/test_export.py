@@ -17,15 +17,17 @@ from neurodeploy.models.neurons import LIF
 
 def test_toy_graph_structure_and_names(toy_graph):
     graph, info = toy_graph
-    assert list(graph.nodes) == ["input", "conv_in", "lif1", "conv2", "lif2", "conv3", "lif3", "conv_out", "output"]
+    assert list(graph.nodes) == ["input", "encode", "conv_in", "lif1", "conv2", "lif2", "conv3", "lif3",
+                                 "conv_out", "decode", "output"]
     assert set(graph.edges) == {
-        ("input", "conv_in"), ("conv_in", "lif1"), ("lif1", "conv2"), ("conv2", "lif2"),
+        ("input", "encode"), ("encode", "conv_in"), ("conv_in", "lif1"), ("lif1", "conv2"), ("conv2", "lif2"),
         ("lif1", "conv3"), ("lif2", "conv3"),  # the residual join: NIR sums a node's inputs
-        ("conv3", "lif3"), ("lif3", "conv_out"), ("conv_out", "output"), ("input", "output"),
+        ("conv3", "lif3"), ("lif3", "conv_out"), ("conv_out", "decode"), ("encode", "decode"), ("decode", "output"),
     }
+    assert info.domain("encode") == "seq" and info.domain("decode") == "image"
     assert info.folded_batchnorm == {"conv2": "bn2", "conv3": "bn3"}
     assert info.edge_kind("lif1", "conv3") == "binary"
-    assert info.edge_kind("input", "conv_in") == "real"
+    assert info.edge_kind("encode", "conv_in") == "real"
     assert info.neuron_layers(graph) == ["lif1", "lif2", "lif3"]
     assert info.input_shape == (3, 12, 10)
     assert isinstance(graph.nodes["lif2"], nir.LIF)
@@ -45,11 +47,18 @@ def test_batchnorm_folding_matches_the_unfolded_layers(toy_model, toy_graph):
 def test_nir_write_read_round_trip_keeps_graph_and_metadata(toy_graph, tmp_path):
     graph, info = toy_graph
     write_graph(tmp_path / "g.nir", graph)
-    again = nir.read(str(tmp_path / "g.nir"))  # plain NIR reader, type checks on
+    again = read_graph(tmp_path / "g.nir")
     assert set(again.nodes) == set(graph.nodes)
     assert sorted(again.edges) == sorted(graph.edges)
     assert graph_info(again) == info
     np.testing.assert_array_equal(again.nodes["conv3"].weight, graph.nodes["conv3"].weight)
+
+
+def test_plain_nir_reader_rejects_our_node_types_instead_of_misreading(toy_graph, tmp_path):
+    graph, _ = toy_graph
+    write_graph(tmp_path / "g.nir", graph)
+    with pytest.raises(ValueError, match="Unknown unit type.*neurodeploy.DirectEncode"):
+        nir.read(str(tmp_path / "g.nir"))
 
 
 def test_lif_time_step_convention_reproduces_the_papers_lif():

@@ -12,11 +12,12 @@ def test_latencies_and_delay_lines_of_the_toy(toy_graph):
     graph, info = toy_graph
     net = lower(graph, info)
     latency = {n: node.latency for n, node in net.nodes.items()}
-    assert latency == {"input": 0, "conv_in": 1, "lif1": 1, "conv2": 2, "lif2": 2, "conv3": 3, "lif3": 3,
-                       "conv_out": 4, "output": 4}
+    # The image before encoding and after decoding stays on the host side: not lowered.
+    assert latency == {"encode": 0, "conv_in": 1, "lif1": 1, "conv2": 2, "lif2": 2, "conv3": 3, "lif3": 3,
+                       "conv_out": 4, "decode": 4}
     delays = {(e.src, e.dst): e.delay for e in net.edges if e.delay}
     # lif1 reaches the join one hop earlier than lif2; the image reaches the output 4 hops early.
-    assert delays == {("lif1", "conv3"): 1, ("input", "output"): 4}
+    assert delays == {("lif1", "conv3"): 1, ("encode", "decode"): 4}
     assert net.steps_for(1) == 4 + 4 and net.steps_for(3) == 12 + 4
 
 
@@ -53,4 +54,4 @@ def test_neuron_mapping_fires_at_equality_and_moves_biases(toy_graph):
     assert lif["vth"] < 0.15 and np.nextafter(lif["vth"], 1.0) == 0.15
     conv_bias = graph.nodes["conv3"].bias
     np.testing.assert_array_equal(lif["bias"][0, 0], conv_bias)  # (X, Y, C): every pixel gets the channel bias
-    np.testing.assert_array_equal(nodes["output"].params["bias"][3, 2], graph.nodes["conv_out"].bias)
+    np.testing.assert_array_equal(nodes["decode"].params["bias"][3, 2], graph.nodes["conv_out"].bias)

@@ -112,6 +112,8 @@ def _pair_xy(value) -> tuple[int, int]:
 
 
 def _output_shape(node: nir.NIRNode) -> tuple[int, ...]:
+    if hasattr(node, "shape") and not isinstance(node, (nir.Input, nir.Output)):  # neurodeploy nodes
+        return tuple(node.shape)
     if isinstance(node, nir.Input):
         return tuple(node.input_type["input"])
     if isinstance(node, nir.Output):
@@ -123,14 +125,32 @@ def _output_shape(node: nir.NIRNode) -> tuple[int, ...]:
     raise LoweringError(f"node type {type(node).__name__} has no Lava mapping yet")
 
 
+def _lava_kind(name: str, kind: str | None, info: GraphInfo) -> str | None:
+    """Our graph's node kind -> the Lava role (None: stays on the host side of the boundary)."""
+    if kind is None:
+        raise LoweringError(f"node '{name}' has no kind in the graph metadata; re-export the graph")
+    if kind in ("input", "output") and info.domain(name) == "image":
+        return None  # the image before encoding / after decoding lives on the host
+    role = {"encode": "input", "input": "input", "conv": "conv", "lif": "lif",
+            "decode_mean": "output", "output": "output"}.get(kind)
+    if role is None:
+        raise LoweringError(f"node '{name}' ({kind}) has no Lava lowering yet; only conv + LIF graphs between "
+                            "the encoder and the decoder lower today (see the partition in `neurodeploy inspect`)")
+    return role
+
+
+def _lowered_predecessors(graph: nir.NIRGraph, name: str, nodes: dict[str, LavaNode]) -> list[str]:
+    return [p for p in predecessors(graph, name) if p in nodes]
+
+
 def to_lava_layout(graph: nir.NIRGraph, info: GraphInfo) -> dict[str, LavaNode]:
-    """Pass 1: one LavaNode per NIR node, shapes and conv kernels in Lava's layout."""
+    """Pass 1: one LavaNode per chip node, shapes and conv kernels in Lava's layout."""
     nodes = {}
     for name in topological_order(graph):
         nir_node = graph.nodes[name]
-        kind = info.node_kinds.get(name)
+        kind = _lava_kind(name, info.node_kinds.get(name), info)
         if kind is None:
-            raise LoweringError(f"node '{name}' has no kind in the graph metadata; re-export the graph")
+            continue
         node = LavaNode(name, kind, _xyc(_output_shape(nir_node)))
         if kind == "conv":
             weight = np.asarray(nir_node.weight, dtype=np.float64)  # (C_out, C_in/groups, kH, kW)
@@ -167,7 +187,7 @@ def map_neurons(graph: nir.NIRGraph, info: GraphInfo, nodes: dict[str, LavaNode]
     dt = info.dt_s
     for name, node in nodes.items():
         if node.kind in SYNAPSE_KINDS:
-            for dst in [d for s, d in graph.edges if s == name]:
+            for dst in [d for s, d in graph.edges if s == name and d in nodes]:
                 if nodes[dst].kind not in ("lif", "output"):
                     raise LoweringError(f"conv '{name}' feeds '{dst}' ({nodes[dst].kind}); a synapse must feed "
                                         "neurons or the output on Loihi")
@@ -186,7 +206,7 @@ def map_neurons(graph: nir.NIRGraph, info: GraphInfo, nodes: dict[str, LavaNode]
                 vth = float(np.nextafter(vth, -np.inf))
             node.params.update(du=1.0, dv=dt / tau, vth=vth, input_gain=gain)
         bias = np.zeros(node.shape)
-        for src in predecessors(graph, name):
+        for src in _lowered_predecessors(graph, name, nodes):
             src_node = nodes[src]
             if src_node.kind == "conv":
                 src_node.params["weight"] = src_node.params["weight"] * gain
@@ -207,7 +227,7 @@ def balance_delays(graph: nir.NIRGraph, info: GraphInfo, nodes: dict[str, LavaNo
     """
     edges = []
     for name, node in nodes.items():
-        preds = predecessors(graph, name)
+        preds = _lowered_predecessors(graph, name, nodes)
         arrival = max((nodes[p].latency for p in preds), default=0)
         node.latency = arrival + (1 if node.kind in SYNAPSE_KINDS else 0)
         for p in preds:

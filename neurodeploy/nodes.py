@@ -1,0 +1,129 @@
+"""Graph node types that NIR 1.0 lacks, as plain dataclasses beside NIR's own.
+
+Each is serialised by ``nir.write`` like any NIR node, but with the type name
+``neurodeploy.<Class>``. A reader without neurodeploy (``nir.read``, snntorch, norse)
+stops with "Unknown unit type" instead of misreading the graph;
+:func:`neurodeploy.graph.read_graph` reads them back. Shapes are per time step and
+per image, ``(C, H, W)``, like NIR's.
+
+- :class:`DirectEncode` -- image -> T identical steps (the rainy image on every step).
+- :class:`TemporalMean` -- T steps -> one image: the mean over time (the decoder).
+- :class:`Concat` -- channel concatenation of named inputs, in the order given
+  (on a chip: routing, no arithmetic).
+- :class:`Upsample` -- fixed interpolation by an integer factor (bilinear or nearest).
+- :class:`HostBlock` -- a block neurodeploy keeps whole because it needs real-valued
+  arithmetic a spiking chip lacks (sigmoid gates, products of activations, global
+  pooling, softmax over time). It names its torch module (architecture, config and
+  module path) and carries that module's parameters, so that executors rebuild exactly
+  the trained block.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import nir
+import numpy as np
+
+TYPE_PREFIX = "neurodeploy."
+
+
+@dataclass(eq=False)
+class NeurodeployNode(nir.NIRNode):
+    """Base of our node types: ``shape`` is the per-step output shape ``(C, H, W)``."""
+
+    shape: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.shape = np.asarray(self.shape, dtype=np.int64)
+        self.input_type = {"input": self.shape}
+        self.output_type = {"output": self.shape}
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.init and f.name != "metadata"}
+        if self.metadata:
+            out["metadata"] = self.metadata
+        out["type"] = TYPE_PREFIX + type(self).__name__
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "NeurodeployNode":
+        data = {k: v for k, v in data.items() if k != "type"}
+        return cls(**data)
+
+
+@dataclass(eq=False)
+class DirectEncode(NeurodeployNode):
+    """Copies the input image to each of ``t_steps`` time steps."""
+
+    t_steps: int = 1
+
+
+@dataclass(eq=False)
+class TemporalMean(NeurodeployNode):
+    """Mean over the T time steps of its (summed) input: sequence -> image."""
+
+
+@dataclass(eq=False)
+class Concat(NeurodeployNode):
+    """Concatenates its inputs along channels; ``order`` is a JSON list of input node names."""
+
+    order: str = "[]"
+
+    @property
+    def inputs(self) -> list[str]:
+        return json.loads(self.order)
+
+
+@dataclass(eq=False)
+class Upsample(NeurodeployNode):
+    """Interpolation by ``scale_factor`` (integer) with ``mode`` 'bilinear' or 'nearest'."""
+
+    scale_factor: int = 2
+    mode: str = "bilinear"
+    align_corners: int = 0
+
+
+@dataclass(eq=False)
+class HostBlock(NeurodeployNode):
+    """A torch block kept whole (see module docstring).
+
+    Attributes:
+        block: class name of the block (for reading, e.g. 'MultiDimensionalAttention').
+        architecture: registered architecture that defines it; ``config``: its JSON config.
+        module: module path of the block inside that architecture.
+        params: the block's state_dict as arrays (keys with '.' replaced by '/').
+        domain_in, domain_out: 'seq' (T steps) or 'image' for input and output.
+    """
+
+    block: str = ""
+    architecture: str = ""
+    config: str = "{}"
+    module: str = ""
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    domain_in: str = "seq"
+    domain_out: str = "seq"
+
+
+NODE_TYPES = {cls.__name__: cls for cls in (DirectEncode, TemporalMean, Concat, Upsample, HostBlock)}
+
+
+def node_from_dict(data: dict[str, Any]) -> nir.NIRNode:
+    """Build any node (ours or NIR's) from the dict ``nir.serialization.hdf2dict`` gives."""
+    type_name = data.get("type", "")
+    if isinstance(type_name, bytes):
+        type_name = type_name.decode()
+    if type_name.startswith(TYPE_PREFIX):
+        cls = NODE_TYPES.get(type_name[len(TYPE_PREFIX):])
+        if cls is None:
+            raise ValueError(f"unknown neurodeploy node type '{type_name}'")
+        data = dict(data)
+        for key, value in list(data.items()):  # h5py hands strings back as bytes or numpy scalars
+            if isinstance(value, bytes):
+                data[key] = value.decode()
+            elif isinstance(value, np.generic):
+                data[key] = value.item()
+        return cls.from_dict(data)
+    return nir.dict2NIRNode(data)
