@@ -368,6 +368,16 @@ def load_into_norse(graph: nir.NIRGraph, emulate_ge: bool = True) -> tuple[nn.Mo
     return norse.from_nir(graph, dt=info.dt_s), info.dt_s
 
 
+def _submodule(module: nn.Module, layer: str) -> nn.Module:
+    """The module of NIR node ``layer``; nirtorch's importers rename "a.b" to "a_b"."""
+    for candidate in (layer, layer.replace(".", "_"), "nir_node_" + layer):
+        try:
+            return module.get_submodule(candidate)
+        except AttributeError:
+            continue
+    raise LoweringError(f"layer '{layer}' is not a submodule of the imported {type(module).__name__}")
+
+
 def run_library(module: nn.Module, images: np.ndarray, t_steps: int, layers: list[str], library: str,
                 dtype: torch.dtype = torch.float32, name: str | None = None) -> list[Trace]:
     """Run an snntorch or norse module over ``t_steps`` steps and record spikes per layer.
@@ -384,7 +394,7 @@ def run_library(module: nn.Module, images: np.ndarray, t_steps: int, layers: lis
     """
     module = copy.deepcopy(module).to(dtype).eval()
     recorded: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
-    handles = [module.get_submodule(layer).register_forward_hook(
+    handles = [_submodule(module, layer).register_forward_hook(
         lambda mod, args, out, layer=layer: recorded[layer].append(
             (out[0] if isinstance(out, tuple) else out).detach()))
         for layer in layers]
