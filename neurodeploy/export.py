@@ -58,7 +58,7 @@ class _Op:
     """A layer of the model on its way to NIR; its inputs are summed (except concat's)."""
 
     name: str
-    kind: str  # input | encode | conv | bn | lif | upsample | concat | host | decode_mean | output
+    kind: str  # input | encode | conv | bn | lif | upsample | sum | concat | host | decode_mean | output
     module: nn.Module | None
     inputs: list[str] = field(default_factory=list)
     shape: tuple[int, ...] = ()  # per-step, per-image output shape (C, H, W)
@@ -89,12 +89,15 @@ def trace_ops(model: nn.Module) -> dict[str, _Op]:
         raise ExportError(f"torch.fx cannot trace {type(model).__name__}: {exc}") from None
     ops: dict[str, _Op] = {}
     sources: dict[torch.fx.Node, list[str]] = {}  # fx node -> op names whose sum it is
+    modules = {name for name, _ in model.named_modules()}
+    # The graph's input and output nodes are "input" and "output" unless a module has that path.
+    io_name = {k: next(n for n in (k, f"{k}_", f"{k}__") if n not in modules) for k in ("input", "output")}
     for node in graph.nodes:
         if node.op == "placeholder":
-            if "input" in ops:
+            if any(op.kind == "input" for op in ops.values()):
                 raise ExportError("the model takes more than one input; export supports one image input")
-            ops["input"] = _Op("input", "input", None, domain="image")
-            sources[node] = ["input"]
+            ops[io_name["input"]] = _Op(io_name["input"], "input", None, domain="image")
+            sources[node] = [io_name["input"]]
         elif node.op == "call_module":
             module = model.get_submodule(node.target)
             if isinstance(module, _IDENTITY_TYPES):
@@ -115,15 +118,18 @@ def trace_ops(model: nn.Module) -> dict[str, _Op]:
                 raise ExportError(f"'{node.name}': the same layer is added twice; scale it instead")
             sources[node] = summed
         elif node.op == "call_function" and node.target in _CAT_FUNCTIONS:
-            operands = node.args[0]
-            for arg in operands:
-                if len(sources[arg]) != 1:
-                    raise ExportError(f"'{node.name}': concatenating a sum is not supported; give the sum its own layer")
-            ops[node.name] = _Op(node.name, "concat", None, [sources[a][0] for a in operands])
+            operands = []
+            for i, arg in enumerate(node.args[0]):
+                if len(sources[arg]) != 1:  # a sum as an operand: give it a node of its own
+                    name = f"{node.name}.in{i}"
+                    ops[name] = _Op(name, "sum", None, list(sources[arg]))
+                    sources[arg] = [name]
+                operands.append(sources[arg][0])
+            ops[node.name] = _Op(node.name, "concat", None, operands)
             ops[node.name].module = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
             sources[node] = [node.name]
         elif node.op == "output":
-            ops["output"] = _Op("output", "output", None, list(sources[node.args[0]]))
+            ops[io_name["output"]] = _Op(io_name["output"], "output", None, list(sources[node.args[0]]))
         else:
             what = getattr(node.target, "__name__", node.target)
             raise ExportError(f"operation '{what}' ({node.op}) has no NIR mapping yet; supported: conv, batchnorm, "
@@ -165,11 +171,15 @@ def infer_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[int, 
     finally:
         for h in handles:
             h.remove()
-    ops["input"].shape = tuple(input_shape)
-    ops["output"].shape = tuple(out.shape[1:])
-    ops["output"].domain = "image" if out.dim() == 4 else "seq"
+    graph_in = next(op for op in ops.values() if op.kind == "input")
+    graph_out = next(op for op in ops.values() if op.kind == "output")
+    graph_in.shape = tuple(input_shape)
+    graph_out.shape = tuple(out.shape[1:])
+    graph_out.domain = "image" if out.dim() == 4 else "seq"
     for op in ops.values():
-        if op.kind == "concat":
+        if op.kind == "sum":
+            op.shape, op.domain = ops[op.inputs[0]].shape, ops[op.inputs[0]].domain
+        elif op.kind == "concat":
             first = ops[op.inputs[0]]
             op.domain = first.domain
             op.shape = (sum(ops[i].shape[0] for i in op.inputs), *first.shape[1:])
@@ -259,6 +269,8 @@ def _to_nir(op: _Op, ops: dict[str, _Op], t_steps: int, dt_s: float, source: dic
         return nd.DirectEncode(shape, t_steps=t_steps)
     if op.kind == "decode_mean":
         return nd.TemporalMean(shape)
+    if op.kind == "sum":
+        return nd.Sum(shape)
     if op.kind == "conv":
         return _conv_to_nir(op.module, ops[op.inputs[0]].shape[1:])
     if op.kind == "lif":

@@ -8,6 +8,7 @@ per image, ``(C, H, W)``, like NIR's.
 
 - :class:`DirectEncode` -- image -> T identical steps (the rainy image on every step).
 - :class:`TemporalMean` -- T steps -> one image: the mean over time (the decoder).
+- :class:`Sum` -- the sum of its inputs as a node (an operand of a Concat must be one node).
 - :class:`Concat` -- channel concatenation of named inputs, in the order given
   (on a chip: routing, no arithmetic).
 - :class:`Upsample` -- fixed interpolation by an integer factor (bilinear or nearest).
@@ -67,6 +68,12 @@ class TemporalMean(NeurodeployNode):
 
 
 @dataclass(eq=False)
+class Sum(NeurodeployNode):
+    """The sum of its inputs, as a node of its own (where an operand must be one node, e.g.
+    of a Concat; elsewhere NIR's rule -- a node sums its inputs -- needs no such node)."""
+
+
+@dataclass(eq=False)
 class Concat(NeurodeployNode):
     """Concatenates its inputs along channels; ``order`` is a JSON list of input node names."""
 
@@ -94,7 +101,7 @@ class HostBlock(NeurodeployNode):
         block: class name of the block (for reading, e.g. 'MultiDimensionalAttention').
         architecture: registered architecture that defines it; ``config``: its JSON config.
         module: module path of the block inside that architecture.
-        params: the block's state_dict as arrays (keys with '.' replaced by '/').
+        params: the block's state_dict as float64 arrays, keyed as in the state_dict.
         domain_in, domain_out: 'seq' (T steps) or 'image' for input and output.
     """
 
@@ -107,7 +114,7 @@ class HostBlock(NeurodeployNode):
     domain_out: str = "seq"
 
 
-NODE_TYPES = {cls.__name__: cls for cls in (DirectEncode, TemporalMean, Concat, Upsample, HostBlock)}
+NODE_TYPES = {cls.__name__: cls for cls in (DirectEncode, TemporalMean, Sum, Concat, Upsample, HostBlock)}
 
 
 def node_from_dict(data: dict[str, Any]) -> nir.NIRNode:

@@ -4,6 +4,7 @@ One Trace type, many executors, chosen by name (like Lava's ProcessModels by tag
 
 - ``torch`` -- the trained model in float32, as trained;
 - ``torch-float64`` -- the same model in float64 (the default reference for float simulators);
+- ``nir-torch`` -- the exported NIR graph itself, executed in torch (float64);
 - ``lava-float`` -- Lava CPU simulator, ``Loihi2SimCfg(select_tag="floating_pt")``;
 - ``loihi`` -- Loihi 2 hardware (``Loihi2HwCfg``): refused with a clear message unless
   Intel's runtime and a chip are present.
@@ -11,7 +12,7 @@ One Trace type, many executors, chosen by name (like Lava's ProcessModels by tag
 
 from __future__ import annotations
 
-EXECUTORS = ("torch", "torch-float64", "lava-float", "loihi")
+EXECUTORS = ("torch", "torch-float64", "nir-torch", "lava-float", "loihi")
 
 
 def make_executor(name: str, bundle):
@@ -25,6 +26,10 @@ def make_executor(name: str, bundle):
 
         dtype = torch.float32 if name == "torch" else torch.float64
         return TorchReference(bundle.model(), bundle.graph, bundle.info, dtype=dtype)
+    if name == "nir-torch":
+        from neurodeploy.targets.nir_torch import NirTorchExecutor
+
+        return NirTorchExecutor(bundle.graph, bundle.info)
     if name == "lava-float":
         from neurodeploy.targets.loihi.executor import LavaSimExecutor
 
