@@ -75,6 +75,45 @@ def _per_step(fn, x: torch.Tensor, seq: bool) -> torch.Tensor:
     return y.reshape(t, n, *y.shape[1:])
 
 
+def eval_node(graph: nir.NIRGraph, info: GraphInfo, name: str, values: dict[str, torch.Tensor],
+              blocks: dict[str, torch.nn.Module], dtype: torch.dtype) -> torch.Tensor:
+    """Evaluate one node from its predecessors' values (``values``; an Input node's value
+    is given). ``blocks``: the rebuilt modules of HostBlock nodes, by node name."""
+    node = graph.nodes[name]
+    preds = predecessors(graph, name)
+    if isinstance(node, nir.Input):
+        return values[name]
+    if isinstance(node, nd.Concat):
+        seq = info.domain(name) == "seq"
+        return torch.cat([values[p] for p in node.inputs], dim=2 if seq else 1)
+    if not preds:
+        raise GraphError(f"node '{name}' has no input")
+    x = sum(values[p] for p in preds)
+    seq = x.dim() == 5
+    if isinstance(node, (nir.Output, nd.Sum)):
+        return x
+    if isinstance(node, nd.DirectEncode):
+        return x.unsqueeze(0).expand(node.t_steps, *x.shape)
+    if isinstance(node, nd.TemporalMean):
+        return x.mean(0)
+    if isinstance(node, nir.Conv2d):
+        weight = torch.as_tensor(np.asarray(node.weight), dtype=dtype)
+        bias = torch.as_tensor(np.asarray(node.bias), dtype=dtype)
+        return _per_step(lambda z: F.conv2d(z, weight, bias, tuple(node.stride), tuple(node.padding),
+                                            tuple(node.dilation), int(node.groups)), x, seq)
+    if isinstance(node, nir.LIF):
+        if not seq:
+            raise GraphError(f"neuron '{name}' receives one image, not a sequence of time steps")
+        return _lif(x, node, info.dt_s, info.spike_condition.get(name, ">") == ">=")
+    if isinstance(node, nd.Upsample):
+        align = bool(node.align_corners) if node.mode in ("bilinear", "bicubic") else None
+        return _per_step(lambda z: F.interpolate(z, scale_factor=int(node.scale_factor), mode=node.mode,
+                                                 align_corners=align), x, seq)
+    if isinstance(node, nd.HostBlock):
+        return blocks[name](x)
+    raise GraphError(f"node '{name}' ({type(node).__name__}) has no torch implementation")
+
+
 class NirTorchExecutor:
     """Runs a NIR graph (with neurodeploy's node types and metadata) in torch.
 
@@ -91,49 +130,16 @@ class NirTorchExecutor:
         self._blocks = {n: host_block_module(node, dtype) for n, node in graph.nodes.items()
                         if isinstance(node, nd.HostBlock)}
 
-    def _node(self, name: str, values: dict[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
-        node = self.graph.nodes[name]
-        preds = predecessors(self.graph, name)
-        if isinstance(node, nir.Input):
-            return image
-        if isinstance(node, nd.Concat):
-            seq = self.info.domain(name) == "seq"
-            return torch.cat([values[p] for p in node.inputs], dim=2 if seq else 1)
-        if not preds:
-            raise GraphError(f"node '{name}' has no input")
-        x = sum(values[p] for p in preds)
-        seq = x.dim() == 5
-        if isinstance(node, (nir.Output, nd.Sum)):
-            return x
-        if isinstance(node, nd.DirectEncode):
-            return x.unsqueeze(0).expand(node.t_steps, *x.shape)
-        if isinstance(node, nd.TemporalMean):
-            return x.mean(0)
-        if isinstance(node, nir.Conv2d):
-            weight = torch.as_tensor(np.asarray(node.weight), dtype=self.dtype)
-            bias = torch.as_tensor(np.asarray(node.bias), dtype=self.dtype)
-            return _per_step(lambda z: F.conv2d(z, weight, bias, tuple(node.stride), tuple(node.padding),
-                                                tuple(node.dilation), int(node.groups)), x, seq)
-        if isinstance(node, nir.LIF):
-            if not seq:
-                raise GraphError(f"neuron '{name}' receives one image, not a sequence of time steps")
-            return _lif(x, node, self.info.dt_s, self.info.spike_condition.get(name, ">") == ">=")
-        if isinstance(node, nd.Upsample):
-            align = bool(node.align_corners) if node.mode in ("bilinear", "bicubic") else None
-            return _per_step(lambda z: F.interpolate(z, scale_factor=int(node.scale_factor), mode=node.mode,
-                                                     align_corners=align), x, seq)
-        if isinstance(node, nd.HostBlock):
-            return self._blocks[name](x)
-        raise GraphError(f"node '{name}' ({type(node).__name__}) has no torch implementation")
-
     def run_batch(self, images: np.ndarray) -> list[Trace]:
         """``images``: ``(N, C, H, W)`` in model units -> one Trace per image."""
         image = torch.as_tensor(np.asarray(images), dtype=self.dtype)
-        values: dict[str, torch.Tensor] = {}
+        inputs = [n for n in self.order if isinstance(self.graph.nodes[n], nir.Input)]
+        values: dict[str, torch.Tensor] = {n: image for n in inputs}
         start = time.perf_counter()
         with torch.no_grad():
             for name in self.order:
-                values[name] = self._node(name, values, image)
+                if name not in values:
+                    values[name] = eval_node(self.graph, self.info, name, values, self._blocks, self.dtype)
         seconds = time.perf_counter() - start
         out_name = next(n for n in self.order if isinstance(self.graph.nodes[n], nir.Output))
         out = values[out_name]
