@@ -145,7 +145,8 @@ def ours_to_library(library: str, size: dict, pad: int, workaround: bool = True)
 
 
 def table(title: str, rows: list[tuple]) -> str:
-    lines = [f"### {title}", "", "| library | net | padding | workaround | spike agreement per layer (%) | firing rate | run s |",
+    lines = [f"### {title}", "",
+             "| library | net | padding | workaround | spike agreement per layer (%) | firing rate | run s |",
              "|---|---|---|---|---|---|---|"]
     for lib, size, pad, wa, layers, fr, sec in rows:
         per = ", ".join(f"{k}: {v:.2f}" for k, v in layers.items())
@@ -177,7 +178,8 @@ def main() -> None:
         f"total {time.perf_counter() - started:.0f} s on this 2-core machine). Agreement = equal "
         "(time step, neuron) entries / all, per LIF layer, as `neurodeploy.verify`. Layer names are "
         "the writers' node names (nirtorch: module index; ours: module path).",
-        table("1. Their NIR graph -> neurodeploy Lava lowering (float64) vs. the library's own simulation (float32)", a),
+        table("1. Their NIR graph -> neurodeploy Lava lowering (float64) vs. the library's own simulation "
+              "(float32)", a),
         table("2. Our exported graph -> their importer (float32) vs. our torch model (float32)", b),
         "## Workarounds (see `neurodeploy/interop.py`, pinned by `tests/test_interop.py::test_upstream_*`)\n\n"
         "- snntorch `export_to_nir` fails on every Conv2d + Leaky net (`infer_types`: IndexError with a batched "

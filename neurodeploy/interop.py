@@ -7,32 +7,34 @@ the Lava executor run as they run our own exports. It fills in what those writer
 out (layer shapes, per-neuron parameter arrays) and refuses, with one line naming the
 node, what Lava's LIF cannot compute.
 
-What the writers put into ``nir.LIF`` (read from snntorch 1.0.0 / norse 1.1.0 sources),
-and the discrete step each library runs (``v`` membrane, ``x`` input current, ``S`` spike):
+What the writers put into ``nir.LIF`` (read from the snntorch 1.0.0 / norse 1.1.0
+sources), and the discrete step each library runs (``v`` membrane, ``x`` input, ``S`` spike):
 
-============  ==========================================  =====================================
-library       NIR written                                 its own step
-============  ==========================================  =====================================
-snntorch      ``Leaky(beta, threshold)`` ->                ``H = beta v + x``; ``S = H > thr``;
-              ``tau = dt/(1-beta)``, ``r = tau/dt``,        reset "zero": ``v = H (1 - S)``;
-              ``dt = 1e-4`` s hard-coded; the reset        reset "subtract" (snntorch's default):
-              mechanism is *not* written                   ``v = H - S thr`` (not Lava's LIF)
-norse         ``LIFBoxCell(tau_mem_inv, v_th)`` ->         ``v += dt/tau (v_leak - v + x)``;
-              ``tau = dt/tau_mem_inv`` (wrong: s^2, see    ``S = v > v_th``; ``v = v_reset``
-              norse/norse#411; should be 1/tau_mem_inv),
-              ``r = 1``,
-              ``dt`` = ``to_nir(dt=1e-3)``                  where ``S`` (``reset_value``)
-Lava LIF      (``targets/loihi/lower.py``)                 ``v = v (1-dv) + u + bias``,
-                                                           ``S = v > vth``, ``v = 0`` where S
-ours          ``tau = tau_steps dt``, ``r = tau_steps``     ``H = V - V/tau + X``; ``S = H >= th``
-============  ==========================================  =====================================
+- **snntorch** ``Leaky(beta, threshold)`` -> ``tau = dt/(1-beta)``, ``r = tau/dt``,
+  ``v_leak = v_reset = 0``, with ``dt = 1e-4`` s hard-coded in export and import; the
+  reset mechanism is *not* written. Step: ``H = beta v + x``; ``S = H > thr`` (the
+  surrogate's forward is ``x > 0``); reset "zero": ``v = H (1 - S)`` (``reset_delay``
+  True or False give the same spikes); reset "subtract" (snntorch's default!):
+  ``v = H - S thr``, which Lava's LIF cannot compute. Spikes are float32 whatever the
+  module dtype, so snntorch nets run in float32.
+- **norse** ``LIFBoxCell(tau_mem_inv, v_th)`` -> ``tau = dt/tau_mem_inv`` (wrong by a
+  factor dt^2: the time constant is ``1/tau_mem_inv``; norse/norse#411), ``r = 1``,
+  ``dt = to_nir(dt=1e-3)``; ``v_reset`` not written (NIR default 0 = norse default).
+  Step: ``v += dt tau_mem_inv (v_leak - v + x)``; ``S = v > v_th``; ``v = v_reset`` where
+  S (``reset_value``; ``reset_subtract`` is not written either).
+- **Lava** LIF (``targets/loihi/lower.py``): ``v = v (1-dv) + u + bias``, ``S = v > vth``,
+  ``v = 0`` where S.
+- **ours** (``neurodeploy.export.lif_to_nir``): ``tau = tau_steps dt``, ``r = tau_steps``;
+  step ``H = V - V/tau_steps + X``, ``S = H >= th``, hard reset to 0.
 
 So both libraries' LIF is Lava's LIF with ``dv = dt/tau`` and input gain ``dt r / tau``
 (snntorch: 1; norse: ``dt/tau``), firing strictly above threshold like Lava. Neither writes
 the time step it assumed, so :func:`from_foreign_nir` takes it from ``source`` (or
-``dt_s``). ``nir.CubaLIF`` (snntorch ``Synaptic``, norse ``LIFCell``) is refused: norse
-feeds the synaptic current into ``v`` one step later than Lava does, which needs a delay
-and gain this module does not build yet.
+``dt_s``). ``nir.CubaLIF`` (snntorch ``Synaptic``, norse ``LIFCell``) is refused for now:
+Lava's LIF has the synaptic state (``du = dt/tau_syn``) but ``lower.map_neurons`` fixes ``du = 1``,
+and the writers disagree on its input gain (snntorch writes ``w_in = tau_syn/dt`` as NIR's
+Euler step needs; norse adds the input with gain 1 but writes ``w_in = 1``), so each
+source needs its own rule -- not built or measured yet.
 
 **Our graphs out.** :func:`load_into_snntorch` and :func:`load_into_norse` apply the
 workarounds their importers need (see the functions) and return their torch modules;
@@ -52,7 +54,8 @@ import torch
 from torch import nn
 
 from neurodeploy.errors import GraphError, LoweringError
-from neurodeploy.graph import EDGE_BINARY, EDGE_REAL, GraphInfo, attach_info, graph_info, predecessors, topological_order
+from neurodeploy.graph import (EDGE_BINARY, EDGE_REAL, GraphInfo, attach_info, graph_info, predecessors,
+                               topological_order)
 from neurodeploy.trace import Trace
 
 # Seconds per step each writer assumes but does not record in the graph:
@@ -117,10 +120,11 @@ def _conv(name: str, node: nir.Conv2d, in_shape: tuple[int, ...]) -> nir.Conv2d:
     else:
         padding = _pair(node.padding, "padding", name)
     bias = _array(node.bias) if getattr(node, "bias", None) is not None else np.zeros(weight.shape[0])
+    bias = np.broadcast_to(bias, (weight.shape[0],)).copy()
     if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(bias))):
         raise GraphError(f"conv '{name}': weight or bias holds NaN or infinity")
     return nir.Conv2d(input_shape=tuple(int(v) for v in in_shape[1:]), weight=weight, stride=stride,
-                      padding=padding, dilation=dilation, groups=groups, bias=np.broadcast_to(bias, (weight.shape[0],)).copy())
+                      padding=padding, dilation=dilation, groups=groups, bias=bias)
 
 
 def _lif(name: str, node: nir.LIF, shape: tuple[int, ...]) -> nir.LIF:
@@ -359,7 +363,8 @@ def load_into_norse(graph: nir.NIRGraph, emulate_ge: bool = True) -> tuple[nn.Mo
         for src in predecessors(graph, name):
             conv = graph.nodes[src]
             if not isinstance(conv, nir.Conv2d):
-                raise LoweringError(f"neuron '{name}' is fed by '{src}' ({type(conv).__name__}); folding r needs a conv")
+                raise LoweringError(f"neuron '{name}' is fed by '{src}' ({type(conv).__name__}); "
+                                    "folding r needs a conv")
             conv.weight = np.asarray(conv.weight, dtype=np.float64) * r.flat[0]
             conv.bias = np.asarray(conv.bias, dtype=np.float64) * r.flat[0]
         lif.r = np.ones_like(r)

@@ -145,7 +145,8 @@ def test_unsupported_foreign_graphs_fail_with_one_clear_line():
         from_foreign_nir(g, T, "norse")
     with pytest.raises(GraphError, match="pass dt_s"):
         from_foreign_nir(g, T, "nir")
-    leaky = norse.SequentialState(nn.Conv2d(2, 2, 3), norse.LIFBoxCell(norse.LIFBoxParameters(v_leak=torch.tensor(0.1))))
+    leaky_params = norse.LIFBoxParameters(v_leak=torch.tensor(0.1))
+    leaky = norse.SequentialState(nn.Conv2d(2, 2, 3), norse.LIFBoxCell(leaky_params))
     with pytest.raises(LoweringError, match="neuron '1': v_leak and v_reset must be 0"):
         from_foreign_nir(norse.to_nir(leaky, sample), T, "norse")
 
