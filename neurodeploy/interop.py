@@ -260,7 +260,9 @@ def export_snntorch(net: nn.Module, input_shape: tuple[int, int, int]) -> nir.NI
     empty shape and inference stops at "type mismatch ... -> lif.input: []"
     (jeshraghian/snntorch#410, #367). This calls the same per-module mapping
     (``_extract_snntorch_module``) through nirtorch without ``infer_types``; shapes are
-    then inferred by :func:`from_foreign_nir`.
+    then inferred by :func:`from_foreign_nir`. (The other way out, for users who need a
+    ``.nir`` file from snntorch itself: per-neuron ``beta``/``threshold`` tensors of the
+    layer's shape and an unbatched sample; ``tests/test_interop.py`` runs that file.)
     """
     import nirtorch
     import snntorch as snn

@@ -117,6 +117,27 @@ def test_norse_graph_runs_on_lava_spike_for_spike(pad, images):
     assert v.layers == {"1": 100.0, "3": 100.0}, v.to_dict()
 
 
+@pytest.mark.lava
+def test_snntorch_nir_file_with_per_neuron_parameters_runs_on_lava(tmp_path, images):
+    """The other workaround for snntorch's export: per-neuron beta/threshold of the layer's
+    shape and an unbatched sample make export_to_nir, nir.write and nir.read work; the file
+    then lowers like the in-memory graph."""
+    from neurodeploy.targets.loihi.executor import LavaSimExecutor
+
+    torch.manual_seed(0)
+    shape = (4, 8, 8)
+    net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1),
+                        snn.Leaky(beta=torch.full(shape, 0.5), threshold=torch.full(shape, 0.3), init_hidden=True,
+                                  reset_mechanism="zero"))
+    nir.write(tmp_path / "snn.nir", export_to_nir(net, torch.zeros(2, 8, 8)))
+    graph = from_foreign_nir(nir.read(tmp_path / "snn.nir"), T, "snntorch")
+    info = graph_info(graph)
+    reference = run_library(net, images, T, ["1"], "snntorch")
+    v = verdict(reference, LavaSimExecutor(graph, info).run_batch(images), ["a", "b"])
+    assert _fired(reference)
+    assert v.layers == {"1": 100.0}, v.to_dict()
+
+
 def test_foreign_graph_is_annotated_and_survives_nir_write(tmp_path):
     graph = from_foreign_nir(norse.to_nir(norse_net(1), torch.zeros(1, 2, 8, 8)), T, "norse")
     info = graph_info(graph)
