@@ -3,8 +3,11 @@
 Layout of a bundle folder::
 
     manifest.json   source checkpoint + hash, architecture, versions, T, input shape,
-                    target, lowering summary (latencies, delay lines), quantization status
-    graph.nir       the whole exported graph (``nir.read`` loads it)
+                    target, partition summary, lowering summary (latencies, delay lines),
+                    quantization status
+    graph.nir       the whole exported graph (neurodeploy.graph.read_graph loads it)
+    chip.nir        the chip part (pure NIR when it is only convs and LIFs)
+    host.onnx       the host part (onnxruntime runs it)
     model.pt        a copy of the source checkpoint: the torch reference for validation
     validation.json after ``neurodeploy validate``
     report.json, report.md   after ``neurodeploy report``
@@ -27,12 +30,15 @@ import nir
 
 from neurodeploy import __version__
 from neurodeploy.checkpoint import build_model, file_sha256, load_checkpoint
-from neurodeploy.errors import BundleError, NeurodeployError
+from neurodeploy.errors import BundleError, LoweringError, NeurodeployError
 from neurodeploy.export import export_graph
 from neurodeploy.graph import GraphInfo, graph_info, read_graph, write_graph
+from neurodeploy.host import HostGraph, write_host_onnx
 from neurodeploy.models import get_architecture
+from neurodeploy.partition import chip_graph, partition, summarize
 
 MANIFEST = "manifest.json"
+BUNDLE_FILES = ("graph.nir", "chip.nir", "host.onnx", "model.pt")
 FORMAT = "neurodeploy-bundle"
 TARGETS = ("loihi",)
 
@@ -125,11 +131,17 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
         raise NeurodeployError(f"--size needs two positive numbers H W, got {size}")
     graph = export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config)
     info = graph_info(graph)
-    lowered = lower(graph, info)
+    part = partition(graph, info)
+    try:
+        lowering = lower(graph, info).summary()
+    except LoweringError as exc:  # derainers: host blocks sit between chip layers
+        lowering = {"status": "not lowered", "reason": str(exc), "delays": []}
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         write_graph(tmp / "graph.nir", graph)
+        write_graph(tmp / "chip.nir", chip_graph(graph, info, part))
+        write_host_onnx(tmp / "host.onnx", HostGraph(graph, info, part))
         shutil.copyfile(ckpt.path, tmp / "model.pt")
         manifest = {
             "format": FORMAT,
@@ -147,8 +159,9 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
             "decode": info.decode,
             "versions": {"neurodeploy": __version__, "torch": _version("torch"), "nir": _version("nir"),
                          "lava-nc": _version("lava-nc"), "python": platform.python_version()},
-            "files": {name: file_sha256(tmp / name) for name in ("graph.nir", "model.pt")},
-            "lowering": lowered.summary(),
+            "files": {name: file_sha256(tmp / name) for name in BUNDLE_FILES},
+            "partition": summarize(graph, info, part),
+            "lowering": lowering,
             "quantization": {"status": "none",
                              "note": "float parameters; Loihi 2 integer quantization is not implemented yet"},
         }

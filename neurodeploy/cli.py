@@ -90,8 +90,12 @@ def export_cmd(
     if as_json:
         _print_json(manifest)
     else:
+        part = manifest["partition"]
+        lowered = (f"{len(manifest['lowering']['delays'])} delay line(s) inserted" if "status" not in manifest["lowering"]
+                   else "chip part not lowered to Lava yet")
         console.print(f"wrote bundle [bold]{out}[/] ({manifest['architecture']}, T={manifest['t_steps']}, "
-                      f"input {manifest['input_shape']}, {len(manifest['lowering']['delays'])} delay line(s) inserted)")
+                      f"input {manifest['input_shape']}; {part['chip']['layers']} chip / {part['host']['layers']} host "
+                      f"layers, {part['crossings_per_step']} crossings per step; {lowered})")
 
 
 @app.command("validate")
@@ -150,6 +154,37 @@ def report_cmd(
     else:
         console.print((bundle / "report.md").read_text())
         console.print(f"wrote {bundle / 'report.json'} and {bundle / 'report.md'}")
+
+
+@app.command("inspect")
+def inspect_cmd(
+    target: str = typer.Argument(..., help="A checkpoint (.pt or shipped name), a graph .nir file, or a bundle folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Nodes with type, shape, edge kind, chip or host, and parameter count; the partition."""
+    from neurodeploy.inspect import inspect_target
+
+    result = inspect_target(target)
+    if as_json:
+        _print_json(result)
+        return
+    table = Table(title=f"{target} ({result['source']})")
+    for col in ("node", "type", "shape", "edge kind", "side", "params"):
+        table.add_column(col, justify="right" if col == "params" else "left")
+    for r in result["nodes"]:
+        table.add_row(r["node"], r["type"], "x".join(map(str, r["shape"])), r["edge_kind"], r["side"], f"{r['params']:,}")
+    console.print(table)
+    part = result.get("partition")
+    if part:
+        for side in ("chip", "host"):
+            s = part[side]
+            console.print(f"{side}: {s['layers']} layers, {s['neurons']:,} neurons, {s['synapses']:,} synapses, "
+                          f"{s['macs_per_image']:,} MACs/image, {s['host_block_flops_per_image']:,} host-block FLOPs/image")
+        console.print(f"chip<->host crossings per time step: {part['crossings_per_step']} "
+                      f"({part['values_crossing_per_step']:,} values)")
+        for node, hint in part["host_nodes"].items():
+            if hint:
+                console.print(f"  host {node}: {hint}")
 
 
 def _register_extensions() -> None:

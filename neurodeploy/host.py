@@ -10,6 +10,7 @@ onnxscript and traces the unrolled Python as it runs), float32, opset 17.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import nir
@@ -80,9 +81,13 @@ def write_host_onnx(path: str | Path, host: HostGraph) -> None:
     import onnx
 
     try:
-        torch.onnx.export(host, host.example_inputs(), str(path), dynamo=False, opset_version=ONNX_OPSET,
-                          input_names=[onnx_name(n) for n in host.input_names],
-                          output_names=[onnx_name(n) for n in host.output_names])
+        with warnings.catch_warnings():
+            # The TorchScript exporter is deprecated upstream but is what torch 2.14 (pinned)
+            # runs without onnxscript; the deprecation notice is expected.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(host, host.example_inputs(), str(path), dynamo=False, opset_version=ONNX_OPSET,
+                              input_names=[onnx_name(n) for n in host.input_names],
+                              output_names=[onnx_name(n) for n in host.output_names])
     except Exception as exc:  # the exporter raises many types for unsupported ops
         raise ExportError(f"the host part does not export to ONNX: {exc}") from None
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)

@@ -33,6 +33,9 @@ def make_executor(name: str, bundle):
     if name == "lava-float":
         from neurodeploy.targets.loihi.executor import LavaSimExecutor
 
+        if bundle.manifest.get("lowering", {}).get("status") == "not lowered":
+            raise NeurodeployError(f"{bundle.path}: the chip part is not lowered to Lava yet "
+                                   f"({bundle.manifest['lowering']['reason']}); use --executor nir-torch")
         return LavaSimExecutor(bundle.graph, bundle.info, "floating_pt")
     if name == "loihi":
         from neurodeploy.targets.loihi.network import require_hardware

@@ -32,7 +32,7 @@ def bundle(tmp_path, toy_checkpoint, monkeypatch, capsys):
 
 
 def test_export_writes_a_complete_bundle(bundle, toy_checkpoint):
-    assert sorted(p.name for p in bundle.iterdir()) == ["graph.nir", "manifest.json", "model.pt"]
+    assert sorted(p.name for p in bundle.iterdir()) == ["chip.nir", "graph.nir", "host.onnx", "manifest.json", "model.pt"]
     graph = read_graph(bundle / "graph.nir")
     assert "lif3" in graph.nodes
     manifest = json.loads((bundle / "manifest.json").read_text())

@@ -1,0 +1,83 @@
+"""``neurodeploy inspect``: what a model, a graph file or a bundle contains, node by node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nir
+import numpy as np
+
+from neurodeploy import nodes as nd
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.graph import GraphInfo, graph_info, read_graph, topological_order
+from neurodeploy.partition import node_shape, partition, summarize
+
+
+def _param_count(node: nir.NIRNode) -> int:
+    if isinstance(node, nir.Conv2d):
+        return int(np.asarray(node.weight).size + np.asarray(node.bias).size)
+    if isinstance(node, nd.HostBlock):
+        return int(sum(np.asarray(v).size for v in node.params.values()))
+    return 0
+
+
+def _type_name(node: nir.NIRNode) -> str:
+    if isinstance(node, nd.HostBlock):
+        return f"HostBlock({node.block})"
+    return type(node).__name__
+
+
+def load_graph_for(target: str, size: tuple[int, int] | None = None) -> tuple[nir.NIRGraph, str]:
+    """A bundle folder, a ``.nir`` file, or a checkpoint (path or shipped name) -> graph."""
+    path = Path(target)
+    if path.is_dir():
+        if not (path / "graph.nir").is_file():
+            raise NeurodeployError(f"{path} has no graph.nir: not a bundle; create one with `neurodeploy export`")
+        return read_graph(path / "graph.nir"), "bundle"
+    if path.suffix == ".nir":
+        return read_graph(path), "nir"
+    from neurodeploy.checkpoint import build_model, load_checkpoint
+    from neurodeploy.export import export_graph
+    from neurodeploy.models import get_architecture
+
+    ckpt = load_checkpoint(target)
+    model = build_model(ckpt)
+    size = size or get_architecture(ckpt.architecture).default_input_size
+    return export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config), "model"
+
+
+def inspect_graph(graph: nir.NIRGraph, info: GraphInfo | None) -> dict[str, Any]:
+    """One row per node (type, shape, out-edge kind, side, parameters) plus the partition."""
+    part = partition(graph, info) if info is not None else None
+    rows = []
+    for name in topological_order(graph):
+        node = graph.nodes[name]
+        outs = [d for s, d in graph.edges if s == name]
+        kinds = sorted({info.edge_kinds.get(f"{name}->{d}", "?") for d in outs}) if info and outs else []
+        rows.append({
+            "node": name,
+            "type": _type_name(node),
+            "shape": list(node_shape(graph, name)) if not isinstance(node, nir.NIRGraph) else [],
+            "domain": info.domain(name) if info else "",
+            "edge_kind": "/".join(kinds),
+            "side": part.side(name) if part else "",
+            "params": _param_count(node),
+        })
+    out = {"nodes": rows, "edges": [list(e) for e in graph.edges]}
+    if part is not None:
+        out["partition"] = summarize(graph, info, part)
+        out["t_steps"] = info.t_steps
+    return out
+
+
+def inspect_target(target: str) -> dict[str, Any]:
+    graph, source = load_graph_for(target)
+    try:
+        info = graph_info(graph)
+    except NeurodeployError:
+        info = None  # a NIR file from another tool: no neurodeploy annotations
+    result = inspect_graph(graph, info)
+    result["source"] = source
+    result["target"] = target
+    return result
