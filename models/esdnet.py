@@ -33,8 +33,8 @@ import torch
 from torch import nn
 
 from .attention import MultiDimensionalAttention
-from .blocks import SpikingUnit, td_batchnorm
-from .layers import CropLike, DirectEncode, MeanDecode, PadToMultiple, SeqConv2d, SeqUpsample
+from .blocks import SpikingUNet, SpikingUnit, td_batchnorm
+from .layers import MeanDecode, SeqConv2d
 from .registry import Architecture, register
 
 
@@ -55,13 +55,6 @@ class SpikingResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.attn(self.residual(x) + self.shortcut(x)) + x
-
-
-class UpSampling(nn.Sequential):
-    """Bilinear ×2 on each time step, then ``LIF -> Conv3×3 -> tdBN`` halving the channels."""
-
-    def __init__(self, channels: int, v_threshold: float, tau: float):
-        super().__init__(SeqUpsample(2), SpikingUnit(channels, channels // 2, 3, v_threshold=v_threshold, tau=tau))
 
 
 class FeatureRefinementBlock(nn.Module):
@@ -92,11 +85,7 @@ class FeatureRefinementBlock(nn.Module):
         return y * f + (1 - f) * f_hat
 
 
-def _stage(n: int, channels: int, t_steps: int, v_threshold: float, tau: float) -> nn.Sequential:
-    return nn.Sequential(*[SpikingResidualBlock(channels, t_steps, v_threshold, tau) for _ in range(n)])
-
-
-class ESDNet(nn.Module):
+class ESDNet(SpikingUNet):
     """ESDNet; ``forward``: ``(N, 3, H, W)`` rainy image in [0, 1] -> derained image, any H, W.
 
     Args:
@@ -109,8 +98,6 @@ class ESDNet(nn.Module):
         frb_reduction: channel reduction of the FRB's channel gate.
     """
 
-    stride = 4  # two stride-2 downsamplings
-
     def __init__(
         self,
         dim: int = 48,
@@ -122,38 +109,14 @@ class ESDNet(nn.Module):
         frb_reduction: int = 8,
     ):
         super().__init__()
-        self.t_steps = t_steps
-        d1, d2, d3 = dim, 2 * dim, 4 * dim
-        args = (t_steps, v_threshold, tau)
-        self.pad = PadToMultiple(self.stride)
-        self.encode = DirectEncode(t_steps)
-        self.patch_embed = SeqConv2d(3, d1, 3, padding=1, bias=False)
-        self.encoder_level1 = _stage(en_blocks[0], d1, *args)
-        self.down1_2 = SpikingUnit(d1, d2, 3, stride=2, v_threshold=v_threshold, tau=tau)
-        self.encoder_level2 = _stage(en_blocks[1], d2, *args)
-        self.down2_3 = SpikingUnit(d2, d3, 3, stride=2, v_threshold=v_threshold, tau=tau)
-        self.encoder_level3 = _stage(en_blocks[2], d3, *args)
-        self.decoder_level3 = _stage(de_blocks[2], d3, *args)
-        self.up3_2 = UpSampling(d3, v_threshold, tau)
-        self.reduce_chan_level2 = SpikingUnit(d3, d2, 1, v_threshold=v_threshold, tau=tau)
-        self.decoder_level2 = _stage(de_blocks[1], d2, *args)
-        self.up2_1 = UpSampling(d2, v_threshold, tau)
-        self.decoder_level1 = _stage(de_blocks[0], d2, *args)
-        self.decode = MeanDecode()
-        self.refinement = FeatureRefinementBlock(d2, frb_reduction)
-        self.output = nn.Conv2d(d2, 3, 3, padding=1)
-        self.crop = CropLike()
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        x = self.pad(image)
-        e1 = self.encoder_level1(self.patch_embed(self.encode(x)))
-        e2 = self.encoder_level2(self.down1_2(e1))
-        e3 = self.encoder_level3(self.down2_3(e2))
-        d3 = self.decoder_level3(e3)
-        d2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(d3), e2], dim=2)))
-        d1 = self.decoder_level1(torch.cat([self.up2_1(d2), e1], dim=2))
-        y = self.output(self.refinement(self.decode(d1))) + x
-        return self.crop(y, image)
+        def stage(n: int, c: int) -> nn.Sequential:
+            return nn.Sequential(*[SpikingResidualBlock(c, t_steps, v_threshold, tau) for _ in range(n)])
+
+        def unit(c_in: int, c_out: int, k: int, stride: int) -> SpikingUnit:
+            return SpikingUnit(c_in, c_out, k, stride=stride, v_threshold=v_threshold, tau=tau)
+
+        self.build(dim, en_blocks, de_blocks, t_steps, stage, unit, MeanDecode(), FeatureRefinementBlock(2 * dim, frb_reduction))
 
 
 register(

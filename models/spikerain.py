@@ -32,8 +32,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .blocks import SpikingUnit
-from .layers import CropLike, DirectEncode, PadToMultiple, SeqConv2d, SeqUpsample
+from .blocks import SpikingUNet, SpikingUnit
+from .layers import SeqConv2d
 from .neurons import LIF
 from .registry import Architecture, register
 
@@ -121,7 +121,7 @@ class ARFE(nn.Module):
         return g * ca + (1 - g) * sa + y
 
 
-class SpikeRain(nn.Module):
+class SpikeRain(SpikingUNet):
     """SpikeRain; ``forward``: ``(N, 3, H, W)`` rainy image in [0, 1] -> derained image, any H, W.
 
     Args:
@@ -130,8 +130,6 @@ class SpikeRain(nn.Module):
         growth, dense_layers: DSRB growth rate and number of dense layers (code: 24, 4).
         t_steps: T; v_threshold: LIF threshold; tau: LIF time constant (time steps).
     """
-
-    stride = 4
 
     def __init__(
         self,
@@ -145,41 +143,14 @@ class SpikeRain(nn.Module):
         tau: float = 2.0,
     ):
         super().__init__()
-        self.t_steps = t_steps
-        d1, d2, d3 = dim, 2 * dim, 4 * dim
 
         def stage(n: int, c: int) -> nn.Sequential:
             return nn.Sequential(*[DSRB(c, v_threshold, tau, growth, dense_layers) for _ in range(n)])
 
-        self.pad = PadToMultiple(self.stride)
-        self.encode = DirectEncode(t_steps)
-        self.patch_embed = SeqConv2d(3, d1, 3, padding=1, bias=False)
-        self.encoder_level1 = stage(en_blocks[0], d1)
-        self.down1_2 = _unit(d1, d2, 3, 2, v_threshold, tau)
-        self.encoder_level2 = stage(en_blocks[1], d2)
-        self.down2_3 = _unit(d2, d3, 3, 2, v_threshold, tau)
-        self.encoder_level3 = stage(en_blocks[2], d3)
-        self.decoder_level3 = stage(de_blocks[2], d3)
-        self.up3_2 = nn.Sequential(SeqUpsample(2), _unit(d3, d2, 3, 1, v_threshold, tau))
-        self.reduce_chan_level2 = _unit(d3, d2, 1, 1, v_threshold, tau)
-        self.decoder_level2 = stage(de_blocks[1], d2)
-        self.up2_1 = nn.Sequential(SeqUpsample(2), _unit(d2, d1, 3, 1, v_threshold, tau))
-        self.decoder_level1 = stage(de_blocks[0], d2)
-        self.temporal_fusion = TemporalFusion(t_steps)
-        self.refinement = ARFE(d2, 8)
-        self.output = nn.Conv2d(d2, 3, 3, padding=1)
-        self.crop = CropLike()
+        def unit(c_in: int, c_out: int, k: int, stride: int) -> SpikingUnit:
+            return _unit(c_in, c_out, k, stride, v_threshold, tau)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        x = self.pad(image)
-        e1 = self.encoder_level1(self.patch_embed(self.encode(x)))
-        e2 = self.encoder_level2(self.down1_2(e1))
-        e3 = self.encoder_level3(self.down2_3(e2))
-        d3 = self.decoder_level3(e3)
-        d2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(d3), e2], dim=2)))
-        d1 = self.decoder_level1(torch.cat([self.up2_1(d2), e1], dim=2))
-        y = self.output(self.refinement(self.temporal_fusion(d1))) + x
-        return self.crop(y, image)
+        self.build(dim, en_blocks, de_blocks, t_steps, stage, unit, TemporalFusion(t_steps), ARFE(2 * dim, 8))
 
 
 register(
