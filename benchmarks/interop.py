@@ -5,7 +5,8 @@
 
 Directions (direct encoding: the same input on each of T steps):
 1. snntorch / norse network -> their NIR writer -> ``from_foreign_nir`` -> Lava
-   ``floating_pt`` (float64), against the library's own simulation.
+   ``floating_pt`` (float64) and the NIR torch executor (``targets/nir_torch.py``,
+   float64), against the library's own simulation (float32).
 2. our network (DirectEncode, SeqConv2d, LIF, MeanDecode) -> ``export_graph`` ->
    ``load_into_snntorch`` / ``load_into_norse`` -> the library's simulation (float32, as
    their importers build it), against our torch model in float32.
@@ -45,6 +46,7 @@ from neurodeploy.interop import (export_snntorch, from_foreign_nir, load_into_no
 from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d  # noqa: E402
 from neurodeploy.models.neurons import LIF  # noqa: E402
 from neurodeploy.targets.loihi.executor import LavaSimExecutor  # noqa: E402
+from neurodeploy.targets.nir_torch import NirTorchExecutor  # noqa: E402
 from neurodeploy.targets.torch_reference import TorchReference  # noqa: E402
 from neurodeploy.verify import verdict  # noqa: E402
 
@@ -119,7 +121,9 @@ def foreign_to_lava(library: str, size: dict, pad: int, workaround: bool = True)
     reference = run_library(net, x, size["t"], layers, library)  # float32, as users run them
     start = time.perf_counter()
     lava = LavaSimExecutor(graph, info).run_batch(x)
-    return agreement(reference, lava), rate(reference), time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    torch_exec = NirTorchExecutor(graph, info).run_batch(x)  # float64
+    return agreement(reference, lava), rate(reference), seconds, agreement(reference, torch_exec)
 
 
 def ours_to_library(library: str, size: dict, pad: int, workaround: bool = True):
@@ -144,13 +148,14 @@ def ours_to_library(library: str, size: dict, pad: int, workaround: bool = True)
     return agreement(reference, got), rate(reference), time.perf_counter() - start
 
 
-def table(title: str, rows: list[tuple]) -> str:
-    lines = [f"### {title}", "",
-             "| library | net | padding | workaround | spike agreement per layer (%) | firing rate | run s |",
-             "|---|---|---|---|---|---|---|"]
-    for lib, size, pad, wa, layers, fr, sec in rows:
-        per = ", ".join(f"{k}: {v:.2f}" for k, v in layers.items())
-        lines.append(f"| {lib} | {size} | {pad} | {'yes' if wa else '**no**'} | {per} | {fr:.3f} | {sec:.1f} |")
+def table(title: str, rows: list[tuple], what: str, extra: str = "") -> str:
+    head = f"| library | net | padding | workaround | {what} per layer (%) | firing rate | run s |"
+    lines = [f"### {title}", "", head + (f" {extra} per layer (%) |" if extra else ""),
+             "|---|---|---|---|---|---|---|" + ("---|" if extra else "")]
+    for lib, size, pad, wa, layers, fr, sec, *more in rows:
+        per = lambda d: ", ".join(f"{k}: {v:.2f}" for k, v in d.items())  # noqa: E731
+        cells = f"| {lib} | {size} | {pad} | {'yes' if wa else '**no**'} | {per(layers)} | {fr:.3f} | {sec:.1f} |"
+        lines.append(cells + "".join(f" {per(m)} |" for m in more))
     return "\n".join(lines)
 
 
@@ -178,9 +183,11 @@ def main() -> None:
         f"total {time.perf_counter() - started:.0f} s on this 2-core machine). Agreement = equal "
         "(time step, neuron) entries / all, per LIF layer, as `neurodeploy.verify`. Layer names are "
         "the writers' node names (nirtorch: module index; ours: module path).",
-        table("1. Their NIR graph -> neurodeploy Lava lowering (float64) vs. the library's own simulation "
-              "(float32)", a),
-        table("2. Our exported graph -> their importer (float32) vs. our torch model (float32)", b),
+        table("1. Their NIR graph -> `from_foreign_nir` -> Lava lowering (float64) and NIR torch executor "
+              "(float64), vs. the library's own simulation (float32)", a, "Lava spike agreement",
+              "NIR torch executor"),
+        table("2. Our exported graph -> their importer (float32) vs. our torch model (float32)", b,
+              "spike agreement"),
         "## Workarounds (see `neurodeploy/interop.py`, pinned by `tests/test_interop.py::test_upstream_*`)\n\n"
         "- snntorch `export_to_nir` fails on every Conv2d + Leaky net (`infer_types`: IndexError with a batched "
         "sample, neuromorphs/NIR#69, jeshraghian/snntorch#367; type mismatch on the shapeless LIF without, "

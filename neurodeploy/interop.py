@@ -2,10 +2,12 @@
 
 **Foreign graphs in.** :func:`from_foreign_nir` takes a NIR graph written by
 ``snntorch.export_nir.export_to_nir`` or ``norse.torch.to_nir`` and returns a graph with
-our :class:`~neurodeploy.graph.GraphInfo` attached, which ``targets/loihi/lower.py`` and
-the Lava executor run as they run our own exports. It fills in what those writers leave
-out (layer shapes, per-neuron parameter arrays) and refuses, with one line naming the
-node, what Lava's LIF cannot compute.
+our :class:`~neurodeploy.graph.GraphInfo` attached, in the form of our own exports (an
+explicit encoder and decoder around the writer's per-step nodes), so that
+``targets/loihi/lower.py`` + the Lava executor and the NIR torch executor
+(``targets/nir_torch.py``) run it as they run our exports. It fills in what those writers
+leave out (layer shapes, per-neuron parameter arrays, the time step) and refuses, with one
+line naming the node, what Lava's LIF cannot compute.
 
 What the writers put into ``nir.LIF`` (read from the snntorch 1.0.0 / norse 1.1.0
 sources), and the discrete step each library runs (``v`` membrane, ``x`` input, ``S`` spike):
@@ -53,6 +55,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from neurodeploy import nodes as nd
 from neurodeploy.errors import GraphError, LoweringError
 from neurodeploy.graph import (EDGE_BINARY, EDGE_REAL, GraphInfo, attach_info, graph_info, predecessors,
                                topological_order)
@@ -168,10 +171,15 @@ def from_foreign_nir(graph: nir.NIRGraph, t_steps: int, source: str, *, dt_s: fl
             False for graphs written by a fixed norse.
 
     Returns:
-        A new graph (float64 parameters, full per-neuron arrays) with GraphInfo: node
-        kinds input/conv/lif/output, edge kinds, spike condition ``>`` (both libraries
-        fire strictly above threshold, like Lava), ``decode`` = ``"spikes"`` when the
-        output reads a neuron layer, else ``"mean_over_time"``.
+        A new graph in the form of our exports: Input (image) -> ``encode``
+        (``neurodeploy.DirectEncode``, T steps) -> the writer's nodes, renamed never,
+        with float64 parameters and full per-neuron arrays -> ``decode``
+        (``neurodeploy.TemporalMean``) -> Output (image); read it back with
+        :func:`neurodeploy.graph.read_graph` (``nir.read`` refuses our node types by
+        design). GraphInfo: node kinds, domains, edge kinds, spike condition ``>`` (both
+        libraries fire strictly above threshold, like Lava), ``decode`` = ``"spikes"``
+        when the output reads a neuron layer (decoded: its firing rate), else
+        ``"mean_over_time"``.
 
     Raises:
         GraphError: malformed graph (dangling edge, cycle, bad shapes, NaN parameters).
@@ -237,13 +245,34 @@ def from_foreign_nir(graph: nir.NIRGraph, t_steps: int, source: str, *, dt_s: fl
                                 f"neurodeploy yet (supported: {SUPPORTED})")
         info.node_kinds[name] = kind
         info.modules[name] = name  # foreign nodes are named by the writer (nirtorch: module path)
-    for src, dst in graph.edges:
+    # The writers' graphs describe one time step with the input fed on every step. Our
+    # exports make that explicit with an encoder and a decoder node (image <-> T steps);
+    # the same two nodes here let every executor (Lava lowering, NIR torch executor) run
+    # foreign graphs exactly like ours.
+    inp, out = inputs[0], outputs[0]
+    enc, dec = _fresh(nodes, "encode"), _fresh(nodes, "decode")
+    out_src = predecessors(graph, out)
+    nodes[enc] = nd.DirectEncode(np.array(info.input_shape), t_steps=int(t_steps))
+    nodes[dec] = nd.TemporalMean(np.array(shapes[out]))
+    edges = ([(inp, enc)] + [(enc if s == inp else s, dec if d == out else d) for s, d in graph.edges]
+             + [(dec, out)])
+    info.node_kinds.update({enc: "encode", dec: "decode_mean"})
+    info.domains = {n: "seq" for n in nodes}
+    info.domains.update({inp: "image", dec: "image", out: "image"})
+    for src, dst in edges:
         info.edge_kinds[f"{src}->{dst}"] = EDGE_BINARY if info.node_kinds[src] == "lif" else EDGE_REAL
-    out_src = predecessors(graph, outputs[0])
+    # A classifier-style net ends in neurons: its decoded output is their firing rate.
     info.decode = "spikes" if all(info.node_kinds[p] == "lif" for p in out_src) else "mean_over_time"
-    result = nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata={"source": source}, type_check=False)
+    result = nir.NIRGraph(nodes=nodes, edges=edges, metadata={"source": source}, type_check=False)
     attach_info(result, info)
     return result
+
+
+def _fresh(nodes: dict, base: str) -> str:
+    name, i = base, 1
+    while name in nodes:
+        name, i = f"{base}_{i}", i + 1
+    return name
 
 
 # ---------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from torch import nn
 
 from neurodeploy.errors import GraphError, LoweringError
 from neurodeploy.export import export_graph
-from neurodeploy.graph import graph_info
+from neurodeploy.graph import graph_info, read_graph, write_graph
 from neurodeploy.interop import (export_snntorch, from_foreign_nir, load_into_norse, load_into_snntorch,
                                  plain_nir, run_library)
 from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d
@@ -130,7 +130,7 @@ def test_snntorch_nir_file_with_per_neuron_parameters_runs_on_lava(tmp_path, ima
                         snn.Leaky(beta=torch.full(shape, 0.5), threshold=torch.full(shape, 0.3), init_hidden=True,
                                   reset_mechanism="zero"))
     nir.write(tmp_path / "snn.nir", export_to_nir(net, torch.zeros(2, 8, 8)))
-    graph = from_foreign_nir(nir.read(tmp_path / "snn.nir"), T, "snntorch")
+    graph = from_foreign_nir(nir.read(tmp_path / "snn.nir"), T, "snntorch")  # snntorch's file: plain NIR
     info = graph_info(graph)
     reference = run_library(net, images, T, ["1"], "snntorch")
     v = verdict(reference, LavaSimExecutor(graph, info).run_batch(images), ["a", "b"])
@@ -141,15 +141,33 @@ def test_snntorch_nir_file_with_per_neuron_parameters_runs_on_lava(tmp_path, ima
 def test_foreign_graph_is_annotated_and_survives_nir_write(tmp_path):
     graph = from_foreign_nir(norse.to_nir(norse_net(1), torch.zeros(1, 2, 8, 8)), T, "norse")
     info = graph_info(graph)
-    assert info.node_kinds == {"input": "input", "0": "conv", "1": "lif", "2": "conv", "3": "lif", "output": "output"}
+    assert info.node_kinds == {"input": "input", "0": "conv", "1": "lif", "2": "conv", "3": "lif", "output": "output",
+                               "encode": "encode", "decode": "decode_mean"}
+    assert ("input", "encode") in graph.edges and ("encode", "0") in graph.edges and ("3", "decode") in graph.edges
+    assert info.domains["input"] == info.domains["decode"] == "image" and info.domains["1"] == "seq"
     assert info.input_shape == (2, 8, 8) and info.dt_s == 1e-3 and info.decode == "spikes"
     assert info.spike_condition == {"1": ">", "3": ">"}
     assert graph.nodes["1"].tau.shape == (4, 8, 8)
     # 1/tau_mem_inv in seconds; norse stored dt/tau_mem_inv in float32, hence ~1e-7 relative.
     np.testing.assert_allclose(graph.nodes["1"].tau, 1 / 500.0, rtol=1e-6)
-    nir.write(tmp_path / "g.nir", graph)
-    back = nir.read(tmp_path / "g.nir", type_check=False)
+    write_graph(tmp_path / "g.nir", graph)
+    back = read_graph(tmp_path / "g.nir")
     assert graph_info(back).node_kinds == info.node_kinds
+    np.testing.assert_array_equal(back.nodes["2"].weight, graph.nodes["2"].weight)
+
+
+@pytest.mark.parametrize("library", ["snntorch", "norse"])
+def test_foreign_graph_runs_in_the_nir_torch_executor(library, images):
+    from neurodeploy.targets.nir_torch import NirTorchExecutor
+
+    net = snntorch_net(1) if library == "snntorch" else norse_net(1)
+    written = (export_snntorch(net, (2, 8, 8)) if library == "snntorch"
+               else norse.to_nir(net, torch.zeros(1, 2, 8, 8)))
+    graph = from_foreign_nir(written, T, library)
+    info = graph_info(graph)
+    reference = run_library(net, images, T, info.neuron_layers(graph), library)
+    v = verdict(reference, NirTorchExecutor(graph, info).run_batch(images), ["a", "b"])
+    assert v.layers == {"1": 100.0, "3": 100.0} and v.output_psnr_db == 200.0, v.to_dict()
 
 
 def test_unsupported_foreign_graphs_fail_with_one_clear_line():
