@@ -114,7 +114,7 @@ def read_graph(path: str | Path) -> nir.NIRGraph:
     import h5py
     from nir.serialization import hdf2dict
 
-    from neurodeploy.nodes import node_from_dict
+    from neurodeploy.graph_check import build_nodes, check_graph
 
     path = Path(path)
     if not path.is_file():
@@ -122,9 +122,17 @@ def read_graph(path: str | Path) -> nir.NIRGraph:
     try:
         with h5py.File(path, "r") as f:
             data = hdf2dict(f["node"])
-        nodes = {name: node_from_dict(node) for name, node in data["nodes"].items()}
+        nodes = build_nodes(data["nodes"])  # names the node whose dict cannot be built
         edges = [tuple(e.decode() if isinstance(e, bytes) else str(e) for e in edge) for edge in data["edges"]]
         metadata = data.get("metadata", {})
+        graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+    except GraphError as exc:
+        raise GraphError(f"{path}: {exc}") from None
     except Exception as exc:  # h5py/nir raise many types on a damaged file
+        exc = " ".join(str(exc).split())  # one line, whatever h5py says
         raise GraphError(f"{path}: not a readable NIR graph ({exc}); re-export the bundle") from None
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+    try:
+        check_graph(graph)
+    except GraphError as exc:
+        raise GraphError(f"{path}: {exc}") from exc.__cause__
+    return graph

@@ -1,0 +1,638 @@
+"""Check a NIR graph before anything runs it: one line naming the bad node (or edge).
+
+:func:`check_graph` is the gate between a ``.nir`` file (ours, or damaged, or from
+another tool) and the executors, the partition and the lowering. Those stages assume a
+well-formed graph and would otherwise fail deep inside torch or numpy with a traceback
+that names no node. It raises :class:`~neurodeploy.errors.GraphError` for:
+
+- structure: nodes/edges of the wrong type, an edge naming a node the graph lacks, the
+  same edge twice, edges into an Input or out of an Output, a node without input that is
+  not an Input, a node that feeds nothing and is not an Output, no Input or no Output;
+- cycles: without a neuron (an algebraic loop: no time step breaks it) or through a
+  neuron (recurrence, not supported yet);
+- node types: anything but NIR's Input, Output, Conv2d, LIF and neurodeploy's own
+  (:data:`neurodeploy.nodes.NODE_TYPES`);
+- fields: non-numeric or wrongly typed fields, NaN or infinite parameters (every array,
+  including ``HostBlock.params``), parameter arrays of different shapes inside a node;
+- shapes: every edge's source output shape against what its destination expects (conv
+  input channels and ``input_shape``, neuron parameter shape, Concat channel sum,
+  Output/Input shapes), and inputs that are summed must agree;
+- neurodeploy metadata, when present: parseable, well typed, naming exactly the graph's
+  nodes and edges, node kinds matching node types, domains (image / time steps) matching
+  what the graph computes (e.g. a neuron fed a decoded image).
+
+Graphs without neurodeploy metadata (other tools' files) get every check but the
+metadata and domain ones. :func:`build_nodes` turns the node dicts of a file into nodes,
+naming the node that cannot be built.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+from collections import Counter
+from dataclasses import fields
+from typing import Any
+
+import nir
+import numpy as np
+
+from neurodeploy import nodes as nd
+from neurodeploy.errors import GraphError
+from neurodeploy.graph import METADATA_KEY, GraphInfo, graph_info
+
+# The NIR primitives neurodeploy's executors and lowering implement; anything else is
+# refused here rather than by a KeyError deep inside an executor.
+SUPPORTED_NIR = {"Input": nir.Input, "Output": nir.Output, "Conv2d": nir.Conv2d, "LIF": nir.LIF}
+SUPPORTED = ", ".join([*SUPPORTED_NIR, *(nd.TYPE_PREFIX + n for n in nd.NODE_TYPES)])
+# GraphInfo.node_kinds value each node type must carry (export.py writes these).
+KIND_OF_TYPE = {nir.Input: "input", nir.Output: "output", nir.Conv2d: "conv", nir.LIF: "lif",
+                nd.DirectEncode: "encode", nd.TemporalMean: "decode_mean", nd.Sum: "sum", nd.Concat: "concat",
+                nd.Upsample: "upsample", nd.HostBlock: "host"}
+LIF_PARAMS = ("tau", "r", "v_leak", "v_threshold", "v_reset")
+EDGE_KINDS = ("binary", "graded", "real")
+DOMAINS = ("seq", "image")
+UPSAMPLE_MODES = ("bilinear", "nearest")
+REEXPORT = "re-export the model with `neurodeploy export`"
+FOREIGN = "annotate graphs from other tools with neurodeploy.interop.from_foreign_nir"
+
+
+def _q(name: Any) -> str:
+    """A node name quoted for a one-line message (repr when it holds odd characters)."""
+    text = str(name)
+    return f"'{text}'" if text.isprintable() and "'" not in text and len(text) < 200 else repr(text)[:200]
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's text on one line (h5py/numpy messages can span several)."""
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
+def build_nodes(raw_nodes: Any) -> dict[str, nir.NIRNode]:
+    """Node dicts (as ``nir.serialization.hdf2dict`` reads them) -> nodes, by name.
+
+    Raises:
+        GraphError: naming the first node whose dict cannot be built (missing or extra
+            fields, wrong types, unknown type), with the constructor's reason.
+    """
+    from neurodeploy.nodes import node_from_dict
+
+    if not isinstance(raw_nodes, dict):
+        raise GraphError("the file has no node table; re-export the graph")
+    out = {}
+    for name, raw in raw_nodes.items():
+        if not isinstance(raw, dict) or "type" not in raw:
+            raise GraphError(f"node {_q(name)} has no type; the file is damaged, re-export the graph")
+        try:
+            out[str(name)] = node_from_dict(raw)
+        except Exception as exc:  # dataclass/NIR constructors raise TypeError, KeyError, ValueError, asserts
+            kind = raw.get("type")
+            kind = kind.decode(errors="replace") if isinstance(kind, bytes) else str(kind)
+            raise GraphError(f"node {_q(name)} ({_q(kind)}) cannot be built: {_one_line(exc) or 'malformed'}; "
+                             "the file is damaged or from an unsupported writer, re-export the graph") from None
+    return out
+
+
+# ---------------------------------------------------------------- field checks
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _int_tuple(value: Any, n: int | None, minimum: int, name: str, what: str) -> tuple[int, ...]:
+    """``value`` as a tuple of integers >= minimum (``n`` of them when given), or GraphError."""
+    if _is_int(value):
+        values = [value] * (n or 1)
+    elif isinstance(value, (tuple, list, np.ndarray)) and np.asarray(value, dtype=object).ndim == 1:
+        values = list(value)
+    else:
+        raise GraphError(f"node {_q(name)}: {what} is {type(value).__name__} {_short(value)}, not integers; {REEXPORT}")
+    if not all(_is_int(v) or (isinstance(v, (float, np.floating)) and float(v).is_integer()) for v in values):
+        raise GraphError(f"node {_q(name)}: {what} {_short(value)} is not integers; {REEXPORT}")
+    ints = tuple(int(v) for v in values)
+    if n is not None and len(ints) != n:
+        raise GraphError(f"node {_q(name)}: {what} {ints} has {len(ints)} entries, expected {n}; {REEXPORT}")
+    if any(v < minimum for v in ints):
+        raise GraphError(f"node {_q(name)}: {what} {ints} must be >= {minimum}; {REEXPORT}")
+    return ints
+
+
+def _short(value: Any) -> str:
+    return " ".join(repr(value).split())[:60]
+
+
+def _array(value: Any, name: str, what: str) -> np.ndarray:
+    """A numeric, finite parameter array, or GraphError naming node and field."""
+    if not isinstance(value, (np.ndarray, numbers.Real, np.number)) or isinstance(value, (bool, np.bool_)):
+        raise GraphError(f"node {_q(name)}: {what} is {type(value).__name__}, not a numeric array; {REEXPORT}")
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf":
+        raise GraphError(f"node {_q(name)}: {what} has dtype {arr.dtype}, not a number type; {REEXPORT}")
+    if not np.all(np.isfinite(arr)):
+        raise GraphError(f"node {_q(name)}: {what} holds NaN or infinity; retrain or re-export the model "
+                         "(check the checkpoint for NaN weights)")
+    return arr
+
+
+def _shape(value: Any, name: str, what: str) -> tuple[int, ...]:
+    """A per-step shape: a 1-D array of positive integers."""
+    if value is None:
+        raise GraphError(f"node {_q(name)}: {what} is missing; {FOREIGN} or {REEXPORT}")
+    arr = np.asarray(value) if isinstance(value, (np.ndarray, list, tuple)) else None
+    if arr is None or arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu":
+        raise GraphError(f"node {_q(name)}: {what} {_short(value)} is not a list of integers; {REEXPORT}")
+    if np.any(arr <= 0):
+        raise GraphError(f"node {_q(name)}: {what} {tuple(int(v) for v in arr)} has a non-positive size; {REEXPORT}")
+    return tuple(int(v) for v in arr)
+
+
+def _string(value: Any, name: str, what: str, allowed: tuple[str, ...] | None = None) -> str:
+    if not isinstance(value, str):
+        raise GraphError(f"node {_q(name)}: {what} is {type(value).__name__}, not text; {REEXPORT}")
+    if allowed is not None and value not in allowed:
+        raise GraphError(f"node {_q(name)}: {what} {_q(value)} is not one of {', '.join(allowed)}; {REEXPORT}")
+    return value
+
+
+def _check_all_arrays(name: str, node: nir.NIRNode) -> None:
+    """NaN/inf and non-numeric dtypes in every array field (and dict of arrays) of a node."""
+    for f in fields(node):
+        value = getattr(node, f.name, None)
+        if isinstance(value, np.ndarray) and f.name not in ("input_type", "output_type"):
+            _array(value, name, f.name)
+        elif isinstance(value, dict) and f.name not in ("input_type", "output_type", "metadata"):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise GraphError(f"node {_q(name)}: {f.name} has a non-text key {_short(key)}; {REEXPORT}")
+                _array(item, name, f"{f.name}[{_q(key)}]")
+
+
+def _check_node_fields(name: str, node: nir.NIRNode) -> tuple[int, ...] | None:
+    """Field types and values of one node; returns its declared output shape (None: derived)."""
+    _check_all_arrays(name, node)
+    if isinstance(node, nir.Input):
+        if not isinstance(node.input_type, dict):
+            raise GraphError(f"input {_q(name)}: input_type is not a shape; {REEXPORT}")
+        return _shape(node.input_type.get("input"), name, "input shape")
+    if isinstance(node, nir.Output):
+        if not isinstance(node.output_type, dict):
+            raise GraphError(f"output {_q(name)}: output_type is not a shape; {REEXPORT}")
+        return _shape(node.output_type.get("output"), name, "output shape")
+    if isinstance(node, nir.Conv2d):
+        return _check_conv_fields(name, node)
+    if isinstance(node, nir.LIF):
+        shapes = {}
+        for key in LIF_PARAMS:
+            shapes[key] = _array(getattr(node, key, None), name, key).shape
+        if len(set(shapes.values())) != 1:
+            listed = ", ".join(f"{k} {v}" for k, v in shapes.items())
+            raise GraphError(f"neuron {_q(name)}: parameter arrays differ in shape ({listed}); "
+                             f"give every parameter the layer's shape, {REEXPORT}")
+        if np.any(np.asarray(node.tau) <= 0):
+            raise GraphError(f"neuron {_q(name)}: tau must be > 0 s; {REEXPORT}")
+        shape = shapes["v_threshold"]
+        if len(shape) == 0 or 0 in shape:
+            raise GraphError(f"neuron {_q(name)}: parameters have shape {shape}, not the layer's (C, H, W); {FOREIGN}")
+        return tuple(int(v) for v in shape)
+    if isinstance(node, nd.NeurodeployNode):
+        shape = _shape(node.shape, name, "shape")
+        if len(shape) != 3:
+            raise GraphError(f"node {_q(name)}: shape {shape} is not (C, H, W); {REEXPORT}")
+        if isinstance(node, nd.DirectEncode):
+            _int_tuple(node.t_steps, 1, 1, name, "t_steps")
+        elif isinstance(node, nd.Concat):
+            _concat_order(name, node)
+        elif isinstance(node, nd.Upsample):
+            _int_tuple(node.scale_factor, 1, 1, name, "scale_factor")
+            _string(node.mode, name, "mode", UPSAMPLE_MODES)
+            if not _is_int(node.align_corners) or int(node.align_corners) not in (0, 1):
+                raise GraphError(f"node {_q(name)}: align_corners {_short(node.align_corners)} is not 0 or 1; {REEXPORT}")
+        elif isinstance(node, nd.HostBlock):
+            for key in ("block", "architecture", "module"):
+                if not _string(getattr(node, key), name, key):
+                    raise GraphError(f"host block {_q(name)}: {key} is empty; {REEXPORT}")
+            _string(node.domain_in, name, "domain_in", DOMAINS)
+            _string(node.domain_out, name, "domain_out", DOMAINS)
+            try:
+                config = json.loads(_string(node.config, name, "config"))
+            except json.JSONDecodeError:
+                config = None
+            if not isinstance(config, dict):
+                raise GraphError(f"host block {_q(name)}: config is not a JSON object; {REEXPORT}")
+            if not isinstance(node.params, dict):
+                raise GraphError(f"host block {_q(name)}: params is {type(node.params).__name__}, not a dict "
+                                 f"of arrays; {REEXPORT}")
+            _check_host_block(name, node)
+        return shape
+    return None  # unreachable: the type was checked before
+
+
+def _check_host_block(name: str, node: nd.HostBlock) -> None:
+    """The block must rebuild from its architecture with exactly the parameters it carries
+    (executors and the partition rebuild it; a mismatch would fail inside torch)."""
+    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.targets.nir_torch import host_block_module
+
+    try:
+        host_block_module(node)
+    except NeurodeployError as exc:
+        raise GraphError(f"host block {_q(name)}: {_one_line(exc)}") from None
+    except Exception as exc:  # unknown config keys, state_dict mismatches, ...
+        raise GraphError(f"host block {_q(name)}: cannot rebuild {_q(node.module)} of architecture "
+                         f"{_q(node.architecture)} with its config and parameters ({_one_line(exc)}); {REEXPORT}") from None
+
+
+def _check_conv_fields(name: str, node: nir.Conv2d) -> tuple[int, ...]:
+    weight = _array(node.weight, name, "weight")
+    if weight.ndim != 4 or 0 in weight.shape:
+        raise GraphError(f"conv {_q(name)}: weight has shape {weight.shape}, expected (C_out, C_in/groups, kH, kW); "
+                         f"{REEXPORT}")
+    bias = _array(node.bias, name, "bias")
+    if bias.shape != (weight.shape[0],):
+        raise GraphError(f"conv {_q(name)}: bias has shape {bias.shape}, expected ({weight.shape[0]},) "
+                         f"for {weight.shape[0]} output channels; {REEXPORT}")
+    if isinstance(node.padding, str):
+        raise GraphError(f"conv {_q(name)}: padding {_q(node.padding)} is not supported; use integer padding "
+                         f"({FOREIGN})")
+    stride = _int_tuple(node.stride, 2, 1, name, "stride")
+    padding = _int_tuple(node.padding, 2, 0, name, "padding")
+    dilation = _int_tuple(node.dilation, 2, 1, name, "dilation")
+    (groups,) = _int_tuple(node.groups, 1, 1, name, "groups")
+    if weight.shape[0] % groups:
+        raise GraphError(f"conv {_q(name)}: {weight.shape[0]} output channels do not divide into {groups} groups; "
+                         f"{REEXPORT}")
+    if node.input_shape is None:
+        raise GraphError(f"conv {_q(name)}: input_shape is missing; {FOREIGN}")
+    in_hw = _int_tuple(node.input_shape, 2, 1, name, "input_shape")
+    out_hw = tuple((in_hw[i] + 2 * padding[i] - dilation[i] * (weight.shape[2 + i] - 1) - 1) // stride[i] + 1
+                   for i in range(2))
+    if min(out_hw) < 1:
+        raise GraphError(f"conv {_q(name)}: kernel {weight.shape[2:]} does not fit its {in_hw} input "
+                         f"(padding {padding}); {REEXPORT}")
+    out = (int(weight.shape[0]), *out_hw)
+    # Executors size buffers from output_type (partition.node_shape): it must agree.
+    declared = node.output_type.get("output") if isinstance(node.output_type, dict) else None
+    if declared is None or tuple(np.asarray(declared).reshape(-1).tolist()) != out:
+        raise GraphError(f"conv {_q(name)}: output_type {_short(declared)} disagrees with its weight and input_shape "
+                         f"(which give {out}); {REEXPORT}")
+    return out
+
+
+def _concat_order(name: str, node: nd.Concat) -> list[str]:
+    try:
+        order = json.loads(_string(node.order, name, "order"))
+    except json.JSONDecodeError:
+        order = None
+    if not isinstance(order, list) or not order or not all(isinstance(o, str) for o in order):
+        raise GraphError(f"concat {_q(name)}: order {_short(node.order)} is not a JSON list of input names; "
+                         f"{REEXPORT}")
+    return order
+
+
+# ---------------------------------------------------------------- graph checks
+
+def _check_structure(graph: nir.NIRGraph) -> list[tuple[str, str]]:
+    if not isinstance(graph, nir.NIRGraph):
+        raise GraphError(f"expected a NIR graph, got {type(graph).__name__}; read it with neurodeploy.graph.read_graph")
+    if not isinstance(graph.nodes, dict):
+        raise GraphError(f"the graph's nodes are {type(graph.nodes).__name__}, not a dict by name; {REEXPORT}")
+    for name, node in graph.nodes.items():
+        if not isinstance(name, str) or not name:
+            raise GraphError(f"node name {_short(name)} is not a non-empty string; {REEXPORT}")
+        if isinstance(node, nir.NIRGraph):
+            raise GraphError(f"node {_q(name)} is a nested NIR graph (a recurrent layer?); "
+                             "recurrent graphs are not supported yet")
+        if type(node) not in KIND_OF_TYPE:
+            kind = type(node).__name__
+            raise GraphError(f"node {_q(name)} has type {_q(kind)}, which neurodeploy does not support "
+                             f"(supported: {SUPPORTED}); replace or remove it")
+    edges = []
+    if not isinstance(graph.edges, (list, tuple)):
+        raise GraphError(f"the graph's edges are {type(graph.edges).__name__}, not a list; {REEXPORT}")
+    for edge in graph.edges:
+        if not isinstance(edge, (tuple, list)) or len(edge) != 2 or not all(isinstance(e, str) for e in edge):
+            raise GraphError(f"edge {_short(edge)} is not a pair of node names; {REEXPORT}")
+        edges.append((edge[0], edge[1]))
+    return edges
+
+
+def _check_edges(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> None:
+    for src, dst in edges:
+        for end in (src, dst):
+            if end not in graph.nodes:
+                raise GraphError(f"edge {_q(src)}->{_q(dst)} names node {_q(end)}, which the graph does not have; "
+                                 "remove the edge or add the node")
+        if src == dst:
+            raise GraphError(f"node {_q(src)} feeds itself (edge {_q(src)}->{_q(dst)}); "
+                             "recurrent graphs are not supported yet")
+        if isinstance(graph.nodes[dst], nir.Input):
+            raise GraphError(f"edge {_q(src)}->{_q(dst)} leads into input {_q(dst)}; an Input takes no edges, remove it")
+        if isinstance(graph.nodes[src], nir.Output):
+            raise GraphError(f"edge {_q(src)}->{_q(dst)} leaves output {_q(src)}; an Output feeds nothing, remove it")
+    for (src, dst), count in Counter(edges).items():
+        node = graph.nodes[dst]
+        allowed = _concat_order(dst, node).count(src) if isinstance(node, nd.Concat) else 1
+        if count > allowed:
+            raise GraphError(f"edge {_q(src)}->{_q(dst)} appears {count} times (its input would be counted "
+                             f"{count} times); remove the duplicate")
+    if not any(isinstance(n, nir.Input) for n in graph.nodes.values()):
+        raise GraphError(f"the graph has no Input node; {REEXPORT}")
+    if not any(isinstance(n, nir.Output) for n in graph.nodes.values()):
+        raise GraphError(f"the graph has no Output node; {REEXPORT}")
+    has_in = {dst for _, dst in edges}
+    has_out = {src for src, _ in edges}
+    for name, node in graph.nodes.items():
+        if name not in has_in and not isinstance(node, nir.Input):
+            raise GraphError(f"node {_q(name)} has no input (a dangling node); connect it or remove it")
+        if name not in has_out and not isinstance(node, nir.Output):
+            raise GraphError(f"node {_q(name)} feeds nothing and is not an Output (a dangling node); "
+                             "connect it or remove it")
+
+
+def _order(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> list[str]:
+    """Topological order; a cycle is named, as an algebraic loop or as recurrence."""
+    succ: dict[str, list[str]] = {n: [] for n in graph.nodes}
+    indegree = {n: 0 for n in graph.nodes}
+    for src, dst in edges:
+        succ[src].append(dst)
+        indegree[dst] += 1
+    ready = [n for n in graph.nodes if indegree[n] == 0]
+    order = []
+    while ready:
+        n = ready.pop()
+        order.append(n)
+        for d in succ[n]:
+            indegree[d] -= 1
+            if indegree[d] == 0:
+                ready.append(d)
+    if len(order) == len(graph.nodes):
+        return order
+    cycle = _find_cycle({n for n in graph.nodes if n not in set(order)}, succ)
+    path = "->".join(_q(n) for n in (*cycle, cycle[0]))
+    if any(isinstance(graph.nodes[n], nir.LIF) for n in cycle):
+        raise GraphError(f"the graph has a cycle {path} through a neuron; recurrent graphs are not supported yet")
+    raise GraphError(f"the graph has a cycle {path} without a neuron (an algebraic loop: no time step breaks it); "
+                     "remove one of its edges")
+
+
+def _find_cycle(stuck: set[str], succ: dict[str, list[str]]) -> list[str]:
+    """One cycle among the nodes Kahn's algorithm could not order (each has a stuck predecessor)."""
+    pred = {n: [] for n in stuck}
+    for s in stuck:
+        for d in succ[s]:
+            if d in stuck:
+                pred[d].append(s)
+    # Walk backwards from any stuck node: every stuck node has a stuck predecessor, so the
+    # walk must revisit a node; the revisited stretch is a cycle.
+    seen: dict[str, int] = {}
+    walk = []
+    node = min(stuck)
+    while node not in seen:
+        seen[node] = len(walk)
+        walk.append(node)
+        node = min(pred[node])
+    return list(reversed(walk[seen[node]:]))
+
+
+def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, str]],
+                  declared: dict[str, tuple[int, ...] | None], info: GraphInfo | None) -> None:
+    """Propagate shapes (and, with metadata, domains) in order; compare every edge's ends."""
+    preds: dict[str, list[str]] = {n: [] for n in graph.nodes}
+    for src, dst in edges:
+        preds[dst].append(src)
+    shape: dict[str, tuple[int, ...]] = {}
+    domain: dict[str, str] = {}
+    for name in order:
+        node = graph.nodes[name]
+        out = declared[name]
+        if isinstance(node, nir.Input):
+            _check_types(name, node, out, out)
+            shape[name], domain[name] = out, "image"
+            if info is not None and out != tuple(info.input_shape):
+                raise GraphError(f"input {_q(name)}: shape {out} disagrees with the metadata's input_shape "
+                                 f"{tuple(info.input_shape)}; {REEXPORT}")
+            continue
+        ins = preds[name]
+        if isinstance(node, nd.Concat):
+            order_ = _concat_order(name, node)
+            if Counter(order_) != Counter(ins):
+                raise GraphError(f"concat {_q(name)}: order {order_} does not list exactly its inputs "
+                                 f"{sorted(set(ins))}; {REEXPORT}")
+            for i in ins:
+                if len(shape[i]) != 3 or shape[i][1:] != out[1:]:
+                    raise GraphError(f"edge {_q(i)}->{_q(name)}: {_q(i)} gives {shape[i]}, concat {_q(name)} "
+                                     f"joins (C, {out[1]}, {out[2]}) channels; {REEXPORT}")
+            channels = sum(shape[i][0] for i in order_)
+            if channels != out[0]:
+                raise GraphError(f"concat {_q(name)}: its inputs have {channels} channels in all, its shape says "
+                                 f"{out[0]}; {REEXPORT}")
+            in_domain = _joint_domain(name, ins, domain, info)
+            _check_types(name, node, out, out)
+            shape[name], domain[name] = out, in_domain
+            continue
+        first = ins[0]
+        for other in ins[1:]:
+            if shape[other] != shape[first]:
+                raise GraphError(f"node {_q(name)} sums inputs of different shapes ({_q(first)} {shape[first]}, "
+                                 f"{_q(other)} {shape[other]}); make them agree, {REEXPORT}")
+        in_shape, in_domain = shape[first], _joint_domain(name, ins, domain, info)
+        expected, out_domain = in_shape, in_domain
+        if isinstance(node, nir.Conv2d):
+            c_in = int(np.asarray(node.weight).shape[1]) * int(node.groups)
+            expected = (c_in, *_int_tuple(node.input_shape, 2, 1, name, "input_shape"))
+        elif isinstance(node, nd.Upsample):
+            s = int(node.scale_factor)
+            expected = (out[0], out[1] // s, out[2] // s) if out[1] % s == 0 and out[2] % s == 0 else None
+        elif isinstance(node, nd.HostBlock):
+            expected = out  # every block neurodeploy keeps whole keeps its input's shape
+            if info is not None and in_domain != node.domain_in:
+                raise GraphError(f"host block {_q(name)} expects {_domain_word(node.domain_in)} but receives "
+                                 f"{_domain_word(in_domain)}; {REEXPORT}")
+            out_domain = node.domain_out
+        elif isinstance(node, nd.DirectEncode):
+            out_domain = "seq"
+            if info is not None and in_domain != "image":
+                raise GraphError(f"encoder {_q(name)} receives time steps, not an image; {REEXPORT}")
+            if info is not None and int(node.t_steps) != info.t_steps:
+                raise GraphError(f"encoder {_q(name)}: t_steps {int(node.t_steps)} disagrees with the metadata's "
+                                 f"t_steps {info.t_steps}; {REEXPORT}")
+        elif isinstance(node, nd.TemporalMean):
+            out_domain = "image"
+            if info is not None and in_domain != "seq":
+                raise GraphError(f"decoder {_q(name)} receives an image, not time steps; {REEXPORT}")
+        elif isinstance(node, nir.LIF):
+            if info is not None and in_domain != "seq":
+                raise GraphError(f"neuron {_q(name)} receives one image, not a sequence of time steps; "
+                                 f"put it between the encoder and the decoder, {REEXPORT}")
+        if expected is None or in_shape != expected:
+            what = f"expects {expected}" if expected is not None else f"cannot take it (its shape is {out})"
+            raise GraphError(f"edge {_q(first)}->{_q(name)}: {_q(first)} gives shape {in_shape}, {_q(name)} "
+                             f"{what}; fix the shapes, {REEXPORT}")
+        if isinstance(node, nd.DirectEncode | nd.TemporalMean | nd.Sum | nir.Output) and out != in_shape:
+            raise GraphError(f"node {_q(name)}: shape {out} differs from its input's {in_shape}; {REEXPORT}")
+        if isinstance(node, nir.LIF) and out != in_shape:
+            raise GraphError(f"edge {_q(first)}->{_q(name)}: {_q(first)} gives shape {in_shape}, neuron {_q(name)} "
+                             f"has parameters of shape {out}; fix the shapes, {REEXPORT}")
+        # Our node types record their own shape as input_type (NeurodeployNode.__post_init__).
+        _check_types(name, node, out if isinstance(node, nd.NeurodeployNode) else expected, out)
+        shape[name], domain[name] = out, out_domain
+        if info is not None and name in info.domains and info.domains[name] != out_domain:
+            raise GraphError(f"node {_q(name)} gives {_domain_word(out_domain)} but the metadata says "
+                             f"{_domain_word(info.domains[name])}; {REEXPORT}")
+    if info is not None:
+        for name in order:
+            if isinstance(graph.nodes[name], nir.Input) and info.domains.get(name, "image") != "image":
+                raise GraphError(f"input {_q(name)}: the metadata says it gives time steps, it gives an image; "
+                                 f"{REEXPORT}")
+
+
+def _check_types(name: str, node: nir.NIRNode, expected_in: tuple[int, ...] | None, out: tuple[int, ...]) -> None:
+    """NIR's own ``input_type``/``output_type`` must say what the fields say: other tools
+    and stages (``nir.NIRGraph``, the lowering) read them instead of the fields."""
+    for attr, key, want in (("input_type", "input", expected_in), ("output_type", "output", out)):
+        if want is None:
+            continue
+        value = getattr(node, attr, None)
+        got = value.get(key) if isinstance(value, dict) else None
+        try:
+            ok = got is not None and tuple(int(v) for v in np.asarray(got).reshape(-1)) == tuple(want)
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise GraphError(f"node {_q(name)}: {attr} {_short(value)} disagrees with its parameters, which give "
+                             f"{tuple(want)}; {REEXPORT}")
+
+
+def _domain_word(domain: str) -> str:
+    return "an image" if domain == "image" else "time steps"
+
+
+def _joint_domain(name: str, ins: list[str], domain: dict[str, str], info: GraphInfo | None) -> str:
+    doms = {domain[i] for i in ins}
+    if info is not None and len(doms) > 1:
+        raise GraphError(f"node {_q(name)} joins an image with time steps (inputs {', '.join(map(_q, ins))}); "
+                         f"{REEXPORT}")
+    return domain[ins[0]]
+
+
+# ---------------------------------------------------------------- metadata
+
+_INFO_FIELDS = {f.name for f in fields(GraphInfo)}
+_DICT_FIELDS = ("edge_kinds", "node_kinds", "spike_condition", "modules", "folded_batchnorm", "domains")
+
+
+def _check_metadata(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> GraphInfo | None:
+    """The neurodeploy annotations, when present: well-formed and naming this graph."""
+    meta = graph.metadata
+    if not isinstance(meta, dict) or METADATA_KEY not in meta:
+        return None
+    raw = meta[METADATA_KEY]
+    if isinstance(raw, np.ndarray) and raw.ndim == 0:
+        raw = raw.item()
+    bad = f"the graph's neurodeploy metadata is damaged ({{}}); {REEXPORT}"
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise GraphError(bad.format("not UTF-8")) from None
+    if not isinstance(raw, str):
+        raise GraphError(bad.format(f"{type(raw).__name__}, not JSON text"))
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise GraphError(bad.format(f"not JSON: {_one_line(exc)}")) from None
+    if not isinstance(data, dict):
+        raise GraphError(bad.format("not a JSON object"))
+    unknown = sorted(set(data) - _INFO_FIELDS)
+    if unknown:
+        raise GraphError(bad.format(f"unknown field {_q(unknown[0])}"))
+    for key in ("t_steps", "dt_s", "input_shape"):
+        if key not in data:
+            raise GraphError(bad.format(f"no {key}"))
+    if not _is_int(data["t_steps"]) or data["t_steps"] < 1:
+        raise GraphError(bad.format(f"t_steps {_short(data['t_steps'])} is not a positive integer"))
+    dt = data["dt_s"]
+    if not isinstance(dt, (int, float)) or isinstance(dt, bool) or not np.isfinite(dt) or dt <= 0:
+        raise GraphError(bad.format(f"dt_s {_short(dt)} is not a positive number of seconds"))
+    shape = data["input_shape"]
+    if not isinstance(shape, list) or len(shape) != 3 or not all(_is_int(v) and v > 0 for v in shape):
+        raise GraphError(bad.format(f"input_shape {_short(shape)} is not (C, H, W)"))
+    for key in ("encode", "decode"):
+        if key in data and not isinstance(data[key], str):
+            raise GraphError(bad.format(f"{key} is not text"))
+    for key in _DICT_FIELDS:
+        value = data.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise GraphError(bad.format(f"{key} is not a map of names to text"))
+    kinds, domains = data.get("node_kinds", {}), data.get("domains", {})
+    for key, table in (("node_kinds", kinds), ("domains", domains), ("spike_condition", data.get("spike_condition", {}))):
+        for name in table:
+            if name not in graph.nodes:
+                raise GraphError(f"the metadata's {key} names node {_q(name)}, which the graph does not have; "
+                                 f"{REEXPORT}")
+    for name, node in graph.nodes.items():
+        kind = kinds.get(name)
+        if kind is None:
+            raise GraphError(f"node {_q(name)} has no kind in the metadata; {REEXPORT}")
+        if kind != KIND_OF_TYPE[type(node)]:
+            raise GraphError(f"node {_q(name)} is a {type(node).__name__} but the metadata calls it {_q(kind)}; "
+                             f"{REEXPORT}")
+        if name in domains and domains[name] not in DOMAINS:
+            raise GraphError(f"node {_q(name)}: the metadata's domain {_q(domains[name])} is not seq or image; "
+                             f"{REEXPORT}")
+    for name, cond in data.get("spike_condition", {}).items():
+        if not isinstance(graph.nodes[name], nir.LIF) or cond not in (">=", ">"):
+            raise GraphError(f"node {_q(name)}: spike condition {_q(cond)} needs a neuron and '>=' or '>'; {REEXPORT}")
+    edge_kinds = data.get("edge_kinds", {})
+    edge_keys = {f"{s}->{d}" for s, d in edges}
+    for key, kind in edge_kinds.items():
+        if key not in edge_keys:
+            raise GraphError(f"the metadata's edge_kinds names edge {_q(key)}, which the graph does not have; "
+                             f"{REEXPORT}")
+        if kind not in EDGE_KINDS:
+            raise GraphError(f"edge {_q(key)}: kind {_q(kind)} is not one of {', '.join(EDGE_KINDS)}; {REEXPORT}")
+    for key in sorted(edge_keys - set(edge_kinds)):
+        raise GraphError(f"edge {_q(key)} has no kind (binary/graded/real) in the metadata; {REEXPORT}")
+    try:  # what every later stage calls; after the checks above it cannot fail
+        return graph_info(graph)
+    except Exception as exc:
+        raise GraphError(bad.format(_one_line(exc))) from None
+
+
+# ---------------------------------------------------------------- entry point
+
+def check_graph(graph: nir.NIRGraph) -> None:
+    """Raise :class:`GraphError` (one line naming the node or edge, and what to do) if
+    ``graph`` is malformed; see the module docstring for the list. Returns None if fine."""
+    edges = _check_structure(graph)
+    declared: dict[str, tuple[int, ...] | None] = {}
+    for name, node in graph.nodes.items():
+        declared[name] = _guard(name, _check_node_fields, name, node)
+    _check_edges(graph, edges)
+    order = _order(graph, edges)
+    info = _check_metadata(graph, edges)
+    _guard(None, _check_shapes, graph, order, edges, declared, info)
+
+
+def _guard(name: str | None, fn, *args):
+    """Run a check; an unexpected exception still comes out as a GraphError (its
+    ``__cause__`` keeps the original, which the fuzzer counts as a checker bug)."""
+    try:
+        return fn(*args)
+    except GraphError:
+        raise
+    except Exception as exc:
+        where = f"node {_q(name)}" if name is not None else "the graph"
+        raise GraphError(f"{where} is malformed ({type(exc).__name__}: {_one_line(exc)}); {REEXPORT}") from exc
+
+
+def is_well_formed(graph: Any) -> bool:
+    """True when :func:`check_graph` accepts ``graph`` (for callers that only branch)."""
+    try:
+        check_graph(graph)
+    except GraphError:
+        return False
+    return True
+
+
+__all__ = ["check_graph", "build_nodes", "is_well_formed", "SUPPORTED"]
