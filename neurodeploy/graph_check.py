@@ -341,9 +341,12 @@ def _check_edges(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> None:
         raise GraphError(f"the graph has no Output node; {REEXPORT}")
     has_in = {dst for _, dst in edges}
     has_out = {src for src, _ in edges}
+    # Nodes without input first: a removed edge leaves both ends dangling, and the consumer
+    # that lost its input is the one to name.
     for name, node in graph.nodes.items():
         if name not in has_in and not isinstance(node, nir.Input):
             raise GraphError(f"node {_q(name)} has no input (a dangling node); connect it or remove it")
+    for name, node in graph.nodes.items():
         if name not in has_out and not isinstance(node, nir.Output):
             raise GraphError(f"node {_q(name)} feeds nothing and is not an Output (a dangling node); "
                              "connect it or remove it")
