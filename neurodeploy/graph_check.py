@@ -123,6 +123,8 @@ def _short(value: Any) -> str:
 
 def _array(value: Any, name: str, what: str) -> np.ndarray:
     """A numeric, finite parameter array, or GraphError naming node and field."""
+    if type(value).__name__ == "Tensor":  # in-memory graphs straight from snntorch/norse
+        raise GraphError(f"node {_q(name)}: {what} is a torch tensor, not a numpy array; {FOREIGN}")
     if not isinstance(value, (np.ndarray, numbers.Real, np.number)) or isinstance(value, (bool, np.bool_)):
         raise GraphError(f"node {_q(name)}: {what} is {type(value).__name__}, not a numeric array; {REEXPORT}")
     arr = np.asarray(value)
@@ -410,8 +412,11 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
         out = declared[name]
         if isinstance(node, nir.Input):
             _check_types(name, node, out, out)
-            shape[name], domain[name] = out, "image"
-            if info is not None and out != tuple(info.input_shape):
+            # The image, except in a chip part (partition.chip_graph), whose inputs are the
+            # host's per-step outputs, marked "seq" in its metadata.
+            domain[name] = info.domains.get(name, "image") if info is not None else "image"
+            shape[name] = out
+            if info is not None and domain[name] == "image" and out != tuple(info.input_shape):
                 raise GraphError(f"input {_q(name)}: shape {out} disagrees with the metadata's input_shape "
                                  f"{tuple(info.input_shape)}; {REEXPORT}")
             continue
@@ -479,14 +484,10 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
         # Our node types record their own shape as input_type (NeurodeployNode.__post_init__).
         _check_types(name, node, out if isinstance(node, nd.NeurodeployNode) else expected, out)
         shape[name], domain[name] = out, out_domain
-        if info is not None and name in info.domains and info.domains[name] != out_domain:
+        # Executors read the domain from the metadata (default: time steps), so it must be right.
+        if info is not None and info.domain(name) != out_domain:
             raise GraphError(f"node {_q(name)} gives {_domain_word(out_domain)} but the metadata says "
-                             f"{_domain_word(info.domains[name])}; {REEXPORT}")
-    if info is not None:
-        for name in order:
-            if isinstance(graph.nodes[name], nir.Input) and info.domains.get(name, "image") != "image":
-                raise GraphError(f"input {_q(name)}: the metadata says it gives time steps, it gives an image; "
-                                 f"{REEXPORT}")
+                             f"{_domain_word(info.domain(name))}; {REEXPORT}")
 
 
 def _check_types(name: str, node: nir.NIRNode, expected_in: tuple[int, ...] | None, out: tuple[int, ...]) -> None:

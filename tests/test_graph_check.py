@@ -275,7 +275,7 @@ def test_cli_inspect_bad_graph_exits_2_with_one_line(g, tmp_path, monkeypatch, c
 
 
 def test_fuzz_300_cases_no_uncaught_exception(base):
-    result = fuzz_nir.run(300, seed=1, bases=[base], roundtrip=0.2)
+    result = fuzz_nir.run(300, seed=1, bases=[base], roundtrip=0.1)
     assert result.cases == 300
     assert result.failed == 0, result.failures[:2]
     assert result.outcomes["graph_error"] > 250
