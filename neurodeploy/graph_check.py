@@ -53,6 +53,7 @@ LIF_PARAMS = ("tau", "r", "v_leak", "v_threshold", "v_reset")
 EDGE_KINDS = ("binary", "graded", "real")
 DOMAINS = ("seq", "image")
 UPSAMPLE_MODES = ("bilinear", "nearest")
+MAX_T_STEPS = 1_000_000  # beyond this a T is damage, and executors would allocate T copies of the image
 REEXPORT = "re-export the model with `neurodeploy export`"
 FOREIGN = "annotate graphs from other tools with neurodeploy.interop.from_foreign_nir"
 
@@ -553,10 +554,15 @@ def _check_metadata(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> GraphI
     for key in ("t_steps", "dt_s", "input_shape"):
         if key not in data:
             raise GraphError(bad.format(f"no {key}"))
-    if not _is_int(data["t_steps"]) or data["t_steps"] < 1:
-        raise GraphError(bad.format(f"t_steps {_short(data['t_steps'])} is not a positive integer"))
+    if not _is_int(data["t_steps"]) or not 1 <= data["t_steps"] <= MAX_T_STEPS:
+        raise GraphError(bad.format(f"t_steps {_short(data['t_steps'])} is not an integer in 1..{MAX_T_STEPS}"))
     dt = data["dt_s"]
-    if not isinstance(dt, (int, float)) or isinstance(dt, bool) or not np.isfinite(dt) or dt <= 0:
+    # float() of a huge JSON integer overflows; executors compute dt/tau in floats anyway.
+    try:
+        dt_ok = isinstance(dt, (int, float)) and not isinstance(dt, bool) and np.isfinite(float(dt)) and dt > 0
+    except OverflowError:
+        dt_ok = False
+    if not dt_ok:
         raise GraphError(bad.format(f"dt_s {_short(dt)} is not a positive number of seconds"))
     shape = data["input_shape"]
     if not isinstance(shape, list) or len(shape) != 3 or not all(_is_int(v) and v > 0 for v in shape):
