@@ -438,6 +438,7 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
             in_domain = _joint_domain(name, ins, domain, info)
             _check_types(name, node, out, out)
             shape[name], domain[name] = out, in_domain
+            _check_domain(name, in_domain, info)  # the executor picks the channel axis by it
             continue
         first = ins[0]
         for other in ins[1:]:
@@ -485,10 +486,14 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
         # Our node types record their own shape as input_type (NeurodeployNode.__post_init__).
         _check_types(name, node, out if isinstance(node, nd.NeurodeployNode) else expected, out)
         shape[name], domain[name] = out, out_domain
-        # Executors read the domain from the metadata (default: time steps), so it must be right.
-        if info is not None and info.domain(name) != out_domain:
-            raise GraphError(f"node {_q(name)} gives {_domain_word(out_domain)} but the metadata says "
-                             f"{_domain_word(info.domain(name))}; {REEXPORT}")
+        _check_domain(name, out_domain, info)
+
+
+def _check_domain(name: str, derived: str, info: GraphInfo | None) -> None:
+    """Executors read a node's domain from the metadata (default: time steps): it must be right."""
+    if info is not None and info.domain(name) != derived:
+        raise GraphError(f"node {_q(name)} gives {_domain_word(derived)} but the metadata says "
+                         f"{_domain_word(info.domain(name))}; {REEXPORT}")
 
 
 def _check_types(name: str, node: nir.NIRNode, expected_in: tuple[int, ...] | None, out: tuple[int, ...]) -> None:
