@@ -1,0 +1,37 @@
+"""Shipped derainer checkpoints: small, carded, and their cards' numbers reproduce."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from neurodeploy.checkpoint import load_model, zoo
+
+DERAINERS = [e for e in zoo() if e.name.split("-")[0] in {"esdnet", "vlifnet", "spikerain"}]
+TEST_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "test"
+
+
+@pytest.mark.parametrize("entry", DERAINERS, ids=lambda e: e.name)
+def test_shipped_derainer_is_small_and_has_a_card_with_both_counts(entry):
+    assert entry.path.stat().st_size < 5e6
+    assert entry.card is not None
+    text = entry.card.read_text()
+    for needle in ("exact;", "papers' thop convention", "**command**", "**wall time**", "rainy input PSNR"):
+        assert needle in text
+    model, ckpt = load_model(entry.name)
+    assert ckpt.meta["preset"] == "tiny" and model.t_steps == 4
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TEST_ROOT.is_dir(), reason="shared test data not present")
+@pytest.mark.parametrize("entry", DERAINERS, ids=lambda e: e.name)
+def test_card_numbers_reproduce(entry):
+    from neurodeploy.models.evaluate import evaluate
+
+    rows = re.findall(r"^\| (\S+) \| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", entry.card.read_text(), re.M)
+    assert rows, "card has no evaluation table"
+    model, _ = load_model(entry.name)
+    for set_name, _, psnr, ssim, in_psnr, in_ssim in rows:
+        r = evaluate(model, TEST_ROOT / set_name)
+        assert f"{r['psnr']:.2f}" == psnr and f"{r['ssim']:.4f}" == ssim
+        assert f"{r['input_psnr']:.2f}" == in_psnr and f"{r['input_ssim']:.4f}" == in_ssim
