@@ -26,6 +26,7 @@ but addition.
 
 from __future__ import annotations
 
+import copy
 import json
 import operator
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ from neurodeploy.models import layers
 from neurodeploy.models.neurons import LIF
 
 DEFAULT_DT_S = 1e-3  # seconds per time step in the NIR graph (tau = tau_steps * dt)
+# Above this many LIF neurons per image, LIF parameters are written per channel (C, 1, 1)
+# instead of per neuron: ESDNet's paper preset at 256x256 would otherwise carry ~4 GB of
+# identical float64 values (see GraphInfo.lif_params).
+PER_NEURON_PARAMS_MAX_NEURONS = 1_000_000
 _ADD_FUNCTIONS = (operator.add, torch.add, operator.iadd)
 _CAT_FUNCTIONS = (torch.cat, torch.concat)
 _IDENTITY_TYPES = (layers.PadToMultiple, layers.CropLike)
@@ -144,7 +149,65 @@ def trace_ops(model: nn.Module) -> dict[str, _Op]:
     return ops
 
 
-def infer_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[int, int, int]) -> None:
+_SHAPE_PRESERVING_BLOCKS = {"MultiDimensionalAttention", "FeatureRefinementBlock", "MDSA", "ARFE"}
+
+
+def _conv_out(conv: nn.Conv2d, shape: tuple[int, ...]) -> tuple[int, ...]:
+    hw = [(size + 2 * p - d * (k - 1) - 1) // s + 1
+          for size, p, d, k, s in zip(shape[1:], conv.padding, conv.dilation, conv.kernel_size, conv.stride)]
+    return (conv.out_channels, *hw)
+
+
+def propagate_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[int, int, int]) -> bool:
+    """Shapes and domains by rule, op by op (ops are in execution order). Returns False
+    when some op has no rule; :func:`infer_shapes` then runs the model instead."""
+    for module in model.modules():
+        if isinstance(module, layers.PadToMultiple) and any(v % module.multiple for v in input_shape[1:]):
+            raise ExportError(f"PadToMultiple changes the image size at {input_shape[1]}x{input_shape[2]}; "
+                              f"export at a size divisible by {module.multiple}")
+    for op in ops.values():
+        if op.kind == "input":
+            op.shape, op.domain = tuple(input_shape), "image"
+            continue
+        if op.kind == "concat":
+            first = ops[op.inputs[0]]
+            op.domain = first.domain
+            op.shape = (sum(ops[i].shape[0] for i in op.inputs), *first.shape[1:])
+            continue
+        shapes = {ops[i].shape for i in op.inputs}
+        if len(shapes) != 1:
+            raise ExportError(f"'{op.name}' sums inputs of different shapes: {sorted(shapes)}")
+        shape, domain = shapes.pop(), ops[op.inputs[0]].domain
+        block = type(op.module).__name__ if op.module is not None else ""
+        if op.kind in ("bn", "lif", "sum", "output") or block in _SHAPE_PRESERVING_BLOCKS:
+            op.shape, op.domain = shape, domain
+        elif op.kind == "encode":
+            op.shape, op.domain = shape, "seq"
+        elif op.kind == "decode_mean" or block == "TemporalFusion":
+            op.shape, op.domain = shape, "image"
+        elif op.kind == "conv":
+            op.shape, op.domain = _conv_out(op.module, shape), domain
+        elif op.kind == "upsample" and op.module.size is None and op.module.scale_factor is not None:
+            f = float(op.module.scale_factor)
+            op.shape, op.domain = (shape[0], int(shape[1] * f), int(shape[2] * f)), domain
+        else:
+            return False
+    return True
+
+
+def _meta_copy(model: nn.Module, source: dict[str, Any]) -> nn.Module:
+    """The model on the meta device (shapes, no data): built there from its config when
+    known (no weights copied), else a deep copy moved there."""
+    if source.get("architecture"):
+        from neurodeploy.models import get_architecture
+
+        with torch.device("meta"):
+            return get_architecture(source["architecture"]).build(source.get("config", {})).eval()
+    return copy.deepcopy(model).to("meta")
+
+
+def infer_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[int, int, int],
+                 source: dict[str, Any] | None = None) -> None:
     """Record each op's per-step shape and domain by running the model once on zeros."""
     handles = []
 
@@ -160,6 +223,9 @@ def infer_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[int, 
             raise ExportError(f"{type(module).__name__} changes the image size at {input_shape[1]}x{input_shape[2]}; "
                               f"export at a size divisible by {getattr(model, 'stride', 'the model stride')}")
 
+    # Shapes only: a copy on the meta device computes nothing (a paper-size forward on
+    # the CPU takes ~50 s at 256x256).
+    model = _meta_copy(model, source or {})
     for name, module in model.named_modules():
         if name in ops:
             handles.append(module.register_forward_hook(record(name)))
@@ -167,7 +233,7 @@ def infer_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[int, 
             handles.append(module.register_forward_hook(check_identity))
     try:
         with torch.no_grad():
-            out = model(torch.zeros(1, *input_shape))
+            out = model(torch.zeros(1, *input_shape, device="meta"))
     finally:
         for h in handles:
             h.remove()
@@ -209,8 +275,9 @@ def fold_batchnorm(ops: dict[str, _Op]) -> dict[str, str]:
         # Kept in float64: the float simulators run in float64, and a float32 rounding of
         # folded weights would move membranes by ~1e-7 and flip spikes that sit that close
         # to the threshold.
-        folded_conv = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                                conv.padding, conv.dilation, conv.groups, bias=True, dtype=torch.float64)
+        folded_conv = torch.nn.utils.skip_init(nn.Conv2d, conv.in_channels, conv.out_channels, conv.kernel_size,
+                                               conv.stride, conv.padding, conv.dilation, conv.groups, bias=True,
+                                               dtype=torch.float64)
         folded_conv.weight.data = weight
         folded_conv.bias.data = bias
         src.module = folded_conv
@@ -223,15 +290,17 @@ def fold_batchnorm(ops: dict[str, _Op]) -> dict[str, str]:
     return folded
 
 
-def lif_to_nir(lif: LIF, shape: tuple[int, ...], dt_s: float) -> nir.LIF:
+def lif_to_nir(lif: LIF, shape: tuple[int, ...], dt_s: float, per_channel: bool = False) -> nir.LIF:
     """The papers' discrete LIF as ``nir.LIF``, under a forward-Euler step of ``dt_s`` seconds.
 
     NIR: ``tau dv/dt = (v_leak - v) + r I``. One Euler step of ``dt``:
     ``v <- (1 - dt/tau) v + (dt/tau) r I``. With ``tau = tau_steps * dt``, ``r = tau_steps``
     and ``v_leak = 0`` this is the papers' ``H = (1 - 1/tau_steps) V + X`` exactly.
     NIR fires on ``v > v_threshold``; the papers fire on ``>=`` -- recorded per node in the
-    metadata (``spike_condition``).
+    metadata (``spike_condition``). With ``per_channel`` the arrays have shape (C, 1, 1).
     """
+    if per_channel:
+        shape = (shape[0],) + (1,) * (len(shape) - 1)
     full = lambda value: np.full(shape, value, dtype=np.float64)  # noqa: E731
     return nir.LIF(tau=full(lif.tau * dt_s), r=full(lif.tau), v_leak=full(0.0),
                    v_threshold=full(lif.v_threshold), v_reset=full(0.0))
@@ -259,7 +328,8 @@ def _host_block(op: _Op, ops: dict[str, _Op], source: dict[str, Any]) -> nd.Host
                         domain_in=domain_in, domain_out=op.domain)
 
 
-def _to_nir(op: _Op, ops: dict[str, _Op], t_steps: int, dt_s: float, source: dict[str, Any]) -> nir.NIRNode:
+def _to_nir(op: _Op, ops: dict[str, _Op], t_steps: int, dt_s: float, source: dict[str, Any],
+            per_channel: bool) -> nir.NIRNode:
     shape = np.array(op.shape)
     if op.kind == "input":
         return nir.Input(input_type={"input": shape})
@@ -274,7 +344,7 @@ def _to_nir(op: _Op, ops: dict[str, _Op], t_steps: int, dt_s: float, source: dic
     if op.kind == "conv":
         return _conv_to_nir(op.module, ops[op.inputs[0]].shape[1:])
     if op.kind == "lif":
-        return lif_to_nir(op.module, op.shape, dt_s)
+        return lif_to_nir(op.module, op.shape, dt_s, per_channel)
     if op.kind == "upsample":
         m: nn.Upsample = op.module
         if m.scale_factor is None or float(m.scale_factor) != int(m.scale_factor):
@@ -301,18 +371,23 @@ def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DE
     """
     model = model.eval()
     input_shape = (3, int(input_size[0]), int(input_size[1]))
+    source = {"architecture": architecture, "config": config or {}}
     ops = trace_ops(model)
-    infer_shapes(model, ops, input_shape)
+    if not propagate_shapes(model, ops, input_shape):
+        infer_shapes(model, ops, input_shape, source)
     folded = fold_batchnorm(ops)
     t_steps = int(getattr(model, "t_steps"))
 
-    info = GraphInfo(t_steps=t_steps, dt_s=dt_s, input_shape=input_shape, folded_batchnorm=folded)
-    source = {"architecture": architecture, "config": config or {}}
+    neurons = sum(int(np.prod(op.shape)) for op in ops.values() if op.kind == "lif")
+    per_channel = neurons > PER_NEURON_PARAMS_MAX_NEURONS
+    info = GraphInfo(t_steps=t_steps, dt_s=dt_s, input_shape=input_shape, folded_batchnorm=folded,
+                     lif_params="per_channel" if per_channel else "per_neuron")
     nodes: dict[str, nir.NIRNode] = {}
     edges = []
     for op in ops.values():
-        nodes[op.name] = _to_nir(op, ops, t_steps, dt_s, source)
+        nodes[op.name] = _to_nir(op, ops, t_steps, dt_s, source, per_channel)
         info.node_kinds[op.name] = op.kind
+        info.shapes[op.name] = [int(v) for v in op.shape]
         info.domains[op.name] = op.domain
         if op.module is not None and not isinstance(op.module, int):
             info.modules[op.name] = op.name

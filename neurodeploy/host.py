@@ -63,13 +63,30 @@ class HostGraph(torch.nn.Module):
                 values[name] = eval_node(self.graph, self.info, name, values, blocks, self.dtype)
         return tuple(values[n] for n in self.output_names)
 
-    def example_inputs(self, batch: int = 1) -> tuple[torch.Tensor, ...]:
-        """Zero tensors of the right shapes: the image ``(N, C, H, W)``, sequences ``(T, N, C, H, W)``."""
+    def input_shapes(self, batch: int = 1, shrink: int = 1) -> list[tuple[int, ...]]:
+        """The image ``(N, C, H, W)``, then sequences ``(T, N, C, H, W)``; H, W divided by ``shrink``."""
         from neurodeploy.partition import node_shape
 
-        shapes = [(batch, *self.info.input_shape)]
-        shapes += [(self.info.t_steps, batch, *node_shape(self.graph, n)) for n in self.input_names[1:]]
-        return tuple(torch.zeros(s, dtype=self.dtype) for s in shapes)
+        def scaled(shape):
+            c, h, w = shape
+            return (c, h // shrink, w // shrink)
+
+        shapes = [(batch, *scaled(self.info.input_shape))]
+        shapes += [(self.info.t_steps, batch, *scaled(node_shape(self.graph, n, self.info))) for n in self.input_names[1:]]
+        return shapes
+
+    def example_inputs(self, batch: int = 1, shrink: int = 1) -> tuple[torch.Tensor, ...]:
+        return tuple(torch.zeros(s, dtype=self.dtype) for s in self.input_shapes(batch, shrink))
+
+    def trace_shrink(self, max_pixels: int = 64 * 64) -> int:
+        """Largest power of two that divides every spatial size in the graph and brings the
+        image to at most ``max_pixels``: tracing computes, so trace small (H, W are dynamic)."""
+        sizes = [v for shape in self.info.shapes.values() for v in shape[1:]] or list(self.info.input_shape[1:])
+        _, h, w = self.info.input_shape
+        f = 1
+        while h * w // (f * f) > max_pixels and all(v % (2 * f) == 0 and v // (2 * f) >= 2 for v in sizes):
+            f *= 2
+        return f
 
 
 def onnx_name(node: str) -> str:
@@ -77,17 +94,37 @@ def onnx_name(node: str) -> str:
 
 
 def write_host_onnx(path: str | Path, host: HostGraph) -> None:
-    """Export ``host`` to ONNX (batch size 1) and check it with ``onnx.checker``."""
+    """Export ``host`` to ONNX and check it with ``onnx.checker``.
+
+    Batch, height and width are dynamic axes: the export traces a copy shrunk by
+    :meth:`HostGraph.trace_shrink` (tracing runs the blocks; at 256x256 that alone took
+    ~11 s), and the result runs at the bundle's size (tested against torch there).
+    """
     import onnx
+
+    names_in = [onnx_name(n) for n in host.input_names]
+    names_out = [onnx_name(n) for n in host.output_names]
+    _, img_h, img_w = host.info.input_shape
+
+    def axis(base: str, full: int, size: int) -> str:
+        # Feature maps of a U-Net level are the image size over 2**level: one name per ratio,
+        # so that onnxruntime knows which inputs share a size.
+        return base if size == full else f"{base}/{full // size}"
+
+    dynamic = {}
+    for i, (n, shape) in enumerate(zip(names_in, host.input_shapes())):
+        h, w = shape[-2:]
+        first = 0 if i == 0 else 1
+        dynamic[n] = {first: "batch", len(shape) - 2: axis("height", img_h, h), len(shape) - 1: axis("width", img_w, w)}
 
     try:
         with warnings.catch_warnings():
             # The TorchScript exporter is deprecated upstream but is what torch 2.14 (pinned)
             # runs without onnxscript; the deprecation notice is expected.
             warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(host, host.example_inputs(), str(path), dynamo=False, opset_version=ONNX_OPSET,
-                              input_names=[onnx_name(n) for n in host.input_names],
-                              output_names=[onnx_name(n) for n in host.output_names])
+            torch.onnx.export(host, host.example_inputs(shrink=host.trace_shrink()), str(path), dynamo=False,
+                              opset_version=ONNX_OPSET, input_names=names_in, output_names=names_out,
+                              dynamic_axes=dynamic)
     except Exception as exc:  # the exporter raises many types for unsupported ops
         raise ExportError(f"the host part does not export to ONNX: {exc}") from None
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)

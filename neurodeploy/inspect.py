@@ -58,7 +58,7 @@ def inspect_graph(graph: nir.NIRGraph, info: GraphInfo | None) -> dict[str, Any]
         rows.append({
             "node": name,
             "type": _type_name(node),
-            "shape": list(node_shape(graph, name)) if not isinstance(node, nir.NIRGraph) else [],
+            "shape": list(node_shape(graph, name, info)) if not isinstance(node, nir.NIRGraph) else [],
             "domain": info.domain(name) if info else "",
             "edge_kind": "/".join(kinds),
             "side": part.side(name) if part else "",

@@ -81,7 +81,11 @@ def _shape(node: nir.NIRNode) -> tuple[int, ...]:
     return tuple(int(v) for v in node.output_type["output"])
 
 
-def node_shape(graph: nir.NIRGraph, name: str) -> tuple[int, ...]:
+def node_shape(graph: nir.NIRGraph, name: str, info: GraphInfo | None = None) -> tuple[int, ...]:
+    """Per-step output shape (C, H, W); from the metadata when it has one (LIF parameters
+    may be per channel, see GraphInfo.lif_params)."""
+    if info is not None and name in info.shapes:
+        return tuple(info.shapes[name])
     return _shape(graph.nodes[name])
 
 
@@ -102,7 +106,7 @@ def partition(graph: nir.NIRGraph, info: GraphInfo) -> Partition:
     cut = []
     for src, dst in graph.edges:
         if (src in chip_set) != (dst in chip_set):
-            shape = node_shape(graph, src)
+            shape = node_shape(graph, src, info)
             cut.append(CutEdge(src, dst, "chip->host" if src in chip_set else "host->chip", list(shape),
                                info.edge_kinds.get(f"{src}->{dst}", "real"), int(np.prod(shape))))
     return Partition(chip, host, cut, reasons)
@@ -124,11 +128,12 @@ def _host_flops(graph: nir.NIRGraph, name: str, info: GraphInfo) -> int:
 
     node = graph.nodes[name]
     preds = [s for s, d in graph.edges if d == name]
-    in_shape = node_shape(graph, preds[0])
-    x = torch.zeros((info.t_steps, 1, *in_shape) if node.domain_in == "seq" else (1, *in_shape))
+    in_shape = node_shape(graph, preds[0], info)
+    # Counted on the meta device: shapes decide FLOPs, nothing needs computing.
+    x = torch.zeros((info.t_steps, 1, *in_shape) if node.domain_in == "seq" else (1, *in_shape), device="meta")
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        host_block_module(node, torch.float32)(x)
+        host_block_module(node, torch.float32).to("meta")(x)
     return int(counter.get_total_flops())
 
 
@@ -151,7 +156,7 @@ def summarize(graph: nir.NIRGraph, info: GraphInfo, part: Partition) -> dict[str
             continue
         side["layers"] += 1
         if isinstance(node, nir.LIF):
-            side["neurons"] += int(np.prod(node_shape(graph, name)))
+            side["neurons"] += int(np.prod(node_shape(graph, name, info)))
         elif isinstance(node, nir.Conv2d):
             side["synapses"] += int(np.asarray(node.weight).size)
             side["macs_per_image"] += _conv_macs(graph, name) * (t if info.domain(name) == "seq" else 1)
@@ -175,10 +180,12 @@ def chip_graph(graph: nir.NIRGraph, info: GraphInfo, part: Partition) -> nir.NIR
     chip = set(part.chip)
     nodes = {n: graph.nodes[n] for n in part.chip}
     edges = [(s, d) for s, d in graph.edges if s in chip and d in chip]
-    sub = GraphInfo(t_steps=info.t_steps, dt_s=info.dt_s, input_shape=info.input_shape)
+    sub = GraphInfo(t_steps=info.t_steps, dt_s=info.dt_s, input_shape=info.input_shape, lif_params=info.lif_params)
     for n in part.chip:
         sub.node_kinds[n] = info.node_kinds[n]
         sub.domains[n] = "seq"
+        if n in info.shapes:
+            sub.shapes[n] = info.shapes[n]
         if n in info.spike_condition:
             sub.spike_condition[n] = info.spike_condition[n]
         if n in info.modules:
@@ -193,6 +200,7 @@ def chip_graph(graph: nir.NIRGraph, info: GraphInfo, part: Partition) -> nir.NIR
                 nodes[boundary] = nir.Output(output_type={"output": np.array(c.shape)})
                 sub.node_kinds[boundary] = "output"
             sub.domains[boundary] = "seq"
+            sub.shapes[boundary] = list(c.shape)
         edges.append((c.src, c.dst))
     for s, d in edges:
         sub.edge_kinds[f"{s}->{d}"] = info.edge_kinds.get(f"{s}->{d}", "real")

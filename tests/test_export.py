@@ -132,3 +132,25 @@ def test_read_graph_reports_a_damaged_file(tmp_path):
     bad.write_bytes(b"not hdf5")
     with pytest.raises(GraphError, match="not a readable NIR graph"):
         read_graph(bad)
+
+
+@pytest.mark.parametrize("name, preset", [("toy-residual", "default"), ("esdnet", "tiny"), ("spikerain", "tiny")])
+def test_shape_rules_agree_with_running_the_model(name, preset):
+    """Export propagates shapes by rule (fast); running the model (on the meta device) must agree."""
+    from neurodeploy.export import infer_shapes, propagate_shapes, trace_ops
+    from neurodeploy.models import get_architecture
+
+    arch = get_architecture(name)
+    model = arch.build(arch.config(preset)).eval()
+    by_rule, by_run = trace_ops(model), trace_ops(model)
+    assert propagate_shapes(model, by_rule, (3, 32, 48))
+    infer_shapes(model, by_run, (3, 32, 48))
+    assert {n: (o.shape, o.domain) for n, o in by_rule.items()} == {n: (o.shape, o.domain) for n, o in by_run.items()}
+
+
+def test_export_size_must_fit_the_model_stride():
+    from neurodeploy.models import get_architecture
+
+    arch = get_architecture("esdnet")
+    with pytest.raises(ExportError, match="divisible by 4"):
+        export_graph(arch.build(arch.config("tiny")), (30, 32), architecture="esdnet", config=arch.config("tiny"))

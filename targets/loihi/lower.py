@@ -151,7 +151,8 @@ def to_lava_layout(graph: nir.NIRGraph, info: GraphInfo) -> dict[str, LavaNode]:
         kind = _lava_kind(name, info.node_kinds.get(name), info)
         if kind is None:
             continue
-        node = LavaNode(name, kind, _xyc(_output_shape(nir_node)))
+        shape = info.shapes.get(name) or _output_shape(nir_node)
+        node = LavaNode(name, kind, _xyc(shape))
         if kind == "conv":
             weight = np.asarray(nir_node.weight, dtype=np.float64)  # (C_out, C_in/groups, kH, kW)
             node.params.update(
