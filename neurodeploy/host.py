@@ -122,6 +122,7 @@ def write_host_onnx(path: str | Path, host: HostGraph) -> None:
             # The TorchScript exporter is deprecated upstream but is what torch 2.14 (pinned)
             # runs without onnxscript; the deprecation notice is expected.
             warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # parameters become constants: intended
             torch.onnx.export(host, host.example_inputs(shrink=host.trace_shrink()), str(path), dynamo=False,
                               opset_version=ONNX_OPSET, input_names=names_in, output_names=names_out,
                               dynamic_axes=dynamic)

@@ -1,0 +1,119 @@
+"""Partition, chip.nir, host.onnx and the NIR torch executor on the derainers."""
+
+from __future__ import annotations
+
+import nir
+import numpy as np
+import pytest
+import torch
+
+from neurodeploy.export import export_graph
+from neurodeploy.graph import graph_info, read_graph, write_graph
+from neurodeploy.host import HostGraph, run_host_onnx, write_host_onnx
+from neurodeploy.images import DEFAULT_IMAGE, read_image
+from neurodeploy.models import get_architecture
+from neurodeploy.partition import chip_graph, partition, summarize
+from neurodeploy.targets.nir_torch import NirTorchExecutor
+from neurodeploy.targets.torch_reference import TorchReference
+from neurodeploy.verify import verdict
+
+DERAINERS = ["esdnet", "vlifnet", "spikerain"]
+
+
+def _model(name: str, seed: int = 0):
+    """The shipped tiny checkpoint when there is one, else the tiny preset (seeded)."""
+    from neurodeploy.checkpoint import load_model, zoo
+
+    if f"{name}-tiny" in [e.name for e in zoo()]:
+        model, ckpt = load_model(f"{name}-tiny")
+        return model, ckpt.config
+    arch = get_architecture(name)
+    torch.manual_seed(seed)
+    return arch.build(arch.config("tiny")).eval(), arch.config("tiny")
+
+
+def _rainy_crops(size=32) -> np.ndarray:
+    img = read_image(DEFAULT_IMAGE)
+    return np.stack([img[:, 60:60 + size, 100:100 + size], img[:, 200:200 + size, 320:320 + size]])
+
+
+@pytest.fixture(scope="module", params=DERAINERS)
+def derainer(request):
+    name = request.param
+    model, config = _model(name)
+    try:
+        graph = export_graph(model, (32, 32), architecture=name, config=config)
+    except Exception as exc:  # noqa: BLE001 - reported below as an expected gap
+        if name == "vlifnet":
+            pytest.xfail(f"VLIF-Net export is not done yet: {exc}")
+        raise
+    return name, model, graph, graph_info(graph)
+
+
+def test_nir_executor_reproduces_the_model(derainer, tmp_path):
+    """Issue 6: identical spikes on >= 99.9 % of neurons per layer, output >= 60 dB, on real rainy crops."""
+    name, model, graph, info = derainer
+    write_graph(tmp_path / "g.nir", graph)
+    graph = read_graph(tmp_path / "g.nir")  # through the file, as a user would
+    images = _rainy_crops()
+    reference = TorchReference(model, graph, info, dtype=torch.float32).run_batch(images)
+    ran = NirTorchExecutor(graph, info).run_batch(images)
+    v = verdict(reference, ran, ["a", "b"], min_agreement_pct=99.9, min_psnr_db=60.0)
+    assert v.passed, (name, v.layers, v.output_psnr_db)
+    assert len(v.layers) >= 5 and sum(t.sum() for t in reference[0].layers.values()) > 0
+
+
+def test_partition_puts_gates_on_the_host_and_synapses_on_chip(derainer):
+    name, _, graph, info = derainer
+    part = partition(graph, info)
+    kinds = info.node_kinds
+    assert all(kinds[n] in ("conv", "lif", "upsample", "concat", "sum") for n in part.chip)
+    assert all(kinds[n] in ("input", "encode", "host", "decode_mean", "conv", "output") for n in part.host)
+    assert any(kinds[n] == "host" for n in part.host) and any(kinds[n] == "lif" for n in part.chip)
+    chip = set(part.chip)
+    assert all((c.src in chip) != (c.dst in chip) for c in part.cut)
+    assert {(c.src, c.dst) for c in part.cut} == {(s, d) for s, d in graph.edges if (s in chip) != (d in chip)}
+    summary = summarize(graph, info, part)
+    assert summary["crossings_per_step"] == len(part.cut) > 0
+    assert summary["chip"]["neurons"] == sum(int(np.prod(info.shapes[n])) for n in part.chip if kinds[n] == "lif")
+    assert summary["host"]["host_block_flops_per_image"] > 0
+
+
+def test_host_onnx_matches_torch(derainer, tmp_path):
+    """host.onnx passes onnx.checker and onnxruntime matches the torch host part within 1e-5."""
+    name, _, graph, info = derainer
+    host = HostGraph(graph, info, partition(graph, info))
+    write_host_onnx(tmp_path / "host.onnx", host)
+    rng = np.random.default_rng(0)
+    inputs = tuple(rng.random(s).astype(np.float32) for s in host.input_shapes())
+    with torch.no_grad():
+        want = [o.numpy() for o in host(*map(torch.as_tensor, inputs))]
+    got = run_host_onnx(tmp_path / "host.onnx", host, inputs)
+    assert len(got) == len(host.output_names) >= 2
+    for w, g in zip(want, got):
+        np.testing.assert_allclose(g, w, atol=1e-5, rtol=0)
+
+
+def test_host_onnx_runs_at_another_size_than_traced(tmp_path):
+    """Height and width are dynamic: traced at half size, run at the bundle's."""
+    model, config = _model("esdnet")
+    graph = export_graph(model, (128, 96), architecture="esdnet", config=config)
+    info = graph_info(graph)
+    host = HostGraph(graph, info, partition(graph, info))
+    assert host.trace_shrink() == 2
+    write_host_onnx(tmp_path / "host.onnx", host)
+    inputs = tuple(np.random.default_rng(1).random(s).astype(np.float32) for s in host.input_shapes())
+    with torch.no_grad():
+        want = [o.numpy() for o in host(*map(torch.as_tensor, inputs))]
+    for w, g in zip(want, run_host_onnx(tmp_path / "host.onnx", host, inputs)):
+        np.testing.assert_allclose(g, w, atol=1e-5, rtol=0)
+
+
+def test_toy_chip_part_is_plain_nir(toy_graph, tmp_path):
+    graph, info = toy_graph
+    part = partition(graph, info)
+    assert part.chip == ["conv_in", "lif1", "conv2", "lif2", "conv3", "lif3", "conv_out"]
+    write_graph(tmp_path / "chip.nir", chip_graph(graph, info, part))
+    chip = nir.read(str(tmp_path / "chip.nir"))  # NIR's own reader, type checks on
+    assert {type(n).__name__ for n in chip.nodes.values()} == {"Input", "Conv2d", "LIF", "Output"}
+    assert ("encode", "conv_in") in chip.edges and ("conv_out", "decode") in chip.edges
