@@ -50,11 +50,13 @@ DEFAULT_DT_S = 1e-3  # seconds per time step in the NIR graph (tau = tau_steps *
 PER_NEURON_PARAMS_MAX_NEURONS = 1_000_000
 _ADD_FUNCTIONS = (operator.add, torch.add, operator.iadd)
 _CAT_FUNCTIONS = (torch.cat, torch.concat)
+_SUB_FUNCTIONS = (operator.sub, torch.sub)
+_MUL_FUNCTIONS = (operator.mul, torch.mul)
 _IDENTITY_TYPES = (layers.PadToMultiple, layers.CropLike)
 _SIMPLE_TYPES = (nn.Conv2d, nn.BatchNorm2d, nn.Upsample, LIF, layers.DirectEncode, layers.MeanDecode)
 # Blocks kept whole as HostBlock nodes: each needs real-valued arithmetic (sigmoid gates,
 # products of activations, global pooling, softmax over time) that a spiking chip lacks.
-HOST_BLOCKS = {"MultiDimensionalAttention", "FeatureRefinementBlock", "MDSA", "ARFE", "TemporalFusion", "VLIF"}
+HOST_BLOCKS = {"MultiDimensionalAttention", "FeatureRefinementBlock", "MDSA", "ARFE", "TemporalFusion", "VLIF", "VLIFC", "VLIFT"}
 _IMAGE_OUT_BLOCKS = {"TemporalFusion"}  # host blocks that decode a sequence into an image
 
 
@@ -63,7 +65,7 @@ class _Op:
     """A layer of the model on its way to NIR; its inputs are summed (except concat's)."""
 
     name: str
-    kind: str  # input | encode | conv | bn | lif | upsample | sum | concat | host | decode_mean | output
+    kind: str  # input | encode | conv | bn | lif | upsample | sum | gain | product | concat | host | decode_mean | output
     module: nn.Module | None
     inputs: list[str] = field(default_factory=list)
     shape: tuple[int, ...] = ()  # per-step, per-image output shape (C, H, W)
@@ -86,6 +88,38 @@ def _kind_of(module: nn.Module) -> str:
     raise ExportError(f"module type {type(module).__name__} has no NIR mapping")
 
 
+def _is_call(node: torch.fx.Node, functions, methods) -> bool:
+    return (node.op == "call_function" and node.target in functions) or (node.op == "call_method" and node.target in methods)
+
+
+def _attr(model: nn.Module, path: str) -> torch.Tensor:
+    owner, _, leaf = path.rpartition(".")
+    return getattr(model.get_submodule(owner) if owner else model, leaf).detach()
+
+
+def _gain(ops: dict[str, _Op], name: str, inputs: list[str], factor: float) -> str:
+    """A node multiplying the sum of ``inputs`` by a constant ``factor``."""
+    ops[name] = _Op(name, "gain", float(factor), list(inputs))
+    return name
+
+
+def _single(ops: dict[str, _Op], sources: dict, arg: torch.fx.Node, name: str) -> str:
+    """The one node carrying ``arg``'s value (a sum gets a Sum node of its own)."""
+    if len(sources[arg]) != 1:
+        ops[name] = _Op(name, "sum", None, list(sources[arg]))
+        sources[arg] = [name]
+    return sources[arg][0]
+
+
+def _collapse_repeats(ops: dict[str, _Op], summed: list[str]) -> list[str]:
+    """``a + a`` has no NIR form (edges are a set): a layer added k times becomes one gain of k."""
+    out = []
+    for src in dict.fromkeys(summed):
+        k = summed.count(src)
+        out.append(src if k == 1 else (f"{src}*{k}" if f"{src}*{k}" in ops else _gain(ops, f"{src}*{k}", [src], k)))
+    return out
+
+
 def trace_ops(model: nn.Module) -> dict[str, _Op]:
     """Trace ``model`` into ops in execution order; additions become multiple inputs."""
     try:
@@ -94,6 +128,7 @@ def trace_ops(model: nn.Module) -> dict[str, _Op]:
         raise ExportError(f"torch.fx cannot trace {type(model).__name__}: {exc}") from None
     ops: dict[str, _Op] = {}
     sources: dict[torch.fx.Node, list[str]] = {}  # fx node -> op names whose sum it is
+    consts: dict[torch.fx.Node, tuple[float, str]] = {}  # fx node -> (scalar value, parameter path)
     modules = {name for name, _ in model.named_modules()}
     # The graph's input and output nodes are "input" and "output" unless a module has that path.
     io_name = {k: next(n for n in (k, f"{k}_", f"{k}__") if n not in modules) for k in ("input", "output")}
@@ -113,23 +148,33 @@ def trace_ops(model: nn.Module) -> dict[str, _Op]:
             inputs = [s for arg in node.all_input_nodes for s in sources[arg]]
             ops[node.target] = _Op(node.target, _kind_of(module), module, inputs)
             sources[node] = [node.target]
-        elif (node.op == "call_function" and node.target in _ADD_FUNCTIONS) or (
-            node.op == "call_method" and node.target in ("add", "__add__")
-        ):
-            if any(not isinstance(a, torch.fx.Node) for a in node.args):
+        elif node.op == "get_attr":
+            value = _attr(model, node.target)
+            if value.numel() != 1:
+                raise ExportError(f"tensor '{node.target}' is used as a value; only scalar factors are supported")
+            consts[node] = (float(value), node.target)
+        elif _is_call(node, _ADD_FUNCTIONS, ("add", "__add__")) or _is_call(node, _SUB_FUNCTIONS, ("sub", "__sub__")):
+            if any(not isinstance(a, torch.fx.Node) or a in consts for a in node.args[:2]):
                 raise ExportError(f"'{node.name}': adding a constant has no NIR mapping; use a conv bias")
-            summed = [s for arg in node.args for s in sources[arg]]
-            if len(set(summed)) != len(summed):
-                raise ExportError(f"'{node.name}': the same layer is added twice; scale it instead")
-            sources[node] = summed
+            a, b = node.args[:2]
+            right = sources[b]
+            if _is_call(node, _SUB_FUNCTIONS, ("sub", "__sub__")):  # a - b = a + (-1) b
+                right = [_gain(ops, f"{node.name}.neg", right, -1.0)]
+            sources[node] = _collapse_repeats(ops, sources[a] + right)
+        elif _is_call(node, _MUL_FUNCTIONS, ("mul", "__mul__")):
+            a, b = node.args[:2]
+            factor = next(((consts[x] if x in consts else (float(x), None)) for x in (a, b)
+                           if not isinstance(x, torch.fx.Node) or x in consts), None)
+            if factor is not None:  # a constant times a value: a gain
+                value = b if (not isinstance(a, torch.fx.Node) or a in consts) else a
+                name = factor[1] if factor[1] and factor[1] not in ops else node.name
+                sources[node] = [_gain(ops, name, sources[value], factor[0])]
+            else:  # the product of two activations: a host op
+                operands = [_single(ops, sources, x, f"{node.name}.in{i}") for i, x in enumerate((a, b))]
+                ops[node.name] = _Op(node.name, "product", None, operands)
+                sources[node] = [node.name]
         elif node.op == "call_function" and node.target in _CAT_FUNCTIONS:
-            operands = []
-            for i, arg in enumerate(node.args[0]):
-                if len(sources[arg]) != 1:  # a sum as an operand: give it a node of its own
-                    name = f"{node.name}.in{i}"
-                    ops[name] = _Op(name, "sum", None, list(sources[arg]))
-                    sources[arg] = [name]
-                operands.append(sources[arg][0])
+            operands = [_single(ops, sources, arg, f"{node.name}.in{i}") for i, arg in enumerate(node.args[0])]
             ops[node.name] = _Op(node.name, "concat", None, operands)
             ops[node.name].module = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
             sources[node] = [node.name]
@@ -179,7 +224,7 @@ def propagate_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[i
             raise ExportError(f"'{op.name}' sums inputs of different shapes: {sorted(shapes)}")
         shape, domain = shapes.pop(), ops[op.inputs[0]].domain
         block = type(op.module).__name__ if op.module is not None else ""
-        if op.kind in ("bn", "lif", "sum", "output") or block in _SHAPE_PRESERVING_BLOCKS:
+        if op.kind in ("bn", "lif", "sum", "gain", "product", "output") or block in _SHAPE_PRESERVING_BLOCKS:
             op.shape, op.domain = shape, domain
         elif op.kind == "encode":
             op.shape, op.domain = shape, "seq"
@@ -243,7 +288,7 @@ def infer_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[int, 
     graph_out.shape = tuple(out.shape[1:])
     graph_out.domain = "image" if out.dim() == 4 else "seq"
     for op in ops.values():
-        if op.kind == "sum":
+        if op.kind in ("sum", "gain", "product"):
             op.shape, op.domain = ops[op.inputs[0]].shape, ops[op.inputs[0]].domain
         elif op.kind == "concat":
             first = ops[op.inputs[0]]
@@ -321,7 +366,8 @@ def _host_block(op: _Op, ops: dict[str, _Op], source: dict[str, Any]) -> nd.Host
     if not source.get("architecture"):
         raise ExportError(f"block '{op.name}' ({type(op.module).__name__}) is kept whole and needs the "
                           "architecture name and config; export from a checkpoint")
-    params = {k: v.detach().double().numpy().copy() for k, v in op.module.state_dict().items()}
+    # At least 1-d: HDF5 cannot compress scalar datasets; readers restore the module's shapes.
+    params = {k: np.atleast_1d(v.detach().double().numpy()).copy() for k, v in op.module.state_dict().items()}
     domain_in = ops[op.inputs[0]].domain
     return nd.HostBlock(op.shape, block=type(op.module).__name__, architecture=source["architecture"],
                         config=json.dumps(source.get("config", {})), module=op.name, params=params,
@@ -341,6 +387,10 @@ def _to_nir(op: _Op, ops: dict[str, _Op], t_steps: int, dt_s: float, source: dic
         return nd.TemporalMean(shape)
     if op.kind == "sum":
         return nd.Sum(shape)
+    if op.kind == "gain":
+        return nd.Gain(shape, factor=float(op.module))
+    if op.kind == "product":
+        return nd.Product(shape, order=json.dumps(op.inputs))
     if op.kind == "conv":
         return _conv_to_nir(op.module, ops[op.inputs[0]].shape[1:])
     if op.kind == "lif":
@@ -389,7 +439,7 @@ def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DE
         info.node_kinds[op.name] = op.kind
         info.shapes[op.name] = [int(v) for v in op.shape]
         info.domains[op.name] = op.domain
-        if op.module is not None and not isinstance(op.module, int):
+        if isinstance(op.module, nn.Module):
             info.modules[op.name] = op.name
         if op.kind == "lif":
             info.spike_condition[op.name] = ">="

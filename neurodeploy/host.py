@@ -51,6 +51,9 @@ class HostGraph(torch.nn.Module):
             if isinstance(graph.nodes[n], nd.HostBlock):
                 self._block_index[n] = len(self.blocks)
                 self.blocks.append(host_block_module(graph.nodes[n], dtype))
+        # Inference only. (torch.onnx.export restores the training flag it found, recursively:
+        # left at nn.Module's default, it would switch the blocks' BatchNorms to batch statistics.)
+        self.eval()
 
     def _position(self, name: str) -> int:
         return list(self.graph.nodes).index(name)

@@ -9,6 +9,7 @@ per image, ``(C, H, W)``, like NIR's.
 - :class:`DirectEncode` -- image -> T identical steps (the rainy image on every step).
 - :class:`TemporalMean` -- T steps -> one image: the mean over time (the decoder).
 - :class:`Sum` -- the sum of its inputs as a node (an operand of a Concat must be one node).
+- :class:`Gain` -- times a constant; :class:`Product` -- product of two activations (host).
 - :class:`Concat` -- channel concatenation of named inputs, in the order given
   (on a chip: routing, no arithmetic).
 - :class:`Upsample` -- fixed interpolation by an integer factor (bilinear or nearest).
@@ -74,6 +75,26 @@ class Sum(NeurodeployNode):
 
 
 @dataclass(eq=False)
+class Gain(NeurodeployNode):
+    """Its (summed) input times a constant ``factor`` (a trained scalar, or -1 for a
+    difference). On a chip it folds into the weights of the synapses it feeds."""
+
+    factor: float = 1.0
+
+
+@dataclass(eq=False)
+class Product(NeurodeployNode):
+    """The elementwise product of its two inputs (``order``: JSON list of their names): a
+    product of two activations, which a spiking chip cannot compute."""
+
+    order: str = "[]"
+
+    @property
+    def inputs(self) -> list[str]:
+        return json.loads(self.order)
+
+
+@dataclass(eq=False)
 class Concat(NeurodeployNode):
     """Concatenates its inputs along channels; ``order`` is a JSON list of input node names."""
 
@@ -114,7 +135,7 @@ class HostBlock(NeurodeployNode):
     domain_out: str = "seq"
 
 
-NODE_TYPES = {cls.__name__: cls for cls in (DirectEncode, TemporalMean, Sum, Concat, Upsample, HostBlock)}
+NODE_TYPES = {cls.__name__: cls for cls in (DirectEncode, TemporalMean, Sum, Gain, Product, Concat, Upsample, HostBlock)}
 
 
 def node_from_dict(data: dict[str, Any]) -> nir.NIRNode:

@@ -25,7 +25,7 @@ import numpy as np
 from neurodeploy import nodes as nd
 from neurodeploy.graph import GraphInfo, attach_info, topological_order
 
-CHIP_KINDS = ("conv", "lif", "upsample", "concat", "sum")
+CHIP_KINDS = ("conv", "lif", "upsample", "concat", "sum", "gain")
 
 # Where a host block could be rewritten to stay on chip, and why not otherwise.
 REWRITE_HINTS = {
@@ -37,6 +37,9 @@ REWRITE_HINTS = {
     "FeatureRefinementBlock": "no: global pooling, sigmoid gates and products of activations",
     "ARFE": "no: global pooling, sigmoid gates and products of activations",
     "VLIF": "partly: patch-to-time is routing and NI-LIF is a graded neuron; the temporal gate is a sigmoid",
+    "product": "no: a product of two activations (x_h * x in VLIF-Net's SDEM)",
+    "VLIFC": "partly: patch-to-time is routing, NI-LIF a graded neuron, the 1x1 compression a synapse; the temporal gate is a sigmoid",
+    "VLIFT": "partly: patch-to-time is routing, NI-LIF a graded neuron, the (r^2,1,1) compression a synapse; the temporal gate is a sigmoid",
     "encode": "the image is sent from the host every step (real-valued graded spikes)",
 }
 

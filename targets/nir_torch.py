@@ -43,7 +43,11 @@ def host_block_module(node: nd.HostBlock, dtype: torch.dtype = torch.float64) ->
         block = copy.deepcopy(model.get_submodule(node.module))
     except AttributeError:
         raise GraphError(f"host block '{node.module}': architecture '{node.architecture}' has no such module") from None
-    state = {k: torch.as_tensor(np.asarray(v)) for k, v in node.params.items()}
+    own = block.state_dict()
+    try:
+        state = {k: torch.as_tensor(np.asarray(v)).reshape(own[k].shape) for k, v in node.params.items()}
+    except (KeyError, RuntimeError) as exc:
+        raise GraphError(f"host block '{node.module}': its parameters do not fit the block ({exc})") from None
     block.load_state_dict(state, strict=True)
     return block.to(dtype).eval()
 
@@ -83,6 +87,9 @@ def eval_node(graph: nir.NIRGraph, info: GraphInfo, name: str, values: dict[str,
     preds = predecessors(graph, name)
     if isinstance(node, nir.Input):
         return values[name]
+    if isinstance(node, nd.Product):
+        a, b = node.inputs
+        return values[a] * values[b]
     if isinstance(node, nd.Concat):
         seq = info.domain(name) == "seq"
         return torch.cat([values[p] for p in node.inputs], dim=2 if seq else 1)
@@ -92,6 +99,8 @@ def eval_node(graph: nir.NIRGraph, info: GraphInfo, name: str, values: dict[str,
     seq = x.dim() == 5
     if isinstance(node, (nir.Output, nd.Sum)):
         return x
+    if isinstance(node, nd.Gain):
+        return x * float(node.factor)
     if isinstance(node, nd.DirectEncode):
         return x.unsqueeze(0).expand(node.t_steps, *x.shape)
     if isinstance(node, nd.TemporalMean):

@@ -67,8 +67,8 @@ def test_partition_puts_gates_on_the_host_and_synapses_on_chip(derainer):
     name, _, graph, info = derainer
     part = partition(graph, info)
     kinds = info.node_kinds
-    assert all(kinds[n] in ("conv", "lif", "upsample", "concat", "sum") for n in part.chip)
-    assert all(kinds[n] in ("input", "encode", "host", "decode_mean", "conv", "output") for n in part.host)
+    assert all(kinds[n] in ("conv", "lif", "upsample", "concat", "sum", "gain") for n in part.chip)
+    assert all(kinds[n] in ("input", "encode", "host", "product", "decode_mean", "conv", "output") for n in part.host)
     assert any(kinds[n] == "host" for n in part.host) and any(kinds[n] == "lif" for n in part.chip)
     chip = set(part.chip)
     assert all((c.src in chip) != (c.dst in chip) for c in part.cut)
