@@ -21,13 +21,16 @@ Outcomes per case:
 - failures (the run exits 1 if any): ``uncaught`` (any other exception from checking or
   reading), ``fallback`` (a GraphError produced by check_graph's safety net around an
   unexpected exception: a checker bug), ``multiline`` (a message of several lines),
-  ``accepted_crash`` (accepted, then the executor or the partition raised).
+  ``accepted_crash`` (accepted, then the executor or the partition raised), ``hung``
+  (``read_graph`` of a file with flipped bytes did not return in 10 s: libhdf5 looping
+  on a damaged global heap; such reads run in a forked child so the run goes on).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import faulthandler
 import json
 import random
 import sys
@@ -48,7 +51,8 @@ from neurodeploy.errors import GraphError, NeurodeployError
 from neurodeploy.graph import METADATA_KEY, graph_info, read_graph, write_graph
 from neurodeploy.graph_check import check_graph
 
-FAILURES = ("uncaught", "fallback", "multiline", "accepted_crash")
+FAILURES = ("uncaught", "fallback", "multiline", "accepted_crash", "hung")
+HANG_S = 10.0  # a read of these small files takes < 0.5 s; 10 s is a hang
 
 
 def base_graphs(derainers: bool = True) -> list[nir.NIRGraph]:
@@ -388,17 +392,47 @@ def _classify(fn, result: Result, mutation: str, case: int) -> str:
     return "accepted_ran"
 
 
+def _hangs(fn, timeout: float) -> bool:
+    """True when ``fn()`` does not return within ``timeout`` s (run in a forked child).
+
+    A flipped byte in an HDF5 global heap can make libhdf5 loop forever inside h5py
+    while reading a string dataset (found by this fuzzer; no Python exception, no
+    timeout of its own). The child absorbs such a hang; the parent then reads the file
+    itself only when the child finished.
+    """
+    import multiprocessing
+
+    def child():
+        try:
+            fn()
+        except BaseException:  # noqa: BLE001 -- the parent classifies exceptions itself
+            pass
+
+    proc = multiprocessing.get_context("fork").Process(target=child)
+    proc.start()
+    proc.join(timeout)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        return True
+    return False
+
+
 def _record(result: Result, mutation: str, outcome: str) -> None:
     result.outcomes[outcome] += 1
     result.by_mutation.setdefault(mutation, Counter())[outcome] += 1
 
 
 def run(cases: int = 10_000, seed: int = 0, derainers: bool = True, bases: list | None = None,
-        progress: bool = False, roundtrip: float = 1.0) -> Result:
+        progress: bool = False, roundtrip: float = 1.0, case_timeout: float | None = None,
+        trace: bool = False) -> Result:
     """Generate ``cases`` malformed graphs and count the outcomes (see module docstring).
 
     ``roundtrip``: the share of in-memory mutations that are also written and read back
     (1.0 in the benchmark; less in the fast test, where h5py writes dominate the time).
+    ``case_timeout``: seconds after which a case counts as hung: the process dumps the
+    Python stack (faulthandler) and exits, so a hang cannot pass as a slow run.
+    ``trace``: print every case's number and mutation to stderr before running it.
     """
     rng = random.Random(seed)
     bases = bases if bases is not None else base_graphs(derainers)
@@ -416,20 +450,30 @@ def run(cases: int = 10_000, seed: int = 0, derainers: bool = True, bases: list 
             write_graph(path, base)
             files.append(path.read_bytes())
         for case in range(cases):
+            if case_timeout:
+                faulthandler.dump_traceback_later(case_timeout, exit=True)
             index = rng.choices(range(len(bases)), weights)[0]
             base = bases[index]
             if rng.random() < 0.25:  # damage the file itself
                 mutation = rng.choice(list(FILE_MUTATIONS))
+                if trace:
+                    print(f"case {case}: base {index}, {mutation}", file=sys.stderr, flush=True)
                 path.write_bytes(files[index])
                 try:
                     FILE_MUTATIONS[mutation](path, rng)
                 except Exception:  # noqa: BLE001 -- h5py may refuse an edit: then the file stays valid
                     pass
-                _record(result, mutation, _classify(lambda: read_graph(path), result, mutation, case))
+                if mutation == "flip_bytes" and _hangs(lambda: read_graph(path), HANG_S):
+                    result.failures.append((case, mutation, f"read_graph did not return within {HANG_S} s"))
+                    _record(result, mutation, "hung")
+                else:
+                    _record(result, mutation, _classify(lambda: read_graph(path), result, mutation, case))
             else:
                 graph = copy.deepcopy(base)
                 names = [rng.choice(list(MUTATIONS)) for _ in range(rng.choice([1, 1, 1, 2, 3]))]
                 mutation = "+".join(names)
+                if trace:
+                    print(f"case {case}: base {index}, {mutation}", file=sys.stderr, flush=True)
                 for name in names:
                     try:
                         MUTATIONS[name](graph, rng)
@@ -451,6 +495,8 @@ def run(cases: int = 10_000, seed: int = 0, derainers: bool = True, bases: list 
             if progress and (case + 1) % 1000 == 0:
                 print(f"{case + 1} cases, {time.perf_counter() - start:.0f} s, {dict(result.outcomes)}",
                       file=sys.stderr, flush=True)
+    if case_timeout:
+        faulthandler.cancel_dump_traceback_later()
     result.seconds = time.perf_counter() - start
     return result
 
@@ -461,8 +507,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-derainers", action="store_true", help="mutate the toy-residual graph only")
     parser.add_argument("--show", type=int, default=3, help="failures to print in full")
+    parser.add_argument("--case-timeout", type=float, default=60.0,
+                        help="seconds before a case counts as hung (stack dumped, exit)")
+    parser.add_argument("--trace", action="store_true", help="print each case before running it")
     args = parser.parse_args(argv)
-    result = run(args.cases, args.seed, not args.no_derainers, progress=True)
+    result = run(args.cases, args.seed, not args.no_derainers, progress=True, case_timeout=args.case_timeout,
+                 trace=args.trace)
     print(f"cases: {result.cases} (seed {args.seed}) in {result.seconds:.1f} s "
           f"({1000 * result.seconds / max(1, result.cases):.1f} ms/case)")
     print("outcomes (in-memory check and file read counted separately):")
