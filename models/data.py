@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from neurodeploy.errors import DataError
+from neurodeploy.errors import DataError, InputImageError
+from neurodeploy.images import read_image, write_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -42,24 +42,22 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 
 def load_image(path: str | Path) -> torch.Tensor:
-    """An image file as a float ``(3, H, W)`` tensor in [0, 1] (RGB; alpha dropped, grey expanded)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"no such image file: {path}")
+    """An image file as a float ``(3, H, W)`` tensor in [0, 1] (RGB; alpha dropped, grey expanded).
+
+    Reads with :func:`neurodeploy.images.read_image` (the pipeline's reader); a missing or
+    unreadable file is a :class:`DataError` here, since it is part of a data set.
+    """
     try:
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{path} is not a readable image ({type(exc).__name__}); remove or replace it") from None
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 255.0
+        return torch.from_numpy(read_image(path)).float()
+    except InputImageError as exc:
+        raise DataError(str(exc)) from None
 
 
 def save_image(image: torch.Tensor, path: str | Path) -> Path:
     """Write a ``(3, H, W)`` image in [0, 1] as an 8-bit file (format from the suffix)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arr = (image.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy())
-    Image.fromarray(arr).save(path)
+    write_image(path, image.detach().cpu().numpy())
     return path
 
 
