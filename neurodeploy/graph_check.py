@@ -129,7 +129,7 @@ def _array(value: Any, name: str, what: str) -> np.ndarray:
     if not isinstance(value, (np.ndarray, numbers.Real, np.number)) or isinstance(value, (bool, np.bool_)):
         raise GraphError(f"node {_q(name)}: {what} is {type(value).__name__}, not a numeric array; {REEXPORT}")
     arr = np.asarray(value)
-    if arr.dtype.kind not in "iuf":
+    if arr.dtype.kind not in "iuf" or arr.dtype.itemsize > 8:  # torch has no float128/longdouble
         raise GraphError(f"node {_q(name)}: {what} has dtype {arr.dtype}, not a number type; {REEXPORT}")
     if not np.all(np.isfinite(arr)):
         raise GraphError(f"node {_q(name)}: {what} holds NaN or infinity; retrain or re-export the model "
@@ -579,6 +579,12 @@ def _check_metadata(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> GraphI
         value = data.get(key, {})
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise GraphError(bad.format(f"{key} is not a map of names to text"))
+    # GraphInfo.shapes (added beside this checker): node -> per-step shape; partition reads it.
+    shapes = data.get("shapes", {})
+    if not isinstance(shapes, dict) or not all(
+            n in graph.nodes and isinstance(v, list) and v and all(_is_int(x) and x > 0 for x in v)
+            for n, v in shapes.items()):
+        raise GraphError(bad.format("shapes is not a map of node names to positive sizes"))
     kinds, domains = data.get("node_kinds", {}), data.get("domains", {})
     for key, table in (("node_kinds", kinds), ("domains", domains), ("spike_condition", data.get("spike_condition", {}))):
         for name in table:
