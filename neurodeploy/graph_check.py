@@ -48,8 +48,9 @@ SUPPORTED = ", ".join([*SUPPORTED_NIR, *(nd.TYPE_PREFIX + n for n in nd.NODE_TYP
 # GraphInfo.node_kinds value each node type must carry (export.py writes these).
 KIND_OF_TYPE = {nir.Input: "input", nir.Output: "output", nir.Conv2d: "conv", nir.LIF: "lif",
                 nd.DirectEncode: "encode", nd.TemporalMean: "decode_mean", nd.Sum: "sum", nd.Concat: "concat",
-                nd.Upsample: "upsample", nd.HostBlock: "host"}
+                nd.Upsample: "upsample", nd.HostBlock: "host", nd.Gain: "gain", nd.Product: "product"}
 LIF_PARAMS = ("tau", "r", "v_leak", "v_threshold", "v_reset")
+SHAPE_CHANGING_BLOCKS = ("VLIFC", "VLIFT")
 EDGE_KINDS = ("binary", "graded", "real")
 DOMAINS = ("seq", "image")
 UPSAMPLE_MODES = ("bilinear", "nearest")
@@ -203,8 +204,11 @@ def _check_node_fields(name: str, node: nir.NIRNode) -> tuple[int, ...] | None:
             raise GraphError(f"node {_q(name)}: shape {shape} is not (C, H, W); {REEXPORT}")
         if isinstance(node, nd.DirectEncode):
             _int_tuple(node.t_steps, 1, 1, name, "t_steps")
-        elif isinstance(node, nd.Concat):
+        elif isinstance(node, (nd.Concat, nd.Product)):
             _concat_order(name, node)
+        elif isinstance(node, nd.Gain):
+            if not isinstance(node.factor, (int, float, np.floating, np.integer)) or not np.isfinite(float(node.factor)):
+                raise GraphError(f"gain {_q(name)}: factor {_short(node.factor)} is not a finite number; {REEXPORT}")
         elif isinstance(node, nd.Upsample):
             _int_tuple(node.scale_factor, 1, 1, name, "scale_factor")
             _string(node.mode, name, "mode", UPSAMPLE_MODES)
@@ -281,7 +285,7 @@ def _check_conv_fields(name: str, node: nir.Conv2d) -> tuple[int, ...]:
     return out
 
 
-def _concat_order(name: str, node: nd.Concat) -> list[str]:
+def _concat_order(name: str, node: nd.Concat | nd.Product) -> list[str]:
     try:
         order = json.loads(_string(node.order, name, "order"))
     except json.JSONDecodeError:
@@ -334,7 +338,7 @@ def _check_edges(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> None:
             raise GraphError(f"edge {_q(src)}->{_q(dst)} leaves output {_q(src)}; an Output feeds nothing, remove it")
     for (src, dst), count in Counter(edges).items():
         node = graph.nodes[dst]
-        allowed = _concat_order(dst, node).count(src) if isinstance(node, nd.Concat) else 1
+        allowed = _concat_order(dst, node).count(src) if isinstance(node, (nd.Concat, nd.Product)) else 1
         if count > allowed:
             raise GraphError(f"edge {_q(src)}->{_q(dst)} appears {count} times (its input would be counted "
                              f"{count} times); remove the duplicate")
@@ -411,6 +415,16 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
     for name in order:
         node = graph.nodes[name]
         out = declared[name]
+        if isinstance(node, nir.LIF) and info is not None and info.lif_params == "per_channel":
+            # Parameters (C, 1, 1) broadcast over the layer, whose shape the metadata records.
+            layer = tuple(info.shapes.get(name, ()))
+            if len(out) != 3 or out[1:] != (1, 1) or len(layer) != 3 or layer[0] != out[0]:
+                raise GraphError(f"neuron {_q(name)}: per-channel parameters of shape {out} do not fit the layer "
+                                 f"{layer or 'with no recorded shape'}; {REEXPORT}")
+            out = layer
+            per_channel_lif = True
+        else:
+            per_channel_lif = False
         if isinstance(node, nir.Input):
             _check_types(name, node, out, out)
             # The image, except in a chip part (partition.chip_graph), whose inputs are the
@@ -440,6 +454,11 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
             shape[name], domain[name] = out, in_domain
             _check_domain(name, in_domain, info)  # the executor picks the channel axis by it
             continue
+        if isinstance(node, nd.Product):
+            order_ = _concat_order(name, node)
+            if len(order_) != 2 or Counter(order_) != Counter(ins):
+                raise GraphError(f"product {_q(name)}: order {order_} does not list exactly its two inputs "
+                                 f"{sorted(set(ins))}; {REEXPORT}")
         first = ins[0]
         for other in ins[1:]:
             if shape[other] != shape[first]:
@@ -454,7 +473,9 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
             s = int(node.scale_factor)
             expected = (out[0], out[1] // s, out[2] // s) if out[1] % s == 0 and out[2] % s == 0 else None
         elif isinstance(node, nd.HostBlock):
-            expected = out  # every block neurodeploy keeps whole keeps its input's shape
+            # The blocks kept whole keep their input's shape, except VLIF-Net's compressions,
+            # which change channels and divide H, W by their patch factor.
+            expected = out if node.block not in SHAPE_CHANGING_BLOCKS else in_shape
             if info is not None and in_domain != node.domain_in:
                 raise GraphError(f"host block {_q(name)} expects {_domain_word(node.domain_in)} but receives "
                                  f"{_domain_word(in_domain)}; {REEXPORT}")
@@ -478,13 +499,15 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
             what = f"expects {expected}" if expected is not None else f"cannot take it (its shape is {out})"
             raise GraphError(f"edge {_q(first)}->{_q(name)}: {_q(first)} gives shape {in_shape}, {_q(name)} "
                              f"{what}; fix the shapes, {REEXPORT}")
-        if isinstance(node, nd.DirectEncode | nd.TemporalMean | nd.Sum | nir.Output) and out != in_shape:
+        if isinstance(node, nd.DirectEncode | nd.TemporalMean | nd.Sum | nd.Gain | nd.Product | nir.Output) and out != in_shape:
             raise GraphError(f"node {_q(name)}: shape {out} differs from its input's {in_shape}; {REEXPORT}")
         if isinstance(node, nir.LIF) and out != in_shape:
             raise GraphError(f"edge {_q(first)}->{_q(name)}: {_q(first)} gives shape {in_shape}, neuron {_q(name)} "
                              f"has parameters of shape {out}; fix the shapes, {REEXPORT}")
         # Our node types record their own shape as input_type (NeurodeployNode.__post_init__).
-        _check_types(name, node, out if isinstance(node, nd.NeurodeployNode) else expected, out)
+        # NIR derives a per-channel LIF's types from its (C, 1, 1) parameters: nothing to compare.
+        if not per_channel_lif:
+            _check_types(name, node, out if isinstance(node, nd.NeurodeployNode) else expected, out)
         shape[name], domain[name] = out, out_domain
         _check_domain(name, out_domain, info)
 

@@ -193,8 +193,20 @@ def chip_graph(graph: nir.NIRGraph, info: GraphInfo, part: Partition) -> nir.NIR
             sub.spike_condition[n] = info.spike_condition[n]
         if n in info.modules:
             sub.modules[n] = info.modules[n]
+    # A boundary node is named after the host node it stands for (Concat and Product orders
+    # name their inputs); a host node that also receives from the chip gets a second one,
+    # "<name>.in", for what it receives.
+    sends = {c.src for c in part.cut if c.direction == "host->chip"}
+    receives = {c.dst for c in part.cut if c.direction == "chip->host"}
     for c in part.cut:
-        boundary = c.src if c.direction == "host->chip" else c.dst
+        host = c.src if c.direction == "host->chip" else c.dst
+        both = host in sends and host in receives
+        if c.direction == "host->chip":
+            boundary = host
+            edge = (boundary, c.dst)
+        else:
+            boundary = f"{host}.in" if both else host
+            edge = (c.src, boundary)
         if boundary not in nodes:
             if c.direction == "host->chip":
                 nodes[boundary] = nir.Input(input_type={"input": np.array(c.shape)})
@@ -204,9 +216,10 @@ def chip_graph(graph: nir.NIRGraph, info: GraphInfo, part: Partition) -> nir.NIR
                 sub.node_kinds[boundary] = "output"
             sub.domains[boundary] = "seq"
             sub.shapes[boundary] = list(c.shape)
-        edges.append((c.src, c.dst))
+        edges.append(edge)
+        sub.edge_kinds[f"{edge[0]}->{edge[1]}"] = c.kind
     for s, d in edges:
-        sub.edge_kinds[f"{s}->{d}"] = info.edge_kinds.get(f"{s}->{d}", "real")
+        sub.edge_kinds.setdefault(f"{s}->{d}", info.edge_kinds.get(f"{s}->{d}", "real"))
     out = nir.NIRGraph(nodes=nodes, edges=edges, metadata={}, type_check=False)
     attach_info(out, sub)
     return out

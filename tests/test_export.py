@@ -154,3 +154,21 @@ def test_export_size_must_fit_the_model_stride():
     arch = get_architecture("esdnet")
     with pytest.raises(ExportError, match="divisible by 4"):
         export_graph(arch.build(arch.config("tiny")), (30, 32), architecture="esdnet", config=arch.config("tiny"))
+
+
+def test_large_graphs_carry_per_channel_neuron_parameters(toy_model, tmp_path):
+    """Above 1 M neurons LIF parameters are (C, 1, 1); the graph still reads, checks and runs."""
+    from neurodeploy.targets.nir_torch import NirTorchExecutor
+    from neurodeploy.targets.torch_reference import TorchReference
+    from neurodeploy.verify import verdict
+
+    graph = export_graph(toy_model, (512, 512))  # 3 layers x 4 channels x 512^2 = 3.1 M neurons
+    info = graph_info(graph)
+    assert info.lif_params == "per_channel"
+    assert graph.nodes["lif2"].v_threshold.shape == (4, 1, 1) and info.shapes["lif2"] == [4, 512, 512]
+    write_graph(tmp_path / "g.nir", graph)
+    graph = read_graph(tmp_path / "g.nir")
+    images = np.random.default_rng(0).random((1, 3, 512, 512))
+    v = verdict(TorchReference(toy_model, graph, info).run_batch(images),
+                NirTorchExecutor(graph, info).run_batch(images), ["random"])
+    assert v.passed and v.layers["lif3"] == 100.0
