@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from neurodeploy import nodes as nd
-from neurodeploy.errors import ExportError
+from neurodeploy.errors import ExportError, GraphError
 from neurodeploy.graph import EDGE_BINARY, EDGE_REAL, GraphInfo, attach_info
 from neurodeploy.models import layers
 from neurodeploy.models.neurons import LIF
@@ -448,4 +448,11 @@ def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DE
             info.edge_kinds[f"{src}->{op.name}"] = EDGE_BINARY if ops[src].kind == "lif" else EDGE_REAL
     graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata={}, type_check=False)
     attach_info(graph, info)
+    # What read_graph would refuse must not be written: check at export time.
+    from neurodeploy.graph_check import check_graph
+
+    try:
+        check_graph(graph)
+    except GraphError as exc:
+        raise ExportError(f"the exported graph is malformed ({exc}); this is a neurodeploy bug, please report it") from None
     return graph

@@ -54,3 +54,21 @@ def rainy_images() -> np.ndarray:
 @pytest.fixture
 def toy_checkpoint(tmp_path, toy_model):
     return save_checkpoint(tmp_path / "toy.pt", toy_model, "toy-residual", TOY_CONFIG, {"preset": "test"})
+
+
+@pytest.fixture
+def run_cli(monkeypatch, capsys):
+    """Run the CLI in-process: ``run_cli("export", ...) -> (exit code, stdout, stderr)``."""
+    import sys
+
+    from neurodeploy import cli
+
+    def _run(*args) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["neurodeploy", *map(str, args)])
+        with pytest.raises(SystemExit) as exc:
+            cli.main()
+            raise SystemExit(0)
+        out, err = capsys.readouterr()
+        return exc.value.code or 0, out, err
+
+    return _run

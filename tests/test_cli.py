@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from neurodeploy.graph import read_graph
 import pytest
 import torch
 
-from neurodeploy import cli
 from neurodeploy.checkpoint import save_checkpoint
 
 
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["neurodeploy", *map(str, args)])
-    with pytest.raises(SystemExit) as exc:
-        cli.main()
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return exc.value.code or 0, out, err
 
 
 @pytest.fixture
-def bundle(tmp_path, toy_checkpoint, monkeypatch, capsys):
+def bundle(run_cli, tmp_path, toy_checkpoint):
     out = tmp_path / "bundle"
-    code, _, err = run_cli(monkeypatch, capsys, "export", toy_checkpoint, "--target", "loihi", "--out", out,
+    code, _, err = run_cli("export", toy_checkpoint, "--target", "loihi", "--out", out,
                            "--size", "16", "--size", "16")
     assert code == 0, err
     return out
@@ -46,8 +37,8 @@ def test_export_writes_a_complete_bundle(bundle, toy_checkpoint):
 
 
 @pytest.mark.lava
-def test_validate_passes_with_json_verdict_then_report(bundle, monkeypatch, capsys):
-    code, out, err = run_cli(monkeypatch, capsys, "validate", bundle, "--json")
+def test_validate_passes_with_json_verdict_then_report(run_cli, bundle):
+    code, out, err = run_cli("validate", bundle, "--json")
     assert code == 0, err
     verdict = json.loads(out)
     assert verdict["passed"] is True
@@ -55,7 +46,7 @@ def test_validate_passes_with_json_verdict_then_report(bundle, monkeypatch, caps
     assert verdict["first_divergence"] is None and verdict["output_psnr_db"] > 100
     assert (bundle / "validation.json").is_file()
 
-    code, out, err = run_cli(monkeypatch, capsys, "report", bundle, "--json")
+    code, out, err = run_cli("report", bundle, "--json")
     assert code == 0, err
     report = json.loads(out)
     assert [r["layer"] for r in report["layers"]] == ["lif1", "lif2", "lif3"]
@@ -64,29 +55,29 @@ def test_validate_passes_with_json_verdict_then_report(bundle, monkeypatch, caps
 
 
 @pytest.mark.lava
-def test_validate_exits_1_and_names_the_layer_when_the_reference_differs(bundle, monkeypatch, capsys):
+def test_validate_exits_1_and_names_the_layer_when_the_reference_differs(run_cli, bundle):
     # Change one weight of the reference model after export: Lava runs the exported graph,
     # torch runs the changed model, so they must part, first at lif2 (fed by conv2).
     payload = torch.load(bundle / "model.pt", weights_only=True)
     payload["state_dict"]["conv2.weight"][0, 0, 1, 1] += 1.0
     torch.save(payload, bundle / "model.pt")
-    code, out, _ = run_cli(monkeypatch, capsys, "validate", bundle, "--json")
+    code, out, _ = run_cli("validate", bundle, "--json")
     verdict = json.loads(out)
     assert code == 1 and verdict["passed"] is False
     assert verdict["first_divergence"]["layer"] == "lif2"
 
 
-def test_existing_output_is_refused_without_force_and_kept(bundle, toy_checkpoint, monkeypatch, capsys):
+def test_existing_output_is_refused_without_force_and_kept(run_cli, bundle, toy_checkpoint):
     before = (bundle / "manifest.json").read_text()
-    code, _, err = run_cli(monkeypatch, capsys, "export", toy_checkpoint, "--out", bundle)
+    code, _, err = run_cli("export", toy_checkpoint, "--out", bundle)
     assert code == 2 and "already exists; pass --force" in err and len(err.strip().splitlines()) == 1
     assert (bundle / "manifest.json").read_text() == before
-    code, _, err = run_cli(monkeypatch, capsys, "export", toy_checkpoint, "--out", bundle, "--force")
+    code, _, err = run_cli("export", toy_checkpoint, "--out", bundle, "--force")
     assert code == 0, err
     assert json.loads((bundle / "manifest.json").read_text())["input_shape"] == [3, 32, 32]
 
 
-def test_interrupted_export_leaves_the_old_bundle_untouched(bundle, toy_checkpoint, monkeypatch, capsys):
+def test_interrupted_export_leaves_the_old_bundle_untouched(bundle, toy_checkpoint, monkeypatch):
     from neurodeploy import bundle as bundle_mod
 
     before = {p.name: p.read_bytes() for p in bundle.iterdir()}
@@ -103,7 +94,7 @@ def test_interrupted_export_leaves_the_old_bundle_untouched(bundle, toy_checkpoi
 
 @pytest.mark.parametrize("case", ["missing", "not-a-checkpoint", "code-running-pickle", "unknown-arch",
                                   "state-dict-mismatch", "unwritable-out"])
-def test_bad_inputs_exit_2_with_one_line_and_no_bundle(case, tmp_path, toy_model, toy_checkpoint, monkeypatch, capsys):
+def test_bad_inputs_exit_2_with_one_line_and_no_bundle(run_cli, case, tmp_path, toy_model, toy_checkpoint):
     ckpt, out = toy_checkpoint, tmp_path / "out"
     if case == "missing":
         ckpt, expect = tmp_path / "missing.pt", "no such file or shipped checkpoint"
@@ -131,7 +122,7 @@ def test_bad_inputs_exit_2_with_one_line_and_no_bundle(case, tmp_path, toy_model
         blocker = tmp_path / "a-file"
         blocker.write_text("x")
         out, expect = blocker / "out", "cannot write a bundle"
-    code, _, err = run_cli(monkeypatch, capsys, "export", ckpt, "--target", "loihi", "--out", out)
+    code, _, err = run_cli("export", ckpt, "--target", "loihi", "--out", out)
     assert code == 2
     assert err.startswith("error: ") and expect in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
@@ -144,41 +135,41 @@ class _Evil:
 
 
 @pytest.mark.parametrize("make", ["empty-folder", "no-folder", "bad-manifest"])
-def test_bundle_without_manifest_exits_2(make, tmp_path, monkeypatch, capsys):
+def test_bundle_without_manifest_exits_2(run_cli, make, tmp_path):
     folder = tmp_path / "b"
     if make != "no-folder":
         folder.mkdir()
     if make == "bad-manifest":
         (folder / "manifest.json").write_text("{not json")
-    code, _, err = run_cli(monkeypatch, capsys, "validate", folder)
+    code, _, err = run_cli("validate", folder)
     assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
 
 
-def test_image_smaller_than_the_bundle_input_exits_2(bundle, tmp_path, monkeypatch, capsys):
+def test_image_smaller_than_the_bundle_input_exits_2(run_cli, bundle, tmp_path):
     from neurodeploy.images import write_image
     import numpy as np
 
     small = tmp_path / "small.png"
     write_image(small, np.zeros((3, 8, 8)))
-    code, _, err = run_cli(monkeypatch, capsys, "validate", bundle, "--image", small)
+    code, _, err = run_cli("validate", bundle, "--image", small)
     assert code == 2 and "smaller than the bundle's input 16x16" in err
 
 
-def test_unknown_target_and_usage_errors_exit_2(toy_checkpoint, tmp_path, monkeypatch, capsys):
-    code, _, err = run_cli(monkeypatch, capsys, "export", toy_checkpoint, "--target", "spinnaker", "--out", tmp_path / "o")
+def test_unknown_target_and_usage_errors_exit_2(run_cli, toy_checkpoint, tmp_path):
+    code, _, err = run_cli("export", toy_checkpoint, "--target", "spinnaker", "--out", tmp_path / "o")
     assert code == 2 and "unknown target 'spinnaker'" in err
-    code, _, _ = run_cli(monkeypatch, capsys, "export", toy_checkpoint)  # --out missing
+    code, _, _ = run_cli("export", toy_checkpoint)  # --out missing
     assert code == 2
 
 
-def test_models_lists_the_zoo_as_json(monkeypatch, capsys):
-    code, out, _ = run_cli(monkeypatch, capsys, "models", "--json")
+def test_models_lists_the_zoo_as_json(run_cli):
+    code, out, _ = run_cli("models", "--json")
     assert code == 0
     rows = json.loads(out)
     toy = next(r for r in rows if r["name"] == "toy-residual")
     assert toy["architecture"] == "toy-residual" and toy["params"] > 0
 
 
-def test_loihi_hardware_executor_says_what_is_missing(bundle, monkeypatch, capsys):
-    code, _, err = run_cli(monkeypatch, capsys, "validate", bundle, "--executor", "loihi")
+def test_loihi_hardware_executor_says_what_is_missing(run_cli, bundle):
+    code, _, err = run_cli("validate", bundle, "--executor", "loihi")
     assert code == 2 and "Loihi runtime is not installed" in err and "lava-float" in err

@@ -1,25 +1,16 @@
 """The derainer commands as a user meets them: count, train, derain, evaluate."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from neurodeploy import cli
 from neurodeploy.checkpoint import save_checkpoint
 from neurodeploy.models import get_architecture
 
 
-def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["neurodeploy", *map(str, args)])
-    with pytest.raises(SystemExit) as exc:
-        cli.main()
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return exc.value.code or 0, out, err
 
 
 @pytest.fixture
@@ -42,23 +33,23 @@ def ckpt(tmp_path):
     return save_checkpoint(tmp_path / "m.pt", arch.build(config), "esdnet", config, {"preset": "tiny"})
 
 
-def test_count_json_has_the_four_keys(monkeypatch, capsys):
-    code, out, err = run_cli(monkeypatch, capsys, "count", "esdnet", "--preset", "tiny", "--size", "32", "40", "--json")
+def test_count_json_has_the_four_keys(run_cli):
+    code, out, err = run_cli("count", "esdnet", "--preset", "tiny", "--size", "32", "40", "--json")
     assert code == 0, err
     d = json.loads(out)
     assert {"params_exact", "params_paper", "synops", "macs"} <= set(d)
     assert d["params_exact"] > d["params_paper"] > 0 and d["macs"] > 0 and (d["height"], d["width"]) == (32, 40)
 
 
-def test_count_unknown_architecture_or_preset_exits_2(monkeypatch, capsys):
-    code, _, err = run_cli(monkeypatch, capsys, "count", "nope")
+def test_count_unknown_architecture_or_preset_exits_2(run_cli):
+    code, _, err = run_cli("count", "nope")
     assert code == 2 and "unknown architecture" in err
-    code, _, err = run_cli(monkeypatch, capsys, "count", "esdnet", "--preset", "huge")
+    code, _, err = run_cli("count", "esdnet", "--preset", "huge")
     assert code == 2 and "no preset 'huge'" in err
 
 
-def test_evaluate_json_means_and_per_image(ckpt, pairs, monkeypatch, capsys):
-    code, out, err = run_cli(monkeypatch, capsys, "evaluate", ckpt, "--data", pairs, "--json")
+def test_evaluate_json_means_and_per_image(run_cli, ckpt, pairs):
+    code, out, err = run_cli("evaluate", ckpt, "--data", pairs, "--json")
     assert code == 0, err
     d = json.loads(out)
     assert d["count"] == 2 and [r["name"] for r in d["images"]] == ["p1", "p2"]
@@ -66,28 +57,28 @@ def test_evaluate_json_means_and_per_image(ckpt, pairs, monkeypatch, capsys):
         assert d[k] == pytest.approx(np.mean([r[k] for r in d["images"]]))
 
 
-def test_derain_writes_images_of_the_input_size(ckpt, pairs, tmp_path, monkeypatch, capsys):
+def test_derain_writes_images_of_the_input_size(run_cli, ckpt, pairs, tmp_path):
     images = sorted((pairs / "rainy").glob("*.png"))
-    code, _, err = run_cli(monkeypatch, capsys, "derain", ckpt, *images, "--out", tmp_path / "out")
+    code, _, err = run_cli("derain", ckpt, *images, "--out", tmp_path / "out")
     assert code == 0, err
     for p in images:
         assert Image.open(tmp_path / "out" / p.name).size == Image.open(p).size
 
 
-def test_train_then_resume_from_the_cli(pairs, tmp_path, monkeypatch, capsys):
+def test_train_then_resume_from_the_cli(run_cli, pairs, tmp_path):
     out = tmp_path / "t.pt"
     args = ["train", "spikerain", "--preset", "tiny", "--data", pairs, "--epochs", "1", "--iters-per-epoch", "1",
             "--batch-size", "2", "--crop", "16", "--out", out]
-    code, _, err = run_cli(monkeypatch, capsys, *args)
+    code, _, err = run_cli(*args)
     assert code == 0 and out.exists(), err
-    code, _, err = run_cli(monkeypatch, capsys, *args[:7], "2", *args[8:], "--resume")
+    code, _, err = run_cli(*args[:7], "2", *args[8:], "--resume")
     assert code == 0, err
 
 
 @pytest.mark.parametrize("bad", ["missing", "unpaired"])
-def test_bad_data_exits_2_with_one_line(bad, ckpt, pairs, monkeypatch, capsys):
+def test_bad_data_exits_2_with_one_line(run_cli, bad, ckpt, pairs):
     data = pairs.parent / "nowhere" if bad == "missing" else pairs
     if bad == "unpaired":
         (pairs / "clean" / "p1.png").unlink()
-    code, _, err = run_cli(monkeypatch, capsys, "evaluate", ckpt, "--data", data)
+    code, _, err = run_cli("evaluate", ckpt, "--data", data)
     assert code == 2 and err.count("\n") <= 2 and "error:" in err
