@@ -83,9 +83,9 @@ class Gain(NeurodeployNode):
 
 
 @dataclass(eq=False)
-class Product(NeurodeployNode):
-    """The elementwise product of its two inputs (``order``: JSON list of their names): a
-    product of two activations, which a spiking chip cannot compute."""
+class _OrderedInputs(NeurodeployNode):
+    """A node whose inputs are operands in an order (``order``: JSON list of node names),
+    not summed."""
 
     order: str = "[]"
 
@@ -95,14 +95,14 @@ class Product(NeurodeployNode):
 
 
 @dataclass(eq=False)
-class Concat(NeurodeployNode):
-    """Concatenates its inputs along channels; ``order`` is a JSON list of input node names."""
+class Product(_OrderedInputs):
+    """The elementwise product of its two inputs: a product of two activations, which a
+    spiking chip cannot compute."""
 
-    order: str = "[]"
 
-    @property
-    def inputs(self) -> list[str]:
-        return json.loads(self.order)
+@dataclass(eq=False)
+class Concat(_OrderedInputs):
+    """Concatenates its inputs along channels, in ``order``."""
 
 
 @dataclass(eq=False)
