@@ -286,3 +286,20 @@ def test_fuzz_10000_cases_no_uncaught_exception():
     result = fuzz_nir.run(10_000, seed=0)
     assert result.cases == 10_000
     assert result.failed == 0, result.failures[:2]
+
+
+def test_a_read_that_hangs_becomes_a_clear_error(tmp_path, monkeypatch):
+    """libhdf5 can loop forever on some damaged files: the read runs in a forked child
+    with a timeout, and a hang becomes a one-line GraphError."""
+    import time
+
+    from neurodeploy import graph as graph_mod
+
+    path = tmp_path / "hangs.nir"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    monkeypatch.setattr(graph_mod, "read_timeout_s", lambda p: 1.0)
+    monkeypatch.setattr(graph_mod, "_read_hdf5", lambda p: time.sleep(30))
+    start = time.perf_counter()
+    with pytest.raises(GraphError, match="did not finish within 1 s") as exc:
+        graph_mod.read_graph(path)
+    assert time.perf_counter() - start < 10 and "\n" not in str(exc.value)
