@@ -57,7 +57,6 @@ _SIMPLE_TYPES = (nn.Conv2d, nn.BatchNorm2d, nn.Upsample, LIF, layers.DirectEncod
 # Blocks kept whole as HostBlock nodes: each needs real-valued arithmetic (sigmoid gates,
 # products of activations, global pooling, softmax over time) that a spiking chip lacks.
 HOST_BLOCKS = {"MultiDimensionalAttention", "FeatureRefinementBlock", "MDSA", "ARFE", "TemporalFusion", "VLIF", "VLIFC", "VLIFT"}
-_IMAGE_OUT_BLOCKS = {"TemporalFusion"}  # host blocks that decode a sequence into an image
 
 
 @dataclass

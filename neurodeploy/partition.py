@@ -15,7 +15,6 @@ nodes named after the node on the other side), the host part as ``host.onnx``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -223,7 +222,3 @@ def chip_graph(graph: nir.NIRGraph, info: GraphInfo, part: Partition) -> nir.NIR
     out = nir.NIRGraph(nodes=nodes, edges=edges, metadata={}, type_check=False)
     attach_info(out, sub)
     return out
-
-
-def partition_json(graph: nir.NIRGraph, info: GraphInfo, part: Partition) -> str:
-    return json.dumps(summarize(graph, info, part), indent=2)

@@ -113,7 +113,9 @@ def loihi_hardware_available() -> tuple[bool, str]:
         import nxcore  # noqa: F401
     except ImportError as exc:
         return False, f"Intel's Loihi runtime is not installed ({exc.name} missing; lava-loihi is available to INRC members)"
-    return False, "a Loihi runtime is installed but no chip answered"
+    # A runtime is there, but the Loihi2HwCfg run path has never been exercised on a chip:
+    # say so rather than pretend.
+    return False, "Intel's Loihi runtime is installed, but neurodeploy's Loihi2HwCfg run path is not implemented yet"
 
 
 def require_hardware() -> None:
