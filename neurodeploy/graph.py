@@ -25,6 +25,7 @@ from pathlib import Path
 
 import nir
 
+from neurodeploy import nodes as nd
 from neurodeploy.errors import GraphError
 
 EDGE_BINARY = "binary"
@@ -81,6 +82,26 @@ def graph_info(graph: nir.NIRGraph) -> GraphInfo:
     except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
         raise GraphError(f"the graph's neurodeploy metadata is damaged ({type(exc).__name__}: {exc}); "
                          "re-export the graph") from None
+
+
+def _shape(node: nir.NIRNode) -> tuple[int, ...]:
+    if isinstance(node, nir.Input):
+        return tuple(int(v) for v in node.input_type["input"])
+    if isinstance(node, nir.Output):
+        return tuple(int(v) for v in node.output_type["output"])
+    if isinstance(node, nd.NeurodeployNode):
+        return tuple(int(v) for v in node.shape)
+    if isinstance(node, nir.LIF):
+        return tuple(node.v_threshold.shape)
+    return tuple(int(v) for v in node.output_type["output"])
+
+
+def node_shape(graph: nir.NIRGraph, name: str, info: GraphInfo | None = None) -> tuple[int, ...]:
+    """Per-step output shape (C, H, W); from the metadata when it has one (LIF parameters
+    may be per channel, see GraphInfo.lif_params)."""
+    if info is not None and name in info.shapes:
+        return tuple(info.shapes[name])
+    return _shape(graph.nodes[name])
 
 
 def topological_order(graph: nir.NIRGraph) -> list[str]:

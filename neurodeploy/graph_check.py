@@ -277,7 +277,7 @@ def _check_conv_fields(name: str, node: nir.Conv2d) -> tuple[int, ...]:
         raise GraphError(f"conv {_q(name)}: kernel {weight.shape[2:]} does not fit its {in_hw} input "
                          f"(padding {padding}); {REEXPORT}")
     out = (int(weight.shape[0]), *out_hw)
-    # Executors size buffers from output_type (partition.node_shape): it must agree.
+    # Executors size buffers from output_type (graph.node_shape): it must agree.
     declared = node.output_type.get("output") if isinstance(node.output_type, dict) else None
     if declared is None or tuple(np.asarray(declared).reshape(-1).tolist()) != out:
         raise GraphError(f"conv {_q(name)}: output_type {_short(declared)} disagrees with its weight and input_shape "

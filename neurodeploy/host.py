@@ -68,7 +68,7 @@ class HostGraph(torch.nn.Module):
 
     def input_shapes(self, batch: int = 1, shrink: int = 1) -> list[tuple[int, ...]]:
         """The image ``(N, C, H, W)``, then sequences ``(T, N, C, H, W)``; H, W divided by ``shrink``."""
-        from neurodeploy.partition import node_shape
+        from neurodeploy.graph import node_shape
 
         def scaled(shape):
             c, h, w = shape

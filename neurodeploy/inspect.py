@@ -11,7 +11,8 @@ import numpy as np
 from neurodeploy import nodes as nd
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.graph import GraphInfo, graph_info, read_graph, topological_order
-from neurodeploy.partition import node_shape, partition, summarize
+from neurodeploy.graph import node_shape
+from neurodeploy.partition import partition, summarize
 
 
 def _param_count(node: nir.NIRNode) -> int:

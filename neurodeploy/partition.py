@@ -22,7 +22,7 @@ import nir
 import numpy as np
 
 from neurodeploy import nodes as nd
-from neurodeploy.graph import GraphInfo, attach_info, topological_order
+from neurodeploy.graph import GraphInfo, attach_info, node_shape, topological_order
 
 CHIP_KINDS = ("conv", "lif", "upsample", "concat", "sum", "gain")
 
@@ -69,26 +69,6 @@ class Partition:
     def crossings_per_step(self) -> int:
         """Tensors crossing the chip/host boundary at every time step (one per cut edge)."""
         return len(self.cut)
-
-
-def _shape(node: nir.NIRNode) -> tuple[int, ...]:
-    if isinstance(node, nir.Input):
-        return tuple(int(v) for v in node.input_type["input"])
-    if isinstance(node, nir.Output):
-        return tuple(int(v) for v in node.output_type["output"])
-    if isinstance(node, nd.NeurodeployNode):
-        return tuple(int(v) for v in node.shape)
-    if isinstance(node, nir.LIF):
-        return tuple(node.v_threshold.shape)
-    return tuple(int(v) for v in node.output_type["output"])
-
-
-def node_shape(graph: nir.NIRGraph, name: str, info: GraphInfo | None = None) -> tuple[int, ...]:
-    """Per-step output shape (C, H, W); from the metadata when it has one (LIF parameters
-    may be per channel, see GraphInfo.lif_params)."""
-    if info is not None and name in info.shapes:
-        return tuple(info.shapes[name])
-    return _shape(graph.nodes[name])
 
 
 def partition(graph: nir.NIRGraph, info: GraphInfo) -> Partition:

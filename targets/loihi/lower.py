@@ -26,7 +26,7 @@ import nir
 import numpy as np
 
 from neurodeploy.errors import LoweringError
-from neurodeploy.graph import GraphInfo, predecessors, topological_order
+from neurodeploy.graph import GraphInfo, node_shape, predecessors, topological_order
 
 SYNAPSE_KINDS = ("conv",)
 
@@ -111,20 +111,6 @@ def _pair_xy(value) -> tuple[int, int]:
     return (int(b), int(a))
 
 
-def _output_shape(node: nir.NIRNode) -> tuple[int, ...]:
-    if hasattr(node, "shape") and not isinstance(node, (nir.Input, nir.Output)):  # neurodeploy nodes
-        return tuple(node.shape)
-    if isinstance(node, nir.Input):
-        return tuple(node.input_type["input"])
-    if isinstance(node, nir.Output):
-        return tuple(node.output_type["output"])
-    if isinstance(node, nir.LIF):
-        return tuple(node.v_threshold.shape)
-    if isinstance(node, nir.Conv2d):
-        return tuple(node.output_type["output"])
-    raise LoweringError(f"node type {type(node).__name__} has no Lava mapping yet")
-
-
 def _lava_kind(name: str, kind: str | None, info: GraphInfo) -> str | None:
     """Our graph's node kind -> the Lava role (None: stays on the host side of the boundary)."""
     if kind is None:
@@ -151,8 +137,7 @@ def to_lava_layout(graph: nir.NIRGraph, info: GraphInfo) -> dict[str, LavaNode]:
         kind = _lava_kind(name, info.node_kinds.get(name), info)
         if kind is None:
             continue
-        shape = info.shapes.get(name) or _output_shape(nir_node)
-        node = LavaNode(name, kind, _xyc(shape))
+        node = LavaNode(name, kind, _xyc(node_shape(graph, name, info)))
         if kind == "conv":
             weight = np.asarray(nir_node.weight, dtype=np.float64)  # (C_out, C_in/groups, kH, kW)
             node.params.update(
