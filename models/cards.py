@@ -46,6 +46,7 @@ def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "") -> 
         f"- **training**: {meta.get('epochs_done')} epochs × {train.get('iters_per_epoch')} iterations, batch "
         f"{train.get('batch_size')} of {train.get('crop')}×{train.get('crop')} crops with flips, loss 1−SSIM"
         + (f" + {train.get('l1_weight')}·L1" if train.get("l1_weight") else "")
+        + (", output conv zeroed at start (identity start)" if train.get("identity_start") else "")
         + f", Adam lr {train.get('lr')} cosine to {train.get('lr_min')}, seed {train.get('seed')}, "
         f"{train.get('threads')} CPU thread(s)",
         f"- **wall time**: {meta.get('wall_time_s', 0) / 60:.1f} min of training on a shared 2-core CPU (AMD EPYC)",

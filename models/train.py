@@ -2,7 +2,8 @@
 
 Loss: ``1 - SSIM(output, clean)`` (Gaussian 11×11, σ = 1.5, on RGB in [0, 1]), as in the
 papers; ``l1_weight > 0`` adds ``l1_weight · |output - clean|`` (some released code does;
-off by default). Optimiser: Adam, lr 1e-3, cosine annealing to 1e-7 over all iterations,
+off by default). ``identity_start`` zeroes the last conv before the global residual, so the
+untrained network returns its input (the rainy image's PSNR) instead of starting below it. Optimiser: Adam, lr 1e-3, cosine annealing to 1e-7 over all iterations,
 batch 12 of random 64×64 crops with flips (ESDNet's recipe; VLIF-Net follows it).
 
 An *epoch* here is ``iters_per_epoch`` batches drawn at random (our data sets are a few
@@ -44,6 +45,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_min: float = 1e-7
     l1_weight: float = 0.0
+    identity_start: bool = False
     seed: int = 0
     threads: int = 1
 
@@ -53,6 +55,20 @@ def ssim_loss(output: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     return 1.0 - structural_similarity_index_measure(
         output, clean, gaussian_kernel=True, sigma=1.5, kernel_size=11, data_range=1.0
     )
+
+
+def start_at_identity(model: torch.nn.Module) -> None:
+    """Zero the output conv (``model.output``) that feeds the global residual ``y = conv(...) + x``.
+
+    The network then computes ``y = x`` until the first update; gradients still reach every
+    layer from the second step on (the conv's own gradient is non-zero from the first).
+    """
+    conv = getattr(model, "output", None)
+    if not isinstance(conv, torch.nn.Conv2d):
+        raise CheckpointError(f"{type(model).__name__} has no output conv before a global residual; train without --identity-start")
+    torch.nn.init.zeros_(conv.weight)
+    if conv.bias is not None:
+        torch.nn.init.zeros_(conv.bias)
 
 
 def build_patches(cfg: TrainConfig) -> PairedPatches:
@@ -96,6 +112,8 @@ def train(
     config = arch.config(cfg.preset)
     torch.manual_seed(cfg.seed)
     model = arch.build(config)
+    if cfg.identity_start:
+        start_at_identity(model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     total = cfg.epochs * cfg.iters_per_epoch
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(total, 1), eta_min=cfg.lr_min)

@@ -74,3 +74,33 @@ def test_synthetic_rain_trains_on_clean_images_only(data, tmp_path):
     shutil.rmtree(data / "rainy")
     r = train(_cfg(data, epochs=1, synthetic_rain=True), tmp_path / "syn.pt")
     assert len(r.history) == 1 and np.isfinite(r.history[0]["loss"])
+
+
+@pytest.mark.parametrize("arch", ["esdnet", "vlifnet", "spikerain"])
+def test_identity_start_returns_the_input_until_trained(arch):
+    from neurodeploy.models.registry import get_architecture
+    from neurodeploy.models.train import start_at_identity
+
+    spec = get_architecture(arch)
+    torch.manual_seed(0)
+    model = spec.build(spec.config("tiny"))
+    start_at_identity(model)
+    image = torch.rand(1, 3, 20, 28)  # odd to the stride: pad and crop must also be exact
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(image), image)
+    # the output conv still learns on the first step, and through it everything else after
+    model.train()
+    loss = (model(image) - 0.5).abs().mean()
+    loss.backward()
+    assert model.output.weight.grad.abs().sum() > 0
+
+
+def test_identity_start_is_recorded_and_refused_for_a_model_without_an_output_conv(data, tmp_path):
+    from neurodeploy.models.train import start_at_identity
+
+    train(_cfg(data, epochs=1, identity_start=True, l1_weight=10.0), tmp_path / "i.pt")
+    meta = load_checkpoint(tmp_path / "i.pt").meta
+    assert meta["train"]["identity_start"] is True and meta["train"]["l1_weight"] == 10.0
+    with pytest.raises(CheckpointError, match="--identity-start"):
+        start_at_identity(torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1)))
