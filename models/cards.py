@@ -42,7 +42,13 @@ def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "") -> 
         "(see `models/counting.py`)",
         f"- **file**: {Path(ckpt.path).stat().st_size / 1e6:.2f} MB, sha256 `{ckpt.sha256[:16]}…`",
         f"- **training data**: {', '.join(train.get('data', []))}"
-        + (" (synthetic rain on the clean images)" if train.get("synthetic_rain") else " (real rainy/clean pairs)"),
+        + (
+            " (synthetic rain on the clean images)"
+            if train.get("synthetic_rain")
+            else f" (real rainy/clean pairs, {train['synthetic_fraction']:.0%} of crops with synthetic rain instead)"
+            if train.get("synthetic_fraction")
+            else " (real rainy/clean pairs)"
+        ),
         f"- **training**: {meta.get('epochs_done')} epochs × {train.get('iters_per_epoch')} iterations, batch "
         f"{train.get('batch_size')} of {train.get('crop')}×{train.get('crop')} crops with flips, loss 1−SSIM"
         + (f" + {train.get('l1_weight')}·L1" if train.get("l1_weight") else "")

@@ -162,16 +162,29 @@ class PairedPatches:
     ``batch(n, generator)`` returns ``(rainy, clean)`` float tensors ``(n, 3, size, size)``
     in [0, 1]; images are drawn uniformly, crops and flips at random from ``generator``.
     With ``synth`` (a :class:`models.rain.RainSynthesizer`), the rainy side is made from
-    the clean crop instead of read from disk.
+    the clean crop instead of read from disk: always for ``clean_only`` images and, for
+    pairs, with probability ``synthetic_fraction`` per crop (1.0: the rainy files are not
+    even read).
     """
 
-    def __init__(self, pairs: Sequence[Pair] = (), clean_only: Sequence[Path] = (), size: int = 64, synth=None):
+    def __init__(
+        self,
+        pairs: Sequence[Pair] = (),
+        clean_only: Sequence[Path] = (),
+        size: int = 64,
+        synth=None,
+        synthetic_fraction: float = 1.0,
+    ):
         self.size = int(size)
         self.synth = synth
+        if not 0.0 <= synthetic_fraction <= 1.0:
+            raise DataError(f"synthetic fraction {synthetic_fraction} is outside [0, 1]")
+        self.synthetic_fraction = float(synthetic_fraction) if synth is not None else 0.0
         self.rainy: list[torch.Tensor | None] = []
         self.clean: list[torch.Tensor] = []
         for p in pairs:
-            self.rainy.append(None if synth else (load_image(p.rainy) * 255).byte())
+            keep_rainy = synth is None or self.synthetic_fraction < 1.0
+            self.rainy.append((load_image(p.rainy) * 255).byte() if keep_rainy else None)
             self.clean.append((load_image(p.clean) * 255).byte())
         for path in clean_only:
             self.rainy.append(None)
@@ -189,7 +202,11 @@ class PairedPatches:
         idx = torch.randint(0, len(self.clean), (n,), generator=generator).tolist()
         for i in idx:
             c = self.clean[i].float() / 255.0
-            if self.synth is None:
+            # only a mixed run draws the coin, so all-real and all-synthetic runs keep the
+            # random stream (and the results) they had before mixing existed
+            mixed = 0.0 < self.synthetic_fraction < 1.0
+            synthetic = float(torch.rand(1, generator=generator)) < self.synthetic_fraction if mixed else self.synthetic_fraction == 1.0
+            if self.rainy[i] is not None and not synthetic:
                 r, c = random_crop_flip([self.rainy[i].float() / 255.0, c], self.size, generator)
             else:
                 (c,) = random_crop_flip([c], self.size, generator)

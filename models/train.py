@@ -3,8 +3,10 @@
 Loss: ``1 - SSIM(output, clean)`` (Gaussian 11×11, σ = 1.5, on RGB in [0, 1]), as in the
 papers; ``l1_weight > 0`` adds ``l1_weight · |output - clean|`` (some released code does;
 off by default). ``identity_start`` zeroes the last conv before the global residual, so the
-untrained network returns its input (the rainy image's PSNR) instead of starting below it. Optimiser: Adam, lr 1e-3, cosine annealing to 1e-7 over all iterations,
-batch 12 of random 64×64 crops with flips (ESDNet's recipe; VLIF-Net follows it).
+untrained network returns its input (the rainy image's PSNR) instead of starting below it.
+``synthetic_fraction`` replaces that fraction of the real crops by synthetic rain on their
+clean side (:class:`models.rain.RainSynthesizer`). Optimiser: Adam, lr 1e-3, cosine
+annealing to 1e-7 over all iterations, batch 12 of random 64×64 crops with flips (ESDNet's recipe; VLIF-Net follows it).
 
 An *epoch* here is ``iters_per_epoch`` batches drawn at random (our data sets are a few
 dozen images, so "one pass over the data" would be a handful of batches). After every
@@ -39,6 +41,7 @@ class TrainConfig:
     data: list[str]
     epochs: int
     synthetic_rain: bool = False
+    synthetic_fraction: float = 0.0
     iters_per_epoch: int = 100
     batch_size: int = 12
     crop: int = 64
@@ -72,11 +75,12 @@ def start_at_identity(model: torch.nn.Module) -> None:
 
 
 def build_patches(cfg: TrainConfig) -> PairedPatches:
-    synth = RainSynthesizer() if cfg.synthetic_rain else None
     if cfg.synthetic_rain:
         clean = [p for d in cfg.data for p in find_clean_images(d)]
-        return PairedPatches(clean_only=clean, size=cfg.crop, synth=synth)
+        return PairedPatches(clean_only=clean, size=cfg.crop, synth=RainSynthesizer())
     pairs = [p for d in expand_data_dirs(cfg.data) for p in find_pairs(d)]
+    if cfg.synthetic_fraction > 0:
+        return PairedPatches(pairs=pairs, size=cfg.crop, synth=RainSynthesizer(), synthetic_fraction=cfg.synthetic_fraction)
     return PairedPatches(pairs=pairs, size=cfg.crop)
 
 

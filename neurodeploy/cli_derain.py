@@ -67,6 +67,9 @@ def train_cmd(
     preset: str = typer.Option("tiny", "--preset", help="Preset of the architecture."),
     data: List[Path] = typer.Option(..., "--data", help="Paired folder (rainy/ + clean/), or a parent of several; repeatable."),
     synthetic_rain: bool = typer.Option(False, "--synthetic-rain", help="Ignore rainy/ and synthesise rain on the clean images."),
+    synthetic_fraction: float = typer.Option(
+        0.0, "--synthetic-fraction", help="Replace this fraction of real crops by synthetic rain on their clean side (0..1)."
+    ),
     epochs: int = typer.Option(10, "--epochs", help="Epochs (each --iters-per-epoch batches)."),
     out: Path = typer.Option(..., "--out", help="Checkpoint file to write after every epoch."),
     resume: bool = typer.Option(False, "--resume", help="Continue from --out and its .state file."),
@@ -86,9 +89,11 @@ def train_cmd(
 
     if epochs < 1 or iters_per_epoch < 1 or batch_size < 1 or crop < 8:
         raise NeurodeployError("--epochs, --iters-per-epoch and --batch-size must be >= 1 and --crop >= 8")
+    if not 0.0 <= synthetic_fraction <= 1.0:
+        raise NeurodeployError(f"--synthetic-fraction {synthetic_fraction} is outside 0..1")
     cfg = TrainConfig(
         architecture=architecture, preset=preset, data=[str(d) for d in data], epochs=epochs,
-        synthetic_rain=synthetic_rain, iters_per_epoch=iters_per_epoch, batch_size=batch_size, crop=crop,
+        synthetic_rain=synthetic_rain, synthetic_fraction=synthetic_fraction, iters_per_epoch=iters_per_epoch, batch_size=batch_size, crop=crop,
         lr=lr, l1_weight=l1_weight, identity_start=identity_start, seed=seed, threads=threads,
     )
     command = "neurodeploy " + " ".join(shlex.quote(a) for a in sys.argv[1:])

@@ -104,3 +104,26 @@ def test_identity_start_is_recorded_and_refused_for_a_model_without_an_output_co
     assert meta["train"]["identity_start"] is True and meta["train"]["l1_weight"] == 10.0
     with pytest.raises(CheckpointError, match="--identity-start"):
         start_at_identity(torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1)))
+
+
+def test_a_synthetic_fraction_mixes_synthetic_crops_into_real_pairs(data, tmp_path):
+    from neurodeploy.models.data import PairedPatches, find_pairs
+    from neurodeploy.models.rain import RainSynthesizer
+
+    pairs = find_pairs(data)
+    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    real = PairedPatches(pairs=pairs, size=16)
+    mixed = PairedPatches(pairs=pairs, size=16, synth=RainSynthesizer(), synthetic_fraction=0.5)
+    def synthetic_count(rainy):
+        # real crops come from 8-bit files; screen-blended synthetic streaks fall between the levels
+        on_grid = ((rainy * 255) - (rainy * 255).round()).abs().amax(dim=(1, 2, 3)) < 1e-4
+        return int((~on_grid).sum())
+
+    assert synthetic_count(real.batch(40, gen())[0]) == 0
+    r_mix, _ = mixed.batch(40, gen())
+    assert 10 <= synthetic_count(r_mix) <= 30
+    assert torch.equal(mixed.batch(40, gen())[0], r_mix)  # seeded
+    with pytest.raises(Exception, match="outside"):
+        PairedPatches(pairs=pairs, size=16, synth=RainSynthesizer(), synthetic_fraction=1.5)
+    train(_cfg(data, epochs=1, synthetic_fraction=0.5), tmp_path / "m.pt")
+    assert load_checkpoint(tmp_path / "m.pt").meta["train"]["synthetic_fraction"] == 0.5
