@@ -4,7 +4,9 @@ Model (in the spirit of the Rain100/Rain1400 generators, simplified): sparse ran
 drops (``density``: fraction of pixels seeding a streak) are smeared along a line of
 ``length`` pixels at ``angle_deg`` (0 = vertical, positive = leaning right), blurred by
 a Gaussian of ``blur`` pixels, scaled to ``brightness`` and composited with a screen blend
-``rainy = 1 - (1 - clean)(1 - streaks)``, so rain only brightens, as real streaks do.
+``rainy = 1 - (1 - clean)(1 - streaks)(1 - veil)``, so rain only brightens, as real streaks
+do; ``veil`` is the uniform haze of heavy rain (the accumulated-rain layer of Rain100H and
+the washed-out look of DDN's dense-rain images).
 All randomness comes from the ``torch.Generator`` passed in.
 """
 
@@ -26,6 +28,7 @@ class RainParams:
     density: float = 0.01
     blur: float = 0.8
     brightness: float = 0.8
+    veil: float = 0.0
 
 
 def _line_kernel(length: int, angle_deg: float) -> torch.Tensor:
@@ -64,29 +67,35 @@ def rain_layer(height: int, width: int, params: RainParams, generator: torch.Gen
 
 
 def add_rain(clean: torch.Tensor, params: RainParams, generator: torch.Generator) -> torch.Tensor:
-    """``clean`` ``(3, H, W)`` in [0, 1] with one rain layer screen-blended on (same on R, G, B)."""
+    """``clean`` ``(3, H, W)`` in [0, 1] with one rain layer and the veil screen-blended on (same on R, G, B)."""
     layer = rain_layer(clean.shape[-2], clean.shape[-1], params, generator)
-    return 1 - (1 - clean) * (1 - layer)
+    return 1 - (1 - clean) * (1 - layer) * (1 - params.veil)
 
 
 class RainSynthesizer:
     """Draws random :class:`RainParams` from ranges and applies them (seeded by the generator).
 
-    Ranges (inclusive): ``angle_deg``, ``length``, ``density``, ``blur``, ``brightness``.
+    Ranges (inclusive): ``angle_deg``, ``length``, ``density``, ``blur``, ``brightness``,
+    ``veil``. The defaults span light sparse streaks up to the dense, hazy rain of DDN's
+    Rain14000 (density to 5 % of pixels, veil to 0.25).
     """
 
     def __init__(
         self,
         angle_deg: tuple[float, float] = (-30.0, 30.0),
-        length: tuple[int, int] = (8, 30),
-        density: tuple[float, float] = (0.002, 0.02),
+        length: tuple[int, int] = (8, 40),
+        density: tuple[float, float] = (0.002, 0.05),
         blur: tuple[float, float] = (0.5, 1.5),
-        brightness: tuple[float, float] = (0.4, 1.0),
+        brightness: tuple[float, float] = (0.2, 1.0),
+        veil: tuple[float, float] = (0.0, 0.25),
     ):
-        self.ranges = {"angle_deg": angle_deg, "length": length, "density": density, "blur": blur, "brightness": brightness}
+        self.ranges = {
+            "angle_deg": angle_deg, "length": length, "density": density, "blur": blur,
+            "brightness": brightness, "veil": veil,
+        }
 
     def draw(self, generator: torch.Generator) -> RainParams:
-        u = torch.rand(5, generator=generator).tolist()
+        u = torch.rand(len(self.ranges), generator=generator).tolist()
         vals = {k: lo + (hi - lo) * ui for (k, (lo, hi)), ui in zip(self.ranges.items(), u)}
         vals["length"] = int(round(vals["length"]))
         return RainParams(**vals)

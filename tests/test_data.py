@@ -113,3 +113,12 @@ def test_synthesizer_draws_within_its_ranges():
     for _ in range(20):
         p = synth.draw(gen)
         assert -10 <= p.angle_deg <= 10 and 5 <= p.length <= 9
+        assert 0.0 <= p.veil <= 0.25
+
+
+def test_the_veil_lifts_every_pixel_as_a_screen_blend():
+    clean = torch.linspace(0, 1, 3 * 16 * 16).reshape(3, 16, 16)
+    gen = torch.Generator().manual_seed(0)
+    hazy = add_rain(clean, RainParams(density=0.0, veil=0.2), gen)
+    # no streaks: exactly 1 - (1 - c)(1 - 0.2); black becomes 0.2, white stays white
+    assert torch.allclose(hazy, 0.2 + 0.8 * clean, atol=1e-6)
