@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from neurodeploy.checkpoint import load_checkpoint
-from neurodeploy.errors import CheckpointError
+from neurodeploy.errors import CheckpointError, DataError
 from neurodeploy.models.train import TrainConfig, ssim_loss, train
 
 
@@ -123,7 +123,7 @@ def test_a_synthetic_fraction_mixes_synthetic_crops_into_real_pairs(data, tmp_pa
     r_mix, _ = mixed.batch(40, gen())
     assert 10 <= synthetic_count(r_mix) <= 30
     assert torch.equal(mixed.batch(40, gen())[0], r_mix)  # seeded
-    with pytest.raises(Exception, match="outside"):
+    with pytest.raises(DataError, match="outside"):
         PairedPatches(pairs=pairs, size=16, synth=RainSynthesizer(), synthetic_fraction=1.5)
     train(_cfg(data, epochs=1, synthetic_fraction=0.5), tmp_path / "m.pt")
     assert load_checkpoint(tmp_path / "m.pt").meta["train"]["synthetic_fraction"] == 0.5
