@@ -21,6 +21,14 @@ from .data import expand_data_dirs
 from .evaluate import evaluate
 
 
+def _data_kind(train: dict) -> str:
+    if train.get("synthetic_rain"):
+        return "synthetic rain on the clean images"
+    if train.get("synthetic_fraction"):
+        return f"real rainy/clean pairs, {train['synthetic_fraction']:.0%} of crops with synthetic rain instead"
+    return "real rainy/clean pairs"
+
+
 def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "") -> tuple[str, dict]:
     """The Markdown card and the evaluation results (per test set) of one checkpoint."""
     torch.set_num_threads(1)
@@ -42,13 +50,7 @@ def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "") -> 
         "(see `models/counting.py`)",
         f"- **file**: {Path(ckpt.path).stat().st_size / 1e6:.2f} MB, sha256 `{ckpt.sha256[:16]}…`",
         f"- **training data**: {', '.join(train.get('data', []))}"
-        + (
-            " (synthetic rain on the clean images)"
-            if train.get("synthetic_rain")
-            else f" (real rainy/clean pairs, {train['synthetic_fraction']:.0%} of crops with synthetic rain instead)"
-            if train.get("synthetic_fraction")
-            else " (real rainy/clean pairs)"
-        ),
+        + f" ({_data_kind(train)})",
         f"- **training**: {meta.get('epochs_done')} epochs × {train.get('iters_per_epoch')} iterations, batch "
         f"{train.get('batch_size')} of {train.get('crop')}×{train.get('crop')} crops with flips, loss 1−SSIM"
         + (f" + {train.get('l1_weight')}·L1" if train.get("l1_weight") else "")

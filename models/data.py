@@ -183,8 +183,7 @@ class PairedPatches:
         self.rainy: list[torch.Tensor | None] = []
         self.clean: list[torch.Tensor] = []
         for p in pairs:
-            keep_rainy = synth is None or self.synthetic_fraction < 1.0
-            self.rainy.append((load_image(p.rainy) * 255).byte() if keep_rainy else None)
+            self.rainy.append((load_image(p.rainy) * 255).byte() if self.synthetic_fraction < 1.0 else None)
             self.clean.append((load_image(p.clean) * 255).byte())
         for path in clean_only:
             self.rainy.append(None)
@@ -204,8 +203,8 @@ class PairedPatches:
             c = self.clean[i].float() / 255.0
             # only a mixed run draws the coin, so all-real and all-synthetic runs keep the
             # random stream (and the results) they had before mixing existed
-            mixed = 0.0 < self.synthetic_fraction < 1.0
-            synthetic = float(torch.rand(1, generator=generator)) < self.synthetic_fraction if mixed else self.synthetic_fraction == 1.0
+            f = self.synthetic_fraction
+            synthetic = f == 1.0 or (f > 0.0 and float(torch.rand(1, generator=generator)) < f)
             if self.rainy[i] is not None and not synthetic:
                 r, c = random_crop_flip([self.rainy[i].float() / 255.0, c], self.size, generator)
             else:

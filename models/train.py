@@ -6,7 +6,8 @@ off by default). ``identity_start`` zeroes the last conv before the global resid
 untrained network returns its input (the rainy image's PSNR) instead of starting below it.
 ``synthetic_fraction`` replaces that fraction of the real crops by synthetic rain on their
 clean side (:class:`models.rain.RainSynthesizer`). Optimiser: Adam, lr 1e-3, cosine
-annealing to 1e-7 over all iterations, batch 12 of random 64×64 crops with flips (ESDNet's recipe; VLIF-Net follows it).
+annealing to 1e-7 over all iterations, batch 12 of random 64×64 crops with flips
+(ESDNet's recipe; VLIF-Net follows it).
 
 An *epoch* here is ``iters_per_epoch`` batches drawn at random (our data sets are a few
 dozen images, so "one pass over the data" would be a handful of batches). After every
@@ -79,9 +80,8 @@ def build_patches(cfg: TrainConfig) -> PairedPatches:
         clean = [p for d in cfg.data for p in find_clean_images(d)]
         return PairedPatches(clean_only=clean, size=cfg.crop, synth=RainSynthesizer())
     pairs = [p for d in expand_data_dirs(cfg.data) for p in find_pairs(d)]
-    if cfg.synthetic_fraction > 0:
-        return PairedPatches(pairs=pairs, size=cfg.crop, synth=RainSynthesizer(), synthetic_fraction=cfg.synthetic_fraction)
-    return PairedPatches(pairs=pairs, size=cfg.crop)
+    synth = RainSynthesizer() if cfg.synthetic_fraction > 0 else None
+    return PairedPatches(pairs=pairs, size=cfg.crop, synth=synth, synthetic_fraction=cfg.synthetic_fraction)
 
 
 def _state_path(out: Path) -> Path:

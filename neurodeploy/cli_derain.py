@@ -89,8 +89,6 @@ def train_cmd(
 
     if epochs < 1 or iters_per_epoch < 1 or batch_size < 1 or crop < 8:
         raise NeurodeployError("--epochs, --iters-per-epoch and --batch-size must be >= 1 and --crop >= 8")
-    if not 0.0 <= synthetic_fraction <= 1.0:
-        raise NeurodeployError(f"--synthetic-fraction {synthetic_fraction} is outside 0..1")
     cfg = TrainConfig(
         architecture=architecture, preset=preset, data=[str(d) for d in data], epochs=epochs,
         synthetic_rain=synthetic_rain, synthetic_fraction=synthetic_fraction, iters_per_epoch=iters_per_epoch, batch_size=batch_size, crop=crop,

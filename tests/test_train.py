@@ -125,5 +125,8 @@ def test_a_synthetic_fraction_mixes_synthetic_crops_into_real_pairs(data, tmp_pa
     assert torch.equal(mixed.batch(40, gen())[0], r_mix)  # seeded
     with pytest.raises(DataError, match="outside"):
         PairedPatches(pairs=pairs, size=16, synth=RainSynthesizer(), synthetic_fraction=1.5)
+    with pytest.raises(DataError, match="outside"):  # a negative fraction is refused, not ignored
+        train(_cfg(data, epochs=1, synthetic_fraction=-0.5), tmp_path / "neg.pt")
+    assert not (tmp_path / "neg.pt").exists()
     train(_cfg(data, epochs=1, synthetic_fraction=0.5), tmp_path / "m.pt")
     assert load_checkpoint(tmp_path / "m.pt").meta["train"]["synthetic_fraction"] == 0.5
