@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def parse_variant(text: str) -> tuple[str, dict]:
     """``name:l1=10,identity=1`` -> ``("name", {"l1_weight": 10.0, "identity_start": True})``."""
     name, _, spec = text.partition(":")
-    keys = {"l1": ("l1_weight", float), "identity": ("identity_start", lambda v: v == "1"), "lr": ("lr", float),
+    keys = {"l1": ("l1_weight", float), "identity": ("identity_start", lambda v: v == "1"), "lr": ("lr", float), "psnr": ("psnr_weight", float),
             "synth": ("synthetic_fraction", float), "batch": ("batch_size", int), "crop": ("crop", int)}
     opts = {}
     for item in filter(None, spec.split(",")):

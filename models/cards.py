@@ -54,6 +54,7 @@ def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "") -> 
         f"- **training**: {meta.get('epochs_done')} epochs × {train.get('iters_per_epoch')} iterations, batch "
         f"{train.get('batch_size')} of {train.get('crop')}×{train.get('crop')} crops with flips, loss 1−SSIM"
         + (f" + {train.get('l1_weight')}·L1" if train.get("l1_weight") else "")
+        + (f" + {train.get('psnr_weight')}·log10(MSE)" if train.get("psnr_weight") else "")
         + (", output conv zeroed at start (identity start)" if train.get("identity_start") else "")
         + f", Adam lr {train.get('lr')} cosine to {train.get('lr_min')}, seed {train.get('seed')}, "
         f"{train.get('threads')} CPU thread(s)",

@@ -78,6 +78,9 @@ def train_cmd(
     crop: int = typer.Option(64, "--crop", help="Crop size in pixels (papers: 64)."),
     lr: float = typer.Option(1e-3, "--lr", help="Initial learning rate (cosine-annealed to 1e-7)."),
     l1_weight: float = typer.Option(0.0, "--l1-weight", help="Add this × L1 to the 1-SSIM loss (papers: 0)."),
+    psnr_weight: float = typer.Option(
+        0.0, "--psnr-weight", help="Add this × mean log10(MSE) per crop (= -PSNR/10) to the loss (papers: 0)."
+    ),
     identity_start: bool = typer.Option(
         False, "--identity-start", help="Zero the output conv so the untrained network returns its input (papers: no)."
     ),
@@ -92,7 +95,7 @@ def train_cmd(
     cfg = TrainConfig(
         architecture=architecture, preset=preset, data=[str(d) for d in data], epochs=epochs,
         synthetic_rain=synthetic_rain, synthetic_fraction=synthetic_fraction, iters_per_epoch=iters_per_epoch, batch_size=batch_size, crop=crop,
-        lr=lr, l1_weight=l1_weight, identity_start=identity_start, seed=seed, threads=threads,
+        lr=lr, l1_weight=l1_weight, psnr_weight=psnr_weight, identity_start=identity_start, seed=seed, threads=threads,
     )
     command = "neurodeploy " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     with _progress() as bar:

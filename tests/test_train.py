@@ -7,7 +7,7 @@ from PIL import Image
 
 from neurodeploy.checkpoint import load_checkpoint
 from neurodeploy.errors import CheckpointError, DataError
-from neurodeploy.models.train import TrainConfig, ssim_loss, train
+from neurodeploy.models.train import TrainConfig, log_mse_loss, ssim_loss, train
 
 
 @pytest.fixture
@@ -32,6 +32,15 @@ def test_loss_is_one_minus_ssim():
     x = torch.rand(2, 3, 16, 16)
     assert float(ssim_loss(x, x)) == pytest.approx(0.0, abs=1e-6)
     assert float(ssim_loss(x, torch.rand(2, 3, 16, 16))) > 0.5
+
+
+def test_log_mse_loss_is_minus_psnr_over_ten_averaged_over_crops():
+    clean = torch.full((2, 3, 8, 8), 0.5)
+    out = clean.clone()
+    out[0] += 0.1  # MSE 1e-2: PSNR 20 dB
+    out[1] += 0.01  # MSE 1e-4: PSNR 40 dB
+    # mean of -PSNR/10 = -3; a mean over all pixels would give log10(5.05e-3) = -2.30
+    assert float(log_mse_loss(out, clean)) == pytest.approx(-3.0, abs=1e-4)
 
 
 def test_same_seed_same_weights_and_the_loss_changes(data, tmp_path):
@@ -99,9 +108,9 @@ def test_identity_start_returns_the_input_until_trained(arch):
 def test_identity_start_is_recorded_and_refused_for_a_model_without_an_output_conv(data, tmp_path):
     from neurodeploy.models.train import start_at_identity
 
-    train(_cfg(data, epochs=1, identity_start=True, l1_weight=10.0), tmp_path / "i.pt")
+    train(_cfg(data, epochs=1, identity_start=True, l1_weight=10.0, psnr_weight=0.5), tmp_path / "i.pt")
     meta = load_checkpoint(tmp_path / "i.pt").meta
-    assert meta["train"]["identity_start"] is True and meta["train"]["l1_weight"] == 10.0
+    assert meta["train"]["identity_start"] is True and meta["train"]["l1_weight"] == 10.0 and meta["train"]["psnr_weight"] == 0.5
     with pytest.raises(CheckpointError, match="--identity-start"):
         start_at_identity(torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1)))
 
