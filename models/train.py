@@ -5,8 +5,10 @@ papers; ``l1_weight > 0`` adds ``l1_weight · |output - clean|`` (some released 
 off by default); ``psnr_weight > 0`` adds ``psnr_weight · mean_crops(log10 MSE)`` (MSE on
 RGB in [0, 1] per crop; that is ``-PSNR/10`` dB up to a constant, so it weighs each crop's
 *relative* error as the papers' mean-over-images PSNR does: a light-rain crop damaged from
-0.01 to 0.02 RMS costs as much as a heavy one improved from 0.2 to 0.1). ``identity_start`` zeroes the last conv before the global residual, so the
-untrained network returns its input (the rainy image's PSNR) instead of starting below it.
+0.01 to 0.02 RMS costs as much as a heavy one improved from 0.2 to 0.1); see
+:func:`training_loss`. ``identity_start`` zeroes the last conv before the global residual,
+so the untrained network returns its input (the rainy image's PSNR) instead of starting
+below it.
 ``synthetic_fraction`` replaces that fraction of the real crops by synthetic rain on their
 clean side (:class:`models.rain.RainSynthesizer`). Optimiser: Adam, lr 1e-3, cosine
 annealing to 1e-7 over all iterations, batch 12 of random 64×64 crops with flips
@@ -69,6 +71,16 @@ def log_mse_loss(output: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """``mean_crops(log10(MSE))`` over RGB in [0, 1]; equals ``-PSNR/10`` (dB) per crop plus a constant."""
     mse = (output - clean).pow(2).flatten(1).mean(1)
     return torch.log10(mse + 1e-10).mean()
+
+
+def training_loss(output: torch.Tensor, clean: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """What :func:`train` minimises (dimensionless): ``1 - SSIM`` plus the optional L1 and log-MSE terms."""
+    loss = ssim_loss(output, clean)
+    if cfg.l1_weight > 0:
+        loss = loss + cfg.l1_weight * (output - clean).abs().mean()
+    if cfg.psnr_weight > 0:
+        loss = loss + cfg.psnr_weight * log_mse_loss(output, clean)
+    return loss
 
 
 def start_at_identity(model: torch.nn.Module) -> None:
@@ -158,11 +170,7 @@ def train(
         for it in range(cfg.iters_per_epoch):
             rainy, clean = patches.batch(cfg.batch_size, gen)
             output = model(rainy)
-            loss = ssim_loss(output, clean)
-            if cfg.l1_weight > 0:
-                loss = loss + cfg.l1_weight * (output - clean).abs().mean()
-            if cfg.psnr_weight > 0:
-                loss = loss + cfg.psnr_weight * log_mse_loss(output, clean)
+            loss = training_loss(output, clean, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

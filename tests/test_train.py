@@ -7,7 +7,7 @@ from PIL import Image
 
 from neurodeploy.checkpoint import load_checkpoint
 from neurodeploy.errors import CheckpointError, DataError
-from neurodeploy.models.train import TrainConfig, log_mse_loss, ssim_loss, train
+from neurodeploy.models.train import TrainConfig, log_mse_loss, ssim_loss, train, training_loss
 
 
 @pytest.fixture
@@ -41,6 +41,14 @@ def test_log_mse_loss_is_minus_psnr_over_ten_averaged_over_crops():
     out[1] += 0.01  # MSE 1e-4: PSNR 40 dB
     # mean of -PSNR/10 = -3; a mean over all pixels would give log10(5.05e-3) = -2.30
     assert float(log_mse_loss(out, clean)) == pytest.approx(-3.0, abs=1e-4)
+
+
+def test_training_loss_adds_only_the_terms_the_config_asks_for(data):
+    out, clean = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    ssim, l1, log_mse = ssim_loss(out, clean), (out - clean).abs().mean(), log_mse_loss(out, clean)
+    assert float(training_loss(out, clean, _cfg(data))) == pytest.approx(float(ssim))
+    both = _cfg(data, l1_weight=10.0, psnr_weight=5.0)
+    assert float(training_loss(out, clean, both)) == pytest.approx(float(ssim + 10 * l1 + 5 * log_mse), rel=1e-6)
 
 
 def test_same_seed_same_weights_and_the_loss_changes(data, tmp_path):
