@@ -32,7 +32,8 @@ def parse_variant(text: str) -> tuple[str, dict]:
     """``name:l1=10,identity=1`` -> ``("name", {"l1_weight": 10.0, "identity_start": True})``."""
     name, _, spec = text.partition(":")
     keys = {"l1": ("l1_weight", float), "identity": ("identity_start", lambda v: v == "1"), "lr": ("lr", float), "psnr": ("psnr_weight", float),
-            "synth": ("synthetic_fraction", float), "batch": ("batch_size", int), "crop": ("crop", int)}
+            "synth": ("synthetic_fraction", float), "batch": ("batch_size", int), "crop": ("crop", int),
+            "cast": ("colour_cast", float)}
     opts = {}
     for item in filter(None, spec.split(",")):
         k, _, v = item.partition("=")
@@ -45,7 +46,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("architecture")
     ap.add_argument("--iters", type=int, default=150)
-    ap.add_argument("--variant", action="append", required=True, help="name:l1=W,identity=0|1,lr=X,synth=F,batch=N,crop=N")
+    ap.add_argument("--variant", action="append", required=True, help="name:l1=W,identity=0|1,lr=X,synth=F,batch=N,crop=N,cast=F")
     ap.add_argument("--data", default=str(ROOT.parent / "shared/data/train"))
     ap.add_argument("--test", default=str(ROOT.parent / "shared/data/test/DDN-SIRR-subset"))
     ap.add_argument("--seed", type=int, default=0)

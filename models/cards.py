@@ -23,10 +23,14 @@ from .evaluate import evaluate
 
 def _data_kind(train: dict) -> str:
     if train.get("synthetic_rain"):
-        return "synthetic rain on the clean images"
-    if train.get("synthetic_fraction"):
-        return f"real rainy/clean pairs, {train['synthetic_fraction']:.0%} of crops with synthetic rain instead"
-    return "real rainy/clean pairs"
+        kind = "synthetic rain on the clean images"
+    elif train.get("synthetic_fraction"):
+        kind = f"real rainy/clean pairs, {train['synthetic_fraction']:.0%} of crops with synthetic rain instead"
+    else:
+        kind = "real rainy/clean pairs"
+    if train.get("colour_cast"):
+        kind += f"; {train['colour_cast']:.0%} of crops with a random colour cast on the rainy side"
+    return kind
 
 
 def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "") -> tuple[str, dict]:

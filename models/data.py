@@ -164,7 +164,8 @@ class PairedPatches:
     With ``synth`` (a :class:`models.rain.RainSynthesizer`), the rainy side is made from
     the clean crop instead of read from disk: always for ``clean_only`` images and, for
     pairs, with probability ``synthetic_fraction`` per crop (1.0: the rainy files are not
-    even read).
+    even read). With ``cast`` (a :class:`models.rain.ColourCast`), the rainy side of each crop,
+    real or synthetic, gets a random colour cast with probability ``cast_fraction``.
     """
 
     def __init__(
@@ -174,12 +175,18 @@ class PairedPatches:
         size: int = 64,
         synth=None,
         synthetic_fraction: float = 1.0,
+        cast=None,
+        cast_fraction: float = 0.0,
     ):
         self.size = int(size)
         self.synth = synth
         if not 0.0 <= synthetic_fraction <= 1.0:
             raise DataError(f"synthetic fraction {synthetic_fraction} is outside [0, 1]")
         self.synthetic_fraction = float(synthetic_fraction) if synth is not None else 0.0
+        if not 0.0 <= cast_fraction <= 1.0:
+            raise DataError(f"colour-cast fraction {cast_fraction} is outside [0, 1]")
+        self.cast = cast
+        self.cast_fraction = float(cast_fraction) if cast is not None else 0.0
         self.rainy: list[torch.Tensor | None] = []
         self.clean: list[torch.Tensor] = []
         for p in pairs:
@@ -210,6 +217,9 @@ class PairedPatches:
             else:
                 (c,) = random_crop_flip([c], self.size, generator)
                 r = self.synth.random(c, generator)
+            # as above: no coin unless casts are asked for, so earlier runs reproduce
+            if self.cast_fraction > 0.0 and float(torch.rand(1, generator=generator)) < self.cast_fraction:
+                r = self.cast.random(r, generator)
             rainy.append(r)
             clean.append(c)
         return torch.stack(rainy), torch.stack(clean)

@@ -7,6 +7,9 @@ a Gaussian of ``blur`` pixels, scaled to ``brightness`` and composited with a sc
 ``rainy = 1 - (1 - clean)(1 - streaks)(1 - veil)``, so rain only brightens, as real streaks
 do; ``veil`` is the uniform haze of heavy rain (the accumulated-rain layer of Rain100H and
 the washed-out look of DDN's dense-rain images).
+:class:`ColourCast` is a separate, optional step for training crops: a random per-channel
+gain and offset on the rainy side, the tinted, contrast-changed look of some synthetic test
+sets (DDN-SIRR) that the screen-blended grey veil cannot produce.
 All randomness comes from the ``torch.Generator`` passed in.
 """
 
@@ -102,3 +105,26 @@ class RainSynthesizer:
 
     def random(self, clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return add_rain(clean, self.draw(generator), generator)
+
+
+@dataclass(frozen=True)
+class ColourCast:
+    """Random per-channel tone change of a rainy image, ``rainy_c = clamp(a_c · x_c + b_c, 0, 1)``.
+
+    ``gain`` (dimensionless) and ``offset`` ([0, 1] intensity) are drawn uniformly and
+    independently for R, G and B from the inclusive ranges. The defaults cover the casts
+    that per-channel affine fits (rainy against clean) measure on DDN-SIRR's rainy images
+    (gains 0.87-1.20, offsets 0.01-0.23; ``benchmarks/derain_headroom.md``), which the
+    training pairs, whose veils are grey, never show. The network must then undo a cast it
+    cannot tell from the scene's own colour, so it learns a colour-constancy prior.
+    """
+
+    gain: tuple[float, float] = (0.85, 1.2)
+    offset: tuple[float, float] = (0.0, 0.2)
+
+    def random(self, rainy: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``rainy`` ``(3, H, W)`` in [0, 1] with one random cast applied."""
+        (alo, ahi), (blo, bhi) = self.gain, self.offset
+        a = alo + (ahi - alo) * torch.rand(3, 1, 1, generator=generator)
+        b = blo + (bhi - blo) * torch.rand(3, 1, 1, generator=generator)
+        return (a * rainy + b).clamp(0, 1)

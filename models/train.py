@@ -10,7 +10,9 @@ RGB in [0, 1] per crop; that is ``-PSNR/10`` dB up to a constant, so it weighs e
 so the untrained network returns its input (the rainy image's PSNR) instead of starting
 below it.
 ``synthetic_fraction`` replaces that fraction of the real crops by synthetic rain on their
-clean side (:class:`models.rain.RainSynthesizer`). Optimiser: Adam, lr 1e-3, cosine
+clean side (:class:`models.rain.RainSynthesizer`); ``colour_cast`` gives that fraction of
+all crops a random per-channel gain and offset on the rainy side
+(:class:`models.rain.ColourCast`). Optimiser: Adam, lr 1e-3, cosine
 annealing to 1e-7 over all iterations, batch 12 of random 64×64 crops with flips
 (ESDNet's recipe; VLIF-Net follows it).
 
@@ -34,7 +36,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 from neurodeploy.errors import CheckpointError
 
 from .data import PairedPatches, expand_data_dirs, find_clean_images, find_pairs
-from .rain import RainSynthesizer
+from .rain import ColourCast, RainSynthesizer
 from .registry import get_architecture
 
 
@@ -48,6 +50,7 @@ class TrainConfig:
     epochs: int
     synthetic_rain: bool = False
     synthetic_fraction: float = 0.0
+    colour_cast: float = 0.0
     iters_per_epoch: int = 100
     batch_size: int = 12
     crop: int = 64
@@ -103,7 +106,10 @@ def build_patches(cfg: TrainConfig) -> PairedPatches:
         return PairedPatches(clean_only=clean, size=cfg.crop, synth=RainSynthesizer())
     pairs = [p for d in expand_data_dirs(cfg.data) for p in find_pairs(d)]
     synth = RainSynthesizer() if cfg.synthetic_fraction > 0 else None
-    return PairedPatches(pairs=pairs, size=cfg.crop, synth=synth, synthetic_fraction=cfg.synthetic_fraction)
+    cast = ColourCast() if cfg.colour_cast > 0 else None
+    return PairedPatches(
+        pairs=pairs, size=cfg.crop, synth=synth, synthetic_fraction=cfg.synthetic_fraction, cast=cast, cast_fraction=cfg.colour_cast
+    )
 
 
 def _state_path(out: Path) -> Path:

@@ -70,6 +70,9 @@ def train_cmd(
     synthetic_fraction: float = typer.Option(
         0.0, "--synthetic-fraction", help="Replace this fraction of real crops by synthetic rain on their clean side (0..1)."
     ),
+    colour_cast: float = typer.Option(
+        0.0, "--colour-cast", help="Give this fraction of crops a random per-channel gain and offset on the rainy side (0..1)."
+    ),
     epochs: int = typer.Option(10, "--epochs", help="Epochs (each --iters-per-epoch batches)."),
     out: Path = typer.Option(..., "--out", help="Checkpoint file to write after every epoch."),
     resume: bool = typer.Option(False, "--resume", help="Continue from --out and its .state file."),
@@ -94,7 +97,7 @@ def train_cmd(
         raise NeurodeployError("--epochs, --iters-per-epoch and --batch-size must be >= 1 and --crop >= 8")
     cfg = TrainConfig(
         architecture=architecture, preset=preset, data=[str(d) for d in data], epochs=epochs,
-        synthetic_rain=synthetic_rain, synthetic_fraction=synthetic_fraction, iters_per_epoch=iters_per_epoch, batch_size=batch_size, crop=crop,
+        synthetic_rain=synthetic_rain, synthetic_fraction=synthetic_fraction, colour_cast=colour_cast, iters_per_epoch=iters_per_epoch, batch_size=batch_size, crop=crop,
         lr=lr, l1_weight=l1_weight, psnr_weight=psnr_weight, identity_start=identity_start, seed=seed, threads=threads,
     )
     command = "neurodeploy " + " ".join(shlex.quote(a) for a in sys.argv[1:])

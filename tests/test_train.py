@@ -147,3 +147,29 @@ def test_a_synthetic_fraction_mixes_synthetic_crops_into_real_pairs(data, tmp_pa
     assert not (tmp_path / "neg.pt").exists()
     train(_cfg(data, epochs=1, synthetic_fraction=0.5), tmp_path / "m.pt")
     assert load_checkpoint(tmp_path / "m.pt").meta["train"]["synthetic_fraction"] == 0.5
+
+
+def test_a_colour_cast_tints_the_rainy_side_only_and_keeps_older_runs_reproducible(data, tmp_path):
+    from neurodeploy.models.data import PairedPatches, find_pairs
+    from neurodeploy.models.rain import ColourCast
+
+    pairs = find_pairs(data)
+    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    plain = PairedPatches(pairs=pairs, size=16)
+    # a fraction of 0 draws nothing: the batches of runs without casts are unchanged
+    assert all(torch.equal(a, b) for a, b in zip(plain.batch(8, gen()), PairedPatches(pairs=pairs, size=16, cast=ColourCast()).batch(8, gen())))
+    # a fixed cast on one crop: the same crop, rainy = clamp(1.1·x + 0.05), clean untouched
+    fixed = PairedPatches(pairs=pairs, size=16, cast=ColourCast(gain=(1.1, 1.1), offset=(0.05, 0.05)), cast_fraction=1.0)
+    (r0, c0), (r1, c1) = plain.batch(1, gen()), fixed.batch(1, gen())
+    assert torch.equal(c0, c1)
+    assert torch.allclose(r1, (1.1 * r0 + 0.05).clamp(0, 1), atol=1e-6)
+    # random casts differ per channel and stay inside the ranges
+    grey = torch.full((3, 4, 4), 0.5)
+    tinted = ColourCast().random(grey, gen())
+    assert len(set(tinted[:, 0, 0].tolist())) == 3
+    assert float(tinted.min()) >= 0.5 * 0.85 - 1e-6 and float(tinted.max()) <= 0.5 * 1.2 + 0.2 + 1e-6
+    with pytest.raises(DataError, match="colour-cast fraction"):
+        train(_cfg(data, epochs=1, colour_cast=1.5), tmp_path / "bad.pt")
+    assert not (tmp_path / "bad.pt").exists()
+    train(_cfg(data, epochs=1, colour_cast=0.5), tmp_path / "c.pt")
+    assert load_checkpoint(tmp_path / "c.pt").meta["train"]["colour_cast"] == 0.5
