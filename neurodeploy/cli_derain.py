@@ -101,13 +101,19 @@ def train_cmd(
         lr=lr, l1_weight=l1_weight, psnr_weight=psnr_weight, identity_start=identity_start, seed=seed, threads=threads,
     )
     command = "neurodeploy " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    with _progress() as bar:
-        task = bar.add_task(f"train {architecture}/{preset}", total=epochs * iters_per_epoch, info="")
+    # the bar starts at the first iteration, so that bad data or options give one error line
+    bar, tasks = _progress(), []
 
-        def on_iter(i: int, total: int, loss: float) -> None:
-            bar.update(task, completed=i, info=f"loss {loss:.4f}")
+    def on_iter(i: int, total: int, loss: float) -> None:
+        if not tasks:
+            bar.start()
+            tasks.append(bar.add_task(f"train {architecture}/{preset}", total=total, info=""))
+        bar.update(tasks[0], completed=i, info=f"loss {loss:.4f}")
 
+    try:
         result = train(cfg, out, resume=resume, command=command, progress=on_iter, log=bar.console.print)
+    finally:
+        bar.stop()
     console.print(f"wrote {out} ({result.wall_time_s:.0f} s of training)")
 
 

@@ -68,11 +68,17 @@ def test_derain_writes_images_of_the_input_size(run_cli, ckpt, pairs, tmp_path):
 def test_train_then_resume_from_the_cli(run_cli, pairs, tmp_path):
     out = tmp_path / "t.pt"
     args = ["train", "spikerain", "--preset", "tiny", "--data", pairs, "--epochs", "1", "--iters-per-epoch", "1",
-            "--batch-size", "2", "--crop", "16", "--out", out]
+            "--batch-size", "2", "--crop", "16", "--colour-cast", "0.5", "--out", out]
     code, _, err = run_cli(*args)
     assert code == 0 and out.exists(), err
     code, _, err = run_cli(*args[:7], "2", *args[8:], "--resume")
     assert code == 0, err
+    from neurodeploy.checkpoint import load_checkpoint
+
+    assert load_checkpoint(out).meta["train"]["colour_cast"] == 0.5
+    code, _, err = run_cli(*args[:-4], "--colour-cast", "2", "--out", tmp_path / "bad.pt")
+    assert code == 2 and "colour-cast fraction 2.0 is outside [0, 1]" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad.pt").exists()
 
 
 @pytest.mark.parametrize("bad", ["missing", "unpaired"])
