@@ -1,0 +1,79 @@
+"""Short fine-tuning screens: continue a trained checkpoint with a changed recipe, then evaluate.
+
+A cheaper screen than :mod:`derain_recipe` for changes that matter late in training (larger
+crops, colour casts): it starts from the checkpoint's weights instead of from scratch.
+Each variant runs ``--iters`` iterations (Adam, cosine from ``lr`` to 1e-7, seed 1) with
+the shipped loss (1 - SSIM + 5 log10 MSE) and prints one JSON line (mean and per-image
+PSNR on Y, dB, on ``--test``). The checkpoint itself is not changed.
+
+    .venv/bin/python benchmarks/derain_finetune.py esdnet-tiny --iters 300 \
+        --variant same:lr=2e-4,synth=0.25 --variant cast25:lr=2e-4,synth=0.25,cast=0.25
+
+Variant keys as in ``derain_recipe.py`` (``lr``, ``synth``, ``batch``, ``crop``, ``cast``, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from neurodeploy.checkpoint import load_model
+from neurodeploy.models.evaluate import evaluate
+from neurodeploy.models.train import TrainConfig, build_patches, training_loss
+
+from derain_recipe import parse_variant
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def finetune(model: torch.nn.Module, cfg: TrainConfig, iters: int, seed: int) -> float:
+    """Train ``model`` in place for ``iters`` batches; returns the wall time in s."""
+    patches = build_patches(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=iters, eta_min=cfg.lr_min)
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        rainy, clean = patches.batch(cfg.batch_size, gen)
+        loss = training_loss(model(rainy), clean, cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoint", help="shipped name or file")
+    ap.add_argument("--iters", type=int, default=300)
+    ap.add_argument("--variant", action="append", required=True, help="name:lr=X,synth=F,cast=F,crop=N,batch=N")
+    ap.add_argument("--data", default=str(ROOT.parent / "shared/data/train"))
+    ap.add_argument("--test", default=str(ROOT.parent / "shared/data/test/DDN-SIRR-subset"))
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    for text in args.variant:
+        name, opts = parse_variant(text)
+        model, ckpt = load_model(args.checkpoint)
+        cfg = TrainConfig(
+            architecture=ckpt.architecture, preset=ckpt.meta.get("preset", "tiny"), data=[args.data], epochs=1,
+            iters_per_epoch=args.iters, psnr_weight=5.0, seed=args.seed, threads=1, **opts,
+        )
+        wall = finetune(model, cfg, args.iters, args.seed)
+        ev = evaluate(model, args.test)
+        print(json.dumps({
+            "checkpoint": args.checkpoint, "variant": name, **opts, "iters": args.iters,
+            "train_s": round(wall, 1), "psnr": round(ev["psnr"], 2), "ssim": round(ev["ssim"], 4),
+            "input_psnr": round(ev["input_psnr"], 2),
+            "per_image_psnr": {r["name"]: round(r["psnr"], 2) for r in ev["images"]},
+        }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
