@@ -15,7 +15,6 @@ Variant keys as in ``derain_recipe.py`` (``lr``, ``synth``, ``batch``, ``crop``,
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from neurodeploy.checkpoint import load_model
 from neurodeploy.models.evaluate import evaluate
 from neurodeploy.models.train import TrainConfig, build_patches, training_loss
 
-from derain_recipe import parse_variant
+from derain_recipe import parse_variant, result_line
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,13 +65,7 @@ def main() -> None:
             iters_per_epoch=args.iters, psnr_weight=5.0, seed=args.seed, threads=1, **opts,
         )
         wall = finetune(model, cfg, args.iters, args.seed)
-        ev = evaluate(model, args.test)
-        print(json.dumps({
-            "checkpoint": args.checkpoint, "variant": name, **opts, "iters": args.iters,
-            "train_s": round(wall, 1), "psnr": round(ev["psnr"], 2), "ssim": round(ev["ssim"], 4),
-            "input_psnr": round(ev["input_psnr"], 2),
-            "per_image_psnr": {r["name"]: round(r["psnr"], 2) for r in ev["images"]},
-        }), flush=True)
+        print(result_line({"checkpoint": args.checkpoint}, name, opts, args.iters, wall, evaluate(model, args.test)), flush=True)
 
 
 if __name__ == "__main__":

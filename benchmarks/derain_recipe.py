@@ -42,6 +42,16 @@ def parse_variant(text: str) -> tuple[str, dict]:
     return name, opts
 
 
+def result_line(head: dict, name: str, opts: dict, iters: int, wall_s: float, ev: dict) -> str:
+    """One JSON line: ``head``, the variant and its options, train time (s), mean and per-image PSNR (dB)."""
+    return json.dumps({
+        **head, "variant": name, **opts, "iters": iters,
+        "train_s": round(wall_s, 1), "psnr": round(ev["psnr"], 2), "ssim": round(ev["ssim"], 4),
+        "input_psnr": round(ev["input_psnr"], 2),
+        "per_image_psnr": {r["name"]: round(r["psnr"], 2) for r in ev["images"]},
+    })
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("architecture")
@@ -62,13 +72,7 @@ def main() -> None:
             t0 = time.perf_counter()
             result = train(cfg, Path(tmp) / "run.pt")
             wall = time.perf_counter() - t0
-        ev = evaluate(result.model, args.test)
-        print(json.dumps({
-            "architecture": args.architecture, "variant": name, **opts, "iters": args.iters,
-            "train_s": round(wall, 1), "psnr": round(ev["psnr"], 2), "ssim": round(ev["ssim"], 4),
-            "input_psnr": round(ev["input_psnr"], 2),
-            "per_image_psnr": {r["name"]: round(r["psnr"], 2) for r in ev["images"]},
-        }), flush=True)
+        print(result_line({"architecture": args.architecture}, name, opts, args.iters, wall, evaluate(result.model, args.test)), flush=True)
 
 
 if __name__ == "__main__":
