@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 
@@ -24,10 +23,7 @@ from neurodeploy.checkpoint import load_model
 from neurodeploy.models.evaluate import evaluate
 from neurodeploy.models.train import TrainConfig, build_patches, training_loss
 
-from derain_recipe import parse_variant, result_line
-
-ROOT = Path(__file__).resolve().parents[1]
-
+from derain_recipe import add_screen_arguments, parse_variant, result_line
 
 def finetune(model: torch.nn.Module, cfg: TrainConfig, iters: int, seed: int) -> float:
     """Train ``model`` in place for ``iters`` batches; returns the wall time in s."""
@@ -50,11 +46,7 @@ def finetune(model: torch.nn.Module, cfg: TrainConfig, iters: int, seed: int) ->
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint", help="shipped name or file")
-    ap.add_argument("--iters", type=int, default=300)
-    ap.add_argument("--variant", action="append", required=True, help="name:lr=X,synth=F,cast=F,crop=N,batch=N")
-    ap.add_argument("--data", default=str(ROOT.parent / "shared/data/train"))
-    ap.add_argument("--test", default=str(ROOT.parent / "shared/data/test/DDN-SIRR-subset"))
-    ap.add_argument("--seed", type=int, default=1)
+    add_screen_arguments(ap, iters=300, seed=1)
     args = ap.parse_args()
     torch.set_num_threads(1)
     for text in args.variant:

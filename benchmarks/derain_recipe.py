@@ -52,14 +52,19 @@ def result_line(head: dict, name: str, opts: dict, iters: int, wall_s: float, ev
     })
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("architecture")
-    ap.add_argument("--iters", type=int, default=150)
+def add_screen_arguments(ap: argparse.ArgumentParser, iters: int, seed: int) -> None:
+    """The options every recipe screen takes: ``--iters``, ``--variant`` (repeatable), ``--data``, ``--test``, ``--seed``."""
+    ap.add_argument("--iters", type=int, default=iters)
     ap.add_argument("--variant", action="append", required=True, help="name:l1=W,identity=0|1,lr=X,synth=F,batch=N,crop=N,cast=F")
     ap.add_argument("--data", default=str(ROOT.parent / "shared/data/train"))
     ap.add_argument("--test", default=str(ROOT.parent / "shared/data/test/DDN-SIRR-subset"))
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=seed)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("architecture")
+    add_screen_arguments(ap, iters=150, seed=0)
     args = ap.parse_args()
     torch.set_num_threads(1)
     for text in args.variant:
