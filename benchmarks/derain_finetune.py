@@ -25,6 +25,7 @@ from neurodeploy.models.train import TrainConfig, build_patches, training_loss
 
 from derain_recipe import add_screen_arguments, parse_variant, result_line
 
+
 def finetune(model: torch.nn.Module, cfg: TrainConfig, iters: int, seed: int) -> float:
     """Train ``model`` in place for ``iters`` batches; returns the wall time in s."""
     patches = build_patches(cfg)
