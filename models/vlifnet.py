@@ -240,6 +240,9 @@ register(
                       "beta": 0.25, "v_threshold": 0.15, "tau": 2.0},
             "tiny": {"dim": 8, "blocks": [1, 1, 1], "refine_blocks": 1, "t_steps": 4, "levels": 4, "r": 2,
                      "beta": 0.25, "v_threshold": 0.15, "tau": 2.0},
+            # tiny at twice the width: about 2.6x tiny's time per training step on this CPU
+            "small": {"dim": 16, "blocks": [1, 1, 1], "refine_blocks": 1, "t_steps": 4, "levels": 4, "r": 2,
+                      "beta": 0.25, "v_threshold": 0.15, "tau": 2.0},
         },
         description="VLIF-Net: NI-LIF graded spikes, patch-to-time VLIF, SDEM/SMU U-Net (rebuilt from the paper)",
     )
