@@ -28,6 +28,20 @@ def test_tiny_maps_an_image_to_an_image_of_the_same_size(name, hw):
 
 
 @pytest.mark.parametrize("name", ARCHS)
+def test_small_is_tiny_at_twice_the_width(name):
+    arch = get_architecture(name)
+    tiny, small = arch.config("tiny"), arch.config("small")
+    widths = {"dim", "growth"}
+    assert {k: v for k, v in small.items() if k not in widths} == {k: v for k, v in tiny.items() if k not in widths}
+    assert all(small[k] == 2 * tiny[k] for k in widths & tiny.keys())
+    model = _build(name, "small").eval()
+    x = torch.rand(1, 3, 37, 50)
+    with torch.no_grad():
+        assert model(x).shape == x.shape
+    assert sum(p.numel() for p in model.parameters()) > 3 * sum(p.numel() for p in _build(name, "tiny").parameters())
+
+
+@pytest.mark.parametrize("name", ARCHS)
 def test_tiny_has_spiking_neurons_and_gradients_reach_the_first_conv(name):
     model = _build(name, "tiny").train()
     assert any(isinstance(m, (LIF, NILIF)) for m in model.modules())
