@@ -153,6 +153,9 @@ class SpikeRain(SpikingUNet):
         self.build(dim, en_blocks, de_blocks, t_steps, stage, unit, TemporalFusion(t_steps), ARFE(2 * dim, 8))
 
 
+_TINY = {"dim": 8, "en_blocks": [1, 1, 1], "de_blocks": [1, 1, 1], "growth": 8, "dense_layers": 2,
+         "t_steps": 4, "v_threshold": 0.15, "tau": 2.0}
+
 register(
     Architecture(
         name="spikerain",
@@ -161,11 +164,9 @@ register(
             # the authors' SpikeRainFactory.spikerain_m(): dim 48, en [4,4,8,8], de [2,2,2,2], T 4
             "paper": {"dim": 48, "en_blocks": [4, 4, 8], "de_blocks": [2, 2, 2], "growth": 24, "dense_layers": 4,
                       "t_steps": 4, "v_threshold": 0.15, "tau": 2.0},
-            "tiny": {"dim": 8, "en_blocks": [1, 1, 1], "de_blocks": [1, 1, 1], "growth": 8, "dense_layers": 2,
-                     "t_steps": 4, "v_threshold": 0.15, "tau": 2.0},
+            "tiny": _TINY,
             # tiny at twice the width: about 2x tiny's time per training step on this CPU
-            "small": {"dim": 16, "en_blocks": [1, 1, 1], "de_blocks": [1, 1, 1], "growth": 16, "dense_layers": 2,
-                      "t_steps": 4, "v_threshold": 0.15, "tau": 2.0},
+            "small": {**_TINY, "dim": 16, "growth": 16},
         },
         description="SpikeRain (WACV 2026): dense spiking residual U-Net, MDSA, temporal fusion, ARFE",
     )

@@ -231,6 +231,9 @@ class VLIFNet(nn.Module):
         return self.crop(y, image)
 
 
+_TINY = {"dim": 8, "blocks": [1, 1, 1], "refine_blocks": 1, "t_steps": 4, "levels": 4, "r": 2,
+         "beta": 0.25, "v_threshold": 0.15, "tau": 2.0}
+
 register(
     Architecture(
         name="vlifnet",
@@ -238,11 +241,9 @@ register(
         presets={
             "paper": {"dim": 48, "blocks": [4, 10, 2], "refine_blocks": 4, "t_steps": 4, "levels": 4, "r": 2,
                       "beta": 0.25, "v_threshold": 0.15, "tau": 2.0},
-            "tiny": {"dim": 8, "blocks": [1, 1, 1], "refine_blocks": 1, "t_steps": 4, "levels": 4, "r": 2,
-                     "beta": 0.25, "v_threshold": 0.15, "tau": 2.0},
+            "tiny": _TINY,
             # tiny at twice the width: about 2.6x tiny's time per training step on this CPU
-            "small": {"dim": 16, "blocks": [1, 1, 1], "refine_blocks": 1, "t_steps": 4, "levels": 4, "r": 2,
-                      "beta": 0.25, "v_threshold": 0.15, "tau": 2.0},
+            "small": {**_TINY, "dim": 16},
         },
         description="VLIF-Net: NI-LIF graded spikes, patch-to-time VLIF, SDEM/SMU U-Net (rebuilt from the paper)",
     )
