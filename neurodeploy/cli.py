@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from neurodeploy import __version__
+from neurodeploy.cli_args import list_option_caps, size_pair, spread_values
 from neurodeploy.errors import NeurodeployError
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+IMAGE_HELP = "Input images (PNG/JPEG), e.g. --image a.png b.png; default: a shipped rainy photo."
 
 
 def _print_json(obj) -> None:
@@ -77,16 +79,15 @@ def export_cmd(
     checkpoint: str = typer.Argument(..., help="Checkpoint .pt file, or the name of a shipped checkpoint."),
     target: str = typer.Option("loihi", "--target", help="Deployment target (only 'loihi' today)."),
     out: Path = typer.Option(..., "--out", help="Bundle folder to write."),
-    size: Optional[List[int]] = typer.Option(None, "--size", help="Input image size H W (default: the model's)."),
+    size: Optional[List[int]] = typer.Option(None, "--size", metavar="H W",
+                                             help="Input image size in pixels, e.g. --size 64 64 (default: the model's)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Export a trained model to a deployment bundle (graph.nir, lowering plan, manifest.json)."""
     from neurodeploy.bundle import export_bundle
 
-    if size is not None and len(size) not in (0, 2):
-        raise NeurodeployError("--size takes two numbers, H and W: --size 32 --size 32")
-    manifest = export_bundle(checkpoint, out, target=target, size=tuple(size) if size else None, force=force)
+    manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force)
     if as_json:
         _print_json(manifest)
     else:
@@ -101,7 +102,7 @@ def export_cmd(
 @app.command("validate")
 def validate_cmd(
     bundle: Path = typer.Argument(..., help="Bundle folder written by `neurodeploy export`."),
-    image: Optional[List[Path]] = typer.Option(None, "--image", help="Input image(s) (PNG/JPEG); default: a shipped rainy photo."),
+    image: Optional[List[Path]] = typer.Option(None, "--image", metavar="IMAGE...", help=IMAGE_HELP),
     executor: str = typer.Option("lava-float", "--executor", help="Executor to check against the torch reference."),
     min_agreement: float = typer.Option(100.0, "--min-agreement", help="Spike agreement (%) every layer must reach."),
     min_psnr: float = typer.Option(60.0, "--min-psnr", help="Output PSNR (dB) against the reference that must be reached."),
@@ -141,7 +142,7 @@ def _print_verdict(verdict: dict) -> None:
 @app.command("report")
 def report_cmd(
     bundle: Path = typer.Argument(..., help="Bundle folder written by `neurodeploy export`."),
-    image: Optional[List[Path]] = typer.Option(None, "--image", help="Input image(s); default: a shipped rainy photo."),
+    image: Optional[List[Path]] = typer.Option(None, "--image", metavar="IMAGE...", help=IMAGE_HELP),
     executor: str = typer.Option("lava-float", "--executor", help="Executor whose trace is reported."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
@@ -159,12 +160,15 @@ def report_cmd(
 @app.command("inspect")
 def inspect_cmd(
     target: str = typer.Argument(..., help="A checkpoint (.pt or shipped name), a graph .nir file, or a bundle folder."),
+    size: Optional[List[int]] = typer.Option(None, "--size", metavar="H W",
+                                             help="Image size in pixels a checkpoint is exported at, e.g. --size 64 64 "
+                                                  "(default: the model's)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Nodes with type, shape, edge kind, chip or host, and parameter count; the partition."""
     from neurodeploy.inspect import inspect_target
 
-    result = inspect_target(target)
+    result = inspect_target(target, size=size_pair(size))
     if as_json:
         _print_json(result)
         return
@@ -196,11 +200,20 @@ def _register_extensions() -> None:
 _register_extensions()
 
 
+def command_line(args: list[str]) -> list[str]:
+    """``args`` with list options spread for click (see :mod:`neurodeploy.cli_args`)."""
+    import typer.main
+
+    name = next((a for a in args if not a.startswith("-")), None)
+    command = typer.main.get_command(app).commands.get(name) if name else None
+    return spread_values(args, list_option_caps(command.params)) if command is not None else list(args)
+
+
 def main() -> None:
     """Console-script entry point: turns NeurodeployError into one line and exit code 2."""
     try:
         # Without standalone mode click returns a command's exit code instead of exiting.
-        code = app(standalone_mode=False)
+        code = app(args=command_line(sys.argv[1:]), standalone_mode=False)
     except NeurodeployError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -9,13 +9,14 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from neurodeploy.cli_args import size_pair
 from neurodeploy.errors import DataError, NeurodeployError
 
 console = Console()
@@ -35,15 +36,15 @@ def _progress() -> Progress:
 def count_cmd(
     architecture: str = typer.Argument(..., help="Architecture name (esdnet, vlifnet, spikerain, ...)."),
     preset: str = typer.Option("paper", "--preset", help="Preset of the architecture."),
-    size: Tuple[int, int] = typer.Option((256, 256), "--size", help="Input size H W, e.g. --size 256 256."),
+    size: Optional[List[int]] = typer.Option(None, "--size", metavar="H W",
+                                             help="Input size in pixels, e.g. --size 256 256 (the default)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (params_exact, params_paper, synops, macs, ...)."),
 ) -> None:
     """Count parameters (exact and as the papers count them), MACs and synaptic operations."""
     from neurodeploy.models import get_architecture
     from neurodeploy.models.counting import count
 
-    if min(size) < 1:
-        raise NeurodeployError("--size takes two positive numbers, H and W: --size 256 256")
+    size = size_pair(size, default=(256, 256))
     arch = get_architecture(architecture)
     model = arch.build(arch.config(preset))
     c = count(model, size[0], size[1]).as_dict()
@@ -65,7 +66,8 @@ def count_cmd(
 def train_cmd(
     architecture: str = typer.Argument(..., help="Architecture name (esdnet, vlifnet, spikerain)."),
     preset: str = typer.Option("tiny", "--preset", help="Preset of the architecture."),
-    data: List[Path] = typer.Option(..., "--data", help="Paired folder (rainy/ + clean/), or a parent of several; repeatable."),
+    data: List[Path] = typer.Option(..., "--data", metavar="DIR...",
+                                    help="Paired folders (rainy/ + clean/), or parents of several, e.g. --data DIR1 DIR2."),
     synthetic_rain: bool = typer.Option(False, "--synthetic-rain", help="Ignore rainy/ and synthesise rain on the clean images."),
     synthetic_fraction: float = typer.Option(
         0.0, "--synthetic-fraction", help="Replace this fraction of real crops by synthetic rain on their clean side (0..1)."

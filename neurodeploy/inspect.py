@@ -72,8 +72,9 @@ def inspect_graph(graph: nir.NIRGraph, info: GraphInfo | None) -> dict[str, Any]
     return out
 
 
-def inspect_target(target: str) -> dict[str, Any]:
-    graph, source = load_graph_for(target)
+def inspect_target(target: str, size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Inspect a bundle, a ``.nir`` file or a checkpoint (exported at ``size`` = (H, W) pixels)."""
+    graph, source = load_graph_for(target, size)
     try:
         info = graph_info(graph)
     except NeurodeployError:

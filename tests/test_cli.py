@@ -17,7 +17,7 @@ from neurodeploy.checkpoint import save_checkpoint
 def bundle(run_cli, tmp_path, toy_checkpoint):
     out = tmp_path / "bundle"
     code, _, err = run_cli("export", toy_checkpoint, "--target", "loihi", "--out", out,
-                           "--size", "16", "--size", "16")
+                           "--size", "16", "16")
     assert code == 0, err
     return out
 
