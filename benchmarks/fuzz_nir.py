@@ -46,10 +46,10 @@ import h5py
 import nir
 import numpy as np
 
-from neurodeploy import nodes as nd
+from neurodeploy.ir import nodes as nd
 from neurodeploy.errors import GraphError, NeurodeployError
-from neurodeploy.graph import METADATA_KEY, graph_info, read_graph, write_graph
-from neurodeploy.graph_check import check_graph
+from neurodeploy.ir import METADATA_KEY, graph_info, read_graph, write_graph
+from neurodeploy.ir.check import check_graph
 
 FAILURES = ("uncaught", "fallback", "multiline", "accepted_crash", "hung")
 HANG_S = 10.0  # a read of these small files takes < 0.5 s; 10 s is a hang
@@ -142,7 +142,7 @@ def m_duplicate_edge(g, rng):
 
 def m_cycle(g, rng):
     """An edge from a later node back to an earlier one (through neurons or not)."""
-    from neurodeploy.graph import topological_order
+    from neurodeploy.ir import topological_order
 
     order = topological_order(g)
     i, j = sorted(rng.sample(range(1, len(order) - 1), 2))
@@ -352,14 +352,15 @@ class Result:
 
 def _exercise(graph: nir.NIRGraph) -> None:
     """What an accepted graph must survive: the torch executor and the partition."""
-    from neurodeploy.partition import partition
+    from neurodeploy.ir import DeployGraph
+    from neurodeploy.passes.partition import partition
     from neurodeploy.targets.nir_torch import NirTorchExecutor
 
     try:
         info = graph_info(graph)
     except NeurodeployError:
         return  # no neurodeploy metadata: a foreign graph, which executors refuse cleanly
-    partition(graph, info)
+    partition(DeployGraph(graph, info))
     NirTorchExecutor(graph, info).run_batch(np.zeros((1, *info.input_shape)))
 
 

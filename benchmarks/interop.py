@@ -40,7 +40,7 @@ import snntorch as snn  # noqa: E402
 from snntorch.import_nir import import_from_nir  # noqa: E402
 
 from neurodeploy.export import export_graph  # noqa: E402
-from neurodeploy.graph import graph_info  # noqa: E402
+from neurodeploy.ir import graph_info  # noqa: E402
 from neurodeploy.interop import (export_snntorch, from_foreign_nir, load_into_norse, load_into_snntorch,  # noqa: E402
                                  plain_nir, run_library)
 from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d  # noqa: E402

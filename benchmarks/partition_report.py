@@ -4,7 +4,7 @@
 
 Tiny presets use the shipped checkpoints when present; paper presets their initial
 weights (counts do not depend on weight values). Definitions: see
-``neurodeploy.partition.summarize``.
+``neurodeploy.passes.partition.summarize``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import torch
 
 from neurodeploy.checkpoint import load_model, zoo
 from neurodeploy.export import export_graph
-from neurodeploy.graph import graph_info
+from neurodeploy.ir import graph_info
 from neurodeploy.models import get_architecture
-from neurodeploy.partition import partition, summarize
+from neurodeploy.ir import DeployGraph
+from neurodeploy.passes.partition import partition, summarize
 
 CASES = [("toy-residual", "default", 32), ("esdnet", "tiny", 64), ("vlifnet", "tiny", 64), ("spikerain", "tiny", 64),
          ("esdnet", "paper", 256), ("vlifnet", "paper", 256), ("spikerain", "paper", 256)]
@@ -44,8 +45,9 @@ def main() -> None:
         graph = export_graph(model, (size, size), architecture=name, config=config)
         seconds = time.perf_counter() - start
         info = graph_info(graph)
-        part = partition(graph, info)
-        s = summarize(graph, info, part)
+        g = DeployGraph(graph, info)
+        part = partition(g)
+        s = summarize(g, part)
         for side in ("chip", "host"):
             d = s[side]
             extra = (f"{s['crossings_per_step']} | {s['values_crossing_per_step']:,} | {seconds:.1f}" if side == "chip"

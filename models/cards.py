@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from neurodeploy.checkpoint import load_model
+from .checkpoint import load_model
 
 from .counting import count_params
 from .data import expand_data_dirs

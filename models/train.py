@@ -136,7 +136,7 @@ def train(
     ``progress(iteration, total, loss)`` is called after every iteration and ``log(line)``
     after every epoch. Returns the model (train mode) and the per-epoch history.
     """
-    from neurodeploy.checkpoint import load_checkpoint, save_checkpoint
+    from .checkpoint import load_checkpoint, save_checkpoint
 
     out = Path(out)
     torch.set_num_threads(cfg.threads)

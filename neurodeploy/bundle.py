@@ -7,7 +7,8 @@ Layout of a bundle folder::
                     quantization status
     graph.nir       the whole exported graph (neurodeploy.graph.read_graph loads it)
     chip.nir        the chip part (pure NIR when it is only convs and LIFs)
-    host.onnx       the host part (onnxruntime runs it)
+    host/ISLAND.onnx  one file per host island (onnxruntime runs it); inputs and outputs
+                    named after the nodes on the cut edges
     model.pt        a copy of the source checkpoint: the torch reference for validation
     validation.json after ``neurodeploy validate``
     report.json, report.md   after ``neurodeploy report``
@@ -32,14 +33,17 @@ from neurodeploy import __version__
 from neurodeploy.checkpoint import build_model, file_sha256, load_checkpoint
 from neurodeploy.errors import BundleError, LoweringError, NeurodeployError
 from neurodeploy.export import export_graph
-from neurodeploy.graph import GraphInfo, graph_info, read_graph, write_graph
-from neurodeploy.host import HostGraph, write_host_onnx
+from neurodeploy.host import HostIsland, write_host_onnx
+from neurodeploy.ir import DeployGraph, GraphInfo, graph_info, read_graph, write_graph
 from neurodeploy.models import get_architecture
-from neurodeploy.partition import chip_graph, partition, summarize
+from neurodeploy.passes import run_passes
+from neurodeploy.passes.partition import chip_graph, summarize
 
 MANIFEST = "manifest.json"
-BUNDLE_FILES = ("graph.nir", "chip.nir", "host.onnx", "model.pt")
+BUNDLE_FILES = ("graph.nir", "chip.nir", "model.pt")
 FORMAT = "neurodeploy-bundle"
+# 2: host islands as host/ISLAND.onnx (format 1 had one host.onnx that nothing ran).
+FORMAT_VERSION = 2
 TARGETS = ("loihi",)
 
 
@@ -80,8 +84,18 @@ class Bundle:
             raise BundleError(f"{manifest_path} is not valid JSON ({exc}); re-export the bundle") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise BundleError(f"{manifest_path} is not a neurodeploy bundle manifest; re-export the bundle")
+        if manifest.get("format_version") != FORMAT_VERSION:
+            source = (manifest.get("source") or {}).get("checkpoint", "CHECKPOINT")
+            raise BundleError(f"{path} is a bundle of format version {manifest.get('format_version')}, this "
+                              f"neurodeploy reads version {FORMAT_VERSION}; re-export with `neurodeploy export "
+                              f"{source} --out {path} --force`")
         graph = read_graph(path / "graph.nir")
         return cls(path, manifest, graph, graph_info(graph))
+
+    @property
+    def deploy_graph(self) -> DeployGraph:
+        """The whole graph with the annotations the passes wrote at export."""
+        return DeployGraph(self.graph, self.info)
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -129,23 +143,27 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
     size = tuple(int(v) for v in (size or arch.default_input_size))
     if len(size) != 2 or min(size) < 1:
         raise NeurodeployError(f"--size needs two positive numbers H W, got {size}")
-    graph = export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config)
-    info = graph_info(graph)
-    part = partition(graph, info)
+    g = DeployGraph.from_nir(export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config))
+    part = run_passes(g)["partition"]
+    info = g.info
     try:
-        lowering = lower(graph, info).summary()
-    except LoweringError as exc:  # derainers: host blocks sit between chip layers
+        lowering = lower(g.nir, info).summary()
+    except LoweringError as exc:  # derainers: host islands sit between chip layers
         lowering = {"status": "not lowered", "reason": str(exc), "delays": []}
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        write_graph(tmp / "graph.nir", graph)
-        write_graph(tmp / "chip.nir", chip_graph(graph, info, part))
-        write_host_onnx(tmp / "host.onnx", HostGraph(graph, info, part))
+        write_graph(tmp / "graph.nir", g.to_nir())
+        write_graph(tmp / "chip.nir", chip_graph(g, part).to_nir())
+        (tmp / "host").mkdir()
+        files = list(BUNDLE_FILES)
+        for island in part.islands:
+            write_host_onnx(tmp / "host" / f"{island.name}.onnx", HostIsland(g, island))
+            files.append(f"host/{island.name}.onnx")
         shutil.copyfile(ckpt.path, tmp / "model.pt")
         manifest = {
             "format": FORMAT,
-            "format_version": 1,
+            "format_version": FORMAT_VERSION,
             "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "target": target,
             "architecture": ckpt.architecture,
@@ -159,8 +177,8 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
             "decode": info.decode,
             "versions": {"neurodeploy": __version__, "torch": _version("torch"), "nir": _version("nir"),
                          "lava-nc": _version("lava-nc"), "python": platform.python_version()},
-            "files": {name: file_sha256(tmp / name) for name in BUNDLE_FILES},
-            "partition": summarize(graph, info, part),
+            "files": {name: file_sha256(tmp / name) for name in files},
+            "partition": summarize(g, part),
             "lowering": lowering,
             "quantization": {"status": "none",
                              "note": "float parameters; Loihi 2 integer quantization is not implemented yet"},

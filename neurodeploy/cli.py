@@ -18,6 +18,7 @@ from rich.table import Table
 from neurodeploy import __version__
 from neurodeploy.cli_args import list_option_caps, size_pair, spread_values
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.targets import EXECUTORS
 
 app = typer.Typer(
     add_completion=False,
@@ -26,6 +27,8 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+EXECUTOR_HELP = ("Executor to run: " + ", ".join(EXECUTORS) + ". Default: lava-float where the bundle's chip part "
+                 "is lowered to Lava, else split (printed).")
 IMAGE_HELP = "Input images (PNG/JPEG), e.g. --image a.png b.png; default: a shipped rainy photo."
 
 
@@ -103,7 +106,7 @@ def export_cmd(
 def validate_cmd(
     bundle: Path = typer.Argument(..., help="Bundle folder written by `neurodeploy export`."),
     image: Optional[List[Path]] = typer.Option(None, "--image", metavar="IMAGE...", help=IMAGE_HELP),
-    executor: str = typer.Option("lava-float", "--executor", help="Executor to check against the torch reference."),
+    executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP),
     min_agreement: float = typer.Option(100.0, "--min-agreement", help="Spike agreement (%) every layer must reach."),
     min_psnr: float = typer.Option(60.0, "--min-psnr", help="Output PSNR (dB) against the reference that must be reached."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
@@ -114,6 +117,7 @@ def validate_cmd(
     """
     from neurodeploy.validate import validate_bundle
 
+    _say_default_executor(bundle, executor, as_json)
     verdict = validate_bundle(bundle, images=image or None, executor=executor,
                               min_agreement_pct=min_agreement, min_psnr_db=min_psnr)
     if as_json:
@@ -121,6 +125,17 @@ def validate_cmd(
     else:
         _print_verdict(verdict)
     raise typer.Exit(0 if verdict["passed"] else 1)
+
+
+def _say_default_executor(bundle: Path, executor: str | None, as_json: bool) -> None:
+    """Without --executor, say which one runs (on stderr, so --json stays parseable)."""
+    if executor is not None:
+        return
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.targets import most_faithful
+
+    err_console.print(f"executor: {most_faithful(Bundle.open(bundle))} (the most faithful this bundle supports; "
+                      "choose with --executor)", markup=False, highlight=False)
 
 
 def _print_verdict(verdict: dict) -> None:
@@ -143,12 +158,13 @@ def _print_verdict(verdict: dict) -> None:
 def report_cmd(
     bundle: Path = typer.Argument(..., help="Bundle folder written by `neurodeploy export`."),
     image: Optional[List[Path]] = typer.Option(None, "--image", metavar="IMAGE...", help=IMAGE_HELP),
-    executor: str = typer.Option("lava-float", "--executor", help="Executor whose trace is reported."),
+    executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Per-layer neurons, spikes and firing rates, written as report.json and report.md."""
     from neurodeploy.report import report_bundle
 
+    _say_default_executor(bundle, executor, as_json)
     report = report_bundle(bundle, images=image or None, executor=executor)
     if as_json:
         _print_json(report)

@@ -6,14 +6,14 @@ Values flow as sequences ``(T, N, C, H, W)`` (domain ``seq``) from the encoder t
 decoder and as images ``(N, C, H, W)`` (domain ``image``) outside it. Node shapes are
 per step and per image, ``(C, H, W)``.
 
-- the image is the ``input`` node; ``DirectEncode`` becomes a :class:`~neurodeploy.nodes.DirectEncode`
-  node (image -> T steps); ``MeanDecode`` a :class:`~neurodeploy.nodes.TemporalMean`;
+- the image is the ``input`` node; ``DirectEncode`` becomes a :class:`~neurodeploy.ir.nodes.DirectEncode`
+  node (image -> T steps); ``MeanDecode`` a :class:`~neurodeploy.ir.nodes.TemporalMean`;
 - ``a + b`` becomes two edges into the consumer (NIR sums all inputs of a node);
-  ``torch.cat`` along channels a :class:`~neurodeploy.nodes.Concat` with its operand order;
+  ``torch.cat`` along channels a :class:`~neurodeploy.ir.nodes.Concat` with its operand order;
 - BatchNorm is folded into the conv before it (a separate pass, :func:`fold_batchnorm`);
 - ``LIF`` becomes ``nir.LIF`` under the time-step convention of :func:`lif_to_nir`;
 - attention blocks (sigmoid gates, products, global pooling) become
-  :class:`~neurodeploy.nodes.HostBlock` nodes that carry their parameters;
+  :class:`~neurodeploy.ir.nodes.HostBlock` nodes that carry their parameters;
 - ``PadToMultiple``/``CropLike`` must be identities at the export size (choose a size
   that is a multiple of the model's stride).
 
@@ -37,10 +37,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from neurodeploy import nodes as nd
+from neurodeploy.ir import nodes as nd
 from neurodeploy.errors import ExportError, GraphError
-from neurodeploy.graph import EDGE_BINARY, EDGE_REAL, GraphInfo, attach_info
-from neurodeploy.models import layers
+from neurodeploy.ir import EDGE_BINARY, EDGE_REAL, GraphInfo, attach_info
+from neurodeploy.models import host_blocks, layers
 from neurodeploy.models.neurons import LIF
 
 DEFAULT_DT_S = 1e-3  # seconds per time step in the NIR graph (tau = tau_steps * dt)
@@ -54,9 +54,9 @@ _SUB_FUNCTIONS = (operator.sub, torch.sub)
 _MUL_FUNCTIONS = (operator.mul, torch.mul)
 _IDENTITY_TYPES = (layers.PadToMultiple, layers.CropLike)
 _SIMPLE_TYPES = (nn.Conv2d, nn.BatchNorm2d, nn.Upsample, LIF, layers.DirectEncode, layers.MeanDecode)
-# Blocks kept whole as HostBlock nodes: each needs real-valued arithmetic (sigmoid gates,
-# products of activations, global pooling, softmax over time) that a spiking chip lacks.
-HOST_BLOCKS = {"MultiDimensionalAttention", "FeatureRefinementBlock", "MDSA", "ARFE", "TemporalFusion", "VLIF", "VLIFC", "VLIFT"}
+# Blocks kept whole as HostBlock nodes (each declares its shape rule and temporal window
+# in neurodeploy.models.host_blocks).
+HOST_BLOCKS = host_blocks.HOST_BLOCKS
 
 
 @dataclass
@@ -193,9 +193,6 @@ def trace_ops(model: nn.Module) -> dict[str, _Op]:
     return ops
 
 
-_SHAPE_PRESERVING_BLOCKS = {"MultiDimensionalAttention", "FeatureRefinementBlock", "MDSA", "ARFE"}
-
-
 def _conv_out(conv: nn.Conv2d, shape: tuple[int, ...]) -> tuple[int, ...]:
     hw = [(size + 2 * p - d * (k - 1) - 1) // s + 1
           for size, p, d, k, s in zip(shape[1:], conv.padding, conv.dilation, conv.kernel_size, conv.stride)]
@@ -222,12 +219,12 @@ def propagate_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[i
         if len(shapes) != 1:
             raise ExportError(f"'{op.name}' sums inputs of different shapes: {sorted(shapes)}")
         shape, domain = shapes.pop(), ops[op.inputs[0]].domain
-        block = type(op.module).__name__ if op.module is not None else ""
-        if op.kind in ("bn", "lif", "sum", "gain", "product", "output") or block in _SHAPE_PRESERVING_BLOCKS:
+        block = host_blocks.HOST_BLOCKS.get(type(op.module).__name__) if op.kind == "host" else None
+        if op.kind in ("bn", "lif", "sum", "gain", "product", "output") or (block and block.shape == "same"):
             op.shape, op.domain = shape, domain
         elif op.kind == "encode":
             op.shape, op.domain = shape, "seq"
-        elif op.kind == "decode_mean" or block == "TemporalFusion":
+        elif op.kind == "decode_mean" or (block and block.shape == "to_image"):
             op.shape, op.domain = shape, "image"
         elif op.kind == "conv":
             op.shape, op.domain = _conv_out(op.module, shape), domain
@@ -448,7 +445,7 @@ def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DE
     graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata={}, type_check=False)
     attach_info(graph, info)
     # What read_graph would refuse must not be written: check at export time.
-    from neurodeploy.graph_check import check_graph
+    from neurodeploy.ir.check import check_graph
 
     try:
         check_graph(graph)

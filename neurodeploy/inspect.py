@@ -8,11 +8,12 @@ from typing import Any
 import nir
 import numpy as np
 
-from neurodeploy import nodes as nd
+from neurodeploy.ir import nodes as nd
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.graph import GraphInfo, graph_info, read_graph, topological_order
-from neurodeploy.graph import node_shape
-from neurodeploy.partition import partition, summarize
+from neurodeploy.ir import GraphInfo, graph_info, read_graph, topological_order
+from neurodeploy.ir import node_shape
+from neurodeploy.ir import DeployGraph
+from neurodeploy.passes.partition import partition, summarize
 
 
 def _param_count(node: nir.NIRNode) -> int:
@@ -50,7 +51,8 @@ def load_graph_for(target: str, size: tuple[int, int] | None = None) -> tuple[ni
 
 def inspect_graph(graph: nir.NIRGraph, info: GraphInfo | None) -> dict[str, Any]:
     """One row per node (type, shape, out-edge kind, side, parameters) plus the partition."""
-    part = partition(graph, info) if info is not None else None
+    g = DeployGraph(graph, info) if info is not None else None
+    part = partition(g) if g is not None else None
     rows = []
     for name in topological_order(graph):
         node = graph.nodes[name]
@@ -67,7 +69,7 @@ def inspect_graph(graph: nir.NIRGraph, info: GraphInfo | None) -> dict[str, Any]
         })
     out = {"nodes": rows, "edges": [list(e) for e in graph.edges]}
     if part is not None:
-        out["partition"] = summarize(graph, info, part)
+        out["partition"] = summarize(g, part)
         out["t_steps"] = info.t_steps
     return out
 

@@ -55,9 +55,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from neurodeploy import nodes as nd
+from neurodeploy.ir import nodes as nd
 from neurodeploy.errors import GraphError, LoweringError
-from neurodeploy.graph import (EDGE_BINARY, EDGE_REAL, GraphInfo, attach_info, graph_info, predecessors,
+from neurodeploy.ir import (EDGE_BINARY, EDGE_REAL, GraphInfo, attach_info, graph_info, predecessors,
                                topological_order)
 from neurodeploy.trace import Trace
 

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from neurodeploy.bundle import Bundle, write_json_atomic
-from neurodeploy.graph import GraphInfo
+from neurodeploy.ir import GraphInfo
 from neurodeploy.images import load_inputs
-from neurodeploy.targets import make_executor
+from neurodeploy.targets import make_executor, most_faithful
 from neurodeploy.trace import Trace
 
 
@@ -84,7 +84,8 @@ def build_report(traces: list[Trace], images: list[str], bundle: Bundle) -> dict
         "totals": {"neurons": neurons, "spikes": spikes,
                    "firing_rate": spikes / (neurons * bundle.info.t_steps) if neurons else 0.0,
                    "synops": sum(r["synops"] for r in layers)},
-        "lava_steps_per_image": bundle.manifest["lowering"]["lava_steps_per_image"],
+        # from the Trace (Lava executors record it), never from the manifest: null elsewhere
+        "lava_steps_per_image": traces[0].meta.get("lava_steps_per_image"),
         "definitions": {
             "spikes": "spikes emitted over T logical steps, per image (mean over images)",
             "firing_rate": "spikes / (neurons * T)",
@@ -112,9 +113,11 @@ def to_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def report_bundle(path: str | Path, images: list[Path] | None = None, executor: str = "lava-float") -> dict[str, Any]:
-    """Run ``executor`` on the images and write ``report.json`` and ``report.md`` into the bundle."""
+def report_bundle(path: str | Path, images: list[Path] | None = None, executor: str | None = None) -> dict[str, Any]:
+    """Run ``executor`` (default: the most faithful one the bundle supports) on the images
+    and write ``report.json`` and ``report.md`` into the bundle."""
     bundle = Bundle.open(path)
+    executor = executor or most_faithful(bundle)
     inputs, names = load_inputs(images, bundle.input_size)
     traces = make_executor(executor, bundle).run_batch(inputs)
     report = build_report(traces, names, bundle)

@@ -1,44 +1,115 @@
 """Executors: everything that runs a bundle and returns a :class:`~neurodeploy.trace.Trace`.
 
-One Trace type, many executors, chosen by name (like Lava's ProcessModels by tag):
-
-- ``torch`` -- the trained model in float32, as trained;
-- ``torch-float64`` -- the same model in float64 (the default reference for float simulators);
-- ``nir-torch`` -- the exported NIR graph itself, executed in torch (float64);
-- ``lava-float`` -- Lava CPU simulator, ``Loihi2SimCfg(select_tag="floating_pt")``;
-- ``loihi`` -- Loihi 2 hardware (``Loihi2HwCfg``): refused with a clear message unless
-  Intel's runtime and a chip are present.
+One Trace type, many executors, chosen by name (like Lava's ProcessModels by tag). Each
+is registered with :func:`executor` as a factory ``bundle -> object`` whose
+``run_batch(images (N, C, H, W)) -> list[Trace]`` is the whole protocol; ``name`` says
+which executor made a Trace. The registry is the only list of executors: the CLI's
+choices, its help and the "unknown executor" message all read it.
 """
 
 from __future__ import annotations
 
-EXECUTORS = ("torch", "torch-float64", "nir-torch", "lava-float", "loihi")
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from neurodeploy.trace import Trace
 
 
-def make_executor(name: str, bundle):
-    """Build the executor ``name`` for a loaded bundle (:class:`neurodeploy.bundle.Bundle`)."""
+class Executor(Protocol):
+    name: str
+
+    def run_batch(self, images: np.ndarray) -> list[Trace]: ...
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    factory: Callable[[Any], Executor]
+    description: str
+
+
+EXECUTORS: dict[str, Registered] = {}
+
+
+def executor(name: str, description: str):
+    """Register ``factory(bundle) -> Executor`` under ``name``."""
+    def register(factory):
+        if name in EXECUTORS:
+            raise ValueError(f"executor {name!r} registered twice")
+        EXECUTORS[name] = Registered(name, factory, description)
+        return factory
+    return register
+
+
+def make_executor(name: str, bundle) -> Executor:
+    """Build the executor ``name`` for an opened bundle (:class:`neurodeploy.bundle.Bundle`)."""
     from neurodeploy.errors import NeurodeployError
 
-    if name in ("torch", "torch-float64"):
-        import torch
+    if name not in EXECUTORS:
+        raise NeurodeployError(f"unknown executor '{name}'; choose one of: {', '.join(EXECUTORS)}")
+    return EXECUTORS[name].factory(bundle)
 
-        from neurodeploy.targets.torch_reference import TorchReference
 
-        dtype = torch.float32 if name == "torch" else torch.float64
-        return TorchReference(bundle.model(), bundle.graph, bundle.info, dtype=dtype)
-    if name == "nir-torch":
-        from neurodeploy.targets.nir_torch import NirTorchExecutor
+def lava_lowered(bundle) -> bool:
+    """Whether the bundle's chip part was lowered to Lava at export."""
+    return bundle.manifest.get("lowering", {}).get("status") != "not lowered"
 
-        return NirTorchExecutor(bundle.graph, bundle.info)
-    if name == "lava-float":
-        from neurodeploy.targets.loihi.executor import LavaSimExecutor
 
-        if bundle.manifest.get("lowering", {}).get("status") == "not lowered":
-            raise NeurodeployError(f"{bundle.path}: the chip part is not lowered to Lava yet "
-                                   f"({bundle.manifest['lowering']['reason']}); use --executor nir-torch")
-        return LavaSimExecutor(bundle.graph, bundle.info, "floating_pt")
-    if name == "loihi":
-        from neurodeploy.targets.loihi.network import require_hardware
+def most_faithful(bundle) -> str:
+    """The executor closest to the chip that this bundle supports: ``lava-float`` where the
+    chip part is lowered to Lava, else ``split`` (the bundle's own chip and host files)."""
+    return "lava-float" if lava_lowered(bundle) else "split"
 
-        require_hardware()
-    raise NeurodeployError(f"unknown executor '{name}'; choose one of: {', '.join(EXECUTORS)}")
+
+@executor("torch", "the trained model in float32, as trained")
+def _torch(bundle):
+    import torch
+
+    from neurodeploy.targets.torch_reference import TorchReference
+
+    return TorchReference(bundle.model(), bundle.graph, bundle.info, dtype=torch.float32)
+
+
+@executor("torch-float64", "the trained model in float64 (the reference for float simulators)")
+def _torch64(bundle):
+    import torch
+
+    from neurodeploy.targets.torch_reference import TorchReference
+
+    return TorchReference(bundle.model(), bundle.graph, bundle.info, dtype=torch.float64)
+
+
+@executor("nir-torch", "the exported graph.nir itself, executed in torch (float64)")
+def _nir_torch(bundle):
+    from neurodeploy.targets.nir_torch import NirTorchExecutor
+
+    return NirTorchExecutor(bundle.graph, bundle.info)
+
+
+@executor("split", "the bundle's chip.nir (nir-torch, float64) and host/*.onnx islands (onnxruntime)")
+def _split(bundle):
+    from neurodeploy.targets.split import SplitExecutor
+
+    return SplitExecutor(bundle.path, bundle.manifest["partition"])
+
+
+@executor("lava-float", "Lava CPU simulator, Loihi2SimCfg(select_tag='floating_pt')")
+def _lava_float(bundle):
+    from neurodeploy.errors import NeurodeployError
+
+    if not lava_lowered(bundle):
+        raise NeurodeployError(f"{bundle.path}: the chip part is not lowered to Lava yet "
+                               f"({bundle.manifest['lowering']['reason']}); use --executor split")
+    from neurodeploy.targets.loihi.executor import LavaSimExecutor
+
+    return LavaSimExecutor(bundle.graph, bundle.info, "floating_pt")
+
+
+@executor("loihi", "Loihi 2 hardware (Loihi2HwCfg); refused unless Intel's runtime and a chip are present")
+def _loihi(bundle):
+    from neurodeploy.targets.loihi.network import require_hardware
+
+    require_hardware()  # raises HardwareUnavailable: no silent fall-through
+    raise AssertionError("unreachable: require_hardware() refuses until the hardware path exists")

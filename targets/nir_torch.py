@@ -3,7 +3,7 @@
 It executes the graph itself -- not the torch model it came from -- node by node in
 topological order on whole sequences ``(T, N, C, H, W)`` (domain ``seq``) or images
 ``(N, C, H, W)`` (domain ``image``). A node's input is the sum of its predecessors'
-outputs (NIR's rule), except :class:`~neurodeploy.nodes.Concat`, which stacks them in
+outputs (NIR's rule), except :class:`~neurodeploy.ir.nodes.Concat`, which stacks them in
 its recorded order. Running the exported graph and comparing with the model proves the
 export lost nothing; every later lowering is checked against the same graph.
 
@@ -12,44 +12,18 @@ Units: the graph's own (model units for states and thresholds, time steps for T)
 
 from __future__ import annotations
 
-import copy
 import json
 import time
-from functools import lru_cache
 
 import nir
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from neurodeploy import nodes as nd
+from neurodeploy.ir import nodes as nd
 from neurodeploy.errors import GraphError
-from neurodeploy.graph import GraphInfo, predecessors, topological_order
+from neurodeploy.ir import GraphInfo, predecessors, topological_order
 from neurodeploy.trace import Trace
-
-
-@lru_cache(maxsize=4)
-def _architecture_model(architecture: str, config_json: str):
-    from neurodeploy.models import get_architecture
-
-    arch = get_architecture(architecture)
-    return arch.build(json.loads(config_json)).eval()
-
-
-def host_block_module(node: nd.HostBlock, dtype: torch.dtype = torch.float64) -> torch.nn.Module:
-    """Rebuild the torch block a HostBlock names, with the parameters the node carries."""
-    model = _architecture_model(node.architecture, node.config)
-    try:
-        block = copy.deepcopy(model.get_submodule(node.module))
-    except AttributeError:
-        raise GraphError(f"host block '{node.module}': architecture '{node.architecture}' has no such module") from None
-    own = block.state_dict()
-    try:
-        state = {k: torch.as_tensor(np.asarray(v)).reshape(own[k].shape) for k, v in node.params.items()}
-    except (KeyError, RuntimeError) as exc:
-        raise GraphError(f"host block '{node.module}': its parameters do not fit the block ({exc})") from None
-    block.load_state_dict(state, strict=True)
-    return block.to(dtype).eval()
 
 
 def _lif(x: torch.Tensor, node: nir.LIF, dt: float, fires_at_equality: bool) -> torch.Tensor:
@@ -136,7 +110,7 @@ class NirTorchExecutor:
         self.order = topological_order(graph)
         self.layers = info.neuron_layers(graph)
         self.name = "nir-torch"
-        self._blocks = {n: host_block_module(node, dtype) for n, node in graph.nodes.items()
+        self._blocks = {n: nd.host_module(node, dtype) for n, node in graph.nodes.items()
                         if isinstance(node, nd.HostBlock)}
 
     def run_batch(self, images: np.ndarray) -> list[Trace]:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neurodeploy.graph import GraphInfo
+from neurodeploy.ir import GraphInfo
 from neurodeploy.trace import Trace
 
 

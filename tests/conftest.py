@@ -8,7 +8,7 @@ import torch
 
 from neurodeploy.checkpoint import save_checkpoint
 from neurodeploy.export import export_graph
-from neurodeploy.graph import graph_info
+from neurodeploy.ir import graph_info
 from neurodeploy.models.toy_residual import ToyResidual
 
 TOY_CONFIG = {"channels": 4, "t_steps": 4, "v_threshold": 0.15, "tau": 2.0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from neurodeploy.graph import read_graph
+from neurodeploy.ir import read_graph
 import pytest
 import torch
 
@@ -23,7 +23,8 @@ def bundle(run_cli, tmp_path, toy_checkpoint):
 
 
 def test_export_writes_a_complete_bundle(bundle, toy_checkpoint):
-    assert sorted(p.name for p in bundle.iterdir()) == ["chip.nir", "graph.nir", "host.onnx", "manifest.json", "model.pt"]
+    assert sorted(p.name for p in bundle.iterdir()) == ["chip.nir", "graph.nir", "host", "manifest.json", "model.pt"]
+    assert sorted(p.name for p in (bundle / "host").iterdir()) == ["island0.onnx", "island1.onnx"]
     graph = read_graph(bundle / "graph.nir")
     assert "lif3" in graph.nodes
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -80,7 +81,7 @@ def test_existing_output_is_refused_without_force_and_kept(run_cli, bundle, toy_
 def test_interrupted_export_leaves_the_old_bundle_untouched(bundle, toy_checkpoint, monkeypatch):
     from neurodeploy import bundle as bundle_mod
 
-    before = {p.name: p.read_bytes() for p in bundle.iterdir()}
+    before = {str(p): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
@@ -88,7 +89,7 @@ def test_interrupted_export_leaves_the_old_bundle_untouched(bundle, toy_checkpoi
     monkeypatch.setattr(bundle_mod, "write_json_atomic", interrupted)
     with pytest.raises(KeyboardInterrupt):
         bundle_mod.export_bundle(toy_checkpoint, bundle, force=True)
-    assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
+    assert {str(p): p.read_bytes() for p in bundle.rglob("*") if p.is_file()} == before
     assert not [p for p in bundle.parent.iterdir() if p.name.startswith(".")]
 
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from neurodeploy.errors import ExportError
 from neurodeploy.export import export_graph, lif_to_nir
-from neurodeploy.graph import graph_info, read_graph, topological_order, write_graph
+from neurodeploy.ir import graph_info, read_graph, topological_order, write_graph
 from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d
 from neurodeploy.models.neurons import LIF
 

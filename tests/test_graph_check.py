@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from neurodeploy import cli
-from neurodeploy import nodes as nd
+from neurodeploy.ir import nodes as nd
 from neurodeploy.errors import GraphError
 from neurodeploy.export import export_graph
-from neurodeploy.graph import METADATA_KEY, read_graph, write_graph
-from neurodeploy.graph_check import check_graph
+from neurodeploy.ir import METADATA_KEY, read_graph, write_graph
+from neurodeploy.ir.check import check_graph
 from neurodeploy.models.toy_residual import ToyResidual
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -293,7 +293,7 @@ def test_a_read_that_hangs_becomes_a_clear_error(tmp_path, monkeypatch):
     with a timeout, and a hang becomes a one-line GraphError."""
     import time
 
-    from neurodeploy import graph as graph_mod
+    from neurodeploy.ir import nirfile as graph_mod
 
     path = tmp_path / "hangs.nir"
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))

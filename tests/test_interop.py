@@ -21,7 +21,7 @@ from torch import nn
 
 from neurodeploy.errors import GraphError, LoweringError
 from neurodeploy.export import export_graph
-from neurodeploy.graph import graph_info, read_graph, write_graph
+from neurodeploy.ir import graph_info, read_graph, write_graph
 from neurodeploy.interop import (export_snntorch, from_foreign_nir, load_into_norse, load_into_snntorch,
                                  plain_nir, run_library)
 from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d

@@ -1,4 +1,4 @@
-"""Partition, chip.nir, host.onnx and the NIR torch executor on the derainers."""
+"""Partition, islands, chip.nir, host/ISLAND.onnx, the NIR torch and split executors on the derainers."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from neurodeploy.export import export_graph
-from neurodeploy.graph import graph_info, read_graph, write_graph
-from neurodeploy.host import HostGraph, run_host_onnx, write_host_onnx
+from neurodeploy.host import HostIsland, run_host_onnx, write_host_onnx
+from neurodeploy.ir import DeployGraph, graph_info, read_graph, write_graph
 from neurodeploy.images import DEFAULT_IMAGE, read_image
 from neurodeploy.models import get_architecture
-from neurodeploy.partition import chip_graph, partition, summarize
+from neurodeploy.passes.partition import chip_graph, partition, summarize
 from neurodeploy.targets.nir_torch import NirTorchExecutor
 from neurodeploy.targets.torch_reference import TorchReference
 from neurodeploy.verify import verdict
@@ -60,7 +60,8 @@ def test_nir_executor_reproduces_the_model(derainer, tmp_path):
 
 def test_partition_puts_gates_on_the_host_and_synapses_on_chip(derainer):
     name, _, graph, info = derainer
-    part = partition(graph, info)
+    g = DeployGraph(graph, info)
+    part = partition(g)
     kinds = info.node_kinds
     assert all(kinds[n] in ("conv", "lif", "upsample", "concat", "sum", "gain") for n in part.chip)
     assert all(kinds[n] in ("input", "encode", "host", "product", "decode_mean", "conv", "output") for n in part.host)
@@ -68,47 +69,88 @@ def test_partition_puts_gates_on_the_host_and_synapses_on_chip(derainer):
     chip = set(part.chip)
     assert all((c.src in chip) != (c.dst in chip) for c in part.cut)
     assert {(c.src, c.dst) for c in part.cut} == {(s, d) for s, d in graph.edges if (s in chip) != (d in chip)}
-    summary = summarize(graph, info, part)
+    assert g.info.side == {n: "chip" if n in chip else "host" for n in graph.nodes}
+    summary = summarize(g, part)
     assert summary["crossings_per_step"] == len(part.cut) > 0
     assert summary["chip"]["neurons"] == sum(int(np.prod(info.shapes[n])) for n in part.chip if kinds[n] == "lif")
     assert summary["host"]["host_block_flops_per_image"] > 0
 
 
-def test_host_onnx_matches_torch(derainer, tmp_path):
-    """host.onnx passes onnx.checker and onnxruntime matches the torch host part within 1e-5."""
+def test_islands_cover_the_host_and_never_wait_on_themselves(derainer):
+    """Every host node is in exactly one island; no island reads a value that depends
+    (through the chip) on a value it computes itself; windows follow the block declarations."""
+    _, _, graph, info = derainer
+    g = DeployGraph(graph, info)
+    part = partition(g)
+    members = [n for isl in part.islands for n in isl.nodes]
+    assert sorted(members) == sorted(part.host) and len(members) == len(set(members))
+    succ = {n: [d for s, d in graph.edges if s == n] for n in graph.nodes}
+
+    def downstream(start):
+        seen, todo = set(), list(start)
+        while todo:
+            n = todo.pop()
+            for d in succ[n]:
+                if d not in seen:
+                    seen.add(d)
+                    todo.append(d)
+        return seen
+
+    for isl in part.islands:
+        leaving = [d for n in isl.nodes for d in succ[n] if d not in isl.nodes]
+        assert not downstream(leaving) & set(isl.inputs), isl.name
+        assert set(isl.inputs) <= set(graph.nodes) and set(isl.outputs) <= set(isl.nodes)
+        blocks = [graph.nodes[n] for n in isl.nodes if kinds_of(info, n) == "host"]
+        if any(b.block in ("MultiDimensionalAttention", "MDSA", "TemporalFusion", "VLIF") for b in blocks):
+            assert isl.window == "all_steps"
+    assert len(part.islands) >= 3
+
+
+def kinds_of(info, name):
+    return info.node_kinds[name]
+
+
+def test_host_islands_onnx_match_torch(derainer, tmp_path):
+    """Every island's ONNX file passes onnx.checker and onnxruntime matches torch within 1e-5."""
     name, _, graph, info = derainer
-    host = HostGraph(graph, info, partition(graph, info))
-    write_host_onnx(tmp_path / "host.onnx", host)
+    g = DeployGraph(graph, info)
+    part = partition(g)
     rng = np.random.default_rng(0)
-    inputs = tuple(rng.random(s).astype(np.float32) for s in host.input_shapes())
-    with torch.no_grad():
-        want = [o.numpy() for o in host(*map(torch.as_tensor, inputs))]
-    got = run_host_onnx(tmp_path / "host.onnx", host, inputs)
-    assert len(got) == len(host.output_names) >= 2
-    for w, g in zip(want, got):
-        np.testing.assert_allclose(g, w, atol=1e-5, rtol=0)
+    for island in part.islands[:4]:  # the first islands cover input, gates and products
+        host = HostIsland(g, island)
+        write_host_onnx(tmp_path / f"{island.name}.onnx", host)
+        inputs = tuple(rng.random(s).astype(np.float32) for s in host.input_shapes())
+        with torch.no_grad():
+            want = [o.numpy() for o in host(*map(torch.as_tensor, inputs))]
+        got = run_host_onnx(tmp_path / f"{island.name}.onnx", host, inputs)
+        assert len(got) == len(host.output_names) >= 1
+        for w, gv in zip(want, got):
+            np.testing.assert_allclose(gv, w, atol=1e-5, rtol=0)
 
 
 def test_host_onnx_runs_at_another_size_than_traced(tmp_path):
     """Height and width are dynamic: traced at half size, run at the bundle's."""
     model, config = _model("esdnet")
-    graph = export_graph(model, (128, 96), architecture="esdnet", config=config)
-    info = graph_info(graph)
-    host = HostGraph(graph, info, partition(graph, info))
+    g = DeployGraph.from_nir(export_graph(model, (128, 96), architecture="esdnet", config=config))
+    island = next(i for i in partition(g).islands if any(g.kind(n) == "host" for n in i.nodes))
+    host = HostIsland(g, island)
     assert host.trace_shrink() == 2
-    write_host_onnx(tmp_path / "host.onnx", host)
+    write_host_onnx(tmp_path / "h.onnx", host)
     inputs = tuple(np.random.default_rng(1).random(s).astype(np.float32) for s in host.input_shapes())
     with torch.no_grad():
         want = [o.numpy() for o in host(*map(torch.as_tensor, inputs))]
-    for w, g in zip(want, run_host_onnx(tmp_path / "host.onnx", host, inputs)):
-        np.testing.assert_allclose(g, w, atol=1e-5, rtol=0)
+    for w, gv in zip(want, run_host_onnx(tmp_path / "h.onnx", host, inputs)):
+        np.testing.assert_allclose(gv, w, atol=1e-5, rtol=0)
 
 
 def test_toy_chip_part_is_plain_nir(toy_graph, tmp_path):
     graph, info = toy_graph
-    part = partition(graph, info)
+    g = DeployGraph(graph, info)
+    part = partition(g)
     assert part.chip == ["conv_in", "lif1", "conv2", "lif2", "conv3", "lif3", "conv_out"]
-    write_graph(tmp_path / "chip.nir", chip_graph(graph, info, part))
+    assert [(i.nodes, i.window) for i in part.islands] == [(["input", "encode"], "step"),
+                                                           (["decode", "output"], "all_steps")]
+    write_graph(tmp_path / "chip.nir", chip_graph(g, part).to_nir())
     chip = nir.read(str(tmp_path / "chip.nir"))  # NIR's own reader, type checks on
     assert {type(n).__name__ for n in chip.nodes.values()} == {"Input", "Conv2d", "LIF", "Output"}
     assert ("encode", "conv_in") in chip.edges and ("conv_out", "decode") in chip.edges

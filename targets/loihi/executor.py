@@ -5,7 +5,7 @@ from __future__ import annotations
 import nir
 import numpy as np
 
-from neurodeploy.graph import GraphInfo
+from neurodeploy.ir import GraphInfo
 from neurodeploy.targets.loihi.lower import LoweredNetwork, lower
 from neurodeploy.trace import Trace
 
@@ -41,5 +41,6 @@ class LavaSimExecutor:
             output = net.logical(readout, out_latency, i).mean(axis=0)  # decode: mean over T
             traces.append(Trace(self.name, self.info.t_steps, layers, output,
                                 meta={"run_s": seconds / images.shape[0], "lava_steps": net.steps,
+                                      "lava_steps_per_image": self.lowered.steps_for(1),
                                       "select_tag": self.select_tag}))
         return traces

@@ -26,7 +26,7 @@ import nir
 import numpy as np
 
 from neurodeploy.errors import LoweringError
-from neurodeploy.graph import GraphInfo, node_shape, predecessors, topological_order
+from neurodeploy.ir import GraphInfo, node_shape, predecessors, topological_order
 
 SYNAPSE_KINDS = ("conv",)
 

@@ -11,7 +11,7 @@ that names no node. It raises :class:`~neurodeploy.errors.GraphError` for:
 - cycles: without a neuron (an algebraic loop: no time step breaks it) or through a
   neuron (recurrence, not supported yet);
 - node types: anything but NIR's Input, Output, Conv2d, LIF and neurodeploy's own
-  (:data:`neurodeploy.nodes.NODE_TYPES`);
+  (:data:`neurodeploy.ir.nodes.NODE_TYPES`);
 - fields: non-numeric or wrongly typed fields, NaN or infinite parameters (every array,
   including ``HostBlock.params``), parameter arrays of different shapes inside a node;
 - shapes: every edge's source output shape against what its destination expects (conv
@@ -37,9 +37,11 @@ from typing import Any
 import nir
 import numpy as np
 
-from neurodeploy import nodes as nd
 from neurodeploy.errors import GraphError
-from neurodeploy.graph import METADATA_KEY, GraphInfo, graph_info
+from neurodeploy.ir import nodes as nd
+from neurodeploy.ir.info import METADATA_KEY, GraphInfo, graph_info
+from neurodeploy.ir.order import topological_order
+from neurodeploy.models import host_blocks
 
 # The NIR primitives neurodeploy's executors and lowering implement; anything else is
 # refused here rather than by a KeyError deep inside an executor.
@@ -50,7 +52,6 @@ KIND_OF_TYPE = {nir.Input: "input", nir.Output: "output", nir.Conv2d: "conv", ni
                 nd.DirectEncode: "encode", nd.TemporalMean: "decode_mean", nd.Sum: "sum", nd.Concat: "concat",
                 nd.Upsample: "upsample", nd.HostBlock: "host", nd.Gain: "gain", nd.Product: "product"}
 LIF_PARAMS = ("tau", "r", "v_leak", "v_threshold", "v_reset")
-SHAPE_CHANGING_BLOCKS = ("VLIFC", "VLIFT")
 EDGE_KINDS = ("binary", "graded", "real")
 DOMAINS = ("seq", "image")
 UPSAMPLE_MODES = ("bilinear", "nearest")
@@ -77,8 +78,6 @@ def build_nodes(raw_nodes: Any) -> dict[str, nir.NIRNode]:
         GraphError: naming the first node whose dict cannot be built (missing or extra
             fields, wrong types, unknown type), with the constructor's reason.
     """
-    from neurodeploy.nodes import node_from_dict
-
     if not isinstance(raw_nodes, dict):
         raise GraphError("the file has no node table; re-export the graph")
     out = {}
@@ -86,7 +85,7 @@ def build_nodes(raw_nodes: Any) -> dict[str, nir.NIRNode]:
         if not isinstance(raw, dict) or "type" not in raw:
             raise GraphError(f"node {_q(name)} has no type; the file is damaged, re-export the graph")
         try:
-            out[str(name)] = node_from_dict(raw)
+            out[str(name)] = nd.node_from_dict(raw)
         except Exception as exc:  # dataclass/NIR constructors raise TypeError, KeyError, ValueError, asserts
             kind = raw.get("type")
             kind = kind.decode(errors="replace") if isinstance(kind, bytes) else str(kind)
@@ -235,13 +234,14 @@ def _check_node_fields(name: str, node: nir.NIRNode) -> tuple[int, ...] | None:
 
 
 def _check_host_block(name: str, node: nd.HostBlock) -> None:
-    """The block must rebuild from its architecture with exactly the parameters it carries
-    (executors and the partition rebuild it; a mismatch would fail inside torch)."""
+    """The block must be declared and rebuild from its architecture with exactly the
+    parameters it carries (executors and the partition rebuild it; a mismatch would
+    fail inside torch)."""
     from neurodeploy.errors import NeurodeployError
-    from neurodeploy.targets.nir_torch import host_block_module
 
     try:
-        host_block_module(node)
+        host_blocks.spec(node.block)
+        host_blocks.check_params(node.block, node.architecture, node.config, node.module, node.params)
     except NeurodeployError as exc:
         raise GraphError(f"host block {_q(name)}: {_one_line(exc)}") from None
     except Exception as exc:  # unknown config keys, state_dict mismatches, ...
@@ -359,51 +359,6 @@ def _check_edges(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> None:
                              "connect it or remove it")
 
 
-def _order(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> list[str]:
-    """Topological order; a cycle is named, as an algebraic loop or as recurrence."""
-    succ: dict[str, list[str]] = {n: [] for n in graph.nodes}
-    indegree = {n: 0 for n in graph.nodes}
-    for src, dst in edges:
-        succ[src].append(dst)
-        indegree[dst] += 1
-    ready = [n for n in graph.nodes if indegree[n] == 0]
-    order = []
-    while ready:
-        n = ready.pop()
-        order.append(n)
-        for d in succ[n]:
-            indegree[d] -= 1
-            if indegree[d] == 0:
-                ready.append(d)
-    if len(order) == len(graph.nodes):
-        return order
-    cycle = _find_cycle({n for n in graph.nodes if n not in set(order)}, succ)
-    path = "->".join(_q(n) for n in (*cycle, cycle[0]))
-    if any(isinstance(graph.nodes[n], nir.LIF) for n in cycle):
-        raise GraphError(f"the graph has a cycle {path} through a neuron; recurrent graphs are not supported yet")
-    raise GraphError(f"the graph has a cycle {path} without a neuron (an algebraic loop: no time step breaks it); "
-                     "remove one of its edges")
-
-
-def _find_cycle(stuck: set[str], succ: dict[str, list[str]]) -> list[str]:
-    """One cycle among the nodes Kahn's algorithm could not order (each has a stuck predecessor)."""
-    pred = {n: [] for n in stuck}
-    for s in stuck:
-        for d in succ[s]:
-            if d in stuck:
-                pred[d].append(s)
-    # Walk backwards from any stuck node: every stuck node has a stuck predecessor, so the
-    # walk must revisit a node; the revisited stretch is a cycle.
-    seen: dict[str, int] = {}
-    walk = []
-    node = min(stuck)
-    while node not in seen:
-        seen[node] = len(walk)
-        walk.append(node)
-        node = min(pred[node])
-    return list(reversed(walk[seen[node]:]))
-
-
 def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, str]],
                   declared: dict[str, tuple[int, ...] | None], info: GraphInfo | None) -> None:
     """Propagate shapes (and, with metadata, domains) in order; compare every edge's ends."""
@@ -475,7 +430,7 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
         elif isinstance(node, nd.HostBlock):
             # The blocks kept whole keep their input's shape, except VLIF-Net's compressions,
             # which change channels and divide H, W by their patch factor.
-            expected = out if node.block not in SHAPE_CHANGING_BLOCKS else in_shape
+            expected = in_shape if host_blocks.spec(node.block).shape == "traced" else out
             if info is not None and in_domain != node.domain_in:
                 raise GraphError(f"host block {_q(name)} expects {_domain_word(node.domain_in)} but receives "
                                  f"{_domain_word(in_domain)}; {REEXPORT}")
@@ -551,7 +506,10 @@ def _joint_domain(name: str, ins: list[str], domain: dict[str, str], info: Graph
 # ---------------------------------------------------------------- metadata
 
 _INFO_FIELDS = {f.name for f in fields(GraphInfo)}
-_DICT_FIELDS = ("edge_kinds", "node_kinds", "spike_condition", "modules", "folded_batchnorm", "domains")
+_DICT_FIELDS = ("edge_kinds", "node_kinds", "spike_condition", "modules", "folded_batchnorm", "domains",
+                "side", "island", "window")
+_NODE_TABLES = ("node_kinds", "domains", "spike_condition", "side", "island", "window")
+_VALUES = {"side": ("chip", "host"), "window": host_blocks.WINDOWS}
 
 
 def _check_metadata(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> GraphInfo | None:
@@ -609,11 +567,14 @@ def _check_metadata(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> GraphI
             for n, v in shapes.items()):
         raise GraphError(bad.format("shapes is not a map of node names to positive sizes"))
     kinds, domains = data.get("node_kinds", {}), data.get("domains", {})
-    for key, table in (("node_kinds", kinds), ("domains", domains), ("spike_condition", data.get("spike_condition", {}))):
-        for name in table:
+    for key in _NODE_TABLES:
+        for name, value in data.get(key, {}).items():
             if name not in graph.nodes:
                 raise GraphError(f"the metadata's {key} names node {_q(name)}, which the graph does not have; "
                                  f"{REEXPORT}")
+            if key in _VALUES and value not in _VALUES[key]:
+                raise GraphError(f"node {_q(name)}: the metadata's {key} {_q(value)} is not one of "
+                                 f"{', '.join(_VALUES[key])}; {REEXPORT}")
     for name, node in graph.nodes.items():
         kind = kinds.get(name)
         if kind is None:
@@ -653,7 +614,7 @@ def check_graph(graph: nir.NIRGraph) -> None:
     for name, node in graph.nodes.items():
         declared[name] = _guard(name, _check_node_fields, name, node)
     _check_edges(graph, edges)
-    order = _order(graph, edges)
+    order = topological_order(graph.nodes, edges, lambda n: isinstance(graph.nodes[n], nir.LIF))
     info = _check_metadata(graph, edges)
     _guard(None, _check_shapes, graph, order, edges, declared, info)
 

@@ -155,3 +155,14 @@ def node_from_dict(data: dict[str, Any]) -> nir.NIRNode:
                 data[key] = value.item()
         return cls.from_dict(data)
     return nir.dict2NIRNode(data)
+
+
+def host_module(node: HostBlock, dtype: "torch.dtype | None" = None):
+    """The torch block a :class:`HostBlock` names, rebuilt with the parameters it carries
+    (float64 unless ``dtype``); for executors, never for reading a file."""
+    import torch
+
+    from neurodeploy.models.host_blocks import host_block_module
+
+    return host_block_module(node.block, node.architecture, node.config, node.module, node.params,
+                             dtype or torch.float64)

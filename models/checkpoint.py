@@ -1,0 +1,177 @@
+"""Checkpoints: one ``.pt`` file = architecture name + config + state_dict + provenance.
+
+Loaded only with ``torch.load(weights_only=True)``: a checkpoint that would need to run
+code to load is refused. Shipped checkpoints (the zoo, ``models/checkpoints/NAME.pt``
+with a model card ``NAME.md``) are addressable by NAME wherever a path is accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from neurodeploy import __version__
+from neurodeploy.errors import CheckpointError, NeurodeployError
+from neurodeploy.models.registry import get_architecture
+
+FORMAT = "neurodeploy-checkpoint"
+FORMAT_VERSION = 1
+
+
+def _zoo_dir() -> Path:
+    # Installed (non-editable) packages keep the checkpoints inside neurodeploy.models.
+    return Path(__file__).resolve().parent / "checkpoints"
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint (not yet a module). ``sha256`` is the file's hash."""
+
+    path: Path
+    architecture: str
+    config: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    meta: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    path: Path
+    card: Path | None
+
+
+def zoo() -> list[ZooEntry]:
+    """The shipped checkpoints, sorted by name."""
+    entries = []
+    for pt in sorted(_zoo_dir().glob("*.pt")):
+        card = pt.with_suffix(".md")
+        entries.append(ZooEntry(pt.stem, pt, card if card.exists() else None))
+    return entries
+
+
+def resolve(path_or_name: str | Path) -> Path:
+    """A path to an existing file, or the file of the shipped checkpoint of that name."""
+    path = Path(path_or_name)
+    if path.is_file():
+        return path
+    for entry in zoo():
+        if entry.name == str(path_or_name):
+            return entry.path
+    if path.exists():
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file; pass a .pt file or a shipped name")
+    names = ", ".join(e.name for e in zoo()) or "none"
+    raise CheckpointError(
+        f"no such file or shipped checkpoint: '{path_or_name}' (shipped: {names}; `neurodeploy models` lists them)"
+    )
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    architecture: str,
+    config: dict[str, Any],
+    meta: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model``'s weights with its architecture and config, atomically."""
+    get_architecture(architecture)  # refuse to write what cannot be loaded back
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": architecture,
+        "config": dict(config),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "neurodeploy_version": __version__,
+        "meta": dict(meta or {}),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_checkpoint(path_or_name: str | Path) -> Checkpoint:
+    """Read and check a checkpoint file (or a shipped name) without building the model."""
+    path = resolve(path_or_name)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if unsafe:
+            raise CheckpointError(
+                f"{path} holds Python objects that would run code when loaded ({unsafe.group(1)}); refusing it "
+                "(save plain tensors with neurodeploy.checkpoint.save_checkpoint)"
+            ) from None
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (the pickle stream is damaged or "
+                              "not a checkpoint); re-save or re-download it") from None
+    except Exception as exc:  # torch.load raises anything from KeyError to BadZipFile on junk
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch checkpoint ({reason}); re-save or re-download it"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not a neurodeploy checkpoint (no '{FORMAT}' header); "
+            "wrap its state_dict with neurodeploy.checkpoint.save_checkpoint(path, model, architecture, config)"
+        )
+    for key, kind in (("architecture", str), ("config", dict), ("state_dict", dict)):
+        if not isinstance(payload.get(key), kind):
+            raise CheckpointError(f"{path}: field '{key}' is missing or not a {kind.__name__}; the file is damaged")
+    return Checkpoint(
+        path=path,
+        architecture=payload["architecture"],
+        config=payload["config"],
+        state_dict=payload["state_dict"],
+        meta=dict(payload.get("meta") or {}),
+        sha256=file_sha256(path),
+    )
+
+
+def build_model(ckpt: Checkpoint) -> nn.Module:
+    """Build the checkpoint's architecture with its config and load its weights (eval mode)."""
+    arch = get_architecture(ckpt.architecture)
+    try:
+        model = arch.build(ckpt.config)
+    except NeurodeployError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{ckpt.path}: config does not build '{ckpt.architecture}': {exc}") from None
+    try:
+        model.load_state_dict(ckpt.state_dict, strict=True)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())
+        if len(detail) > 300:
+            detail = detail[:300] + "..."
+        raise CheckpointError(
+            f"{ckpt.path}: state_dict does not fit '{ckpt.architecture}' with its config ({detail}); "
+            "was it saved with another config?"
+        ) from None
+    return model.eval()
+
+
+def load_model(path_or_name: str | Path) -> tuple[nn.Module, Checkpoint]:
+    """Load a checkpoint (path or shipped name) into a torch module in eval mode."""
+    ckpt = load_checkpoint(path_or_name)
+    return build_model(ckpt), ckpt

@@ -1,0 +1,128 @@
+"""Blocks the derainers keep whole on the host, each declaring what the pipeline needs.
+
+A spiking chip has no sigmoid gates, products of activations, global pooling or softmax
+over time, so export keeps these blocks whole (a ``neurodeploy.HostBlock`` node carrying
+the block's parameters) and the partition places them on the host. What the pipeline
+needs to know about a block lives here, beside the models, and nowhere else:
+
+- ``shape``: ``same`` (output shape = input shape), ``to_image`` (T steps in, one image
+  out, same (C, H, W)), or ``traced`` (the block changes (C, H, W): export reads its
+  output shape from a shape-only run of the model);
+- ``window``: ``step`` (each output step depends on the same input step only: the host
+  can compute step by step) or ``all_steps`` (it pools over time, so all T input steps
+  must arrive before the first output step; a block on the decoded image needs all T
+  steps too; ``tests/test_host_blocks.py`` checks each declaration against the block);
+- ``hint``: whether and how the block could move onto the chip.
+
+:func:`host_block_module` rebuilds a block from its architecture, config and parameters.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+
+from neurodeploy.errors import GraphError
+
+SHAPE_RULES = ("same", "to_image", "traced")
+WINDOWS = ("step", "all_steps")
+
+
+@dataclass(frozen=True)
+class HostBlockSpec:
+    """What one block class declares (see module docstring)."""
+
+    block: str
+    shape: str
+    window: str
+    hint: str
+
+
+_GATES = "no: sigmoid gates computed from the activations multiply the features"
+_POOLED = "no: global pooling, sigmoid gates and products of activations"
+_VLIF = ("partly: patch-to-time is routing and NI-LIF a graded neuron (chip); the temporal gate is a "
+         "sigmoid over time (host)")
+
+HOST_BLOCKS: dict[str, HostBlockSpec] = {s.block: s for s in (
+    HostBlockSpec("MultiDimensionalAttention", "same", "all_steps", _GATES),
+    HostBlockSpec("MDSA", "same", "all_steps", _GATES),
+    HostBlockSpec("FeatureRefinementBlock", "same", "all_steps", _POOLED),
+    HostBlockSpec("ARFE", "same", "all_steps", _POOLED),
+    HostBlockSpec("TemporalFusion", "to_image", "all_steps",
+                  "yes: softmax(w) is constant after training, so a readout with fixed per-step weights stays on chip"),
+    HostBlockSpec("VLIF", "same", "all_steps", _VLIF),
+    HostBlockSpec("VLIFC", "traced", "all_steps", _VLIF + "; the 1x1 compression is a synapse"),
+    HostBlockSpec("VLIFT", "traced", "all_steps", _VLIF + "; the (r^2,1,1) compression is a synapse"),
+)}
+
+# Host nodes that are not blocks: what keeps them off the chip, by node kind.
+HOST_OP_HINTS = {
+    "encode": "the image is sent from the host every step (real-valued graded spikes)",
+    "decode_mean": "could stay on chip as readout neurons that accumulate over T (the host reads one value per image)",
+    "product": "no: a product of two activations (x_h * x in VLIF-Net's SDEM)",
+    "conv@image": "by linearity conv(mean_t f) = mean_t conv(f): run it per step on chip before the decoder",
+}
+
+
+def spec(block: str) -> HostBlockSpec:
+    """The declaration of a block class; a GraphError names an undeclared one."""
+    try:
+        return HOST_BLOCKS[block]
+    except KeyError:
+        raise GraphError(f"host block type '{block}' is not declared in neurodeploy.models.host_blocks "
+                         f"(declared: {', '.join(sorted(HOST_BLOCKS))})") from None
+
+
+@lru_cache(maxsize=8)
+def _architecture_model(architecture: str, config_json: str, device: str = "cpu") -> torch.nn.Module:
+    from neurodeploy.models.registry import get_architecture
+
+    with torch.device(device):
+        return get_architecture(architecture).build(json.loads(config_json)).eval()
+
+
+def _block(block: str, architecture: str, config_json: str, module: str, device: str) -> torch.nn.Module:
+    model = _architecture_model(architecture, config_json, device)
+    try:
+        built = model.get_submodule(module)
+    except AttributeError:
+        raise GraphError(f"host block '{module}': architecture '{architecture}' has no such module") from None
+    if type(built).__name__ != block:
+        raise GraphError(f"host block '{module}': architecture '{architecture}' has a {type(built).__name__} "
+                         f"there, not a {block}")
+    return built
+
+
+def check_params(block: str, architecture: str, config_json: str, module: str, params: dict[str, Any]) -> None:
+    """Raise GraphError unless ``params`` are exactly the block's state_dict keys, each with
+    the block's number of elements. Builds the architecture on the meta device: shapes
+    only, nothing allocated or computed."""
+    own = _block(block, architecture, config_json, module, "meta").state_dict()
+    missing = sorted(set(own) - set(params))
+    extra = sorted(set(params) - set(own))
+    if missing or extra:
+        what = f"missing '{missing[0]}'" if missing else f"unexpected '{extra[0]}'"
+        raise GraphError(f"host block '{module}': its parameters do not fit the block ({what})")
+    for key, value in params.items():
+        if np.asarray(value).size != own[key].numel():
+            raise GraphError(f"host block '{module}': parameter '{key}' has {np.asarray(value).size} values, "
+                             f"the block needs {own[key].numel()}")
+
+
+def host_block_module(block: str, architecture: str, config_json: str, module: str,
+                      params: dict[str, Any], dtype: torch.dtype = torch.float64) -> torch.nn.Module:
+    """Rebuild block ``module`` of ``architecture`` (built with ``config_json``) with ``params``."""
+    built = copy.deepcopy(_block(block, architecture, config_json, module, "cpu"))
+    own = built.state_dict()
+    try:
+        state = {k: torch.as_tensor(np.asarray(v)).reshape(own[k].shape) for k, v in params.items()}
+    except (KeyError, RuntimeError) as exc:
+        raise GraphError(f"host block '{module}': its parameters do not fit the block ({exc})") from None
+    built.load_state_dict(state, strict=True)
+    return built.to(dtype).eval()

@@ -1,0 +1,17 @@
+"""The intermediate representation every stage after export shares.
+
+- :mod:`.nodes` -- neurodeploy's node types beside NIR's (encode, decode, concat, host blocks ...);
+- :mod:`.info` -- the annotations stored in a graph's metadata (:class:`GraphInfo`);
+- :mod:`.order` -- the one topological order;
+- :mod:`.check` -- the strict checks a graph passes before anything runs it;
+- :mod:`.graph` -- :class:`DeployGraph`, the graph + annotations + arrays object;
+- :mod:`.nirfile` -- reading and writing ``.nir`` files.
+"""
+
+from neurodeploy.ir.graph import DeployGraph, node_shape, predecessors, topological_order
+from neurodeploy.ir.info import EDGE_BINARY, EDGE_GRADED, EDGE_REAL, METADATA_KEY, GraphInfo, attach_info, graph_info
+from neurodeploy.ir.nirfile import read_graph, write_graph
+
+__all__ = ["DeployGraph", "GraphInfo", "attach_info", "graph_info", "node_shape", "predecessors",
+           "topological_order", "read_graph", "write_graph", "EDGE_BINARY", "EDGE_GRADED", "EDGE_REAL",
+           "METADATA_KEY"]

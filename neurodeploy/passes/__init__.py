@@ -1,0 +1,28 @@
+"""Passes over a :class:`~neurodeploy.ir.DeployGraph`, each a small module, run in a named order.
+
+A pass reads annotations and arrays of the graph, writes its own, and returns what its
+callers need (e.g. the partition's cut edges and islands). The flow (hls4ml's idea) is
+the list :data:`FLOW`; :func:`run_passes` runs it and returns each pass's result by name.
+
+Before the flow, at export (on the torch side, :mod:`neurodeploy.export`): BatchNorm is
+folded into the conv before it, and shapes come from the model; when a graph is read,
+:mod:`neurodeploy.ir.check` infers and checks every node's shape.
+
+1. ``partition`` (:mod:`.partition`): each node's side, host islands, temporal windows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from neurodeploy.ir.graph import DeployGraph
+from neurodeploy.passes import partition as _partition
+
+FLOW: list[tuple[str, Callable[[DeployGraph], Any]]] = [
+    ("partition", _partition.partition),
+]
+
+
+def run_passes(g: DeployGraph, flow: list[tuple[str, Callable[[DeployGraph], Any]]] | None = None) -> dict[str, Any]:
+    """Run the passes of ``flow`` (default :data:`FLOW`) in order on ``g``; results by pass name."""
+    return {name: run(g) for name, run in (flow or FLOW)}

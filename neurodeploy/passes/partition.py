@@ -1,0 +1,250 @@
+"""Pass: partition -- the one place that decides what Loihi 2 runs (chip) and what the host runs.
+
+Reads: node kinds, domains, shapes; the host-block declarations in
+:mod:`neurodeploy.models.host_blocks`. Writes: ``info.side`` (every node: ``chip`` or
+``host``), ``info.island`` (every host node: the name of its host island) and
+``info.window`` (every host node: ``step`` or ``all_steps``). Returns a
+:class:`Partition` with the cut edges and the islands.
+
+A node goes on the **chip** when Loihi 2 can run it natively between the encoder and the
+decoder (domain ``seq``): convolutions (synapses), LIF neurons, fixed interpolation,
+channel concatenation, sums and gains (routing and folded weights). Everything else goes
+on the **host**: the image before encoding and after decoding, the encoder and the
+decoder, the blocks kept whole (their declarations say why), products of activations,
+and any conv on a decoded image. Every edge between the two sides is a *cut edge*.
+
+**Host islands** are the host nodes grouped so that each can run as one unit: host nodes
+joined by host-to-host edges, split wherever a value goes to the chip and comes back
+(the island *level* counts chip-to-host crossings on the way from the input), so that
+no island waits for the chip on a value it computes itself. Each island has a
+**temporal window**: ``step`` when every node in it computes each time step from the same
+step, ``all_steps`` when some node needs all T steps first (pooling over time, decoding).
+Each island is written as ``host/ISLAND.onnx``; the chip part as ``chip.nir``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import nir
+import numpy as np
+
+from neurodeploy.ir import nodes as nd
+from neurodeploy.ir.counts import conv_macs
+from neurodeploy.ir.graph import DeployGraph
+from neurodeploy.models.host_blocks import HOST_OP_HINTS, spec
+
+CHIP_KINDS = ("conv", "lif", "upsample", "concat", "sum", "gain")
+
+
+@dataclass
+class CutEdge:
+    """An edge between chip and host. ``values_per_step``: elements it carries per step."""
+
+    src: str
+    dst: str
+    direction: str  # "chip->host" | "host->chip"
+    shape: list[int]
+    kind: str
+    values_per_step: int
+
+
+@dataclass
+class Island:
+    """A host island: its nodes (graph order), the values it receives and sends, its window.
+
+    ``inputs``: the graph's image input when the island holds it, then the nodes outside
+    the island whose values it reads; ``outputs``: its nodes whose values leave it (to the
+    chip or another island), then the graph output when it holds it.
+    """
+
+    name: str
+    nodes: list[str]
+    inputs: list[str]
+    outputs: list[str]
+    window: str
+    level: int
+
+
+@dataclass
+class Partition:
+    chip: list[str]
+    host: list[str]
+    cut: list[CutEdge]
+    reasons: dict[str, str] = field(default_factory=dict)
+    islands: list[Island] = field(default_factory=list)
+
+    def side(self, name: str) -> str:
+        return "chip" if name in self.chip else "host"
+
+    @property
+    def crossings_per_step(self) -> int:
+        """Tensors crossing the chip/host boundary at every time step (one per cut edge)."""
+        return len(self.cut)
+
+
+def _side(g: DeployGraph, name: str) -> str:
+    return "chip" if g.kind(name) in CHIP_KINDS and g.domain(name) == "seq" else "host"
+
+
+def _reason(g: DeployGraph, name: str) -> str:
+    node = g.node(name)
+    if isinstance(node, nd.HostBlock):
+        return spec(node.block).hint
+    kind = g.kind(name)
+    return HOST_OP_HINTS.get(f"{kind}@image" if kind in CHIP_KINDS else kind, "")
+
+
+def _window(g: DeployGraph, name: str, windows: dict[str, str]) -> str:
+    """``all_steps`` when the node pools over time or reads a node that does."""
+    node = g.node(name)
+    if isinstance(node, nd.HostBlock) and spec(node.block).window == "all_steps":
+        return "all_steps"
+    if g.kind(name) == "decode_mean" or any(windows.get(p) == "all_steps" for p in g.predecessors(name)):
+        return "all_steps"
+    return "step"
+
+
+def partition(g: DeployGraph) -> Partition:
+    """Label every node chip or host, group host nodes into islands, list the cut edges.
+
+    Writes ``g.info.side``, ``g.info.island`` and ``g.info.window`` (see module docstring).
+    """
+    side = {n: _side(g, n) for n in g.order}
+    # level: chip-to-host crossings on the longest path from the input
+    level: dict[str, int] = {}
+    for n in g.order:
+        level[n] = max((level[p] + (side[p] == "chip" and side[n] == "host") for p in g.predecessors(n)), default=0)
+    host = [n for n in g.order if side[n] == "host"]
+    windows: dict[str, str] = {}
+    for n in host:
+        windows[n] = _window(g, n, windows)
+    # islands: connected components of host nodes of one level over host-to-host edges
+    parent = {n: n for n in host}
+
+    def root(n: str) -> str:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for s, d in g.edges:
+        if side[s] == side[d] == "host" and level[s] == level[d]:
+            parent[root(d)] = root(s)
+    members: dict[str, list[str]] = {}
+    for n in host:
+        members.setdefault(root(n), []).append(n)
+    islands = []
+    for i, nodes in enumerate(sorted(members.values(), key=lambda ns: g.order.index(ns[0]))):
+        inside = set(nodes)
+        graph_inputs = [n for n in nodes if isinstance(g.node(n), nir.Input)]
+        external = [p for p in g.order if p not in inside and any(p in g.predecessors(n) for n in nodes)]
+        # the graph's input image is known to every executor: never an island output
+        sends = [n for n in nodes if any(d not in inside for d in g.successors(n)) and n not in graph_inputs]
+        graph_outputs = [n for n in nodes if isinstance(g.node(n), nir.Output)]
+        window = "all_steps" if any(windows[n] == "all_steps" for n in nodes) else "step"
+        islands.append(Island(f"island{i}", nodes, graph_inputs + external, sends + graph_outputs, window,
+                              level[nodes[0]]))
+    g.info.side = side
+    g.info.island = {n: isl.name for isl in islands for n in isl.nodes}
+    g.info.window = windows
+    cut = []
+    for src, dst in g.edges:
+        if side[src] != side[dst]:
+            shape = g.shape(src)
+            cut.append(CutEdge(src, dst, f"{side[src]}->{side[dst]}", list(shape), g.edge_kind(src, dst),
+                               int(np.prod(shape))))
+    chip = [n for n in g.order if side[n] == "chip"]
+    reasons = {n: r for n in host if (r := _reason(g, n))}
+    return Partition(chip, host, cut, reasons, islands)
+
+
+def _host_flops(g: DeployGraph, name: str) -> int:
+    """FLOPs of one forward of a host block (torch's FlopCounterMode: convs and matmuls only)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    node = g.node(name)
+    in_shape = g.shape(g.predecessors(name)[0])
+    # Counted on the meta device: shapes decide FLOPs, nothing needs computing.
+    x = torch.zeros((g.t_steps, 1, *in_shape) if node.domain_in == "seq" else (1, *in_shape), device="meta")
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        nd.host_module(node, torch.float32).to("meta")(x)
+    return int(counter.get_total_flops())
+
+
+def summarize(g: DeployGraph, part: Partition) -> dict[str, Any]:
+    """Per side: layers, neurons, synapses (weights), operations per image; the cut edges.
+
+    Definitions: *neurons* = LIF outputs; *synapses* = weights of convolutions (each
+    shared weight counted once); *MACs per image* = multiply-accumulates of the convs
+    over T steps (chip convs) or once (host convs on decoded images); *host FLOPs* =
+    torch FlopCounterMode count of conv/matmul FLOPs inside host blocks (2 per MAC;
+    elementwise gates not counted).
+    """
+    sides = {s: {"layers": 0, "neurons": 0, "synapses": 0, "macs_per_image": 0, "host_block_flops_per_image": 0}
+             for s in ("chip", "host")}
+    t = g.t_steps
+    for name in g.order:
+        side = sides[part.side(name)]
+        node = g.node(name)
+        if isinstance(node, (nir.Input, nir.Output)):
+            continue
+        side["layers"] += 1
+        if isinstance(node, nir.LIF):
+            side["neurons"] += int(np.prod(g.shape(name)))
+        elif isinstance(node, nir.Conv2d):
+            side["synapses"] += int(np.asarray(node.weight).size)
+            side["macs_per_image"] += conv_macs(node, g.shape(name)) * (t if g.domain(name) == "seq" else 1)
+        elif isinstance(node, nd.HostBlock):
+            side["synapses"] += int(sum(np.asarray(v).size for v in node.params.values()))
+            side["host_block_flops_per_image"] += _host_flops(g, name)
+    return {
+        "chip": sides["chip"],
+        "host": sides["host"],
+        "crossings_per_step": part.crossings_per_step,
+        "values_crossing_per_step": int(sum(c.values_per_step for c in part.cut)),
+        "cut_edges": [asdict(c) for c in part.cut],
+        "host_nodes": {n: part.reasons.get(n, "") for n in part.host},
+        "graph_output": next(n for n in g.order if isinstance(g.node(n), nir.Output)),
+        "islands": [{"name": i.name, "nodes": i.nodes, "inputs": i.inputs, "outputs": i.outputs, "window": i.window}
+                    for i in part.islands],
+        "definitions": summarize.__doc__.split("Definitions:")[1].strip().replace("\n   ", ""),
+    }
+
+
+def chip_graph(g: DeployGraph, part: Partition) -> DeployGraph:
+    """The chip part as its own graph: host sources become ``Input`` nodes and host
+    consumers ``Output`` nodes, named after the host node (so each boundary keeps its
+    name; Concat and Product orders name their inputs). A host node that also receives
+    from the chip gets a second boundary, ``<name>.in``, for what it receives.
+    Every annotation of the chip nodes is kept (:meth:`DeployGraph.subgraph`)."""
+    sends = {c.src for c in part.cut if c.direction == "host->chip"}
+    receives = {c.dst for c in part.cut if c.direction == "chip->host"}
+    extra_nodes: dict[str, nir.NIRNode] = {}
+    extra_edges: list[tuple[str, str]] = []
+    extra = {"node_kinds": {}, "domains": {}, "shapes": {}, "edge_kinds": {}, "side": {}}
+    for c in part.cut:
+        host = c.src if c.direction == "host->chip" else c.dst
+        if c.direction == "host->chip":
+            boundary, edge = host, (host, c.dst)
+        else:
+            boundary = f"{host}.in" if host in sends and host in receives else host
+            edge = (c.src, boundary)
+        if boundary not in extra_nodes:
+            if c.direction == "host->chip":
+                extra_nodes[boundary] = nir.Input(input_type={"input": np.array(c.shape)})
+                extra["node_kinds"][boundary] = "input"
+            else:
+                extra_nodes[boundary] = nir.Output(output_type={"output": np.array(c.shape)})
+                extra["node_kinds"][boundary] = "output"
+            extra["domains"][boundary] = "seq"
+            extra["shapes"][boundary] = list(c.shape)
+            extra["side"][boundary] = "host"
+        extra_edges.append(edge)
+        extra["edge_kinds"][f"{edge[0]}->{edge[1]}"] = c.kind
+    sub = g.subgraph(part.chip, extra_nodes, extra_edges, extra)
+    sub.info.island, sub.info.window = {}, {}
+    return sub

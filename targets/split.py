@@ -1,0 +1,107 @@
+"""The ``split`` executor: the bundle's own deliverables, run together.
+
+The chip part (``chip.nir``) runs node by node in the NIR torch executor (float64) and
+every host island (``host/ISLAND.onnx``) in onnxruntime (float32, as a host would run
+it), interleaved in the order their values become available: an island runs once all
+the values it reads exist, a chip node once its inputs do. Which island reads and sends
+what is in the manifest's partition summary. Nothing else of the bundle is used -- not
+``graph.nir``, not the checkpoint -- so a passing validation proves that the files a
+deployment ships reproduce the model.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nir
+import numpy as np
+import torch
+
+from neurodeploy.errors import BundleError
+from neurodeploy.ir import graph_info, read_graph, topological_order
+from neurodeploy.trace import Trace
+
+
+class SplitExecutor:
+    """Runs ``chip.nir`` + ``host/*.onnx`` of a bundle folder (see module docstring).
+
+    Args:
+        path: the bundle folder.
+        partition: the manifest's partition summary: ``islands`` (name, nodes, inputs,
+            outputs, window) and ``graph_output`` (the node whose value is the output image).
+    """
+
+    name = "split"
+
+    def __init__(self, path: Path, partition: dict):
+        from neurodeploy.host import onnx_name, onnx_session
+
+        self.chip = read_graph(path / "chip.nir")
+        self.chip_info = graph_info(self.chip)
+        self.order = topological_order(self.chip)
+        self.layers = self.chip_info.neuron_layers(self.chip)
+        self.islands = partition["islands"]
+        self.output = partition["graph_output"]
+        self._onnx_name = onnx_name
+        self._sessions = {}
+        for isl in self.islands:
+            file = path / "host" / f"{isl['name']}.onnx"
+            if not file.is_file():
+                raise BundleError(f"{path}: host island file host/{file.name} is missing; re-export the bundle")
+            session = onnx_session(file)
+            names = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
+            want = [onnx_name(n) for n in isl["inputs"]], [onnx_name(n) for n in isl["outputs"]]
+            if sorted(names[0]) != sorted(want[0]) or sorted(names[1]) != sorted(want[1]):
+                raise BundleError(f"{path}: host/{file.name} reads {names[0]} and writes {names[1]}, but the "
+                                  f"manifest's island reads {want[0]} and writes {want[1]}; re-export the bundle")
+            self._sessions[isl["name"]] = session
+
+    def _run_island(self, isl: dict, values: dict[str, np.ndarray]) -> None:
+        session = self._sessions[isl["name"]]
+        feed = {self._onnx_name(n): np.asarray(values[n], dtype=np.float32) for n in isl["inputs"]}
+        outs = session.run([self._onnx_name(n) for n in isl["outputs"]], feed)
+        values.update({n: o.astype(np.float64) for n, o in zip(isl["outputs"], outs)})
+
+    def run_batch(self, images: np.ndarray) -> list[Trace]:
+        """``images``: ``(N, C, H, W)`` in model units -> one Trace per image."""
+        from neurodeploy.targets.nir_torch import eval_node
+
+        images = np.asarray(images, dtype=np.float64)
+        graph_inputs = {n for isl in self.islands for n in isl["nodes"] if n in isl["inputs"]}
+        values: dict[str, np.ndarray] = {n: images for n in graph_inputs}
+        chip_values: dict[str, torch.Tensor] = {}
+        boundary = {n for n in self.order if isinstance(self.chip.nodes[n], (nir.Input, nir.Output))}
+        pending_chip = [n for n in self.order if n not in boundary]
+        pending_islands = list(self.islands)
+        start = time.perf_counter()
+        with torch.no_grad():
+            while pending_chip or pending_islands:
+                progressed = False
+                for isl in list(pending_islands):
+                    if all(n in values for n in isl["inputs"]):
+                        self._run_island(isl, values)
+                        pending_islands.remove(isl)
+                        progressed = True
+                for name in list(pending_chip):
+                    preds = [s for s, d in self.chip.edges if d == name]
+                    if not all(p in chip_values or p in values for p in preds):
+                        # chip.nir cannot order a node after an island it waits for: skip it for now
+                        continue
+                    for p in preds:
+                        if p not in chip_values:  # a boundary Input: the value an island sent
+                            chip_values[p] = torch.as_tensor(values[p], dtype=torch.float64)
+                    chip_values[name] = eval_node(self.chip, self.chip_info, name, chip_values, {}, torch.float64)
+                    values[name] = chip_values[name].numpy()
+                    pending_chip.remove(name)
+                    progressed = True
+                if not progressed:
+                    stuck = [i["name"] for i in pending_islands] + pending_chip[:1]
+                    raise BundleError(f"the bundle's chip and host parts wait on each other ({', '.join(stuck)}); "
+                                      "re-export the bundle")
+        seconds = time.perf_counter() - start
+        out = values[self.output]
+        return [Trace(self.name, self.chip_info.t_steps, {n: values[n][:, i] for n in self.layers}, out[i],
+                      meta={"run_s": seconds / len(images)})
+                for i in range(len(images))]
+
