@@ -1,36 +1,64 @@
-"""Loihi 2 fixed-point formats, as data (one object per chip, not ``if``s in the mapper).
+"""The integer formats quantization writes, as a view of :mod:`neurodeploy.limits` (no numbers here).
 
-Source: Lava's bit-accurate models (``lava.proc.lif.models.PyLifModelBitAcc``,
-``lava.proc.dense``/``conv`` fixed_pt models) and ../shared/LOIHI.md.
+:data:`LOIHI2` is :class:`FixedPointFormats` over :data:`neurodeploy.limits.LOIHI2`: the bit
+widths quantization needs under short names, and every :class:`~neurodeploy.limits.IntFormat`
+(range, rounding, overflow, source) through :meth:`FixedPointFormats.formats`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from neurodeploy import limits
+from neurodeploy.limits import ChipLimits, IntFormat
+
 
 @dataclass(frozen=True)
 class FixedPointFormats:
-    """Bit widths of a chip's neuron and synapse state (all signed unless noted).
+    """Bit widths of a chip's neuron and synapse formats, read from its :class:`ChipLimits`.
 
-    Attributes:
+    Attributes (all derived from ``chip``):
         weight_bits: synaptic weight mantissa (signed), shared ``weight_exp`` per layer.
-        decay_bits: ``du``/``dv`` (unsigned; decay factor ``(2**decay_bits - d) / 2**decay_bits``).
+        decay_bits: ``du``/``dv`` (unsigned; 4096 = 1.0, see ``chip.decay_unit``).
         vth_bits: threshold mantissa (unsigned); compared with ``v`` after ``<< state_shift``.
         state_bits: ``u`` and ``v`` (signed).
-        state_shift: left shift applied to ``a_in`` and ``vth`` (Lava: 6).
-        message_bits: maximum graded-spike payload.
+        state_shift: left shift applied to ``a_in`` and ``vth``.
+        message_bits: graded-spike payload.
     """
 
-    weight_bits: int
-    decay_bits: int
-    vth_bits: int
-    state_bits: int
-    state_shift: int
-    message_bits: int
+    chip: ChipLimits
 
-    def signed_range(self, bits: int) -> tuple[int, int]:
+    @property
+    def weight_bits(self) -> int:
+        return self.chip.weight_mant_bits
+
+    @property
+    def decay_bits(self) -> int:
+        return self.chip.decay_bits
+
+    @property
+    def vth_bits(self) -> int:
+        return self.chip.vth_mant_bits
+
+    @property
+    def state_bits(self) -> int:
+        return self.chip.state_bits
+
+    @property
+    def state_shift(self) -> int:
+        return int(self.chip.state_shift_bits)
+
+    @property
+    def message_bits(self) -> int:
+        return self.chip.graded_payload_bits
+
+    def formats(self) -> dict[str, IntFormat]:
+        return self.chip.formats()
+
+    @staticmethod
+    def signed_range(bits: int) -> tuple[int, int]:
         return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
-LOIHI2 = FixedPointFormats(weight_bits=8, decay_bits=12, vth_bits=17, state_bits=24, state_shift=6, message_bits=24)
+LOIHI2 = FixedPointFormats(limits.LOIHI2)
+"""Loihi 2 formats: a view of :data:`neurodeploy.limits.LOIHI2`."""

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from neurodeploy.errors import HardwareUnavailable
+from neurodeploy.limits import LOIHI2
 from neurodeploy.targets.loihi import compat
 
 compat.install()
@@ -28,8 +29,8 @@ from lava.proc.lif.process import LIFReset  # noqa: E402
 from neurodeploy.targets.loihi.lower import LoweredNetwork  # noqa: E402
 from neurodeploy.targets.loihi.processes import DelayLine, Readout  # noqa: E402
 
-# Message bits for graded payloads on Conv inputs (Loihi 2 graded spikes carry up to 24).
-GRADED_MESSAGE_BITS = 24
+# Message bits for graded payloads on Conv inputs: the chip's graded-spike payload width.
+GRADED_MESSAGE_BITS = LOIHI2.graded_payload_bits
 
 
 def _out_port(proc, kind):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurodeploy.limits import LOIHI2
 from neurodeploy.targets.loihi import compat
 
 compat.install()
@@ -43,9 +44,9 @@ class PyDelayLineModelFloat(_PyDelayLineModel):
 @requires(CPU)
 @tag("fixed_pt")
 class PyDelayLineModelFixed(_PyDelayLineModel):
-    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    buffer: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=LOIHI2.graded_payload_bits)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=LOIHI2.graded_payload_bits)
+    buffer: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=LOIHI2.graded_payload_bits)
 
 
 class _PyReadoutModel(PyLoihiProcessModel):
@@ -67,6 +68,6 @@ class PyReadoutModelFloat(_PyReadoutModel):
 @requires(CPU)
 @tag("fixed_pt")
 class PyReadoutModelFixed(_PyReadoutModel):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    data: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=LOIHI2.conv_accumulator.bits)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=LOIHI2.conv_accumulator.bits)
+    data: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)  # host-side record (int32), not a chip format
