@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.neurodeploy-installed
 DEMO_DIR ?= build/demo
 
-.PHONY: install test test-all demo clean
+.PHONY: install test test-all lint demo clean
 
 install: $(STAMP)
 
@@ -21,8 +21,12 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(PY) -m pytest -q
+
+# The layering contract (.importlinter), linted on a non-editable install (tools/check_layers.py says why).
+lint: $(STAMP)
+	$(PY) tools/check_layers.py
 
 # Everything, including the long Lava simulator runs.
 test-all: $(STAMP)

@@ -41,7 +41,8 @@ from snntorch.import_nir import import_from_nir  # noqa: E402
 
 from neurodeploy.export import export_graph  # noqa: E402
 from neurodeploy.ir import graph_info  # noqa: E402
-from neurodeploy.interop import (export_snntorch, from_foreign_nir, load_into_norse, load_into_snntorch,  # noqa: E402
+from neurodeploy.foreign import from_foreign_nir
+from neurodeploy.targets.crosscheck import (export_snntorch, load_into_norse, load_into_snntorch,  # noqa: E402
                                  plain_nir, run_library)
 from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d  # noqa: E402
 from neurodeploy.models.neurons import LIF  # noqa: E402
@@ -188,7 +189,7 @@ def main() -> None:
               "NIR torch executor"),
         table("2. Our exported graph -> their importer (float32) vs. our torch model (float32)", b,
               "spike agreement"),
-        "## Workarounds (see `neurodeploy/interop.py`, pinned by `tests/test_interop.py::test_upstream_*`)\n\n"
+        "## Workarounds (see `neurodeploy/foreign.py`, `targets/crosscheck.py`, pinned by `tests/test_interop.py::test_upstream_*`)\n\n"
         "- snntorch `export_to_nir` fails on every Conv2d + Leaky net (`infer_types`: IndexError with a batched "
         "sample, neuromorphs/NIR#69, jeshraghian/snntorch#367; type mismatch on the shapeless LIF without, "
         "jeshraghian/snntorch#410) -> `export_snntorch` (same mapping, no `infer_types`), or per-neuron beta/threshold "

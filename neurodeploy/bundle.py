@@ -33,7 +33,7 @@ from neurodeploy import __version__
 from neurodeploy.checkpoint import build_model, file_sha256, load_checkpoint
 from neurodeploy.errors import BundleError, LoweringError, NeurodeployError
 from neurodeploy.export import export_graph
-from neurodeploy.host import HostIsland, write_host_onnx
+from neurodeploy.targets.host_onnx import HostIsland, write_host_onnx
 from neurodeploy.ir import DeployGraph, GraphInfo, graph_info, read_graph, write_graph
 from neurodeploy.models import get_architecture
 from neurodeploy.passes import run_passes

@@ -107,6 +107,18 @@ def _lava_float(bundle):
     return LavaSimExecutor(bundle.graph, bundle.info, "floating_pt")
 
 
+def _library(bundle, library: str):
+    from neurodeploy.targets.crosscheck import LibraryExecutor
+
+    return LibraryExecutor(bundle.graph, bundle.info, library)
+
+
+executor("snntorch", "the bundle's graph imported into snntorch (Input/Conv2d/LIF/Output graphs; a cross-check)")(
+    lambda bundle: _library(bundle, "snntorch"))
+executor("norse", "the bundle's graph imported into norse (Input/Conv2d/LIF/Output graphs; a cross-check)")(
+    lambda bundle: _library(bundle, "norse"))
+
+
 @executor("loihi", "Loihi 2 hardware (Loihi2HwCfg); refused unless Intel's runtime and a chip are present")
 def _loihi(bundle):
     from neurodeploy.targets.loihi.network import require_hardware

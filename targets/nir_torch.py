@@ -12,7 +12,6 @@ Units: the graph's own (model units for states and thresholds, time steps for T)
 
 from __future__ import annotations
 
-import json
 import time
 
 import nir

@@ -35,7 +35,7 @@ class SplitExecutor:
     name = "split"
 
     def __init__(self, path: Path, partition: dict):
-        from neurodeploy.host import onnx_name, onnx_session
+        from neurodeploy.targets.host_onnx import onnx_name, onnx_session
 
         self.chip = read_graph(path / "chip.nir")
         self.chip_info = graph_info(self.chip)

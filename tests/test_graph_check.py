@@ -233,13 +233,21 @@ def test_metadata_kind_must_match_node(g):
     rejects(g, "conv2", match="calls it 'lif'")
 
 
-def test_neuron_fed_an_image(g):
-    g.edges.append(("decode", "lif3"))  # the decoded image into a neuron: sums an image with steps
+def test_neuron_fed_an_image(g, tmp_path):
+    """A neuron placed after the decoder (no cycle, shapes agree): the domain check must name it."""
+    shape = tuple(int(v) for v in g.nodes["decode"].shape)
+    full = lambda v: np.full(shape, v, dtype=np.float64)  # noqa: E731
+    g.nodes["lif_img"] = nir.LIF(tau=full(2e-3), r=full(2.0), v_leak=full(0.0), v_threshold=full(0.5), v_reset=full(0.0))
+    g.edges.remove(("decode", "output"))
+    g.edges += [("decode", "lif_img"), ("lif_img", "output")]
     info = json.loads(g.metadata[METADATA_KEY])
-    info["edge_kinds"]["decode->lif3"] = "real"
+    del info["edge_kinds"]["decode->output"]
+    info["edge_kinds"].update({"decode->lif_img": "real", "lif_img->output": "binary"})
+    info["node_kinds"]["lif_img"] = "lif"
+    info["domains"]["lif_img"] = "image"
+    info["shapes"]["lif_img"] = list(shape)
     g.metadata[METADATA_KEY] = json.dumps(info)
-    with pytest.raises(GraphError):
-        check_graph(g)  # (decode->lif3 also closes a cycle through lif3: either line is right)
+    rejects(g, "lif_img", match="receives one image, not a sequence of time steps", tmp_path=tmp_path)
 
 
 def test_node_dict_missing_a_field_names_the_node(g, tmp_path):

@@ -3,7 +3,7 @@
 Directions: their NIR graphs -> our Lava lowering (spikes vs. the library's own
 simulation), and our exported graphs -> their importers (spikes vs. our torch model).
 Tests named ``test_upstream_*`` assert what an upstream library does *today*; each fails
-when upstream changes that behaviour, so the workaround in ``neurodeploy/interop.py`` can
+when upstream changes that behaviour, so the workaround in ``neurodeploy/foreign.py`` and ``targets/crosscheck.py`` can
 be revisited. Small nets: a few channels, 8x8 inputs, T = 8.
 """
 
@@ -22,7 +22,8 @@ from torch import nn
 from neurodeploy.errors import GraphError, LoweringError
 from neurodeploy.export import export_graph
 from neurodeploy.ir import graph_info, read_graph, write_graph
-from neurodeploy.interop import (export_snntorch, from_foreign_nir, load_into_norse, load_into_snntorch,
+from neurodeploy.foreign import from_foreign_nir
+from neurodeploy.targets.crosscheck import (export_snntorch, load_into_norse, load_into_snntorch,
                                  plain_nir, run_library)
 from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d
 from neurodeploy.models.neurons import LIF
@@ -242,7 +243,7 @@ def test_upstream_snntorch_export_to_nir_fails_on_conv_leaky(pad):
     3-D input_shape and NIR indexes the 2-tuple padding at [2] (neuromorphs/NIR#69,
     jeshraghian/snntorch#367). Unbatched: scalar beta/threshold give the LIF an empty
     shape (jeshraghian/snntorch#410; norse/norse#412 for norse). Workaround:
-    ``neurodeploy.interop.export_snntorch`` (same mapping, no infer_types)."""
+    ``neurodeploy.targets.crosscheck.export_snntorch`` (same mapping, no infer_types)."""
     with pytest.raises(IndexError, match="tuple index out of range"):
         export_to_nir(snntorch_net(pad), torch.zeros(1, 2, 8, 8))
     with pytest.raises(ValueError, match=r"type mismatch.*-> 1.input: \[\]"):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from neurodeploy.export import export_graph
-from neurodeploy.host import HostIsland, run_host_onnx, write_host_onnx
+from neurodeploy.targets.host_onnx import HostIsland, run_host_onnx, write_host_onnx
 from neurodeploy.ir import DeployGraph, graph_info, read_graph, write_graph
 from neurodeploy.images import DEFAULT_IMAGE, read_image
 from neurodeploy.models import get_architecture

@@ -70,3 +70,20 @@ def test_old_bundle_layout_gets_one_line_saying_how_to_upgrade(run_cli, tmp_path
         code, _, err = run_cli(command, out)
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert "format version 1" in err and "re-export with `neurodeploy export" in err and "--force" in err
+
+
+def test_cross_check_executors_run_a_bundle_in_snntorch_and_norse(run_cli, tmp_path, real_crop):
+    """The registered snntorch/norse executors agree spike for spike with torch on toy-residual."""
+    out = tmp_path / "b"
+    code, _, err = run_cli("export", "toy-residual", "--out", out, "--size", "16", "16")
+    assert code == 0, err
+    for library in ("snntorch", "norse"):
+        code, text, err = run_cli("validate", out, "--executor", library, "--image", real_crop, "--json")
+        verdict = json.loads(text)
+        assert verdict["layers"] == {"lif1": 100.0, "lif2": 100.0, "lif3": 100.0}, (library, verdict)
+        if library == "norse":
+            assert code == 0 and verdict["output_psnr_db"] >= 60
+        else:
+            # snntorch's imported module returns an output that differs from the graph's (8.7 dB
+            # on this bundle; not investigated yet): the verdict says so rather than passing
+            assert code == 1 and verdict["output_psnr_db"] < 60

@@ -57,7 +57,7 @@ DOMAINS = ("seq", "image")
 UPSAMPLE_MODES = ("bilinear", "nearest")
 MAX_T_STEPS = 1_000_000  # beyond this a T is damage, and executors would allocate T copies of the image
 REEXPORT = "re-export the model with `neurodeploy export`"
-FOREIGN = "annotate graphs from other tools with neurodeploy.interop.from_foreign_nir"
+FOREIGN = "annotate graphs from other tools with neurodeploy.foreign.from_foreign_nir"
 
 
 def _q(name: Any) -> str:

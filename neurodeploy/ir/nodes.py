@@ -157,7 +157,7 @@ def node_from_dict(data: dict[str, Any]) -> nir.NIRNode:
     return nir.dict2NIRNode(data)
 
 
-def host_module(node: HostBlock, dtype: "torch.dtype | None" = None):
+def host_module(node: HostBlock, dtype: Any = None):
     """The torch block a :class:`HostBlock` names, rebuilt with the parameters it carries
     (float64 unless ``dtype``); for executors, never for reading a file."""
     import torch
