@@ -9,9 +9,11 @@ needs to know about a block lives here, beside the models, and nowhere else:
   out, same (C, H, W)), or ``traced`` (the block changes (C, H, W): export reads its
   output shape from a shape-only run of the model);
 - ``window``: ``step`` (each output step depends on the same input step only: the host
-  can compute step by step) or ``all_steps`` (it pools over time, so all T input steps
-  must arrive before the first output step; a block on the decoded image needs all T
-  steps too; ``tests/test_host_blocks.py`` checks each declaration against the block);
+  can compute step by step), ``causal`` (output step t depends on input steps up to t --
+  a neuron's state carried over time: the host can stream it, keeping state), or
+  ``all_steps`` (it pools over time, so all T input steps must arrive before the first
+  output step; a block on the decoded image needs all T steps too);
+  ``tests/test_host_blocks.py`` checks each declaration against the block;
 - ``hint``: whether and how the block could move onto the chip.
 
 :func:`host_block_module` rebuilds a block from its architecture, config and parameters.
@@ -31,7 +33,7 @@ import torch
 from neurodeploy.errors import GraphError
 
 SHAPE_RULES = ("same", "to_image", "traced")
-WINDOWS = ("step", "all_steps")
+WINDOWS = ("step", "causal", "all_steps")
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ HOST_BLOCKS: dict[str, HostBlockSpec] = {s.block: s for s in (
     HostBlockSpec("ARFE", "same", "all_steps", _POOLED),
     HostBlockSpec("TemporalFusion", "to_image", "all_steps",
                   "yes: softmax(w) is constant after training, so a readout with fixed per-step weights stays on chip"),
-    HostBlockSpec("VLIF", "same", "all_steps", _VLIF),
+    HostBlockSpec("VLIF", "traced", "all_steps", _VLIF),
     HostBlockSpec("VLIFC", "traced", "all_steps", _VLIF + "; the 1x1 compression is a synapse"),
     HostBlockSpec("VLIFT", "traced", "all_steps", _VLIF + "; the (r^2,1,1) compression is a synapse"),
 )}

@@ -1,11 +1,22 @@
-"""The Lava lowering passes, each alone (no Lava process is built here)."""
+"""The passes the Lava lowering reads, and the lowering itself (no Lava process is built here)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from neurodeploy.targets.loihi.lower import balance_delays, lower, map_neurons, to_lava_layout
+from neurodeploy.ir import DeployGraph
+from neurodeploy.passes import lowering_flow, run_passes
+from neurodeploy.passes.latency import latency
+from neurodeploy.passes.neuron_form import neuron_form
+from neurodeploy.passes.partition import partition
+from neurodeploy.targets.loihi.lower import lower, to_lava_layout
+
+
+def _annotated(graph, info, balance=True) -> DeployGraph:
+    g = DeployGraph(graph, info)
+    run_passes(g, lowering_flow(balance))
+    return g
 
 
 def test_latencies_and_delay_lines_of_the_toy(toy_graph):
@@ -23,9 +34,30 @@ def test_latencies_and_delay_lines_of_the_toy(toy_graph):
 
 def test_unbalanced_lowering_inserts_no_delays(toy_graph):
     graph, info = toy_graph
-    nodes = to_lava_layout(graph, info)
-    edges = balance_delays(graph, info, nodes, balance=False)
-    assert all(e.delay == 0 for e in edges)
+    assert all(e.delay == 0 for e in lower(graph, info, balance=False).edges)
+
+
+def test_latency_pass_alone_writes_latencies_and_join_delays(toy_graph):
+    graph, info = toy_graph
+    g = DeployGraph(graph, info)
+    lat = latency(g)
+    assert lat["conv_in"] == 1 and lat["lif1"] == 1 and lat["conv3"] == 3 and lat["decode"] == 4
+    assert g.info.delays == {"lif1->conv3": 1, "encode->decode": 4}
+    latency(g, balance=False)
+    assert g.info.delays == {}
+
+
+def test_the_lowering_decides_nothing_the_partition_did_not(toy_graph):
+    """Mark a chip conv as host: the lowering refuses it by name instead of deciding for itself."""
+    graph, info = toy_graph
+    g = _annotated(graph, info)
+    g.info.side["conv2"] = "host"
+    try:
+        to_lava_layout(g)
+    except Exception as exc:  # LoweringError
+        assert "'conv2'" in str(exc) and "host" in str(exc)
+    else:
+        raise AssertionError("a host node between chip layers was lowered")
 
 
 def test_conv_kernels_in_lava_layout_compute_pytorch_conv(toy_graph):
@@ -33,7 +65,9 @@ def test_conv_kernels_in_lava_layout_compute_pytorch_conv(toy_graph):
     from scipy.signal import convolve
 
     graph, info = toy_graph
-    nodes = to_lava_layout(graph, info)
+    g = _annotated(graph, info)
+    g.info.synapse_gain["conv2"] = 1.0  # the kernel itself (lif2's input gain is checked below)
+    nodes = to_lava_layout(g)
     lava_w = nodes["conv2"].params["weight"]  # (C_out, kx, ky, C_in)
     nir_conv = graph.nodes["conv2"]
     x = np.random.default_rng(0).random((4, 12, 10))  # (C, H, W)
@@ -46,8 +80,12 @@ def test_conv_kernels_in_lava_layout_compute_pytorch_conv(toy_graph):
 
 def test_neuron_mapping_fires_at_equality_and_moves_biases(toy_graph):
     graph, info = toy_graph
-    nodes = to_lava_layout(graph, info)
-    map_neurons(graph, info, nodes)
+    g = DeployGraph(graph, info)
+    partition(g)
+    forms = neuron_form(g)
+    assert forms["lif3"] == {"du": 1.0, "dv": 0.5, "vth": 0.15, "input_gain": 1.0, "fires_at_equality": True}
+    latency(g)
+    nodes = to_lava_layout(g)
     lif = nodes["lif3"].params
     assert lif["du"] == 1.0 and lif["dv"] == 0.5
     # Lava spikes on v > vth; the papers on v >= 0.15: vth is the float just below 0.15.

@@ -588,6 +588,23 @@ def _check_metadata(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> GraphI
     for name, cond in data.get("spike_condition", {}).items():
         if not isinstance(graph.nodes[name], nir.LIF) or cond not in (">=", ">"):
             raise GraphError(f"node {_q(name)}: spike condition {_q(cond)} needs a neuron and '>=' or '>'; {REEXPORT}")
+    for key, ok, what in (("latency", lambda v: _is_int(v) and v >= 0, "a number of steps >= 0"),
+                          ("synapse_gain", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                           and np.isfinite(v), "a finite number"),
+                          ("neuron_form", lambda v: isinstance(v, dict), "a map of parameters")):
+        table = data.get(key, {})
+        if not isinstance(table, dict):
+            raise GraphError(bad.format(f"{key} is not a map of node names"))
+        for name, value in table.items():
+            if name not in graph.nodes:
+                raise GraphError(f"the metadata's {key} names node {_q(name)}, which the graph does not have; "
+                                 f"{REEXPORT}")
+            if not ok(value):
+                raise GraphError(f"node {_q(name)}: the metadata's {key} {_short(value)} is not {what}; {REEXPORT}")
+    delays = data.get("delays", {})
+    edge_names = {f"{s}->{d}" for s, d in edges}
+    if not isinstance(delays, dict) or not all(k in edge_names and _is_int(v) and v >= 1 for k, v in delays.items()):
+        raise GraphError(bad.format("delays is not a map of the graph's edges to steps >= 1"))
     edge_kinds = data.get("edge_kinds", {})
     edge_keys = {f"{s}->{d}" for s, d in edges}
     for key, kind in edge_kinds.items():

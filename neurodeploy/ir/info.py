@@ -32,7 +32,7 @@ EDGE_GRADED = "graded"
 EDGE_REAL = "real"
 METADATA_KEY = "neurodeploy"
 # Annotation tables keyed by edge ("src->dst"); every other dict field is keyed by node name.
-EDGE_TABLES = ("edge_kinds",)
+EDGE_TABLES = ("edge_kinds", "delays")
 
 
 @dataclass
@@ -55,7 +55,13 @@ class GraphInfo:
     # Written by the partition pass (neurodeploy.passes.partition):
     side: dict[str, str] = field(default_factory=dict)  # node -> "chip" | "host"
     island: dict[str, str] = field(default_factory=dict)  # host node -> its island's name
-    window: dict[str, str] = field(default_factory=dict)  # host node -> "step" | "all_steps"
+    window: dict[str, str] = field(default_factory=dict)  # host node -> "step" | "causal" | "all_steps"
+    # Written by the neuron form pass (neurodeploy.passes.neuron_form), model units:
+    neuron_form: dict[str, dict] = field(default_factory=dict)  # chip neuron -> du, dv, vth, input_gain, ...
+    synapse_gain: dict[str, float] = field(default_factory=dict)  # chip conv -> factor on its weights
+    # Written by the latency pass (neurodeploy.passes.latency), in time steps:
+    latency: dict[str, int] = field(default_factory=dict)  # node -> steps from input to its output
+    delays: dict[str, int] = field(default_factory=dict)  # "src->dst" -> delay steps balancing a join
 
     def domain(self, name: str) -> str:
         """``seq`` (a value per time step) or ``image`` (one value per image) of a node's output."""

@@ -9,6 +9,8 @@ folded into the conv before it, and shapes come from the model; when a graph is 
 :mod:`neurodeploy.ir.check` infers and checks every node's shape.
 
 1. ``partition`` (:mod:`.partition`): each node's side, host islands, temporal windows.
+2. ``neuron_form`` (:mod:`.neuron_form`): each chip neuron as a Loihi neuron, biases moved.
+3. ``latency`` (:mod:`.latency`): latency per node, delay lines that balance every join.
 """
 
 from __future__ import annotations
@@ -16,11 +18,21 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from neurodeploy.ir.graph import DeployGraph
+from neurodeploy.passes import latency as _latency
+from neurodeploy.passes import neuron_form as _neuron_form
 from neurodeploy.passes import partition as _partition
 
 FLOW: list[tuple[str, Callable[[DeployGraph], Any]]] = [
     ("partition", _partition.partition),
+    ("neuron_form", _neuron_form.neuron_form),
+    ("latency", _latency.latency),
 ]
+
+
+def lowering_flow(balance: bool = True) -> list[tuple[str, Callable[[DeployGraph], Any]]]:
+    """:data:`FLOW`, with delay balancing switched off when ``balance`` is False."""
+    return [(name, run) if name != "latency" else (name, lambda g: _latency.latency(g, balance))
+            for name, run in FLOW]
 
 
 def run_passes(g: DeployGraph, flow: list[tuple[str, Callable[[DeployGraph], Any]]] | None = None) -> dict[str, Any]:

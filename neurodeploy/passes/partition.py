@@ -96,14 +96,20 @@ def _reason(g: DeployGraph, name: str) -> str:
     return HOST_OP_HINTS.get(f"{kind}@image" if kind in CHIP_KINDS else kind, "")
 
 
+_WIDER = {"step": 0, "causal": 1, "all_steps": 2}
+
+
+def _widest(windows) -> str:
+    return max(windows, key=_WIDER.__getitem__, default="step")
+
+
 def _window(g: DeployGraph, name: str, windows: dict[str, str]) -> str:
-    """``all_steps`` when the node pools over time or reads a node that does."""
+    """The node's own window (a block's declaration; the decoder needs all steps), widened
+    by the windows of the host nodes it reads."""
     node = g.node(name)
-    if isinstance(node, nd.HostBlock) and spec(node.block).window == "all_steps":
-        return "all_steps"
-    if g.kind(name) == "decode_mean" or any(windows.get(p) == "all_steps" for p in g.predecessors(name)):
-        return "all_steps"
-    return "step"
+    own = spec(node.block).window if isinstance(node, nd.HostBlock) else \
+        "all_steps" if g.kind(name) == "decode_mean" else "step"
+    return _widest([own, *(windows[p] for p in g.predecessors(name) if p in windows)])
 
 
 def partition(g: DeployGraph) -> Partition:
@@ -143,7 +149,7 @@ def partition(g: DeployGraph) -> Partition:
         # the graph's input image is known to every executor: never an island output
         sends = [n for n in nodes if any(d not in inside for d in g.successors(n)) and n not in graph_inputs]
         graph_outputs = [n for n in nodes if isinstance(g.node(n), nir.Output)]
-        window = "all_steps" if any(windows[n] == "all_steps" for n in nodes) else "step"
+        window = _widest(windows[n] for n in nodes)
         islands.append(Island(f"island{i}", nodes, graph_inputs + external, sends + graph_outputs, window,
                               level[nodes[0]]))
     g.info.side = side

@@ -1,17 +1,20 @@
-"""Lower a NIR graph to a Lava-ready network description (pure data; no lava import).
+"""Lower an annotated deployment graph to a Lava-ready network description (pure data; no lava import).
 
-A :class:`LoweredNetwork` says everything the Lava builder needs and decides nothing
-more: per node, its Lava parameters in Lava's layout, and its *latency* (the Lava time
-step at which its output for logical step 0 appears); per edge, the delay inserted to
-balance joins. The passes, in order:
+Every decision is made before this module runs, by the passes
+(:mod:`neurodeploy.passes`): which nodes run on the chip (partition), the neuron form
+(``du``, ``dv``, ``vth``, input gains, biases moved out of synapses) and the latencies and
+delay lines (latency). The lowering only:
 
-1. :func:`to_lava_layout` -- shapes ``(C, H, W)`` -> Lava's ``(X, Y, C)`` = ``(W, H, C)``;
-   conv kernels flipped (Lava's Conv computes a true convolution, PyTorch a
-   cross-correlation) and permuted to ``(C_out, kx, ky, C_in)``.
-2. :func:`map_neurons` -- ``nir.LIF`` -> Lava ``LIFReset`` parameters (``du``, ``dv``,
-   ``vth``), conv biases moved into the consuming neuron's (or readout's) bias.
-3. :func:`balance_delays` -- every synaptic hop delays by one step; at each join the
-   shorter paths get a delay line so that all inputs carry the same logical step.
+1. picks each node's Lava process from its kind and side: chip convs -> ``Conv``, chip LIFs
+   -> ``LIFReset``, the host's encoder -> a ``RingBuffer`` source, the host's decoder fed
+   by chip synapses -> a :class:`~.processes.Readout`; any other host node between chip
+   layers is refused (host islands inside a Lava run are not lowered yet);
+2. re-lays arrays in Lava's layout: shapes ``(C, H, W)`` -> ``(X, Y, C)`` = ``(W, H, C)``;
+   conv kernels times their synapse gain, flipped (Lava's Conv computes a true
+   convolution, PyTorch a cross-correlation) and permuted to ``(C_out, kx, ky, C_in)``;
+   per-channel biases broadcast over ``(X, Y, C)``;
+3. maps the model's spike condition to Lava float's ``v > vth``: ``>=`` becomes
+   ``vth = nextafter(v_th, -inf)``, exact for float64 ``v``.
 
 Units: weights, biases, thresholds and membrane values stay in the model's float units
 (this is the float lowering; quantization to Loihi integers comes later).
@@ -19,6 +22,7 @@ Units: weights, biases, thresholds and membrane values stay in the model's float
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +30,7 @@ import nir
 import numpy as np
 
 from neurodeploy.errors import LoweringError
-from neurodeploy.ir import GraphInfo, node_shape, predecessors, topological_order
-
-SYNAPSE_KINDS = ("conv",)
+from neurodeploy.ir import DeployGraph, GraphInfo
 
 
 @dataclass
@@ -111,120 +113,83 @@ def _pair_xy(value) -> tuple[int, int]:
     return (int(b), int(a))
 
 
-def _lava_kind(name: str, kind: str | None, info: GraphInfo) -> str | None:
-    """Our graph's node kind -> the Lava role (None: stays on the host side of the boundary)."""
-    if kind is None:
+def _lava_kind(g: DeployGraph, name: str) -> str | None:
+    """The Lava role of a node, from its side and kind (None: not part of the Lava run)."""
+    kind = g.kind(name)
+    if not kind:
         raise LoweringError(f"node '{name}' has no kind in the graph metadata; re-export the graph")
-    if kind in ("input", "output") and info.domain(name) == "image":
-        return None  # the image before encoding / after decoding lives on the host
-    role = {"encode": "input", "input": "input", "conv": "conv", "lif": "lif",
-            "decode_mean": "output", "output": "output"}.get(kind)
+    if g.side(name) == "chip":
+        role = {"conv": "conv", "lif": "lif"}.get(kind)
+        if role is None:
+            raise LoweringError(f"chip node '{name}' ({kind}) has no Lava process yet; only convs and LIFs lower "
+                                "today (see the partition in `neurodeploy inspect`)")
+        return role
+    if kind in ("input", "output") and g.domain(name) == "image":
+        return None  # the image before encoding / after decoding never enters the Lava run
+    role = {"encode": "input", "input": "input", "decode_mean": "output", "output": "output"}.get(kind)
     if role is None:
-        raise LoweringError(f"node '{name}' ({kind}) has no Lava lowering yet; only conv + LIF graphs between "
-                            "the encoder and the decoder lower today (see the partition in `neurodeploy inspect`)")
+        raise LoweringError(f"node '{name}' ({kind}) runs on the host between chip layers; host islands inside a "
+                            "Lava run are not lowered yet (use --executor split)")
     return role
 
 
-def _lowered_predecessors(graph: nir.NIRGraph, name: str, nodes: dict[str, LavaNode]) -> list[str]:
-    return [p for p in predecessors(graph, name) if p in nodes]
-
-
-def to_lava_layout(graph: nir.NIRGraph, info: GraphInfo) -> dict[str, LavaNode]:
-    """Pass 1: one LavaNode per chip node, shapes and conv kernels in Lava's layout."""
+def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
+    """One LavaNode per node of the Lava run, arrays in Lava's layout (see module docstring)."""
     nodes = {}
-    for name in topological_order(graph):
-        nir_node = graph.nodes[name]
-        kind = _lava_kind(name, info.node_kinds.get(name), info)
-        if kind is None:
+    for name in g.order:
+        role = _lava_kind(g, name)
+        if role is None:
             continue
-        node = LavaNode(name, kind, _xyc(node_shape(graph, name, info)))
-        if kind == "conv":
-            weight = np.asarray(nir_node.weight, dtype=np.float64)  # (C_out, C_in/groups, kH, kW)
+        node = LavaNode(name, role, _xyc(g.shape(name)), latency=int(g.info.latency.get(name, 0)))
+        if role == "conv":
+            nir_node = g.node(name)
+            weight = np.asarray(nir_node.weight, dtype=np.float64) * g.info.synapse_gain.get(name, 1.0)
             node.params.update(
                 weight=np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(0, 3, 2, 1)),
-                conv_bias=np.asarray(nir_node.bias, dtype=np.float64),
                 input_shape=_xyc((weight.shape[1] * int(nir_node.groups), *nir_node.input_shape)),
                 padding=_pair_xy(nir_node.padding),
                 stride=_pair_xy(nir_node.stride),
                 dilation=_pair_xy(nir_node.dilation),
                 groups=int(nir_node.groups),
             )
+        elif role in ("lif", "output"):
+            bias = g.arrays.get(name, {}).get("bias", np.zeros(g.shape(name)[0]))
+            node.params["bias"] = np.broadcast_to(np.asarray(bias, dtype=np.float64), node.shape).copy()
+            if role == "lif":
+                form = g.info.neuron_form[name]
+                vth = float(form["vth"])
+                if form["fires_at_equality"]:
+                    vth = float(np.nextafter(vth, -np.inf))
+                node.params.update(du=form["du"], dv=form["dv"], vth=vth, input_gain=form["input_gain"])
         nodes[name] = node
     return nodes
 
 
-def _uniform(name: str, what: str, values: np.ndarray) -> float:
-    values = np.asarray(values, dtype=np.float64)
-    if not np.all(values == values.flat[0]):
-        raise LoweringError(f"neuron '{name}': {what} varies across neurons; Lava's LIF takes one value per layer")
-    return float(values.flat[0])
+def lava_edges(g: DeployGraph, nodes: dict[str, LavaNode]) -> list[LavaEdge]:
+    """The edges between lowered nodes, with the delay lines the latency pass asks for."""
+    return [LavaEdge(s, d, g.edge_kind(s, d), int(g.info.delays.get(f"{s}->{d}", 0)))
+            for d in nodes for s in g.predecessors(d) if s in nodes]
 
 
-def map_neurons(graph: nir.NIRGraph, info: GraphInfo, nodes: dict[str, LavaNode]) -> None:
-    """Pass 2: LIF parameters for Lava's ``LIFReset``; conv biases into their consumers.
-
-    Lava float LIF per step: ``u = u (1 - du) + a_in``; ``v = v (1 - dv) + u + bias``;
-    spike if ``v > vth``; then ``v = 0``. The NIR LIF under forward Euler (step ``dt``):
-    ``v = (1 - dt/tau) v + (dt/tau) r I``. So ``du = 1`` (current passes straight through),
-    ``dv = dt/tau``, and the input gain ``dt r / tau`` scales incoming weights and biases.
-    A ``>=`` spike condition becomes ``vth = nextafter(v_threshold, -inf)``: for float64
-    ``v``, ``v > nextafter(th, -inf)`` holds exactly when ``v >= th``.
-    """
-    dt = info.dt_s
+def lower_graph(g: DeployGraph, balance: bool = True) -> LoweredNetwork:
+    """Lower a graph the passes have annotated (partition, neuron form, latency)."""
+    nodes = to_lava_layout(g)
     for name, node in nodes.items():
-        if node.kind in SYNAPSE_KINDS:
-            for dst in [d for s, d in graph.edges if s == name and d in nodes]:
-                if nodes[dst].kind not in ("lif", "output"):
+        if node.kind == "conv":
+            for dst in g.successors(name):
+                if dst in nodes and nodes[dst].kind not in ("lif", "output"):
                     raise LoweringError(f"conv '{name}' feeds '{dst}' ({nodes[dst].kind}); a synapse must feed "
-                                        "neurons or the output on Loihi")
-    for name, node in nodes.items():
-        if node.kind not in ("lif", "output"):
-            continue
-        gain = 1.0
-        if node.kind == "lif":
-            lif = graph.nodes[name]
-            tau = _uniform(name, "tau", lif.tau)
-            if not np.all(np.asarray(lif.v_leak) == 0) or not np.all(np.asarray(lif.v_reset) == 0):
-                raise LoweringError(f"neuron '{name}': v_leak and v_reset must be 0 for Lava's LIF")
-            gain = dt * _uniform(name, "r", lif.r) / tau
-            vth = _uniform(name, "v_threshold", lif.v_threshold)
-            if info.spike_condition.get(name, ">") == ">=":
-                vth = float(np.nextafter(vth, -np.inf))
-            node.params.update(du=1.0, dv=dt / tau, vth=vth, input_gain=gain)
-        bias = np.zeros(node.shape)
-        for src in _lowered_predecessors(graph, name, nodes):
-            src_node = nodes[src]
-            if src_node.kind == "conv":
-                src_node.params["weight"] = src_node.params["weight"] * gain
-                bias = bias + src_node.params["conv_bias"] * gain  # broadcasts over the C axis
-            elif gain != 1.0:
-                raise LoweringError(f"'{src}' feeds neuron '{name}' directly with input gain {gain}; "
-                                    "put a synapse between them")
-        node.params["bias"] = bias
-
-
-def balance_delays(graph: nir.NIRGraph, info: GraphInfo, nodes: dict[str, LavaNode],
-                   balance: bool = True) -> list[LavaEdge]:
-    """Pass 3: latencies, and delay lines on the shorter inputs of every join.
-
-    A synapse adds one step of latency; neurons, the readout and delay lines add none.
-    With ``balance=False`` no delays are inserted: joins then mix logical steps (kept
-    for tests that prove the verifier catches it).
-    """
-    edges = []
-    for name, node in nodes.items():
-        preds = _lowered_predecessors(graph, name, nodes)
-        arrival = max((nodes[p].latency for p in preds), default=0)
-        node.latency = arrival + (1 if node.kind in SYNAPSE_KINDS else 0)
-        for p in preds:
-            delay = arrival - nodes[p].latency if balance else 0
-            edges.append(LavaEdge(p, name, info.edge_kind(p, name), delay))
-    return edges
+                                        "neurons or the readout in this lowering")
+    return LoweredNetwork(t_steps=g.t_steps, nodes=nodes, edges=lava_edges(g, nodes), balanced=balance)
 
 
 def lower(graph: nir.NIRGraph, info: GraphInfo, balance: bool = True) -> LoweredNetwork:
-    """Run the three passes; the result is what :mod:`.network` instantiates."""
-    nodes = to_lava_layout(graph, info)
-    map_neurons(graph, info, nodes)
-    edges = balance_delays(graph, info, nodes, balance)
-    return LoweredNetwork(t_steps=info.t_steps, nodes=nodes, edges=edges, balanced=balance)
+    """Run the passes the lowering needs on a copy of the annotations, then lower.
+
+    ``balance=False`` skips delay balancing (tests show the verifier catches it).
+    """
+    from neurodeploy.passes import lowering_flow, run_passes
+
+    g = DeployGraph(graph, copy.deepcopy(info))
+    run_passes(g, lowering_flow(balance))
+    return lower_graph(g, balance)

@@ -1,0 +1,69 @@
+"""Each host block's declaration (models/host_blocks.py) holds for the block itself."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from neurodeploy.models.host_blocks import HOST_BLOCKS
+
+
+def _captured_blocks():
+    """(block class name, module, its input) for every host block in the three shipped tiny
+    derainers on a real rainy crop (trained weights: random ones leave NI-LIF silent, and a
+    silent block hides how its gate mixes time steps)."""
+    from neurodeploy.checkpoint import load_model
+    from neurodeploy.images import DEFAULT_IMAGE, read_image
+
+    image = torch.as_tensor(read_image(DEFAULT_IMAGE)[:, 100:132, 200:232], dtype=torch.float32)[None]
+    found = []
+    for arch_name in ("esdnet", "vlifnet", "spikerain"):
+        model, _ = load_model(f"{arch_name}-tiny")
+        hooks = []
+        for _, module in model.named_modules():
+            name = type(module).__name__
+            if name in HOST_BLOCKS:
+                hooks.append(module.register_forward_hook(
+                    lambda mod, args, out, name=name: found.append((name, mod, args[0].detach().clone()))))
+        with torch.no_grad():
+            model(image)
+        for h in hooks:
+            h.remove()
+    return found
+
+
+CAPTURED = _captured_blocks()
+
+
+def test_every_declared_block_occurs_in_a_derainer():
+    assert {name for name, _, _ in CAPTURED} == set(HOST_BLOCKS)
+
+
+@pytest.mark.parametrize("name", sorted(HOST_BLOCKS))
+def test_declared_shape_rule_and_temporal_window_hold(name):
+    spec = HOST_BLOCKS[name]
+    _, module, x = next(c for c in CAPTURED if c[0] == name)
+    with torch.no_grad():
+        out = module(x)
+        if spec.shape == "same":
+            assert out.shape == x.shape
+        elif spec.shape == "to_image":
+            assert x.dim() == 5 and out.shape == x.shape[1:]
+        else:
+            assert out.shape != x.shape
+        if x.dim() == 4:  # a block on the decoded image: it needs all T steps to have been decoded
+            assert spec.window == "all_steps"
+            return
+        if out.dim() == 4:  # T steps in, one image out: it pools over time
+            assert spec.window == "all_steps"
+            return
+        # Change only the last input step: unless the block pools over time, earlier outputs stay.
+        y = x.clone()
+        y[-1] = 3.0 * y[-1].abs() + 1.0  # far above the original: more spikes, larger pools
+        earlier_changed = not torch.equal(out[:-1], module(y)[:-1])
+        assert earlier_changed == (spec.window == "all_steps"), (name, spec.window)
+        # Change only the first input step: a per-step block keeps every later output step.
+        y = x.clone()
+        y[0] = 3.0 * y[0].abs() + 1.0
+        later_changed = not torch.equal(out[1:], module(y)[1:])
+        assert later_changed == (spec.window != "step"), (name, spec.window)
