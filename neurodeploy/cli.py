@@ -199,9 +199,12 @@ def inspect_cmd(
         for side in ("chip", "host"):
             s = part[side]
             console.print(f"{side}: {s['layers']} layers, {s['neurons']:,} neurons, {s['synapses']:,} synapses, "
-                          f"{s['macs_per_image']:,} MACs/image, {s['host_block_flops_per_image']:,} host-block FLOPs/image")
+                          f"{s['macs_per_image']:,} MACs/image, {s['host_block_flops_per_image']:,} host-block FLOPs/image"
+                          + (f", at least {s['cores_min']:,} cores ({s['cores_basis']})" if "cores_min" in s else ""))
         console.print(f"chip<->host crossings per time step: {part['crossings_per_step']} "
                       f"({part['values_crossing_per_step']:,} values)")
+        for island in part.get("islands", []):
+            console.print(f"  host {island['name']} ({island['window']}): {', '.join(island['nodes'])}")
         for node, hint in part["host_nodes"].items():
             if hint:
                 console.print(f"  host {node}: {hint}")

@@ -33,6 +33,7 @@ import numpy as np
 from neurodeploy.ir import nodes as nd
 from neurodeploy.ir.counts import conv_macs
 from neurodeploy.ir.graph import DeployGraph
+from neurodeploy.limits import LOIHI2
 from neurodeploy.models.host_blocks import HOST_OP_HINTS, spec
 
 CHIP_KINDS = ("conv", "lif", "upsample", "concat", "sum", "gain")
@@ -207,6 +208,11 @@ def summarize(g: DeployGraph, part: Partition) -> dict[str, Any]:
         elif isinstance(node, nd.HostBlock):
             side["synapses"] += int(sum(np.asarray(v).size for v in node.params.values()))
             side["host_block_flops_per_image"] += _host_flops(g, name)
+    # Cores the chip part needs at least, by neuron count alone (no tiling or core mapping yet).
+    per_core = LOIHI2.compartments_per_core
+    sides["chip"]["cores_min"] = -(-sides["chip"]["neurons"] // per_core)
+    sides["chip"]["cores_basis"] = (f"neurons / {int(per_core)} compartments per core "
+                                    f"({per_core.source.ref}{', a Loihi 1 figure' if per_core.source.loihi1_only else ''})")
     return {
         "chip": sides["chip"],
         "host": sides["host"],
