@@ -101,6 +101,6 @@ def verdict(references: list[Trace], others: list[Trace], images: list[str],
     layers = {name: 100.0 * eq / n for name, (eq, n) in totals.items()}
     first = next((c.first_divergence for c in comparisons if c.first_divergence), None)
     worst_psnr = min(c.output_psnr_db for c in comparisons)
-    passed = all(v >= min_agreement_pct for v in layers.values()) and worst_psnr >= min_psnr_db
+    passed = bool(all(v >= min_agreement_pct for v in layers.values()) and worst_psnr >= min_psnr_db)
     return Verdict(references[0].executor, others[0].executor, list(images), layers, first, worst_psnr,
                    max(c.output_max_abs_diff for c in comparisons), min_agreement_pct, min_psnr_db, passed)

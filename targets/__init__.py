@@ -104,7 +104,7 @@ def _lava_float(bundle):
                                f"({bundle.manifest['lowering']['reason']}); use --executor split")
     from neurodeploy.targets.loihi.executor import LavaSimExecutor
 
-    return LavaSimExecutor(bundle.graph, bundle.info, "floating_pt")
+    return LavaSimExecutor(bundle.graph, bundle.info, "floating_pt", island_dir=bundle.path / "host")
 
 
 def _library(bundle, library: str):

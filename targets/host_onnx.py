@@ -81,7 +81,11 @@ class HostIsland(torch.nn.Module):
 
 
 def onnx_name(node: str) -> str:
-    return node.replace(".", "/")
+    """The ONNX input/output name of a node: dots become slashes (torch's own convention), and a
+    name that starts with a digit (other writers name nodes "0", "1", ...) gets ``node_`` before
+    it, which the exporter needs."""
+    name = node.replace(".", "/")
+    return f"node_{name}" if name[:1].isdigit() else name
 
 
 def write_host_onnx(path: str | Path, host: HostIsland) -> None:

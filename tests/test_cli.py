@@ -33,7 +33,7 @@ def test_export_writes_a_complete_bundle(bundle, toy_checkpoint):
     assert manifest["source"]["checkpoint"] == str(toy_checkpoint)
     assert manifest["versions"]["lava-nc"] == "0.10.0"
     assert manifest["lowering"]["delays"] == [{"src": "lif1", "dst": "conv3", "steps": 1},
-                                             {"src": "encode", "dst": "decode", "steps": 4}]
+                                             {"src": "encode", "dst": "island1", "steps": 4}]
     assert not [p for p in bundle.parent.iterdir() if p.name.startswith(".")]  # no temp leftovers
 
 

@@ -29,7 +29,8 @@ def test_lava_float_matches_torch_spike_for_spike(toy_graph, rainy_images, refer
     assert v.output_psnr_db > 100.0
     for ref, got in zip(reference, traces):
         assert ref.layers["lif3"].sum() > 0  # something fired: the comparison is not vacuous
-        np.testing.assert_allclose(got.output, ref.output, atol=1e-9)
+        # the decoder runs in its host island's ONNX file, in float32 as a host runs it
+        np.testing.assert_allclose(got.output, ref.output, atol=1e-6)
 
 
 def test_verifier_catches_a_lowering_without_delay_balancing(toy_graph, rainy_images, reference):

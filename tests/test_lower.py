@@ -23,12 +23,14 @@ def test_latencies_and_delay_lines_of_the_toy(toy_graph):
     graph, info = toy_graph
     net = lower(graph, info)
     latency = {n: node.latency for n, node in net.nodes.items()}
-    # The image before encoding and after decoding stays on the host side: not lowered.
+    # The encoder is the source; the decoder runs in the host island that ends the run: it
+    # buffers the T = 4 steps, so its output leaves 4 steps after its inputs arrive (step 4).
     assert latency == {"encode": 0, "conv_in": 1, "lif1": 1, "conv2": 2, "lif2": 2, "conv3": 3, "lif3": 3,
-                       "conv_out": 4, "decode": 4}
+                       "conv_out": 4, "conv_out+bias": 4, "island1": 8}
+    assert net.nodes["island1"].params["inputs"] == ["encode", "conv_out"]
     delays = {(e.src, e.dst): e.delay for e in net.edges if e.delay}
-    # lif1 reaches the join one hop earlier than lif2; the image reaches the output 4 hops early.
-    assert delays == {("lif1", "conv3"): 1, ("encode", "decode"): 4}
+    # lif1 reaches the join one hop earlier than lif2; the image reaches the decoder 4 hops early.
+    assert delays == {("lif1", "conv3"): 1, ("encode", "island1"): 4}
     assert net.steps_for(1) == 4 + 4 and net.steps_for(3) == 12 + 4
 
 
@@ -92,4 +94,6 @@ def test_neuron_mapping_fires_at_equality_and_moves_biases(toy_graph):
     assert lif["vth"] < 0.15 and np.nextafter(lif["vth"], 1.0) == 0.15
     conv_bias = graph.nodes["conv3"].bias
     np.testing.assert_array_equal(lif["bias"][0, 0], conv_bias)  # (X, Y, C): every pixel gets the channel bias
-    np.testing.assert_array_equal(nodes["decode"].params["bias"][3, 2], graph.nodes["conv_out"].bias)
+    # conv_out feeds the host (the decoder): its output carries its bias, through a relay
+    np.testing.assert_array_equal(nodes["conv_out+bias"].params["bias"][3, 2], graph.nodes["conv_out"].bias)
+    assert "conv_out" not in g.info.synapse_gain or g.info.synapse_gain["conv_out"] == 1.0

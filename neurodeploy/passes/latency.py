@@ -1,17 +1,20 @@
-"""Pass: latency and delay balancing, per node kind.
+"""Pass: latency and delay balancing, per node kind and per host island.
 
-Reads: node kinds, edges, ``info.side``. Writes: ``info.latency[node]`` -- the time steps
-between a logical step's input and the node's output for it, on a chip that delays each
-synaptic hop by one step -- and ``info.delays["src->dst"]``: the steps of delay a join's
-shorter input needs so that every input of a node carries the same logical step.
+Reads: node kinds, edges, ``info.side``, ``info.island``. Writes: ``info.latency[node]``
+-- the time steps between a logical step's input and the node's output for it, on a chip
+that delays each synaptic hop by one step -- and ``info.delays["src->dst"]``: the steps of
+delay an input of a join (or of a host island) needs so that every input carries the same
+logical step when it arrives.
 
 Latency per node kind is data (:data:`STEPS_ADDED`): on Loihi (and in Lava) a synapse
 (``conv``) delivers its output one step after its input; neurons, routing (sums, concat,
-gains folded into weights), sources, readouts and delay lines add none. Host nodes add
-none here: the host islands inside a chip run add their own latency when they run in the
-same clock (issue of the Lava lowering of whole derainers). Without balancing (``balance
-=False``) no delays are written: joins then mix logical steps -- kept for tests that show
-the verifier catches it.
+gains, fixed interpolation) and delay lines add none. A **host island** runs as one unit:
+all its inputs arrive aligned (the island's input latency is the latest of them), and its
+ONNX file takes the T steps of an image at once, so its outputs leave T steps after its
+inputs arrived (:func:`island_steps`). The island that only holds the graph's input and
+the encoder adds nothing: it repeats the image, which the chip's source sends from step 0.
+Without balancing (``balance=False``) no delays are written: joins then mix logical steps
+-- kept for tests that show the verifier catches it.
 """
 
 from __future__ import annotations
@@ -20,18 +23,55 @@ from neurodeploy.ir.graph import DeployGraph
 
 # Time steps a node of each kind adds between its input and its output.
 STEPS_ADDED = {"conv": 1}
+SOURCE_KINDS = ("input", "encode")
+
+
+def is_source_island(g: DeployGraph, nodes: list[str]) -> bool:
+    """An island that holds only the graph's image input and the encoder (it repeats the image)."""
+    return all(g.kind(n) in SOURCE_KINDS and (g.kind(n) != "input" or g.domain(n) == "image") for n in nodes)
+
+
+def island_steps(g: DeployGraph, nodes: list[str]) -> int:
+    """Steps between an island's inputs arriving and its outputs leaving."""
+    return 0 if is_source_island(g, nodes) else g.t_steps
 
 
 def latency(g: DeployGraph, balance: bool = True) -> dict[str, int]:
     """Write ``info.latency`` and ``info.delays`` (see module docstring); return the latencies."""
+    islands: dict[str, list[str]] = {}
+    for n in g.order:
+        if n in g.info.island:
+            islands.setdefault(g.info.island[n], []).append(n)
     lat: dict[str, int] = {}
+    arrival: dict[str, int] = {}  # per node: when its (aligned) inputs arrive
+    pending = list(g.order)
+    while pending:
+        progressed = False
+        for name in list(pending):
+            if name not in pending:  # an island member, placed with its island
+                continue
+            island = g.info.island.get(name)
+            members = islands[island] if island else [name]
+            inside = set(members)
+            outside = [p for m in members for p in g.predecessors(m) if p not in inside]
+            if not all(p in lat for p in outside):
+                continue  # an island waits for all its inputs
+            if island:
+                arrive = max((lat[p] for p in outside), default=0)
+                for m in members:
+                    arrival[m], lat[m] = arrive, arrive + island_steps(g, members)
+                    pending.remove(m)
+            else:
+                arrival[name] = max((lat[p] for p in outside), default=0)
+                lat[name] = arrival[name] + STEPS_ADDED.get(g.kind(name), 0)
+                pending.remove(name)
+            progressed = True
+        if not progressed:  # unreachable for a partitioned DAG (islands are acyclic)
+            raise RuntimeError(f"latency: islands wait on each other ({pending[:3]})")
     delays: dict[str, int] = {}
-    for name in g.order:
-        preds = g.predecessors(name)
-        arrival = max((lat[p] for p in preds), default=0)
-        lat[name] = arrival + STEPS_ADDED.get(g.kind(name), 0)
-        for p in preds:
-            if balance and arrival > lat[p]:
-                delays[f"{p}->{name}"] = arrival - lat[p]
+    for src, dst in g.edges:
+        same_island = g.info.island.get(src) is not None and g.info.island.get(src) == g.info.island.get(dst)
+        if balance and not same_island and arrival[dst] > lat[src]:
+            delays[f"{src}->{dst}"] = arrival[dst] - lat[src]
     g.info.latency, g.info.delays = lat, delays
     return lat

@@ -2,10 +2,11 @@
 
 Reads: the partition (``info.side``), node kinds, ``nir.LIF`` parameters, ``info.dt_s``,
 spike conditions, conv biases. Writes: ``info.neuron_form[node]`` for every chip LIF
-(``du``, ``dv``, ``vth``, ``input_gain``, ``fires_at_equality``); ``arrays[node]["bias"]``
-(per output channel) for every node that receives synapses and holds state or reads them
-out -- chip LIFs and the readout (a decoder fed by chip synapses); and
-``info.synapse_gain[conv]``: the factor the conv's weights take (its consumer's input gain).
+(``du``, ``dv``, ``vth``, ``input_gain``, ``fires_at_equality``); ``arrays[lif]["bias"]``
+(per output channel) -- the biases of the convs that feed only neurons, moved into them;
+``arrays[conv]["out_bias"]`` for a conv that also feeds something else (routing, another
+synapse, the host), whose output must carry its bias; and ``info.synapse_gain[conv]``: the
+factor the conv's weights take (its consumer's input gain).
 
 The Loihi neuron (Lava's LIF, and Loihi 2's default neuron model), per step:
 ``u = u (1 - du) + a_in``; ``v = v (1 - dv) + u + bias``; spike when ``v`` crosses ``vth``,
@@ -28,15 +29,16 @@ import numpy as np
 from neurodeploy.errors import LoweringError
 from neurodeploy.ir.graph import DeployGraph
 
-# Nodes that receive synapses and are not neurons: the decoder reads the last conv out.
-READOUT_KINDS = ("decode_mean", "output")
-
-
 def _uniform(name: str, what: str, values) -> float:
     values = np.asarray(values, dtype=np.float64)
     if not np.all(values == values.flat[0]):
         raise LoweringError(f"neuron '{name}': {what} varies across neurons; a Loihi layer takes one value")
     return float(values.flat[0])
+
+
+def _absorbs(g: DeployGraph, conv: str) -> bool:
+    """A chip conv's bias can move into its consumers when every one is a chip neuron."""
+    return all(g.kind(d) == "lif" and g.info.side.get(d) == "chip" for d in g.successors(conv))
 
 
 def neuron_form(g: DeployGraph) -> dict[str, dict[str, float]]:
@@ -45,29 +47,28 @@ def neuron_form(g: DeployGraph) -> dict[str, dict[str, float]]:
     forms: dict[str, dict[str, float]] = {}
     gains: dict[str, float] = {}
     for name in g.order:
-        if g.kind(name) == "lif" and g.info.side.get(name) == "chip":
-            lif = g.node(name)
-            tau = _uniform(name, "tau", lif.tau)
-            if not np.all(np.asarray(lif.v_leak) == 0) or not np.all(np.asarray(lif.v_reset) == 0):
-                raise LoweringError(f"neuron '{name}': v_leak and v_reset must be 0 for a Loihi neuron")
-            gain = dt * _uniform(name, "r", lif.r) / tau
-            forms[name] = {"du": 1.0, "dv": dt / tau, "vth": _uniform(name, "v_threshold", lif.v_threshold),
-                           "input_gain": gain,
-                           "fires_at_equality": g.info.spike_condition.get(name, ">") == ">="}
-        elif g.kind(name) in READOUT_KINDS and any(g.kind(p) == "conv" and g.info.side.get(p) == "chip"
-                                                   for p in g.predecessors(name)):
-            gain = 1.0
-        else:
+        if g.kind(name) == "conv" and g.info.side.get(name) == "chip" and not _absorbs(g, name):
+            # it feeds routing, another synapse or the host: its output carries its bias
+            # (on Loihi 2 a graded pass-through neuron with that bias)
+            g.arrays.setdefault(name, {})["out_bias"] = np.asarray(g.node(name).bias, dtype=np.float64)
+            gains[name] = 1.0
+        if not (g.kind(name) == "lif" and g.info.side.get(name) == "chip"):
             continue
+        lif = g.node(name)
+        tau = _uniform(name, "tau", lif.tau)
+        if not np.all(np.asarray(lif.v_leak) == 0) or not np.all(np.asarray(lif.v_reset) == 0):
+            raise LoweringError(f"neuron '{name}': v_leak and v_reset must be 0 for a Loihi neuron")
+        gain = dt * _uniform(name, "r", lif.r) / tau
+        forms[name] = {"du": 1.0, "dv": dt / tau, "vth": _uniform(name, "v_threshold", lif.v_threshold),
+                       "input_gain": gain, "fires_at_equality": g.info.spike_condition.get(name, ">") == ">="}
         bias = np.zeros(g.shape(name)[0])
         for src in g.predecessors(name):
-            src_node = g.node(src)
-            if isinstance(src_node, nir.Conv2d) and g.info.side.get(src) == "chip":
+            if isinstance(g.node(src), nir.Conv2d) and g.info.side.get(src) == "chip" and _absorbs(g, src):
                 gains[src] = gain
-                bias = bias + np.asarray(src_node.bias, dtype=np.float64) * gain
+                bias = bias + np.asarray(g.node(src).bias, dtype=np.float64) * gain
             elif gain != 1.0:
-                raise LoweringError(f"'{src}' feeds neuron '{name}' directly with input gain {gain}; "
-                                    "put a synapse between them")
+                raise LoweringError(f"'{src}' feeds neuron '{name}' with input gain {gain} and no synapse of its "
+                                    "own to fold it into; put a synapse between them")
         g.arrays.setdefault(name, {})["bias"] = bias
     g.info.neuron_form = forms
     g.info.synapse_gain = gains

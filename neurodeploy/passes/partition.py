@@ -113,6 +113,18 @@ def _window(g: DeployGraph, name: str, windows: dict[str, str]) -> str:
     return _widest([own, *(windows[p] for p in g.predecessors(name) if p in windows)])
 
 
+def island_io(g: DeployGraph, nodes: list[str]) -> tuple[list[str], list[str]]:
+    """An island's inputs -- the graph's image input when it holds it, then the nodes outside
+    it that it reads (graph order) -- and outputs -- its nodes read outside it (never the
+    graph's input image, which every executor has), then the graph output when it holds it."""
+    inside = set(nodes)
+    graph_inputs = [n for n in nodes if isinstance(g.node(n), nir.Input)]
+    external = [p for p in g.order if p not in inside and any(p in g.predecessors(n) for n in nodes)]
+    sends = [n for n in nodes if any(d not in inside for d in g.successors(n)) and n not in graph_inputs]
+    graph_outputs = [n for n in nodes if isinstance(g.node(n), nir.Output)]
+    return graph_inputs + external, sends + graph_outputs
+
+
 def partition(g: DeployGraph) -> Partition:
     """Label every node chip or host, group host nodes into islands, list the cut edges.
 
@@ -144,14 +156,8 @@ def partition(g: DeployGraph) -> Partition:
         members.setdefault(root(n), []).append(n)
     islands = []
     for i, nodes in enumerate(sorted(members.values(), key=lambda ns: g.order.index(ns[0]))):
-        inside = set(nodes)
-        graph_inputs = [n for n in nodes if isinstance(g.node(n), nir.Input)]
-        external = [p for p in g.order if p not in inside and any(p in g.predecessors(n) for n in nodes)]
-        # the graph's input image is known to every executor: never an island output
-        sends = [n for n in nodes if any(d not in inside for d in g.successors(n)) and n not in graph_inputs]
-        graph_outputs = [n for n in nodes if isinstance(g.node(n), nir.Output)]
-        window = _widest(windows[n] for n in nodes)
-        islands.append(Island(f"island{i}", nodes, graph_inputs + external, sends + graph_outputs, window,
+        inputs, outputs = island_io(g, nodes)
+        islands.append(Island(f"island{i}", nodes, inputs, outputs, _widest(windows[n] for n in nodes),
                               level[nodes[0]]))
     g.info.side = side
     g.info.island = {n: isl.name for isl in islands for n in isl.nodes}

@@ -10,11 +10,11 @@ a Monitor per step), the output through a :class:`Readout`.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
-from neurodeploy.errors import HardwareUnavailable
-from neurodeploy.limits import LOIHI2
+from neurodeploy.errors import HardwareUnavailable, LoweringError
 from neurodeploy.targets.loihi import compat
 
 compat.install()
@@ -26,19 +26,26 @@ from lava.proc.io.sink import RingBuffer as SinkBuffer  # noqa: E402
 from lava.proc.io.source import RingBuffer as SourceBuffer  # noqa: E402
 from lava.proc.lif.process import LIFReset  # noqa: E402
 
-from neurodeploy.targets.loihi.lower import LoweredNetwork  # noqa: E402
-from neurodeploy.targets.loihi.processes import DelayLine, Readout  # noqa: E402
-
-# Message bits for graded payloads on Conv inputs: the chip's graded-spike payload width.
-GRADED_MESSAGE_BITS = LOIHI2.graded_payload_bits
+from neurodeploy.targets.loihi.lower import GRADED_MESSAGE_BITS, LavaNode, LoweredNetwork  # noqa: E402
+from neurodeploy.targets.loihi.processes import DelayLine  # noqa: E402
+from neurodeploy.targets.loihi.processes.functions import function_process, island_process  # noqa: E402
 
 
-def _out_port(proc, kind):
-    return proc.a_out if kind == "conv" else proc.s_out
+
+def _out_port(proc, node: LavaNode, port: int):
+    if node.kind == "conv":
+        return proc.a_out
+    if node.kind == "island":
+        return getattr(proc, f"out{port}")
+    return proc.s_out
 
 
-def _in_port(proc, kind):
-    return proc.s_in if kind == "conv" else proc.a_in
+def _in_port(proc, node: LavaNode, port: int):
+    if node.kind == "conv":
+        return proc.s_in
+    if node.kind == "lif":
+        return proc.a_in
+    return getattr(proc, f"in{port}")
 
 
 class LavaNetwork:
@@ -47,14 +54,15 @@ class LavaNetwork:
     Args:
         lowered: the lowered network.
         images: ``(N, C, H, W)`` float images (model units, [0, 1] for derainers).
+        island_dir: folder holding ``ISLAND.onnx`` for every host island of the network.
     """
 
-    def __init__(self, lowered: LoweredNetwork, images: np.ndarray):
+    def __init__(self, lowered: LoweredNetwork, images: np.ndarray, island_dir: Path | None = None):
         self.lowered = lowered
         self.n_images = images.shape[0]
         self.steps = lowered.steps_for(self.n_images)
         t_steps = lowered.t_steps
-        self.procs, self.sinks = {}, {}
+        self.procs, self.sinks, self.models = {}, {}, {}
         for name, node in lowered.nodes.items():
             p = node.params
             if node.kind == "input":
@@ -73,32 +81,44 @@ class LavaNetwork:
                 sink = SinkBuffer(shape=node.shape, buffer=self.steps)
                 proc.s_out.connect(sink.a_in)
                 self.sinks[name] = sink
-            elif node.kind == "output":
-                proc = Readout(shape=node.shape, bias=p["bias"], buffer=self.steps, name=name)
+            elif node.kind in ("relay", "concat", "upsample"):
+                in_shapes = node.in_shapes or [node.shape]
+                proc, model = function_process(node.kind, name, in_shapes, node.shape, p)
+                self.models[proc] = model
+            elif node.kind == "island":
+                if island_dir is None:
+                    raise LoweringError(f"host island '{name}' needs its ONNX file; run a bundle (host/*.onnx)")
+                proc, model = island_process(name, str(island_dir / f"{name}.onnx"), node, t_steps, self.n_images)
+                self.models[proc] = model
             else:  # pragma: no cover - lower() rejects unknown kinds
                 raise ValueError(node.kind)
             self.procs[name] = proc
         for edge in lowered.edges:
             src, dst = lowered.nodes[edge.src], lowered.nodes[edge.dst]
-            port = _out_port(self.procs[edge.src], src.kind)
+            port = _out_port(self.procs[edge.src], src, edge.src_port)
             if edge.delay:
-                line = DelayLine(shape=src.shape, delay=edge.delay, name=f"delay:{edge.src}->{edge.dst}")
+                shape = src.out_shapes[edge.src_port] if src.kind == "island" else src.shape
+                line = DelayLine(shape=shape, delay=edge.delay, name=f"delay:{edge.src}->{edge.dst}")
                 port.connect(line.s_in)
                 port = line.s_out
-            port.connect(_in_port(self.procs[edge.dst], dst.kind))
+            port.connect(_in_port(self.procs[edge.dst], dst, edge.dst_port))
 
     def run(self, select_tag: str = "floating_pt") -> tuple[dict[str, np.ndarray], np.ndarray, float]:
-        """Run all steps; return (layer -> raw spikes (X,Y,C,steps), readout (X,Y,C,steps), seconds)."""
+        """Run all steps; return (layer -> raw spikes (X,Y,C,steps), output images (N, C, H, W), seconds)."""
         any_proc = next(iter(self.procs.values()))
         start = time.perf_counter()
+        cfg = Loihi2SimCfg(select_tag=select_tag, exception_proc_model_map=self.models)
         try:
-            any_proc.run(condition=RunSteps(num_steps=self.steps), run_cfg=Loihi2SimCfg(select_tag=select_tag))
+            any_proc.run(condition=RunSteps(num_steps=self.steps), run_cfg=cfg)
             spikes = {name: sink.data.get() for name, sink in self.sinks.items()}
-            out_name = next(n for n, node in self.lowered.nodes.items() if node.kind == "output")
-            readout = self.procs[out_name].data.get()
+            final = next(n for n, node in self.lowered.nodes.items()
+                         if node.kind == "island" and any(node.params["image_outputs"]))
+            node = self.lowered.nodes[final]
+            x, y, c = node.out_shapes[node.params["image_outputs"].index(True)]
+            images = self.procs[final].images.get().reshape(self.n_images, c, y, x)
         finally:
             any_proc.stop()
-        return spikes, readout, time.perf_counter() - start
+        return spikes, images, time.perf_counter() - start
 
     def logical(self, raw: np.ndarray, latency: int, image: int) -> np.ndarray:
         """Cut image ``image``'s T steps out of a raw (X,Y,C,steps) record -> (T, C, H, W)."""

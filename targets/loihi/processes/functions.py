@@ -1,0 +1,174 @@
+"""Lava processes whose port count depends on the graph: routing, relays, interpolation, host islands.
+
+Lava declares a ProcessModel's ports as class attributes, so a process with n inputs needs
+a model class with n input ports: :func:`function_process` and :func:`island_process`
+build the Process and its ``floating_pt`` ProcessModel for one node, and return them with
+the model, which the run config maps to the process instance
+(``Loihi2SimCfg(exception_proc_model_map={proc: model})``). Every one receives and sends
+within the same Lava step, so it adds no latency of its own -- except a host island, which
+buffers an image's T steps before it runs (its latency, T, comes from the latency pass).
+The models use numpy (and onnxruntime for islands) only: torch inside a Lava process can
+hang (Lava's own ``proc/conv/utils.py`` says so).
+
+- ``relay``: ``factor * sum(inputs) + bias`` -- a sum or gain node, or a conv's bias (Lava's
+  Conv holds none); on Loihi 2 a graded pass-through neuron (gains fold into weights).
+- ``concat``: its inputs stacked along channels, in order -- routing, no arithmetic.
+- ``upsample``: fixed interpolation (bilinear or nearest, integer factor) -- on Loihi 2 a
+  fixed depthwise transposed convolution.
+- ``island``: a host island's ONNX file run with onnxruntime (one intra-op thread, session
+  created inside the Lava process); it stores the graph's output image, one per image.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from neurodeploy.targets.loihi import compat
+
+compat.install()
+
+from lava.magma.core.decorator import implements, requires, tag  # noqa: E402
+from lava.magma.core.model.py.model import PyLoihiProcessModel  # noqa: E402
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort  # noqa: E402
+from lava.magma.core.model.py.type import LavaPyType  # noqa: E402
+from lava.magma.core.process.ports.ports import InPort, OutPort  # noqa: E402
+from lava.magma.core.process.process import AbstractProcess  # noqa: E402
+from lava.magma.core.process.variable import Var  # noqa: E402
+from lava.magma.core.resources import CPU  # noqa: E402
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
+
+
+def _interp_matrix(n_in: int, scale: int, mode: str, align_corners: bool) -> np.ndarray:
+    """``(n_in * scale, n_in)`` weights of 1-D interpolation, as torch's ``F.interpolate``."""
+    n_out = n_in * scale
+    m = np.zeros((n_out, n_in))
+    for o in range(n_out):
+        if mode == "nearest":
+            m[o, min(o // scale, n_in - 1)] = 1.0
+            continue
+        src = o * (n_in - 1) / (n_out - 1) if align_corners and n_out > 1 else max((o + 0.5) / scale - 0.5, 0.0)
+        i0 = min(int(np.floor(src)), n_in - 1)
+        i1 = min(i0 + 1, n_in - 1)
+        lam = src - i0
+        m[o, i0] += 1.0 - lam
+        m[o, i1] += lam
+    return m
+
+
+def _function(kind: str, params: dict[str, Any], in_shapes: list[tuple[int, ...]]) -> Callable:
+    if kind == "relay":
+        factor, bias = float(params["factor"]), np.asarray(params["bias"], dtype=np.float64)
+        return lambda xs: factor * sum(xs) + bias
+    if kind == "concat":
+        return lambda xs: np.concatenate(xs, axis=2)
+    if kind == "upsample":
+        x_in, y_in, _ = in_shapes[0]
+        mx = _interp_matrix(x_in, params["scale"], params["mode"], params["align_corners"])
+        my = _interp_matrix(y_in, params["scale"], params["mode"], params["align_corners"])
+        return lambda xs: np.einsum("ax,by,xyc->abc", mx, my, sum(xs))
+    raise ValueError(kind)
+
+
+def _model(cls_name: str, proc_cls: type, attrs: dict[str, Any]) -> type:
+    model = type(cls_name, (PyLoihiProcessModel,), attrs)
+    return implements(proc=proc_cls, protocol=LoihiProtocol)(requires(CPU)(tag("floating_pt")(model)))
+
+
+def function_process(kind: str, name: str, in_shapes: list[tuple[int, ...]], out_shape: tuple[int, ...],
+                     params: dict[str, Any]) -> tuple[AbstractProcess, type]:
+    """A routing/relay/interpolation process with one input port per entry of ``in_shapes``."""
+    n_in = len(in_shapes)
+
+    def init(self, **kwargs):
+        AbstractProcess.__init__(self, **kwargs)
+        for i, shape in enumerate(in_shapes):
+            setattr(self, f"in{i}", InPort(shape=shape))
+        self.s_out = OutPort(shape=out_shape)
+
+    proc_cls = type(f"{kind.capitalize()}{n_in}", (AbstractProcess,), {"__init__": init})
+    fn = _function(kind, params, in_shapes)
+
+    def run_spk(self) -> None:
+        self.s_out.send(fn([getattr(self, f"in{i}").recv() for i in range(n_in)]))
+
+    attrs = {f"in{i}": LavaPyType(PyInPort.VEC_DENSE, float) for i in range(n_in)}
+    attrs.update(s_out=LavaPyType(PyOutPort.VEC_DENSE, float), run_spk=run_spk)
+    proc = proc_cls(name=name)
+    return proc, _model(f"Py{proc_cls.__name__}Model", proc_cls, attrs)
+
+
+def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images: int) -> tuple[AbstractProcess, type]:
+    """A host island (a LavaNode of kind ``island``) as a process running its ONNX file.
+
+    Logical step k of image i reaches it at Lava step ``input_latency + i T + k`` (delay
+    lines align its inputs); after the image's last step it runs the ONNX file on the T
+    steps and sends output step k at ``input_latency + (i + 1) T + k``. Image outputs (the
+    graph's output) go to the ``images`` variable, ``(n_images, C·H·W)`` in (C, H, W) order.
+    """
+    p = node.params
+    in_shapes, out_shapes = list(node.in_shapes), list(node.out_shapes)
+    n_in, n_out = len(in_shapes), len(out_shapes)
+    image_size = int(np.prod(out_shapes[p["image_outputs"].index(True)])) if any(p["image_outputs"]) else 1
+
+    def init(self, **kwargs):
+        AbstractProcess.__init__(self, **kwargs)
+        for i, shape in enumerate(in_shapes):
+            setattr(self, f"in{i}", InPort(shape=shape))
+        for i, shape in enumerate(out_shapes):
+            if not p["image_outputs"][i]:
+                setattr(self, f"out{i}", OutPort(shape=shape))
+        self.images = Var(shape=(n_images, image_size), init=np.zeros((n_images, image_size)))
+
+    proc_cls = type(f"HostIsland{n_in}x{n_out}", (AbstractProcess,), {"__init__": init})
+    start, names_in, names_out = int(p["input_latency"]), p["onnx_inputs"], p["onnx_outputs"]
+    in_domains, image_outputs = p["in_domains"], p["image_outputs"]
+
+    def run_spk(self) -> None:
+        s = self.time_step - 1
+        xs = [getattr(self, f"in{i}").recv() for i in range(n_in)]
+        if not hasattr(self, "_buffers"):
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+            self._session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+            self._buffers = [np.zeros((t_steps, *shape)) for shape in in_shapes]
+            self._pending: dict[int, list[np.ndarray]] = {}
+        k = s - start
+        if k >= 0 and k // t_steps < n_images:
+            image, step = divmod(k, t_steps)
+            for buf, x in zip(self._buffers, xs):
+                buf[step] = x
+            if step == t_steps - 1:
+                feed = {}
+                for n, buf, dom in zip(names_in, self._buffers, in_domains):
+                    chw = buf.transpose(0, 3, 2, 1)[:, None]  # (T, 1, C, H, W)
+                    feed[n] = (chw[0] if dom == "image" else chw).astype(np.float32)
+                outs = self._session.run(names_out, feed)
+                self._pending[image] = outs
+                for i, out in enumerate(outs):
+                    if image_outputs[i]:
+                        images = self.images.copy()
+                        images[image] = np.asarray(out, dtype=np.float64)[0].reshape(-1)
+                        self.images = images
+        k_out = s - start - t_steps
+        image, step = divmod(k_out, t_steps) if k_out >= 0 else (-1, 0)
+        outs = self._pending.get(image)
+        for i, shape in enumerate(out_shapes):
+            if image_outputs[i]:
+                continue
+            value = np.zeros(shape)
+            if outs is not None:
+                o = np.asarray(outs[i], dtype=np.float64)
+                value = (o[0] if o.ndim == 4 else o[step, 0]).transpose(2, 1, 0)
+            getattr(self, f"out{i}").send(value)
+        if outs is not None and step == t_steps - 1:
+            del self._pending[image]
+
+    attrs = {f"in{i}": LavaPyType(PyInPort.VEC_DENSE, float) for i in range(n_in)}
+    attrs.update({f"out{i}": LavaPyType(PyOutPort.VEC_DENSE, float) for i in range(n_out) if not p["image_outputs"][i]})
+    attrs.update(images=LavaPyType(np.ndarray, float), run_spk=run_spk)
+    proc = proc_cls(name=name)
+    return proc, _model(f"Py{proc_cls.__name__}Model", proc_cls, attrs)
