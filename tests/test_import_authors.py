@@ -227,3 +227,12 @@ def test_import_refuses_to_overwrite_its_source(tmp_path, run_cli, spikerain_sta
     before = src.read_bytes()
     code, _, err = run_cli("import", "spikerain", src, "--out", src)
     assert code == 2 and "is the source file" in err and src.read_bytes() == before
+
+
+def test_spikerain_time_steps_follow_the_fusion_weights(tmp_path, spikerain_state):
+    # the authors' train.py has --T; only temporal_fusion.weights depends on it
+    state = {**spikerain_state, "temporal_fusion.weights": torch.rand(6)}
+    import_checkpoint("spikerain", write_authors_file(tmp_path / "t6.pth", state, "bare"), tmp_path / "t6.pt", card=False)
+    model, ckpt = load_model(tmp_path / "t6.pt")
+    assert ckpt.config["t_steps"] == 6 and model.t_steps == 6
+    assert torch.equal(model.decode.weights.detach(), state["temporal_fusion.weights"])
