@@ -187,6 +187,16 @@ def read_authors_file(path: Path) -> SourceFile:
     return SourceFile(state, form, dataparallel, epoch)
 
 
+def _refuse_other_architecture(path: Path, key_map: KeyMap, state: dict[str, torch.Tensor]) -> None:
+    """A file that holds another architecture's keys (and none of ours) is named as such."""
+    if any(key_map.signature in k for k in state):
+        return
+    for other in KEY_MAPS.values():
+        if other is not key_map and any(other.signature in k for k in state):
+            raise CheckpointError(f"{path} looks like a {other.architecture} checkpoint, not {key_map.architecture}: "
+                                  f"use `neurodeploy import {other.architecture}`")
+
+
 def _fmt(shape) -> str:
     return "[" + ", ".join(map(str, shape)) + "]"
 
@@ -230,9 +240,6 @@ def _check(path: Path, key_map: KeyMap, preset: str, expected, state: dict[str, 
                      + (f" (and {len(wrong) - 1} more shapes differ)" if len(wrong) > 1 else ""))
     hint = (f"check that it is a complete {key_map.architecture} checkpoint from {key_map.source.split(',')[0]} "
             f"(another size: pass --preset)")
-    for other in KEY_MAPS.values():
-        if other is not key_map and any(other.signature in k for k in state):
-            hint = f"it looks like a {other.architecture} checkpoint: use `neurodeploy import {other.architecture}`"
     raise CheckpointError(
         f"{path} does not fit {key_map.architecture} preset '{preset}': {'; '.join(parts)}; {hint}"
     )
@@ -257,6 +264,7 @@ def import_checkpoint(
     if out.exists() and source.exists() and out.resolve() == source.resolve():
         raise CheckpointError(f"--out {out} is the source file; write the import to another path")
     src = read_authors_file(source)
+    _refuse_other_architecture(source, key_map, src.state_dict)
     arch = get_architecture(architecture)
     if preset is None:
         preset, how = infer_preset(key_map, src.state_dict), "inferred from the tensor shapes"

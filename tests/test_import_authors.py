@@ -216,7 +216,10 @@ def test_bad_files_give_one_line_exit_2_and_write_nothing(tmp_path, run_cli, esd
 def test_wrong_architecture_is_named(tmp_path, run_cli, spikerain_state):
     src = write_authors_file(tmp_path / "sr.pth", spikerain_state, "bare")
     code, _, err = run_cli("import", "esdnet", src, "--out", tmp_path / "x.pt")
-    assert code == 2 and "looks like a spikerain checkpoint: use `neurodeploy import spikerain`" in err
+    assert code == 2 and "looks like a spikerain checkpoint, not esdnet: use `neurodeploy import spikerain`" in err
+    code, _, err = run_cli("import", "spikerain", write_authors_file(tmp_path / "e.pth", authors_state_dict("esdnet"), "bare"),
+                           "--out", tmp_path / "x.pt")
+    assert code == 2 and "use `neurodeploy import esdnet`" in err
     code, _, err = run_cli("import", "vlifnet", src, "--out", tmp_path / "x.pt")
     assert code == 2 and "no importer for 'vlifnet'" in err
     assert not (tmp_path / "x.pt").exists()
