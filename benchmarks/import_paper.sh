@@ -30,4 +30,5 @@ step sr-write $BIN/python "$REPO/benchmarks/make_authors_checkpoint.py" spikerai
 step sr-import $BIN/neurodeploy import spikerain sr_model_best.pth --out spikerain-imported.pt
 step sr-export $BIN/neurodeploy export spikerain-imported.pt --out spikerain-bundle --size 32 32 --force
 step sr-validate $BIN/neurodeploy validate spikerain-bundle --executor nir-torch
-tail -n 1 esd-report.err
+step sr-report $BIN/neurodeploy report spikerain-bundle --executor nir-torch
+tail -n 1 esd-report.err sr-report.err
