@@ -33,6 +33,39 @@ def _data_kind(train: dict) -> str:
     return kind
 
 
+# Architectures whose authors' checkpoints `neurodeploy import` reads (neurodeploy/authors.py).
+IMPORTABLE = ("esdnet", "spikerain")
+
+
+def repo_relative(path: str) -> str:
+    """A data path as the repository sees it: ``.../shared/data/X`` -> ``../shared/data/X``.
+
+    The shared data sits beside the repository (``../shared``); the machine path it was
+    read from at training time says nothing to a reader of the card.
+    """
+    parts = Path(path).parts
+    for i in range(len(parts) - 1):
+        if parts[i] == "shared" and parts[i + 1] == "data":
+            return str(Path("..", *parts[i:]))
+    return path
+
+
+def what_it_is(architecture: str, preset: str, params: int, wall_min: float, results: dict) -> str:
+    """The card's first paragraph: a CPU-trained demo, its measured gain, where paper-size weights come from."""
+    gains = "; ".join(f"{r['psnr'] - r['input_psnr']:+.2f} dB PSNR(Y) on {name}" for name, r in results.items())
+    text = (f"**What this is**: a small demonstration checkpoint (`{preset}` preset, {params:,} parameters), "
+            f"trained for {wall_min:.0f} min on a shared 2-core CPU with `neurodeploy train`; measured gain over "
+            f"the rainy input: {gains or 'not measured'} (table below). It is not the paper's model and does not "
+            "reach the papers' quality. ")
+    if architecture in IMPORTABLE:
+        text += (f"Paper-size {architecture} checkpoints come from the authors' training (their code, on GPUs) and "
+                 f"are imported: `neurodeploy import {architecture} model_best.pth --out {architecture}.pt` "
+                 "(README, \"Deploy a checkpoint trained with the authors' code\").")
+    else:
+        text += (f"Paper-size {architecture} weights cannot be imported: the authors' training code is not public.")
+    return text
+
+
 def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "") -> tuple[str, dict]:
     """The Markdown card and the evaluation results (per test set) of one checkpoint."""
     torch.set_num_threads(1)
@@ -48,12 +81,14 @@ def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "") -> 
     lines = [
         f"# {name}",
         "",
+        what_it_is(ckpt.architecture, meta.get("preset", "?"), exact, meta.get("wall_time_s", 0) / 60, results),
+        "",
         f"- **architecture**: `{ckpt.architecture}`, preset `{meta.get('preset', '?')}` "
         f"(config: `{json.dumps(ckpt.config)}`)",
         f"- **parameters**: {exact:,} exact; {paper:,} under the papers' thop convention "
         "(see `models/counting.py`)",
         f"- **file**: {Path(ckpt.path).stat().st_size / 1e6:.2f} MB, sha256 `{ckpt.sha256[:16]}…`",
-        f"- **training data**: {', '.join(train.get('data', []))}"
+        f"- **training data**: {', '.join(repo_relative(d) for d in train.get('data', []))}"
         + f" ({_data_kind(train)})",
         f"- **training**: {meta.get('epochs_done')} epochs × {train.get('iters_per_epoch')} iterations, batch "
         f"{train.get('batch_size')} of {train.get('crop')}×{train.get('crop')} crops with flips, loss 1−SSIM"

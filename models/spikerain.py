@@ -2,7 +2,9 @@
 
 Structure follows the authors' released code (``tanvirnwu/SpikeRain``, ``model/``),
 preset ``paper`` = the code's "M" variant (dim 48, encoder [4, 4, 8], decoder [2, 2, 2]),
-whose thop count matches the paper's claim (see :mod:`models.counting`). ::
+whose thop count matches the paper's claim (see :mod:`models.counting`); presets ``S``
+(dim 32, [2, 2, 4], [1, 1, 1]) and ``L`` (dim 64, [6, 6, 8], [4, 4, 4]) are the code's
+other two variants. ::
 
     image ─pad─► encode(T) ─► conv3×3 ─► DSRB×e1 ─┬─► down ─► DSRB×e2 ─┬─► down ─► DSRB×e3 ─► DSRB×d3
                                                    │                     └─cat◄─ up ◄───────────┘
@@ -57,7 +59,10 @@ class MDSA(nn.Module):
         self.spatial_conv = nn.Conv3d(1, 1, (1, kernel_size, kernel_size), padding=(0, kernel_size // 2, kernel_size // 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xp = x.permute(1, 2, 0, 3, 4)  # (N, C, T, H, W)
+        # (N, C, T, H, W). A contiguous copy, as the authors' code: the channel gate's average
+        # pool sums in memory order, and over the permuted view that order (so the float sum)
+        # differs by ~1e-8, enough to flip spikes downstream of an imported checkpoint.
+        xp = x.permute(1, 2, 0, 3, 4).contiguous()
         t_gate = torch.sigmoid(self.temporal_conv(self.temporal_pool(xp.mean(1, keepdim=True))))
         xp = xp * t_gate
         xp = xp * torch.sigmoid(self.channel_mlp(self.channel_pool(xp)))
@@ -164,6 +169,12 @@ register(
             # the authors' SpikeRainFactory.spikerain_m(): dim 48, en [4,4,8,8], de [2,2,2,2], T 4
             "paper": {"dim": 48, "en_blocks": [4, 4, 8], "de_blocks": [2, 2, 2], "growth": 24, "dense_layers": 4,
                       "t_steps": 4, "v_threshold": 0.15, "tau": 2.0},
+            # spikerain_s() and spikerain_l() of the same factory (the 4th list entry is unused
+            # there too): 1,589,888 and 8,048,576 parameters
+            "S": {"dim": 32, "en_blocks": [2, 2, 4], "de_blocks": [1, 1, 1], "growth": 24, "dense_layers": 4,
+                  "t_steps": 4, "v_threshold": 0.15, "tau": 2.0},
+            "L": {"dim": 64, "en_blocks": [6, 6, 8], "de_blocks": [4, 4, 4], "growth": 24, "dense_layers": 4,
+                  "t_steps": 4, "v_threshold": 0.15, "tau": 2.0},
             "tiny": _TINY,
             # tiny at twice the width: about 2x tiny's time per training step on this CPU
             "small": {**_TINY, "dim": 16, "growth": 16},

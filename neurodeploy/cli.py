@@ -214,6 +214,9 @@ def _register_extensions() -> None:
     from neurodeploy import cli_derain
 
     cli_derain.register(app)
+    from neurodeploy import cli_import  # the authors' checkpoints (issue 20)
+
+    cli_import.register(app)
 
 
 _register_extensions()

@@ -20,6 +20,20 @@ def test_shipped_derainer_is_small_and_has_a_card_with_both_counts(entry):
         assert needle in text
     model, ckpt = load_model(entry.name)
     assert ckpt.meta["preset"] == "tiny" and model.t_steps == 4
+    # repo-relative data, and the first paragraph says what the checkpoint is (issue 20)
+    data_line = next(line for line in text.splitlines() if line.startswith("- **training data**"))
+    assert data_line.startswith("- **training data**: ../shared/data/train ")
+    lead = text.split("\n\n")[1]
+    assert lead.startswith("**What this is**") and "2-core CPU" in lead and "dB PSNR(Y)" in lead
+    assert ("neurodeploy import" in lead) == (ckpt.architecture in ("esdnet", "spikerain"))
+
+
+def test_card_generator_writes_data_paths_repo_relative():
+    from neurodeploy.models.cards import repo_relative
+
+    assert repo_relative("/work/shared/data/train") == "../shared/data/train"
+    assert repo_relative("/home/me/shared/data/test/Rain100L") == "../shared/data/test/Rain100L"
+    assert repo_relative("my/data") == "my/data"
 
 
 @pytest.mark.slow
