@@ -9,6 +9,7 @@ a Monitor per step), the output through a :class:`Readout`.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,13 +23,13 @@ compat.install()
 from lava.magma.core.run_conditions import RunSteps  # noqa: E402
 from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
 from lava.proc.conv.process import Conv  # noqa: E402
-from lava.proc.io.sink import RingBuffer as SinkBuffer  # noqa: E402
 from lava.proc.io.source import RingBuffer as SourceBuffer  # noqa: E402
 from lava.proc.lif.process import LIFReset  # noqa: E402
 
 from neurodeploy.targets.loihi.lower import GRADED_MESSAGE_BITS, LavaNode, LoweredNetwork  # noqa: E402
 from neurodeploy.targets.loihi.processes import DelayLine  # noqa: E402
-from neurodeploy.targets.loihi.processes.functions import function_process, island_process  # noqa: E402
+from neurodeploy.targets.loihi.processes.functions import (function_process, island_process,  # noqa: E402
+                                                           record_process)
 
 
 
@@ -55,14 +56,22 @@ class LavaNetwork:
         lowered: the lowered network.
         images: ``(N, C, H, W)`` float images (model units, [0, 1] for derainers).
         island_dir: folder holding ``ISLAND.onnx`` for every host island of the network.
+        record_dir: folder the processes write their records to (spikes per layer, output
+            images); a temporary one when not given.
     """
 
-    def __init__(self, lowered: LoweredNetwork, images: np.ndarray, island_dir: Path | None = None):
+    def __init__(self, lowered: LoweredNetwork, images: np.ndarray, island_dir: Path | None = None,
+                 record_dir: Path | None = None):
         self.lowered = lowered
         self.n_images = images.shape[0]
         self.steps = lowered.steps_for(self.n_images)
         t_steps = lowered.t_steps
-        self.procs, self.sinks, self.models = {}, {}, {}
+        self.procs, self.records, self.models = {}, {}, {}
+        self._tmp = None
+        if record_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="neurodeploy-lava-")
+            record_dir = Path(self._tmp.name)
+        self.record_dir = Path(record_dir)
         for name, node in lowered.nodes.items():
             p = node.params
             if node.kind == "input":
@@ -78,9 +87,10 @@ class LavaNetwork:
             elif node.kind == "lif":
                 proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=p["vth"], bias_mant=p["bias"],
                                 reset_interval=t_steps, reset_offset=(node.latency + 1) % t_steps, name=name)
-                sink = SinkBuffer(shape=node.shape, buffer=self.steps)
+                self.records[name] = self.record_dir / f"spikes-{len(self.records)}.npy"
+                sink, model = record_process(f"record:{name}", node.shape, self.steps, str(self.records[name]))
+                self.models[sink] = model
                 proc.s_out.connect(sink.a_in)
-                self.sinks[name] = sink
             elif node.kind in ("relay", "concat", "upsample"):
                 in_shapes = node.in_shapes or [node.shape]
                 proc, model = function_process(node.kind, name, in_shapes, node.shape, p)
@@ -88,7 +98,8 @@ class LavaNetwork:
             elif node.kind == "island":
                 if island_dir is None:
                     raise LoweringError(f"host island '{name}' needs its ONNX file; run a bundle (host/*.onnx)")
-                proc, model = island_process(name, str(island_dir / f"{name}.onnx"), node, t_steps, self.n_images)
+                proc, model = island_process(name, str(island_dir / f"{name}.onnx"), node, t_steps, self.n_images,
+                                             str(self.record_dir / f"images-{name}.npy"))
                 self.models[proc] = model
             else:  # pragma: no cover - lower() rejects unknown kinds
                 raise ValueError(node.kind)
@@ -110,14 +121,14 @@ class LavaNetwork:
         cfg = Loihi2SimCfg(select_tag=select_tag, exception_proc_model_map=self.models)
         try:
             any_proc.run(condition=RunSteps(num_steps=self.steps), run_cfg=cfg)
-            spikes = {name: sink.data.get() for name, sink in self.sinks.items()}
-            final = next(n for n, node in self.lowered.nodes.items()
-                         if node.kind == "island" and any(node.params["image_outputs"]))
-            node = self.lowered.nodes[final]
-            x, y, c = node.out_shapes[node.params["image_outputs"].index(True)]
-            images = self.procs[final].images.get().reshape(self.n_images, c, y, x)
         finally:
             any_proc.stop()
+        spikes = {name: np.load(path) for name, path in self.records.items()}
+        final = next(n for n, node in self.lowered.nodes.items()
+                     if node.kind == "island" and any(node.params["image_outputs"]))
+        images = np.load(self.record_dir / f"images-{final}.npy")
+        if self._tmp is not None:
+            self._tmp.cleanup()
         return spikes, images, time.perf_counter() - start
 
     def logical(self, raw: np.ndarray, latency: int, image: int) -> np.ndarray:
