@@ -107,11 +107,30 @@ class Bundle:
         return build_model(ckpt)
 
 
-def _check_destination(out: Path, force: bool) -> None:
+def is_bundle(path: Path) -> bool:
+    """A folder with a manifest of this format (any version): the only kind --force replaces."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
+
+
+def _check_destination(out: Path, force: bool) -> Path:
+    """The bundle folder to write (absolute); refuses anything that is not a new folder or,
+    with ``force``, an existing bundle -- a user's folder of data is never replaced."""
+    resolved = out.resolve()
+    if resolved == resolved.parent or resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
+        raise BundleError(f"--out {out} is the current folder or one of its parents; name a new folder, "
+                          "e.g. --out build/bundle")
+    out = resolved
     if out.exists() and not out.is_dir():
         raise BundleError(f"{out} exists and is not a folder; choose another --out")
     if out.exists() and not force:
         raise BundleError(f"{out} already exists; pass --force to replace it, or choose another --out")
+    if out.exists() and not is_bundle(out):
+        raise BundleError(f"{out} exists and is not a neurodeploy bundle (no {MANIFEST} of this format); "
+                          "--force only replaces bundles, choose another --out")
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +138,7 @@ def _check_destination(out: Path, force: bool) -> None:
         os.rmdir(probe)
     except OSError as exc:
         raise BundleError(f"cannot write a bundle in {parent} ({exc.strerror or exc}); choose another --out") from None
+    return out
 
 
 def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi",
@@ -135,8 +155,7 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
 
     if target not in TARGETS:
         raise NeurodeployError(f"unknown target '{target}'; supported: {', '.join(TARGETS)}")
-    out = Path(out)
-    _check_destination(out, force)
+    out = _check_destination(Path(out), force)
     ckpt = load_checkpoint(checkpoint)
     model = build_model(ckpt)
     arch = get_architecture(ckpt.architecture)
@@ -155,6 +174,9 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
         lowering = {"status": "not lowered", "reason": str(exc), "delays": []}
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private (0700); a bundle is an ordinary folder
     try:
         write_graph(tmp / "graph.nir", g.to_nir())
         write_graph(tmp / "chip.nir", chip_graph(g, part).to_nir())

@@ -174,3 +174,29 @@ def test_models_lists_the_zoo_as_json(run_cli):
 def test_loihi_hardware_executor_says_what_is_missing(run_cli, bundle):
     code, _, err = run_cli("validate", bundle, "--executor", "loihi")
     assert code == 2 and "Loihi runtime is not installed" in err and "lava-float" in err
+
+
+@pytest.mark.parametrize("case", ["data-folder", "dot"])
+def test_force_only_replaces_a_bundle(run_cli, tmp_path, monkeypatch, case):
+    """--force never deletes a user's folder; --out . is refused in one line."""
+    data = tmp_path / "mydata"
+    data.mkdir()
+    (data / "precious.png").write_bytes(b"\x89PNG keep me")
+    if case == "dot":
+        monkeypatch.chdir(data)
+        code, _, err = run_cli("export", "toy-residual", "--out", ".", "--size", "16", "16", "--force")
+        assert code == 2 and "current folder" in err
+    else:
+        code, _, err = run_cli("export", "toy-residual", "--out", data, "--size", "16", "16", "--force")
+        assert code == 2 and "not a neurodeploy bundle" in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert (data / "precious.png").read_bytes() == b"\x89PNG keep me"
+
+
+def test_bundle_has_ordinary_permissions(bundle):
+    import os
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o777 & ~umask
