@@ -28,6 +28,7 @@ from lava.proc.lif.process import LIFReset  # noqa: E402
 
 from neurodeploy.targets.loihi.lower import GRADED_MESSAGE_BITS, LavaNode, LoweredNetwork  # noqa: E402
 from neurodeploy.targets.loihi.processes import DelayLine  # noqa: E402
+from neurodeploy.targets.loihi.processes.fast import PyConvModelFloatFast  # noqa: E402
 from neurodeploy.targets.loihi.processes.functions import (function_process, island_process,  # noqa: E402
                                                            record_process)
 
@@ -58,10 +59,12 @@ class LavaNetwork:
         island_dir: folder holding ``ISLAND.onnx`` for every host island of the network.
         record_dir: folder the processes write their records to (spikes per layer, output
             images); a temporary one when not given.
+        fast: run convs with :class:`~.processes.fast.PyConvModelFloatFast` (floating_pt);
+            False keeps Lava's own model (benchmarks compare the two).
     """
 
     def __init__(self, lowered: LoweredNetwork, images: np.ndarray, island_dir: Path | None = None,
-                 record_dir: Path | None = None):
+                 record_dir: Path | None = None, fast: bool = True):
         self.lowered = lowered
         self.n_images = images.shape[0]
         self.steps = lowered.steps_for(self.n_images)
@@ -84,6 +87,8 @@ class LavaNetwork:
                 proc = Conv(weight=p["weight"], input_shape=p["input_shape"], padding=p["padding"],
                             stride=p["stride"], dilation=p["dilation"], groups=p["groups"],
                             num_message_bits=GRADED_MESSAGE_BITS if graded else 0, name=name)
+                if fast:
+                    self.models[proc] = PyConvModelFloatFast
             elif node.kind == "lif":
                 proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=p["vth"], bias_mant=p["bias"],
                                 reset_interval=t_steps, reset_offset=(node.latency + 1) % t_steps, name=name)
@@ -118,7 +123,9 @@ class LavaNetwork:
         """Run all steps; return (layer -> raw spikes (X,Y,C,steps), output images (N, C, H, W), seconds)."""
         any_proc = next(iter(self.procs.values()))
         start = time.perf_counter()
-        cfg = Loihi2SimCfg(select_tag=select_tag, exception_proc_model_map=self.models)
+        models = self.models if select_tag == "floating_pt" else {
+            proc: model for proc, model in self.models.items() if model is not PyConvModelFloatFast}
+        cfg = Loihi2SimCfg(select_tag=select_tag, exception_proc_model_map=models)
         try:
             any_proc.run(condition=RunSteps(num_steps=self.steps), run_cfg=cfg)
         finally:
