@@ -47,3 +47,7 @@ class HardwareUnavailable(NeurodeployError):
 
 class DataError(NeurodeployError):
     """A data folder is missing, empty, or holds unpaired, unreadable or mismatched images."""
+
+
+class LavaRunError(NeurodeployError):
+    """A Lava simulator run failed or hung; its processes were stopped."""

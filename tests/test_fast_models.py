@@ -49,3 +49,29 @@ def test_lava_run_with_fast_conv_gives_the_same_spikes_as_lavas_own(toy_graph, r
         assert np.array_equal(spikes_fast[name], spikes_lava[name]), name
     assert sum(s.sum() for s in spikes_fast.values()) > 0
     np.testing.assert_allclose(out_fast, out_lava, rtol=0, atol=1e-6)
+
+
+def _toy_net(toy_graph, rainy_images, tmp_path, break_island=False):
+    from neurodeploy.targets.loihi.executor import write_island_files
+    from neurodeploy.targets.loihi.lower import lower
+    from neurodeploy.targets.loihi.network import LavaNetwork
+
+    graph, info = toy_graph
+    islands = write_island_files(graph, info, tmp_path)
+    if break_island:
+        (tmp_path / "island1.onnx").write_bytes(b"not an onnx file")
+    return LavaNetwork(lower(graph, info), rainy_images, islands)
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("case", ["process-fails", "time-limit"])
+def test_a_failed_or_hung_lava_run_ends_in_one_line_and_leaves_no_process(toy_graph, rainy_images, tmp_path, case):
+    import multiprocessing
+
+    from neurodeploy.errors import LavaRunError
+
+    net = _toy_net(toy_graph, rainy_images, tmp_path, break_island=case == "process-fails")
+    with pytest.raises(LavaRunError) as exc:
+        net.run(timeout_s=0.3 if case == "time-limit" else None)
+    assert "\n" not in str(exc.value) and "stopped" in str(exc.value)
+    assert not [p for p in multiprocessing.active_children() if p.is_alive()]

@@ -9,13 +9,14 @@ a Monitor per step), the output through a :class:`Readout`.
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from neurodeploy.errors import HardwareUnavailable, LoweringError
+from neurodeploy.errors import HardwareUnavailable, LavaRunError, LoweringError
 from neurodeploy.targets.loihi import compat
 
 compat.install()
@@ -119,17 +120,35 @@ class LavaNetwork:
                 port = line.s_out
             port.connect(_in_port(self.procs[edge.dst], dst, edge.dst_port))
 
-    def run(self, select_tag: str = "floating_pt") -> tuple[dict[str, np.ndarray], np.ndarray, float]:
-        """Run all steps; return (layer -> raw spikes (X,Y,C,steps), output images (N, C, H, W), seconds)."""
+    def run(self, select_tag: str = "floating_pt", timeout_s: float | None = None
+            ) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
+        """Run all steps; return (layer -> raw spikes (X,Y,C,steps), output images (N, C, H, W), seconds).
+
+        Every Lava process is stopped on success; on an exception, on Ctrl-C or after
+        ``timeout_s`` seconds (default: :func:`run_timeout_s`) every one is killed, and a
+        hung run ends in one line (:class:`~neurodeploy.errors.LavaRunError`).
+        """
         any_proc = next(iter(self.procs.values()))
+        timeout_s = run_timeout_s(self) if timeout_s is None else timeout_s
         start = time.perf_counter()
         models = self.models if select_tag == "floating_pt" else {
             proc: model for proc, model in self.models.items() if model is not PyConvModelFloatFast}
         cfg = Loihi2SimCfg(select_tag=select_tag, exception_proc_model_map=models)
         try:
-            any_proc.run(condition=RunSteps(num_steps=self.steps), run_cfg=cfg)
-        finally:
-            any_proc.stop()
+            any_proc.run(condition=RunSteps(num_steps=self.steps, blocking=False), run_cfg=cfg)
+            runtime = any_proc.runtime
+            while not all(port.probe() for port in runtime.service_to_runtime):
+                if time.perf_counter() - start > timeout_s:
+                    raise LavaRunError(f"the Lava run did not finish within {timeout_s:.0f} s ({self.steps} steps, "
+                                       f"{len(self.procs)} processes); all its processes were stopped")
+                time.sleep(0.005)
+            runtime.wait()  # collects the responses; raises if a process model failed
+        except BaseException as exc:
+            kill_run(any_proc)
+            if isinstance(exc, RuntimeError) and "Exception(s) occurred" in str(exc):
+                raise LavaRunError(f"a Lava process failed during the run ({exc}); all processes were stopped") from None
+            raise
+        any_proc.stop()
         spikes = {name: np.load(path) for name, path in self.records.items()}
         final = next(n for n, node in self.lowered.nodes.items()
                      if node.kind == "island" and any(node.params["image_outputs"]))
@@ -143,6 +162,33 @@ class LavaNetwork:
         start = image * self.lowered.t_steps + latency
         window = raw[..., start:start + self.lowered.t_steps]
         return np.ascontiguousarray(window.transpose(3, 2, 1, 0))
+
+
+def run_timeout_s(net: "LavaNetwork") -> float:
+    """Seconds a run may take before it counts as hung: 120 s + 2 s per process per 100 steps
+    (the slowest derainer here, vlifnet-tiny at 64x64, ~250 processes and ~150 steps, needs
+    a few minutes on a loaded 2-core machine)."""
+    return 120.0 + 2.0 * len(net.procs) * net.steps / 100
+
+
+def kill_run(proc) -> None:
+    """Kill every OS process of a Lava run (after an error or a hang, Lava's own stop() waits
+    for answers that may never come)."""
+    runtime = getattr(proc, "runtime", None)
+    infrastructure = getattr(runtime, "_messaging_infrastructure", None)
+    for actor in list(getattr(infrastructure, "actors", None) or []):
+        try:
+            if actor.is_alive():
+                actor.kill()
+            multiprocessing.Process.join(actor, 5)  # Lava's SystemProcess.join takes no timeout
+        except ValueError:  # already joined and closed by Lava after a failed step
+            pass
+    try:
+        infrastructure._smm.shutdown()
+    except Exception:  # noqa: BLE001 -- best effort: the run is being torn down
+        pass
+    if runtime is not None:
+        runtime._is_running = runtime._is_started = False
 
 
 def loihi_hardware_available() -> tuple[bool, str]:
