@@ -112,17 +112,18 @@ def save_checkpoint(
     return path
 
 
-def load_checkpoint(path_or_name: str | Path) -> Checkpoint:
-    """Read and check a checkpoint file (or a shipped name) without building the model."""
-    path = resolve(path_or_name)
+def torch_load_weights(path: Path, unsafe_advice: str = "save plain tensors with "
+                       "neurodeploy.checkpoint.save_checkpoint") -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; a damaged file, or one that would
+    run code when loaded, is one CheckpointError line (``unsafe_advice`` says what to do)."""
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
         if unsafe:
             raise CheckpointError(
                 f"{path} holds Python objects that would run code when loaded ({unsafe.group(1)}); refusing it "
-                "(save plain tensors with neurodeploy.checkpoint.save_checkpoint)"
+                f"({unsafe_advice})"
             ) from None
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (the pickle stream is damaged or "
                               "not a checkpoint); re-save or re-download it") from None
@@ -131,6 +132,12 @@ def load_checkpoint(path_or_name: str | Path) -> Checkpoint:
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint ({reason}); re-save or re-download it"
         ) from None
+
+
+def load_checkpoint(path_or_name: str | Path) -> Checkpoint:
+    """Read and check a checkpoint file (or a shipped name) without building the model."""
+    path = resolve(path_or_name)
+    payload = torch_load_weights(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a PyTorch file but not a neurodeploy checkpoint (no '{FORMAT}' header); "

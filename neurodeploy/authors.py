@@ -23,7 +23,6 @@ model card beside it.
 from __future__ import annotations
 
 import json
-import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 import torch
 
 from neurodeploy.checkpoint import file_sha256, save_checkpoint
+from neurodeploy.models.checkpoint import torch_load_weights
 from neurodeploy.errors import CheckpointError
 from neurodeploy.models import get_architecture
 from neurodeploy.models.counting import count_params
@@ -131,20 +131,7 @@ def _key_map(architecture: str) -> KeyMap:
 
 def _torch_load(path: Path):
     """``torch.load(weights_only=True)`` on the CPU; a damaged or unsafe file is one CheckpointError line."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
-        if unsafe:
-            raise CheckpointError(
-                f"{path} holds Python objects that would run code when loaded ({unsafe.group(1)}); refusing it "
-                "(save the weights alone: torch.save(model.state_dict(), path))"
-            ) from None
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (the pickle stream is damaged); "
-                              "re-save or re-download it") from None
-    except Exception as exc:  # torch.load raises anything from KeyError to BadZipFile on junk
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({reason}); re-save or re-download it") from None
+    return torch_load_weights(path, "save the weights alone: torch.save(model.state_dict(), path)")
 
 
 @dataclass
