@@ -202,6 +202,7 @@ def report_cmd(
     truth: Optional[List[Path]] = typer.Option(None, "--truth", metavar="CLEAN...",
                                                help="Clean image for the first --image, shown in report.html."),
     html: bool = typer.Option(True, "--html/--no-html", help="Also write report.html (charts, images)."),
+    summary: bool = typer.Option(False, "--summary", help="Print a short summary table instead of the whole report."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Per-layer neurons, spikes, operations, cores and energy: report.json, report.md, report.html."""
@@ -213,10 +214,35 @@ def report_cmd(
     report = report_bundle(bundle, images=image or None, executor=executor, fps=fps, html=html, truth=truth or None)
     if as_json:
         _print_json(report)
+    elif summary:
+        _print_summary(report, bundle)
     else:
         console.print((bundle / "report.md").read_text())
         written = ["report.json", "report.md"] + (["report.html"] if html else [])
         console.print("wrote " + ", ".join(str(bundle / w) for w in written))
+
+
+def _print_summary(report: dict, bundle: Path) -> None:
+    from neurodeploy.report import read_validation
+
+    t, e = report["totals"], report["energy"]["models"]
+    table = Table(title=f"{report['architecture']} on {report['executor']}, input {tuple(report['input_shape'])}, "
+                        f"T={report['t_steps']}")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    validation = read_validation(bundle)
+    if validation:
+        table.add_row(f"validation ({validation['executor']} vs {validation['reference']})",
+                      ("PASSED" if validation["passed"] else "FAILED")
+                      + f", min {min(validation['layers'].values()):.3f} %, {validation['output_psnr_db']:.1f} dB")
+    table.add_row("neurons / Loihi cores (min)", f"{t['neurons']:,} / {t['cores']:,}")
+    table.add_row("spikes per image (firing rate)", f"{t['spikes']:,.0f} ({t['firing_rate']:.3f})")
+    table.add_row("synops / MACs (graded) / MACs (real inputs) / host MACs",
+                  f"{t['synops']:,.0f} / {t['macs']:,.0f} / {t['real_input_macs']:,.0f} / {t['host_macs']:,.0f}")
+    for m in e.values():
+        table.add_row(f"energy, {m['title'].split(' (')[0]}", f"{m['per_image_uj']:.4g} µJ/image")
+    console.print(table)
+    console.print(f"report: {bundle / 'report.html'}")
 
 
 @app.command("inspect")
