@@ -22,11 +22,11 @@ from neurodeploy.trace import Trace
 CHART_IDS = ("chart-firing-rate", "chart-energy", "chart-spikes-per-step")
 
 
-def _png(fig) -> str:
+def _png(fig, dpi: int = 100) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -92,21 +92,24 @@ def spikes_per_step_chart(report: dict) -> str:
     return _png(fig)
 
 
-def heatmaps(trace: Trace, limit: int = 80) -> list[tuple[str, str]]:
-    """Per layer: firing rate per pixel (mean over channels and steps) as a small PNG."""
+def heatmaps(trace: Trace, columns: int = 8) -> str:
+    """One figure: per layer, its firing rate per pixel (mean over channels and steps), 0 black to 1 white."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    out = []
-    for name, spikes in list(trace.layers.items())[:limit]:
-        rate = (np.asarray(spikes) != 0).mean(axis=(0, 1)) if spikes.ndim == 4 else (np.asarray(spikes) != 0).mean(0)
-        rate = np.atleast_2d(rate)
-        fig, ax = _figure(1.8, 1.8)
-        ax.imshow(rate, cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+    import matplotlib.pyplot as plt
+
+    names = list(trace.layers)
+    rows = max(1, -(-len(names) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.45), squeeze=False)
+    for ax in axes.flat:
         ax.set_axis_off()
-        ax.set_title(_short(name, 22), fontsize=6)
-        out.append((name, _png(fig)))
-    return out
+    for ax, name in zip(axes.flat, names):
+        spikes = np.asarray(trace.layers[name]) != 0
+        rate = spikes.mean(axis=(0, 1)) if spikes.ndim == 4 else spikes.reshape(spikes.shape[0], -1).mean(0)[None]
+        ax.imshow(np.atleast_2d(rate), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(_short(name, 20), fontsize=5)
+    return _png(fig)
 
 
 def divergence_view(validation: dict, reference: Trace, executor_trace: Trace | None) -> str | None:
@@ -197,8 +200,7 @@ def to_html(report: dict[str, Any], image: np.ndarray, trace: Trace, reference: 
                  f"<p>Real-valued inputs: {t['real_input_macs']:,.0f} MACs per image; host: {t['host_macs']:,.0f} MACs "
                  f"per image; cores: {esc(t['cores_basis'])}.</p>")
     parts.append("<h2>Spike heatmaps</h2><p>Firing rate per pixel, mean over channels and steps (0 black, 1 white)."
-                 "</p><div class='heat'>" + "".join(
-                     f"<figure><img alt='{esc(n)}' src='{src}'></figure>" for n, src in heatmaps(trace)) + "</div>")
+                 "</p>" + f"<img id='spike-heatmaps' alt='spike heatmaps' src='{heatmaps(trace)}' style='max-width:100%'>")
     parts.append("<h2>Definitions</h2><ul>" + "".join(
         f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in report["definitions"].items()) + "</ul></body></html>")
     return "\n".join(parts)

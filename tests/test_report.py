@@ -83,7 +83,7 @@ def test_report_keys_energy_and_markdown_verdict(run_cli, bundle):
     assert "Validation: PASSED" in md and "Loihi 1" in md
     html = (bundle / "report.html").read_text()
     assert "http://" not in html and "https://" not in html  # self-contained
-    assert html.count("data:image/png;base64,") >= 8 and 'id="chart-energy"' not in html and "id='chart-energy'" in html
+    assert html.count("data:image/png;base64,") >= 8 and "spike-heatmaps" in html and 'id="chart-energy"' not in html and "id='chart-energy'" in html
 
 
 def test_divergence_view_appears_when_validation_failed(bundle):
