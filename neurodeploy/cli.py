@@ -113,8 +113,9 @@ def validate_cmd(
                                                                      "(not checked unless given)."),
     against: str = typer.Option("torch-float64", "--against", help="The executor to compare against (the reference)."),
     truth: Optional[List[Path]] = typer.Option(None, "--truth", metavar="CLEAN...",
-                                               help="Clean images paired with --image by order (files or folders): "
-                                                    "PSNR/SSIM of both runs against ground truth."),
+                                               help="Clean images paired with --image by order (files or folders), e.g. "
+                                                    "--truth a_clean.png b_clean.png: PSNR/SSIM of both runs against "
+                                                    "ground truth."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
 ) -> None:
     """Run the bundle on one executor and a reference (default torch-float64); compare layer by layer.
@@ -200,7 +201,8 @@ def report_cmd(
     executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP),
     fps: float = typer.Option(30.0, "--fps", help="Frame rate (frames per second) for energy per second of video."),
     truth: Optional[List[Path]] = typer.Option(None, "--truth", metavar="CLEAN...",
-                                               help="Clean image for the first --image, shown in report.html."),
+                                               help="Clean image for the first --image, e.g. --truth clean.png: "
+                                                    "shown in report.html."),
     html: bool = typer.Option(True, "--html/--no-html", help="Also write report.html (charts, images)."),
     summary: bool = typer.Option(False, "--summary", help="Print a short summary table instead of the whole report."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
