@@ -232,7 +232,7 @@ def _print_summary(report: dict, bundle: Path) -> None:
                         f"T={report['t_steps']}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
-    validation = read_validation(bundle)
+    validation = read_validation(bundle, report["executor"])
     if validation:
         table.add_row(f"validation ({validation['executor']} vs {validation['reference']})",
                       ("PASSED" if validation["passed"] else "FAILED")

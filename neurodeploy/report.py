@@ -218,8 +218,9 @@ def _write_text_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def read_validation(bundle_path: Path) -> dict | None:
-    """The latest run recorded in ``validation.json`` (its top-level keys), or None."""
+def read_validation(bundle_path: Path, executor: str | None = None) -> dict | None:
+    """``executor``'s entry in ``validation.json`` when it has one, else the latest run (the
+    file's top-level keys); None without a file."""
     import json
 
     path = Path(bundle_path) / "validation.json"
@@ -229,7 +230,10 @@ def read_validation(bundle_path: Path) -> dict | None:
         data = json.loads(path.read_text())
     except ValueError:
         return None
-    return data if isinstance(data, dict) and "passed" in data else None
+    if not isinstance(data, dict) or "passed" not in data:
+        return None
+    entry = (data.get("executors") or {}).get(executor) if executor else None
+    return entry if isinstance(entry, dict) and "passed" in entry else {k: v for k, v in data.items() if k != "executors"}
 
 
 def report_bundle(path: str | Path, images: list[Path] | None = None, executor: str | None = None,
@@ -246,17 +250,25 @@ def report_bundle(path: str | Path, images: list[Path] | None = None, executor: 
     inputs, names = load_inputs(images, bundle.input_size)
     traces = make_executor(executor, bundle).run_batch(inputs)
     report = build_report(traces, names, bundle, fps=fps)
-    validation = read_validation(bundle.path)
+    validation = read_validation(bundle.path, executor)
     write_json_atomic(bundle.path / "report.json", report)
     _write_text_atomic(bundle.path / "report.md", to_markdown(report, validation))
     if html:
         from neurodeploy.report_html import to_html
 
-        reference = traces if executor == REFERENCE else make_executor(REFERENCE, bundle).run_batch(inputs[:1])
+        # The picture to show: the first image, or the one where a failed validation of this
+        # executor first diverged, against that validation's reference.
+        shown, reference_name = 0, REFERENCE
+        if validation and validation.get("executor") == executor:
+            reference_name = validation.get("reference", REFERENCE)
+            fd = validation.get("first_divergence") or {}
+            shown = names.index(fd["image"]) if fd.get("image") in names else 0
+        reference = (traces[shown] if executor == reference_name
+                     else make_executor(reference_name, bundle).run_batch(inputs[shown:shown + 1])[0])
         clean = None
         if truth:
             clean, _ = load_inputs(truth[:1], bundle.input_size)
-            clean = clean[0]
+            clean = clean[0] if shown == 0 else None
         _write_text_atomic(bundle.path / "report.html",
-                           to_html(report, inputs[0], traces[0], reference[0], validation, clean))
+                           to_html(report, inputs[shown], traces[shown], reference, validation, clean))
     return report

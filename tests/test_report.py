@@ -129,3 +129,18 @@ def test_report_html_renders_its_charts_in_chromium(run_cli, bundle, tmp_path):
         return int((np.abs(img - np.array([31, 119, 180])).sum(axis=-1) < 30).sum())
 
     assert bar_pixels(full) > 2000 and bar_pixels(full) > 20 * bar_pixels(empty)
+
+
+def test_report_html_shows_the_divergence_of_a_failed_validation(run_cli, bundle):
+    code, out, _ = run_cli("validate", bundle, "--executor", "split", "--min-psnr", "1000", "--json")
+    assert code == 1 and json.loads(out)["first_divergence"] is None
+    saved = json.loads((bundle / "validation.json").read_text())
+    # a failed run that parted at lif2 (as a diverging executor would record it)
+    saved["executors"]["split"]["first_divergence"] = {"layer": "lif2", "step": 1, "neuron": 5, "index": [0, 0, 5],
+                                                       "reference_value": 0.0, "executor_value": 1.0, "image": ""}
+    (bundle / "validation.json").write_text(json.dumps(saved))
+    code, _, err = run_cli("report", bundle, "--executor", "split", "--json")
+    assert code == 0, err
+    html = (bundle / "report.html").read_text()
+    assert "id='divergence'" in html and "Validation FAILED" in html
+    assert "Validation: FAILED" in (bundle / "report.md").read_text()
