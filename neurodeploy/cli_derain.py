@@ -44,8 +44,11 @@ def count_cmd(
     from neurodeploy.models import get_architecture
     from neurodeploy.models.counting import count
 
+    import torch
+
     size = size_pair(size, default=(256, 256))
     arch = get_architecture(architecture)
+    torch.manual_seed(0)  # an untrained preset's weights decide its spikes: the same numbers on every run
     model = arch.build(arch.config(preset))
     from neurodeploy.energy import OpCounts, PapersConvention
 
