@@ -152,7 +152,7 @@ WHY_THEY_DIFFER = (
     "The papers' convention prices thop's FLOPs at 12.5 pJ each -- thop skips the spiking convs, so it prices the "
     "real-valued attention layers and little else; 45 nm prices every effective AC (0.9 pJ) and MAC (4.6 pJ) of the "
     "whole network as 32-bit float arithmetic, memory ignored; Loihi prices every synaptic event on the chip at "
-    "23.6 pJ (Loihi 1, memory access included), real-valued inputs sent as graded spikes too, and adds a neuron "
+    "23.6 pJ (Loihi 1, pre-silicon), real-valued inputs sent as graded spikes too, and adds a neuron "
     "update per neuron per step; the host part is not in it.")
 
 
