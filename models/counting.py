@@ -15,17 +15,24 @@ upsampling and functional ops = 0.
 
 **Honest counts.** ``params_exact`` is every trainable parameter. ``macs`` counts every
 multiply-accumulate of every conv and linear layer on every time step (the work a dense
-accelerator does). ``synops`` counts the synaptic operations of layers whose input is
-spikes (binary or graded, i.e. the output of a spiking neuron): MACs × fraction of
-non-zero inputs, measured on one image (the work an event-driven chip does).
+accelerator does). ``synops`` and ``effective_macs`` are NeuroBench's effective operations
+(:mod:`neurodeploy.ops`, the one definition in the project): non-zero inputs times the
+synapses each reaches, exact at borders, measured on one image -- ``synops`` where the
+input is binary spikes (accumulates), ``effective_macs`` where it is graded spikes (NI-LIF
+levels; multiply-accumulates). ``spikes`` counts non-zero neuron outputs (all steps).
+``synops_paper`` is the part of ``synops`` that passes through layers thop sees (the SOP
+term of the papers' energy convention, :mod:`neurodeploy.energy`).
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+
+from neurodeploy.ops import conv_macs, effective_ops
 
 from .neurons import LIF, NILIF
 
@@ -53,6 +60,9 @@ class Counts:
     height: int
     width: int
     t_steps: int
+    spikes: int = 0
+    effective_macs: int = 0
+    synops_paper: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -93,8 +103,7 @@ def _spike_valued(x: torch.Tensor, max_levels: int = 16) -> bool:
 
 
 def _conv_macs(m: nn.Module, out: torch.Tensor) -> int:
-    k = m.weight[0].numel()  # C_in/groups × kernel area
-    return out.numel() * k
+    return conv_macs(m.weight.shape, out.shape)
 
 
 def count(model: nn.Module, height: int, width: int, seed: int = 0) -> Counts:
@@ -107,20 +116,37 @@ def count(model: nn.Module, height: int, width: int, seed: int = 0) -> Counts:
     flops_paper = 0
     macs = 0
     synops = 0.0
-    spike_tensors: set[int] = set()
+    effective_macs = 0.0
+    synops_paper = 0.0
+    spikes = 0
+    # id -> weak reference: a freed spike tensor's id can be reused by any later tensor
+    spike_tensors: dict[int, weakref.ref] = {}
     hooks = []
 
     def neuron_hook(m, inp, out):
-        spike_tensors.add(id(out))
+        nonlocal spikes
+        spike_tensors[id(out)] = weakref.ref(out)
+        spikes += int(torch.count_nonzero(out))
 
     def layer_hook(m, inp, out):
-        nonlocal flops_paper, macs, synops
+        nonlocal flops_paper, macs, synops, effective_macs, synops_paper
         x = inp[0]
         if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.Linear)):
             layer_macs = _conv_macs(m, out) if not isinstance(m, nn.Linear) else out.numel() * m.in_features
             macs += layer_macs
-            if id(x) in spike_tensors and _spike_valued(x):
-                synops += layer_macs * float((x != 0).float().mean())
+            source = spike_tensors.get(id(x))
+            if source is not None and source() is x and _spike_valued(x):
+                if isinstance(m, nn.Conv2d):
+                    ops = effective_ops(x.reshape(-1, *x.shape[-3:]), m.weight.shape, m.stride, m.padding,
+                                        m.dilation, m.groups)
+                else:  # Linear (and other convs): non-zero inputs x fan-out, no borders
+                    ops = float(torch.count_nonzero(x)) * layer_macs / max(x.numel(), 1)
+                if bool(((x == 0) | (x == 1)).all()):
+                    synops += ops
+                    if paper_counted(m):
+                        synops_paper += ops
+                else:
+                    effective_macs += ops
             if paper_counted(m):
                 flops_paper += layer_macs
         elif paper_counted(m):
@@ -146,4 +172,5 @@ def count(model: nn.Module, height: int, width: int, seed: int = 0) -> Counts:
         for h in hooks:
             h.remove()
         model.train(was_training)
-    return Counts(exact, paper, int(flops_paper), int(macs), int(round(synops)), height, width, getattr(model, "t_steps", 1))
+    return Counts(exact, paper, int(flops_paper), int(macs), int(round(synops)), height, width,
+                  getattr(model, "t_steps", 1), int(spikes), int(round(effective_macs)), int(round(synops_paper)))

@@ -109,22 +109,54 @@ def validate_cmd(
     executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP),
     min_agreement: float = typer.Option(100.0, "--min-agreement", help="Spike agreement (%) every layer must reach."),
     min_psnr: float = typer.Option(60.0, "--min-psnr", help="Output PSNR (dB) against the reference that must be reached."),
+    min_ssim: Optional[float] = typer.Option(None, "--min-ssim", help="Output SSIM (Y channel) that must be reached "
+                                                                     "(not checked unless given)."),
+    against: str = typer.Option("torch-float64", "--against", help="The executor to compare against (the reference)."),
+    truth: Optional[List[Path]] = typer.Option(None, "--truth", metavar="CLEAN...",
+                                               help="Clean images paired with --image by order (files or folders), e.g. "
+                                                    "--truth a_clean.png b_clean.png: PSNR/SSIM of both runs against "
+                                                    "ground truth."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
 ) -> None:
-    """Run the bundle on the Lava simulator and the torch reference; compare layer by layer.
+    """Run the bundle on one executor and a reference (default torch-float64); compare layer by layer.
 
-    Exit 0 when every layer agrees and the output matches, 1 when not, 2 on bad input.
+    Exit 0 when every layer agrees and the output matches, 1 when not, 2 on bad input,
+    3 when an executor cannot run on this machine (e.g. --executor loihi without a chip).
+    --image takes files or folders (many images show a progress bar on stderr).
     """
     from neurodeploy.validate import validate_bundle
 
     _say_default_executor(bundle, executor, as_json)
-    verdict = validate_bundle(bundle, images=image or None, executor=executor,
-                              min_agreement_pct=min_agreement, min_psnr_db=min_psnr)
+    with _image_progress() as progress:
+        verdict = validate_bundle(bundle, images=image or None, executor=executor, reference=against,
+                                  min_agreement_pct=min_agreement, min_psnr_db=min_psnr, min_ssim=min_ssim,
+                                  truth=truth or None, progress=progress)
     if as_json:
         _print_json(verdict)
     else:
         _print_verdict(verdict)
     raise typer.Exit(0 if verdict["passed"] else 1)
+
+
+class _image_progress:
+    """A rich progress bar on stderr, one task per executor, fed by ``progress(executor, done, total)``."""
+
+    def __enter__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=err_console, transient=True, disable=not err_console.is_terminal)
+        self.tasks: dict[str, int] = {}
+        self.bar.__enter__()
+        return self.update
+
+    def update(self, name: str, done: int, total: int) -> None:
+        if name not in self.tasks:
+            self.tasks[name] = self.bar.add_task(f"{name}: images", total=total)
+        self.bar.update(self.tasks[name], completed=done)
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
 
 
 def _say_default_executor(bundle: Path, executor: str | None, as_json: bool) -> None:
@@ -146,11 +178,19 @@ def _print_verdict(verdict: dict) -> None:
         style = "" if pct >= verdict["min_agreement_pct"] else "red"
         table.add_row(name, f"{pct:.4f}", style=style)
     console.print(table)
-    console.print(f"output PSNR: {verdict['output_psnr_db']:.2f} dB (needs >= {verdict['min_psnr_db']} dB)")
+    console.print(f"output PSNR: {verdict['output_psnr_db']:.2f} dB (needs >= {verdict['min_psnr_db']} dB)"
+                  + (f", SSIM {verdict['output_ssim']:.6f}" if verdict.get("output_ssim") is not None else ""))
     fd = verdict["first_divergence"]
     if fd:
         console.print(f"first divergence: layer [bold]{fd['layer']}[/], step {fd['step']}, neuron {fd['neuron']} "
-                      f"(channel, y, x = {tuple(fd['index'])})")
+                      f"(channel, y, x = {tuple(fd['index'])}): {verdict['reference']} {fd['reference_value']:g}, "
+                      f"{verdict['executor']} {fd['executor_value']:g}" + (f" (image {fd['image']})" if fd.get("image") else ""))
+    truth = verdict.get("truth")
+    if truth:
+        for who in ("executor", "reference"):
+            t = truth[who]
+            console.print(f"vs ground truth, {verdict[who]}: PSNR {t['psnr_y_db']:.2f} dB"
+                          + (f", SSIM {t['ssim_y']:.4f}" if t["ssim_y"] is not None else "") + " (Y channel)")
     console.print("[green]PASSED[/]" if verdict["passed"] else "[red]FAILED[/]")
 
 
@@ -159,18 +199,52 @@ def report_cmd(
     bundle: Path = typer.Argument(..., help="Bundle folder written by `neurodeploy export`."),
     image: Optional[List[Path]] = typer.Option(None, "--image", metavar="IMAGE...", help=IMAGE_HELP),
     executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP),
+    fps: float = typer.Option(30.0, "--fps", help="Frame rate (frames per second) for energy per second of video."),
+    truth: Optional[List[Path]] = typer.Option(None, "--truth", metavar="CLEAN...",
+                                               help="Clean image for the first --image, e.g. --truth clean.png: "
+                                                    "shown in report.html."),
+    html: bool = typer.Option(True, "--html/--no-html", help="Also write report.html (charts, images)."),
+    summary: bool = typer.Option(False, "--summary", help="Print a short summary table instead of the whole report."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Per-layer neurons, spikes and firing rates, written as report.json and report.md."""
+    """Per-layer neurons, spikes, operations, cores and energy: report.json, report.md, report.html."""
     from neurodeploy.report import report_bundle
 
+    if fps <= 0:
+        raise NeurodeployError(f"--fps must be positive, got {fps}")
     _say_default_executor(bundle, executor, as_json)
-    report = report_bundle(bundle, images=image or None, executor=executor)
+    report = report_bundle(bundle, images=image or None, executor=executor, fps=fps, html=html, truth=truth or None)
     if as_json:
         _print_json(report)
+    elif summary:
+        _print_summary(report, bundle)
     else:
         console.print((bundle / "report.md").read_text())
-        console.print(f"wrote {bundle / 'report.json'} and {bundle / 'report.md'}")
+        written = ["report.json", "report.md"] + (["report.html"] if html else [])
+        console.print("wrote " + ", ".join(str(bundle / w) for w in written))
+
+
+def _print_summary(report: dict, bundle: Path) -> None:
+    from neurodeploy.report import read_validation
+
+    t, e = report["totals"], report["energy"]["models"]
+    table = Table(title=f"{report['architecture']} on {report['executor']}, input {tuple(report['input_shape'])}, "
+                        f"T={report['t_steps']}")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    validation = read_validation(bundle, report["executor"])
+    if validation:
+        table.add_row(f"validation ({validation['executor']} vs {validation['reference']})",
+                      ("PASSED" if validation["passed"] else "FAILED")
+                      + f", min {min(validation['layers'].values()):.3f} %, {validation['output_psnr_db']:.1f} dB")
+    table.add_row("neurons / Loihi cores (min)", f"{t['neurons']:,} / {t['cores']:,}")
+    table.add_row("spikes per image (firing rate)", f"{t['spikes']:,.0f} ({t['firing_rate']:.3f})")
+    table.add_row("synops / MACs (graded) / MACs (real inputs) / host MACs",
+                  f"{t['synops']:,.0f} / {t['macs']:,.0f} / {t['real_input_macs']:,.0f} / {t['host_macs']:,.0f}")
+    for m in e.values():
+        table.add_row(f"energy, {m['title'].split(' (')[0]}", f"{m['per_image_uj']:.4g} µJ/image")
+    console.print(table)
+    console.print(f"report: {bundle / 'report.html'}")
 
 
 @app.command("inspect")

@@ -44,11 +44,20 @@ def count_cmd(
     from neurodeploy.models import get_architecture
     from neurodeploy.models.counting import count
 
+    import torch
+
     size = size_pair(size, default=(256, 256))
     arch = get_architecture(architecture)
+    torch.manual_seed(0)  # an untrained preset's weights decide its spikes: the same numbers on every run
     model = arch.build(arch.config(preset))
-    c = count(model, size[0], size[1]).as_dict()
+    from neurodeploy.energy import OpCounts, PapersConvention
+
+    counts = count(model, size[0], size[1])
+    c = counts.as_dict()
     c.update({"architecture": architecture, "preset": preset})
+    # The papers' energy convention (DERAINERS.md) from the counted operations, in µJ per image.
+    c["energy_paper_uj"] = PapersConvention().energy_uj(
+        OpCounts(flops_paper=counts.flops_paper, synops_paper=counts.synops_paper, spikes=counts.spikes))
     if as_json:
         _print_json(c)
         return
@@ -59,7 +68,10 @@ def count_cmd(
     table.add_row("parameters, papers' convention (thop)", f"{c['params_paper']:,}")
     table.add_row("FLOPs, papers' convention (thop)", f"{c['flops_paper'] / 1e9:.4f} G")
     table.add_row("MACs, all layers and time steps", f"{c['macs'] / 1e9:.4f} G")
-    table.add_row("synaptic ops (spike inputs, random image)", f"{c['synops'] / 1e9:.4f} G")
+    table.add_row("synaptic ops (binary spike inputs, random image)", f"{c['synops'] / 1e9:.4f} G")
+    table.add_row("effective MACs (graded spike inputs, random image)", f"{c['effective_macs'] / 1e9:.4f} G")
+    table.add_row("spikes (random image)", f"{c['spikes']:,}")
+    table.add_row("energy, papers' convention", f"{c['energy_paper_uj']:.4g} µJ")
     console.print(table)
 
 

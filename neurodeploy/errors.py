@@ -1,7 +1,8 @@
 """Typed errors. Each message says what is wrong and what to do, in one line.
 
 The CLI prints ``error: <message>`` and exits with :attr:`NeurodeployError.exit_code`
-(2: bad input or usage). Anything that is not a :class:`NeurodeployError` is a bug.
+(2: bad input or usage; 3: an executor that cannot run on this machine, e.g. no Loihi).
+Anything that is not a :class:`NeurodeployError` is a bug.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ class InputImageError(NeurodeployError):
 
 
 class HardwareUnavailable(NeurodeployError):
-    """Loihi hardware was asked for, but no runtime or chip is present."""
+    """Loihi hardware was asked for, but no runtime or chip is present (exit code 3)."""
+
+    exit_code = 3
 
 
 class DataError(NeurodeployError):

@@ -44,8 +44,26 @@ def center_crop(image: np.ndarray, size: tuple[int, int], source: str = "image")
     return image[:, top:top + th, left:left + tw]
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def expand_images(paths: list[str | Path]) -> list[Path]:
+    """Files as given; a folder stands for its image files (by suffix), sorted by name."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+            if not found:
+                raise InputImageError(f"folder {p} holds no PNG/JPEG images; pass image files or a folder of them")
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
 def load_inputs(paths: list[str | Path] | None, size: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
-    """Read images (default: the shipped rainy photo), centre-crop to ``size``: ``(N, 3, H, W)``."""
-    paths = list(paths) if paths else [DEFAULT_IMAGE]
+    """Read images (default: the shipped rainy photo; folders expand to their images), centre-crop
+    to ``size``: ``(N, 3, H, W)``."""
+    paths = expand_images(paths) if paths else [DEFAULT_IMAGE]
     images = [center_crop(read_image(p), size, str(p)) for p in paths]
     return np.stack(images), [Path(p).name for p in paths]

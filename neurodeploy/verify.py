@@ -4,6 +4,14 @@ Neither argument's executor matters. Agreement is the share of (step, neuron) en
 that are equal, in percent. The *first divergence* is the earliest logical time step at
 which any layer differs; among the layers differing at that step, the first in graph
 order; within it, the lowest flat neuron index (``(C, H, W)`` order).
+
+Beyond the verdict's original keys (``passed``, ``layers``, ``first_divergence``,
+``output_psnr_db``, ...) a :class:`Verdict` carries: agreement per layer and logical step
+(``layers_per_step``, %), firing rates of both runs and their difference (spikes per neuron
+per step), the error on real-valued outputs (layers whose values are not 0/1 spikes, and the
+output image: max and RMS absolute difference, model units), the output SSIM (Y channel,
+the papers' convention) between the two runs, image quality against ground truth when
+given, and one line per image.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.metrics import psnr
+from neurodeploy.metrics import psnr, psnr_y, ssim_y
 from neurodeploy.trace import Trace
 
 # PSNR of identical images is infinite; JSON has no infinity. Report this cap instead.
@@ -41,6 +49,20 @@ class Comparison:
     first_divergence: Divergence | None
     output_psnr_db: float
     output_max_abs_diff: float
+    per_step: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # layer -> per step (equal, all)
+    rates: dict[str, tuple[float, float]] = field(default_factory=dict)  # layer -> (reference, other) firing rate
+    real_error: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (max abs, sum of squares/n)
+    output_ssim: float | None = None
+
+
+def _is_spikes(a: np.ndarray) -> bool:
+    return bool(np.isin(a, (0.0, 1.0)).all())
+
+
+def _ssim(a: np.ndarray, b: np.ndarray) -> float | None:
+    if a.ndim != 3 or a.shape[0] != 3 or min(a.shape[1:]) < 11:
+        return None
+    return ssim_y(np.clip(a, 0, 1), np.clip(b, 0, 1))
 
 
 def compare(reference: Trace, other: Trace, image: str = "") -> Comparison:
@@ -49,6 +71,7 @@ def compare(reference: Trace, other: Trace, image: str = "") -> Comparison:
     if missing:
         raise NeurodeployError(f"trace of {other.executor} lacks layers {missing}; both must run the same graph")
     counts, first = {}, None
+    per_step, rates, real_error = {}, {}, {}
     for name, ref in reference.layers.items():
         got = other.layers[name]
         if got.shape != ref.shape:
@@ -56,14 +79,23 @@ def compare(reference: Trace, other: Trace, image: str = "") -> Comparison:
                                    f"{got.shape} ({other.executor}) differ")
         equal = ref == got
         counts[name] = (int(equal.sum()), int(equal.size))
+        flat_eq = equal.reshape(equal.shape[0], -1)
+        per_step[name] = [(int(row.sum()), int(row.size)) for row in flat_eq]
+        steps_neurons = max(ref.size, 1)
+        rates[name] = (float(np.count_nonzero(ref)) / steps_neurons, float(np.count_nonzero(got)) / steps_neurons)
+        if not (_is_spikes(ref) and _is_spikes(got)):
+            diff = np.abs(got - ref)
+            real_error[name] = (float(diff.max()) if diff.size else 0.0, float(np.mean(diff ** 2)) if diff.size else 0.0)
         if not equal.all():
             step = int(np.argmax(~equal.reshape(equal.shape[0], -1).all(axis=1)))
             if first is None or step < first.step:
                 flat = int(np.argmax(~equal[step].reshape(-1)))
                 idx = [int(v) for v in np.unravel_index(flat, ref.shape[1:])]
                 first = Divergence(name, step, flat, idx, float(ref[step].flat[flat]), float(got[step].flat[flat]), image)
+    out_diff = np.abs(other.output - reference.output)
+    real_error["output"] = (float(out_diff.max()), float(np.mean(out_diff ** 2)))
     return Comparison(counts, first, min(psnr(other.output, reference.output), PSNR_CAP_DB),
-                      float(np.max(np.abs(other.output - reference.output))))
+                      float(np.max(out_diff)), per_step, rates, real_error, _ssim(other.output, reference.output))
 
 
 @dataclass
@@ -80,6 +112,14 @@ class Verdict:
     min_agreement_pct: float
     min_psnr_db: float
     passed: bool
+    # added keys (the ones above are the original contract)
+    layers_per_step: dict[str, list[float]] = field(default_factory=dict)  # layer -> % per logical step
+    firing_rate: dict[str, dict[str, float]] = field(default_factory=dict)  # layer -> reference/executor/difference
+    real_valued_error: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> max_abs, rms
+    output_ssim: float | None = None  # worst image, Y channel; None below 11x11 pixels
+    min_ssim: float | None = None
+    truth: dict | None = None  # executor/reference -> psnr_y_db, ssim_y (mean over images) vs ground truth
+    per_image: list[dict] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -88,9 +128,18 @@ class Verdict:
         return d
 
 
+def truth_scores(traces: list[Trace], clean: np.ndarray) -> dict[str, float]:
+    """Mean PSNR (dB) and SSIM of the traces' outputs against clean images ``(N, 3, H, W)`` (Y channel)."""
+    p = [psnr_y(np.clip(t.output, 0, 1), c) for t, c in zip(traces, clean)]
+    s = [ssim_y(np.clip(t.output, 0, 1), c) for t, c in zip(traces, clean)] if min(clean.shape[-2:]) >= 11 else []
+    return {"psnr_y_db": float(np.mean(p)), "ssim_y": float(np.mean(s)) if s else None}
+
+
 def verdict(references: list[Trace], others: list[Trace], images: list[str],
-            min_agreement_pct: float = 100.0, min_psnr_db: float = 60.0) -> Verdict:
-    """Compare per image and decide: every layer >= ``min_agreement_pct`` and output PSNR >= ``min_psnr_db``."""
+            min_agreement_pct: float = 100.0, min_psnr_db: float = 60.0, min_ssim: float | None = None,
+            clean: np.ndarray | None = None) -> Verdict:
+    """Compare per image and decide: every layer >= ``min_agreement_pct``, output PSNR >= ``min_psnr_db``
+    (dB) and, when given, output SSIM >= ``min_ssim``. ``clean``: ground truth ``(N, 3, H, W)``, scored only."""
     comparisons = [compare(r, o, name) for r, o, name in zip(references, others, images)]
     totals: dict[str, list[int]] = {}
     for c in comparisons:
@@ -101,6 +150,30 @@ def verdict(references: list[Trace], others: list[Trace], images: list[str],
     layers = {name: 100.0 * eq / n for name, (eq, n) in totals.items()}
     first = next((c.first_divergence for c in comparisons if c.first_divergence), None)
     worst_psnr = min(c.output_psnr_db for c in comparisons)
-    passed = bool(all(v >= min_agreement_pct for v in layers.values()) and worst_psnr >= min_psnr_db)
-    return Verdict(references[0].executor, others[0].executor, list(images), layers, first, worst_psnr,
-                   max(c.output_max_abs_diff for c in comparisons), min_agreement_pct, min_psnr_db, passed)
+    ssims = [c.output_ssim for c in comparisons if c.output_ssim is not None]
+    worst_ssim = min(ssims) if ssims else None
+    passed = all(v >= min_agreement_pct for v in layers.values()) and worst_psnr >= min_psnr_db
+    if min_ssim is not None:
+        passed = passed and worst_ssim is not None and worst_ssim >= min_ssim
+    per_step: dict[str, list[float]] = {}
+    rates: dict[str, dict[str, float]] = {}
+    for name in layers:
+        steps = np.sum([c.per_step[name] for c in comparisons], axis=0)  # (T, 2)
+        per_step[name] = [100.0 * float(eq) / float(n) for eq, n in steps]
+        ref_rate = float(np.mean([c.rates[name][0] for c in comparisons]))
+        run_rate = float(np.mean([c.rates[name][1] for c in comparisons]))
+        rates[name] = {"reference": ref_rate, "executor": run_rate, "difference": run_rate - ref_rate}
+    real: dict[str, dict[str, float]] = {}
+    for name in comparisons[0].real_error:
+        errs = [c.real_error[name] for c in comparisons if name in c.real_error]
+        real[name] = {"max_abs": max(e[0] for e in errs), "rms": float(np.sqrt(np.mean([e[1] for e in errs])))}
+    truth = None
+    if clean is not None:
+        truth = {"reference": truth_scores(references, clean), "executor": truth_scores(others, clean)}
+    per_image = [{"image": name, "output_psnr_db": c.output_psnr_db, "output_ssim": c.output_ssim,
+                  "min_agreement_pct": min((100.0 * eq / n for eq, n in c.layers.values()), default=100.0),
+                  "first_divergence": asdict(c.first_divergence) if c.first_divergence else None}
+                 for name, c in zip(images, comparisons)]
+    return Verdict(references[0].executor, others[0].executor, list(images), layers, first, float(worst_psnr),
+                   max(c.output_max_abs_diff for c in comparisons), min_agreement_pct, min_psnr_db, bool(passed),
+                   per_step, rates, real, worst_ssim, min_ssim, truth, per_image)

@@ -173,7 +173,7 @@ def test_models_lists_the_zoo_as_json(run_cli):
 
 def test_loihi_hardware_executor_says_what_is_missing(run_cli, bundle):
     code, _, err = run_cli("validate", bundle, "--executor", "loihi")
-    assert code == 2 and "Loihi runtime is not installed" in err and "lava-float" in err
+    assert code == 3 and "Loihi runtime is not installed" in err and "lava-float" in err
 
 
 @pytest.mark.parametrize("case", ["data-folder", "dot"])

@@ -37,7 +37,8 @@ def test_count_json_has_the_four_keys(run_cli):
     code, out, err = run_cli("count", "esdnet", "--preset", "tiny", "--size", "32", "40", "--json")
     assert code == 0, err
     d = json.loads(out)
-    assert {"params_exact", "params_paper", "synops", "macs"} <= set(d)
+    assert {"params_exact", "params_paper", "synops", "macs", "energy_paper_uj", "spikes", "effective_macs"} <= set(d)
+    assert d["energy_paper_uj"] > 0
     assert d["params_exact"] > d["params_paper"] > 0 and d["macs"] > 0 and (d["height"], d["width"]) == (32, 40)
 
 

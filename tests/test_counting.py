@@ -38,6 +38,21 @@ def test_esdnet_thop_flops_match_the_paper_scaled_from_64x64():
     # convs dominate and scale with H·W exactly; 7.3204 G at 256² (DERAINERS.md)
     c = count(_paper("esdnet"), 64, 64)
     assert abs(c.flops_paper * 16 - 7.3204e9) / 7.3204e9 < 0.02
+    # ... and so does the papers' energy convention: ESDNet's published 9.15e4 µJ within 1 %
+    from neurodeploy.energy import OpCounts, PapersConvention
+
+    at_256 = OpCounts(flops_paper=c.flops_paper * 16, synops_paper=c.synops_paper * 16, spikes=c.spikes * 16)
+    assert abs(PapersConvention().energy_uj(at_256) - 9.150e4) / 9.150e4 < 0.01
+    assert c.spikes > 0 and c.synops_paper == 0  # thop sees none of the spiking convs
+
+
+@pytest.mark.slow
+def test_count_cli_gives_esdnets_published_energy_at_256(run_cli):
+    import json
+
+    code, out, err = run_cli("count", "esdnet", "--preset", "paper", "--size", "256", "256", "--json")
+    assert code == 0, err
+    assert abs(json.loads(out)["energy_paper_uj"] - 9.150e4) / 9.150e4 < 0.01
 
 
 def test_macs_and_synops_of_a_single_spiking_conv():

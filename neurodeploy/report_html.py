@@ -1,0 +1,206 @@
+"""``report.html``: one self-contained page (no network) a person opens.
+
+Images (input, output, reference, difference, ground truth when given) and charts
+(matplotlib, Agg backend) are inlined as base64 PNG. Sections: verdict, images, per-layer
+firing rate and energy charts, per-step spikes, a spike heatmap per layer (firing rate
+per pixel, averaged over channels and steps), the divergence view when validation
+failed, the per-layer table and the three energy models with their sources.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any
+
+import numpy as np
+
+from neurodeploy.trace import Trace
+
+# Element ids the Chromium test looks for (stable: tests and users may link to them).
+CHART_IDS = ("chart-firing-rate", "chart-energy", "chart-spikes-per-step")
+
+
+def _png(fig, dpi: int = 100) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _image_png(image: np.ndarray, scale: int = 1) -> str:
+    from PIL import Image
+
+    rgb = np.clip(np.asarray(image).transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    img = Image.fromarray(rgb)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _figure(width: float, height: float):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def _short(name: str, n: int = 28) -> str:
+    return name if len(name) <= n else "…" + name[-(n - 1):]
+
+
+def firing_rate_chart(report: dict) -> str:
+    layers = report["layers"]
+    fig, ax = _figure(max(6, 0.22 * len(layers)), 3.2)
+    colors = ["#1f77b4" if r["side"] == "chip" else "#ff7f0e" for r in layers]
+    ax.bar(range(len(layers)), [r["firing_rate"] for r in layers], color=colors)
+    ax.set_xticks(range(len(layers)), [_short(r["layer"]) for r in layers], rotation=90, fontsize=6)
+    ax.set_ylabel("spikes / neuron / step")
+    ax.set_title("firing rate per layer (blue: chip, orange: host)")
+    return _png(fig)
+
+
+def energy_chart(report: dict) -> str:
+    layers = report["layers"]
+    fig, ax = _figure(max(6, 0.22 * len(layers)), 3.2)
+    x = np.arange(len(layers))
+    ax.bar(x - 0.2, [r["energy_uj"]["loihi"] for r in layers], 0.4, label="Loihi per-op (Loihi 1 figures)")
+    ax.bar(x + 0.2, [r["energy_uj"]["horowitz45nm"] for r in layers], 0.4, label="45 nm AC/MAC")
+    ax.set_xticks(x, [_short(r["layer"]) for r in layers], rotation=90, fontsize=6)
+    ax.set_yscale("log")
+    ax.set_ylabel("µJ per image")
+    ax.set_title("energy per layer (its spikes' operations, its neuron updates)")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def spikes_per_step_chart(report: dict) -> str:
+    fig, ax = _figure(6, 2.8)
+    steps = report["totals"]["spikes_per_step"]
+    ax.plot(range(len(steps)), steps, marker="o")
+    ax.set_xlabel("logical time step")
+    ax.set_ylabel("spikes (all layers)")
+    ax.set_xticks(range(len(steps)))
+    ax.set_title("spikes per time step")
+    return _png(fig)
+
+
+def heatmaps(trace: Trace, columns: int = 8) -> str:
+    """One figure: per layer, its firing rate per pixel (mean over channels and steps), 0 black to 1 white."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    names = list(trace.layers)
+    rows = max(1, -(-len(names) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.45), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, name in zip(axes.flat, names):
+        spikes = np.asarray(trace.layers[name]) != 0
+        rate = spikes.mean(axis=(0, 1)) if spikes.ndim == 4 else spikes.reshape(spikes.shape[0], -1).mean(0)[None]
+        ax.imshow(np.atleast_2d(rate), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(_short(name, 20), fontsize=5)
+    return _png(fig)
+
+
+def divergence_view(validation: dict, reference: Trace, executor_trace: Trace | None) -> str | None:
+    """The layer and step of the first divergence: reference spikes, executor spikes, and where they differ."""
+    fd = (validation or {}).get("first_divergence")
+    if not fd or validation.get("passed", True) or executor_trace is None:
+        return None
+    layer, step = fd["layer"], fd["step"]
+    if layer not in reference.layers or layer not in executor_trace.layers:
+        return None
+    ref, got = reference.layers[layer][step], executor_trace.layers[layer][step]
+    channel = fd["index"][0] if ref.ndim == 3 else None
+    if channel is not None:
+        ref, got = ref[channel], got[channel]
+    ref, got = np.atleast_2d(ref), np.atleast_2d(got)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
+    for ax, data, title in zip(axes, (ref, got, (ref != got).astype(float)),
+                               (validation.get("reference", "reference"), executor_trace.executor, "differs")):
+        ax.imshow(data, cmap="gray" if title != "differs" else "Reds", interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+        ax.set_axis_off()
+        if len(fd["index"]) == 3:
+            ax.plot([fd["index"][2]], [fd["index"][1]], marker="s", mfc="none", mec="cyan", ms=8)
+    fig.suptitle(f"first divergence: {layer}, step {step}, channel {channel}", fontsize=9)
+    return _png(fig)
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:24px;color:#222;background:#fff}
+table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
+td:first-child,th:first-child{text-align:left}.pass{color:#080}.fail{color:#b00}
+figure{display:inline-block;margin:6px;text-align:center;font-size:12px}
+.heat img{width:120px}.imgs img{width:192px;image-rendering:pixelated}
+"""
+
+
+def to_html(report: dict[str, Any], image: np.ndarray, trace: Trace, reference: Trace,
+            validation: dict | None = None, truth: np.ndarray | None = None) -> str:
+    """The whole page as one string (every image inlined)."""
+    from neurodeploy.metrics import psnr
+
+    esc = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>neurodeploy report: "
+             f"{esc(report['architecture'])}</title><style>{_CSS}</style></head><body>",
+             f"<h1>{esc(report['architecture'])} on <code>{esc(report['executor'])}</code></h1>",
+             f"<p>T = {report['t_steps']}, input {tuple(report['input_shape'])}, images: "
+             f"{esc(', '.join(report['images']))}; bundle <code>{esc(report['bundle'])}</code>.</p>"]
+    if validation:
+        ok = validation.get("passed")
+        parts.append(f"<h2 id='verdict' class='{'pass' if ok else 'fail'}'>Validation {'PASSED' if ok else 'FAILED'}: "
+                     f"{esc(str(validation.get('executor')))} vs {esc(str(validation.get('reference')))}, output PSNR "
+                     f"{validation.get('output_psnr_db', float('nan')):.2f} dB</h2>")
+    diff = np.abs(trace.output - reference.output)
+    gain = 1.0 / max(float(diff.max()), 1e-12)
+    shown = [("input", image), (f"output ({trace.executor})", trace.output),
+             (f"reference ({reference.executor})", reference.output),
+             (f"|difference| × {gain:.3g} (max {float(diff.max()):.2g})", np.clip(diff * gain, 0, 1))]
+    if truth is not None:
+        shown.append((f"ground truth (output PSNR {psnr(np.clip(trace.output, 0, 1), truth):.2f} dB)", truth))
+    parts.append("<h2>Images</h2><div class='imgs'>" + "".join(
+        f"<figure><img alt='{esc(t)}' src='{_image_png(np.clip(a, 0, 1))}'><figcaption>{esc(t)}</figcaption></figure>"
+        for t, a in shown) + "</div>")
+    parts.append("<h2>Charts</h2>")
+    for cid, src in zip(CHART_IDS, (firing_rate_chart(report), energy_chart(report), spikes_per_step_chart(report))):
+        parts.append(f"<div><img id='{cid}' alt='{cid}' src='{src}'></div>")
+    div = divergence_view(validation or {}, reference, trace)
+    if div:
+        parts.append(f"<h2 id='divergence' class='fail'>Divergence</h2><img alt='divergence' src='{div}'>")
+    e = report["energy"]
+    rows = "".join(
+        f"<tr><td>{esc(m['title'])}</td><td>{m['per_image_uj']:.4g}</td><td>"
+        f"{'' if m['per_second_uj'] is None else format(m['per_second_uj'], '.4g')}</td>"
+        f"<td>{esc(m['note'])}<br><small>{esc('; '.join(m['sources']))}</small></td></tr>"
+        for m in e["models"].values())
+    parts.append(f"<h2>Energy</h2><table><tr><th>model</th><th>µJ per image</th><th>µJ per second at "
+                 f"{e['fps']} fps</th><th>note and sources</th></tr>{rows}</table><p>{esc(e['why_they_differ'])}</p>")
+    t = report["totals"]
+    body = "".join(
+        f"<tr><td>{esc(r['layer'])}</td><td>{r['side']}</td><td>{r['neurons']:,}</td><td>{r['cores']}</td>"
+        f"<td>{r['spikes']:,.0f}</td><td>{r['firing_rate']:.4f}</td><td>{r['synops']:,.0f}</td><td>{r['macs']:,.0f}</td>"
+        f"<td>{r['edge_kind']}</td></tr>" for r in report["layers"])
+    parts.append("<h2>Layers</h2><table><tr><th>layer</th><th>side</th><th>neurons</th><th>cores</th><th>spikes</th>"
+                 f"<th>firing rate</th><th>synops</th><th>MACs (graded)</th><th>out edge</th></tr>{body}"
+                 f"<tr><th>total</th><td></td><td>{t['neurons']:,}</td><td>{t['cores']}</td><td>{t['spikes']:,.0f}</td>"
+                 f"<td>{t['firing_rate']:.4f}</td><td>{t['synops']:,.0f}</td><td>{t['macs']:,.0f}</td><td></td></tr></table>"
+                 f"<p>Real-valued inputs: {t['real_input_macs']:,.0f} MACs per image; host: {t['host_macs']:,.0f} MACs "
+                 f"per image; cores: {esc(t['cores_basis'])}.</p>")
+    parts.append("<h2>Spike heatmaps</h2><p>Firing rate per pixel, mean over channels and steps (0 black, 1 white)."
+                 "</p>" + f"<img id='spike-heatmaps' alt='spike heatmaps' src='{heatmaps(trace)}' style='max-width:100%'>")
+    parts.append("<h2>Definitions</h2><ul>" + "".join(
+        f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in report["definitions"].items()) + "</ul></body></html>")
+    return "\n".join(parts)
