@@ -78,8 +78,10 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON in
         return
     table = Table(title="shipped checkpoints")
     for col in ("name", "architecture", "preset", "params", "T", "card"):
-        # fold: a long name or path wraps onto the next line instead of losing its end to "…"
-        table.add_column(col, overflow="fold")
+        # names keep their full width (they are typed back as arguments); the long card path
+        # folds onto more lines instead of losing its end to "…"
+        width = max([len(col)] + [len(str(r[col if col != "T" else "t_steps"] or "")) for r in rows]) if col != "card" else None
+        table.add_column(col, overflow="fold", min_width=width)
     for r in rows:
         table.add_row(r["name"], r["architecture"], r["preset"], f"{r['params']:,}", str(r["t_steps"]), r["card"] or "-")
     console.print(table)
