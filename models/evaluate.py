@@ -13,7 +13,7 @@ from torch import nn
 
 from neurodeploy.metrics import psnr_y, ssim_y
 
-from neurodeploy.errors import DataError
+from neurodeploy.errors import CheckpointError, DataError
 from neurodeploy.images import image_size, read_image_info
 
 from .data import find_pairs, load_image, load_image_info, save_image
@@ -47,6 +47,14 @@ def tile_grid(height: int, width: int, tile: int | None = DEFAULT_TILE, halo: in
     return [(slice(y0, y1), slice(x0, x1)) for y0, y1 in _spans(height, tile) for x0, x1 in _spans(width, tile)]
 
 
+def _finite(out: torch.Tensor) -> torch.Tensor:
+    # clamp keeps NaN, and NaN written as 8 bits is 0: a black image with exit 0
+    if not bool(torch.isfinite(out).all()):
+        raise CheckpointError("the model's output holds NaN or infinite values on this image; "
+                              "its weights or config are damaged (re-train or re-download the checkpoint)")
+    return out
+
+
 @torch.no_grad()
 def derain(
     model: nn.Module,
@@ -66,7 +74,7 @@ def derain(
     _, h, w = image.shape
     grid = tile_grid(h, w, tile, halo)
     if len(grid) == 1:
-        out = model(image[None].float()).clamp(0, 1)[0]
+        out = _finite(model(image[None].float())).clamp(0, 1)[0]
         if progress:
             progress(1)
         return out
@@ -74,7 +82,7 @@ def derain(
     for i, (rows, cols) in enumerate(grid):
         y0, y1 = max(0, rows.start - halo), min(h, rows.stop + halo)
         x0, x1 = max(0, cols.start - halo), min(w, cols.stop + halo)
-        piece = model(image[None, :, y0:y1, x0:x1].float()).clamp(0, 1)[0]
+        piece = _finite(model(image[None, :, y0:y1, x0:x1].float())).clamp(0, 1)[0]
         out[:, rows, cols] = piece[:, rows.start - y0:rows.stop - y0, cols.start - x0:cols.stop - x0]
         if progress:
             progress(i + 1)

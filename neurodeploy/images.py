@@ -158,8 +158,9 @@ def read_image_info(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
         raise _refuse(path, "the file is empty")
     try:
         with warnings.catch_warnings():
-            # Pillow warns then errors on big headers; we apply our own limit, in one line
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow warns about big headers (we apply our own limit, in one line) and damaged
+            # EXIF blocks (then shown as stored): a warning dump would break the one-line rule
+            warnings.simplefilter("ignore")
             with Image.open(path) as img:
                 w, h = img.size
                 if w * h > MAX_PIXELS:
@@ -202,7 +203,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")  # as in read_image_info
             with Image.open(path) as img:
                 w, h = img.size
                 turned = _orientation(img) >= 5
