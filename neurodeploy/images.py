@@ -170,8 +170,10 @@ def read_image_info(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
                     )
                 if w * h == 0:
                     raise _refuse(path, "it has 0 pixels")
-                orient = _orientation(img)
+                # load first: PNG's getexif() loads the pixels itself, and a decoding error
+                # swallowed there would leave a half-decoded image that loads "fine" after
                 img.load()
+                orient = _orientation(img)
                 arr, info = _decode(img, path)
     except InputImageError:
         raise

@@ -153,3 +153,16 @@ def test_bad_files_are_one_line_input_errors(bad, message, tmp_path, base):
     with pytest.raises(InputImageError) as exc:
         read_image(p)
     assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_png_with_damaged_pixel_data_is_refused_not_half_decoded(tmp_path, base):
+    """Fuzz find: PNG's getexif() loaded the pixels, its error was swallowed, and the half-decoded
+    image then loaded "fine" (exit 0, garbage pixels)."""
+    p = tmp_path / "z.png"
+    Image.fromarray(base).convert("L").save(p)
+    data = bytearray(p.read_bytes())
+    idat = data.index(b"IDAT") + 4
+    data[idat + 20:idat + 84] = bytes(64)
+    p.write_bytes(bytes(data))
+    with pytest.raises(InputImageError, match="not a readable image"):
+        read_image(p)
