@@ -353,18 +353,11 @@ def checkpoint_case(rng: random.Random, bases: dict[str, tuple[bytes, dict]], wo
     return results
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", type=int, default=2000)
-    ap.add_argument("--checkpoints", type=int, default=500)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--timeout", type=float, default=30.0, help="seconds per case before it counts as hung")
-    ap.add_argument("--show", type=int, default=3, help="kinds to print per failure outcome")
-    args = ap.parse_args()
+def run(images: int, checkpoints: int, seed: int = 0, timeout: float = 30.0):
+    """Run the cases; returns ``(counts, failures)``: outcome counters per path, failing cases per outcome."""
     torch.set_num_threads(1)
-    warnings.simplefilter("ignore")  # the Pillow oracle's warnings; our reader silences its own
-    signal.signal(signal.SIGALRM, _alarm)
-    rng = random.Random(args.seed)
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    rng = random.Random(seed)
     model, _ = load_model("toy-residual")
     image = torch.as_tensor(np.asarray(Image.open(DEFAULT_IMAGE).convert("RGB"))[:16, :16].transpose(2, 0, 1) / 255.0,
                             dtype=torch.float32)
@@ -374,28 +367,45 @@ def main() -> None:
         bases[name] = (path.read_bytes(), torch.load(path, weights_only=True))
     counts: dict[str, Counter] = defaultdict(Counter)
     failures: dict[str, list[str]] = defaultdict(list)
+    try:
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the Pillow oracle's warnings; our reader silences its own
+            work = Path(tmp)
+            for kind_of_case, n in (("image", images), ("checkpoint", checkpoints)):
+                for i in range(n):
+                    signal.setitimer(signal.ITIMER_REAL, timeout)
+                    try:
+                        rows = (image_case(rng, model, work, i) if kind_of_case == "image"
+                                else checkpoint_case(rng, bases, work, i, image))
+                    except Hung:
+                        rows = [(kind_of_case, "?", "hung")]
+                    finally:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
+                    for what, kind, outcome in rows:
+                        counts[f"{kind_of_case} via {what}"][outcome] += 1
+                        if outcome in FAILURES:
+                            failures[outcome].append(f"{kind_of_case} #{i} {what} {kind}")
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    return counts, failures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=2000)
+    ap.add_argument("--checkpoints", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=30.0, help="seconds per case before it counts as hung")
+    ap.add_argument("--show", type=int, default=3, help="cases to print per failure outcome")
+    args = ap.parse_args()
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        for kind_of_case, n in (("image", args.images), ("checkpoint", args.checkpoints)):
-            for i in range(n):
-                signal.setitimer(signal.ITIMER_REAL, args.timeout)
-                try:
-                    rows = image_case(rng, model, work, i) if kind_of_case == "image" else checkpoint_case(rng, bases, work, i, image)
-                except Hung:
-                    rows = [(kind_of_case, "?", "hung")]
-                finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-                for what, kind, outcome in rows:
-                    counts[f"{kind_of_case} via {what}"][outcome] += 1
-                    if outcome in FAILURES or outcome == "ok-pillow-refuses":
-                        failures[outcome].append(f"{kind_of_case} #{i} {what} {kind}")
+    counts, failures = run(args.images, args.checkpoints, args.seed, args.timeout)
     dt = time.perf_counter() - t0
     print(f"cases: {args.images} images + {args.checkpoints} checkpoints (seed {args.seed}) in {dt:.1f} s")
     for key in sorted(counts):
         print(f"  {key:32s} {dict(sorted(counts[key].items()))}")
-    total = sum(len(v) for k, v in failures.items() if k in FAILURES)
-    print(f"failures: {total} " + json.dumps({k: len(v) for k, v in failures.items() if k in FAILURES}))
+    total = sum(len(v) for v in failures.values())
+    print(f"failures: {total} " + json.dumps({k: len(v) for k, v in failures.items()}))
     for outcome, cases in failures.items():
         for c in cases[: args.show]:
             print(f"  {outcome}: {c}")
