@@ -26,7 +26,7 @@ from .data import find_pairs, load_image, load_image_info, save_image
 # global pooling (MultiDimensionalAttention, FRB) sees only the tile, which no halo can
 # fix: benchmarks/tiling.md measures what that costs (PSNR tiled vs whole image) per halo.
 DEFAULT_TILE = 512
-DEFAULT_HALO = 32
+DEFAULT_HALO = 16
 
 
 def _spans(n: int, tile: int) -> list[tuple[int, int]]:
