@@ -133,7 +133,7 @@ def _writable_suffixes() -> set[str]:
     return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
 
 
-def check_batch(paths: Sequence[str | Path], out: str | Path) -> list[Path]:
+def check_batch(paths: Sequence[str | Path], out: str | Path) -> list[tuple[Path, tuple[int, int]]]:
     """Check a derain batch before any work: names, --out, and that every input decodes.
 
     Raises a one-line :class:`DataError` (or InputImageError) and writes nothing when two
@@ -154,9 +154,12 @@ def check_batch(paths: Sequence[str | Path], out: str | Path) -> list[Path]:
             raise DataError(f"{p}: cannot write a '{p.suffix}' image; rename the input to .png, .jpg, .tif, .bmp or .webp")
         if out.exists() and p.parent.exists() and p.parent.resolve() == out.resolve():
             raise DataError(f"--out {out} is the folder of {p.name}: its output would replace the input; choose another folder")
+    sizes = []
     for p in paths:
-        read_image_info(p)  # full decode: a damaged file fails here, before anything is written
-    return paths
+        image, _ = read_image_info(p)  # full decode: a damaged file fails here, before anything is written
+        sizes.append(image.shape[1:])
+        del image
+    return list(zip(paths, sizes))
 
 
 def derain_files(
@@ -178,11 +181,11 @@ def derain_files(
     ``progress(done, total)`` counts tiles over all images; ``note`` gets notes for the
     user (alpha composited ...). Returns the paths written.
     """
-    paths = check_batch(paths, out)
+    checked = check_batch(paths, out)
+    paths = [p for p, _ in checked]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sizes = [image_size(p) for p in paths]
-    total = sum(len(tile_grid(h, w, tile, halo)) for w, h in sizes)
+    total = sum(len(tile_grid(h, w, tile, halo)) for _, (h, w) in checked)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         done = 0
