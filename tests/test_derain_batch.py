@@ -38,6 +38,24 @@ def test_tile_grid_covers_every_pixel_once():
     assert len(tile_grid(600, 600, 0)) == 1
 
 
+def test_every_tile_window_has_one_shape_and_the_cores_stitch_back():
+    """One input shape for all tiles (oneDNN prepares convolutions per shape); an identity
+    model must give the image back exactly."""
+
+    class Probe(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.shapes = set()
+
+        def forward(self, x):
+            self.shapes.add(tuple(x.shape))
+            return x
+
+    probe, x = Probe(), torch.rand(3, 1000, 700)
+    assert torch.equal(derain(probe, x, tile=256, halo=16), x)
+    assert probe.shapes == {(1, 3, 288, 288)}
+
+
 def test_tiles_with_a_halo_over_the_receptive_field_equal_the_whole_image(toy_model):
     """The toy has no global pooling and a 4-pixel receptive radius: halo 4 must stitch exactly."""
     x = torch.as_tensor(read_image(DEFAULT_IMAGE)[:, :60, :70], dtype=torch.float32)
