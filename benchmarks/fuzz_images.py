@@ -353,7 +353,8 @@ def checkpoint_case(rng: random.Random, bases: dict[str, tuple[bytes, dict]], wo
     return results
 
 
-def run(images: int, checkpoints: int, seed: int = 0, timeout: float = 30.0):
+def run(images: int, checkpoints: int, seed: int = 0, timeout: float = 30.0,
+        base_checkpoints: tuple[str, ...] = ("toy-residual", "esdnet-tiny")):
     """Run the cases; returns ``(counts, failures)``: outcome counters per path, failing cases per outcome."""
     torch.set_num_threads(1)
     previous = signal.signal(signal.SIGALRM, _alarm)
@@ -362,7 +363,7 @@ def run(images: int, checkpoints: int, seed: int = 0, timeout: float = 30.0):
     image = torch.as_tensor(np.asarray(Image.open(DEFAULT_IMAGE).convert("RGB"))[:16, :16].transpose(2, 0, 1) / 255.0,
                             dtype=torch.float32)
     bases = {}
-    for name in ("toy-residual", "esdnet-tiny"):
+    for name in base_checkpoints:
         path = resolve(name)
         bases[name] = (path.read_bytes(), torch.load(path, weights_only=True))
     counts: dict[str, Counter] = defaultdict(Counter)
