@@ -146,6 +146,8 @@ def load_checkpoint(path_or_name: str | Path) -> Checkpoint:
     for key, kind in (("architecture", str), ("config", dict), ("state_dict", dict)):
         if not isinstance(payload.get(key), kind):
             raise CheckpointError(f"{path}: field '{key}' is missing or not a {kind.__name__}; the file is damaged")
+    if not isinstance(payload.get("meta") or {}, dict):
+        raise CheckpointError(f"{path}: field 'meta' is not a dict; the file is damaged")
     return Checkpoint(
         path=path,
         architecture=payload["architecture"],
@@ -156,18 +158,57 @@ def load_checkpoint(path_or_name: str | Path) -> Checkpoint:
     )
 
 
+# The papers run T = 4; a damaged config asking for a million steps would run for hours
+# (or fill the memory) before anything could go wrong visibly.
+MAX_T_STEPS = 64
+
+
+def _config_error(ckpt: Checkpoint, exc: Exception) -> CheckpointError:
+    reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200] or type(exc).__name__
+    return CheckpointError(f"{ckpt.path}: config does not build '{ckpt.architecture}': {reason}")
+
+
 def build_model(ckpt: Checkpoint) -> nn.Module:
-    """Build the checkpoint's architecture with its config and load its weights (eval mode)."""
+    """Build the checkpoint's architecture with its config and load its weights (eval mode).
+
+    The model is first built on torch's ``meta`` device (shapes, no memory) and the
+    state_dict checked against it: names, shapes, tensor types and finite values. So a
+    damaged config (a width of 10**9) is refused before anything is allocated, and NaN or
+    inf weights, which would give a black or garbage image with exit 0, are refused too.
+    """
     arch = get_architecture(ckpt.architecture)
+    t = ckpt.config.get("t_steps")
+    if t is not None and (type(t) is not int or not 1 <= t <= MAX_T_STEPS):
+        raise CheckpointError(f"{ckpt.path}: config t_steps={t!r} is not a whole number in 1..{MAX_T_STEPS}; the file is damaged")
     try:
-        model = arch.build(ckpt.config)
+        with torch.device("meta"):
+            skeleton = arch.build(ckpt.config)
     except NeurodeployError:
         raise
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{ckpt.path}: config does not build '{ckpt.architecture}': {exc}") from None
+    except Exception as exc:  # a factory meeting a wrongly typed or out-of-range value raises anything
+        raise _config_error(ckpt, exc) from None
+    expected = skeleton.state_dict()
+    got = ckpt.state_dict
+    missing, unexpected = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+    wrong = [k for k in expected if k in got and (not isinstance(got[k], torch.Tensor) or got[k].shape != expected[k].shape)]
+    if missing or unexpected or wrong:
+        parts = [f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape or type", wrong)) if keys]
+        raise CheckpointError(
+            f"{ckpt.path}: state_dict does not fit '{ckpt.architecture}' with its config ({'; '.join(parts)}); "
+            "was it saved with another config?"
+        )
+    for key, tensor in got.items():
+        if tensor.is_complex():
+            raise CheckpointError(f"{ckpt.path}: tensor '{key}' has dtype {tensor.dtype}; the file is damaged")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{ckpt.path}: tensor '{key}' holds NaN or infinite values; the file is damaged")
     try:
-        model.load_state_dict(ckpt.state_dict, strict=True)
-    except RuntimeError as exc:
+        model = arch.build(ckpt.config)
+        model.load_state_dict(got, strict=True)
+    except NeurodeployError:
+        raise
+    except Exception as exc:
         detail = " ".join(str(exc).split())
         if len(detail) > 300:
             detail = detail[:300] + "..."

@@ -1,7 +1,8 @@
 """Paired rainy/clean image folders, random crops and flips.
 
 A *paired folder* holds ``rainy/`` and ``clean/`` with the same file names (matched by
-name without extension, so ``a.png`` pairs with ``a.jpg``). Images load as RGB in [0, 1].
+name without extension, so ``a.png`` pairs with ``a.jpg``). Images load as RGB in [0, 1]
+through :mod:`neurodeploy.images` (the one reader: 8/16-bit, grey, palette, alpha, CMYK, EXIF).
 Problems are reported up front as :class:`~neurodeploy.errors.DataError`, one line each:
 missing or empty folders, unmatched names, unreadable or non-image files, size mismatches.
 """
@@ -13,10 +14,9 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from neurodeploy.errors import DataError, InputImageError
-from neurodeploy.images import read_image, write_image
+from neurodeploy.images import ImageInfo, image_size, read_image_info, write_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -32,32 +32,35 @@ def _image_files(folder: Path) -> dict[str, Path]:
 
 
 def _image_size(path: Path) -> tuple[int, int]:
-    """(width, height) read from the header; DataError if the file is not an image."""
+    """(width, height) read from the header (EXIF orientation applied); DataError if not an image."""
     try:
-        with Image.open(path) as im:
-            im.verify()
-            return im.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{path} is not a readable image ({type(exc).__name__}); remove or replace it") from None
+        return image_size(path)
+    except InputImageError as exc:
+        raise DataError(f"{exc}; remove or replace it") from None
 
 
 def load_image(path: str | Path) -> torch.Tensor:
-    """An image file as a float ``(3, H, W)`` tensor in [0, 1] (RGB; alpha dropped, grey expanded).
+    """An image file as a float32 ``(3, H, W)`` tensor in [0, 1] (RGB; see :mod:`neurodeploy.images`).
 
-    Reads with :func:`neurodeploy.images.read_image` (the pipeline's reader); a missing or
-    unreadable file is a :class:`DataError` here, since it is part of a data set.
+    A missing or unreadable file is a :class:`DataError` here, since it is part of a data set.
     """
+    return load_image_info(path)[0]
+
+
+def load_image_info(path: str | Path) -> tuple[torch.Tensor, ImageInfo]:
+    """:func:`load_image` and the file's :class:`~neurodeploy.images.ImageInfo` (for :func:`save_image`)."""
     try:
-        return torch.from_numpy(read_image(path)).float()
+        array, info = read_image_info(path)
     except InputImageError as exc:
         raise DataError(str(exc)) from None
+    return torch.from_numpy(array).float(), info
 
 
-def save_image(image: torch.Tensor, path: str | Path) -> Path:
-    """Write a ``(3, H, W)`` image in [0, 1] as an 8-bit file (format from the suffix)."""
+def save_image(image: torch.Tensor, path: str | Path, like: ImageInfo | None = None) -> Path:
+    """Write a ``(3, H, W)`` image in [0, 1]; ``like`` (the input's info) keeps its bit depth, grey and alpha."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_image(path, image.detach().cpu().numpy())
+    write_image(path, image.detach().cpu().numpy(), like)
     return path
 
 

@@ -2,37 +2,123 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
 
 from neurodeploy.metrics import psnr_y, ssim_y
 
-from .data import find_pairs, load_image
+from neurodeploy.errors import CheckpointError, DataError
+from neurodeploy.images import image_size, read_image_info
+
+from .data import find_pairs, load_image, load_image_info, save_image
+
+
+# Tiling. A tile is a core of at most DEFAULT_TILE x DEFAULT_TILE pixels plus a halo of
+# DEFAULT_HALO pixels of real context on each side (cut off after the model ran), so
+# memory is bounded by the padded tile, not the photo. Convolutions see the same pixels
+# as on the whole image once the halo covers their receptive field; the attention gates'
+# global pooling (MultiDimensionalAttention, FRB) sees only the tile, which no halo can
+# fix: benchmarks/tiling.md measures what that costs (PSNR tiled vs whole image) per halo.
+DEFAULT_TILE = 512
+DEFAULT_HALO = 16
+
+
+def _spans(n: int, tile: int) -> list[tuple[int, int]]:
+    """Split ``range(n)`` into ceil(n / tile) near-equal spans ``(start, stop)``."""
+    k = max(1, -(-n // tile))
+    edges = [round(i * n / k) for i in range(k + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def tile_grid(height: int, width: int, tile: int | None = DEFAULT_TILE, halo: int = DEFAULT_HALO) -> list[tuple[slice, slice]]:
+    """The core windows ``(rows, cols)`` that cover a ``height`` x ``width`` image.
+
+    One window (the whole image) when ``tile`` is None or 0, or when the image fits in one
+    padded tile (both sides <= tile + 2 * halo): the whole image is then exact and cheap.
+    """
+    if not tile or (height <= tile + 2 * halo and width <= tile + 2 * halo):
+        return [(slice(0, height), slice(0, width))]
+    return [(slice(y0, y1), slice(x0, x1)) for y0, y1 in _spans(height, tile) for x0, x1 in _spans(width, tile)]
+
+
+def _finite(out: torch.Tensor) -> torch.Tensor:
+    # clamp keeps NaN, and NaN written as 8 bits is 0: a black image with exit 0
+    if not bool(torch.isfinite(out).all()):
+        raise CheckpointError("the model's output holds NaN or infinite values on this image; "
+                              "its weights or config are damaged (re-train or re-download the checkpoint)")
+    return out
 
 
 @torch.no_grad()
-def derain(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
-    """Derain one ``(3, H, W)`` image in [0, 1] (whole image, any size) -> ``(3, H, W)`` in [0, 1]."""
+def derain(
+    model: nn.Module,
+    image: torch.Tensor,
+    tile: int | None = DEFAULT_TILE,
+    halo: int = DEFAULT_HALO,
+    progress: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Derain one ``(3, H, W)`` image in [0, 1] (any size) -> ``(3, H, W)`` float32 in [0, 1].
+
+    Args:
+        tile: side in pixels of a tile's core (None or 0: the whole image at once).
+        halo: pixels of context added on each side of a core, then discarded.
+        progress: called with the number of tiles finished after each tile.
+    """
     model.eval()
-    return model(image[None]).clamp(0, 1)[0]
+    _, h, w = image.shape
+    grid = tile_grid(h, w, tile, halo)
+    if len(grid) == 1:
+        out = _finite(model(image[None].float())).clamp(0, 1)[0]
+        if progress:
+            progress(1)
+        return out
+    out = torch.empty((3, h, w), dtype=torch.float32)
+    # every window has the same shape (tile + 2 halo, shifted inwards at the borders, where
+    # it then holds more context, not less): oneDNN prepares its convolutions once per
+    # input shape, and a new shape per border tile costs seconds on the small derainers
+    win_h, win_w = min(h, tile + 2 * halo), min(w, tile + 2 * halo)
+    for i, (rows, cols) in enumerate(grid):
+        y0 = min(max(0, rows.start - halo), h - win_h)
+        x0 = min(max(0, cols.start - halo), w - win_w)
+        y1, x1 = y0 + win_h, x0 + win_w
+        piece = _finite(model(image[None, :, y0:y1, x0:x1].float())).clamp(0, 1)[0]
+        out[:, rows, cols] = piece[:, rows.start - y0:rows.stop - y0, cols.start - x0:cols.stop - x0]
+        if progress:
+            progress(i + 1)
+    return out
 
 
 def evaluate(
-    model: nn.Module, folder: str | Path, progress: Callable[[int, int], None] | None = None
+    model: nn.Module,
+    folder: str | Path,
+    progress: Callable[[int, int], None] | None = None,
+    tile: int | None = DEFAULT_TILE,
+    halo: int = DEFAULT_HALO,
 ) -> dict:
     """Per-image and mean PSNR/SSIM (Y, papers' convention) of the output and of the rainy input.
 
     Returns ``{"data", "count", "psnr", "ssim", "input_psnr", "input_ssim", "images": [...]}``;
-    means are over images (as the papers average).
+    means are over images (as the papers average). ``progress(done, total)`` counts tiles
+    over all images (:func:`tile_grid`); ``tile``/``halo`` as in :func:`derain`.
     """
     pairs = find_pairs(folder)
-    rows = []
+    sizes = [image_size(p.rainy) for p in pairs]
+    for pair, (w, h) in zip(pairs, sizes):
+        if min(w, h) < 11:
+            raise DataError(f"{pair.rainy} is {w}x{h}; SSIM needs images of at least 11x11 pixels")
+    total = sum(len(tile_grid(h, w, tile, halo)) for w, h in sizes)
+    rows, done = [], 0
     for i, pair in enumerate(pairs):
         rainy, clean = load_image(pair.rainy), load_image(pair.clean)
-        out = derain(model, rainy)
+        base = done
+        out = derain(model, rainy, tile, halo, (lambda k: progress(base + k, total)) if progress else None)
+        done = base + len(tile_grid(rainy.shape[1], rainy.shape[2], tile, halo))
         rows.append(
             {
                 "name": pair.name,
@@ -42,7 +128,95 @@ def evaluate(
                 "input_ssim": ssim_y(rainy, clean),
             }
         )
-        if progress:
-            progress(i + 1, len(pairs))
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "input_psnr", "input_ssim")}
     return {"data": str(folder), "count": len(rows), **mean, "images": rows}
+
+
+def _writable_suffixes() -> set[str]:
+    from PIL import Image
+
+    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
+
+
+def check_batch(paths: Sequence[str | Path], out: str | Path) -> list[tuple[Path, tuple[int, int]]]:
+    """Check a derain batch before any work: names, --out, and that every input decodes.
+
+    Raises a one-line :class:`DataError` (or InputImageError) and writes nothing when two
+    inputs share a file name, when ``out`` is a file, when an output would replace an input
+    (``out`` is an input's folder), when an input's suffix is not a format that can be
+    written, or when an input cannot be read or decoded in full.
+    """
+    paths = [Path(p) for p in paths]
+    out = Path(out)
+    names = [p.name for p in paths]
+    if len(set(names)) != len(names):
+        raise DataError("two input images share a file name; they would overwrite each other in --out")
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out} is a file; pass a folder (it is created if missing)")
+    writable = _writable_suffixes()
+    for p in paths:
+        if p.suffix.lower() not in writable:
+            raise DataError(f"{p}: cannot write a '{p.suffix}' image; rename the input to .png, .jpg, .tif, .bmp or .webp")
+        if out.exists() and p.parent.exists() and p.parent.resolve() == out.resolve():
+            raise DataError(f"--out {out} is the folder of {p.name}: its output would replace the input; choose another folder")
+    sizes = []
+    for p in paths:
+        image, _ = read_image_info(p)  # full decode: a damaged file fails here, before anything is written
+        sizes.append(image.shape[1:])
+        del image
+    return list(zip(paths, sizes))
+
+
+def derain_files(
+    model: nn.Module,
+    paths: Sequence[str | Path],
+    out: str | Path,
+    tile: int | None = DEFAULT_TILE,
+    halo: int = DEFAULT_HALO,
+    progress: Callable[[int, int], None] | None = None,
+    note: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Derain image files into the folder ``out`` (same file names), all or nothing.
+
+    Every input is checked first (:func:`check_batch`). Outputs are written into a hidden
+    temporary sibling of ``out`` and moved in only when all of them are done, so a failure
+    or Ctrl-C leaves ``out`` as it was. Rule for an existing ``out``: its other files are
+    kept; files of the same name as an output are replaced (each by one atomic rename).
+    A new ``out`` appears at once, complete (one rename of the temporary folder).
+    ``progress(done, total)`` counts tiles over all images; ``note`` gets notes for the
+    user (alpha composited ...). Returns the paths written.
+    """
+    checked = check_batch(paths, out)
+    paths = [p for p, _ in checked]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    total = sum(len(tile_grid(h, w, tile, halo)) for _, (h, w) in checked)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        done = 0
+        for path in paths:
+            image, info = load_image_info(path)
+            for line in info.notes:
+                if note:
+                    note(line)
+            base = done
+            result = derain(model, image, tile, halo, (lambda k: progress(base + k, total)) if progress else None)
+            done = base + len(tile_grid(image.shape[1], image.shape[2], tile, halo))
+            del image
+            save_image(result, tmp / path.name, like=info)
+        if not out.exists():
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a normal folder follows the umask
+            tmp.rename(out)
+        else:
+            for path in paths:
+                os.replace(tmp / path.name, out / path.name)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return [out / p.name for p in paths]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -23,6 +23,7 @@ from neurodeploy.targets import EXECUTORS
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
     help="Deploy spiking derainers from PyTorch to Intel Loihi (through NIR and the Lava simulator).",
 )
 console = Console()
@@ -36,13 +37,19 @@ def _print_json(obj) -> None:
     typer.echo(json.dumps(obj, indent=2, default=str))
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    # an eager callback runs while the options are parsed, before click asks for a command
+    if value:
         typer.echo(f"neurodeploy {__version__}")
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_print_version),
+) -> None:
+    pass
 
 
 @app.command("models")
@@ -71,7 +78,10 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON in
         return
     table = Table(title="shipped checkpoints")
     for col in ("name", "architecture", "preset", "params", "T", "card"):
-        table.add_column(col)
+        # names keep their full width (they are typed back as arguments); the long card path
+        # folds onto more lines instead of losing its end to "…"
+        width = max([len(col)] + [len(str(r[col if col != "T" else "t_steps"] or "")) for r in rows]) if col != "card" else None
+        table.add_column(col, overflow="fold", min_width=width)
     for r in rows:
         table.add_row(r["name"], r["architecture"], r["preset"], f"{r['params']:,}", str(r["t_steps"]), r["card"] or "-")
     console.print(table)

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from neurodeploy.cli_args import size_pair
-from neurodeploy.errors import DataError, NeurodeployError
+from neurodeploy.errors import NeurodeployError, UnknownArchitecture
 
 console = Console()
 
@@ -33,46 +33,88 @@ def _progress() -> Progress:
     )
 
 
+def _cores() -> int:
+    """CPU cores this process may use (affinity-aware): torch runs inference on all of them."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _ops(n: float) -> str:
+    """Operations in G, or in M below 0.1 G, so that a small non-zero count never shows as 0.0000 G."""
+    return f"{n / 1e9:.4f} G" if n == 0 or n >= 1e8 else f"{n / 1e6:.4f} M"
+
+
 def count_cmd(
-    architecture: str = typer.Argument(..., help="Architecture name (esdnet, vlifnet, spikerain, ...)."),
-    preset: str = typer.Option("paper", "--preset", help="Preset of the architecture."),
+    architecture: str = typer.Argument(
+        ..., help="Architecture name (esdnet, vlifnet, spikerain, ...), or a checkpoint file or shipped name (esdnet-tiny)."),
+    preset: str = typer.Option(None, "--preset", help="Preset of the architecture (default: 'paper' if it has one, else its first)."),
     size: Optional[List[int]] = typer.Option(None, "--size", metavar="H W",
                                              help="Input size in pixels, e.g. --size 256 256 (the default)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (params_exact, params_paper, synops, macs, ...)."),
 ) -> None:
-    """Count parameters (exact and as the papers count them), MACs and synaptic operations."""
-    from neurodeploy.models import get_architecture
-    from neurodeploy.models.counting import count
+    """Count parameters (exact and as the papers count them), MACs and synaptic operations.
 
+    Synaptic operations depend on how often neurons fire, so on the weights: a checkpoint
+    gives its trained rates; an architecture name counts untrained (random) weights.
+    """
     import torch
 
+    from neurodeploy.models import architectures, get_architecture
+    from neurodeploy.models.counting import count
+
     size = size_pair(size, default=(256, 256))
-    arch = get_architecture(architecture)
-    torch.manual_seed(0)  # an untrained preset's weights decide its spikes: the same numbers on every run
-    model = arch.build(arch.config(preset))
+    if architecture in architectures():
+        arch = get_architecture(architecture)
+        if preset is None:
+            preset = "paper" if "paper" in arch.presets else next(iter(arch.presets))
+        torch.manual_seed(0)  # an untrained preset's weights decide its spikes: the same numbers on every run
+        model, weights = arch.build(arch.config(preset)), "untrained (random init, seed 0)"
+    else:
+        from neurodeploy.checkpoint import load_model, zoo
+
+        if not Path(architecture).exists() and architecture not in {e.name for e in zoo()}:
+            raise UnknownArchitecture(
+                f"unknown architecture or checkpoint '{architecture}'; architectures: {', '.join(sorted(architectures()))}; "
+                f"shipped checkpoints: {', '.join(e.name for e in zoo())} (or pass a .pt file)")
+        if preset is not None:
+            raise NeurodeployError(f"--preset applies to an architecture name; '{architecture}' is a checkpoint, "
+                                   "which has its own config")
+        model, ckpt = load_model(architecture)  # one line if it is neither (names the known ones)
+        architecture, preset, weights = ckpt.architecture, str(ckpt.meta.get("preset", "?")), f"trained ({ckpt.name})"
     from neurodeploy.energy import OpCounts, PapersConvention
 
-    counts = count(model, size[0], size[1])
+    torch.set_num_threads(_cores())
+    with _progress() as bar:
+        bar.add_task(f"count {architecture}/{preset} at {size[0]}x{size[1]}", total=None, info="running one image")
+        counts = count(model, size[0], size[1])
     c = counts.as_dict()
-    c.update({"architecture": architecture, "preset": preset})
+    c.update({"architecture": architecture, "preset": preset, "weights": weights})
     # The papers' energy convention (DERAINERS.md) from the counted operations, in µJ per image.
     c["energy_paper_uj"] = PapersConvention().energy_uj(
         OpCounts(flops_paper=counts.flops_paper, synops_paper=counts.synops_paper, spikes=counts.spikes))
     if as_json:
         _print_json(c)
         return
-    table = Table(title=f"{architecture} ({preset}) at {size[0]}×{size[1]}, T={c['t_steps']}")
+    table = Table(title=f"{architecture} ({preset}, {weights}) at {size[0]}×{size[1]}, T={c['t_steps']}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
     table.add_row("parameters, exact", f"{c['params_exact']:,}")
     table.add_row("parameters, papers' convention (thop)", f"{c['params_paper']:,}")
-    table.add_row("FLOPs, papers' convention (thop)", f"{c['flops_paper'] / 1e9:.4f} G")
-    table.add_row("MACs, all layers and time steps", f"{c['macs'] / 1e9:.4f} G")
-    table.add_row("synaptic ops (binary spike inputs, random image)", f"{c['synops'] / 1e9:.4f} G")
-    table.add_row("effective MACs (graded spike inputs, random image)", f"{c['effective_macs'] / 1e9:.4f} G")
-    table.add_row("spikes (random image)", f"{c['spikes']:,}")
+    table.add_row("FLOPs, papers' convention (thop)", _ops(c["flops_paper"]))
+    table.add_row("MACs, all layers and time steps", _ops(c["macs"]))
+    table.add_row("synaptic ops (binary spike inputs)", _ops(c["synops"]))
+    table.add_row("effective MACs (graded spike inputs)", _ops(c["effective_macs"]))
+    table.add_row("spikes", f"{c['spikes']:,}")
     table.add_row("energy, papers' convention", f"{c['energy_paper_uj']:.4g} µJ")
     console.print(table)
+    if c["synops"] == 0 and weights.startswith("untrained"):
+        # VLIF-Net at init: the stream dies in the first VLIF-T compression, so no spike reaches a conv
+        console.print("0 synaptic ops: with untrained weights no spike reaches a conv layer; "
+                      "count a trained checkpoint (e.g. `neurodeploy count vlifnet-tiny`) for real firing rates")
 
 
 def train_cmd(
@@ -131,42 +173,76 @@ def train_cmd(
     console.print(f"wrote {out} ({result.wall_time_s:.0f} s of training)")
 
 
+_TILE_HELP = ("Tile side in pixels (a halo of context is added around each): bounds memory on large images. "
+              "512 peaked at 1.9-2.9 GB with esdnet-tiny on 1- to 24-MP photos (benchmarks/tiling.md); 0 = whole image at once.")
+
+
 def derain_cmd(
     checkpoint: str = typer.Argument(..., help="Checkpoint file or shipped name (e.g. esdnet-tiny)."),
-    images: List[Path] = typer.Argument(..., help="Rainy images (PNG/JPEG)."),
-    out: Path = typer.Option(..., "--out", help="Folder for the derained images (same file names)."),
+    images: List[Path] = typer.Argument(..., help="Rainy images (PNG/JPEG/TIFF/BMP/WebP; 8 or 16 bits)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the derained images (same file names); written all or nothing."),
+    tile: int = typer.Option(None, "--tile", help=_TILE_HELP, show_default=False),
 ) -> None:
-    """Derain whole images of any size and write them to --out."""
+    """Derain images of any size and write them to --out (same names, bit depth and mode).
+
+    Every input is read in full before anything is written; outputs appear in --out only
+    when all are done (other files already in --out are kept, same names are replaced).
+    """
     import torch
 
     from neurodeploy.checkpoint import load_model
-    from neurodeploy.models.data import load_image, save_image
-    from neurodeploy.models.evaluate import derain
+    from neurodeploy.models.evaluate import DEFAULT_TILE, derain_files
 
+    tile = DEFAULT_TILE if tile is None else tile
+    if tile < 0 or 0 < tile < 16:
+        raise NeurodeployError("--tile takes a side of at least 16 pixels, or 0 for whole images")
     model, _ = load_model(checkpoint)
-    names = [p.name for p in images]
-    if len(set(names)) != len(names):
-        raise DataError("two input images share a file name; they would overwrite each other in --out")
-    torch.set_num_threads(1)
-    for path in images:
-        written = save_image(derain(model, load_image(path)), out / path.name)
-        console.print(f"wrote {written}")
+    torch.set_num_threads(_cores())
+    bar, tasks = _progress(), []
+
+    def on_tile(done: int, total: int) -> None:
+        if not tasks:  # started after the inputs were checked: an error stays one line
+            bar.start()
+            tasks.append(bar.add_task("derain", total=total, info=f"{len(images)} image(s), tiles"))
+        bar.update(tasks[0], completed=done)
+
+    try:
+        written = derain_files(model, images, out, tile=tile, progress=on_tile, note=lambda line: bar.console.print(f"note: {line}"))
+    finally:
+        bar.stop()
+    for path in written:
+        console.print(f"wrote {path}")
 
 
 def evaluate_cmd(
     checkpoint: str = typer.Argument(..., help="Checkpoint file or shipped name (e.g. esdnet-tiny)."),
     data: Path = typer.Option(..., "--data", help="Paired folder with rainy/ and clean/."),
+    tile: int = typer.Option(None, "--tile", help=_TILE_HELP, show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (means: psnr, ssim, input_psnr, input_ssim)."),
 ) -> None:
     """PSNR/SSIM on the Y channel (papers' convention) of the output and of the rainy input."""
     import torch
 
     from neurodeploy.checkpoint import load_model
-    from neurodeploy.models.evaluate import evaluate
+    from neurodeploy.models.evaluate import DEFAULT_TILE, evaluate
 
+    tile = DEFAULT_TILE if tile is None else tile
+    if tile < 0 or 0 < tile < 16:
+        raise NeurodeployError("--tile takes a side of at least 16 pixels, or 0 for whole images")
     model, ckpt = load_model(checkpoint)
-    torch.set_num_threads(1)
-    result = evaluate(model, data)
+    torch.set_num_threads(_cores())
+    bar, tasks = _progress(), []
+
+    def on_tile(done: int, total: int) -> None:
+        if not tasks:
+            bar.start()
+            tasks.append(bar.add_task(f"evaluate {ckpt.name}", total=total, info="tiles"))
+        bar.update(tasks[0], completed=done)
+
+    try:
+        result = evaluate(model, data, progress=on_tile, tile=tile)
+    finally:
+        bar.stop()
     result["checkpoint"] = str(ckpt.path)
     if as_json:
         _print_json(result)

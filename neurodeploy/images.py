@@ -1,34 +1,268 @@
-"""Images in and out: ordinary PNG/JPEG files <-> float arrays ``(3, H, W)`` in [0, 1]."""
+"""Images in and out: the one reader and the one writer of every command.
+
+**Range.** :func:`read_image` returns float64 ``(3, H, W)`` with values in [0, 1]: a
+sample of an N-bit file (N = 8 or 16) is ``code / (2**N - 1)``, so 8-bit 255 and 16-bit
+65535 both read as 1.0 and a 16-bit file is not "almost white" any more.
+
+**What is read** (PNG, JPEG, TIFF, BMP, WebP, and anything else Pillow opens):
+
+- 8-bit RGB, grey (``L``, ``1``), palette (``P``): as RGB; grey is repeated on 3 channels.
+- 16-bit grey (``I;16*``, and 32-bit integer ``I`` whose values fit 16 bits) and
+  16-bit RGB/RGBA PNG and TIFF: at full 16-bit precision (Pillow would cut 16-bit colour
+  to 8 bits, so those are decoded by OpenCV, which the project already depends on).
+- CMYK (e.g. CMYK JPEG), YCbCr: converted to RGB by Pillow.
+- **Alpha** (``RGBA``, ``LA``, ``PA``, palette transparency): a pixel with alpha < 1 is
+  composited over **white** (the background of a page or a viewer) before deraining, and
+  :attr:`ImageInfo.notes` says so (the CLI prints it). Fully opaque alpha changes nothing.
+  The writer puts the original alpha back, so transparent areas stay transparent.
+- **EXIF orientation** is applied, so the pixels are upright as a viewer shows them.
+- Refused with :class:`~neurodeploy.errors.InputImageError`, one line: missing, empty,
+  damaged or truncated files, non-images, 32-bit float images, more than
+  :data:`MAX_PIXELS` pixels (a "decompression bomb" header), images of 0 pixels.
+
+**What is written** (:func:`write_image`): the format comes from the suffix. Given the
+:class:`ImageInfo` of the input (``like=``), the output keeps the input's bit depth and
+mode where the format allows: 16-bit in -> 16-bit out (PNG, TIFF), grey in -> grey out,
+alpha in -> the same alpha out. Palette and CMYK inputs are written as RGB (re-quantising
+to a palette or going back to CMYK would lose what the derainer did).
+"""
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from neurodeploy.errors import InputImageError
 
 DEFAULT_IMAGE = Path(__file__).resolve().parent / "assets" / "rainy-input09.png"
 
+# 200 MP: eight times a 24-MP photo; a header claiming more is a damaged file or a bomb.
+MAX_PIXELS = 200_000_000
+# Every decode here checks MAX_PIXELS before loading pixels; Pillow's own limit (89 MP warn,
+# 179 MP refuse with "cannot identify image file") would hide that message.
+Image.MAX_IMAGE_PIXELS = None
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an RGB image as float64 ``(3, H, W)`` in [0, 1]."""
+# EXIF orientation tag value -> numpy ops on an (H, W, C) array (as PIL.ImageOps.exif_transpose).
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: a.transpose(1, 0, 2)[:, ::-1],
+    7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],
+    8: lambda a: a.transpose(1, 0, 2)[::-1],
+}
+
+
+@dataclass
+class ImageInfo:
+    """How a file was stored, so the writer can keep it.
+
+    Attributes:
+        bits: bits per sample of the file, 8 or 16.
+        grey: the file had one colour channel.
+        alpha: ``(H, W)`` alpha in [0, 1] after orientation, or None (no alpha channel).
+        mode: Pillow's mode of the file (``RGB``, ``I;16``, ``P``, ``CMYK``, ...).
+        format: Pillow's format name (``PNG``, ``JPEG``, ...).
+        notes: things the user should be told (alpha composited, ...), one line each.
+    """
+
+    bits: int = 8
+    grey: bool = False
+    alpha: np.ndarray | None = None
+    mode: str = "RGB"
+    format: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _refuse(path: Path, why: str) -> InputImageError:
+    return InputImageError(f"{path} is not a readable image ({why}); pass a PNG, JPEG, TIFF, BMP or WebP file")
+
+
+def _is_16bit_colour(img: Image.Image, path: Path) -> bool:
+    """Whether the file holds 16-bit colour samples that Pillow would cut to 8 bits."""
+    if img.format == "PNG" and img.mode in ("RGB", "RGBA"):
+        with open(path, "rb") as f:
+            head = f.read(26)
+        return len(head) == 26 and head[24] == 16  # IHDR bit depth
+    if img.format == "TIFF" and img.mode in ("RGB", "RGBA", "RGBX"):
+        bps = img.tag_v2.get(258)
+        bps = bps if isinstance(bps, tuple) else (bps,)
+        return any(b == 16 for b in bps)
+    return False
+
+
+def _decode_16bit_colour(path: Path) -> np.ndarray:
+    """(H, W, 3|4) uint16 RGB(A) via OpenCV (which keeps 16 bits and ignores EXIF, as we want)."""
+    import cv2
+
+    data = np.fromfile(path, dtype=np.uint8)
+    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise ValueError("16-bit colour data could not be decoded")
+    return arr[..., [2, 1, 0, 3][: arr.shape[2]]]  # BGR(A) -> RGB(A)
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        value = img.getexif().get(0x0112, 1)
+        return int(value) if int(value) in _ORIENT else 1
+    except Exception:  # a damaged EXIF block must not lose the picture; show it as stored
+        return 1
+
+
+def _decode(img: Image.Image, path: Path) -> tuple[np.ndarray, ImageInfo]:
+    """(H, W, C) float64 in [0, 1] with C = 1, 2 (grey+alpha), 3 or 4 (RGB+alpha), and the info."""
+    info = ImageInfo(mode=img.mode, format=img.format or "")
+    mode = img.mode
+    if _is_16bit_colour(img, path):
+        arr = _decode_16bit_colour(path).astype(np.float64) / 65535.0
+        info.bits = 16
+        return arr, info
+    if mode.startswith("I;16") or mode == "I":
+        arr = np.asarray(img)
+        if arr.min() < 0 or arr.max() > 65535:
+            raise ValueError(f"32-bit integer samples outside 0..65535 (mode {mode})")
+        info.bits, info.grey = 16, True
+        return arr.astype(np.float64)[..., None] / 65535.0, info
+    if mode in ("F",):
+        raise ValueError("32-bit floating-point samples; save it as 8- or 16-bit")
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info) or (
+        mode in ("L", "RGB") and "transparency" in img.info)
+    grey = mode in ("1", "L", "LA", "La") or (mode == "P" and _palette_is_grey(img))
+    target = ("LA" if has_alpha else "L") if grey else ("RGBA" if has_alpha else "RGB")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "palette with transparency" advice: we handle alpha below
+        arr = np.asarray(img.convert(target), dtype=np.float64) / 255.0
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    info.grey = grey
+    return arr, info
+
+
+def _palette_is_grey(img: Image.Image) -> bool:
+    pal = np.asarray(img.convert("RGB"))
+    return bool((pal[..., 0] == pal[..., 1]).all() and (pal[..., 1] == pal[..., 2]).all())
+
+
+def read_image_info(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
+    """Read an image as float64 ``(3, H, W)`` in [0, 1] (see the module docstring) and its :class:`ImageInfo`."""
     path = Path(path)
     if not path.is_file():
         raise InputImageError(f"no such image file: {path}")
+    if path.stat().st_size == 0:
+        raise _refuse(path, "the file is empty")
     try:
-        with Image.open(path) as img:
-            rgb = np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InputImageError(f"{path} is not a readable image ({exc}); pass a PNG or JPEG file") from None
-    return rgb.transpose(2, 0, 1)
+        with warnings.catch_warnings():
+            # Pillow warns about big headers (we apply our own limit, in one line) and damaged
+            # EXIF blocks (then shown as stored): a warning dump would break the one-line rule
+            warnings.simplefilter("ignore")
+            with Image.open(path) as img:
+                w, h = img.size
+                if w * h > MAX_PIXELS:
+                    raise InputImageError(
+                        f"{path} claims {w}x{h} pixels (more than {MAX_PIXELS // 1_000_000} MP); "
+                        "the header is damaged or the image is too large, crop or shrink it"
+                    )
+                if w * h == 0:
+                    raise _refuse(path, "it has 0 pixels")
+                # load first: PNG's getexif() loads the pixels itself, and a decoding error
+                # swallowed there would leave a half-decoded image that loads "fine" after
+                img.load()
+                orient = _orientation(img)
+                arr, info = _decode(img, path)
+    except InputImageError:
+        raise
+    except Exception as exc:  # Pillow/OpenCV raise OSError, SyntaxError, ValueError, struct.error ... on bad files
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200] or type(exc).__name__
+        raise _refuse(path, reason) from None
+    if orient != 1:
+        arr = np.ascontiguousarray(_ORIENT[orient](arr))
+    n_colour = 1 if info.grey else 3
+    colour = arr[..., :n_colour]
+    if arr.shape[2] > n_colour:
+        alpha = arr[..., n_colour]
+        if (alpha < 1.0).any():
+            # composite on white: out = a * colour + (1 - a) * 1
+            colour = colour * alpha[..., None] + (1.0 - alpha[..., None])
+            info.notes.append(f"{path.name} has transparent pixels: composited on white before deraining; "
+                              "its alpha is kept in the output")
+        info.alpha = alpha
+    if n_colour == 1:
+        colour = np.repeat(colour, 3, axis=2)
+    return np.ascontiguousarray(colour.transpose(2, 0, 1)), info
 
 
-def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write ``(3, H, W)`` in [0, 1] as an 8-bit image (format from the suffix)."""
-    rgb = np.clip(np.asarray(image).transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    Image.fromarray(rgb).save(path)
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) as a viewer shows it (EXIF orientation applied), from the header only.
+
+    Cheap (no pixel decoding); InputImageError if the file is not an image.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # as in read_image_info
+            with Image.open(path) as img:
+                w, h = img.size
+                turned = _orientation(img) >= 5
+    except Exception as exc:  # as in read_image_info: any decoder error is a bad file
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200] or type(exc).__name__
+        raise _refuse(path, reason) from None
+    return (h, w) if turned else (w, h)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read any supported image as float64 ``(3, H, W)`` RGB in [0, 1] (see the module docstring)."""
+    return read_image_info(path)[0]
+
+
+_SIXTEEN_BIT_FORMATS = {".png", ".tif", ".tiff"}
+_ALPHA_FORMATS = {".png", ".tif", ".tiff", ".webp"}
+
+
+def write_image(path: str | Path, image: np.ndarray, like: ImageInfo | None = None) -> None:
+    """Write ``(3, H, W)`` in [0, 1] (format from the suffix), keeping ``like``'s bit depth, grey and alpha.
+
+    Without ``like``: 8-bit RGB. 16 bits are kept in PNG and TIFF, alpha in PNG, TIFF and
+    WebP; JPEG is written at quality 95.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    rgb = np.clip(np.asarray(image, dtype=np.float64).transpose(1, 2, 0), 0.0, 1.0)
+    like = like or ImageInfo()
+    bits = 16 if like.bits == 16 and suffix in _SIXTEEN_BIT_FORMATS else 8
+    peak = 65535.0 if bits == 16 else 255.0
+    dtype = np.uint16 if bits == 16 else np.uint8
+    if like.grey:
+        # ITU-R BT.601 luma, as Pillow's convert("L"): the derainer's 3 channels back to one
+        chans = [rgb @ np.array([0.299, 0.587, 0.114])]
+    else:
+        chans = [rgb[..., i] for i in range(3)]
+    if like.alpha is not None and suffix in _ALPHA_FORMATS and like.alpha.shape == rgb.shape[:2]:
+        chans.append(like.alpha)
+    arr = (np.stack(chans, axis=-1) * peak + 0.5).astype(dtype)
+    save_kw = {"quality": 95} if suffix in (".jpg", ".jpeg") else {}
+    try:
+        if bits == 16 and arr.shape[2] > 1:
+            import cv2  # Pillow cannot write 16-bit colour
+
+            bgr = arr[..., [2, 1, 0, 3][: arr.shape[2]]]
+            if not cv2.imwrite(str(path), bgr):
+                raise OSError("OpenCV could not write it")
+        elif bits == 16:
+            Image.fromarray(arr[..., 0], mode="I;16").save(path)
+        else:
+            mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
+            im = Image.fromarray(arr if arr.shape[2] > 1 else arr[..., 0], mode=mode)
+            if mode == "LA" and suffix not in (".png", ".tif", ".tiff"):
+                im = im.convert("RGBA")
+            im.save(path, **save_kw)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputImageError(f"cannot write {path} ({exc}); use a .png, .jpg, .tif, .bmp or .webp name") from None
 
 
 def center_crop(image: np.ndarray, size: tuple[int, int], source: str = "image") -> np.ndarray:

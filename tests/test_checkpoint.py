@@ -95,3 +95,31 @@ def test_state_dict_that_does_not_fit_its_config(tmp_path, toy_checkpoint):
 def test_save_refuses_unknown_architecture(tmp_path, toy_model):
     with pytest.raises(UnknownArchitecture):
         save_checkpoint(tmp_path / "x.pt", toy_model, "nope", {})
+
+
+def _resaved(tmp_path, toy_checkpoint, change):
+    payload = torch.load(toy_checkpoint, weights_only=True)
+    change(payload)
+    torch.save(payload, tmp_path / "x.pt")
+    return tmp_path / "x.pt"
+
+
+@pytest.mark.parametrize("change, message", [
+    # a width of 10**5 would allocate ~360 GB before load_state_dict could complain
+    (lambda p: p["config"].update(channels=10**5), "state_dict does not fit"),
+    (lambda p: p["config"].update(channels=10**9), "config does not build"),
+    # a million time steps: hours of work (or all the memory) on the first image
+    (lambda p: p["config"].update(t_steps=10**6), "t_steps=1000000 is not a whole number in 1..64"),
+    (lambda p: p["config"].update(t_steps=2.5), "t_steps=2.5"),
+    # NaN weights gave a black image (NaN -> 0 when written as 8 bits) with exit 0
+    (lambda p: p["state_dict"]["conv_in.weight"].view(-1).__setitem__(0, float("nan")), "NaN or infinite"),
+    (lambda p: p["state_dict"].__setitem__("conv_in.weight", "w"), "wrong shape or type: conv_in.weight"),
+    (lambda p: p["state_dict"].__setitem__("conv_in.weight", torch.zeros(3, dtype=torch.complex64)), "wrong shape"),
+    (lambda p: p.__setitem__("meta", 5), "field 'meta' is not a dict"),
+    (lambda p: p["config"].update(channels="8"), "config does not build 'toy-residual'"),
+])
+def test_damaged_checkpoints_found_by_the_fuzzer_are_one_line_errors(tmp_path, toy_checkpoint, change, message):
+    path = _resaved(tmp_path, toy_checkpoint, change)
+    with pytest.raises(CheckpointError) as exc:
+        load_model(path)
+    assert message in str(exc.value) and "\n" not in str(exc.value)
