@@ -22,7 +22,8 @@ island handling. Every chip value is an int64 tensor; the arithmetic is Lava 0.1
 - **Rescale** (relay synapse, Dense semantics): ``(x · M) >> k`` rounding down
   (arithmetic shift), ``<< -k`` for ``k < 0``.
 - **Upsample**: nearest copies; bilinear ×2 computes ``16 · interp(x)`` (exact integers).
-- **Host → chip**: ``round_half_even(x / in_scale)``, clipped to the consumer's payload.
+- **Host → chip**: ``round_half_even(x / in_scale)``, clipped to the consumer's payload
+  (``|a_in| < 2**16`` into a neuron, 16-bit signed into anything else).
 - **Chip → host**: ``x_int · scale`` (model units), float64 -> the island's float32.
 
 Latency: the emulator works on logical time steps (like every Trace); Lava's one-step
@@ -221,8 +222,7 @@ class IntegerEmulator(SplitExecutor):
             if pred in q["rescale"]:
                 x = rescale(x, *q["rescale"][pred])
             return x
-        bits = A_IN_BITS if q["kind"] == "lif" else ACT_BITS
-        lim = (1 << (bits - 1)) - 1
+        lim = (1 << A_IN_BITS) - 1 if q["kind"] == "lif" else (1 << (ACT_BITS - 1)) - 1
         raw = torch.round(torch.as_tensor(values[pred], dtype=torch.float64) / q["in_scale"])
         x = raw.clamp(-lim, lim)
         self._count(name, "host_input_clipped", int((x != raw).sum()))
