@@ -96,6 +96,8 @@ def evaluate_bundle(bundle, executor: str, data: str | Path,
 
     pairs = find_pairs(data)
     runner = make_executor(executor, bundle)
+    if hasattr(runner, "record_layers"):
+        runner.record_layers = False  # scores need the output only
     rows, seconds = [], 0.0
     for i, pair in enumerate(pairs):
         rainy, clean = load_image(pair.rainy), load_image(pair.clean)

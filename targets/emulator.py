@@ -198,8 +198,9 @@ class IntegerEmulator(SplitExecutor):
 
     name = "emulator"
 
-    def __init__(self, path: Path, partition: dict, chip: ChipLimits = LOIHI2):
+    def __init__(self, path: Path, partition: dict, chip: ChipLimits = LOIHI2, record_layers: bool = True):
         super().__init__(Path(path), partition)
+        self.record_layers = record_layers  # False: Traces carry the output only (saves memory on large images)
         self.limits = chip
         self.quant = self.chip_info.quant
         if not self.quant:
@@ -211,11 +212,13 @@ class IntegerEmulator(SplitExecutor):
         _, h, w = self.chip_info.input_shape
         self.multiple = max([1] + [max(h // s[1], w // s[2]) for s in shapes if s[1] and s[2]])
         self.counts: dict[str, dict[str, int]] = {}
+        self._host_reads = {n for isl in self.islands for n in isl["inputs"]} | {self.output}
+        self._consumers = {n: sum(1 for s, _ in self.chip.edges if s == n) for n in self.chip.nodes}
 
     # ------------------------------------------------------------- one chip node
     def _input(self, name: str, pred: str, ints: dict, values: dict) -> torch.Tensor:
         q = self.quant[name]
-        if pred in ints:  # a chip node
+        if pred in self.quant:  # a chip node
             x = ints[pred]
             if self.quant[pred]["kind"] == "conv" and not self._bias_in_neuron(pred, name):
                 x = self._with_bias(pred, x)
@@ -268,9 +271,14 @@ class IntegerEmulator(SplitExecutor):
         else:  # sum, concat, gain: the integer passes (a gain changes the scale only)
             y = x
         ints[name] = y
+        for p in preds:  # free what no chip node reads any more
+            self._left[p] -= 1
+            if self._left[p] <= 0 and p in ints:
+                del ints[p]
         if kind == "lif":
-            values[name] = y.to(torch.float64).numpy()
-        else:
+            if name in self._host_reads or (self.record_layers and name in self.layers):
+                values[name] = y.to(torch.float32 if name not in self._host_reads else torch.float64).numpy()
+        elif name in self._host_reads:
             out = self._with_bias(name, y) if kind == "conv" else y
             values[name] = (out.to(torch.float64) * q["scale"]).numpy()
 
@@ -285,11 +293,14 @@ class IntegerEmulator(SplitExecutor):
             images = F.pad(torch.as_tensor(images), (0, pw, 0, ph), mode=mode).numpy()
         ints: dict[str, torch.Tensor] = {}
         self.counts = {}
+        self._left = dict(self._consumers)
         with torch.no_grad():
             values, seconds = self.interleave(images, lambda n, p, v: self._node(n, p, ints, v))
         out = values[self.output][..., :h, :w]
-        counts = {n: c for n, c in self.counts.items() if c}
-        return [Trace(self.name, self.chip_info.t_steps, {n: values[n][:, i] for n in self.layers}, out[i],
+        counts = {n: {k: v for k, v in c.items() if v} for n, c in self.counts.items()}
+        counts = {n: c for n, c in counts.items() if c}
+        layers = self.layers if self.record_layers else []
+        return [Trace(self.name, self.chip_info.t_steps, {n: values[n][:, i].astype(np.float64) for n in layers}, out[i],
                       meta={"run_s": seconds / len(images), "saturated": counts})
                 for i in range(len(images))]
 
