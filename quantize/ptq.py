@@ -181,8 +181,12 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
                                         "something other than neurons; give that path its own conv")
             w = np.asarray(node.weight, dtype=np.float64) * gain
             w_scale = _positive(float(np.max(np.abs(w))) / WEIGHT_MAX)
-            mant = np.clip(np.round(w / w_scale), -WEIGHT_MAX, WEIGHT_MAX).astype(np.int64)
             binary = all(g.edge_kind(p, name) == "binary" for p in g.predecessors(name))
+            vth = _sole_neuron_threshold(g, name) if binary else None
+            if vth is not None and vth >= w_scale:
+                # the neuron's input LSB is this conv's weight LSB: make the threshold a whole number of them
+                w_scale = vth / math.floor(vth / w_scale)
+            mant = np.clip(np.round(w / w_scale), -WEIGHT_MAX, WEIGHT_MAX).astype(np.int64)
             if binary:
                 in_scale = 1.0
             else:
@@ -237,6 +241,17 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
     g.info.quant = q
     return {n: {k: v for k, v in e.items() if k not in ("rescale", "from_host", "kind")} | {"kind": e["kind"]}
             for n, e in q.items()}
+
+
+def _sole_neuron_threshold(g: DeployGraph, conv: str) -> float | None:
+    """The model threshold of the chip neuron(s) this conv alone feeds (all consumers neurons with
+    one threshold, each fed by this conv only), else None. Model units after the input gain."""
+    succ = g.successors(conv)
+    forms = [g.info.neuron_form.get(s) for s in succ]
+    if not succ or any(f is None or g.predecessors(s) != [conv] for s, f in zip(succ, forms)):
+        return None
+    values = {float(f["vth"]) for f in forms}
+    return values.pop() if len(values) == 1 else None
 
 
 def summary(g: DeployGraph, ranges: CalibrationRanges, report: dict[str, dict[str, Any]]) -> dict[str, Any]:
