@@ -89,6 +89,7 @@ def _lif_layers():
 
 
 LIF_LAYERS = _lif_layers()
+RESCALES = [(154, 9), (-128, 7), (150, 2)]  # (M, k): M/2**k = 0.30, -1.0, 37.5
 POSITIVE_LAYERS = ("ties", "derainer_form")  # layers whose states never go negative... except by bias
 
 
@@ -120,6 +121,16 @@ def lava_lif():
         dense.a_out.connect(lif.a_in)
         lif.s_out.connect(sink.a_in)
         procs[name], sinks[name] = lif, sink
+    # rescales (relay synapses): a diagonal Dense with weight M and weight_exp = -k on random0's lanes
+    lane0 = list(LIF_LAYERS).index("random0") * N
+    relays = {}
+    for m, k in RESCALES:
+        sel = np.zeros((N, lanes), dtype=np.int32)
+        sel[np.arange(N), lane0 + np.arange(N)] = m
+        dense = Dense(weights=sel, weight_exp=-k, num_message_bits=24)
+        relays[(m, k)] = Sink(shape=(N,), buffer=STEPS)
+        src.s_out.connect(dense.s_in)
+        dense.a_out.connect(relays[(m, k)].a_in)
     out = {name: {"u": [], "v": []} for name in procs}
     try:
         for _ in range(STEPS):
@@ -129,9 +140,12 @@ def lava_lif():
                 out[name]["v"].append(np.asarray(lif.v.get(), dtype=np.int64))
         for name, sink in sinks.items():
             out[name]["spikes"] = np.asarray(sink.data.get(), dtype=np.int64).T
+        rescaled = {mk: np.asarray(sink.data.get(), dtype=np.int64).T for mk, sink in relays.items()}
     finally:
         src.stop()
-    return {name: {k: np.asarray(v) for k, v in d.items()} for name, d in out.items()}
+    result = {name: {k: np.asarray(v) for k, v in d.items()} for name, d in out.items()}
+    result["rescale"] = rescaled
+    return result
 
 
 def _emulate_lif(name):
@@ -143,10 +157,21 @@ def _emulate_lif(name):
     return s.numpy(), u.numpy(), v.numpy()
 
 
+@pytest.mark.lava
+def test_rescales_match_lavas_dense_with_a_negative_weight_exp(lava_lif):
+    payload = LIF_LAYERS["random0"][1]
+    x = np.zeros((STEPS, N), dtype=np.int64)
+    x[1:] = payload.T[:STEPS - 1]
+    for (m, k), got in lava_lif["rescale"].items():
+        np.testing.assert_array_equal(emu.rescale(torch.as_tensor(x), m, k).numpy(), got, err_msg=f"M={m}, k={k}")
+    assert (x < 0).any() and (x * 154 % 512 != 0).any()  # negative, inexact values: the floor rounding mattered
+
+
 def _traces(lava, flip=False, monkeypatch=None):
     if flip:  # the decay's rounding toward zero replaced by a floor shift
         monkeypatch.setattr(emu, "trunc_shift", lambda x, bits: x >> bits)
     ours = {n: _emulate_lif(n) for n in LIF_LAYERS}
+    lava = {n: lava[n] for n in LIF_LAYERS}
     # spikes and states as layers of one Trace each, so that the verifier compares all three
     ref = Trace("lava-fixed", STEPS, {f"{n}/{k}": lava[n][k].astype(float) for n in LIF_LAYERS
                                       for k in ("spikes", "u", "v")}, np.zeros(1))
@@ -243,3 +268,20 @@ def test_conv_layers_match_lavas_fixed_pt_conv_including_24_bit_wraps(lava_conv)
         np.testing.assert_array_equal(ours, lava_conv[name], err_msg=name)
         wrapped += counts.get("acc_wrapped", 0)
     assert wrapped > 0  # the wrap was exercised
+
+
+def test_bilinear_x2_upsample_is_16_times_an_exact_integer_kernel():
+    """align_corners=False: each output is (3 near + 1 far) / 4 per axis, borders replicated."""
+    x = torch.as_tensor(np.random.default_rng(3).integers(-(1 << 20), 1 << 20, size=(1, 1, 5, 6)))
+
+    def axis(a: torch.Tensor, dim: int) -> torch.Tensor:  # 4 x interp along one axis, in integers
+        n = a.shape[dim]
+        prev = a.index_select(dim, torch.tensor([0] + list(range(n - 1))))
+        nxt = a.index_select(dim, torch.tensor(list(range(1, n)) + [n - 1]))
+        even, odd = 3 * a + prev, 3 * a + nxt
+        return torch.stack([even, odd], dim=dim + 1).flatten(dim, dim + 1)
+
+    expected = axis(axis(x, 2), 3)
+    got = torch.round(16 * torch.nn.functional.interpolate(x.double(), scale_factor=2, mode="bilinear",
+                                                           align_corners=False)).long()
+    assert torch.equal(got, expected)
