@@ -34,8 +34,20 @@ Formats (Lava 0.10 ``fixed_pt``, see :mod:`neurodeploy.limits`):
   signed payloads, also chosen so that the conv's 24-bit accumulator keeps a 2× headroom.
 - Neuron input: ``|a_in| < 2**16`` (``a_in << 6`` must stay inside ``u``'s 24 bits).
 
-NI-LIF (VLIF-Net) sits inside host blocks today and is not quantized here; see
-:func:`nilif_thresholds` for its integer rounding points.
+NI-LIF (VLIF-Net) sits inside host blocks today (VLIFC/VLIFT host islands) and is not
+quantized here. What it needs once it is a chip node of its own:
+
+- graded spikes with payload = level ``K`` in 0..D (D = 4: 3 message bits), and the
+  consumer conv's weights divided by D (the model emits ``K / D``);
+- D integer thresholds in ``v`` units, :func:`nilif_thresholds` (``K`` = how many of them
+  ``v`` exceeds; ties follow ``torch.round``'s half to even, computed exactly);
+- a *soft* reset by what was emitted, ``v -= K · 64 / level_scale`` in ``v`` units (Lava's
+  LIF only resets to 0: a Loihi 2 microcode neuron or a new Lava process);
+- the leak ``beta`` of the residual as ``dv = 4096 (1 - beta)`` (0.25 -> 3072, exact), applied
+  *after* the reset (the model leaks ``U - K``, Lava decays ``v`` before adding input: the
+  order must be rewritten, ``v[t] = beta (v[t-1] - K[t-1]) + x[t]``, which is the same sum);
+- the input in level units: ``a_in_scale = level_scale`` (one level = ``64 / level_scale``
+  LSBs of ``v`` after the ``<< 6``).
 """
 
 from __future__ import annotations
@@ -173,7 +185,8 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
         node = g.node(name)
         entry: dict[str, Any] = {"kind": kind}
         q[name] = entry
-        peak_in = ranges.inp.get(name, 0.0)
+        # every single input must fit too (host values are clipped one by one; a sum may cancel)
+        peak_in = max([ranges.inp.get(name, 0.0)] + [ranges.out.get(p, 0.0) for p in g.predecessors(name)])
         if kind == "conv":
             gain = gains.get(name, 1.0)
             if gain != 1.0 and any(g.kind(s) != "lif" for s in g.successors(name)):
@@ -205,7 +218,7 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
         elif kind == "lif":
             form = g.info.neuron_form[name]
             in_scale = common_scale(name)
-            peak_a = ranges.inp.get(name, 0.0) * abs(form["input_gain"])
+            peak_a = peak_in * abs(form["input_gain"])
             if in_scale is None or _positive(peak_a) / in_scale >= (1 << A_IN_BITS) \
                     or form["vth"] / in_scale >= chip.vth_mant.hi:
                 in_scale = _positive(peak_a) / A_IN_TARGET
@@ -221,7 +234,7 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
                          bias_rms_error=float(np.sqrt(np.mean(((b_mant << b_exp) - bias_v) ** 2))) * in_scale / shift
                          if bias_v.size else 0.0)
         elif kind in ("sum", "concat"):
-            scale = common_scale(name) or _act_scale(ranges.out.get(name, 0.0))
+            scale = common_scale(name) or _act_scale(max(peak_in, ranges.out.get(name, 0.0)))
             set_inputs(name, scale)
             entry["scale"] = scale
         elif kind in ("upsample", "gain"):
