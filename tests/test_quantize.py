@@ -188,3 +188,18 @@ def test_a_tiny_derainer_quantizes_and_its_host_islands_run_around_the_integer_c
     assert len(lifs) == 17 and all(q["layers"][n]["spike_agreement_pct"] > 50 for n in lifs)
     assert q["saturated_values"] == 0
     assert q["output_psnr_vs_float_db_mean"] > 20  # the host islands ran on dequantized chip values
+
+
+def test_a_paired_calibration_folder_uses_its_rainy_images_centre_cropped(tmp_path):
+    from PIL import Image
+
+    from neurodeploy.images import calibration_images
+
+    for sub, centre in (("rainy", 77), ("clean", 11)):
+        (tmp_path / sub).mkdir()
+        img = np.full((12, 14, 3), 200, dtype=np.uint8)
+        img[5:7, 6:8] = centre  # the centre 2x2
+        Image.fromarray(img).save(tmp_path / sub / "a.png")
+    crops, names = calibration_images(tmp_path, (2, 2))
+    assert names == ["a.png"] and crops.shape == (1, 3, 2, 2)
+    assert np.allclose(crops * 255, 77)
