@@ -30,8 +30,12 @@ Formats (Lava 0.10 ``fixed_pt``, see :mod:`neurodeploy.limits`):
   ``vth_mant`` (17 bits) = the model threshold in ``v`` units (``a_in_scale / 64``) rounded
   so that ``v > vth_mant << 6`` is closest to the model's ``v >= vth``;
   ``bias_mant`` (13 bits, signed) ``<< bias_exp`` (one exponent per layer, 0..7).
-- Graded activations on real-valued chip edges that feed a conv: :data:`ACT_BITS`-bit
-  signed payloads, also chosen so that the conv's 24-bit accumulator keeps a 2× headroom.
+- Graded activations on real-valued chip edges: :data:`ACT_BITS`-bit signed payloads
+  covering twice the calibrated peak, and for a conv's input also chosen so that its 24-bit
+  accumulator keeps a 2× headroom.
+- Conv biases: in the neurons (``v`` units, ``bias_mant << bias_exp``) when the conv feeds
+  only neurons (the neuron-form pass moved them); else at the accumulator (``bias_acc``,
+  accumulator units: on Loihi 2 a graded pass-through neuron with that bias).
 - Neuron input: ``|a_in| < 2**16`` (``a_in << 6`` must stay inside ``u``'s 24 bits).
 
 NI-LIF (VLIF-Net) sits inside host blocks today (VLIFC/VLIFT host islands) and is not
@@ -146,8 +150,11 @@ def _positive(x: float, fallback: float = 1.0) -> float:
     return x if x > 0 and math.isfinite(x) else fallback
 
 
+ACT_HEADROOM = 2.0  # graded payloads cover twice the calibrated peak (the integer model's values drift from float)
+
+
 def _act_scale(peak: float, bits: int = ACT_BITS) -> float:
-    return _positive(peak) / ((1 << (bits - 1)) - 1)
+    return ACT_HEADROOM * _positive(peak) / ((1 << (bits - 1)) - 1)
 
 
 def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits = LOIHI2) -> dict[str, dict[str, Any]]:
@@ -212,8 +219,11 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
                          weight_zeroed=int(np.sum((mant == 0) & (w != 0))))
             arrays = g.arrays.setdefault(name, {})
             arrays["weight_mant"] = mant
-            bias = np.asarray(node.bias, dtype=np.float64) * gains.get(name, 1.0)
-            if np.any(bias != 0):
+            bias = np.asarray(node.bias, dtype=np.float64) * gain
+            # the neuron-form pass moved the bias into the neurons when they are all this conv feeds
+            absorbed = all(g.kind(d) == "lif" and chip_pred(d) for d in g.successors(name))
+            entry["bias_at"] = "neuron" if absorbed else "accumulator"
+            if not absorbed and np.any(bias != 0):
                 arrays["bias_acc"] = np.round(bias / entry["scale"]).astype(np.int64)
         elif kind == "lif":
             form = g.info.neuron_form[name]

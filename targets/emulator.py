@@ -220,7 +220,7 @@ class IntegerEmulator(SplitExecutor):
         q = self.quant[name]
         if pred in self.quant:  # a chip node
             x = ints[pred]
-            if self.quant[pred]["kind"] == "conv" and not self._bias_in_neuron(pred, name):
+            if self.quant[pred]["kind"] == "conv":  # bias_acc exists only where no neuron took the bias
                 x = self._with_bias(pred, x)
             if pred in q["rescale"]:
                 x = rescale(x, *q["rescale"][pred])
@@ -230,9 +230,6 @@ class IntegerEmulator(SplitExecutor):
         x = raw.clamp(-lim, lim)
         self._count(name, "host_input_clipped", int((x != raw).sum()))
         return x.to(torch.int64)
-
-    def _bias_in_neuron(self, conv: str, consumer: str) -> bool:
-        return self.quant.get(consumer, {}).get("kind") == "lif"
 
     def _with_bias(self, conv: str, x: torch.Tensor) -> torch.Tensor:
         b = self.params.get(conv, {}).get("bias_acc")
