@@ -10,6 +10,8 @@ Layout of a bundle folder::
     host/ISLAND.onnx  one file per host island (onnxruntime runs it); inputs and outputs
                     named after the nodes on the cut edges
     model.pt        a copy of the source checkpoint: the torch reference for validation
+    params.npz      with ``--quantize int``: the chip's integer mantissas (``NODE/NAME``; the
+                    rest of the integer form is in chip.nir's ``quant`` annotations)
     validation.json after ``neurodeploy validate``
     report.json, report.md   after ``neurodeploy report``
 """
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import nir
+import numpy as np
 
 from neurodeploy import __version__
 from neurodeploy.checkpoint import build_model, file_sha256, load_checkpoint
@@ -142,7 +145,8 @@ def _check_destination(out: Path, force: bool) -> Path:
 
 
 def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi",
-                  size: tuple[int, int] | None = None, force: bool = False) -> dict[str, Any]:
+                  size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
+                  calib: str | Path | None = None) -> dict[str, Any]:
     """Load -> export -> lower, and write the bundle ``out`` atomically. Returns the manifest.
 
     Args:
@@ -150,7 +154,10 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
         out: bundle folder; replaced only with ``force``; untouched if anything fails.
         target: ``loihi``.
         size: input image (H, W) in pixels; default: the architecture's default size.
+        quantize: ``none`` (float parameters) or ``int`` (post-training quantization to Loihi 2
+            integers, calibrated on ``calib``: a folder of images or a paired folder's rainy/).
     """
+    from neurodeploy import quantized
     from neurodeploy.targets.loihi.lower import lower_graph
 
     if target not in TARGETS:
@@ -162,6 +169,9 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
     size = tuple(int(v) for v in (size or arch.default_input_size))
     if len(size) != 2 or min(size) < 1:
         raise NeurodeployError(f"--size needs two positive numbers H W, got {size}")
+    if quantize not in quantized.QUANTIZE_MODES:
+        raise NeurodeployError(f"unknown --quantize '{quantize}'; choose one of: {', '.join(quantized.QUANTIZE_MODES)}")
+    crops = quantized.check_calibration(calib, size) if quantize == "int" else None
     g = DeployGraph.from_nir(export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config))
     passes = dict(FLOW)
     part = passes["partition"](g)
@@ -172,6 +182,12 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
         lowering = lower_graph(g).summary()
     except LoweringError as exc:  # derainers: host islands sit between chip layers
         lowering = {"status": "not lowered", "reason": str(exc), "delays": []}
+
+    quant_summary = {"status": "none", "note": "float parameters; export with --quantize int --calib DIR"}
+    if crops is not None:
+        if not info.neuron_form and any(g.kind(n) == "lif" and info.side.get(n) == "chip" for n in g.order):
+            raise NeurodeployError(f"cannot quantize: the neuron form pass failed ({lowering.get('reason')})")
+        ranges, qreport = quantized.quantize_deploy_graph(g, crops)
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     umask = os.umask(0)
@@ -186,6 +202,13 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
             write_host_onnx(tmp / "host" / f"{island.name}.onnx", HostIsland(g, island))
             files.append(f"host/{island.name}.onnx")
         shutil.copyfile(ckpt.path, tmp / "model.pt")
+        if crops is not None:
+            from neurodeploy.targets.emulator import PARAMS, params_arrays
+
+            np.savez_compressed(tmp / PARAMS, **params_arrays(g))
+            files.append(PARAMS)
+            totals = quantized.measure(tmp, summarize(g, part), g, crops, qreport)
+            quant_summary = quantized.manifest_summary(g, ranges, qreport, totals)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -205,8 +228,7 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
             "files": {name: file_sha256(tmp / name) for name in files},
             "partition": summarize(g, part),
             "lowering": lowering,
-            "quantization": {"status": "none",
-                             "note": "float parameters; Loihi 2 integer quantization is not implemented yet"},
+            "quantization": quant_summary,
         }
         write_json_atomic(tmp / MANIFEST, manifest)
         _replace_dir(tmp, out)

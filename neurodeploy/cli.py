@@ -95,12 +95,18 @@ def export_cmd(
     size: Optional[List[int]] = typer.Option(None, "--size", metavar="H W",
                                              help="Input image size in pixels, e.g. --size 64 64 (default: the model's)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle folder."),
+    quantize: str = typer.Option("none", "--quantize", help="none (float parameters) or int (Loihi 2 integers, "
+                                 "post-training quantization; writes params.npz; needs --calib)."),
+    calib: Optional[Path] = typer.Option(None, "--calib", metavar="DIR",
+                                         help="Calibration images for --quantize int: a folder of images or a paired "
+                                              "folder (its rainy/), each at least the export size (centre crops)."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Export a trained model to a deployment bundle (graph.nir, lowering plan, manifest.json)."""
     from neurodeploy.bundle import export_bundle
 
-    manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force)
+    manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force,
+                             quantize=quantize, calib=calib)
     if as_json:
         _print_json(manifest)
     else:
@@ -110,6 +116,12 @@ def export_cmd(
         console.print(f"wrote bundle [bold]{out}[/] ({manifest['architecture']}, T={manifest['t_steps']}, "
                       f"input {manifest['input_shape']}; {part['chip']['layers']} chip / {part['host']['layers']} host "
                       f"layers, {part['crossings_per_step']} crossings per step; {lowered})")
+        q = manifest["quantization"]
+        if q["status"] == "int":
+            console.print(f"quantized to Loihi 2 integers on {q['calibration_images']} calibration crops: spike "
+                          f"agreement with float min {q['spike_agreement_pct_min']:.2f} %, mean "
+                          f"{q['spike_agreement_pct_mean']:.2f} %; {q['saturated_values']:,} saturated values; "
+                          f"output {q['output_psnr_vs_float_db_mean']:.1f} dB vs float")
 
 
 @app.command("validate")

@@ -215,39 +215,69 @@ def derain_cmd(
 
 
 def evaluate_cmd(
-    checkpoint: str = typer.Argument(..., help="Checkpoint file or shipped name (e.g. esdnet-tiny)."),
+    checkpoint: str = typer.Argument(..., help="Checkpoint file or shipped name (e.g. esdnet-tiny), or a bundle folder."),
     data: Path = typer.Option(..., "--data", help="Paired folder with rainy/ and clean/."),
     tile: int = typer.Option(None, "--tile", help=_TILE_HELP, show_default=False),
+    executor: Optional[str] = typer.Option(None, "--executor",
+                                           help="For a bundle: the executor to run (emulator: the integer model of a "
+                                                "--quantize int bundle; default emulator when quantized, else torch)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (means: psnr, ssim, input_psnr, input_ssim)."),
 ) -> None:
-    """PSNR/SSIM on the Y channel (papers' convention) of the output and of the rainy input."""
+    """PSNR/SSIM on the Y channel (papers' convention) of the output and of the rainy input; whole images."""
     import torch
 
-    from neurodeploy.checkpoint import load_model
-    from neurodeploy.models.evaluate import DEFAULT_TILE, evaluate
+    if Path(checkpoint).is_dir():
+        import json as _json
 
-    tile = DEFAULT_TILE if tile is None else tile
-    if tile < 0 or 0 < tile < 16:
-        raise NeurodeployError("--tile takes a side of at least 16 pixels, or 0 for whole images")
-    model, ckpt = load_model(checkpoint)
-    torch.set_num_threads(_cores())
-    bar, tasks = _progress(), []
+        from neurodeploy.bundle import Bundle
+        from neurodeploy.quantized import evaluate_bundle
 
-    def on_tile(done: int, total: int) -> None:
-        if not tasks:
-            bar.start()
-            tasks.append(bar.add_task(f"evaluate {ckpt.name}", total=total, info="tiles"))
-        bar.update(tasks[0], completed=done)
+        torch.set_num_threads(1)
+        manifest = Path(checkpoint) / "manifest.json"
+        quantized = manifest.is_file() and _json.loads(manifest.read_text()).get("quantization", {}).get("status") == "int"
+        executor = executor or ("emulator" if quantized else "torch")
+        bar, tasks = _progress(), []
 
-    try:
-        result = evaluate(model, data, progress=on_tile, tile=tile)
-    finally:
-        bar.stop()
-    result["checkpoint"] = str(ckpt.path)
+        def on_image(i: int, total: int) -> None:
+            if not tasks:
+                bar.start()
+                tasks.append(bar.add_task(f"evaluate ({executor})", total=total, info=""))
+            bar.update(tasks[0], completed=i)
+
+        try:
+            result = evaluate_bundle(Bundle.open(checkpoint), executor, data, progress=on_image)
+        finally:
+            bar.stop()
+        title = f"{checkpoint} ({executor}) on {data} (Y channel, BT.601)"
+    else:
+        if executor is not None:
+            raise NeurodeployError("--executor needs a bundle folder; export one with `neurodeploy export`")
+        from neurodeploy.checkpoint import load_model
+        from neurodeploy.models.evaluate import DEFAULT_TILE, evaluate
+
+        tile = DEFAULT_TILE if tile is None else tile
+        if tile < 0 or 0 < tile < 16:
+            raise NeurodeployError("--tile takes a side of at least 16 pixels, or 0 for whole images")
+        model, ckpt = load_model(checkpoint)
+        torch.set_num_threads(_cores())
+        bar, tasks = _progress(), []
+
+        def on_tile(done: int, total: int) -> None:
+            if not tasks:
+                bar.start()
+                tasks.append(bar.add_task(f"evaluate {ckpt.name}", total=total, info="tiles"))
+            bar.update(tasks[0], completed=done)
+
+        try:
+            result = evaluate(model, data, progress=on_tile, tile=tile)
+        finally:
+            bar.stop()
+        result["checkpoint"] = str(ckpt.path)
+        title = f"{ckpt.name} on {data} (Y channel, BT.601)"
     if as_json:
         _print_json(result)
         return
-    table = Table(title=f"{ckpt.name} on {data} (Y channel, BT.601)")
+    table = Table(title=title)
     for col in ("image", "PSNR", "SSIM", "rainy PSNR", "rainy SSIM"):
         table.add_column(col, justify="right" if col != "image" else "left")
     for r in result["images"]:

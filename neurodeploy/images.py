@@ -301,3 +301,35 @@ def load_inputs(paths: list[str | Path] | None, size: tuple[int, int]) -> tuple[
     paths = expand_images(paths) if paths else [DEFAULT_IMAGE]
     images = [center_crop(read_image(p), size, str(p)) for p in paths]
     return np.stack(images), [Path(p).name for p in paths]
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def calibration_images(folder: str | Path, size: tuple[int, int], limit: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Centre crops ``(N, 3, H, W)`` of the images in ``folder`` (or its ``rainy/`` when it is a
+    paired folder), sorted by name, at most ``limit``. An empty folder, an image smaller than
+    ``size`` = (H, W) or an unreadable file is refused in one line (DataError)."""
+    from neurodeploy.errors import DataError
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"calibration folder not found: {folder}")
+    source = folder / "rainy" if (folder / "rainy").is_dir() else folder
+    files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                   and not p.name.startswith("."))[:limit]
+    if not files:
+        raise DataError(f"calibration folder {source} holds no images (PNG/JPEG); pass a folder of images "
+                        "or a paired folder with rainy/")
+    crops = []
+    for p in files:
+        try:
+            image = read_image(p)
+        except InputImageError as exc:
+            raise DataError(str(exc)) from None
+        _, h, w = image.shape
+        if h < size[0] or w < size[1]:
+            raise DataError(f"calibration image {p} is {h}x{w} (HxW), smaller than the export size "
+                            f"{size[0]}x{size[1]}; use larger images or a smaller --size")
+        crops.append(center_crop(image, size, str(p)))
+    return np.stack(crops), [p.name for p in files]

@@ -1,9 +1,10 @@
-"""Quantization of the chip graph to Loihi 2 integer formats (in progress).
+"""Quantization of the chip graph to Loihi 2 integer formats.
 
-Today this package holds a view of the Loihi 2 integer formats (:mod:`.formats`) over the
-chip limits in :mod:`neurodeploy.limits`, which quantization, resource mapping and tiling
-share; post-training quantization, calibration and the integer emulator come with their
-issue (see DESIGN.md, "quantize").
+:mod:`.formats` is a view of the Loihi 2 integer formats over :mod:`neurodeploy.limits`;
+:mod:`.ptq` is the post-training quantization pass (per-layer scales from calibration
+ranges, integer mantissas as ``info.quant`` and arrays). Calibration runs the float graph
+and the integer emulator runs the result; both live in ``targets`` (this layer cannot run
+executors).
 """
 
 from neurodeploy.quantize.formats import LOIHI2, FixedPointFormats

@@ -95,6 +95,14 @@ def _split(bundle):
     return SplitExecutor(bundle.path, bundle.manifest["partition"])
 
 
+@executor("emulator", "the quantized chip graph in integer torch arithmetic (Lava fixed_pt semantics) and "
+                      "host/*.onnx islands; a bundle exported with --quantize int; whole images of any size")
+def _emulator(bundle):
+    from neurodeploy.targets.emulator import IntegerEmulator
+
+    return IntegerEmulator(bundle.path, bundle.manifest["partition"])
+
+
 @executor("lava-float", "Lava CPU simulator, Loihi2SimCfg(select_tag='floating_pt')")
 def _lava_float(bundle):
     from neurodeploy.errors import NeurodeployError

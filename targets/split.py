@@ -63,45 +63,59 @@ class SplitExecutor:
         outs = session.run([self._onnx_name(n) for n in isl["outputs"]], feed)
         values.update({n: o.astype(np.float64) for n, o in zip(isl["outputs"], outs)})
 
+    def interleave(self, images: np.ndarray, run_chip_node) -> tuple[dict[str, np.ndarray], float]:
+        """Run islands and chip nodes in the order their values become available.
+
+        ``run_chip_node(name, preds, values)`` computes chip node ``name`` from its
+        predecessors (chip nodes it computed before, or boundary values an island sent, in
+        ``values``) and stores what the host may read in ``values[name]``. Returns the host
+        values and the run time in seconds.
+        """
+        graph_inputs = {n for isl in self.islands for n in isl["nodes"] if n in isl["inputs"]}
+        values: dict[str, np.ndarray] = {n: images for n in graph_inputs}
+        boundary = {n for n in self.order if isinstance(self.chip.nodes[n], (nir.Input, nir.Output))}
+        pending_chip = [n for n in self.order if n not in boundary]
+        pending_islands = list(self.islands)
+        done: set[str] = set()
+        start = time.perf_counter()
+        while pending_chip or pending_islands:
+            progressed = False
+            for isl in list(pending_islands):
+                if all(n in values for n in isl["inputs"]):
+                    self._run_island(isl, values)
+                    pending_islands.remove(isl)
+                    progressed = True
+            for name in list(pending_chip):
+                preds = [s for s, d in self.chip.edges if d == name]
+                if not all(p in done or p in values for p in preds):
+                    # chip.nir cannot order a node after an island it waits for: skip it for now
+                    continue
+                run_chip_node(name, preds, values)
+                done.add(name)
+                pending_chip.remove(name)
+                progressed = True
+            if not progressed:
+                stuck = [i["name"] for i in pending_islands] + pending_chip[:1]
+                raise BundleError(f"the bundle's chip and host parts wait on each other ({', '.join(stuck)}); "
+                                  "re-export the bundle")
+        return values, time.perf_counter() - start
+
     def run_batch(self, images: np.ndarray) -> list[Trace]:
         """``images``: ``(N, C, H, W)`` in model units -> one Trace per image."""
         from neurodeploy.targets.nir_torch import eval_node
 
-        images = np.asarray(images, dtype=np.float64)
-        graph_inputs = {n for isl in self.islands for n in isl["nodes"] if n in isl["inputs"]}
-        values: dict[str, np.ndarray] = {n: images for n in graph_inputs}
         chip_values: dict[str, torch.Tensor] = {}
-        boundary = {n for n in self.order if isinstance(self.chip.nodes[n], (nir.Input, nir.Output))}
-        pending_chip = [n for n in self.order if n not in boundary]
-        pending_islands = list(self.islands)
-        start = time.perf_counter()
+
+        def run_chip_node(name: str, preds: list[str], values: dict[str, np.ndarray]) -> None:
+            for p in preds:
+                if p not in chip_values:  # a boundary Input: the value an island sent
+                    chip_values[p] = torch.as_tensor(values[p], dtype=torch.float64)
+            chip_values[name] = eval_node(self.chip, self.chip_info, name, chip_values, {}, torch.float64)
+            values[name] = chip_values[name].numpy()
+
         with torch.no_grad():
-            while pending_chip or pending_islands:
-                progressed = False
-                for isl in list(pending_islands):
-                    if all(n in values for n in isl["inputs"]):
-                        self._run_island(isl, values)
-                        pending_islands.remove(isl)
-                        progressed = True
-                for name in list(pending_chip):
-                    preds = [s for s, d in self.chip.edges if d == name]
-                    if not all(p in chip_values or p in values for p in preds):
-                        # chip.nir cannot order a node after an island it waits for: skip it for now
-                        continue
-                    for p in preds:
-                        if p not in chip_values:  # a boundary Input: the value an island sent
-                            chip_values[p] = torch.as_tensor(values[p], dtype=torch.float64)
-                    chip_values[name] = eval_node(self.chip, self.chip_info, name, chip_values, {}, torch.float64)
-                    values[name] = chip_values[name].numpy()
-                    pending_chip.remove(name)
-                    progressed = True
-                if not progressed:
-                    stuck = [i["name"] for i in pending_islands] + pending_chip[:1]
-                    raise BundleError(f"the bundle's chip and host parts wait on each other ({', '.join(stuck)}); "
-                                      "re-export the bundle")
-        seconds = time.perf_counter() - start
+            values, seconds = self.interleave(np.asarray(images, dtype=np.float64), run_chip_node)
         out = values[self.output]
         return [Trace(self.name, self.chip_info.t_steps, {n: values[n][:, i] for n in self.layers}, out[i],
                       meta={"run_s": seconds / len(images)})
                 for i in range(len(images))]
-

@@ -591,7 +591,8 @@ def _check_metadata(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> GraphI
     for key, ok, what in (("latency", lambda v: _is_int(v) and v >= 0, "a number of steps >= 0"),
                           ("synapse_gain", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
                            and np.isfinite(v), "a finite number"),
-                          ("neuron_form", lambda v: isinstance(v, dict), "a map of parameters")):
+                          ("neuron_form", lambda v: isinstance(v, dict), "a map of parameters"),
+                          ("quant", lambda v: isinstance(v, dict), "a map of integer parameters")):
         table = data.get(key, {})
         if not isinstance(table, dict):
             raise GraphError(bad.format(f"{key} is not a map of node names"))

@@ -62,6 +62,9 @@ class GraphInfo:
     # Written by the latency pass (neurodeploy.passes.latency), in time steps:
     latency: dict[str, int] = field(default_factory=dict)  # node -> steps from input to its output
     delays: dict[str, int] = field(default_factory=dict)  # "src->dst" -> delay steps balancing a join
+    # Written by post-training quantization (neurodeploy.quantize.ptq): chip node -> its integer
+    # form (scale in model units per LSB, mantissas, exponents, rescales of its inputs).
+    quant: dict[str, dict] = field(default_factory=dict)
 
     def domain(self, name: str) -> str:
         """``seq`` (a value per time step) or ``image`` (one value per image) of a node's output."""

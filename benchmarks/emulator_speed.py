@@ -1,0 +1,127 @@
+"""Integer emulator vs Lava's stock fixed_pt models on a chain of conv + LIF layers: same spikes? how much faster?
+
+The chain (the LOIHI.md timing case): a graded input image (8-bit payloads) -> 8 × (Conv
+3×3, 16 channels, padding 1 -> LIF), 64×64, T = 13 steps, random 8-bit weights (seeded),
+du = 4095, dv = 2048, vth_mant = 60. Lava: ``Loihi2SimCfg(select_tag="fixed_pt")`` with
+Lava's own ``Conv`` and ``LIF`` (PyConvModelFixed, PyLifModelBitAcc), run for T + 8 steps
+(one step per synaptic hop), spikes read from RingBuffer sinks and realigned to logical
+steps; build/compile time excluded (the first ``run`` call is timed separately). Emulator:
+:func:`neurodeploy.targets.emulator.conv_int` and :func:`lif_int`, torch 1 thread.
+
+Run: ``.venv/bin/python benchmarks/emulator_speed.py --write`` (writes emulator_speed.md/.out.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import neurodeploy.targets.loihi  # noqa: F401  (Lava's Python 3.11 shim, before lava)
+from neurodeploy.targets.emulator import conv_int, lif_int
+
+LAYERS, C, H, W, T = 8, 16, 64, 64, 13
+DU, DV, VTH = 4095, 2048, 60
+
+
+def setup(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, size=(3, H, W))
+    weights = [rng.integers(-127, 128, size=(C, 3 if i == 0 else C, 3, 3)) // (8 if i == 0 else 1) for i in range(LAYERS)]
+    return image, weights
+
+
+def emulate(image, weights):
+    x = torch.as_tensor(image)[None].expand(T, 3, H, W).reshape(T, 1, 3, H, W)
+    spikes = []
+    start = time.perf_counter()
+    for w in weights:
+        wt = torch.as_tensor(w)
+        a = conv_int(x.flatten(0, 1), wt, padding=(1, 1)).reshape(T, 1, C, H, W)
+        x = lif_int(a, DU, DV, VTH)
+        spikes.append(x[:, 0].numpy())
+    return spikes, time.perf_counter() - start
+
+
+def lava(image, weights):
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.conv.process import Conv
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+    from lava.proc.lif.process import LIF
+
+    steps = T + LAYERS
+    data = np.zeros((W, H, 3, steps), dtype=np.int32)
+    data[..., :T] = image.transpose(2, 1, 0)[..., None]
+    src = Source(data=data)
+    prev, sinks = src.s_out, []
+    for i, w in enumerate(weights):
+        conv = Conv(weight=np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 3, 2, 1)),
+                    input_shape=(W, H, w.shape[1]), padding=(1, 1), num_message_bits=24 if i == 0 else 0)
+        lif = LIF(shape=(W, H, C), du=DU, dv=DV, vth=VTH)
+        sink = Sink(shape=(W, H, C), buffer=steps)
+        prev.connect(conv.s_in)
+        conv.a_out.connect(lif.a_in)
+        lif.s_out.connect(sink.a_in)
+        prev = lif.s_out
+        sinks.append(sink)
+    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    try:
+        start = time.perf_counter()
+        src.run(condition=RunSteps(num_steps=1), run_cfg=cfg)  # compile + build + one step
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        src.run(condition=RunSteps(num_steps=steps - 1), run_cfg=cfg)
+        rest = time.perf_counter() - start
+        out = [np.asarray(s.data.get()) for s in sinks]
+    finally:
+        src.stop()
+    # LIF i (1-based) shows logical step t at Lava step t + i (index t + i - 1 + 1 - 1 = t + i)
+    spikes = [o.transpose(3, 2, 1, 0)[i + 1:i + 1 + T] for i, o in enumerate(out)]
+    return spikes, first, rest * steps / (steps - 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    image, weights = setup()
+    ours, emu_s = emulate(image, weights)
+    theirs, build_s, lava_s = lava(image, weights)
+    equal = [bool(np.array_equal(a, b)) for a, b in zip(ours, theirs)]
+    rates = [float(a.mean()) for a in ours]
+    row = {"layers": LAYERS, "channels": C, "size": [H, W], "t_steps": T, "identical_spikes_per_layer": equal,
+           "firing_rate_per_layer": rates, "emulator_s": emu_s, "lava_fixed_run_s": lava_s,
+           "lava_build_plus_first_step_s": build_s, "speedup": lava_s / emu_s}
+    print(json.dumps(row))
+    if args.write:
+        here = Path(__file__).resolve().parent
+        out = {"command": ".venv/bin/python benchmarks/emulator_speed.py --write", "python": platform.python_version(),
+               **row}
+        (here / "emulator_speed.out.json").write_text(json.dumps(out, indent=2) + "\n")
+        (here / "emulator_speed.md").write_text("\n".join([
+            "# Integer emulator vs Lava fixed_pt (stock models) on a conv + LIF chain",
+            "",
+            f"Produced by `{out['command']}` (python {out['python']}; 2-core machine shared with other jobs). "
+            f"{LAYERS} × (Conv 3×3, {C} channels -> LIF du={DU} dv={DV} vth_mant={VTH}), {H}×{W}, T = {T}; graded "
+            "8-bit input image; random 8-bit weights (seed 0). Lava runs T + 8 steps (one per synaptic hop) and is "
+            "realigned; its compile/build time is excluded.",
+            "",
+            "| identical spikes (all layers, all steps) | emulator (s) | Lava fixed_pt run (s) | speed-up | "
+            "Lava build + first step (s) | firing rate (first / last layer) |",
+            "|---|---|---|---|---|---|",
+            f"| {'yes' if all(equal) else 'NO: ' + str(equal)} | {emu_s:.3f} | {lava_s:.2f} | {lava_s / emu_s:.0f}× | "
+            f"{build_s:.1f} | {rates[0]:.3f} / {rates[-1]:.3f} |",
+            "",
+        ]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Quantized bundles: PTQ at export (calibrate, quantize, measure), and evaluating a bundle on a data set.
+
+Export with ``--quantize int --calib DIR`` runs, on the centre crops of the calibration
+images at the export size: the float graph (ranges, :func:`neurodeploy.targets.emulator.calibrate`),
+the PTQ pass (:func:`neurodeploy.quantize.ptq.quantize_graph`), then the integer emulator
+against the float graph (``nir-torch``) to add per-layer spike agreement and saturation
+counts to the report. :func:`evaluate_bundle` runs any executor over a paired folder's
+whole images and scores PSNR/SSIM (Y channel, the papers' convention).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from neurodeploy.images import calibration_images
+from neurodeploy.ir.graph import DeployGraph
+from neurodeploy.quantize.ptq import CalibrationRanges, quantize_graph, summary
+from neurodeploy.trace import Trace
+
+QUANTIZE_MODES = ("none", "int")
+CALIB_LIMIT = 16  # calibration images used at most (sorted by name)
+
+
+def check_calibration(calib: str | Path | None, size: tuple[int, int], limit: int = CALIB_LIMIT) -> np.ndarray:
+    """The calibration crops ``(N, 3, H, W)``; refuses a missing, empty or too-small folder in one line."""
+    from neurodeploy.errors import NeurodeployError
+
+    if calib is None:
+        raise NeurodeployError("--quantize int needs --calib DIR (a folder of images, or a paired folder's rainy/)")
+    crops, _ = calibration_images(calib, size, limit)
+    return crops
+
+
+def quantize_deploy_graph(g: DeployGraph, crops: np.ndarray) -> tuple[CalibrationRanges, dict[str, dict[str, Any]]]:
+    """Calibrate the float graph on ``crops`` and quantize ``g`` in place; the static per-layer report."""
+    from neurodeploy.targets.emulator import calibrate
+
+    ranges = calibrate(g, crops)
+    return ranges, quantize_graph(g, ranges)
+
+
+def measure(bundle_dir: Path, partition: dict, g: DeployGraph, crops: np.ndarray,
+            report: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Run the emulator (from the files in ``bundle_dir``) and the float graph on ``crops``; add
+    each layer's spike agreement (%) and saturation counts to ``report``; return totals."""
+    from neurodeploy.targets.emulator import IntegerEmulator
+    from neurodeploy.targets.nir_torch import NirTorchExecutor
+
+    emu = IntegerEmulator(bundle_dir, partition)
+    ref = NirTorchExecutor(g.nir, g.info)
+    same: dict[str, float] = {}
+    total: dict[str, float] = {}
+    saturated: dict[str, dict[str, int]] = {}
+    psnrs = []
+    for i in range(len(crops)):
+        a, b = emu.run_batch(crops[i:i + 1])[0], ref.run_batch(crops[i:i + 1])[0]
+        for layer in a.layers:
+            same[layer] = same.get(layer, 0) + float(np.sum(a.layers[layer] == b.layers[layer]))
+            total[layer] = total.get(layer, 0) + a.layers[layer].size
+        for node, c in a.meta["saturated"].items():
+            for k, v in c.items():
+                saturated.setdefault(node, {})[k] = saturated.setdefault(node, {}).get(k, 0) + v
+        mse = float(np.mean((np.clip(a.output, 0, 1) - np.clip(b.output, 0, 1)) ** 2))
+        psnrs.append(200.0 if mse == 0 else min(200.0, 10 * np.log10(1.0 / mse)))
+    for layer in same:
+        report.setdefault(layer, {})["spike_agreement_pct"] = 100.0 * same[layer] / total[layer]
+    for node, c in saturated.items():
+        report.setdefault(node, {})["saturated"] = c
+    agree = [report[n]["spike_agreement_pct"] for n in same]
+    return {"spike_agreement_pct_min": min(agree, default=100.0),
+            "spike_agreement_pct_mean": float(np.mean(agree)) if agree else 100.0,
+            "output_psnr_vs_float_db_mean": float(np.mean(psnrs)) if psnrs else None,
+            "saturated_values": int(sum(v for c in saturated.values() for v in c.values()))}
+
+
+def manifest_summary(g: DeployGraph, ranges: CalibrationRanges, report: dict, totals: dict) -> dict[str, Any]:
+    out = summary(g, ranges, report)
+    out.update(totals)
+    out["params"] = "params.npz"
+    return out
+
+
+def evaluate_bundle(bundle, executor: str, data: str | Path,
+                    progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """PSNR/SSIM (Y, BT.601) of ``executor``'s output on every pair of the paired folder
+    ``data``, each image whole at its own size; also the rainy input's. Means over images.
+    ``bundle``: an opened :class:`neurodeploy.bundle.Bundle`."""
+    import torch
+
+    from neurodeploy.metrics import psnr_y, ssim_y
+    from neurodeploy.models.data import find_pairs, load_image
+    from neurodeploy.targets import make_executor
+
+    pairs = find_pairs(data)
+    runner = make_executor(executor, bundle)
+    if hasattr(runner, "record_layers"):
+        runner.record_layers = False  # scores need the output only
+    rows, seconds = [], 0.0
+    for i, pair in enumerate(pairs):
+        rainy, clean = load_image(pair.rainy), load_image(pair.clean)
+        trace: Trace = runner.run_batch(rainy.numpy()[None].astype(np.float64))[0]
+        seconds += float(trace.meta.get("run_s", 0.0))
+        out = torch.as_tensor(np.clip(trace.output, 0, 1), dtype=torch.float32)
+        rows.append({"name": pair.name, "psnr": psnr_y(out, clean), "ssim": ssim_y(out, clean),
+                     "input_psnr": psnr_y(rainy, clean), "input_ssim": ssim_y(rainy, clean),
+                     "size": list(rainy.shape[1:]), "run_s": float(trace.meta.get("run_s", 0.0))})
+        if progress:
+            progress(i + 1, len(pairs))
+    mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "input_psnr", "input_ssim")}
+    return {"bundle": str(bundle.path), "executor": executor, "data": str(data), "count": len(rows), **mean,
+            "run_s_per_image": seconds / len(rows), "images": rows}

@@ -1,0 +1,340 @@
+"""The integer emulator: the quantized chip graph in integer torch arithmetic, host islands in onnxruntime.
+
+Registered as executor ``emulator``. It runs a bundle exported with ``--quantize int``:
+``chip.nir`` for the structure, ``info.quant`` (the PTQ pass's annotations) and
+``params.npz`` for the integers, ``host/ISLAND.onnx`` through the ``split`` executor's
+island handling. Every chip value is an int64 tensor; the arithmetic is Lava 0.10's
+``fixed_pt`` process models' (see :mod:`neurodeploy.limits`), in the same order:
+
+- **Conv** (``PyConvModelFixed``): ``a_out = wrap24(sum w_mant · s_in)`` -- the sum wraps
+  modulo ``2**24`` into ``[-2**23, 2**23)``; ``weight_exp`` plays no part (Lava ignores it).
+  The sum is computed exactly in float32 when ``max|s_in| · max|w| · fan_in < 2**24``,
+  else in float64 (exact below ``2**53``, checked), then converted to int64.
+- **LIF** (``PyLifModelBitAcc``), per step::
+
+      u = trunc0(u · (4096 - du - 1) / 4096) + (a_in << 6)      # then Lava's one-step wrap
+      v = sat(trunc0(v · (4096 - dv) / 4096) + u + (bias_mant << bias_exp), ±(2**23 - 1))
+      s = v > (vth_mant << 6);  v[s] = 0
+
+  ``trunc0`` rounds toward zero; the wrap subtracts ``2**24`` when ``u > 2**23`` and adds it
+  when ``u <= -2**23`` (Lava tests the second bound on the wrapped value but adds to the
+  unwrapped one; reproduced).
+- **Rescale** (relay synapse, Dense semantics): ``(x · M) >> k`` rounding down
+  (arithmetic shift), ``<< -k`` for ``k < 0``.
+- **Upsample**: nearest copies; bilinear ×2 computes ``16 · interp(x)`` (exact integers).
+- **Host → chip**: ``round_half_even(x / in_scale)``, clipped to the consumer's payload
+  (``|a_in| < 2**16`` into a neuron, 16-bit signed into anything else).
+- **Chip → host**: ``x_int · scale`` (model units), float64 -> the island's float32.
+
+Latency: the emulator works on logical time steps (like every Trace); Lava's one-step
+synaptic delays are a property of the lowering, realigned by it.
+
+Images of any size run whole: the image is padded bottom/right (reflect) to a multiple
+of the network's downsampling factor, and the output cropped back (as the models' own
+``PadToMultiple`` does). Per-layer parameters broadcast over H, W.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nir
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from neurodeploy.errors import BundleError
+from neurodeploy.ir.graph import DeployGraph
+from neurodeploy.ir import nodes as nd
+from neurodeploy.limits import LOIHI2, ChipLimits
+from neurodeploy.quantize.ptq import A_IN_BITS, ACT_BITS, CalibrationRanges
+from neurodeploy.targets.split import SplitExecutor
+from neurodeploy.trace import Trace
+
+PARAMS = "params.npz"
+_HALF = 1 << (LOIHI2.state_bits - 1)  # 2**23
+
+
+# ------------------------------------------------------------------ integer kernels (Lava fixed_pt)
+def trunc_shift(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """``sign(x) · (|x| >> bits)``: a right shift rounding toward zero (Lava's decays)."""
+    return torch.sign(x) * (torch.abs(x) >> bits)
+
+
+def wrap_signed(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """Lava's ``signed_clamp``: ``(x + 2**(bits-1)) mod 2**bits - 2**(bits-1)`` (a wrap, not a clip)."""
+    base = 1 << bits
+    return torch.remainder(x + base // 2, base) - base // 2
+
+
+def rescale(x: torch.Tensor, m: int, k: int) -> torch.Tensor:
+    """``(x · m) >> k`` (arithmetic shift: rounds down), or ``(x · m) << -k``."""
+    y = x * m
+    return y >> k if k >= 0 else y << -k
+
+
+def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Tensor | int = 0,
+            chip: ChipLimits = LOIHI2, state: bool = False, counts: dict | None = None):
+    """Lava's ``PyLifModelBitAcc`` on a sequence.
+
+    Args:
+        a_in: ``(T, ...)`` int64 synaptic input per step (integer units, before ``<< 6``).
+        du, dv: 12-bit decays; vth_mant: 17-bit threshold mantissa.
+        bias: effective bias ``bias_mant << bias_exp`` (int64, broadcast over ``a_in[0]``), ``v`` units.
+        state: also return ``u`` and ``v`` after every step.
+        counts: when given, adds ``u_wrapped`` and ``v_saturated`` (numbers of values).
+    Returns:
+        spikes ``(T, ...)`` int64 (0/1), and with ``state`` the tuple ``(spikes, u, v)``.
+    """
+    shift, dbits = int(chip.state_shift_bits), int(chip.decay_shift_bits)
+    keep_u, keep_v = chip.current_retained(du), chip.voltage_retained(dv)
+    vth = int(vth_mant) << shift
+    lim = _HALF - 1
+    u = torch.zeros_like(a_in[0])
+    v = torch.zeros_like(a_in[0])
+    spikes, us, vs = [], [], []
+    for a in a_in:
+        cur = trunc_shift(u * keep_u, dbits) + (a << shift)
+        wrapped = torch.where(cur > _HALF, cur - 2 * _HALF, cur)
+        u = torch.where(wrapped <= -_HALF, cur + 2 * _HALF, wrapped)
+        raw = trunc_shift(v * keep_v, dbits) + u + bias
+        v = raw.clamp(-lim, lim)
+        if counts is not None:
+            counts["u_wrapped"] = counts.get("u_wrapped", 0) + int((u != cur).sum())
+            counts["v_saturated"] = counts.get("v_saturated", 0) + int((v != raw).sum())
+        s = v > vth
+        v = torch.where(s, torch.zeros_like(v), v)
+        spikes.append(s.to(torch.int64))
+        if state:
+            us.append(u)
+            vs.append(v)
+    out = torch.stack(spikes)
+    return (out, torch.stack(us), torch.stack(vs)) if state else out
+
+
+def conv_int(x: torch.Tensor, weight: torch.Tensor, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups: int = 1,
+             chip: ChipLimits = LOIHI2, counts: dict | None = None) -> torch.Tensor:
+    """Lava's ``PyConvModelFixed`` (cross-correlation, PyTorch layout): exact integer sum, wrapped at 24 bits.
+
+    ``x``: ``(N, C, H, W)`` int64; ``weight``: ``(C_out, C_in/groups, kh, kw)`` int64 mantissas.
+    """
+    fan_in = weight[0].numel()
+    bound = int(x.abs().max()) * int(weight.abs().max()) * fan_in if x.numel() and weight.numel() else 0
+    if bound >= 1 << 53:
+        raise BundleError(f"a conv sum may reach {bound}, beyond what the emulator computes exactly (2**53); "
+                          "re-quantize with smaller activations")
+    dtype = torch.float32 if bound < 1 << 24 else torch.float64
+    acc = F.conv2d(x.to(dtype), weight.to(dtype), None, tuple(stride), tuple(padding), tuple(dilation), int(groups))
+    acc = torch.round(acc).to(torch.int64)
+    bits = chip.conv_accumulator.bits
+    out = wrap_signed(acc, bits)
+    if counts is not None:
+        counts["acc_wrapped"] = counts.get("acc_wrapped", 0) + int((out != acc).sum())
+    return out
+
+
+def _per_step(fn, x: torch.Tensor) -> torch.Tensor:
+    t, n = x.shape[:2]
+    y = fn(x.flatten(0, 1))
+    return y.reshape(t, n, *y.shape[1:])
+
+
+# ------------------------------------------------------------------ params.npz
+def params_arrays(g: DeployGraph) -> dict[str, np.ndarray]:
+    """The integer arrays of the quantized chip nodes, as ``params.npz`` stores them (``NODE/NAME``)."""
+    out = {}
+    for node, entry in g.info.quant.items():
+        for name in ("weight_mant", "bias_acc", "bias_mant"):
+            if name in g.arrays.get(node, {}):
+                out[f"{node}/{name}"] = np.asarray(g.arrays[node][name], dtype=np.int64)
+    return out
+
+
+def load_params(path: Path, chip: nir.NIRGraph, quant: dict) -> dict[str, dict[str, np.ndarray]]:
+    """Read ``params.npz`` and check it against the chip graph; one-line BundleError when it does not match."""
+    file = path / PARAMS
+    if not file.is_file():
+        raise BundleError(f"{path} has no {PARAMS}: not a quantized bundle; export with --quantize int --calib DIR")
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            raw = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{file} is not readable ({exc}); re-export with --quantize int") from None
+    params: dict[str, dict[str, np.ndarray]] = {}
+    for key, arr in raw.items():
+        node, _, name = key.rpartition("/")
+        params.setdefault(node, {})[name] = arr
+    for node, entry in quant.items():
+        n = chip.nodes.get(node)
+        if n is None:
+            raise BundleError(f"{file}: quantized node '{node}' is not in chip.nir; re-export the bundle")
+        if entry["kind"] == "conv":
+            w = params.get(node, {}).get("weight_mant")
+            if w is None or w.shape != np.asarray(n.weight).shape:
+                got = None if w is None else list(w.shape)
+                raise BundleError(f"{file}: '{node}/weight_mant' is {got}, the graph's conv needs "
+                                  f"{list(np.asarray(n.weight).shape)}; params.npz does not match the graph, re-export")
+        if entry["kind"] == "lif":
+            b = params.get(node, {}).get("bias_mant")
+            c = np.asarray(n.v_threshold).shape[0] if np.ndim(n.v_threshold) else None
+            if b is None or (c is not None and b.shape != (c,)):
+                raise BundleError(f"{file}: '{node}/bias_mant' is missing or has the wrong shape; "
+                                  "params.npz does not match the graph, re-export")
+    extra = sorted(set(params) - set(quant))
+    if extra:
+        raise BundleError(f"{file}: '{extra[0]}' is not a quantized node of this graph; params.npz does not match, re-export")
+    return params
+
+
+# ------------------------------------------------------------------ the executor
+class IntegerEmulator(SplitExecutor):
+    """Runs a quantized bundle (see module docstring). ``name = "emulator"``.
+
+    Args:
+        path: the bundle folder (``chip.nir`` with ``info.quant``, ``params.npz``, ``host/``).
+        partition: the manifest's partition summary.
+        progress: optional ``callback(done, total)`` per image in :meth:`run_images`.
+    """
+
+    name = "emulator"
+
+    def __init__(self, path: Path, partition: dict, chip: ChipLimits = LOIHI2, record_layers: bool = True):
+        super().__init__(Path(path), partition)
+        self.record_layers = record_layers  # False: Traces carry the output only (saves memory on large images)
+        self.limits = chip
+        self.quant = self.chip_info.quant
+        if not self.quant:
+            raise BundleError(f"{path} is not quantized (no integer parameters in chip.nir); "
+                              "export with --quantize int --calib DIR")
+        self.params = load_params(Path(path), self.chip, self.quant)
+        self._preds = {n: [s for s, d in self.chip.edges if d == n] for n in self.chip.nodes}
+        shapes = [s for s in self.chip_info.shapes.values() if len(s) == 3]
+        _, h, w = self.chip_info.input_shape
+        self.multiple = max([1] + [max(h // s[1], w // s[2]) for s in shapes if s[1] and s[2]])
+        self.counts: dict[str, dict[str, int]] = {}
+        self._host_reads = {n for isl in self.islands for n in isl["inputs"]} | {self.output}
+        self._consumers = {n: sum(1 for s, _ in self.chip.edges if s == n) for n in self.chip.nodes}
+
+    # ------------------------------------------------------------- one chip node
+    def _input(self, name: str, pred: str, ints: dict, values: dict) -> torch.Tensor:
+        q = self.quant[name]
+        if pred in self.quant:  # a chip node
+            x = ints[pred]
+            if self.quant[pred]["kind"] == "conv":  # bias_acc exists only where no neuron took the bias
+                x = self._with_bias(pred, x)
+            if pred in q["rescale"]:
+                x = rescale(x, *q["rescale"][pred])
+            return x
+        lim = (1 << A_IN_BITS) - 1 if q["kind"] == "lif" else (1 << (ACT_BITS - 1)) - 1
+        raw = torch.round(torch.as_tensor(values[pred], dtype=torch.float64) / q["in_scale"])
+        x = raw.clamp(-lim, lim)
+        self._count(name, "host_input_clipped", int((x != raw).sum()))
+        return x.to(torch.int64)
+
+    def _with_bias(self, conv: str, x: torch.Tensor) -> torch.Tensor:
+        b = self.params.get(conv, {}).get("bias_acc")
+        return x if b is None else x + torch.as_tensor(b).view(-1, 1, 1)
+
+    def _count(self, node: str, what: str, n: int) -> None:
+        if n:
+            c = self.counts.setdefault(node, {})
+            c[what] = c.get(what, 0) + n
+
+    def _node(self, name: str, preds: list[str], ints: dict, values: dict) -> None:
+        q = self.quant[name]
+        node = self.chip.nodes[name]
+        kind = q["kind"]
+        if isinstance(node, nd.Concat):
+            x = torch.cat([self._input(name, p, ints, values) for p in node.inputs], dim=2)
+        else:
+            x = sum(self._input(name, p, ints, values) for p in preds)
+        counts = self.counts.setdefault(name, {})
+        if kind == "conv":
+            w = torch.as_tensor(self.params[name]["weight_mant"])
+            y = _per_step(lambda z: conv_int(z, w, node.stride, node.padding, node.dilation, node.groups,
+                                             self.limits, counts), x)
+        elif kind == "lif":
+            b = torch.as_tensor(self.params[name]["bias_mant"]).view(-1, 1, 1)
+            e = int(q["bias_exp"])
+            y = lif_int(x, q["du"], q["dv"], q["vth_mant"], b << e, self.limits, counts=counts)
+        elif kind == "upsample":
+            if q["multiplier"] == 1:
+                y = _per_step(lambda z: F.interpolate(z.to(torch.float64), scale_factor=int(node.scale_factor),
+                                                      mode="nearest").to(torch.int64), x)
+            else:
+                y = _per_step(lambda z: torch.round(16 * F.interpolate(z.to(torch.float64), scale_factor=2,
+                                                                       mode="bilinear", align_corners=False)
+                                                    ).to(torch.int64), x)
+        else:  # sum, concat, gain: the integer passes (a gain changes the scale only)
+            y = x
+        ints[name] = y
+        for p in preds:  # free what no chip node reads any more
+            self._left[p] -= 1
+            if self._left[p] <= 0 and p in ints:
+                del ints[p]
+        if kind == "lif":
+            if name in self._host_reads or (self.record_layers and name in self.layers):
+                values[name] = y.to(torch.float32 if name not in self._host_reads else torch.float64).numpy()
+        elif name in self._host_reads:
+            out = self._with_bias(name, y) if kind == "conv" else y
+            values[name] = (out.to(torch.float64) * q["scale"]).numpy()
+
+    # ------------------------------------------------------------- batches and images
+    def run_batch(self, images: np.ndarray) -> list[Trace]:
+        """``images``: ``(N, C, H, W)`` in model units, any H, W -> one Trace per image."""
+        images = np.asarray(images, dtype=np.float64)
+        h, w = images.shape[-2:]
+        ph, pw = (-h) % self.multiple, (-w) % self.multiple
+        if ph or pw:
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            images = F.pad(torch.as_tensor(images), (0, pw, 0, ph), mode=mode).numpy()
+        ints: dict[str, torch.Tensor] = {}
+        self.counts = {}
+        self._left = dict(self._consumers)
+        with torch.no_grad():
+            values, seconds = self.interleave(images, lambda n, p, v: self._node(n, p, ints, v))
+        out = values[self.output][..., :h, :w]
+        counts = {n: {k: v for k, v in c.items() if v} for n, c in self.counts.items()}
+        counts = {n: c for n, c in counts.items() if c}
+        layers = self.layers if self.record_layers else []
+        return [Trace(self.name, self.chip_info.t_steps, {n: values[n][:, i].astype(np.float64) for n in layers}, out[i],
+                      meta={"run_s": seconds / len(images), "saturated": counts})
+                for i in range(len(images))]
+
+
+# ------------------------------------------------------------------ calibration (float graph)
+def calibrate(g: DeployGraph, images: np.ndarray, batch: int = 4) -> CalibrationRanges:
+    """Run the float graph (graph.nir with its host blocks, torch float64) on ``images``
+    ``(N, C, H, W)`` at the export size and record the ranges PTQ needs (model units)."""
+    from neurodeploy.targets.nir_torch import eval_node
+
+    blocks = {n: nd.host_module(node, torch.float64) for n, node in g.nodes.items() if isinstance(node, nd.HostBlock)}
+    ranges = CalibrationRanges(images=len(images))
+    feeds_chip = {s for s, d in g.edges if g.info.side.get(d) == "chip"}
+
+    def peak(table: dict, name: str, x: torch.Tensor) -> None:
+        table[name] = max(table.get(name, 0.0), float(x.abs().max()) if x.numel() else 0.0)
+
+    with torch.no_grad():
+        for start in range(0, len(images), batch):
+            x = torch.as_tensor(np.asarray(images[start:start + batch]), dtype=torch.float64)
+            values = {n: x for n in g.inputs()}
+            for name in g.order:
+                if name in values:
+                    continue
+                values[name] = eval_node(g.nir, g.info, name, values, blocks, torch.float64)
+                chip = g.info.side.get(name) == "chip"
+                if chip or name in feeds_chip:
+                    peak(ranges.out, name, values[name])
+                if chip:
+                    node = g.node(name)
+                    preds = g.predecessors(name)
+                    if isinstance(node, nd.Concat):
+                        peak(ranges.inp, name, values[name])
+                    elif preds:
+                        peak(ranges.inp, name, sum(values[p] for p in preds))
+                    if isinstance(node, nir.Conv2d):
+                        b = torch.as_tensor(np.asarray(node.bias), dtype=torch.float64).view(-1, 1, 1)
+                        peak(ranges.acc, name, values[name] - b)
+            del values
+    return ranges
