@@ -92,6 +92,7 @@ class Bundle:
             raise BundleError(f"{path} is a bundle of format version {manifest.get('format_version')}, this "
                               f"neurodeploy reads version {FORMAT_VERSION}; re-export with `neurodeploy export "
                               f"{source} --out {path} --force`")
+        _verify_files(path, manifest)
         graph = read_graph(path / "graph.nir")
         return cls(path, manifest, graph, graph_info(graph))
 
@@ -117,6 +118,21 @@ def is_bundle(path: Path) -> bool:
     except (OSError, ValueError, UnicodeDecodeError):
         return False
     return isinstance(manifest, dict) and manifest.get("format") == FORMAT
+
+
+def _verify_files(path: Path, manifest: dict[str, Any]) -> None:
+    """Every file the manifest lists must exist and have its recorded SHA-256: a file changed
+    or damaged after export is refused in one line naming it, before anything reads it."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or "graph.nir" not in files:
+        raise BundleError(f"{path / MANIFEST} lists no files with their SHA-256; re-export the bundle")
+    for name, digest in files.items():
+        file = path / name
+        if not file.is_file():
+            raise BundleError(f"{path}: {name} is missing (the manifest lists it); re-export the bundle")
+        if file_sha256(file) != digest:
+            raise BundleError(f"{path}: {name} does not match the SHA-256 in the manifest (changed or damaged "
+                              "after export); re-export the bundle")
 
 
 def _check_destination(out: Path, force: bool) -> Path:

@@ -34,9 +34,9 @@ def load_graph_for(target: str, size: tuple[int, int] | None = None) -> tuple[ni
     """A bundle folder, a ``.nir`` file, or a checkpoint (path or shipped name) -> graph."""
     path = Path(target)
     if path.is_dir():
-        if not (path / "graph.nir").is_file():
-            raise NeurodeployError(f"{path} has no graph.nir: not a bundle; create one with `neurodeploy export`")
-        return read_graph(path / "graph.nir"), "bundle"
+        from neurodeploy.bundle import Bundle
+
+        return Bundle.open(path).graph, "bundle"  # checks the manifest and every file's SHA-256
     if path.suffix == ".nir":
         return read_graph(path), "nir"
     from neurodeploy.checkpoint import build_model, load_checkpoint

@@ -62,6 +62,11 @@ def test_validate_exits_1_and_names_the_layer_when_the_reference_differs(run_cli
     payload = torch.load(bundle / "model.pt", weights_only=True)
     payload["state_dict"]["conv2.weight"][0, 0, 1, 1] += 1.0
     torch.save(payload, bundle / "model.pt")
+    from neurodeploy.checkpoint import file_sha256
+
+    manifest = json.loads((bundle / "manifest.json").read_text())  # a deliberate change: record its hash
+    manifest["files"]["model.pt"] = file_sha256(bundle / "model.pt")
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
     code, out, _ = run_cli("validate", bundle, "--json")
     verdict = json.loads(out)
     assert code == 1 and verdict["passed"] is False
@@ -200,3 +205,15 @@ def test_bundle_has_ordinary_permissions(bundle):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o777 & ~umask
+
+
+@pytest.mark.parametrize("name", ["graph.nir", "model.pt", "host/island1.onnx"])
+def test_a_bundle_file_changed_after_export_is_refused_in_one_line(run_cli, bundle, name):
+    path = bundle / name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    for command in ("validate", "report", "inspect"):
+        code, _, err = run_cli(command, bundle)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert name in err and "SHA-256" in err, err

@@ -130,6 +130,14 @@ def test_params_that_do_not_match_the_graph_are_refused_in_one_line(toy_bundle, 
     key = next(k for k in arrays if k.endswith("/weight_mant"))
     arrays[key] = arrays[key][:, :1]
     np.savez(bad / "params.npz", **arrays)
+    import json
+
+    from neurodeploy.checkpoint import file_sha256
+
+    # recorded in the manifest (else the SHA-256 check refuses the file first): the shape check must catch it
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["files"]["params.npz"] = file_sha256(bad / "params.npz")
+    (bad / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="does not match the graph") as exc:
         make_executor("emulator", Bundle.open(bad))
     assert "\n" not in str(exc.value)
