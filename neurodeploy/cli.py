@@ -149,6 +149,7 @@ def validate_cmd(
     from neurodeploy.validate import validate_bundle
 
     _say_default_executor(bundle, executor, as_json)
+    _say_how_images_fit(bundle, image or None)
     with _image_progress() as progress:
         verdict = validate_bundle(bundle, images=image or None, executor=executor, reference=against,
                                   min_agreement_pct=min_agreement, min_psnr_db=min_psnr, min_ssim=min_ssim,
@@ -179,6 +180,15 @@ class _image_progress:
 
     def __exit__(self, *exc):
         return self.bar.__exit__(*exc)
+
+
+def _say_how_images_fit(bundle: Path, images: list[Path] | None) -> None:
+    """On stderr (so --json stays parseable): how each image is fitted to the bundle's input."""
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.images import fit_notes
+
+    for line in fit_notes(images, Bundle.open(bundle).input_size):
+        err_console.print(f"note: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _say_default_executor(bundle: Path, executor: str | None, as_json: bool) -> None:
@@ -235,6 +245,7 @@ def report_cmd(
     if fps <= 0:
         raise NeurodeployError(f"--fps must be positive, got {fps}")
     _say_default_executor(bundle, executor, as_json)
+    _say_how_images_fit(bundle, image or None)
     report = report_bundle(bundle, images=image or None, executor=executor, fps=fps, html=html, truth=truth or None)
     if as_json:
         _print_json(report)

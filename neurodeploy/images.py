@@ -278,6 +278,22 @@ def center_crop(image: np.ndarray, size: tuple[int, int], source: str = "image")
     return image[:, top:top + th, left:left + tw]
 
 
+def fit_notes(paths: list[str | Path] | None, size: tuple[int, int]) -> list[str]:
+    """One line per image larger than ``size`` = (H, W) pixels, saying how it is fitted to a
+    bundle's input (its centre crop; never resized). Reads the headers only."""
+    notes = []
+    for p in expand_images(paths) if paths else [DEFAULT_IMAGE]:
+        try:
+            with Image.open(p) as img:
+                w, h = img.size
+        except (OSError, ValueError):
+            continue  # the reader says what is wrong with it
+        if (h, w) != tuple(size):
+            notes.append(f"{Path(p).name} is {h}x{w} (HxW); using its centre {size[0]}x{size[1]} crop, the bundle's "
+                         f"input (not resized; export with --size {h} {w} to use it whole)")
+    return notes
+
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 

@@ -217,3 +217,12 @@ def test_a_bundle_file_changed_after_export_is_refused_in_one_line(run_cli, bund
         code, _, err = run_cli(command, bundle)
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert name in err and "SHA-256" in err, err
+
+
+def test_validate_says_how_a_larger_image_is_fitted(run_cli, bundle):
+    from neurodeploy.images import DEFAULT_IMAGE
+
+    code, out, err = run_cli("validate", bundle, "--image", DEFAULT_IMAGE, "--executor", "nir-torch", "--json")
+    assert code == 0, err
+    assert "centre 16x16 crop" in err and "not resized" in err
+    json.loads(out)  # the note goes to stderr: the JSON stays parseable
