@@ -38,19 +38,22 @@ test-all: $(STAMP)
 # derained by torch, the report written (report.html; the report runs the bundle's own files,
 # `split`, which the validation just showed equal to Lava spike for spike, in a tenth of the time),
 # a summary printed; then toy-residual validated on Lava too.
-# TODO(issue 18): derain the photo with the integer emulator too once it lands (quantize issue).
+# The bundle is also quantized to Loihi 2 integers (calibrated on examples/images/calib, another
+# rainy photo) and the whole photo derained by the integer emulator too.
 DEMO_PHOTO ?= examples/images/real-010.png
 ND := $(VENV)/bin/neurodeploy
 
 demo: $(STAMP)
 	@mkdir -p $(DEMO_DIR)
-	$(ND) export esdnet-tiny --target loihi --out $(DEMO_DIR)/esdnet-tiny --size 64 64 --force
+	$(ND) export esdnet-tiny --target loihi --out $(DEMO_DIR)/esdnet-tiny --size 64 64 --force \
+		--quantize int --calib examples/images/calib
 	$(ND) validate $(DEMO_DIR)/esdnet-tiny --executor lava-float --image $(DEMO_PHOTO) --min-agreement 99.9 --min-psnr 60
 	$(ND) derain esdnet-tiny $(DEMO_PHOTO) --out $(DEMO_DIR)/derained
+	$(ND) derain $(DEMO_DIR)/esdnet-tiny $(DEMO_PHOTO) --executor emulator --out $(DEMO_DIR)/derained-int
 	$(ND) report $(DEMO_DIR)/esdnet-tiny --executor split --image $(DEMO_PHOTO) --summary
 	$(ND) export toy-residual --target loihi --out $(DEMO_DIR)/toy-residual --size 32 32 --force
 	$(ND) validate $(DEMO_DIR)/toy-residual --executor lava-float --image $(DEMO_PHOTO)
-	@echo "derained photo: $(DEMO_DIR)/derained/$(notdir $(DEMO_PHOTO))   report: $(DEMO_DIR)/esdnet-tiny/report.html"
+	@echo "derained photo: $(DEMO_DIR)/derained/$(notdir $(DEMO_PHOTO)) (torch), $(DEMO_DIR)/derained-int/$(notdir $(DEMO_PHOTO)) (integer emulator)   report: $(DEMO_DIR)/esdnet-tiny/report.html"
 
 clean:
 	rm -rf build .pytest_cache

@@ -178,10 +178,13 @@ _TILE_HELP = ("Tile side in pixels (a halo of context is added around each): bou
 
 
 def derain_cmd(
-    checkpoint: str = typer.Argument(..., help="Checkpoint file or shipped name (e.g. esdnet-tiny)."),
+    checkpoint: str = typer.Argument(..., help="Checkpoint file or shipped name (e.g. esdnet-tiny), or a bundle folder."),
     images: List[Path] = typer.Argument(..., help="Rainy images (PNG/JPEG/TIFF/BMP/WebP; 8 or 16 bits)."),
     out: Path = typer.Option(..., "--out", help="Folder for the derained images (same file names); written all or nothing."),
     tile: int = typer.Option(None, "--tile", help=_TILE_HELP, show_default=False),
+    executor: Optional[str] = typer.Option(None, "--executor",
+                                           help="For a bundle: the executor that derains (emulator: the integer model "
+                                                "of a --quantize int bundle, the default for one; else torch)."),
 ) -> None:
     """Derain images of any size and write them to --out (same names, bit depth and mode).
 
@@ -196,14 +199,20 @@ def derain_cmd(
     tile = DEFAULT_TILE if tile is None else tile
     if tile < 0 or 0 < tile < 16:
         raise NeurodeployError("--tile takes a side of at least 16 pixels, or 0 for whole images")
-    model, _ = load_model(checkpoint)
+    if Path(checkpoint).is_dir():
+        model, what = _executor_module(Path(checkpoint), executor)
+    elif executor is not None:
+        raise NeurodeployError("--executor needs a bundle folder; export one with `neurodeploy export`")
+    else:
+        model, _ = load_model(checkpoint)
+        what = "derain"
     torch.set_num_threads(_cores())
     bar, tasks = _progress(), []
 
     def on_tile(done: int, total: int) -> None:
         if not tasks:  # started after the inputs were checked: an error stays one line
             bar.start()
-            tasks.append(bar.add_task("derain", total=total, info=f"{len(images)} image(s), tiles"))
+            tasks.append(bar.add_task(what, total=total, info=f"{len(images)} image(s), tiles"))
         bar.update(tasks[0], completed=done)
 
     try:
@@ -212,6 +221,27 @@ def derain_cmd(
         bar.stop()
     for path in written:
         console.print(f"wrote {path}")
+
+
+def _executor_module(bundle_dir: Path, executor: str | None):
+    """A bundle's executor (default: the emulator for a quantized bundle, else torch) as a
+    module ``(N, 3, H, W) -> (N, 3, H, W)``, so that deraining tiles it like a model."""
+    import numpy as np
+    import torch
+
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.targets import make_executor
+
+    bundle = Bundle.open(bundle_dir)
+    executor = executor or ("emulator" if bundle.manifest.get("quantization", {}).get("status") == "int" else "torch")
+    runner = make_executor(executor, bundle)
+
+    class ExecutorModule(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            traces = runner.run_batch(x.detach().double().numpy())
+            return torch.as_tensor(np.stack([t.output for t in traces]), dtype=torch.float32)
+
+    return ExecutorModule(), f"derain ({executor})"
 
 
 def evaluate_cmd(

@@ -211,3 +211,24 @@ def test_a_paired_calibration_folder_uses_its_rainy_images_centre_cropped(tmp_pa
     crops, names = calibration_images(tmp_path, (2, 2))
     assert names == ["a.png"] and crops.shape == (1, 3, 2, 2)
     assert np.allclose(crops * 255, 77)
+
+
+def test_derain_a_whole_photo_with_the_integer_emulator(toy_bundle, run_cli, tmp_path):
+    """`derain BUNDLE IMG` on a quantized bundle runs the emulator on the whole image, any size."""
+    from PIL import Image
+
+    from neurodeploy.images import DEFAULT_IMAGE, read_image
+
+    src, _ = toy_bundle
+    photo = tmp_path / "photo.png"
+    with Image.open(DEFAULT_IMAGE) as img:
+        img.convert("RGB").crop((100, 50, 100 + 40, 50 + 28)).save(photo)  # not the bundle's 16x16
+    code, out, err = run_cli("derain", src, photo, "--out", tmp_path / "out")
+    assert code == 0, err
+    got = read_image(tmp_path / "out" / "photo.png")
+    assert got.shape == (3, 28, 40)
+    code, _, _ = run_cli("derain", src, photo, "--out", tmp_path / "out-torch", "--executor", "torch")
+    assert code == 0
+    # the integer model is close to the float one, and not identical to it
+    diff = np.abs(got - read_image(tmp_path / "out-torch" / "photo.png"))
+    assert 0 < diff.max() and diff.mean() < 0.05
