@@ -214,6 +214,19 @@ def _one_line(exc: NeurodeployError) -> bool:
     return "\n" not in str(exc)
 
 
+def _outcome(run) -> str:
+    """``run()``'s outcome, or how it failed: refused (one line), multiline, hung, traceback."""
+    try:
+        return run()
+    except NeurodeployError as exc:
+        return "refused" if _one_line(exc) else "multiline"
+    except Hung:
+        return "hung"
+    except Exception:
+        traceback.print_exc(limit=3)
+        return "traceback"
+
+
 def image_case(rng: random.Random, model, work: Path, i: int) -> list[tuple[str, str, str]]:
     """Returns [(path, kind, outcome)] for derain and evaluate."""
     pic = _picture(rng)
@@ -229,38 +242,27 @@ def image_case(rng: random.Random, model, work: Path, i: int) -> list[tuple[str,
     oracle = pillow_oracle(path)
     results = []
     # derain: the CLI's code path, then the oracle for an exit-0 result
-    try:
+    def derain_outcome() -> str:
         written = derain_files(model, [path], case / "out", tile=32, halo=8)
         if oracle is None:
-            outcome = "ok-pillow-refuses"  # we read what Pillow alone cannot (e.g. 16-bit colour via OpenCV)
-        else:
-            from neurodeploy.images import read_image
+            return "ok-pillow-refuses"  # we read what Pillow alone cannot (e.g. 16-bit colour via OpenCV)
+        from neurodeploy.images import read_image
 
-            ours = derain(model, torch.as_tensor(read_image(path), dtype=torch.float32), tile=32, halo=8)
-            ref = derain(model, torch.as_tensor(oracle, dtype=torch.float32), tile=32, halo=8)
-            ok_file = written[0].is_file() and Image.open(written[0]).size == (ref.shape[2], ref.shape[1])
-            outcome = "ok" if ok_file and ours.shape == ref.shape and _psnr(ours, ref) >= PSNR_MIN_DB else "wrong"
-    except NeurodeployError as exc:
-        outcome = "refused" if _one_line(exc) else "multiline"
-    except Hung:
-        outcome = "hung"
-    except Exception:
-        outcome = "traceback"
-        traceback.print_exc(limit=3)
-    results.append(("derain", kind, outcome))
+        ours = derain(model, torch.as_tensor(read_image(path), dtype=torch.float32), tile=32, halo=8)
+        ref = derain(model, torch.as_tensor(oracle, dtype=torch.float32), tile=32, halo=8)
+        ok_file = written[0].is_file() and Image.open(written[0]).size == (ref.shape[2], ref.shape[1])
+        return "ok" if ok_file and ours.shape == ref.shape and _psnr(ours, ref) >= PSNR_MIN_DB else "wrong"
+
+    results.append(("derain", kind, _outcome(derain_outcome)))
     # evaluate: the fuzz file as the rainy side, its oracle (or a grey picture) as the clean side
     clean = (oracle if oracle is not None else np.full((3, 16, 16), 0.5)).transpose(1, 2, 0)
     Image.fromarray((clean * 255 + 0.5).astype(np.uint8)).save(case / "clean" / "x.png")
-    try:
+
+    def evaluate_outcome() -> str:
         evaluate(model, case, tile=32, halo=8)
-        outcome = "ok"
-    except NeurodeployError as exc:
-        outcome = "refused" if _one_line(exc) else "multiline"
-    except Hung:
-        outcome = "hung"
-    except Exception:
-        outcome = "traceback"
-        traceback.print_exc(limit=3)
+        return "ok"
+
+    outcome = _outcome(evaluate_outcome)
     results.append(("evaluate", kind, outcome))
     shutil.rmtree(case, ignore_errors=True)
     return results
