@@ -149,11 +149,11 @@ def validate_cmd(
     from neurodeploy.validate import validate_bundle
 
     _say_default_executor(bundle, executor, as_json)
-    _say_how_images_fit(bundle, image or None)
     with _image_progress() as progress:
         verdict = validate_bundle(bundle, images=image or None, executor=executor, reference=against,
                                   min_agreement_pct=min_agreement, min_psnr_db=min_psnr, min_ssim=min_ssim,
                                   truth=truth or None, progress=progress)
+    _say_how_images_fit(bundle, image or None)  # after the run: an error stays one line
     if as_json:
         _print_json(verdict)
     else:
@@ -245,8 +245,8 @@ def report_cmd(
     if fps <= 0:
         raise NeurodeployError(f"--fps must be positive, got {fps}")
     _say_default_executor(bundle, executor, as_json)
-    _say_how_images_fit(bundle, image or None)
     report = report_bundle(bundle, images=image or None, executor=executor, fps=fps, html=html, truth=truth or None)
+    _say_how_images_fit(bundle, image or None)  # after the run: an error stays one line
     if as_json:
         _print_json(report)
     elif summary:
