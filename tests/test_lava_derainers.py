@@ -8,11 +8,7 @@ import pytest
 
 
 @pytest.mark.lava
-@pytest.mark.parametrize("checkpoint", [
-    "esdnet-tiny",
-    pytest.param("spikerain-tiny", marks=pytest.mark.slow),
-    pytest.param("vlifnet-tiny", marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize("checkpoint", ["esdnet-tiny", "spikerain-tiny", "vlifnet-tiny"])
 def test_derainer_on_lava_float_agrees_with_torch(run_cli, tmp_path, checkpoint):
     out = tmp_path / "b"
     code, text, err = run_cli("export", checkpoint, "--out", out, "--size", "16", "16", "--json")
@@ -26,7 +22,6 @@ def test_derainer_on_lava_float_agrees_with_torch(run_cli, tmp_path, checkpoint)
 
 
 @pytest.mark.lava
-@pytest.mark.slow
 def test_removing_one_delay_at_a_derainer_join_fails_at_the_join(tmp_path):
     """Drop the delay line on one input of a join: validation must fail, first at the join's consumer."""
     import numpy as np
