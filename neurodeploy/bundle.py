@@ -5,7 +5,7 @@ Layout of a bundle folder::
     manifest.json   source checkpoint + hash, architecture, versions, T, input shape,
                     target, partition summary, lowering summary (latencies, delay lines),
                     quantization status
-    graph.nir       the whole exported graph (neurodeploy.graph.read_graph loads it)
+    graph.nir       the whole exported graph (neurodeploy.ir.read_graph loads it)
     chip.nir        the chip part (pure NIR when it is only convs and LIFs)
     host/ISLAND.onnx  one file per host island (onnxruntime runs it); inputs and outputs
                     named after the nodes on the cut edges

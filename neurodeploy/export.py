@@ -19,7 +19,7 @@ per step and per image, ``(C, H, W)``.
 
 What NIR cannot say -- edge kinds (binary spikes / graded spikes / real values), the
 papers' spike condition (``>=``), domains, T -- is stored beside the graph in
-``graph.metadata["neurodeploy"]`` (see :mod:`neurodeploy.graph`). nirtorch's tracer is
+``graph.metadata["neurodeploy"]`` (see :mod:`neurodeploy.ir.info`). nirtorch's tracer is
 not used: it names nodes after fx nodes, not module paths, and rejects every function
 but addition.
 """

@@ -2,7 +2,7 @@
 
 **Foreign graphs in.** :func:`from_foreign_nir` takes a NIR graph written by
 ``snntorch.export_nir.export_to_nir`` or ``norse.torch.to_nir`` and returns a graph with
-our :class:`~neurodeploy.graph.GraphInfo` attached, in the form of our own exports (an
+our :class:`~neurodeploy.ir.GraphInfo` attached, in the form of our own exports (an
 explicit encoder and decoder around the writer's per-step nodes), so that
 ``targets/loihi/lower.py`` + the Lava executor and the NIR torch executor
 (``targets/nir_torch.py``) run it as they run our exports. It fills in what those writers
@@ -162,7 +162,7 @@ def from_foreign_nir(graph: nir.NIRGraph, t_steps: int, source: str, *, dt_s: fl
         (``neurodeploy.DirectEncode``, T steps) -> the writer's nodes, renamed never,
         with float64 parameters and full per-neuron arrays -> ``decode``
         (``neurodeploy.TemporalMean``) -> Output (image); read it back with
-        :func:`neurodeploy.graph.read_graph` (``nir.read`` refuses our node types by
+        :func:`neurodeploy.ir.read_graph` (``nir.read`` refuses our node types by
         design). GraphInfo: node kinds, domains, edge kinds, spike condition ``>`` (both
         libraries fire strictly above threshold, like Lava), ``decode`` = ``"spikes"``
         when the output reads a neuron layer (decoded: its firing rate), else

@@ -300,7 +300,7 @@ def _concat_order(name: str, node: nd.Concat | nd.Product) -> list[str]:
 
 def _check_structure(graph: nir.NIRGraph) -> list[tuple[str, str]]:
     if not isinstance(graph, nir.NIRGraph):
-        raise GraphError(f"expected a NIR graph, got {type(graph).__name__}; read it with neurodeploy.graph.read_graph")
+        raise GraphError(f"expected a NIR graph, got {type(graph).__name__}; read it with neurodeploy.ir.read_graph")
     if not isinstance(graph.nodes, dict):
         raise GraphError(f"the graph's nodes are {type(graph.nodes).__name__}, not a dict by name; {REEXPORT}")
     for name, node in graph.nodes.items():

@@ -3,7 +3,7 @@
 Each is serialised by ``nir.write`` like any NIR node, but with the type name
 ``neurodeploy.<Class>``. A reader without neurodeploy (``nir.read``, snntorch, norse)
 stops with "Unknown unit type" instead of misreading the graph;
-:func:`neurodeploy.graph.read_graph` reads them back. Shapes are per time step and
+:func:`neurodeploy.ir.read_graph` reads them back. Shapes are per time step and
 per image, ``(C, H, W)``, like NIR's.
 
 - :class:`DirectEncode` -- image -> T identical steps (the rainy image on every step).
