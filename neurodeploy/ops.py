@@ -1,8 +1,8 @@
 """Operation counts: the one definition of MACs and of effective operations in neurodeploy.
 
 Ground layer (no neurodeploy imports): the counter of the models (``neurodeploy count``,
-:mod:`neurodeploy.models.counting`), the IR (:mod:`neurodeploy.ir.counts`), the partition
-summary and the reports all count with these functions.
+:mod:`neurodeploy.models.counting`), the partition summary and the reports all count with
+these functions.
 
 Definitions (NeuroBench, "effective operations"; Yik et al. 2024, ``neurobench/metrics``):
 

@@ -119,6 +119,14 @@ class DeployGraph:
     def t_steps(self) -> int:
         return self.info.t_steps
 
+    def islands(self) -> dict[str, list[str]]:
+        """Host island name -> its nodes in graph order (from ``info.island``, the partition's)."""
+        out: dict[str, list[str]] = {}
+        for n in self.order:
+            if n in self.info.island:
+                out.setdefault(self.info.island[n], []).append(n)
+        return out
+
     def neuron_layers(self) -> list[str]:
         """Neuron nodes in topological order: the layers a Trace records."""
         return self.info.neuron_layers(self.nir)

@@ -38,10 +38,7 @@ def island_steps(g: DeployGraph, nodes: list[str]) -> int:
 
 def latency(g: DeployGraph, balance: bool = True) -> dict[str, int]:
     """Write ``info.latency`` and ``info.delays`` (see module docstring); return the latencies."""
-    islands: dict[str, list[str]] = {}
-    for n in g.order:
-        if n in g.info.island:
-            islands.setdefault(g.info.island[n], []).append(n)
+    islands = g.islands()
     lat: dict[str, int] = {}
     arrival: dict[str, int] = {}  # per node: when its (aligned) inputs arrive
     pending = list(g.order)

@@ -31,10 +31,10 @@ import nir
 import numpy as np
 
 from neurodeploy.ir import nodes as nd
-from neurodeploy.ir.counts import conv_macs
 from neurodeploy.ir.graph import DeployGraph
 from neurodeploy.limits import LOIHI2
 from neurodeploy.models.host_blocks import HOST_OP_HINTS, spec
+from neurodeploy.ops import conv_macs
 
 CHIP_KINDS = ("conv", "lif", "upsample", "concat", "sum", "gain")
 
@@ -210,7 +210,7 @@ def summarize(g: DeployGraph, part: Partition) -> dict[str, Any]:
             side["neurons"] += int(np.prod(g.shape(name)))
         elif isinstance(node, nir.Conv2d):
             side["synapses"] += int(np.asarray(node.weight).size)
-            side["macs_per_image"] += conv_macs(node, g.shape(name)) * (t if g.domain(name) == "seq" else 1)
+            side["macs_per_image"] += conv_macs(np.asarray(node.weight).shape, g.shape(name)) * (t if g.domain(name) == "seq" else 1)
         elif isinstance(node, nd.HostBlock):
             side["synapses"] += int(sum(np.asarray(v).size for v in node.params.values()))
             side["host_block_flops_per_image"] += _host_flops(g, name)

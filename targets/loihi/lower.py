@@ -131,14 +131,6 @@ _CHIP_PROCESS = {"conv": "conv", "lif": "lif", "sum": "relay", "gain": "relay", 
                  "upsample": "upsample"}
 
 
-def _islands(g: DeployGraph) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for n in g.order:
-        if n in g.info.island:
-            out.setdefault(g.info.island[n], []).append(n)
-    return out
-
-
 def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
     """One LavaNode per process of the Lava run, arrays in Lava's layout (see module docstring)."""
     from neurodeploy.passes.latency import is_source_island
@@ -146,7 +138,7 @@ def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
     from neurodeploy.targets.host_onnx import onnx_name
 
     nodes: dict[str, LavaNode] = {}
-    islands = _islands(g)
+    islands = g.islands()
     done_islands: set[str] = set()
     for name in g.order:
         island = g.info.island.get(name)
