@@ -207,7 +207,6 @@ class IntegerEmulator(SplitExecutor):
             raise BundleError(f"{path} is not quantized (no integer parameters in chip.nir); "
                               "export with --quantize int --calib DIR")
         self.params = load_params(Path(path), self.chip, self.quant)
-        self._preds = {n: [s for s, d in self.chip.edges if d == n] for n in self.chip.nodes}
         shapes = [s for s in self.chip_info.shapes.values() if len(s) == 3]
         _, h, w = self.chip_info.input_shape
         self.multiple = max([1] + [max(h // s[1], w // s[2]) for s in shapes if s[1] and s[2]])

@@ -23,6 +23,7 @@ from neurodeploy.errors import ExportError
 from neurodeploy.ir import nodes as nd
 from neurodeploy.ir.graph import DeployGraph
 from neurodeploy.passes.partition import Island
+from neurodeploy.targets.island_files import onnx_name, onnx_session
 from neurodeploy.targets.nir_torch import eval_node
 
 ONNX_OPSET = 17
@@ -80,14 +81,6 @@ class HostIsland(torch.nn.Module):
         return f
 
 
-def onnx_name(node: str) -> str:
-    """The ONNX input/output name of a node: dots become slashes (torch's own convention), and a
-    name that starts with a digit (other writers name nodes "0", "1", ...) gets ``node_`` before
-    it, which the exporter needs."""
-    name = node.replace(".", "/")
-    return f"node_{name}" if name[:1].isdigit() else name
-
-
 def write_host_onnx(path: str | Path, host: HostIsland) -> None:
     """Export ``host`` to ONNX and check it with ``onnx.checker``.
 
@@ -124,16 +117,6 @@ def write_host_onnx(path: str | Path, host: HostIsland) -> None:
     except Exception as exc:  # the exporter raises many types for unsupported ops
         raise ExportError(f"host {host.name} does not export to ONNX: {exc}") from None
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
-
-
-def onnx_session(path: str | Path, threads: int = 1):
-    """An onnxruntime CPU session for one island file (``threads`` intra-op threads)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def run_host_onnx(path: str | Path, host: HostIsland, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:

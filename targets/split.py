@@ -35,12 +35,13 @@ class SplitExecutor:
     name = "split"
 
     def __init__(self, path: Path, partition: dict):
-        from neurodeploy.targets.host_onnx import onnx_name, onnx_session
+        from neurodeploy.targets.island_files import onnx_name, onnx_session
 
         self.chip = read_graph(path / "chip.nir")
         self.chip_info = graph_info(self.chip)
         self.order = topological_order(self.chip)
         self.layers = self.chip_info.neuron_layers(self.chip)
+        self._preds = {n: [s for s, d in self.chip.edges if d == n] for n in self.chip.nodes}
         self.islands = partition["islands"]
         self.output = partition["graph_output"]
         self._onnx_name = onnx_name
@@ -86,7 +87,7 @@ class SplitExecutor:
                     pending_islands.remove(isl)
                     progressed = True
             for name in list(pending_chip):
-                preds = [s for s, d in self.chip.edges if d == name]
+                preds = self._preds[name]
                 if not all(p in done or p in values for p in preds):
                     # chip.nir cannot order a node after an island it waits for: skip it for now
                     continue

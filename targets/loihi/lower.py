@@ -135,7 +135,7 @@ def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
     """One LavaNode per process of the Lava run, arrays in Lava's layout (see module docstring)."""
     from neurodeploy.passes.latency import is_source_island
     from neurodeploy.passes.partition import island_io
-    from neurodeploy.targets.host_onnx import onnx_name
+    from neurodeploy.targets.island_files import onnx_name
 
     nodes: dict[str, LavaNode] = {}
     islands = g.islands()

@@ -35,9 +35,10 @@ from lava.magma.core.model.py.ports import PyInPort, PyOutPort  # noqa: E402
 from lava.magma.core.model.py.type import LavaPyType  # noqa: E402
 from lava.magma.core.process.ports.ports import InPort, OutPort  # noqa: E402
 from lava.magma.core.process.process import AbstractProcess  # noqa: E402
-from lava.magma.core.process.variable import Var  # noqa: E402
 from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
+
+from neurodeploy.targets.island_files import onnx_session  # noqa: E402
 
 
 def _interp_matrix(n_in: int, scale: int, mode: str, align_corners: bool) -> np.ndarray:
@@ -129,11 +130,7 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
         s = self.time_step - 1
         xs = [getattr(self, f"in{i}").recv() for i in range(n_in)]
         if not hasattr(self, "_buffers"):
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
-            self._session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+            self._session = onnx_session(onnx_path)  # created in the Lava process, one thread
             self._buffers = [np.zeros((t_steps, *shape)) for shape in in_shapes]
             self._pending: dict[int, list[np.ndarray]] = {}
             self._images: list[np.ndarray] = []
