@@ -4,7 +4,7 @@ Expected values are computed by hand from the formula each test names (integer u
 Lava time steps); each Lava test also checks that :data:`neurodeploy.limits.LOIHI2`'s
 helpers predict what Lava did, so a wrong range, rounding or overflow rule in the limits
 object fails here. Three Lava runs in all (a fixed_pt run of Lava's LIF and Dense, a
-fixed_pt run of Conv and neurodeploy's DelayLine and Readout, a floating_pt run of the
+fixed_pt run of Conv and neurodeploy's DelayLine, a floating_pt run of the
 latter two), each built once per module.
 """
 
@@ -263,15 +263,14 @@ def test_dense_graded_payload_passes_unclipped_and_the_sum_wraps_at_32_bits(lif_
     assert lif_dense_run["graded_1_bit"][1] == PAYLOADS
 
 
-# --- Lava's Conv and neurodeploy's DelayLine and Readout ---------------------------------------
+# --- Lava's Conv and neurodeploy's DelayLine ---------------------------------------------------
 
 X1 = [HALF - 1, -HALF, -1, 5]  # payloads at the graded-spike limits, and small negatives
 X2 = [-(HALF - 1), HALF - 1, 3, -5]
-READOUT_BIAS = [HALF - 1, -HALF, 7, -7]
 CONV_STEPS = 5
 
 
-def _conv_delay_readout(select_tag, x1, x2, bias):
+def _conv_delay(select_tag, x1, x2):
     import neurodeploy.targets.loihi  # noqa: F401
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -279,21 +278,19 @@ def _conv_delay_readout(select_tag, x1, x2, bias):
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
 
-    from neurodeploy.targets.loihi.processes import DelayLine, Readout
+    from neurodeploy.targets.loihi.processes import DelayLine
 
     fixed = select_tag == "fixed_pt"
     shape = (1, 1, 4)
     data = np.zeros(shape + (CONV_STEPS,), dtype=np.int32 if fixed else np.float64)
     data[0, 0, :, 0], data[0, 0, :, 1] = x1, x2
     src = Source(data=data)
-    sinks, procs = {}, {}
+    sinks = {}
     for delay in (1, 2):
         line = DelayLine(shape=shape, delay=delay)
         sinks[f"delay{delay}"] = Sink(shape=shape, buffer=CONV_STEPS)
         src.s_out.connect(line.s_in)
         line.s_out.connect(sinks[f"delay{delay}"].a_in)
-    procs["readout"] = Readout(shape=shape, bias=np.array(bias), buffer=CONV_STEPS)
-    src.s_out.connect(procs["readout"].a_in)
     if fixed:
         # 1x1 conv, weight (C_out, kx, ky, C_in): out0 = 2 x0, out1 = 300 x3, out2 = x1, out3 = -x1
         weight = np.zeros((4, 1, 1, 4), dtype=np.int32)
@@ -305,7 +302,6 @@ def _conv_delay_readout(select_tag, x1, x2, bias):
     try:
         src.run(condition=RunSteps(num_steps=CONV_STEPS), run_cfg=Loihi2SimCfg(select_tag=select_tag))
         out = {name: sink.data.get()[0, 0].T.tolist() for name, sink in sinks.items()}  # (steps, channels)
-        out["readout"] = procs["readout"].data.get()[0, 0].T.tolist()
     finally:
         src.stop()
     return out
@@ -313,7 +309,7 @@ def _conv_delay_readout(select_tag, x1, x2, bias):
 
 @pytest.fixture(scope="module")
 def fixed_run():
-    return _conv_delay_readout("fixed_pt", X1, X2, READOUT_BIAS)
+    return _conv_delay("fixed_pt", X1, X2)
 
 
 @pytest.mark.lava
@@ -338,19 +334,8 @@ def test_delay_line_fixed_delays_payloads_at_the_limits_exactly(fixed_run, delay
 
 
 @pytest.mark.lava
-def test_readout_fixed_records_input_plus_bias_exactly_beyond_24_bits(fixed_run):
-    got = fixed_run["readout"]  # step k's record is a_in(k) + bias; no synapse in front, so no delay
-    assert got[0] == [2 * HALF - 2, -2 * HALF, 6, -2]
-    assert got[1] == [0, -1, 10, -12]
-    assert got[2:] == [READOUT_BIAS] * (CONV_STEPS - 2)
-
-
-@pytest.mark.lava
-def test_delay_line_and_readout_float_models_keep_fractions_exactly():
-    x1, x2, bias = [0.5, -1.25, 3e7 + 0.125, -1e-3], [-0.75, 2.5, -3e7, 1e-3], [0.25, -0.5, 1.5, -2.0]
-    out = _conv_delay_readout("floating_pt", x1, x2, bias)
+def test_delay_line_float_model_keeps_fractions_exactly():
+    x1, x2 = [0.5, -1.25, 3e7 + 0.125, -1e-3], [-0.75, 2.5, -3e7, 1e-3]
+    out = _conv_delay("floating_pt", x1, x2)
     assert out["delay1"][:3] == [[0.0] * 4, x1, x2]
     assert out["delay2"][:4] == [[0.0] * 4, [0.0] * 4, x1, x2]
-    assert out["readout"][0] == [a + b for a, b in zip(x1, bias)]
-    assert out["readout"][1] == [a + b for a, b in zip(x2, bias)]
-    assert out["readout"][2] == bias

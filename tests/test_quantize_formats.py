@@ -33,7 +33,6 @@ def test_view_bits_equal_the_precisions_lavas_fixed_pt_models_declare():
 
 
 def test_neurodeploys_fixed_pt_processes_declare_the_chip_widths():
-    from neurodeploy.targets.loihi.processes.models import PyDelayLineModelFixed, PyReadoutModelFixed
+    from neurodeploy.targets.loihi.processes.models import PyDelayLineModelFixed
 
     assert PyDelayLineModelFixed.s_in.precision == PyDelayLineModelFixed.buffer.precision == LOIHI2.message_bits
-    assert PyReadoutModelFixed.a_in.precision == CHIP.conv_accumulator.bits

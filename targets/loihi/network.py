@@ -3,8 +3,9 @@
 One :class:`LavaNetwork` streams a batch of images back to back (one every T steps):
 each neuron layer is a ``LIFReset`` that resets its state at the first step of each of
 its windows (offset = its latency), so pipelined images never see each other's state.
-Spikes are read through ``RingBuffer`` sinks (one ``get`` per layer after the run, not
-a Monitor per step), the output through a :class:`Readout`.
+Each layer's spikes, and the output images of the last host island, are written to files
+by the processes themselves at the end of the run (not read back through Lava's ``Var.get``,
+which moves values one by one).
 """
 
 from __future__ import annotations

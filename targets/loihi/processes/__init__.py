@@ -1,5 +1,7 @@
-"""Lava processes neurodeploy adds (a delay line and a readout), with their models."""
+"""Lava processes neurodeploy adds, with their models: the delay line (here); the processes
+whose ports depend on the graph -- relays, routing, interpolation, host islands, record
+sinks (:mod:`.functions`); a faster model of Lava's own Conv (:mod:`.fast`)."""
 
-from neurodeploy.targets.loihi.processes.process import DelayLine, Readout
+from neurodeploy.targets.loihi.processes.process import DelayLine
 
-__all__ = ["DelayLine", "Readout"]
+__all__ = ["DelayLine"]

@@ -1,4 +1,4 @@
-"""ProcessModels of :mod:`.process`: ``floating_pt`` and ``fixed_pt`` for each process.
+"""ProcessModels of :mod:`.process`: ``floating_pt`` and ``fixed_pt`` of the delay line.
 
 Lava finds them by scanning this folder when it compiles a network.
 """
@@ -19,7 +19,7 @@ from lava.magma.core.model.py.type import LavaPyType  # noqa: E402
 from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 
-from neurodeploy.targets.loihi.processes.process import DelayLine, Readout  # noqa: E402
+from neurodeploy.targets.loihi.processes.process import DelayLine  # noqa: E402
 
 
 class _PyDelayLineModel(PyLoihiProcessModel):
@@ -48,26 +48,3 @@ class PyDelayLineModelFixed(_PyDelayLineModel):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=LOIHI2.graded_payload_bits)
     buffer: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=LOIHI2.graded_payload_bits)
 
-
-class _PyReadoutModel(PyLoihiProcessModel):
-    def run_spk(self) -> None:
-        slot = (self.time_step - 1) % self.data.shape[-1]
-        self.data[..., slot] = self.a_in.recv() + self.bias
-
-
-@implements(proc=Readout, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
-class PyReadoutModelFloat(_PyReadoutModel):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    bias: np.ndarray = LavaPyType(np.ndarray, float)
-    data: np.ndarray = LavaPyType(np.ndarray, float)
-
-
-@implements(proc=Readout, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyReadoutModelFixed(_PyReadoutModel):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=LOIHI2.conv_accumulator.bits)
-    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=LOIHI2.conv_accumulator.bits)
-    data: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)  # host-side record (int32), not a chip format

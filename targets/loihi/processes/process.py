@@ -1,16 +1,14 @@
-"""Two small Lava processes the stock library lacks: a delay line and a readout.
+"""A small Lava process the stock library lacks: a delay line.
 
 Each follows Lava's split: the Process (here) declares ports and variables; the
 ProcessModels (``models.py`` beside it, ``floating_pt`` and ``fixed_pt``) implement it,
-chosen by the run config. Both receive and send within the same time step, so they add
-no latency of their own (unlike synapses, which add one step).
+chosen by the run config. It receives and sends within the same time step, so it adds
+no latency of its own (unlike synapses, which add one step). The processes whose ports
+depend on the graph (relays, routing, host islands, record sinks) are in ``functions.py``.
 
 - :class:`DelayLine` delays a stream by ``delay`` time steps (payload kept: binary,
   graded or real). It balances paths of different depth at joins. On Loihi 2 this maps
   to synaptic/axonal delays or relay neurons; here it is a CPU process.
-- :class:`Readout` records ``a_in + bias`` every step into a ring buffer: the non-spiking
-  output neurons whose state the host reads (the bias is the last conv's bias, which a
-  Lava Conv cannot hold).
 """
 
 from __future__ import annotations
@@ -42,19 +40,3 @@ class DelayLine(AbstractProcess):
         self.s_out = OutPort(shape=shape)
         self.buffer = Var(shape=shape + (delay,), init=np.zeros(shape + (delay,)))
 
-
-class Readout(AbstractProcess):
-    """Records ``a_in + bias`` at every step into ``data[..., step % buffer]``.
-
-    Args:
-        shape: shape of the output (Lava layout).
-        bias: per-element bias added to the input (same units as the input).
-        buffer: number of steps kept.
-    """
-
-    def __init__(self, *, shape: tuple[int, ...], bias: np.ndarray | float = 0.0, buffer: int,
-                 name: str | None = None) -> None:
-        super().__init__(shape=shape, buffer=buffer, name=name)
-        self.a_in = InPort(shape=shape)
-        self.bias = Var(shape=shape, init=np.broadcast_to(bias, shape).copy())
-        self.data = Var(shape=shape + (buffer,), init=np.zeros(shape + (buffer,)))
