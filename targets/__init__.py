@@ -63,22 +63,17 @@ def most_faithful(bundle) -> str:
     return "lava-float" if lava_lowered(bundle) else "split"
 
 
-@executor("torch", "the trained model in float32, as trained")
-def _torch(bundle):
+def _torch_reference(bundle, dtype: str):
     import torch
 
     from neurodeploy.targets.torch_reference import TorchReference
 
-    return TorchReference(bundle.model(), bundle.graph, bundle.info, dtype=torch.float32)
+    return TorchReference(bundle.model(), bundle.graph, bundle.info, dtype=getattr(torch, dtype))
 
 
-@executor("torch-float64", "the trained model in float64 (the reference for float simulators)")
-def _torch64(bundle):
-    import torch
-
-    from neurodeploy.targets.torch_reference import TorchReference
-
-    return TorchReference(bundle.model(), bundle.graph, bundle.info, dtype=torch.float64)
+executor("torch", "the trained model in float32, as trained")(lambda bundle: _torch_reference(bundle, "float32"))
+executor("torch-float64", "the trained model in float64 (the reference for float simulators)")(
+    lambda bundle: _torch_reference(bundle, "float64"))
 
 
 @executor("nir-torch", "the exported graph.nir itself, executed in torch (float64)")
