@@ -135,7 +135,6 @@ def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
     """One LavaNode per process of the Lava run, arrays in Lava's layout (see module docstring)."""
     from neurodeploy.passes.latency import is_source_island
     from neurodeploy.passes.partition import island_io
-    from neurodeploy.targets.island_files import onnx_name
 
     nodes: dict[str, LavaNode] = {}
     islands = g.islands()
@@ -159,8 +158,7 @@ def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
                 island, "island", _xyc(g.shape(outputs[0])), latency=lat,
                 in_shapes=[_xyc(g.shape(n)) for n in inputs], out_shapes=[_xyc(g.shape(n)) for n in outputs],
                 params={"inputs": inputs, "outputs": outputs, "input_latency": lat - g.t_steps,
-                        "onnx_inputs": [onnx_name(n) for n in inputs], "onnx_outputs": [onnx_name(n) for n in outputs],
-                        "in_domains": [g.domain(n) for n in inputs], "out_domains": [g.domain(n) for n in outputs],
+                        "in_domains": [g.domain(n) for n in inputs],
                         "image_outputs": [isinstance(g.node(n), nir.Output) for n in outputs]})
             continue
         kind = _CHIP_PROCESS.get(g.kind(name))

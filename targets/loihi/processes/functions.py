@@ -38,7 +38,7 @@ from lava.magma.core.process.process import AbstractProcess  # noqa: E402
 from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 
-from neurodeploy.targets.island_files import onnx_session  # noqa: E402
+from neurodeploy.targets.island_files import onnx_name, onnx_session  # noqa: E402
 
 
 def _interp_matrix(n_in: int, scale: int, mode: str, align_corners: bool) -> np.ndarray:
@@ -123,7 +123,8 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
                 setattr(self, f"out{i}", OutPort(shape=shape))
 
     proc_cls = type(f"HostIsland{n_in}x{n_out}", (AbstractProcess,), {"__init__": init})
-    start, names_in, names_out = int(p["input_latency"]), p["onnx_inputs"], p["onnx_outputs"]
+    start = int(p["input_latency"])
+    names_in, names_out = [onnx_name(n) for n in p["inputs"]], [onnx_name(n) for n in p["outputs"]]
     in_domains, image_outputs = p["in_domains"], p["image_outputs"]
 
     def run_spk(self) -> None:
