@@ -100,14 +100,10 @@ def test_islands_cover_the_host_and_never_wait_on_themselves(derainer):
         leaving = [d for n in isl.nodes for d in succ[n] if d not in isl.nodes]
         assert not downstream(leaving) & set(isl.inputs), isl.name
         assert set(isl.inputs) <= set(graph.nodes) and set(isl.outputs) <= set(isl.nodes)
-        blocks = [graph.nodes[n] for n in isl.nodes if kinds_of(info, n) == "host"]
+        blocks = [graph.nodes[n] for n in isl.nodes if info.node_kinds[n] == "host"]
         if any(b.block in ("MultiDimensionalAttention", "MDSA", "TemporalFusion", "VLIF") for b in blocks):
             assert isl.window == "all_steps"
     assert len(part.islands) >= 3
-
-
-def kinds_of(info, name):
-    return info.node_kinds[name]
 
 
 def test_host_islands_onnx_match_torch(derainer, tmp_path):
