@@ -33,6 +33,44 @@ def _progress() -> Progress:
     )
 
 
+class _LazyBar:
+    """A progress bar that appears at the first update, so that an error found before any
+    work (bad data, a bad option) stays one line. ``update(done, total, info=None)``."""
+
+    def __init__(self, description: str, info: str = ""):
+        self.bar, self.description, self.info, self._task = _progress(), description, info, None
+
+    def update(self, done: int, total: int, info: str | None = None) -> None:
+        if self._task is None:
+            self.bar.start()
+            self._task = self.bar.add_task(self.description, total=total, info=self.info)
+        self.bar.update(self._task, completed=done, **({} if info is None else {"info": info}))
+
+    def print(self, line: str) -> None:
+        self.bar.console.print(line)
+
+    def __enter__(self) -> "_LazyBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+
+def _tile_side(tile: int | None) -> int:
+    """``--tile`` checked, or the default side."""
+    from neurodeploy.models.evaluate import DEFAULT_TILE
+
+    tile = DEFAULT_TILE if tile is None else tile
+    if tile < 0 or 0 < tile < 16:
+        raise NeurodeployError("--tile takes a side of at least 16 pixels, or 0 for whole images")
+    return tile
+
+
+def _bundle_executor(bundle, executor: str | None) -> str:
+    """``--executor`` for a bundle: the integer emulator for a quantized bundle, else torch."""
+    return executor or ("emulator" if bundle.manifest.get("quantization", {}).get("status") == "int" else "torch")
+
+
 def _cores() -> int:
     """CPU cores this process may use (affinity-aware): torch runs inference on all of them."""
     import os
@@ -158,18 +196,9 @@ def train_cmd(
     )
     command = "neurodeploy " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     # the bar starts at the first iteration, so that bad data or options give one error line
-    bar, tasks = _progress(), []
-
-    def on_iter(i: int, total: int, loss: float) -> None:
-        if not tasks:
-            bar.start()
-            tasks.append(bar.add_task(f"train {architecture}/{preset}", total=total, info=""))
-        bar.update(tasks[0], completed=i, info=f"loss {loss:.4f}")
-
-    try:
-        result = train(cfg, out, resume=resume, command=command, progress=on_iter, log=bar.console.print)
-    finally:
-        bar.stop()
+    with _LazyBar(f"train {architecture}/{preset}") as bar:
+        result = train(cfg, out, resume=resume, command=command, log=bar.print,
+                       progress=lambda i, total, loss: bar.update(i, total, f"loss {loss:.4f}"))
     console.print(f"wrote {out} ({result.wall_time_s:.0f} s of training)")
 
 
@@ -194,11 +223,9 @@ def derain_cmd(
     import torch
 
     from neurodeploy.checkpoint import load_model
-    from neurodeploy.models.evaluate import DEFAULT_TILE, derain_files
+    from neurodeploy.models.evaluate import derain_files
 
-    tile = DEFAULT_TILE if tile is None else tile
-    if tile < 0 or 0 < tile < 16:
-        raise NeurodeployError("--tile takes a side of at least 16 pixels, or 0 for whole images")
+    tile = _tile_side(tile)
     if Path(checkpoint).is_dir():
         model, what = _executor_module(Path(checkpoint), executor)
     elif executor is not None:
@@ -207,18 +234,9 @@ def derain_cmd(
         model, _ = load_model(checkpoint)
         what = "derain"
     torch.set_num_threads(_cores())
-    bar, tasks = _progress(), []
-
-    def on_tile(done: int, total: int) -> None:
-        if not tasks:  # started after the inputs were checked: an error stays one line
-            bar.start()
-            tasks.append(bar.add_task(what, total=total, info=f"{len(images)} image(s), tiles"))
-        bar.update(tasks[0], completed=done)
-
-    try:
-        written = derain_files(model, images, out, tile=tile, progress=on_tile, note=lambda line: bar.console.print(f"note: {line}"))
-    finally:
-        bar.stop()
+    with _LazyBar(what, f"{len(images)} image(s), tiles") as bar:  # starts after the inputs were checked
+        written = derain_files(model, images, out, tile=tile, progress=bar.update,
+                               note=lambda line: bar.print(f"note: {line}"))
     for path in written:
         console.print(f"wrote {path}")
 
@@ -233,7 +251,7 @@ def _executor_module(bundle_dir: Path, executor: str | None):
     from neurodeploy.targets import make_executor
 
     bundle = Bundle.open(bundle_dir)
-    executor = executor or ("emulator" if bundle.manifest.get("quantization", {}).get("status") == "int" else "torch")
+    executor = _bundle_executor(bundle, executor)
     runner = make_executor(executor, bundle)
 
     class ExecutorModule(torch.nn.Module):
@@ -257,51 +275,26 @@ def evaluate_cmd(
     import torch
 
     if Path(checkpoint).is_dir():
-        import json as _json
-
         from neurodeploy.bundle import Bundle
         from neurodeploy.quantized import evaluate_bundle
 
         torch.set_num_threads(1)
-        manifest = Path(checkpoint) / "manifest.json"
-        quantized = manifest.is_file() and _json.loads(manifest.read_text()).get("quantization", {}).get("status") == "int"
-        executor = executor or ("emulator" if quantized else "torch")
-        bar, tasks = _progress(), []
-
-        def on_image(i: int, total: int) -> None:
-            if not tasks:
-                bar.start()
-                tasks.append(bar.add_task(f"evaluate ({executor})", total=total, info=""))
-            bar.update(tasks[0], completed=i)
-
-        try:
-            result = evaluate_bundle(Bundle.open(checkpoint), executor, data, progress=on_image)
-        finally:
-            bar.stop()
+        bundle = Bundle.open(checkpoint)
+        executor = _bundle_executor(bundle, executor)
+        with _LazyBar(f"evaluate ({executor})") as bar:
+            result = evaluate_bundle(bundle, executor, data, progress=bar.update)
         title = f"{checkpoint} ({executor}) on {data} (Y channel, BT.601)"
     else:
         if executor is not None:
             raise NeurodeployError("--executor needs a bundle folder; export one with `neurodeploy export`")
         from neurodeploy.checkpoint import load_model
-        from neurodeploy.models.evaluate import DEFAULT_TILE, evaluate
+        from neurodeploy.models.evaluate import evaluate
 
-        tile = DEFAULT_TILE if tile is None else tile
-        if tile < 0 or 0 < tile < 16:
-            raise NeurodeployError("--tile takes a side of at least 16 pixels, or 0 for whole images")
+        tile = _tile_side(tile)
         model, ckpt = load_model(checkpoint)
         torch.set_num_threads(_cores())
-        bar, tasks = _progress(), []
-
-        def on_tile(done: int, total: int) -> None:
-            if not tasks:
-                bar.start()
-                tasks.append(bar.add_task(f"evaluate {ckpt.name}", total=total, info="tiles"))
-            bar.update(tasks[0], completed=done)
-
-        try:
-            result = evaluate(model, data, progress=on_tile, tile=tile)
-        finally:
-            bar.stop()
+        with _LazyBar(f"evaluate {ckpt.name}", "tiles") as bar:
+            result = evaluate(model, data, progress=bar.update, tile=tile)
         result["checkpoint"] = str(ckpt.path)
         title = f"{ckpt.name} on {data} (Y channel, BT.601)"
     if as_json:
