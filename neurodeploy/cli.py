@@ -146,14 +146,16 @@ def validate_cmd(
     3 when an executor cannot run on this machine (e.g. --executor loihi without a chip).
     --image takes files or folders (many images show a progress bar on stderr).
     """
+    from neurodeploy.bundle import Bundle
     from neurodeploy.validate import validate_bundle
 
-    _say_default_executor(bundle, executor, as_json)
+    opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
+    _say_default_executor(opened, executor)
     with _image_progress() as progress:
-        verdict = validate_bundle(bundle, images=image or None, executor=executor, reference=against,
+        verdict = validate_bundle(opened, images=image or None, executor=executor, reference=against,
                                   min_agreement_pct=min_agreement, min_psnr_db=min_psnr, min_ssim=min_ssim,
                                   truth=truth or None, progress=progress)
-    _say_how_images_fit(bundle, image or None)  # after the run: an error stays one line
+    _say_how_images_fit(opened, image or None)  # after the run: an error stays one line
     if as_json:
         _print_json(verdict)
     else:
@@ -182,23 +184,21 @@ class _image_progress:
         return self.bar.__exit__(*exc)
 
 
-def _say_how_images_fit(bundle: Path, images: list[Path] | None) -> None:
-    """On stderr (so --json stays parseable): how each image is fitted to the bundle's input."""
-    from neurodeploy.bundle import Bundle
+def _say_how_images_fit(bundle, images: list[Path] | None) -> None:
+    """On stderr (so --json stays parseable): how each image is fitted to the opened bundle's input."""
     from neurodeploy.images import fit_notes
 
-    for line in fit_notes(images, Bundle.open(bundle).input_size):
+    for line in fit_notes(images, bundle.input_size):
         err_console.print(f"note: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _say_default_executor(bundle: Path, executor: str | None, as_json: bool) -> None:
-    """Without --executor, say which one runs (on stderr, so --json stays parseable)."""
+def _say_default_executor(bundle, executor: str | None) -> None:
+    """Without --executor, say which one runs on the opened bundle (on stderr, so --json stays parseable)."""
     if executor is not None:
         return
-    from neurodeploy.bundle import Bundle
     from neurodeploy.targets import most_faithful
 
-    err_console.print(f"executor: {most_faithful(Bundle.open(bundle))} (the most faithful this bundle supports; "
+    err_console.print(f"executor: {most_faithful(bundle)} (the most faithful this bundle supports; "
                       "choose with --executor)", markup=False, highlight=False)
 
 
@@ -240,13 +240,15 @@ def report_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Per-layer neurons, spikes, operations, cores and energy: report.json, report.md, report.html."""
+    from neurodeploy.bundle import Bundle
     from neurodeploy.report import report_bundle
 
     if fps <= 0:
         raise NeurodeployError(f"--fps must be positive, got {fps}")
-    _say_default_executor(bundle, executor, as_json)
-    report = report_bundle(bundle, images=image or None, executor=executor, fps=fps, html=html, truth=truth or None)
-    _say_how_images_fit(bundle, image or None)  # after the run: an error stays one line
+    opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
+    _say_default_executor(opened, executor)
+    report = report_bundle(opened, images=image or None, executor=executor, fps=fps, html=html, truth=truth or None)
+    _say_how_images_fit(opened, image or None)  # after the run: an error stays one line
     if as_json:
         _print_json(report)
     elif summary:

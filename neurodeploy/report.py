@@ -28,7 +28,7 @@ import numpy as np
 
 from neurodeploy.bundle import Bundle, write_json_atomic
 from neurodeploy.energy import MODELS, OpCounts, energy_section
-from neurodeploy.images import load_inputs, read_image
+from neurodeploy.images import load_inputs
 from neurodeploy.ir import GraphInfo
 from neurodeploy.limits import LOIHI2
 from neurodeploy.ops import DEFINITIONS, conv_macs, effective_ops, split_by_kind
@@ -236,7 +236,7 @@ def read_validation(bundle_path: Path, executor: str | None = None) -> dict | No
     return entry if isinstance(entry, dict) and "passed" in entry else {k: v for k, v in data.items() if k != "executors"}
 
 
-def report_bundle(path: str | Path, images: list[Path] | None = None, executor: str | None = None,
+def report_bundle(path: "str | Path | Bundle", images: list[Path] | None = None, executor: str | None = None,
                   fps: float = DEFAULT_FPS, html: bool = True, truth: list[Path] | None = None) -> dict[str, Any]:
     """Run ``executor`` (default: the most faithful one the bundle supports) on the images and
     write ``report.json``, ``report.md`` and (``html``) ``report.html`` into the bundle.
@@ -245,7 +245,7 @@ def report_bundle(path: str | Path, images: list[Path] | None = None, executor: 
         fps: frame rate (frames per second) for the per-second energy totals.
         truth: clean images matching ``images`` (centre-cropped alike), shown and scored in the HTML.
     """
-    bundle = Bundle.open(path)
+    bundle = path if isinstance(path, Bundle) else Bundle.open(path)  # the CLI passes it opened
     executor = executor or most_faithful(bundle)
     inputs, names = load_inputs(images, bundle.input_size)
     traces = make_executor(executor, bundle).run_batch(inputs)

@@ -60,7 +60,7 @@ def _previous_entries(path: Path) -> dict:
     return entries
 
 
-def validate_bundle(path: str | Path, images: list[Path] | None = None, executor: str | None = None,
+def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = None, executor: str | None = None,
                     reference: str = DEFAULT_REFERENCE, min_agreement_pct: float = 100.0,
                     min_psnr_db: float = 60.0, min_ssim: float | None = None, truth: list[Path] | None = None,
                     progress: Progress | None = None) -> dict:
@@ -76,7 +76,7 @@ def validate_bundle(path: str | Path, images: list[Path] | None = None, executor
         truth: clean images paired with ``images`` by order (files or folders), scored by PSNR/SSIM.
         progress: called as ``progress(executor, done, total)`` while images run.
     """
-    bundle = Bundle.open(path)
+    bundle = path if isinstance(path, Bundle) else Bundle.open(path)  # the CLI passes it opened
     executor = executor or most_faithful(bundle)
     inputs, names = load_inputs(images, bundle.input_size)
     clean = None
