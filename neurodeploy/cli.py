@@ -289,11 +289,18 @@ def inspect_cmd(
                                              help="Image size in pixels a checkpoint is exported at, e.g. --size 64 64 "
                                                   "(default: the model's)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    dt: Optional[float] = typer.Option(None, "--dt", help="Seconds per time step a .nir file from another writer "
+                                       "is read with (default 1e-4 s, NIR's; or the --writer's own)."),
+    writer: Optional[str] = typer.Option(None, "--writer", help="Undo this writer's known quirks in a .nir file: "
+                                         "nir (none), snntorch, norse, sinabs, rockpool."),
 ) -> None:
     """Nodes with type, shape, edge kind, chip or host, and parameter count; the partition."""
     from neurodeploy.inspect import inspect_target
 
-    result = inspect_target(target, size=size_pair(size))
+    def warn(line: str) -> None:
+        err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
+
+    result = inspect_target(target, size=size_pair(size), dt_s=dt, writer=writer, warn=warn)
     if as_json:
         _print_json(result)
         return

@@ -13,6 +13,9 @@ from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import GraphInfo, graph_info, read_graph, topological_order
 from neurodeploy.ir import node_shape
 from neurodeploy.ir import DeployGraph
+from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
+from neurodeploy.ir.nirread import kinds as kinds_of
+from neurodeploy.ir.primitives import SPIKING_KINDS
 from neurodeploy.passes.partition import partition, summarize
 
 
@@ -21,6 +24,8 @@ def _param_count(node: nir.NIRNode) -> int:
         return int(np.asarray(node.weight).size + np.asarray(node.bias).size)
     if isinstance(node, nd.HostBlock):
         return int(sum(np.asarray(v).size for v in node.params.values()))
+    if isinstance(node, (nir.Affine, nir.Linear, nir.Conv1d)):  # NIR's other synapses (issue 16)
+        return int(np.asarray(node.weight).size + np.asarray(getattr(node, "bias", np.zeros(0))).size)
     return 0
 
 
@@ -30,15 +35,19 @@ def _type_name(node: nir.NIRNode) -> str:
     return type(node).__name__
 
 
-def load_graph_for(target: str, size: tuple[int, int] | None = None) -> tuple[nir.NIRGraph, str]:
-    """A bundle folder, a ``.nir`` file, or a checkpoint (path or shipped name) -> graph."""
+def load_graph_for(target: str, size: tuple[int, int] | None = None, dt_s: float | None = None,
+                   writer: str | None = None, warn=None) -> tuple[nir.NIRGraph, str]:
+    """A bundle folder, a ``.nir`` file, or a checkpoint (path or shipped name) -> graph.
+
+    ``dt_s``, ``writer``, ``warn``: how a ``.nir`` file from another writer is read
+    (:func:`neurodeploy.ir.read_graph`)."""
     path = Path(target)
     if path.is_dir():
         from neurodeploy.bundle import Bundle
 
         return Bundle.open(path).graph, "bundle"  # checks the manifest and every file's SHA-256
     if path.suffix == ".nir":
-        return read_graph(path), "nir"
+        return read_graph(path, dt_s=dt_s, writer=writer, warn=warn), "nir"
     from neurodeploy.checkpoint import build_model, load_checkpoint
     from neurodeploy.export import export_graph
     from neurodeploy.models import get_architecture
@@ -54,10 +63,13 @@ def inspect_graph(graph: nir.NIRGraph, info: GraphInfo | None) -> dict[str, Any]
     g = DeployGraph(graph, info) if info is not None else None
     part = partition(g) if g is not None else None
     rows = []
+    foreign_kinds = kinds_of(graph) if info is None else {}
     for name in topological_order(graph):
         node = graph.nodes[name]
         outs = [d for s, d in graph.edges if s == name]
         kinds = sorted({info.edge_kinds.get(f"{name}->{d}", "?") for d in outs}) if info and outs else []
+        if info is None and outs and name in foreign_kinds:  # another writer's file: spikes leave spiking neurons
+            kinds = ["binary" if foreign_kinds[name] in SPIKING_KINDS else "real"]
         rows.append({
             "node": name,
             "type": _type_name(node),
@@ -74,9 +86,11 @@ def inspect_graph(graph: nir.NIRGraph, info: GraphInfo | None) -> dict[str, Any]
     return out
 
 
-def inspect_target(target: str, size: tuple[int, int] | None = None) -> dict[str, Any]:
-    """Inspect a bundle, a ``.nir`` file or a checkpoint (exported at ``size`` = (H, W) pixels)."""
-    graph, source = load_graph_for(target, size)
+def inspect_target(target: str, size: tuple[int, int] | None = None, dt_s: float | None = None,
+                   writer: str | None = None, warn=None) -> dict[str, Any]:
+    """Inspect a bundle, a ``.nir`` file or a checkpoint (exported at ``size`` = (H, W) pixels);
+    a ``.nir`` file from another writer is read at ``dt_s`` seconds per step with ``writer``'s quirks."""
+    graph, source = load_graph_for(target, size, dt_s=dt_s, writer=writer, warn=warn)
     try:
         info = graph_info(graph)
     except NeurodeployError:
@@ -84,4 +98,7 @@ def inspect_target(target: str, size: tuple[int, int] | None = None) -> dict[str
     result = inspect_graph(graph, info)
     result["source"] = source
     result["target"] = target
+    if FOREIGN_DT_KEY in (graph.metadata or {}):
+        result["dt_s"] = float(graph.metadata[FOREIGN_DT_KEY])
+        result["writer"] = writer or "nir"
     return result

@@ -39,6 +39,7 @@ import numpy as np
 
 from neurodeploy.errors import GraphError
 from neurodeploy.ir import nodes as nd
+from neurodeploy.ir import primitives as pr
 from neurodeploy.ir.info import METADATA_KEY, GraphInfo, graph_info
 from neurodeploy.ir.order import topological_order
 from neurodeploy.models import host_blocks
@@ -51,6 +52,10 @@ SUPPORTED = ", ".join([*SUPPORTED_NIR, *(nd.TYPE_PREFIX + n for n in nd.NODE_TYP
 KIND_OF_TYPE = {nir.Input: "input", nir.Output: "output", nir.Conv2d: "conv", nir.LIF: "lif",
                 nd.DirectEncode: "encode", nd.TemporalMean: "decode_mean", nd.Sum: "sum", nd.Concat: "concat",
                 nd.Upsample: "upsample", nd.HostBlock: "host", nd.Gain: "gain", nd.Product: "product"}
+# NIR 1.0's other primitives (issue 16); their semantics and shape rules: ir/primitives.py.
+SUPPORTED_NIR.update({t.__name__: t for t in pr.NEW_KINDS})
+KIND_OF_TYPE.update(pr.NEW_KINDS)
+SUPPORTED = ", ".join([*SUPPORTED_NIR, *(nd.TYPE_PREFIX + n for n in nd.NODE_TYPES)])
 LIF_PARAMS = ("tau", "r", "v_leak", "v_threshold", "v_reset")
 EDGE_KINDS = ("binary", "graded", "real")
 DOMAINS = ("seq", "image")
@@ -183,6 +188,8 @@ def _check_node_fields(name: str, node: nir.NIRNode) -> tuple[int, ...] | None:
         return _shape(node.output_type.get("output"), name, "output shape")
     if isinstance(node, nir.Conv2d):
         return _check_conv_fields(name, node)
+    if type(node) in pr.NEW_KINDS:
+        return None  # derived from its input by primitives.out_shape (in _check_shapes)
     if isinstance(node, nir.LIF):
         shapes = {}
         for key in LIF_PARAMS:
@@ -391,6 +398,9 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
                                  f"{tuple(info.input_shape)}; {REEXPORT}")
             continue
         ins = preds[name]
+        if type(node) in pr.NEW_KINDS:
+            _check_primitive_shape(name, node, ins, shape, domain, info)
+            continue
         if isinstance(node, nd.Concat):
             order_ = _concat_order(name, node)
             if Counter(order_) != Counter(ins):
@@ -465,6 +475,24 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
             _check_types(name, node, out if isinstance(node, nd.NeurodeployNode) else expected, out)
         shape[name], domain[name] = out, out_domain
         _check_domain(name, out_domain, info)
+
+
+def _check_primitive_shape(name: str, node: nir.NIRNode, ins: list[str], shape: dict, domain: dict,
+                           info: GraphInfo | None) -> None:
+    """A primitive of :data:`primitives.NEW_KINDS`: inputs agree, parameters fit, and its
+    declared types (when given) say what its parameters give."""
+    first = ins[0]
+    for other in ins[1:]:
+        if shape[other] != shape[first]:
+            raise GraphError(f"node {_q(name)} sums inputs of different shapes ({_q(first)} {shape[first]}, "
+                             f"{_q(other)} {shape[other]}); make them agree")
+    out = pr.out_shape(name, node, shape[first], info.dt_s if info is not None else pr.DEFAULT_DT_S)
+    declared = pr.declared(node, "output_type", "output")
+    if declared is not None and declared != out:
+        raise GraphError(f"node {_q(name)}: output_type {declared} disagrees with its parameters and input, which "
+                         f"give {out}; read the file with neurodeploy.ir.read_graph (it re-infers types)")
+    shape[name], domain[name] = out, _joint_domain(name, ins, domain, info)
+    _check_domain(name, domain[name], info)
 
 
 def _check_domain(name: str, derived: str, info: GraphInfo | None) -> None:
@@ -632,7 +660,8 @@ def check_graph(graph: nir.NIRGraph) -> None:
     for name, node in graph.nodes.items():
         declared[name] = _guard(name, _check_node_fields, name, node)
     _check_edges(graph, edges)
-    order = topological_order(graph.nodes, edges, lambda n: isinstance(graph.nodes[n], nir.LIF))
+    order = topological_order(graph.nodes, edges, lambda n: isinstance(graph.nodes[n], nir.LIF)
+                              or type(graph.nodes[n]) in pr.NEURON_PARAMS)
     info = _check_metadata(graph, edges)
     _guard(None, _check_shapes, graph, order, edges, declared, info)
 

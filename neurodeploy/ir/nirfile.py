@@ -8,7 +8,12 @@ import nir
 
 from neurodeploy.errors import GraphError
 from neurodeploy.ir.check import build_nodes, check_graph
-from neurodeploy.ir.info import graph_info
+from neurodeploy.ir.info import METADATA_KEY, graph_info
+from neurodeploy.ir.nodes import NeurodeployNode
+from neurodeploy.ir.nirread import build_nested, read_foreign
+
+# where read_graph keeps the dt a foreign file was read with (metadata; not ours, so no GraphInfo)
+FOREIGN_DT_KEY = "neurodeploy.dt_s"
 
 
 def write_graph(path: str | Path, graph: nir.NIRGraph) -> None:
@@ -75,21 +80,34 @@ def _read_hdf5_guarded(path: Path, read) -> dict:
     return payload
 
 
-def read_graph(path: str | Path) -> nir.NIRGraph:
+def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None = None,
+               warn=None) -> nir.NIRGraph:
     """Read a NIR file, including neurodeploy's own node types, with a clear error.
 
     ``nir.read`` rejects our node types (by design: they are not NIR's); this reader
     builds them with :func:`neurodeploy.ir.nodes.node_from_dict` and NIR's own with NIR's.
+    A file from another writer (no neurodeploy metadata) is read with NIR's semantics
+    (:mod:`.primitives`) at ``dt_s`` seconds per step (default 1e-4 s, or the ``writer``'s
+    own), its subgraphs flattened and its types re-inferred (:func:`.nirread.read_foreign`;
+    ``warn`` gets the one warning line about singleton dimensions). Its dt is kept in
+    ``graph.metadata["neurodeploy.dt_s"]``.
     """
     path = Path(path)
     if not path.is_file():
         raise GraphError(f"{path}: no such NIR file")
     try:
         data = _read_hdf5_guarded(path, lambda: _read_hdf5(path))
-        nodes = build_nodes(data["nodes"])  # names the node whose dict cannot be built
+        raw_nodes = data["nodes"]
+        # names the node whose dict cannot be built; nested NIRGraphs built recursively
+        nodes = build_nested(raw_nodes, build_nodes) if isinstance(raw_nodes, dict) else build_nodes(raw_nodes)
         edges = [tuple(e.decode() if isinstance(e, bytes) else str(e) for e in edge) for edge in data["edges"]]
         metadata = data.get("metadata", {})
         graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+        ours = (isinstance(metadata, dict) and METADATA_KEY in metadata) or any(
+            isinstance(n, NeurodeployNode) for n in nodes.values())
+        if not ours:  # another writer's file
+            graph, _, dt = read_foreign(graph, dt_s, writer, warn)
+            graph.metadata[FOREIGN_DT_KEY] = dt
     except GraphError as exc:
         raise GraphError(f"{path}: {exc}") from None
     except Exception as exc:  # h5py/nir raise many types on a damaged file

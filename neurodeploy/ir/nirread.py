@@ -1,0 +1,304 @@
+"""Graphs from any NIR writer into neurodeploy's graph form: nested graphs flattened, shapes
+inferred, parameters normalised, then the strict checks of :mod:`.check`.
+
+NIR's semantics, and what neurodeploy assumes where NIR leaves things open, are in
+:mod:`.primitives`. This module only reshapes a file into a form every executor can run:
+
+1. **Nested graphs** (``nir.NIRGraph`` as a node; snntorch's RLeaky, nirtorch's
+   submodules) are flattened into one graph; their nodes keep their names, prefixed
+   ``SUB.`` (``layer1.lif``). An edge to ``SUB`` (or ``SUB.input``, nirtorch's spelling)
+   enters the subgraph's Input node, an edge from ``SUB`` (``SUB.output``) leaves its
+   Output; those inner Input/Output nodes are removed and their edges joined. An empty
+   subgraph, or one without exactly one Input and one Output, is refused by name.
+2. **Shapes** are inferred from the Input node forward (:func:`.primitives.out_shape`),
+   ignoring the writers' declared types where they are missing; declared types that
+   differ from the inferred ones only by singleton dimensions are accepted with one
+   warning; a writer's leading batch 1 on the Input is dropped with the same warning.
+3. **Normalised nodes**: float64 numpy parameters, neuron parameters broadcast to the
+   layer's shape, Conv2d ``input_shape`` filled and padding made integer, every
+   node's ``input_type``/``output_type`` set to the inferred shapes -- so that
+   ``nir.read`` (with its type check) loads what neurodeploy writes back.
+4. **Writer quirks**, only when asked (``writer=``): see :data:`WRITERS`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+import nir
+import numpy as np
+
+from neurodeploy.errors import GraphError
+from neurodeploy.ir import primitives as pr
+from neurodeploy.ir.order import topological_order
+
+Warn = Callable[[str], None]
+# What each writer means by what it writes, where that is not NIR's semantics at the dt it
+# assumed (read from snntorch 1.0.0, norse 1.1.0, sinabs 3.1.3, rockpool 3.1.0 sources):
+WRITERS = {
+    "nir": "NIR's semantics (primitives.py) at --dt",
+    "snntorch": "dt = 1e-4 s (hard-coded in its exporter)",
+    "norse": "dt = 1e-3 s; tau written as dt/tau_mem_inv (norse/norse#411): read back as tau/dt",
+    "sinabs": "dt = 1 step: IF(r=1) means v += x per step; LIF taus in steps",
+    "rockpool": "dt = 1e-3 s (its default); Output types differ by singleton dimensions",
+}
+WRITER_DT_S = {"snntorch": 1e-4, "norse": 1e-3, "sinabs": None, "rockpool": 1e-3}
+
+
+def build_nested(raw_nodes: dict, build_one: Callable[[dict], dict]) -> dict[str, nir.NIRNode]:
+    """Node dicts -> nodes; a ``NIRGraph`` dict becomes a graph (built without NIR's type
+    check, which writers' subgraphs fail) whose own nodes are built the same way."""
+    out: dict[str, nir.NIRNode] = {}
+    plain = {}
+    for name, raw in raw_nodes.items():
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        if kind == "NIRGraph":
+            inner = raw.get("nodes")
+            if not isinstance(inner, dict) or not inner:
+                raise GraphError(f"subgraph '{name}' is empty (no nodes); remove it or re-export the graph")
+            edges = [tuple(e.decode() if isinstance(e, bytes) else str(e) for e in edge)
+                     for edge in raw.get("edges", [])]
+            out[str(name)] = nir.NIRGraph(nodes=build_nested(inner, build_one), edges=edges, type_check=False)
+        else:
+            plain[name] = raw
+    out.update(build_one(plain))
+    return {str(k): out[str(k)] for k in raw_nodes}
+
+
+def flatten_subgraphs(graph: nir.NIRGraph) -> nir.NIRGraph:
+    """One flat graph; nested graphs' nodes named ``SUB.inner`` (see module docstring)."""
+    if not any(isinstance(n, nir.NIRGraph) for n in graph.nodes.values()):
+        return graph
+    nodes: dict[str, nir.NIRNode] = {}
+    entry: dict[str, str] = {}  # subgraph name (and SUB.input) -> the first inner node(s)' stand-in
+    exit_: dict[str, str] = {}
+    inner_edges: list[tuple[str, str]] = []
+    for name, node in graph.nodes.items():
+        if not isinstance(node, nir.NIRGraph):
+            nodes[name] = node
+            continue
+        sub = flatten_subgraphs(node)
+        if not sub.nodes:
+            raise GraphError(f"subgraph '{name}' is empty (no nodes); remove it or re-export the graph")
+        ins = [n for n, v in sub.nodes.items() if isinstance(v, nir.Input)]
+        outs = [n for n, v in sub.nodes.items() if isinstance(v, nir.Output)]
+        if len(ins) != 1 or len(outs) != 1:
+            raise GraphError(f"subgraph '{name}' has {len(ins)} Input and {len(outs)} Output nodes; neurodeploy "
+                             "flattens subgraphs with exactly one of each")
+        for inner, v in sub.nodes.items():
+            if inner not in (ins[0], outs[0]):
+                nodes[f"{name}.{inner}"] = v
+        for a in (name, f"{name}.input", f"{name}.{ins[0]}"):
+            entry[a] = f"{name}.{ins[0]}"
+        for a in (name, f"{name}.output", f"{name}.{outs[0]}"):
+            exit_[a] = f"{name}.{outs[0]}"
+        for s, d in sub.edges:
+            inner_edges.append((f"{name}.{s}", f"{name}.{d}"))
+    edges = [(exit_.get(s, s), entry.get(d, d)) for s, d in graph.edges] + inner_edges
+    # splice out the removed inner Input/Output nodes: join what enters them to what leaves
+    removed = set(entry.values()) | set(exit_.values())
+    for r in removed:
+        preds = [s for s, d in edges if d == r]
+        succs = [d for s, d in edges if s == r]
+        if not preds or not succs:
+            sub = r.split(".")[0]
+            raise GraphError(f"subgraph '{sub}' is dangling: its {'input' if r in entry.values() else 'output'} "
+                             f"'{r}' is not connected; connect the subgraph or remove it")
+        edges = [e for e in edges if r not in e] + [(p, q) for p in preds for q in succs]
+    for s, d in edges:
+        for end in (s, d):
+            if end not in nodes:
+                raise GraphError(f"edge {s}->{d} names node '{end}', which the flattened graph does not have")
+    return nir.NIRGraph(nodes=nodes, edges=list(dict.fromkeys(edges)), metadata=dict(graph.metadata or {}),
+                        type_check=False)
+
+
+def _types(node: nir.NIRNode, in_shape, out_shape) -> None:
+    node.input_type = {"input": np.array(in_shape, dtype=np.int64)}
+    node.output_type = {"output": np.array(out_shape, dtype=np.int64)}
+
+
+def normalize(graph: nir.NIRGraph, dt_s: float = pr.DEFAULT_DT_S, warn: Warn | None = None,
+              ) -> tuple[nir.NIRGraph, dict[str, tuple[int, ...]]]:
+    """A normalised copy of a flat graph and every node's per-step output shape.
+
+    Raises:
+        GraphError: one line naming the node (see :mod:`.primitives`).
+    """
+    warned: list[str] = []
+
+    def singleton(msg: str) -> None:
+        warned.append(msg)
+
+    for name, node in graph.nodes.items():
+        if not isinstance(node, (nir.Input, nir.Output, nir.Conv2d, nir.LIF)) and type(node) not in pr.NEW_KINDS:
+            raise GraphError(f"node '{name}' has type {type(node).__name__}, which neurodeploy does not read "
+                             f"(it reads: {pr.ALL_NAMES})")
+    order = topological_order(graph.nodes, graph.edges, lambda n: type(graph.nodes[n]) in pr.NEURON_PARAMS
+                              or isinstance(graph.nodes[n], nir.LIF))
+    preds: dict[str, list[str]] = {n: [] for n in graph.nodes}
+    for s, d in graph.edges:
+        preds[d].append(s)
+    shapes: dict[str, tuple[int, ...]] = {}
+    nodes: dict[str, nir.NIRNode] = {}
+    for name in order:
+        node = graph.nodes[name]
+        if isinstance(node, nir.Input):
+            shape = pr.declared(node, "input_type", "input")
+            if shape is None:
+                raise GraphError(f"input '{name}' declares no shape; re-export the graph with an input shape")
+            if len(shape) > 1 and shape[0] == 1:
+                singleton(f"input '{name}' {shape}: leading batch 1 dropped")
+                shape = shape[1:]
+            shapes[name] = shape
+            nodes[name] = nir.Input(input_type={"input": np.array(shape, dtype=np.int64)})
+            continue
+        ins = preds[name]
+        if not ins:
+            raise GraphError(f"node '{name}' has no input (a dangling node); connect it or remove it")
+        in_shapes = {shapes[p] for p in ins}
+        if len(in_shapes) > 1:
+            squeezed = {pr.squeeze(s) for s in in_shapes}
+            if len(squeezed) > 1:
+                raise GraphError(f"node '{name}' sums inputs of different shapes {sorted(in_shapes)}")
+            singleton(f"node '{name}' sums inputs {sorted(in_shapes)}")
+        in_shape = max(in_shapes, key=len)
+        if isinstance(node, nir.Output):
+            out = in_shape
+            new: nir.NIRNode = nir.Output(output_type={"output": np.array(out, dtype=np.int64)})
+        elif isinstance(node, nir.Conv2d):
+            if len(in_shape) != 3:
+                raise GraphError(f"conv '{name}': input shape {in_shape} is not (C, H, W)")
+            p = pr.conv_params(name, node, in_shape)
+            new = nir.Conv2d(input_shape=tuple(in_shape[1:]), weight=p["weight"], stride=p["stride"],
+                             padding=p["padding"], dilation=p["dilation"], groups=p["groups"], bias=p["bias"])
+            out = pr._conv_shape(name, node, p["weight"], in_shape, 2)
+        elif isinstance(node, nir.Conv1d):
+            out = pr.out_shape(name, node, in_shape, dt_s)
+            p = pr.conv_params(name, node, in_shape)
+            new = nir.Conv1d(input_shape=int(in_shape[1]), weight=p["weight"], stride=p["stride"][0],
+                             padding=p["padding"][0], dilation=p["dilation"][0], groups=p["groups"], bias=p["bias"])
+        elif isinstance(node, nir.LIF) or type(node) in pr.NEURON_PARAMS:
+            pr.out_shape(name, node, in_shape, dt_s) if not isinstance(node, nir.LIF) else None
+            params = pr.neuron_params(name, node, in_shape, dt_s) if not isinstance(node, nir.LIF) else \
+                _lif_params(name, node, in_shape, dt_s)
+            new = type(node)(**params)
+            out = in_shape
+        elif isinstance(node, (nir.Affine, nir.Linear)):
+            out = pr.out_shape(name, node, in_shape, dt_s)
+            weight = pr.as_array(node.weight, name, "weight")
+            if isinstance(node, nir.Affine):
+                bias = np.broadcast_to(pr.as_array(node.bias, name, "bias"), (weight.shape[0],)).copy()
+                new = nir.Affine(weight=weight, bias=bias)
+            else:
+                new = nir.Linear(weight=weight)
+            if in_shape != (weight.shape[1],):
+                singleton(f"node '{name}' takes {in_shape} as ({weight.shape[1]},)")
+        elif isinstance(node, nir.Flatten):
+            out = pr.out_shape(name, node, in_shape, dt_s)
+            start, end = pr.flatten_dims(name, node, in_shape)
+            new = nir.Flatten(input_type={"input": np.array(in_shape, dtype=np.int64)}, start_dim=start, end_dim=end)
+        elif isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+            out = pr.out_shape(name, node, in_shape, dt_s)
+            p = pr.pool_params(name, node)
+            new = type(node)(kernel_size=np.array(p["kernel"]), stride=np.array(p["stride"]),
+                             padding=np.array(p["padding"]))
+        elif isinstance(node, nir.Scale):
+            out = pr.out_shape(name, node, in_shape, dt_s)
+            new = nir.Scale(scale=np.broadcast_to(pr.as_array(node.scale, name, "scale"), in_shape).copy())
+        elif isinstance(node, nir.Delay):
+            out = pr.out_shape(name, node, in_shape, dt_s)
+            new = nir.Delay(delay=np.broadcast_to(pr.as_array(node.delay, name, "delay"), in_shape).copy())
+        else:  # pragma: no cover - refused above
+            raise GraphError(f"node '{name}' has type {type(node).__name__}")
+        for attr, key, want in (("input_type", "input", in_shape), ("output_type", "output", out)):
+            got = pr.declared(node, attr, key)
+            if isinstance(node, nir.Flatten) and attr == "input_type":
+                continue  # Flatten's recorded input may carry a batch axis (primitives.flatten_dims)
+            if isinstance(node, (nir.Conv1d, nir.Conv2d)) and attr == "input_type" and got is not None:
+                # nir's Conv types declare C_in/groups input channels (weight.shape[1]), not C_in
+                got = (got[0] * int(np.asarray(node.groups).reshape(-1)[0]), *got[1:])
+            if got is not None and tuple(got) != tuple(want):
+                if not pr.same_up_to_singletons(got, want):
+                    raise GraphError(f"node '{name}': declared {attr} {got} disagrees with the inferred {tuple(want)}")
+                singleton(f"node '{name}' {attr} {got} read as {tuple(want)}")
+        _types(new, in_shape, out)
+        if isinstance(node, nir.Flatten):
+            new.output_type = {"output": np.array(out, dtype=np.int64)}
+        new.metadata = dict(getattr(node, "metadata", None) or {})
+        nodes[name], shapes[name] = new, tuple(int(v) for v in out)
+    if warned and warn is not None:
+        more = f" (and {len(warned) - 1} more)" if len(warned) > 1 else ""
+        warn(f"shapes differ from the declared types only by singleton dimensions: {warned[0]}{more}")
+    flat = nir.NIRGraph(nodes={n: nodes[n] for n in graph.nodes}, edges=list(graph.edges),
+                        metadata=dict(graph.metadata or {}), type_check=False)
+    return flat, shapes
+
+
+def _lif_params(name: str, node: nir.LIF, shape, dt_s: float) -> dict[str, np.ndarray]:
+    """nir.LIF's parameters as primitives.neuron_params does for the others."""
+    params = {}
+    for key in ("tau", "r", "v_leak", "v_threshold", "v_reset"):
+        raw = getattr(node, key, None)
+        params[key] = pr._broadcast(name, key, pr.as_array(0.0 if raw is None else raw, name, key), tuple(shape))
+    if np.any(params["tau"] <= 0):
+        raise GraphError(f"neuron '{name}': tau {params['tau'].min():g} s is not > 0 (a time constant)")
+    if np.any(dt_s / params["tau"] > 1):
+        raise GraphError(f"neuron '{name}': tau {params['tau'].min():g} s is shorter than dt = {dt_s:g} s (the "
+                         "Euler step overshoots, no Loihi decay does that); pass the writer's --dt or --writer")
+    return params
+
+
+def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float) -> nir.NIRGraph:
+    """Undo a writer's known quirk (in place on a normalised graph); see :data:`WRITERS`.
+
+    - ``norse``: ``tau`` (LIF, LI) and ``tau_mem``/``tau_syn`` were written as ``dt/(1/tau)``:
+      the true time constant is ``tau / dt``.
+    - ``sinabs``: ``IF(r)`` means ``v += r x`` per step: NIR's ``v += dt r x`` with ``r/dt``.
+    """
+    if writer not in WRITERS:
+        raise GraphError(f"unknown writer {writer!r}; use one of {', '.join(WRITERS)}")
+    for node in graph.nodes.values():
+        if writer == "norse":
+            for key in pr.TIME_CONSTANTS:
+                if hasattr(node, key) and isinstance(node, (nir.LIF, nir.LI, nir.CubaLIF, nir.CubaLI)):
+                    setattr(node, key, np.asarray(getattr(node, key), dtype=np.float64) / dt_s)
+        elif writer == "sinabs" and isinstance(node, (nir.IF, nir.I)):
+            node.r = np.asarray(node.r, dtype=np.float64) / dt_s
+    return graph
+
+
+def writer_dt(writer: str | None, dt_s: float | None) -> float:
+    """The dt to read with: ``--dt`` when given, else the writer's own, else NIR's default."""
+    if dt_s is not None:
+        if not (dt_s > 0 and np.isfinite(dt_s)):
+            raise GraphError(f"--dt {dt_s} is not a positive number of seconds")
+        return float(dt_s)
+    return float(WRITER_DT_S.get(writer or "nir") or pr.DEFAULT_DT_S)
+
+
+def read_foreign(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | None = None,
+                 warn: Warn | None = None) -> tuple[nir.NIRGraph, dict[str, tuple[int, ...]], float]:
+    """A (possibly nested) graph from any writer -> (flat normalised graph, shapes, dt_s)."""
+    dt = writer_dt(writer, dt_s)
+    flat = flatten_subgraphs(graph)
+    if writer == "norse":  # norse's tau is dt * (1/tau): too short to pass the dt/tau check until fixed
+        flat = copy.deepcopy(flat)  # apply_writer works in place; the caller's graph stays as written
+        apply_writer(flat, writer, dt)
+        writer_done = True
+    else:
+        writer_done = False
+    out, shapes = normalize(flat, dt, warn)
+    if writer and not writer_done:
+        apply_writer(out, writer, dt)
+    return out, shapes, dt
+
+
+def kinds(graph: nir.NIRGraph) -> dict[str, str]:
+    """GraphInfo node kind of every node of a normalised graph."""
+    base = {nir.Input: "input", nir.Output: "output", nir.Conv2d: "conv", nir.LIF: "lif"}
+    return {n: base.get(type(v)) or pr.NEW_KINDS[type(v)] for n, v in graph.nodes.items()}
+
+
+__all__ = ["flatten_subgraphs", "normalize", "read_foreign", "apply_writer", "kinds", "WRITERS", "build_nested"]
