@@ -23,6 +23,8 @@ from neurodeploy.ir import nodes as nd
 from neurodeploy.errors import GraphError
 from neurodeploy.ir import GraphInfo, predecessors, topological_order
 from neurodeploy.trace import Trace
+from neurodeploy.ir.primitives import NEW_KINDS
+from neurodeploy.targets.nir_primitives import eval_primitive
 
 
 def _lif(x: torch.Tensor, node: nir.LIF, dt: float, fires_at_equality: bool) -> torch.Tensor:
@@ -93,6 +95,10 @@ def eval_node(graph: nir.NIRGraph, info: GraphInfo, name: str, values: dict[str,
                                                  align_corners=align), x, seq)
     if isinstance(node, nd.HostBlock):
         return blocks[name](x)
+    if type(node) in NEW_KINDS:  # NIR's other primitives (issue 16), semantics in ir/primitives.py
+        seq = info.domain(name) == "seq"
+        y = eval_primitive(name, node, x if seq else x.unsqueeze(0), info.dt_s)
+        return y if seq else y[0]
     raise GraphError(f"node '{name}' ({type(node).__name__}) has no torch implementation")
 
 

@@ -1,0 +1,153 @@
+"""Run a graph from any NIR writer on Lava's CPU simulator (``Loihi2SimCfg``), as Traces.
+
+The mapping (which Lava process, which parameters) is :mod:`.nir_map`; the NIR semantics
+it implements are :mod:`neurodeploy.ir.primitives`. Samples stream through one Lava run
+back to back, each in a window of ``T + gap`` steps (``gap`` = the network's latency:
+every synapse adds a Lava step, and delay lines hold their steps), neurons are
+``LIFReset`` processes that reset at the first step of their window, so no state crosses
+from one sample to the next (the torch executor starts each sample from rest too).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import nir
+import numpy as np
+
+from neurodeploy.errors import LavaRunError
+from neurodeploy.targets.loihi import compat
+from neurodeploy.targets.loihi.nir_map import (GRADED_BITS, LavaMap, build_map, from_lava, lava_weights,
+                                               to_lava)
+from neurodeploy.trace import Trace
+
+compat.install()
+
+from lava.magma.core.run_conditions import RunSteps  # noqa: E402
+from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
+from lava.proc.conv.process import Conv  # noqa: E402
+from lava.proc.dense.process import Dense  # noqa: E402
+from lava.proc.io.source import RingBuffer  # noqa: E402
+from lava.proc.lif.process import LIFReset  # noqa: E402
+from lava.proc.monitor.process import Monitor  # noqa: E402
+
+from neurodeploy.targets.loihi.network import kill_run  # noqa: E402
+from neurodeploy.targets.loihi.processes import DelayLine  # noqa: E402
+from neurodeploy.targets.loihi.processes.fast import PyConvModelFloatFast  # noqa: E402
+from neurodeploy.targets.loihi.processes.functions import record_process  # noqa: E402
+
+
+class NirLavaExecutor:
+    """A flat graph read by :func:`neurodeploy.ir.read_graph`, on ``Loihi2SimCfg(floating_pt)``.
+
+    Args:
+        graph: the graph; dt_s: seconds per step (default: the dt it was read with).
+    """
+
+    name = "lava-float"
+
+    def __init__(self, graph: nir.NIRGraph, dt_s: float | None = None):
+        from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
+        from neurodeploy.ir.primitives import DEFAULT_DT_S
+
+        self.graph = graph
+        self.dt_s = float(dt_s if dt_s is not None else (graph.metadata or {}).get(FOREIGN_DT_KEY, DEFAULT_DT_S))
+        self.map: LavaMap = build_map(graph, self.dt_s)
+        self.layers = self.map.layers
+
+    def run_sequences(self, x: np.ndarray, timeout_s: float | None = None) -> list[Trace]:
+        """``x``: ``(T, N, *input_shape)`` -> one Trace per sample (layers ``(T, *shape)``;
+        output = the Output's layer)."""
+        x = np.asarray(x, dtype=np.float64)
+        t_steps, n = x.shape[:2]
+        m = self.map
+        gap = max(p.latency for p in m.procs.values())
+        window = t_steps + gap
+        steps = n * window
+        procs, models, records, monitors = {}, {}, {}, {}
+        in_shape = tuple(int(v) for v in self.graph.nodes[m.input].output_type["output"])
+        with tempfile.TemporaryDirectory(prefix="neurodeploy-nirlava-") as tmp:
+            for name, p in m.procs.items():
+                if p.kind == "source":
+                    data = np.zeros(p.shape + (steps,))
+                    for i in range(n):
+                        data[..., i * window:i * window + t_steps] = np.moveaxis(to_lava(x[:, i], in_shape), 0, -1)
+                    proc = RingBuffer(data=data)
+                elif p.kind == "dense":
+                    proc = Dense(weights=lava_weights(p), num_message_bits=GRADED_BITS, name=name)
+                elif p.kind == "conv":
+                    q = p.params
+                    proc = Conv(weight=lava_weights(p), input_shape=q["input_shape"], padding=q["padding"],
+                                stride=q["stride"], dilation=q["dilation"], groups=q["groups"],
+                                num_message_bits=GRADED_BITS, name=name)
+                    models[proc] = PyConvModelFloatFast
+                elif p.kind == "delay":
+                    proc = DelayLine(shape=p.shape, delay=p.params["delay"], name=f"delay:{name}")
+                else:  # lif
+                    q = p.params
+                    vth = q["vth"] if np.isfinite(q["vth"]) else np.finfo(np.float64).max
+                    proc = LIFReset(shape=p.shape, du=q["du"], dv=q["dv"], vth=vth, bias_mant=np.zeros(p.shape),
+                                    reset_interval=window, reset_offset=(p.latency + 1) % window, name=name)
+                    if np.any(q["const"] != 0):
+                        # the constant input starts at the layer's first logical step of each window
+                        data = np.zeros(p.shape + (steps,))
+                        for i in range(n):
+                            data[..., i * window + p.latency:(i + 1) * window] = q["const"][..., None]
+                        const = RingBuffer(data=data)
+                        const.s_out.connect(proc.a_in)
+                    if m.spiking[name]:
+                        records[name] = Path(tmp) / f"spikes-{len(records)}.npy"
+                        sink, model = record_process(f"record:{name}", p.shape, steps, str(records[name]))
+                        models[sink] = model
+                        proc.s_out.connect(sink.a_in)
+                    else:
+                        monitors[name] = Monitor()
+                        monitors[name].probe(target=proc.v, num_steps=steps)
+                procs[name] = proc
+            for link in m.links:
+                src, dst = procs[link.src], procs[link.dst]
+                out = src.a_out if m.procs[link.src].kind in ("dense", "conv") else src.s_out
+                if link.reshape is not None:
+                    out = out.reshape(link.reshape)
+                into = dst.a_in if m.procs[link.dst].kind == "lif" else dst.s_in
+                out.connect(into)
+            raw = self._run(procs, models, monitors, records, steps, timeout_s)
+        traces = []
+        for i in range(n):
+            layers = {}
+            for name in m.layers:
+                start = i * window + m.procs[name].latency
+                cut = np.moveaxis(raw[name][..., start:start + t_steps], -1, 0)
+                layers[name] = from_lava(cut, m.shapes[name])
+            traces.append(Trace(self.name, t_steps, layers, layers[m.output_layer].copy(),
+                                meta={"lava_steps": steps, "dt_s": self.dt_s, "select_tag": "floating_pt"}))
+        return traces
+
+    def _run(self, procs, models, monitors, records, steps, timeout_s) -> dict[str, np.ndarray]:
+        any_proc = next(iter(procs.values()))
+        timeout_s = timeout_s or 120.0 + 2.0 * len(procs) * steps / 100
+        start = time.perf_counter()
+        cfg = Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map=models)
+        try:
+            any_proc.run(condition=RunSteps(num_steps=steps, blocking=False), run_cfg=cfg)
+            runtime = any_proc.runtime
+            while not all(port.probe() for port in runtime.service_to_runtime):
+                if time.perf_counter() - start > timeout_s:
+                    raise LavaRunError(f"the Lava run did not finish within {timeout_s:.0f} s ({steps} steps); all "
+                                       "its processes were stopped")
+                time.sleep(0.005)
+            runtime.wait()
+            raw = {name: np.load(path) for name, path in records.items()}
+            for name, mon in monitors.items():
+                data = mon.get_data()
+                probed = next(iter(data.values()))["v"]  # (steps, *shape)
+                raw[name] = np.moveaxis(np.asarray(probed, dtype=np.float64), 0, -1)
+        except BaseException as exc:
+            kill_run(any_proc)
+            if isinstance(exc, RuntimeError) and "Exception(s) occurred" in str(exc):
+                raise LavaRunError(f"a Lava process failed during the run ({exc}); all processes were stopped") from None
+            raise
+        any_proc.stop()
+        return raw

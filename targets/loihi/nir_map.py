@@ -1,0 +1,324 @@
+"""NIR primitives from any writer -> Lava processes: the mapping, as pure data (no lava import).
+
+The NIR semantics are in :mod:`neurodeploy.ir.primitives`; this module states how each
+primitive becomes a stock Lava process, exactly (float). :mod:`.nir_lava` instantiates it.
+
+**Neurons -> Lava's ``LIF``** (``lava.proc.lif``, per step: ``u = u (1 - du) + a_in``;
+``v = v (1 - dv) + u + bias``; spike ``v > vth``, then ``v = 0``). Lava's state is the
+shifted membrane ``v' = v - v_reset`` (so that Lava's reset to 0 is NIR's reset to
+``v_reset``, and Lava's initial ``v = 0`` is neurodeploy's assumed initial ``v = v_reset``).
+With ``g`` the factor folded into the incoming synapses' weights and ``c`` a constant input:
+
+======== ========== =========== ======================== =================================
+NIR      du         dv          g (on the weights)       vth; constant input c
+======== ========== =========== ======================== =================================
+LIF      1          dt/tau      dt r / tau               v_th - v_reset; dv (v_leak - v_reset)
+IF       1          0           dt r                     v_th - v_reset; 0
+I        1          0           dt r                     +inf (never fires; state read); 0
+LI       1          dt/tau      dt r / tau               +inf; dv v_leak
+CubaLIF  dt/tau_syn dt/tau_mem  (dt r/tau_mem)           v_th - v_reset; needs v_leak = v_reset
+                                (dt w_in/tau_syn)
+CubaLI   dt/tau_syn dt/tau_mem  as CubaLIF               +inf; needs v_leak = 0
+Threshold 1         1           1                        threshold; 0
+======== ========== =========== ======================== =================================
+
+(CubaLIF: Lava's ``u`` is NIR's current times ``dt r / tau_mem``, and Lava updates ``u``
+before ``v`` as neurodeploy's reading of NIR does.) A synapse's bias ``b`` is part of the
+neuron's input, so it enters as ``g b`` on the same path. Both ``c`` and ``g b`` are fed
+to the neuron's ``a_in`` by a constant source (a RingBuffer) that starts at the layer's
+first logical step: Lava's ``bias`` would start integrating at Lava step 0, before the
+layer's first input arrives. With ``du = 1`` a constant on ``a_in`` is the same as a
+bias on ``v``; with ``du < 1`` it is a constant current, which is what ``g b`` is.
+Loihi holds ``du``, ``dv`` and ``vth`` once per layer: a layer whose neurons differ in
+them is refused by name.
+
+**Synapses**: ``Affine``/``Linear`` -> ``Dense`` (bias to the neuron as above),
+``Conv2d``/``Conv1d`` -> ``Conv`` (Conv1d as a conv over ``(C, 1, N)``), ``SumPool2d`` ->
+``Conv`` with fixed weights 1 (depthwise), ``AvgPool2d`` -> the same with ``1/area``
+(padding counted, :mod:`~neurodeploy.ir.primitives`). ``Scale`` folds into the weights of
+the synapse before it, ``Flatten`` is a reshape of the port with the ``Dense`` columns
+permuted to Lava's ``(X, Y, C)`` order. ``Delay`` (one delay per layer) -> the project's
+``DelayLine``. Each synapse adds one Lava step (Lava's latency); traces are realigned.
+Synapses carry real values (``num_message_bits`` > 0): identical for 0/1 spikes.
+Non-spiking neurons (I, LI, CubaLI) must feed only the Output: their state is read by a
+Lava ``Monitor`` of ``v`` (plus ``v_reset`` = 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import nir
+import numpy as np
+
+from neurodeploy.errors import LoweringError
+from neurodeploy.ir import primitives as pr
+from neurodeploy.ir import topological_order
+from neurodeploy.ir.nirread import kinds as node_kinds
+
+SYNAPSES = (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d)
+GRADED_BITS = 24
+
+
+def lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """NIR per-step shape -> Lava's: (C, H, W) -> (W, H, C); (C, N) -> (N, 1, C); (N,) -> (N,)."""
+    if len(shape) == 3:
+        return (shape[2], shape[1], shape[0])
+    if len(shape) == 2:
+        return (shape[1], 1, shape[0])
+    return tuple(shape)
+
+
+def to_lava(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Values of NIR shape ``shape`` in the trailing axes of ``x`` -> Lava layout."""
+    if len(shape) == 3:
+        return np.moveaxis(x, (-3, -2, -1), (-1, -2, -3))
+    if len(shape) == 2:
+        return np.swapaxes(x, -1, -2)[..., :, None, :]
+    return x
+
+
+def from_lava(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of :func:`to_lava` (trailing axes)."""
+    if len(shape) == 3:
+        return np.moveaxis(x, (-1, -2, -3), (-3, -2, -1))
+    if len(shape) == 2:
+        return np.swapaxes(x[..., :, 0, :], -1, -2)
+    return x
+
+
+@dataclass
+class Proc:
+    """One Lava process. kind: source | dense | conv | lif | delay; ``shape`` Lava layout."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    latency: int = 0  # Lava steps from a logical step's input to this process's output for it
+
+
+@dataclass
+class Link:
+    src: str
+    dst: str
+    reshape: tuple[int, ...] | None = None  # the source port reshaped to this (Flatten)
+    delay: int = 0
+
+
+@dataclass
+class LavaMap:
+    procs: dict[str, Proc]
+    links: list[Link]
+    layers: list[str]  # neuron nodes a Trace records
+    spiking: dict[str, bool]
+    shapes: dict[str, tuple[int, ...]]  # NIR per-step shapes of the layers
+    input: str
+    output_layer: str
+
+    def steps_for(self, t_steps: int) -> int:
+        return t_steps + max(p.latency for p in self.procs.values())
+
+
+def _uniform(name: str, what: str, values) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    if not np.all(values == values.flat[0]):
+        raise LoweringError(f"neuron '{name}': {what} varies across neurons; a Loihi layer takes one value")
+    return float(values.flat[0])
+
+
+def neuron_form(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> dict[str, Any]:
+    """``du, dv, vth, gain`` (scalars or per-neuron gain) and the constant input ``c`` (see module doc)."""
+    if isinstance(node, nir.LIF):
+        node = nir.LIF(**{k: np.asarray(getattr(node, k), dtype=np.float64)
+                          for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")})
+        p = {k: np.broadcast_to(getattr(node, k), shape) for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")}
+    else:
+        p = pr.neuron_params(name, node, shape, dt)
+    inf = float("inf")
+    if isinstance(node, nir.Threshold):
+        return {"du": 1.0, "dv": 1.0, "vth": _uniform(name, "threshold", p["threshold"]), "gain": np.ones(shape),
+                "c": np.zeros(shape), "spiking": True}
+    if isinstance(node, (nir.I, nir.IF)):
+        spiking = isinstance(node, nir.IF)
+        vth = _uniform(name, "v_threshold - v_reset", p["v_threshold"] - p["v_reset"]) if spiking else inf
+        return {"du": 1.0, "dv": 0.0, "vth": vth, "gain": dt * p["r"], "c": np.zeros(shape), "spiking": spiking}
+    if isinstance(node, (nir.LI, nir.LIF)):
+        spiking = isinstance(node, nir.LIF)
+        dv = _uniform(name, "tau", dt / p["tau"])
+        v_reset = p["v_reset"] if spiking else 0.0
+        vth = _uniform(name, "v_threshold - v_reset", p["v_threshold"] - v_reset) if spiking else inf
+        return {"du": 1.0, "dv": dv, "vth": vth, "gain": dt * p["r"] / p["tau"], "c": dv * (p["v_leak"] - v_reset),
+                "spiking": spiking}
+    spiking = isinstance(node, nir.CubaLIF)
+    v_reset = p["v_reset"] if spiking else np.zeros(shape)
+    if np.any(p["v_leak"] != v_reset):
+        raise LoweringError(f"neuron '{name}': a CubaLI(F) with v_leak != v_reset has no exact Lava LIF form "
+                            "(its leak target would pass through the synaptic current)")
+    du, dv = _uniform(name, "tau_syn", dt / p["tau_syn"]), _uniform(name, "tau_mem", dt / p["tau_mem"])
+    vth = _uniform(name, "v_threshold - v_reset", p["v_threshold"] - v_reset) if spiking else inf
+    return {"du": du, "dv": dv, "vth": vth, "gain": dt * p["r"] / p["tau_mem"] * du * p["w_in"],
+            "c": np.zeros(shape), "spiking": spiking}
+
+
+def build_map(graph: nir.NIRGraph, dt: float) -> LavaMap:
+    """The Lava processes of a flat, normalised graph (:func:`neurodeploy.ir.read_graph`).
+
+    Raises:
+        LoweringError: one line naming the node the mapping cannot express.
+    """
+    order = topological_order(graph)
+    kinds = node_kinds(graph)
+    preds = {n: [s for s, d in graph.edges if d == n] for n in graph.nodes}
+    succs = {n: [d for s, d in graph.edges if s == n] for n in graph.nodes}
+    shape = {n: tuple(int(v) for v in graph.nodes[n].output_type["output"]) for n in graph.nodes}
+    inputs = [n for n in order if kinds[n] == "input"]
+    outputs = [n for n in order if kinds[n] == "output"]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise LoweringError(f"the graph has {len(inputs)} Input and {len(outputs)} Output nodes; the Lava mapping "
+                            "takes one of each")
+    procs: dict[str, Proc] = {}
+    links: list[Link] = []
+    # where a node's value comes from in Lava: (process, reshape of its port, weight factor per output)
+    port: dict[str, tuple[str, tuple[int, ...] | None]] = {}
+    syn_of: dict[str, str] = {}  # synapse-like node -> its process (Scale folds there)
+    bias_in: dict[str, np.ndarray] = {}  # synapse process -> bias (NIR layout, its output shape)
+    inp = inputs[0]
+    procs[inp] = Proc(inp, "source", lava_shape(shape[inp]))
+    port[inp] = (inp, None)
+    layers, spiking = [], {}
+    for name in order:
+        node, kind = graph.nodes[name], kinds[name]
+        if name == inp or kind == "output":
+            continue
+        ps = preds[name]
+        if kind == "flatten":
+            src, _ = port[ps[0]]
+            if len(ps) != 1 or not all(isinstance(graph.nodes[d], (nir.Affine, nir.Linear)) for d in succs[name]):
+                raise LoweringError(f"flatten '{name}': on Lava a Flatten must feed Affine/Linear layers only "
+                                    "(it becomes their reshaped input port)")
+            port[name] = (src, (int(np.prod(shape[name])),))
+            continue
+        if kind == "scale":
+            src = syn_of.get(ps[0]) if len(ps) == 1 else None
+            if src is None or len(succs[ps[0]]) != 1:
+                raise LoweringError(f"scale '{name}': on Lava a Scale folds into the one synapse before it; "
+                                    f"'{ps[0]}' is not such a synapse")
+            s = np.broadcast_to(np.asarray(node.scale, dtype=np.float64), shape[name])
+            procs[src].params["row_scale"] = procs[src].params.get("row_scale", 1.0) * s
+            bias_in[src] = bias_in.get(src, 0.0) * s
+            port[name], syn_of[name] = port[ps[0]], src
+            continue
+        if len(ps) != 1 and isinstance(node, SYNAPSES + (nir.Delay,)):
+            raise LoweringError(f"node '{name}' sums {len(ps)} inputs; on Lava a synapse takes one (sum after it)")
+        if isinstance(node, SYNAPSES):
+            src_proc, reshape = port[ps[0]]
+            if np.any(np.asarray(bias_in.get(syn_of.get(ps[0], ""), 0.0)) != 0):
+                raise LoweringError(f"node '{name}' follows '{ps[0]}', whose bias would have to pass through it; on "
+                                    "Lava a synapse's bias moves into the neuron it feeds directly")
+            in_shape = shape[ps[0]]
+            proc = Proc(name, "dense" if isinstance(node, (nir.Affine, nir.Linear)) else "conv",
+                        lava_shape(shape[name]), latency=procs[src_proc].latency + 1)
+            _synapse_params(name, node, in_shape, shape[name], proc, reshape, graph, ps[0])
+            bias_in[name] = proc.params.pop("bias")
+            procs[name] = proc
+            links.append(Link(src_proc, name, reshape))
+            port[name], syn_of[name] = (name, None), name
+            continue
+        if isinstance(node, nir.Delay):
+            steps = np.unique(pr.delay_steps(name, node, dt))
+            if steps.size != 1:
+                raise LoweringError(f"delay '{name}': delays differ across neurons; Lava's DelayLine takes one")
+            src_proc, reshape = port[ps[0]]
+            if reshape is not None:
+                raise LoweringError(f"delay '{name}' after a Flatten is not mapped; delay before the Flatten")
+            proc = Proc(name, "delay", procs[src_proc].shape, {"delay": int(steps[0])},
+                        latency=procs[src_proc].latency + int(steps[0]))
+            if int(steps[0]) == 0:
+                port[name] = port[ps[0]]
+                continue
+            procs[name] = proc
+            links.append(Link(src_proc, name))
+            port[name] = (name, None)
+            continue
+        # a neuron layer: every input must be a synapse whose weights take the gain
+        form = neuron_form(name, node, shape[name], dt)
+        latency = None
+        const = np.asarray(form["c"], dtype=np.float64).copy()
+        for p in ps:
+            syn = syn_of.get(p)
+            if syn is None or procs[syn].kind not in ("dense", "conv"):
+                raise LoweringError(f"neuron '{name}' is fed by '{p}' ({type(graph.nodes[p]).__name__}) without a "
+                                    "synapse; on Lava every neuron input comes through Affine/Linear/Conv/pooling")
+            if len(succs[p]) != 1:
+                raise LoweringError(f"'{p}' feeds several nodes; on Lava its weights can take only one neuron's gain")
+            procs[syn].params["row_scale"] = procs[syn].params.get("row_scale", 1.0) * form["gain"]
+            const = const + form["gain"] * np.broadcast_to(bias_in.get(syn, 0.0), shape[name])
+            lat = procs[syn].latency
+            if latency is not None and lat != latency:
+                raise LoweringError(f"neuron '{name}' joins paths of {latency} and {lat} Lava steps; balance them "
+                                    "with a Delay node")
+            latency = lat
+            links.append(Link(syn, name))
+        procs[name] = Proc(name, "lif", lava_shape(shape[name]), {
+            "du": form["du"], "dv": form["dv"], "vth": form["vth"],
+            "const": to_lava(np.broadcast_to(const, shape[name]), shape[name])}, latency=latency)
+        if not form["spiking"] and any(kinds[d] != "output" for d in succs[name]):
+            raise LoweringError(f"neuron '{name}' ({type(node).__name__}) does not spike; on Lava it may feed only "
+                                "the Output (its state is read by a Monitor)")
+        port[name], layers, spiking[name] = (name, None), layers + [name], form["spiking"]
+    out_src = preds[outputs[0]]
+    if len(out_src) != 1 or out_src[0] not in layers:
+        raise LoweringError(f"the Output reads {out_src}; on Lava it must read one neuron layer")
+    return LavaMap(procs, links, layers, spiking, {n: shape[n] for n in layers}, inp, out_src[0])
+
+
+def _synapse_params(name: str, node, in_shape, out_shape, proc: Proc, reshape, graph, pred: str) -> None:
+    """Weights in Lava's layout (kernels flipped: Lava's Conv convolves, torch correlates)."""
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        weight = np.asarray(node.weight, dtype=np.float64)
+        flat_src = in_shape if reshape is None else tuple(int(v) for v in graph.nodes[pred].input_type["input"])
+        if reshape is not None and len(flat_src) > 1:
+            # the Lava port is the flattened Lava layout of the Flatten's input: permute the columns
+            idx = to_lava(np.arange(int(np.prod(flat_src))).reshape(flat_src), flat_src).reshape(-1)
+            weight = weight[:, idx]
+        proc.params.update(weight=weight, bias=np.asarray(getattr(node, "bias", 0.0), dtype=np.float64))
+        return
+    c_in = in_shape[0]
+    if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+        p = pr.pool_params(name, node)
+        kh, kw = p["kernel"]
+        value = 1.0 if isinstance(node, nir.SumPool2d) else 1.0 / (kh * kw)
+        weight = np.full((c_in, 1, kh, kw), value)
+        conv = {"stride": p["stride"], "padding": p["padding"], "dilation": (1, 1), "groups": c_in,
+                "bias": np.zeros(c_in)}
+    else:
+        conv = pr.conv_params(name, node, in_shape)
+        weight = conv.pop("weight")
+        if weight.ndim == 3:  # Conv1d over (C, N) as Conv2d over (C, 1, N)
+            weight = weight[:, :, None, :]
+            conv.update(stride=(1, conv["stride"][0]), padding=(0, conv["padding"][0]),
+                        dilation=(1, conv["dilation"][0]))
+            in_shape = (in_shape[0], 1, in_shape[1])
+    xy = lambda v: (int(v[1]), int(v[0]))  # noqa: E731 -- (H, W) -> Lava (X, Y)
+    proc.params.update(weight=weight, bias=np.asarray(conv["bias"], dtype=np.float64),
+                       input_shape=lava_shape(in_shape), stride=xy(conv["stride"]), padding=xy(conv["padding"]),
+                       dilation=xy(conv["dilation"]), groups=int(conv["groups"]))
+
+
+def lava_weights(proc: Proc) -> np.ndarray:
+    """A synapse's final weights in Lava's layout, the neuron gains / Scale (``row_scale``,
+    NIR layout of its output) applied."""
+    weight = proc.params["weight"]
+    scale = np.asarray(proc.params.get("row_scale", 1.0), dtype=np.float64)
+    if proc.kind == "dense":
+        return weight * np.broadcast_to(scale, (weight.shape[0],))[:, None]
+    c_out = weight.shape[0]
+    per_out = np.broadcast_to(scale, (c_out, *scale.shape[1:])) if scale.ndim else np.full((c_out,), float(scale))
+    per_ch = per_out.reshape(c_out, -1)
+    if not np.all(per_ch == per_ch[:, :1]):
+        raise LoweringError(f"conv '{proc.name}': its neurons' gains vary within a channel; Lava's Conv has one "
+                            "weight set per output channel")
+    weight = weight * per_ch[:, 0][:, None, None, None]
+    return np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))

@@ -1,0 +1,158 @@
+"""NIR 1.0's primitives in torch, on sequences ``(T, N, *shape)``: the reference executor of
+graphs from other NIR writers.
+
+The semantics (equations, dt, reset, initial state, what NIR leaves open) are written once,
+in :mod:`neurodeploy.ir.primitives`; this module implements exactly that, in float64 by
+default. :func:`eval_primitive` evaluates one node (used by ``nir_torch.eval_node`` for
+graphs of ours that hold these primitives); :class:`NirSequenceExecutor` runs a whole graph
+read by :func:`neurodeploy.ir.read_graph` on an input sequence (events or values, not
+images) and returns Traces whose layers are the neuron nodes (spikes of spiking neurons,
+the state ``v`` of I/LI/CubaLI).
+
+Units: time steps of ``dt_s`` seconds; parameters in the file's units.
+"""
+
+from __future__ import annotations
+
+import time
+
+import nir
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from neurodeploy.errors import GraphError
+from neurodeploy.ir import primitives as pr
+from neurodeploy.ir import topological_order
+from neurodeploy.ir.nirread import kinds as node_kinds
+from neurodeploy.trace import Trace
+
+
+def _t(value, like: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(value, dtype=np.float64), dtype=like.dtype)
+
+
+def _per_step(fn, x: torch.Tensor) -> torch.Tensor:
+    t, n = x.shape[:2]
+    y = fn(x.flatten(0, 1))
+    return y.reshape(t, n, *y.shape[1:])
+
+
+def _neuron(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float) -> torch.Tensor:
+    """The neuron equations of :mod:`neurodeploy.ir.primitives`, one Euler step per time step."""
+    shape = tuple(x.shape[2:])
+    p = {k: _t(v, x) for k, v in pr.neuron_params(name, node, shape, dt).items()}
+    if isinstance(node, nir.Threshold):
+        return (x > p["threshold"]).to(x.dtype)
+    spiking = isinstance(node, (nir.IF, nir.LIF, nir.CubaLIF))
+    v = torch.zeros_like(x[0]) + (p["v_reset"] if spiking else 0.0)
+    cur = torch.zeros_like(x[0])
+    out = []
+    for x_t in x:
+        if isinstance(node, (nir.I, nir.IF)):
+            v = v + dt * p["r"] * x_t
+        elif isinstance(node, (nir.LI, nir.LIF)):
+            v = v + dt / p["tau"] * (p["v_leak"] - v + p["r"] * x_t)
+        else:  # CubaLI, CubaLIF: the current first, the membrane from the new current
+            cur = cur + dt / p["tau_syn"] * (-cur + p["w_in"] * x_t)
+            v = v + dt / p["tau_mem"] * (p["v_leak"] - v + p["r"] * cur)
+        if spiking:
+            s = v > p["v_threshold"]
+            v = torch.where(s, p["v_reset"], v)
+            out.append(s.to(x.dtype))
+        else:
+            out.append(v)
+    return torch.stack(out)
+
+
+def _delay(name: str, node: nir.Delay, x: torch.Tensor, dt: float) -> torch.Tensor:
+    steps = np.broadcast_to(pr.delay_steps(name, node, dt), tuple(x.shape[2:]))
+    out = torch.zeros_like(x)
+    for d in np.unique(steps):
+        mask = torch.as_tensor(steps == d)
+        shifted = torch.zeros_like(x)
+        if d < x.shape[0]:
+            shifted[int(d):] = x[:x.shape[0] - int(d)]
+        out = torch.where(mask, shifted, out)
+    return out
+
+
+def eval_primitive(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float) -> torch.Tensor:
+    """One primitive of :data:`neurodeploy.ir.primitives.NEW_KINDS` (or Conv2d/LIF) on its
+    summed input ``x`` of shape ``(T, N, *in_shape)``; returns ``(T, N, *out_shape)``."""
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        weight = _t(node.weight, x)
+        y = x.reshape(*x.shape[:2], weight.shape[1]) @ weight.T
+        return y + _t(node.bias, x) if isinstance(node, nir.Affine) else y
+    if isinstance(node, (nir.Conv1d, nir.Conv2d)):
+        p = pr.conv_params(name, node, tuple(x.shape[2:]))
+        conv = F.conv1d if isinstance(node, nir.Conv1d) else F.conv2d
+        w, b = _t(p["weight"], x), _t(p["bias"], x)
+        return _per_step(lambda z: conv(z, w, b, p["stride"], p["padding"], p["dilation"], p["groups"]), x)
+    if isinstance(node, nir.Flatten):
+        start, end = pr.flatten_dims(name, node, tuple(x.shape[2:]))
+        return x.flatten(2 + start, 2 + end)
+    if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+        p = pr.pool_params(name, node)
+        # AvgPool2d: padding counts in the average (ir/primitives.py); SumPool2d = that average times the area
+        area = None if isinstance(node, nir.AvgPool2d) else 1
+        return _per_step(lambda z: F.avg_pool2d(z, p["kernel"], p["stride"], p["padding"], count_include_pad=True,
+                                                divisor_override=area), x)
+    if isinstance(node, nir.Scale):
+        return x * _t(node.scale, x)
+    if isinstance(node, nir.Delay):
+        return _delay(name, node, x, dt)
+    if type(node) in pr.NEURON_PARAMS or isinstance(node, nir.LIF):
+        if isinstance(node, nir.LIF):
+            return _neuron(name, nir.LIF(**{k: np.asarray(getattr(node, k), dtype=np.float64)
+                                            for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")}), x, dt)
+        return _neuron(name, node, x, dt)
+    raise GraphError(f"node '{name}' ({type(node).__name__}) has no torch implementation")
+
+
+class NirSequenceExecutor:
+    """A graph from any NIR writer (as :func:`neurodeploy.ir.read_graph` returns it), run on
+    input sequences.
+
+    Args:
+        graph: flat, normalised graph (one Input, one Output).
+        dt_s: seconds per step (default: the dt the graph was read with).
+        dtype: torch.float64 by default.
+    """
+
+    name = "nir-torch"
+
+    def __init__(self, graph: nir.NIRGraph, dt_s: float | None = None, dtype: torch.dtype = torch.float64):
+        from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
+
+        self.graph, self.dtype = graph, dtype
+        self.dt_s = float(dt_s if dt_s is not None else (graph.metadata or {}).get(FOREIGN_DT_KEY, pr.DEFAULT_DT_S))
+        self.order = topological_order(graph)
+        self.kinds = node_kinds(graph)
+        self.layers = [n for n in self.order if self.kinds[n] in pr.NEURON_KINDS]
+        self.input = next(n for n in self.order if isinstance(graph.nodes[n], nir.Input))
+        self.output = next(n for n in self.order if isinstance(graph.nodes[n], nir.Output))
+        self.preds = {n: [s for s, d in graph.edges if d == n] for n in graph.nodes}
+
+    def run_values(self, x: np.ndarray) -> dict[str, torch.Tensor]:
+        """``x``: ``(T, N, *input_shape)`` -> every node's output ``(T, N, *shape)``."""
+        values = {self.input: torch.as_tensor(np.asarray(x), dtype=self.dtype)}
+        with torch.no_grad():
+            for name in self.order:
+                if name in values:
+                    continue
+                total = sum(values[p] for p in self.preds[name])
+                node = self.graph.nodes[name]
+                values[name] = total if isinstance(node, nir.Output) else eval_primitive(name, node, total, self.dt_s)
+        return values
+
+    def run_sequences(self, x: np.ndarray) -> list[Trace]:
+        """``x``: ``(T, N, *input_shape)`` -> one Trace per sample (layers ``(T, *shape)``,
+        output = the Output node's sequence ``(T, *shape)``)."""
+        start = time.perf_counter()
+        values = self.run_values(x)
+        seconds = time.perf_counter() - start
+        t_steps, n = values[self.input].shape[:2]
+        return [Trace(self.name, t_steps, {k: values[k][:, i].numpy() for k in self.layers},
+                      values[self.output][:, i].numpy(), meta={"run_s": seconds / n, "dt_s": self.dt_s})
+                for i in range(n)]
