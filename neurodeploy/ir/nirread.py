@@ -255,15 +255,21 @@ def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float) -> nir.NIRGraph:
 
     - ``norse``: ``tau`` (LIF, LI) and ``tau_mem``/``tau_syn`` were written as ``dt/(1/tau)``:
       the true time constant is ``tau / dt``.
+    - ``norse``, CubaLIF (``LIFCell``, ``lif_feed_forward_step``): the input jumps into the
+      current with gain 1 (``i += x``, then ``v`` from that ``i``, then ``i`` decays), while
+      it writes ``w_in = 1``; NIR's Euler step adds ``dt w_in / tau_syn x``: read with
+      ``w_in = tau_syn / dt``.
     - ``sinabs``: ``IF(r)`` means ``v += r x`` per step: NIR's ``v += dt r x`` with ``r/dt``.
     """
     if writer not in WRITERS:
         raise GraphError(f"unknown writer {writer!r}; use one of {', '.join(WRITERS)}")
-    for node in graph.nodes.values():
+    for name, node in graph.nodes.items():
         if writer == "norse":
             for key in pr.TIME_CONSTANTS:
                 if hasattr(node, key) and isinstance(node, (nir.LIF, nir.LI, nir.CubaLIF, nir.CubaLI)):
-                    setattr(node, key, np.asarray(getattr(node, key), dtype=np.float64) / dt_s)
+                    setattr(node, key, pr.as_array(getattr(node, key), name, key) / dt_s)
+            if isinstance(node, (nir.CubaLIF, nir.CubaLI)):
+                node.w_in = pr.as_array(node.w_in, name, "w_in") * node.tau_syn / dt_s
         elif writer == "sinabs" and isinstance(node, (nir.IF, nir.I)):
             node.r = np.asarray(node.r, dtype=np.float64) / dt_s
     return graph

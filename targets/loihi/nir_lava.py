@@ -2,8 +2,8 @@
 
 The mapping (which Lava process, which parameters) is :mod:`.nir_map`; the NIR semantics
 it implements are :mod:`neurodeploy.ir.primitives`. Samples stream through one Lava run
-back to back, each in a window of ``T + gap`` steps (``gap`` = the network's latency:
-every synapse adds a Lava step, and delay lines hold their steps), neurons are
+back to back, each in a window of ``T + gap`` steps (``gap`` = the network's latency --
+every synapse adds a Lava step -- plus what delay lines hold), neurons are
 ``LIFReset`` processes that reset at the first step of their window, so no state crosses
 from one sample to the next (the torch executor starts each sample from rest too).
 """
@@ -63,8 +63,7 @@ class NirLavaExecutor:
         x = np.asarray(x, dtype=np.float64)
         t_steps, n = x.shape[:2]
         m = self.map
-        gap = max(p.latency for p in m.procs.values())
-        window = t_steps + gap
+        window = t_steps + m.gap
         steps = n * window
         procs, models, records, monitors = {}, {}, {}, {}
         in_shape = tuple(int(v) for v in self.graph.nodes[m.input].output_type["output"])

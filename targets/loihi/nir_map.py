@@ -39,7 +39,8 @@ them is refused by name.
 the synapse before it, ``Flatten`` is a reshape of the port with the ``Dense`` columns
 permuted to Lava's ``(X, Y, C)`` order. ``Delay`` (one delay per layer) -> the project's
 ``DelayLine``. Each synapse adds one Lava step (Lava's latency); traces are realigned.
-Synapses carry real values (``num_message_bits`` > 0): identical for 0/1 spikes.
+Synapses carry real values (``num_message_bits`` > 0): identical for 0/1 spikes. A
+``Delay`` is logical time, not pipeline latency: it adds none.
 Non-spiking neurons (I, LI, CubaLI) must feed only the Output: their state is read by a
 Lava ``Monitor`` of ``v`` (plus ``v_reset`` = 0).
 """
@@ -117,8 +118,12 @@ class LavaMap:
     input: str
     output_layer: str
 
-    def steps_for(self, t_steps: int) -> int:
-        return t_steps + max(p.latency for p in self.procs.values())
+    @property
+    def gap(self) -> int:
+        """Lava steps between samples: the pipeline latency plus every delay line's steps
+        (what a sample still holds in flight after its last input step)."""
+        return max(p.latency for p in self.procs.values()) + sum(
+            p.params["delay"] for p in self.procs.values() if p.kind == "delay")
 
 
 def _uniform(name: str, what: str, values) -> float:
@@ -233,8 +238,12 @@ def build_map(graph: nir.NIRGraph, dt: float) -> LavaMap:
             src_proc, reshape = port[ps[0]]
             if reshape is not None:
                 raise LoweringError(f"delay '{name}' after a Flatten is not mapped; delay before the Flatten")
+            # a NIR Delay is logical time, not pipeline latency: its output for logical step t
+            # leaves at the same Lava step as its input's for t (which is the input of t - delay)
             proc = Proc(name, "delay", procs[src_proc].shape, {"delay": int(steps[0])},
-                        latency=procs[src_proc].latency + int(steps[0]))
+                        latency=procs[src_proc].latency)
+            if ps[0] in syn_of:  # a delayed synaptic output: the neuron after it still folds into the synapse
+                syn_of[name] = syn_of[ps[0]]
             if int(steps[0]) == 0:
                 port[name] = port[ps[0]]
                 continue
@@ -251,16 +260,17 @@ def build_map(graph: nir.NIRGraph, dt: float) -> LavaMap:
             if syn is None or procs[syn].kind not in ("dense", "conv"):
                 raise LoweringError(f"neuron '{name}' is fed by '{p}' ({type(graph.nodes[p]).__name__}) without a "
                                     "synapse; on Lava every neuron input comes through Affine/Linear/Conv/pooling")
-            if len(succs[p]) != 1:
+            if len(succs[p]) != 1 or len(succs[syn]) != 1:
                 raise LoweringError(f"'{p}' feeds several nodes; on Lava its weights can take only one neuron's gain")
             procs[syn].params["row_scale"] = procs[syn].params.get("row_scale", 1.0) * form["gain"]
             const = const + form["gain"] * np.broadcast_to(bias_in.get(syn, 0.0), shape[name])
-            lat = procs[syn].latency
+            feed = port[p][0]  # the synapse, or the delay line after it
+            lat = procs[feed].latency
             if latency is not None and lat != latency:
                 raise LoweringError(f"neuron '{name}' joins paths of {latency} and {lat} Lava steps; balance them "
                                     "with a Delay node")
             latency = lat
-            links.append(Link(syn, name))
+            links.append(Link(feed, name))
         procs[name] = Proc(name, "lif", lava_shape(shape[name]), {
             "du": form["du"], "dv": form["dv"], "vth": form["vth"],
             "const": to_lava(np.broadcast_to(const, shape[name]), shape[name])}, latency=latency)
@@ -302,7 +312,8 @@ def _synapse_params(name: str, node, in_shape, out_shape, proc: Proc, reshape, g
                         dilation=(1, conv["dilation"][0]))
             in_shape = (in_shape[0], 1, in_shape[1])
     xy = lambda v: (int(v[1]), int(v[0]))  # noqa: E731 -- (H, W) -> Lava (X, Y)
-    proc.params.update(weight=weight, bias=np.asarray(conv["bias"], dtype=np.float64),
+    bias = np.asarray(conv["bias"], dtype=np.float64).reshape(-1, *([1] * (len(out_shape) - 1)))  # per channel
+    proc.params.update(weight=weight, bias=bias,
                        input_shape=lava_shape(in_shape), stride=xy(conv["stride"]), padding=xy(conv["padding"]),
                        dilation=xy(conv["dilation"]), groups=int(conv["groups"]))
 
