@@ -451,3 +451,40 @@ def test_lava_mapping_refuses_what_it_cannot_express_by_name(tmp_path):
     nir.write(str(path), g, compression=None)
     with pytest.raises(LoweringError, match="neuron 'lif': tau varies"):
         build_map(read_graph(path), 1e-4)
+
+
+# --- NIR that others read: graph.nir / chip.nir of a bundle -------------------------------
+
+
+def test_toy_residual_bundle_loads_in_nir_read_and_runs_in_snntorch_and_norse(run_cli, tmp_path, toy_checkpoint,
+                                                                             rainy_images):
+    """``nir.read`` (with its type check) loads graph.nir and chip.nir of toy-residual;
+    snntorch's and norse's importers run graph.nir *as nir.read returns it* and agree
+    100 % per layer with our torch model (crosscheck's documented workarounds applied)."""
+    from neurodeploy.checkpoint import build_model, load_checkpoint
+    from neurodeploy.ir import graph_info
+    from neurodeploy.targets.crosscheck import load_into_norse, load_into_snntorch, run_library
+    from neurodeploy.targets.torch_reference import TorchReference
+
+    out = tmp_path / "toy"
+    code, _, err = run_cli("export", toy_checkpoint, "--out", out, "--size", 12, 10)
+    assert code == 0, err
+    chip = nir.read(str(out / "chip.nir"))
+    assert {type(n).__name__ for n in chip.nodes.values()} == {"Input", "Conv2d", "LIF", "Output"}
+    graph = nir.read(str(out / "graph.nir"))
+    assert {type(n).__name__ for n in graph.nodes.values()} == {"Input", "Scale", "Conv2d", "LIF", "Output"}
+    # our reader restores the encoder and decoder the Scale stand-ins carry
+    ours = read_graph(out / "graph.nir")
+    assert type(ours.nodes["encode"]).__name__ == "DirectEncode" and ours.nodes["encode"].t_steps == 4
+    info = graph_info(graph)
+    layers = info.neuron_layers(graph)
+    model = build_model(load_checkpoint(toy_checkpoint))
+    reference = TorchReference(model, ours, info, dtype=torch.float32).run_batch(rainy_images)
+    snn_traces = run_library(load_into_snntorch(graph), rainy_images, info.t_steps, layers, "snntorch")
+    module, _ = load_into_norse(graph)
+    norse_traces = run_library(module, rainy_images, info.t_steps, layers, "norse")
+    for traces in (snn_traces, norse_traces):
+        for ref, got in zip(reference, traces):
+            assert ref.layers["lif1"].mean() > 0.01
+            for layer in layers:
+                np.testing.assert_array_equal(got.layers[layer], ref.layers[layer])

@@ -11,6 +11,7 @@ from neurodeploy.ir.check import build_nodes, check_graph
 from neurodeploy.ir.info import METADATA_KEY, graph_info
 from neurodeploy.ir.nodes import NeurodeployNode
 from neurodeploy.ir.nirread import build_nested, read_foreign
+from neurodeploy.ir.standins import restore, to_primitives
 
 # where read_graph keeps the dt a foreign file was read with (metadata; not ours, so no GraphInfo)
 FOREIGN_DT_KEY = "neurodeploy.dt_s"
@@ -24,7 +25,9 @@ def write_graph(path: str | Path, graph: nir.NIRGraph) -> None:
         per_channel = graph_info(graph).lif_params == "per_channel"
     except GraphError:
         per_channel = False
-    nir.write(str(path), graph, compression=None if per_channel else "gzip")
+    # our encoder/decoder/sum/gain as nir.Scale stand-ins: nir.read loads the graph wherever
+    # every other node is a NIR primitive (ir/standins.py); read_graph restores them
+    nir.write(str(path), to_primitives(graph), compression=None if per_channel else "gzip")
 
 
 def _read_hdf5(path: Path) -> dict:
@@ -100,6 +103,7 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
         raw_nodes = data["nodes"]
         # names the node whose dict cannot be built; nested NIRGraphs built recursively
         nodes = build_nested(raw_nodes, build_nodes) if isinstance(raw_nodes, dict) else build_nodes(raw_nodes)
+        nodes = restore(nodes)  # our stand-ins (nir.Scale + neurodeploy.type) back to our node types
         edges = [tuple(e.decode() if isinstance(e, bytes) else str(e) for e in edge) for edge in data["edges"]]
         metadata = data.get("metadata", {})
         graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
