@@ -4,7 +4,8 @@ Usage::
 
     .venv/bin/python benchmarks/fuzz_nir.py --cases 10000 --seed 0
 
-Each case mutates a valid exported graph -- the toy-residual (8x8) and, unless
+Each case mutates a valid graph -- the toy-residual (8x8), two graphs of NIR 1.0's other
+primitives as another writer writes them (:func:`foreign_graphs`, issue 16) and, unless
 ``--no-derainers``, the tiny ESDNet and SpikeRain (16x16, with Concat, Sum, Upsample and
 HostBlock nodes) -- with one to three seeded mutations: delete nodes, add/rename/duplicate
 /delete edges, close cycles (with and without a neuron), corrupt shapes, inject NaN/inf,
@@ -65,12 +66,63 @@ def base_graphs(derainers: bool = True) -> list[nir.NIRGraph]:
 
     torch.manual_seed(0)
     graphs = [export_graph(ToyResidual(channels=2), (8, 8))]
+    graphs += foreign_graphs()
     if derainers:
         for name in ("esdnet", "spikerain"):
             arch = get_architecture(name)
             cfg = arch.config("tiny")
             graphs.append(export_graph(arch.build(cfg).eval(), (16, 16), architecture=name, config=cfg))
     return graphs
+
+
+def foreign_graphs() -> list[nir.NIRGraph]:
+    """Two graphs of NIR 1.0 primitives as another writer would write them (no neurodeploy
+    metadata; issue 16): conv / IF / SumPool2d / grouped Conv2d / LIF / AvgPool2d / Flatten
+    / Affine / CubaLIF, and Conv1d / Threshold / Flatten / Linear / Scale / Delay / I /
+    Affine / LI / Affine / CubaLI, the CubaLIF inside a nested NIRGraph."""
+    rng = np.random.default_rng(0)
+    sub = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([5])}),
+                              "cuba": nir.CubaLIF(tau_syn=np.full(5, 1e-3), tau_mem=np.full(5, 2e-3), r=np.ones(5),
+                                                  v_leak=np.zeros(5), v_threshold=np.ones(5)),
+                              "output": nir.Output(output_type={"output": np.array([5])})},
+                       edges=[("input", "cuba"), ("cuba", "output")], type_check=False)
+    conv = {
+        "input": nir.Input(input_type={"input": np.array([2, 9, 9])}),
+        "conv1": nir.Conv2d(input_shape=(9, 9), weight=rng.normal(size=(4, 2, 3, 3)), stride=1, padding=1,
+                            dilation=1, groups=1, bias=rng.normal(size=4)),
+        "if1": nir.IF(r=np.full((4, 9, 9), 5e3), v_threshold=np.ones((4, 9, 9))),
+        "pool1": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([1, 1])),
+        "conv2": nir.Conv2d(input_shape=(5, 5), weight=rng.normal(size=(6, 2, 3, 3)), stride=(1, 2), padding=(2, 1),
+                            dilation=(2, 1), groups=2, bias=np.zeros(6)),
+        "lif2": nir.LIF(tau=np.full((6, 5, 3), 2e-3), r=np.ones((6, 5, 3)), v_leak=np.zeros((6, 5, 3)),
+                        v_threshold=np.ones((6, 5, 3))),
+        "pool2": nir.AvgPool2d(kernel_size=np.array([2, 1]), stride=np.array([2, 1]), padding=np.array([0, 0])),
+        "flat": nir.Flatten(input_type={"input": np.array([6, 2, 3])}, start_dim=0, end_dim=-1),
+        "fc": nir.Affine(weight=rng.normal(size=(5, 36)), bias=rng.normal(size=5)),
+        "sub": sub,
+        "output": nir.Output(output_type={"output": np.array([5])}),
+    }
+    dense = {
+        "input": nir.Input(input_type={"input": np.array([3, 4])}),
+        "c1d": nir.Conv1d(input_shape=4, weight=rng.normal(size=(2, 3, 2)), stride=1, padding=1, dilation=1,
+                          groups=1, bias=np.zeros(2)),
+        "thr": nir.Threshold(threshold=np.full((2, 5), 0.1)),
+        "flat": nir.Flatten(input_type={"input": np.array([2, 5])}, start_dim=0, end_dim=1),
+        "lin": nir.Linear(weight=rng.normal(size=(4, 10))),
+        "scale": nir.Scale(scale=np.array([1.0, 2.0, 0.5, -1.0])),
+        "delay": nir.Delay(delay=np.full(4, 3e-4)),
+        "integ": nir.I(r=np.ones(4)),
+        "fc": nir.Affine(weight=rng.normal(size=(3, 4)), bias=np.zeros(3)),
+        "li": nir.LI(tau=np.full(3, 5e-4), r=np.ones(3), v_leak=np.zeros(3)),
+        "fc2": nir.Affine(weight=rng.normal(size=(2, 3)), bias=np.zeros(2)),
+        "cubali": nir.CubaLI(tau_syn=np.full(2, 1e-3), tau_mem=np.full(2, 1e-3), r=np.ones(2), v_leak=np.zeros(2)),
+        "output": nir.Output(output_type={"output": np.array([2])}),
+    }
+    out = []
+    for nodes in (conv, dense):
+        names = list(nodes)
+        out.append(nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), type_check=False))
+    return out
 
 
 # ---------------------------------------------------------------- in-memory mutations
@@ -221,6 +273,24 @@ def m_change_type(g, rng):
         lambda: nir.Delay(delay=np.ones(3)),
         lambda: nir.Threshold(threshold=np.ones(shape)),
         lambda: nir.NIRGraph(nodes={}, edges=[], type_check=False),
+        # NIR 1.0's other primitives, read since issue 16, with good and bad parameters
+        lambda: nir.IF(r=np.ones(shape), v_threshold=np.ones(shape)),
+        lambda: nir.LI(tau=np.full(shape, rng.choice([1e-3, -1e-3, 1e-6])), r=np.ones(shape), v_leak=np.zeros(shape)),
+        lambda: nir.I(r=np.ones(shape)),
+        lambda: nir.CubaLI(tau_syn=np.ones(shape), tau_mem=np.ones(shape), r=np.ones(shape), v_leak=np.zeros(shape)),
+        lambda: nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+        lambda: nir.AvgPool2d(kernel_size=np.array(rng.choice([[2, 2], [0, 2], [99, 1]])), stride=np.array([1, 1]),
+                              padding=np.array([0, 0])),
+        lambda: nir.Scale(scale=np.ones(shape)),
+        lambda: nir.Delay(delay=np.full(shape, rng.choice([1e-4, 2.5e-4, -1e-4]))),
+        lambda: nir.Conv1d(input_shape=8, weight=np.ones((2, 2, 3)), stride=1, padding=1, dilation=1, groups=1,
+                           bias=np.zeros(2)),
+        lambda: nir.Flatten(input_type={"input": np.array([1, *shape])}, start_dim=rng.choice([0, 1, -1]),
+                            end_dim=-1),
+        lambda: nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": shape}),
+                                    "s": nir.Scale(scale=np.ones(shape)),
+                                    "output": nir.Output(output_type={"output": shape})},
+                             edges=rng.choice([[("input", "s"), ("s", "output")], [("input", "s")]]), type_check=False),
         lambda: nd.Sum(shape),
         lambda: nd.TemporalMean(getattr(old, "shape", shape)),
         lambda: nd.Concat(shape, order=json.dumps(["conv2"])),
@@ -359,7 +429,20 @@ def _exercise(graph: nir.NIRGraph) -> None:
     try:
         info = graph_info(graph)
     except NeurodeployError:
-        return  # no neurodeploy metadata: a foreign graph, which executors refuse cleanly
+        # no neurodeploy metadata: another writer's graph (issue 16): the sequence executor
+        # and the Lava mapping (which may refuse in one line) must take it
+        from neurodeploy.ir.nirread import read_foreign
+        from neurodeploy.targets.loihi.nir_map import build_map
+        from neurodeploy.targets.nir_primitives import NirSequenceExecutor
+
+        flat, shapes, dt = read_foreign(graph)
+        ex = NirSequenceExecutor(flat, dt)
+        ex.run_sequences(np.zeros((3, 1, *shapes[ex.input])))
+        try:
+            build_map(flat, dt)
+        except NeurodeployError:
+            pass
+        return
     partition(DeployGraph(graph, info))
     NirTorchExecutor(graph, info).run_batch(np.zeros((1, *info.input_shape)))
 
@@ -436,10 +519,13 @@ def run(cases: int = 10_000, seed: int = 0, derainers: bool = True, bases: list 
     ``trace``: print every case's number and mutation to stderr before running it.
     """
     rng = random.Random(seed)
+    default_bases = bases is None
     bases = bases if bases is not None else base_graphs(derainers)
     # The derainer graphs are ~10x slower to write and read (h5py time grows with their
     # HostBlock parameters): nine cases in ten start from the toy.
     weights = [9.0] + [1.0 / max(1, len(bases) - 1)] * (len(bases) - 1)
+    if default_bases:  # toy 60 %, the two foreign graphs (issue 16) 15 % each, the derainers 10 %
+        weights = [6.0, 1.5, 1.5] + [1.0 / max(1, len(bases) - 3)] * (len(bases) - 3)
     result = Result()
     start = time.perf_counter()
     # numpy warns on the garbage it is fed (NaN casts, zero strides); the outcome is what counts.

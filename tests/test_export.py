@@ -11,6 +11,7 @@ from torch import nn
 from neurodeploy.errors import ExportError
 from neurodeploy.export import export_graph, lif_to_nir
 from neurodeploy.ir import graph_info, read_graph, topological_order, write_graph
+from neurodeploy.ir import nodes as nd
 from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d
 from neurodeploy.models.neurons import LIF
 
@@ -56,9 +57,15 @@ def test_nir_write_read_round_trip_keeps_graph_and_metadata(toy_graph, tmp_path)
 
 def test_plain_nir_reader_rejects_our_node_types_instead_of_misreading(toy_graph, tmp_path):
     graph, _ = toy_graph
+    # Since issue 16 the encoder and decoder are written as nir.Scale stand-ins (per step
+    # they are the identity): nir.read loads the toy graph ...
     write_graph(tmp_path / "g.nir", graph)
-    # nir 1.0.8 stops on a bare assertion for the unknown type (its own read_node would
-    # raise ValueError "Unknown unit type"); either way the graph is refused, not misread.
+    assert type(nir.read(str(tmp_path / "g.nir")).nodes["encode"]).__name__ == "Scale"
+    # ... while a node NIR has no primitive for stays ours. nir 1.0.8 stops on a bare
+    # assertion for the unknown type (its own read_node would raise ValueError "Unknown
+    # unit type"); either way the graph is refused, not misread.
+    graph.nodes["decode"] = nd.Upsample(np.array([3, 12, 10]), scale_factor=1)
+    write_graph(tmp_path / "g.nir", graph)
     with pytest.raises((AssertionError, ValueError)):
         nir.read(str(tmp_path / "g.nir"))
 

@@ -56,7 +56,7 @@ def build_nested(raw_nodes: dict, build_one: Callable[[dict], dict]) -> dict[str
         if kind == "NIRGraph":
             inner = raw.get("nodes")
             if not isinstance(inner, dict) or not inner:
-                raise GraphError(f"subgraph '{name}' is empty (no nodes); remove it or re-export the graph")
+                raise GraphError(f"subgraph {pr._q(name)} is empty (no nodes); remove it or re-export the graph")
             edges = [tuple(e.decode() if isinstance(e, bytes) else str(e) for e in edge)
                      for edge in raw.get("edges", [])]
             out[str(name)] = nir.NIRGraph(nodes=build_nested(inner, build_one), edges=edges, type_check=False)
@@ -80,11 +80,11 @@ def flatten_subgraphs(graph: nir.NIRGraph) -> nir.NIRGraph:
             continue
         sub = flatten_subgraphs(node)
         if not sub.nodes:
-            raise GraphError(f"subgraph '{name}' is empty (no nodes); remove it or re-export the graph")
+            raise GraphError(f"subgraph {pr._q(name)} is empty (no nodes); remove it or re-export the graph")
         ins = [n for n, v in sub.nodes.items() if isinstance(v, nir.Input)]
         outs = [n for n, v in sub.nodes.items() if isinstance(v, nir.Output)]
         if len(ins) != 1 or len(outs) != 1:
-            raise GraphError(f"subgraph '{name}' has {len(ins)} Input and {len(outs)} Output nodes; neurodeploy "
+            raise GraphError(f"subgraph {pr._q(name)} has {len(ins)} Input and {len(outs)} Output nodes; neurodeploy "
                              "flattens subgraphs with exactly one of each")
         for inner, v in sub.nodes.items():
             if inner not in (ins[0], outs[0]):
@@ -103,13 +103,13 @@ def flatten_subgraphs(graph: nir.NIRGraph) -> nir.NIRGraph:
         succs = [d for s, d in edges if s == r]
         if not preds or not succs:
             sub = r.split(".")[0]
-            raise GraphError(f"subgraph '{sub}' is dangling: its {'input' if r in entry.values() else 'output'} "
-                             f"'{r}' is not connected; connect the subgraph or remove it")
+            raise GraphError(f"subgraph {pr._q(sub)} is dangling: its {'input' if r in entry.values() else 'output'} "
+                             f"{pr._q(r)} is not connected; connect the subgraph or remove it")
         edges = [e for e in edges if r not in e] + [(p, q) for p in preds for q in succs]
     for s, d in edges:
         for end in (s, d):
             if end not in nodes:
-                raise GraphError(f"edge {s}->{d} names node '{end}', which the flattened graph does not have")
+                raise GraphError(f"edge {pr._q(s)}->{pr._q(d)} names node {pr._q(end)}, which the flattened graph does not have")
     return nir.NIRGraph(nodes=nodes, edges=list(dict.fromkeys(edges)), metadata=dict(graph.metadata or {}),
                         type_check=False)
 
@@ -133,8 +133,13 @@ def normalize(graph: nir.NIRGraph, dt_s: float = pr.DEFAULT_DT_S, warn: Warn | N
 
     for name, node in graph.nodes.items():
         if not isinstance(node, (nir.Input, nir.Output, nir.Conv2d, nir.LIF)) and type(node) not in pr.NEW_KINDS:
-            raise GraphError(f"node '{name}' has type {type(node).__name__}, which neurodeploy does not read "
+            raise GraphError(f"node {pr._q(name)} has type {type(node).__name__}, which neurodeploy does not read "
                              f"(it reads: {pr.ALL_NAMES})")
+    for s, d in graph.edges:
+        for end in (s, d):
+            if end not in graph.nodes:
+                raise GraphError(f"edge {pr._q(s)}->{pr._q(d)} names node {pr._q(end)}, which the graph does not "
+                                 "have; remove the edge or add the node")
     order = topological_order(graph.nodes, graph.edges, lambda n: type(graph.nodes[n]) in pr.NEURON_PARAMS
                               or isinstance(graph.nodes[n], nir.LIF))
     preds: dict[str, list[str]] = {n: [] for n in graph.nodes}
@@ -147,29 +152,29 @@ def normalize(graph: nir.NIRGraph, dt_s: float = pr.DEFAULT_DT_S, warn: Warn | N
         if isinstance(node, nir.Input):
             shape = pr.declared(node, "input_type", "input")
             if shape is None:
-                raise GraphError(f"input '{name}' declares no shape; re-export the graph with an input shape")
+                raise GraphError(f"input {pr._q(name)} declares no shape; re-export the graph with an input shape")
             if len(shape) > 1 and shape[0] == 1:
-                singleton(f"input '{name}' {shape}: leading batch 1 dropped")
+                singleton(f"input {pr._q(name)} {shape}: leading batch 1 dropped")
                 shape = shape[1:]
             shapes[name] = shape
             nodes[name] = nir.Input(input_type={"input": np.array(shape, dtype=np.int64)})
             continue
         ins = preds[name]
         if not ins:
-            raise GraphError(f"node '{name}' has no input (a dangling node); connect it or remove it")
+            raise GraphError(f"node {pr._q(name)} has no input (a dangling node); connect it or remove it")
         in_shapes = {shapes[p] for p in ins}
         if len(in_shapes) > 1:
             squeezed = {pr.squeeze(s) for s in in_shapes}
             if len(squeezed) > 1:
-                raise GraphError(f"node '{name}' sums inputs of different shapes {sorted(in_shapes)}")
-            singleton(f"node '{name}' sums inputs {sorted(in_shapes)}")
+                raise GraphError(f"node {pr._q(name)} sums inputs of different shapes {sorted(in_shapes)}")
+            singleton(f"node {pr._q(name)} sums inputs {sorted(in_shapes)}")
         in_shape = max(in_shapes, key=len)
         if isinstance(node, nir.Output):
             out = in_shape
             new: nir.NIRNode = nir.Output(output_type={"output": np.array(out, dtype=np.int64)})
         elif isinstance(node, nir.Conv2d):
             if len(in_shape) != 3:
-                raise GraphError(f"conv '{name}': input shape {in_shape} is not (C, H, W)")
+                raise GraphError(f"conv {pr._q(name)}: input shape {in_shape} is not (C, H, W)")
             p = pr.conv_params(name, node, in_shape)
             new = nir.Conv2d(input_shape=tuple(in_shape[1:]), weight=p["weight"], stride=p["stride"],
                              padding=p["padding"], dilation=p["dilation"], groups=p["groups"], bias=p["bias"])
@@ -194,7 +199,7 @@ def normalize(graph: nir.NIRGraph, dt_s: float = pr.DEFAULT_DT_S, warn: Warn | N
             else:
                 new = nir.Linear(weight=weight)
             if in_shape != (weight.shape[1],):
-                singleton(f"node '{name}' takes {in_shape} as ({weight.shape[1]},)")
+                singleton(f"node {pr._q(name)} takes {in_shape} as ({weight.shape[1]},)")
         elif isinstance(node, nir.Flatten):
             out = pr.out_shape(name, node, in_shape, dt_s)
             start, end = pr.flatten_dims(name, node, in_shape)
@@ -211,18 +216,20 @@ def normalize(graph: nir.NIRGraph, dt_s: float = pr.DEFAULT_DT_S, warn: Warn | N
             out = pr.out_shape(name, node, in_shape, dt_s)
             new = nir.Delay(delay=np.broadcast_to(pr.as_array(node.delay, name, "delay"), in_shape).copy())
         else:  # pragma: no cover - refused above
-            raise GraphError(f"node '{name}' has type {type(node).__name__}")
+            raise GraphError(f"node {pr._q(name)} has type {type(node).__name__}")
         for attr, key, want in (("input_type", "input", in_shape), ("output_type", "output", out)):
             got = pr.declared(node, attr, key)
             if isinstance(node, nir.Flatten) and attr == "input_type":
                 continue  # Flatten's recorded input may carry a batch axis (primitives.flatten_dims)
             if isinstance(node, (nir.Conv1d, nir.Conv2d)) and attr == "input_type" and got is not None:
                 # nir's Conv types declare C_in/groups input channels (weight.shape[1]), not C_in
-                got = (got[0] * int(np.asarray(node.groups).reshape(-1)[0]), *got[1:])
+                groups = int(np.asarray(node.groups).reshape(-1)[0])
+                if len(got) == len(want) and got[0] * groups == want[0] and got[1:] == tuple(want[1:]):
+                    got = tuple(want)
             if got is not None and tuple(got) != tuple(want):
                 if not pr.same_up_to_singletons(got, want):
-                    raise GraphError(f"node '{name}': declared {attr} {got} disagrees with the inferred {tuple(want)}")
-                singleton(f"node '{name}' {attr} {got} read as {tuple(want)}")
+                    raise GraphError(f"node {pr._q(name)}: declared {attr} {got} disagrees with the inferred {tuple(want)}")
+                singleton(f"node {pr._q(name)} {attr} {got} read as {tuple(want)}")
         _types(new, in_shape, out)
         if isinstance(node, nir.Flatten):
             new.output_type = {"output": np.array(out, dtype=np.int64)}
@@ -243,9 +250,9 @@ def _lif_params(name: str, node: nir.LIF, shape, dt_s: float) -> dict[str, np.nd
         raw = getattr(node, key, None)
         params[key] = pr._broadcast(name, key, pr.as_array(0.0 if raw is None else raw, name, key), tuple(shape))
     if np.any(params["tau"] <= 0):
-        raise GraphError(f"neuron '{name}': tau {params['tau'].min():g} s is not > 0 (a time constant)")
+        raise GraphError(f"neuron {pr._q(name)}: tau {params['tau'].min():g} s is not > 0 (a time constant)")
     if np.any(dt_s / params["tau"] > 1):
-        raise GraphError(f"neuron '{name}': tau {params['tau'].min():g} s is shorter than dt = {dt_s:g} s (the "
+        raise GraphError(f"neuron {pr._q(name)}: tau {params['tau'].min():g} s is shorter than dt = {dt_s:g} s (the "
                          "Euler step overshoots, no Loihi decay does that); pass the writer's --dt or --writer")
     return params
 

@@ -91,7 +91,9 @@ ALL_NAMES = ", ".join(["Input", "Output", "Conv2d", "LIF", *sorted(t.__name__ fo
 
 
 def _q(name: str) -> str:
-    return f"'{name}'"
+    """A node name quoted for a one-line message (repr when it holds odd characters)."""
+    text = str(name)
+    return f"'{text}'" if text.isprintable() and "'" not in text and len(text) < 200 else repr(text)[:200]
 
 
 def as_array(value: Any, name: str, what: str) -> np.ndarray:
