@@ -267,6 +267,15 @@ def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float) -> nir.NIRGraph:
       it writes ``w_in = 1``; NIR's Euler step adds ``dt w_in / tau_syn x``: read with
       ``w_in = tau_syn / dt``.
     - ``sinabs``: ``IF(r)`` means ``v += r x`` per step: NIR's ``v += dt r x`` with ``r/dt``.
+      ``LIF``/``LI`` (``LIF``, ``ExpLeak``, ``norm_input=True``) carry ``tau`` in steps and
+      decay exactly, ``v = a v + (1 - a) x`` with ``a = exp(-1/tau)``: NIR's Euler step is
+      that with ``tau = dt / (1 - a)`` and ``r = 1``.
+    - ``rockpool``: ``LIFTorch`` (a CubaLIF) runs ``I = b (I + x)``, ``v = a v + I`` with
+      ``a = exp(-dt/tau_mem)``, ``b = exp(-dt/tau_syn)``, but writes ``r = tau_mem a / dt``
+      and ``w_in = 1``: read as ``tau_mem = dt/(1-a)``, ``tau_syn = dt/(1-b)``,
+      ``r = 1/(1-a)``, ``w_in = b/(1-b)``. Its spikes (several per step, subtractive reset)
+      have no NIR form: they agree only while no neuron exceeds twice its threshold and
+      reset to 0 where rockpool subtracts (benchmarks/interop.md measures it).
     """
     if writer not in WRITERS:
         raise GraphError(f"unknown writer {writer!r}; use one of {', '.join(WRITERS)}")
@@ -279,6 +288,14 @@ def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float) -> nir.NIRGraph:
                 node.w_in = pr.as_array(node.w_in, name, "w_in") * node.tau_syn / dt_s
         elif writer == "sinabs" and isinstance(node, (nir.IF, nir.I)):
             node.r = np.asarray(node.r, dtype=np.float64) / dt_s
+        elif writer == "sinabs" and isinstance(node, (nir.LIF, nir.LI)):
+            a = np.exp(-1.0 / np.asarray(node.tau, dtype=np.float64))
+            node.tau, node.r = dt_s / (1.0 - a), np.ones_like(a)
+        elif writer == "rockpool" and isinstance(node, (nir.CubaLIF, nir.CubaLI)):
+            a = np.exp(-dt_s / np.asarray(node.tau_mem, dtype=np.float64))
+            b = np.exp(-dt_s / np.asarray(node.tau_syn, dtype=np.float64))
+            node.tau_mem, node.tau_syn = dt_s / (1.0 - a), dt_s / (1.0 - b)
+            node.r, node.w_in = 1.0 / (1.0 - a), b / (1.0 - b)
     return graph
 
 
