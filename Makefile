@@ -13,11 +13,14 @@ install: $(STAMP)
 # lava-nc 0.10 / lava-dl 0.6 declare Python < 3.11: install them without their
 # metadata checks and without their dependencies, which requirements.txt pins instead
 # (see ../shared/ENVIRONMENT.md). Constraints go on every pip call.
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+$(STAMP): requirements.txt requirements-writers.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install -r requirements.txt -c constraints.txt
 	$(PIP) install --no-deps --ignore-requires-python -c constraints.txt lava-nc==0.10.0 lava-dl==0.6.0
+	# test-only NIR writers (sinabs, rockpool) without their dependencies: sinabs' nir/nirtorch pins are
+	# older than ours (requirements-writers.txt says why)
+	$(PIP) install --no-deps -c constraints.txt -r requirements-writers.txt
 	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
