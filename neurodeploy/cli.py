@@ -101,8 +101,25 @@ def export_cmd(
                                          help="Calibration images for --quantize int: a folder of images or a paired "
                                               "folder (its rainy/), each at least the export size (centre crops)."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    dt: Optional[float] = typer.Option(None, "--dt", help="A .nir file from another writer: seconds per time step "
+                                       "(default 1e-4 s, NIR's; or the --writer's own)."),
+    writer: Optional[str] = typer.Option(None, "--writer", help="A .nir file: undo this writer's known quirks "
+                                         "(nir, snntorch, norse, sinabs, rockpool)."),
 ) -> None:
-    """Export a trained model to a deployment bundle (graph.nir, lowering plan, manifest.json)."""
+    """Export a trained model (or a .nir file from any NIR writer) to a deployment bundle."""
+    if checkpoint.endswith(".nir"):  # another writer's graph (issue 16): a bundle of its own kind
+        from neurodeploy.nir_bundle import export_nir_bundle
+
+        manifest = export_nir_bundle(checkpoint, out, target=target, dt_s=dt, writer=writer, force=force,
+                                     warn=_warn_line)
+        if as_json:
+            _print_json(manifest)
+        else:
+            procs = manifest["lowering"]["processes"]
+            console.print(f"wrote bundle [bold]{out}[/] (NIR file, writer {manifest['writer']}, dt "
+                          f"{manifest['dt_s']:g} s, input {manifest['input_shape']} per step; {len(procs)} Lava "
+                          f"processes, {len(manifest['layers'])} neuron layers)")
+        return
     from neurodeploy.bundle import export_bundle
 
     manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force,
@@ -139,6 +156,9 @@ def validate_cmd(
                                                     "--truth a_clean.png b_clean.png: PSNR/SSIM of both runs against "
                                                     "ground truth."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
+    input_file: Optional[Path] = typer.Option(None, "--input", metavar="FILE.npy",
+                                              help="A bundle of a .nir file: its input, shape (T, ...) or (T, N, ...) "
+                                                   "(default: 100 steps of seeded random spikes at 10 %)."),
 ) -> None:
     """Run the bundle on one executor and a reference (default torch-float64); compare layer by layer.
 
@@ -147,8 +167,20 @@ def validate_cmd(
     --image takes files or folders (many images show a progress bar on stderr).
     """
     from neurodeploy.bundle import Bundle
+    from neurodeploy.nir_bundle import is_nir_bundle, validate_nir_bundle
     from neurodeploy.validate import validate_bundle
 
+    if is_nir_bundle(bundle):  # a .nir file's bundle: lava-float against nir-torch on --input (issue 16)
+        verdict = validate_nir_bundle(bundle, input_file, executor=executor,
+                                      reference="nir-torch" if against == "torch-float64" else against,
+                                      min_agreement_pct=min_agreement, min_psnr_db=min_psnr)
+        if as_json:
+            _print_json(verdict)
+        else:
+            _print_verdict(verdict)
+        raise typer.Exit(0 if verdict["passed"] else 1)
+    if input_file is not None:
+        raise NeurodeployError("--input FILE.npy is for bundles of .nir files; a model bundle takes --image")
     opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
     _say_default_executor(opened, executor)
     with _image_progress() as progress:
@@ -245,6 +277,9 @@ def report_cmd(
 
     if fps <= 0:
         raise NeurodeployError(f"--fps must be positive, got {fps}")
+    from neurodeploy.nir_bundle import check_not_nir_bundle
+
+    check_not_nir_bundle(bundle)  # reports of .nir files' bundles are not built yet (issue 16): one line
     opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
     _say_default_executor(opened, executor)
     report = report_bundle(opened, images=image or None, executor=executor, fps=fps, html=html, truth=truth or None)
@@ -282,6 +317,11 @@ def _print_summary(report: dict, bundle: Path) -> None:
     console.print(f"report: {bundle / 'report.html'}")
 
 
+def _warn_line(line: str) -> None:
+    """One warning line on stderr (reading a .nir file from another writer)."""
+    err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
+
+
 @app.command("inspect")
 def inspect_cmd(
     target: str = typer.Argument(..., help="A checkpoint (.pt or shipped name), a graph .nir file, or a bundle folder."),
@@ -297,10 +337,7 @@ def inspect_cmd(
     """Nodes with type, shape, edge kind, chip or host, and parameter count; the partition."""
     from neurodeploy.inspect import inspect_target
 
-    def warn(line: str) -> None:
-        err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
-
-    result = inspect_target(target, size=size_pair(size), dt_s=dt, writer=writer, warn=warn)
+    result = inspect_target(target, size=size_pair(size), dt_s=dt, writer=writer, warn=_warn_line)
     if as_json:
         _print_json(result)
         return
