@@ -233,7 +233,8 @@ def normalize(graph: nir.NIRGraph, dt_s: float = pr.DEFAULT_DT_S, warn: Warn | N
         _types(new, in_shape, out)
         if isinstance(node, nir.Flatten):
             new.output_type = {"output": np.array(out, dtype=np.int64)}
-        new.metadata = dict(getattr(node, "metadata", None) or {})
+        meta = getattr(node, "metadata", None)
+        new.metadata = dict(meta) if isinstance(meta, dict) else {}  # a writer's node notes; damage dropped
         nodes[name], shapes[name] = new, tuple(int(v) for v in out)
     if warned and warn is not None:
         more = f" (and {len(warned) - 1} more)" if len(warned) > 1 else ""
