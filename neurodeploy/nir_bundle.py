@@ -13,8 +13,9 @@ same format and version as model bundles, keys added only):
   step the file was read with), ``input_shape`` (per step), the Lava mapping (processes,
   latencies), versions, files with their SHA-256.
 
-``validate`` runs the Lava float mapping (``lava-float``) against the NIR torch executor
-(``nir-torch``, the reference) on ``--input FILE.npy`` -- shape ``(T, *input_shape)`` or
+``validate`` runs the Lava float mapping (``lava-float``; or ``split``: the bundle's own
+``chip.nir`` in the torch executor) against the NIR torch executor (``nir-torch``, the
+reference, on ``graph.nir``) on ``--input FILE.npy`` -- shape ``(T, *input_shape)`` or
 ``(T, N, *input_shape)``, T = its first axis, neurons starting from rest -- or, without it,
 100 steps of seeded random spikes at 10 % (seed 0, one sample), and writes
 ``validation.json`` with the verdict plus ``dt_s``, ``t_steps``, ``input`` and ``writer``.
@@ -46,7 +47,8 @@ KIND = "nir"
 WRITER_KEY = "neurodeploy.writer"
 DEFAULT_STEPS = 100
 DEFAULT_RATE = 0.1
-EXECUTORS = ("lava-float", "nir-torch")
+# split: the bundle's own chip.nir (all of the graph: a .nir file's bundle has no host islands)
+EXECUTORS = ("lava-float", "nir-torch", "split")
 
 
 def is_nir_bundle(path: Path) -> bool:
@@ -149,7 +151,9 @@ def validate_nir_bundle(path: str | Path, input_file: Path | None = None, execut
             raise NeurodeployError(f"executor '{name}' does not run a bundle of a .nir file; use one of "
                                    f"{', '.join(EXECUTORS)}")
     x, record = load_input(input_file, manifest["input_shape"])
-    traces = {name: _run(name, graph, x) for name in {executor, reference}}
+    traces = {name: _run(name, graph if name != "split" else read_graph(path / "chip.nir",
+                                                                      dt_s=float(manifest["dt_s"])), x)
+              for name in {executor, reference}}
     names = [f"sample {i}" for i in range(x.shape[1])]
     v = verdict(traces[reference], traces[executor], names, min_agreement_pct, min_psnr_db)
     result = v.to_dict()
@@ -168,10 +172,12 @@ def validate_nir_bundle(path: str | Path, input_file: Path | None = None, execut
 
 
 def _run(name: str, graph: nir.NIRGraph, x: np.ndarray):
-    if name == "nir-torch":
+    if name in ("nir-torch", "split"):
         from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
-        return NirSequenceExecutor(graph).run_sequences(x)
+        runner = NirSequenceExecutor(graph)
+        runner.name = name
+        return runner.run_sequences(x)
     from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
 
     return NirLavaExecutor(graph).run_sequences(x)

@@ -122,6 +122,9 @@ def test_export_and_validate_a_sinabs_file_from_the_command_line(run_cli, tmp_pa
     assert code == 0, err
     saved = json.loads((out / "validation.json").read_text())
     assert saved["t_steps"] == 30 and saved["input"]["kind"] == "file" and saved["dt_s"] == 1e-4
+    code, stdout, err = run_cli("validate", out, "--executor", "split", "--json")  # the bundle's chip.nir
+    assert code == 0 and json.loads(stdout)["layers"] == {"1": 100.0, "5": 100.0}, err
+    assert set(json.loads((out / "validation.json").read_text())["executors"]) == {"lava-float", "split"}
     # bad input: one line, exit 2; a report is not built for these bundles yet: one line, exit 2
     np.save(tmp_path / "bad.npy", x[:, :1])
     code, _, err = run_cli("validate", out, "--input", tmp_path / "bad.npy")
