@@ -10,8 +10,11 @@ that names no node. It raises :class:`~neurodeploy.errors.GraphError` for:
   not an Input, a node that feeds nothing and is not an Output, no Input or no Output;
 - cycles: without a neuron (an algebraic loop: no time step breaks it) or through a
   neuron (recurrence, not supported yet);
-- node types: anything but NIR's Input, Output, Conv2d, LIF and neurodeploy's own
-  (:data:`neurodeploy.ir.nodes.NODE_TYPES`);
+- node types: anything but NIR 1.0's primitives (Input, Output, Conv2d, LIF and, since
+  issue 16, the rest: :data:`neurodeploy.ir.primitives.NEW_KINDS`, whose shapes and
+  chip-expressible parameters :func:`neurodeploy.ir.primitives.out_shape` checks) and
+  neurodeploy's own (:data:`neurodeploy.ir.nodes.NODE_TYPES`); nested NIR graphs are
+  flattened by :func:`neurodeploy.ir.read_graph` before this check, refused in memory;
 - fields: non-numeric or wrongly typed fields, NaN or infinite parameters (every array,
   including ``HostBlock.params``), parameter arrays of different shapes inside a node;
 - shapes: every edge's source output shape against what its destination expects (conv
