@@ -131,3 +131,5 @@ def test_export_and_validate_a_sinabs_file_from_the_command_line(run_cli, tmp_pa
     assert code == 2 and "is not (T, 2, 8, 8)" in err and err.count("\n") == 1, err
     code, _, err = run_cli("report", out)
     assert code == 2 and "bundle of a .nir file" in err, err
+    code, stdout, err = run_cli("inspect", out, "--json")
+    assert code == 0 and {r["node"] for r in json.loads(stdout)["nodes"]} >= {"0", "1", "2", "3", "4", "5"}, err
