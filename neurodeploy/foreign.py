@@ -1,5 +1,11 @@
 """Graphs from other NIR writers (snntorch, norse) into neurodeploy's form.
 
+(Since issue 16, ``.nir`` files with every NIR 1.0 primitive, from any writer, are read by
+:func:`neurodeploy.ir.read_graph` -- :mod:`neurodeploy.ir.nirread`, semantics in
+:mod:`neurodeploy.ir.primitives` -- and run on input sequences by
+``targets/nir_primitives.py`` and ``targets/loihi/nir_lava.py``. This module keeps the
+older path: conv + LIF image networks wrapped in our encoder/decoder, run as our exports.)
+
 **Foreign graphs in.** :func:`from_foreign_nir` takes a NIR graph written by
 ``snntorch.export_nir.export_to_nir`` or ``norse.torch.to_nir`` and returns a graph with
 our :class:`~neurodeploy.ir.GraphInfo` attached, in the form of our own exports (an
