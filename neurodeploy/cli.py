@@ -110,6 +110,9 @@ def export_cmd(
     if checkpoint.endswith(".nir"):  # another writer's graph (issue 16): a bundle of its own kind
         from neurodeploy.nir_bundle import export_nir_bundle
 
+        if quantize != "none" or calib is not None or size:
+            raise NeurodeployError("--quantize, --calib and --size are for checkpoints; a .nir file is exported "
+                                   "as it is (float), with --dt and --writer")
         manifest = export_nir_bundle(checkpoint, out, target=target, dt_s=dt, writer=writer, force=force,
                                      warn=_warn_line)
         if as_json:
