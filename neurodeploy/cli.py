@@ -174,6 +174,9 @@ def validate_cmd(
     from neurodeploy.validate import validate_bundle
 
     if is_nir_bundle(bundle):  # a .nir file's bundle: lava-float against nir-torch on --input (issue 16)
+        if image or truth:
+            raise NeurodeployError(f"{bundle} is a bundle of a .nir file: it takes --input FILE.npy (T, ...), not "
+                                   "--image/--truth")
         verdict = validate_nir_bundle(bundle, input_file, executor=executor,
                                       reference="nir-torch" if against == "torch-float64" else against,
                                       min_agreement_pct=min_agreement, min_psnr_db=min_psnr)
