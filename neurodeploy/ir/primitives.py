@@ -96,6 +96,11 @@ def _q(name: str) -> str:
     return f"'{text}'" if text.isprintable() and "'" not in text and len(text) < 200 else repr(text)[:200]
 
 
+def _short(value: Any) -> str:
+    """A value on one short line (numpy reprs of arrays span lines)."""
+    return " ".join(repr(value).split())[:60]
+
+
 def as_array(value: Any, name: str, what: str) -> np.ndarray:
     """A NIR parameter (numpy array, torch tensor, number) as a finite float64 array."""
     if type(value).__name__ == "Tensor":
@@ -119,7 +124,7 @@ def ints(value: Any, n: int, name: str, what: str, minimum: int) -> tuple[int, .
     ok = arr.size == n and all(isinstance(v, numbers.Real) and not isinstance(v, bool) and float(v).is_integer()
                                for v in arr)
     if not ok:
-        raise GraphError(f"node {_q(name)}: {what} {value!r} is not {n} integer(s)")
+        raise GraphError(f"node {_q(name)}: {what} {_short(value)} is not {n} integer(s)")
     out = tuple(int(v) for v in arr)
     if any(v < minimum for v in out):
         raise GraphError(f"node {_q(name)}: {what} {out} must be >= {minimum}")
@@ -171,7 +176,7 @@ def conv_padding(name: str, padding: Any, kernel: tuple[int, ...], stride: tuple
         span = [dilation[i] * (kernel[i] - 1) for i in range(n)]
         if padding == "same" and all(s == 1 for s in stride) and all(p % 2 == 0 for p in span):
             return tuple(p // 2 for p in span)
-        raise GraphError(f"conv {_q(name)}: padding {padding!r} with stride {stride}, kernel {kernel} and dilation "
+        raise GraphError(f"conv {_q(name)}: padding {_short(padding)} with stride {stride}, kernel {kernel} and dilation "
                          f"{dilation} is not symmetric zero padding; write integer padding")
     return ints(padding, n, name, "padding", 0)
 
@@ -300,11 +305,12 @@ def flatten_dims(name: str, node: nir.Flatten, in_shape: tuple[int, ...]) -> tup
                                                                    (node.end_dim, "end_dim")))
     start, end = (d + full if d < 0 else d for d in (start, end))
     if offset and start == 0:
-        raise GraphError(f"flatten {_q(name)}: start_dim {node.start_dim} reaches the batch/time axis of its recorded "
+        raise GraphError(f"flatten {_q(name)}: start_dim {_short(node.start_dim)} reaches the batch/time axis of its recorded "
                          f"input_type {recorded}, which would mix time steps; a chip flattens within one step")
     start, end = start - offset, end - offset
     if not 0 <= start <= end < rank:
-        raise GraphError(f"flatten {_q(name)}: dims {node.start_dim}..{node.end_dim} do not fit its input {in_shape}")
+        raise GraphError(f"flatten {_q(name)}: dims {_short(node.start_dim)}..{_short(node.end_dim)} do not fit its "
+                         f"input {in_shape}")
     return start, end
 
 
