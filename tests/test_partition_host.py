@@ -63,7 +63,8 @@ def test_partition_puts_gates_on_the_host_and_synapses_on_chip(derainer):
     g = DeployGraph(graph, info)
     part = partition(g)
     kinds = info.node_kinds
-    assert all(kinds[n] in ("conv", "lif", "upsample", "concat", "sum", "gain") for n in part.chip)
+    assert all(kinds[n] in ("conv", "lif", "nilif", "patch_to_time", "upsample", "concat", "sum", "gain")
+               for n in part.chip)
     assert all(kinds[n] in ("input", "encode", "host", "product", "decode_mean", "conv", "output") for n in part.host)
     assert any(kinds[n] == "host" for n in part.host) and any(kinds[n] == "lif" for n in part.chip)
     chip = set(part.chip)
@@ -72,7 +73,11 @@ def test_partition_puts_gates_on_the_host_and_synapses_on_chip(derainer):
     assert g.info.side == {n: "chip" if n in chip else "host" for n in graph.nodes}
     summary = summarize(g, part)
     assert summary["crossings_per_step"] == len(part.cut) > 0
-    assert summary["chip"]["neurons"] == sum(int(np.prod(info.shapes[n])) for n in part.chip if kinds[n] == "lif")
+    assert summary["chip"]["neurons"] == sum(int(np.prod(info.shapes[n])) for n in part.chip
+                                             if kinds[n] in ("lif", "nilif"))
+    if name == "vlifnet":  # NI-LIF runs on the chip; only its temporal gate stays on the host
+        assert any(kinds[n] == "nilif" for n in part.chip)
+        assert all(info.node_kinds[n] != "nilif" for n in part.host)
     assert summary["host"]["host_block_flops_per_image"] > 0
 
 

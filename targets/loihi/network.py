@@ -29,7 +29,7 @@ from lava.proc.io.source import RingBuffer as SourceBuffer  # noqa: E402
 from lava.proc.lif.process import LIFReset  # noqa: E402
 
 from neurodeploy.targets.loihi.lower import GRADED_MESSAGE_BITS, LavaNode, LoweredNetwork  # noqa: E402
-from neurodeploy.targets.loihi.processes import DelayLine  # noqa: E402
+from neurodeploy.targets.loihi.processes import NILIF, DelayLine  # noqa: E402
 from neurodeploy.targets.loihi.processes.fast import PyConvModelFloatFast  # noqa: E402
 from neurodeploy.targets.loihi.processes.functions import (function_process, island_process,  # noqa: E402
                                                            record_process)
@@ -47,7 +47,7 @@ def _out_port(proc, node: LavaNode, port: int):
 def _in_port(proc, node: LavaNode, port: int):
     if node.kind == "conv":
         return proc.s_in
-    if node.kind == "lif":
+    if node.kind in ("lif", "nilif"):
         return proc.a_in
     return getattr(proc, f"in{port}")
 
@@ -94,11 +94,15 @@ class LavaNetwork:
             elif node.kind == "lif":
                 proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=p["vth"], bias_mant=p["bias"],
                                 reset_interval=t_steps, reset_offset=(node.latency + 1) % t_steps, name=name)
-                self.records[name] = self.record_dir / f"spikes-{len(self.records)}.npy"
-                sink, model = record_process(f"record:{name}", node.shape, self.steps, str(self.records[name]))
-                self.models[sink] = model
-                proc.s_out.connect(sink.a_in)
-            elif node.kind in ("relay", "concat", "upsample"):
+                self._record(name, proc, node)
+            elif node.kind == "nilif":
+                fixed = p.get("fixed", {})
+                proc = NILIF(shape=node.shape, positions=p["positions"], levels=p["levels"], beta=p["beta"],
+                             thresholds=fixed.get("thresholds"), level_lsbs=fixed.get("level_lsbs", 64),
+                             dv=fixed.get("dv", 0), reset_interval=t_steps,
+                             reset_offset=(node.latency + 1) % t_steps, name=name)
+                self._record(name, proc, node)
+            elif node.kind in ("relay", "concat", "upsample", "patch_to_time"):
                 in_shapes = node.in_shapes or [node.shape]
                 proc, model = function_process(node.kind, name, in_shapes, node.shape, p)
                 self.models[proc] = model
@@ -120,6 +124,13 @@ class LavaNetwork:
                 port.connect(line.s_in)
                 port = line.s_out
             port.connect(_in_port(self.procs[edge.dst], dst, edge.dst_port))
+
+    def _record(self, name: str, proc, node: LavaNode) -> None:
+        """A sink writing the neuron layer's spikes at every step to a file (see record_process)."""
+        self.records[name] = self.record_dir / f"spikes-{len(self.records)}.npy"
+        sink, model = record_process(f"record:{name}", node.shape, self.steps, str(self.records[name]))
+        self.models[sink] = model
+        proc.s_out.connect(sink.a_in)
 
     def run(self, select_tag: str = "floating_pt", timeout_s: float | None = None
             ) -> tuple[dict[str, np.ndarray], np.ndarray, float]:

@@ -13,6 +13,9 @@ hang (Lava's own ``proc/conv/utils.py`` says so).
 - ``relay``: ``factor * sum(inputs) + bias`` -- a sum or gain node, or a conv's bias (Lava's
   Conv holds none); on Loihi 2 a graded pass-through neuron (gains fold into weights).
 - ``concat``: its inputs stacked along channels, in order -- routing, no arithmetic.
+- ``patch_to_time``: VLIF-Net's patch-to-time as routing, ``(X, Y, C)`` ->
+  ``(X/r, Y/r, r²·C)`` with channel ``(i·r + j)·C + c`` = pixel ``(j, i)`` of each r×r
+  patch (``x = X·r + j``, ``y = Y·r + i``) -- a fixed permutation of axons on Loihi 2.
 - ``upsample``: fixed interpolation (bilinear or nearest, integer factor) -- on Loihi 2 a
   fixed depthwise transposed convolution.
 - ``island``: a host island's ONNX file run with onnxruntime (one intra-op thread, session
@@ -64,6 +67,12 @@ def _function(kind: str, params: dict[str, Any], in_shapes: list[tuple[int, ...]
         return lambda xs: factor * sum(xs) + bias
     if kind == "concat":
         return lambda xs: np.concatenate(xs, axis=2)
+    if kind == "patch_to_time":
+        r = int(params["r"])
+        x_in, y_in, c = in_shapes[0]
+        # (X·r + j, Y·r + i, c) -> (X, j, Y, i, c) -> (X, Y, i, j, c)
+        return lambda xs: sum(xs).reshape(x_in // r, r, y_in // r, r, c).transpose(0, 2, 3, 1, 4).reshape(
+            x_in // r, y_in // r, r * r * c)
     if kind == "upsample":
         x_in, y_in, _ = in_shapes[0]
         mx = _interp_matrix(x_in, params["scale"], params["mode"], params["align_corners"])
