@@ -31,8 +31,34 @@ from lava.proc.lif.process import LIFReset  # noqa: E402
 from neurodeploy.targets.loihi.lower import GRADED_MESSAGE_BITS, LavaNode, LoweredNetwork  # noqa: E402
 from neurodeploy.targets.loihi.processes import NILIF, DelayLine  # noqa: E402
 from neurodeploy.targets.loihi.processes.fast import PyConvModelFloatFast  # noqa: E402
-from neurodeploy.targets.loihi.processes.functions import (function_process, island_process,  # noqa: E402
-                                                           record_process)
+from neurodeploy.targets.loihi.processes.functions import (FusedMember, fused_process,  # noqa: E402
+                                                           island_process, record_process)
+
+# Kinds that compute within the Lava step they receive in and run as numpy functions: connected
+# ones share one fused process (see fused_process).
+FUNCTION_KINDS = ("relay", "concat", "upsample", "patch_to_time")
+
+
+def function_groups(lowered: LoweredNetwork, fuse: bool = True) -> dict[str, list[str]]:
+    """Group name -> its function nodes (in the network's topological order): the connected
+    components of function nodes joined by edges between them (each node alone without ``fuse``)."""
+    parent = {n: n for n, node in lowered.nodes.items() if node.kind in FUNCTION_KINDS}
+
+    def root(n: str) -> str:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    if fuse:
+        for e in lowered.edges:
+            if e.src in parent and e.dst in parent:
+                parent[root(e.src)] = root(e.dst)
+    groups: dict[str, list[str]] = {}
+    for n in lowered.nodes:
+        if n in parent:
+            groups.setdefault(root(n), []).append(n)
+    return {members[0] if len(members) == 1 else f"fused:{members[0]}": members for members in groups.values()}
 
 
 
@@ -63,10 +89,12 @@ class LavaNetwork:
             images); a temporary one when not given.
         fast: run convs with :class:`~.processes.fast.PyConvModelFloatFast` (floating_pt);
             False keeps Lava's own model (benchmarks compare the two).
+        fuse: run each connected group of routing/relay/interpolation nodes as one process
+            (:func:`function_groups`); False gives each its own (benchmarks compare the two).
     """
 
     def __init__(self, lowered: LoweredNetwork, images: np.ndarray, island_dir: Path | None = None,
-                 record_dir: Path | None = None, fast: bool = True):
+                 record_dir: Path | None = None, fast: bool = True, fuse: bool = True):
         self.lowered = lowered
         self.n_images = images.shape[0]
         self.steps = lowered.steps_for(self.n_images)
@@ -102,10 +130,8 @@ class LavaNetwork:
                              dv=fixed.get("dv", 0), reset_interval=t_steps,
                              reset_offset=(node.latency + 1) % t_steps, name=name)
                 self._record(name, proc, node)
-            elif node.kind in ("relay", "concat", "upsample", "patch_to_time"):
-                in_shapes = node.in_shapes or [node.shape]
-                proc, model = function_process(node.kind, name, in_shapes, node.shape, p)
-                self.models[proc] = model
+            elif node.kind in FUNCTION_KINDS:
+                continue  # built with its group below
             elif node.kind == "island":
                 if island_dir is None:
                     raise LoweringError(f"host island '{name}' needs its ONNX file; run a bundle (host/*.onnx)")
@@ -115,15 +141,64 @@ class LavaNetwork:
             else:  # pragma: no cover - lower() rejects unknown kinds
                 raise ValueError(node.kind)
             self.procs[name] = proc
+        external = self._build_groups(function_groups(lowered, fuse))
+        self.delay_lines = 0
         for edge in lowered.edges:
             src, dst = lowered.nodes[edge.src], lowered.nodes[edge.dst]
-            port = _out_port(self.procs[edge.src], src, edge.src_port)
+            if edge.src in self._group_of:
+                group, member = self._group_of[edge.src]
+                if self._group_of.get(edge.dst, (None,))[0] == group:
+                    continue  # inside one fused process
+                port = getattr(self.procs[group], f"out{member.out_port}")
+            else:
+                port = _out_port(self.procs[edge.src], src, edge.src_port)
+            if id(edge) in external:  # into a fused process: its delay is held inside
+                group, k = external[id(edge)]
+                port.connect(getattr(self.procs[group], f"in{k}"))
+                continue
             if edge.delay:
                 shape = src.out_shapes[edge.src_port] if src.kind == "island" else src.shape
                 line = DelayLine(shape=shape, delay=edge.delay, name=f"delay:{edge.src}->{edge.dst}")
+                self.delay_lines += 1
                 port.connect(line.s_in)
                 port = line.s_out
             port.connect(_in_port(self.procs[edge.dst], dst, edge.dst_port))
+
+    @property
+    def process_count(self) -> int:
+        """Lava processes of the run (each an OS process): nodes, fused groups, delay lines, record sinks."""
+        return len(self.procs) + self.delay_lines + len(self.records)
+
+    def _build_groups(self, groups: dict[str, list[str]]) -> dict[int, tuple[str, int]]:
+        """One fused process per group; returns, for each edge entering a group from outside,
+        the group and its input port."""
+        lowered = self.lowered
+        self._group_of: dict[str, tuple[str, FusedMember]] = {}
+        external: dict[int, tuple[str, int]] = {}
+        for group, names in groups.items():
+            index = {n: i for i, n in enumerate(names)}
+            members = [FusedMember(n, lowered.nodes[n].kind, lowered.nodes[n].params,
+                                   lowered.nodes[n].in_shapes or [lowered.nodes[n].shape]) for n in names]
+            in_shapes: list[tuple[int, ...]] = []
+            for m in members:
+                self._group_of[m.name] = (group, m)
+                for e in lowered.inputs_of(m.name):
+                    if e.src in index:
+                        m.contributions.append((e.dst_port, ("int", index[e.src]), e.delay))
+                    else:
+                        src = lowered.nodes[e.src]
+                        external[id(e)] = (group, len(in_shapes))
+                        m.contributions.append((e.dst_port, ("ext", len(in_shapes)), e.delay))
+                        in_shapes.append(src.out_shapes[e.src_port] if src.kind == "island" else src.shape)
+            out_shapes = []
+            for m in members:
+                if any(e.dst not in index for e in lowered.edges if e.src == m.name):
+                    m.out_port = len(out_shapes)
+                    out_shapes.append(lowered.nodes[m.name].shape)
+            proc, model = fused_process(group, members, in_shapes, out_shapes)
+            self.models[proc] = model
+            self.procs[group] = proc
+        return external
 
     def _record(self, name: str, proc, node: LavaNode) -> None:
         """A sink writing the neuron layer's spikes at every step to a file (see record_process)."""

@@ -1,7 +1,7 @@
 """Lava processes whose port count depends on the graph: routing, relays, interpolation, host islands.
 
 Lava declares a ProcessModel's ports as class attributes, so a process with n inputs needs
-a model class with n input ports: :func:`function_process` and :func:`island_process`
+a model class with n input ports: :func:`fused_process` and :func:`island_process`
 build the Process and its ``floating_pt`` ProcessModel for one node, and return them with
 the model, which the run config maps to the process instance
 (``Loihi2SimCfg(exception_proc_model_map={proc: model})``). Every one receives and sends
@@ -86,25 +86,69 @@ def _model(cls_name: str, proc_cls: type, attrs: dict[str, Any]) -> type:
     return implements(proc=proc_cls, protocol=LoihiProtocol)(requires(CPU)(tag("floating_pt")(model)))
 
 
-def function_process(kind: str, name: str, in_shapes: list[tuple[int, ...]], out_shape: tuple[int, ...],
-                     params: dict[str, Any]) -> tuple[AbstractProcess, type]:
-    """A routing/relay/interpolation process with one input port per entry of ``in_shapes``."""
-    n_in = len(in_shapes)
+class FusedMember:
+    """One routing/relay/interpolation node inside a :func:`fused_process`.
+
+    ``contributions``: what each of its input slots sums, as ``(slot, source, delay)`` with
+    ``source`` = ``("ext", k)`` (the process's input port k) or ``("int", i)`` (member i,
+    earlier in the list); ``delay``: Lava steps of delay on that contribution (a delay line
+    held inside the process instead of a process of its own). ``out_port``: the process's
+    output port that sends this member's value, or None when only members read it.
+    """
+
+    # A plain class: Lava imports this file under another module name when it scans the
+    # folder for process models, and a dataclass cannot be built there.
+    def __init__(self, name: str, kind: str, params: dict[str, Any], in_shapes: list[tuple[int, ...]]):
+        self.name, self.kind, self.params, self.in_shapes = name, kind, params, in_shapes
+        self.contributions: list[tuple[int, tuple[str, int], int]] = []
+        self.out_port: int | None = None
+
+
+def fused_process(name: str, members: list[FusedMember], in_shapes: list[tuple[int, ...]],
+                  out_shapes: list[tuple[int, ...]]) -> tuple[AbstractProcess, type]:
+    """Connected routing/relay/interpolation nodes (``relay``, ``concat``, ``upsample``,
+    ``patch_to_time``) as one Lava process: one OS process instead of one per node.
+
+    Each of these computes within the Lava step it receives in, so running them in one
+    process in graph order (members in topological order) changes no value and no latency;
+    it saves Lava's per-process cost (~0.2 ms per process per step here) and the delay-line
+    processes on its inputs. Each member receives its external inputs just before it runs
+    and sends right after, so a path that leaves the group and comes back without a synapse
+    (e.g. through a neuron) cannot deadlock. Contributions to one slot are summed in edge
+    order, as Lava sums the connections into one InPort.
+    """
+    fns = [_function(m.kind, m.params, m.in_shapes) for m in members]
+    n_in, n_out = len(in_shapes), len(out_shapes)
 
     def init(self, **kwargs):
         AbstractProcess.__init__(self, **kwargs)
         for i, shape in enumerate(in_shapes):
             setattr(self, f"in{i}", InPort(shape=shape))
-        self.s_out = OutPort(shape=out_shape)
+        for i, shape in enumerate(out_shapes):
+            setattr(self, f"out{i}", OutPort(shape=shape))
 
-    proc_cls = type(f"{kind.capitalize()}{n_in}", (AbstractProcess,), {"__init__": init})
-    fn = _function(kind, params, in_shapes)
+    proc_cls = type(f"Fused{len(members)}x{n_in}x{n_out}", (AbstractProcess,), {"__init__": init})
 
     def run_spk(self) -> None:
-        self.s_out.send(fn([getattr(self, f"in{i}").recv() for i in range(n_in)]))
+        s = self.time_step - 1
+        if not hasattr(self, "_lines"):
+            self._lines = {}  # (member, contribution index) -> ring buffer of its delay
+        values = []
+        for i, (m, fn) in enumerate(zip(members, fns)):
+            slots = [np.zeros(shape) for shape in m.in_shapes]
+            for j, (slot, (where, k), delay) in enumerate(m.contributions):
+                x = getattr(self, f"in{k}").recv() if where == "ext" else values[k]
+                if delay:
+                    line = self._lines.setdefault((i, j), np.zeros((delay,) + np.shape(x)))
+                    x, line[s % delay] = line[s % delay].copy(), x
+                slots[slot] = slots[slot] + x
+            values.append(fn(slots))
+            if m.out_port is not None:
+                getattr(self, f"out{m.out_port}").send(values[-1])
 
     attrs = {f"in{i}": LavaPyType(PyInPort.VEC_DENSE, float) for i in range(n_in)}
-    attrs.update(s_out=LavaPyType(PyOutPort.VEC_DENSE, float), run_spk=run_spk)
+    attrs.update({f"out{i}": LavaPyType(PyOutPort.VEC_DENSE, float) for i in range(n_out)})
+    attrs.update(run_spk=run_spk)
     proc = proc_cls(name=name)
     return proc, _model(f"Py{proc_cls.__name__}Model", proc_cls, attrs)
 
