@@ -6,7 +6,7 @@ build the Process and its ``floating_pt`` ProcessModel for one node, and return 
 the model, which the run config maps to the process instance
 (``Loihi2SimCfg(exception_proc_model_map={proc: model})``). Every one receives and sends
 within the same Lava step, so it adds no latency of its own -- except a host island, which
-buffers an image's T steps before it runs (its latency, T, comes from the latency pass).
+buffers an image's T steps before it runs (its latency, T - 1, comes from the latency pass).
 The models use numpy (and onnxruntime for islands) only: torch inside a Lava process can
 hang (Lava's own ``proc/conv/utils.py`` says so).
 
@@ -159,7 +159,8 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
 
     Logical step k of image i reaches it at Lava step ``input_latency + i T + k`` (delay
     lines align its inputs); after the image's last step it runs the ONNX file on the T
-    steps and sends output step k at ``input_latency + (i + 1) T + k``. Image outputs (the
+    steps and sends output step k at ``input_latency + (i + 1) T - 1 + k`` (step 0 in the
+    step the image's last input arrives). Image outputs (the
     graph's output) are written to ``images_path`` (``.npy``, ``(n_images, C, H, W)``) after
     the last image (see :func:`record_process` for why not a Var).
     """
@@ -205,7 +206,7 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
                         self._images.append(np.asarray(out, dtype=np.float64)[0])
                         if len(self._images) == n_images:
                             np.save(images_path, np.stack(self._images))
-        k_out = s - start - t_steps
+        k_out = s - start - (t_steps - 1)
         image, step = divmod(k_out, t_steps) if k_out >= 0 else (-1, 0)
         outs = self._pending.get(image)
         for i, shape in enumerate(out_shapes):
