@@ -155,3 +155,18 @@ def test_toy_chip_part_is_plain_nir(toy_graph, tmp_path):
     chip = nir.read(str(tmp_path / "chip.nir"))  # NIR's own reader, type checks on
     assert {type(n).__name__ for n in chip.nodes.values()} == {"Input", "Conv2d", "LIF", "Output"}
     assert ("encode", "conv_in") in chip.edges and ("conv_out", "decode") in chip.edges
+
+
+def test_one_step_islands_stream_and_the_others_wait_t_minus_one_steps(derainer):
+    """An island whose every node computes each step from the same step (products, sums)
+    adds no Lava steps; one that needs all T steps adds T - 1 (it runs when the last arrives)."""
+    from neurodeploy.targets.loihi.lower import lower
+
+    name, _, graph, info = derainer
+    lowered = lower(graph, info)
+    islands = [n for n in lowered.nodes.values() if n.kind == "island"]
+    for node in islands:
+        added = node.latency - node.params["input_latency"]
+        assert added == (0 if node.params["streams"] else info.t_steps - 1), node.name
+    if name == "vlifnet":  # the SDEM products x_h * x are per step
+        assert any(n.params["streams"] for n in islands)

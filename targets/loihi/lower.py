@@ -134,7 +134,7 @@ _CHIP_PROCESS = {"conv": "conv", "lif": "lif", "sum": "relay", "gain": "relay", 
 
 def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
     """One LavaNode per process of the Lava run, arrays in Lava's layout (see module docstring)."""
-    from neurodeploy.passes.latency import is_source_island, island_steps
+    from neurodeploy.passes.latency import is_source_island, island_steps, streams
     from neurodeploy.passes.partition import island_io
 
     nodes: dict[str, LavaNode] = {}
@@ -159,6 +159,7 @@ def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
                 island, "island", _xyc(g.shape(outputs[0])), latency=lat,
                 in_shapes=[_xyc(g.shape(n)) for n in inputs], out_shapes=[_xyc(g.shape(n)) for n in outputs],
                 params={"inputs": inputs, "outputs": outputs, "input_latency": lat - island_steps(g, members),
+                        "streams": streams(g, members),
                         "in_domains": [g.domain(n) for n in inputs],
                         "image_outputs": [isinstance(g.node(n), nir.Output) for n in outputs]})
             continue

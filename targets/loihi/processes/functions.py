@@ -160,7 +160,8 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
     Logical step k of image i reaches it at Lava step ``input_latency + i T + k`` (delay
     lines align its inputs); after the image's last step it runs the ONNX file on the T
     steps and sends output step k at ``input_latency + (i + 1) T - 1 + k`` (step 0 in the
-    step the image's last input arrives). Image outputs (the
+    step the image's last input arrives). An island of one-step window (``params["streams"]``)
+    instead runs each step as it arrives and sends it in the same Lava step. Image outputs (the
     graph's output) are written to ``images_path`` (``.npy``, ``(n_images, C, H, W)``) after
     the last image (see :func:`record_process` for why not a Var).
     """
@@ -180,6 +181,29 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
     start = int(p["input_latency"])
     names_in, names_out = [onnx_name(n) for n in p["inputs"]], [onnx_name(n) for n in p["outputs"]]
     in_domains, image_outputs = p["in_domains"], p["image_outputs"]
+
+    def stream_step(self) -> None:
+        """A one-step-window island: each arriving step runs at once and leaves in the same
+        Lava step. The ONNX file takes T steps: the step is repeated T times (each output
+        step depends on its own input step only, so any copy gives it)."""
+        s = self.time_step - 1
+        xs = [getattr(self, f"in{i}").recv() for i in range(n_in)]
+        if not hasattr(self, "_session"):
+            self._session = onnx_session(onnx_path)
+        k = s - start
+        outs = None
+        if 0 <= k < n_images * t_steps:
+            feed = {}
+            for n, x, dom in zip(names_in, xs, in_domains):
+                chw = np.asarray(x).transpose(2, 1, 0)[None]  # (1, C, H, W)
+                feed[n] = (chw if dom == "image" else np.repeat(chw[None], t_steps, axis=0)).astype(np.float32)
+            outs = self._session.run(names_out, feed)
+        for i, shape in enumerate(out_shapes):
+            value = np.zeros(shape)
+            if outs is not None:
+                o = np.asarray(outs[i], dtype=np.float64)
+                value = (o[0] if o.ndim == 4 else o[0, 0]).transpose(2, 1, 0)
+            getattr(self, f"out{i}").send(value)
 
     def run_spk(self) -> None:
         s = self.time_step - 1
@@ -222,6 +246,10 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
 
     attrs = {f"in{i}": LavaPyType(PyInPort.VEC_DENSE, float) for i in range(n_in)}
     attrs.update({f"out{i}": LavaPyType(PyOutPort.VEC_DENSE, float) for i in range(n_out) if not p["image_outputs"][i]})
+    if p.get("streams"):
+        if any(image_outputs):
+            raise ValueError(f"island {name}: a streaming island cannot hold the graph's output image")
+        run_spk = stream_step
     attrs.update(run_spk=run_spk)
     proc = proc_cls(name=name)
     return proc, _model(f"Py{proc_cls.__name__}Model", proc_cls, attrs)
