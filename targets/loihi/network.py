@@ -135,8 +135,11 @@ class LavaNetwork:
             elif node.kind == "island":
                 if island_dir is None:
                     raise LoweringError(f"host island '{name}' needs its ONNX file; run a bundle (host/*.onnx)")
+                in_delays = [0] * len(node.in_shapes)
+                for e in lowered.inputs_of(name):  # held inside the island, no delay-line process
+                    in_delays[e.dst_port] = e.delay
                 proc, model = island_process(name, str(island_dir / f"{name}.onnx"), node, t_steps, self.n_images,
-                                             str(self.record_dir / f"images-{name}.npy"))
+                                             str(self.record_dir / f"images-{name}.npy"), in_delays)
                 self.models[proc] = model
             else:  # pragma: no cover - lower() rejects unknown kinds
                 raise ValueError(node.kind)
@@ -156,7 +159,7 @@ class LavaNetwork:
                 group, k = external[id(edge)]
                 port.connect(getattr(self.procs[group], f"in{k}"))
                 continue
-            if edge.delay:
+            if edge.delay and dst.kind != "island":  # an island holds its input delays itself
                 shape = src.out_shapes[edge.src_port] if src.kind == "island" else src.shape
                 line = DelayLine(shape=shape, delay=edge.delay, name=f"delay:{edge.src}->{edge.dst}")
                 self.delay_lines += 1

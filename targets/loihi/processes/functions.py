@@ -154,7 +154,7 @@ def fused_process(name: str, members: list[FusedMember], in_shapes: list[tuple[i
 
 
 def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images: int,
-                   images_path: str) -> tuple[AbstractProcess, type]:
+                   images_path: str, in_delays: list[int] | None = None) -> tuple[AbstractProcess, type]:
     """A host island (a LavaNode of kind ``island``) as a process running its ONNX file.
 
     Logical step k of image i reaches it at Lava step ``input_latency + i T + k`` (delay
@@ -163,9 +163,24 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
     step the image's last input arrives). An island of one-step window (``params["streams"]``)
     instead runs each step as it arrives and sends it in the same Lava step. Image outputs (the
     graph's output) are written to ``images_path`` (``.npy``, ``(n_images, C, H, W)``) after
-    the last image (see :func:`record_process` for why not a Var).
+    the last image (see :func:`record_process` for why not a Var). ``in_delays``: Lava steps of
+    delay per input port, held inside instead of as delay-line processes.
     """
     p = node.params
+    delays = list(in_delays or [0] * len(node.in_shapes))
+
+    def receive(self, s: int) -> list[np.ndarray]:
+        xs = []
+        for i, d in enumerate(delays):
+            x = getattr(self, f"in{i}").recv()
+            if d:
+                if not hasattr(self, "_lines"):
+                    self._lines = {}
+                line = self._lines.setdefault(i, np.zeros((d,) + np.shape(x)))
+                x, line[s % d] = line[s % d].copy(), x
+            xs.append(x)
+        return xs
+
     in_shapes, out_shapes = list(node.in_shapes), list(node.out_shapes)
     n_in, n_out = len(in_shapes), len(out_shapes)
 
@@ -187,7 +202,7 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
         Lava step. The ONNX file takes T steps: the step is repeated T times (each output
         step depends on its own input step only, so any copy gives it)."""
         s = self.time_step - 1
-        xs = [getattr(self, f"in{i}").recv() for i in range(n_in)]
+        xs = receive(self, s)
         if not hasattr(self, "_session"):
             self._session = onnx_session(onnx_path)
         k = s - start
@@ -207,7 +222,7 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
 
     def run_spk(self) -> None:
         s = self.time_step - 1
-        xs = [getattr(self, f"in{i}").recv() for i in range(n_in)]
+        xs = receive(self, s)
         if not hasattr(self, "_buffers"):
             self._session = onnx_session(onnx_path)  # created in the Lava process, one thread
             self._buffers = [np.zeros((t_steps, *shape)) for shape in in_shapes]
