@@ -25,6 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real" / "real-001.png"
 
 
+def _process_count(bundle_dir: Path, size: int) -> int:
+    """Lava processes of the bundle's run (built, not run): nodes, fused groups, delay lines, sinks."""
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.targets.loihi.lower import lower
+    from neurodeploy.targets.loihi.network import LavaNetwork
+
+    b = Bundle.open(bundle_dir)
+    return LavaNetwork(lower(b.graph, b.info), np.zeros((1, 3, size, size)), bundle_dir / "host").process_count
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=64)
@@ -56,7 +66,7 @@ def main() -> None:
                      "min_agreement_pct": min(v["layers"].values()), "output_psnr_db": round(v["output_psnr_db"], 2),
                      "lava_run_s": round(v["run_s"]["lava-float"], 1), "validate_wall_s": round(wall, 1),
                      "lava_steps_per_image": manifest["lowering"]["lava_steps_per_image"],
-                     "processes": len(manifest["lowering"]["processes"]) + len(manifest["lowering"]["delays"])})
+                     "processes": _process_count(out, s)})
         print(json.dumps(rows[-1]), flush=True)
 
 

@@ -6,8 +6,11 @@
    largest difference relative to the output's magnitude.
 2. Read-back: the file-writing record sink against Lava's ``RingBuffer`` sink + ``Var.get()``
    for one layer's spikes (8 channels, 64x64, 46 steps) in a real Lava run.
+3. Fusion: a whole vlifnet-tiny Lava run (32x32 crop of a real rainy photo) with connected
+   routing/relay/interpolation nodes fused into one process each (delays on their inputs
+   held inside) against one process per node plus delay-line processes; identical records.
 
-    .venv/bin/python benchmarks/lava_process_models.py
+    .venv/bin/python benchmarks/lava_process_models.py [--parts conv readback fusion]
 """
 
 from __future__ import annotations
@@ -95,5 +98,44 @@ def readback_row() -> dict:
             "speedup": round(t_var / t_file, 0)}
 
 
+def fusion_row(size: int = 32) -> dict:
+    from neurodeploy.bundle import Bundle, export_bundle
+    from neurodeploy.images import read_image
+    from neurodeploy.targets.loihi.lower import lower
+    from neurodeploy.targets.loihi.network import LavaNetwork
+
+    work = Path(tempfile.mkdtemp())
+    export_bundle("vlifnet-tiny", work / "b", size=(size, size))
+    b = Bundle.open(work / "b")
+    img = read_image(Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "real-001.png")
+    h, w = img.shape[1:]
+    image = img[None, :, h // 2 - size // 2:h // 2 + size // 2, w // 2 - size // 2:w // 2 + size // 2]
+    lowered = lower(b.graph, b.info)
+    runs = {}
+    for fuse in (False, True):
+        net = LavaNetwork(lowered, image, b.path / "host", fuse=fuse)
+        spikes, out, seconds = net.run()
+        runs[fuse] = (net.process_count, spikes, out, seconds)
+    same = all(np.array_equal(runs[True][1][k], runs[False][1][k]) for k in runs[False][1]) and \
+        np.array_equal(runs[True][2], runs[False][2])
+    assert same
+    return {"model": f"vlifnet-tiny {size}x{size}", "lava_steps": lowered.steps_for(1),
+            "processes_unfused": runs[False][0], "processes_fused": runs[True][0],
+            "run_s_unfused": round(runs[False][3], 1), "run_s_fused": round(runs[True][3], 1),
+            "speedup": round(runs[False][3] / runs[True][3], 2), "identical_records": same}
+
+
 if __name__ == "__main__":
-    print(json.dumps({"conv": conv_rows(), "readback": readback_row()}, indent=1))
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--parts", nargs="+", default=["conv", "readback", "fusion"])
+    parts = ap.parse_args().parts
+    result = {}
+    if "conv" in parts:
+        result["conv"] = conv_rows()
+    if "readback" in parts:
+        result["readback"] = readback_row()
+    if "fusion" in parts:
+        result["fusion"] = fusion_row()
+    print(json.dumps(result, indent=1))

@@ -38,12 +38,19 @@ WINDOWS = ("step", "causal", "all_steps")
 
 @dataclass(frozen=True)
 class HostBlockSpec:
-    """What one block class declares (see module docstring)."""
+    """What one block class declares (see module docstring).
+
+    ``module_class``: the class the block's module path names, when the block is a view of
+    part of it (``VLIFGate`` is the temporal gate of a ``VLIF``); ``wrapper``: the name of
+    the class in :mod:`neurodeploy.models.vlifnet` that turns that module into the block.
+    """
 
     block: str
     shape: str
     window: str
     hint: str
+    module_class: str = ""
+    wrapper: str = ""
 
 
 _GATES = "no: sigmoid gates computed from the activations multiply the features"
@@ -58,6 +65,11 @@ HOST_BLOCKS: dict[str, HostBlockSpec] = {s.block: s for s in (
     HostBlockSpec("ARFE", "same", "all_steps", _POOLED),
     HostBlockSpec("TemporalFusion", "to_image", "all_steps",
                   "yes: softmax(w) is constant after training, so a readout with fixed per-step weights stays on chip"),
+    HostBlockSpec("VLIFGate", "same", "all_steps",
+                  "no: a sigmoid gate per sub-step from avg+max pooling over channels and pixels (the rest of "
+                  "the VLIF -- patch-to-time, NI-LIF, compression -- runs on the chip)",
+                  module_class="VLIF", wrapper="VLIFGate"),
+    # Bundles exported before NI-LIF moved onto the chip keep whole VLIF blocks:
     HostBlockSpec("VLIF", "traced", "all_steps", _VLIF),
     HostBlockSpec("VLIFC", "traced", "all_steps", _VLIF + "; the 1x1 compression is a synapse"),
     HostBlockSpec("VLIFT", "traced", "all_steps", _VLIF + "; the (r^2,1,1) compression is a synapse"),
@@ -95,9 +107,10 @@ def _block(block: str, architecture: str, config_json: str, module: str, device:
         built = model.get_submodule(module)
     except AttributeError:
         raise GraphError(f"host block '{module}': architecture '{architecture}' has no such module") from None
-    if type(built).__name__ != block:
+    want = spec(block).module_class or block
+    if type(built).__name__ != want:
         raise GraphError(f"host block '{module}': architecture '{architecture}' has a {type(built).__name__} "
-                         f"there, not a {block}")
+                         f"there, not a {want}")
     return built
 
 
@@ -127,4 +140,9 @@ def host_block_module(block: str, architecture: str, config_json: str, module: s
     except (KeyError, RuntimeError) as exc:
         raise GraphError(f"host block '{module}': its parameters do not fit the block ({exc})") from None
     built.load_state_dict(state, strict=True)
+    wrapper = spec(block).wrapper
+    if wrapper:
+        from neurodeploy.models import vlifnet
+
+        built = getattr(vlifnet, wrapper)(built)
     return built.to(dtype).eval()

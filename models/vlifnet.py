@@ -85,6 +85,28 @@ class VLIF(nn.Module):
         return (self.temporal_gate(s) * s).transpose(0, 1)
 
 
+class VLIFGate(nn.Module):
+    """VLIF's temporal gate in the deployment layout (the part of a VLIF the host runs).
+
+    On ``(T, N, r²·C, h, w)`` -- the r² sub-steps of each step as channel groups, as
+    :class:`neurodeploy.ir.nodes.PatchToTime` lays them out -- returns the same layout with
+    each of the T·r² sub-steps multiplied by its gate: exactly ``VLIF``'s
+    ``temporal_gate(s) * s``, re-laid. Wraps a trained :class:`VLIF` (its parameters are
+    the VLIF's ``temporal_gate.*``), so checkpoints need no new keys.
+    """
+
+    def __init__(self, vlif: VLIF):
+        super().__init__()
+        self.vlif = vlif
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        t, n, pc, h, w = s.shape
+        p = self.vlif.to_time.r ** 2
+        sub = s.reshape(t, n, p, pc // p, h, w).transpose(0, 1).reshape(n, t * p, pc // p, h, w)
+        gated = self.vlif.temporal_gate(sub) * sub
+        return gated.reshape(n, t, p, pc // p, h, w).transpose(0, 1).reshape(t, n, pc, h, w)
+
+
 class VLIFT(nn.Module):
     """VLIF-T: VLIF, then ``Conv3d`` kernel = stride = (r², 1, 1) folds the r² sub-steps: H/r, T steps."""
 

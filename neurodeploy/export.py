@@ -39,7 +39,7 @@ from torch import nn
 
 from neurodeploy.ir import nodes as nd
 from neurodeploy.errors import ExportError, GraphError
-from neurodeploy.ir import EDGE_BINARY, EDGE_REAL, GraphInfo, attach_info
+from neurodeploy.ir import EDGE_BINARY, EDGE_GRADED, EDGE_REAL, GraphInfo, attach_info
 from neurodeploy.models import host_blocks, layers
 from neurodeploy.models.neurons import LIF
 
@@ -53,6 +53,7 @@ _CAT_FUNCTIONS = (torch.cat, torch.concat)
 _SUB_FUNCTIONS = (operator.sub, torch.sub)
 _MUL_FUNCTIONS = (operator.mul, torch.mul)
 _IDENTITY_TYPES = (layers.PadToMultiple, layers.CropLike)
+_EDGE_OF_KIND = {"lif": EDGE_BINARY, "nilif": EDGE_GRADED}
 _SIMPLE_TYPES = (nn.Conv2d, nn.BatchNorm2d, nn.Upsample, LIF, layers.DirectEncode, layers.MeanDecode)
 # Blocks kept whole as HostBlock nodes (each declares its shape rule and temporal window
 # in neurodeploy.models.host_blocks).
@@ -64,11 +65,13 @@ class _Op:
     """A layer of the model on its way to NIR; its inputs are summed (except concat's)."""
 
     name: str
-    kind: str  # input | encode | conv | bn | lif | upsample | sum | gain | product | concat | host | decode_mean | output
+    kind: str  # input | encode | conv | bn | lif | nilif | patch_to_time | upsample | sum | gain | product | concat | host | decode_mean | output
     module: nn.Module | None
     inputs: list[str] = field(default_factory=list)
     shape: tuple[int, ...] = ()  # per-step, per-image output shape (C, H, W)
     domain: str = "seq"
+    block: str = ""  # host ops that are a view of a module (VLIFGate): the declared block name
+    path: str = ""  # and the module path the block is rebuilt from (default: the op's name)
 
 
 class _LeafTracer(torch.fx.Tracer):
@@ -119,6 +122,47 @@ def _collapse_repeats(ops: dict[str, _Op], summed: list[str]) -> list[str]:
     return out
 
 
+_VLIF_BLOCKS = ("VLIFC", "VLIFT")
+
+
+def _compression_conv(block: nn.Module) -> nn.Conv2d:
+    """A VLIF block's compression as a 1×1 conv on the r²·C channel groups.
+
+    VLIF-C's ``mlp`` already is one (its input channel ``p·C + c`` is sub-step ``p`` of
+    channel ``c``). VLIF-T's ``Conv3d`` with kernel = stride = (r², 1, 1) over time computes
+    ``y[t, o] = sum_{c, p} W[o, c, p] s[t·r² + p, c]``: the same sum with the 1×1 weight
+    ``W2[o, p·C + c] = W[o, c, p]``.
+    """
+    if type(block).__name__ == "VLIFC":
+        return block.mlp
+    w = block.compress.weight.detach()
+    c_out, c_in, p = w.shape[:3]
+    conv = torch.nn.utils.skip_init(nn.Conv2d, c_in * p, c_out, 1, bias=False, dtype=w.dtype)
+    conv.weight.data = w[:, :, :, 0, 0].permute(0, 2, 1).reshape(c_out, p * c_in, 1, 1).clone()
+    return conv
+
+
+def _expand_vlif(ops: dict[str, _Op], name: str, block: nn.Module, inputs: list[str]) -> str:
+    """A VLIF-C/VLIF-T block as chip and host ops: patch-to-time (routing) -> gain D ->
+    NI-LIF over r² positions (chip neuron, graded spikes) -> temporal gate (host block) ->
+    1×1 compression conv + BN (chip synapse). Returns the name of the op that gives the
+    block's output. The r² sub-steps of each step travel as r² channel groups (see
+    :class:`neurodeploy.ir.nodes.PatchToTime`), so every layer stays on T steps.
+    """
+    vlif = block.vlif
+    r, levels = int(vlif.to_time.r), int(vlif.neuron.levels)
+    to_time, scale, neuron, gate = (f"{name}.vlif.to_time", f"{name}.vlif.scale", f"{name}.vlif.neuron",
+                                    f"{name}.vlif.temporal_gate")
+    ops[to_time] = _Op(to_time, "patch_to_time", vlif.to_time, list(inputs))
+    ops[scale] = _Op(scale, "gain", float(levels), [to_time])  # the model feeds NI-LIF with x * D
+    ops[neuron] = _Op(neuron, "nilif", vlif.neuron, [scale])
+    ops[gate] = _Op(gate, "host", vlif, [neuron], block="VLIFGate", path=f"{name}.vlif")
+    conv_name = f"{name}.mlp" if type(block).__name__ == "VLIFC" else f"{name}.compress"
+    ops[conv_name] = _Op(conv_name, "conv", _compression_conv(block), [gate])
+    ops[f"{name}.bn"] = _Op(f"{name}.bn", "bn", block.bn, [conv_name])
+    return f"{name}.bn"
+
+
 def trace_ops(model: nn.Module) -> dict[str, _Op]:
     """Trace ``model`` into ops in execution order; additions become multiple inputs."""
     try:
@@ -145,6 +189,9 @@ def trace_ops(model: nn.Module) -> dict[str, _Op]:
             if node.target in ops:
                 raise ExportError(f"module '{node.target}' is called twice; NIR nodes are named by module path")
             inputs = [s for arg in node.all_input_nodes for s in sources[arg]]
+            if type(module).__name__ in _VLIF_BLOCKS:
+                sources[node] = [_expand_vlif(ops, node.target, module, inputs)]
+                continue
             ops[node.target] = _Op(node.target, _kind_of(module), module, inputs)
             sources[node] = [node.target]
         elif node.op == "get_attr":
@@ -219,8 +266,8 @@ def propagate_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[i
         if len(shapes) != 1:
             raise ExportError(f"'{op.name}' sums inputs of different shapes: {sorted(shapes)}")
         shape, domain = shapes.pop(), ops[op.inputs[0]].domain
-        block = host_blocks.HOST_BLOCKS.get(type(op.module).__name__) if op.kind == "host" else None
-        if op.kind in ("bn", "lif", "sum", "gain", "product", "output") or (block and block.shape == "same"):
+        block = host_blocks.HOST_BLOCKS.get(op.block or type(op.module).__name__) if op.kind == "host" else None
+        if op.kind in ("bn", "lif", "nilif", "sum", "gain", "product", "output") or (block and block.shape == "same"):
             op.shape, op.domain = shape, domain
         elif op.kind == "encode":
             op.shape, op.domain = shape, "seq"
@@ -228,6 +275,9 @@ def propagate_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[i
             op.shape, op.domain = shape, "image"
         elif op.kind == "conv":
             op.shape, op.domain = _conv_out(op.module, shape), domain
+        elif op.kind == "patch_to_time":
+            r = op.module.r
+            op.shape, op.domain = (shape[0] * r * r, shape[1] // r, shape[2] // r), domain
         elif op.kind == "upsample" and op.module.size is None and op.module.scale_factor is not None:
             f = float(op.module.scale_factor)
             op.shape, op.domain = (shape[0], int(shape[1] * f), int(shape[2] * f)), domain
@@ -365,8 +415,8 @@ def _host_block(op: _Op, ops: dict[str, _Op], source: dict[str, Any]) -> nd.Host
     # At least 1-d: HDF5 cannot compress scalar datasets; readers restore the module's shapes.
     params = {k: np.atleast_1d(v.detach().double().numpy()).copy() for k, v in op.module.state_dict().items()}
     domain_in = ops[op.inputs[0]].domain
-    return nd.HostBlock(op.shape, block=type(op.module).__name__, architecture=source["architecture"],
-                        config=json.dumps(source.get("config", {})), module=op.name, params=params,
+    return nd.HostBlock(op.shape, block=op.block or type(op.module).__name__, architecture=source["architecture"],
+                        config=json.dumps(source.get("config", {})), module=op.path or op.name, params=params,
                         domain_in=domain_in, domain_out=op.domain)
 
 
@@ -391,6 +441,10 @@ def _to_nir(op: _Op, ops: dict[str, _Op], t_steps: int, dt_s: float, source: dic
         return _conv_to_nir(op.module, ops[op.inputs[0]].shape[1:])
     if op.kind == "lif":
         return lif_to_nir(op.module, op.shape, dt_s, per_channel)
+    if op.kind == "patch_to_time":
+        return nd.PatchToTime(shape, r=int(op.module.r))
+    if op.kind == "nilif":
+        return nd.NILIF(shape, levels=int(op.module.levels), beta=float(op.module.beta), positions=_positions(op, ops))
     if op.kind == "upsample":
         m: nn.Upsample = op.module
         if m.scale_factor is None or float(m.scale_factor) != int(m.scale_factor):
@@ -402,6 +456,14 @@ def _to_nir(op: _Op, ops: dict[str, _Op], t_steps: int, dt_s: float, source: dic
             raise ExportError(f"'{op.name}' concatenates along dim {op.module}; only channels are supported")
         return nd.Concat(shape, order=json.dumps(op.inputs))
     return _host_block(op, ops, source)
+
+
+def _positions(op: _Op, ops: dict[str, _Op]) -> int:
+    """Sub-steps per step of a NI-LIF: r² after a patch-to-time (through its gain), else 1."""
+    src = ops[op.inputs[0]]
+    while src.kind == "gain":
+        src = ops[src.inputs[0]]
+    return int(src.module.r) ** 2 if src.kind == "patch_to_time" else 1
 
 
 def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DEFAULT_DT_S,
@@ -441,7 +503,7 @@ def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DE
             info.spike_condition[op.name] = ">="
         for src in op.inputs:
             edges.append((src, op.name))
-            info.edge_kinds[f"{src}->{op.name}"] = EDGE_BINARY if ops[src].kind == "lif" else EDGE_REAL
+            info.edge_kinds[f"{src}->{op.name}"] = _EDGE_OF_KIND.get(ops[src].kind, EDGE_REAL)
     graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata={}, type_check=False)
     attach_info(graph, info)
     # What read_graph would refuse must not be written: check at export time.

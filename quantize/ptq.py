@@ -38,20 +38,21 @@ Formats (Lava 0.10 ``fixed_pt``, see :mod:`neurodeploy.limits`):
   accumulator units: on Loihi 2 a graded pass-through neuron with that bias).
 - Neuron input: ``|a_in| < 2**16`` (``a_in << 6`` must stay inside ``u``'s 24 bits).
 
-NI-LIF (VLIF-Net) sits inside host blocks today (VLIFC/VLIFT host islands) and is not
-quantized here. What it needs once it is a chip node of its own:
+NI-LIF (VLIF-Net's graded neuron, a chip node of its own, :class:`neurodeploy.ir.nodes.NILIF`):
 
-- graded spikes with payload = level ``K`` in 0..D (D = 4: 3 message bits), and the
-  consumer conv's weights divided by D (the model emits ``K / D``);
+- its input in level units with a power-of-two resolution: ``in_scale = 2**-m`` levels per
+  ``a_in`` LSB (the largest ``m`` <= :data:`NILIF_MAX_FRACTION_BITS` that keeps the calibrated
+  peak below :data:`A_IN_TARGET`), so one level is ``level_lsbs = 2**(m + 6)`` LSBs of ``v``
+  after the ``<< 6`` -- an integer, and the rounding points between levels exact;
 - D integer thresholds in ``v`` units, :func:`nilif_thresholds` (``K`` = how many of them
   ``v`` exceeds; ties follow ``torch.round``'s half to even, computed exactly);
-- a *soft* reset by what was emitted, ``v -= K · 64 / level_scale`` in ``v`` units (Lava's
-  LIF only resets to 0: a Loihi 2 microcode neuron or a new Lava process);
-- the leak ``beta`` of the residual as ``dv = 4096 (1 - beta)`` (0.25 -> 3072, exact), applied
-  *after* the reset (the model leaks ``U - K``, Lava decays ``v`` before adding input: the
-  order must be rewritten, ``v[t] = beta (v[t-1] - K[t-1]) + x[t]``, which is the same sum);
-- the input in level units: ``a_in_scale = level_scale`` (one level = ``64 / level_scale``
-  LSBs of ``v`` after the ``<< 6``).
+- graded spikes with payload = level ``K`` in 0..D (D = 4: 3 message bits), output scale
+  ``1/D`` (the model emits ``K / D``);
+- a *soft* reset by what was emitted, then the leak: ``h = trunc0((u - K·level_lsbs)·(4096 - dv)/4096)``
+  with ``dv = 4096 (1 - beta)`` (0.25 -> 3072, exact) -- the model's ``beta (U - K)``, rounded
+  toward zero to one ``v`` LSB (Lava's LIF only resets to 0: a Loihi 2 microcode neuron, here
+  :class:`neurodeploy.targets.loihi.processes.NILIF`'s ``fixed_pt`` model).
+- Patch-to-time is routing: integers pass unchanged (scale kept).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ RESCALE_BITS = 8  # |M| of a rescale (relay synapse) in [2**7, 2**8 - 1]
 ACC_HEADROOM_BITS = 22  # calibrated conv accumulators stay below 2**22 (the accumulator wraps at 2**23)
 A_IN_BITS = 16  # |a_in| < 2**16: a_in << 6 stays inside u's 24 bits with a 2x margin
 A_IN_TARGET = 1 << 14  # calibrated neuron input maps to 2**14 when a neuron picks its own input scale
+NILIF_MAX_FRACTION_BITS = 12  # NI-LIF input resolution at most 2**-12 level: enough, and thresholds stay small
 
 
 class QuantizationError(NeurodeployError):
@@ -243,6 +245,20 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
                          vth_model=float(form["vth"]), vth_rel_error=float(eff_vth / form["vth"] - 1) if form["vth"] else 0.0,
                          bias_rms_error=float(np.sqrt(np.mean(((b_mant << b_exp) - bias_v) ** 2))) * in_scale / shift
                          if bias_v.size else 0.0)
+        elif kind == "patch_to_time":
+            in_scale = common_scale(name) or _act_scale(peak_in)
+            set_inputs(name, in_scale)
+            entry["scale"] = in_scale
+        elif kind == "nilif":
+            levels, shift_bits = int(node.levels), int(chip.state_shift_bits)
+            m = math.floor(math.log2(A_IN_TARGET / _positive(peak_in)))
+            m = max(-shift_bits, min(NILIF_MAX_FRACTION_BITS, m))
+            in_scale = 2.0 ** -m
+            set_inputs(name, in_scale)
+            entry.update(scale=1.0 / levels, levels=levels, positions=int(node.positions), beta=float(node.beta),
+                         thresholds=[int(t) for t in nilif_thresholds(levels, in_scale, chip)],
+                         level_lsbs=1 << (m + shift_bits), dv=dv_mant(1.0 - float(node.beta), chip),
+                         beta_effective=chip.voltage_retained(dv_mant(1.0 - float(node.beta), chip)) / chip.decay_unit)
         elif kind in ("sum", "concat"):
             scale = common_scale(name) or _act_scale(max(peak_in, ranges.out.get(name, 0.0)))
             set_inputs(name, scale)
@@ -292,7 +308,7 @@ def summary(g: DeployGraph, ranges: CalibrationRanges, report: dict[str, dict[st
         "layers_quantized": {"conv": len(convs), "lif": len(lifs), "other": len(report) - len(convs) - len(lifs)},
         "worst_weight_rms_error": max((e["weight_rms_error"] for e in convs), default=0.0),
         "worst_vth_rel_error": max((abs(e["vth_rel_error"]) for e in lifs), default=0.0),
-        "not_quantized": "host islands (float32, onnxruntime), NI-LIF inside VLIF-Net's host blocks",
+        "not_quantized": "host islands (float32, onnxruntime)",
         "layers": report,
     }
 

@@ -112,6 +112,47 @@ def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Ten
     return (out, torch.stack(us), torch.stack(vs)) if state else out
 
 
+def nilif_int(a_in: torch.Tensor, thresholds, level_lsbs: int, dv: int, positions: int,
+              chip: ChipLimits = LOIHI2, counts: dict | None = None) -> torch.Tensor:
+    """NI-LIF in integers (the ``fixed_pt`` model of ``targets/loihi/processes``), per sub-step::
+
+        u = sat(h + (a_in << 6), ±(2**23 - 1))
+        K = #{thresholds t_k : u > t_k}                      # level 0..D (graded payload)
+        h = trunc0((u - K · level_lsbs) · (4096 - dv) / 4096)
+
+    Args:
+        a_in: ``(T, N, P·C, ...)`` int64 input in ``2**-m`` level units (``level_lsbs = 2**(m+6)``).
+        thresholds: D int thresholds in ``v`` units; dv: 12-bit decay; positions: P groups
+            scanned in order within each step (the residual runs through them).
+    Returns:
+        ``(T, N, P·C, ...)`` int64 levels ``K``.
+    """
+    shift, dbits = int(chip.state_shift_bits), int(chip.decay_shift_bits)
+    keep, lim = chip.voltage_retained(dv), _HALF - 1
+    thr = torch.as_tensor(np.asarray(thresholds, dtype=np.int64))
+    t_steps, n, pc = a_in.shape[:3]
+    groups = a_in.reshape(t_steps, n, positions, pc // positions, *a_in.shape[3:])
+    h = torch.zeros_like(groups[0, :, 0])
+    out = torch.empty_like(groups)
+    for t in range(t_steps):
+        for p in range(positions):
+            raw = h + (groups[t, :, p] << shift)
+            u = raw.clamp(-lim, lim)
+            if counts is not None:
+                counts["v_saturated"] = counts.get("v_saturated", 0) + int((u != raw).sum())
+            k = (u.unsqueeze(-1) > thr).sum(-1)
+            h = trunc_shift((u - k * level_lsbs) * keep, dbits)
+            out[t, :, p] = k
+    return out.reshape(a_in.shape)
+
+
+def patch_to_time_int(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Routing: the integers of :func:`neurodeploy.targets.nir_torch.patch_to_time`, unchanged."""
+    from neurodeploy.targets.nir_torch import patch_to_time
+
+    return patch_to_time(x, r)
+
+
 def conv_int(x: torch.Tensor, weight: torch.Tensor, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups: int = 1,
              chip: ChipLimits = LOIHI2, counts: dict | None = None) -> torch.Tensor:
     """Lava's ``PyConvModelFixed`` (cross-correlation, PyTorch layout): exact integer sum, wrapped at 24 bits.
@@ -224,7 +265,7 @@ class IntegerEmulator(SplitExecutor):
             if pred in q["rescale"]:
                 x = rescale(x, *q["rescale"][pred])
             return x
-        lim = (1 << A_IN_BITS) - 1 if q["kind"] == "lif" else (1 << (ACT_BITS - 1)) - 1
+        lim = (1 << A_IN_BITS) - 1 if q["kind"] in ("lif", "nilif") else (1 << (ACT_BITS - 1)) - 1
         raw = torch.round(torch.as_tensor(values[pred], dtype=torch.float64) / q["in_scale"])
         x = raw.clamp(-lim, lim)
         self._count(name, "host_input_clipped", int((x != raw).sum()))
@@ -256,6 +297,10 @@ class IntegerEmulator(SplitExecutor):
             b = torch.as_tensor(self.params[name]["bias_mant"]).view(-1, 1, 1)
             e = int(q["bias_exp"])
             y = lif_int(x, q["du"], q["dv"], q["vth_mant"], b << e, self.limits, counts=counts)
+        elif kind == "nilif":
+            y = nilif_int(x, q["thresholds"], q["level_lsbs"], q["dv"], q["positions"], self.limits, counts)
+        elif kind == "patch_to_time":
+            y = patch_to_time_int(x, int(node.r))
         elif kind == "upsample":
             if q["multiplier"] == 1:
                 y = _per_step(lambda z: F.interpolate(z.to(torch.float64), scale_factor=int(node.scale_factor),
@@ -274,7 +319,7 @@ class IntegerEmulator(SplitExecutor):
         if kind == "lif":
             if name in self._host_reads or (self.record_layers and name in self.layers):
                 values[name] = y.to(torch.float32 if name not in self._host_reads else torch.float64).numpy()
-        elif name in self._host_reads:
+        elif name in self._host_reads or (kind == "nilif" and self.record_layers and name in self.layers):
             out = self._with_bias(name, y) if kind == "conv" else y
             values[name] = (out.to(torch.float64) * q["scale"]).numpy()
 

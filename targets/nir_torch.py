@@ -46,6 +46,30 @@ def _lif(x: torch.Tensor, node: nir.LIF, dt: float, fires_at_equality: bool) -> 
     return torch.stack(out)
 
 
+def patch_to_time(x: torch.Tensor, r: int) -> torch.Tensor:
+    """``(T, N, C, H, W)`` -> ``(T, N, r²·C, H/r, W/r)``, channel ``p·C + c`` = pixel ``(i, j)``
+    (``p = i·r + j``) of each r×r patch (:class:`~neurodeploy.ir.nodes.PatchToTime`)."""
+    t, n, c, h, w = x.shape
+    x = x.reshape(t, n, c, h // r, r, w // r, r).permute(0, 1, 4, 6, 2, 3, 5)
+    return x.reshape(t, n, r * r * c, h // r, w // r)
+
+
+def nilif(x: torch.Tensor, levels: int, beta: float, positions: int) -> torch.Tensor:
+    """NI-LIF over ``positions`` channel groups per step (:class:`~neurodeploy.ir.nodes.NILIF`):
+    ``(T, N, P·C, ...)`` input in level units -> graded spikes ``K / levels``, same shape."""
+    t_steps, n, pc = x.shape[:3]
+    groups = x.reshape(t_steps, n, positions, pc // positions, *x.shape[3:])
+    h = torch.zeros_like(groups[0, :, 0])
+    out = torch.empty_like(groups)
+    for t in range(t_steps):
+        for p in range(positions):
+            u = h + groups[t, :, p]
+            k = torch.clamp(torch.round(u), 0, levels)
+            h = beta * (u - k)
+            out[t, :, p] = k / levels
+    return out.reshape(x.shape)
+
+
 def _per_step(fn, x: torch.Tensor, seq: bool) -> torch.Tensor:
     if not seq:
         return fn(x)
@@ -89,6 +113,12 @@ def eval_node(graph: nir.NIRGraph, info: GraphInfo, name: str, values: dict[str,
         if not seq:
             raise GraphError(f"neuron '{name}' receives one image, not a sequence of time steps")
         return _lif(x, node, info.dt_s, info.spike_condition.get(name, ">") == ">=")
+    if isinstance(node, nd.PatchToTime):
+        return patch_to_time(x, int(node.r))
+    if isinstance(node, nd.NILIF):
+        if not seq:
+            raise GraphError(f"neuron '{name}' receives one image, not a sequence of time steps")
+        return nilif(x, int(node.levels), float(node.beta), int(node.positions))
     if isinstance(node, nd.Upsample):
         align = bool(node.align_corners) if node.mode in ("bilinear", "bicubic") else None
         return _per_step(lambda z: F.interpolate(z, scale_factor=int(node.scale_factor), mode=node.mode,

@@ -49,6 +49,10 @@ class TorchReference:
             for h in handles:
                 h.remove()
         seconds = time.perf_counter() - start
+        for name, value in recorded.items():
+            if value.shape[0] != self.info.t_steps:  # NI-LIF on T·P sub-steps: P channel groups per step
+                p = value.shape[0] // self.info.t_steps
+                recorded[name] = value.reshape(self.info.t_steps, p, *value.shape[1:]).transpose(1, 2).flatten(2, 3)
         traces = []
         for i in range(images.shape[0]):
             layers = {name: recorded[name][:, i].numpy().astype(np.float64) for name in self.layers}

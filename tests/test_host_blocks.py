@@ -11,9 +11,16 @@ from neurodeploy.models.host_blocks import HOST_BLOCKS
 def _captured_blocks():
     """(block class name, module, its input) for every host block in the three shipped tiny
     derainers on a real rainy crop (trained weights: random ones leave NI-LIF silent, and a
-    silent block hides how its gate mixes time steps)."""
+    silent block hides how its gate mixes time steps). A block that is a view of a module
+    (VLIFGate of a VLIF) is captured through its wrapper, fed what the chip sends it."""
     from neurodeploy.checkpoint import load_model
     from neurodeploy.images import DEFAULT_IMAGE, read_image
+    from neurodeploy.models import vlifnet
+
+    def gate_input(vlif, spikes):  # NI-LIF's (T·r², N, C, h, w) as the chip lays it out: (T, N, r²·C, h, w)
+        p = vlif.to_time.r ** 2
+        s = spikes.reshape(-1, p, *spikes.shape[1:]).transpose(1, 2)
+        return s.flatten(2, 3).detach().clone()
 
     image = torch.as_tensor(read_image(DEFAULT_IMAGE)[:, 100:132, 200:232], dtype=torch.float32)[None]
     found = []
@@ -25,6 +32,10 @@ def _captured_blocks():
             if name in HOST_BLOCKS:
                 hooks.append(module.register_forward_hook(
                     lambda mod, args, out, name=name: found.append((name, mod, args[0].detach().clone()))))
+            if isinstance(module, vlifnet.VLIF):
+                hooks.append(module.neuron.register_forward_hook(
+                    lambda mod, args, out, vlif=module: found.append(
+                        ("VLIFGate", vlifnet.VLIFGate(vlif), gate_input(vlif, out)))))
         with torch.no_grad():
             model(image)
         for h in hooks:

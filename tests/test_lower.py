@@ -24,9 +24,10 @@ def test_latencies_and_delay_lines_of_the_toy(toy_graph):
     net = lower(graph, info)
     latency = {n: node.latency for n, node in net.nodes.items()}
     # The encoder is the source; the decoder runs in the host island that ends the run: it
-    # buffers the T = 4 steps, so its output leaves 4 steps after its inputs arrive (step 4).
+    # buffers the T = 4 steps (inputs from step 4), runs when the 4th arrives (step 7) and
+    # sends its output step 0 in that step: latency 7.
     assert latency == {"encode": 0, "conv_in": 1, "lif1": 1, "conv2": 2, "lif2": 2, "conv3": 3, "lif3": 3,
-                       "conv_out": 4, "conv_out+bias": 4, "island1": 8}
+                       "conv_out": 4, "conv_out+bias": 4, "island1": 7}
     assert net.nodes["island1"].params["inputs"] == ["encode", "conv_out"]
     delays = {(e.src, e.dst): e.delay for e in net.edges if e.delay}
     # lif1 reaches the join one hop earlier than lif2; the image reaches the decoder 4 hops early.

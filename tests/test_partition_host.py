@@ -63,7 +63,8 @@ def test_partition_puts_gates_on_the_host_and_synapses_on_chip(derainer):
     g = DeployGraph(graph, info)
     part = partition(g)
     kinds = info.node_kinds
-    assert all(kinds[n] in ("conv", "lif", "upsample", "concat", "sum", "gain") for n in part.chip)
+    assert all(kinds[n] in ("conv", "lif", "nilif", "patch_to_time", "upsample", "concat", "sum", "gain")
+               for n in part.chip)
     assert all(kinds[n] in ("input", "encode", "host", "product", "decode_mean", "conv", "output") for n in part.host)
     assert any(kinds[n] == "host" for n in part.host) and any(kinds[n] == "lif" for n in part.chip)
     chip = set(part.chip)
@@ -72,7 +73,11 @@ def test_partition_puts_gates_on_the_host_and_synapses_on_chip(derainer):
     assert g.info.side == {n: "chip" if n in chip else "host" for n in graph.nodes}
     summary = summarize(g, part)
     assert summary["crossings_per_step"] == len(part.cut) > 0
-    assert summary["chip"]["neurons"] == sum(int(np.prod(info.shapes[n])) for n in part.chip if kinds[n] == "lif")
+    assert summary["chip"]["neurons"] == sum(int(np.prod(info.shapes[n])) for n in part.chip
+                                             if kinds[n] in ("lif", "nilif"))
+    if name == "vlifnet":  # NI-LIF runs on the chip; only its temporal gate stays on the host
+        assert any(kinds[n] == "nilif" for n in part.chip)
+        assert all(info.node_kinds[n] != "nilif" for n in part.host)
     assert summary["host"]["host_block_flops_per_image"] > 0
 
 
@@ -150,3 +155,18 @@ def test_toy_chip_part_is_plain_nir(toy_graph, tmp_path):
     chip = nir.read(str(tmp_path / "chip.nir"))  # NIR's own reader, type checks on
     assert {type(n).__name__ for n in chip.nodes.values()} == {"Input", "Conv2d", "LIF", "Output"}
     assert ("encode", "conv_in") in chip.edges and ("conv_out", "decode") in chip.edges
+
+
+def test_one_step_islands_stream_and_the_others_wait_t_minus_one_steps(derainer):
+    """An island whose every node computes each step from the same step (products, sums)
+    adds no Lava steps; one that needs all T steps adds T - 1 (it runs when the last arrives)."""
+    from neurodeploy.targets.loihi.lower import lower
+
+    name, _, graph, info = derainer
+    lowered = lower(graph, info)
+    islands = [n for n in lowered.nodes.values() if n.kind == "island"]
+    for node in islands:
+        added = node.latency - node.params["input_latency"]
+        assert added == (0 if node.params["streams"] else info.t_steps - 1), node.name
+    if name == "vlifnet":  # the SDEM products x_h * x are per step
+        assert any(n.params["streams"] for n in islands)

@@ -54,7 +54,8 @@ SUPPORTED = ", ".join([*SUPPORTED_NIR, *(nd.TYPE_PREFIX + n for n in nd.NODE_TYP
 # GraphInfo.node_kinds value each node type must carry (export.py writes these).
 KIND_OF_TYPE = {nir.Input: "input", nir.Output: "output", nir.Conv2d: "conv", nir.LIF: "lif",
                 nd.DirectEncode: "encode", nd.TemporalMean: "decode_mean", nd.Sum: "sum", nd.Concat: "concat",
-                nd.Upsample: "upsample", nd.HostBlock: "host", nd.Gain: "gain", nd.Product: "product"}
+                nd.Upsample: "upsample", nd.HostBlock: "host", nd.Gain: "gain", nd.Product: "product",
+                nd.PatchToTime: "patch_to_time", nd.NILIF: "nilif"}
 # NIR 1.0's other primitives (issue 16); their semantics and shape rules: ir/primitives.py.
 SUPPORTED_NIR.update({t.__name__: t for t in pr.NEW_KINDS})
 KIND_OF_TYPE.update(pr.NEW_KINDS)
@@ -223,6 +224,20 @@ def _check_node_fields(name: str, node: nir.NIRNode) -> tuple[int, ...] | None:
             _string(node.mode, name, "mode", UPSAMPLE_MODES)
             if not _is_int(node.align_corners) or int(node.align_corners) not in (0, 1):
                 raise GraphError(f"node {_q(name)}: align_corners {_short(node.align_corners)} is not 0 or 1; {REEXPORT}")
+        elif isinstance(node, nd.PatchToTime):
+            (r,) = _int_tuple(node.r, 1, 1, name, "r")
+            if shape[0] % (r * r):
+                raise GraphError(f"patch-to-time {_q(name)}: {shape[0]} output channels are not r² = {r * r} "
+                                 f"groups; {REEXPORT}")
+        elif isinstance(node, nd.NILIF):
+            (levels,) = _int_tuple(node.levels, 1, 1, name, "levels")
+            (positions,) = _int_tuple(node.positions, 1, 1, name, "positions")
+            beta = node.beta
+            if not isinstance(beta, (int, float, np.floating, np.integer)) or not 0.0 <= float(beta) <= 1.0:
+                raise GraphError(f"neuron {_q(name)}: beta {_short(beta)} is not in [0, 1]; {REEXPORT}")
+            if shape[0] % positions:
+                raise GraphError(f"neuron {_q(name)}: {shape[0]} channels are not {positions} equal position "
+                                 f"groups; {REEXPORT}")
         elif isinstance(node, nd.HostBlock):
             for key in ("block", "architecture", "module"):
                 if not _string(getattr(node, key), name, key):
@@ -440,6 +455,9 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
         elif isinstance(node, nd.Upsample):
             s = int(node.scale_factor)
             expected = (out[0], out[1] // s, out[2] // s) if out[1] % s == 0 and out[2] % s == 0 else None
+        elif isinstance(node, nd.PatchToTime):
+            r = int(node.r)
+            expected = (out[0] // (r * r), out[1] * r, out[2] * r)
         elif isinstance(node, nd.HostBlock):
             # The blocks kept whole keep their input's shape, except VLIF-Net's compressions,
             # which change channels and divide H, W by their patch factor.
@@ -459,7 +477,7 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
             out_domain = "image"
             if info is not None and in_domain != "seq":
                 raise GraphError(f"decoder {_q(name)} receives an image, not time steps; {REEXPORT}")
-        elif isinstance(node, nir.LIF):
+        elif isinstance(node, (nir.LIF, nd.NILIF)):
             if info is not None and in_domain != "seq":
                 raise GraphError(f"neuron {_q(name)} receives one image, not a sequence of time steps; "
                                  f"put it between the encoder and the decoder, {REEXPORT}")
@@ -467,7 +485,8 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
             what = f"expects {expected}" if expected is not None else f"cannot take it (its shape is {out})"
             raise GraphError(f"edge {_q(first)}->{_q(name)}: {_q(first)} gives shape {in_shape}, {_q(name)} "
                              f"{what}; fix the shapes, {REEXPORT}")
-        if isinstance(node, nd.DirectEncode | nd.TemporalMean | nd.Sum | nd.Gain | nd.Product | nir.Output) and out != in_shape:
+        if isinstance(node, nd.DirectEncode | nd.TemporalMean | nd.Sum | nd.Gain | nd.Product | nd.NILIF | nir.Output) \
+                and out != in_shape:
             raise GraphError(f"node {_q(name)}: shape {out} differs from its input's {in_shape}; {REEXPORT}")
         if isinstance(node, nir.LIF) and out != in_shape:
             raise GraphError(f"edge {_q(first)}->{_q(name)}: {_q(first)} gives shape {in_shape}, neuron {_q(name)} "
@@ -475,7 +494,8 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
         # Our node types record their own shape as input_type (NeurodeployNode.__post_init__).
         # NIR derives a per-channel LIF's types from its (C, 1, 1) parameters: nothing to compare.
         if not per_channel_lif:
-            _check_types(name, node, out if isinstance(node, nd.NeurodeployNode) else expected, out)
+            own_in = out if isinstance(node, nd.NeurodeployNode) and not isinstance(node, nd.PatchToTime) else expected
+            _check_types(name, node, own_in, out)
         shape[name], domain[name] = out, out_domain
         _check_domain(name, out_domain, info)
 

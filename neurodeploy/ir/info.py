@@ -6,8 +6,8 @@ by node name:
 
 - ``edge_kinds``: ``"src->dst"`` -> ``binary`` (0/1 spikes), ``graded`` (integer spike
   payloads, e.g. NI-LIF levels) or ``real`` (real values: images, synaptic currents);
-- ``node_kinds``: node -> ``input | encode | conv | lif | upsample | concat | host |
-  decode_mean | output`` (graphs from other tools: ``input | conv | lif | output``);
+- ``node_kinds``: node -> ``input | encode | conv | lif | nilif | patch_to_time | upsample |
+  concat | sum | gain | product | host | decode_mean | output`` (graphs from other tools: ``input | conv | lif | output``);
 - ``domains``: node -> ``seq`` (one value per time step) or ``image`` (per image);
 - ``spike_condition``: neuron node -> ``>=`` (the papers fire at equality; NIR says ``>``);
 - ``shapes``: node -> per-step output shape (C, H, W);
@@ -31,6 +31,8 @@ EDGE_BINARY = "binary"
 EDGE_GRADED = "graded"
 EDGE_REAL = "real"
 METADATA_KEY = "neurodeploy"
+# Node kinds whose outputs are spikes (binary for LIF, graded 0..D for NI-LIF): the layers a Trace records.
+NEURON_KINDS = ("lif", "nilif")
 # Annotation tables keyed by edge ("src->dst"); every other dict field is keyed by node name.
 EDGE_TABLES = ("edge_kinds", "delays")
 
@@ -77,7 +79,7 @@ class GraphInfo:
         """Neuron nodes in topological order: the layers a Trace records."""
         from neurodeploy.ir.order import topological_order
 
-        return [n for n in topological_order(graph.nodes, graph.edges) if self.node_kinds.get(n) == "lif"]
+        return [n for n in topological_order(graph.nodes, graph.edges) if self.node_kinds.get(n) in NEURON_KINDS]
 
     def restrict(self, nodes: list[str], edges: list[tuple[str, str]]) -> "GraphInfo":
         """These annotations for a part of the graph: every per-node table kept for

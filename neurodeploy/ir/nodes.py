@@ -13,6 +13,10 @@ per image, ``(C, H, W)``, like NIR's.
 - :class:`Concat` -- channel concatenation of named inputs, in the order given
   (on a chip: routing, no arithmetic).
 - :class:`Upsample` -- fixed interpolation by an integer factor (bilinear or nearest).
+- :class:`PatchToTime` -- VLIF-Net's patch-to-time as routing: each r×r patch's pixels
+  become r² channel groups of the same time step (on a chip: routing, no arithmetic).
+- :class:`NILIF` -- VLIF-Net's normalised integer LIF (graded spikes 0..D), scanning the
+  channel groups of a :class:`PatchToTime` as consecutive sub-steps.
 - :class:`HostBlock` -- a block neurodeploy keeps whole because it needs real-valued
   arithmetic a spiking chip lacks (sigmoid gates, products of activations, global
   pooling, softmax over time). It names its torch module (architecture, config and
@@ -115,6 +119,44 @@ class Upsample(NeurodeployNode):
 
 
 @dataclass(eq=False)
+class PatchToTime(NeurodeployNode):
+    """VLIF-Net's patch-to-time, laid out for a chip that keeps T steps: per step
+    ``(C, H, W)`` -> ``(r²·C, H/r, W/r)``.
+
+    Output channel ``p·C + c`` (``p = i·r + j``) holds pixel ``(i, j)`` of every r×r patch of
+    input channel ``c``: the model's sub-step ``t·r² + p`` (``models.vlifnet.PatchToTime``)
+    is channel group ``p`` of step ``t`` here. Pure routing (a fixed permutation of axons).
+    ``shape`` is the output's; the input is ``(C, H·r, W·r)`` with ``C = shape[0] / r²``.
+    """
+
+    r: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        c, h, w = (int(v) for v in self.shape)
+        r = int(self.r)
+        self.input_type = {"input": np.array([c // (r * r), h * r, w * r], dtype=np.int64)}
+
+
+@dataclass(eq=False)
+class NILIF(NeurodeployNode):
+    """VLIF-Net's NI-LIF (:class:`neurodeploy.models.neurons.NILIF`) over ``positions``
+    channel groups scanned as consecutive sub-steps.
+
+    The input's ``positions`` groups of ``C = shape[0] / positions`` channels are the
+    sub-steps ``t·P + p`` of the model; the residual ``H`` runs through them in order
+    (from group ``P-1`` of step ``t`` to group 0 of step ``t+1``). Per sub-step, in units
+    of one level: ``U = H + X``; ``K = clip(round_half_even(U), 0, levels)``;
+    ``H = beta·(U - K)``; output ``K / levels`` (graded spikes). ``positions = 1`` is the
+    plain NI-LIF on T steps.
+    """
+
+    levels: int = 4
+    beta: float = 0.25
+    positions: int = 1
+
+
+@dataclass(eq=False)
 class HostBlock(NeurodeployNode):
     """A torch block kept whole (see module docstring).
 
@@ -135,7 +177,8 @@ class HostBlock(NeurodeployNode):
     domain_out: str = "seq"
 
 
-NODE_TYPES = {cls.__name__: cls for cls in (DirectEncode, TemporalMean, Sum, Gain, Product, Concat, Upsample, HostBlock)}
+NODE_TYPES = {cls.__name__: cls for cls in (DirectEncode, TemporalMean, Sum, Gain, Product, Concat, Upsample, HostBlock,
+                                            PatchToTime, NILIF)}
 
 
 def node_from_dict(data: dict[str, Any]) -> nir.NIRNode:

@@ -10,8 +10,10 @@ Latency per node kind is data (:data:`STEPS_ADDED`): on Loihi (and in Lava) a sy
 (``conv``) delivers its output one step after its input; neurons, routing (sums, concat,
 gains, fixed interpolation) and delay lines add none. A **host island** runs as one unit:
 all its inputs arrive aligned (the island's input latency is the latest of them), and its
-ONNX file takes the T steps of an image at once, so its outputs leave T steps after its
-inputs arrived (:func:`island_steps`). The island that only holds the graph's input and
+ONNX file takes the T steps of an image at once: it runs when step T-1 arrives and sends
+output step 0 in that same step, so its outputs leave T-1 steps after its inputs arrived
+(:func:`island_steps`). An island whose window is ``step`` (every node computes each step
+from the same step: products, sums) streams: it sends step k in the step k arrives, no latency. The island that only holds the graph's input and
 the encoder adds nothing: it repeats the image, which the chip's source sends from step 0.
 Without balancing (``balance=False``) no delays are written: joins then mix logical steps
 -- kept for tests that show the verifier catches it.
@@ -32,8 +34,14 @@ def is_source_island(g: DeployGraph, nodes: list[str]) -> bool:
 
 
 def island_steps(g: DeployGraph, nodes: list[str]) -> int:
-    """Steps between an island's inputs arriving and its outputs leaving."""
-    return 0 if is_source_island(g, nodes) else g.t_steps
+    """Steps between an island's inputs arriving and its outputs leaving (its input latency
+    is its latency minus these)."""
+    return 0 if is_source_island(g, nodes) or streams(g, nodes) else g.t_steps - 1
+
+
+def streams(g: DeployGraph, nodes: list[str]) -> bool:
+    """An island of one-step window: it can compute each step as it arrives."""
+    return all(g.info.window.get(n) == "step" for n in nodes)
 
 
 def latency(g: DeployGraph, balance: bool = True) -> dict[str, int]:

@@ -7,7 +7,8 @@ Reads: node kinds, domains, shapes; the host-block declarations in
 :class:`Partition` with the cut edges and the islands.
 
 A node goes on the **chip** when Loihi 2 can run it natively between the encoder and the
-decoder (domain ``seq``): convolutions (synapses), LIF neurons, fixed interpolation,
+decoder (domain ``seq``): convolutions (synapses), LIF and NI-LIF neurons, patch-to-time
+routing, fixed interpolation,
 channel concatenation, sums and gains (routing and folded weights). Everything else goes
 on the **host**: the image before encoding and after decoding, the encoder and the
 decoder, the blocks kept whole (their declarations say why), products of activations,
@@ -36,7 +37,7 @@ from neurodeploy.limits import LOIHI2
 from neurodeploy.models.host_blocks import HOST_OP_HINTS, spec
 from neurodeploy.ops import conv_macs
 
-CHIP_KINDS = ("conv", "lif", "upsample", "concat", "sum", "gain")
+CHIP_KINDS = ("conv", "lif", "nilif", "patch_to_time", "upsample", "concat", "sum", "gain")
 
 
 @dataclass
@@ -191,7 +192,8 @@ def _host_flops(g: DeployGraph, name: str) -> int:
 def summarize(g: DeployGraph, part: Partition) -> dict[str, Any]:
     """Per side: layers, neurons, synapses (weights), operations per image; the cut edges.
 
-    Definitions: *neurons* = LIF outputs; *synapses* = weights of convolutions (each
+    Definitions: *neurons* = LIF and NI-LIF outputs (a NI-LIF scanning r² positions counts
+    one compartment per position); *synapses* = weights of convolutions (each
     shared weight counted once); *MACs per image* = multiply-accumulates of the convs
     over T steps (chip convs) or once (host convs on decoded images); *host FLOPs* =
     torch FlopCounterMode count of conv/matmul FLOPs inside host blocks (2 per MAC;
@@ -206,7 +208,7 @@ def summarize(g: DeployGraph, part: Partition) -> dict[str, Any]:
         if isinstance(node, (nir.Input, nir.Output)):
             continue
         side["layers"] += 1
-        if isinstance(node, nir.LIF):
+        if isinstance(node, (nir.LIF, nd.NILIF)):
             side["neurons"] += int(np.prod(g.shape(name)))
         elif isinstance(node, nir.Conv2d):
             side["synapses"] += int(np.asarray(node.weight).size)

@@ -61,5 +61,5 @@ class LavaSimExecutor:
             traces.append(Trace(self.name, self.info.t_steps, layers, outputs[i],
                                 meta={"run_s": seconds / images.shape[0], "lava_steps": net.steps,
                                       "lava_steps_per_image": self.lowered.steps_for(1),
-                                      "select_tag": self.select_tag}))
+                                      "select_tag": self.select_tag, "lava_processes": net.process_count}))
         return traces

@@ -110,7 +110,8 @@ class LoweredNetwork:
 
 
 PROCESS_NAMES = {"input": "RingBuffer (source)", "conv": "Conv", "lif": "LIFReset", "relay": "Relay",
-                 "concat": "Concat", "upsample": "Upsample", "island": "HostIsland (onnxruntime)"}
+                 "concat": "Concat", "upsample": "Upsample", "island": "HostIsland (onnxruntime)",
+                 "nilif": "NILIF", "patch_to_time": "PatchToTime"}
 # Graded spikes carry real values (residual streams, images, gated features) as Loihi 2
 # graded payloads of this many bits; Lava's float models carry them as float64.
 GRADED_MESSAGE_BITS = int(LOIHI2.graded_payload_bits)
@@ -128,12 +129,12 @@ def _pair_xy(value) -> tuple[int, int]:
 
 
 _CHIP_PROCESS = {"conv": "conv", "lif": "lif", "sum": "relay", "gain": "relay", "concat": "concat",
-                 "upsample": "upsample"}
+                 "upsample": "upsample", "nilif": "nilif", "patch_to_time": "patch_to_time"}
 
 
 def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
     """One LavaNode per process of the Lava run, arrays in Lava's layout (see module docstring)."""
-    from neurodeploy.passes.latency import is_source_island
+    from neurodeploy.passes.latency import is_source_island, island_steps, streams
     from neurodeploy.passes.partition import island_io
 
     nodes: dict[str, LavaNode] = {}
@@ -157,7 +158,8 @@ def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
             nodes[island] = LavaNode(
                 island, "island", _xyc(g.shape(outputs[0])), latency=lat,
                 in_shapes=[_xyc(g.shape(n)) for n in inputs], out_shapes=[_xyc(g.shape(n)) for n in outputs],
-                params={"inputs": inputs, "outputs": outputs, "input_latency": lat - g.t_steps,
+                params={"inputs": inputs, "outputs": outputs, "input_latency": lat - island_steps(g, members),
+                        "streams": streams(g, members),
                         "in_domains": [g.domain(n) for n in inputs],
                         "image_outputs": [isinstance(g.node(n), nir.Output) for n in outputs]})
             continue
@@ -190,6 +192,14 @@ def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
             if form["fires_at_equality"]:
                 vth = float(np.nextafter(vth, -np.inf))
             node.params.update(du=form["du"], dv=form["dv"], vth=vth, input_gain=form["input_gain"])
+        elif kind == "nilif":
+            node.params.update(positions=int(nir_node.positions), levels=int(nir_node.levels), beta=float(nir_node.beta))
+            q = g.info.quant.get(name) if g.info.quant else None
+            if q:  # the integer form the fixed_pt model runs (quantize.ptq)
+                node.params["fixed"] = {k: q[k] for k in ("thresholds", "level_lsbs", "dv")}
+        elif kind == "patch_to_time":
+            node.in_shapes = [_xyc(g.shape(g.predecessors(name)[0]))]
+            node.params.update(r=int(nir_node.r))
         elif kind == "relay":
             node.params.update(factor=float(getattr(nir_node, "factor", 1.0)), bias=np.zeros(node.shape))
         elif kind == "concat":

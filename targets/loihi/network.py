@@ -29,10 +29,36 @@ from lava.proc.io.source import RingBuffer as SourceBuffer  # noqa: E402
 from lava.proc.lif.process import LIFReset  # noqa: E402
 
 from neurodeploy.targets.loihi.lower import GRADED_MESSAGE_BITS, LavaNode, LoweredNetwork  # noqa: E402
-from neurodeploy.targets.loihi.processes import DelayLine  # noqa: E402
+from neurodeploy.targets.loihi.processes import NILIF, DelayLine  # noqa: E402
 from neurodeploy.targets.loihi.processes.fast import PyConvModelFloatFast  # noqa: E402
-from neurodeploy.targets.loihi.processes.functions import (function_process, island_process,  # noqa: E402
-                                                           record_process)
+from neurodeploy.targets.loihi.processes.functions import (FusedMember, fused_process,  # noqa: E402
+                                                           island_process, record_process)
+
+# Kinds that compute within the Lava step they receive in and run as numpy functions: connected
+# ones share one fused process (see fused_process).
+FUNCTION_KINDS = ("relay", "concat", "upsample", "patch_to_time")
+
+
+def function_groups(lowered: LoweredNetwork, fuse: bool = True) -> dict[str, list[str]]:
+    """Group name -> its function nodes (in the network's topological order): the connected
+    components of function nodes joined by edges between them (each node alone without ``fuse``)."""
+    parent = {n: n for n, node in lowered.nodes.items() if node.kind in FUNCTION_KINDS}
+
+    def root(n: str) -> str:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    if fuse:
+        for e in lowered.edges:
+            if e.src in parent and e.dst in parent:
+                parent[root(e.src)] = root(e.dst)
+    groups: dict[str, list[str]] = {}
+    for n in lowered.nodes:
+        if n in parent:
+            groups.setdefault(root(n), []).append(n)
+    return {members[0] if len(members) == 1 else f"fused:{members[0]}": members for members in groups.values()}
 
 
 
@@ -47,7 +73,7 @@ def _out_port(proc, node: LavaNode, port: int):
 def _in_port(proc, node: LavaNode, port: int):
     if node.kind == "conv":
         return proc.s_in
-    if node.kind == "lif":
+    if node.kind in ("lif", "nilif"):
         return proc.a_in
     return getattr(proc, f"in{port}")
 
@@ -63,10 +89,12 @@ class LavaNetwork:
             images); a temporary one when not given.
         fast: run convs with :class:`~.processes.fast.PyConvModelFloatFast` (floating_pt);
             False keeps Lava's own model (benchmarks compare the two).
+        fuse: run each connected group of routing/relay/interpolation nodes as one process
+            (:func:`function_groups`); False gives each its own (benchmarks compare the two).
     """
 
     def __init__(self, lowered: LoweredNetwork, images: np.ndarray, island_dir: Path | None = None,
-                 record_dir: Path | None = None, fast: bool = True):
+                 record_dir: Path | None = None, fast: bool = True, fuse: bool = True):
         self.lowered = lowered
         self.n_images = images.shape[0]
         self.steps = lowered.steps_for(self.n_images)
@@ -94,32 +122,93 @@ class LavaNetwork:
             elif node.kind == "lif":
                 proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=p["vth"], bias_mant=p["bias"],
                                 reset_interval=t_steps, reset_offset=(node.latency + 1) % t_steps, name=name)
-                self.records[name] = self.record_dir / f"spikes-{len(self.records)}.npy"
-                sink, model = record_process(f"record:{name}", node.shape, self.steps, str(self.records[name]))
-                self.models[sink] = model
-                proc.s_out.connect(sink.a_in)
-            elif node.kind in ("relay", "concat", "upsample"):
-                in_shapes = node.in_shapes or [node.shape]
-                proc, model = function_process(node.kind, name, in_shapes, node.shape, p)
-                self.models[proc] = model
+                self._record(name, proc, node)
+            elif node.kind == "nilif":
+                fixed = p.get("fixed", {})
+                proc = NILIF(shape=node.shape, positions=p["positions"], levels=p["levels"], beta=p["beta"],
+                             thresholds=fixed.get("thresholds"), level_lsbs=fixed.get("level_lsbs", 64),
+                             dv=fixed.get("dv", 0), reset_interval=t_steps,
+                             reset_offset=(node.latency + 1) % t_steps, name=name)
+                self._record(name, proc, node)
+            elif node.kind in FUNCTION_KINDS:
+                continue  # built with its group below
             elif node.kind == "island":
                 if island_dir is None:
                     raise LoweringError(f"host island '{name}' needs its ONNX file; run a bundle (host/*.onnx)")
+                in_delays = [0] * len(node.in_shapes)
+                for e in lowered.inputs_of(name):  # held inside the island, no delay-line process
+                    in_delays[e.dst_port] = e.delay
                 proc, model = island_process(name, str(island_dir / f"{name}.onnx"), node, t_steps, self.n_images,
-                                             str(self.record_dir / f"images-{name}.npy"))
+                                             str(self.record_dir / f"images-{name}.npy"), in_delays)
                 self.models[proc] = model
             else:  # pragma: no cover - lower() rejects unknown kinds
                 raise ValueError(node.kind)
             self.procs[name] = proc
+        external = self._build_groups(function_groups(lowered, fuse))
+        self.delay_lines = 0
         for edge in lowered.edges:
             src, dst = lowered.nodes[edge.src], lowered.nodes[edge.dst]
-            port = _out_port(self.procs[edge.src], src, edge.src_port)
-            if edge.delay:
+            if edge.src in self._group_of:
+                group, member = self._group_of[edge.src]
+                if self._group_of.get(edge.dst, (None,))[0] == group:
+                    continue  # inside one fused process
+                port = getattr(self.procs[group], f"out{member.out_port}")
+            else:
+                port = _out_port(self.procs[edge.src], src, edge.src_port)
+            if id(edge) in external:  # into a fused process: its delay is held inside
+                group, k = external[id(edge)]
+                port.connect(getattr(self.procs[group], f"in{k}"))
+                continue
+            if edge.delay and dst.kind != "island":  # an island holds its input delays itself
                 shape = src.out_shapes[edge.src_port] if src.kind == "island" else src.shape
                 line = DelayLine(shape=shape, delay=edge.delay, name=f"delay:{edge.src}->{edge.dst}")
+                self.delay_lines += 1
                 port.connect(line.s_in)
                 port = line.s_out
             port.connect(_in_port(self.procs[edge.dst], dst, edge.dst_port))
+
+    @property
+    def process_count(self) -> int:
+        """Lava processes of the run (each an OS process): nodes, fused groups, delay lines, record sinks."""
+        return len(self.procs) + self.delay_lines + len(self.records)
+
+    def _build_groups(self, groups: dict[str, list[str]]) -> dict[int, tuple[str, int]]:
+        """One fused process per group; returns, for each edge entering a group from outside,
+        the group and its input port."""
+        lowered = self.lowered
+        self._group_of: dict[str, tuple[str, FusedMember]] = {}
+        external: dict[int, tuple[str, int]] = {}
+        for group, names in groups.items():
+            index = {n: i for i, n in enumerate(names)}
+            members = [FusedMember(n, lowered.nodes[n].kind, lowered.nodes[n].params,
+                                   lowered.nodes[n].in_shapes or [lowered.nodes[n].shape]) for n in names]
+            in_shapes: list[tuple[int, ...]] = []
+            for m in members:
+                self._group_of[m.name] = (group, m)
+                for e in lowered.inputs_of(m.name):
+                    if e.src in index:
+                        m.contributions.append((e.dst_port, ("int", index[e.src]), e.delay))
+                    else:
+                        src = lowered.nodes[e.src]
+                        external[id(e)] = (group, len(in_shapes))
+                        m.contributions.append((e.dst_port, ("ext", len(in_shapes)), e.delay))
+                        in_shapes.append(src.out_shapes[e.src_port] if src.kind == "island" else src.shape)
+            out_shapes = []
+            for m in members:
+                if any(e.dst not in index for e in lowered.edges if e.src == m.name):
+                    m.out_port = len(out_shapes)
+                    out_shapes.append(lowered.nodes[m.name].shape)
+            proc, model = fused_process(group, members, in_shapes, out_shapes)
+            self.models[proc] = model
+            self.procs[group] = proc
+        return external
+
+    def _record(self, name: str, proc, node: LavaNode) -> None:
+        """A sink writing the neuron layer's spikes at every step to a file (see record_process)."""
+        self.records[name] = self.record_dir / f"spikes-{len(self.records)}.npy"
+        sink, model = record_process(f"record:{name}", node.shape, self.steps, str(self.records[name]))
+        self.models[sink] = model
+        proc.s_out.connect(sink.a_in)
 
     def run(self, select_tag: str = "floating_pt", timeout_s: float | None = None
             ) -> tuple[dict[str, np.ndarray], np.ndarray, float]:

@@ -1,18 +1,21 @@
 """Lava processes whose port count depends on the graph: routing, relays, interpolation, host islands.
 
 Lava declares a ProcessModel's ports as class attributes, so a process with n inputs needs
-a model class with n input ports: :func:`function_process` and :func:`island_process`
+a model class with n input ports: :func:`fused_process` and :func:`island_process`
 build the Process and its ``floating_pt`` ProcessModel for one node, and return them with
 the model, which the run config maps to the process instance
 (``Loihi2SimCfg(exception_proc_model_map={proc: model})``). Every one receives and sends
 within the same Lava step, so it adds no latency of its own -- except a host island, which
-buffers an image's T steps before it runs (its latency, T, comes from the latency pass).
+buffers an image's T steps before it runs (its latency, T - 1, comes from the latency pass).
 The models use numpy (and onnxruntime for islands) only: torch inside a Lava process can
 hang (Lava's own ``proc/conv/utils.py`` says so).
 
 - ``relay``: ``factor * sum(inputs) + bias`` -- a sum or gain node, or a conv's bias (Lava's
   Conv holds none); on Loihi 2 a graded pass-through neuron (gains fold into weights).
 - ``concat``: its inputs stacked along channels, in order -- routing, no arithmetic.
+- ``patch_to_time``: VLIF-Net's patch-to-time as routing, ``(X, Y, C)`` ->
+  ``(X/r, Y/r, r²·C)`` with channel ``(i·r + j)·C + c`` = pixel ``(j, i)`` of each r×r
+  patch (``x = X·r + j``, ``y = Y·r + i``) -- a fixed permutation of axons on Loihi 2.
 - ``upsample``: fixed interpolation (bilinear or nearest, integer factor) -- on Loihi 2 a
   fixed depthwise transposed convolution.
 - ``island``: a host island's ONNX file run with onnxruntime (one intra-op thread, session
@@ -64,6 +67,12 @@ def _function(kind: str, params: dict[str, Any], in_shapes: list[tuple[int, ...]
         return lambda xs: factor * sum(xs) + bias
     if kind == "concat":
         return lambda xs: np.concatenate(xs, axis=2)
+    if kind == "patch_to_time":
+        r = int(params["r"])
+        x_in, y_in, c = in_shapes[0]
+        # (X·r + j, Y·r + i, c) -> (X, j, Y, i, c) -> (X, Y, i, j, c)
+        return lambda xs: sum(xs).reshape(x_in // r, r, y_in // r, r, c).transpose(0, 2, 3, 1, 4).reshape(
+            x_in // r, y_in // r, r * r * c)
     if kind == "upsample":
         x_in, y_in, _ = in_shapes[0]
         mx = _interp_matrix(x_in, params["scale"], params["mode"], params["align_corners"])
@@ -77,40 +86,101 @@ def _model(cls_name: str, proc_cls: type, attrs: dict[str, Any]) -> type:
     return implements(proc=proc_cls, protocol=LoihiProtocol)(requires(CPU)(tag("floating_pt")(model)))
 
 
-def function_process(kind: str, name: str, in_shapes: list[tuple[int, ...]], out_shape: tuple[int, ...],
-                     params: dict[str, Any]) -> tuple[AbstractProcess, type]:
-    """A routing/relay/interpolation process with one input port per entry of ``in_shapes``."""
-    n_in = len(in_shapes)
+class FusedMember:
+    """One routing/relay/interpolation node inside a :func:`fused_process`.
+
+    ``contributions``: what each of its input slots sums, as ``(slot, source, delay)`` with
+    ``source`` = ``("ext", k)`` (the process's input port k) or ``("int", i)`` (member i,
+    earlier in the list); ``delay``: Lava steps of delay on that contribution (a delay line
+    held inside the process instead of a process of its own). ``out_port``: the process's
+    output port that sends this member's value, or None when only members read it.
+    """
+
+    # A plain class: Lava imports this file under another module name when it scans the
+    # folder for process models, and a dataclass cannot be built there.
+    def __init__(self, name: str, kind: str, params: dict[str, Any], in_shapes: list[tuple[int, ...]]):
+        self.name, self.kind, self.params, self.in_shapes = name, kind, params, in_shapes
+        self.contributions: list[tuple[int, tuple[str, int], int]] = []
+        self.out_port: int | None = None
+
+
+def fused_process(name: str, members: list[FusedMember], in_shapes: list[tuple[int, ...]],
+                  out_shapes: list[tuple[int, ...]]) -> tuple[AbstractProcess, type]:
+    """Connected routing/relay/interpolation nodes (``relay``, ``concat``, ``upsample``,
+    ``patch_to_time``) as one Lava process: one OS process instead of one per node.
+
+    Each of these computes within the Lava step it receives in, so running them in one
+    process in graph order (members in topological order) changes no value and no latency;
+    it saves Lava's per-process cost (~0.2 ms per process per step here) and the delay-line
+    processes on its inputs. Each member receives its external inputs just before it runs
+    and sends right after, so a path that leaves the group and comes back without a synapse
+    (e.g. through a neuron) cannot deadlock. Contributions to one slot are summed in edge
+    order, as Lava sums the connections into one InPort.
+    """
+    fns = [_function(m.kind, m.params, m.in_shapes) for m in members]
+    n_in, n_out = len(in_shapes), len(out_shapes)
 
     def init(self, **kwargs):
         AbstractProcess.__init__(self, **kwargs)
         for i, shape in enumerate(in_shapes):
             setattr(self, f"in{i}", InPort(shape=shape))
-        self.s_out = OutPort(shape=out_shape)
+        for i, shape in enumerate(out_shapes):
+            setattr(self, f"out{i}", OutPort(shape=shape))
 
-    proc_cls = type(f"{kind.capitalize()}{n_in}", (AbstractProcess,), {"__init__": init})
-    fn = _function(kind, params, in_shapes)
+    proc_cls = type(f"Fused{len(members)}x{n_in}x{n_out}", (AbstractProcess,), {"__init__": init})
 
     def run_spk(self) -> None:
-        self.s_out.send(fn([getattr(self, f"in{i}").recv() for i in range(n_in)]))
+        s = self.time_step - 1
+        if not hasattr(self, "_lines"):
+            self._lines = {}  # (member, contribution index) -> ring buffer of its delay
+        values = []
+        for i, (m, fn) in enumerate(zip(members, fns)):
+            slots = [np.zeros(shape) for shape in m.in_shapes]
+            for j, (slot, (where, k), delay) in enumerate(m.contributions):
+                x = getattr(self, f"in{k}").recv() if where == "ext" else values[k]
+                if delay:
+                    line = self._lines.setdefault((i, j), np.zeros((delay,) + np.shape(x)))
+                    x, line[s % delay] = line[s % delay].copy(), x
+                slots[slot] = slots[slot] + x
+            values.append(fn(slots))
+            if m.out_port is not None:
+                getattr(self, f"out{m.out_port}").send(values[-1])
 
     attrs = {f"in{i}": LavaPyType(PyInPort.VEC_DENSE, float) for i in range(n_in)}
-    attrs.update(s_out=LavaPyType(PyOutPort.VEC_DENSE, float), run_spk=run_spk)
+    attrs.update({f"out{i}": LavaPyType(PyOutPort.VEC_DENSE, float) for i in range(n_out)})
+    attrs.update(run_spk=run_spk)
     proc = proc_cls(name=name)
     return proc, _model(f"Py{proc_cls.__name__}Model", proc_cls, attrs)
 
 
 def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images: int,
-                   images_path: str) -> tuple[AbstractProcess, type]:
+                   images_path: str, in_delays: list[int] | None = None) -> tuple[AbstractProcess, type]:
     """A host island (a LavaNode of kind ``island``) as a process running its ONNX file.
 
     Logical step k of image i reaches it at Lava step ``input_latency + i T + k`` (delay
     lines align its inputs); after the image's last step it runs the ONNX file on the T
-    steps and sends output step k at ``input_latency + (i + 1) T + k``. Image outputs (the
+    steps and sends output step k at ``input_latency + (i + 1) T - 1 + k`` (step 0 in the
+    step the image's last input arrives). An island of one-step window (``params["streams"]``)
+    instead runs each step as it arrives and sends it in the same Lava step. Image outputs (the
     graph's output) are written to ``images_path`` (``.npy``, ``(n_images, C, H, W)``) after
-    the last image (see :func:`record_process` for why not a Var).
+    the last image (see :func:`record_process` for why not a Var). ``in_delays``: Lava steps of
+    delay per input port, held inside instead of as delay-line processes.
     """
     p = node.params
+    delays = list(in_delays or [0] * len(node.in_shapes))
+
+    def receive(self, s: int) -> list[np.ndarray]:
+        xs = []
+        for i, d in enumerate(delays):
+            x = getattr(self, f"in{i}").recv()
+            if d:
+                if not hasattr(self, "_lines"):
+                    self._lines = {}
+                line = self._lines.setdefault(i, np.zeros((d,) + np.shape(x)))
+                x, line[s % d] = line[s % d].copy(), x
+            xs.append(x)
+        return xs
+
     in_shapes, out_shapes = list(node.in_shapes), list(node.out_shapes)
     n_in, n_out = len(in_shapes), len(out_shapes)
 
@@ -127,9 +197,32 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
     names_in, names_out = [onnx_name(n) for n in p["inputs"]], [onnx_name(n) for n in p["outputs"]]
     in_domains, image_outputs = p["in_domains"], p["image_outputs"]
 
+    def stream_step(self) -> None:
+        """A one-step-window island: each arriving step runs at once and leaves in the same
+        Lava step. The ONNX file takes T steps: the step is repeated T times (each output
+        step depends on its own input step only, so any copy gives it)."""
+        s = self.time_step - 1
+        xs = receive(self, s)
+        if not hasattr(self, "_session"):
+            self._session = onnx_session(onnx_path)
+        k = s - start
+        outs = None
+        if 0 <= k < n_images * t_steps:
+            feed = {}
+            for n, x, dom in zip(names_in, xs, in_domains):
+                chw = np.asarray(x).transpose(2, 1, 0)[None]  # (1, C, H, W)
+                feed[n] = (chw if dom == "image" else np.repeat(chw[None], t_steps, axis=0)).astype(np.float32)
+            outs = self._session.run(names_out, feed)
+        for i, shape in enumerate(out_shapes):
+            value = np.zeros(shape)
+            if outs is not None:
+                o = np.asarray(outs[i], dtype=np.float64)
+                value = (o[0] if o.ndim == 4 else o[0, 0]).transpose(2, 1, 0)
+            getattr(self, f"out{i}").send(value)
+
     def run_spk(self) -> None:
         s = self.time_step - 1
-        xs = [getattr(self, f"in{i}").recv() for i in range(n_in)]
+        xs = receive(self, s)
         if not hasattr(self, "_buffers"):
             self._session = onnx_session(onnx_path)  # created in the Lava process, one thread
             self._buffers = [np.zeros((t_steps, *shape)) for shape in in_shapes]
@@ -152,7 +245,7 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
                         self._images.append(np.asarray(out, dtype=np.float64)[0])
                         if len(self._images) == n_images:
                             np.save(images_path, np.stack(self._images))
-        k_out = s - start - t_steps
+        k_out = s - start - (t_steps - 1)
         image, step = divmod(k_out, t_steps) if k_out >= 0 else (-1, 0)
         outs = self._pending.get(image)
         for i, shape in enumerate(out_shapes):
@@ -168,6 +261,10 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
 
     attrs = {f"in{i}": LavaPyType(PyInPort.VEC_DENSE, float) for i in range(n_in)}
     attrs.update({f"out{i}": LavaPyType(PyOutPort.VEC_DENSE, float) for i in range(n_out) if not p["image_outputs"][i]})
+    if p.get("streams"):
+        if any(image_outputs):
+            raise ValueError(f"island {name}: a streaming island cannot hold the graph's output image")
+        run_spk = stream_step
     attrs.update(run_spk=run_spk)
     proc = proc_cls(name=name)
     return proc, _model(f"Py{proc_cls.__name__}Model", proc_cls, attrs)

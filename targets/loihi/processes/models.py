@@ -1,4 +1,4 @@
-"""ProcessModels of :mod:`.process`: ``floating_pt`` and ``fixed_pt`` of the delay line.
+"""ProcessModels of :mod:`.process`: ``floating_pt`` and ``fixed_pt`` of the delay line and of NI-LIF.
 
 Lava finds them by scanning this folder when it compiles a network.
 """
@@ -19,7 +19,7 @@ from lava.magma.core.model.py.type import LavaPyType  # noqa: E402
 from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 
-from neurodeploy.targets.loihi.processes.process import DelayLine  # noqa: E402
+from neurodeploy.targets.loihi.processes.process import NILIF, DelayLine  # noqa: E402
 
 
 class _PyDelayLineModel(PyLoihiProcessModel):
@@ -48,3 +48,67 @@ class PyDelayLineModelFixed(_PyDelayLineModel):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=LOIHI2.graded_payload_bits)
     buffer: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=LOIHI2.graded_payload_bits)
 
+
+
+class _PyNILIFModel(PyLoihiProcessModel):
+    """The scan over positions shared by both models; ``_step`` is one sub-step on one group."""
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.positions = int(proc_params["positions"])
+        self.levels = int(proc_params["levels"])
+        self.reset_interval = int(proc_params["reset_interval"])
+        self.reset_offset = int(proc_params["reset_offset"]) % self.reset_interval
+
+    def run_spk(self) -> None:
+        if self.time_step % self.reset_interval == self.reset_offset:
+            self.h[...] = 0
+        a = self.a_in.recv()
+        c = a.shape[-1] // self.positions
+        out = np.empty_like(a)
+        for p in range(self.positions):
+            out[..., p * c:(p + 1) * c] = self._step(a[..., p * c:(p + 1) * c])
+        self.s_out.send(out)
+
+
+@implements(proc=NILIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyNILIFModelFloat(_PyNILIFModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    h: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.beta = float(proc_params["beta"])
+
+    def _step(self, x: np.ndarray) -> np.ndarray:
+        u = self.h + x
+        k = np.clip(np.round(u), 0, self.levels)  # np.round: half to even, as torch.round
+        self.h[...] = self.beta * (u - k)
+        return k / self.levels
+
+
+@implements(proc=NILIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyNILIFModelFixed(_PyNILIFModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=LOIHI2.graded_payload_bits)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=LOIHI2.graded_payload_bits)
+    h: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=LOIHI2.state_bits)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.thresholds = np.asarray(proc_params["thresholds"], dtype=np.int64)
+        self.level_lsbs = int(proc_params["level_lsbs"])
+        self.keep = LOIHI2.voltage_retained(int(proc_params["dv"]))
+        self.shift, self.decay_bits = int(LOIHI2.state_shift_bits), int(LOIHI2.decay_shift_bits)
+        self.limit = (1 << (LOIHI2.state_bits - 1)) - 1
+
+    def _step(self, x: np.ndarray) -> np.ndarray:
+        u = np.clip(self.h.astype(np.int64) + (x.astype(np.int64) << self.shift), -self.limit, self.limit)
+        k = (u[..., None] > self.thresholds).sum(axis=-1)
+        rest = (u - k * self.level_lsbs) * self.keep
+        self.h[...] = np.sign(rest) * (np.abs(rest) >> self.decay_bits)
+        return k

@@ -1,4 +1,4 @@
-"""A small Lava process the stock library lacks: a delay line.
+"""Small Lava processes the stock library lacks: a delay line and VLIF-Net's NI-LIF.
 
 Each follows Lava's split: the Process (here) declares ports and variables; the
 ProcessModels (``models.py`` beside it, ``floating_pt`` and ``fixed_pt``) implement it,
@@ -9,6 +9,9 @@ depend on the graph (relays, routing, host islands, record sinks) are in ``funct
 - :class:`DelayLine` delays a stream by ``delay`` time steps (payload kept: binary,
   graded or real). It balances paths of different depth at joins. On Loihi 2 this maps
   to synaptic/axonal delays or relay neurons; here it is a CPU process.
+- :class:`NILIF` is VLIF-Net's normalised integer LIF with graded spikes 0..D, scanning
+  ``positions`` channel groups within one Lava step (the r² sub-steps of patch-to-time),
+  so that every other layer keeps T steps per image.
 """
 
 from __future__ import annotations
@@ -40,3 +43,49 @@ class DelayLine(AbstractProcess):
         self.s_out = OutPort(shape=shape)
         self.buffer = Var(shape=shape + (delay,), init=np.zeros(shape + (delay,)))
 
+
+
+class NILIF(AbstractProcess):
+    """NI-LIF over ``positions`` channel groups per Lava step (see :class:`neurodeploy.ir.nodes.NILIF`).
+
+    The input's last axis holds ``positions`` groups of ``C`` channels; within one Lava
+    step the process runs the groups in order as consecutive sub-steps, carrying the
+    residual ``h`` from group to group and from the last group of a step to the first of
+    the next, and sends all groups' spikes at once (``positions·C`` channels). On Loihi 2
+    this is a microcode neuron whose compartments for the r² positions are chained
+    (each position's residual feeds the next; a sequential dependency inside one step,
+    r² neuron updates per step instead of one).
+
+    ``floating_pt`` (model units, one level = 1.0): ``u = h + a_in``,
+    ``K = clip(round_half_even(u), 0, levels)``, ``h = beta·(u - K)``, sends ``K / levels``.
+    ``fixed_pt`` (integers, ``v`` LSB = ``1/level_lsbs`` of a level): ``u = h + (a_in << 6)``
+    saturated to 24 bits, ``K`` = number of ``thresholds`` that ``u`` exceeds (the rounding
+    points between levels, :func:`neurodeploy.quantize.ptq.nilif_thresholds`),
+    ``h = trunc0((u - K·level_lsbs)·(4096 - dv) / 4096)``, sends the payload ``K``.
+
+    The residual is cleared at the first step of every image (``time_step % reset_interval
+    == reset_offset``, as Lava's ``LIFReset``), so images streamed back to back never see
+    each other's state.
+
+    Args:
+        shape: (X, Y, positions·C).
+        positions: channel groups scanned per step (1: a plain NI-LIF).
+        levels: D; beta: leak of the residual per sub-step, in [0, 1] (floating_pt).
+        thresholds: D int thresholds in ``v`` units; level_lsbs: ``v`` LSBs per level;
+            dv: 12-bit decay (4096·(1 - beta)) (fixed_pt).
+        reset_interval, reset_offset: as ``LIFReset``.
+    """
+
+    def __init__(self, *, shape: tuple[int, ...], positions: int = 1, levels: int = 4, beta: float = 0.25,
+                 thresholds: np.ndarray | None = None, level_lsbs: int = 64, dv: int = 0,
+                 reset_interval: int = 1, reset_offset: int = 0, name: str | None = None) -> None:
+        if shape[-1] % positions:
+            raise ValueError(f"NILIF: {shape[-1]} channels are not {positions} equal groups")
+        thresholds = np.zeros(levels, dtype=np.int64) if thresholds is None else np.asarray(thresholds, dtype=np.int64)
+        super().__init__(shape=shape, positions=positions, levels=levels, beta=beta, thresholds=thresholds,
+                         level_lsbs=level_lsbs, dv=dv, reset_interval=reset_interval, reset_offset=reset_offset,
+                         name=name)
+        group = tuple(shape[:-1]) + (shape[-1] // positions,)
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.h = Var(shape=group, init=np.zeros(group))
