@@ -8,7 +8,16 @@ Lava's own ``Conv`` and ``LIF`` (PyConvModelFixed, PyLifModelBitAcc), run for T 
 steps; build/compile time excluded (the first ``run`` call is timed separately). Emulator:
 :func:`neurodeploy.targets.emulator.conv_int` and :func:`lif_int`, torch 1 thread.
 
-Run: ``.venv/bin/python benchmarks/emulator_speed.py --write`` (writes emulator_speed.md/.out.json).
+Second part (``--derainer``, issue 17's target): a whole quantized ``esdnet-tiny`` at 64×64 (exported
+with ``--quantize int --calib examples/images/calib``) on the centre crop of the shipped rainy photo,
+one image, same T: the emulator (``run_batch``, best of 3 after a warm-up, torch's default threads)
+against Lava fixed_pt with the project's fastest process models (``lava-fixed``: the vectorised
+fixed_pt Conv) and with Lava's stock Conv model (``lava-fixed-stock``); Lava's compile/build and
+first step are timed apart and excluded (:meth:`FixedLavaNetwork.run_timed`); every layer's spikes
+and the output image must be identical.
+
+Run: ``.venv/bin/python benchmarks/emulator_speed.py --write`` (writes emulator_speed.md/.out.json);
+``--derainer`` adds the whole-derainer part (several minutes on a loaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -87,9 +96,73 @@ def lava(image, weights):
     return spikes, first, rest * steps / (steps - 1)
 
 
+def derainer(model: str = "esdnet-tiny", size: int = 64, repeats: int = 3) -> dict:
+    """The whole-derainer comparison (module docstring): seconds per image and identical spikes."""
+    import tempfile
+
+    from neurodeploy.bundle import Bundle, export_bundle
+    from neurodeploy.images import load_inputs
+    from neurodeploy.targets import make_executor
+    from neurodeploy.targets.loihi.fixed_network import FixedLavaNetwork
+
+    with tempfile.TemporaryDirectory() as tmp:
+        export_bundle(model, Path(tmp) / "b", size=(size, size), quantize="int", calib="examples/images/calib")
+        bundle = Bundle.open(Path(tmp) / "b")
+        images, _ = load_inputs(None, bundle.input_size)
+        runner = make_executor("emulator", bundle)
+        runner.run_batch(images)  # warm-up (first-call allocations, onnxruntime sessions)
+        emu_runs = [runner.run_batch(images) for _ in range(repeats)]
+        emu_s = min(t[0].meta["run_s"] for t in emu_runs)
+        ref = emu_runs[0][0]
+        row = {"model": model, "size": [size, size], "t_steps": bundle.info.t_steps, "images": 1,
+               "emulator_s_per_image": emu_s, "emulator_s_all": [t[0].meta["run_s"] for t in emu_runs],
+               "torch_threads": torch.get_num_threads()}
+        for name, fast in (("lava-fixed", True), ("lava-fixed-stock", False)):
+            ex = make_executor(name, bundle)
+            net = FixedLavaNetwork(ex.lowered, images, bundle.path / "host", fast=fast)
+            spikes, outs, first, rest = net.run_timed()
+            same = all(np.array_equal(net.logical(spikes[n], ex.lowered.nodes[n].latency, 0), ref.layers[n])
+                       for n in ex.layers)
+            steps = net.steps
+            row[name] = {"run_s_per_image": rest * steps / (steps - 1), "build_plus_first_step_s": first,
+                         "lava_steps": steps, "processes": len(net.procs), "identical_spikes": bool(same),
+                         "identical_output": bool(np.array_equal(outs[0], ref.output)),
+                         "speedup_emulator": rest * steps / (steps - 1) / emu_s}
+            print(name, json.dumps(row[name]), flush=True)
+        row["spiking_layers"] = len(ex.layers)
+        row["firing_rate_mean"] = float(np.mean([ref.layers[n].mean() for n in ex.layers]))
+    return row
+
+
+def derainer_md(row: dict, command: str) -> list[str]:
+    f, s = row["lava-fixed"], row["lava-fixed-stock"]
+    return [
+        "",
+        f"## Whole derainer: {row['model']} {row['size'][0]}×{row['size'][1]}, T = {row['t_steps']}, one image",
+        "",
+        f"Produced by `{command}` (one run; torch {row['torch_threads']} threads; the 2-core machine shared with "
+        "other jobs, load average well above 2). Emulator: best of 3 after a warm-up. Lava: "
+        "`Loihi2SimCfg(select_tag='fixed_pt')`, all Lava steps of one image (T plus the pipeline's latency), "
+        "compile/build and the first step excluded.",
+        "",
+        "| executor | s per image | emulator speed-up | identical spikes / output | Lava steps | processes | "
+        "build + first step (s) |",
+        "|---|---|---|---|---|---|---|",
+        f"| emulator | {row['emulator_s_per_image']:.2f} | 1× | - | - | - | - |",
+        f"| lava-fixed (vectorised fixed_pt Conv) | {f['run_s_per_image']:.1f} | {f['speedup_emulator']:.0f}× | "
+        f"{'yes' if f['identical_spikes'] else 'NO'} / {'yes' if f['identical_output'] else 'NO'} | {f['lava_steps']} | "
+        f"{f['processes']} | {f['build_plus_first_step_s']:.1f} |",
+        f"| lava-fixed-stock (Lava's PyConvModelFixed) | {s['run_s_per_image']:.1f} | {s['speedup_emulator']:.0f}× | "
+        f"{'yes' if s['identical_spikes'] else 'NO'} / {'yes' if s['identical_output'] else 'NO'} | {s['lava_steps']} | "
+        f"{s['processes']} | {s['build_plus_first_step_s']:.1f} |",
+        "",
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--derainer", action="store_true", help="also the whole esdnet-tiny 64x64 comparison")
     args = ap.parse_args()
     torch.set_num_threads(1)
     image, weights = setup()
@@ -101,10 +174,15 @@ def main() -> None:
            "firing_rate_per_layer": rates, "emulator_s": emu_s, "lava_fixed_run_s": lava_s,
            "lava_build_plus_first_step_s": build_s, "speedup": lava_s / emu_s}
     print(json.dumps(row))
+    threads = torch.get_num_threads()
+    if args.derainer:
+        torch.set_num_threads(2)  # the machine's two cores (Lava runs one OS process per Lava process)
+        row["derainer"] = derainer()
+        torch.set_num_threads(threads)
     if args.write:
         here = Path(__file__).resolve().parent
-        out = {"command": ".venv/bin/python benchmarks/emulator_speed.py --write", "python": platform.python_version(),
-               **row}
+        command = ".venv/bin/python benchmarks/emulator_speed.py --write" + (" --derainer" if args.derainer else "")
+        out = {"command": command, "python": platform.python_version(), **row}
         (here / "emulator_speed.out.json").write_text(json.dumps(out, indent=2) + "\n")
         (here / "emulator_speed.md").write_text("\n".join([
             "# Integer emulator vs Lava fixed_pt (stock models) on a conv + LIF chain",
@@ -120,7 +198,7 @@ def main() -> None:
             f"| {'yes' if all(equal) else 'NO: ' + str(equal)} | {emu_s:.3f} | {lava_s:.2f} | {lava_s / emu_s:.0f}× | "
             f"{build_s:.1f} | {rates[0]:.3f} / {rates[-1]:.3f} |",
             "",
-        ]))
+        ] + (derainer_md(row["derainer"], command) if "derainer" in row else [])))
 
 
 if __name__ == "__main__":

@@ -148,6 +148,32 @@ class FixedLavaNetwork(LavaNetwork):
             port.connect(ports[edge.dst][0](edge.dst_port))
 
 
+    def run_timed(self, models_only_fixed: bool = True) -> tuple[dict[str, np.ndarray], np.ndarray, float, float]:
+        """Run in two calls to time the simulation without Lava's compile and build (benchmarks):
+        ``(spikes, images, build_plus_first_step_s, remaining_steps_s)``. Blocking; no watchdog."""
+        import time
+
+        from lava.magma.core.run_conditions import RunSteps
+        from lava.magma.core.run_configs import Loihi2SimCfg
+
+        any_proc = next(iter(self.procs.values()))
+        cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=self.models)
+        try:
+            start = time.perf_counter()
+            any_proc.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+            first = time.perf_counter() - start
+            start = time.perf_counter()
+            any_proc.run(condition=RunSteps(num_steps=self.steps - 1), run_cfg=cfg)
+            rest = time.perf_counter() - start
+        finally:
+            any_proc.stop()
+        spikes = {name: np.load(path) for name, path in self.records.items()}
+        final = next(n for n, node in self.lowered.nodes.items()
+                     if node.kind == "island" and any(node.params["image_outputs"]))
+        images = np.load(self.record_dir / f"images-{final}.npy")
+        return spikes, images, first, rest
+
+
 def fixed_network_for(graph, info, quant: dict, params: dict) -> FixedNetwork:
     """The float lowering of ``graph`` rewritten in integers (:func:`~.fixed.lower_fixed`)."""
     from neurodeploy.targets.loihi.lower import lower
