@@ -211,7 +211,7 @@ def finetune_cmd(
     iters: int = typer.Option(50, "--iters", help="Batches of fine-tuning."),
     batch_size: int = typer.Option(8, "--batch-size", help="Crops per batch."),
     crop: int = typer.Option(64, "--crop", help="Crop size in pixels (also the size the chip part is planned at)."),
-    lr: float = typer.Option(1e-4, "--lr", help="Learning rate (Adam, constant)."),
+    lr: float = typer.Option(2e-5, "--lr", help="Learning rate (Adam, constant)."),
     seed: int = typer.Option(0, "--seed", help="Seed of crops and flips."),
     threads: int = typer.Option(1, "--threads", help="CPU threads for torch."),
 ) -> None:

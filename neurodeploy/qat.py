@@ -159,7 +159,7 @@ class FinetuneConfig:
     iters: int = 50
     batch_size: int = 8
     crop: int = 64
-    lr: float = 1e-4
+    lr: float = 2e-5
     seed: int = 0
     threads: int = 1
 
@@ -168,7 +168,8 @@ def finetune(checkpoint: str | Path, cfg: FinetuneConfig, out: str | Path, comma
              progress: Callable[[int, int, float], None] | None = None) -> dict:
     """Fine-tune ``checkpoint`` (with fake quantization when ``cfg.qat``) and write ``out``; returns its meta.
 
-    Adam at ``cfg.lr`` (constant), the papers' loss (1 - SSIM), random ``crop`` crops with flips.
+    Adam at ``cfg.lr`` (constant), the loss the checkpoint was trained with (1 - SSIM plus its
+    ``l1_weight``/``psnr_weight`` terms, from its meta), random ``crop`` crops with flips.
     Nothing is written until training has finished (the checkpoint is saved atomically).
     """
     from neurodeploy.checkpoint import build_model, load_checkpoint, save_checkpoint
@@ -179,9 +180,11 @@ def finetune(checkpoint: str | Path, cfg: FinetuneConfig, out: str | Path, comma
     torch.set_num_threads(cfg.threads)
     ckpt = load_checkpoint(checkpoint)
     model = build_model(ckpt)
+    base = ckpt.meta.get("train", {})  # the loss the checkpoint was trained with (1 - SSIM, + its extra terms)
     tcfg = TrainConfig(architecture=ckpt.architecture, preset=ckpt.meta.get("preset", "tiny"), data=list(cfg.data),
                        epochs=1, iters_per_epoch=cfg.iters, batch_size=cfg.batch_size, crop=cfg.crop, lr=cfg.lr,
-                       seed=cfg.seed, threads=cfg.threads)
+                       seed=cfg.seed, threads=cfg.threads, l1_weight=float(base.get("l1_weight", 0.0)),
+                       psnr_weight=float(base.get("psnr_weight", 0.0)))
     patches = build_patches(tcfg)  # refuses empty or unpaired folders in one line
     qplan = plan(model.eval(), ckpt.architecture, ckpt.config, (cfg.crop, cfg.crop)) if cfg.qat else QatPlan()
     torch.manual_seed(cfg.seed)
@@ -204,7 +207,7 @@ def finetune(checkpoint: str | Path, cfg: FinetuneConfig, out: str | Path, comma
     wall = time.perf_counter() - start
     model.eval()
     meta = dict(ckpt.meta)  # keys are added, never dropped
-    meta["finetune"] = {**asdict(cfg), "base": str(ckpt.path), "base_sha256": ckpt.sha256, "command": command,
+    meta["finetune"] = {**asdict(cfg), "l1_weight": tcfg.l1_weight, "psnr_weight": tcfg.psnr_weight, "base": str(ckpt.path), "base_sha256": ckpt.sha256, "command": command,
                         "wall_time_s": round(wall, 1), "loss_first": losses[0], "loss_last": losses[-1],
                         "loss_mean_last10": sum(losses[-10:]) / len(losses[-10:])}
     if cfg.qat:

@@ -107,3 +107,18 @@ def test_cli_finetune_refuses_bad_data_in_one_line_and_writes_nothing(tmp_path, 
     assert code == 2 and "--iters" in err and not out.exists()
 
 
+
+
+def test_card_deployment_section_is_replaced_not_duplicated():
+    from neurodeploy.models.cards import DEPLOY_HEADING, deployment_lines, with_deployment
+
+    row = {"test": "T", "images": 2, "float_psnr": 25.0, "float_ssim": 0.9, "ptq_psnr": 24.9, "ptq_ssim": 0.89,
+           "ptq_cost_db": 0.1, "calib": "C", "qat": {"psnr": 24.95, "ssim": 0.9, "cost_db": 0.05, "float_psnr": 25.1,
+                                                      "float_ssim": 0.91, "command": "neurodeploy finetune x --qat",
+                                                      "wall_s": 3.0}}
+    card = "# card\n\n## Evaluation\n\nrows\n\n## Notes\n\nkeep me\n"
+    once = with_deployment(card, deployment_lines(row, "cmd"))
+    row["ptq_psnr"] = 20.0
+    twice = with_deployment(once, deployment_lines(row, "cmd"))
+    assert once.count(DEPLOY_HEADING) == twice.count(DEPLOY_HEADING) == 1
+    assert "| 24.90 |" not in twice and "| 20.00 |" in twice and "keep me" in twice and "## Evaluation" in twice
