@@ -189,3 +189,25 @@ def test_lava_fixed_stock_models_equal_the_emulator_on_esdnet_tiny(esdnet16):
     stock, _ = _run(bundle, "lava-fixed-stock")
     v = verdict(lava, stock, names)
     assert set(v.layers.values()) == {100.0} and v.output_psnr_db == 200.0
+
+
+def test_fixed_lowering_refuses_a_process_kind_without_a_fixed_form_by_name():
+    from neurodeploy.errors import LoweringError
+    from neurodeploy.targets.loihi.fixed import FIXED_KINDS, FixedKind, lower_fixed
+    from neurodeploy.targets.loihi.lower import LavaEdge, LavaNode, LoweredNetwork
+
+    low = LoweredNetwork(4, {"x": LavaNode("x", "input", (2, 2, 1)),
+                             "n": LavaNode("n", "nilif", (2, 2, 1), latency=1)},
+                         [LavaEdge("x", "n", "real")], True)
+    quant = {"n": {"kind": "nilif", "in_scale": 0.5, "rescale": {}}}
+    with pytest.raises(LoweringError, match="'n' \\(nilif\\) has no fixed_pt form"):
+        lower_fixed(low, quant, {})
+    # a neuron kind plugs in with a FixedKind: its inputs get an adapter like a LIF's (host values rounded)
+    FIXED_KINDS["nilif"] = FixedKind(neuron=True)
+    try:
+        fixed = lower_fixed(low, quant, {})
+    finally:
+        del FIXED_KINDS["nilif"]
+    assert fixed.neurons == ["n"] and fixed.nodes["n:in"].kind == "adapter"
+    assert fixed.nodes["n:in"].params["convs"] == [("quantize", 0.5, (1 << 16) - 1)]
+    assert ("x", "n:in") in fixed.float_edges and [(e.src, e.dst) for e in fixed.edges] == [("x", "n:in"), ("n:in", "n")]
