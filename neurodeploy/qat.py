@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from neurodeploy.errors import NeurodeployError
 

@@ -148,7 +148,7 @@ class FixedLavaNetwork(LavaNetwork):
             port.connect(ports[edge.dst][0](edge.dst_port))
 
 
-    def run_timed(self, models_only_fixed: bool = True) -> tuple[dict[str, np.ndarray], np.ndarray, float, float]:
+    def run_timed(self) -> tuple[dict[str, np.ndarray], np.ndarray, float, float]:
         """Run in two calls to time the simulation without Lava's compile and build (benchmarks):
         ``(spikes, images, build_plus_first_step_s, remaining_steps_s)``. Blocking; no watchdog."""
         import time
