@@ -206,7 +206,8 @@ def finetune_cmd(
     checkpoint: str = typer.Argument(..., help="Checkpoint file or shipped name (e.g. esdnet-tiny)."),
     qat: bool = typer.Option(False, "--qat", help="Quantization-aware: chip conv weights fake-quantized as PTQ "
                                                    "rounds them (straight-through gradients)."),
-    data: List[Path] = typer.Option(..., "--data", metavar="DIR...", help="Paired folders (rainy/ + clean/), or parents of several."),
+    data: List[Path] = typer.Option(..., "--data", metavar="DIR...",
+                                    help="Paired folders (rainy/ + clean/), or parents of several, e.g. --data DIR1 DIR2."),
     out: Path = typer.Option(..., "--out", help="Checkpoint file to write (once, when fine-tuning has finished)."),
     iters: int = typer.Option(50, "--iters", help="Batches of fine-tuning."),
     batch_size: int = typer.Option(8, "--batch-size", help="Crops per batch."),
