@@ -8,7 +8,17 @@ Lava's own ``Conv`` and ``LIF`` (PyConvModelFixed, PyLifModelBitAcc), run for T 
 steps; build/compile time excluded (the first ``run`` call is timed separately). Emulator:
 :func:`neurodeploy.targets.emulator.conv_int` and :func:`lif_int`, torch 1 thread.
 
-Run: ``.venv/bin/python benchmarks/emulator_speed.py --write`` (writes emulator_speed.md/.out.json).
+Second part (``--derainer``, issue 17's target): a whole quantized ``esdnet-tiny`` at 64×64 (exported
+with ``--quantize int --calib examples/images/calib``) on the centre crop of the shipped rainy photo,
+one image, same T, best of 3 rounds that each run every executor once (the emulator with 1 and with 2
+torch threads)
+against Lava fixed_pt with the project's fastest process models (``lava-fixed``: the vectorised
+fixed_pt Conv) and with Lava's stock Conv model (``lava-fixed-stock``); Lava's compile/build and
+first step are timed apart and excluded (:meth:`FixedLavaNetwork.run_timed`); every layer's spikes
+and the output image must be identical.
+
+Run: ``.venv/bin/python benchmarks/emulator_speed.py --write`` (writes emulator_speed.md/.out.json);
+``--derainer`` adds the whole-derainer part (several minutes on a loaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -87,10 +97,105 @@ def lava(image, weights):
     return spikes, first, rest * steps / (steps - 1)
 
 
+def derainer(model: str = "esdnet-tiny", size: int = 64, repeats: int = 3) -> dict:
+    """The whole-derainer comparison (module docstring): seconds per image and identical spikes."""
+    import tempfile
+
+    from neurodeploy.bundle import Bundle, export_bundle
+    from neurodeploy.images import load_inputs
+    from neurodeploy.targets import make_executor
+    from neurodeploy.targets.loihi.fixed_network import FixedLavaNetwork
+
+    with tempfile.TemporaryDirectory() as tmp:
+        export_bundle(model, Path(tmp) / "b", size=(size, size), quantize="int", calib="examples/images/calib")
+        bundle = Bundle.open(Path(tmp) / "b")
+        images, _ = load_inputs(None, bundle.input_size)
+        runner = make_executor("emulator", bundle)
+        runner.run_batch(images)  # warm-up (first-call allocations, onnxruntime sessions)
+        by_threads: dict[int, list[float]] = {1: [], 2: []}
+        lava: dict[str, dict] = {}
+        executors = {name: make_executor(name, bundle) for name in ("lava-fixed", "lava-fixed-stock")}
+        for _ in range(repeats):  # rounds interleave every executor, so that a burst of load hits all alike
+            for threads in by_threads:  # on a loaded 2-core machine one intra-op thread can be the faster
+                torch.set_num_threads(threads)
+                ref = runner.run_batch(images)[0]
+                by_threads[threads].append(ref.meta["run_s"])
+            for name, ex in executors.items():
+                net = FixedLavaNetwork(ex.lowered, images, bundle.path / "host", fast=name == "lava-fixed")
+                spikes, outs, first, rest = net.run_timed()
+                same = all(np.array_equal(net.logical(spikes[n], ex.lowered.nodes[n].latency, 0), ref.layers[n])
+                           for n in ex.layers)
+                r = lava.setdefault(name, {"run_s_all": [], "build_plus_first_step_s_all": [], "lava_steps": net.steps,
+                                           "processes": len(net.procs), "identical_spikes": True,
+                                           "identical_output": True})
+                r["run_s_all"].append(rest * net.steps / (net.steps - 1))
+                r["build_plus_first_step_s_all"].append(first)
+                r["identical_spikes"] &= bool(same)
+                r["identical_output"] &= bool(np.array_equal(outs[0], ref.output))
+                print(name, json.dumps(r), flush=True)
+        threads = min(by_threads, key=lambda n: min(by_threads[n]))
+        emu_s = min(by_threads[threads])
+        row = {"model": model, "size": [size, size], "t_steps": bundle.info.t_steps, "images": 1, "rounds": repeats,
+               "emulator_s_per_image": emu_s, "emulator_s_all_by_threads": by_threads, "torch_threads": threads}
+        for name, r in lava.items():
+            r["run_s_per_image"] = min(r["run_s_all"])
+            r["build_plus_first_step_s"] = min(r["build_plus_first_step_s_all"])
+            r["speedup_emulator"] = r["run_s_per_image"] / emu_s
+            row[name] = r
+        ex = executors["lava-fixed"]
+        row["spiking_layers"] = len(ex.layers)
+        row["firing_rate_mean"] = float(np.mean([ref.layers[n].mean() for n in ex.layers]))
+    return row
+
+
+def derainer_md(row: dict, command: str) -> list[str]:
+    f, s = row["lava-fixed"], row["lava-fixed-stock"]
+    return [
+        "",
+        f"## Whole derainer: {row['model']} {row['size'][0]}×{row['size'][1]}, T = {row['t_steps']}, one image",
+        "",
+        f"Produced by `{command}` (one run; the 2-core machine shared with other jobs, load average well above 2). "
+        f"Best of {row.get('rounds', 3)} rounds, each running every executor once (interleaved, so that bursts of "
+        f"load hit all alike; every run in the .out.json); the emulator with 1 and with 2 torch threads (best: "
+        f"{row['torch_threads']}), after a warm-up. Lava: "
+        "`Loihi2SimCfg(select_tag='fixed_pt')`, all Lava steps of one image (T plus the pipeline's latency), "
+        "compile/build and the first step excluded.",
+        "",
+        "| executor | s per image (one image: all its Lava steps) | emulator speed-up | s per image streamed "
+        "(T Lava steps) | speed-up streamed | identical spikes / output | Lava steps | processes | "
+        "build + first step (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| emulator | {row['emulator_s_per_image']:.3f} | 1× | - | - | - | - | - | - |",
+    ] + [
+        f"| {label} | {r['run_s_per_image']:.1f} | {r['speedup_emulator']:.0f}× | "
+        f"{r['run_s_per_image'] * row['t_steps'] / r['lava_steps']:.2f} | "
+        f"{r['run_s_per_image'] * row['t_steps'] / r['lava_steps'] / row['emulator_s_per_image']:.0f}× | "
+        f"{'yes' if r['identical_spikes'] else 'NO'} / {'yes' if r['identical_output'] else 'NO'} | {r['lava_steps']} | "
+        f"{r['processes']} | {r['build_plus_first_step_s']:.1f} |"
+        for label, r in (("lava-fixed (vectorised fixed_pt Conv)", f), ("lava-fixed-stock (Lava's PyConvModelFixed)", s))
+    ] + [
+        "",
+        "One image runs T steps plus the pipeline's latency (every synapse and every host island's T-step "
+        "buffer adds steps); images streamed back to back cost T Lava steps each once the pipeline is full "
+        "(the streamed column: seconds per Lava step × T).",
+        "",
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--derainer", action="store_true", help="also the whole esdnet-tiny 64x64 comparison")
+    ap.add_argument("--render", action="store_true", help="only rewrite the derainer section of emulator_speed.md "
+                                                           "from emulator_speed.out.json (no measurement)")
     args = ap.parse_args()
+    here = Path(__file__).resolve().parent
+    if args.render:
+        out = json.loads((here / "emulator_speed.out.json").read_text())
+        md = (here / "emulator_speed.md").read_text()
+        md = md.split("\n## Whole derainer")[0].rstrip("\n") + "\n"
+        (here / "emulator_speed.md").write_text(md + "\n".join(derainer_md(out["derainer"], out["command"])))
+        return
     torch.set_num_threads(1)
     image, weights = setup()
     ours, emu_s = emulate(image, weights)
@@ -101,10 +206,14 @@ def main() -> None:
            "firing_rate_per_layer": rates, "emulator_s": emu_s, "lava_fixed_run_s": lava_s,
            "lava_build_plus_first_step_s": build_s, "speedup": lava_s / emu_s}
     print(json.dumps(row))
+    threads = torch.get_num_threads()
+    if args.derainer:
+        row["derainer"] = derainer()  # picks the emulator's threads itself (1 or 2)
+        torch.set_num_threads(threads)
     if args.write:
         here = Path(__file__).resolve().parent
-        out = {"command": ".venv/bin/python benchmarks/emulator_speed.py --write", "python": platform.python_version(),
-               **row}
+        command = ".venv/bin/python benchmarks/emulator_speed.py --write" + (" --derainer" if args.derainer else "")
+        out = {"command": command, "python": platform.python_version(), **row}
         (here / "emulator_speed.out.json").write_text(json.dumps(out, indent=2) + "\n")
         (here / "emulator_speed.md").write_text("\n".join([
             "# Integer emulator vs Lava fixed_pt (stock models) on a conv + LIF chain",
@@ -120,7 +229,7 @@ def main() -> None:
             f"| {'yes' if all(equal) else 'NO: ' + str(equal)} | {emu_s:.3f} | {lava_s:.2f} | {lava_s / emu_s:.0f}× | "
             f"{build_s:.1f} | {rates[0]:.3f} / {rates[-1]:.3f} |",
             "",
-        ]))
+        ] + (derainer_md(row["derainer"], command) if "derainer" in row else [])))
 
 
 if __name__ == "__main__":

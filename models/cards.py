@@ -66,6 +66,56 @@ def what_it_is(architecture: str, preset: str, params: int, wall_min: float, res
     return text
 
 
+DEPLOY_HEADING = "## Deployment to Loihi 2 integers: float / PTQ / QAT"
+
+
+def deployment_lines(row: dict, command: str) -> list[str]:
+    """The card's deployment table (one row of ``benchmarks/quantize_qat.out.json``): PSNR/SSIM of the float
+    model, of its PTQ bundle and of its QAT fine-tune's PTQ bundle through the integer emulator."""
+    qat = row.get("qat") or {}
+    lines = [
+        DEPLOY_HEADING,
+        "",
+        f"Whole images of `{row['test']}` ({row['images']} images), Y channel. Float: `neurodeploy evaluate`; PTQ and "
+        "QAT: the bundle exported at 64×64 with `--quantize int --calib` (the calibration folder below) and evaluated "
+        "with `--executor emulator` (chip part in Loihi 2 integers, host islands in float32). Cost = float PSNR minus "
+        f"deployed PSNR (targets: PTQ ≤ 0.3 dB, QAT ≤ 0.1 dB). Produced by `{command}`.",
+        "",
+        "| model | PSNR (dB) | SSIM | cost (dB) |",
+        "|---|---|---|---|",
+        f"| float | {row['float_psnr']:.2f} | {row['float_ssim']:.4f} | - |",
+        f"| PTQ (integer emulator) | {row['ptq_psnr']:.2f} | {row['ptq_ssim']:.4f} | {row['ptq_cost_db']:+.2f} |",
+    ]
+    if qat:
+        lines += [f"| QAT fine-tune, float | {qat['float_psnr']:.2f} | {qat['float_ssim']:.4f} | - |",
+                  f"| QAT fine-tune, PTQ (integer emulator) | {qat['psnr']:.2f} | {qat['ssim']:.4f} | "
+                  f"{qat['cost_db']:+.2f} |",
+                  "",
+                  f"QAT: `{qat['command']}` ({qat['wall_s']:.0f} s of fine-tuning); calibration `{row['calib']}`."]
+    return lines + [""]
+
+
+def with_deployment(text: str, lines: list[str]) -> str:
+    """``text`` (a card) with its deployment section replaced by ``lines`` (appended when it has none)."""
+    head, sep, rest = text.partition(DEPLOY_HEADING)
+    tail = ""
+    if sep:
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1:] if nxt >= 0 else ""
+    body = "\n".join(lines)
+    return (head.rstrip("\n") + "\n\n" + body + ("\n" + tail if tail else "")).rstrip("\n") + "\n"
+
+
+def _deployment_row(name: str) -> tuple[dict, str] | None:
+    """This checkpoint's row of the QAT benchmark, when the repository has one."""
+    file = Path(__file__).resolve().parent.parent / "benchmarks" / "quantize_qat.out.json"
+    if not file.is_file():
+        return None
+    data = json.loads(file.read_text())
+    row = next((r for r in data.get("rows", []) if r.get("model") == name), None)
+    return (row, data.get("command", "")) if row else None
+
+
 def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "") -> tuple[str, dict]:
     """The Markdown card and the evaluation results (per test set) of one checkpoint."""
     torch.set_num_threads(1)
@@ -118,6 +168,14 @@ def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "") -> 
     if hist:
         lines += ["", "## Training loss per epoch", "", "| epoch | mean loss | lr at end | wall (s) |", "|---|---|---|---|"]
         lines += [f"| {h['epoch']} | {h['loss']:.4f} | {h['lr']:.2e} | {h['wall_time_s']:.0f} |" for h in hist]
+    if meta.get("qat"):
+        q = meta["qat"]
+        lines += ["", "## Quantization-aware fine-tuning", "", f"- **method**: {q['method']}",
+                  f"- **steps**: {q['iters']} batches of {q['crop']}×{q['crop']} crops from {', '.join(q['data'])}",
+                  f"- **command**: `{q['command']}`"]
+    deploy = _deployment_row(name)
+    if deploy:
+        lines += [""] + deployment_lines(*deploy)
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n", results

@@ -202,6 +202,36 @@ def train_cmd(
     console.print(f"wrote {out} ({result.wall_time_s:.0f} s of training)")
 
 
+def finetune_cmd(
+    checkpoint: str = typer.Argument(..., help="Checkpoint file or shipped name (e.g. esdnet-tiny)."),
+    qat: bool = typer.Option(False, "--qat", help="Quantization-aware: chip conv weights fake-quantized as PTQ "
+                                                   "rounds them (straight-through gradients)."),
+    data: List[Path] = typer.Option(..., "--data", metavar="DIR...",
+                                    help="Paired folders (rainy/ + clean/), or parents of several, e.g. --data DIR1 DIR2."),
+    out: Path = typer.Option(..., "--out", help="Checkpoint file to write (once, when fine-tuning has finished)."),
+    iters: int = typer.Option(50, "--iters", help="Batches of fine-tuning."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Crops per batch."),
+    crop: int = typer.Option(64, "--crop", help="Crop size in pixels (also the size the chip part is planned at)."),
+    lr: float = typer.Option(2e-5, "--lr", help="Learning rate (Adam, constant)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of crops and flips."),
+    threads: int = typer.Option(1, "--threads", help="CPU threads for torch."),
+) -> None:
+    """Fine-tune a checkpoint briefly; with --qat through the integer model's weight rounding (QAT)."""
+    from neurodeploy.qat import FinetuneConfig, finetune
+
+    if Path(out).resolve() == Path(checkpoint).resolve():
+        raise NeurodeployError("--out is the checkpoint being fine-tuned; write a new file")
+    cfg = FinetuneConfig(data=[str(d) for d in data], qat=qat, iters=iters, batch_size=batch_size, crop=crop, lr=lr,
+                         seed=seed, threads=threads)
+    command = "neurodeploy " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    with _LazyBar(f"finetune{' (QAT)' if qat else ''}") as bar:
+        meta = finetune(checkpoint, cfg, out, command=command,
+                        progress=lambda i, total, loss: bar.update(i, total, f"loss {loss:.4f}"))
+    ft = meta["finetune"]
+    console.print(f"wrote {out} ({ft['wall_time_s']:.0f} s; loss {ft['loss_first']:.4f} -> mean of last 10 "
+                  f"{ft['loss_mean_last10']:.4f}{'; QAT on ' + str(meta['qat']['layers']) + ' chip convs' if qat else ''})")
+
+
 _TILE_HELP = ("Tile side in pixels (a halo of context is added around each): bounds memory on large images. "
               "512 peaked at 1.9-2.9 GB with esdnet-tiny on 1- to 24-MP photos (benchmarks/tiling.md); 0 = whole image at once.")
 
@@ -314,5 +344,6 @@ def register(app: typer.Typer) -> None:
     """Add the derainer commands to the main CLI app."""
     app.command("count")(count_cmd)
     app.command("train")(train_cmd)
+    app.command("finetune")(finetune_cmd)
     app.command("derain")(derain_cmd)
     app.command("evaluate")(evaluate_cmd)

@@ -22,7 +22,7 @@ from neurodeploy.verify import verdict
 
 DEFAULT_REFERENCE = "torch-float64"
 #: Executors that stream many images through one run (one run for all images is much faster).
-STREAMING = ("lava-float", "lava-fixed", "loihi")
+STREAMING = ("lava-float", "lava-fixed", "lava-fixed-stock", "loihi")
 
 Progress = Callable[[str, int, int], None]  # (executor, images done, images in all)
 

@@ -110,6 +110,24 @@ def _lava_float(bundle):
     return LavaSimExecutor(bundle.graph, bundle.info, "floating_pt", island_dir=bundle.path / "host")
 
 
+def _lava_fixed(bundle, fast: bool):
+    from neurodeploy.errors import NeurodeployError
+
+    if not lava_lowered(bundle):
+        raise NeurodeployError(f"{bundle.path}: the chip part is not lowered to Lava yet "
+                               f"({bundle.manifest['lowering']['reason']}); use --executor emulator")
+    from neurodeploy.targets.loihi.fixed_network import LavaFixedExecutor
+
+    return LavaFixedExecutor(bundle.path, bundle.graph, bundle.info, fast=fast)
+
+
+executor("lava-fixed", "Lava CPU simulator, Loihi2SimCfg(select_tag='fixed_pt') on the quantized bundle's integers "
+                       "(params.npz), the project's vectorised fixed_pt Conv; a bundle exported with --quantize int")(
+    lambda bundle: _lava_fixed(bundle, True))
+executor("lava-fixed-stock", "as lava-fixed, with Lava's own fixed_pt Conv model (slow; for comparison)")(
+    lambda bundle: _lava_fixed(bundle, False))
+
+
 def _library(bundle, library: str):
     from neurodeploy.targets.crosscheck import LibraryExecutor
 

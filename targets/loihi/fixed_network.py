@@ -1,0 +1,229 @@
+"""Run a quantized bundle on Lava's ``fixed_pt`` models: the ``lava-fixed`` executors.
+
+:class:`FixedLavaNetwork` instantiates a :class:`~.fixed.FixedNetwork` (the float lowering
+rewritten in integers) as Lava processes; :class:`LavaFixedExecutor` runs a bundle exported
+with ``--quantize int`` and returns Traces comparable with the integer emulator's
+(``validate BUNDLE --executor lava-fixed --against emulator``).
+
+Process models (``Loihi2SimCfg(select_tag="fixed_pt")``, plus per-instance choices in
+``exception_proc_model_map``, which Lava 0.10 looks up by process instance in
+``lava/magma/compiler/compiler_graphs.py:1031-1033`` and by process class in
+``lava/magma/core/run_configs.py:208``):
+
+- ``Conv``: Lava's ``PyConvModelFixed`` (``stock``) or :class:`~.processes.fixed.PyConvModelFixedFast`
+  (default; bit-exact, tested);
+- ``LIFReset``: Lava's ``PyLifResetModelBitAcc`` (``lava/proc/lif/models.py:386-449``): its reset
+  of ``u`` and ``v`` every ``T`` steps at the layer's latency separates streamed images;
+- the image sources: Lava's ``RingBuffer`` with its *float* model -- its fixed_pt model
+  (``lava/proc/io/source.py:57-61``) holds ``int32`` data and would truncate the pixels;
+  the pixels are rounded to float32 first, as the emulator's input island hands them on;
+- delay lines: the fixed_pt model (``int32``) on integer edges, the float model on host edges;
+- relays, adapters, concat, upsample, ``to_host``: :func:`~.processes.fixed.int_function_process`;
+- host islands: the float island process (onnxruntime), fed floats by ``to_host`` adapters;
+- spike records: the float record sinks of :mod:`.processes.functions` (0/1 values).
+
+A new neuron kind adds a builder to :data:`FIXED_BUILDERS` (and a :class:`~.fixed.FixedKind`).
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from neurodeploy.errors import BundleError, LoweringError
+from neurodeploy.targets.loihi import compat
+
+compat.install()
+
+from lava.proc.conv.process import Conv  # noqa: E402
+from lava.proc.io.source import PySendModelFloat  # noqa: E402
+from lava.proc.io.source import RingBuffer as SourceBuffer  # noqa: E402
+from lava.proc.lif.process import LIFReset  # noqa: E402
+
+from neurodeploy.targets.loihi.fixed import FixedNetwork, lower_fixed  # noqa: E402
+from neurodeploy.targets.loihi.lower import GRADED_MESSAGE_BITS, LavaNode  # noqa: E402
+from neurodeploy.targets.loihi.network import LavaNetwork  # noqa: E402
+from neurodeploy.targets.loihi.processes import DelayLine  # noqa: E402
+from neurodeploy.targets.loihi.processes.fixed import PyConvModelFixedFast, int_function_process  # noqa: E402
+from neurodeploy.targets.loihi.processes.functions import island_process, record_process  # noqa: E402
+from neurodeploy.targets.loihi.processes.models import PyDelayLineModelFixed, PyDelayLineModelFloat  # noqa: E402
+from neurodeploy.trace import Trace  # noqa: E402
+
+# kind -> builder(net, name, node) -> (process, model or None for Lava's own by tag, in port(i), out port(i))
+Builder = Callable[["FixedLavaNetwork", str, LavaNode], tuple]
+
+
+def _conv(net: "FixedLavaNetwork", name: str, node: LavaNode):
+    p = node.params
+    graded = any(e.kind != "binary" for e in net.lowered.inputs_of(name)) or len(net.lowered.inputs_of(name)) > 1
+    proc = Conv(weight=p["weight"], input_shape=p["input_shape"], padding=p["padding"], stride=p["stride"],
+                dilation=p["dilation"], groups=p["groups"], num_message_bits=GRADED_MESSAGE_BITS if graded else 0,
+                name=name)
+    return proc, (PyConvModelFixedFast if net.fast else None), lambda i: proc.s_in, lambda i: proc.a_out
+
+
+def _lif(net: "FixedLavaNetwork", name: str, node: LavaNode):
+    p = node.params
+    proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=p["vth"], bias_mant=p["bias"],
+                    bias_exp=p["bias_exp"], reset_interval=net.lowered.t_steps,
+                    reset_offset=(node.latency + 1) % net.lowered.t_steps, name=name)
+    return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
+
+
+def _function(net: "FixedLavaNetwork", name: str, node: LavaNode):
+    floats = [(e.src, name) in net.lowered.float_edges for e in sorted(net.lowered.inputs_of(name),
+                                                                        key=lambda e: e.dst_port)]
+    proc, model = int_function_process(node.kind, name, node.in_shapes or [node.shape], node.shape, node.params,
+                                       floats)
+    return proc, model, lambda i: getattr(proc, f"in{i}"), lambda i: proc.s_out
+
+
+def _input(net: "FixedLavaNetwork", name: str, node: LavaNode):
+    t = net.lowered.t_steps
+    data = np.zeros(node.shape + (net.steps,))
+    for i, img in enumerate(net.images):
+        data[..., i * t:(i + 1) * t] = img.transpose(2, 1, 0)[..., None]
+    proc = SourceBuffer(data=data)
+    return proc, PySendModelFloat, None, lambda i: proc.s_out
+
+
+def _island(net: "FixedLavaNetwork", name: str, node: LavaNode):
+    proc, model = island_process(name, str(net.island_dir / f"{name}.onnx"), node, net.lowered.t_steps,
+                                 net.n_images, str(net.record_dir / f"images-{name}.npy"))
+    return proc, model, lambda i: getattr(proc, f"in{i}"), lambda i: getattr(proc, f"out{i}")
+
+
+FIXED_BUILDERS: dict[str, Builder] = {"conv": _conv, "lif": _lif, "input": _input, "island": _island,
+                                      "relay": _function, "concat": _function, "upsample": _function,
+                                      "adapter": _function, "to_host": _function}
+
+
+class FixedLavaNetwork(LavaNetwork):
+    """Lava processes for a :class:`FixedNetwork` and a batch of images (``(N, C, H, W)``, model units).
+
+    Runs with :meth:`LavaNetwork.run` (``select_tag="fixed_pt"``); ``fast=False`` keeps Lava's own
+    Conv model (the benchmark's stock run).
+    """
+
+    def __init__(self, lowered: FixedNetwork, images: np.ndarray, island_dir: Path, fast: bool = True):
+        self.lowered = lowered
+        self.fast = fast
+        # the emulator's input island hands the image on as float32 (onnxruntime); so must the sources
+        self.images = np.asarray(images, dtype=np.float32).astype(np.float64)
+        self.n_images = images.shape[0]
+        self.steps = lowered.steps_for(self.n_images)
+        self.island_dir = Path(island_dir)
+        self.procs, self.records, self.models = {}, {}, {}
+        self._tmp = tempfile.TemporaryDirectory(prefix="neurodeploy-lava-fixed-")
+        self.record_dir = Path(self._tmp.name)
+        ports = {}
+        for name, node in lowered.nodes.items():
+            builder = FIXED_BUILDERS.get(node.kind)
+            if builder is None:
+                raise LoweringError(f"process '{name}' ({node.kind}) has no fixed_pt builder; add one to FIXED_BUILDERS")
+            proc, model, in_port, out_port = builder(self, name, node)
+            if model is not None:
+                self.models[proc] = model
+            self.procs[name] = proc
+            ports[name] = (in_port, out_port)
+            if name in lowered.neurons:
+                self.records[name] = self.record_dir / f"spikes-{len(self.records)}.npy"
+                sink, sink_model = record_process(f"record:{name}", node.shape, self.steps, str(self.records[name]))
+                self.models[sink] = sink_model
+                out_port(0).connect(sink.a_in)
+        for edge in lowered.edges:
+            src = lowered.nodes[edge.src]
+            port = ports[edge.src][1](edge.src_port)
+            if edge.delay:
+                shape = src.out_shapes[edge.src_port] if src.kind == "island" else src.shape
+                line = DelayLine(shape=shape, delay=edge.delay, name=f"delay:{edge.src}->{edge.dst}")
+                floats = (edge.src, edge.dst) in lowered.float_edges
+                self.models[line] = PyDelayLineModelFloat if floats else PyDelayLineModelFixed
+                port.connect(line.s_in)
+                port = line.s_out
+            port.connect(ports[edge.dst][0](edge.dst_port))
+
+
+    def run_timed(self) -> tuple[dict[str, np.ndarray], np.ndarray, float, float]:
+        """Run in two calls to time the simulation without Lava's compile and build (benchmarks):
+        ``(spikes, images, build_plus_first_step_s, remaining_steps_s)``. Blocking; no watchdog."""
+        import time
+
+        from lava.magma.core.run_conditions import RunSteps
+        from lava.magma.core.run_configs import Loihi2SimCfg
+
+        any_proc = next(iter(self.procs.values()))
+        cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=self.models)
+        try:
+            start = time.perf_counter()
+            any_proc.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+            first = time.perf_counter() - start
+            start = time.perf_counter()
+            any_proc.run(condition=RunSteps(num_steps=self.steps - 1), run_cfg=cfg)
+            rest = time.perf_counter() - start
+        finally:
+            any_proc.stop()
+        spikes = {name: np.load(path) for name, path in self.records.items()}
+        final = next(n for n, node in self.lowered.nodes.items()
+                     if node.kind == "island" and any(node.params["image_outputs"]))
+        images = np.load(self.record_dir / f"images-{final}.npy")
+        return spikes, images, first, rest
+
+
+def fixed_network_for(graph, info, quant: dict, params: dict) -> FixedNetwork:
+    """The float lowering of ``graph`` rewritten in integers (:func:`~.fixed.lower_fixed`)."""
+    from neurodeploy.targets.loihi.lower import lower
+
+    return lower_fixed(lower(graph, info), quant, params)
+
+
+class LavaFixedExecutor:
+    """A quantized bundle on Lava's fixed_pt models (see module docstring); Traces on logical steps.
+
+    Args:
+        path: the bundle folder (``chip.nir`` with ``info.quant``, ``params.npz``, ``host/``).
+        graph, info: the bundle's ``graph.nir`` (the lowering's input).
+        fast: the project's vectorised fixed_pt Conv (default) or Lava's own (``lava-fixed-stock``).
+    """
+
+    def __init__(self, path: Path, graph, info, fast: bool = True):
+        from neurodeploy.ir import graph_info, read_graph
+        from neurodeploy.targets.emulator import load_params
+
+        path = Path(path)
+        chip = read_graph(path / "chip.nir")
+        chip_info = graph_info(chip)
+        self.quant = chip_info.quant
+        if not self.quant:
+            raise BundleError(f"{path} is not quantized (no integer parameters in chip.nir); "
+                              "export with --quantize int --calib DIR")
+        self.params = load_params(path, chip, self.quant)
+        self.layers = chip_info.neuron_layers(chip)
+        self.t_steps = info.t_steps
+        self.input_hw = tuple(info.input_shape[1:])
+        self.path = path
+        self.fast = fast
+        self.name = "lava-fixed" if fast else "lava-fixed-stock"
+        self.lowered = fixed_network_for(graph, copy.deepcopy(info), self.quant, self.params)
+
+    def run_batch(self, images: np.ndarray) -> list[Trace]:
+        """``images``: ``(N, C, H, W)`` at the bundle's export size; all stream through one Lava run."""
+        images = np.asarray(images, dtype=np.float64)
+        if tuple(images.shape[-2:]) != self.input_hw:
+            raise BundleError(f"Lava runs the bundle at its export size {self.input_hw[0]}x{self.input_hw[1]}, "
+                              f"got {images.shape[-2]}x{images.shape[-1]}; use --executor emulator for other sizes")
+        net = FixedLavaNetwork(self.lowered, images, self.path / "host", fast=self.fast)
+        spikes, outputs, seconds = net.run("fixed_pt")
+        traces = []
+        for i in range(images.shape[0]):
+            layers = {n: net.logical(spikes[n], self.lowered.nodes[n].latency, i).astype(np.float64)
+                      for n in self.layers}
+            traces.append(Trace(self.name, self.t_steps, layers, outputs[i],
+                                meta={"run_s": seconds / images.shape[0], "lava_steps": net.steps,
+                                      "lava_steps_per_image": self.lowered.steps_for(1), "select_tag": "fixed_pt",
+                                      "conv_model": "PyConvModelFixedFast" if self.fast else "PyConvModelFixed"}))
+        return traces
