@@ -78,6 +78,12 @@ def _lif_params(node: LavaNode, q: dict, arrays: dict) -> None:
                        bias=np.broadcast_to(b, node.shape).copy())
 
 
+def _nilif_params(node: LavaNode, q: dict, arrays: dict) -> None:
+    # the integer form PTQ gave it (quantize.ptq): rounding points between levels, v LSBs per level, leak
+    node.params["fixed"] = {"thresholds": [int(t) for t in q["thresholds"]], "level_lsbs": int(q["level_lsbs"]),
+                            "dv": int(q["dv"])}
+
+
 FIXED_KINDS: dict[str, FixedKind] = {
     "input": FixedKind(),
     "island": FixedKind(),
@@ -86,6 +92,8 @@ FIXED_KINDS: dict[str, FixedKind] = {
     "relay": FixedKind(own_inputs=True),
     "concat": FixedKind(own_inputs=True),
     "upsample": FixedKind(own_inputs=True),
+    "nilif": FixedKind(params=_nilif_params, neuron=True),
+    "patch_to_time": FixedKind(own_inputs=True),
 }
 FLOAT_SOURCES = ("input", "island")  # processes that send floats (model units)
 
@@ -216,6 +224,8 @@ def lower_fixed(low: LoweredNetwork, quant: dict, params: dict[str, dict[str, np
                 node.params = {"op": "sum", "convs": node.params["convs"]}
             elif node.kind == "concat":
                 node.params["op"] = "concat"
+            elif node.kind == "patch_to_time":
+                node.params.update(op="patch_to_time", in_xyc=tuple(node.in_shapes[0]))
             for i, e in enumerate(ins):
                 edges.append(LavaEdge(e.src, e.dst, e.kind, e.delay, src_port=e.src_port, dst_port=i))
                 if low.nodes[e.src].kind in FLOAT_SOURCES:
@@ -260,7 +270,7 @@ def apply_conversion(x: np.ndarray, conv: Conversion) -> np.ndarray:
 
 
 def fixed_function(params: dict[str, Any]) -> Callable[[list[np.ndarray]], np.ndarray]:
-    """The numpy function of a fixed function process (adapter, relay, concat, upsample, to_host):
+    """The numpy function of a fixed function process (adapter, relay, concat, upsample, patch-to-time, to_host):
     inputs converted one by one, then combined; integers in, integers out (``to_host``: floats out)."""
     op, convs = params.get("op", "sum"), params.get("convs")
     if op == "to_host":
@@ -275,6 +285,11 @@ def fixed_function(params: dict[str, Any]) -> Callable[[list[np.ndarray]], np.nd
     if op == "bias":
         bias = np.asarray(params["bias"], dtype=np.int64)
         return lambda xs: sum(inputs(xs)) + bias
+    if op == "patch_to_time":  # routing: the integers re-laid, as the float process does
+        r = int(params["r"])
+        x_in, y_in, c = params["in_xyc"]
+        return lambda xs: sum(inputs(xs)).reshape(x_in // r, r, y_in // r, r, c).transpose(0, 2, 3, 1, 4).reshape(
+            x_in // r, y_in // r, r * r * c)
     if op == "upsample":
         mx, my = params["mx"], params["my"]
         return lambda xs: np.einsum("ax,by,xyc->abc", mx, my, sum(inputs(xs)))

@@ -12,6 +12,7 @@ Process models (``Loihi2SimCfg(select_tag="fixed_pt")``, plus per-instance choic
 
 - ``Conv``: Lava's ``PyConvModelFixed`` (``stock``) or :class:`~.processes.fixed.PyConvModelFixedFast`
   (default; bit-exact, tested);
+- ``NILIF``: our ``PyNILIFModelFixed`` (:mod:`.processes.models`), integer thresholds from PTQ;
 - ``LIFReset``: Lava's ``PyLifResetModelBitAcc`` (``lava/proc/lif/models.py:386-449``): its reset
   of ``u`` and ``v`` every ``T`` steps at the layer's latency separates streamed images;
 - the image sources: Lava's ``RingBuffer`` with its *float* model -- its fixed_pt model
@@ -47,7 +48,7 @@ from lava.proc.lif.process import LIFReset  # noqa: E402
 from neurodeploy.targets.loihi.fixed import FixedNetwork, lower_fixed  # noqa: E402
 from neurodeploy.targets.loihi.lower import GRADED_MESSAGE_BITS, LavaNode  # noqa: E402
 from neurodeploy.targets.loihi.network import LavaNetwork  # noqa: E402
-from neurodeploy.targets.loihi.processes import DelayLine  # noqa: E402
+from neurodeploy.targets.loihi.processes import NILIF, DelayLine  # noqa: E402
 from neurodeploy.targets.loihi.processes.fixed import PyConvModelFixedFast, int_function_process  # noqa: E402
 from neurodeploy.targets.loihi.processes.functions import island_process, record_process  # noqa: E402
 from neurodeploy.targets.loihi.processes.models import PyDelayLineModelFixed, PyDelayLineModelFloat  # noqa: E402
@@ -71,6 +72,14 @@ def _lif(net: "FixedLavaNetwork", name: str, node: LavaNode):
     proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=p["vth"], bias_mant=p["bias"],
                     bias_exp=p["bias_exp"], reset_interval=net.lowered.t_steps,
                     reset_offset=(node.latency + 1) % net.lowered.t_steps, name=name)
+    return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
+
+
+def _nilif(net: "FixedLavaNetwork", name: str, node: LavaNode):
+    p, f, t = node.params, node.params["fixed"], net.lowered.t_steps
+    proc = NILIF(shape=node.shape, positions=p["positions"], levels=p["levels"], thresholds=f["thresholds"],
+                 level_lsbs=f["level_lsbs"], dv=f["dv"], reset_interval=t, reset_offset=(node.latency + 1) % t,
+                 name=name)
     return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
 
 
@@ -99,7 +108,8 @@ def _island(net: "FixedLavaNetwork", name: str, node: LavaNode):
 
 FIXED_BUILDERS: dict[str, Builder] = {"conv": _conv, "lif": _lif, "input": _input, "island": _island,
                                       "relay": _function, "concat": _function, "upsample": _function,
-                                      "adapter": _function, "to_host": _function}
+                                      "adapter": _function, "to_host": _function, "nilif": _nilif,
+                                      "patch_to_time": _function}
 
 
 class FixedLavaNetwork(LavaNetwork):
@@ -220,8 +230,9 @@ class LavaFixedExecutor:
         spikes, outputs, seconds = net.run("fixed_pt")
         traces = []
         for i in range(images.shape[0]):
+            # a neuron sends integer payloads (NI-LIF: the level K); its values are K times its scale (1/D)
             layers = {n: net.logical(spikes[n], self.lowered.nodes[n].latency, i).astype(np.float64)
-                      for n in self.layers}
+                      * float(self.quant[n].get("scale", 1.0)) for n in self.layers}
             traces.append(Trace(self.name, self.t_steps, layers, outputs[i],
                                 meta={"run_s": seconds / images.shape[0], "lava_steps": net.steps,
                                       "lava_steps_per_image": self.lowered.steps_for(1), "select_tag": "fixed_pt",
