@@ -16,7 +16,10 @@ papers' loss while every chip convolution computes with the weights PTQ will giv
   is the fold trained through.
 
 Which convs are on the chip, their BatchNorms, gains and thresholds come from exporting the
-model at the crop size and running the passes (the same code as ``export``). The scales are
+model at the crop size and running the passes (the same code as ``export``). VLIF-T's
+compression is a ``Conv3d`` with kernel (r², 1, 1) in the model and a 1×1 conv on r² channel
+groups on the chip: the same weights permuted, so one per-layer scale and elementwise rounding
+fake-quantize it in its own shape. The scales are
 recomputed from the current weights at every step (PTQ computes them from the final weights).
 
 Not fake-quantized: graded activations (16-bit payloads at calibrated scales; their rounding
@@ -93,14 +96,14 @@ def weight_scale(w_folded: torch.Tensor, vth: float | None) -> float:
     return s
 
 
-def fake_quant_weight(conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d | None, layer: QatLayer) -> torch.Tensor:
+def fake_quant_weight(conv: torch.nn.Conv2d | torch.nn.Conv3d, bn: torch.nn.BatchNorm2d | None, layer: QatLayer) -> torch.Tensor:
     """The conv's weight as the integer model uses it, with a straight-through gradient (see module docstring)."""
     w = conv.weight
     with torch.no_grad():
         k = torch.ones(w.shape[0], dtype=torch.float64)
         if bn is not None:
             k = bn.weight.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)
-        k = k.view(-1, 1, 1, 1)
+        k = k.view(-1, *([1] * (w.dim() - 1)))  # per output channel; a Conv3d (VLIF-T's compression) has 5 dims
         wf = w.detach().double() * k * layer.gain
         s = weight_scale(wf, layer.vth)
         mant = torch.clamp(torch.round(wf / s), -WEIGHT_MAX, WEIGHT_MAX)
@@ -135,7 +138,7 @@ class FakeQuant:
 def _quantized_forward(conv: torch.nn.Conv2d, bn, layer: QatLayer) -> Callable[[torch.Tensor], torch.Tensor]:
     def forward(x: torch.Tensor) -> torch.Tensor:
         w = fake_quant_weight(conv, bn, layer)
-        if x.dim() == 5:  # SeqConv2d: (T, N, C, H, W), each step alike
+        if isinstance(conv, torch.nn.Conv2d) and x.dim() == 5:  # SeqConv2d: (T, N, C, H, W), each step alike
             t, n = x.shape[:2]
             y = conv._conv_forward(x.flatten(0, 1), w, conv.bias)
             return y.reshape(t, n, *y.shape[1:])

@@ -18,7 +18,15 @@ SIZE = (16, 16)
 DATA = "/work/shared/data/train/Rain13K-samples"
 
 
-@pytest.mark.parametrize("name", ["esdnet-tiny", "spikerain-tiny"])
+def _as_chip_weight(w: torch.Tensor) -> torch.Tensor:
+    """A VLIF-T compression (Conv3d, kernel (r², 1, 1)) as the chip's 1×1 conv on r² channel groups."""
+    if w.dim() == 5:
+        c_out, c_in, p = w.shape[:3]
+        return w[:, :, :, 0, 0].permute(0, 2, 1).reshape(c_out, p * c_in, 1, 1)
+    return w
+
+
+@pytest.mark.parametrize("name", ["esdnet-tiny", "spikerain-tiny", "vlifnet-tiny"])
 def test_fake_quantized_weights_are_ptqs_integer_weights(name):
     model, ckpt = load_model(name)
     model.eval()
@@ -37,8 +45,9 @@ def test_fake_quantized_weights_are_ptqs_integer_weights(name):
         k = torch.ones(conv.weight.shape[0], dtype=torch.float64)
         if bn is not None:
             k = bn.weight.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)
-        wq = fake_quant_weight(conv, bn, layer).detach().double() * k.view(-1, 1, 1, 1) * layer.gain
-        wf = conv.weight.detach().double() * k.view(-1, 1, 1, 1) * layer.gain
+        k = k.view(-1, *([1] * (conv.weight.dim() - 1)))
+        wq = _as_chip_weight(fake_quant_weight(conv, bn, layer).detach().double() * k * layer.gain)
+        wf = _as_chip_weight(conv.weight.detach().double() * k * layer.gain)
         s = weight_scale(wf, layer.vth)
         assert s == pytest.approx(q["weight_scale"], rel=1e-9), layer.module
         mant = torch.round(wq / s).long().numpy()
@@ -47,6 +56,8 @@ def test_fake_quantized_weights_are_ptqs_integer_weights(name):
         adjusted += s != float(wf.abs().max()) / 127
     if name == "esdnet-tiny":  # PTQ's threshold rule (a whole number of weight LSBs per threshold) was exercised
         assert adjusted > 0
+    if name == "vlifnet-tiny":  # the compressions behind the VLIF gates are chip convs, a Conv3d among them
+        assert any(isinstance(model.get_submodule(layer.module), torch.nn.Conv3d) for layer in qplan.layers)
 
 
 def test_qat_state_stays_out_of_the_state_dict_and_gradients_pass_straight_through():
