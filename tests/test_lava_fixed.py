@@ -197,17 +197,17 @@ def test_fixed_lowering_refuses_a_process_kind_without_a_fixed_form_by_name():
     from neurodeploy.targets.loihi.lower import LavaEdge, LavaNode, LoweredNetwork
 
     low = LoweredNetwork(4, {"x": LavaNode("x", "input", (2, 2, 1)),
-                             "n": LavaNode("n", "nilif", (2, 2, 1), latency=1)},
+                             "n": LavaNode("n", "izhikevich", (2, 2, 1), latency=1)},
                          [LavaEdge("x", "n", "real")], True)
-    quant = {"n": {"kind": "nilif", "in_scale": 0.5, "rescale": {}}}
-    with pytest.raises(LoweringError, match="'n' \\(nilif\\) has no fixed_pt form"):
+    quant = {"n": {"kind": "izhikevich", "in_scale": 0.5, "rescale": {}}}
+    with pytest.raises(LoweringError, match="'n' \\(izhikevich\\) has no fixed_pt form"):
         lower_fixed(low, quant, {})
     # a neuron kind plugs in with a FixedKind: its inputs get an adapter like a LIF's (host values rounded)
-    FIXED_KINDS["nilif"] = FixedKind(neuron=True)
+    FIXED_KINDS["izhikevich"] = FixedKind(neuron=True)
     try:
         fixed = lower_fixed(low, quant, {})
     finally:
-        del FIXED_KINDS["nilif"]
+        del FIXED_KINDS["izhikevich"]
     assert fixed.neurons == ["n"] and fixed.nodes["n:in"].kind == "adapter"
     assert fixed.nodes["n:in"].params["convs"] == [("quantize", 0.5, (1 << 16) - 1)]
     assert ("x", "n:in") in fixed.float_edges and [(e.src, e.dst) for e in fixed.edges] == [("x", "n:in"), ("n:in", "n")]
