@@ -24,10 +24,11 @@ import os
 import platform
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import nir
 import numpy as np
@@ -205,11 +206,7 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
             raise NeurodeployError(f"cannot quantize: the neuron form pass failed ({lowering.get('reason')})")
         ranges, qreport = quantized.quantize_deploy_graph(g, crops)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private (0700); a bundle is an ordinary folder
-    try:
+    with staged_dir(out) as tmp:
         write_graph(tmp / "graph.nir", g.to_nir())
         write_graph(tmp / "chip.nir", chip_graph(g, part).to_nir())
         (tmp / "host").mkdir()
@@ -247,11 +244,24 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
             "quantization": quant_summary,
         }
         write_json_atomic(tmp / MANIFEST, manifest)
+    return manifest
+
+
+@contextmanager
+def staged_dir(out: Path) -> Iterator[Path]:
+    """A new sibling folder of ``out`` to write a bundle into (the user's umask, not mkdtemp's
+    0700: a bundle is an ordinary folder); it becomes ``out`` when the block ends, and is
+    removed if anything fails (``out`` is then untouched)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    try:
+        yield tmp
         _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return manifest
 
 
 def _replace_dir(new: Path, out: Path) -> None:

@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import platform
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +33,7 @@ import nir
 import numpy as np
 
 from neurodeploy import __version__
-from neurodeploy.bundle import (FORMAT, FORMAT_VERSION, MANIFEST, TARGETS, _check_destination, _replace_dir,
+from neurodeploy.bundle import (FORMAT, FORMAT_VERSION, MANIFEST, TARGETS, _check_destination, staged_dir,
                                 _verify_files, _version, write_json_atomic)
 from neurodeploy.errors import BundleError, NeurodeployError
 from neurodeploy.ir import read_graph
@@ -74,11 +71,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
     graph.metadata[WRITER_KEY] = writer or "nir"
     mapping = build_map(graph, dt)  # LoweringError (one line naming the node) before anything is written
     input_shape = [int(v) for v in graph.nodes[mapping.input].output_type["output"]]
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
-    try:
+    with staged_dir(out) as tmp:
         for name in ("graph.nir", "chip.nir"):
             nir.write(str(tmp / name), graph, compression=None)
         manifest = {
@@ -100,10 +93,6 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
                          "steps_between_samples": mapping.gap},
         }
         write_json_atomic(tmp / MANIFEST, manifest)
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 
