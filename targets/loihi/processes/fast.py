@@ -53,10 +53,27 @@ def conv_xyc(x: np.ndarray, weight: np.ndarray, stride, padding, dilation, group
     return out
 
 
+class ConvStep(PyLoihiProcessModel):
+    """Lava's ``Conv`` step order (``lava/proc/conv/models.py:34-51``): send last step's sums
+    (one step of latency), receive, compute with :meth:`compute`; a Conv with
+    ``num_message_bits = 0`` reads its input as binary spikes, as Lava's models do. The
+    float and fixed_pt models differ only in their types and in ``compute``."""
+
+    def compute(self, s_in: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def run_spk(self) -> None:
+        self.a_out.send(self.a_buf)
+        s_in = self.s_in.recv()
+        if self.num_message_bits.item() == 0:
+            s_in = s_in.astype(bool)
+        self.a_buf = self.compute(s_in)
+
+
 @implements(proc=Conv, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
-class PyConvModelFloatFast(PyLoihiProcessModel):
+class PyConvModelFloatFast(ConvStep):
     """Lava's ``Conv``, floating point, vectorised (see module docstring)."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float, precision=24)
@@ -72,11 +89,6 @@ class PyConvModelFloatFast(PyLoihiProcessModel):
     weight_exp: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=8)
     num_weight_bits: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=5)
 
-    def run_spk(self) -> None:
-        # as Lava's model: the synapse delivers last step's input (one step of latency)
-        self.a_out.send(self.a_buf)
-        s_in = self.s_in.recv()
-        if self.num_message_bits.item() == 0:
-            s_in = s_in.astype(bool)
-        self.a_buf = conv_xyc(s_in.astype(float), self.weight, self.stride, self.padding, self.dilation,
-                              int(self.groups[0]))
+    def compute(self, s_in: np.ndarray) -> np.ndarray:
+        return conv_xyc(s_in.astype(float), self.weight, self.stride, self.padding, self.dilation,
+                        int(self.groups[0]))

@@ -40,7 +40,7 @@ from lava.proc.conv import utils as conv_utils  # noqa: E402
 from lava.proc.conv.process import Conv  # noqa: E402
 
 from neurodeploy.targets.loihi.fixed import fixed_function  # noqa: E402
-from neurodeploy.targets.loihi.processes.fast import conv_xyc  # noqa: E402
+from neurodeploy.targets.loihi.processes.fast import ConvStep, conv_xyc  # noqa: E402
 
 _EXACT_F32 = 1 << 24
 
@@ -57,7 +57,7 @@ def conv_fixed_xyc(s_in: np.ndarray, weight: np.ndarray, stride, padding, dilati
 @implements(proc=Conv, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyConvModelFixedFast(PyLoihiProcessModel):
+class PyConvModelFixedFast(ConvStep):
     """Lava's ``Conv``, fixed point, vectorised; same ports and variables as ``PyConvModelFixed``."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
@@ -73,13 +73,8 @@ class PyConvModelFixedFast(PyLoihiProcessModel):
     weight_exp: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=8)
     num_weight_bits: np.ndarray = LavaPyType(np.ndarray, np.int8, precision=5)
 
-    def run_spk(self) -> None:
-        # Lava's order (models.py:34-51): send last step's sums, receive, compute (one step of latency)
-        self.a_out.send(self.a_buf)
-        s_in = self.s_in.recv()
-        if self.num_message_bits.item() == 0:
-            s_in = s_in.astype(bool)  # binary spikes, as Lava's model reads them
-        self.a_buf = conv_fixed_xyc(s_in, self.weight, self.stride, self.padding, self.dilation, int(self.groups[0]))
+    def compute(self, s_in: np.ndarray) -> np.ndarray:
+        return conv_fixed_xyc(s_in, self.weight, self.stride, self.padding, self.dilation, int(self.groups[0]))
 
 
 def int_function_process(kind: str, name: str, in_shapes: list[tuple[int, ...]], out_shape: tuple[int, ...],
