@@ -48,6 +48,7 @@ from neurodeploy.ir.graph import DeployGraph
 from neurodeploy.ir import nodes as nd
 from neurodeploy.limits import LOIHI2, ChipLimits
 from neurodeploy.quantize.ptq import A_IN_BITS, ACT_BITS, CalibrationRanges
+from neurodeploy.targets.nir_torch import patch_to_time
 from neurodeploy.targets.split import SplitExecutor
 from neurodeploy.trace import Trace
 
@@ -168,13 +169,6 @@ def nilif_int(a_in: torch.Tensor, thresholds, level_lsbs: int, dv: int, position
             h = trunc_shift((u - k * level_lsbs) * keep, dbits)
             out[t, :, p] = k
     return out.reshape(a_in.shape)
-
-
-def patch_to_time_int(x: torch.Tensor, r: int) -> torch.Tensor:
-    """Routing: the integers of :func:`neurodeploy.targets.nir_torch.patch_to_time`, unchanged."""
-    from neurodeploy.targets.nir_torch import patch_to_time
-
-    return patch_to_time(x, r)
 
 
 def conv_int(x: torch.Tensor, weight: torch.Tensor, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups: int = 1,
@@ -326,7 +320,7 @@ class IntegerEmulator(SplitExecutor):
         elif kind == "nilif":
             y = nilif_int(x, q["thresholds"], q["level_lsbs"], q["dv"], q["positions"], self.limits, counts)
         elif kind == "patch_to_time":
-            y = patch_to_time_int(x, int(node.r))
+            y = patch_to_time(x, int(node.r))  # routing: the integers re-laid
         elif kind == "upsample":
             if q["multiplier"] == 1:
                 y = _per_step(lambda z: F.interpolate(z.to(torch.float64), scale_factor=int(node.scale_factor),

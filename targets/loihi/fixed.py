@@ -41,6 +41,7 @@ import numpy as np
 
 from neurodeploy.errors import LoweringError
 from neurodeploy.quantize.ptq import A_IN_BITS, ACT_BITS
+from neurodeploy.targets.loihi.layout import interp_matrix, patch_to_time_xyc
 from neurodeploy.targets.loihi.lower import LavaEdge, LavaNode, LoweredNetwork
 
 # One conversion of one input port, as plain data (a Lava process model applies it with numpy):
@@ -112,17 +113,7 @@ def input_conversion(quant: dict, consumer: str, pred: str, chip_kind: str | Non
 def _interp_int(n_in: int, scale: int, mode: str, multiplier: int) -> np.ndarray:
     """``(n_in · scale, n_in)`` 1-D interpolation weights (torch's ``F.interpolate``, align_corners=False)
     times ``sqrt(multiplier)``, as exact integers: nearest copies (1), bilinear x2 weighs 0.25/0.75 (x4)."""
-    n_out = n_in * scale
-    m = np.zeros((n_out, n_in))
-    for o in range(n_out):
-        if mode == "nearest":
-            m[o, min(o // scale, n_in - 1)] = 1.0
-            continue
-        src = max((o + 0.5) / scale - 0.5, 0.0)
-        i0 = min(int(np.floor(src)), n_in - 1)
-        lam = src - i0
-        m[o, i0] += 1.0 - lam
-        m[o, min(i0 + 1, n_in - 1)] += lam
+    m = interp_matrix(n_in, scale, mode, align_corners=False)
     m *= {1: 1, 16: 4}.get(multiplier, 0)
     r = np.round(m)
     if multiplier not in (1, 16) or not np.array_equal(m, r):
@@ -225,7 +216,7 @@ def lower_fixed(low: LoweredNetwork, quant: dict, params: dict[str, dict[str, np
             elif node.kind == "concat":
                 node.params["op"] = "concat"
             elif node.kind == "patch_to_time":
-                node.params.update(op="patch_to_time", in_xyc=tuple(node.in_shapes[0]))
+                node.params["op"] = "patch_to_time"
             for i, e in enumerate(ins):
                 edges.append(LavaEdge(e.src, e.dst, e.kind, e.delay, src_port=e.src_port, dst_port=i))
                 if low.nodes[e.src].kind in FLOAT_SOURCES:
@@ -287,9 +278,7 @@ def fixed_function(params: dict[str, Any]) -> Callable[[list[np.ndarray]], np.nd
         return lambda xs: sum(inputs(xs)) + bias
     if op == "patch_to_time":  # routing: the integers re-laid, as the float process does
         r = int(params["r"])
-        x_in, y_in, c = params["in_xyc"]
-        return lambda xs: sum(inputs(xs)).reshape(x_in // r, r, y_in // r, r, c).transpose(0, 2, 3, 1, 4).reshape(
-            x_in // r, y_in // r, r * r * c)
+        return lambda xs: patch_to_time_xyc(sum(inputs(xs)), r)
     if op == "upsample":
         mx, my = params["mx"], params["my"]
         return lambda xs: np.einsum("ax,by,xyc->abc", mx, my, sum(inputs(xs)))

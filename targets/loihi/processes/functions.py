@@ -42,23 +42,7 @@ from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 
 from neurodeploy.targets.island_files import onnx_name, onnx_session  # noqa: E402
-
-
-def _interp_matrix(n_in: int, scale: int, mode: str, align_corners: bool) -> np.ndarray:
-    """``(n_in * scale, n_in)`` weights of 1-D interpolation, as torch's ``F.interpolate``."""
-    n_out = n_in * scale
-    m = np.zeros((n_out, n_in))
-    for o in range(n_out):
-        if mode == "nearest":
-            m[o, min(o // scale, n_in - 1)] = 1.0
-            continue
-        src = o * (n_in - 1) / (n_out - 1) if align_corners and n_out > 1 else max((o + 0.5) / scale - 0.5, 0.0)
-        i0 = min(int(np.floor(src)), n_in - 1)
-        i1 = min(i0 + 1, n_in - 1)
-        lam = src - i0
-        m[o, i0] += 1.0 - lam
-        m[o, i1] += lam
-    return m
+from neurodeploy.targets.loihi.layout import interp_matrix, patch_to_time_xyc  # noqa: E402
 
 
 def _function(kind: str, params: dict[str, Any], in_shapes: list[tuple[int, ...]]) -> Callable:
@@ -69,14 +53,11 @@ def _function(kind: str, params: dict[str, Any], in_shapes: list[tuple[int, ...]
         return lambda xs: np.concatenate(xs, axis=2)
     if kind == "patch_to_time":
         r = int(params["r"])
-        x_in, y_in, c = in_shapes[0]
-        # (X·r + j, Y·r + i, c) -> (X, j, Y, i, c) -> (X, Y, i, j, c)
-        return lambda xs: sum(xs).reshape(x_in // r, r, y_in // r, r, c).transpose(0, 2, 3, 1, 4).reshape(
-            x_in // r, y_in // r, r * r * c)
+        return lambda xs: patch_to_time_xyc(sum(xs), r)
     if kind == "upsample":
         x_in, y_in, _ = in_shapes[0]
-        mx = _interp_matrix(x_in, params["scale"], params["mode"], params["align_corners"])
-        my = _interp_matrix(y_in, params["scale"], params["mode"], params["align_corners"])
+        mx = interp_matrix(x_in, params["scale"], params["mode"], params["align_corners"])
+        my = interp_matrix(y_in, params["scale"], params["mode"], params["align_corners"])
         return lambda xs: np.einsum("ax,by,xyc->abc", mx, my, sum(xs))
     raise ValueError(kind)
 
@@ -261,11 +242,9 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
 
     attrs = {f"in{i}": LavaPyType(PyInPort.VEC_DENSE, float) for i in range(n_in)}
     attrs.update({f"out{i}": LavaPyType(PyOutPort.VEC_DENSE, float) for i in range(n_out) if not p["image_outputs"][i]})
-    if p.get("streams"):
-        if any(image_outputs):
-            raise ValueError(f"island {name}: a streaming island cannot hold the graph's output image")
-        run_spk = stream_step
-    attrs.update(run_spk=run_spk)
+    if p.get("streams") and any(image_outputs):
+        raise ValueError(f"island {name}: a streaming island cannot hold the graph's output image")
+    attrs.update(run_spk=stream_step if p.get("streams") else run_spk)
     proc = proc_cls(name=name)
     return proc, _model(f"Py{proc_cls.__name__}Model", proc_cls, attrs)
 
