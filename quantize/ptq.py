@@ -255,10 +255,11 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
             m = max(-shift_bits, min(NILIF_MAX_FRACTION_BITS, m))
             in_scale = 2.0 ** -m
             set_inputs(name, in_scale)
+            dv = dv_mant(1.0 - float(node.beta), chip)
             entry.update(scale=1.0 / levels, levels=levels, positions=int(node.positions), beta=float(node.beta),
                          thresholds=[int(t) for t in nilif_thresholds(levels, in_scale, chip)],
-                         level_lsbs=1 << (m + shift_bits), dv=dv_mant(1.0 - float(node.beta), chip),
-                         beta_effective=chip.voltage_retained(dv_mant(1.0 - float(node.beta), chip)) / chip.decay_unit)
+                         level_lsbs=1 << (m + shift_bits), dv=dv,
+                         beta_effective=chip.voltage_retained(dv) / chip.decay_unit)
         elif kind in ("sum", "concat"):
             scale = common_scale(name) or _act_scale(max(peak_in, ranges.out.get(name, 0.0)))
             set_inputs(name, scale)

@@ -50,7 +50,7 @@ from neurodeploy.targets.loihi.lower import GRADED_MESSAGE_BITS, LavaNode  # noq
 from neurodeploy.targets.loihi.network import LavaNetwork  # noqa: E402
 from neurodeploy.targets.loihi.processes import NILIF, DelayLine  # noqa: E402
 from neurodeploy.targets.loihi.processes.fixed import PyConvModelFixedFast, int_function_process  # noqa: E402
-from neurodeploy.targets.loihi.processes.functions import island_process, record_process  # noqa: E402
+from neurodeploy.targets.loihi.processes.functions import island_process  # noqa: E402
 from neurodeploy.targets.loihi.processes.models import PyDelayLineModelFixed, PyDelayLineModelFloat  # noqa: E402
 from neurodeploy.trace import Trace  # noqa: E402
 
@@ -141,10 +141,7 @@ class FixedLavaNetwork(LavaNetwork):
             self.procs[name] = proc
             ports[name] = (in_port, out_port)
             if name in lowered.neurons:
-                self.records[name] = self.record_dir / f"spikes-{len(self.records)}.npy"
-                sink, sink_model = record_process(f"record:{name}", node.shape, self.steps, str(self.records[name]))
-                self.models[sink] = sink_model
-                out_port(0).connect(sink.a_in)
+                self._record(name, proc, node)
         for edge in lowered.edges:
             src = lowered.nodes[edge.src]
             port = ports[edge.src][1](edge.src_port)
