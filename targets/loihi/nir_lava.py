@@ -124,11 +124,12 @@ class NirLavaExecutor:
                                 meta={"lava_steps": steps, "dt_s": self.dt_s, "select_tag": "floating_pt"}))
         return traces
 
-    def _run(self, procs, models, monitors, records, steps, timeout_s) -> dict[str, np.ndarray]:
+    def _run(self, procs, models, monitors, records, steps, timeout_s,
+             select_tag: str = "floating_pt") -> dict[str, np.ndarray]:
         any_proc = next(iter(procs.values()))
         timeout_s = timeout_s or 120.0 + 2.0 * len(procs) * steps / 100
         start = time.perf_counter()
-        cfg = Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map=models)
+        cfg = Loihi2SimCfg(select_tag=select_tag, exception_proc_model_map=models)
         try:
             any_proc.run(condition=RunSteps(num_steps=steps, blocking=False), run_cfg=cfg)
             runtime = any_proc.runtime
