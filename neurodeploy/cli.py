@@ -96,10 +96,12 @@ def export_cmd(
                                              help="Input image size in pixels, e.g. --size 64 64 (default: the model's)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle folder."),
     quantize: str = typer.Option("none", "--quantize", help="none (float parameters) or int (Loihi 2 integers, "
-                                 "post-training quantization; writes params.npz; needs --calib)."),
+                                 "post-training quantization; writes params.npz; needs --calib, optional for a .nir file)."),
     calib: Optional[Path] = typer.Option(None, "--calib", metavar="DIR",
                                          help="Calibration images for --quantize int: a folder of images or a paired "
-                                              "folder (its rainy/), each at least the export size (centre crops)."),
+                                              "folder (its rainy/), each at least the export size (centre crops). "
+                                              "A .nir file: a FILE.npy input like validate's --input (default: "
+                                              "100 steps of seeded random spikes at 10 %)."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
     dt: Optional[float] = typer.Option(None, "--dt", help="A .nir file from another writer: seconds per time step "
                                        "(default 1e-4 s, NIR's; or the --writer's own)."),
@@ -110,11 +112,10 @@ def export_cmd(
     if checkpoint.endswith(".nir"):  # another writer's graph (issue 16): a bundle of its own kind
         from neurodeploy.nir_bundle import export_nir_bundle
 
-        if quantize != "none" or calib is not None or size:
-            raise NeurodeployError("--quantize, --calib and --size are for checkpoints; a .nir file is exported "
-                                   "as it is (float), with --dt and --writer")
+        if size:
+            raise NeurodeployError("--size is for checkpoints; a .nir file's input shape is its Input node's")
         manifest = export_nir_bundle(checkpoint, out, target=target, dt_s=dt, writer=writer, force=force,
-                                     warn=_warn_line)
+                                     warn=_warn_line, quantize=quantize, calib=calib)
         if as_json:
             _print_json(manifest)
         else:
@@ -122,6 +123,11 @@ def export_cmd(
             console.print(f"wrote bundle [bold]{out}[/] (NIR file, writer {manifest['writer']}, dt "
                           f"{manifest['dt_s']:g} s, input {manifest['input_shape']} per step; {len(procs)} Lava "
                           f"processes, {len(manifest['layers'])} neuron layers)")
+            q = manifest["quantization"]
+            if q["status"] == "int":
+                console.print(f"quantized to Loihi 2 integers: spike agreement with float on the calibration input "
+                              f"min {q['spike_agreement_pct_min']:.2f} %, mean {q['spike_agreement_pct_mean']:.2f} %; "
+                              f"worst weight RMS error {q['worst_weight_rms_error']:.3g}")
         return
     from neurodeploy.bundle import export_bundle
 

@@ -13,6 +13,15 @@ same format and version as model bundles, keys added only):
   step the file was read with), ``input_shape`` (per step), the Lava mapping (processes,
   latencies), versions, files with their SHA-256.
 
+``export --quantize int`` (optionally ``--calib FILE.npy``, shaped like ``--input``; default
+the same random spikes as ``validate``) adds Loihi 2 integers
+(:mod:`neurodeploy.targets.loihi.nir_fixed`): ``params.npz`` (``PROC/weight_mant``,
+``LIF/const_mant``) and ``manifest["quantization"]`` (formats, per-process scales and
+integers, rounding errors, and the integer reference's spike agreement with ``nir-torch`` on
+the calibration input); ``validate --executor lava-fixed --against emulator`` checks Lava's
+fixed_pt models against the integer reference, ``--executor emulator`` the quantization
+against float. Without ``--quantize int`` the manifest says ``{"status": "none"}``.
+
 ``validate`` runs the Lava float mapping (``lava-float``; or ``split``: the bundle's own
 ``chip.nir`` in the torch executor) against the NIR torch executor (``nir-torch``, the
 reference, on ``graph.nir``) on ``--input FILE.npy`` -- shape ``(T, *input_shape)`` or
@@ -39,13 +48,16 @@ from neurodeploy.errors import BundleError, NeurodeployError
 from neurodeploy.ir import read_graph
 from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
 from neurodeploy.checkpoint import file_sha256
+from neurodeploy.limits import LOIHI2
 
 KIND = "nir"
 WRITER_KEY = "neurodeploy.writer"
 DEFAULT_STEPS = 100
 DEFAULT_RATE = 0.1
 # split: the bundle's own chip.nir (all of the graph: a .nir file's bundle has no host islands)
-EXECUTORS = ("lava-float", "nir-torch", "split")
+EXECUTORS = ("lava-float", "nir-torch", "split", "emulator", "lava-fixed", "lava-fixed-stock")
+INTEGER_EXECUTORS = ("emulator", "lava-fixed", "lava-fixed-stock")  # need --quantize int
+PARAMS = "params.npz"
 
 
 def is_nir_bundle(path: Path) -> bool:
@@ -57,13 +69,19 @@ def is_nir_bundle(path: Path) -> bool:
 
 
 def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loihi", dt_s: float | None = None,
-                      writer: str | None = None, force: bool = False, warn=None) -> dict[str, Any]:
+                      writer: str | None = None, force: bool = False, warn=None, quantize: str = "none",
+                      calib: Path | None = None) -> dict[str, Any]:
     """Read ``nir_file`` (another writer's graph), map it to Lava, write the bundle ``out``
-    atomically (untouched on any error). Returns the manifest."""
+    atomically (untouched on any error). ``quantize="int"``: Loihi 2 integers too, the input's
+    scale from ``calib`` (a ``.npy`` like ``--input``; default: validate's random spikes). Returns the manifest."""
     from neurodeploy.targets.loihi.nir_map import build_map
 
     if target not in TARGETS:
         raise NeurodeployError(f"unknown target '{target}'; supported: {', '.join(TARGETS)}")
+    if quantize not in ("none", "int"):
+        raise NeurodeployError(f"--quantize {quantize}: choose none or int")
+    if calib is not None and quantize != "int":
+        raise NeurodeployError("--calib FILE.npy sets the input scale of --quantize int; add --quantize int")
     out = _check_destination(Path(out), force)
     nir_file = Path(nir_file)
     graph = read_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn)
@@ -71,9 +89,15 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
     graph.metadata[WRITER_KEY] = writer or "nir"
     mapping = build_map(graph, dt)  # LoweringError (one line naming the node) before anything is written
     input_shape = [int(v) for v in graph.nodes[mapping.input].output_type["output"]]
+    quant_summary, params = {"status": "none"}, None
+    if quantize == "int":  # QuantizationError (one line naming the node) before anything is written
+        quant_summary, params = _quantize(graph, mapping, dt, calib, input_shape)
+    names = ["graph.nir", "chip.nir"] + ([PARAMS] if params is not None else [])
     with staged_dir(out) as tmp:
         for name in ("graph.nir", "chip.nir"):
             nir.write(str(tmp / name), graph, compression=None)
+        if params is not None:
+            np.savez_compressed(tmp / PARAMS, **params)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -87,13 +111,50 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
             "layers": mapping.layers,
             "versions": {"neurodeploy": __version__, "nir": _version("nir"), "lava-nc": _version("lava-nc"),
                          "python": platform.python_version()},
-            "files": {name: file_sha256(tmp / name) for name in ("graph.nir", "chip.nir")},
+            "files": {name: file_sha256(tmp / name) for name in names},
             "lowering": {"processes": {n: p.kind for n, p in mapping.procs.items()},
                          "latency_steps": {n: p.latency for n, p in mapping.procs.items()},
                          "steps_between_samples": mapping.gap},
+            "quantization": quant_summary,
         }
         write_json_atomic(tmp / MANIFEST, manifest)
     return manifest
+
+
+def _quantize(graph: nir.NIRGraph, mapping, dt: float, calib: Path | None,
+              input_shape: list[int]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The manifest's quantization summary and ``params.npz``'s arrays."""
+    from neurodeploy.quantize.ptq import formats_summary
+    from neurodeploy.targets.loihi.nir_fixed import params_arrays, quantize_map
+    from neurodeploy.targets.nir_emulator import NirIntegerEmulator
+    from neurodeploy.targets.nir_primitives import NirSequenceExecutor
+    from neurodeploy.verify import verdict
+
+    x, record = load_input(calib, input_shape, option="--calib")
+    quant, arrays = quantize_map(mapping, x)
+    names = [f"sample {i}" for i in range(x.shape[1])]
+    v = verdict(NirSequenceExecutor(graph, dt).run_sequences(x),
+                NirIntegerEmulator(graph, mapping, quant, arrays, dt).run_sequences(x), names, 0.0, 0.0)
+    synapses = [q for q in quant.values() if q["kind"] in ("dense", "conv")]
+    neurons = [q for q in quant.values() if q["kind"] == "lif"]
+    spiking = {k: a for k, a in v.layers.items() if quant[k]["spiking"]}
+    summary = {
+        "status": "int",
+        "method": "post-training quantization of the Lava map (scales from weights and thresholds; the input's "
+                  "scale from the calibration input)",
+        "chip": LOIHI2.name, "lava": "lava-nc 0.10.0 fixed_pt semantics (neurodeploy.limits)",
+        "calibration_input": record,
+        "formats": formats_summary(),
+        "layers_quantized": {"synapse": len(synapses), "neuron": len(neurons),
+                             "other": len(quant) - len(synapses) - len(neurons)},
+        "worst_weight_rms_error": max((q["weight_rms_error"] for q in synapses), default=0.0),
+        "worst_vth_rel_error": max((abs(q.get("vth_rel_error", 0.0)) for q in neurons), default=0.0),
+        "spike_agreement_pct": spiking,
+        "spike_agreement_pct_min": min(spiking.values(), default=100.0),
+        "spike_agreement_pct_mean": float(np.mean(list(spiking.values()))) if spiking else 100.0,
+        "layers": quant,
+    }
+    return summary, params_arrays(arrays)
 
 
 def open_nir_bundle(path: Path) -> tuple[dict[str, Any], nir.NIRGraph]:
@@ -104,8 +165,8 @@ def open_nir_bundle(path: Path) -> tuple[dict[str, Any], nir.NIRGraph]:
 
 
 def load_input(path: Path | None, input_shape: list[int], steps: int = DEFAULT_STEPS,
-               seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
-    """``--input FILE.npy`` as ``(T, N, *input_shape)``, or the default random spikes; and its record."""
+               seed: int = 0, option: str = "--input") -> tuple[np.ndarray, dict[str, Any]]:
+    """``--input FILE.npy`` (or ``--calib``) as ``(T, N, *input_shape)``, or the default random spikes; and its record."""
     shape = tuple(input_shape)
     if path is None:
         x = (np.random.default_rng(seed).random((steps, 1, *shape)) < DEFAULT_RATE).astype(np.float64)
@@ -114,13 +175,13 @@ def load_input(path: Path | None, input_shape: list[int], steps: int = DEFAULT_S
     try:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise NeurodeployError(f"--input {path}: not a readable .npy array ({' '.join(str(exc).split())})") from None
+        raise NeurodeployError(f"{option} {path}: not a readable .npy array ({' '.join(str(exc).split())})") from None
     if x.dtype.kind not in "biuf" or not np.all(np.isfinite(x)):
-        raise NeurodeployError(f"--input {path}: dtype {x.dtype} or NaN/inf values; give finite numbers")
+        raise NeurodeployError(f"{option} {path}: dtype {x.dtype} or NaN/inf values; give finite numbers")
     if x.shape[1:] == shape:
         x = x[:, None]
     if x.ndim != len(shape) + 2 or x.shape[2:] != shape or x.shape[0] < 1:
-        raise NeurodeployError(f"--input {path}: shape {x.shape} is not (T, {', '.join(map(str, shape))}) or "
+        raise NeurodeployError(f"{option} {path}: shape {x.shape} is not (T, {', '.join(map(str, shape))}) or "
                                f"(T, N, {', '.join(map(str, shape))}) for the graph's input")
     return x.astype(np.float64), {"kind": "file", "path": str(path.resolve()), "sha256": file_sha256(path),
                                   "t_steps": int(x.shape[0]), "samples": int(x.shape[1])}
@@ -139,10 +200,11 @@ def validate_nir_bundle(path: str | Path, input_file: Path | None = None, execut
         if name not in EXECUTORS:
             raise NeurodeployError(f"executor '{name}' does not run a bundle of a .nir file; use one of "
                                    f"{', '.join(EXECUTORS)}")
+    integers = _load_integers(path, manifest) if {executor, reference} & set(INTEGER_EXECUTORS) else None
     x, record = load_input(input_file, manifest["input_shape"])
     traces = {name: _run(name, graph if name != "split" else read_graph(path / "chip.nir",
-                                                                      dt_s=float(manifest["dt_s"])), x)
-              for name in {executor, reference}}
+                                                                      dt_s=float(manifest["dt_s"])), x, integers)
+              for name in dict.fromkeys((executor, reference))}
     names = [f"sample {i}" for i in range(x.shape[1])]
     v = verdict(traces[reference], traces[executor], names, min_agreement_pct, min_psnr_db)
     result = v.to_dict()
@@ -160,13 +222,47 @@ def validate_nir_bundle(path: str | Path, input_file: Path | None = None, execut
     return result
 
 
-def _run(name: str, graph: nir.NIRGraph, x: np.ndarray):
+def _load_integers(path: Path, manifest: dict) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
+    """``(quant, arrays)`` of a bundle exported with ``--quantize int``; one-line BundleError otherwise."""
+    q = manifest.get("quantization") or {}
+    if q.get("status") != "int" or not (path / PARAMS).is_file():
+        raise BundleError(f"{path} is not quantized; export the .nir file with --quantize int (and --calib FILE.npy "
+                          "for other inputs than random spikes)")
+    try:
+        with np.load(path / PARAMS, allow_pickle=False) as data:
+            flat = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{path / PARAMS} is not readable ({' '.join(str(exc).split())}); re-export with "
+                          "--quantize int") from None
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    for key, arr in flat.items():
+        proc, _, name = key.rpartition("/")
+        arrays.setdefault(proc, {})[name] = arr
+    return q["layers"], arrays
+
+
+def _run(name: str, graph: nir.NIRGraph, x: np.ndarray, integers=None):
     if name in ("nir-torch", "split"):
         from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
         runner = NirSequenceExecutor(graph)
         runner.name = name
         return runner.run_sequences(x)
+    if name in INTEGER_EXECUTORS:
+        from neurodeploy.targets.loihi.nir_fixed import check_params
+        from neurodeploy.targets.loihi.nir_map import build_map
+
+        quant, arrays = integers
+        if name == "emulator":
+            from neurodeploy.targets.nir_emulator import NirIntegerEmulator
+
+            dt = float(graph.metadata[FOREIGN_DT_KEY])
+            mapping = build_map(graph, dt)
+            check_params(mapping, quant, arrays, str(PARAMS))
+            return NirIntegerEmulator(graph, mapping, quant, arrays, dt).run_sequences(x)
+        from neurodeploy.targets.loihi.nir_lava_fixed import NirLavaFixedExecutor
+
+        return NirLavaFixedExecutor(graph, quant, arrays, fast=name == "lava-fixed").run_sequences(x)
     from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
 
     return NirLavaExecutor(graph).run_sequences(x)

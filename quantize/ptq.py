@@ -294,6 +294,13 @@ def _sole_neuron_threshold(g: DeployGraph, conv: str) -> float | None:
     return values.pop() if len(values) == 1 else None
 
 
+def formats_summary() -> dict[str, Any]:
+    """The formats quantization writes, as the manifest records them (model bundles and ``.nir`` bundles)."""
+    return {"weight_mant_bits": 8, "weight_range": [-WEIGHT_MAX, WEIGHT_MAX], "graded_activation_bits": ACT_BITS,
+            "rescale_mant_bits": RESCALE_BITS, "decay_bits": 12, "vth_mant_bits": 17, "bias_mant_bits": 13,
+            "state_bits": 24, "conv_accumulator_bits": 24}
+
+
 def summary(g: DeployGraph, ranges: CalibrationRanges, report: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """What the manifest records: formats, calibration, and the per-layer report."""
     convs = [e for e in report.values() if e["kind"] == "conv"]
@@ -303,9 +310,7 @@ def summary(g: DeployGraph, ranges: CalibrationRanges, report: dict[str, dict[st
         "method": "post-training quantization (per-layer scales from calibration maxima)",
         "chip": LOIHI2.name, "lava": "lava-nc 0.10.0 fixed_pt semantics (neurodeploy.limits)",
         "calibration_images": ranges.images,
-        "formats": {"weight_mant_bits": 8, "weight_range": [-WEIGHT_MAX, WEIGHT_MAX], "graded_activation_bits": ACT_BITS,
-                    "rescale_mant_bits": RESCALE_BITS, "decay_bits": 12, "vth_mant_bits": 17, "bias_mant_bits": 13,
-                    "state_bits": 24, "conv_accumulator_bits": 24},
+        "formats": formats_summary(),
         "layers_quantized": {"conv": len(convs), "lif": len(lifs), "other": len(report) - len(convs) - len(lifs)},
         "worst_weight_rms_error": max((e["weight_rms_error"] for e in convs), default=0.0),
         "worst_vth_rel_error": max((abs(e["vth_rel_error"]) for e in lifs), default=0.0),
