@@ -283,31 +283,39 @@ def spikes(steps: int, samples: int, shape, seed: int = 0, scale: float = 1.0) -
     return (np.random.default_rng(seed).random((steps, samples, *shape)) < 0.1).astype(np.float64) * scale
 
 
+def write_and_read(case: Case, folder: Path, warn=None) -> tuple[Any, nir.NIRGraph, bool, list[str]]:
+    """Build the case's net, write it with the writer's exporter, read it back as the CLI's
+    ``--writer`` does: ``(net, graph, read from a file, warning lines)``."""
+    from neurodeploy.ir import read_graph
+
+    path = Path(folder) / f"{case.writer}-{case.net.split()[0]}.nir"
+    net = case.build()
+    in_memory = case.write(net, path)
+    lines: list[str] = []
+    if in_memory is None:
+        graph = read_graph(path, writer=case.writer, warn=(warn or lines.append))
+    else:  # the writer's graph cannot be written by nir.write: read in memory, same reader
+        from neurodeploy.ir.check import check_graph
+        from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
+        from neurodeploy.ir.nirread import read_foreign
+
+        graph, _, dt = read_foreign(in_memory, writer=case.writer, warn=(warn or lines.append))
+        check_graph(graph)
+        graph.metadata[FOREIGN_DT_KEY] = dt
+    return net, graph, in_memory is None, lines
+
+
 def measure(case: Case, steps: int = 100, samples: int = 2, lava: bool = True, folder: Path | None = None,
             warn=None) -> dict[str, Any]:
     """One case: write, read, run on the writer, nir-torch and (optionally) Lava float."""
-    from neurodeploy.ir import read_graph
     from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = (folder or Path(tmp)) / f"{case.writer}-{case.net.split()[0]}.nir"
-        net = case.build()
-        in_memory = case.write(net, path)
-        lines: list[str] = []
-        if in_memory is None:
-            graph = read_graph(path, writer=case.writer, warn=(warn or lines.append))
-        else:  # the writer's graph cannot be written by nir.write: read in memory, same reader
-            from neurodeploy.ir.check import check_graph
-            from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
-            from neurodeploy.ir.nirread import read_foreign
-
-            graph, _, dt = read_foreign(in_memory, writer=case.writer, warn=(warn or lines.append))
-            check_graph(graph)
-            graph.metadata[FOREIGN_DT_KEY] = dt
+        net, graph, from_file, lines = write_and_read(case, folder or Path(tmp), warn)
         x = spikes(steps, samples, case.input_shape, scale=case.scale)
         ref = case.simulate(net, x)
         row: dict[str, Any] = {"writer": case.writer, "net": case.net, "steps": steps, "samples": samples,
-                               "file": in_memory is None,
+                               "file": from_file,
                                "dt_s": float(graph.metadata["neurodeploy.dt_s"]), "warnings": lines,
                                "firing_rate": {k: float(v.mean()) for k, v in ref.items()}}
         start = time.perf_counter()
