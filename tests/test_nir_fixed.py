@@ -57,6 +57,19 @@ def test_lava_fixed_equals_the_integer_reference_on_conv_pool_flatten_if_lif_cub
 
 
 @pytest.mark.lava
+def test_a_flipped_rounding_rule_is_caught_at_the_layer_it_changes(monkeypatch):
+    """The comparison has teeth: the integer reference with its decays rounding down instead of toward
+    zero (Lava's rule) still agrees on the Threshold layer's spikes and no longer on the LI layer's state
+    (dv = 819, negative v: a one-LSB difference on most steps)."""
+    import neurodeploy.targets.emulator as emulator
+
+    monkeypatch.setattr(emulator, "trunc_shift", lambda x, bits: x >> bits)
+    row = ifx.measure(CASES["nir: Conv1d+Threshold+Linear+Scale+LIF+Delay+Affine+LI"], steps=20, samples=1)
+    agreement = row["lava_fixed_vs_emulator"]
+    assert agreement["thr"] == 100.0 and agreement["li"] < 90.0, row
+
+
+@pytest.mark.lava
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in CASES if n != CONV])
 def test_lava_fixed_equals_the_integer_reference_for_every_writer_and_primitive(name):
