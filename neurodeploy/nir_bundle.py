@@ -166,7 +166,8 @@ def open_nir_bundle(path: Path) -> tuple[dict[str, Any], nir.NIRGraph]:
 
 def load_input(path: Path | None, input_shape: list[int], steps: int = DEFAULT_STEPS,
                seed: int = 0, option: str = "--input") -> tuple[np.ndarray, dict[str, Any]]:
-    """``--input FILE.npy`` (or ``--calib``) as ``(T, N, *input_shape)``, or the default random spikes; and its record."""
+    """``--input FILE.npy`` (or ``--calib``) as ``(T, N, *input_shape)``, or the default random spikes;
+    and its record."""
     shape = tuple(input_shape)
     if path is None:
         x = (np.random.default_rng(seed).random((steps, 1, *shape)) < DEFAULT_RATE).astype(np.float64)

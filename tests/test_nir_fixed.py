@@ -146,6 +146,18 @@ def test_fixed_mapping_refuses_in_one_line_naming_the_node(tmp_path):
     with pytest.raises(QuantizationError, match=f"neuron 'if': its rule 'reset' = 'subtract' {NO_FIXED_FORM}"):
         quantize_map(m, x)
     del m.procs["if"].params["reset"]
+
+    class Rules:  # the shape of a writer's neuron rules object the float map may carry (is_nir, describe)
+        def __init__(self, is_nir: bool) -> None:
+            self.is_nir = is_nir
+
+        def describe(self) -> str:
+            return "spike >=, reset subtract"
+
+    m.procs["if"].params["rules"] = Rules(False)
+    with pytest.raises(QuantizationError, match=f"neuron 'if': its rule 'rules' = spike >=, reset subtract {NO_FIXED_FORM}"):
+        quantize_map(m, x)
+    m.procs["if"].params["rules"] = Rules(True)  # NIR's own rules: the fixed mapping's
     quant, arrays = quantize_map(m, x)
     arrays["lin"]["weight_mant"] = np.zeros((2, 1), dtype=np.int64)
     with pytest.raises(QuantizationError, match=r"'lin/weight_mant' is \[2, 1\], the graph needs \[1, 1\]"):

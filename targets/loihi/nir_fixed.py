@@ -115,7 +115,9 @@ def _weight_report(w: np.ndarray, mant: np.ndarray, step: float) -> dict[str, fl
 
 
 def _default(value: Any) -> bool:
-    """A rule left at the float map's default (absent, off, zero, reset to zero)."""
+    """A rule left at the float map's default (absent, off, zero, reset to zero, NIR's own rules)."""
+    if hasattr(value, "is_nir"):  # a writer's neuron rules object: NIR's (> and reset to v_reset) is the default
+        return bool(value.is_nir)
     if isinstance(value, str):
         return value == "zero"
     return value is None or (np.ndim(value) == 0 and not bool(value))
@@ -124,12 +126,15 @@ def _default(value: Any) -> bool:
 def _check_rules(name: str, proc: Proc) -> None:
     extra = sorted(k for k, v in proc.params.items() if k not in NEURON_RULES and not _default(v))
     if extra:
-        raise QuantizationError(f"neuron '{name}': its rule '{extra[0]}' = {proc.params[extra[0]]!r} has no fixed_pt "
+        value = proc.params[extra[0]]
+        value = value.describe() if hasattr(value, "describe") else repr(value)
+        raise QuantizationError(f"neuron '{name}': its rule '{extra[0]}' = {value} has no fixed_pt "
                                 "form yet; lava-fixed maps reset to v_reset on v > v_th only (use lava-float)")
 
 
 def quantize_map(m: LavaMap, calib: np.ndarray) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
-    """Integers for every process of ``m``; ``calib``: ``(T, N, *input_shape)`` values (only the input's scale reads it).
+    """Integers for every process of ``m``; ``calib``: ``(T, N, *input_shape)`` values (only the input's
+    scale reads it).
 
     Returns ``(quant, arrays)``: per process a JSON-able entry (``kind``, ``scale``, formats,
     errors; the manifest's per-layer summary) and its integer arrays (``weight_mant`` in Lava's

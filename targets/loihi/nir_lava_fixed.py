@@ -99,8 +99,9 @@ class NirLavaFixedExecutor(NirLavaExecutor):
                     models[proc] = PyDelayLineModelFixed
                 else:  # lif
                     q = quant[name]
-                    proc = LIFReset(shape=p.shape, du=q["du"], dv=q["dv"], vth=q["vth_mant"], bias_mant=np.zeros(p.shape),
-                                    bias_exp=0, reset_interval=window, reset_offset=(p.latency + 1) % window, name=name)
+                    proc = LIFReset(shape=p.shape, du=q["du"], dv=q["dv"], vth=q["vth_mant"],
+                                    bias_mant=np.zeros(p.shape), bias_exp=0, reset_interval=window,
+                                    reset_offset=(p.latency + 1) % window, name=name)
                     const = self.arrays.get(name, {}).get("const_mant")
                     if const is not None:
                         source = RingBuffer(data=windows(p.shape, p.latency, lambda i: const[..., None]))
