@@ -127,7 +127,8 @@ def export_cmd(
             if q["status"] == "int":
                 console.print(f"quantized to Loihi 2 integers: spike agreement with float on the calibration input "
                               f"min {q['spike_agreement_pct_min']:.2f} %, mean {q['spike_agreement_pct_mean']:.2f} %; "
-                              f"worst weight RMS error {q['worst_weight_rms_error']:.3g}")
+                              f"{q['saturated_values']:,} saturated values; worst weight RMS error "
+                              f"{q['worst_weight_rms_error']:.3g}")
         return
     from neurodeploy.bundle import export_bundle
 

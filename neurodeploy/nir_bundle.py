@@ -133,8 +133,10 @@ def _quantize(graph: nir.NIRGraph, mapping, dt: float, calib: Path | None,
     x, record = load_input(calib, input_shape, option="--calib")
     quant, arrays = quantize_map(mapping, x)
     names = [f"sample {i}" for i in range(x.shape[1])]
-    v = verdict(NirSequenceExecutor(graph, dt).run_sequences(x),
-                NirIntegerEmulator(graph, mapping, quant, arrays, dt).run_sequences(x), names, 0.0, 0.0)
+    emulator = NirIntegerEmulator(graph, mapping, quant, arrays, dt)
+    v = verdict(NirSequenceExecutor(graph, dt).run_sequences(x), emulator.run_sequences(x), names, 0.0, 0.0)
+    for name, counts in emulator.counts.items():  # what saturated or wrapped on the calibration input
+        quant[name].update(counts)
     synapses = [q for q in quant.values() if q["kind"] in ("dense", "conv")]
     neurons = [q for q in quant.values() if q["kind"] == "lif"]
     spiking = {k: a for k, a in v.layers.items() if quant[k]["spiking"]}
@@ -149,6 +151,8 @@ def _quantize(graph: nir.NIRGraph, mapping, dt: float, calib: Path | None,
                              "other": len(quant) - len(synapses) - len(neurons)},
         "worst_weight_rms_error": max((q["weight_rms_error"] for q in synapses), default=0.0),
         "worst_vth_rel_error": max((abs(q.get("vth_rel_error", 0.0)) for q in neurons), default=0.0),
+        "saturated_values": int(sum(q.get("v_saturated", 0) + q.get("u_wrapped", 0) + q.get("acc_wrapped", 0)
+                                    for q in quant.values())),
         "spike_agreement_pct": spiking,
         "spike_agreement_pct_min": min(spiking.values(), default=100.0),
         "spike_agreement_pct_mean": float(np.mean(list(spiking.values()))) if spiking else 100.0,

@@ -52,12 +52,14 @@ class NirIntegerEmulator:
         self.graph, self.map, self.quant, self.arrays, self.dt_s = graph, m, quant, arrays, dt_s
         self.layers = m.layers
         self.in_shape = tuple(int(v) for v in graph.nodes[m.input].output_type["output"])
+        self.counts: dict[str, dict[str, int]] = {}  # per process: u_wrapped, v_saturated, acc_wrapped (last run)
 
     def run_values(self, x: np.ndarray) -> dict[str, torch.Tensor]:
         """``x``: ``(T, N, *input_shape)`` values -> every process's integers ``(T, N, *lava_shape)``
         (neurons: spikes, or ``v`` for non-spiking ones)."""
         m, quant = self.map, self.quant
         t_steps, n = x.shape[:2]
+        self.counts = {name: {} for name in m.procs}
         vals: dict[str, torch.Tensor] = {
             m.input: torch.as_tensor(quantize_input(to_lava(np.asarray(x), self.in_shape), quant[m.input]))}
         for name, proc in m.procs.items():
@@ -84,16 +86,17 @@ class NirIntegerEmulator:
                 const = self.arrays.get(name, {}).get("const_mant")
                 a_in = x_in if const is None else x_in + torch.as_tensor(const)
                 if q["spiking"]:
-                    vals[name] = lif_int(a_in, q["du"], q["dv"], q["vth_mant"])
+                    vals[name] = lif_int(a_in, q["du"], q["dv"], q["vth_mant"], counts=self.counts[name])
                 else:
-                    vals[name] = lif_int(a_in, q["du"], q["dv"], q["vth_mant"], state=True)[2]
+                    vals[name] = lif_int(a_in, q["du"], q["dv"], q["vth_mant"], state=True, counts=self.counts[name])[2]
         return vals
 
     def _conv(self, name: str, x: torch.Tensor) -> torch.Tensor:
         p = self.map.procs[name].params
         w = torch.as_tensor(lava_kernel_to_torch(self.arrays[name]["weight_mant"]))
         t, n = x.shape[:2]
-        y = conv_int(x.flatten(0, 1).permute(0, 3, 1, 2), w, p["stride"], p["padding"], p["dilation"], p["groups"])
+        y = conv_int(x.flatten(0, 1).permute(0, 3, 1, 2), w, p["stride"], p["padding"], p["dilation"], p["groups"],
+                     counts=self.counts[name])
         return y.permute(0, 2, 3, 1).reshape(t, n, *y.shape[2:], y.shape[1])
 
     def run_sequences(self, x: np.ndarray) -> list[Trace]:

@@ -184,7 +184,7 @@ def test_quantized_export_and_validate_of_a_sinabs_file_from_the_command_line(ru
     assert q["status"] == "int" and "params.npz" in manifest["files"] and q["calibration_input"]["kind"] == "file"
     assert q["layers"]["input"]["kind"] == "source" and q["layers"]["input"]["scale"] == 3.0  # spikes of amplitude 3
     assert {q["layers"][k]["du"] for k in ("1", "5")} == {4095} and q["layers"]["1"]["dv"] == 0  # IAF: no leak
-    assert q["spike_agreement_pct_min"] > 95.0
+    assert q["spike_agreement_pct_min"] > 95.0 and q["saturated_values"] == 0
     with np.load(out / "params.npz") as params:
         assert params["2/weight_mant"].max() == 1  # SumPool2d: mantissa 1, exact
         assert np.abs(params["4/weight_mant"]).max() <= 127

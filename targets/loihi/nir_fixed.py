@@ -34,7 +34,10 @@ seeded random spikes at 10 %).
   every 24-bit ``v``, never fires); the float map's constant input ``c`` (bias and leak
   target) becomes ``const_mant = round_half_even(c / a_scale)`` on ``a_in`` (``int16``),
   from the layer's first logical step, as in the float map. ``v`` counts ``a_scale / 64``
-  model units per LSB (what a non-spiking layer's Trace reports).
+  model units per LSB (what a non-spiking layer's Trace reports). Not Lava's ``bias_mant <<
+  bias_exp``: that integrates at every Lava step, also in the steps between streamed
+  samples, where a neuron it drives could fire into a delay line and so into the next
+  sample's window; the constant input is there on the sample's T steps only.
 
 Lava's Dense drops the LSB of mixed-sign 8-bit weights (``weightutils.py:236-239``), so the
 Dense process gets ``2 · weight_mant`` and ``weight_exp = -1`` (the sums are even: the right
