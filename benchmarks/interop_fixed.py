@@ -43,6 +43,7 @@ class FixedCase:
     input_shape: tuple[int, ...]
     graph: Callable[[Path], nir.NIRGraph]  # folder -> the graph as neurodeploy reads it
     scale: float = 1.0
+    values: bool = False  # real-valued input (seeded normal values) instead of spikes
 
 
 def _by_hand(make: Callable[[], nir.NIRGraph]) -> Callable[[Path], nir.NIRGraph]:
@@ -109,6 +110,25 @@ def hand_dense(last: str) -> Callable[[], nir.NIRGraph]:
     return make
 
 
+def hand_values() -> nir.NIRGraph:
+    """Real-valued input (32, 8-bit payloads) -> Affine (fan-in 32: its sums need ``weight_exp`` -2 to fit
+    the 16-bit ``a_in``) -> LIF -> Linear -> CubaLIF (slow current, du 40) -> Affine (bias) -> I -> Output."""
+    rng = np.random.default_rng(3)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([32])}),
+        "fc1": nir.Affine(weight=rng.normal(size=(8, 32)) * 0.3, bias=np.full(8, 0.05)),
+        "lif": nir.LIF(tau=np.full(8, 5e-4), r=np.full(8, 5.0), v_leak=np.zeros(8), v_threshold=np.full(8, 1.0)),
+        "fc2": nir.Linear(weight=rng.normal(size=(4, 8))),
+        "cuba": nir.CubaLIF(tau_syn=np.full(4, 1e-2), tau_mem=np.full(4, 1e-3), r=np.full(4, 20.0), v_leak=np.zeros(4),
+                            v_threshold=np.full(4, 0.3)),
+        "fc3": nir.Affine(weight=rng.normal(size=(3, 4)), bias=np.full(3, 1.0)),
+        "integ": nir.I(r=np.full(3, 2e4)),
+        "output": nir.Output(output_type={"output": np.array([3])}),
+    }
+    names = list(nodes)
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), type_check=False)
+
+
 def _writer(case: iw.Case) -> Callable[[Path], nir.NIRGraph]:
     return lambda folder: iw.write_and_read(case, folder, warn=lambda line: None)[1]
 
@@ -119,6 +139,8 @@ def cases() -> list[FixedCase]:
     for last, label in (("if", "IF"), ("li", "LI"), ("i", "I"), ("cubali", "CubaLI")):
         out.append(FixedCase(f"nir: Conv1d+Threshold+Linear+Scale+LIF+Delay+Affine+{label}", (3, 6),
                              _by_hand(hand_dense(last))))
+    out.append(FixedCase("nir: values+Affine(weight_exp)+LIF+Linear+CubaLIF(slow)+Affine+I", (32,),
+                         _by_hand(hand_values), values=True))
     return out
 
 
@@ -140,14 +162,18 @@ def measure(case: FixedCase, steps: int = 100, samples: int = 2, lava: bool = Tr
         graph = case.graph(folder or Path(tmp))
     dt = float(graph.metadata[FOREIGN_DT_KEY])
     m = build_map(graph, dt)
-    x = iw.spikes(steps, samples, case.input_shape, scale=case.scale)
+    x = (np.random.default_rng(0).normal(size=(steps, samples, *case.input_shape)) if case.values
+         else iw.spikes(steps, samples, case.input_shape, scale=case.scale))
     quant, arrays = quantize_map(m, x)
     start = time.perf_counter()
-    emu = NirIntegerEmulator(graph, m, quant, arrays, dt).run_sequences(x)
+    runner = NirIntegerEmulator(graph, m, quant, arrays, dt)
+    emu = runner.run_sequences(x)
     row: dict[str, Any] = {"case": case.name, "steps": steps, "samples": samples, "dt_s": dt,
                            "emulator_s": time.perf_counter() - start,
                            "kinds": sorted({type(n).__name__ for n in graph.nodes.values()}),
                            "vth_mant": {k: quant[k]["vth_mant"] for k in m.layers if quant[k]["spiking"]},
+                           "weight_exp": {k: q["weight_exp"] for k, q in quant.items() if q.get("weight_exp")},
+                           "saturated_or_wrapped": {k: c for k, c in runner.counts.items() if any(c.values())},
                            "firing_rate": {k: float(np.mean([t.layers[k].mean() for t in emu]))
                                            for k in m.layers if quant[k]["spiking"]}}
     ref = NirSequenceExecutor(graph, dt).run_sequences(x)

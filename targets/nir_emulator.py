@@ -7,7 +7,8 @@ its ``PyConvModelFixed``), in Lava's layout ``(X, Y, C)`` (the layout the mappin
 columns and conv kernels are in):
 
 - source: ``clip(round_half_even(x / scale), ±lim)``;
-- Dense: ``sum weight_mant · x`` (Lava: ``(2 · weight_mant · x) >> 1``, equal: the sum is even);
+- Dense: ``(sum weight_mant · x) >> -weight_exp`` (rounding down; Lava: ``(sum 2 · weight_mant · x) >>
+  (1 - weight_exp)``, the same integer);
 - Conv: Lava's true convolution in (X, Y, C) = torch's cross-correlation with the kernel
   flipped back, wrapped at 24 bits;
 - delay line: the payload ``d`` steps later (zeros before);
@@ -27,7 +28,7 @@ import nir
 import numpy as np
 import torch
 
-from neurodeploy.targets.emulator import conv_int, lif_int
+from neurodeploy.targets.emulator import conv_int, lif_int, rescale
 from neurodeploy.targets.loihi.nir_fixed import quantize_input
 from neurodeploy.targets.loihi.nir_map import LavaMap, from_lava, to_lava
 from neurodeploy.trace import Trace
@@ -73,7 +74,7 @@ class NirIntegerEmulator:
             q = quant[name]
             if proc.kind == "dense":
                 w = torch.as_tensor(self.arrays[name]["weight_mant"])
-                vals[name] = x_in @ w.T
+                vals[name] = rescale(x_in @ w.T, 1, -int(q.get("weight_exp", 0)))
             elif proc.kind == "conv":
                 vals[name] = self._conv(name, x_in)
             elif proc.kind == "delay":

@@ -23,7 +23,12 @@ seeded random spikes at 10 %).
   that the threshold is a whole number of input LSBs (``vth / a_scale`` an integer, as PTQ
   does for the derainers' convs), and so that the worst-case ``|a_in|`` (every input at its
   payload limit with the sign of its weight, plus the constant input) fits Lava's ``int16``
-  ``a_in`` port (``lava/proc/lif/models.py:78``) -- no value can wrap there;
+  ``a_in`` port (``lava/proc/lif/models.py:78``) -- no value can wrap there. Where that
+  raises ``a_scale`` above a Dense's own ``max|W| · s_in / 127`` by ``2**k`` or more, the Dense
+  keeps its 8 bits with the layer's shared exponent ``weight_exp = -k``: mantissas
+  ``round_half_even(W · s_in · 2**k / a_scale)``, sums shifted right by ``k`` (rounding down,
+  Lava's Dense); a Conv has no exponent in Lava (lava-nc#803), and a synapse whose every
+  weight rounds to 0 is refused;
 - *synapse feeding a synapse* (pooling before a Linear, ...): its own scale, ``max|W| / 127``
   (``|W|`` itself when all non-zero weights are equal: SumPool/AvgPool get mantissa 1, exact);
   its sums are the next synapse's graded payload (worst case < 2**23: Lava's conv
@@ -40,8 +45,8 @@ seeded random spikes at 10 %).
   sample's window; the constant input is there on the sample's T steps only.
 
 Lava's Dense drops the LSB of mixed-sign 8-bit weights (``weightutils.py:236-239``), so the
-Dense process gets ``2 · weight_mant`` and ``weight_exp = -1`` (the sums are even: the right
-shift is exact); Conv gets the mantissas (it ignores ``weight_exp``, lava-nc#803).
+Dense process gets ``2 · weight_mant`` and ``weight_exp - 1`` (``(2 S) >> (k + 1) = S >> k``:
+the same rounding); Conv gets the mantissas.
 
 Refused, one line naming the node (:class:`~neurodeploy.quantize.ptq.QuantizationError`): a
 threshold that is not > 0, a worst-case sum beyond Lava's formats, and neuron rules the
@@ -65,6 +70,8 @@ from neurodeploy.targets.loihi.nir_map import LavaMap, Proc, lava_weights
 INPUT_BITS = 8  # real-valued input: 8-bit signed payloads (keeps the first synapse's sums small)
 A_IN_MAX = (1 << 15) - 1  # Lava's LIF a_in port is int16 (lava/proc/lif/models.py:78)
 GRADED_MAX = (1 << (LOIHI2.graded_payload_bits - 1)) - 1  # a synapse's sums fed on as a graded payload
+DENSE_ACC_MAX = (1 << 31) - 1  # Lava's Dense sums in int32 (dense/models.py:64, never clamped)
+MAX_SHIFT = 23  # a Dense's sums shifted right by more would drop every 24-bit value
 NEVER_FIRES = 1 << LOIHI2.vth_mant_bits  # vth << 6 = 2**23 > every saturated v
 NEURON_RULES = ("du", "dv", "vth", "const")  # the neuron parameters the fixed mapping implements
 SYNAPSE_KINDS = ("dense", "conv")
@@ -188,6 +195,15 @@ def _chain_synapse(m: LavaMap, name: str, quant: dict, arrays: dict, src: str) -
                    "lim": bound, "weight_exp": 0, **_weight_report(w, mant, w_scale)}
 
 
+def _dense_shift(proc: Proc, own_scale: float, a_scale: float) -> int:
+    """Right shift ``k`` of a Dense's sums (``weight_exp = -k``) that keeps its 8-bit mantissas when the
+    neuron's input LSB ``a_scale`` is coarser than the weights' own scale ``own_scale`` (a threshold far
+    above the weights); 0 for Conv (Lava's Conv ignores ``weight_exp``, lava-nc#803)."""
+    if proc.kind != "dense" or own_scale <= 0 or a_scale <= own_scale:
+        return 0
+    return min(int(math.floor(math.log2(a_scale / own_scale))), MAX_SHIFT)
+
+
 def _neuron(m: LavaMap, name: str, quant: dict, arrays: dict, src_of: dict) -> None:
     p = m.procs[name].params
     syns = [_synapse_of(m, link.src) for link in m.links if link.dst == name]
@@ -202,25 +218,34 @@ def _neuron(m: LavaMap, name: str, quant: dict, arrays: dict, src_of: dict) -> N
         raise QuantizationError(f"neuron '{name}': threshold v_th - v_reset = {vth:g} is not > 0; Loihi's vth is "
                                 "unsigned")
     const = np.asarray(p["const"], dtype=np.float64)
+    own = {s: float(np.max(np.abs(weights[s]), initial=0.0)) * ins[s][0] / WEIGHT_MAX for s in syns}
     for _ in range(64):
         if spiking:
             a_scale = max(a_scale, vth / LOIHI2.vth_mant.hi)
             if vth >= a_scale:  # the threshold a whole number of input LSBs: exact in v's units
                 a_scale = vth / math.floor(vth / a_scale)
-        mants = {s: _mantissas(s, weights[s], ins[s][0] / a_scale) for s in syns}
+        shift = {s: _dense_shift(m.procs[s], own[s], a_scale) for s in syns}
+        mants = {s: _mantissas(s, weights[s], ins[s][0] * 2.0 ** shift[s] / a_scale) for s in syns}
         const_mant = np.round(const / a_scale).astype(np.int64)
-        bound = int(sum(_abs_row_sums(m.procs[s], mants[s]).max(initial=0) * ins[s][1] for s in syns)
-                    + np.max(np.abs(const_mant), initial=0))
+        sums = {s: int(_abs_row_sums(m.procs[s], mants[s]).max(initial=0)) * ins[s][1] for s in syns}
+        bound = int(sum(-(-sums[s] >> shift[s]) for s in syns) + np.max(np.abs(const_mant), initial=0))
         if bound <= A_IN_MAX:
             break
         a_scale *= bound / A_IN_MAX * (1 + 1e-12)
     else:  # pragma: no cover - each pass scales the bound down by about bound / A_IN_MAX
         raise QuantizationError(f"neuron '{name}': its input cannot fit Lava's 16-bit a_in")
     for s in syns:
+        if np.any(weights[s] != 0) and not np.any(mants[s]):
+            raise QuantizationError(f"synapse '{s}': every weight rounds to 0 at neuron '{name}''s input LSB "
+                                    f"{a_scale:.3g} (its largest |weight| {own[s] * WEIGHT_MAX / ins[s][0]:.3g}; the "
+                                    "threshold or the other inputs set that LSB); Lava's Conv has no weight exponent")
+        if 2 * sums[s] > DENSE_ACC_MAX:
+            raise QuantizationError(f"synapse '{s}': its sums may reach {2 * sums[s]}, beyond Lava's 32-bit Dense "
+                                    "accumulator")
+        step = a_scale / ins[s][0] / 2.0 ** shift[s]
         arrays[s] = {"weight_mant": mants[s]}
-        quant[s] = {"kind": m.procs[s].kind, "in_scale": ins[s][0], "weight_scale": a_scale / ins[s][0],
-                    "scale": a_scale, "lim": bound, "weight_exp": 0,
-                    **_weight_report(weights[s], mants[s], a_scale / ins[s][0])}
+        quant[s] = {"kind": m.procs[s].kind, "in_scale": ins[s][0], "weight_scale": step, "scale": a_scale,
+                    "lim": bound, "weight_exp": -shift[s], **_weight_report(weights[s], mants[s], step)}
     entry: dict[str, Any] = {"kind": "lif", "spiking": spiking, "in_scale": a_scale, "scale": 1.0, "lim": 1,
                              "du": du_mant(float(p["du"])), "dv": dv_mant(float(p["dv"])),
                              "vth_mant": vth_mant(vth, a_scale, fires_at_equality=False) if spiking else NEVER_FIRES,

@@ -4,8 +4,8 @@ The processes, links, latencies, delay lines and sample windows are the float ex
 (:class:`~.nir_lava.NirLavaExecutor`, same :class:`~.nir_map.LavaMap`); the numbers are the
 integers of :mod:`.nir_fixed`. ``Loihi2SimCfg(select_tag="fixed_pt")`` with:
 
-- ``Dense``: Lava's ``PyDenseModelBitAcc`` with ``2 · weight_mant`` and ``weight_exp = -1``
-  (Lava drops the LSB of mixed-sign weights; the sums are even, so the shift is exact),
+- ``Dense``: Lava's ``PyDenseModelBitAcc`` with ``2 · weight_mant`` and ``weight_exp - 1``
+  (Lava drops the LSB of mixed-sign weights; ``(2 S) >> (k + 1) = S >> k``),
   ``num_message_bits = 24`` (graded input: pooled counts, integer input; identical for 0/1);
 - ``Conv`` (convolutions and pooling): the project's :class:`~.processes.fixed.PyConvModelFixedFast`
   (bit-exact with Lava's ``PyConvModelFixed``, tested) or Lava's own (``fast=False``);
@@ -87,7 +87,8 @@ class NirLavaFixedExecutor(NirLavaExecutor):
                     proc = RingBuffer(data=windows(p.shape, 0, lambda i: np.moveaxis(payload[:, i], 0, -1)))
                     models[proc] = PySendModelFixed
                 elif p.kind == "dense":
-                    proc = Dense(weights=2 * mant, weight_exp=-1, num_message_bits=GRADED_BITS, name=name)
+                    proc = Dense(weights=2 * mant, weight_exp=int(quant[name].get("weight_exp", 0)) - 1,
+                                 num_message_bits=GRADED_BITS, name=name)
                 elif p.kind == "conv":
                     q = p.params
                     proc = Conv(weight=mant, input_shape=q["input_shape"], padding=q["padding"], stride=q["stride"],
