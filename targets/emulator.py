@@ -17,7 +17,7 @@ island handling. Every chip value is an int64 tensor; the arithmetic is Lava 0.1
       v = sat(trunc0(v · (4096 - dv) / 4096) + u + (bias_mant << bias_exp), ±(2**23 - 1))
       s = v > (vth_mant << 6);  v[s] = 0
 
-  ``trunc0`` rounds toward zero (:func:`decay_`: the states are integers held in float64); the wrap subtracts ``2**24`` when ``u > 2**23`` and adds it
+  ``trunc0`` rounds toward zero (:func:`decay_`: the states are integers held in floats); the wrap subtracts ``2**24`` when ``u > 2**23`` and adds it
   when ``u <= -2**23`` (Lava tests the second bound on the wrapped value but adds to the
   unwrapped one; reproduced).
 - **Rescale** (relay synapse, Dense semantics): ``(x · M) >> k`` rounding down
@@ -79,16 +79,21 @@ def rescale(x: torch.Tensor, m: int, k: int) -> torch.Tensor:
     return y >> k if k >= 0 else y << -k
 
 
-def decay_(x: torch.Tensor, keep: int, bits: int, tmp: torch.Tensor) -> torch.Tensor:
-    """``x = trunc0(x · keep / 2**bits)`` in place on a float64 state (Lava's decays round toward zero).
+def decay_(x: np.ndarray, keep: int, bits: int) -> np.ndarray:
+    """``x = trunc0(x · keep / 2**bits)`` in place on a float state (Lava's decays round toward zero).
 
     Exact: ``|x| < 2**24`` and ``keep <= 2**bits = 4096``, so ``x · keep / 2**bits`` has at most
-    37 significant bits and float64 (53) holds it, and the division by a power of two is exact.
-    ``trunc0`` as ``copysign(floor(|y|), y)``: torch's own ``trunc`` is several times slower on
-    CPU; ``tmp`` is a buffer of ``x``'s shape (no allocation per step)."""
-    x.mul_(keep * 2.0 ** -bits)
-    torch.abs(x, out=tmp).floor_()
-    return torch.copysign(tmp, x, out=x)
+    37 significant bits and float64 (53) holds it, and the division by a power of two is exact;
+    in float32 (24 bits) when ``keep`` is a power of two (the product is then ``x`` rescaled)."""
+    x *= keep * 2.0 ** -bits
+    return np.trunc(x, out=x)
+
+
+def _wrap_current(cur: np.ndarray) -> np.ndarray:
+    """Lava's one-step wrap of ``u`` (see the module docstring), on float integers."""
+    half = float(_HALF)
+    wrapped = np.where(cur > half, cur - 2 * half, cur)
+    return np.where(wrapped <= -half, cur + 2 * half, wrapped)
 
 
 def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Tensor | int = 0,
@@ -105,55 +110,64 @@ def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Ten
         spikes ``(T, ...)`` int64 (0/1), and with ``state`` the tuple ``(spikes, u, v)`` (int64).
 
     The states are integers held in float64 (exact below ``2**53``; every value here is below
-    ``2**37``) and updated in place: int64 division and ``masked_fill`` are the slow parts of
-    a step on CPU, and a fresh 1 MB tensor per operation costs a page-faulting allocation.
+    ``2**37``), or in float32 where that is exact (see the code), updated in place in numpy:
+    a step is a handful of whole-array operations on small arrays, where numpy's per-call cost
+    is a fraction of torch's, and int64 division has no fast path on CPU.
     """
     shift, dbits = int(chip.state_shift_bits), int(chip.decay_shift_bits)
     keep_u, keep_v = chip.current_retained(du), chip.voltage_retained(dv)
     vth = float(int(vth_mant) << shift)
     lim = float(_HALF - 1)
-    half = float(_HALF)
-    u_all = (a_in << shift).to(torch.float64)
+    u_all = np.asarray(a_in, dtype=np.int64) << shift
+    b = np.asarray(bias, dtype=np.float64)
+    dtype = np.float64
     if keep_u == 0:
         # du = 4095 (the derainers' current that passes straight through): u[t] depends on a[t] only,
         # so the current and Lava's wrap are computed for all steps at once (same values, one pass)
-        lo, hi = torch.aminmax(u_all) if u_all.numel() else (u_all.new_zeros(()), u_all.new_zeros(()))
-        if hi > half or lo <= -half:  # some current wraps (never with PTQ's |a_in| < 2**16)
-            cur_all = u_all
-            wrapped = torch.where(cur_all > half, cur_all - 2 * half, cur_all)
-            u_all = torch.where(wrapped <= -half, cur_all + 2 * half, wrapped)
+        lo, hi = (int(u_all.min()), int(u_all.max())) if u_all.size else (0, 0)
+        if hi > _HALF or lo <= -_HALF:  # some current wraps (never with PTQ's |a_in| < 2**16)
+            cur_all = u_all.astype(np.float64)
+            u_all = _wrap_current(cur_all)
             if counts is not None:
                 counts["u_wrapped"] = counts.get("u_wrapped", 0) + int((u_all != cur_all).sum())
-            del cur_all, wrapped
-    b = torch.as_tensor(bias, dtype=torch.float64)
-    u = torch.zeros_like(u_all[0])
-    v = torch.zeros_like(u_all[0])
-    tmp = torch.empty_like(v)
-    quiet = torch.empty(a_in.shape, dtype=torch.bool)  # v <= vth: no spike, v kept
+            lo, hi = (int(u_all.min()), int(u_all.max()))
+        if keep_v & (keep_v - 1) == 0 and max(hi, -lo) + float(np.abs(b).max(initial=0)) <= _HALF:
+            # float32 holds every value exactly: the decay is a power-of-two scaling and
+            # |v decayed| + |u| + |bias| < 2**24 (|v| <= 2**23 - 1 after saturation)
+            dtype = np.float32
+        # the bias joins the current once for all steps (integers: the sum is the same in any order)
+        drive = u_all.astype(dtype) + b.astype(dtype)
+    else:
+        drive = u_all.astype(dtype)
+    u = np.zeros(drive.shape[1:], dtype=dtype)
+    v = np.zeros(drive.shape[1:], dtype=dtype)
+    quiet = np.empty(drive.shape, dtype=bool)  # v <= vth: no spike, v kept
     us, vs = [], []
-    for t in range(a_in.shape[0]):
+    for t in range(drive.shape[0]):
         if keep_u == 0:
             u = u_all[t]
+            v = decay_(v, keep_v, dbits)
+            v += drive[t]
         else:
-            cur = decay_(u, keep_u, dbits, tmp).add_(u_all[t])
-            wrapped = torch.where(cur > half, cur - 2 * half, cur)
-            u = torch.where(wrapped <= -half, cur + 2 * half, wrapped)
+            cur = decay_(u, keep_u, dbits) + drive[t]
+            u = _wrap_current(cur)
             if counts is not None:
                 counts["u_wrapped"] = counts.get("u_wrapped", 0) + int((u != cur).sum())
-        decay_(v, keep_v, dbits, tmp).add_(u).add_(b)
-        lo, hi = torch.aminmax(v) if v.numel() else (v.new_zeros(()), v.new_zeros(()))
-        if hi > lim or lo < -lim:  # saturation is rare: clip and count only when it happens
+            v = decay_(v, keep_v, dbits)
+            v += u
+            v += b
+        if v.size and (v.max() > lim or v.min() < -lim):  # saturation is rare: clip and count when it happens
             if counts is not None:
-                counts["v_saturated"] = counts.get("v_saturated", 0) + int(((v > lim) | (v < -lim)).sum())
-            v.clamp_(-lim, lim)
-        torch.le(v, vth, out=quiet[t])
-        v.mul_(quiet[t])  # the reset to 0 (a multiply by the mask: masked_fill is ~4x slower here)
+                counts["v_saturated"] = counts.get("v_saturated", 0) + int((np.abs(v) > lim).sum())
+            np.clip(v, -lim, lim, out=v)
+        np.less_equal(v, vth, out=quiet[t])
+        v *= quiet[t]  # the reset to 0
         if state:
-            us.append(u.clone())
-            vs.append(v.clone())
-    out = torch.logical_not(quiet).to(torch.int64)
+            us.append(np.broadcast_to(u, v.shape).astype(np.int64))
+            vs.append(v.astype(np.int64))
+    out = torch.from_numpy(np.logical_not(quiet).astype(np.int64))
     if state:
-        return out, torch.stack(us).to(torch.int64), torch.stack(vs).to(torch.int64)
+        return out, torch.from_numpy(np.stack(us)), torch.from_numpy(np.stack(vs))
     return out
 
 
@@ -207,7 +221,8 @@ def conv_int(x: torch.Tensor, weight: torch.Tensor, stride=(1, 1), padding=(0, 0
                              dilation=tuple(dilation), groups=int(groups))
     fan_in = weight[0].numel()
     per_x = int(weight.abs().max()) * fan_in if weight.numel() else 0
-    top = int(x.abs().max()) if x.numel() else 0
+    lo, hi = torch.aminmax(x) if x.numel() else (0, 0)
+    top = max(-int(lo), int(hi))
     bound = top * per_x
     exact32 = 1 << 24
     if bound >= 1 << 53:
@@ -348,7 +363,8 @@ class IntegerEmulator(SplitExecutor):
         if isinstance(node, nd.Concat):
             x = torch.cat([self._input(name, p, ints, values) for p in node.inputs], dim=2)
         else:
-            x = sum(self._input(name, p, ints, values) for p in preds)
+            xs = [self._input(name, p, ints, values) for p in preds]
+            x = xs[0] if len(xs) == 1 else sum(xs[1:], xs[0])  # (sum()'s start 0 would cost a pass)
         counts = self.counts.setdefault(name, {})
         if kind == "conv":
             w = torch.as_tensor(self.params[name]["weight_mant"])
