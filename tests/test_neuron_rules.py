@@ -62,7 +62,7 @@ def test_hand_sequence_with_ties_in_torch(key, tmp_path):
 @pytest.mark.lava
 def test_hand_sequence_with_ties_on_lava_float(tmp_path):
     """Each rule a Lava run (a LIFReset for NIR's rules, a RuleLIF for the writers'), two
-    samples back to back: the second starts from rest, pending resets included."""
+    samples back to back (the second starts from rest)."""
     from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
 
     for key, want in EXPECTED.items():
