@@ -345,8 +345,10 @@ def check_reset(writer: str | None, reset: str | None) -> None:
     if reset not in nr.RESETS:
         raise GraphError(f"--reset {reset!r} is not one of {', '.join(nr.RESETS)}")
     if writer not in RESET_WRITERS:
-        raise GraphError(f"--reset applies with --writer {' or '.join(RESET_WRITERS)} (writers that do not record "
-                         f"their reset); {writer or 'nir'} files say theirs")
+        own = (f"--writer {writer} reads {writer}'s own reset" if writer not in (None, "nir")
+               else "without --writer a file is read with NIR's reset to v_reset")
+        raise GraphError(f"--reset applies with --writer {' or '.join(RESET_WRITERS)}, whose files do not record "
+                         f"their reset; {own}")
 
 
 def read_foreign(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | None = None,
