@@ -155,8 +155,8 @@ def refuse_writer_rules(name: str, rules: nr.NeuronRules, path: str = "fixed_pt"
     """One line naming the neuron, when its writer's rules (:mod:`neurodeploy.ir.rules`)
     need ``RuleLIF``, which has no model on ``path`` (Lava's stock LIF: ``>``, reset to 0 at once)."""
     if not rules.is_nir:
-        raise LoweringError(f"neuron '{name}': its writer's rule ({rules.describe()}) runs on Lava floating_pt "
-                            f"only (RuleLIF); {path} has Lava's LIF (v > th, zero at once): read without --writer")
+        raise LoweringError(f"neuron '{name}': its writer's rule ({rules.describe()}) has no {path} model (Lava's "
+                            "LIF fires on v > th and resets to zero at once); run it on lava-float (RuleLIF)")
 
 
 def neuron_form(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> dict[str, Any]:
