@@ -32,7 +32,8 @@ Who needs which (read from snntorch 1.0.0, rockpool 3.1.0, sinabs 3.1.3 sources)
   ``reset_delay`` 1. ``Leaky`` "zero" zeroes ``mem`` *before* the decay (``mem = (1 -
   reset) mem; mem = beta mem + x``): NIR's immediate reset; ``Leaky`` "subtract" is
   ``mem = beta mem + x - reset * threshold``: ``reset_delay`` 1. The reset mechanism is
-  not written (NIR#63): "zero" unless ``--reset subtract`` (snntorch's default).
+  not written (NIR#63): "zero" unless ``--reset subtract`` (snntorch's default). Neither is
+  ``reset_delay``: these rules are snntorch's default ``reset_delay=True``.
 - **rockpool** ``LIFTorch`` (a CubaLIF): ``n = (v >= th) floor(v/th)`` clipped to
   ``max_spikes_per_dt``, ``v -= n th``: ``>=`` and ``"subtract"`` (exact for
   ``max_spikes_per_dt=1``; several spikes per step have no NIR form).
