@@ -206,10 +206,11 @@ def nilif_int(a_in: torch.Tensor, thresholds, level_lsbs: int, dv: int, position
 
 
 def conv_int(x: torch.Tensor, weight: torch.Tensor, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups: int = 1,
-             chip: ChipLimits = LOIHI2, counts: dict | None = None) -> torch.Tensor:
+             chip: ChipLimits = LOIHI2, counts: dict | None = None, weight32: torch.Tensor | None = None) -> torch.Tensor:
     """Lava's ``PyConvModelFixed`` (cross-correlation, PyTorch layout): exact integer sum, wrapped at 24 bits.
 
-    ``x``: ``(N, C, H, W)`` int64; ``weight``: ``(C_out, C_in/groups, kh, kw)`` int64 mantissas.
+    ``x``: ``(N, C, H, W)`` int64; ``weight``: ``(C_out, C_in/groups, kh, kw)`` int64 mantissas
+    (``weight32``: the same as float32, when the caller keeps it between calls).
 
     The sums run in float32, exact while ``max|x| · max|w| · fan_in < 2**24`` (every partial sum
     is then an integer float32 holds, in whatever order the convolution adds). Larger graded
@@ -219,8 +220,8 @@ def conv_int(x: torch.Tensor, weight: torch.Tensor, stride=(1, 1), padding=(0, 0
     """
     conv = functools.partial(F.conv2d, bias=None, stride=tuple(stride), padding=tuple(padding),
                              dilation=tuple(dilation), groups=int(groups))
-    fan_in = weight[0].numel()
-    per_x = int(weight.abs().max()) * fan_in if weight.numel() else 0
+    w32 = weight.to(torch.float32) if weight32 is None else weight32
+    per_x = int(w32.abs().max()) * weight[0].numel() if weight.numel() else 0
     lo, hi = torch.aminmax(x) if x.numel() else (0, 0)
     top = max(-int(lo), int(hi))
     bound = top * per_x
@@ -229,11 +230,10 @@ def conv_int(x: torch.Tensor, weight: torch.Tensor, stride=(1, 1), padding=(0, 0
         raise BundleError(f"a conv sum may reach {bound}, beyond what the emulator computes exactly (2**53); "
                           "re-quantize with smaller activations")
     if bound < exact32:
-        acc = conv(x.to(torch.float32), weight.to(torch.float32)).to(torch.int64)
+        acc = conv(x.to(torch.float32), w32).to(torch.int64)
     else:
         k = max((exact32 - 1) // per_x, 1).bit_length() - 1  # 2**k · per_x < 2**24
         if ((top >> k) + 1) * per_x < exact32:
-            w32 = weight.to(torch.float32)
             acc = (conv((x >> k).to(torch.float32), w32).to(torch.int64) << k) \
                 + conv((x & ((1 << k) - 1)).to(torch.float32), w32).to(torch.int64)
         else:
@@ -324,6 +324,8 @@ class IntegerEmulator(SplitExecutor):
             raise BundleError(f"{path} is not quantized (no integer parameters in chip.nir); "
                               "export with --quantize int --calib DIR")
         self.params = load_params(Path(path), self.chip, self.quant)
+        self._weights = {n: (torch.as_tensor(p["weight_mant"]), torch.as_tensor(p["weight_mant"]).to(torch.float32))
+                         for n, p in self.params.items() if "weight_mant" in p}
         shapes = [s for s in self.chip_info.shapes.values() if len(s) == 3]
         _, h, w = self.chip_info.input_shape
         self.multiple = max([1] + [max(h // s[1], w // s[2]) for s in shapes if s[1] and s[2]])
@@ -367,9 +369,9 @@ class IntegerEmulator(SplitExecutor):
             x = xs[0] if len(xs) == 1 else sum(xs[1:], xs[0])  # (sum()'s start 0 would cost a pass)
         counts = self.counts.setdefault(name, {})
         if kind == "conv":
-            w = torch.as_tensor(self.params[name]["weight_mant"])
+            w, w32 = self._weights[name]
             y = _per_step(lambda z: conv_int(z, w, node.stride, node.padding, node.dilation, node.groups,
-                                             self.limits, counts), x)
+                                             self.limits, counts, w32), x)
         elif kind == "lif":
             b = torch.as_tensor(self.params[name]["bias_mant"]).view(-1, 1, 1)
             e = int(q["bias_exp"])
