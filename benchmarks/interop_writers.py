@@ -17,6 +17,7 @@ Agreement = equal (step, neuron) entries / all, per neuron layer, in %.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import tempfile
@@ -51,6 +52,7 @@ class Case:
     write: Callable[[Any, Path], Any]  # writes the .nir file (None) or returns the graph it cannot write
     simulate: Callable[[Any, np.ndarray], dict[str, np.ndarray]]  # (T, N, *in) -> layer -> (T, N, ...)
     scale: float = 1.0  # input spike amplitude
+    reset: str | None = None  # --reset: the reset of a writer that does not write it (snntorch, sinabs)
 
 
 def _hooks(net: nn.Module, layers: list[str], rec: dict) -> list:
@@ -61,15 +63,19 @@ def _hooks(net: nn.Module, layers: list[str], rec: dict) -> list:
 
 # ---------------------------------------------------------------- snntorch
 
-def _snntorch_dense():
-    import snntorch as snn
+def _snntorch_dense(reset: str = "zero", synaptic_threshold: float = 0.5):
+    # "subtract" keeps the bias-driven output neuron firing on every step at threshold 0.5: 2.0 leaves it room
+    def build():
+        import snntorch as snn
 
-    torch.manual_seed(0)
-    return nn.Sequential(
-        nn.Linear(16, 8), snn.Leaky(beta=torch.full((8,), 0.9), threshold=torch.full((8,), 0.5), init_hidden=True,
-                                    reset_mechanism="zero"),
-        nn.Linear(8, 4), snn.Synaptic(alpha=torch.full((4,), 0.8), beta=torch.full((4,), 0.9),
-                                      threshold=torch.full((4,), 0.5), init_hidden=True, reset_mechanism="zero"))
+        torch.manual_seed(0)
+        return nn.Sequential(
+            nn.Linear(16, 8), snn.Leaky(beta=torch.full((8,), 0.9), threshold=torch.full((8,), 0.5), init_hidden=True,
+                                        reset_mechanism=reset),
+            nn.Linear(8, 4), snn.Synaptic(alpha=torch.full((4,), 0.8), beta=torch.full((4,), 0.9),
+                                          threshold=torch.full((4,), synaptic_threshold), init_hidden=True,
+                                          reset_mechanism=reset))
+    return build
 
 
 def _snntorch_conv():
@@ -169,16 +175,19 @@ def _norse_sim(layers):
 
 # ---------------------------------------------------------------- sinabs
 
-def _sinabs_conv():
-    import sinabs.layers as sl
-    from sinabs.activation import MembraneReset, SingleSpike
+def _sinabs_conv(reset: str = "zero"):
+    def build():
+        import sinabs.layers as sl
+        from sinabs.activation import MembraneReset, MembraneSubtract, SingleSpike
 
-    torch.manual_seed(0)
-    iaf = lambda: sl.IAFSqueeze(batch_size=1, spike_fn=SingleSpike, reset_fn=MembraneReset())  # noqa: E731
-    net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, bias=False), iaf(), sl.SumPool2d(2), nn.Flatten(),
-                        nn.Linear(64, 5, bias=False), iaf())
-    net(torch.zeros(1, 2, 8, 8))  # sinabs sizes its states on the first call; to_nir reads them
-    return net
+        torch.manual_seed(0)
+        fn = MembraneSubtract if reset == "subtract" else MembraneReset
+        iaf = lambda: sl.IAFSqueeze(batch_size=1, spike_fn=SingleSpike, reset_fn=fn())  # noqa: E731
+        net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, bias=False), iaf(), sl.SumPool2d(2), nn.Flatten(),
+                            nn.Linear(64, 5, bias=False), iaf())
+        net(torch.zeros(1, 2, 8, 8))  # sinabs sizes its states on the first call; to_nir reads them
+        return net
+    return build
 
 
 def _sinabs_dense():
@@ -261,16 +270,20 @@ def _rockpool_sim(layers):
 
 def cases() -> list[Case]:
     return [
-        Case("snntorch", "dense Leaky+Synaptic", (16,), _snntorch_dense, _snntorch_write((16,)),
+        Case("snntorch", "dense Leaky+Synaptic", (16,), _snntorch_dense(), _snntorch_write((16,)),
              _snntorch_sim(["1", "3"])),
+        Case("snntorch", "dense Leaky+Synaptic, subtract", (16,), _snntorch_dense("subtract", 2.0),
+             _snntorch_write((16,)), _snntorch_sim(["1", "3"]), reset="subtract"),
         Case("snntorch", "conv+AvgPool+Flatten", (2, 8, 8), _snntorch_conv, _snntorch_write((2, 8, 8)),
              _snntorch_sim(["1", "5"])),
         Case("norse", "dense LIFBox+LIFCell(CubaLIF)", (16,), _norse_dense, _norse_write((16,)),
              _norse_sim(["1", "3"]), scale=20.0),
         Case("norse", "conv (no pool/flatten export)", (2, 8, 8), _norse_conv, _norse_write((2, 8, 8)),
              _norse_sim(["1", "3"]), scale=20.0),
-        Case("sinabs", "conv+IAF+SumPool+Flatten", (2, 8, 8), _sinabs_conv, _sinabs_write((2, 8, 8)),
+        Case("sinabs", "conv+IAF+SumPool+Flatten", (2, 8, 8), _sinabs_conv(), _sinabs_write((2, 8, 8)),
              _sinabs_sim(["1", "5"]), scale=3.0),
+        Case("sinabs", "conv+IAF+SumPool+Flatten, subtract", (2, 8, 8), _sinabs_conv("subtract"),
+             _sinabs_write((2, 8, 8)), _sinabs_sim(["1", "5"]), scale=3.0, reset="subtract"),
         Case("sinabs", "dense LIF", (16,), _sinabs_dense, _sinabs_write((16,)), _sinabs_sim(["1", "3"]),
              scale=4.0),
         Case("rockpool", "dense LIFTorch(CubaLIF)", (16,), _rockpool_dense, _rockpool_write,
@@ -285,7 +298,7 @@ def spikes(steps: int, samples: int, shape, seed: int = 0, scale: float = 1.0) -
 
 def write_and_read(case: Case, folder: Path, warn=None) -> tuple[Any, nir.NIRGraph, bool, list[str]]:
     """Build the case's net, write it with the writer's exporter, read it back as the CLI's
-    ``--writer`` does: ``(net, graph, read from a file, warning lines)``."""
+    ``--writer`` (and ``--reset``) does: ``(net, graph, read from a file, warning lines)``."""
     from neurodeploy.ir import read_graph
 
     path = Path(folder) / f"{case.writer}-{case.net.split()[0]}.nir"
@@ -293,13 +306,13 @@ def write_and_read(case: Case, folder: Path, warn=None) -> tuple[Any, nir.NIRGra
     in_memory = case.write(net, path)
     lines: list[str] = []
     if in_memory is None:
-        graph = read_graph(path, writer=case.writer, warn=(warn or lines.append))
+        graph = read_graph(path, writer=case.writer, warn=(warn or lines.append), reset=case.reset)
     else:  # the writer's graph cannot be written by nir.write: read in memory, same reader
         from neurodeploy.ir.check import check_graph
         from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
         from neurodeploy.ir.nirread import read_foreign
 
-        graph, _, dt = read_foreign(in_memory, writer=case.writer, warn=(warn or lines.append))
+        graph, _, dt = read_foreign(in_memory, writer=case.writer, warn=(warn or lines.append), reset=case.reset)
         check_graph(graph)
         graph.metadata[FOREIGN_DT_KEY] = dt
     return net, graph, in_memory is None, lines
@@ -308,6 +321,7 @@ def write_and_read(case: Case, folder: Path, warn=None) -> tuple[Any, nir.NIRGra
 def measure(case: Case, steps: int = 100, samples: int = 2, lava: bool = True, folder: Path | None = None,
             warn=None) -> dict[str, Any]:
     """One case: write, read, run on the writer, nir-torch and (optionally) Lava float."""
+    from neurodeploy.ir import rules as nr
     from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -315,7 +329,9 @@ def measure(case: Case, steps: int = 100, samples: int = 2, lava: bool = True, f
         x = spikes(steps, samples, case.input_shape, scale=case.scale)
         ref = case.simulate(net, x)
         row: dict[str, Any] = {"writer": case.writer, "net": case.net, "steps": steps, "samples": samples,
-                               "file": from_file,
+                               "file": from_file, "reset": case.reset,
+                               "neuron_rules": {n: nr.rules_of(n, v).describe() for n, v in graph.nodes.items()
+                                                if not nr.rules_of(n, v).is_nir},
                                "dt_s": float(graph.metadata["neurodeploy.dt_s"]), "warnings": lines,
                                "firing_rate": {k: float(v.mean()) for k, v in ref.items()}}
         start = time.perf_counter()
@@ -323,6 +339,14 @@ def measure(case: Case, steps: int = 100, samples: int = 2, lava: bool = True, f
         row["nir_torch_s"] = time.perf_counter() - start
         row["nir_torch"] = {k: 100.0 * float((np.stack([t.layers[k] for t in ours], 1) == ref[k]).mean())
                             for k in ref}
+        if row["neuron_rules"]:  # what the writer's rules add: the same graph run with NIR's rules
+            plain = copy.deepcopy(graph)
+            for node in plain.nodes.values():
+                for key in (nr.SPIKE_KEY, nr.RESET_KEY, nr.DELAY_KEY):
+                    (node.metadata or {}).pop(key, None)
+            runs = NirSequenceExecutor(plain).run_sequences(x)
+            row["nir_torch_nir_rules"] = {k: 100.0 * float((np.stack([t.layers[k] for t in runs], 1) == ref[k]).mean())
+                                          for k in ref}
         if lava:
             from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
 

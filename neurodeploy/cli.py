@@ -107,6 +107,8 @@ def export_cmd(
                                        "(default 1e-4 s, NIR's; or the --writer's own)."),
     writer: Optional[str] = typer.Option(None, "--writer", help="A .nir file: undo this writer's known quirks "
                                          "(nir, snntorch, norse, sinabs, rockpool)."),
+    reset: Optional[str] = typer.Option(None, "--reset", help="A .nir file from snntorch or sinabs, which do not "
+                                        "write their reset: zero (default) or subtract."),
 ) -> None:
     """Export a trained model (or a .nir file from any NIR writer) to a deployment bundle."""
     if checkpoint.endswith(".nir"):  # another writer's graph (issue 16): a bundle of its own kind
@@ -115,7 +117,7 @@ def export_cmd(
         if size:
             raise NeurodeployError("--size is for checkpoints; a .nir file's input shape is its Input node's")
         manifest = export_nir_bundle(checkpoint, out, target=target, dt_s=dt, writer=writer, force=force,
-                                     warn=_warn_line, quantize=quantize, calib=calib)
+                                     warn=_warn_line, reset=reset, quantize=quantize, calib=calib)
         if as_json:
             _print_json(manifest)
         else:
@@ -130,6 +132,8 @@ def export_cmd(
                               f"{q['saturated_values']:,} saturated values; worst weight RMS error "
                               f"{q['worst_weight_rms_error']:.3g}")
         return
+    if reset is not None:
+        raise NeurodeployError("--reset is for .nir files from snntorch or sinabs; a checkpoint carries its own")
     from neurodeploy.bundle import export_bundle
 
     manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force,
@@ -346,11 +350,13 @@ def inspect_cmd(
                                        "is read with (default 1e-4 s, NIR's; or the --writer's own)."),
     writer: Optional[str] = typer.Option(None, "--writer", help="Undo this writer's known quirks in a .nir file: "
                                          "nir (none), snntorch, norse, sinabs, rockpool."),
+    reset: Optional[str] = typer.Option(None, "--reset", help="A .nir file from snntorch or sinabs, which do not "
+                                        "write their reset: zero (default) or subtract."),
 ) -> None:
     """Nodes with type, shape, edge kind, chip or host, and parameter count; the partition."""
     from neurodeploy.inspect import inspect_target
 
-    result = inspect_target(target, size=size_pair(size), dt_s=dt, writer=writer, warn=_warn_line)
+    result = inspect_target(target, size=size_pair(size), dt_s=dt, writer=writer, warn=_warn_line, reset=reset)
     if as_json:
         _print_json(result)
         return
@@ -360,6 +366,8 @@ def inspect_cmd(
     for r in result["nodes"]:
         table.add_row(r["node"], r["type"], "x".join(map(str, r["shape"])), r["edge_kind"], r["side"], f"{r['params']:,}")
     console.print(table)
+    for node, rule in result.get("neuron_rules", {}).items():
+        console.print(f"  {node}: fires on {rule} (the writer's rule, neurodeploy/ir/rules.py)")
     part = result.get("partition")
     if part:
         for side in ("chip", "host"):

@@ -23,7 +23,9 @@ sources), and the discrete step each library runs (``v`` membrane, ``x`` input, 
   reset mechanism is *not* written. Step: ``H = beta v + x``; ``S = H > thr`` (the
   surrogate's forward is ``x > 0``); reset "zero": ``v = H (1 - S)`` (``reset_delay``
   True or False give the same spikes); reset "subtract" (snntorch's default!):
-  ``v = H - S thr``, which Lava's LIF cannot compute. Spikes are float32 whatever the
+  ``v = beta v + x - S_prev thr`` (the previous step's spike subtracted after the decay,
+  one step late), which Lava's LIF cannot compute; ``read_graph(writer="snntorch",
+  reset="subtract")`` runs it (:mod:`neurodeploy.ir.rules`, Lava ``RuleLIF``). Spikes are float32 whatever the
   module dtype, so snntorch nets run in float32.
 - **norse** ``LIFBoxCell(tau_mem_inv, v_th)`` -> ``tau = dt/tau_mem_inv`` (wrong by a
   factor dt^2: the time constant is ``1/tau_mem_inv``; norse/norse#411), ``r = 1``,
@@ -156,7 +158,9 @@ def from_foreign_nir(graph: nir.NIRGraph, t_steps: int, source: str, *, dt_s: fl
         dt_s: seconds per step the writer assumed; default: the writer's (snntorch 1e-4 s,
             norse 1e-3 s). It sets ``dv = dt/tau`` and the input gain ``dt r / tau``.
         reset: the reset the source network used; NIR does not record it. Only ``"zero"``
-            (snntorch ``reset_mechanism="zero"``, norse ``reset_value``) maps to Lava.
+            (snntorch ``reset_mechanism="zero"``, norse ``reset_value``) maps to this path's
+            Lava LIF; snntorch's "subtract" runs through :func:`neurodeploy.ir.read_graph`
+            (``writer="snntorch", reset="subtract"``; :mod:`neurodeploy.ir.rules`).
         input_shape: (C, H, W) when the Input node does not carry it.
         norse_tau_bug: source "norse" only: the graph was written by a norse whose
             ``to_nir`` stores ``tau = dt / tau_mem_inv`` (norse <= 1.1.0, norse/norse#411);
@@ -185,8 +189,9 @@ def from_foreign_nir(graph: nir.NIRGraph, t_steps: int, source: str, *, dt_s: fl
             raise GraphError("source 'nir': pass dt_s, the seconds per time step the graph's taus assume")
         dt_s = WRITER_DT_S[source]
     if reset != "zero":
-        raise LoweringError(f"reset {reset!r}: Lava's LIF resets to zero; retrain with snntorch "
-                            "reset_mechanism='zero' or norse reset_method=reset_value")
+        raise LoweringError(f"reset {reset!r}: this image path lowers to Lava's LIF, which resets to zero; read the "
+                            ".nir file with --writer snntorch --reset subtract (read_graph), or retrain with "
+                            "reset_mechanism='zero'")
     if t_steps < 1:
         raise GraphError(f"t_steps must be >= 1, got {t_steps}")
     for name, node in graph.nodes.items():

@@ -16,6 +16,7 @@ from neurodeploy.ir import DeployGraph
 from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
 from neurodeploy.ir.nirread import kinds as kinds_of
 from neurodeploy.ir.primitives import SPIKING_KINDS
+from neurodeploy.ir.rules import rules_of
 from neurodeploy.passes.partition import partition, summarize
 
 
@@ -36,10 +37,10 @@ def _type_name(node: nir.NIRNode) -> str:
 
 
 def load_graph_for(target: str, size: tuple[int, int] | None = None, dt_s: float | None = None,
-                   writer: str | None = None, warn=None) -> tuple[nir.NIRGraph, str]:
+                   writer: str | None = None, warn=None, reset: str | None = None) -> tuple[nir.NIRGraph, str]:
     """A bundle folder, a ``.nir`` file, or a checkpoint (path or shipped name) -> graph.
 
-    ``dt_s``, ``writer``, ``warn``: how a ``.nir`` file from another writer is read
+    ``dt_s``, ``writer``, ``warn``, ``reset``: how a ``.nir`` file from another writer is read
     (:func:`neurodeploy.ir.read_graph`)."""
     path = Path(target)
     if path.is_dir():
@@ -51,7 +52,7 @@ def load_graph_for(target: str, size: tuple[int, int] | None = None, dt_s: float
 
         return Bundle.open(path).graph, "bundle"  # checks the manifest and every file's SHA-256
     if path.suffix == ".nir":
-        return read_graph(path, dt_s=dt_s, writer=writer, warn=warn), "nir"
+        return read_graph(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset), "nir"
     from neurodeploy.checkpoint import build_model, load_checkpoint
     from neurodeploy.export import export_graph
     from neurodeploy.models import get_architecture
@@ -91,10 +92,10 @@ def inspect_graph(graph: nir.NIRGraph, info: GraphInfo | None) -> dict[str, Any]
 
 
 def inspect_target(target: str, size: tuple[int, int] | None = None, dt_s: float | None = None,
-                   writer: str | None = None, warn=None) -> dict[str, Any]:
+                   writer: str | None = None, warn=None, reset: str | None = None) -> dict[str, Any]:
     """Inspect a bundle, a ``.nir`` file or a checkpoint (exported at ``size`` = (H, W) pixels);
     a ``.nir`` file from another writer is read at ``dt_s`` seconds per step with ``writer``'s quirks."""
-    graph, source = load_graph_for(target, size, dt_s=dt_s, writer=writer, warn=warn)
+    graph, source = load_graph_for(target, size, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
     try:
         info = graph_info(graph)
     except NeurodeployError:
@@ -105,4 +106,6 @@ def inspect_target(target: str, size: tuple[int, int] | None = None, dt_s: float
     if FOREIGN_DT_KEY in (graph.metadata or {}):
         result["dt_s"] = float(graph.metadata[FOREIGN_DT_KEY])
         result["writer"] = writer or "nir"
+        rules = {n: rules_of(n, v) for n, v in graph.nodes.items()}
+        result["neuron_rules"] = {n: r.describe() for n, r in rules.items() if not r.is_nir}
     return result

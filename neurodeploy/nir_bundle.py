@@ -9,7 +9,9 @@ same format and version as model bundles, keys added only):
   loads it (except where NIR's own type check is wrong: grouped convs, see
   tests/test_nir_primitives.py); ``chip.nir`` -- the same graph: every node maps to a Lava
   process (:mod:`neurodeploy.targets.loihi.nir_map`), else the export is refused in one line;
-- ``manifest.json`` -- the source file and its SHA-256, ``writer``, ``dt_s`` (seconds per
+- ``manifest.json`` -- the source file and its SHA-256, ``writer``, ``reset`` (``--reset``),
+  ``neuron_rules`` (the writer's rules NIR cannot carry, per node; :mod:`neurodeploy.ir.rules`;
+  graph.nir keeps them in node metadata), ``dt_s`` (seconds per
   step the file was read with), ``input_shape`` (per step), the Lava mapping (processes,
   latencies), versions, files with their SHA-256.
 
@@ -47,6 +49,7 @@ from neurodeploy.bundle import (FORMAT, FORMAT_VERSION, MANIFEST, TARGETS, _chec
 from neurodeploy.errors import BundleError, NeurodeployError
 from neurodeploy.ir import read_graph
 from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
+from neurodeploy.ir.rules import rules_of
 from neurodeploy.checkpoint import file_sha256
 from neurodeploy.limits import LOIHI2
 
@@ -69,11 +72,12 @@ def is_nir_bundle(path: Path) -> bool:
 
 
 def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loihi", dt_s: float | None = None,
-                      writer: str | None = None, force: bool = False, warn=None, quantize: str = "none",
-                      calib: Path | None = None) -> dict[str, Any]:
-    """Read ``nir_file`` (another writer's graph), map it to Lava, write the bundle ``out``
-    atomically (untouched on any error). ``quantize="int"``: Loihi 2 integers too, the input's
-    scale from ``calib`` (a ``.npy`` like ``--input``; default: validate's random spikes). Returns the manifest."""
+                      writer: str | None = None, force: bool = False, warn=None,
+                      reset: str | None = None, quantize: str = "none", calib: Path | None = None) -> dict[str, Any]:
+    """Read ``nir_file`` (another writer's graph; ``reset``: the reset of a writer that does not
+    write it), map it to Lava, write the bundle ``out`` atomically (untouched on any error).
+    ``quantize="int"``: Loihi 2 integers too, the input's scale from ``calib`` (a ``.npy`` like
+    ``--input``; default: validate's random spikes). Returns the manifest."""
     from neurodeploy.targets.loihi.nir_map import build_map
 
     if target not in TARGETS:
@@ -84,7 +88,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
         raise NeurodeployError("--calib FILE.npy sets the input scale of --quantize int; add --quantize int")
     out = _check_destination(Path(out), force)
     nir_file = Path(nir_file)
-    graph = read_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn)
+    graph = read_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
     dt = float(graph.metadata[FOREIGN_DT_KEY])
     graph.metadata[WRITER_KEY] = writer or "nir"
     mapping = build_map(graph, dt)  # LoweringError (one line naming the node) before anything is written
@@ -106,6 +110,10 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
             "target": target,
             "source": {"nir_file": str(nir_file.resolve()), "sha256": file_sha256(nir_file)},
             "writer": writer or "nir",
+            "reset": reset,  # --reset as given (None: not given)
+            # the writer's neuron rules NIR cannot carry (also in graph.nir's node metadata)
+            "neuron_rules": {n: rules_of(n, v).describe() for n, v in graph.nodes.items()
+                             if not rules_of(n, v).is_nir},
             "dt_s": dt,
             "input_shape": input_shape,
             "layers": mapping.layers,

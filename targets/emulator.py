@@ -9,14 +9,15 @@ island handling. Every chip value is an int64 tensor; the arithmetic is Lava 0.1
 - **Conv** (``PyConvModelFixed``): ``a_out = wrap24(sum w_mant · s_in)`` -- the sum wraps
   modulo ``2**24`` into ``[-2**23, 2**23)``; ``weight_exp`` plays no part (Lava ignores it).
   The sum is computed exactly in float32 when ``max|s_in| · max|w| · fan_in < 2**24``,
-  else in float64 (exact below ``2**53``, checked), then converted to int64.
+  else as two float32 sums of the input's high and low bits, else in float64 (exact below
+  ``2**53``, checked), then converted to int64 (:func:`conv_int`).
 - **LIF** (``PyLifModelBitAcc``), per step::
 
       u = trunc0(u · (4096 - du - 1) / 4096) + (a_in << 6)      # then Lava's one-step wrap
       v = sat(trunc0(v · (4096 - dv) / 4096) + u + (bias_mant << bias_exp), ±(2**23 - 1))
       s = v > (vth_mant << 6);  v[s] = 0
 
-  ``trunc0`` rounds toward zero; the wrap subtracts ``2**24`` when ``u > 2**23`` and adds it
+  ``trunc0`` rounds toward zero (:func:`decay_`: the states are integers held in floats); the wrap subtracts ``2**24`` when ``u > 2**23`` and adds it
   when ``u <= -2**23`` (Lava tests the second bound on the wrapped value but adds to the
   unwrapped one; reproduced).
 - **Rescale** (relay synapse, Dense semantics): ``(x · M) >> k`` rounding down
@@ -36,6 +37,7 @@ of the network's downsampling factor, and the output cropped back (as the models
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import nir
@@ -77,6 +79,23 @@ def rescale(x: torch.Tensor, m: int, k: int) -> torch.Tensor:
     return y >> k if k >= 0 else y << -k
 
 
+def decay_(x: np.ndarray, keep: int, bits: int) -> np.ndarray:
+    """``x = trunc0(x · keep / 2**bits)`` in place on a float state (Lava's decays round toward zero).
+
+    Exact: ``|x| < 2**24`` and ``keep <= 2**bits = 4096``, so ``x · keep / 2**bits`` has at most
+    37 significant bits and float64 (53) holds it, and the division by a power of two is exact;
+    in float32 (24 bits) when ``keep`` is a power of two (the product is then ``x`` rescaled)."""
+    x *= keep * 2.0 ** -bits
+    return np.trunc(x, out=x)
+
+
+def _wrap_current(cur: np.ndarray) -> np.ndarray:
+    """Lava's one-step wrap of ``u`` (see the module docstring), on float integers."""
+    half = float(_HALF)
+    wrapped = np.where(cur > half, cur - 2 * half, cur)
+    return np.where(wrapped <= -half, cur + 2 * half, wrapped)
+
+
 def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Tensor | int = 0,
             chip: ChipLimits = LOIHI2, state: bool = False, counts: dict | None = None):
     """Lava's ``PyLifModelBitAcc`` on a sequence.
@@ -88,53 +107,68 @@ def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Ten
         state: also return ``u`` and ``v`` after every step.
         counts: when given, adds ``u_wrapped`` and ``v_saturated`` (numbers of values).
     Returns:
-        spikes ``(T, ...)`` int64 (0/1), and with ``state`` the tuple ``(spikes, u, v)``.
+        spikes ``(T, ...)`` int64 (0/1), and with ``state`` the tuple ``(spikes, u, v)`` (int64).
+
+    The states are integers held in float64 (exact below ``2**53``; every value here is below
+    ``2**37``), or in float32 where that is exact (see the code), updated in place in numpy:
+    a step is a handful of whole-array operations on small arrays, where numpy's per-call cost
+    is a fraction of torch's, and int64 division has no fast path on CPU.
     """
     shift, dbits = int(chip.state_shift_bits), int(chip.decay_shift_bits)
     keep_u, keep_v = chip.current_retained(du), chip.voltage_retained(dv)
-    vth = int(vth_mant) << shift
-    lim = _HALF - 1
-    us: list[torch.Tensor] = []
+    vth = float(int(vth_mant) << shift)
+    lim = float(_HALF - 1)
+    u_all = np.asarray(a_in, dtype=np.int64) << shift
+    b = np.asarray(bias, dtype=np.float64)
+    dtype = np.float64
     if keep_u == 0:
         # du = 4095 (the derainers' current that passes straight through): u[t] depends on a[t] only,
         # so the current and Lava's wrap are computed for all steps at once (same values, one pass)
-        u_all = a_in << shift
-        lo, hi = torch.aminmax(u_all) if u_all.numel() else (u_all.new_zeros(()), u_all.new_zeros(()))
+        lo, hi = (int(u_all.min()), int(u_all.max())) if u_all.size else (0, 0)
         if hi > _HALF or lo <= -_HALF:  # some current wraps (never with PTQ's |a_in| < 2**16)
-            cur_all = u_all
-            wrapped = torch.where(cur_all > _HALF, cur_all - 2 * _HALF, cur_all)
-            u_all = torch.where(wrapped <= -_HALF, cur_all + 2 * _HALF, wrapped)
+            cur_all = u_all.astype(np.float64)
+            u_all = _wrap_current(cur_all)
             if counts is not None:
                 counts["u_wrapped"] = counts.get("u_wrapped", 0) + int((u_all != cur_all).sum())
-            del cur_all, wrapped
-    u = torch.zeros_like(a_in[0])
-    v = torch.zeros_like(a_in[0])
-    spikes, vs = [], []
-    for t, a in enumerate(a_in):
+            lo, hi = (int(u_all.min()), int(u_all.max()))
+        if keep_v & (keep_v - 1) == 0 and max(hi, -lo) + float(np.abs(b).max(initial=0)) <= _HALF:
+            # float32 holds every value exactly: the decay is a power-of-two scaling and
+            # |v decayed| + |u| + |bias| < 2**24 (|v| <= 2**23 - 1 after saturation)
+            dtype = np.float32
+        # the bias joins the current once for all steps (integers: the sum is the same in any order)
+        drive = u_all.astype(dtype) + b.astype(dtype)
+    else:
+        drive = u_all.astype(dtype)
+    u = np.zeros(drive.shape[1:], dtype=dtype)
+    v = np.zeros(drive.shape[1:], dtype=dtype)
+    quiet = np.empty(drive.shape, dtype=bool)  # v <= vth: no spike, v kept
+    us, vs = [], []
+    for t in range(drive.shape[0]):
         if keep_u == 0:
             u = u_all[t]
+            v = decay_(v, keep_v, dbits)
+            v += drive[t]
         else:
-            cur = trunc_shift(u * keep_u, dbits) + (a << shift)
-            wrapped = torch.where(cur > _HALF, cur - 2 * _HALF, cur)
-            u = torch.where(wrapped <= -_HALF, cur + 2 * _HALF, wrapped)
+            cur = decay_(u, keep_u, dbits) + drive[t]
+            u = _wrap_current(cur)
             if counts is not None:
                 counts["u_wrapped"] = counts.get("u_wrapped", 0) + int((u != cur).sum())
-        raw = trunc_shift(v * keep_v, dbits) + u + bias
-        lo, hi = torch.aminmax(raw) if raw.numel() else (raw.new_zeros(()), raw.new_zeros(()))
-        if hi > lim or lo < -lim:  # saturation is rare: clip and count only when it happens
-            v = raw.clamp(-lim, lim)
+            v = decay_(v, keep_v, dbits)
+            v += u
+            v += b
+        if v.size and (v.max() > lim or v.min() < -lim):  # saturation is rare: clip and count when it happens
             if counts is not None:
-                counts["v_saturated"] = counts.get("v_saturated", 0) + int((v != raw).sum())
-        else:
-            v = raw
-        s = v > vth
-        v = v.masked_fill(s, 0)
-        spikes.append(s)
+                counts["v_saturated"] = counts.get("v_saturated", 0) + int((np.abs(v) > lim).sum())
+            np.clip(v, -lim, lim, out=v)
+        np.less_equal(v, vth, out=quiet[t])
+        v *= quiet[t]  # the reset to 0
         if state:
-            us.append(u)
-            vs.append(v)
-    out = torch.stack(spikes).to(torch.int64)
-    return (out, torch.stack(us), torch.stack(vs)) if state else out
+            us.append(np.broadcast_to(u, v.shape).astype(np.int64))
+            vs.append(v.astype(np.int64))
+    out = torch.from_numpy(np.logical_not(quiet).astype(np.int64))
+    if state:
+        return out, torch.from_numpy(np.stack(us)), torch.from_numpy(np.stack(vs))
+    return out
 
 
 def nilif_int(a_in: torch.Tensor, thresholds, level_lsbs: int, dv: int, positions: int,
@@ -172,23 +206,45 @@ def nilif_int(a_in: torch.Tensor, thresholds, level_lsbs: int, dv: int, position
 
 
 def conv_int(x: torch.Tensor, weight: torch.Tensor, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups: int = 1,
-             chip: ChipLimits = LOIHI2, counts: dict | None = None) -> torch.Tensor:
+             chip: ChipLimits = LOIHI2, counts: dict | None = None, weight32: torch.Tensor | None = None) -> torch.Tensor:
     """Lava's ``PyConvModelFixed`` (cross-correlation, PyTorch layout): exact integer sum, wrapped at 24 bits.
 
-    ``x``: ``(N, C, H, W)`` int64; ``weight``: ``(C_out, C_in/groups, kh, kw)`` int64 mantissas.
+    ``x``: ``(N, C, H, W)`` int64; ``weight``: ``(C_out, C_in/groups, kh, kw)`` int64 mantissas
+    (``weight32``: the same as float32, when the caller keeps it between calls).
+
+    The sums run in float32, exact while ``max|x| · max|w| · fan_in < 2**24`` (every partial sum
+    is then an integer float32 holds, in whatever order the convolution adds). Larger graded
+    inputs are split as ``x = (x >> k) · 2**k + (x & (2**k - 1))`` with both halves under that
+    bound: two float32 convolutions are about twice as fast as one in float64. Beyond that,
+    float64 (exact below ``2**53``, checked).
     """
-    fan_in = weight[0].numel()
-    bound = int(x.abs().max()) * int(weight.abs().max()) * fan_in if x.numel() and weight.numel() else 0
+    conv = functools.partial(F.conv2d, bias=None, stride=tuple(stride), padding=tuple(padding),
+                             dilation=tuple(dilation), groups=int(groups))
+    w32 = weight.to(torch.float32) if weight32 is None else weight32
+    per_x = int(w32.abs().max()) * weight[0].numel() if weight.numel() else 0
+    lo, hi = torch.aminmax(x) if x.numel() else (0, 0)
+    top = max(-int(lo), int(hi))
+    bound = top * per_x
+    exact32 = 1 << 24
     if bound >= 1 << 53:
         raise BundleError(f"a conv sum may reach {bound}, beyond what the emulator computes exactly (2**53); "
                           "re-quantize with smaller activations")
-    dtype = torch.float32 if bound < 1 << 24 else torch.float64
-    acc = F.conv2d(x.to(dtype), weight.to(dtype), None, tuple(stride), tuple(padding), tuple(dilation), int(groups))
-    bits = chip.conv_accumulator.bits
-    if bound < 1 << (bits - 1):  # every sum is an exact integer inside the accumulator: nothing rounds or wraps
-        return acc.to(torch.int64)
-    acc = torch.round(acc).to(torch.int64)
-    out = wrap_signed(acc, bits)
+    if bound < exact32:
+        acc = conv(x.to(torch.float32), w32).to(torch.int64)
+    else:
+        k = max((exact32 - 1) // per_x, 1).bit_length() - 1  # 2**k · per_x < 2**24
+        if ((top >> k) + 1) * per_x < exact32:
+            acc = (conv((x >> k).to(torch.float32), w32).to(torch.int64) << k) \
+                + conv((x & ((1 << k) - 1)).to(torch.float32), w32).to(torch.int64)
+        else:
+            acc = conv(x.to(torch.float64), weight.to(torch.float64)).to(torch.int64)
+    half = 1 << (chip.conv_accumulator.bits - 1)
+    if bound < half:  # every sum is an exact integer inside the accumulator: nothing wraps
+        return acc
+    lo, hi = torch.aminmax(acc)
+    if lo >= -half and hi < half:
+        return acc
+    out = wrap_signed(acc, chip.conv_accumulator.bits)
     if counts is not None:
         counts["acc_wrapped"] = counts.get("acc_wrapped", 0) + int((out != acc).sum())
     return out
@@ -268,6 +324,8 @@ class IntegerEmulator(SplitExecutor):
             raise BundleError(f"{path} is not quantized (no integer parameters in chip.nir); "
                               "export with --quantize int --calib DIR")
         self.params = load_params(Path(path), self.chip, self.quant)
+        self._weights = {n: (torch.as_tensor(p["weight_mant"]), torch.as_tensor(p["weight_mant"]).to(torch.float32))
+                         for n, p in self.params.items() if "weight_mant" in p}
         shapes = [s for s in self.chip_info.shapes.values() if len(s) == 3]
         _, h, w = self.chip_info.input_shape
         self.multiple = max([1] + [max(h // s[1], w // s[2]) for s in shapes if s[1] and s[2]])
@@ -307,12 +365,13 @@ class IntegerEmulator(SplitExecutor):
         if isinstance(node, nd.Concat):
             x = torch.cat([self._input(name, p, ints, values) for p in node.inputs], dim=2)
         else:
-            x = sum(self._input(name, p, ints, values) for p in preds)
+            xs = [self._input(name, p, ints, values) for p in preds]
+            x = xs[0] if len(xs) == 1 else sum(xs[1:], xs[0])  # (sum()'s start 0 would cost a pass)
         counts = self.counts.setdefault(name, {})
         if kind == "conv":
-            w = torch.as_tensor(self.params[name]["weight_mant"])
+            w, w32 = self._weights[name]
             y = _per_step(lambda z: conv_int(z, w, node.stride, node.padding, node.dilation, node.groups,
-                                             self.limits, counts), x)
+                                             self.limits, counts, w32), x)
         elif kind == "lif":
             b = torch.as_tensor(self.params[name]["bias_mant"]).view(-1, 1, 1)
             e = int(q["bias_exp"])

@@ -2,7 +2,8 @@
 graphs from other NIR writers.
 
 The semantics (equations, dt, reset, initial state, what NIR leaves open) are written once,
-in :mod:`neurodeploy.ir.primitives`; this module implements exactly that, in float64 by
+in :mod:`neurodeploy.ir.primitives` (and the writers' neuron rules NIR cannot carry, in
+:mod:`neurodeploy.ir.rules`); this module implements exactly that, in float64 by
 default. :func:`eval_primitive` evaluates one node (used by ``nir_torch.eval_node`` for
 graphs of ours that hold these primitives); :class:`NirSequenceExecutor` runs a whole graph
 read by :func:`neurodeploy.ir.read_graph` on an input sequence (events or values, not
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 
 from neurodeploy.errors import GraphError
 from neurodeploy.ir import primitives as pr
+from neurodeploy.ir import rules as nr
 from neurodeploy.ir import topological_order
 from neurodeploy.ir.nirread import kinds as node_kinds
 from neurodeploy.trace import Trace
@@ -38,8 +40,10 @@ def _per_step(fn, x: torch.Tensor) -> torch.Tensor:
     return y.reshape(t, n, *y.shape[1:])
 
 
-def _neuron(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float) -> torch.Tensor:
-    """The neuron equations of :mod:`neurodeploy.ir.primitives`, one Euler step per time step."""
+def _neuron(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float,
+            rules: nr.NeuronRules = nr.NIR_RULES) -> torch.Tensor:
+    """The neuron equations of :mod:`neurodeploy.ir.primitives`, one Euler step per time step,
+    fired and reset by ``rules`` (:mod:`neurodeploy.ir.rules`; NIR's by default)."""
     shape = tuple(x.shape[2:])
     p = {k: _t(v, x) for k, v in pr.neuron_params(name, node, shape, dt).items()}
     if isinstance(node, nir.Threshold):
@@ -47,6 +51,11 @@ def _neuron(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float) -> torch.T
     spiking = isinstance(node, (nir.IF, nir.LIF, nir.CubaLIF))
     v = torch.zeros_like(x[0]) + (p["v_reset"] if spiking else 0.0)
     cur = torch.zeros_like(x[0])
+    if spiking:
+        fires = torch.ge if rules.spike == ">=" else torch.gt
+        depth = p["v_threshold"] - p["v_reset"]
+        reset = (lambda u: u - depth) if rules.reset == "subtract" else (lambda u: torch.zeros_like(u) + p["v_reset"])
+        pending = torch.zeros_like(x[0], dtype=torch.bool)  # spikes whose reset lands on the next step
     out = []
     for x_t in x:
         if isinstance(node, (nir.I, nir.IF)):
@@ -57,8 +66,13 @@ def _neuron(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float) -> torch.T
             cur = cur + dt / p["tau_syn"] * (-cur + p["w_in"] * x_t)
             v = v + dt / p["tau_mem"] * (p["v_leak"] - v + p["r"] * cur)
         if spiking:
-            s = v > p["v_threshold"]
-            v = torch.where(s, p["v_reset"], v)
+            if rules.reset_delay:
+                v = torch.where(pending, reset(v), v)
+            s = fires(v, p["v_threshold"])
+            if rules.reset_delay:
+                pending = s
+            else:
+                v = torch.where(s, reset(v), v)
             out.append(s.to(x.dtype))
         else:
             out.append(v)
@@ -103,10 +117,11 @@ def eval_primitive(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float) -> 
     if isinstance(node, nir.Delay):
         return _delay(name, node, x, dt)
     if type(node) in pr.NEURON_PARAMS or isinstance(node, nir.LIF):
+        rules = nr.rules_of(name, node)
         if isinstance(node, nir.LIF):
             return _neuron(name, nir.LIF(**{k: np.asarray(getattr(node, k), dtype=np.float64)
-                                            for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")}), x, dt)
-        return _neuron(name, node, x, dt)
+                                            for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")}), x, dt, rules)
+        return _neuron(name, node, x, dt, rules)
     raise GraphError(f"node '{name}' ({type(node).__name__}) has no torch implementation")
 
 

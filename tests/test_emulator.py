@@ -169,7 +169,7 @@ def test_rescales_match_lavas_dense_with_a_negative_weight_exp(lava_lif):
 
 def _traces(lava, flip=False, monkeypatch=None):
     if flip:  # the decay's rounding toward zero replaced by a floor shift
-        monkeypatch.setattr(emu, "trunc_shift", lambda x, bits: x >> bits)
+        monkeypatch.setattr(emu, "decay_", lambda x, keep, bits: np.floor(x * keep * 2.0 ** -bits, out=x))
     ours = {n: _emulate_lif(n) for n in LIF_LAYERS}
     lava = {n: lava[n] for n in LIF_LAYERS}
     # spikes and states as layers of one Trace each, so that the verifier compares all three

@@ -21,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import interop_fixed as ifx  # noqa: E402
 import interop_writers as iw  # noqa: E402
 
+from neurodeploy.errors import LoweringError  # noqa: E402
 from neurodeploy.ir import read_graph  # noqa: E402
+from neurodeploy.ir.rules import NeuronRules, set_rules  # noqa: E402
 from neurodeploy.quantize.ptq import QuantizationError  # noqa: E402
 from neurodeploy.targets.loihi.nir_fixed import check_params, quantize_map  # noqa: E402
 from neurodeploy.targets.loihi.nir_map import build_map  # noqa: E402
@@ -33,7 +35,7 @@ CASES = {c.name: c for c in ifx.cases()}
 CONV = "nir: conv+IF+SumPool+LIF+AvgPool+Flatten+Affine+CubaLIF"
 # a rule nir_map's neuron form may carry that the fixed mapping does not implement (a writer's reset
 # rule such as rockpool's subtraction) is refused in one line; such a case is an expected refusal
-NO_FIXED_FORM = "has no fixed_pt form yet"
+NO_FIXED_FORM = "has no fixed_pt"
 
 
 def _needs(name: str) -> None:
@@ -63,7 +65,11 @@ def test_a_flipped_rounding_rule_is_caught_at_the_layer_it_changes(monkeypatch):
     (dv = 819, negative v: a one-LSB difference on most steps)."""
     import neurodeploy.targets.emulator as emulator
 
-    monkeypatch.setattr(emulator, "trunc_shift", lambda x, bits: x >> bits)
+    def floor_decay(x, keep, bits):  # the emulator's decay_, rounding down instead of toward zero
+        x *= keep * 2.0 ** -bits
+        return np.floor(x, out=x)
+
+    monkeypatch.setattr(emulator, "decay_", floor_decay)
     row = ifx.measure(CASES["nir: Conv1d+Threshold+Linear+Scale+LIF+Delay+Affine+LI"], steps=20, samples=1)
     agreement = row["lava_fixed_vs_emulator"]
     assert agreement["thr"] == 100.0 and agreement["li"] < 90.0, row
@@ -79,7 +85,7 @@ def test_lava_fixed_equals_the_integer_reference_for_every_writer_and_primitive(
     _needs(name)
     try:
         row = ifx.measure(CASES[name], steps=100, samples=2, stock=True)
-    except QuantizationError as exc:
+    except LoweringError as exc:  # a writer's rules Lava's LIF cannot run: one line naming the neuron
         if NO_FIXED_FORM in str(exc):
             pytest.xfail(str(exc))
         raise
@@ -139,6 +145,22 @@ def test_integer_spike_condition_is_strictly_greater_like_nir(tmp_path):
     assert emu.tolist() == ref.tolist() == [0, 0, 1, 0, 0, 1]
 
 
+def test_a_writers_greater_or_equal_on_an_if_is_exact_in_integers(tmp_path):
+    """sinabs' IAF fires on ``v >= th``: on an IF, ``v`` stays on multiples of 64, so Lava's ``v > vth << 6``
+    with ``vth_mant`` one lower is exactly ``>=`` -- the membrane landing on the threshold fires, as in float."""
+    g = _tie_graph()
+    set_rules(g.nodes["if"], NeuronRules(">=", "zero", 0))
+    nir.write(str(tmp_path / "ge.nir"), g, compression=None)
+    graph = read_graph(tmp_path / "ge.nir")
+    m = build_map(graph, 1e-4)
+    x = np.ones((6, 1, 1))
+    quant, arrays = quantize_map(m, x)
+    assert quant["if"]["vth_mant"] == 253 and quant["if"]["spike"] == ">=" and quant["if"]["vth_rel_error"] == 0.0
+    emu = NirIntegerEmulator(graph, m, quant, arrays).run_sequences(x)[0].layers["if"].ravel()
+    ref = NirSequenceExecutor(graph).run_sequences(x)[0].layers["if"].ravel()
+    assert emu.tolist() == ref.tolist() == [0, 1, 0, 1, 0, 1]
+
+
 def test_fixed_mapping_refuses_in_one_line_naming_the_node(tmp_path):
     nir.write(str(tmp_path / "tie.nir"), _tie_graph(), compression=None)
     m = build_map(read_graph(tmp_path / "tie.nir"), 1e-4)
@@ -147,18 +169,14 @@ def test_fixed_mapping_refuses_in_one_line_naming_the_node(tmp_path):
     with pytest.raises(QuantizationError, match=f"neuron 'if': its rule 'reset' = 'subtract' {NO_FIXED_FORM}"):
         quantize_map(m, x)
     del m.procs["if"].params["reset"]
-
-    class Rules:  # the shape of a writer's neuron rules object the float map may carry (is_nir, describe)
-        def __init__(self, is_nir: bool) -> None:
-            self.is_nir = is_nir
-
-        def describe(self) -> str:
-            return "spike >=, reset subtract"
-
-    m.procs["if"].params["rules"] = Rules(False)
-    with pytest.raises(QuantizationError, match=f"neuron 'if': its rule 'rules' = spike >=, reset subtract {NO_FIXED_FORM}"):
+    m.procs["if"].params["rules"] = NeuronRules(">=", "subtract", 0)  # rockpool's: Lava's LIF only resets to 0
+    with pytest.raises(LoweringError, match=r"neuron 'if': its writer's rule \(v >= th, subtract\) has no fixed_pt "
+                                            "model"):
         quantize_map(m, x)
-    m.procs["if"].params["rules"] = Rules(True)  # NIR's own rules: the fixed mapping's
+    m.procs["if"].params["rules"] = NeuronRules(">", "zero", 1)  # snntorch Synaptic's late reset
+    with pytest.raises(LoweringError, match="v > th, zero one step late"):
+        quantize_map(m, x)
+    m.procs["if"].params["rules"] = NeuronRules()  # NIR's own rules
     quant, arrays = quantize_map(m, x)
     arrays["lin"]["weight_mant"] = np.zeros((2, 1), dtype=np.int64)
     with pytest.raises(QuantizationError, match=r"'lin/weight_mant' is \[2, 1\], the graph needs \[1, 1\]"):

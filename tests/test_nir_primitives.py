@@ -298,12 +298,19 @@ def test_upstream_snntorch_synaptic_zero_reset_is_one_step_late(tmp_path):
     """snntorch 1.0's ``Synaptic(reset_mechanism="zero")`` zeroes the membrane on the step
     *after* a spike, discarding that step's input (``mem -= mem * reset`` with ``reset``
     from the previous membrane); NIR's CubaLIF (and ``Leaky``) resets right after the spike.
-    No NIR parameter says so: the CubaLIF layer cannot agree. Fails when snntorch changes."""
+    No NIR parameter says so: read as NIR says (dt 1e-4 s, snntorch's, without --writer) the
+    CubaLIF layer cannot agree; ``--writer snntorch`` records the late reset
+    (neurodeploy/ir/rules.py) and agrees exactly. Fails when snntorch changes."""
     net = snntorch_dense()
-    graph = read_graph(snntorch_file(net, tmp_path), writer="snntorch")
+    path = snntorch_file(net, tmp_path)
     x = spikes(100, 3, (16,))
-    agree = (stacked(NirSequenceExecutor(graph).run_sequences(x), "3") == run_snntorch(net, x)["3"]).mean()
+    ref = run_snntorch(net, x)["3"]
+    as_nir = read_graph(path, dt_s=1e-4)
+    agree = (stacked(NirSequenceExecutor(as_nir).run_sequences(x), "3") == ref).mean()
     assert 0.5 < agree < 0.99, agree
+    as_snntorch = read_graph(path, writer="snntorch")
+    assert as_snntorch.nodes["3"].metadata["neurodeploy.reset_delay"] == 1
+    np.testing.assert_array_equal(stacked(NirSequenceExecutor(as_snntorch).run_sequences(x), "3"), ref)
 
 
 def norse_dense():

@@ -19,13 +19,23 @@ import interop_writers as iw  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 CASES = {f"{c.writer}: {c.net}": c for c in iw.cases()}
-# What NIR cannot say about these writers' neurons, pinned (each fails when it changes):
-# snntorch Synaptic resets one step late (test_nir_primitives.py pins why); rockpool LIFTorch
-# resets by subtraction and fires at >= (exactly 100 % with those two rules, checked below).
-BELOW_100 = {"snntorch: dense Leaky+Synaptic": {"3"}, "rockpool: dense LIFTorch(CubaLIF)": {"1_LIFTorch", "3_LIFTorch"}}
 
-FROM_FILE = {"snntorch: dense Leaky+Synaptic", "norse: dense LIFBox+LIFCell(CubaLIF)", "sinabs: conv+IAF+SumPool+Flatten",
-             "rockpool: dense LIFTorch(CubaLIF)"}
+FROM_FILE = {"snntorch: dense Leaky+Synaptic", "snntorch: dense Leaky+Synaptic, subtract",
+             "norse: dense LIFBox+LIFCell(CubaLIF)", "sinabs: conv+IAF+SumPool+Flatten",
+             "sinabs: conv+IAF+SumPool+Flatten, subtract", "rockpool: dense LIFTorch(CubaLIF)"}
+# The neuron rules each case needs (neurodeploy/ir/rules.py; set by --writer, --reset), and the layers
+# that, run with NIR's rules instead, fall below 100 % (so each rule is needed; sinabs' ">=" never
+# meets a tie with these float weights: tests/test_neuron_rules.py has the ties)
+RULES = {
+    "snntorch: dense Leaky+Synaptic": ({"3": "v > th, zero one step late"}, {"3"}),
+    "snntorch: dense Leaky+Synaptic, subtract": ({"1": "v > th, subtract one step late",
+                                                  "3": "v > th, subtract one step late"}, {"1", "3"}),
+    "sinabs: conv+IAF+SumPool+Flatten": ({"1": "v >= th, zero", "5": "v >= th, zero"}, set()),
+    "sinabs: conv+IAF+SumPool+Flatten, subtract": ({"1": "v >= th, subtract", "5": "v >= th, subtract"}, {"1", "5"}),
+    "sinabs: dense LIF": ({"1": "v >= th, zero", "3": "v >= th, zero"}, set()),
+    "rockpool: dense LIFTorch(CubaLIF)": ({"1_LIFTorch": "v >= th, subtract", "3_LIFTorch": "v >= th, subtract"},
+                                          {"1_LIFTorch", "3_LIFTorch"}),
+}
 
 
 def _needs(writer: str) -> None:
@@ -39,49 +49,47 @@ def test_writer_file_runs_as_the_writer_on_nir_torch(name, tmp_path):
     _needs(case.writer)
     row = iw.measure(case, steps=100, samples=2, lava=False, folder=tmp_path)
     assert all(rate > 0.001 for rate in row["firing_rate"].values()), row
-    for layer, agreement in row["nir_torch"].items():
-        if layer in BELOW_100.get(name, ()):
-            assert 80.0 < agreement < 100.0, row
-        else:
-            assert agreement == 100.0, row
+    # every layer, including snntorch's Synaptic (late reset) and rockpool's LIFTorch (>=, subtract):
+    # the writer's neuron rules NIR cannot carry are read with --writer (neurodeploy/ir/rules.py)
+    assert row["nir_torch"] == {layer: 100.0 for layer in row["firing_rate"]}, row
     # read from the .nir file where nir.write can store the writer's graph, else in memory
     # (benchmarks/interop_writers.py WRITE_NOTES says why); rockpool's needs the singleton warning
     assert row["file"] == (name in FROM_FILE), row
+    rules, needed = RULES.get(name, ({}, set()))
+    assert row["neuron_rules"] == rules, row
+    assert {k for k, v in row.get("nir_torch_nir_rules", {}).items() if v < 100.0} == needed, row
     if case.writer == "rockpool":
         assert len(row["warnings"]) == 1 and "singleton" in row["warnings"][0], row
 
 
-def test_rockpool_differs_only_by_its_reset_rule(tmp_path):
-    """rockpool's LIFTorch read with --writer rockpool, run with rockpool's two rules NIR has
-    no field for (fire at v >= th, subtract th on a spike): 100 % -- so the parameters are read
-    exactly, and the mismatch of the NIR reading is the reset alone."""
-    _needs("rockpool")
-    import torch
+def test_reset_option_from_the_command_line(run_cli, tmp_path):
+    """`--writer snntorch --reset subtract` (snntorch's default reset, not in its file) reaches
+    graph.nir's node metadata and the manifest; --reset with a writer that records its own
+    reset, or an unknown reset: one line, exit 2, nothing written."""
+    import json
 
-    from neurodeploy.ir import read_graph
+    import nir
 
-    case = CASES["rockpool: dense LIFTorch(CubaLIF)"]
-    net = case.build()
-    case.write(net, tmp_path / "rp.nir")
-    graph = read_graph(tmp_path / "rp.nir", writer="rockpool")
-    x = iw.spikes(100, 2, (16,), scale=case.scale)
-    ref = case.simulate(net, x)
-    dt, h = 1e-3, torch.tensor(x)
-    for name in ("0_LinearTorch", "1_LIFTorch", "2_LinearTorch", "3_LIFTorch"):
-        n = graph.nodes[name]
-        if "Linear" in name:
-            h = h @ torch.tensor(np.asarray(n.weight)).T
-            continue
-        p = {k: torch.tensor(np.asarray(getattr(n, k))) for k in ("tau_syn", "tau_mem", "r", "w_in", "v_threshold")}
-        cur, v, out = torch.zeros_like(h[0]), torch.zeros_like(h[0]), []
-        for x_t in h:
-            cur = cur + dt / p["tau_syn"] * (-cur + p["w_in"] * x_t)
-            v = v + dt / p["tau_mem"] * (-v + p["r"] * cur)
-            s = (v >= p["v_threshold"]).double()
-            v = v - s * p["v_threshold"]
-            out.append(s)
-        h = torch.stack(out)
-        np.testing.assert_array_equal(h.numpy(), ref[name])
+    _needs("snntorch")
+    case = CASES["snntorch: dense Leaky+Synaptic, subtract"]
+    path = tmp_path / "snn.nir"
+    case.write(case.build(), path)
+    out = tmp_path / "bundle"
+    code, _, err = run_cli("export", path, "--target", "loihi", "--out", out, "--writer", "snntorch",
+                           "--reset", "subtract")
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["reset"] == "subtract"
+    assert manifest["neuron_rules"] == {"1": "v > th, subtract one step late", "3": "v > th, subtract one step late"}
+    meta = nir.read(str(out / "graph.nir")).nodes["3"].metadata  # nir.read loads it, the rules as metadata
+    assert meta["neurodeploy.reset"] == "subtract" and int(meta["neurodeploy.reset_delay"]) == 1
+    code, stdout, err = run_cli("inspect", out, "--json")
+    assert code == 0 and json.loads(stdout)["neuron_rules"]["1"] == "v > th, subtract one step late", err
+    for args, words in ((["--writer", "rockpool", "--reset", "zero"], "--reset applies with --writer snntorch or "
+                                                                        "sinabs"),
+                        (["--writer", "snntorch", "--reset", "halve"], "--reset 'halve' is not one of zero, subtract")):
+        code, _, err = run_cli("export", path, "--target", "loihi", "--out", tmp_path / "no", *args)
+        assert code == 2 and words in err and err.count("\n") == 1 and not (tmp_path / "no").exists(), err
 
 
 @pytest.mark.lava

@@ -84,7 +84,7 @@ def _read_hdf5_guarded(path: Path, read) -> dict:
 
 
 def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None = None,
-               warn=None) -> nir.NIRGraph:
+               warn=None, reset: str | None = None) -> nir.NIRGraph:
     """Read a NIR file, including neurodeploy's own node types, with a clear error.
 
     ``nir.read`` rejects our node types (by design: they are not NIR's); this reader
@@ -93,7 +93,8 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
     (:mod:`.primitives`) at ``dt_s`` seconds per step (default 1e-4 s, or the ``writer``'s
     own), its subgraphs flattened and its types re-inferred (:func:`.nirread.read_foreign`;
     ``warn`` gets the one warning line about singleton dimensions). Its dt is kept in
-    ``graph.metadata["neurodeploy.dt_s"]``.
+    ``graph.metadata["neurodeploy.dt_s"]``. ``reset``: the reset mechanism of a ``writer``
+    that does not write it (snntorch, sinabs; :mod:`.rules`).
     """
     path = Path(path)
     if not path.is_file():
@@ -110,7 +111,7 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
         ours = (isinstance(metadata, dict) and METADATA_KEY in metadata) or any(
             isinstance(n, NeurodeployNode) for n in nodes.values())
         if not ours:  # another writer's file
-            graph, _, dt = read_foreign(graph, dt_s, writer, warn)
+            graph, _, dt = read_foreign(graph, dt_s, writer, warn, reset)
             graph.metadata[FOREIGN_DT_KEY] = dt
     except GraphError as exc:
         raise GraphError(f"{path}: {exc}") from None

@@ -18,7 +18,9 @@ NIR's semantics, and what neurodeploy assumes where NIR leaves things open, are 
    layer's shape, Conv2d ``input_shape`` filled and padding made integer, every
    node's ``input_type``/``output_type`` set to the inferred shapes -- so that
    ``nir.read`` (with its type check) loads what neurodeploy writes back.
-4. **Writer quirks**, only when asked (``writer=``): see :data:`WRITERS`.
+4. **Writer quirks**, only when asked (``writer=``): see :data:`WRITERS`; the neuron rules
+   NIR cannot carry (spike on ``>=``, subtractive or late reset) are recorded on the nodes
+   (:mod:`.rules`), ``reset=`` for the writers that do not write their reset mechanism.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 
 from neurodeploy.errors import GraphError
 from neurodeploy.ir import primitives as pr
+from neurodeploy.ir import rules as nr
 from neurodeploy.ir.order import topological_order
 
 Warn = Callable[[str], None]
@@ -37,12 +40,17 @@ Warn = Callable[[str], None]
 # assumed (read from snntorch 1.0.0, norse 1.1.0, sinabs 3.1.3, rockpool 3.1.0 sources):
 WRITERS = {
     "nir": "NIR's semantics (primitives.py) at --dt",
-    "snntorch": "dt = 1e-4 s (hard-coded in its exporter)",
+    "snntorch": "dt = 1e-4 s (hard-coded in its exporter); Synaptic (CubaLIF) resets one step late; --reset "
+                "subtract (its default, not written): subtracted one step late",
     "norse": "dt = 1e-3 s; tau written as dt/tau_mem_inv (norse/norse#411): read back as tau/dt",
-    "sinabs": "dt = 1 step: IF(r=1) means v += x per step; LIF taus in steps",
-    "rockpool": "dt = 1e-3 s (its default); Output types differ by singleton dimensions",
+    "sinabs": "dt = 1 step: IF(r=1) means v += x per step; LIF taus in steps; fires at v >= th; --reset "
+              "subtract (its default MembraneSubtract, not written)",
+    "rockpool": "dt = 1e-3 s (its default); Output types differ by singleton dimensions; fires at v >= th and "
+                "subtracts th",
 }
 WRITER_DT_S = {"snntorch": 1e-4, "norse": 1e-3, "sinabs": None, "rockpool": 1e-3}
+# writers whose files do not say which reset their neurons use (neuromorphs/NIR#63): --reset
+RESET_WRITERS = ("snntorch", "sinabs")
 
 
 def build_nested(raw_nodes: dict, build_one: Callable[[dict], dict]) -> dict[str, nir.NIRNode]:
@@ -235,6 +243,7 @@ def normalize(graph: nir.NIRGraph, dt_s: float = pr.DEFAULT_DT_S, warn: Warn | N
             new.output_type = {"output": np.array(out, dtype=np.int64)}
         meta = getattr(node, "metadata", None)
         new.metadata = dict(meta) if isinstance(meta, dict) else {}  # a writer's node notes; damage dropped
+        nr.rules_of(name, new)  # neuron rules (graph.nir of a --writer bundle) checked here, once
         nodes[name], shapes[name] = new, tuple(int(v) for v in out)
     if warned and warn is not None:
         more = f" (and {len(warned) - 1} more)" if len(warned) > 1 else ""
@@ -258,7 +267,21 @@ def _lif_params(name: str, node: nir.LIF, shape, dt_s: float) -> dict[str, np.nd
     return params
 
 
-def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float) -> nir.NIRGraph:
+def writer_rules(writer: str, node: nir.NIRNode, reset: str | None = None) -> nr.NeuronRules:
+    """The neuron rules (:mod:`.rules`) of ``writer``'s spiking ``node``; ``reset``: the
+    reset mechanism of a writer in :data:`RESET_WRITERS` (default "zero", what NIR says)."""
+    reset = reset or "zero"
+    if writer == "snntorch":  # Synaptic: both resets one step late; Leaky: "subtract" one step late
+        late = int(reset == "subtract" or isinstance(node, nir.CubaLIF))
+        return nr.NeuronRules(">", reset, late)
+    if writer == "rockpool":
+        return nr.NeuronRules(">=", "subtract", 0)
+    if writer == "sinabs":
+        return nr.NeuronRules(">=", reset, 0)
+    return nr.NIR_RULES
+
+
+def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float, reset: str | None = None) -> nir.NIRGraph:
     """Undo a writer's known quirk (in place on a normalised graph); see :data:`WRITERS`.
 
     - ``norse``: ``tau`` (LIF, LI) and ``tau_mem``/``tau_syn`` were written as ``dt/(1/tau)``:
@@ -274,13 +297,19 @@ def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float) -> nir.NIRGraph:
     - ``rockpool``: ``LIFTorch`` (a CubaLIF) runs ``I = b (I + x)``, ``v = a v + I`` with
       ``a = exp(-dt/tau_mem)``, ``b = exp(-dt/tau_syn)``, but writes ``r = tau_mem a / dt``
       and ``w_in = 1``: read as ``tau_mem = dt/(1-a)``, ``tau_syn = dt/(1-b)``,
-      ``r = 1/(1-a)``, ``w_in = b/(1-b)``. Its spikes (several per step, subtractive reset)
-      have no NIR form: they agree only while no neuron exceeds twice its threshold and
-      reset to 0 where rockpool subtracts (benchmarks/interop.md measures it).
+      ``r = 1/(1-a)``, ``w_in = b/(1-b)``. Its spike rule (``>=``, subtractive
+      reset, below) is exact while ``max_spikes_per_dt`` = 1 (several spikes per step have
+      no NIR form).
+    - every spiking node (IF, LIF, CubaLIF) gets the writer's neuron rules
+      (:func:`writer_rules`, :mod:`.rules`): snntorch's late reset, rockpool's and sinabs'
+      ``>=``, rockpool's subtraction, ``reset`` for snntorch and sinabs.
     """
     if writer not in WRITERS:
         raise GraphError(f"unknown writer {writer!r}; use one of {', '.join(WRITERS)}")
+    check_reset(writer, reset)
     for name, node in graph.nodes.items():
+        if isinstance(node, nr.SPIKING):
+            nr.set_rules(node, writer_rules(writer, node, reset))
         if writer == "norse":
             for key in pr.TIME_CONSTANTS:
                 if hasattr(node, key) and isinstance(node, (nir.LIF, nir.LI, nir.CubaLIF, nir.CubaLI)):
@@ -309,20 +338,36 @@ def writer_dt(writer: str | None, dt_s: float | None) -> float:
     return float(WRITER_DT_S.get(writer or "nir") or pr.DEFAULT_DT_S)
 
 
+def check_reset(writer: str | None, reset: str | None) -> None:
+    """``--reset`` names the reset of a writer that does not write it; anything else: one line."""
+    if reset is None:
+        return
+    if reset not in nr.RESETS:
+        raise GraphError(f"--reset {reset!r} is not one of {', '.join(nr.RESETS)}")
+    if writer not in RESET_WRITERS:
+        own = (f"--writer {writer} reads {writer}'s own reset" if writer not in (None, "nir")
+               else "without --writer a file is read with NIR's reset to v_reset")
+        raise GraphError(f"--reset applies with --writer {' or '.join(RESET_WRITERS)}, whose files do not record "
+                         f"their reset; {own}")
+
+
 def read_foreign(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | None = None,
-                 warn: Warn | None = None) -> tuple[nir.NIRGraph, dict[str, tuple[int, ...]], float]:
-    """A (possibly nested) graph from any writer -> (flat normalised graph, shapes, dt_s)."""
+                 warn: Warn | None = None, reset: str | None = None,
+                 ) -> tuple[nir.NIRGraph, dict[str, tuple[int, ...]], float]:
+    """A (possibly nested) graph from any writer -> (flat normalised graph, shapes, dt_s);
+    ``reset``: the reset mechanism of a writer that does not write it (:func:`check_reset`)."""
+    check_reset(writer, reset)
     dt = writer_dt(writer, dt_s)
     flat = flatten_subgraphs(graph)
     if writer == "norse":  # norse's tau is dt * (1/tau): too short to pass the dt/tau check until fixed
         flat = copy.deepcopy(flat)  # apply_writer works in place; the caller's graph stays as written
-        apply_writer(flat, writer, dt)
+        apply_writer(flat, writer, dt, reset)
         writer_done = True
     else:
         writer_done = False
     out, shapes = normalize(flat, dt, warn)
     if writer and not writer_done:
-        apply_writer(out, writer, dt)
+        apply_writer(out, writer, dt, reset)
     return out, shapes, dt
 
 
@@ -332,4 +377,5 @@ def kinds(graph: nir.NIRGraph) -> dict[str, str]:
     return {n: base.get(type(v)) or pr.NEW_KINDS[type(v)] for n, v in graph.nodes.items()}
 
 
-__all__ = ["flatten_subgraphs", "normalize", "read_foreign", "apply_writer", "kinds", "WRITERS", "build_nested"]
+__all__ = ["flatten_subgraphs", "normalize", "read_foreign", "apply_writer", "writer_rules", "kinds", "WRITERS",
+           "RESET_WRITERS", "build_nested"]

@@ -35,7 +35,9 @@ Shapes are per step, without batch or time axes (NIR's types have neither).
 - the order within a CubaLIF step: the current first, the membrane from the new current
   (snntorch ``Synaptic`` and Lava's LIF; norse's ``LIFCell`` uses the old current);
 - the reset: to ``v_reset`` (NIR records no subtractive reset, neuromorphs/NIR#63); the
-  spike condition strictly ``>`` (NIR's equations);
+  spike condition strictly ``>`` (NIR's equations). Writers whose neurons fire on ``>=``,
+  subtract the threshold or reset one step late (snntorch, sinabs, rockpool) get those
+  rules recorded on their nodes only with ``--writer`` (:mod:`.rules`);
 - ``AvgPool2d`` padding counts in the average (torch's ``count_include_pad=True``);
 - ``Delay.delay`` is in seconds; it must be a whole number of steps (``delay/dt``).
 

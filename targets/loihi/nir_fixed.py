@@ -35,7 +35,8 @@ seeded random spikes at 10 %).
   accumulator and graded payload);
 - *neuron*: ``du = du_mant(du)``, ``dv = dv_mant(dv)`` (12 bits, 4096 = 1.0; Lava's ``ds_offset``
   makes ``du = 1.0`` 4095), ``vth_mant = vth_mant(vth, a_scale, fires_at_equality=False)``
-  (NIR and Lava both fire on ``>``), ``2**17`` for I/LI/CubaLI (``2**23`` after the shift: above
+  (NIR and Lava both fire on ``>``; a writer's ``>=`` on an IF: ``ceil(vth / a_scale) - 1``,
+  :func:`fires_at_equality`), ``2**17`` for I/LI/CubaLI (``2**23`` after the shift: above
   every 24-bit ``v``, never fires); the float map's constant input ``c`` (bias and leak
   target) becomes ``const_mant = round_half_even(c / a_scale)`` on ``a_in`` (``int16``),
   from the layer's first logical step, as in the float map. ``v`` counts ``a_scale / 64``
@@ -49,9 +50,11 @@ Dense process gets ``2 · weight_mant`` and ``weight_exp - 1`` (``(2 S) >> (k + 
 the same rounding); Conv gets the mantissas.
 
 Refused, one line naming the node (:class:`~neurodeploy.quantize.ptq.QuantizationError`): a
-threshold that is not > 0, a worst-case sum beyond Lava's formats, and neuron rules the
-fixed mapping does not implement (any neuron parameter beyond du, dv, vth and the constant
-input: e.g. a subtractive reset or ``>=``).
+threshold that is not > 0, a worst-case sum beyond Lava's formats, a synapse whose every
+weight rounds to 0; and (:class:`~neurodeploy.errors.LoweringError`) a writer's neuron rules
+Lava's LIF cannot run (subtractive or late reset, ``>=`` with a leak: :func:`fires_at_equality`)
+or any other neuron parameter the float map may carry beyond du, dv, vth, the constant input
+and the rules.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ from neurodeploy.limits import LOIHI2
 from neurodeploy.quantize.ptq import (ACT_BITS, ACT_HEADROOM, WEIGHT_MAX, QuantizationError, du_mant, dv_mant,
                                       vth_mant)
 from neurodeploy.targets.loihi.fixed import apply_conversion
-from neurodeploy.targets.loihi.nir_map import LavaMap, Proc, lava_weights
+from neurodeploy.ir.rules import NIR_RULES, NeuronRules
+from neurodeploy.targets.loihi.nir_map import LavaMap, Proc, lava_weights, refuse_writer_rules
 
 INPUT_BITS = 8  # real-valued input: 8-bit signed payloads (keeps the first synapse's sums small)
 A_IN_MAX = (1 << 15) - 1  # Lava's LIF a_in port is int16 (lava/proc/lif/models.py:78)
@@ -73,7 +77,7 @@ GRADED_MAX = (1 << (LOIHI2.graded_payload_bits - 1)) - 1  # a synapse's sums fed
 DENSE_ACC_MAX = (1 << 31) - 1  # Lava's Dense sums in int32 (dense/models.py:64, never clamped)
 MAX_SHIFT = 23  # a Dense's sums shifted right by more would drop every 24-bit value
 NEVER_FIRES = 1 << LOIHI2.vth_mant_bits  # vth << 6 = 2**23 > every saturated v
-NEURON_RULES = ("du", "dv", "vth", "const")  # the neuron parameters the fixed mapping implements
+NEURON_RULES = ("du", "dv", "vth", "const", "rules")  # the neuron parameters the fixed mapping reads
 SYNAPSE_KINDS = ("dense", "conv")
 
 
@@ -125,12 +129,34 @@ def _weight_report(w: np.ndarray, mant: np.ndarray, step: float) -> dict[str, fl
 
 
 def _default(value: Any) -> bool:
-    """A rule left at the float map's default (absent, off, zero, reset to zero, NIR's own rules)."""
-    if hasattr(value, "is_nir"):  # a writer's neuron rules object: NIR's (> and reset to v_reset) is the default
-        return bool(value.is_nir)
+    """A parameter left at the float map's default (absent, off, zero, reset to zero)."""
     if isinstance(value, str):
         return value == "zero"
     return value is None or (np.ndim(value) == 0 and not bool(value))
+
+
+def fires_at_equality(name: str, rules: NeuronRules, du: int, dv: int) -> bool:
+    """Whether the integer neuron fires on ``v >= vth`` (a writer's ``>=``), else ``>`` (NIR's).
+
+    Lava's LIF fires on ``v > vth_mant << 6`` and resets to 0 at once. A writer's ``>=`` is that
+    exactly when ``v`` stays on multiples of 64 -- no decay of ``u`` (``du`` 4095) or ``v`` (``dv`` 0):
+    an IF, e.g. sinabs' IAF --, as ``v >= 64 k`` is then ``v > 64 (k - 1)``. Other writer rules
+    (subtractive or late reset, ``>=`` with a leak) have no fixed_pt model: refused in one line
+    (:func:`~.nir_map.refuse_writer_rules`)."""
+    if rules.is_nir:
+        return False
+    if rules.spike == ">=" and rules.reset == "zero" and not rules.reset_delay and du == LOIHI2.du.hi and dv == 0:
+        return True
+    refuse_writer_rules(name, rules)
+    raise AssertionError("unreachable: refuse_writer_rules raises for a writer's rules")
+
+
+def vth_mant_at_equality(vth: float, a_scale: float) -> int:
+    """``vth_mant`` for ``v >= vth`` on ``v``'s grid of 64 (see :func:`fires_at_equality`): the
+    smallest grid point at or above ``T = vth / a_scale`` input LSBs fires, ``v > 64 (ceil(T) - 1)``."""
+    t = vth / a_scale
+    k = round(t) if math.isclose(t, round(t), rel_tol=1e-12) else math.ceil(t)
+    return int(np.clip(k - 1, 0, LOIHI2.vth_mant.hi))
 
 
 def _check_rules(name: str, proc: Proc) -> None:
@@ -246,12 +272,19 @@ def _neuron(m: LavaMap, name: str, quant: dict, arrays: dict, src_of: dict) -> N
         arrays[s] = {"weight_mant": mants[s]}
         quant[s] = {"kind": m.procs[s].kind, "in_scale": ins[s][0], "weight_scale": step, "scale": a_scale,
                     "lim": bound, "weight_exp": -shift[s], **_weight_report(weights[s], mants[s], step)}
+    du, dv = du_mant(float(p["du"])), dv_mant(float(p["dv"]))
+    at_equality = spiking and fires_at_equality(name, p.get("rules", NIR_RULES), du, dv)
+    if not spiking:
+        vth_int = NEVER_FIRES
+    elif at_equality:
+        vth_int = vth_mant_at_equality(vth, a_scale)
+    else:
+        vth_int = vth_mant(vth, a_scale, fires_at_equality=False)
     entry: dict[str, Any] = {"kind": "lif", "spiking": spiking, "in_scale": a_scale, "scale": 1.0, "lim": 1,
-                             "du": du_mant(float(p["du"])), "dv": dv_mant(float(p["dv"])),
-                             "vth_mant": vth_mant(vth, a_scale, fires_at_equality=False) if spiking else NEVER_FIRES,
+                             "du": du, "dv": dv, "vth_mant": vth_int, "spike": ">=" if at_equality else ">",
                              "a_in_bound": bound, "v_lsb": a_scale / (1 << LOIHI2.state_shift_bits)}
-    if spiking:
-        entry["vth_rel_error"] = entry["vth_mant"] * a_scale / vth - 1.0
+    if spiking:  # the threshold in the float model's units that the integer one implements
+        entry["vth_rel_error"] = (vth_int + at_equality) * a_scale / vth - 1.0
     entry["const_max_error"] = float(np.max(np.abs(const_mant * a_scale - const), initial=0.0))
     quant[name] = entry
     if np.any(const_mant != 0):

@@ -4,7 +4,8 @@ The mapping (which Lava process, which parameters) is :mod:`.nir_map`; the NIR s
 it implements are :mod:`neurodeploy.ir.primitives`. Samples stream through one Lava run
 back to back, each in a window of ``T + gap`` steps (``gap`` = the network's latency --
 every synapse adds a Lava step -- plus what delay lines hold), neurons are
-``LIFReset`` processes that reset at the first step of their window, so no state crosses
+``LIFReset`` processes (``RuleLIF`` for a writer's rules, :mod:`.nir_map`) that reset at
+the first step of their window, so no state crosses
 from one sample to the next (the torch executor starts each sample from rest too).
 """
 
@@ -34,7 +35,7 @@ from lava.proc.lif.process import LIFReset  # noqa: E402
 from lava.proc.monitor.process import Monitor  # noqa: E402
 
 from neurodeploy.targets.loihi.network import kill_run  # noqa: E402
-from neurodeploy.targets.loihi.processes import DelayLine  # noqa: E402
+from neurodeploy.targets.loihi.processes import DelayLine, RuleLIF  # noqa: E402
 from neurodeploy.targets.loihi.processes.fast import PyConvModelFloatFast  # noqa: E402
 from neurodeploy.targets.loihi.processes.functions import record_process  # noqa: E402
 
@@ -87,8 +88,15 @@ class NirLavaExecutor:
                 else:  # lif
                     q = p.params
                     vth = q["vth"] if np.isfinite(q["vth"]) else np.finfo(np.float64).max
-                    proc = LIFReset(shape=p.shape, du=q["du"], dv=q["dv"], vth=vth, bias_mant=np.zeros(p.shape),
-                                    reset_interval=window, reset_offset=(p.latency + 1) % window, name=name)
+                    clear = {"reset_interval": window, "reset_offset": (p.latency + 1) % window}
+                    rules = q["rules"]
+                    if rules.is_nir:
+                        proc = LIFReset(shape=p.shape, du=q["du"], dv=q["dv"], vth=vth, bias_mant=np.zeros(p.shape),
+                                        name=name, **clear)
+                    else:  # a writer's rules (neurodeploy.ir.rules) that Lava's LIF has not
+                        proc = RuleLIF(shape=p.shape, du=q["du"], dv=q["dv"], vth=vth, name=name,
+                                       fire_at_equality=rules.spike == ">=", subtract=rules.reset == "subtract",
+                                       reset_delay=rules.reset_delay, **clear)
                     if np.any(q["const"] != 0):
                         # the constant input starts at the layer's first logical step of each window
                         data = np.zeros(p.shape + (steps,))

@@ -32,6 +32,23 @@ bias on ``v``; with ``du < 1`` it is a constant current, which is what ``g b`` i
 Loihi holds ``du``, ``dv`` and ``vth`` once per layer: a layer whose neurons differ in
 them is refused by name.
 
+**Writers' neuron rules** (:mod:`neurodeploy.ir.rules`, recorded on the node by
+``--writer``): a spiking neuron with NIR's rules is Lava's ``LIFReset``; any other rule
+makes it the project's ``RuleLIF`` (``targets/loihi/processes``), the same ``u``/``v``
+update with the same ``du``, ``dv``, ``vth``, gain and constant input as the table, and:
+
+===================== =========================== ======================================
+rule (node metadata)   RuleLIF parameter           Lava state (``v' = v - v_reset``)
+===================== =========================== ======================================
+spike ``>=``           ``fire_at_equality=True``   ``v' >= vth``
+reset ``subtract``     ``subtract=True``           ``v' -= vth`` (= ``v -= v_th - v_reset``)
+reset_delay ``1``      ``reset_delay=1``           the reset lands on the next step,
+                                                   after its update, before its spike test
+===================== =========================== ======================================
+
+The fixed-point path runs stock Lava processes only: :func:`refuse_writer_rules` refuses
+these rules there in one line naming the node.
+
 **Synapses**: ``Affine``/``Linear`` -> ``Dense`` (bias to the neuron as above),
 ``Conv2d``/``Conv1d`` -> ``Conv`` (Conv1d as a conv over ``(C, 1, N)``), ``SumPool2d`` ->
 ``Conv`` with fixed weights 1 (depthwise), ``AvgPool2d`` -> the same with ``1/area``
@@ -55,6 +72,7 @@ import numpy as np
 
 from neurodeploy.errors import LoweringError
 from neurodeploy.ir import primitives as pr
+from neurodeploy.ir import rules as nr
 from neurodeploy.ir import topological_order
 from neurodeploy.ir.nirread import kinds as node_kinds
 
@@ -133,8 +151,24 @@ def _uniform(name: str, what: str, values) -> float:
     return float(values.flat[0])
 
 
+def refuse_writer_rules(name: str, rules: nr.NeuronRules, path: str = "fixed_pt") -> None:
+    """One line naming the neuron, when its writer's rules (:mod:`neurodeploy.ir.rules`)
+    need ``RuleLIF``, which has no model on ``path`` (Lava's stock LIF: ``>``, reset to 0 at once)."""
+    if not rules.is_nir:
+        raise LoweringError(f"neuron '{name}': its writer's rule ({rules.describe()}) has no {path} model (Lava's "
+                            "LIF fires on v > th and resets to zero at once); run it on lava-float (RuleLIF)")
+
+
 def neuron_form(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> dict[str, Any]:
-    """``du, dv, vth, gain`` (scalars or per-neuron gain) and the constant input ``c`` (see module doc)."""
+    """``du, dv, vth, gain`` (scalars or per-neuron gain), the constant input ``c`` and the
+    writer's ``rules`` (see module doc)."""
+    rules = nr.rules_of(name, node)
+    form = _neuron_form(name, node, shape, dt)
+    form["rules"] = rules
+    return form
+
+
+def _neuron_form(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> dict[str, Any]:
     if isinstance(node, nir.LIF):
         node = nir.LIF(**{k: np.asarray(getattr(node, k), dtype=np.float64)
                           for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")})
@@ -272,7 +306,7 @@ def build_map(graph: nir.NIRGraph, dt: float) -> LavaMap:
             latency = lat
             links.append(Link(feed, name))
         procs[name] = Proc(name, "lif", lava_shape(shape[name]), {
-            "du": form["du"], "dv": form["dv"], "vth": form["vth"],
+            "du": form["du"], "dv": form["dv"], "vth": form["vth"], "rules": form["rules"],
             "const": to_lava(np.broadcast_to(const, shape[name]), shape[name])}, latency=latency)
         if not form["spiking"] and any(kinds[d] != "output" for d in succs[name]):
             raise LoweringError(f"neuron '{name}' ({type(node).__name__}) does not spike; on Lava it may feed only "

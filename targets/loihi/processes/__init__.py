@@ -1,7 +1,7 @@
-"""Lava processes neurodeploy adds, with their models: the delay line and NI-LIF (here); the processes
+"""Lava processes neurodeploy adds, with their models: the delay line, NI-LIF and RuleLIF (here); the processes
 whose ports depend on the graph -- relays, routing, interpolation, host islands, record
 sinks (:mod:`.functions`); a faster model of Lava's own Conv (:mod:`.fast`)."""
 
-from neurodeploy.targets.loihi.processes.process import NILIF, DelayLine
+from neurodeploy.targets.loihi.processes.process import NILIF, DelayLine, RuleLIF
 
-__all__ = ["DelayLine", "NILIF"]
+__all__ = ["DelayLine", "NILIF", "RuleLIF"]

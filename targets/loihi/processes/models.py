@@ -1,4 +1,5 @@
-"""ProcessModels of :mod:`.process`: ``floating_pt`` and ``fixed_pt`` of the delay line and of NI-LIF.
+"""ProcessModels of :mod:`.process`: ``floating_pt`` and ``fixed_pt`` of the delay line and of NI-LIF;
+``floating_pt`` of RuleLIF.
 
 Lava finds them by scanning this folder when it compiles a network.
 """
@@ -19,7 +20,7 @@ from lava.magma.core.model.py.type import LavaPyType  # noqa: E402
 from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 
-from neurodeploy.targets.loihi.processes.process import NILIF, DelayLine  # noqa: E402
+from neurodeploy.targets.loihi.processes.process import NILIF, DelayLine, RuleLIF  # noqa: E402
 
 
 class _PyDelayLineModel(PyLoihiProcessModel):
@@ -112,3 +113,45 @@ class PyNILIFModelFixed(_PyNILIFModel):
         rest = (u - k * self.level_lsbs) * self.keep
         self.h[...] = np.sign(rest) * (np.abs(rest) >> self.decay_bits)
         return k
+
+
+@implements(proc=RuleLIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyRuleLIFModelFloat(PyLoihiProcessModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    u: np.ndarray = LavaPyType(np.ndarray, float)
+    v: np.ndarray = LavaPyType(np.ndarray, float)
+    pending: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.du, self.dv, self.vth = (float(proc_params[k]) for k in ("du", "dv", "vth"))
+        self.fires = np.greater_equal if proc_params["fire_at_equality"] else np.greater
+        self.subtract, self.delay = bool(proc_params["subtract"]), int(proc_params["reset_delay"])
+        self.reset_interval = int(proc_params["reset_interval"])
+        self.reset_offset = int(proc_params["reset_offset"]) % self.reset_interval
+
+    def _reset(self, where: np.ndarray) -> None:
+        if self.subtract:
+            self.v[where] -= self.vth
+        else:
+            self.v[where] = 0
+
+    def run_spk(self) -> None:
+        a = self.a_in.recv()
+        if self.time_step % self.reset_interval == self.reset_offset:
+            self.u[...], self.v[...], self.pending[...] = 0, 0, 0
+        # the same arithmetic as Lava's float LIF (AbstractPyLifModelFloat.subthr_dynamics), bias 0
+        self.u[:] = self.u * (1 - self.du)
+        self.u[:] += a
+        self.v[:] = self.v * (1 - self.dv) + self.u
+        if self.delay:
+            self._reset(self.pending > 0)
+        s = self.fires(self.v, self.vth)
+        if self.delay:
+            self.pending[...] = s
+        else:
+            self._reset(s)
+        self.s_out.send(s.astype(float))

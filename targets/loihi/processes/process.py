@@ -1,4 +1,5 @@
-"""Small Lava processes the stock library lacks: a delay line and VLIF-Net's NI-LIF.
+"""Small Lava processes the stock library lacks: a delay line, VLIF-Net's NI-LIF and a LIF with
+the neuron rules of other NIR writers.
 
 Each follows Lava's split: the Process (here) declares ports and variables; the
 ProcessModels (``models.py`` beside it, ``floating_pt`` and ``fixed_pt``) implement it,
@@ -12,6 +13,10 @@ depend on the graph (relays, routing, host islands, record sinks) are in ``funct
 - :class:`NILIF` is VLIF-Net's normalised integer LIF with graded spikes 0..D, scanning
   ``positions`` channel groups within one Lava step (the r² sub-steps of patch-to-time),
   so that every other layer keeps T steps per image.
+- :class:`RuleLIF` is Lava's ``LIFReset`` with the rules of :mod:`neurodeploy.ir.rules`:
+  spike on ``>`` or ``>=``, reset to 0 or by subtracting ``vth``, at once or one step late
+  (snntorch's ``Synaptic``, rockpool's ``LIFTorch``, sinabs' ``>=``); Lava's LIF fires on
+  ``>`` and resets to 0 at once only.
 """
 
 from __future__ import annotations
@@ -89,3 +94,37 @@ class NILIF(AbstractProcess):
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.h = Var(shape=group, init=np.zeros(group))
+
+
+class RuleLIF(AbstractProcess):
+    """Lava's ``LIFReset`` (``u = u (1 - du) + a_in``; ``v = v (1 - dv) + u``) with a writer's rules.
+
+    Per step (``floating_pt``; model units): the state update above; where a spike of the
+    previous step is pending (``reset_delay`` = 1), ``v`` is reset now; ``s = v > vth``
+    (``v >= vth`` when ``fire_at_equality``); with ``reset_delay`` = 0 the spiking
+    neurons' ``v`` is reset at once, else their reset is pending for the next step. Reset:
+    ``v = 0`` (``subtract`` False) or ``v -= vth`` (``subtract`` True). ``u``, ``v`` and the
+    pending spikes are cleared at the first step of every sample (``time_step %
+    reset_interval == reset_offset``, as ``LIFReset``). The mapping from NIR's parameters
+    is :mod:`neurodeploy.targets.loihi.nir_map`. No ``fixed_pt`` model: the fixed-point
+    path refuses these rules (``nir_map.refuse_writer_rules``).
+
+    Args:
+        shape: Lava layout; du, dv: decays in [0, 1]; vth: threshold (model units).
+        fire_at_equality, subtract, reset_delay: the rules (``reset_delay`` 0 or 1 steps).
+        reset_interval, reset_offset: as ``LIFReset``.
+    """
+
+    def __init__(self, *, shape: tuple[int, ...], du: float, dv: float, vth: float, fire_at_equality: bool = False,
+                 subtract: bool = False, reset_delay: int = 0, reset_interval: int = 1, reset_offset: int = 0,
+                 name: str | None = None) -> None:
+        if reset_delay not in (0, 1):
+            raise ValueError(f"RuleLIF: reset_delay {reset_delay} is not 0 or 1")
+        super().__init__(shape=shape, du=du, dv=dv, vth=vth, fire_at_equality=bool(fire_at_equality),
+                         subtract=bool(subtract), reset_delay=int(reset_delay), reset_interval=reset_interval,
+                         reset_offset=reset_offset, name=name)
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.u = Var(shape=shape, init=np.zeros(shape))
+        self.v = Var(shape=shape, init=np.zeros(shape))
+        self.pending = Var(shape=shape, init=np.zeros(shape))
