@@ -33,8 +33,8 @@ from neurodeploy.targets.nir_primitives import NirSequenceExecutor  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 CASES = {c.name: c for c in ifx.cases()}
 CONV = "nir: conv+IF+SumPool+LIF+AvgPool+Flatten+Affine+CubaLIF"
-# a rule nir_map's neuron form may carry that the fixed mapping does not implement (a writer's reset
-# rule such as rockpool's subtraction) is refused in one line; such a case is an expected refusal
+# a neuron parameter the float map may carry that the fixed mapping does not implement is refused in
+# one line; a case refused so is an expected refusal
 NO_FIXED_FORM = "has no fixed_pt"
 
 
@@ -161,6 +161,46 @@ def test_a_writers_greater_or_equal_on_an_if_is_exact_in_integers(tmp_path):
     assert emu.tolist() == ref.tolist() == [0, 1, 0, 1, 0, 1]
 
 
+def _rules_graph(rules: NeuronRules) -> nir.NIRGraph:
+    """Input (16) -> Affine -> LIF -> Linear -> CubaLIF, both neurons with the writer's ``rules``."""
+    rng = np.random.default_rng(5)
+    nodes = {"input": nir.Input(input_type={"input": np.array([16])}),
+             "fc1": nir.Affine(weight=rng.normal(size=(8, 16)), bias=np.full(8, 0.02)),
+             "lif": nir.LIF(tau=np.full(8, 5e-4), r=np.full(8, 3.0), v_leak=np.zeros(8), v_threshold=np.full(8, 0.5)),
+             "fc2": nir.Linear(weight=rng.normal(size=(4, 8))),
+             "cuba": nir.CubaLIF(tau_syn=np.full(4, 3e-4), tau_mem=np.full(4, 5e-4), r=np.full(4, 3.0),
+                                 v_leak=np.zeros(4), v_threshold=np.full(4, 0.3)),
+             "output": nir.Output(output_type={"output": np.array([4])})}
+    for name in ("lif", "cuba"):
+        set_rules(nodes[name], rules)
+    names = list(nodes)
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), type_check=False)
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("rules", [NeuronRules(">=", "subtract", 0), NeuronRules(">", "zero", 1),
+                                   NeuronRules(">", "subtract", 1)], ids=lambda r: r.describe())
+def test_writers_rules_run_on_the_fixed_pt_rule_lif_as_the_integer_reference(tmp_path, rules):
+    """rockpool's (>=, subtract), snntorch Synaptic's (reset one step late) and snntorch Leaky
+    subtract's rules on leaky neurons: the project's fixed_pt RuleLIF == the integer reference, and
+    both stay close to the float reading with the same rules."""
+    from neurodeploy.targets.loihi.nir_lava_fixed import NirLavaFixedExecutor
+
+    nir.write(str(tmp_path / "rules.nir"), _rules_graph(rules), compression=None)
+    graph = read_graph(tmp_path / "rules.nir")
+    m = build_map(graph, 1e-4)
+    x = iw.spikes(40, 2, (16,), seed=6)
+    quant, arrays = quantize_map(m, x)
+    assert {quant[k]["model"] for k in ("lif", "cuba")} == {"RuleLIF"}
+    emu = NirIntegerEmulator(graph, m, quant, arrays).run_sequences(x)
+    lava = NirLavaFixedExecutor(graph, quant, arrays).run_sequences(x)
+    ref = NirSequenceExecutor(graph).run_sequences(x)
+    for layer in ("lif", "cuba"):
+        e, la, f = (np.stack([t.layers[layer] for t in tr]) for tr in (emu, lava, ref))
+        assert np.array_equal(e, la), (layer, (e == la).mean())
+        assert e.mean() > 0.05 and (e == f).mean() > 0.93, (layer, e.mean(), (e == f).mean())
+
+
 def test_fixed_mapping_refuses_in_one_line_naming_the_node(tmp_path):
     nir.write(str(tmp_path / "tie.nir"), _tie_graph(), compression=None)
     m = build_map(read_graph(tmp_path / "tie.nir"), 1e-4)
@@ -169,14 +209,6 @@ def test_fixed_mapping_refuses_in_one_line_naming_the_node(tmp_path):
     with pytest.raises(QuantizationError, match=f"neuron 'if': its rule 'reset' = 'subtract' {NO_FIXED_FORM}"):
         quantize_map(m, x)
     del m.procs["if"].params["reset"]
-    m.procs["if"].params["rules"] = NeuronRules(">=", "subtract", 0)  # rockpool's: Lava's LIF only resets to 0
-    with pytest.raises(LoweringError, match=r"neuron 'if': its writer's rule \(v >= th, subtract\) has no fixed_pt "
-                                            "model"):
-        quantize_map(m, x)
-    m.procs["if"].params["rules"] = NeuronRules(">", "zero", 1)  # snntorch Synaptic's late reset
-    with pytest.raises(LoweringError, match="v > th, zero one step late"):
-        quantize_map(m, x)
-    m.procs["if"].params["rules"] = NeuronRules()  # NIR's own rules
     quant, arrays = quantize_map(m, x)
     arrays["lin"]["weight_mant"] = np.zeros((2, 1), dtype=np.int64)
     with pytest.raises(QuantizationError, match=r"'lin/weight_mant' is \[2, 1\], the graph needs \[1, 1\]"):
@@ -203,6 +235,8 @@ def test_quantized_export_and_validate_of_a_sinabs_file_from_the_command_line(ru
     assert q["status"] == "int" and "params.npz" in manifest["files"] and q["calibration_input"]["kind"] == "file"
     assert q["layers"]["input"]["kind"] == "source" and q["layers"]["input"]["scale"] == 3.0  # spikes of amplitude 3
     assert {q["layers"][k]["du"] for k in ("1", "5")} == {4095} and q["layers"]["1"]["dv"] == 0  # IAF: no leak
+    # sinabs fires at v >= th: exact on Lava's own LIF for an IF (v on the grid of 64, vth_mant one lower)
+    assert q["layers"]["1"]["spike"] == ">=" and q["layers"]["1"]["model"] == "LIFReset"
     assert q["spike_agreement_pct_min"] > 95.0 and q["saturated_values"] == 0
     with np.load(out / "params.npz") as params:
         assert params["2/weight_mant"].max() == 1  # SumPool2d: mantissa 1, exact

@@ -36,7 +36,7 @@ seeded random spikes at 10 %).
 - *neuron*: ``du = du_mant(du)``, ``dv = dv_mant(dv)`` (12 bits, 4096 = 1.0; Lava's ``ds_offset``
   makes ``du = 1.0`` 4095), ``vth_mant = vth_mant(vth, a_scale, fires_at_equality=False)``
   (NIR and Lava both fire on ``>``; a writer's ``>=`` on an IF: ``ceil(vth / a_scale) - 1``,
-  :func:`fires_at_equality`), ``2**17`` for I/LI/CubaLI (``2**23`` after the shift: above
+  :func:`on_lavas_lif`), ``2**17`` for I/LI/CubaLI (``2**23`` after the shift: above
   every 24-bit ``v``, never fires); the float map's constant input ``c`` (bias and leak
   target) becomes ``const_mant = round_half_even(c / a_scale)`` on ``a_in`` (``int16``),
   from the layer's first logical step, as in the float map. ``v`` counts ``a_scale / 64``
@@ -51,10 +51,15 @@ the same rounding); Conv gets the mantissas.
 
 Refused, one line naming the node (:class:`~neurodeploy.quantize.ptq.QuantizationError`): a
 threshold that is not > 0, a worst-case sum beyond Lava's formats, a synapse whose every
-weight rounds to 0; and (:class:`~neurodeploy.errors.LoweringError`) a writer's neuron rules
-Lava's LIF cannot run (subtractive or late reset, ``>=`` with a leak: :func:`fires_at_equality`)
-or any other neuron parameter the float map may carry beyond du, dv, vth, the constant input
-and the rules.
+weight rounds to 0; any neuron parameter the float map may carry beyond du, dv, vth, the
+constant input and the writer's rules.
+
+**A writer's neuron rules** (:mod:`neurodeploy.ir.rules`: ``>=``, subtractive reset, a reset one
+step late) run on Lava's own LIF where that is exact (:func:`on_lavas_lif`), else on the project's
+``RuleLIF`` with its fixed_pt model: the same integer LIF arithmetic, ``v >= vth_mant << 6``
+where the writer fires at equality (``vth_mant = round(vth / a_scale)``, the threshold already a
+whole number of input LSBs), a subtractive reset of ``vth_mant << 6`` (saturating), a pending
+reset applied after the next step's update.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ from neurodeploy.quantize.ptq import (ACT_BITS, ACT_HEADROOM, WEIGHT_MAX, Quanti
                                       vth_mant)
 from neurodeploy.targets.loihi.fixed import apply_conversion
 from neurodeploy.ir.rules import NIR_RULES, NeuronRules
-from neurodeploy.targets.loihi.nir_map import LavaMap, Proc, lava_weights, refuse_writer_rules
+from neurodeploy.targets.loihi.nir_map import LavaMap, Proc, lava_weights
 
 INPUT_BITS = 8  # real-valued input: 8-bit signed payloads (keeps the first synapse's sums small)
 A_IN_MAX = (1 << 15) - 1  # Lava's LIF a_in port is int16 (lava/proc/lif/models.py:78)
@@ -135,24 +140,18 @@ def _default(value: Any) -> bool:
     return value is None or (np.ndim(value) == 0 and not bool(value))
 
 
-def fires_at_equality(name: str, rules: NeuronRules, du: int, dv: int) -> bool:
-    """Whether the integer neuron fires on ``v >= vth`` (a writer's ``>=``), else ``>`` (NIR's).
-
-    Lava's LIF fires on ``v > vth_mant << 6`` and resets to 0 at once. A writer's ``>=`` is that
-    exactly when ``v`` stays on multiples of 64 -- no decay of ``u`` (``du`` 4095) or ``v`` (``dv`` 0):
-    an IF, e.g. sinabs' IAF --, as ``v >= 64 k`` is then ``v > 64 (k - 1)``. Other writer rules
-    (subtractive or late reset, ``>=`` with a leak) have no fixed_pt model: refused in one line
-    (:func:`~.nir_map.refuse_writer_rules`)."""
+def on_lavas_lif(rules: NeuronRules, du: int, dv: int) -> bool:
+    """Whether Lava's own LIF (``v > vth_mant << 6``, reset to 0 at once) runs these rules exactly:
+    NIR's; and a writer's ``>=`` with an immediate reset to 0 where ``v`` stays on multiples of 64
+    -- no decay of ``u`` (``du`` 4095) or ``v`` (``dv`` 0): an IF, e.g. sinabs' IAF --, as ``v >=
+    64 k`` is then ``v > 64 (k - 1)``. Other rules run on the project's fixed_pt ``RuleLIF``."""
     if rules.is_nir:
-        return False
-    if rules.spike == ">=" and rules.reset == "zero" and not rules.reset_delay and du == LOIHI2.du.hi and dv == 0:
         return True
-    refuse_writer_rules(name, rules)
-    raise AssertionError("unreachable: refuse_writer_rules raises for a writer's rules")
+    return rules.spike == ">=" and rules.reset == "zero" and not rules.reset_delay and du == LOIHI2.du.hi and dv == 0
 
 
 def vth_mant_at_equality(vth: float, a_scale: float) -> int:
-    """``vth_mant`` for ``v >= vth`` on ``v``'s grid of 64 (see :func:`fires_at_equality`): the
+    """``vth_mant`` for ``v >= vth`` on ``v``'s grid of 64 (see :func:`on_lavas_lif`): the
     smallest grid point at or above ``T = vth / a_scale`` input LSBs fires, ``v > 64 (ceil(T) - 1)``."""
     t = vth / a_scale
     k = round(t) if math.isclose(t, round(t), rel_tol=1e-12) else math.ceil(t)
@@ -273,18 +272,23 @@ def _neuron(m: LavaMap, name: str, quant: dict, arrays: dict, src_of: dict) -> N
         quant[s] = {"kind": m.procs[s].kind, "in_scale": ins[s][0], "weight_scale": step, "scale": a_scale,
                     "lim": bound, "weight_exp": -shift[s], **_weight_report(weights[s], mants[s], step)}
     du, dv = du_mant(float(p["du"])), dv_mant(float(p["dv"]))
-    at_equality = spiking and fires_at_equality(name, p.get("rules", NIR_RULES), du, dv)
+    rules = p.get("rules", NIR_RULES) if spiking else NIR_RULES
+    lavas = on_lavas_lif(rules, du, dv)
+    at_equality = rules.spike == ">="
     if not spiking:
-        vth_int = NEVER_FIRES
-    elif at_equality:
-        vth_int = vth_mant_at_equality(vth, a_scale)
+        vth_int, offset = NEVER_FIRES, 0
+    elif lavas and at_equality:  # Lava's v > 64 (k - 1) is v >= 64 k on v's grid
+        vth_int, offset = vth_mant_at_equality(vth, a_scale), 1
+    elif at_equality:  # RuleLIF compares v >= vth << 6 itself
+        vth_int, offset = int(np.clip(round(vth / a_scale), 0, LOIHI2.vth_mant.hi)), 0
     else:
-        vth_int = vth_mant(vth, a_scale, fires_at_equality=False)
+        vth_int, offset = vth_mant(vth, a_scale, fires_at_equality=False), 0
     entry: dict[str, Any] = {"kind": "lif", "spiking": spiking, "in_scale": a_scale, "scale": 1.0, "lim": 1,
-                             "du": du, "dv": dv, "vth_mant": vth_int, "spike": ">=" if at_equality else ">",
+                             "model": "LIFReset" if lavas else "RuleLIF", "du": du, "dv": dv, "vth_mant": vth_int,
+                             "spike": rules.spike, "reset": rules.reset, "reset_delay": rules.reset_delay,
                              "a_in_bound": bound, "v_lsb": a_scale / (1 << LOIHI2.state_shift_bits)}
     if spiking:  # the threshold in the float model's units that the integer one implements
-        entry["vth_rel_error"] = (vth_int + at_equality) * a_scale / vth - 1.0
+        entry["vth_rel_error"] = (vth_int + offset) * a_scale / vth - 1.0
     entry["const_max_error"] = float(np.max(np.abs(const_mant * a_scale - const), initial=0.0))
     quant[name] = entry
     if np.any(const_mant != 0):

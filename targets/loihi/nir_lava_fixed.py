@@ -10,7 +10,9 @@ integers of :mod:`.nir_fixed`. ``Loihi2SimCfg(select_tag="fixed_pt")`` with:
 - ``Conv`` (convolutions and pooling): the project's :class:`~.processes.fixed.PyConvModelFixedFast`
   (bit-exact with Lava's ``PyConvModelFixed``, tested) or Lava's own (``fast=False``);
 - neurons: ``LIFReset`` with Lava's ``PyLifResetModelBitAcc`` (``du``, ``dv``, ``vth_mant``;
-  reset of ``u`` and ``v`` at the first step of each sample's window); the constant input
+  reset of ``u`` and ``v`` at the first step of each sample's window), or for a writer's rules
+  the project's ``RuleLIF`` with its fixed_pt model (:class:`~.processes.models.PyRuleLIFModelFixed`:
+  the same arithmetic, plus ``>=``, subtractive and late resets); the constant input
   ``const_mant`` from a ``RingBuffer`` (Lava's ``PySendModelFixed``, ``int32``) on the
   sample's T logical steps;
 - the input: a ``RingBuffer`` of the quantized payloads (``PySendModelFixed``);
@@ -41,10 +43,10 @@ from lava.proc.io.source import PySendModelFixed, RingBuffer  # noqa: E402
 from lava.proc.lif.process import LIFReset  # noqa: E402
 from lava.proc.monitor.process import Monitor  # noqa: E402
 
-from neurodeploy.targets.loihi.processes import DelayLine  # noqa: E402
+from neurodeploy.targets.loihi.processes import DelayLine, RuleLIF  # noqa: E402
 from neurodeploy.targets.loihi.processes.fixed import PyConvModelFixedFast  # noqa: E402
 from neurodeploy.targets.loihi.processes.functions import record_process  # noqa: E402
-from neurodeploy.targets.loihi.processes.models import PyDelayLineModelFixed  # noqa: E402
+from neurodeploy.targets.loihi.processes.models import PyDelayLineModelFixed, PyRuleLIFModelFixed  # noqa: E402
 
 
 class NirLavaFixedExecutor(NirLavaExecutor):
@@ -100,9 +102,15 @@ class NirLavaFixedExecutor(NirLavaExecutor):
                     models[proc] = PyDelayLineModelFixed
                 else:  # lif
                     q = quant[name]
-                    proc = LIFReset(shape=p.shape, du=q["du"], dv=q["dv"], vth=q["vth_mant"],
-                                    bias_mant=np.zeros(p.shape), bias_exp=0, reset_interval=window,
-                                    reset_offset=(p.latency + 1) % window, name=name)
+                    clear = {"reset_interval": window, "reset_offset": (p.latency + 1) % window}
+                    if q.get("model") == "RuleLIF":  # a writer's rules: the project's fixed_pt RuleLIF
+                        proc = RuleLIF(shape=p.shape, du=q["du"], dv=q["dv"], vth=q["vth_mant"],
+                                       fire_at_equality=q["spike"] == ">=", subtract=q["reset"] == "subtract",
+                                       reset_delay=q["reset_delay"], name=name, **clear)
+                        models[proc] = PyRuleLIFModelFixed
+                    else:
+                        proc = LIFReset(shape=p.shape, du=q["du"], dv=q["dv"], vth=q["vth_mant"],
+                                        bias_mant=np.zeros(p.shape), bias_exp=0, name=name, **clear)
                     const = self.arrays.get(name, {}).get("const_mant")
                     if const is not None:
                         source = RingBuffer(data=windows(p.shape, p.latency, lambda i: const[..., None]))

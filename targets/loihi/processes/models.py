@@ -1,5 +1,5 @@
-"""ProcessModels of :mod:`.process`: ``floating_pt`` and ``fixed_pt`` of the delay line and of NI-LIF;
-``floating_pt`` of RuleLIF.
+"""ProcessModels of :mod:`.process`: ``floating_pt`` and ``fixed_pt`` of the delay line, of NI-LIF and
+of RuleLIF.
 
 Lava finds them by scanning this folder when it compiles a network.
 """
@@ -155,3 +155,55 @@ class PyRuleLIFModelFloat(PyLoihiProcessModel):
         else:
             self._reset(s)
         self.s_out.send(s.astype(float))
+
+
+@implements(proc=RuleLIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyRuleLIFModelFixed(PyLoihiProcessModel):
+    """RuleLIF in Lava's bit-accurate LIF arithmetic (``PyLifModelBitAcc``, :mod:`neurodeploy.limits`):
+    ``du``, ``dv`` 12-bit, ``vth`` the 17-bit ``vth_mant``. Per step: ``u = wrap(trunc0(u (4096 - du - 1)
+    / 4096) + (a_in << 6))`` (Lava's one-step wrap), ``v = sat(trunc0(v (4096 - dv) / 4096) + u)``;
+    then the writer's rules as in the float model with ``vth << 6``: a pending reset (``reset_delay``
+    1), the spike test (``>`` or ``>=``), the immediate reset; a reset sets ``v = 0`` or subtracts
+    ``vth << 6`` (saturating). A Loihi 2 microcode neuron would run this; Lava 0.10 has no such model."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=16)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    pending: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=1)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.du, self.dv = int(proc_params["du"]), int(proc_params["dv"])
+        self.vth = LOIHI2.effective_vth(int(proc_params["vth"]))
+        self.fires = np.greater_equal if proc_params["fire_at_equality"] else np.greater
+        self.subtract, self.delay = bool(proc_params["subtract"]), int(proc_params["reset_delay"])
+        self.reset_interval = int(proc_params["reset_interval"])
+        self.reset_offset = int(proc_params["reset_offset"]) % self.reset_interval
+        self.half = 1 << (LOIHI2.state_bits - 1)
+
+    def _reset(self, v: np.ndarray, where: np.ndarray) -> None:
+        if self.subtract:
+            v[where] = np.maximum(v[where] - self.vth, 1 - self.half)
+        else:
+            v[where] = 0
+
+    def run_spk(self) -> None:
+        a = self.a_in.recv().astype(np.int64)
+        if self.time_step % self.reset_interval == self.reset_offset:
+            self.u[...], self.v[...], self.pending[...] = 0, 0, 0
+        cur = LOIHI2.decay_current(self.u, self.du) + LOIHI2.synaptic_input(a)
+        wrapped = np.where(cur > self.half, cur - 2 * self.half, cur)  # Lava's one-step wrap (lif/models.py:161)
+        u = np.where(wrapped <= -self.half, cur + 2 * self.half, wrapped)
+        v = np.clip(LOIHI2.decay_voltage(self.v, self.dv) + u, 1 - self.half, self.half - 1)
+        if self.delay:
+            self._reset(v, self.pending > 0)
+        s = self.fires(v, self.vth)
+        if self.delay:
+            self.pending[...] = s
+        else:
+            self._reset(v, s)
+        self.u[...], self.v[...] = u, v
+        self.s_out.send(s.astype(np.int32))
