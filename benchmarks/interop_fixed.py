@@ -11,7 +11,8 @@ write) is quantized as ``neurodeploy export net.nir --quantize int --calib X.npy
 (:func:`neurodeploy.targets.loihi.nir_fixed.quantize_map`, calibration = the run's input:
 seeded random spikes at 10 %, the case's amplitude), then run by the integer reference
 (``emulator``, torch int64), Lava fixed_pt (``lava-fixed``: Lava's bit-accurate Dense and
-LIFReset, the project's fixed Conv model; ``--stock``: also Lava's own Conv model) and the
+LIFReset -- the project's fixed_pt RuleLIF for a writer's neuron rules --, the project's fixed
+Conv model; ``--stock``: also Lava's own Conv model) and the
 float reference (``nir-torch``, float64). Agreement = equal (step, neuron) entries / all
 per neuron layer, in %; for I/LI/CubaLI (states, not spikes) Lava fixed_pt vs the integer reference
 compares states for equality, and the float reference gives ``state_error_rel`` (max |error| / max
@@ -173,6 +174,11 @@ def measure(case: FixedCase, steps: int = 100, samples: int = 2, lava: bool = Tr
                            "kinds": sorted({type(n).__name__ for n in graph.nodes.values()}),
                            "vth_mant": {k: quant[k]["vth_mant"] for k in m.layers if quant[k]["spiking"]},
                            "weight_exp": {k: q["weight_exp"] for k, q in quant.items() if q.get("weight_exp")},
+                           "neuron_model": {k: quant[k]["model"] + ("" if quant[k]["model"] == "LIFReset" and
+                                                                    quant[k]["spike"] == ">" else
+                                                                    f" (v {quant[k]['spike']} th, {quant[k]['reset']}"
+                                                                    f"{' one step late' if quant[k]['reset_delay'] else ''})")
+                                            for k in m.layers if quant[k]["spiking"]},
                            "saturated_or_wrapped": {k: c for k, c in runner.counts.items() if any(c.values())},
                            "firing_rate": {k: float(np.mean([t.layers[k].mean() for t in emu]))
                                            for k in m.layers if quant[k]["spiking"]}}
