@@ -46,8 +46,8 @@ reset_delay ``1``      ``reset_delay=1``           the reset lands on the next s
                                                    after its update, before its spike test
 ===================== =========================== ======================================
 
-The fixed-point path runs stock Lava processes only: :func:`refuse_writer_rules` refuses
-these rules there in one line naming the node.
+The fixed-point path (:mod:`.nir_fixed`) runs these rules on ``RuleLIF``'s fixed_pt model
+(or on Lava's own LIF where that is exact); :func:`refuse_writer_rules` is for a path that cannot.
 
 **Synapses**: ``Affine``/``Linear`` -> ``Dense`` (bias to the neuron as above),
 ``Conv2d``/``Conv1d`` -> ``Conv`` (Conv1d as a conv over ``(C, 1, N)``), ``SumPool2d`` ->
