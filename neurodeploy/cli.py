@@ -269,27 +269,44 @@ def report_cmd(
     bundle: Path = typer.Argument(..., help="Bundle folder written by `neurodeploy export`."),
     image: Optional[List[Path]] = typer.Option(None, "--image", metavar="IMAGE...", help=IMAGE_HELP),
     executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP),
-    fps: float = typer.Option(30.0, "--fps", help="Frame rate (frames per second) for energy per second of video."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate (frames per second) for energy per second "
+                                        "of video (default 30; a bundle of a .nir file: samples per second, default "
+                                        "1 / (T dt), real time)."),
     truth: Optional[List[Path]] = typer.Option(None, "--truth", metavar="CLEAN...",
                                                help="Clean image for the first --image, e.g. --truth clean.png: "
                                                     "shown in report.html."),
     html: bool = typer.Option(True, "--html/--no-html", help="Also write report.html (charts, images)."),
     summary: bool = typer.Option(False, "--summary", help="Print a short summary table instead of the whole report."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    input_file: Optional[Path] = typer.Option(None, "--input", metavar="FILE.npy",
+                                              help="A bundle of a .nir file: its input, shape (T, ...) or (T, N, ...) "
+                                                   "(default: 100 steps of seeded random spikes at 10 %)."),
 ) -> None:
     """Per-layer neurons, spikes, operations, cores and energy: report.json, report.md, report.html."""
     from neurodeploy.bundle import Bundle
-    from neurodeploy.report import report_bundle
+    from neurodeploy.nir_bundle import is_nir_bundle
+    from neurodeploy.report import DEFAULT_FPS, report_bundle
 
-    if fps <= 0:
+    if fps is not None and fps <= 0:
         raise NeurodeployError(f"--fps must be positive, got {fps}")
-    from neurodeploy.nir_bundle import check_not_nir_bundle
+    if is_nir_bundle(bundle):  # a .nir file's bundle: events in, no images (issue 16)
+        from neurodeploy.report_nir import report_nir_bundle
 
-    check_not_nir_bundle(bundle)  # reports of .nir files' bundles are not built yet (issue 16): one line
-    opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
-    _say_default_executor(opened, executor)
-    report = report_bundle(opened, images=image or None, executor=executor, fps=fps, html=html, truth=truth or None)
-    _say_how_images_fit(opened, image or None)  # after the run: an error stays one line
+        if image or truth:
+            raise NeurodeployError(f"{bundle} is a bundle of a .nir file: it takes --input FILE.npy (T, ...), not "
+                                   "--image/--truth")
+        if executor is None:
+            err_console.print("executor: lava-float (choose with --executor: lava-float, nir-torch, split)",
+                              markup=False, highlight=False)
+        report = report_nir_bundle(bundle, input_file, executor=executor, fps=fps, html=html)
+    else:
+        if input_file is not None:
+            raise NeurodeployError("--input FILE.npy is for bundles of .nir files; a model bundle takes --image")
+        opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
+        _say_default_executor(opened, executor)
+        report = report_bundle(opened, images=image or None, executor=executor, fps=fps if fps is not None else DEFAULT_FPS,
+                               html=html, truth=truth or None)
+        _say_how_images_fit(opened, image or None)  # after the run: an error stays one line
     if as_json:
         _print_json(report)
     elif summary:
