@@ -295,10 +295,10 @@ def report_cmd(
         if image or truth:
             raise NeurodeployError(f"{bundle} is a bundle of a .nir file: it takes --input FILE.npy (T, ...), not "
                                    "--image/--truth")
-        if executor is None:
+        report = report_nir_bundle(bundle, input_file, executor=executor, fps=fps, html=html)
+        if executor is None:  # after the run: an error stays one line
             err_console.print("executor: lava-float (choose with --executor: lava-float, nir-torch, split)",
                               markup=False, highlight=False)
-        report = report_nir_bundle(bundle, input_file, executor=executor, fps=fps, html=html)
     else:
         if input_file is not None:
             raise NeurodeployError("--input FILE.npy is for bundles of .nir files; a model bundle takes --image")
