@@ -39,6 +39,7 @@ WRITE_NOTES = {
               "cannot store; spike_fn=SingleSpike, reset_fn=MembraneReset (sinabs' defaults, MultiSpike and "
               "MembraneSubtract, are not written into the file and have no NIR form)",
     "rockpool": "none (its Output types carry singleton dimensions: read with one warning line)",
+    "norse residual": "nirtorch.torch_to_nir with norse's own module map (norse.to_nir drops the skip path)",
 }
 
 
@@ -167,6 +168,44 @@ def _norse_sim(layers):
     return sim
 
 
+class NorseSkip(nn.Module):
+    """Two paths of different depth into ``lif3``: fc1-lif1-fc2-lif2-fc3 (3 synapses) and ``skip`` (1)."""
+
+    def __init__(self):
+        import norse.torch as norse
+
+        super().__init__()
+        torch.manual_seed(0)
+        p = lambda n: norse.LIFBoxParameters(tau_mem_inv=torch.full((n,), 200.0), v_th=torch.full((n,), 0.3),  # noqa: E731
+                                             v_leak=torch.zeros(n), v_reset=torch.zeros(n))
+        self.fc1, self.lif1 = nn.Linear(16, 8), norse.LIFBoxCell(p(8))
+        self.fc2, self.lif2 = nn.Linear(8, 8), norse.LIFBoxCell(p(8))
+        self.fc3, self.skip, self.lif3 = nn.Linear(8, 4), nn.Linear(16, 4), norse.LIFBoxCell(p(4))
+        self.fc2.weight.data.abs_()  # drive lif2 (a quiet middle layer would make the skip trivial)
+
+    def forward(self, x, state=None):
+        s = state if state is not None else (None, None, None)
+        a, s1 = self.lif1(self.fc1(x), s[0])
+        b, s2 = self.lif2(self.fc2(a), s[1])
+        y, s3 = self.lif3(self.fc3(b) + self.skip(x), s[2])
+        return y, (s1, s2, s3)
+
+
+def _norse_skip_write(net, path):
+    """norse's own module mapping through nirtorch's current tracer (``torch_to_nir``):
+    ``norse.to_nir`` (nirtorch's deprecated ``extract_nir_graph``) drops the skip path."""
+    from functools import partial
+
+    import nirtorch
+    from norse.torch.module.lif_box import LIFBoxCell
+    from norse.torch.utils.export_nir import _extract_norse_module
+
+    graph = nirtorch.torch_to_nir(net, {LIFBoxCell: partial(_extract_norse_module, dt=1e-3)},
+                                  stateful_modules={LIFBoxCell}, concrete_args={"state": None})
+    nir.write(str(path), graph, compression=None)
+    return None
+
+
 # ---------------------------------------------------------------- sinabs
 
 def _sinabs_conv():
@@ -269,6 +308,8 @@ def cases() -> list[Case]:
              _norse_sim(["1", "3"]), scale=20.0),
         Case("norse", "conv (no pool/flatten export)", (2, 8, 8), _norse_conv, _norse_write((2, 8, 8)),
              _norse_sim(["1", "3"]), scale=20.0),
+        Case("norse", "residual LIFBox (skip join, nirtorch.torch_to_nir)", (16,), NorseSkip, _norse_skip_write,
+             _norse_sim(["lif1", "lif2", "lif3"]), scale=20.0),
         Case("sinabs", "conv+IAF+SumPool+Flatten", (2, 8, 8), _sinabs_conv, _sinabs_write((2, 8, 8)),
              _sinabs_sim(["1", "5"]), scale=3.0),
         Case("sinabs", "dense LIF", (16,), _sinabs_dense, _sinabs_write((16,)), _sinabs_sim(["1", "3"]),

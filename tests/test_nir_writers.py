@@ -25,7 +25,7 @@ CASES = {f"{c.writer}: {c.net}": c for c in iw.cases()}
 BELOW_100 = {"snntorch: dense Leaky+Synaptic": {"3"}, "rockpool: dense LIFTorch(CubaLIF)": {"1_LIFTorch", "3_LIFTorch"}}
 
 FROM_FILE = {"snntorch: dense Leaky+Synaptic", "norse: dense LIFBox+LIFCell(CubaLIF)", "sinabs: conv+IAF+SumPool+Flatten",
-             "rockpool: dense LIFTorch(CubaLIF)"}
+             "rockpool: dense LIFTorch(CubaLIF)", "norse: residual LIFBox (skip join, nirtorch.torch_to_nir)"}
 
 
 def _needs(writer: str) -> None:
