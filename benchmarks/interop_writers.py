@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/interop_writers.py [--steps 100] [--samples 2] [--no-lava] [--json OUT]
+    .venv/bin/python benchmarks/interop_writers.py [--steps 100] [--samples 2] [--no-lava] [--json OUT] [--keep DIR]
 
 For every writer, a dense LIF / CubaLIF network and a conv SNN (with pooling and flatten
 where the writer exports them) are built with seeded weights, written to a ``.nir`` file
@@ -346,6 +346,8 @@ def measure(case: Case, steps: int = 100, samples: int = 2, lava: bool = True, f
             check_graph(graph)
             graph.metadata[FOREIGN_DT_KEY] = dt
         x = spikes(steps, samples, case.input_shape, scale=case.scale)
+        if folder is not None and in_memory is None:  # its first sample, as `validate/report --input` takes it
+            np.save(path.with_suffix(".input.npy"), x[:, 0])
         ref = case.simulate(net, x)
         row: dict[str, Any] = {"writer": case.writer, "net": case.net, "steps": steps, "samples": samples,
                                "file": in_memory is None,
@@ -373,12 +375,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=2)
     parser.add_argument("--no-lava", action="store_true")
     parser.add_argument("--json", type=Path, help="write the rows as JSON lines here")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the writers' .nir files in DIR "
+                        "(WRITER-NET.nir, and the first input sample as WRITER-NET.input.npy), e.g. for "
+                        "`neurodeploy export DIR/norse-residual.nir` and `report BUNDLE --input DIR/norse-residual.input.npy`")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     rows = []
     for case in cases():
         try:
-            row = measure(case, args.steps, args.samples, lava=not args.no_lava)
+            row = measure(case, args.steps, args.samples, lava=not args.no_lava, folder=args.keep)
         except Exception as exc:  # noqa: BLE001 -- a writer that fails is a row of the table, not a crash
             row = {"writer": case.writer, "net": case.net, "error": f"{type(exc).__name__}: {exc}"[:300]}
         rows.append(row)

@@ -79,7 +79,7 @@ def energy_chart(report: dict) -> str:
     ax.bar(x + 0.2, [r["energy_uj"]["horowitz45nm"] for r in layers], 0.4, label="45 nm AC/MAC")
     ax.set_xticks(x, [_short(r["layer"]) for r in layers], rotation=90, fontsize=6)
     ax.set_yscale("log")
-    ax.set_ylabel("µJ per image")
+    ax.set_ylabel(f"µJ per {report['energy'].get('per', 'image')}")  # a .nir file's report: per sample
     ax.set_title("energy per layer (its spikes' operations, its neuron updates)")
     ax.legend(fontsize=7)
     return _png(fig)
