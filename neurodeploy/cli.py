@@ -330,12 +330,17 @@ def _print_summary(report: dict, bundle: Path) -> None:
         table.add_row(f"validation ({validation['executor']} vs {validation['reference']})",
                       ("PASSED" if validation["passed"] else "FAILED")
                       + f", min {min(validation['layers'].values()):.3f} %, {validation['output_psnr_db']:.1f} dB")
+    unit = "sample" if report.get("kind") == "nir" else "image"  # a .nir file's report counts per sample
     table.add_row("neurons / Loihi cores (min)", f"{t['neurons']:,} / {t['cores']:,}")
-    table.add_row("spikes per image (firing rate)", f"{t['spikes']:,.0f} ({t['firing_rate']:.3f})")
-    table.add_row("synops / MACs (graded) / MACs (real inputs) / host MACs",
-                  f"{t['synops']:,.0f} / {t['macs']:,.0f} / {t['real_input_macs']:,.0f} / {t['host_macs']:,.0f}")
+    table.add_row(f"spikes per {unit} (firing rate)", f"{t['spikes']:,.0f} ({t['firing_rate']:.3f})")
+    if unit == "sample":
+        table.add_row("synops / MACs (graded), layers + input events",
+                      f"{t['synops']:,.0f} + {t['input_synops']:,.0f} / {t['macs']:,.0f} + {t['input_macs']:,.0f}")
+    else:
+        table.add_row("synops / MACs (graded) / MACs (real inputs) / host MACs",
+                      f"{t['synops']:,.0f} / {t['macs']:,.0f} / {t['real_input_macs']:,.0f} / {t['host_macs']:,.0f}")
     for m in e.values():
-        table.add_row(f"energy, {m['title'].split(' (')[0]}", f"{m['per_image_uj']:.4g} µJ/image")
+        table.add_row(f"energy, {m['title'].split(' (')[0]}", f"{m['per_image_uj']:.4g} µJ/{unit}")
     console.print(table)
     console.print(f"report: {bundle / 'report.html'}")
 

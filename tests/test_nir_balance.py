@@ -107,3 +107,19 @@ def test_upstream_norse_to_nir_drops_a_skip_path(tmp_path):
     iw._norse_skip_write(net, tmp_path / "skip.nir")
     whole = nir.read(str(tmp_path / "skip.nir"))
     assert {("x", "skip"), ("skip", "lif3"), ("fc3", "lif3")} <= set(whole.edges)
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+def test_a_nir_delay_on_the_short_path_chains_with_the_balancing_delay(tmp_path):
+    """A NIR Delay (logical time, 1 step) on the skip, then the balancing delay line (latency, 2 steps)."""
+    from neurodeploy.targets.loihi.nir_map import build_map
+
+    g = skip_graph()
+    nodes = {**g.nodes, "dl": nir.Delay(np.full(6, 1e-4))}
+    edges = [e for e in g.edges if e != ("skip", "out")] + [("skip", "dl"), ("dl", "out")]
+    nir.write(str(tmp_path / "skip.nir"), nir.NIRGraph(nodes=nodes, edges=edges))
+    graph = read_graph(tmp_path / "skip.nir")
+    m = build_map(graph, 1e-4)
+    assert m.procs["balance:dl->out"].params["delay"] == 2 and m.gap == 5  # 4 of latency + the NIR Delay's 1
+    assert _agreement(graph, _spikes(30, 2, 10)) == {f"lif{i}": 100.0 for i in range(3)} | {"out": 100.0}

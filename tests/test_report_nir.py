@@ -167,3 +167,5 @@ def test_report_nir_counts_on_nir_torch_without_lava(run_cli, tmp_path):
     r = json.loads(stdout)
     assert r["executor"] == "nir-torch" and r["lava_steps_per_image"] is None and not (out / "report.html").exists()
     assert r["totals"]["synops"] == r["layers"][0]["spikes"] * 4 > 0
+    code, stdout, err = run_cli("report", out, "--executor", "nir-torch", "--no-html", "--summary")
+    assert code == 0 and "spikes per sample" in stdout and "µJ/sample" in stdout, err
