@@ -176,8 +176,11 @@ class NorseSkip(nn.Module):
 
         super().__init__()
         torch.manual_seed(0)
-        p = lambda n: norse.LIFBoxParameters(tau_mem_inv=torch.full((n,), 200.0), v_th=torch.full((n,), 0.3),  # noqa: E731
-                                             v_leak=torch.zeros(n), v_reset=torch.zeros(n))
+
+        def p(n):  # per-neuron parameters: nirtorch's type check needs the layer's shape
+            return norse.LIFBoxParameters(tau_mem_inv=torch.full((n,), 200.0), v_th=torch.full((n,), 0.3),
+                                          v_leak=torch.zeros(n), v_reset=torch.zeros(n))
+
         self.fc1, self.lif1 = nn.Linear(16, 8), norse.LIFBoxCell(p(8))
         self.fc2, self.lif2 = nn.Linear(8, 8), norse.LIFBoxCell(p(8))
         self.fc3, self.skip, self.lif3 = nn.Linear(8, 4), nn.Linear(16, 4), norse.LIFBoxCell(p(4))
@@ -377,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the rows as JSON lines here")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the writers' .nir files in DIR "
                         "(WRITER-NET.nir, and the first input sample as WRITER-NET.input.npy), e.g. for "
-                        "`neurodeploy export DIR/norse-residual.nir` and `report BUNDLE --input DIR/norse-residual.input.npy`")
+                        "`neurodeploy export DIR/norse-residual.nir` and "
+                        "`report BUNDLE --input DIR/norse-residual.input.npy`")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     if args.keep:

@@ -304,8 +304,8 @@ def report_cmd(
             raise NeurodeployError("--input FILE.npy is for bundles of .nir files; a model bundle takes --image")
         opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
         _say_default_executor(opened, executor)
-        report = report_bundle(opened, images=image or None, executor=executor, fps=fps if fps is not None else DEFAULT_FPS,
-                               html=html, truth=truth or None)
+        report = report_bundle(opened, images=image or None, executor=executor,
+                               fps=fps if fps is not None else DEFAULT_FPS, html=html, truth=truth or None)
         _say_how_images_fit(opened, image or None)  # after the run: an error stays one line
     if as_json:
         _print_json(report)

@@ -98,7 +98,8 @@ def spikes_per_step_chart(report: dict) -> str:
 
 
 def synops_cores_chart(report: dict) -> str:
-    """Per layer: synaptic operations its spikes cause (bars: synops, MACs stacked) and the Loihi cores it needs (dots)."""
+    """Per layer: synaptic operations its spikes cause (bars: synops, MACs stacked) and the Loihi cores
+    it needs (dots)."""
     layers = report["layers"]
     fig, ax = _figure(max(6, 0.4 * len(layers)), 3.2)
     x = np.arange(len(layers))
@@ -118,7 +119,8 @@ def synops_cores_chart(report: dict) -> str:
 
 
 def rasters(named: list[tuple[str, np.ndarray]], max_neurons: int = 512) -> str:
-    """Spike rasters, one panel per ``(title, values (T, ...))``: neuron index (first ``max_neurons``) over time step."""
+    """Spike rasters, one panel per ``(title, values (T, ...))``: neuron index (the first
+    ``max_neurons``) against logical time step; black where non-zero."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)

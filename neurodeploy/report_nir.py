@@ -154,7 +154,8 @@ def build_report(traces: list[Trace], x: np.ndarray, record: dict[str, Any], man
     source = Path(manifest.get("source", {}).get("nir_file", "graph.nir")).name
     definitions = dict(DEFINITIONS_REPORT)
     definitions.update(
-        spikes="spikes a spiking neuron layer emits over T steps, per sample (mean over samples); I/LI/CubaLI emit none",
+        spikes="spikes a spiking neuron layer emits over T steps, per sample (mean over samples); "
+               "I/LI/CubaLI emit none",
         synops="every binary spike times the synapses it reaches: Affine/Linear its output features, convs and "
                "pooling the kernel taps inside the output map (NeuroBench effective operations)",
         input_synops="the input's non-zero entries times their fan-out (MACs instead when the input is not 0/1)",
