@@ -21,6 +21,7 @@ reference, on ``graph.nir``) on ``--input FILE.npy`` -- shape ``(T, *input_shape
 ``(T, N, *input_shape)``, T = its first axis, neurons starting from rest -- or, without it,
 100 steps of seeded random spikes at 10 % (seed 0, one sample), and writes
 ``validation.json`` with the verdict plus ``dt_s``, ``t_steps``, ``input`` and ``writer``.
+``report`` runs one of the same executors on the same input (:mod:`neurodeploy.report_nir`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 from neurodeploy import __version__
 from neurodeploy.bundle import (FORMAT, FORMAT_VERSION, MANIFEST, TARGETS, _check_destination, staged_dir,
                                 _verify_files, _version, write_json_atomic)
-from neurodeploy.errors import BundleError, NeurodeployError
+from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import read_graph
 from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
 from neurodeploy.ir.rules import rules_of
@@ -149,9 +150,7 @@ def validate_nir_bundle(path: str | Path, input_file: Path | None = None, execut
             raise NeurodeployError(f"executor '{name}' does not run a bundle of a .nir file; use one of "
                                    f"{', '.join(EXECUTORS)}")
     x, record = load_input(input_file, manifest["input_shape"])
-    traces = {name: _run(name, graph if name != "split" else read_graph(path / "chip.nir",
-                                                                      dt_s=float(manifest["dt_s"])), x)
-              for name in {executor, reference}}
+    traces = {name: run_executor(name, path, manifest, graph, x) for name in {executor, reference}}
     names = [f"sample {i}" for i in range(x.shape[1])]
     v = verdict(traces[reference], traces[executor], names, min_agreement_pct, min_psnr_db)
     result = v.to_dict()
@@ -169,6 +168,14 @@ def validate_nir_bundle(path: str | Path, input_file: Path | None = None, execut
     return result
 
 
+def run_executor(name: str, path: Path, manifest: dict[str, Any], graph: nir.NIRGraph, x: np.ndarray) -> list:
+    """Traces of executor ``name`` on ``x`` ``(T, N, *input_shape)``: ``graph`` (the bundle's
+    ``graph.nir``), or for ``split`` the bundle's own ``chip.nir``."""
+    if name == "split":
+        graph = read_graph(Path(path) / "chip.nir", dt_s=float(manifest["dt_s"]))
+    return _run(name, graph, x)
+
+
 def _run(name: str, graph: nir.NIRGraph, x: np.ndarray):
     if name in ("nir-torch", "split"):
         from neurodeploy.targets.nir_primitives import NirSequenceExecutor
@@ -179,10 +186,3 @@ def _run(name: str, graph: nir.NIRGraph, x: np.ndarray):
     from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
 
     return NirLavaExecutor(graph).run_sequences(x)
-
-
-def check_not_nir_bundle(path: Path) -> None:
-    """Commands that need a model bundle say so in one line for a bundle of a .nir file."""
-    if is_nir_bundle(path):
-        raise BundleError(f"{path} is a bundle of a .nir file (no torch model, no images); it runs with "
-                          "`neurodeploy validate` (--input FILE.npy) and `neurodeploy inspect`")
