@@ -130,6 +130,28 @@ def hand_values() -> nir.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), type_check=False)
 
 
+def hand_skip() -> nir.NIRGraph:
+    """Three paths into ``out``: 3 synapses deep (fc0, fc1, fc2), 2 deep (a skip from lif0, through a NIR
+    Delay of one step) and 1 deep (the input straight in, with a bias): nir_map balances the joins with
+    delay lines (pipeline latency), which the integer reference passes on the same logical step."""
+    rng = np.random.default_rng(7)
+    w = lambda o, i: rng.uniform(-0.2, 0.8, (o, i))  # noqa: E731 -- mostly excitatory: every layer fires
+
+    def lif(n: int, th: float = 0.5) -> nir.LIF:
+        return nir.LIF(tau=np.full(n, 3e-4), r=np.full(n, 3.0), v_leak=np.zeros(n), v_threshold=np.full(n, th),
+                       v_reset=np.zeros(n))
+
+    nodes = {"input": nir.Input(input_type={"input": np.array([10])}),
+             "fc0": nir.Linear(weight=w(12, 10)), "lif0": lif(12), "fc1": nir.Linear(weight=w(12, 12)),
+             "lif1": lif(12), "fc2": nir.Linear(weight=w(6, 12)), "skip": nir.Linear(weight=w(6, 12)),
+             "dl": nir.Delay(delay=np.full(6, 1e-4)), "direct": nir.Affine(weight=w(6, 10), bias=np.full(6, 0.05)),
+             "out": lif(6, 1.0), "output": nir.Output(output_type={"output": np.array([6])})}
+    edges = [("input", "fc0"), ("fc0", "lif0"), ("lif0", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "out"),
+             ("lif0", "skip"), ("skip", "dl"), ("dl", "out"), ("input", "direct"), ("direct", "out"),
+             ("out", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
 def _writer(case: iw.Case) -> Callable[[Path], nir.NIRGraph]:
     return lambda folder: iw.write_and_read(case, folder, warn=lambda line: None)[1]
 
@@ -140,6 +162,7 @@ def cases() -> list[FixedCase]:
     for last, label in (("if", "IF"), ("li", "LI"), ("i", "I"), ("cubali", "CubaLI")):
         out.append(FixedCase(f"nir: Conv1d+Threshold+Linear+Scale+LIF+Delay+Affine+{label}", (3, 6),
                              _by_hand(hand_dense(last))))
+    out.append(FixedCase("nir: skip joins (delay-balanced) + Delay", (10,), _by_hand(hand_skip), scale=1.0))
     out.append(FixedCase("nir: values+Affine(weight_exp)+LIF+Linear+CubaLIF(slow)+Affine+I", (32,),
                          _by_hand(hand_values), values=True))
     return out

@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/interop_writers.py [--steps 100] [--samples 2] [--no-lava] [--json OUT]
+    .venv/bin/python benchmarks/interop_writers.py [--steps 100] [--samples 2] [--no-lava] [--json OUT] [--keep DIR]
 
 For every writer, a dense LIF / CubaLIF network and a conv SNN (with pooling and flatten
 where the writer exports them) are built with seeded weights, written to a ``.nir`` file
@@ -40,6 +40,7 @@ WRITE_NOTES = {
               "cannot store; spike_fn=SingleSpike, reset_fn=MembraneReset (sinabs' defaults, MultiSpike and "
               "MembraneSubtract, are not written into the file and have no NIR form)",
     "rockpool": "none (its Output types carry singleton dimensions: read with one warning line)",
+    "norse residual": "nirtorch.torch_to_nir with norse's own module map (norse.to_nir drops the skip path)",
 }
 
 
@@ -173,6 +174,47 @@ def _norse_sim(layers):
     return sim
 
 
+class NorseSkip(nn.Module):
+    """Two paths of different depth into ``lif3``: fc1-lif1-fc2-lif2-fc3 (3 synapses) and ``skip`` (1)."""
+
+    def __init__(self):
+        import norse.torch as norse
+
+        super().__init__()
+        torch.manual_seed(0)
+
+        def p(n):  # per-neuron parameters: nirtorch's type check needs the layer's shape
+            return norse.LIFBoxParameters(tau_mem_inv=torch.full((n,), 200.0), v_th=torch.full((n,), 0.3),
+                                          v_leak=torch.zeros(n), v_reset=torch.zeros(n))
+
+        self.fc1, self.lif1 = nn.Linear(16, 8), norse.LIFBoxCell(p(8))
+        self.fc2, self.lif2 = nn.Linear(8, 8), norse.LIFBoxCell(p(8))
+        self.fc3, self.skip, self.lif3 = nn.Linear(8, 4), nn.Linear(16, 4), norse.LIFBoxCell(p(4))
+        self.fc2.weight.data.abs_()  # drive lif2 (a quiet middle layer would make the skip trivial)
+
+    def forward(self, x, state=None):
+        s = state if state is not None else (None, None, None)
+        a, s1 = self.lif1(self.fc1(x), s[0])
+        b, s2 = self.lif2(self.fc2(a), s[1])
+        y, s3 = self.lif3(self.fc3(b) + self.skip(x), s[2])
+        return y, (s1, s2, s3)
+
+
+def _norse_skip_write(net, path):
+    """norse's own module mapping through nirtorch's current tracer (``torch_to_nir``):
+    ``norse.to_nir`` (nirtorch's deprecated ``extract_nir_graph``) drops the skip path."""
+    from functools import partial
+
+    import nirtorch
+    from norse.torch.module.lif_box import LIFBoxCell
+    from norse.torch.utils.export_nir import _extract_norse_module
+
+    graph = nirtorch.torch_to_nir(net, {LIFBoxCell: partial(_extract_norse_module, dt=1e-3)},
+                                  stateful_modules={LIFBoxCell}, concrete_args={"state": None})
+    nir.write(str(path), graph, compression=None)
+    return None
+
+
 # ---------------------------------------------------------------- sinabs
 
 def _sinabs_conv(reset: str = "zero"):
@@ -280,6 +322,8 @@ def cases() -> list[Case]:
              _norse_sim(["1", "3"]), scale=20.0),
         Case("norse", "conv (no pool/flatten export)", (2, 8, 8), _norse_conv, _norse_write((2, 8, 8)),
              _norse_sim(["1", "3"]), scale=20.0),
+        Case("norse", "residual LIFBox (skip join, nirtorch.torch_to_nir)", (16,), NorseSkip, _norse_skip_write,
+             _norse_sim(["lif1", "lif2", "lif3"]), scale=20.0),
         Case("sinabs", "conv+IAF+SumPool+Flatten", (2, 8, 8), _sinabs_conv(), _sinabs_write((2, 8, 8)),
              _sinabs_sim(["1", "5"]), scale=3.0),
         Case("sinabs", "conv+IAF+SumPool+Flatten, subtract", (2, 8, 8), _sinabs_conv("subtract"),
@@ -296,9 +340,9 @@ def spikes(steps: int, samples: int, shape, seed: int = 0, scale: float = 1.0) -
     return (np.random.default_rng(seed).random((steps, samples, *shape)) < 0.1).astype(np.float64) * scale
 
 
-def write_and_read(case: Case, folder: Path, warn=None) -> tuple[Any, nir.NIRGraph, bool, list[str]]:
+def write_and_read(case: Case, folder: Path, warn=None) -> tuple[Any, nir.NIRGraph, bool, list[str], Path]:
     """Build the case's net, write it with the writer's exporter, read it back as the CLI's
-    ``--writer`` (and ``--reset``) does: ``(net, graph, read from a file, warning lines)``."""
+    ``--writer`` (and ``--reset``) does: ``(net, graph, read from a file, warning lines, the file's path)``."""
     from neurodeploy.ir import read_graph
 
     path = Path(folder) / f"{case.writer}-{case.net.split()[0]}.nir"
@@ -315,7 +359,7 @@ def write_and_read(case: Case, folder: Path, warn=None) -> tuple[Any, nir.NIRGra
         graph, _, dt = read_foreign(in_memory, writer=case.writer, warn=(warn or lines.append), reset=case.reset)
         check_graph(graph)
         graph.metadata[FOREIGN_DT_KEY] = dt
-    return net, graph, in_memory is None, lines
+    return net, graph, in_memory is None, lines, path
 
 
 def measure(case: Case, steps: int = 100, samples: int = 2, lava: bool = True, folder: Path | None = None,
@@ -325,8 +369,10 @@ def measure(case: Case, steps: int = 100, samples: int = 2, lava: bool = True, f
     from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
     with tempfile.TemporaryDirectory() as tmp:
-        net, graph, from_file, lines = write_and_read(case, folder or Path(tmp), warn)
+        net, graph, from_file, lines, path = write_and_read(case, folder or Path(tmp), warn)
         x = spikes(steps, samples, case.input_shape, scale=case.scale)
+        if folder is not None and from_file:  # its first sample, as `validate/report --input` takes it
+            np.save(path.with_suffix(".input.npy"), x[:, 0])
         ref = case.simulate(net, x)
         row: dict[str, Any] = {"writer": case.writer, "net": case.net, "steps": steps, "samples": samples,
                                "file": from_file, "reset": case.reset,
@@ -364,12 +410,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=2)
     parser.add_argument("--no-lava", action="store_true")
     parser.add_argument("--json", type=Path, help="write the rows as JSON lines here")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the writers' .nir files in DIR "
+                        "(WRITER-NET.nir, and the first input sample as WRITER-NET.input.npy), e.g. for "
+                        "`neurodeploy export DIR/norse-residual.nir` and "
+                        "`report BUNDLE --input DIR/norse-residual.input.npy`")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     rows = []
     for case in cases():
         try:
-            row = measure(case, args.steps, args.samples, lava=not args.no_lava)
+            row = measure(case, args.steps, args.samples, lava=not args.no_lava, folder=args.keep)
         except Exception as exc:  # noqa: BLE001 -- a writer that fails is a row of the table, not a crash
             row = {"writer": case.writer, "net": case.net, "error": f"{type(exc).__name__}: {exc}"[:300]}
         rows.append(row)

@@ -280,27 +280,44 @@ def report_cmd(
     bundle: Path = typer.Argument(..., help="Bundle folder written by `neurodeploy export`."),
     image: Optional[List[Path]] = typer.Option(None, "--image", metavar="IMAGE...", help=IMAGE_HELP),
     executor: Optional[str] = typer.Option(None, "--executor", help=EXECUTOR_HELP),
-    fps: float = typer.Option(30.0, "--fps", help="Frame rate (frames per second) for energy per second of video."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate (frames per second) for energy per second "
+                                        "of video (default 30; a bundle of a .nir file: samples per second, default "
+                                        "1 / (T dt), real time)."),
     truth: Optional[List[Path]] = typer.Option(None, "--truth", metavar="CLEAN...",
                                                help="Clean image for the first --image, e.g. --truth clean.png: "
                                                     "shown in report.html."),
     html: bool = typer.Option(True, "--html/--no-html", help="Also write report.html (charts, images)."),
     summary: bool = typer.Option(False, "--summary", help="Print a short summary table instead of the whole report."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    input_file: Optional[Path] = typer.Option(None, "--input", metavar="FILE.npy",
+                                              help="A bundle of a .nir file: its input, shape (T, ...) or (T, N, ...) "
+                                                   "(default: 100 steps of seeded random spikes at 10 %)."),
 ) -> None:
     """Per-layer neurons, spikes, operations, cores and energy: report.json, report.md, report.html."""
     from neurodeploy.bundle import Bundle
-    from neurodeploy.report import report_bundle
+    from neurodeploy.nir_bundle import is_nir_bundle
+    from neurodeploy.report import DEFAULT_FPS, report_bundle
 
-    if fps <= 0:
+    if fps is not None and fps <= 0:
         raise NeurodeployError(f"--fps must be positive, got {fps}")
-    from neurodeploy.nir_bundle import check_not_nir_bundle
+    if is_nir_bundle(bundle):  # a .nir file's bundle: events in, no images (issue 16)
+        from neurodeploy.report_nir import report_nir_bundle
 
-    check_not_nir_bundle(bundle)  # reports of .nir files' bundles are not built yet (issue 16): one line
-    opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
-    _say_default_executor(opened, executor)
-    report = report_bundle(opened, images=image or None, executor=executor, fps=fps, html=html, truth=truth or None)
-    _say_how_images_fit(opened, image or None)  # after the run: an error stays one line
+        if image or truth:
+            raise NeurodeployError(f"{bundle} is a bundle of a .nir file: it takes --input FILE.npy (T, ...), not "
+                                   "--image/--truth")
+        report = report_nir_bundle(bundle, input_file, executor=executor, fps=fps, html=html)
+        if executor is None:  # after the run: an error stays one line
+            err_console.print("executor: lava-float (choose with --executor: lava-float, nir-torch, split)",
+                              markup=False, highlight=False)
+    else:
+        if input_file is not None:
+            raise NeurodeployError("--input FILE.npy is for bundles of .nir files; a model bundle takes --image")
+        opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
+        _say_default_executor(opened, executor)
+        report = report_bundle(opened, images=image or None, executor=executor,
+                               fps=fps if fps is not None else DEFAULT_FPS, html=html, truth=truth or None)
+        _say_how_images_fit(opened, image or None)  # after the run: an error stays one line
     if as_json:
         _print_json(report)
     elif summary:
@@ -324,12 +341,17 @@ def _print_summary(report: dict, bundle: Path) -> None:
         table.add_row(f"validation ({validation['executor']} vs {validation['reference']})",
                       ("PASSED" if validation["passed"] else "FAILED")
                       + f", min {min(validation['layers'].values()):.3f} %, {validation['output_psnr_db']:.1f} dB")
+    unit = "sample" if report.get("kind") == "nir" else "image"  # a .nir file's report counts per sample
     table.add_row("neurons / Loihi cores (min)", f"{t['neurons']:,} / {t['cores']:,}")
-    table.add_row("spikes per image (firing rate)", f"{t['spikes']:,.0f} ({t['firing_rate']:.3f})")
-    table.add_row("synops / MACs (graded) / MACs (real inputs) / host MACs",
-                  f"{t['synops']:,.0f} / {t['macs']:,.0f} / {t['real_input_macs']:,.0f} / {t['host_macs']:,.0f}")
+    table.add_row(f"spikes per {unit} (firing rate)", f"{t['spikes']:,.0f} ({t['firing_rate']:.3f})")
+    if unit == "sample":
+        table.add_row("synops / MACs (graded), layers + input events",
+                      f"{t['synops']:,.0f} + {t['input_synops']:,.0f} / {t['macs']:,.0f} + {t['input_macs']:,.0f}")
+    else:
+        table.add_row("synops / MACs (graded) / MACs (real inputs) / host MACs",
+                      f"{t['synops']:,.0f} / {t['macs']:,.0f} / {t['real_input_macs']:,.0f} / {t['host_macs']:,.0f}")
     for m in e.values():
-        table.add_row(f"energy, {m['title'].split(' (')[0]}", f"{m['per_image_uj']:.4g} µJ/image")
+        table.add_row(f"energy, {m['title'].split(' (')[0]}", f"{m['per_image_uj']:.4g} µJ/{unit}")
     console.print(table)
     console.print(f"report: {bundle / 'report.html'}")
 

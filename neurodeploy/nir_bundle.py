@@ -30,6 +30,7 @@ reference, on ``graph.nir``) on ``--input FILE.npy`` -- shape ``(T, *input_shape
 ``(T, N, *input_shape)``, T = its first axis, neurons starting from rest -- or, without it,
 100 steps of seeded random spikes at 10 % (seed 0, one sample), and writes
 ``validation.json`` with the verdict plus ``dt_s``, ``t_steps``, ``input`` and ``writer``.
+``report`` runs one of the same executors on the same input (:mod:`neurodeploy.report_nir`).
 """
 
 from __future__ import annotations
@@ -213,11 +214,10 @@ def validate_nir_bundle(path: str | Path, input_file: Path | None = None, execut
         if name not in EXECUTORS:
             raise NeurodeployError(f"executor '{name}' does not run a bundle of a .nir file; use one of "
                                    f"{', '.join(EXECUTORS)}")
-    integers = _load_integers(path, manifest) if {executor, reference} & set(INTEGER_EXECUTORS) else None
+    if {executor, reference} & set(INTEGER_EXECUTORS):
+        _load_integers(path, manifest)  # not quantized: one line before anything runs
     x, record = load_input(input_file, manifest["input_shape"])
-    traces = {name: _run(name, graph if name != "split" else read_graph(path / "chip.nir",
-                                                                      dt_s=float(manifest["dt_s"])), x, integers)
-              for name in dict.fromkeys((executor, reference))}
+    traces = {name: run_executor(name, path, manifest, graph, x) for name in dict.fromkeys((executor, reference))}
     names = [f"sample {i}" for i in range(x.shape[1])]
     v = verdict(traces[reference], traces[executor], names, min_agreement_pct, min_psnr_db)
     result = v.to_dict()
@@ -254,6 +254,16 @@ def _load_integers(path: Path, manifest: dict) -> tuple[dict, dict[str, dict[str
     return q["layers"], arrays
 
 
+def run_executor(name: str, path: Path, manifest: dict[str, Any], graph: nir.NIRGraph, x: np.ndarray) -> list:
+    """Traces of executor ``name`` on ``x`` ``(T, N, *input_shape)``: ``graph`` (the bundle's
+    ``graph.nir``), or for ``split`` the bundle's own ``chip.nir``; the integer executors read
+    ``params.npz`` and the manifest's quantization (one-line BundleError when not quantized)."""
+    if name == "split":
+        graph = read_graph(Path(path) / "chip.nir", dt_s=float(manifest["dt_s"]))
+    integers = _load_integers(Path(path), manifest) if name in INTEGER_EXECUTORS else None
+    return _run(name, graph, x, integers)
+
+
 def _run(name: str, graph: nir.NIRGraph, x: np.ndarray, integers=None):
     if name in ("nir-torch", "split"):
         from neurodeploy.targets.nir_primitives import NirSequenceExecutor
@@ -279,10 +289,3 @@ def _run(name: str, graph: nir.NIRGraph, x: np.ndarray, integers=None):
     from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
 
     return NirLavaExecutor(graph).run_sequences(x)
-
-
-def check_not_nir_bundle(path: Path) -> None:
-    """Commands that need a model bundle say so in one line for a bundle of a .nir file."""
-    if is_nir_bundle(path):
-        raise BundleError(f"{path} is a bundle of a .nir file (no torch model, no images); it runs with "
-                          "`neurodeploy validate` (--input FILE.npy) and `neurodeploy inspect`")

@@ -95,10 +95,8 @@ def _paper_counts(bundle: Bundle) -> tuple[float, float]:
     return float(c.flops_paper), float(c.synops_paper)
 
 
-def build_report(traces: list[Trace], images: list[str], bundle: Bundle, fps: float = DEFAULT_FPS,
-                 paper_counts: tuple[float, float] | None = None) -> dict[str, Any]:
-    """The report as JSON-ready data (see the module docstring for every key)."""
-    tables = [layer_table(t, bundle.graph, bundle.info) for t in traces]
+def mean_over_samples(tables: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per-layer rows of several images (or samples), averaged: counts and rates per image."""
     layers = []
     for i, row in enumerate(tables[0]):
         merged = dict(row)
@@ -106,8 +104,53 @@ def build_report(traces: list[Trace], images: list[str], bundle: Bundle, fps: fl
             merged[key] = float(np.mean([tab[i][key] for tab in tables]))
         merged["spikes_per_step"] = [float(v) for v in np.mean([tab[i]["spikes_per_step"] for tab in tables], axis=0)]
         layers.append(merged)
-    t_steps = bundle.info.t_steps
+    return layers
+
+
+def add_layer_energy(layers: list[dict[str, Any]], t_steps: int) -> None:
+    """Each row's ``energy_uj`` (µJ per image): what the layer's own operations cost (its spikes'
+    synops/MACs, its neuron updates on the chip, its spikes); the papers' convention has no per-layer split."""
+    horowitz, loihi = MODELS["horowitz45nm"], MODELS["loihi"]
+    for r in layers:
+        mine = OpCounts(synops=r["synops"], effective_macs=r["macs"], spikes=r["spikes"],
+                        neuron_updates=float(r["neurons"] * t_steps) if r["side"] == "chip" else 0.0)
+        r["energy_uj"] = {"horowitz45nm": horowitz.energy_uj(mine), "loihi": loihi.energy_uj(mine)}
+
+
+def totals_section(layers: list[dict[str, Any]], real: list[dict[str, Any]], t_steps: int, host_macs: float,
+                   chip: dict[str, Any]) -> dict[str, Any]:
+    """The ``totals`` of a report (per image; ``chip``: the partition's chip summary, for its core count)."""
     neurons = sum(r["neurons"] for r in layers)
+    spikes = sum(r["spikes"] for r in layers)
+    return {"neurons": neurons, "spikes": spikes,
+            "spikes_per_step": [float(v) for v in np.sum([r["spikes_per_step"] for r in layers], axis=0)]
+            if layers else [],
+            "firing_rate": spikes / (neurons * t_steps) if neurons else 0.0,
+            "synops": sum(r["synops"] for r in layers),
+            "macs": sum(r["macs"] for r in layers),
+            "real_input_macs": sum(r["macs"] for r in real),
+            "host_macs": host_macs,
+            "cores": int(chip.get("cores_min", _cores(sum(r["neurons"] for r in layers if r["side"] == "chip")))),
+            "cores_basis": chip.get("cores_basis", f"neurons / {int(LOIHI2.compartments_per_core)} "
+                                                   "compartments per core (a Loihi 1 figure)")}
+
+
+DEFINITIONS_REPORT = {
+    "spikes": "spikes emitted over T logical steps, per image (mean over images); spikes_per_step: per step",
+    "firing_rate": "spikes / (neurons * T)",
+    "synops": DEFINITIONS["synops"] + "; " + DEFINITIONS["effective_ops"],
+    "macs": DEFINITIONS["effective_macs"],
+    "real_input_macs": DEFINITIONS["macs"] + ", for convs fed by real values",
+    "host_macs": "host convs' MACs + host blocks' FLOPs / 2 (partition summary)",
+    "cores": "neurons / compartments per core (LOIHI2.compartments_per_core, a Loihi 1 figure), rounded up",
+}
+
+
+def build_report(traces: list[Trace], images: list[str], bundle: Bundle, fps: float = DEFAULT_FPS,
+                 paper_counts: tuple[float, float] | None = None) -> dict[str, Any]:
+    """The report as JSON-ready data (see the module docstring for every key)."""
+    layers = mean_over_samples([layer_table(t, bundle.graph, bundle.info) for t in traces])
+    t_steps = bundle.info.t_steps
     spikes = sum(r["spikes"] for r in layers)
     real = real_input_table(bundle.graph, bundle.info)
     part = bundle.manifest.get("partition", {})
@@ -123,12 +166,7 @@ def build_report(traces: list[Trace], images: list[str], bundle: Bundle, fps: fl
         neuron_updates=float(sum(r["neurons"] for r in layers if r["side"] == "chip") * t_steps),
         flops_paper=flops_paper, synops_paper=synops_paper)
     energy = energy_section(counts, fps)
-    # per layer: what each layer's own operations cost (papers' convention has no per-layer split)
-    horowitz, loihi = MODELS["horowitz45nm"], MODELS["loihi"]
-    for r in layers:
-        mine = OpCounts(synops=r["synops"], effective_macs=r["macs"], spikes=r["spikes"],
-                        neuron_updates=float(r["neurons"] * t_steps) if r["side"] == "chip" else 0.0)
-        r["energy_uj"] = {"horowitz45nm": horowitz.energy_uj(mine), "loihi": loihi.energy_uj(mine)}
+    add_layer_energy(layers, t_steps)
     return {
         "bundle": str(bundle.path),
         "architecture": bundle.manifest["architecture"],
@@ -138,29 +176,11 @@ def build_report(traces: list[Trace], images: list[str], bundle: Bundle, fps: fl
         "input_shape": list(bundle.info.input_shape),
         "layers": layers,
         "real_inputs": real,
-        "totals": {"neurons": neurons, "spikes": spikes,
-                   "spikes_per_step": [float(v) for v in np.sum([r["spikes_per_step"] for r in layers], axis=0)]
-                   if layers else [],
-                   "firing_rate": spikes / (neurons * t_steps) if neurons else 0.0,
-                   "synops": sum(r["synops"] for r in layers),
-                   "macs": sum(r["macs"] for r in layers),
-                   "real_input_macs": sum(r["macs"] for r in real),
-                   "host_macs": host_macs,
-                   "cores": int(chip.get("cores_min", _cores(sum(r["neurons"] for r in layers if r["side"] == "chip")))),
-                   "cores_basis": chip.get("cores_basis", f"neurons / {int(LOIHI2.compartments_per_core)} "
-                                                          "compartments per core (a Loihi 1 figure)")},
+        "totals": totals_section(layers, real, t_steps, host_macs, chip),
         "energy": energy,
         # from the Trace (Lava executors record it), never from the manifest: null elsewhere
         "lava_steps_per_image": traces[0].meta.get("lava_steps_per_image"),
-        "definitions": {
-            "spikes": "spikes emitted over T logical steps, per image (mean over images); spikes_per_step: per step",
-            "firing_rate": "spikes / (neurons * T)",
-            "synops": DEFINITIONS["synops"] + "; " + DEFINITIONS["effective_ops"],
-            "macs": DEFINITIONS["effective_macs"],
-            "real_input_macs": DEFINITIONS["macs"] + ", for convs fed by real values",
-            "host_macs": "host convs' MACs + host blocks' FLOPs / 2 (partition summary)",
-            "cores": "neurons / compartments per core (LOIHI2.compartments_per_core, a Loihi 1 figure), rounded up",
-        },
+        "definitions": dict(DEFINITIONS_REPORT),
     }
 
 
@@ -169,11 +189,17 @@ def _fmt(v: float) -> str:
 
 
 def to_markdown(report: dict[str, Any], validation: dict | None = None) -> str:
+    """``report.md``; a .nir file's report (``kind`` "nir") counts per sample instead of per image."""
+    nir_kind = report.get("kind") == "nir"
+    unit = "sample" if nir_kind else "image"
     lines = [
         f"# Spike report: {report['architecture']}",
         "",
         f"Executor `{report['executor']}`, T = {report['t_steps']}, input {tuple(report['input_shape'])}, "
-        f"images: {', '.join(report['images'])}. Per image, mean over images.",
+        f"images: {', '.join(report['images'])}. Per image, mean over images." if not nir_kind else
+        f"Executor `{report['executor']}`, T = {report['t_steps']} steps of dt = {report['dt_s']:g} s, input "
+        f"{tuple(report['input_shape'])} per step ({_input_words(report['input'])}), {len(report['images'])} "
+        "sample(s). Per sample, mean over samples.",
         "",
     ]
     if validation:
@@ -195,12 +221,20 @@ def to_markdown(report: dict[str, Any], validation: dict | None = None) -> str:
     t = report["totals"]
     lines.append(f"| **total** | | {t['neurons']:,} | {t['cores']} | {t['spikes']:,.0f} | | {t['firing_rate']:.4f} | "
                  f"{t['synops']:,.0f} | {t['macs']:,.0f} | |")
-    lines += ["", f"Real-valued inputs: {len(report['real_inputs'])} convs, {t['real_input_macs']:,.0f} MACs per image; "
-                  f"host part: {t['host_macs']:,.0f} MACs per image. Cores: {t['cores']} ({t['cores_basis']}).", ""]
+    if nir_kind:
+        i = report["input_ops"]
+        lines += ["", f"Input `{i['node']}`: {i['events']:,.0f} non-zero entries per sample ({i['edge_kind']}), "
+                      f"{i['synops']:,.0f} synops, {i['macs']:,.0f} MACs. Cores: {t['cores']} ({t['cores_basis']}).", ""]
+    else:
+        lines += ["", f"Real-valued inputs: {len(report['real_inputs'])} convs, {t['real_input_macs']:,.0f} MACs per "
+                      f"image; host part: {t['host_macs']:,.0f} MACs per image. Cores: {t['cores']} ({t['cores_basis']}).",
+                  ""]
     e = report["energy"]
     fps = e.get("fps")
-    lines += ["## Energy per image", "",
-              "| model | per image (µJ) | " + (f"per second at {fps:g} fps (µJ)" if fps else "per second") + " | terms (µJ) |",
+    rate = f"{fps:g} samples/s" if nir_kind else f"{fps:g} fps"
+    lines += [f"## Energy per {unit}", "",
+              f"| model | per {unit} (µJ) | " + (f"per second at {rate} (µJ)" if fps else "per second")
+              + " | terms (µJ) |",
               "|---|---:|---:|---|"]
     for m in e["models"].values():
         terms = ", ".join(f"{k} {_fmt(v)}" for k, v in m["terms_uj"].items())
@@ -210,6 +244,12 @@ def to_markdown(report: dict[str, Any], validation: dict | None = None) -> str:
                                                for m in e["models"].values()]
     lines += ["", "Definitions:"] + [f"- {k}: {v}" for k, v in report["definitions"].items()] + [""]
     return "\n".join(lines)
+
+
+def _input_words(record: dict[str, Any]) -> str:
+    if record.get("kind") == "random_spikes":
+        return f"seeded random spikes at {100 * record['rate']:g} %, seed {record['seed']}"
+    return f"from {Path(record.get('path', '?')).name}"
 
 
 def _write_text_atomic(path: Path, text: str) -> None:

@@ -5,6 +5,10 @@ Images (input, output, reference, difference, ground truth when given) and chart
 firing rate and energy charts, per-step spikes, a spike heatmap per layer (firing rate
 per pixel, averaged over channels and steps), the divergence view when validation
 failed, the per-layer table and the three energy models with their sources.
+
+A .nir file's report (``kind`` "nir") shows, instead of images, rasters of the input and
+the outputs over time, and two more charts: synops and cores per layer, and a spike
+raster per layer.
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ def energy_chart(report: dict) -> str:
     ax.bar(x + 0.2, [r["energy_uj"]["horowitz45nm"] for r in layers], 0.4, label="45 nm AC/MAC")
     ax.set_xticks(x, [_short(r["layer"]) for r in layers], rotation=90, fontsize=6)
     ax.set_yscale("log")
-    ax.set_ylabel("µJ per image")
+    ax.set_ylabel(f"µJ per {report['energy'].get('per', 'image')}")  # a .nir file's report: per sample
     ax.set_title("energy per layer (its spikes' operations, its neuron updates)")
     ax.legend(fontsize=7)
     return _png(fig)
@@ -87,8 +91,51 @@ def spikes_per_step_chart(report: dict) -> str:
     ax.plot(range(len(steps)), steps, marker="o")
     ax.set_xlabel("logical time step")
     ax.set_ylabel("spikes (all layers)")
-    ax.set_xticks(range(len(steps)))
+    if len(steps) <= 32:  # one tick per step while they stay legible
+        ax.set_xticks(range(len(steps)))
     ax.set_title("spikes per time step")
+    return _png(fig)
+
+
+def synops_cores_chart(report: dict) -> str:
+    """Per layer: synaptic operations its spikes cause (bars: synops, MACs stacked) and the Loihi cores
+    it needs (dots)."""
+    layers = report["layers"]
+    fig, ax = _figure(max(6, 0.4 * len(layers)), 3.2)
+    x = np.arange(len(layers))
+    synops, macs = [r["synops"] for r in layers], [r["macs"] for r in layers]
+    ax.bar(x, synops, label="synops (binary spikes)")
+    ax.bar(x, macs, bottom=synops, label="MACs (graded values)")
+    ax.set_xticks(x, [_short(r["layer"]) for r in layers], rotation=90, fontsize=6)
+    ax.set_ylabel(f"operations per {report.get('energy', {}).get('per', 'image')}")
+    ax.set_title("synaptic operations caused per layer (spikes x fan-out) and Loihi cores")
+    cores = ax.twinx()
+    cores.plot(x, [r["cores"] for r in layers], "o", color="#d62728", label="Loihi cores (right)")
+    cores.set_ylabel("cores")
+    cores.set_ylim(0, max(r["cores"] for r in layers) * 1.25 + 0.5)
+    handles = ax.get_legend_handles_labels()[0] + cores.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=7)
+    return _png(fig)
+
+
+def rasters(named: list[tuple[str, np.ndarray]], max_neurons: int = 512) -> str:
+    """Spike rasters, one panel per ``(title, values (T, ...))``: neuron index (the first
+    ``max_neurons``) against logical time step; black where non-zero."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(named), 1, figsize=(7, 1.1 + 1.2 * len(named)), squeeze=False)
+    for ax, (title, values) in zip(axes[:, 0], named):
+        flat = np.asarray(values).reshape(np.asarray(values).shape[0], -1)[:, :max_neurons]
+        ax.imshow(flat.T != 0, cmap="Greys", aspect="auto", interpolation="nearest")
+        ax.set_title(_short(title, 60) + (f" (first {max_neurons} neurons)" if np.prod(values.shape[1:]) > max_neurons
+                                          else ""), fontsize=7)
+        ax.set_ylabel("neuron", fontsize=6)
+        ax.tick_params(labelsize=6)
+    axes[-1, 0].set_xlabel("logical time step", fontsize=7)
+    fig.tight_layout()
     return _png(fig)
 
 
@@ -158,24 +205,42 @@ def to_html(report: dict[str, Any], image: np.ndarray, trace: Trace, reference: 
              f"{esc(report['architecture'])}</title><style>{_CSS}</style></head><body>",
              f"<h1>{esc(report['architecture'])} on <code>{esc(report['executor'])}</code></h1>",
              f"<p>T = {report['t_steps']}, input {tuple(report['input_shape'])}, images: "
-             f"{esc(', '.join(report['images']))}; bundle <code>{esc(report['bundle'])}</code>.</p>"]
+             f"{esc(', '.join(report['images']))}; bundle <code>{esc(report['bundle'])}</code>.</p>"
+             if report.get("kind") != "nir" else
+             f"<p>T = {report['t_steps']} steps of dt = {report['dt_s']:g} s, input {tuple(report['input_shape'])} per "
+             f"step, {len(report['images'])} sample(s), writer {esc(report['writer'])}; bundle "
+             f"<code>{esc(report['bundle'])}</code>.</p>"]
     if validation:
         ok = validation.get("passed")
         parts.append(f"<h2 id='verdict' class='{'pass' if ok else 'fail'}'>Validation {'PASSED' if ok else 'FAILED'}: "
                      f"{esc(str(validation.get('executor')))} vs {esc(str(validation.get('reference')))}, output PSNR "
                      f"{validation.get('output_psnr_db', float('nan')):.2f} dB</h2>")
+    nir_kind = report.get("kind") == "nir"
     diff = np.abs(trace.output - reference.output)
-    gain = 1.0 / max(float(diff.max()), 1e-12)
-    shown = [("input", image), (f"output ({trace.executor})", trace.output),
-             (f"reference ({reference.executor})", reference.output),
-             (f"|difference| × {gain:.3g} (max {float(diff.max()):.2g})", np.clip(diff * gain, 0, 1))]
-    if truth is not None:
-        shown.append((f"ground truth (output PSNR {psnr(np.clip(trace.output, 0, 1), truth):.2f} dB)", truth))
-    parts.append("<h2>Images</h2><div class='imgs'>" + "".join(
-        f"<figure><img alt='{esc(t)}' src='{_image_png(np.clip(a, 0, 1))}'><figcaption>{esc(t)}</figcaption></figure>"
-        for t, a in shown) + "</div>")
+    if nir_kind:  # events in and out over time, not images: rasters of the input and both outputs
+        differs = (diff > 0).astype(float)
+        parts.append("<h2>Input and output</h2><p>One sample; black: non-zero. Max |difference| of the outputs "
+                     f"{float(diff.max()):.3g}.</p><img id='rasters-io' alt='input and output rasters' src='" + rasters(
+                         [("input", image), (f"output ({trace.executor})", trace.output),
+                          (f"reference ({reference.executor})", reference.output), ("differs", differs)])
+                     + "' style='max-width:100%'>")
+    else:
+        gain = 1.0 / max(float(diff.max()), 1e-12)
+        shown = [("input", image), (f"output ({trace.executor})", trace.output),
+                 (f"reference ({reference.executor})", reference.output),
+                 (f"|difference| × {gain:.3g} (max {float(diff.max()):.2g})", np.clip(diff * gain, 0, 1))]
+        if truth is not None:
+            shown.append((f"ground truth (output PSNR {psnr(np.clip(trace.output, 0, 1), truth):.2f} dB)", truth))
+        parts.append("<h2>Images</h2><div class='imgs'>" + "".join(
+            f"<figure><img alt='{esc(t)}' src='{_image_png(np.clip(a, 0, 1))}'><figcaption>{esc(t)}</figcaption>"
+            "</figure>" for t, a in shown) + "</div>")
     parts.append("<h2>Charts</h2>")
-    for cid, src in zip(CHART_IDS, (firing_rate_chart(report), energy_chart(report), spikes_per_step_chart(report))):
+    charts = list(zip(CHART_IDS, (firing_rate_chart(report), energy_chart(report), spikes_per_step_chart(report))))
+    if nir_kind:
+        charts += [("chart-synops-cores", synops_cores_chart(report)),
+                   ("chart-rasters", rasters([(f"{name} ({trace.executor})", trace.layers[name])
+                                              for name in trace.layers]))]
+    for cid, src in charts:
         parts.append(f"<div><img id='{cid}' alt='{cid}' src='{src}'></div>")
     div = divergence_view(validation or {}, reference, trace)
     if div:
@@ -186,8 +251,9 @@ def to_html(report: dict[str, Any], image: np.ndarray, trace: Trace, reference: 
         f"{'' if m['per_second_uj'] is None else format(m['per_second_uj'], '.4g')}</td>"
         f"<td>{esc(m['note'])}<br><small>{esc('; '.join(m['sources']))}</small></td></tr>"
         for m in e["models"].values())
-    parts.append(f"<h2>Energy</h2><table><tr><th>model</th><th>µJ per image</th><th>µJ per second at "
-                 f"{e['fps']} fps</th><th>note and sources</th></tr>{rows}</table><p>{esc(e['why_they_differ'])}</p>")
+    unit, rate = ("sample", f"{e['fps']:g} samples/s") if nir_kind else ("image", f"{e['fps']} fps")
+    parts.append(f"<h2>Energy</h2><table><tr><th>model</th><th>µJ per {unit}</th><th>µJ per second at "
+                 f"{rate}</th><th>note and sources</th></tr>{rows}</table><p>{esc(e['why_they_differ'])}</p>")
     t = report["totals"]
     body = "".join(
         f"<tr><td>{esc(r['layer'])}</td><td>{r['side']}</td><td>{r['neurons']:,}</td><td>{r['cores']}</td>"

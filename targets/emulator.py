@@ -397,7 +397,7 @@ class IntegerEmulator(SplitExecutor):
                 del ints[p]
         if kind == "lif":
             if name in self._host_reads or (self.record_layers and name in self.layers):
-                values[name] = y.to(torch.float32 if name not in self._host_reads else torch.float64).numpy()
+                values[name] = y.to(torch.float32).numpy()  # 0/1: exact, and what the islands take
         elif name in self._host_reads or (kind == "nilif" and self.record_layers and name in self.layers):
             out = self._with_bias(name, y) if kind == "conv" else y
             values[name] = (out.to(torch.float64) * q["scale"]).numpy()

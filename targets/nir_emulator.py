@@ -11,7 +11,8 @@ columns and conv kernels are in):
   (1 - weight_exp)``, the same integer);
 - Conv: Lava's true convolution in (X, Y, C) = torch's cross-correlation with the kernel
   flipped back, wrapped at 24 bits;
-- delay line: the payload ``d`` steps later (zeros before);
+- delay line: the payload ``d`` steps later (zeros before); a balancing delay line at a join
+  (pipeline latency, :mod:`~neurodeploy.targets.loihi.nir_map`) passes it on the same step;
 - neuron: ``a_in`` = the sum of its synapses plus ``const_mant``, then ``lif_int`` (wrap of
   ``u``, saturation of ``v``, ``v > vth_mant << 6``, reset to 0), or :func:`rule_lif_int` for a
   writer's rules (``>=``, subtractive or late reset; the project's fixed_pt ``RuleLIF``).
@@ -121,7 +122,8 @@ class NirIntegerEmulator:
             elif proc.kind == "conv":
                 vals[name] = self._conv(name, x_in)
             elif proc.kind == "delay":
-                d = int(proc.params["delay"])
+                # a balancing delay line (nir_map) holds pipeline latency, not logical time: no shift here
+                d = 0 if proc.params.get("balance") else int(proc.params["delay"])
                 out = torch.zeros_like(x_in)
                 if d < t_steps:
                     out[d:] = x_in[:t_steps - d]

@@ -59,6 +59,16 @@ def test_lava_fixed_equals_the_integer_reference_on_conv_pool_flatten_if_lif_cub
 
 
 @pytest.mark.lava
+def test_joins_balanced_by_delay_lines_run_as_the_integer_reference():
+    """Three paths of different depth into one neuron (one through a NIR Delay): nir_map's balancing
+    delay lines hold pipeline latency on Lava fixed_pt; the integer reference, on logical steps, needs
+    none -- 100 % on every layer."""
+    row = ifx.measure(CASES["nir: skip joins (delay-balanced) + Delay"], steps=30, samples=2)
+    assert row["lava_fixed_vs_emulator"] == {"lif0": 100.0, "lif1": 100.0, "out": 100.0}, row
+    assert all(a > 95.0 for a in row["emulator_vs_float"].values()) and row["firing_rate"]["lif1"] > 0.1, row
+
+
+@pytest.mark.lava
 def test_a_flipped_rounding_rule_is_caught_at_the_layer_it_changes(monkeypatch):
     """The comparison has teeth: the integer reference with its decays rounding down instead of toward
     zero (Lava's rule) still agrees on the Threshold layer's spikes and no longer on the LI layer's state

@@ -129,7 +129,8 @@ class NirLavaExecutor:
                 cut = np.moveaxis(raw[name][..., start:start + t_steps], -1, 0)
                 layers[name] = from_lava(cut, m.shapes[name])
             traces.append(Trace(self.name, t_steps, layers, layers[m.output_layer].copy(),
-                                meta={"lava_steps": steps, "dt_s": self.dt_s, "select_tag": "floating_pt"}))
+                                meta={"lava_steps": steps, "lava_steps_per_image": window, "dt_s": self.dt_s,
+                                      "select_tag": "floating_pt"}))
         return traces
 
     def _run(self, procs, models, monitors, records, steps, timeout_s,

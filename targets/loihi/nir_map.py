@@ -56,6 +56,9 @@ The fixed-point path (:mod:`.nir_fixed`) runs these rules on ``RuleLIF``'s fixed
 the synapse before it, ``Flatten`` is a reshape of the port with the ``Dense`` columns
 permuted to Lava's ``(X, Y, C)`` order. ``Delay`` (one delay per layer) -> the project's
 ``DelayLine``. Each synapse adds one Lava step (Lava's latency); traces are realigned.
+Where paths of different depth join in a neuron, a ``DelayLine`` on each shorter path
+(a process ``balance:SYNAPSE->NEURON``, ``params["balance"]``) holds its values until the
+longest path's arrive, so the neuron sums one logical step (residual/skip graphs).
 Synapses carry real values (``num_message_bits`` > 0): identical for 0/1 spikes. A
 ``Delay`` is logical time, not pipeline latency: it adds none.
 Non-spiking neurons (I, LI, CubaLI) must feed only the Output: their state is read by a
@@ -138,10 +141,11 @@ class LavaMap:
 
     @property
     def gap(self) -> int:
-        """Lava steps between samples: the pipeline latency plus every delay line's steps
-        (what a sample still holds in flight after its last input step)."""
+        """Lava steps between samples: the pipeline latency plus every NIR Delay's steps
+        (what a sample still holds in flight after its last input step; a balancing delay
+        line's steps are pipeline latency, already in its ``latency``)."""
         return max(p.latency for p in self.procs.values()) + sum(
-            p.params["delay"] for p in self.procs.values() if p.kind == "delay")
+            p.params["delay"] for p in self.procs.values() if p.kind == "delay" and not p.params.get("balance"))
 
 
 def _uniform(name: str, what: str, values) -> float:
@@ -287,8 +291,8 @@ def build_map(graph: nir.NIRGraph, dt: float) -> LavaMap:
             continue
         # a neuron layer: every input must be a synapse whose weights take the gain
         form = neuron_form(name, node, shape[name], dt)
-        latency = None
         const = np.asarray(form["c"], dtype=np.float64).copy()
+        feeds = []
         for p in ps:
             syn = syn_of.get(p)
             if syn is None or procs[syn].kind not in ("dense", "conv"):
@@ -298,13 +302,10 @@ def build_map(graph: nir.NIRGraph, dt: float) -> LavaMap:
                 raise LoweringError(f"'{p}' feeds several nodes; on Lava its weights can take only one neuron's gain")
             procs[syn].params["row_scale"] = procs[syn].params.get("row_scale", 1.0) * form["gain"]
             const = const + form["gain"] * np.broadcast_to(bias_in.get(syn, 0.0), shape[name])
-            feed = port[p][0]  # the synapse, or the delay line after it
-            lat = procs[feed].latency
-            if latency is not None and lat != latency:
-                raise LoweringError(f"neuron '{name}' joins paths of {latency} and {lat} Lava steps; balance them "
-                                    "with a Delay node")
-            latency = lat
-            links.append(Link(feed, name))
+            feeds.append(port[p][0])  # the synapse, or the delay line after it
+        latency = max(procs[f].latency for f in feeds)
+        for feed in feeds:
+            links.append(Link(_balanced(procs, links, feed, name, latency), name))
         procs[name] = Proc(name, "lif", lava_shape(shape[name]), {
             "du": form["du"], "dv": form["dv"], "vth": form["vth"], "rules": form["rules"],
             "const": to_lava(np.broadcast_to(const, shape[name]), shape[name])}, latency=latency)
@@ -316,6 +317,19 @@ def build_map(graph: nir.NIRGraph, dt: float) -> LavaMap:
     if len(out_src) != 1 or out_src[0] not in layers:
         raise LoweringError(f"the Output reads {out_src}; on Lava it must read one neuron layer")
     return LavaMap(procs, links, layers, spiking, {n: shape[n] for n in layers}, inp, out_src[0])
+
+
+def _balanced(procs: dict[str, Proc], links: list[Link], feed: str, neuron: str, latency: int) -> str:
+    """``feed``, or a delay line after it that holds its values until ``latency``: the paths
+    into a join differ in depth, and every synapse on a path adds a Lava step, so without it
+    the neuron would sum values of different logical steps (DESIGN.md, delay balancing)."""
+    steps = latency - procs[feed].latency
+    if steps == 0:
+        return feed
+    name = f"balance:{feed}->{neuron}"
+    procs[name] = Proc(name, "delay", procs[feed].shape, {"delay": steps, "balance": True}, latency=latency)
+    links.append(Link(feed, name))
+    return name
 
 
 def _synapse_params(name: str, node, in_shape, out_shape, proc: Proc, reshape, graph, pred: str) -> None:
