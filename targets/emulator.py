@@ -97,7 +97,8 @@ def _wrap_current(cur: np.ndarray) -> np.ndarray:
 
 
 def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Tensor | int = 0,
-            chip: ChipLimits = LOIHI2, state: bool = False, counts: dict | None = None):
+            chip: ChipLimits = LOIHI2, state: bool = False, counts: dict | None = None,
+            spike_dtype: torch.dtype = torch.int64):
     """Lava's ``PyLifModelBitAcc`` on a sequence.
 
     Args:
@@ -106,8 +107,9 @@ def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Ten
         bias: effective bias ``bias_mant << bias_exp`` (int64, broadcast over ``a_in[0]``), ``v`` units.
         state: also return ``u`` and ``v`` after every step.
         counts: when given, adds ``u_wrapped`` and ``v_saturated`` (numbers of values).
+        spike_dtype: the spikes' dtype (int64, or float32 for a convolution to take as it is).
     Returns:
-        spikes ``(T, ...)`` int64 (0/1), and with ``state`` the tuple ``(spikes, u, v)`` (int64).
+        spikes ``(T, ...)`` 0/1, and with ``state`` the tuple ``(spikes, u, v)`` (u, v int64).
 
     The states are integers held in float64 (exact below ``2**53``; every value here is below
     ``2**37``), or in float32 where that is exact (see the code), updated in place in numpy:
@@ -165,7 +167,7 @@ def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Ten
         if state:
             us.append(np.broadcast_to(u, v.shape).astype(np.int64))
             vs.append(v.astype(np.int64))
-    out = torch.from_numpy(np.logical_not(quiet).astype(np.int64))
+    out = torch.from_numpy(np.logical_not(quiet)).to(spike_dtype)
     if state:
         return out, torch.from_numpy(np.stack(us)), torch.from_numpy(np.stack(vs))
     return out
@@ -209,7 +211,7 @@ def conv_int(x: torch.Tensor, weight: torch.Tensor, stride=(1, 1), padding=(0, 0
              chip: ChipLimits = LOIHI2, counts: dict | None = None, weight32: torch.Tensor | None = None) -> torch.Tensor:
     """Lava's ``PyConvModelFixed`` (cross-correlation, PyTorch layout): exact integer sum, wrapped at 24 bits.
 
-    ``x``: ``(N, C, H, W)`` int64; ``weight``: ``(C_out, C_in/groups, kh, kw)`` int64 mantissas
+    ``x``: ``(N, C, H, W)`` int64 (or float32 holding integers, e.g. 0/1 spikes); ``weight``: ``(C_out, C_in/groups, kh, kw)`` int64 mantissas
     (``weight32``: the same as float32, when the caller keeps it between calls).
 
     The sums run in float32, exact while ``max|x| · max|w| · fan_in < 2**24`` (every partial sum
@@ -226,6 +228,8 @@ def conv_int(x: torch.Tensor, weight: torch.Tensor, stride=(1, 1), padding=(0, 0
     top = max(-int(lo), int(hi))
     bound = top * per_x
     exact32 = 1 << 24
+    if x.is_floating_point() and bound >= exact32:
+        x = x.to(torch.int64)  # float inputs (0/1 spikes) are exact integers; the split below needs ints
     if bound >= 1 << 53:
         raise BundleError(f"a conv sum may reach {bound}, beyond what the emulator computes exactly (2**53); "
                           "re-quantize with smaller activations")
@@ -338,6 +342,9 @@ class IntegerEmulator(SplitExecutor):
         q = self.quant[name]
         if pred in self.quant:  # a chip node
             x = ints[pred]
+            if x.is_floating_point() and (q["kind"] != "conv" or pred in q["rescale"]
+                                          or len(self._preds[name]) > 1):
+                x = x.to(torch.int64)  # spikes as float32 0/1 go to a lone conv as they are
             if self.quant[pred]["kind"] == "conv":  # bias_acc exists only where no neuron took the bias
                 x = self._with_bias(pred, x)
             if pred in q["rescale"]:
@@ -375,7 +382,9 @@ class IntegerEmulator(SplitExecutor):
         elif kind == "lif":
             b = torch.as_tensor(self.params[name]["bias_mant"]).view(-1, 1, 1)
             e = int(q["bias_exp"])
-            y = lif_int(x, q["du"], q["dv"], q["vth_mant"], b << e, self.limits, counts=counts)
+            # float32 0/1 spikes: what a conv and the host read (exact), converted to int64 where summed
+            y = lif_int(x, q["du"], q["dv"], q["vth_mant"], b << e, self.limits, counts=counts,
+                        spike_dtype=torch.float32)
         elif kind == "nilif":
             y = nilif_int(x, q["thresholds"], q["level_lsbs"], q["dv"], q["positions"], self.limits, counts)
         elif kind == "patch_to_time":
@@ -397,7 +406,7 @@ class IntegerEmulator(SplitExecutor):
                 del ints[p]
         if kind == "lif":
             if name in self._host_reads or (self.record_layers and name in self.layers):
-                values[name] = y.to(torch.float32).numpy()  # 0/1: exact, and what the islands take
+                values[name] = y.numpy()  # float32 0/1: exact, and what the islands take
         elif name in self._host_reads or (kind == "nilif" and self.record_layers and name in self.layers):
             out = self._with_bias(name, y) if kind == "conv" else y
             values[name] = (out.to(torch.float64) * q["scale"]).numpy()

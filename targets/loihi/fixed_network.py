@@ -29,49 +29,35 @@ A new neuron kind adds a builder to :data:`FIXED_BUILDERS` (and a :class:`~.fixe
 from __future__ import annotations
 
 import copy
-import tempfile
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from neurodeploy.errors import BundleError, LoweringError
+from neurodeploy.errors import BundleError
 from neurodeploy.targets.loihi import compat
 
 compat.install()
 
-from lava.proc.conv.process import Conv  # noqa: E402
 from lava.proc.io.source import PySendModelFloat  # noqa: E402
-from lava.proc.io.source import RingBuffer as SourceBuffer  # noqa: E402
 from lava.proc.lif.process import LIFReset  # noqa: E402
 
 from neurodeploy.targets.loihi.fixed import FixedNetwork, lower_fixed  # noqa: E402
-from neurodeploy.targets.loihi.lower import GRADED_MESSAGE_BITS, LavaNode  # noqa: E402
-from neurodeploy.targets.loihi.network import LavaNetwork  # noqa: E402
-from neurodeploy.targets.loihi.processes import NILIF, DelayLine  # noqa: E402
+from neurodeploy.targets.loihi.lower import LavaNode  # noqa: E402
+from neurodeploy.targets.loihi.network import FLOAT_BUILDERS, Builder, LavaNetwork, conv_process  # noqa: E402
+from neurodeploy.targets.loihi.processes import NILIF  # noqa: E402
 from neurodeploy.targets.loihi.processes.fixed import PyConvModelFixedFast, int_function_process  # noqa: E402
-from neurodeploy.targets.loihi.processes.functions import island_process  # noqa: E402
 from neurodeploy.targets.loihi.processes.models import PyDelayLineModelFixed, PyDelayLineModelFloat  # noqa: E402
 from neurodeploy.trace import Trace  # noqa: E402
 
-# kind -> builder(net, name, node) -> (process, model or None for Lava's own by tag, in port(i), out port(i))
-Builder = Callable[["FixedLavaNetwork", str, LavaNode], tuple]
-
-
 def _conv(net: "FixedLavaNetwork", name: str, node: LavaNode):
-    p = node.params
-    graded = any(e.kind != "binary" for e in net.lowered.inputs_of(name)) or len(net.lowered.inputs_of(name)) > 1
-    proc = Conv(weight=p["weight"], input_shape=p["input_shape"], padding=p["padding"], stride=p["stride"],
-                dilation=p["dilation"], groups=p["groups"], num_message_bits=GRADED_MESSAGE_BITS if graded else 0,
-                name=name)
+    proc = conv_process(net, name, node)
     return proc, (PyConvModelFixedFast if net.fast else None), lambda i: proc.s_in, lambda i: proc.a_out
 
 
 def _lif(net: "FixedLavaNetwork", name: str, node: LavaNode):
-    p = node.params
+    p, t = node.params, net.lowered.t_steps
     proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=p["vth"], bias_mant=p["bias"],
-                    bias_exp=p["bias_exp"], reset_interval=net.lowered.t_steps,
-                    reset_offset=(node.latency + 1) % net.lowered.t_steps, name=name)
+                    bias_exp=p["bias_exp"], reset_interval=t, reset_offset=(node.latency + 1) % t, name=name)
     return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
 
 
@@ -92,21 +78,11 @@ def _function(net: "FixedLavaNetwork", name: str, node: LavaNode):
 
 
 def _input(net: "FixedLavaNetwork", name: str, node: LavaNode):
-    t = net.lowered.t_steps
-    data = np.zeros(node.shape + (net.steps,))
-    for i, img in enumerate(net.images):
-        data[..., i * t:(i + 1) * t] = img.transpose(2, 1, 0)[..., None]
-    proc = SourceBuffer(data=data)
-    return proc, PySendModelFloat, None, lambda i: proc.s_out
+    proc, _, in_port, out_port = FLOAT_BUILDERS["input"](net, name, node)
+    return proc, PySendModelFloat, in_port, out_port
 
 
-def _island(net: "FixedLavaNetwork", name: str, node: LavaNode):
-    proc, model = island_process(name, str(net.island_dir / f"{name}.onnx"), node, net.lowered.t_steps,
-                                 net.n_images, str(net.record_dir / f"images-{name}.npy"))
-    return proc, model, lambda i: getattr(proc, f"in{i}"), lambda i: getattr(proc, f"out{i}")
-
-
-FIXED_BUILDERS: dict[str, Builder] = {"conv": _conv, "lif": _lif, "input": _input, "island": _island,
+FIXED_BUILDERS: dict[str, Builder] = {"conv": _conv, "lif": _lif, "input": _input, "island": FLOAT_BUILDERS["island"],
                                       "relay": _function, "concat": _function, "upsample": _function,
                                       "adapter": _function, "to_host": _function, "nilif": _nilif,
                                       "patch_to_time": _function}
@@ -115,45 +91,28 @@ FIXED_BUILDERS: dict[str, Builder] = {"conv": _conv, "lif": _lif, "input": _inpu
 class FixedLavaNetwork(LavaNetwork):
     """Lava processes for a :class:`FixedNetwork` and a batch of images (``(N, C, H, W)``, model units).
 
-    Runs with :meth:`LavaNetwork.run` (``select_tag="fixed_pt"``); ``fast=False`` keeps Lava's own
-    Conv model (the benchmark's stock run).
+    A :class:`LavaNetwork` with the fixed_pt builders (:data:`FIXED_BUILDERS`): every function
+    node its own integer process (no fusion: the fused process is float), island inputs
+    delayed by delay lines. Runs with :meth:`LavaNetwork.run` (``select_tag="fixed_pt"``);
+    ``fast=False`` keeps Lava's own Conv model (the benchmark's stock run).
     """
 
-    def __init__(self, lowered: FixedNetwork, images: np.ndarray, island_dir: Path, fast: bool = True):
-        self.lowered = lowered
-        self.fast = fast
-        # the emulator's input island hands the image on as float32 (onnxruntime); so must the sources
-        self.images = np.asarray(images, dtype=np.float32).astype(np.float64)
-        self.n_images = images.shape[0]
-        self.steps = lowered.steps_for(self.n_images)
-        self.island_dir = Path(island_dir)
-        self.procs, self.records, self.models = {}, {}, {}
-        self._tmp = tempfile.TemporaryDirectory(prefix="neurodeploy-lava-fixed-")
-        self.record_dir = Path(self._tmp.name)
-        ports = {}
-        for name, node in lowered.nodes.items():
-            builder = FIXED_BUILDERS.get(node.kind)
-            if builder is None:
-                raise LoweringError(f"process '{name}' ({node.kind}) has no fixed_pt builder; add one to FIXED_BUILDERS")
-            proc, model, in_port, out_port = builder(self, name, node)
-            if model is not None:
-                self.models[proc] = model
-            self.procs[name] = proc
-            ports[name] = (in_port, out_port)
-            if name in lowered.neurons:
-                self._record(name, proc, node)
-        for edge in lowered.edges:
-            src = lowered.nodes[edge.src]
-            port = ports[edge.src][1](edge.src_port)
-            if edge.delay:
-                shape = src.out_shapes[edge.src_port] if src.kind == "island" else src.shape
-                line = DelayLine(shape=shape, delay=edge.delay, name=f"delay:{edge.src}->{edge.dst}")
-                floats = (edge.src, edge.dst) in lowered.float_edges
-                self.models[line] = PyDelayLineModelFloat if floats else PyDelayLineModelFixed
-                port.connect(line.s_in)
-                port = line.s_out
-            port.connect(ports[edge.dst][0](edge.dst_port))
+    builders = FIXED_BUILDERS
+    groups_functions = False
+    islands_hold_delays = False
 
+    def __init__(self, lowered: FixedNetwork, images: np.ndarray, island_dir: Path, fast: bool = True):
+        # the emulator's input island hands the image on as float32 (onnxruntime); so must the sources
+        images = np.asarray(images, dtype=np.float32).astype(np.float64)
+        super().__init__(lowered, images, island_dir, fast=fast, fuse=False)
+
+    def is_neuron(self, name: str, node: LavaNode) -> bool:
+        return name in self.lowered.neurons
+
+    def delay_model(self, edge) -> type:
+        """Integer edges carry int32 mantissas (the fixed model); host edges floats."""
+        floats = (edge.src, edge.dst) in self.lowered.float_edges
+        return PyDelayLineModelFloat if floats else PyDelayLineModelFixed
 
     def run_timed(self) -> tuple[dict[str, np.ndarray], np.ndarray, float, float]:
         """Run in two calls to time the simulation without Lava's compile and build (benchmarks):

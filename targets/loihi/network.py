@@ -14,6 +14,7 @@ import multiprocessing
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -62,20 +63,66 @@ def function_groups(lowered: LoweredNetwork, fuse: bool = True) -> dict[str, lis
 
 
 
-def _out_port(proc, node: LavaNode, port: int):
-    if node.kind == "conv":
-        return proc.a_out
-    if node.kind == "island":
-        return getattr(proc, f"out{port}")
-    return proc.s_out
+# kind -> builder(net, name, node) -> (process, ProcessModel or None for Lava's own by tag,
+# in_port(i), out_port(i)). The float and the fixed_pt networks differ only in their builders
+# (as Lava's Processes differ from their ProcessModels): FLOAT_BUILDERS here,
+# fixed_network.FIXED_BUILDERS for the integer lowering.
+Builder = Callable[["LavaNetwork", str, LavaNode], tuple]
 
 
-def _in_port(proc, node: LavaNode, port: int):
-    if node.kind == "conv":
-        return proc.s_in
-    if node.kind in ("lif", "nilif"):
-        return proc.a_in
-    return getattr(proc, f"in{port}")
+def _input(net: "LavaNetwork", name: str, node: LavaNode):
+    t = net.lowered.t_steps
+    data = np.zeros(node.shape + (net.steps,))
+    for i, img in enumerate(net.images):
+        data[..., i * t:(i + 1) * t] = img.transpose(2, 1, 0)[..., None]
+    proc = SourceBuffer(data=data)
+    return proc, None, None, lambda i: proc.s_out
+
+
+def conv_process(net: "LavaNetwork", name: str, node: LavaNode) -> Conv:
+    """Lava's ``Conv`` for a lowered conv node (graded messages unless it only takes binary spikes)."""
+    p, inputs = node.params, net.lowered.inputs_of(name)
+    graded = any(e.kind != "binary" for e in inputs) or len(inputs) > 1
+    return Conv(weight=p["weight"], input_shape=p["input_shape"], padding=p["padding"], stride=p["stride"],
+                dilation=p["dilation"], groups=p["groups"], num_message_bits=GRADED_MESSAGE_BITS if graded else 0,
+                name=name)
+
+
+def _conv(net: "LavaNetwork", name: str, node: LavaNode):
+    proc = conv_process(net, name, node)
+    return proc, (PyConvModelFloatFast if net.fast else None), lambda i: proc.s_in, lambda i: proc.a_out
+
+
+def _lif(net: "LavaNetwork", name: str, node: LavaNode):
+    p, t = node.params, net.lowered.t_steps
+    proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=p["vth"], bias_mant=p["bias"],
+                    reset_interval=t, reset_offset=(node.latency + 1) % t, name=name)
+    return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
+
+
+def _nilif(net: "LavaNetwork", name: str, node: LavaNode):
+    p, t = node.params, net.lowered.t_steps
+    fixed = p.get("fixed", {})
+    proc = NILIF(shape=node.shape, positions=p["positions"], levels=p["levels"], beta=p["beta"],
+                 thresholds=fixed.get("thresholds"), level_lsbs=fixed.get("level_lsbs", 64), dv=fixed.get("dv", 0),
+                 reset_interval=t, reset_offset=(node.latency + 1) % t, name=name)
+    return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
+
+
+def _island(net: "LavaNetwork", name: str, node: LavaNode):
+    if net.island_dir is None:
+        raise LoweringError(f"host island '{name}' needs its ONNX file; run a bundle (host/*.onnx)")
+    in_delays = [0] * len(node.in_shapes)
+    if net.islands_hold_delays:
+        for e in net.lowered.inputs_of(name):  # held inside the island, no delay-line process
+            in_delays[e.dst_port] = e.delay
+    proc, model = island_process(name, str(net.island_dir / f"{name}.onnx"), node, net.lowered.t_steps,
+                                 net.n_images, str(net.record_dir / f"images-{name}.npy"), in_delays)
+    return proc, model, lambda i: getattr(proc, f"in{i}"), lambda i: getattr(proc, f"out{i}")
+
+
+FLOAT_BUILDERS: dict[str, Builder] = {"input": _input, "conv": _conv, "lif": _lif, "nilif": _nilif,
+                                      "island": _island}
 
 
 class LavaNetwork:
@@ -87,64 +134,51 @@ class LavaNetwork:
         island_dir: folder holding ``ISLAND.onnx`` for every host island of the network.
         record_dir: folder the processes write their records to (spikes per layer, output
             images); a temporary one when not given.
-        fast: run convs with :class:`~.processes.fast.PyConvModelFloatFast` (floating_pt);
-            False keeps Lava's own model (benchmarks compare the two).
+        fast: run convs with the project's vectorised Conv models; False keeps Lava's own
+            (benchmarks compare the two).
         fuse: run each connected group of routing/relay/interpolation nodes as one process
             (:func:`function_groups`); False gives each its own (benchmarks compare the two).
+
+    Subclasses change :attr:`builders` (one per node kind) and :meth:`delay_model`; the
+    float network's function nodes are built by groups (:meth:`_build_groups`).
     """
+
+    builders: dict[str, Builder] = FLOAT_BUILDERS
+    groups_functions = True  # FUNCTION_KINDS are built by groups (fused), not by builders
+    islands_hold_delays = True  # an island delays its inputs itself (no delay-line process)
 
     def __init__(self, lowered: LoweredNetwork, images: np.ndarray, island_dir: Path | None = None,
                  record_dir: Path | None = None, fast: bool = True, fuse: bool = True):
         self.lowered = lowered
+        self.images = images
         self.n_images = images.shape[0]
         self.steps = lowered.steps_for(self.n_images)
-        t_steps = lowered.t_steps
+        self.island_dir = None if island_dir is None else Path(island_dir)
+        self.fast = fast
         self.procs, self.records, self.models = {}, {}, {}
         self._tmp = None
         if record_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="neurodeploy-lava-")
             record_dir = Path(self._tmp.name)
         self.record_dir = Path(record_dir)
+        grouped = FUNCTION_KINDS if self.groups_functions else ()
+        ports: dict[str, tuple] = {}
         for name, node in lowered.nodes.items():
-            p = node.params
-            if node.kind == "input":
-                data = np.zeros(node.shape + (self.steps,))
-                for i, img in enumerate(images):
-                    data[..., i * t_steps:(i + 1) * t_steps] = img.transpose(2, 1, 0)[..., None]
-                proc = SourceBuffer(data=data)
-            elif node.kind == "conv":
-                graded = any(e.kind != "binary" for e in lowered.inputs_of(name)) or len(lowered.inputs_of(name)) > 1
-                proc = Conv(weight=p["weight"], input_shape=p["input_shape"], padding=p["padding"],
-                            stride=p["stride"], dilation=p["dilation"], groups=p["groups"],
-                            num_message_bits=GRADED_MESSAGE_BITS if graded else 0, name=name)
-                if fast:
-                    self.models[proc] = PyConvModelFloatFast
-            elif node.kind == "lif":
-                proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=p["vth"], bias_mant=p["bias"],
-                                reset_interval=t_steps, reset_offset=(node.latency + 1) % t_steps, name=name)
-                self._record(name, proc, node)
-            elif node.kind == "nilif":
-                fixed = p.get("fixed", {})
-                proc = NILIF(shape=node.shape, positions=p["positions"], levels=p["levels"], beta=p["beta"],
-                             thresholds=fixed.get("thresholds"), level_lsbs=fixed.get("level_lsbs", 64),
-                             dv=fixed.get("dv", 0), reset_interval=t_steps,
-                             reset_offset=(node.latency + 1) % t_steps, name=name)
-                self._record(name, proc, node)
-            elif node.kind in FUNCTION_KINDS:
+            if node.kind in grouped:
                 continue  # built with its group below
-            elif node.kind == "island":
-                if island_dir is None:
-                    raise LoweringError(f"host island '{name}' needs its ONNX file; run a bundle (host/*.onnx)")
-                in_delays = [0] * len(node.in_shapes)
-                for e in lowered.inputs_of(name):  # held inside the island, no delay-line process
-                    in_delays[e.dst_port] = e.delay
-                proc, model = island_process(name, str(island_dir / f"{name}.onnx"), node, t_steps, self.n_images,
-                                             str(self.record_dir / f"images-{name}.npy"), in_delays)
+            builder = self.builders.get(node.kind)
+            if builder is None:
+                raise LoweringError(f"process '{name}' ({node.kind}) has no {type(self).__name__} builder; "
+                                    "add one to its builders")
+            proc, model, in_port, out_port = builder(self, name, node)
+            if model is not None:
                 self.models[proc] = model
-            else:  # pragma: no cover - lower() rejects unknown kinds
-                raise ValueError(node.kind)
             self.procs[name] = proc
-        external = self._build_groups(function_groups(lowered, fuse))
+            ports[name] = (in_port, out_port)
+            if self.is_neuron(name, node):
+                self._record(name, proc, node)
+        self._group_of: dict[str, tuple[str, FusedMember]] = {}
+        external = self._build_groups(function_groups(lowered, fuse)) if grouped else {}
         self.delay_lines = 0
         for edge in lowered.edges:
             src, dst = lowered.nodes[edge.src], lowered.nodes[edge.dst]
@@ -154,18 +188,29 @@ class LavaNetwork:
                     continue  # inside one fused process
                 port = getattr(self.procs[group], f"out{member.out_port}")
             else:
-                port = _out_port(self.procs[edge.src], src, edge.src_port)
+                port = ports[edge.src][1](edge.src_port)
             if id(edge) in external:  # into a fused process: its delay is held inside
                 group, k = external[id(edge)]
                 port.connect(getattr(self.procs[group], f"in{k}"))
                 continue
-            if edge.delay and dst.kind != "island":  # an island holds its input delays itself
+            if edge.delay and not (dst.kind == "island" and self.islands_hold_delays):
                 shape = src.out_shapes[edge.src_port] if src.kind == "island" else src.shape
                 line = DelayLine(shape=shape, delay=edge.delay, name=f"delay:{edge.src}->{edge.dst}")
+                model = self.delay_model(edge)
+                if model is not None:
+                    self.models[line] = model
                 self.delay_lines += 1
                 port.connect(line.s_in)
                 port = line.s_out
-            port.connect(_in_port(self.procs[edge.dst], dst, edge.dst_port))
+            port.connect(ports[edge.dst][0](edge.dst_port))
+
+    def is_neuron(self, name: str, node: LavaNode) -> bool:
+        """Whether the process is a neuron layer (its spikes are recorded)."""
+        return node.kind in ("lif", "nilif")
+
+    def delay_model(self, edge) -> type | None:
+        """The ProcessModel of the delay line on ``edge`` (None: Lava's choice by tag)."""
+        return None
 
     @property
     def process_count(self) -> int:
@@ -176,7 +221,6 @@ class LavaNetwork:
         """One fused process per group; returns, for each edge entering a group from outside,
         the group and its input port."""
         lowered = self.lowered
-        self._group_of: dict[str, tuple[str, FusedMember]] = {}
         external: dict[int, tuple[str, int]] = {}
         for group, names in groups.items():
             index = {n: i for i, n in enumerate(names)}
