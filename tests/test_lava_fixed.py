@@ -183,6 +183,25 @@ def test_lava_fixed_equals_emulator_on_every_layer(tmp_path_factory, model, size
     assert v.layers and set(v.layers.values()) == {100.0} and v.output_psnr_db == 200.0, v.first_divergence
 
 
+@pytest.mark.lava
+def test_unfused_fixed_network_equals_the_fused_one_with_more_processes(esdnet16):
+    """Fusing the integer function processes (and holding their input delays inside) changes no
+    spike and no output value, only the number of Lava processes."""
+    from neurodeploy.targets.loihi.fixed_network import FixedLavaNetwork
+
+    bundle, lava, names = esdnet16
+    ex = make_executor("lava-fixed", bundle)
+    images, _ = load_inputs(None, bundle.input_size)
+    fused = FixedLavaNetwork(ex.lowered, images, bundle.path / "host")
+    alone = FixedLavaNetwork(ex.lowered, images, bundle.path / "host", fuse=False)
+    assert fused.process_count < alone.process_count
+    spikes, outputs, _ = alone.run("fixed_pt")
+    for n in ex.layers:
+        got = alone.logical(spikes[n], ex.lowered.nodes[n].latency, 0) * float(ex.quant[n].get("scale", 1.0))
+        np.testing.assert_array_equal(got, lava[0].layers[n], err_msg=n)
+    np.testing.assert_array_equal(outputs[0], lava[0].output)
+
+
 @pytest.mark.slow
 def test_lava_fixed_stock_models_equal_the_emulator_on_esdnet_tiny(esdnet16):
     bundle, lava, names = esdnet16

@@ -19,7 +19,10 @@ Process models (``Loihi2SimCfg(select_tag="fixed_pt")``, plus per-instance choic
   (``lava/proc/io/source.py:57-61``) holds ``int32`` data and would truncate the pixels;
   the pixels are rounded to float32 first, as the emulator's input island hands them on;
 - delay lines: the fixed_pt model (``int32``) on integer edges, the float model on host edges;
-- relays, adapters, concat, upsample, ``to_host``: :func:`~.processes.fixed.int_function_process`;
+  delays into fused groups and islands are held inside them, as in the float network;
+- relays, adapters, concat, upsample, patch-to-time, ``to_host``: each connected group one fused
+  process (:func:`~.processes.functions.fused_process` with :func:`~.fixed.fixed_function`, fixed_pt
+  tag); alone (``fuse=False``), :func:`~.processes.fixed.int_function_process`;
 - host islands: the float island process (onnxruntime), fed floats by ``to_host`` adapters;
 - spike records: the float record sinks of :mod:`.processes.functions` (0/1 values).
 
@@ -41,11 +44,12 @@ compat.install()
 from lava.proc.io.source import PySendModelFloat  # noqa: E402
 from lava.proc.lif.process import LIFReset  # noqa: E402
 
-from neurodeploy.targets.loihi.fixed import FixedNetwork, lower_fixed  # noqa: E402
+from neurodeploy.targets.loihi.fixed import FixedNetwork, fixed_function, lower_fixed  # noqa: E402
 from neurodeploy.targets.loihi.lower import LavaNode  # noqa: E402
 from neurodeploy.targets.loihi.network import FLOAT_BUILDERS, Builder, LavaNetwork, conv_process  # noqa: E402
 from neurodeploy.targets.loihi.processes import NILIF  # noqa: E402
 from neurodeploy.targets.loihi.processes.fixed import PyConvModelFixedFast, int_function_process  # noqa: E402
+from neurodeploy.targets.loihi.processes.functions import fused_process  # noqa: E402
 from neurodeploy.targets.loihi.processes.models import PyDelayLineModelFixed, PyDelayLineModelFloat  # noqa: E402
 from neurodeploy.trace import Trace  # noqa: E402
 
@@ -82,29 +86,36 @@ def _input(net: "FixedLavaNetwork", name: str, node: LavaNode):
     return proc, PySendModelFloat, in_port, out_port
 
 
+FIXED_FUNCTION_KINDS = ("relay", "concat", "upsample", "patch_to_time", "adapter", "to_host")
 FIXED_BUILDERS: dict[str, Builder] = {"conv": _conv, "lif": _lif, "input": _input, "island": FLOAT_BUILDERS["island"],
-                                      "relay": _function, "concat": _function, "upsample": _function,
-                                      "adapter": _function, "to_host": _function, "nilif": _nilif,
-                                      "patch_to_time": _function}
+                                      "nilif": _nilif, **{kind: _function for kind in FIXED_FUNCTION_KINDS}}
 
 
 class FixedLavaNetwork(LavaNetwork):
     """Lava processes for a :class:`FixedNetwork` and a batch of images (``(N, C, H, W)``, model units).
 
-    A :class:`LavaNetwork` with the fixed_pt builders (:data:`FIXED_BUILDERS`): every function
-    node its own integer process (no fusion: the fused process is float), island inputs
-    delayed by delay lines. Runs with :meth:`LavaNetwork.run` (``select_tag="fixed_pt"``);
-    ``fast=False`` keeps Lava's own Conv model (the benchmark's stock run).
+    A :class:`LavaNetwork` with the fixed_pt builders (:data:`FIXED_BUILDERS`); its integer
+    function nodes (:data:`FIXED_FUNCTION_KINDS`) fused by connected groups as the float network's
+    are (each member's :func:`~.fixed.fixed_function`, int64 ports, float ones for host values),
+    or each its own process without ``fuse``. Runs with :meth:`LavaNetwork.run`
+    (``select_tag="fixed_pt"``); ``fast=False`` keeps Lava's own Conv model (the benchmark's stock run).
     """
 
     builders = FIXED_BUILDERS
-    groups_functions = False
-    islands_hold_delays = False
+    function_kinds = FIXED_FUNCTION_KINDS
 
-    def __init__(self, lowered: FixedNetwork, images: np.ndarray, island_dir: Path, fast: bool = True):
+    def __init__(self, lowered: FixedNetwork, images: np.ndarray, island_dir: Path, fast: bool = True,
+                 fuse: bool = True):
         # the emulator's input island hands the image on as float32 (onnxruntime); so must the sources
         images = np.asarray(images, dtype=np.float32).astype(np.float64)
-        super().__init__(lowered, images, island_dir, fast=fast, fuse=False)
+        super().__init__(lowered, images, island_dir, fast=fast, fuse=fuse)
+
+    def fused_process(self, group: str, members: list, in_edges: list, in_shapes: list, out_shapes: list) -> tuple:
+        floats = self.lowered.float_edges
+        functions = [fixed_function(m.params) for m in members]
+        in_types = [float if (e.src, e.dst) in floats else np.int64 for e in in_edges]
+        out_types = [float if m.params.get("op") == "to_host" else np.int64 for m in members if m.out_port is not None]
+        return fused_process(group, members, in_shapes, out_shapes, functions, in_types, out_types, "fixed_pt")
 
     def is_neuron(self, name: str, node: LavaNode) -> bool:
         return name in self.lowered.neurons

@@ -29,7 +29,7 @@ from lava.proc.conv.process import Conv  # noqa: E402
 from lava.proc.io.source import RingBuffer as SourceBuffer  # noqa: E402
 from lava.proc.lif.process import LIFReset  # noqa: E402
 
-from neurodeploy.targets.loihi.lower import GRADED_MESSAGE_BITS, LavaNode, LoweredNetwork  # noqa: E402
+from neurodeploy.targets.loihi.lower import GRADED_MESSAGE_BITS, LavaEdge, LavaNode, LoweredNetwork  # noqa: E402
 from neurodeploy.targets.loihi.processes import NILIF, DelayLine  # noqa: E402
 from neurodeploy.targets.loihi.processes.fast import PyConvModelFloatFast  # noqa: E402
 from neurodeploy.targets.loihi.processes.functions import (FusedMember, fused_process,  # noqa: E402
@@ -40,10 +40,11 @@ from neurodeploy.targets.loihi.processes.functions import (FusedMember, fused_pr
 FUNCTION_KINDS = ("relay", "concat", "upsample", "patch_to_time")
 
 
-def function_groups(lowered: LoweredNetwork, fuse: bool = True) -> dict[str, list[str]]:
-    """Group name -> its function nodes (in the network's topological order): the connected
+def function_groups(lowered: LoweredNetwork, fuse: bool = True,
+                    kinds: tuple[str, ...] = FUNCTION_KINDS) -> dict[str, list[str]]:
+    """Group name -> its function nodes (``kinds``, in the network's topological order): the connected
     components of function nodes joined by edges between them (each node alone without ``fuse``)."""
-    parent = {n: n for n, node in lowered.nodes.items() if node.kind in FUNCTION_KINDS}
+    parent = {n: n for n, node in lowered.nodes.items() if node.kind in kinds}
 
     def root(n: str) -> str:
         while parent[n] != n:
@@ -144,7 +145,7 @@ class LavaNetwork:
     """
 
     builders: dict[str, Builder] = FLOAT_BUILDERS
-    groups_functions = True  # FUNCTION_KINDS are built by groups (fused), not by builders
+    function_kinds: tuple[str, ...] = FUNCTION_KINDS  # built by groups (fused), not by builders
     islands_hold_delays = True  # an island delays its inputs itself (no delay-line process)
 
     def __init__(self, lowered: LoweredNetwork, images: np.ndarray, island_dir: Path | None = None,
@@ -161,7 +162,7 @@ class LavaNetwork:
             self._tmp = tempfile.TemporaryDirectory(prefix="neurodeploy-lava-")
             record_dir = Path(self._tmp.name)
         self.record_dir = Path(record_dir)
-        grouped = FUNCTION_KINDS if self.groups_functions else ()
+        grouped = self.function_kinds
         ports: dict[str, tuple] = {}
         for name, node in lowered.nodes.items():
             if node.kind in grouped:
@@ -178,7 +179,7 @@ class LavaNetwork:
             if self.is_neuron(name, node):
                 self._record(name, proc, node)
         self._group_of: dict[str, tuple[str, FusedMember]] = {}
-        external = self._build_groups(function_groups(lowered, fuse)) if grouped else {}
+        external = self._build_groups(function_groups(lowered, fuse, grouped))
         self.delay_lines = 0
         for edge in lowered.edges:
             src, dst = lowered.nodes[edge.src], lowered.nodes[edge.dst]
@@ -204,6 +205,11 @@ class LavaNetwork:
                 port = line.s_out
             port.connect(ports[edge.dst][0](edge.dst_port))
 
+    def fused_process(self, group: str, members: list[FusedMember], in_edges: list[LavaEdge],
+                      in_shapes: list[tuple[int, ...]], out_shapes: list[tuple[int, ...]]) -> tuple:
+        """The process and model of one group of function nodes (``in_edges``: the edge into each input port)."""
+        return fused_process(group, members, in_shapes, out_shapes)
+
     def is_neuron(self, name: str, node: LavaNode) -> bool:
         """Whether the process is a neuron layer (its spikes are recorded)."""
         return node.kind in ("lif", "nilif")
@@ -227,6 +233,7 @@ class LavaNetwork:
             members = [FusedMember(n, lowered.nodes[n].kind, lowered.nodes[n].params,
                                    lowered.nodes[n].in_shapes or [lowered.nodes[n].shape]) for n in names]
             in_shapes: list[tuple[int, ...]] = []
+            in_edges: list[LavaEdge] = []
             for m in members:
                 self._group_of[m.name] = (group, m)
                 for e in lowered.inputs_of(m.name):
@@ -237,12 +244,13 @@ class LavaNetwork:
                         external[id(e)] = (group, len(in_shapes))
                         m.contributions.append((e.dst_port, ("ext", len(in_shapes)), e.delay))
                         in_shapes.append(src.out_shapes[e.src_port] if src.kind == "island" else src.shape)
+                        in_edges.append(e)
             out_shapes = []
             for m in members:
                 if any(e.dst not in index for e in lowered.edges if e.src == m.name):
                     m.out_port = len(out_shapes)
                     out_shapes.append(lowered.nodes[m.name].shape)
-            proc, model = fused_process(group, members, in_shapes, out_shapes)
+            proc, model = self.fused_process(group, members, in_edges, in_shapes, out_shapes)
             self.models[proc] = model
             self.procs[group] = proc
         return external

@@ -62,9 +62,9 @@ def _function(kind: str, params: dict[str, Any], in_shapes: list[tuple[int, ...]
     raise ValueError(kind)
 
 
-def _model(cls_name: str, proc_cls: type, attrs: dict[str, Any]) -> type:
+def _model(cls_name: str, proc_cls: type, attrs: dict[str, Any], select_tag: str = "floating_pt") -> type:
     model = type(cls_name, (PyLoihiProcessModel,), attrs)
-    return implements(proc=proc_cls, protocol=LoihiProtocol)(requires(CPU)(tag("floating_pt")(model)))
+    return implements(proc=proc_cls, protocol=LoihiProtocol)(requires(CPU)(tag(select_tag)(model)))
 
 
 class FusedMember:
@@ -86,9 +86,16 @@ class FusedMember:
 
 
 def fused_process(name: str, members: list[FusedMember], in_shapes: list[tuple[int, ...]],
-                  out_shapes: list[tuple[int, ...]]) -> tuple[AbstractProcess, type]:
+                  out_shapes: list[tuple[int, ...]], functions: list[Callable] | None = None,
+                  in_types: list[type] | None = None, out_types: list[type] | None = None,
+                  select_tag: str = "floating_pt") -> tuple[AbstractProcess, type]:
     """Connected routing/relay/interpolation nodes (``relay``, ``concat``, ``upsample``,
     ``patch_to_time``) as one Lava process: one OS process instead of one per node.
+
+    ``functions`` (one per member, ``f(list of slot values) -> value``), the ports' numpy types
+    (default float) and ``select_tag`` let the fixed_pt network fuse its integer function nodes
+    the same way (:mod:`~neurodeploy.targets.loihi.fixed_network`); by default each member's
+    float function comes from its kind and params.
 
     Each of these computes within the Lava step it receives in, so running them in one
     process in graph order (members in topological order) changes no value and no latency;
@@ -98,8 +105,10 @@ def fused_process(name: str, members: list[FusedMember], in_shapes: list[tuple[i
     (e.g. through a neuron) cannot deadlock. Contributions to one slot are summed in edge
     order, as Lava sums the connections into one InPort.
     """
-    fns = [_function(m.kind, m.params, m.in_shapes) for m in members]
+    fns = functions if functions is not None else [_function(m.kind, m.params, m.in_shapes) for m in members]
     n_in, n_out = len(in_shapes), len(out_shapes)
+    in_types = in_types or [float] * n_in
+    out_types = out_types or [float] * n_out
 
     def init(self, **kwargs):
         AbstractProcess.__init__(self, **kwargs)
@@ -116,22 +125,23 @@ def fused_process(name: str, members: list[FusedMember], in_shapes: list[tuple[i
             self._lines = {}  # (member, contribution index) -> ring buffer of its delay
         values = []
         for i, (m, fn) in enumerate(zip(members, fns)):
-            slots = [np.zeros(shape) for shape in m.in_shapes]
+            slots: list[Any] = [None] * len(m.in_shapes)
             for j, (slot, (where, k), delay) in enumerate(m.contributions):
                 x = getattr(self, f"in{k}").recv() if where == "ext" else values[k]
                 if delay:
-                    line = self._lines.setdefault((i, j), np.zeros((delay,) + np.shape(x)))
+                    line = self._lines.setdefault((i, j), np.zeros((delay,) + np.shape(x), dtype=np.asarray(x).dtype))
                     x, line[s % delay] = line[s % delay].copy(), x
-                slots[slot] = slots[slot] + x
+                slots[slot] = x if slots[slot] is None else slots[slot] + x  # keeps integer inputs integer
+            slots = [np.zeros(shape) if x is None else x for x, shape in zip(slots, m.in_shapes)]
             values.append(fn(slots))
             if m.out_port is not None:
                 getattr(self, f"out{m.out_port}").send(values[-1])
 
-    attrs = {f"in{i}": LavaPyType(PyInPort.VEC_DENSE, float) for i in range(n_in)}
-    attrs.update({f"out{i}": LavaPyType(PyOutPort.VEC_DENSE, float) for i in range(n_out)})
+    attrs = {f"in{i}": LavaPyType(PyInPort.VEC_DENSE, in_types[i]) for i in range(n_in)}
+    attrs.update({f"out{i}": LavaPyType(PyOutPort.VEC_DENSE, out_types[i]) for i in range(n_out)})
     attrs.update(run_spk=run_spk)
     proc = proc_cls(name=name)
-    return proc, _model(f"Py{proc_cls.__name__}Model", proc_cls, attrs)
+    return proc, _model(f"Py{proc_cls.__name__}Model", proc_cls, attrs, select_tag)
 
 
 def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images: int,
