@@ -262,6 +262,15 @@ def test_quantized_export_and_validate_of_a_sinabs_file_from_the_command_line(ru
     verdict = json.loads(stdout)
     assert verdict["reference"] == "nir-torch" and all(95.0 < a <= 100.0 for a in verdict["layers"].values())
     assert set(json.loads((out / "validation.json").read_text())["executors"]) == {"lava-fixed", "emulator"}
+    # the report runs on the integers too: Lava fixed_pt and the integer reference count the same spikes
+    counts = {}
+    for executor in ("emulator", "lava-fixed"):
+        code, _, err = run_cli("report", out, "--executor", executor, "--input", tmp_path / "calib.npy", "--no-html")
+        assert code == 0, err
+        report = json.loads((out / "report.json").read_text())
+        assert report["executor"] == executor and report["kind"] == "nir"
+        counts[executor] = {row["layer"]: row["spikes"] for row in report["layers"]}
+    assert counts["emulator"] == counts["lava-fixed"] and sum(counts["emulator"].values()) > 0, counts
     # bad input: one line, exit 2, no bundle written
     np.save(tmp_path / "bad.npy", x[:, :1])
     code, _, err = run_cli("export", path, "--quantize", "int", "--calib", tmp_path / "bad.npy", "--writer", "sinabs",
