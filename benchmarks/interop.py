@@ -1,7 +1,7 @@
 """Measure NIR interop with snntorch and norse: per-layer spike agreement, both directions.
 
     .venv/bin/python benchmarks/interop.py            # prints the Markdown tables
-    .venv/bin/python benchmarks/interop.py --write    # also writes benchmarks/interop.md
+    .venv/bin/python benchmarks/interop.py --write    # also rewrites benchmarks/interop.md up to KEEP_FROM
 
 Directions (direct encoding: the same input on each of T steps):
 1. snntorch / norse network -> their NIR writer -> ``from_foreign_nir`` -> Lava
@@ -52,6 +52,7 @@ from neurodeploy.targets.torch_reference import TorchReference  # noqa: E402
 from neurodeploy.verify import verdict  # noqa: E402
 
 N_IMAGES = 4
+KEEP_FROM = "## Every NIR 1.0 primitive, from four writers"  # interop.md's sections other benchmarks own
 SIZES = {"small": dict(layers=2, ch=4, hw=8, t=8), "large": dict(layers=3, ch=8, hw=16, t=16)}
 SNN_PARAMS = [(0.5, 0.3), (0.75, 0.2), (0.6, 0.25)]  # snntorch (beta, threshold) per layer
 NORSE_PARAMS = [(500.0, 0.1), (250.0, 0.05), (400.0, 0.08)]  # norse (tau_mem_inv 1/s, v_th) per layer
@@ -211,7 +212,12 @@ def main() -> None:
     ])
     print(text)
     if args.write:
-        Path(__file__).with_name("interop.md").write_text(text + "\n")
+        # this script owns interop.md up to the issue-16 sections, which other benchmarks write
+        # (interop_writers.py, interop_fixed.py): keep everything from their heading on
+        md = Path(__file__).with_name("interop.md")
+        old = md.read_text() if md.exists() else ""
+        rest = old[old.index(KEEP_FROM):] if KEEP_FROM in old else ""
+        md.write_text(text + "\n" + ("\n" + rest if rest else ""))
 
 
 if __name__ == "__main__":
