@@ -40,6 +40,17 @@ from neurodeploy.targets.loihi.processes.fast import PyConvModelFloatFast  # noq
 from neurodeploy.targets.loihi.processes.functions import record_process  # noqa: E402
 
 
+class SampleRun:
+    """One run of N samples of T steps, each in a window of ``window`` Lava steps (``steps`` in all)."""
+
+    def __init__(self, x: np.ndarray, t_steps: int, n: int, window: int, steps: int):
+        self.x, self.t_steps, self.n, self.window, self.steps = x, t_steps, n, window, steps
+
+    def clear(self, p) -> dict[str, int]:
+        """A neuron's reset at the first step of its window (``LIFReset``/``RuleLIF`` arguments)."""
+        return {"reset_interval": self.window, "reset_offset": (p.latency + 1) % self.window}
+
+
 class NirLavaExecutor:
     """A flat graph read by :func:`neurodeploy.ir.read_graph`, on ``Loihi2SimCfg(floating_pt)``.
 
@@ -60,50 +71,30 @@ class NirLavaExecutor:
 
     def run_sequences(self, x: np.ndarray, timeout_s: float | None = None) -> list[Trace]:
         """``x``: ``(T, N, *input_shape)`` -> one Trace per sample (layers ``(T, *shape)``;
-        output = the Output's layer)."""
+        output = the Output's layer).
+
+        The processes come from :meth:`_process` and :meth:`_constant_input` (one per kind; the
+        fixed_pt executor overrides them); records, monitors, links, the run and the cut into
+        samples are shared."""
         x = np.asarray(x, dtype=np.float64)
         t_steps, n = x.shape[:2]
         m = self.map
         window = t_steps + m.gap
-        steps = n * window
+        run = SampleRun(x, t_steps, n, window, n * window)
+        steps = run.steps
         procs, models, records, monitors = {}, {}, {}, {}
-        in_shape = tuple(int(v) for v in self.graph.nodes[m.input].output_type["output"])
         with tempfile.TemporaryDirectory(prefix="neurodeploy-nirlava-") as tmp:
             for name, p in m.procs.items():
-                if p.kind == "source":
-                    data = np.zeros(p.shape + (steps,))
-                    for i in range(n):
-                        data[..., i * window:i * window + t_steps] = np.moveaxis(to_lava(x[:, i], in_shape), 0, -1)
-                    proc = RingBuffer(data=data)
-                elif p.kind == "dense":
-                    proc = Dense(weights=lava_weights(p), num_message_bits=GRADED_BITS, name=name)
-                elif p.kind == "conv":
-                    q = p.params
-                    proc = Conv(weight=lava_weights(p), input_shape=q["input_shape"], padding=q["padding"],
-                                stride=q["stride"], dilation=q["dilation"], groups=q["groups"],
-                                num_message_bits=GRADED_BITS, name=name)
-                    models[proc] = PyConvModelFloatFast
-                elif p.kind == "delay":
-                    proc = DelayLine(shape=p.shape, delay=p.params["delay"], name=f"delay:{name}")
-                else:  # lif
-                    q = p.params
-                    vth = q["vth"] if np.isfinite(q["vth"]) else np.finfo(np.float64).max
-                    clear = {"reset_interval": window, "reset_offset": (p.latency + 1) % window}
-                    rules = q["rules"]
-                    if rules.is_nir:
-                        proc = LIFReset(shape=p.shape, du=q["du"], dv=q["dv"], vth=vth, bias_mant=np.zeros(p.shape),
-                                        name=name, **clear)
-                    else:  # a writer's rules (neurodeploy.ir.rules) that Lava's LIF has not
-                        proc = RuleLIF(shape=p.shape, du=q["du"], dv=q["dv"], vth=vth, name=name,
-                                       fire_at_equality=rules.spike == ">=", subtract=rules.reset == "subtract",
-                                       reset_delay=rules.reset_delay, **clear)
-                    if np.any(q["const"] != 0):
-                        # the constant input starts at the layer's first logical step of each window
-                        data = np.zeros(p.shape + (steps,))
-                        for i in range(n):
-                            data[..., i * window + p.latency:(i + 1) * window] = q["const"][..., None]
-                        const = RingBuffer(data=data)
-                        const.s_out.connect(proc.a_in)
+                proc, model = self._process(name, p, run)
+                if model is not None:
+                    models[proc] = model
+                if p.kind == "lif":
+                    const = self._constant_input(name, p, run)
+                    if const is not None:
+                        source, model = const
+                        if model is not None:
+                            models[source] = model
+                        source.s_out.connect(proc.a_in)
                     if m.spiking[name]:
                         records[name] = Path(tmp) / f"spikes-{len(records)}.npy"
                         sink, model = record_process(f"record:{name}", p.shape, steps, str(records[name]))
@@ -120,18 +111,68 @@ class NirLavaExecutor:
                     out = out.reshape(link.reshape)
                 into = dst.a_in if m.procs[link.dst].kind == "lif" else dst.s_in
                 out.connect(into)
-            raw = self._run(procs, models, monitors, records, steps, timeout_s)
+            raw = self._run(procs, models, monitors, records, steps, timeout_s, select_tag=self.select_tag)
         traces = []
         for i in range(n):
             layers = {}
             for name in m.layers:
                 start = i * window + m.procs[name].latency
                 cut = np.moveaxis(raw[name][..., start:start + t_steps], -1, 0)
-                layers[name] = from_lava(cut, m.shapes[name])
+                layers[name] = from_lava(cut, m.shapes[name]) * self._unit(name)
             traces.append(Trace(self.name, t_steps, layers, layers[m.output_layer].copy(),
                                 meta={"lava_steps": steps, "lava_steps_per_image": window, "dt_s": self.dt_s,
-                                      "select_tag": "floating_pt"}))
+                                      "select_tag": self.select_tag, **self._meta()}))
         return traces
+
+    # ------------------------------------------------------------- per kind (floating_pt)
+    select_tag = "floating_pt"
+
+    def _process(self, name: str, p, run: "SampleRun") -> tuple:
+        """The Lava process of mapped process ``p`` and its ProcessModel (None: Lava's choice by tag)."""
+        if p.kind == "source":
+            in_shape = tuple(int(v) for v in self.graph.nodes[self.map.input].output_type["output"])
+            data = np.zeros(p.shape + (run.steps,))
+            for i in range(run.n):
+                data[..., i * run.window:i * run.window + run.t_steps] = np.moveaxis(to_lava(run.x[:, i], in_shape),
+                                                                                     0, -1)
+            return RingBuffer(data=data), None
+        if p.kind == "dense":
+            return Dense(weights=lava_weights(p), num_message_bits=GRADED_BITS, name=name), None
+        if p.kind == "conv":
+            q = p.params
+            proc = Conv(weight=lava_weights(p), input_shape=q["input_shape"], padding=q["padding"],
+                        stride=q["stride"], dilation=q["dilation"], groups=q["groups"],
+                        num_message_bits=GRADED_BITS, name=name)
+            return proc, PyConvModelFloatFast
+        if p.kind == "delay":
+            return DelayLine(shape=p.shape, delay=p.params["delay"], name=f"delay:{name}"), None
+        q = p.params  # lif
+        vth = q["vth"] if np.isfinite(q["vth"]) else np.finfo(np.float64).max
+        rules = q["rules"]
+        if rules.is_nir:
+            return LIFReset(shape=p.shape, du=q["du"], dv=q["dv"], vth=vth, bias_mant=np.zeros(p.shape),
+                            name=name, **run.clear(p)), None
+        # a writer's rules (neurodeploy.ir.rules) that Lava's LIF has not
+        return RuleLIF(shape=p.shape, du=q["du"], dv=q["dv"], vth=vth, name=name,
+                       fire_at_equality=rules.spike == ">=", subtract=rules.reset == "subtract",
+                       reset_delay=rules.reset_delay, **run.clear(p)), None
+
+    def _constant_input(self, name: str, p, run: "SampleRun") -> tuple | None:
+        """A neuron's constant input (bias, leak target) as a source process and its model, or None."""
+        if not np.any(p.params["const"] != 0):
+            return None
+        # the constant input starts at the layer's first logical step of each window
+        data = np.zeros(p.shape + (run.steps,))
+        for i in range(run.n):
+            data[..., i * run.window + p.latency:(i + 1) * run.window] = p.params["const"][..., None]
+        return RingBuffer(data=data), None
+
+    def _unit(self, name: str) -> float:
+        """Model units per recorded value of layer ``name``."""
+        return 1.0
+
+    def _meta(self) -> dict:
+        return {}
 
     def _run(self, procs, models, monitors, records, steps, timeout_s,
              select_tag: str = "floating_pt") -> dict[str, np.ndarray]:

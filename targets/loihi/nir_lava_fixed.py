@@ -23,17 +23,14 @@ integers of :mod:`.nir_fixed`. ``Loihi2SimCfg(select_tag="fixed_pt")`` with:
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import nir
 import numpy as np
 
 from neurodeploy.targets.loihi import compat
 from neurodeploy.targets.loihi.nir_fixed import check_params, quantize_input
-from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
-from neurodeploy.targets.loihi.nir_map import GRADED_BITS, from_lava, to_lava
-from neurodeploy.trace import Trace
+from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor, SampleRun
+from neurodeploy.targets.loihi.nir_map import GRADED_BITS, to_lava
 
 compat.install()
 
@@ -41,11 +38,9 @@ from lava.proc.conv.process import Conv  # noqa: E402
 from lava.proc.dense.process import Dense  # noqa: E402
 from lava.proc.io.source import PySendModelFixed, RingBuffer  # noqa: E402
 from lava.proc.lif.process import LIFReset  # noqa: E402
-from lava.proc.monitor.process import Monitor  # noqa: E402
 
 from neurodeploy.targets.loihi.processes import DelayLine, RuleLIF  # noqa: E402
 from neurodeploy.targets.loihi.processes.fixed import PyConvModelFixedFast  # noqa: E402
-from neurodeploy.targets.loihi.processes.functions import record_process  # noqa: E402
 from neurodeploy.targets.loihi.processes.models import PyDelayLineModelFixed, PyRuleLIFModelFixed  # noqa: E402
 
 
@@ -64,83 +59,50 @@ class NirLavaFixedExecutor(NirLavaExecutor):
         self.quant, self.arrays, self.fast = quant, arrays, fast
         self.name = "lava-fixed" if fast else "lava-fixed-stock"
 
-    def run_sequences(self, x: np.ndarray, timeout_s: float | None = None) -> list[Trace]:
-        """``x``: ``(T, N, *input_shape)`` values -> one Trace per sample (layers ``(T, *shape)``, model units)."""
-        x = np.asarray(x, dtype=np.float64)
-        t_steps, n = x.shape[:2]
-        m, quant = self.map, self.quant
-        window = t_steps + m.gap
-        steps = n * window
-        in_shape = tuple(int(v) for v in self.graph.nodes[m.input].output_type["output"])
-        payload = quantize_input(to_lava(x, in_shape), quant[m.input])  # (T, N, *lava shape)
+    select_tag = "fixed_pt"
 
-        def windows(shape, start: int, value) -> np.ndarray:
-            """Per Lava step: sample i's ``value(i)`` (shape + (T,)) on its T steps from ``start``."""
-            data = np.zeros(shape + (steps,), dtype=np.int64)
-            for i in range(n):
-                data[..., i * window + start:i * window + start + t_steps] = value(i)
-            return data
+    def _windows(self, run: SampleRun, shape: tuple, start: int, value) -> np.ndarray:
+        """Per Lava step: sample i's ``value(i)`` (shape + (T,)) on its T steps from ``start``."""
+        data = np.zeros(shape + (run.steps,), dtype=np.int64)
+        for i in range(run.n):
+            data[..., i * run.window + start:i * run.window + start + run.t_steps] = value(i)
+        return data
 
-        procs, models, records, monitors = {}, {}, {}, {}
-        with tempfile.TemporaryDirectory(prefix="neurodeploy-nirlava-fixed-") as tmp:
-            for name, p in m.procs.items():
-                mant = self.arrays.get(name, {}).get("weight_mant")
-                if p.kind == "source":
-                    proc = RingBuffer(data=windows(p.shape, 0, lambda i: np.moveaxis(payload[:, i], 0, -1)))
-                    models[proc] = PySendModelFixed
-                elif p.kind == "dense":
-                    proc = Dense(weights=2 * mant, weight_exp=int(quant[name].get("weight_exp", 0)) - 1,
-                                 num_message_bits=GRADED_BITS, name=name)
-                elif p.kind == "conv":
-                    q = p.params
-                    proc = Conv(weight=mant, input_shape=q["input_shape"], padding=q["padding"], stride=q["stride"],
-                                dilation=q["dilation"], groups=q["groups"], num_message_bits=GRADED_BITS, name=name)
-                    if self.fast:
-                        models[proc] = PyConvModelFixedFast
-                elif p.kind == "delay":
-                    proc = DelayLine(shape=p.shape, delay=p.params["delay"], name=f"delay:{name}")
-                    models[proc] = PyDelayLineModelFixed
-                else:  # lif
-                    q = quant[name]
-                    clear = {"reset_interval": window, "reset_offset": (p.latency + 1) % window}
-                    if q.get("model") == "RuleLIF":  # a writer's rules: the project's fixed_pt RuleLIF
-                        proc = RuleLIF(shape=p.shape, du=q["du"], dv=q["dv"], vth=q["vth_mant"],
-                                       fire_at_equality=q["spike"] == ">=", subtract=q["reset"] == "subtract",
-                                       reset_delay=q["reset_delay"], name=name, **clear)
-                        models[proc] = PyRuleLIFModelFixed
-                    else:
-                        proc = LIFReset(shape=p.shape, du=q["du"], dv=q["dv"], vth=q["vth_mant"],
-                                        bias_mant=np.zeros(p.shape), bias_exp=0, name=name, **clear)
-                    const = self.arrays.get(name, {}).get("const_mant")
-                    if const is not None:
-                        source = RingBuffer(data=windows(p.shape, p.latency, lambda i: const[..., None]))
-                        models[source] = PySendModelFixed
-                        source.s_out.connect(proc.a_in)
-                    if q["spiking"]:
-                        records[name] = Path(tmp) / f"spikes-{len(records)}.npy"
-                        sink, model = record_process(f"record:{name}", p.shape, steps, str(records[name]))
-                        models[sink] = model
-                        proc.s_out.connect(sink.a_in)
-                    else:
-                        monitors[name] = Monitor()
-                        monitors[name].probe(target=proc.v, num_steps=steps)
-                procs[name] = proc
-            for link in m.links:
-                src, dst = procs[link.src], procs[link.dst]
-                out = src.a_out if m.procs[link.src].kind in ("dense", "conv") else src.s_out
-                if link.reshape is not None:
-                    out = out.reshape(link.reshape)
-                out.connect(dst.a_in if m.procs[link.dst].kind == "lif" else dst.s_in)
-            raw = self._run(procs, models, monitors, records, steps, timeout_s, select_tag="fixed_pt")
-        traces = []
-        for i in range(n):
-            layers = {}
-            for name in m.layers:
-                start = i * window + m.procs[name].latency
-                cut = np.moveaxis(raw[name][..., start:start + t_steps], -1, 0)
-                unit = 1.0 if quant[name]["spiking"] else float(quant[name]["v_lsb"])
-                layers[name] = from_lava(cut, m.shapes[name]) * unit
-            traces.append(Trace(self.name, t_steps, layers, layers[m.output_layer].copy(),
-                                meta={"lava_steps": steps, "dt_s": self.dt_s, "select_tag": "fixed_pt",
-                                      "conv_model": "PyConvModelFixedFast" if self.fast else "PyConvModelFixed"}))
-        return traces
+    def _process(self, name: str, p, run: SampleRun) -> tuple:
+        quant = self.quant
+        mant = self.arrays.get(name, {}).get("weight_mant")
+        if p.kind == "source":
+            in_shape = tuple(int(v) for v in self.graph.nodes[self.map.input].output_type["output"])
+            payload = quantize_input(to_lava(run.x, in_shape), quant[self.map.input])  # (T, N, *lava shape)
+            return RingBuffer(data=self._windows(run, p.shape, 0, lambda i: np.moveaxis(payload[:, i], 0, -1))), \
+                PySendModelFixed
+        if p.kind == "dense":
+            return Dense(weights=2 * mant, weight_exp=int(quant[name].get("weight_exp", 0)) - 1,
+                         num_message_bits=GRADED_BITS, name=name), None
+        if p.kind == "conv":
+            q = p.params
+            proc = Conv(weight=mant, input_shape=q["input_shape"], padding=q["padding"], stride=q["stride"],
+                        dilation=q["dilation"], groups=q["groups"], num_message_bits=GRADED_BITS, name=name)
+            return proc, (PyConvModelFixedFast if self.fast else None)
+        if p.kind == "delay":
+            return DelayLine(shape=p.shape, delay=p.params["delay"], name=f"delay:{name}"), PyDelayLineModelFixed
+        q = quant[name]  # lif
+        if q.get("model") == "RuleLIF":  # a writer's rules: the project's fixed_pt RuleLIF
+            return RuleLIF(shape=p.shape, du=q["du"], dv=q["dv"], vth=q["vth_mant"],
+                           fire_at_equality=q["spike"] == ">=", subtract=q["reset"] == "subtract",
+                           reset_delay=q["reset_delay"], name=name, **run.clear(p)), PyRuleLIFModelFixed
+        return LIFReset(shape=p.shape, du=q["du"], dv=q["dv"], vth=q["vth_mant"], bias_mant=np.zeros(p.shape),
+                        bias_exp=0, name=name, **run.clear(p)), None
+
+    def _constant_input(self, name: str, p, run: SampleRun) -> tuple | None:
+        const = self.arrays.get(name, {}).get("const_mant")
+        if const is None:
+            return None
+        return RingBuffer(data=self._windows(run, p.shape, p.latency, lambda i: const[..., None])), PySendModelFixed
+
+    def _unit(self, name: str) -> float:
+        q = self.quant[name]
+        return 1.0 if q["spiking"] else float(q["v_lsb"])
+
+    def _meta(self) -> dict:
+        return {"conv_model": "PyConvModelFixedFast" if self.fast else "PyConvModelFixed"}
