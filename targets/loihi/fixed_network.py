@@ -26,7 +26,7 @@ Process models (``Loihi2SimCfg(select_tag="fixed_pt")``, plus per-instance choic
 - host islands: the float island process (onnxruntime), fed floats by ``to_host`` adapters;
 - spike records: the float record sinks of :mod:`.processes.functions` (0/1 values).
 
-A new neuron kind adds a builder to :data:`FIXED_BUILDERS` (and a :class:`~.fixed.FixedKind`).
+A new neuron kind adds a builder to :data:`~.network.FLOAT_BUILDERS` (or, for an integer-only form, to :data:`FIXED_BUILDERS`) and a :class:`~.fixed.FixedKind`.
 """
 
 from __future__ import annotations
@@ -42,36 +42,14 @@ from neurodeploy.targets.loihi import compat
 compat.install()
 
 from lava.proc.io.source import PySendModelFloat  # noqa: E402
-from lava.proc.lif.process import LIFReset  # noqa: E402
 
 from neurodeploy.targets.loihi.fixed import FixedNetwork, fixed_function, lower_fixed  # noqa: E402
 from neurodeploy.targets.loihi.lower import LavaNode  # noqa: E402
-from neurodeploy.targets.loihi.network import FLOAT_BUILDERS, Builder, LavaNetwork, conv_process  # noqa: E402
-from neurodeploy.targets.loihi.processes import NILIF  # noqa: E402
+from neurodeploy.targets.loihi.network import FLOAT_BUILDERS, Builder, LavaNetwork  # noqa: E402
 from neurodeploy.targets.loihi.processes.fixed import PyConvModelFixedFast, int_function_process  # noqa: E402
 from neurodeploy.targets.loihi.processes.functions import fused_process  # noqa: E402
 from neurodeploy.targets.loihi.processes.models import PyDelayLineModelFixed, PyDelayLineModelFloat  # noqa: E402
 from neurodeploy.trace import Trace  # noqa: E402
-
-def _conv(net: "FixedLavaNetwork", name: str, node: LavaNode):
-    proc = conv_process(net, name, node)
-    return proc, (PyConvModelFixedFast if net.fast else None), lambda i: proc.s_in, lambda i: proc.a_out
-
-
-def _lif(net: "FixedLavaNetwork", name: str, node: LavaNode):
-    p, t = node.params, net.lowered.t_steps
-    proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=p["vth"], bias_mant=p["bias"],
-                    bias_exp=p["bias_exp"], reset_interval=t, reset_offset=(node.latency + 1) % t, name=name)
-    return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
-
-
-def _nilif(net: "FixedLavaNetwork", name: str, node: LavaNode):
-    p, f, t = node.params, node.params["fixed"], net.lowered.t_steps
-    proc = NILIF(shape=node.shape, positions=p["positions"], levels=p["levels"], thresholds=f["thresholds"],
-                 level_lsbs=f["level_lsbs"], dv=f["dv"], reset_interval=t, reset_offset=(node.latency + 1) % t,
-                 name=name)
-    return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
-
 
 def _function(net: "FixedLavaNetwork", name: str, node: LavaNode):
     floats = [(e.src, name) in net.lowered.float_edges for e in sorted(net.lowered.inputs_of(name),
@@ -87,8 +65,10 @@ def _input(net: "FixedLavaNetwork", name: str, node: LavaNode):
 
 
 FIXED_FUNCTION_KINDS = ("relay", "concat", "upsample", "patch_to_time", "adapter", "to_host")
-FIXED_BUILDERS: dict[str, Builder] = {"conv": _conv, "lif": _lif, "input": _input, "island": FLOAT_BUILDERS["island"],
-                                      "nilif": _nilif, **{kind: _function for kind in FIXED_FUNCTION_KINDS}}
+# conv, lif, nilif, island as the float network builds them (the lowering's params are integers here;
+# the Conv model is fast_conv_model); the sources and the integer function processes its own
+FIXED_BUILDERS: dict[str, Builder] = {**FLOAT_BUILDERS, "input": _input,
+                                      **{kind: _function for kind in FIXED_FUNCTION_KINDS}}
 
 
 class FixedLavaNetwork(LavaNetwork):
@@ -103,6 +83,7 @@ class FixedLavaNetwork(LavaNetwork):
 
     builders = FIXED_BUILDERS
     function_kinds = FIXED_FUNCTION_KINDS
+    fast_conv_model = PyConvModelFixedFast
 
     def __init__(self, lowered: FixedNetwork, images: np.ndarray, island_dir: Path, fast: bool = True,
                  fuse: bool = True):

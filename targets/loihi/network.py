@@ -80,24 +80,20 @@ def _input(net: "LavaNetwork", name: str, node: LavaNode):
     return proc, None, None, lambda i: proc.s_out
 
 
-def conv_process(net: "LavaNetwork", name: str, node: LavaNode) -> Conv:
-    """Lava's ``Conv`` for a lowered conv node (graded messages unless it only takes binary spikes)."""
+def _conv(net: "LavaNetwork", name: str, node: LavaNode):
+    # graded messages unless it only takes binary spikes
     p, inputs = node.params, net.lowered.inputs_of(name)
     graded = any(e.kind != "binary" for e in inputs) or len(inputs) > 1
-    return Conv(weight=p["weight"], input_shape=p["input_shape"], padding=p["padding"], stride=p["stride"],
+    proc = Conv(weight=p["weight"], input_shape=p["input_shape"], padding=p["padding"], stride=p["stride"],
                 dilation=p["dilation"], groups=p["groups"], num_message_bits=GRADED_MESSAGE_BITS if graded else 0,
                 name=name)
-
-
-def _conv(net: "LavaNetwork", name: str, node: LavaNode):
-    proc = conv_process(net, name, node)
-    return proc, (PyConvModelFloatFast if net.fast else None), lambda i: proc.s_in, lambda i: proc.a_out
+    return proc, (net.fast_conv_model if net.fast else None), lambda i: proc.s_in, lambda i: proc.a_out
 
 
 def _lif(net: "LavaNetwork", name: str, node: LavaNode):
     p, t = node.params, net.lowered.t_steps
     proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=p["vth"], bias_mant=p["bias"],
-                    reset_interval=t, reset_offset=(node.latency + 1) % t, name=name)
+                    bias_exp=p.get("bias_exp", 0), reset_interval=t, reset_offset=(node.latency + 1) % t, name=name)
     return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
 
 
@@ -145,6 +141,7 @@ class LavaNetwork:
     """
 
     builders: dict[str, Builder] = FLOAT_BUILDERS
+    fast_conv_model: type = PyConvModelFloatFast  # the Conv model with fast=True
     function_kinds: tuple[str, ...] = FUNCTION_KINDS  # built by groups (fused), not by builders
     islands_hold_delays = True  # an island delays its inputs itself (no delay-line process)
 
