@@ -11,6 +11,9 @@ issue's default input).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import nir
 import numpy as np
 import pytest
@@ -21,6 +24,9 @@ from neurodeploy.errors import GraphError, LoweringError
 from neurodeploy.ir import read_graph
 from neurodeploy.ir.nirread import kinds
 from neurodeploy.targets.nir_primitives import NirSequenceExecutor, eval_primitive
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import interop_fixed as ifx  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # nirtorch inside the writers
 
@@ -413,28 +419,9 @@ def test_lava_runs_conv_pool_flatten_if_lif_cubalif_as_torch(tmp_path):
 
 
 def dense_lava_graph(last: str) -> nir.NIRGraph:
-    """Conv1d -> Threshold -> Flatten -> Linear -> Scale -> LIF -> Delay -> Affine -> ``last``."""
-    rng = np.random.default_rng(1)
-    tail = {"li": nir.LI(tau=np.full(3, 5e-4), r=np.ones(3), v_leak=np.full(3, 0.1)),
-            "i": nir.I(r=np.full(3, 2.0)),
-            "cubali": nir.CubaLI(tau_syn=np.full(3, 2e-4), tau_mem=np.full(3, 5e-4), r=np.ones(3), v_leak=np.zeros(3)),
-            "if": nir.IF(r=np.full(3, 1e4), v_threshold=np.full(3, 0.5))}[last]
-    nodes = {
-        "input": nir.Input(input_type={"input": np.array([3, 6])}),
-        "c1d": nir.Conv1d(input_shape=6, weight=rng.normal(size=(2, 3, 3)), stride=1, padding=1, dilation=1,
-                          groups=1, bias=np.zeros(2)),
-        "thr": nir.Threshold(threshold=np.full((2, 6), 0.2)),
-        "flat": nir.Flatten(input_type={"input": np.array([2, 6])}, start_dim=0, end_dim=1),
-        "lin": nir.Linear(weight=rng.normal(size=(8, 12))),
-        "scale": nir.Scale(scale=np.linspace(0.5, 2.0, 8)),
-        "lif": nir.LIF(tau=np.full(8, 3e-4), r=np.full(8, 3.0), v_leak=np.zeros(8), v_threshold=np.full(8, 0.3)),
-        "delay": nir.Delay(delay=np.full(8, 2e-4)),
-        "fc": nir.Affine(weight=rng.normal(size=(3, 8)), bias=np.full(3, 0.3)),
-        last: tail,
-        "output": nir.Output(output_type={"output": np.array([3])}),
-    }
-    names = list(nodes)
-    return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), type_check=False)
+    """Conv1d -> Threshold -> Flatten -> Linear -> Scale -> LIF -> Delay -> Affine -> ``last``
+    (the graph the Lava fixed_pt benchmark runs too: ``benchmarks/interop_fixed.py: hand_dense``)."""
+    return ifx.hand_dense(last)()
 
 
 @pytest.mark.lava
