@@ -43,28 +43,20 @@ def variants(graph: nir.NIRGraph, n: int):
     from sinabs.activation import MembraneReset, MembraneSubtract, MultiSpike, SingleSpike
 
     from neurodeploy.targets.crosscheck import plain_nir
-    from neurodeploy.targets.crosscheck_sinabs import load_into_sinabs
+    from neurodeploy.targets.crosscheck_sinabs import load_into_sinabs, set_spike_and_reset
 
     def all_fixes():
         return load_into_sinabs(graph, n)
 
     def sinabs_spike_and_reset():
-        module = load_into_sinabs(graph, n)
-        for m in module.modules():
-            if isinstance(m, sinabs.layers.LIFSqueeze):
-                m.spike_fn, m.reset_fn = MultiSpike, MembraneSubtract()
-        return module
+        return set_spike_and_reset(load_into_sinabs(graph, n), MultiSpike, MembraneSubtract())
 
     def tau_as_written():  # only the v_leak bug and the spike/reset functions fixed
         g, _ = plain_nir(copy.deepcopy(graph))
         for node in g.nodes.values():
             if isinstance(node, nir.LIF):
                 node.v_leak = np.zeros(1)
-        module = sinabs.from_nir(g, batch_size=n)
-        for m in module.modules():
-            if isinstance(m, sinabs.layers.LIFSqueeze):
-                m.spike_fn, m.reset_fn = SingleSpike, MembraneReset()
-        return module
+        return set_spike_and_reset(sinabs.from_nir(g, batch_size=n), SingleSpike, MembraneReset())
 
     def none():
         return sinabs.from_nir(plain_nir(copy.deepcopy(graph))[0], batch_size=n)

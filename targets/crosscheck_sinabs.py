@@ -67,10 +67,17 @@ def load_into_sinabs(graph: nir.NIRGraph, batch_size: int) -> nn.Module:
             conv.bias = np.asarray(conv.bias, dtype=np.float64) * gain
         lif.tau = np.full(np.shape(lif.tau), -1.0 / np.log(1.0 - step))
         lif.v_leak = np.zeros(1)
-    module = sinabs.from_nir(graph, batch_size=batch_size)
+    return set_spike_and_reset(sinabs.from_nir(graph, batch_size=batch_size), SingleSpike, MembraneReset())
+
+
+def set_spike_and_reset(module: nn.Module, spike_fn, reset_fn) -> nn.Module:
+    """Every LIF layer sinabs' ``from_nir`` built (``LIFSqueeze``, MultiSpike + MembraneSubtract by
+    default) with ``spike_fn`` and ``reset_fn`` instead; returns ``module``."""
+    import sinabs
+
     for m in module.modules():
         if isinstance(m, sinabs.layers.LIFSqueeze):
-            m.spike_fn, m.reset_fn = SingleSpike, MembraneReset()
+            m.spike_fn, m.reset_fn = spike_fn, reset_fn
     return module
 
 
