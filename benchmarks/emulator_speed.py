@@ -112,7 +112,7 @@ def derainer(model: str = "esdnet-tiny", size: int = 64, repeats: int = 3) -> di
         bundle = Bundle.open(Path(tmp) / "b")
         images, _ = load_inputs(None, bundle.input_size)
         runner = make_executor("emulator", bundle)
-        runner.run_batch(images)  # warm-up (first-call allocations, onnxruntime sessions)
+        runner.run(images)  # warm-up (first-call allocations, onnxruntime sessions)
         by_threads: dict[int, list[float]] = {1: [], 2: []}
         lava: dict[str, dict] = {}
         executors = {name: make_executor(name, bundle) for name in ("lava-fixed", "lava-fixed-stock")}
@@ -121,7 +121,7 @@ def derainer(model: str = "esdnet-tiny", size: int = 64, repeats: int = 3) -> di
                 torch.set_num_threads(threads)
                 # a run is ~1 % of a Lava run: the best of EMULATOR_RUNS back-to-back runs per round
                 # (timeit's rule: the minimum is the run least disturbed by other processes)
-                runs = [runner.run_batch(images)[0] for _ in range(EMULATOR_RUNS)]
+                runs = [runner.run(images)[0] for _ in range(EMULATOR_RUNS)]
                 ref = runs[-1]
                 by_threads[threads].append(min(r.meta["run_s"] for r in runs))
             for name, ex in executors.items():

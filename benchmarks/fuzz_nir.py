@@ -437,14 +437,14 @@ def _exercise(graph: nir.NIRGraph) -> None:
 
         flat, shapes, dt = read_foreign(graph)
         ex = NirSequenceExecutor(flat, dt)
-        ex.run_sequences(np.zeros((3, 1, *shapes[ex.input])))
+        ex.run(np.zeros((3, 1, *shapes[ex.input])))
         try:
             build_map(flat, dt)
         except NeurodeployError:
             pass
         return
     partition(DeployGraph(graph, info))
-    NirTorchExecutor(graph, info).run_batch(np.zeros((1, *info.input_shape)))
+    NirTorchExecutor(graph, info).run(np.zeros((1, *info.input_shape)))
 
 
 def _classify(fn, result: Result, mutation: str, case: int) -> str:

@@ -122,9 +122,9 @@ def foreign_to_lava(library: str, size: dict, pad: int, workaround: bool = True)
     layers = info.neuron_layers(graph)
     reference = run_library(net, x, size["t"], layers, library)  # float32, as users run them
     start = time.perf_counter()
-    lava = LavaSimExecutor(graph, info).run_batch(x)
+    lava = LavaSimExecutor(graph, info).run(x)
     seconds = time.perf_counter() - start
-    torch_exec = NirTorchExecutor(graph, info).run_batch(x)  # float64
+    torch_exec = NirTorchExecutor(graph, info).run(x)  # float64
     return agreement(reference, lava), rate(reference), seconds, agreement(reference, torch_exec)
 
 
@@ -135,7 +135,7 @@ def ours_to_library(library: str, size: dict, pad: int, workaround: bool = True)
     graph = export_graph(model, (size["hw"], size["hw"]))
     info = graph_info(graph)
     layers = info.neuron_layers(graph)
-    reference = TorchReference(model, graph, info, dtype=torch.float32).run_batch(x)
+    reference = TorchReference(model, graph, info, dtype=torch.float32).run(x)
     start = time.perf_counter()
     if library == "snntorch":
         if workaround:

@@ -191,7 +191,7 @@ def measure(case: FixedCase, steps: int = 100, samples: int = 2, lava: bool = Tr
     quant, arrays = quantize_map(m, x)
     start = time.perf_counter()
     runner = NirIntegerEmulator(graph, m, quant, arrays, dt)
-    emu = runner.run_sequences(x)
+    emu = runner.run(x)
     row: dict[str, Any] = {"case": case.name, "steps": steps, "samples": samples, "dt_s": dt,
                            "emulator_s": time.perf_counter() - start,
                            "kinds": sorted({type(n).__name__ for n in graph.nodes.values()}),
@@ -205,7 +205,7 @@ def measure(case: FixedCase, steps: int = 100, samples: int = 2, lava: bool = Tr
                            "saturated_or_wrapped": {k: c for k, c in runner.counts.items() if any(c.values())},
                            "firing_rate": {k: float(np.mean([t.layers[k].mean() for t in emu]))
                                            for k in m.layers if quant[k]["spiking"]}}
-    ref = NirSequenceExecutor(graph, dt).run_sequences(x)
+    ref = NirSequenceExecutor(graph, dt).run(x)
     row["emulator_vs_float"] = _agreement(ref, emu, [k for k in m.layers if quant[k]["spiking"]])
     for k in (k for k in m.layers if not quant[k]["spiking"]):  # a state: its error relative to its range
         a, b = np.stack([t.layers[k] for t in ref]), np.stack([t.layers[k] for t in emu])
@@ -215,7 +215,7 @@ def measure(case: FixedCase, steps: int = 100, samples: int = 2, lava: bool = Tr
 
         for key, fast in (("lava_fixed", True),) + ((("lava_fixed_stock", False),) if stock else ()):
             start = time.perf_counter()
-            got = NirLavaFixedExecutor(graph, quant, arrays, dt, fast=fast).run_sequences(x)
+            got = NirLavaFixedExecutor(graph, quant, arrays, dt, fast=fast).run(x)
             row[f"{key}_s"] = time.perf_counter() - start
             row[f"{key}_vs_emulator"] = _agreement(got, emu, m.layers)
     return row

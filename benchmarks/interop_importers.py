@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         ours = read_graph(path)
     info = graph_info(ours)
     layers = info.neuron_layers(ours)
-    ref = TorchReference(build_model(load_checkpoint(ckpt)), ours, info, dtype=torch.float32).run_batch(x)
+    ref = TorchReference(build_model(load_checkpoint(ckpt)), ours, info, dtype=torch.float32).run(x)
     rate = float(np.mean([t.layers[k].mean() for t in ref for k in layers]))
     print(f"toy-residual at {args.size}x{args.size}, T = {info.t_steps}, {args.images} crops of the shipped rainy "
           f"photo; sinabs {sinabs.__version__}, rockpool {rockpool.__version__}, nir {nir.__version__}; our "

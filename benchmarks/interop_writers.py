@@ -381,7 +381,7 @@ def measure(case: Case, steps: int = 100, samples: int = 2, lava: bool = True, f
                                "dt_s": float(graph.metadata["neurodeploy.dt_s"]), "warnings": lines,
                                "firing_rate": {k: float(v.mean()) for k, v in ref.items()}}
         start = time.perf_counter()
-        ours = NirSequenceExecutor(graph).run_sequences(x)
+        ours = NirSequenceExecutor(graph).run(x)
         row["nir_torch_s"] = time.perf_counter() - start
         row["nir_torch"] = {k: 100.0 * float((np.stack([t.layers[k] for t in ours], 1) == ref[k]).mean())
                             for k in ref}
@@ -390,14 +390,14 @@ def measure(case: Case, steps: int = 100, samples: int = 2, lava: bool = True, f
             for node in plain.nodes.values():
                 for key in (nr.SPIKE_KEY, nr.RESET_KEY, nr.DELAY_KEY):
                     (node.metadata or {}).pop(key, None)
-            runs = NirSequenceExecutor(plain).run_sequences(x)
+            runs = NirSequenceExecutor(plain).run(x)
             row["nir_torch_nir_rules"] = {k: 100.0 * float((np.stack([t.layers[k] for t in runs], 1) == ref[k]).mean())
                                           for k in ref}
         if lava:
             from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
 
             start = time.perf_counter()
-            got = NirLavaExecutor(graph).run_sequences(x)
+            got = NirLavaExecutor(graph).run(x)
             row["lava_s"] = time.perf_counter() - start
             row["lava_float"] = {k: 100.0 * float((np.stack([t.layers[k] for t in got], 1) == ref[k]).mean())
                                  for k in ref}

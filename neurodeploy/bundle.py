@@ -1,4 +1,10 @@
-"""The deployment bundle: export writes it atomically; validate and report open it.
+"""The deployment bundle: export writes it atomically; validate, report and derain open it.
+
+There is one :class:`Bundle` for both kinds (``Bundle.kind``): a model's (``model.pt``,
+images in) and a ``.nir`` file's (:mod:`neurodeploy.nir_bundle`, sequences in). This module
+is the one place that tells them apart: what a stage needs that differs by kind (its
+inputs, the default reference, the integers) is asked of the opened bundle, so the stages
+and the CLI never branch on it. The files as files: :mod:`neurodeploy.bundle_format`.
 
 Layout of a bundle folder::
 
@@ -20,20 +26,19 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import platform
 import shutil
-import tempfile
-from contextlib import contextmanager
-from dataclasses import dataclass
-from importlib import metadata
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable
 
 import nir
 import numpy as np
 
 from neurodeploy import __version__
+from neurodeploy.bundle_format import (FORMAT, FORMAT_VERSION, KIND_MODEL, KIND_NIR, MANIFEST, TARGETS,
+                                       bundle_kind, check_destination, is_bundle, package_version, staged_dir,
+                                       verify_files, write_json_atomic)
 from neurodeploy.checkpoint import build_model, file_sha256, load_checkpoint
 from neurodeploy.errors import BundleError, LoweringError, NeurodeployError
 from neurodeploy.export import export_graph
@@ -43,36 +48,57 @@ from neurodeploy.models import get_architecture
 from neurodeploy.passes import FLOW
 from neurodeploy.passes.partition import chip_graph, summarize
 
-MANIFEST = "manifest.json"
+__all__ = ["Bundle", "BundleInputs", "describe", "export_bundle", "export_model_bundle", "is_bundle",
+           "write_json_atomic", "MANIFEST", "FORMAT", "FORMAT_VERSION", "TARGETS", "KIND_MODEL", "KIND_NIR"]
+
 BUNDLE_FILES = ("graph.nir", "chip.nir", "model.pt")
-FORMAT = "neurodeploy-bundle"
-# 2: host islands as host/ISLAND.onnx (format 1 had one host.onnx that nothing ran).
-FORMAT_VERSION = 2
-TARGETS = ("loihi",)
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
+@dataclass
+class BundleInputs:
+    """What a bundle's executors run on, and what each sample is called in a verdict or report.
 
+    Attributes:
+        array: a model's bundle: images ``(N, C, H, W)`` in [0, 1]; a ``.nir`` file's bundle:
+            sequences ``(T, N, *input_shape)`` (T time steps of ``dt_s`` seconds, the file's units).
+        names: one per image or sample (``"sample 0"``, ...).
+        record: sequences only: where they came from (``validation.json``'s ``input``).
+        sequences: True for ``(T, N, ...)``.
+    """
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON next to its final place, then rename: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    array: np.ndarray
+    names: list[str]
+    record: dict[str, Any] | None = None
+    sequences: bool = False
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def take(self, start: int, stop: int) -> np.ndarray:
+        """The inputs of samples ``start..stop-1``, in the executors' layout."""
+        return self.array[:, start:stop] if self.sequences else self.array[start:stop]
+
+    def sample(self, i: int) -> np.ndarray:
+        """One image ``(C, H, W)`` or one sequence ``(T, *input_shape)``."""
+        return self.array[:, i] if self.sequences else self.array[i]
 
 
 @dataclass
 class Bundle:
-    """An opened bundle folder: its manifest and graph (the model is loaded on demand)."""
+    """An opened bundle folder of either kind: its manifest and graph (the model is loaded on demand).
+
+    Attributes:
+        kind: ``model`` (a checkpoint's export) or ``nir`` (a ``.nir`` file's).
+        info: the graph's annotations (a model's bundle; None for a ``.nir`` file's, whose
+            graph carries the writer's rules and dt in its node and graph metadata).
+    """
 
     path: Path
     manifest: dict[str, Any]
     graph: nir.NIRGraph
-    info: GraphInfo
+    info: GraphInfo | None
+    kind: str = KIND_MODEL
+    _integers: Any = field(default=None, repr=False)
 
     @classmethod
     def open(cls, path: str | Path) -> "Bundle":
@@ -88,15 +114,86 @@ class Bundle:
             raise BundleError(f"{manifest_path} is not valid JSON ({exc}); re-export the bundle") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise BundleError(f"{manifest_path} is not a neurodeploy bundle manifest; re-export the bundle")
+        kind = bundle_kind(manifest)
         if manifest.get("format_version") != FORMAT_VERSION:
-            source = (manifest.get("source") or {}).get("checkpoint", "CHECKPOINT")
+            source = (manifest.get("source") or {}).get("nir_file" if kind == KIND_NIR else "checkpoint", "SOURCE")
             raise BundleError(f"{path} is a bundle of format version {manifest.get('format_version')}, this "
                               f"neurodeploy reads version {FORMAT_VERSION}; re-export with `neurodeploy export "
                               f"{source} --out {path} --force`")
-        _verify_files(path, manifest)
+        verify_files(path, manifest)
+        if kind == KIND_NIR:
+            return cls(path, manifest, read_graph(path / "graph.nir", dt_s=float(manifest["dt_s"])), None, kind)
         graph = read_graph(path / "graph.nir")
-        return cls(path, manifest, graph, graph_info(graph))
+        return cls(path, manifest, graph, graph_info(graph), kind)
 
+    # ---------------------------------------------------------------- what differs by kind
+    @property
+    def is_nir(self) -> bool:
+        return self.kind == KIND_NIR
+
+    @property
+    def default_reference(self) -> str:
+        """The executor a validation compares against unless told: the trained model in float64,
+        or for a ``.nir`` file (which has no model) the graph itself in torch."""
+        return "nir-torch" if self.is_nir else "torch-float64"
+
+    @property
+    def dt_s(self) -> float:
+        """Seconds per time step."""
+        return float(self.manifest["dt_s"]) if self.is_nir else float(self.info.dt_s)
+
+    def inputs(self, images: list[Path] | None = None, input_file: Path | None = None,
+               truth: list[Path] | None = None) -> BundleInputs:
+        """The inputs the CLI's options name: ``images`` (files or folders; default the shipped
+        rainy photo) centre-cropped to a model bundle's input, or ``input_file`` (``.npy``,
+        ``(T, ...)`` or ``(T, N, ...)``; default 100 steps of seeded random spikes) for a ``.nir``
+        file's bundle. ``truth`` is only checked here: a ``.nir`` file's bundle takes none."""
+        if self.is_nir:
+            from neurodeploy.nir_bundle import load_input
+
+            if images or truth:
+                raise NeurodeployError(f"{self.path} is a bundle of a .nir file: it takes --input FILE.npy (T, ...), "
+                                       "not --image/--truth")
+            x, record = load_input(input_file, self.manifest["input_shape"])
+            return BundleInputs(x, [f"sample {i}" for i in range(x.shape[1])], record, sequences=True)
+        if input_file is not None:
+            raise NeurodeployError("--input FILE.npy is for bundles of .nir files; a model bundle takes --image")
+        from neurodeploy.images import load_inputs
+
+        array, names = load_inputs(images, self.input_size)
+        return BundleInputs(array, names)
+
+    def require_images(self) -> None:
+        """Refuse, in one line, a command that derains photos (derain, evaluate) on a ``.nir`` file's bundle."""
+        if self.is_nir:
+            raise NeurodeployError(f"{self.path} is a bundle of a .nir file: it runs on sequences, not photos; use "
+                                   "`neurodeploy validate|report BUNDLE --input FILE.npy`")
+
+    def fit_notes(self, images: list[Path] | None) -> list[str]:
+        """How each image (default: the shipped photo) is fitted to a model bundle's input, a line
+        each (:func:`neurodeploy.images.fit_notes`); none for a ``.nir`` file's bundle."""
+        from neurodeploy.images import fit_notes
+
+        return [] if self.is_nir else fit_notes(images, self.input_size)
+
+    def run_facts(self, inputs: BundleInputs) -> dict[str, Any]:
+        """What a verdict records about its inputs beyond their names (a ``.nir`` file's bundle:
+        ``dt_s``, ``t_steps``, the input's record, the writer; a model's: nothing more)."""
+        if not self.is_nir:
+            return {}
+        return {"dt_s": self.dt_s, "t_steps": int(inputs.array.shape[0]), "input": inputs.record,
+                "writer": self.manifest["writer"]}
+
+    def integers(self):
+        """A ``.nir`` file's bundle exported with ``--quantize int``: ``(quant, arrays)`` from the
+        manifest and ``params.npz`` (one-line BundleError when it is not quantized)."""
+        if self._integers is None:
+            from neurodeploy.nir_bundle import load_integers
+
+            self._integers = load_integers(self.path, self.manifest)
+        return self._integers
+
+    # ---------------------------------------------------------------- a model's bundle
     @property
     def deploy_graph(self) -> DeployGraph:
         """The whole graph with the annotations the passes wrote at export."""
@@ -104,6 +201,7 @@ class Bundle:
 
     @property
     def input_size(self) -> tuple[int, int]:
+        """A model bundle's input image (H, W) in pixels."""
         return tuple(self.info.input_shape[1:])
 
     def model(self):
@@ -112,58 +210,60 @@ class Bundle:
         return build_model(ckpt)
 
 
-def is_bundle(path: Path) -> bool:
-    """A folder with a manifest of this format (any version): the only kind --force replaces."""
-    try:
-        manifest = json.loads((path / MANIFEST).read_text())
-    except (OSError, ValueError, UnicodeDecodeError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
-
-
-def _verify_files(path: Path, manifest: dict[str, Any]) -> None:
-    """Every file the manifest lists must exist and have its recorded SHA-256: a file changed
-    or damaged after export is refused in one line naming it, before anything reads it."""
-    files = manifest.get("files")
-    if not isinstance(files, dict) or "graph.nir" not in files:
-        raise BundleError(f"{path / MANIFEST} lists no files with their SHA-256; re-export the bundle")
-    for name, digest in files.items():
-        file = path / name
-        if not file.is_file():
-            raise BundleError(f"{path}: {name} is missing (the manifest lists it); re-export the bundle")
-        if file_sha256(file) != digest:
-            raise BundleError(f"{path}: {name} does not match the SHA-256 in the manifest (changed or damaged "
-                              "after export); re-export the bundle")
-
-
-def _check_destination(out: Path, force: bool) -> Path:
-    """The bundle folder to write (absolute); refuses anything that is not a new folder or,
-    with ``force``, an existing bundle -- a user's folder of data is never replaced."""
-    resolved = out.resolve()
-    if resolved == resolved.parent or resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
-        raise BundleError(f"--out {out} is the current folder or one of its parents; name a new folder, "
-                          "e.g. --out build/bundle")
-    out = resolved
-    if out.exists() and not out.is_dir():
-        raise BundleError(f"{out} exists and is not a folder; choose another --out")
-    if out.exists() and not force:
-        raise BundleError(f"{out} already exists; pass --force to replace it, or choose another --out")
-    if out.exists() and not is_bundle(out):
-        raise BundleError(f"{out} exists and is not a neurodeploy bundle (no {MANIFEST} of this format); "
-                          "--force only replaces bundles, choose another --out")
-    parent = out.parent if str(out.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent)
-        os.rmdir(probe)
-    except OSError as exc:
-        raise BundleError(f"cannot write a bundle in {parent} ({exc.strerror or exc}); choose another --out") from None
-    return out
-
-
-def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi",
+def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
                   size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
-                  calib: str | Path | None = None) -> dict[str, Any]:
+                  calib: str | Path | None = None, dt_s: float | None = None, writer: str | None = None,
+                  reset: str | None = None, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Write the bundle ``out`` of ``source`` atomically (untouched on any error); returns the manifest.
+
+    ``source``: a checkpoint file or shipped name (:func:`export_model_bundle`; ``size`` its
+    input (H, W) in pixels), or a ``.nir`` file from any NIR writer
+    (:func:`neurodeploy.nir_bundle.export_nir_bundle`; ``dt_s`` seconds per step, ``writer``
+    whose quirks are undone, ``reset`` of a writer that does not write it, ``warn`` called
+    with each warning line). ``quantize="int"``: Loihi 2 integers, calibrated on ``calib``.
+    """
+    if str(source).endswith(".nir"):  # another writer's graph (issue 16)
+        from neurodeploy.nir_bundle import export_nir_bundle
+
+        if size:
+            raise NeurodeployError("--size is for checkpoints; a .nir file's input shape is its Input node's")
+        return export_nir_bundle(source, out, target=target, dt_s=dt_s, writer=writer, force=force, warn=warn,
+                                 reset=reset, quantize=quantize, calib=None if calib is None else Path(calib))
+    if reset is not None:
+        raise NeurodeployError("--reset is for .nir files from snntorch or sinabs; a checkpoint carries its own")
+    return export_model_bundle(source, out, target=target, size=size, force=force, quantize=quantize, calib=calib)
+
+
+def describe(manifest: dict[str, Any], out: Path) -> list[str]:
+    """What ``neurodeploy export`` prints about the bundle it wrote (rich markup), either kind."""
+    q = manifest["quantization"]
+    if bundle_kind(manifest) == KIND_NIR:
+        lines = [f"wrote bundle [bold]{out}[/] (NIR file, writer {manifest['writer']}, dt {manifest['dt_s']:g} s, "
+                 f"input {manifest['input_shape']} per step; {len(manifest['lowering']['processes'])} Lava "
+                 f"processes, {len(manifest['layers'])} neuron layers)"]
+        if q["status"] == "int":
+            lines.append(f"quantized to Loihi 2 integers: spike agreement with float on the calibration input "
+                         f"min {q['spike_agreement_pct_min']:.2f} %, mean {q['spike_agreement_pct_mean']:.2f} %; "
+                         f"{q['saturated_values']:,} saturated values; worst weight RMS error "
+                         f"{q['worst_weight_rms_error']:.3g}")
+        return lines
+    part = manifest["partition"]
+    lowered = (f"{len(manifest['lowering']['delays'])} delay line(s) inserted" if "status" not in manifest["lowering"]
+               else "chip part not lowered to Lava yet")
+    lines = [f"wrote bundle [bold]{out}[/] ({manifest['architecture']}, T={manifest['t_steps']}, "
+             f"input {manifest['input_shape']}; {part['chip']['layers']} chip / {part['host']['layers']} host "
+             f"layers, {part['crossings_per_step']} crossings per step; {lowered})"]
+    if q["status"] == "int":
+        lines.append(f"quantized to Loihi 2 integers on {q['calibration_images']} calibration crops: spike "
+                     f"agreement with float min {q['spike_agreement_pct_min']:.2f} %, mean "
+                     f"{q['spike_agreement_pct_mean']:.2f} %; {q['saturated_values']:,} saturated values; "
+                     f"output {q['output_psnr_vs_float_db_mean']:.1f} dB vs float")
+    return lines
+
+
+def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi",
+                        size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
+                        calib: str | Path | None = None) -> dict[str, Any]:
     """Load -> export -> lower, and write the bundle ``out`` atomically. Returns the manifest.
 
     Args:
@@ -179,7 +279,7 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
 
     if target not in TARGETS:
         raise NeurodeployError(f"unknown target '{target}'; supported: {', '.join(TARGETS)}")
-    out = _check_destination(Path(out), force)
+    out = check_destination(Path(out), force)
     ckpt = load_checkpoint(checkpoint)
     model = build_model(ckpt)
     arch = get_architecture(ckpt.architecture)
@@ -236,8 +336,9 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
             "dt_s": info.dt_s,
             "encode": info.encode,
             "decode": info.decode,
-            "versions": {"neurodeploy": __version__, "torch": _version("torch"), "nir": _version("nir"),
-                         "lava-nc": _version("lava-nc"), "python": platform.python_version()},
+            "versions": {"neurodeploy": __version__, "torch": package_version("torch"),
+                         "nir": package_version("nir"),
+                         "lava-nc": package_version("lava-nc"), "python": platform.python_version()},
             "files": {name: file_sha256(tmp / name) for name in files},
             "partition": summarize(g, part),
             "lowering": lowering,
@@ -245,36 +346,3 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
         }
         write_json_atomic(tmp / MANIFEST, manifest)
     return manifest
-
-
-@contextmanager
-def staged_dir(out: Path) -> Iterator[Path]:
-    """A new sibling folder of ``out`` to write a bundle into (the user's umask, not mkdtemp's
-    0700: a bundle is an ordinary folder); it becomes ``out`` when the block ends, and is
-    removed if anything fails (``out`` is then untouched)."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
-    try:
-        yield tmp
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _replace_dir(new: Path, out: Path) -> None:
-    """Move ``new`` to ``out``; an existing ``out`` is swapped out first and removed last."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-    try:
-        new.rename(out)
-    except BaseException:
-        if old is not None:
-            old.rename(out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -111,48 +111,15 @@ def export_cmd(
                                         "write their reset: zero (default) or subtract."),
 ) -> None:
     """Export a trained model (or a .nir file from any NIR writer) to a deployment bundle."""
-    if checkpoint.endswith(".nir"):  # another writer's graph (issue 16): a bundle of its own kind
-        from neurodeploy.nir_bundle import export_nir_bundle
+    from neurodeploy.bundle import describe, export_bundle
 
-        if size:
-            raise NeurodeployError("--size is for checkpoints; a .nir file's input shape is its Input node's")
-        manifest = export_nir_bundle(checkpoint, out, target=target, dt_s=dt, writer=writer, force=force,
-                                     warn=_warn_line, reset=reset, quantize=quantize, calib=calib)
-        if as_json:
-            _print_json(manifest)
-        else:
-            procs = manifest["lowering"]["processes"]
-            console.print(f"wrote bundle [bold]{out}[/] (NIR file, writer {manifest['writer']}, dt "
-                          f"{manifest['dt_s']:g} s, input {manifest['input_shape']} per step; {len(procs)} Lava "
-                          f"processes, {len(manifest['layers'])} neuron layers)")
-            q = manifest["quantization"]
-            if q["status"] == "int":
-                console.print(f"quantized to Loihi 2 integers: spike agreement with float on the calibration input "
-                              f"min {q['spike_agreement_pct_min']:.2f} %, mean {q['spike_agreement_pct_mean']:.2f} %; "
-                              f"{q['saturated_values']:,} saturated values; worst weight RMS error "
-                              f"{q['worst_weight_rms_error']:.3g}")
-        return
-    if reset is not None:
-        raise NeurodeployError("--reset is for .nir files from snntorch or sinabs; a checkpoint carries its own")
-    from neurodeploy.bundle import export_bundle
-
-    manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force,
-                             quantize=quantize, calib=calib)
+    manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force, quantize=quantize,
+                             calib=calib, dt_s=dt, writer=writer, reset=reset, warn=_warn_line)
     if as_json:
         _print_json(manifest)
-    else:
-        part = manifest["partition"]
-        lowered = (f"{len(manifest['lowering']['delays'])} delay line(s) inserted" if "status" not in manifest["lowering"]
-                   else "chip part not lowered to Lava yet")
-        console.print(f"wrote bundle [bold]{out}[/] ({manifest['architecture']}, T={manifest['t_steps']}, "
-                      f"input {manifest['input_shape']}; {part['chip']['layers']} chip / {part['host']['layers']} host "
-                      f"layers, {part['crossings_per_step']} crossings per step; {lowered})")
-        q = manifest["quantization"]
-        if q["status"] == "int":
-            console.print(f"quantized to Loihi 2 integers on {q['calibration_images']} calibration crops: spike "
-                          f"agreement with float min {q['spike_agreement_pct_min']:.2f} %, mean "
-                          f"{q['spike_agreement_pct_mean']:.2f} %; {q['saturated_values']:,} saturated values; "
-                          f"output {q['output_psnr_vs_float_db_mean']:.1f} dB vs float")
+        return
+    for line in describe(manifest, out):
+        console.print(line)
 
 
 @app.command("validate")
@@ -164,7 +131,8 @@ def validate_cmd(
     min_psnr: float = typer.Option(60.0, "--min-psnr", help="Output PSNR (dB) against the reference that must be reached."),
     min_ssim: Optional[float] = typer.Option(None, "--min-ssim", help="Output SSIM (Y channel) that must be reached "
                                                                      "(not checked unless given)."),
-    against: str = typer.Option("torch-float64", "--against", help="The executor to compare against (the reference)."),
+    against: Optional[str] = typer.Option(None, "--against", help="The executor to compare against (the reference; "
+                                          "default torch-float64, or nir-torch for a bundle of a .nir file)."),
     truth: Optional[List[Path]] = typer.Option(None, "--truth", metavar="CLEAN...",
                                                help="Clean images paired with --image by order (files or folders), e.g. "
                                                     "--truth a_clean.png b_clean.png: PSNR/SSIM of both runs against "
@@ -181,30 +149,15 @@ def validate_cmd(
     --image takes files or folders (many images show a progress bar on stderr).
     """
     from neurodeploy.bundle import Bundle
-    from neurodeploy.nir_bundle import is_nir_bundle, validate_nir_bundle
     from neurodeploy.validate import validate_bundle
 
-    if is_nir_bundle(bundle):  # a .nir file's bundle: lava-float against nir-torch on --input (issue 16)
-        if image or truth:
-            raise NeurodeployError(f"{bundle} is a bundle of a .nir file: it takes --input FILE.npy (T, ...), not "
-                                   "--image/--truth")
-        verdict = validate_nir_bundle(bundle, input_file, executor=executor,
-                                      reference="nir-torch" if against == "torch-float64" else against,
-                                      min_agreement_pct=min_agreement, min_psnr_db=min_psnr)
-        if as_json:
-            _print_json(verdict)
-        else:
-            _print_verdict(verdict)
-        raise typer.Exit(0 if verdict["passed"] else 1)
-    if input_file is not None:
-        raise NeurodeployError("--input FILE.npy is for bundles of .nir files; a model bundle takes --image")
     opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
-    _say_default_executor(opened, executor)
     with _image_progress() as progress:
         verdict = validate_bundle(opened, images=image or None, executor=executor, reference=against,
                                   min_agreement_pct=min_agreement, min_psnr_db=min_psnr, min_ssim=min_ssim,
-                                  truth=truth or None, progress=progress)
-    _say_how_images_fit(opened, image or None)  # after the run: an error stays one line
+                                  truth=truth or None, progress=progress, input_file=input_file)
+    _say_default_executor(opened, executor)  # after the run: an error stays one line
+    _say_how_images_fit(opened, image or None)
     if as_json:
         _print_json(verdict)
     else:
@@ -235,9 +188,7 @@ class _image_progress:
 
 def _say_how_images_fit(bundle, images: list[Path] | None) -> None:
     """On stderr (so --json stays parseable): how each image is fitted to the opened bundle's input."""
-    from neurodeploy.images import fit_notes
-
-    for line in fit_notes(images, bundle.input_size):
+    for line in bundle.fit_notes(images):
         err_console.print(f"note: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
@@ -295,29 +246,15 @@ def report_cmd(
 ) -> None:
     """Per-layer neurons, spikes, operations, cores and energy: report.json, report.md, report.html."""
     from neurodeploy.bundle import Bundle
-    from neurodeploy.nir_bundle import is_nir_bundle
-    from neurodeploy.report import DEFAULT_FPS, report_bundle
+    from neurodeploy.report import report_bundle
 
     if fps is not None and fps <= 0:
         raise NeurodeployError(f"--fps must be positive, got {fps}")
-    if is_nir_bundle(bundle):  # a .nir file's bundle: events in, no images (issue 16)
-        from neurodeploy.report_nir import report_nir_bundle
-
-        if image or truth:
-            raise NeurodeployError(f"{bundle} is a bundle of a .nir file: it takes --input FILE.npy (T, ...), not "
-                                   "--image/--truth")
-        report = report_nir_bundle(bundle, input_file, executor=executor, fps=fps, html=html)
-        if executor is None:  # after the run: an error stays one line
-            err_console.print("executor: lava-float (choose with --executor: lava-float, nir-torch, split)",
-                              markup=False, highlight=False)
-    else:
-        if input_file is not None:
-            raise NeurodeployError("--input FILE.npy is for bundles of .nir files; a model bundle takes --image")
-        opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
-        _say_default_executor(opened, executor)
-        report = report_bundle(opened, images=image or None, executor=executor,
-                               fps=fps if fps is not None else DEFAULT_FPS, html=html, truth=truth or None)
-        _say_how_images_fit(opened, image or None)  # after the run: an error stays one line
+    opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
+    report = report_bundle(opened, images=image or None, executor=executor, fps=fps, html=html,
+                           truth=truth or None, input_file=input_file)
+    _say_default_executor(opened, executor)  # after the run: an error stays one line
+    _say_how_images_fit(opened, image or None)
     if as_json:
         _print_json(report)
     elif summary:
@@ -329,29 +266,14 @@ def report_cmd(
 
 
 def _print_summary(report: dict, bundle: Path) -> None:
-    from neurodeploy.report import read_validation
+    from neurodeploy.report import read_validation, summary_rows
 
-    t, e = report["totals"], report["energy"]["models"]
     table = Table(title=f"{report['architecture']} on {report['executor']}, input {tuple(report['input_shape'])}, "
                         f"T={report['t_steps']}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
-    validation = read_validation(bundle, report["executor"])
-    if validation:
-        table.add_row(f"validation ({validation['executor']} vs {validation['reference']})",
-                      ("PASSED" if validation["passed"] else "FAILED")
-                      + f", min {min(validation['layers'].values()):.3f} %, {validation['output_psnr_db']:.1f} dB")
-    unit = "sample" if report.get("kind") == "nir" else "image"  # a .nir file's report counts per sample
-    table.add_row("neurons / Loihi cores (min)", f"{t['neurons']:,} / {t['cores']:,}")
-    table.add_row(f"spikes per {unit} (firing rate)", f"{t['spikes']:,.0f} ({t['firing_rate']:.3f})")
-    if unit == "sample":
-        table.add_row("synops / MACs (graded), layers + input events",
-                      f"{t['synops']:,.0f} + {t['input_synops']:,.0f} / {t['macs']:,.0f} + {t['input_macs']:,.0f}")
-    else:
-        table.add_row("synops / MACs (graded) / MACs (real inputs) / host MACs",
-                      f"{t['synops']:,.0f} / {t['macs']:,.0f} / {t['real_input_macs']:,.0f} / {t['host_macs']:,.0f}")
-    for m in e.values():
-        table.add_row(f"energy, {m['title'].split(' (')[0]}", f"{m['per_image_uj']:.4g} µJ/{unit}")
+    for quantity, value in summary_rows(report, read_validation(bundle, report["executor"])):
+        table.add_row(quantity, value)
     console.print(table)
     console.print(f"report: {bundle / 'report.html'}")
 

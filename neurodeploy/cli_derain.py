@@ -68,6 +68,7 @@ def _tile_side(tile: int | None) -> int:
 
 def _bundle_executor(bundle, executor: str | None) -> str:
     """``--executor`` for a bundle: the integer emulator for a quantized bundle, else torch."""
+    bundle.require_images()
     return executor or ("emulator" if bundle.manifest.get("quantization", {}).get("status") == "int" else "torch")
 
 
@@ -286,7 +287,7 @@ def _executor_module(bundle_dir: Path, executor: str | None):
 
     class ExecutorModule(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            traces = runner.run_batch(x.detach().double().numpy())
+            traces = runner.run(x.detach().double().numpy())
             return torch.as_tensor(np.stack([t.output for t in traces]), dtype=torch.float32)
 
     return ExecutorModule(), f"derain ({executor})"

@@ -45,12 +45,8 @@ def load_graph_for(target: str, size: tuple[int, int] | None = None, dt_s: float
     path = Path(target)
     if path.is_dir():
         from neurodeploy.bundle import Bundle
-        from neurodeploy.nir_bundle import is_nir_bundle, open_nir_bundle
 
-        if is_nir_bundle(path):  # a .nir file's bundle (issue 16): its graph, read as exported
-            return open_nir_bundle(path)[1], "bundle"
-
-        return Bundle.open(path).graph, "bundle"  # checks the manifest and every file's SHA-256
+        return Bundle.open(path).graph, "bundle"  # either kind; checks the manifest and every file's SHA-256
     if path.suffix == ".nir":
         return read_graph(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset), "nir"
     from neurodeploy.checkpoint import build_model, load_checkpoint

@@ -36,7 +36,6 @@ reference, on ``graph.nir``) on ``--input FILE.npy`` -- shape ``(T, *input_shape
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import platform
 from pathlib import Path
 from typing import Any
@@ -45,8 +44,8 @@ import nir
 import numpy as np
 
 from neurodeploy import __version__
-from neurodeploy.bundle import (FORMAT, FORMAT_VERSION, MANIFEST, TARGETS, _check_destination, staged_dir,
-                                _verify_files, _version, write_json_atomic)
+from neurodeploy.bundle_format import (FORMAT, FORMAT_VERSION, KIND_NIR, MANIFEST, TARGETS, check_destination,
+                                       package_version, staged_dir, write_json_atomic)
 from neurodeploy.errors import BundleError, NeurodeployError
 from neurodeploy.ir import read_graph
 from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
@@ -54,22 +53,10 @@ from neurodeploy.ir.rules import rules_of
 from neurodeploy.checkpoint import file_sha256
 from neurodeploy.limits import LOIHI2
 
-KIND = "nir"
 WRITER_KEY = "neurodeploy.writer"
 DEFAULT_STEPS = 100
 DEFAULT_RATE = 0.1
-# split: the bundle's own chip.nir (all of the graph: a .nir file's bundle has no host islands)
-EXECUTORS = ("lava-float", "nir-torch", "split", "emulator", "lava-fixed", "lava-fixed-stock")
-INTEGER_EXECUTORS = ("emulator", "lava-fixed", "lava-fixed-stock")  # need --quantize int
 PARAMS = "params.npz"
-
-
-def is_nir_bundle(path: Path) -> bool:
-    try:
-        manifest = json.loads((Path(path) / MANIFEST).read_text())
-    except (OSError, ValueError, UnicodeDecodeError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format") == FORMAT and manifest.get("kind") == KIND
 
 
 def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loihi", dt_s: float | None = None,
@@ -87,7 +74,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
         raise NeurodeployError(f"--quantize {quantize}: choose none or int")
     if calib is not None and quantize != "int":
         raise NeurodeployError("--calib FILE.npy sets the input scale of --quantize int; add --quantize int")
-    out = _check_destination(Path(out), force)
+    out = check_destination(Path(out), force)
     nir_file = Path(nir_file)
     graph = read_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
     dt = float(graph.metadata[FOREIGN_DT_KEY])
@@ -106,7 +93,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "kind": KIND,
+            "kind": KIND_NIR,
             "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "target": target,
             "source": {"nir_file": str(nir_file.resolve()), "sha256": file_sha256(nir_file)},
@@ -118,7 +105,8 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
             "dt_s": dt,
             "input_shape": input_shape,
             "layers": mapping.layers,
-            "versions": {"neurodeploy": __version__, "nir": _version("nir"), "lava-nc": _version("lava-nc"),
+            "versions": {"neurodeploy": __version__, "nir": package_version("nir"),
+                         "lava-nc": package_version("lava-nc"),
                          "python": platform.python_version()},
             "files": {name: file_sha256(tmp / name) for name in names},
             "lowering": {"processes": {n: p.kind for n, p in mapping.procs.items()},
@@ -143,7 +131,7 @@ def _quantize(graph: nir.NIRGraph, mapping, dt: float, calib: Path | None,
     quant, arrays = quantize_map(mapping, x)
     names = [f"sample {i}" for i in range(x.shape[1])]
     emulator = NirIntegerEmulator(graph, mapping, quant, arrays, dt)
-    v = verdict(NirSequenceExecutor(graph, dt).run_sequences(x), emulator.run_sequences(x), names, 0.0, 0.0)
+    v = verdict(NirSequenceExecutor(graph, dt).run(x), emulator.run(x), names, 0.0, 0.0)
     for name, counts in emulator.counts.items():  # what saturated or wrapped on the calibration input
         quant[name].update(counts)
     synapses = [q for q in quant.values() if q["kind"] in ("dense", "conv")]
@@ -170,13 +158,6 @@ def _quantize(graph: nir.NIRGraph, mapping, dt: float, calib: Path | None,
     return summary, params_arrays(arrays)
 
 
-def open_nir_bundle(path: Path) -> tuple[dict[str, Any], nir.NIRGraph]:
-    manifest = json.loads((path / MANIFEST).read_text())
-    _verify_files(path, manifest)
-    graph = read_graph(path / "graph.nir", dt_s=float(manifest["dt_s"]))
-    return manifest, graph
-
-
 def load_input(path: Path | None, input_shape: list[int], steps: int = DEFAULT_STEPS,
                seed: int = 0, option: str = "--input") -> tuple[np.ndarray, dict[str, Any]]:
     """``--input FILE.npy`` (or ``--calib``) as ``(T, N, *input_shape)``, or the default random spikes;
@@ -201,41 +182,7 @@ def load_input(path: Path | None, input_shape: list[int], steps: int = DEFAULT_S
                                   "t_steps": int(x.shape[0]), "samples": int(x.shape[1])}
 
 
-def validate_nir_bundle(path: str | Path, input_file: Path | None = None, executor: str | None = None,
-                        reference: str = "nir-torch", min_agreement_pct: float = 100.0,
-                        min_psnr_db: float = 60.0) -> dict[str, Any]:
-    """Run ``executor`` (default lava-float) and ``reference`` (nir-torch) on the input; compare."""
-    from neurodeploy.verify import verdict
-
-    path = Path(path)
-    manifest, graph = open_nir_bundle(path)
-    executor = executor or "lava-float"
-    for name in (executor, reference):
-        if name not in EXECUTORS:
-            raise NeurodeployError(f"executor '{name}' does not run a bundle of a .nir file; use one of "
-                                   f"{', '.join(EXECUTORS)}")
-    if {executor, reference} & set(INTEGER_EXECUTORS):
-        _load_integers(path, manifest)  # not quantized: one line before anything runs
-    x, record = load_input(input_file, manifest["input_shape"])
-    traces = {name: run_executor(name, path, manifest, graph, x) for name in dict.fromkeys((executor, reference))}
-    names = [f"sample {i}" for i in range(x.shape[1])]
-    v = verdict(traces[reference], traces[executor], names, min_agreement_pct, min_psnr_db)
-    result = v.to_dict()
-    result.update(dt_s=float(manifest["dt_s"]), t_steps=int(x.shape[0]), input=record, writer=manifest["writer"])
-    if result["first_divergence"] is not None:
-        result["first_divergence"] = dict(result["first_divergence"])
-    out_path = path / "validation.json"
-    try:
-        previous = json.loads(out_path.read_text())
-    except (OSError, ValueError):
-        previous = {}
-    executors = dict(previous.get("executors", {})) if isinstance(previous, dict) else {}
-    executors[executor] = result
-    write_json_atomic(out_path, {**result, "executors": executors})
-    return result
-
-
-def _load_integers(path: Path, manifest: dict) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
+def load_integers(path: Path, manifest: dict) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
     """``(quant, arrays)`` of a bundle exported with ``--quantize int``; one-line BundleError otherwise."""
     q = manifest.get("quantization") or {}
     if q.get("status") != "int" or not (path / PARAMS).is_file():
@@ -252,40 +199,3 @@ def _load_integers(path: Path, manifest: dict) -> tuple[dict, dict[str, dict[str
         proc, _, name = key.rpartition("/")
         arrays.setdefault(proc, {})[name] = arr
     return q["layers"], arrays
-
-
-def run_executor(name: str, path: Path, manifest: dict[str, Any], graph: nir.NIRGraph, x: np.ndarray) -> list:
-    """Traces of executor ``name`` on ``x`` ``(T, N, *input_shape)``: ``graph`` (the bundle's
-    ``graph.nir``), or for ``split`` the bundle's own ``chip.nir``; the integer executors read
-    ``params.npz`` and the manifest's quantization (one-line BundleError when not quantized)."""
-    if name == "split":
-        graph = read_graph(Path(path) / "chip.nir", dt_s=float(manifest["dt_s"]))
-    integers = _load_integers(Path(path), manifest) if name in INTEGER_EXECUTORS else None
-    return _run(name, graph, x, integers)
-
-
-def _run(name: str, graph: nir.NIRGraph, x: np.ndarray, integers=None):
-    if name in ("nir-torch", "split"):
-        from neurodeploy.targets.nir_primitives import NirSequenceExecutor
-
-        runner = NirSequenceExecutor(graph)
-        runner.name = name
-        return runner.run_sequences(x)
-    if name in INTEGER_EXECUTORS:
-        from neurodeploy.targets.loihi.nir_fixed import check_params
-        from neurodeploy.targets.loihi.nir_map import build_map
-
-        quant, arrays = integers
-        if name == "emulator":
-            from neurodeploy.targets.nir_emulator import NirIntegerEmulator
-
-            dt = float(graph.metadata[FOREIGN_DT_KEY])
-            mapping = build_map(graph, dt)
-            check_params(mapping, quant, arrays, str(PARAMS))
-            return NirIntegerEmulator(graph, mapping, quant, arrays, dt).run_sequences(x)
-        from neurodeploy.targets.loihi.nir_lava_fixed import NirLavaFixedExecutor
-
-        return NirLavaFixedExecutor(graph, quant, arrays, fast=name == "lava-fixed").run_sequences(x)
-    from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
-
-    return NirLavaExecutor(graph).run_sequences(x)

@@ -56,7 +56,7 @@ def measure(bundle_dir: Path, partition: dict, g: DeployGraph, crops: np.ndarray
     saturated: dict[str, dict[str, int]] = {}
     psnrs = []
     for i in range(len(crops)):
-        a, b = emu.run_batch(crops[i:i + 1])[0], ref.run_batch(crops[i:i + 1])[0]
+        a, b = emu.run(crops[i:i + 1])[0], ref.run(crops[i:i + 1])[0]
         for layer in a.layers:
             same[layer] = same.get(layer, 0) + float(np.sum(a.layers[layer] == b.layers[layer]))
             total[layer] = total.get(layer, 0) + a.layers[layer].size
@@ -101,7 +101,7 @@ def evaluate_bundle(bundle, executor: str, data: str | Path,
     rows, seconds = [], 0.0
     for i, pair in enumerate(pairs):
         rainy, clean = load_image(pair.rainy), load_image(pair.clean)
-        trace: Trace = runner.run_batch(rainy.numpy()[None].astype(np.float64))[0]
+        trace: Trace = runner.run(rainy.numpy()[None].astype(np.float64))[0]
         seconds += float(trace.meta.get("run_s", 0.0))
         out = torch.as_tensor(np.clip(trace.output, 0, 1), dtype=torch.float32)
         rows.append({"name": pair.name, "psnr": psnr_y(out, clean), "ssim": ssim_y(out, clean),

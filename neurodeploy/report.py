@@ -26,64 +26,16 @@ from typing import Any
 import nir
 import numpy as np
 
-from neurodeploy.bundle import Bundle, write_json_atomic
-from neurodeploy.energy import MODELS, OpCounts, energy_section
+from neurodeploy.bundle import Bundle
+from neurodeploy.bundle_format import write_json_atomic, write_text_atomic
+from neurodeploy.energy import OpCounts, energy_section
 from neurodeploy.images import load_inputs
-from neurodeploy.ir import GraphInfo
-from neurodeploy.limits import LOIHI2
-from neurodeploy.ops import DEFINITIONS, conv_macs, effective_ops, split_by_kind
+from neurodeploy.report_counts import (DEFINITIONS_REPORT, add_layer_energy, input_ops, layer_table,
+                                       mean_over_samples, real_input_table, sequence_layer_table, totals_section)
 from neurodeploy.targets import make_executor, most_faithful
 from neurodeploy.trace import Trace
 
 DEFAULT_FPS = 30.0
-REFERENCE = "torch-float64"
-
-
-def fan_out_synops(spikes: np.ndarray, conv: nir.Conv2d) -> float:
-    """Effective operations caused by ``spikes`` ``(T, C, H, W)`` through ``conv`` (see :mod:`neurodeploy.ops`)."""
-    return effective_ops(spikes, np.asarray(conv.weight).shape, conv.stride, conv.padding, conv.dilation, conv.groups)
-
-
-def _cores(neurons: int) -> int:
-    return -(-int(neurons) // int(LOIHI2.compartments_per_core))
-
-
-def layer_table(trace: Trace, graph: nir.NIRGraph, info: GraphInfo) -> list[dict[str, Any]]:
-    rows = []
-    for name, spikes in trace.layers.items():
-        neurons = int(np.prod(spikes.shape[1:]))
-        per_step = [float(np.count_nonzero(spikes[t])) for t in range(spikes.shape[0])]
-        count = float(sum(per_step))
-        convs = [graph.nodes[d] for s, d in graph.edges if s == name and isinstance(graph.nodes[d], nir.Conv2d)]
-        outs = [d for s, d in graph.edges if s == name]
-        kind = info.edge_kind(name, outs[0]) if outs else ""
-        synops, macs = split_by_kind(sum(fan_out_synops(spikes, c) for c in convs), kind)
-        rows.append({
-            "layer": name,
-            "neurons": neurons,
-            "spikes": count,
-            "spikes_per_step": per_step,
-            "firing_rate": count / (neurons * trace.t_steps),
-            "synops": synops,
-            "macs": macs,
-            "edge_kind": kind,
-            "side": info.side.get(name, "chip"),
-            "cores": _cores(neurons),
-        })
-    return rows
-
-
-def real_input_table(graph: nir.NIRGraph, info: GraphInfo) -> list[dict[str, Any]]:
-    """Convs whose input is real-valued, with their dense MACs per image (counted apart from synops)."""
-    rows = []
-    for src, dst in graph.edges:
-        node = graph.nodes[dst]
-        if not isinstance(node, nir.Conv2d) or info.edge_kinds.get(f"{src}->{dst}") != "real":
-            continue
-        evaluations = info.t_steps if info.domain(dst) == "seq" else 1
-        rows.append({"layer": dst, "from": src, "side": info.side.get(dst, "chip"), "edge_kind": "real",
-                     "macs": float(conv_macs(np.asarray(node.weight).shape, info.shapes[dst]) * evaluations)})
-    return rows
 
 
 def _paper_counts(bundle: Bundle) -> tuple[float, float]:
@@ -93,57 +45,6 @@ def _paper_counts(bundle: Bundle) -> tuple[float, float]:
     h, w = bundle.input_size
     c = count(bundle.model(), h, w)
     return float(c.flops_paper), float(c.synops_paper)
-
-
-def mean_over_samples(tables: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Per-layer rows of several images (or samples), averaged: counts and rates per image."""
-    layers = []
-    for i, row in enumerate(tables[0]):
-        merged = dict(row)
-        for key in ("spikes", "firing_rate", "synops", "macs"):
-            merged[key] = float(np.mean([tab[i][key] for tab in tables]))
-        merged["spikes_per_step"] = [float(v) for v in np.mean([tab[i]["spikes_per_step"] for tab in tables], axis=0)]
-        layers.append(merged)
-    return layers
-
-
-def add_layer_energy(layers: list[dict[str, Any]], t_steps: int) -> None:
-    """Each row's ``energy_uj`` (µJ per image): what the layer's own operations cost (its spikes'
-    synops/MACs, its neuron updates on the chip, its spikes); the papers' convention has no per-layer split."""
-    horowitz, loihi = MODELS["horowitz45nm"], MODELS["loihi"]
-    for r in layers:
-        mine = OpCounts(synops=r["synops"], effective_macs=r["macs"], spikes=r["spikes"],
-                        neuron_updates=float(r["neurons"] * t_steps) if r["side"] == "chip" else 0.0)
-        r["energy_uj"] = {"horowitz45nm": horowitz.energy_uj(mine), "loihi": loihi.energy_uj(mine)}
-
-
-def totals_section(layers: list[dict[str, Any]], real: list[dict[str, Any]], t_steps: int, host_macs: float,
-                   chip: dict[str, Any]) -> dict[str, Any]:
-    """The ``totals`` of a report (per image; ``chip``: the partition's chip summary, for its core count)."""
-    neurons = sum(r["neurons"] for r in layers)
-    spikes = sum(r["spikes"] for r in layers)
-    return {"neurons": neurons, "spikes": spikes,
-            "spikes_per_step": [float(v) for v in np.sum([r["spikes_per_step"] for r in layers], axis=0)]
-            if layers else [],
-            "firing_rate": spikes / (neurons * t_steps) if neurons else 0.0,
-            "synops": sum(r["synops"] for r in layers),
-            "macs": sum(r["macs"] for r in layers),
-            "real_input_macs": sum(r["macs"] for r in real),
-            "host_macs": host_macs,
-            "cores": int(chip.get("cores_min", _cores(sum(r["neurons"] for r in layers if r["side"] == "chip")))),
-            "cores_basis": chip.get("cores_basis", f"neurons / {int(LOIHI2.compartments_per_core)} "
-                                                   "compartments per core (a Loihi 1 figure)")}
-
-
-DEFINITIONS_REPORT = {
-    "spikes": "spikes emitted over T logical steps, per image (mean over images); spikes_per_step: per step",
-    "firing_rate": "spikes / (neurons * T)",
-    "synops": DEFINITIONS["synops"] + "; " + DEFINITIONS["effective_ops"],
-    "macs": DEFINITIONS["effective_macs"],
-    "real_input_macs": DEFINITIONS["macs"] + ", for convs fed by real values",
-    "host_macs": "host convs' MACs + host blocks' FLOPs / 2 (partition summary)",
-    "cores": "neurons / compartments per core (LOIHI2.compartments_per_core, a Loihi 1 figure), rounded up",
-}
 
 
 def build_report(traces: list[Trace], images: list[str], bundle: Bundle, fps: float = DEFAULT_FPS,
@@ -181,6 +82,58 @@ def build_report(traces: list[Trace], images: list[str], bundle: Bundle, fps: fl
         # from the Trace (Lava executors record it), never from the manifest: null elsewhere
         "lava_steps_per_image": traces[0].meta.get("lava_steps_per_image"),
         "definitions": dict(DEFINITIONS_REPORT),
+    }
+
+
+def build_nir_report(traces: list[Trace], x: np.ndarray, record: dict[str, Any], manifest: dict[str, Any],
+                 graph: nir.NIRGraph, bundle_path: Path, fps: float | None = None) -> dict[str, Any]:
+    """The report of a .nir file's bundle as JSON-ready data (module docstring; ``fps`` in samples per second)."""
+    t_steps = traces[0].t_steps
+    dt = float(manifest["dt_s"])
+    fps = fps if fps is not None else 1.0 / (t_steps * dt)
+    layers = mean_over_samples([sequence_layer_table(t, graph, dt) for t in traces])
+    inp = input_ops(graph, x, dt)
+    neurons = sum(r["neurons"] for r in layers)
+    synops = sum(r["synops"] for r in layers) + inp["synops"]
+    macs = sum(r["macs"] for r in layers) + inp["macs"]
+    counts = OpCounts(synops=synops, effective_macs=macs, spikes=sum(r["spikes"] for r in layers),
+                      neuron_updates=float(neurons * t_steps), synops_paper=synops + macs)
+    energy = energy_section(counts, fps)
+    energy["per"] = "sample"
+    energy["models"]["papers"]["note"] = ("a .nir file has no torch model for thop: FLOPs term 0, SOPs = all "
+                                          "effective operations (the papers' convention is for the derainers)")
+    add_layer_energy(layers, t_steps)
+    totals = totals_section(layers, [], t_steps, 0.0, {})
+    totals.update(input_synops=inp["synops"], input_macs=inp["macs"])
+    source = Path(manifest.get("source", {}).get("nir_file", "graph.nir")).name
+    definitions = dict(DEFINITIONS_REPORT)
+    definitions.update(
+        spikes="spikes a spiking neuron layer emits over T steps, per sample (mean over samples); "
+               "I/LI/CubaLI emit none",
+        synops="every binary spike times the synapses it reaches: Affine/Linear its output features, convs and "
+               "pooling the kernel taps inside the output map (NeuroBench effective operations)",
+        input_synops="the input's non-zero entries times their fan-out (MACs instead when the input is not 0/1)",
+        cores=definitions["cores"] + "; total: all neurons together",
+        energy="per sample of T steps; fps = samples per second (default 1 / (T dt), real time)")
+    return {
+        "bundle": str(bundle_path),
+        "architecture": f"{source} (NIR file, writer {manifest['writer']})",
+        "kind": "nir",
+        "executor": traces[0].executor,
+        "images": [f"sample {i}" for i in range(len(traces))],
+        "t_steps": t_steps,
+        "input_shape": list(manifest["input_shape"]),
+        "dt_s": dt,
+        "sample_duration_s": t_steps * dt,
+        "writer": manifest["writer"],
+        "input": record,
+        "input_ops": inp,
+        "layers": layers,
+        "real_inputs": [],
+        "totals": totals,
+        "energy": energy,
+        "lava_steps_per_image": traces[0].meta.get("lava_steps_per_image"),
+        "definitions": definitions,
     }
 
 
@@ -252,10 +205,26 @@ def _input_words(record: dict[str, Any]) -> str:
     return f"from {Path(record.get('path', '?')).name}"
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+def summary_rows(report: dict[str, Any], validation: dict | None = None) -> list[tuple[str, str]]:
+    """``report --summary``'s table as (quantity, value) rows; a ``.nir`` file's report counts per sample."""
+    t, e = report["totals"], report["energy"]["models"]
+    rows = []
+    if validation:
+        rows.append((f"validation ({validation['executor']} vs {validation['reference']})",
+                     ("PASSED" if validation["passed"] else "FAILED")
+                     + f", min {min(validation['layers'].values()):.3f} %, {validation['output_psnr_db']:.1f} dB"))
+    unit = "sample" if report.get("kind") == "nir" else "image"
+    rows.append(("neurons / Loihi cores (min)", f"{t['neurons']:,} / {t['cores']:,}"))
+    rows.append((f"spikes per {unit} (firing rate)", f"{t['spikes']:,.0f} ({t['firing_rate']:.3f})"))
+    if unit == "sample":
+        rows.append(("synops / MACs (graded), layers + input events",
+                     f"{t['synops']:,.0f} + {t['input_synops']:,.0f} / {t['macs']:,.0f} + {t['input_macs']:,.0f}"))
+    else:
+        rows.append(("synops / MACs (graded) / MACs (real inputs) / host MACs",
+                     f"{t['synops']:,.0f} / {t['macs']:,.0f} / {t['real_input_macs']:,.0f} / {t['host_macs']:,.0f}"))
+    for m in e.values():
+        rows.append((f"energy, {m['title'].split(' (')[0]}", f"{m['per_image_uj']:.4g} µJ/{unit}"))
+    return rows
 
 
 def read_validation(bundle_path: Path, executor: str | None = None) -> dict | None:
@@ -277,38 +246,49 @@ def read_validation(bundle_path: Path, executor: str | None = None) -> dict | No
 
 
 def report_bundle(path: "str | Path | Bundle", images: list[Path] | None = None, executor: str | None = None,
-                  fps: float = DEFAULT_FPS, html: bool = True, truth: list[Path] | None = None) -> dict[str, Any]:
-    """Run ``executor`` (default: the most faithful one the bundle supports) on the images and
-    write ``report.json``, ``report.md`` and (``html``) ``report.html`` into the bundle.
+                  fps: float | None = None, html: bool = True, truth: list[Path] | None = None,
+                  input_file: Path | None = None) -> dict[str, Any]:
+    """Run ``executor`` (default: the most faithful one the bundle supports) on the inputs and
+    write ``report.json``, ``report.md`` and (``html``) ``report.html`` into the bundle -- all
+    computed first, so an error writes nothing.
 
     Args:
-        fps: frame rate (frames per second) for the per-second energy totals.
+        images: a model's bundle: files or folders (default: the shipped rainy photo).
+        input_file: a ``.nir`` file's bundle: its input ``.npy`` (default: seeded random spikes).
+        fps: frames (a ``.nir`` file's bundle: samples) per second for the per-second energy
+            totals; default 30 fps, or for a ``.nir`` file 1 / (T dt), real time.
         truth: clean images matching ``images`` (centre-cropped alike), shown and scored in the HTML.
     """
     bundle = path if isinstance(path, Bundle) else Bundle.open(path)  # the CLI passes it opened
     executor = executor or most_faithful(bundle)
-    inputs, names = load_inputs(images, bundle.input_size)
-    traces = make_executor(executor, bundle).run_batch(inputs)
-    report = build_report(traces, names, bundle, fps=fps)
+    inputs = bundle.inputs(images, input_file, truth)
+    runner = make_executor(executor, bundle)
+    traces = runner.run(inputs.array)
+    if bundle.is_nir:
+        report = build_nir_report(traces, inputs.array, inputs.record, bundle.manifest, bundle.graph, bundle.path, fps)
+    else:
+        report = build_report(traces, inputs.names, bundle, fps=fps if fps is not None else DEFAULT_FPS)
     validation = read_validation(bundle.path, executor)
-    write_json_atomic(bundle.path / "report.json", report)
-    _write_text_atomic(bundle.path / "report.md", to_markdown(report, validation))
+    page = None
     if html:
         from neurodeploy.report_html import to_html
 
-        # The picture to show: the first image, or the one where a failed validation of this
+        # The picture to show: the first input, or the one where a failed validation of this
         # executor first diverged, against that validation's reference.
-        shown, reference_name = 0, REFERENCE
+        shown, reference_name = 0, bundle.default_reference
         if validation and validation.get("executor") == executor:
-            reference_name = validation.get("reference", REFERENCE)
+            reference_name = validation.get("reference", reference_name)
             fd = validation.get("first_divergence") or {}
-            shown = names.index(fd["image"]) if fd.get("image") in names else 0
+            shown = inputs.names.index(fd["image"]) if fd.get("image") in inputs.names else 0
         reference = (traces[shown] if executor == reference_name
-                     else make_executor(reference_name, bundle).run_batch(inputs[shown:shown + 1])[0])
+                     else make_executor(reference_name, bundle).run(inputs.take(shown, shown + 1))[0])
         clean = None
         if truth:
             clean, _ = load_inputs(truth[:1], bundle.input_size)
             clean = clean[0] if shown == 0 else None
-        _write_text_atomic(bundle.path / "report.html",
-                           to_html(report, inputs[shown], traces[shown], reference, validation, clean))
+        page = to_html(report, inputs.sample(shown), traces[shown], reference, validation, clean)
+    write_json_atomic(bundle.path / "report.json", report)
+    write_text_atomic(bundle.path / "report.md", to_markdown(report, validation))
+    if page is not None:
+        write_text_atomic(bundle.path / "report.html", page)
     return report

@@ -1,4 +1,4 @@
-"""Validate a bundle: run any executor and a reference on the same images, and compare.
+"""Validate a bundle of either kind: run any executor and a reference on the same inputs, and compare.
 
 ``validation.json`` in the bundle keeps one entry per executor under ``executors``
 (keyed by executor name; each is that executor's latest verdict) and, at the top level,
@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from neurodeploy.bundle import Bundle, write_json_atomic
+from neurodeploy.bundle import Bundle, BundleInputs, write_json_atomic
 from neurodeploy.errors import InputImageError
 from neurodeploy.images import expand_images, load_inputs
 from neurodeploy.targets import make_executor, most_faithful
@@ -27,19 +27,23 @@ STREAMING = ("lava-float", "lava-fixed", "lava-fixed-stock", "loihi")
 Progress = Callable[[str, int, int], None]  # (executor, images done, images in all)
 
 
-def run_images(name: str, bundle: Bundle, inputs: np.ndarray, progress: Progress | None = None) -> list[Trace]:
-    """Run executor ``name`` on ``inputs`` ``(N, C, H, W)``, image by image (reporting progress),
-    or all at once for executors that stream images through one run."""
-    runner = make_executor(name, bundle)
-    n = inputs.shape[0]
-    if name in STREAMING or n == 1:
-        traces = runner.run_batch(inputs)
+def run_inputs(name: str, bundle: Bundle, inputs: "np.ndarray | BundleInputs",
+               progress: Progress | None = None, runner=None) -> list[Trace]:
+    """Run executor ``name`` (or ``runner``, that executor already built) on ``inputs``: images
+    ``(N, C, H, W)`` or a bundle's :class:`BundleInputs` of either kind; one image at a time
+    (reporting progress), or all at once for executors that stream them through one run."""
+    if not isinstance(inputs, BundleInputs):
+        inputs = BundleInputs(np.asarray(inputs), [str(i) for i in range(len(inputs))])
+    runner = runner if runner is not None else make_executor(name, bundle)
+    n = len(inputs)
+    if name in STREAMING or n == 1 or inputs.sequences:  # a .nir file's samples are one sequence batch
+        traces = runner.run(inputs.array)
         if progress:
             progress(name, n, n)
         return traces
     traces = []
     for i in range(n):
-        traces.extend(runner.run_batch(inputs[i:i + 1]))
+        traces.extend(runner.run(inputs.take(i, i + 1)))
         if progress:
             progress(name, i + 1, n)
     return traces
@@ -61,16 +65,20 @@ def _previous_entries(path: Path) -> dict:
 
 
 def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = None, executor: str | None = None,
-                    reference: str = DEFAULT_REFERENCE, min_agreement_pct: float = 100.0,
+                    reference: str | None = None, min_agreement_pct: float = 100.0,
                     min_psnr_db: float = 60.0, min_ssim: float | None = None, truth: list[Path] | None = None,
-                    progress: Progress | None = None) -> dict:
-    """Run ``executor`` and ``reference`` on the images; write and return the verdict (``validation.json``).
+                    progress: Progress | None = None, input_file: Path | None = None) -> dict:
+    """Run ``executor`` and ``reference`` on the inputs; write and return the verdict (``validation.json``).
 
     Args:
         executor: default: the most faithful one the bundle supports (``lava-float`` where the
             chip part is lowered, else ``split``).
-        reference: the executor compared against (default ``torch-float64``).
-        images: files or folders (default: the shipped rainy photo), centre-cropped to the bundle's input.
+        reference: the executor compared against (default: ``torch-float64``; for a ``.nir``
+            file's bundle ``nir-torch``, :attr:`Bundle.default_reference`).
+        images: a model's bundle: files or folders (default: the shipped rainy photo),
+            centre-cropped to the bundle's input.
+        input_file: a ``.nir`` file's bundle: its input ``.npy``, ``(T, ...)`` or ``(T, N, ...)``
+            (default: 100 steps of seeded random spikes at 10 %).
         min_agreement_pct: spike agreement (%) every layer must reach; min_psnr_db: output PSNR (dB);
             min_ssim: output SSIM (Y channel), checked only when given.
         truth: clean images paired with ``images`` by order (files or folders), scored by PSNR/SSIM.
@@ -78,19 +86,26 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
     """
     bundle = path if isinstance(path, Bundle) else Bundle.open(path)  # the CLI passes it opened
     executor = executor or most_faithful(bundle)
-    inputs, names = load_inputs(images, bundle.input_size)
+    reference = reference or bundle.default_reference
+    inputs = bundle.inputs(images, input_file, truth)
     clean = None
     if truth:
         clean_paths = expand_images(truth)
-        if len(clean_paths) != len(names):
-            raise InputImageError(f"--truth gives {len(clean_paths)} clean image(s) for {len(names)} input(s); "
+        if len(clean_paths) != len(inputs):
+            raise InputImageError(f"--truth gives {len(clean_paths)} clean image(s) for {len(inputs)} input(s); "
                                   "pass one clean image per --image, in the same order")
         clean, _ = load_inputs(clean_paths, bundle.input_size)
-    run_traces = run_images(executor, bundle, inputs, progress)  # first: an executor that cannot run fails fast
-    ref_traces = run_images(reference, bundle, inputs, progress)
-    result = verdict(ref_traces, run_traces, names, min_agreement_pct, min_psnr_db, min_ssim, clean).to_dict()
+    # both built before either runs: an executor that cannot run on this bundle fails fast, in one line
+    runners = {name: make_executor(name, bundle) for name in dict.fromkeys((executor, reference))}
+    run_traces = run_inputs(executor, bundle, inputs, progress, runners[executor])
+    ref_traces = (run_traces if reference == executor
+                  else run_inputs(reference, bundle, inputs, progress, runners[reference]))
+    result = verdict(ref_traces, run_traces, inputs.names, min_agreement_pct, min_psnr_db, min_ssim, clean).to_dict()
     result["run_s"] = {reference: sum(t.meta.get("run_s", 0.0) for t in ref_traces),
                        executor: sum(t.meta.get("run_s", 0.0) for t in run_traces)}
+    result.update(bundle.run_facts(inputs))
+    if result.get("first_divergence") is not None:
+        result["first_divergence"] = dict(result["first_divergence"])
     target = bundle.path / "validation.json"
     entries = _previous_entries(target)
     entries[executor] = result

@@ -1,10 +1,13 @@
 """Executors: everything that runs a bundle and returns a :class:`~neurodeploy.trace.Trace`.
 
 One Trace type, many executors, chosen by name (like Lava's ProcessModels by tag). Each
-is registered with :func:`executor` as a factory ``bundle -> object`` whose
-``run_batch(images (N, C, H, W)) -> list[Trace]`` is the whole protocol; ``name`` says
-which executor made a Trace. The registry is the only list of executors: the CLI's
-choices, its help and the "unknown executor" message all read it.
+is registered once with :func:`executor` as a factory ``bundle -> object`` whose
+``run(inputs) -> list[Trace]`` (one Trace per image or sample) is the whole protocol:
+``inputs`` are images ``(N, C, H, W)`` for a model's bundle, sequences ``(T, N, *shape)``
+for a ``.nir`` file's (:class:`neurodeploy.bundle.BundleInputs` says which); ``name`` says
+which executor made a Trace. An executor states the bundle kinds it runs; the registry is
+the only list of executors: the CLI's choices, its help and the "unknown executor" and
+"does not run" messages all read it.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ import numpy as np
 from neurodeploy.trace import Trace
 
 
+MODEL, NIR = "model", "nir"  # bundle kinds (neurodeploy.bundle_format.KIND_*)
+BOTH = (MODEL, NIR)
+
+
 class Executor(Protocol):
     name: str
 
-    def run_batch(self, images: np.ndarray) -> list[Trace]: ...
+    def run(self, inputs: np.ndarray) -> list[Trace]: ...
 
 
 @dataclass(frozen=True)
@@ -28,19 +35,25 @@ class Registered:
     name: str
     factory: Callable[[Any], Executor]
     description: str
+    kinds: tuple[str, ...] = (MODEL,)
 
 
 EXECUTORS: dict[str, Registered] = {}
 
 
-def executor(name: str, description: str):
-    """Register ``factory(bundle) -> Executor`` under ``name``."""
+def executor(name: str, description: str, kinds: tuple[str, ...] = (MODEL,)):
+    """Register ``factory(bundle) -> Executor`` under ``name``, for bundles of ``kinds``."""
     def register(factory):
         if name in EXECUTORS:
             raise ValueError(f"executor {name!r} registered twice")
-        EXECUTORS[name] = Registered(name, factory, description)
+        EXECUTORS[name] = Registered(name, factory, description, tuple(kinds))
         return factory
     return register
+
+
+def executors_for(kind: str) -> list[str]:
+    """Names of the executors that run a bundle of ``kind``, in registry order."""
+    return [n for n, r in EXECUTORS.items() if kind in r.kinds]
 
 
 def make_executor(name: str, bundle) -> Executor:
@@ -49,17 +62,23 @@ def make_executor(name: str, bundle) -> Executor:
 
     if name not in EXECUTORS:
         raise NeurodeployError(f"unknown executor '{name}'; choose one of: {', '.join(EXECUTORS)}")
+    if bundle.kind not in EXECUTORS[name].kinds:
+        what = "a bundle of a .nir file" if bundle.kind == NIR else "a model's bundle"
+        raise NeurodeployError(f"executor '{name}' does not run {what}; use one of "
+                               f"{', '.join(executors_for(bundle.kind))}")
     return EXECUTORS[name].factory(bundle)
 
 
 def lava_lowered(bundle) -> bool:
-    """Whether the bundle's chip part was lowered to Lava at export."""
+    """Whether the bundle's chip part was lowered to Lava at export (a .nir file's always is:
+    its export refuses what Lava cannot run)."""
     return bundle.manifest.get("lowering", {}).get("status") != "not lowered"
 
 
 def most_faithful(bundle) -> str:
     """The executor closest to the chip that this bundle supports: ``lava-float`` where the
-    chip part is lowered to Lava, else ``split`` (the bundle's own chip and host files)."""
+    chip part is lowered to Lava (always, for a .nir file's bundle), else ``split`` (the
+    bundle's own chip and host files)."""
     return "lava-float" if lava_lowered(bundle) else "split"
 
 
@@ -76,32 +95,61 @@ executor("torch-float64", "the trained model in float64 (the reference for float
     lambda bundle: _torch_reference(bundle, "float64"))
 
 
-@executor("nir-torch", "the exported graph.nir itself, executed in torch (float64)")
+def _sequence_executor(graph, name: str):
+    """A .nir file's graph in torch (float64; ``name``: nir-torch or split)."""
+    from neurodeploy.targets.nir_primitives import NirSequenceExecutor
+
+    runner = NirSequenceExecutor(graph)
+    runner.name = name
+    return runner
+
+
+@executor("nir-torch", "the exported graph.nir itself, executed in torch (float64)", BOTH)
 def _nir_torch(bundle):
+    if bundle.kind == NIR:
+        return _sequence_executor(bundle.graph, "nir-torch")
     from neurodeploy.targets.nir_torch import NirTorchExecutor
 
     return NirTorchExecutor(bundle.graph, bundle.info)
 
 
-@executor("split", "the bundle's chip.nir (nir-torch, float64) and host/*.onnx islands (onnxruntime)")
+@executor("split", "the bundle's chip.nir (nir-torch, float64) and host/*.onnx islands (onnxruntime; a .nir "
+                   "file's bundle has none)", BOTH)
 def _split(bundle):
+    if bundle.kind == NIR:
+        from neurodeploy.ir import read_graph
+
+        return _sequence_executor(read_graph(bundle.path / "chip.nir", dt_s=bundle.dt_s), "split")
     from neurodeploy.targets.split import SplitExecutor
 
     return SplitExecutor(bundle.path, bundle.manifest["partition"])
 
 
-@executor("emulator", "the quantized chip graph in integer torch arithmetic (Lava fixed_pt semantics) and "
-                      "host/*.onnx islands; a bundle exported with --quantize int; whole images of any size")
+@executor("emulator", "the quantized chip graph in integer arithmetic (Lava fixed_pt semantics) and "
+                      "host/*.onnx islands; a bundle exported with --quantize int; whole images of any size", BOTH)
 def _emulator(bundle):
+    if bundle.kind == NIR:
+        from neurodeploy.targets.loihi.nir_fixed import check_params
+        from neurodeploy.targets.loihi.nir_map import build_map
+        from neurodeploy.targets.nir_emulator import NirIntegerEmulator
+
+        quant, arrays = bundle.integers()
+        mapping = build_map(bundle.graph, bundle.dt_s)
+        check_params(mapping, quant, arrays, "params.npz")
+        return NirIntegerEmulator(bundle.graph, mapping, quant, arrays, bundle.dt_s)
     from neurodeploy.targets.emulator import IntegerEmulator
 
     return IntegerEmulator(bundle.path, bundle.manifest["partition"])
 
 
-@executor("lava-float", "Lava CPU simulator, Loihi2SimCfg(select_tag='floating_pt')")
+@executor("lava-float", "Lava CPU simulator, Loihi2SimCfg(select_tag='floating_pt')", BOTH)
 def _lava_float(bundle):
     from neurodeploy.errors import NeurodeployError
 
+    if bundle.kind == NIR:
+        from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
+
+        return NirLavaExecutor(bundle.graph)
     if not lava_lowered(bundle):
         raise NeurodeployError(f"{bundle.path}: the chip part is not lowered to Lava yet "
                                f"({bundle.manifest['lowering']['reason']}); use --executor split")
@@ -113,6 +161,11 @@ def _lava_float(bundle):
 def _lava_fixed(bundle, fast: bool):
     from neurodeploy.errors import NeurodeployError
 
+    if bundle.kind == NIR:
+        from neurodeploy.targets.loihi.nir_lava_fixed import NirLavaFixedExecutor
+
+        quant, arrays = bundle.integers()
+        return NirLavaFixedExecutor(bundle.graph, quant, arrays, fast=fast)
     if not lava_lowered(bundle):
         raise NeurodeployError(f"{bundle.path}: the chip part is not lowered to Lava yet "
                                f"({bundle.manifest['lowering']['reason']}); use --executor emulator")
@@ -122,9 +175,9 @@ def _lava_fixed(bundle, fast: bool):
 
 
 executor("lava-fixed", "Lava CPU simulator, Loihi2SimCfg(select_tag='fixed_pt') on the quantized bundle's integers "
-                       "(params.npz), the project's vectorised fixed_pt Conv; a bundle exported with --quantize int")(
-    lambda bundle: _lava_fixed(bundle, True))
-executor("lava-fixed-stock", "as lava-fixed, with Lava's own fixed_pt Conv model (slow; for comparison)")(
+                       "(params.npz), the project's vectorised fixed_pt Conv; a bundle exported with --quantize int",
+         BOTH)(lambda bundle: _lava_fixed(bundle, True))
+executor("lava-fixed-stock", "as lava-fixed, with Lava's own fixed_pt Conv model (slow; for comparison)", BOTH)(
     lambda bundle: _lava_fixed(bundle, False))
 
 
@@ -140,7 +193,7 @@ executor("norse", "the bundle's graph imported into norse (Input/Conv2d/LIF/Outp
     lambda bundle: _library(bundle, "norse"))
 
 
-@executor("loihi", "Loihi 2 hardware (Loihi2HwCfg); refused unless Intel's runtime and a chip are present")
+@executor("loihi", "Loihi 2 hardware (Loihi2HwCfg); refused unless Intel's runtime and a chip are present", BOTH)
 def _loihi(bundle):
     from neurodeploy.targets.loihi.network import require_hardware
 

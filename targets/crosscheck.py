@@ -217,7 +217,7 @@ class LibraryExecutor:
         else:
             self.module, _ = load_into_norse(graph)
 
-    def run_batch(self, images: np.ndarray) -> list[Trace]:
+    def run(self, images: np.ndarray) -> list[Trace]:
         import time
 
         start = time.perf_counter()

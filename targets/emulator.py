@@ -412,7 +412,7 @@ class IntegerEmulator(SplitExecutor):
             values[name] = (out.to(torch.float64) * q["scale"]).numpy()
 
     # ------------------------------------------------------------- batches and images
-    def run_batch(self, images: np.ndarray) -> list[Trace]:
+    def run(self, images: np.ndarray) -> list[Trace]:
         """``images``: ``(N, C, H, W)`` in model units, any H, W -> one Trace per image."""
         images = np.asarray(images, dtype=np.float64)
         h, w = images.shape[-2:]

@@ -148,7 +148,7 @@ class NirIntegerEmulator:
                      counts=self.counts[name])
         return y.permute(0, 2, 3, 1).reshape(t, n, *y.shape[2:], y.shape[1])
 
-    def run_sequences(self, x: np.ndarray) -> list[Trace]:
+    def run(self, x: np.ndarray) -> list[Trace]:
         """``x``: ``(T, N, *input_shape)`` -> one Trace per sample (layers ``(T, *shape)``, model units)."""
         start = time.perf_counter()
         with torch.no_grad():

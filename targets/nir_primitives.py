@@ -161,7 +161,7 @@ class NirSequenceExecutor:
                 values[name] = total if isinstance(node, nir.Output) else eval_primitive(name, node, total, self.dt_s)
         return values
 
-    def run_sequences(self, x: np.ndarray) -> list[Trace]:
+    def run(self, x: np.ndarray) -> list[Trace]:
         """``x``: ``(T, N, *input_shape)`` -> one Trace per sample (layers ``(T, *shape)``,
         output = the Output node's sequence ``(T, *shape)``)."""
         start = time.perf_counter()

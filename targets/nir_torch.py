@@ -148,7 +148,7 @@ class NirTorchExecutor:
         self._blocks = {n: nd.host_module(node, dtype) for n, node in graph.nodes.items()
                         if isinstance(node, nd.HostBlock)}
 
-    def run_batch(self, images: np.ndarray) -> list[Trace]:
+    def run(self, images: np.ndarray) -> list[Trace]:
         """``images``: ``(N, C, H, W)`` in model units -> one Trace per image."""
         image = torch.as_tensor(np.asarray(images), dtype=self.dtype)
         inputs = [n for n in self.order if isinstance(self.graph.nodes[n], nir.Input)]

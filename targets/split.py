@@ -101,7 +101,7 @@ class SplitExecutor:
                                   "re-export the bundle")
         return values, time.perf_counter() - start
 
-    def run_batch(self, images: np.ndarray) -> list[Trace]:
+    def run(self, images: np.ndarray) -> list[Trace]:
         """``images``: ``(N, C, H, W)`` in model units -> one Trace per image."""
         from neurodeploy.targets.nir_torch import eval_node
 

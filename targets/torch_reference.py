@@ -33,7 +33,7 @@ class TorchReference:
         self.layers = info.neuron_layers(graph)
         self.name = "torch" if dtype == torch.float32 else f"torch-{str(dtype).replace('torch.', '')}"
 
-    def run_batch(self, images: np.ndarray) -> list[Trace]:
+    def run(self, images: np.ndarray) -> list[Trace]:
         """``images``: ``(N, C, H, W)`` in model units -> one Trace per image."""
         recorded: dict[str, torch.Tensor] = {}
         handles = []

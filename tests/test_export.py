@@ -176,6 +176,6 @@ def test_large_graphs_carry_per_channel_neuron_parameters(toy_model, tmp_path):
     write_graph(tmp_path / "g.nir", graph)
     graph = read_graph(tmp_path / "g.nir")
     images = np.random.default_rng(0).random((1, 3, 512, 512))
-    v = verdict(TorchReference(toy_model, graph, info).run_batch(images),
-                NirTorchExecutor(graph, info).run_batch(images), ["random"])
+    v = verdict(TorchReference(toy_model, graph, info).run(images),
+                NirTorchExecutor(graph, info).run(images), ["random"])
     assert v.passed and v.layers["lif3"] == 100.0

@@ -78,7 +78,7 @@ def test_fused_network_gives_the_same_values_with_fewer_processes(routing_net, r
     assert np.array_equal(runs[True][2], runs[False][2])
     # and both are the model's
     net = runs[True][3]
-    ref = TorchReference(model, graph, info).run_batch(images)
+    ref = TorchReference(model, graph, info).run(images)
     for i, trace in enumerate(ref):
         for layer, spikes in trace.layers.items():
             got = net.logical(runs[True][1][layer], lowered.nodes[layer].latency, i)

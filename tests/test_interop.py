@@ -95,7 +95,7 @@ def test_snntorch_graph_runs_on_lava_spike_for_spike(pad, images):
     info = graph_info(graph)
     layers = info.neuron_layers(graph)
     reference = run_library(net, images, T, layers, "snntorch")  # float32, as trained
-    lava = LavaSimExecutor(graph, info).run_batch(images)
+    lava = LavaSimExecutor(graph, info).run(images)
     v = verdict(reference, lava, ["a", "b"])
     assert _fired(reference)
     assert v.layers == {"1": 100.0, "3": 100.0}, v.to_dict()
@@ -112,7 +112,7 @@ def test_norse_graph_runs_on_lava_spike_for_spike(pad, images):
     info = graph_info(graph)
     layers = info.neuron_layers(graph)
     reference = run_library(net, images, T, layers, "norse", dtype=torch.float64)
-    lava = LavaSimExecutor(graph, info).run_batch(images)
+    lava = LavaSimExecutor(graph, info).run(images)
     v = verdict(reference, lava, ["a", "b"])
     assert _fired(reference)
     assert v.layers == {"1": 100.0, "3": 100.0}, v.to_dict()
@@ -134,7 +134,7 @@ def test_snntorch_nir_file_with_per_neuron_parameters_runs_on_lava(tmp_path, ima
     graph = from_foreign_nir(nir.read(tmp_path / "snn.nir"), T, "snntorch")  # snntorch's file: plain NIR
     info = graph_info(graph)
     reference = run_library(net, images, T, ["1"], "snntorch")
-    v = verdict(reference, LavaSimExecutor(graph, info).run_batch(images), ["a", "b"])
+    v = verdict(reference, LavaSimExecutor(graph, info).run(images), ["a", "b"])
     assert _fired(reference)
     assert v.layers == {"1": 100.0}, v.to_dict()
 
@@ -167,7 +167,7 @@ def test_foreign_graph_runs_in_the_nir_torch_executor(library, images):
     graph = from_foreign_nir(written, T, library)
     info = graph_info(graph)
     reference = run_library(net, images, T, info.neuron_layers(graph), library)
-    v = verdict(reference, NirTorchExecutor(graph, info).run_batch(images), ["a", "b"])
+    v = verdict(reference, NirTorchExecutor(graph, info).run(images), ["a", "b"])
     assert v.layers == {"1": 100.0, "3": 100.0} and v.output_psnr_db == 200.0, v.to_dict()
 
 
@@ -201,7 +201,7 @@ def test_our_graph_in_snntorch_and_norse_spike_for_spike(pad):
     graph = export_graph(model, (8, 8))
     info = graph_info(graph)
     layers = info.neuron_layers(graph)
-    reference = TorchReference(model, graph, info, dtype=torch.float32).run_batch(imgs)
+    reference = TorchReference(model, graph, info, dtype=torch.float32).run(imgs)
     assert _fired(reference)
     got_snn = run_library(load_into_snntorch(graph), imgs, T, layers, "snntorch")
     module, _ = load_into_norse(graph)
@@ -221,7 +221,7 @@ def test_equality_at_threshold_needs_the_ge_emulation():
     imgs = np.random.default_rng(1).random((1, 3, 8, 8))
     graph = export_graph(model, (8, 8))
     info = graph_info(graph)
-    reference = TorchReference(model, graph, info, dtype=torch.float32).run_batch(imgs)
+    reference = TorchReference(model, graph, info, dtype=torch.float32).run(imgs)
     assert reference[0].layers["lif1"].min() == 1.0  # fires on every step
     plain = run_library(load_into_snntorch(graph, emulate_ge=False), imgs, T, ["lif1"], "snntorch")
     assert plain[0].layers["lif1"][0].max() == 0.0  # snntorch's ">" does not fire at equality on step 0
@@ -301,7 +301,7 @@ def test_upstream_norse_from_nir_ignores_r():
     imgs = np.random.default_rng(1).random((2, 3, 8, 8))
     graph = export_graph(model, (8, 8))
     info = graph_info(graph)
-    reference = TorchReference(model, graph, info, dtype=torch.float32).run_batch(imgs)
+    reference = TorchReference(model, graph, info, dtype=torch.float32).run(imgs)
     logging.disable(logging.WARNING)
     try:
         naive = norse.from_nir(plain_nir(graph)[0])

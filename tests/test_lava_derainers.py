@@ -40,8 +40,8 @@ def test_removing_one_delay_at_a_derainer_join_fails_at_the_join(tmp_path):
     edge = next(e for e in lowered.edges if e.delay and lowered.nodes[e.dst].kind == "lif")
     edge.delay = 0
     images, names = load_inputs(None, bundle.input_size)
-    ref = make_executor("torch-float64", bundle).run_batch(images)
-    got = LavaSimExecutor(bundle.graph, bundle.info, lowered=lowered, island_dir=bundle.path / "host").run_batch(images)
+    ref = make_executor("torch-float64", bundle).run(images)
+    got = LavaSimExecutor(bundle.graph, bundle.info, lowered=lowered, island_dir=bundle.path / "host").run(images)
     v = verdict(ref, got, names)
     assert not v.passed
     assert v.first_divergence.layer == edge.dst, (edge, v.first_divergence)  # the neuron that sums the join

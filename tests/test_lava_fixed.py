@@ -106,7 +106,7 @@ def _bundle(tmp_path_factory, model: str, size: int):
 
 def _run(bundle, executor: str):
     images, names = load_inputs(None, bundle.input_size)
-    return make_executor(executor, bundle).run_batch(images), names
+    return make_executor(executor, bundle).run(images), names
 
 
 @pytest.fixture(scope="module")

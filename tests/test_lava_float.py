@@ -17,12 +17,12 @@ pytestmark = pytest.mark.lava
 @pytest.fixture
 def reference(toy_model, toy_graph, rainy_images):
     graph, info = toy_graph
-    return TorchReference(toy_model, graph, info).run_batch(rainy_images)
+    return TorchReference(toy_model, graph, info).run(rainy_images)
 
 
 def test_lava_float_matches_torch_spike_for_spike(toy_graph, rainy_images, reference):
     graph, info = toy_graph
-    traces = LavaSimExecutor(graph, info).run_batch(rainy_images)  # two images streamed in one run
+    traces = LavaSimExecutor(graph, info).run(rainy_images)  # two images streamed in one run
     v = verdict(reference, traces, ["a", "b"])
     assert v.passed, v.to_dict()
     assert v.layers == {"lif1": 100.0, "lif2": 100.0, "lif3": 100.0}
@@ -36,7 +36,7 @@ def test_lava_float_matches_torch_spike_for_spike(toy_graph, rainy_images, refer
 def test_verifier_catches_a_lowering_without_delay_balancing(toy_graph, rainy_images, reference):
     graph, info = toy_graph
     unbalanced = lower(graph, info, balance=False)
-    traces = LavaSimExecutor(graph, info, lowered=unbalanced).run_batch(rainy_images)
+    traces = LavaSimExecutor(graph, info, lowered=unbalanced).run(rainy_images)
     v = verdict(reference, traces, ["a", "b"])
     assert not v.passed
     # lif1 and lif2 are upstream of every join and still agree; lif3 sums lif1 + lif2 and parts.
@@ -49,7 +49,7 @@ def test_verifier_names_the_layer_of_a_perturbed_weight(toy_graph, rainy_images,
     graph, info = toy_graph
     broken = lower(graph, info)
     broken.nodes["conv2"].params["weight"][1, 1, 1, 2] += 0.5  # one synapse of conv2 -> feeds lif2
-    traces = LavaSimExecutor(graph, info, lowered=broken).run_batch(rainy_images)
+    traces = LavaSimExecutor(graph, info, lowered=broken).run(rainy_images)
     v = verdict(reference, traces, ["a", "b"])
     assert not v.passed
     assert v.layers["lif1"] == 100.0

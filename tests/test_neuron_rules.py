@@ -55,7 +55,7 @@ def test_hand_sequence_with_ties_in_torch(key, tmp_path):
     assert rules_of("lif", graph.nodes["lif"]) == rules
     assert nir.read(str(tmp_path / "rules.nir")).nodes["lif"].metadata.get("neurodeploy.reset",
                                                                            "zero") == rules.reset
-    got = NirSequenceExecutor(graph).run_sequences(x_seq())[0].layers["lif"][:, 0]
+    got = NirSequenceExecutor(graph).run(x_seq())[0].layers["lif"][:, 0]
     np.testing.assert_array_equal(got, EXPECTED[key])
 
 
@@ -69,7 +69,7 @@ def test_hand_sequence_with_ties_on_lava_float(tmp_path):
         graph = read_back(lif_graph(NeuronRules(*key)), tmp_path)
         lava = NirLavaExecutor(graph)
         assert lava.map.procs["lif"].params["rules"] == NeuronRules(*key)
-        got = lava.run_sequences(np.concatenate([x_seq(), x_seq()], axis=1))  # two samples back to back
+        got = lava.run(np.concatenate([x_seq(), x_seq()], axis=1))  # two samples back to back
         for trace in got:
             np.testing.assert_array_equal(trace.layers["lif"][:, 0], want, err_msg=str(key))
 

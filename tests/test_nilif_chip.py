@@ -125,11 +125,11 @@ def test_a_perturbed_nilif_threshold_fails_validation_at_that_layer(tmp_path):
     reference = make_executor("emulator", bundle)
     layers = reference.layers
     target = [n for n in layers if n.endswith(".vlif.neuron")][1]
-    ref = reference.run_batch(images)
+    ref = reference.run(images)
     perturbed = make_executor("emulator", bundle)
     q = perturbed.quant[target]
     q["thresholds"] = [q["thresholds"][0] + q["level_lsbs"] // 2, *q["thresholds"][1:]]
-    v = verdict(ref, perturbed.run_batch(images), names)
+    v = verdict(ref, perturbed.run(images), names)
     assert not v.passed
     assert v.first_divergence.layer == target
     before = layers[:layers.index(target)]

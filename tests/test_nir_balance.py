@@ -58,8 +58,8 @@ def _agreement(graph, x, balanced=True, monkeypatch=None) -> dict[str, float]:
 
     if not balanced:  # what the mapping did without balancing: each path straight into the join
         monkeypatch.setattr(nir_map, "_balanced", lambda procs, links, feed, neuron, latency: feed)
-    ref = NirSequenceExecutor(graph).run_sequences(x)
-    got = NirLavaExecutor(graph).run_sequences(x)
+    ref = NirSequenceExecutor(graph).run(x)
+    got = NirLavaExecutor(graph).run(x)
     out = {}
     for layer in ref[0].layers:
         a = np.stack([t.layers[layer] for t in ref])

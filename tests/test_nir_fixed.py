@@ -127,8 +127,8 @@ def test_integrator_states_stay_close_to_float(tmp_path, name):
     x = iw.spikes(100, 2, (8,), seed=4)
     quant, arrays = quantize_map(m, x)
     assert quant[name]["vth_mant"] == 1 << 17 and not quant[name]["spiking"]  # never fires: 2**23 > every v
-    emu = np.stack([t.layers[name] for t in NirIntegerEmulator(graph, m, quant, arrays).run_sequences(x)])
-    ref = np.stack([t.layers[name] for t in NirSequenceExecutor(graph).run_sequences(x)])
+    emu = np.stack([t.layers[name] for t in NirIntegerEmulator(graph, m, quant, arrays).run(x)])
+    ref = np.stack([t.layers[name] for t in NirSequenceExecutor(graph).run(x)])
     assert 0 < np.abs(emu - ref).max() < 0.02 * np.abs(ref).max()
 
 
@@ -150,8 +150,8 @@ def test_integer_spike_condition_is_strictly_greater_like_nir(tmp_path):
     x = np.ones((6, 1, 1))
     quant, arrays = quantize_map(m, x)
     assert quant["if"]["vth_mant"] == 254 and arrays["lin"]["weight_mant"].tolist() == [[127]]
-    emu = NirIntegerEmulator(graph, m, quant, arrays).run_sequences(x)[0].layers["if"].ravel()
-    ref = NirSequenceExecutor(graph).run_sequences(x)[0].layers["if"].ravel()
+    emu = NirIntegerEmulator(graph, m, quant, arrays).run(x)[0].layers["if"].ravel()
+    ref = NirSequenceExecutor(graph).run(x)[0].layers["if"].ravel()
     assert emu.tolist() == ref.tolist() == [0, 0, 1, 0, 0, 1]
 
 
@@ -166,8 +166,8 @@ def test_a_writers_greater_or_equal_on_an_if_is_exact_in_integers(tmp_path):
     x = np.ones((6, 1, 1))
     quant, arrays = quantize_map(m, x)
     assert quant["if"]["vth_mant"] == 253 and quant["if"]["spike"] == ">=" and quant["if"]["vth_rel_error"] == 0.0
-    emu = NirIntegerEmulator(graph, m, quant, arrays).run_sequences(x)[0].layers["if"].ravel()
-    ref = NirSequenceExecutor(graph).run_sequences(x)[0].layers["if"].ravel()
+    emu = NirIntegerEmulator(graph, m, quant, arrays).run(x)[0].layers["if"].ravel()
+    ref = NirSequenceExecutor(graph).run(x)[0].layers["if"].ravel()
     assert emu.tolist() == ref.tolist() == [0, 1, 0, 1, 0, 1]
 
 
@@ -202,9 +202,9 @@ def test_writers_rules_run_on_the_fixed_pt_rule_lif_as_the_integer_reference(tmp
     x = iw.spikes(40, 2, (16,), seed=6)
     quant, arrays = quantize_map(m, x)
     assert {quant[k]["model"] for k in ("lif", "cuba")} == {"RuleLIF"}
-    emu = NirIntegerEmulator(graph, m, quant, arrays).run_sequences(x)
-    lava = NirLavaFixedExecutor(graph, quant, arrays).run_sequences(x)
-    ref = NirSequenceExecutor(graph).run_sequences(x)
+    emu = NirIntegerEmulator(graph, m, quant, arrays).run(x)
+    lava = NirLavaFixedExecutor(graph, quant, arrays).run(x)
+    ref = NirSequenceExecutor(graph).run(x)
     for layer in ("lif", "cuba"):
         e, la, f = (np.stack([t.layers[layer] for t in tr]) for tr in (emu, lava, ref))
         assert np.array_equal(e, la), (layer, (e == la).mean())

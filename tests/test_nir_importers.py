@@ -34,7 +34,7 @@ def test_toy_residual_graph_runs_in_sinabs_as_our_torch_model(toy_graph_nir, toy
     info = graph_info(ours)
     layers = info.neuron_layers(ours)
     reference = TorchReference(build_model(load_checkpoint(toy_checkpoint)), ours, info,
-                               dtype=torch.float32).run_batch(rainy_images)
+                               dtype=torch.float32).run(rainy_images)
     got = run_sinabs(load_into_sinabs(graph, batch_size=len(rainy_images)), rainy_images, info.t_steps, layers)
     for ref, trace in zip(reference, got):
         assert ref.layers["lif1"].mean() > 0.01

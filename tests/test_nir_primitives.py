@@ -294,7 +294,7 @@ def test_snntorch_dense_leaky_runs_as_snntorch(tmp_path):
     net = snntorch_dense()
     graph = read_graph(snntorch_file(net, tmp_path), writer="snntorch")
     x = spikes(100, 3, (16,))
-    ours = NirSequenceExecutor(graph).run_sequences(x)
+    ours = NirSequenceExecutor(graph).run(x)
     ref = run_snntorch(net, x)
     assert ref["1"].mean() > 0.01
     np.testing.assert_array_equal(stacked(ours, "1"), ref["1"])
@@ -312,11 +312,11 @@ def test_upstream_snntorch_synaptic_zero_reset_is_one_step_late(tmp_path):
     x = spikes(100, 3, (16,))
     ref = run_snntorch(net, x)["3"]
     as_nir = read_graph(path, dt_s=1e-4)
-    agree = (stacked(NirSequenceExecutor(as_nir).run_sequences(x), "3") == ref).mean()
+    agree = (stacked(NirSequenceExecutor(as_nir).run(x), "3") == ref).mean()
     assert 0.5 < agree < 0.99, agree
     as_snntorch = read_graph(path, writer="snntorch")
     assert as_snntorch.nodes["3"].metadata["neurodeploy.reset_delay"] == 1
-    np.testing.assert_array_equal(stacked(NirSequenceExecutor(as_snntorch).run_sequences(x), "3"), ref)
+    np.testing.assert_array_equal(stacked(NirSequenceExecutor(as_snntorch).run(x), "3"), ref)
 
 
 def norse_dense():
@@ -355,7 +355,7 @@ def test_norse_dense_lif_and_cubalif_run_as_norse(tmp_path):
     path = norse_file(net, tmp_path, torch.zeros(1, 16))
     ref = run_norse(net, x)
     graph = read_graph(path, writer="norse")
-    ours = NirSequenceExecutor(graph).run_sequences(x)
+    ours = NirSequenceExecutor(graph).run(x)
     assert ref["1"].mean() > 0.01 and ref["3"].mean() > 0.01
     for layer in ("1", "3"):
         np.testing.assert_array_equal(stacked(ours, layer), ref[layer])
@@ -390,9 +390,9 @@ def test_pool_delay_flatten_and_if_semantics():
 def _lava_vs_torch(graph: nir.NIRGraph, x: np.ndarray) -> dict[str, float]:
     from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
 
-    torch_traces = NirSequenceExecutor(graph).run_sequences(x)
+    torch_traces = NirSequenceExecutor(graph).run(x)
     lava = NirLavaExecutor(graph)
-    lava_traces = lava.run_sequences(x)
+    lava_traces = lava.run(x)
     out = {}
     for layer in lava.layers:
         a, b = stacked(torch_traces, layer), stacked(lava_traces, layer)
@@ -473,7 +473,7 @@ def test_toy_residual_bundle_loads_in_nir_read_and_runs_in_snntorch_and_norse(ru
     info = graph_info(graph)
     layers = info.neuron_layers(graph)
     model = build_model(load_checkpoint(toy_checkpoint))
-    reference = TorchReference(model, ours, info, dtype=torch.float32).run_batch(rainy_images)
+    reference = TorchReference(model, ours, info, dtype=torch.float32).run(rainy_images)
     snn_traces = run_library(load_into_snntorch(graph), rainy_images, info.t_steps, layers, "snntorch")
     module, _ = load_into_norse(graph)
     norse_traces = run_library(module, rainy_images, info.t_steps, layers, "norse")

@@ -58,7 +58,7 @@ def test_count_and_report_use_the_same_synops():
     from neurodeploy.models.counting import count
     from neurodeploy.models.layers import SeqConv2d
     from neurodeploy.models.neurons import LIF
-    from neurodeploy.report import fan_out_synops
+    from neurodeploy.report_counts import fan_out_synops
 
     class Tiny(nn.Module):
         t_steps = 3

@@ -51,8 +51,8 @@ def test_nir_executor_reproduces_the_model(derainer, tmp_path):
     write_graph(tmp_path / "g.nir", graph)
     graph = read_graph(tmp_path / "g.nir")  # through the file, as a user would
     images = _rainy_crops()
-    reference = TorchReference(model, graph, info, dtype=torch.float32).run_batch(images)
-    ran = NirTorchExecutor(graph, info).run_batch(images)
+    reference = TorchReference(model, graph, info, dtype=torch.float32).run(images)
+    ran = NirTorchExecutor(graph, info).run(images)
     v = verdict(reference, ran, ["a", "b"], min_agreement_pct=99.9, min_psnr_db=60.0)
     assert v.passed, (name, v.layers, v.output_psnr_db)
     assert len(v.layers) >= 5 and sum(t.sum() for t in reference[0].layers.values()) > 0

@@ -110,7 +110,7 @@ def test_emulator_runs_any_image_size_and_matches_its_own_lif_arithmetic(toy_bun
     out, _ = toy_bundle
     emu = make_executor("emulator", Bundle.open(out))
     img = np.random.default_rng(1).random((1, 3, 21, 18))
-    trace = emu.run_batch(img)[0]
+    trace = emu.run(img)[0]
     assert trace.output.shape == (3, 21, 18)  # padded to the network's multiple, cropped back
     assert all(set(np.unique(v)) <= {0.0, 1.0} for v in trace.layers.values())
 

@@ -39,7 +39,7 @@ def _reference(graph_path: Path, x: np.ndarray):
     from neurodeploy.ir import read_graph
     from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
-    return NirSequenceExecutor(read_graph(graph_path)).run_sequences(x)[0]
+    return NirSequenceExecutor(read_graph(graph_path)).run(x)[0]
 
 
 def _loihi_uj(synops: float, neuron_updates: float, spikes: float) -> float:

@@ -47,7 +47,7 @@ class LavaSimExecutor:
         self.island_dir = island_dir
         self.name = "lava-float" if select_tag == "floating_pt" else "lava-fixed"
 
-    def run_batch(self, images: np.ndarray) -> list[Trace]:
+    def run(self, images: np.ndarray) -> list[Trace]:
         """``images``: ``(N, C, H, W)``; all N stream through one Lava run, T steps apart."""
         from neurodeploy.targets.loihi.network import LavaNetwork
 

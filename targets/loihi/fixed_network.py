@@ -168,7 +168,7 @@ class LavaFixedExecutor:
         self.name = "lava-fixed" if fast else "lava-fixed-stock"
         self.lowered = fixed_network_for(graph, copy.deepcopy(info), self.quant, self.params)
 
-    def run_batch(self, images: np.ndarray) -> list[Trace]:
+    def run(self, images: np.ndarray) -> list[Trace]:
         """``images``: ``(N, C, H, W)`` at the bundle's export size; all stream through one Lava run."""
         images = np.asarray(images, dtype=np.float64)
         if tuple(images.shape[-2:]) != self.input_hw:

@@ -69,7 +69,7 @@ class NirLavaExecutor:
         self.map: LavaMap = build_map(graph, self.dt_s)
         self.layers = self.map.layers
 
-    def run_sequences(self, x: np.ndarray, timeout_s: float | None = None) -> list[Trace]:
+    def run(self, x: np.ndarray, timeout_s: float | None = None) -> list[Trace]:
         """``x``: ``(T, N, *input_shape)`` -> one Trace per sample (layers ``(T, *shape)``;
         output = the Output's layer).
 
