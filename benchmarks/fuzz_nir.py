@@ -60,7 +60,7 @@ def base_graphs(derainers: bool = True) -> list[nir.NIRGraph]:
     """The valid graphs every mutation starts from."""
     import torch
 
-    from neurodeploy.export import export_graph
+    from neurodeploy.nir_export import export_graph
     from neurodeploy.models import get_architecture
     from neurodeploy.models.toy_residual import ToyResidual
 

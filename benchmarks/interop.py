@@ -39,7 +39,7 @@ import norse.torch as norse  # noqa: E402
 import snntorch as snn  # noqa: E402
 from snntorch.import_nir import import_from_nir  # noqa: E402
 
-from neurodeploy.export import export_graph  # noqa: E402
+from neurodeploy.nir_export import export_graph  # noqa: E402
 from neurodeploy.ir import graph_info  # noqa: E402
 from neurodeploy.foreign import from_foreign_nir
 from neurodeploy.targets.crosscheck import (export_snntorch, load_into_norse, load_into_snntorch,  # noqa: E402

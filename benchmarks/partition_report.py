@@ -14,7 +14,7 @@ import time
 import torch
 
 from neurodeploy.checkpoint import load_model, zoo
-from neurodeploy.export import export_graph
+from neurodeploy.nir_export import export_graph
 from neurodeploy.ir import graph_info
 from neurodeploy.models import get_architecture
 from neurodeploy.ir import DeployGraph

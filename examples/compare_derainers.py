@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neurodeploy import export_bundle, report_bundle, validate_bundle
+import neurodeploy
 
 DERAINERS = ("esdnet-tiny", "vlifnet-tiny", "spikerain-tiny")
 HERE = Path(__file__).resolve().parent
@@ -26,15 +26,15 @@ def compare(images: list[Path], out: Path, executor: str = "split", size: tuple[
     rows = []
     for name in models:
         bundle = out / name
-        export_bundle(name, bundle, size=size, force=True)
-        v = validate_bundle(bundle, images=images, executor=executor, truth=truth)
-        r = report_bundle(bundle, images=images, executor=executor, fps=fps)
-        e = {k: m["per_image_uj"] for k, m in r["energy"]["models"].items()}
-        rows.append({"model": name, "passed": v["passed"], "min_agreement_pct": min(v["layers"].values()),
-                     "psnr_vs_truth_db": (v.get("truth") or {}).get("executor", {}).get("psnr_y_db"),
-                     "spikes": r["totals"]["spikes"], "synops": r["totals"]["synops"],
-                     "macs_graded": r["totals"]["macs"], "macs_real_inputs": r["totals"]["real_input_macs"],
-                     "host_macs": r["totals"]["host_macs"], "cores": r["totals"]["cores"],
+        neurodeploy.export(name, bundle, size=size, force=True)
+        v = neurodeploy.validate(bundle, images=images, executor=executor, truth=truth)
+        r = neurodeploy.report(bundle, images=images, executor=executor, fps=fps)
+        e, t = r.energy_uj, r.totals
+        rows.append({"model": name, "passed": v.passed, "min_agreement_pct": min(v.layers.values()),
+                     "psnr_vs_truth_db": (v.data.get("truth") or {}).get("executor", {}).get("psnr_y_db"),
+                     "spikes": t["spikes"], "synops": t["synops"],
+                     "macs_graded": t["macs"], "macs_real_inputs": t["real_input_macs"],
+                     "host_macs": t["host_macs"], "cores": t["cores"],
                      "energy_papers_uj": e["papers"], "energy_45nm_uj": e["horowitz45nm"],
                      "energy_loihi_uj": e["loihi"], "report": str(bundle / "report.html")})
     return rows

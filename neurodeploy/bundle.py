@@ -41,7 +41,7 @@ from neurodeploy.bundle_format import (FORMAT, FORMAT_VERSION, KIND_MODEL, KIND_
                                        verify_files, write_json_atomic)
 from neurodeploy.checkpoint import build_model, file_sha256, load_checkpoint
 from neurodeploy.errors import BundleError, LoweringError, NeurodeployError
-from neurodeploy.export import export_graph
+from neurodeploy.nir_export import export_graph
 from neurodeploy.targets.host_onnx import HostIsland, write_host_onnx
 from neurodeploy.ir import DeployGraph, GraphInfo, graph_info, read_graph, write_graph
 from neurodeploy.models import get_architecture

@@ -149,7 +149,7 @@ def validate_cmd(
     --image takes files or folders (many images show a progress bar on stderr).
     """
     from neurodeploy.bundle import Bundle
-    from neurodeploy.validate import validate_bundle
+    from neurodeploy.validation import validate_bundle
 
     opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
     with _image_progress() as progress:
@@ -246,7 +246,7 @@ def report_cmd(
 ) -> None:
     """Per-layer neurons, spikes, operations, cores and energy: report.json, report.md, report.html."""
     from neurodeploy.bundle import Bundle
-    from neurodeploy.report import report_bundle
+    from neurodeploy.reporting import report_bundle
 
     if fps is not None and fps <= 0:
         raise NeurodeployError(f"--fps must be positive, got {fps}")
@@ -266,7 +266,7 @@ def report_cmd(
 
 
 def _print_summary(report: dict, bundle: Path) -> None:
-    from neurodeploy.report import read_validation, summary_rows
+    from neurodeploy.reporting import read_validation, summary_rows
 
     table = Table(title=f"{report['architecture']} on {report['executor']}, input {tuple(report['input_shape'])}, "
                         f"T={report['t_steps']}")

@@ -56,32 +56,6 @@ class _LazyBar:
         self.bar.stop()
 
 
-def _tile_side(tile: int | None) -> int:
-    """``--tile`` checked, or the default side."""
-    from neurodeploy.models.evaluate import DEFAULT_TILE
-
-    tile = DEFAULT_TILE if tile is None else tile
-    if tile < 0 or 0 < tile < 16:
-        raise NeurodeployError("--tile takes a side of at least 16 pixels, or 0 for whole images")
-    return tile
-
-
-def _bundle_executor(bundle, executor: str | None) -> str:
-    """``--executor`` for a bundle: the integer emulator for a quantized bundle, else torch."""
-    bundle.require_images()
-    return executor or ("emulator" if bundle.manifest.get("quantization", {}).get("status") == "int" else "torch")
-
-
-def _cores() -> int:
-    """CPU cores this process may use (affinity-aware): torch runs inference on all of them."""
-    import os
-
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def _ops(n: float) -> str:
     """Operations in G, or in M below 0.1 G, so that a small non-zero count never shows as 0.0000 G."""
     return f"{n / 1e9:.4f} G" if n == 0 or n >= 1e8 else f"{n / 1e6:.4f} M"
@@ -126,7 +100,9 @@ def count_cmd(
         architecture, preset, weights = ckpt.architecture, str(ckpt.meta.get("preset", "?")), f"trained ({ckpt.name})"
     from neurodeploy.energy import OpCounts, PapersConvention
 
-    torch.set_num_threads(_cores())
+    from neurodeploy.api import usable_cores
+
+    torch.set_num_threads(usable_cores())
     with _progress() as bar:
         bar.add_task(f"count {architecture}/{preset} at {size[0]}x{size[1]}", total=None, info="running one image")
         counts = count(model, size[0], size[1])
@@ -251,46 +227,15 @@ def derain_cmd(
     Every input is read in full before anything is written; outputs appear in --out only
     when all are done (other files already in --out are kept, same names are replaced).
     """
-    import torch
+    from neurodeploy.api import derain, tile_side
 
-    from neurodeploy.checkpoint import load_model
-    from neurodeploy.models.evaluate import derain_files
-
-    tile = _tile_side(tile)
-    if Path(checkpoint).is_dir():
-        model, what = _executor_module(Path(checkpoint), executor)
-    elif executor is not None:
-        raise NeurodeployError("--executor needs a bundle folder; export one with `neurodeploy export`")
-    else:
-        model, _ = load_model(checkpoint)
-        what = "derain"
-    torch.set_num_threads(_cores())
-    with _LazyBar(what, f"{len(images)} image(s), tiles") as bar:  # starts after the inputs were checked
-        written = derain_files(model, images, out, tile=tile, progress=bar.update,
-                               note=lambda line: bar.print(f"note: {line}"))
-    for path in written:
+    tile_side(tile)  # checked before the bar starts: an error stays one line
+    bar = _LazyBar("derain", f"{len(images)} image(s), tiles")  # starts after the inputs were checked
+    with bar:
+        done = derain(checkpoint, images, out, executor=executor, tile=tile, progress=bar.update,
+                      note=lambda line: bar.print(f"note: {line}"))
+    for path in done.files:
         console.print(f"wrote {path}")
-
-
-def _executor_module(bundle_dir: Path, executor: str | None):
-    """A bundle's executor (default: the emulator for a quantized bundle, else torch) as a
-    module ``(N, 3, H, W) -> (N, 3, H, W)``, so that deraining tiles it like a model."""
-    import numpy as np
-    import torch
-
-    from neurodeploy.bundle import Bundle
-    from neurodeploy.targets import make_executor
-
-    bundle = Bundle.open(bundle_dir)
-    executor = _bundle_executor(bundle, executor)
-    runner = make_executor(executor, bundle)
-
-    class ExecutorModule(torch.nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            traces = runner.run(x.detach().double().numpy())
-            return torch.as_tensor(np.stack([t.output for t in traces]), dtype=torch.float32)
-
-    return ExecutorModule(), f"derain ({executor})"
 
 
 def evaluate_cmd(
@@ -303,31 +248,14 @@ def evaluate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON (means: psnr, ssim, input_psnr, input_ssim)."),
 ) -> None:
     """PSNR/SSIM on the Y channel (papers' convention) of the output and of the rainy input; whole images."""
-    import torch
+    from neurodeploy.api import evaluate
 
-    if Path(checkpoint).is_dir():
-        from neurodeploy.bundle import Bundle
-        from neurodeploy.quantized import evaluate_bundle
-
-        torch.set_num_threads(1)
-        bundle = Bundle.open(checkpoint)
-        executor = _bundle_executor(bundle, executor)
-        with _LazyBar(f"evaluate ({executor})") as bar:
-            result = evaluate_bundle(bundle, executor, data, progress=bar.update)
-        title = f"{checkpoint} ({executor}) on {data} (Y channel, BT.601)"
-    else:
-        if executor is not None:
-            raise NeurodeployError("--executor needs a bundle folder; export one with `neurodeploy export`")
-        from neurodeploy.checkpoint import load_model
-        from neurodeploy.models.evaluate import evaluate
-
-        tile = _tile_side(tile)
-        model, ckpt = load_model(checkpoint)
-        torch.set_num_threads(_cores())
-        with _LazyBar(f"evaluate {ckpt.name}", "tiles") as bar:
-            result = evaluate(model, data, progress=bar.update, tile=tile)
-        result["checkpoint"] = str(ckpt.path)
-        title = f"{ckpt.name} on {data} (Y channel, BT.601)"
+    is_bundle = Path(checkpoint).is_dir()
+    with _LazyBar(f"evaluate ({executor or 'bundle'})" if is_bundle else f"evaluate {checkpoint}",
+                  "" if is_bundle else "tiles") as bar:
+        result = evaluate(checkpoint, data, executor=executor, tile=tile, progress=bar.update).data
+    title = (f"{checkpoint} ({result.get('executor', executor)}) on {data} (Y channel, BT.601)" if is_bundle
+             else f"{Path(result['checkpoint']).stem} on {data} (Y channel, BT.601)")
     if as_json:
         _print_json(result)
         return

@@ -29,10 +29,10 @@ def import_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the import record as JSON."),
 ) -> None:
     """Import a checkpoint trained with the authors' code (strict: every tensor must fit)."""
-    from neurodeploy.authors import import_checkpoint
+    from neurodeploy.api import import_checkpoint
 
     command = "neurodeploy " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    result = import_checkpoint(architecture, source, out, preset=preset, command=command, card=card)
+    result = import_checkpoint(architecture, source, out, preset=preset, command=command, card=card).data
     if as_json:
         typer.echo(json.dumps(result, indent=2, default=str))
         return

@@ -34,7 +34,7 @@ sources), and the discrete step each library runs (``v`` membrane, ``x`` input, 
   S (``reset_value``; ``reset_subtract`` is not written either).
 - **Lava** LIF (``targets/loihi/lower.py``): ``v = v (1-dv) + u + bias``, ``S = v > vth``,
   ``v = 0`` where S.
-- **ours** (``neurodeploy.export.lif_to_nir``): ``tau = tau_steps dt``, ``r = tau_steps``;
+- **ours** (``neurodeploy.nir_export.lif_to_nir``): ``tau = tau_steps dt``, ``r = tau_steps``;
   step ``H = V - V/tau_steps + X``, ``S = H >= th``, hard reset to 0.
 
 So both libraries' LIF is Lava's LIF with ``dv = dt/tau`` and input gain ``dt r / tau``

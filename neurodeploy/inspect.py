@@ -50,7 +50,7 @@ def load_graph_for(target: str, size: tuple[int, int] | None = None, dt_s: float
     if path.suffix == ".nir":
         return read_graph(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset), "nir"
     from neurodeploy.checkpoint import build_model, load_checkpoint
-    from neurodeploy.export import export_graph
+    from neurodeploy.nir_export import export_graph
     from neurodeploy.models import get_architecture
 
     ckpt = load_checkpoint(target)

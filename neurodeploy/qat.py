@@ -69,7 +69,7 @@ def plan(model: torch.nn.Module, architecture: str, config: dict, size: tuple[in
     """Export ``model`` at ``size`` and run the passes: which convs PTQ quantizes, and how."""
     import nir
 
-    from neurodeploy.export import export_graph
+    from neurodeploy.nir_export import export_graph
     from neurodeploy.ir.graph import DeployGraph
     from neurodeploy.passes import FLOW
     from neurodeploy.quantize.ptq import _sole_neuron_threshold

@@ -1,6 +1,6 @@
-"""Per-layer counts of a run, for both bundle kinds: what :mod:`neurodeploy.report` tabulates.
+"""Per-layer counts of a run, for both bundle kinds: what :mod:`neurodeploy.reporting` tabulates.
 
-Definitions are in :mod:`neurodeploy.report`'s docstring (a model's bundle) and here (a
+Definitions are in :mod:`neurodeploy.reporting`'s docstring (a model's bundle) and here (a
 ``.nir`` file's bundle, whose graph holds NIR primitives; an "image" is one sample of T steps):
 
 Counts, per sample (mean over samples):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from neurodeploy.checkpoint import save_checkpoint
-from neurodeploy.export import export_graph
+from neurodeploy.nir_export import export_graph
 from neurodeploy.ir import graph_info
 from neurodeploy.models.toy_residual import ToyResidual
 

@@ -35,7 +35,7 @@ def test_deploy_snntorch_nir(tmp_path, capsys):
     pytest.importorskip("snntorch")
     v = _load("deploy_snntorch_nir").main(["--out", str(tmp_path)])
     assert (tmp_path / "snn.nir").is_file()
-    assert v["passed"] and v["layers"] == {"1": 100.0}
+    assert v["passed"] and v["layers"] == {"1": 100.0} and v["snntorch_agreement_pct"] == 100.0
     assert "PASSED" in capsys.readouterr().out
 
 
@@ -66,3 +66,14 @@ def test_compare_derainers_on_a_folder(tmp_path, capsys):
         assert r["passed"] and r["spikes"] > 0 and r["cores"] > 0
         assert 0 < r["energy_45nm_uj"] < r["energy_loihi_uj"] and r["energy_papers_uj"] > 0
     assert "| spikerain-tiny |" in capsys.readouterr().out
+
+
+def test_examples_import_nothing_of_the_project_but_neurodeploy_itself():
+    import ast
+
+    for path in EXAMPLES.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+        ours = [n for n in names if n.split(".")[0] == "neurodeploy"]
+        assert ours and set(ours) == {"neurodeploy"}, (path.name, ours)

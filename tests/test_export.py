@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from neurodeploy.errors import ExportError
-from neurodeploy.export import export_graph, lif_to_nir
+from neurodeploy.nir_export import export_graph, lif_to_nir
 from neurodeploy.ir import graph_info, read_graph, topological_order, write_graph
 from neurodeploy.ir import nodes as nd
 from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d
@@ -144,7 +144,7 @@ def test_read_graph_reports_a_damaged_file(tmp_path):
 @pytest.mark.parametrize("name, preset", [("toy-residual", "default"), ("esdnet", "tiny"), ("spikerain", "tiny")])
 def test_shape_rules_agree_with_running_the_model(name, preset):
     """Export propagates shapes by rule (fast); running the model (on the meta device) must agree."""
-    from neurodeploy.export import infer_shapes, propagate_shapes, trace_ops
+    from neurodeploy.nir_export import infer_shapes, propagate_shapes, trace_ops
     from neurodeploy.models import get_architecture
 
     arch = get_architecture(name)

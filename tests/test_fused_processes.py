@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from neurodeploy.export import export_graph
+from neurodeploy.nir_export import export_graph
 from neurodeploy.ir import graph_info
 from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d, SeqUpsample
 from neurodeploy.models.neurons import LIF

@@ -21,7 +21,7 @@ import pytest
 from neurodeploy import cli
 from neurodeploy.ir import nodes as nd
 from neurodeploy.errors import GraphError
-from neurodeploy.export import export_graph
+from neurodeploy.nir_export import export_graph
 from neurodeploy.ir import METADATA_KEY, read_graph, write_graph
 from neurodeploy.ir.check import check_graph
 from neurodeploy.models.toy_residual import ToyResidual

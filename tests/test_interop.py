@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from neurodeploy.errors import GraphError, LoweringError
-from neurodeploy.export import export_graph
+from neurodeploy.nir_export import export_graph
 from neurodeploy.ir import graph_info, read_graph, write_graph
 from neurodeploy.foreign import from_foreign_nir
 from neurodeploy.targets.crosscheck import (export_snntorch, load_into_norse, load_into_snntorch,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from neurodeploy.export import export_graph
+from neurodeploy.nir_export import export_graph
 from neurodeploy.targets.host_onnx import HostIsland, run_host_onnx, write_host_onnx
 from neurodeploy.ir import DeployGraph, graph_info, read_graph, write_graph
 from neurodeploy.images import DEFAULT_IMAGE, read_image

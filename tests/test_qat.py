@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from neurodeploy.checkpoint import load_checkpoint, load_model
-from neurodeploy.export import export_graph
+from neurodeploy.nir_export import export_graph
 from neurodeploy.ir.graph import DeployGraph
 from neurodeploy.passes import FLOW
 from neurodeploy.qat import FakeQuant, fake_quant_weight, plan, weight_scale

@@ -4,7 +4,7 @@ A pass reads annotations and arrays of the graph, writes its own, and returns wh
 callers need (e.g. the partition's cut edges and islands). The flow (hls4ml's idea) is
 the list :data:`FLOW`; :func:`run_passes` runs it and returns each pass's result by name.
 
-Before the flow, at export (on the torch side, :mod:`neurodeploy.export`): BatchNorm is
+Before the flow, at export (on the torch side, :mod:`neurodeploy.nir_export`): BatchNorm is
 folded into the conv before it, and shapes come from the model; when a graph is read,
 :mod:`neurodeploy.ir.check` infers and checks every node's shape.
 

@@ -1,0 +1,342 @@
+"""The public Python API: the CLI's commands as functions that return typed results.
+
+Every function here is what the command of the same name does (the CLI calls these and
+prints), for both bundle kinds -- a model's and a ``.nir`` file's -- so a script needs
+nothing but ``import neurodeploy``::
+
+    import neurodeploy as nd
+
+    exported = nd.export("esdnet-tiny", "build/bundle", size=(64, 64))
+    verdict = nd.validate(exported.path, executor="lava-float")
+    assert verdict.passed, verdict.first_divergence
+
+Each result keeps the whole JSON the command writes or prints (``.data``, the public
+contract: keys are only ever added) beside the fields most scripts want.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+__all__ = ["Exported", "Validation", "Report", "Evaluation", "Derained", "Imported",
+           "export", "validate", "report", "evaluate", "derain", "import_checkpoint", "run"]
+
+@dataclass(frozen=True)
+class Exported:
+    """A bundle written by :func:`export`.
+
+    Attributes:
+        path: the bundle folder.
+        kind: ``model`` or ``nir``.
+        quantized: True when exported with ``quantize="int"`` (Loihi 2 integers in ``params.npz``).
+        manifest: ``manifest.json``.
+    """
+
+    path: Path
+    kind: str
+    quantized: bool
+    manifest: dict[str, Any] = field(repr=False)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.manifest
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The verdict of :func:`validate` (also written to the bundle's ``validation.json``).
+
+    Attributes:
+        passed: every layer reached ``min_agreement_pct`` and the output ``min_psnr_db`` (and SSIM).
+        executor, reference: the two executors compared.
+        layers: layer -> spike agreement in % of elements (over all steps and samples).
+        output_psnr_db: PSNR of the executor's output against the reference's, in dB.
+        first_divergence: the first layer, step and neuron where they part (None when they never do).
+        data: the whole verdict, as in ``validation.json``.
+    """
+
+    passed: bool
+    executor: str
+    reference: str
+    layers: dict[str, float]
+    output_psnr_db: float
+    first_divergence: dict[str, Any] | None
+    data: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`report` wrote into the bundle (``report.json``, ``report.md``, ``report.html``).
+
+    Attributes:
+        executor: the executor that ran.
+        totals: per image (a ``.nir`` file's bundle: per sample): neurons, spikes, synops, MACs, cores.
+        energy_uj: energy model name -> µJ per image (or sample).
+        files: the files written.
+        data: ``report.json``.
+    """
+
+    executor: str
+    totals: dict[str, Any]
+    energy_uj: dict[str, float]
+    files: list[Path]
+    data: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """PSNR/SSIM of :func:`evaluate` on a paired folder (Y channel, BT.601; means over images).
+
+    Attributes:
+        psnr, ssim: of the output against the clean images (PSNR in dB).
+        input_psnr, input_ssim: of the rainy inputs (the baseline).
+        count: images scored.
+        data: the whole result, per image under ``images``.
+    """
+
+    psnr: float
+    ssim: float
+    input_psnr: float
+    input_ssim: float
+    count: int
+    data: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Derained:
+    """The images :func:`derain` wrote (same names as the inputs), and who derained them."""
+
+    files: list[Path]
+    executor: str
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A checkpoint :func:`import_checkpoint` wrote from the authors' file.
+
+    Attributes:
+        path: the neurodeploy checkpoint (``.pt``); card: its model card (None with ``card=False``).
+        architecture, preset: what was built.
+        data: the import record (also in the checkpoint's ``meta["import"]``).
+    """
+
+    path: Path
+    card: Path | None
+    architecture: str
+    preset: str
+    data: dict[str, Any] = field(repr=False)
+
+
+def export(source: "str | Path", out: "str | Path", *, target: str = "loihi", size: tuple[int, int] | None = None,
+           force: bool = False, quantize: str = "none", calib: "str | Path | None" = None,
+           dt_s: float | None = None, writer: str | None = None, reset: str | None = None,
+           warn: Callable[[str], None] | None = None) -> Exported:
+    """``neurodeploy export``: a checkpoint (file or shipped name) or a ``.nir`` file -> bundle ``out``.
+
+    Args:
+        size: a checkpoint's input (H, W) in pixels (default: the architecture's).
+        quantize: ``none`` or ``int`` (Loihi 2 integers; ``calib``: a folder of images, or for
+            a ``.nir`` file a ``.npy`` input of T time steps).
+        dt_s: a ``.nir`` file: seconds per time step; writer: whose quirks to undo; reset: the
+            reset of a writer that does not write it (``zero`` or ``subtract``).
+        warn: called with each warning line (reading another writer's file).
+    """
+    from neurodeploy.bundle import export_bundle
+    from neurodeploy.bundle_format import bundle_kind
+
+    manifest = export_bundle(source, out, target=target, size=size, force=force, quantize=quantize, calib=calib,
+                             dt_s=dt_s, writer=writer, reset=reset, warn=warn)
+    return Exported(Path(out).resolve(), bundle_kind(manifest), manifest["quantization"]["status"] == "int", manifest)
+
+
+def validate(bundle: "str | Path", *, executor: str | None = None, against: str | None = None,
+             images: Sequence["str | Path"] | None = None, input: "str | Path | None" = None,
+             truth: Sequence["str | Path"] | None = None, min_agreement_pct: float = 100.0,
+             min_psnr_db: float = 60.0, min_ssim: float | None = None,
+             progress: Callable[[str, int, int], None] | None = None) -> Validation:
+    """``neurodeploy validate``: run ``executor`` and ``against`` on the same inputs; compare layer by layer.
+
+    Args:
+        executor: default the most faithful the bundle supports (``lava-float`` where lowered).
+        against: the reference (default ``torch-float64``; ``nir-torch`` for a ``.nir`` file's bundle).
+        images: a model's bundle: image files or folders (default: a shipped rainy photo).
+        input: a ``.nir`` file's bundle: a ``.npy`` of shape (T, ...) or (T, N, ...) (default:
+            100 steps of seeded random spikes).
+        truth: clean images paired with ``images``, scored by PSNR/SSIM.
+    """
+    from neurodeploy.validation import validate_bundle
+
+    result = validate_bundle(bundle, images=list(images) if images else None, executor=executor, reference=against,
+                             min_agreement_pct=min_agreement_pct, min_psnr_db=min_psnr_db, min_ssim=min_ssim,
+                             truth=list(truth) if truth else None, progress=progress,
+                             input_file=None if input is None else Path(input))
+    return Validation(bool(result["passed"]), result["executor"], result["reference"], dict(result["layers"]),
+                      float(result["output_psnr_db"]), result.get("first_divergence"), result)
+
+
+def run(bundle: "str | Path", executor: str | None = None, *, images: Sequence["str | Path"] | None = None,
+        input: "str | Path | None" = None) -> list:
+    """Run one executor on a bundle of either kind: one :class:`~neurodeploy.trace.Trace` per
+    image (or sample), layers over logical time steps. Inputs as :func:`validate`."""
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.targets import make_executor, most_faithful
+    from neurodeploy.validation import run_inputs
+
+    opened = Bundle.open(bundle)
+    executor = executor or most_faithful(opened)
+    runner = make_executor(executor, opened)
+    inputs = opened.inputs(list(images) if images else None, None if input is None else Path(input))
+    return run_inputs(executor, opened, inputs, runner=runner)
+
+
+def report(bundle: "str | Path", *, executor: str | None = None, images: Sequence["str | Path"] | None = None,
+           input: "str | Path | None" = None, truth: Sequence["str | Path"] | None = None,
+           fps: float | None = None, html: bool = True) -> Report:
+    """``neurodeploy report``: per-layer spikes, operations, cores and energy, written into the bundle.
+
+    ``fps``: frames (a ``.nir`` file's bundle: samples) per second for the per-second totals.
+    Other arguments as :func:`validate`.
+    """
+    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.reporting import report_bundle
+
+    if fps is not None and fps <= 0:
+        raise NeurodeployError(f"--fps must be positive, got {fps}")
+    data = report_bundle(bundle, images=list(images) if images else None, executor=executor, fps=fps, html=html,
+                         truth=list(truth) if truth else None, input_file=None if input is None else Path(input))
+    folder = Path(bundle)
+    files = [folder / "report.json", folder / "report.md"] + ([folder / "report.html"] if html else [])
+    energy = {name: float(m["per_image_uj"]) for name, m in data["energy"]["models"].items()}
+    return Report(data["executor"], dict(data["totals"]), energy, files, data)
+
+
+def _bundle_executor(bundle, executor: str | None) -> str:
+    """``executor`` for deraining with a bundle: the integer emulator for a quantized bundle, else torch."""
+    bundle.require_images()
+    return executor or ("emulator" if bundle.manifest.get("quantization", {}).get("status") == "int" else "torch")
+
+
+def _executor_module(bundle_dir: Path, executor: str | None):
+    """A bundle's executor as a torch module ``(N, 3, H, W) -> (N, 3, H, W)`` (so that deraining
+    tiles it like a model), and the executor's name."""
+    import numpy as np
+    import torch
+
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.targets import make_executor
+
+    bundle = Bundle.open(bundle_dir)
+    executor = _bundle_executor(bundle, executor)
+    runner = make_executor(executor, bundle)
+
+    class ExecutorModule(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            traces = runner.run(x.detach().double().numpy())
+            return torch.as_tensor(np.stack([t.output for t in traces]), dtype=torch.float32)
+
+    return ExecutorModule(), executor
+
+
+def usable_cores() -> int:
+    """CPU cores this process may use (affinity-aware): torch runs inference on all of them."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def tile_side(tile: int | None) -> int:
+    """A tile side checked (at least 16 pixels, or 0 for whole images), or the default side."""
+    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.models.evaluate import DEFAULT_TILE
+
+    tile = DEFAULT_TILE if tile is None else tile
+    if tile < 0 or 0 < tile < 16:
+        raise NeurodeployError("--tile takes a side of at least 16 pixels, or 0 for whole images")
+    return tile
+
+
+def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Path", *, executor: str | None = None,
+           tile: int | None = None, progress: Callable[[int, int], None] | None = None,
+           note: Callable[[str], None] | None = None) -> Derained:
+    """``neurodeploy derain``: rainy images of any size -> ``out`` (same names, bit depth and mode), all or nothing.
+
+    Args:
+        source: a checkpoint (file or shipped name) or a model's bundle folder.
+        executor: a bundle's executor (default: ``emulator`` for a quantized bundle, else ``torch``).
+        tile: tile side in pixels (default 512; 0 = whole images).
+        progress: ``progress(tiles done, tiles in all)``; note: called with each note line.
+    """
+    import torch
+
+    from neurodeploy.checkpoint import load_model
+    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.models.evaluate import derain_files
+
+    tile = tile_side(tile)
+    if Path(source).is_dir():
+        model, executor = _executor_module(Path(source), executor)
+    elif executor is not None:
+        raise NeurodeployError("--executor needs a bundle folder; export one with `neurodeploy export`")
+    else:
+        model, _ = load_model(source)
+        executor = "torch"
+    torch.set_num_threads(usable_cores())
+    written = derain_files(model, list(images), out, tile=tile, progress=progress, note=note)
+    return Derained([Path(p) for p in written], executor)
+
+
+def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None = None, tile: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> Evaluation:
+    """``neurodeploy evaluate``: PSNR/SSIM (Y channel) of the output and of the rainy input on a
+    paired folder (``rainy/``, ``clean/``), whole images.
+
+    Args:
+        source: a checkpoint (file or shipped name), or a model's bundle folder (``executor``,
+            default the emulator for a quantized bundle, else torch).
+        tile: a checkpoint's tile side in pixels (default 512; 0 = whole images).
+        progress: ``progress(done, total)`` (images for a bundle, tiles for a checkpoint).
+    """
+    import torch
+
+    from neurodeploy.errors import NeurodeployError
+
+    if Path(source).is_dir():
+        from neurodeploy.bundle import Bundle
+        from neurodeploy.quantized import evaluate_bundle
+
+        torch.set_num_threads(1)
+        bundle = Bundle.open(source)
+        executor = _bundle_executor(bundle, executor)
+        result = evaluate_bundle(bundle, executor, data, progress=progress)
+    else:
+        if executor is not None:
+            raise NeurodeployError("--executor needs a bundle folder; export one with `neurodeploy export`")
+        from neurodeploy.checkpoint import load_model
+        from neurodeploy.models.evaluate import evaluate as evaluate_model
+
+        tile = tile_side(tile)
+        model, ckpt = load_model(source)
+        torch.set_num_threads(usable_cores())
+        result = evaluate_model(model, data, progress=progress, tile=tile)
+        result["checkpoint"] = str(ckpt.path)
+    return Evaluation(float(result["psnr"]), float(result["ssim"]), float(result["input_psnr"]),
+                      float(result["input_ssim"]), int(result["count"]), result)
+
+
+def import_checkpoint(architecture: str, source: "str | Path", out: "str | Path", *, preset: str | None = None,
+                      card: bool = True, command: str = "") -> Imported:
+    """``neurodeploy import``: the authors' ESDNet / SpikeRain ``.pth`` -> a neurodeploy checkpoint ``out``.
+
+    Strict: every tensor must fit, else nothing is written. ``preset`` overrides the size
+    inferred from the tensor shapes; ``card`` writes the model card ``NAME.md`` beside ``out``.
+    """
+    from neurodeploy.authors import import_checkpoint as _import
+
+    result = _import(architecture, source, out, preset=preset, command=command, card=card)
+    return Imported(Path(result["out"]), Path(result["card"]) if result.get("card") else None,
+                    result["architecture"], str(result["preset"]), result)
