@@ -43,7 +43,7 @@ from neurodeploy.checkpoint import build_model, file_sha256, load_checkpoint
 from neurodeploy.errors import BundleError, LoweringError, NeurodeployError
 from neurodeploy.nir_export import export_graph
 from neurodeploy.targets.host_onnx import HostIsland, write_host_onnx
-from neurodeploy.ir import DeployGraph, GraphInfo, graph_info, read_graph, write_graph
+from neurodeploy.ir import DeployGraph, GraphInfo, read_deploy_graph, write_graph
 from neurodeploy.models import get_architecture
 from neurodeploy.passes import FLOW
 from neurodeploy.passes.partition import chip_graph, summarize
@@ -89,14 +89,14 @@ class Bundle:
 
     Attributes:
         kind: ``model`` (a checkpoint's export) or ``nir`` (a ``.nir`` file's).
-        info: the graph's annotations (a model's bundle; None for a ``.nir`` file's, whose
-            graph carries the writer's rules and dt in its node and graph metadata).
+        info: the graph's annotations (a ``.nir`` file's: those of a sequence graph, built on
+            opening from its node kinds, dt and the writer's rules in its node metadata).
     """
 
     path: Path
     manifest: dict[str, Any]
     graph: nir.NIRGraph
-    info: GraphInfo | None
+    info: GraphInfo
     kind: str = KIND_MODEL
     _integers: Any = field(default=None, repr=False)
 
@@ -121,10 +121,9 @@ class Bundle:
                               f"neurodeploy reads version {FORMAT_VERSION}; re-export with `neurodeploy export "
                               f"{source} --out {path} --force`")
         verify_files(path, manifest)
-        if kind == KIND_NIR:
-            return cls(path, manifest, read_graph(path / "graph.nir", dt_s=float(manifest["dt_s"])), None, kind)
-        graph = read_graph(path / "graph.nir")
-        return cls(path, manifest, graph, graph_info(graph), kind)
+        # either kind through the one import: a .nir file's graph gets a sequence graph's annotations
+        g = read_deploy_graph(path / "graph.nir", dt_s=float(manifest["dt_s"]) if kind == KIND_NIR else None)
+        return cls(path, manifest, g.nir, g.info, kind)
 
     # ---------------------------------------------------------------- what differs by kind
     @property
@@ -140,7 +139,7 @@ class Bundle:
     @property
     def dt_s(self) -> float:
         """Seconds per time step."""
-        return float(self.manifest["dt_s"]) if self.is_nir else float(self.info.dt_s)
+        return float(self.info.dt_s)
 
     def inputs(self, images: list[Path] | None = None, input_file: Path | None = None,
                truth: list[Path] | None = None) -> BundleInputs:

@@ -12,11 +12,10 @@ from neurodeploy.ir import nodes as nd
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import GraphInfo, graph_info, read_graph, topological_order
 from neurodeploy.ir import node_shape
-from neurodeploy.ir import DeployGraph
+from neurodeploy.ir import DeployGraph, as_deploy_graph
 from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
 from neurodeploy.ir.nirread import kinds as kinds_of
 from neurodeploy.ir.primitives import SPIKING_KINDS
-from neurodeploy.ir.rules import rules_of
 from neurodeploy.passes.partition import partition, summarize
 
 
@@ -102,6 +101,7 @@ def inspect_target(target: str, size: tuple[int, int] | None = None, dt_s: float
     if FOREIGN_DT_KEY in (graph.metadata or {}):
         result["dt_s"] = float(graph.metadata[FOREIGN_DT_KEY])
         result["writer"] = writer or "nir"
-        rules = {n: rules_of(n, v) for n, v in graph.nodes.items()}
+        seq_info = as_deploy_graph(graph).info  # a sequence graph's annotations: the writer's rules
+        rules = {n: seq_info.rules(n) for n in graph.nodes}
         result["neuron_rules"] = {n: r.describe() for n, r in rules.items() if not r.is_nir}
     return result

@@ -47,9 +47,7 @@ from neurodeploy import __version__
 from neurodeploy.bundle_format import (FORMAT, FORMAT_VERSION, KIND_NIR, MANIFEST, TARGETS, check_destination,
                                        package_version, staged_dir, write_json_atomic)
 from neurodeploy.errors import BundleError, NeurodeployError
-from neurodeploy.ir import read_graph
-from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
-from neurodeploy.ir.rules import rules_of
+from neurodeploy.ir import read_deploy_graph
 from neurodeploy.checkpoint import file_sha256
 from neurodeploy.limits import LOIHI2
 
@@ -76,10 +74,10 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
         raise NeurodeployError("--calib FILE.npy sets the input scale of --quantize int; add --quantize int")
     out = check_destination(Path(out), force)
     nir_file = Path(nir_file)
-    graph = read_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
-    dt = float(graph.metadata[FOREIGN_DT_KEY])
+    g = read_deploy_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
+    graph, dt = g.nir, g.info.dt_s
     graph.metadata[WRITER_KEY] = writer or "nir"
-    mapping = build_map(graph, dt)  # LoweringError (one line naming the node) before anything is written
+    mapping = build_map(g)  # LoweringError (one line naming the node) before anything is written
     input_shape = [int(v) for v in graph.nodes[mapping.input].output_type["output"]]
     quant_summary, params = {"status": "none"}, None
     if quantize == "int":  # QuantizationError (one line naming the node) before anything is written
@@ -100,8 +98,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
             "writer": writer or "nir",
             "reset": reset,  # --reset as given (None: not given)
             # the writer's neuron rules NIR cannot carry (also in graph.nir's node metadata)
-            "neuron_rules": {n: rules_of(n, v).describe() for n, v in graph.nodes.items()
-                             if not rules_of(n, v).is_nir},
+            "neuron_rules": {n: g.info.rules(n).describe() for n in g.order if not g.info.rules(n).is_nir},
             "dt_s": dt,
             "input_shape": input_shape,
             "layers": mapping.layers,

@@ -26,7 +26,6 @@ from neurodeploy.errors import GraphError
 from neurodeploy.ir import primitives as pr
 from neurodeploy.ir import rules as nr
 from neurodeploy.ir import topological_order
-from neurodeploy.ir.nirread import kinds as node_kinds
 from neurodeploy.trace import Trace
 
 
@@ -91,9 +90,11 @@ def _delay(name: str, node: nir.Delay, x: torch.Tensor, dt: float) -> torch.Tens
     return out
 
 
-def eval_primitive(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float) -> torch.Tensor:
+def eval_primitive(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float,
+                   rules: nr.NeuronRules = nr.NIR_RULES) -> torch.Tensor:
     """One primitive of :data:`neurodeploy.ir.primitives.NEW_KINDS` (or Conv2d/LIF) on its
-    summed input ``x`` of shape ``(T, N, *in_shape)``; returns ``(T, N, *out_shape)``."""
+    summed input ``x`` of shape ``(T, N, *in_shape)``; returns ``(T, N, *out_shape)``. A neuron
+    fires and resets by ``rules`` (its graph's ``GraphInfo.rules``; NIR's by default)."""
     if isinstance(node, (nir.Affine, nir.Linear)):
         weight = _t(node.weight, x)
         y = x.reshape(*x.shape[:2], weight.shape[1]) @ weight.T
@@ -117,7 +118,6 @@ def eval_primitive(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float) -> 
     if isinstance(node, nir.Delay):
         return _delay(name, node, x, dt)
     if type(node) in pr.NEURON_PARAMS or isinstance(node, nir.LIF):
-        rules = nr.rules_of(name, node)
         if isinstance(node, nir.LIF):
             return _neuron(name, nir.LIF(**{k: np.asarray(getattr(node, k), dtype=np.float64)
                                             for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")}), x, dt, rules)
@@ -126,28 +126,29 @@ def eval_primitive(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float) -> 
 
 
 class NirSequenceExecutor:
-    """A graph from any NIR writer (as :func:`neurodeploy.ir.read_graph` returns it), run on
+    """A graph from any NIR writer (as :func:`neurodeploy.ir.read_deploy_graph` returns it), run on
     input sequences.
 
     Args:
-        graph: flat, normalised graph (one Input, one Output).
+        graph: flat, normalised graph (one Input, one Output), a DeployGraph or its NIR graph.
         dt_s: seconds per step (default: the dt the graph was read with).
         dtype: torch.float64 by default.
     """
 
     name = "nir-torch"
 
-    def __init__(self, graph: nir.NIRGraph, dt_s: float | None = None, dtype: torch.dtype = torch.float64):
-        from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
+    def __init__(self, graph, dt_s: float | None = None, dtype: torch.dtype = torch.float64):
+        from neurodeploy.ir import as_deploy_graph
 
-        self.graph, self.dtype = graph, dtype
-        self.dt_s = float(dt_s if dt_s is not None else (graph.metadata or {}).get(FOREIGN_DT_KEY, pr.DEFAULT_DT_S))
-        self.order = topological_order(graph)
-        self.kinds = node_kinds(graph)
-        self.layers = [n for n in self.order if self.kinds[n] in pr.NEURON_KINDS]
-        self.input = next(n for n in self.order if isinstance(graph.nodes[n], nir.Input))
-        self.output = next(n for n in self.order if isinstance(graph.nodes[n], nir.Output))
-        self.preds = {n: [s for s, d in graph.edges if d == n] for n in graph.nodes}
+        g = as_deploy_graph(graph, dt_s)
+        self.graph, self.info, self.dtype = g.nir, g.info, dtype
+        self.dt_s = float(g.info.dt_s)
+        self.order = topological_order(self.graph)
+        self.kinds = g.info.node_kinds
+        self.layers = [n for n in self.order if self.kinds[n] in pr.NIR_NEURON_KINDS]
+        self.input = next(n for n in self.order if isinstance(self.graph.nodes[n], nir.Input))
+        self.output = next(n for n in self.order if isinstance(self.graph.nodes[n], nir.Output))
+        self.preds = {n: [s for s, d in self.graph.edges if d == n] for n in self.graph.nodes}
 
     def run_values(self, x: np.ndarray) -> dict[str, torch.Tensor]:
         """``x``: ``(T, N, *input_shape)`` -> every node's output ``(T, N, *shape)``."""
@@ -158,7 +159,8 @@ class NirSequenceExecutor:
                     continue
                 total = sum(values[p] for p in self.preds[name])
                 node = self.graph.nodes[name]
-                values[name] = total if isinstance(node, nir.Output) else eval_primitive(name, node, total, self.dt_s)
+                values[name] = total if isinstance(node, nir.Output) else eval_primitive(
+                    name, node, total, self.dt_s, self.info.rules(name))
         return values
 
     def run(self, x: np.ndarray) -> list[Trace]:

@@ -112,7 +112,7 @@ def eval_node(graph: nir.NIRGraph, info: GraphInfo, name: str, values: dict[str,
     if isinstance(node, nir.LIF):
         if not seq:
             raise GraphError(f"neuron '{name}' receives one image, not a sequence of time steps")
-        return _lif(x, node, info.dt_s, info.spike_condition.get(name, ">") == ">=")
+        return _lif(x, node, info.dt_s, info.rules(name).spike == ">=")
     if isinstance(node, nd.PatchToTime):
         return patch_to_time(x, int(node.r))
     if isinstance(node, nd.NILIF):
@@ -127,7 +127,7 @@ def eval_node(graph: nir.NIRGraph, info: GraphInfo, name: str, values: dict[str,
         return blocks[name](x)
     if type(node) in NEW_KINDS:  # NIR's other primitives (issue 16), semantics in ir/primitives.py
         seq = info.domain(name) == "seq"
-        y = eval_primitive(name, node, x if seq else x.unsqueeze(0), info.dt_s)
+        y = eval_primitive(name, node, x if seq else x.unsqueeze(0), info.dt_s, info.rules(name))
         return y if seq else y[0]
     raise GraphError(f"node '{name}' ({type(node).__name__}) has no torch implementation")
 

@@ -558,9 +558,9 @@ def _joint_domain(name: str, ins: list[str], domain: dict[str, str], info: Graph
 
 _INFO_FIELDS = {f.name for f in fields(GraphInfo)}
 _DICT_FIELDS = ("edge_kinds", "node_kinds", "spike_condition", "modules", "folded_batchnorm", "domains",
-                "side", "island", "window")
-_NODE_TABLES = ("node_kinds", "domains", "spike_condition", "side", "island", "window")
-_VALUES = {"side": ("chip", "host"), "window": host_blocks.WINDOWS}
+                "side", "island", "window", "reset")
+_NODE_TABLES = ("node_kinds", "domains", "spike_condition", "side", "island", "window", "reset")
+_VALUES = {"side": ("chip", "host"), "window": host_blocks.WINDOWS, "reset": ("zero", "subtract")}
 
 
 def _check_metadata(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> GraphInfo | None:
@@ -640,6 +640,7 @@ def _check_metadata(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> GraphI
         if not isinstance(graph.nodes[name], nir.LIF) or cond not in (">=", ">"):
             raise GraphError(f"node {_q(name)}: spike condition {_q(cond)} needs a neuron and '>=' or '>'; {REEXPORT}")
     for key, ok, what in (("latency", lambda v: _is_int(v) and v >= 0, "a number of steps >= 0"),
+                          ("reset_delay", lambda v: _is_int(v) and v in (0, 1), "0 or 1 (steps)"),
                           ("synapse_gain", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
                            and np.isfinite(v), "a finite number"),
                           ("neuron_form", lambda v: isinstance(v, dict), "a map of parameters"),

@@ -16,7 +16,7 @@ import nir
 import numpy as np
 
 from neurodeploy.ir import nodes as nd
-from neurodeploy.ir.info import GraphInfo, attach_info, graph_info
+from neurodeploy.ir.info import FOREIGN_DT_KEY, METADATA_KEY, GraphInfo, attach_info, graph_info
 from neurodeploy.ir.order import topological_order as _order
 
 
@@ -163,3 +163,20 @@ class DeployGraph:
         """The NIR graph with the current annotations in its metadata."""
         attach_info(self.nir, self.info)
         return self.nir
+
+
+def as_deploy_graph(graph: "nir.NIRGraph | DeployGraph", dt_s: float | None = None) -> DeployGraph:
+    """Any graph as a :class:`DeployGraph`: itself; one of ours with its stored annotations; or one
+    from another writer (normalised by :func:`neurodeploy.ir.read_graph`) with a sequence graph's
+    annotations (:func:`neurodeploy.ir.nirread.sequence_info`) at ``dt_s`` seconds per step
+    (default: the dt it was read with, else NIR's 1e-4 s)."""
+    if isinstance(graph, DeployGraph):
+        return graph
+    metadata = graph.metadata if isinstance(graph.metadata, dict) else {}
+    if METADATA_KEY in metadata:
+        return DeployGraph.from_nir(graph)
+    from neurodeploy.ir.nirread import sequence_info
+    from neurodeploy.ir.primitives import DEFAULT_DT_S
+
+    dt = dt_s if dt_s is not None else float(metadata.get(FOREIGN_DT_KEY, DEFAULT_DT_S))
+    return DeployGraph(graph, sequence_info(graph, dt))

@@ -10,11 +10,19 @@ by node name:
   concat | sum | gain | product | host | decode_mean | output`` (graphs from other tools: ``input | conv | lif | output``);
 - ``domains``: node -> ``seq`` (one value per time step) or ``image`` (per image);
 - ``spike_condition``: neuron node -> ``>=`` (the papers fire at equality; NIR says ``>``);
+  with ``reset`` (node -> ``subtract``; absent: ``zero``) and ``reset_delay`` (node -> ``1``:
+  the reset lands one step late; absent: 0) the neuron's rules (:meth:`GraphInfo.rules`,
+  :mod:`neurodeploy.ir.rules`): the papers' ``>=`` and a writer's rules are one mechanism;
 - ``shapes``: node -> per-step output shape (C, H, W);
 - ``lif_params``: ``per_neuron`` (every LIF parameter array has the layer's shape: strict
   NIR readers type-check it) or ``per_channel`` (arrays of shape (C, 1, 1) that broadcast
   over H, W: large graphs, where per-neuron arrays would take gigabytes);
 - ``t_steps``, ``dt_s`` (seconds per step), ``input_shape`` (C, H, W), encoding/decoding.
+
+Two input domains: a model's graph takes an **image** (``input_shape`` (C, H, W), domain
+``image``, encoded into T steps, ``t_steps`` > 0); a graph read from another writer's ``.nir``
+file takes a **sequence** (domain ``seq``: a value of ``input_shape`` -- any rank -- per
+time step; ``t_steps`` 0: the input's length decides), see :func:`sequence_info`.
 """
 
 from __future__ import annotations
@@ -31,8 +39,12 @@ EDGE_BINARY = "binary"
 EDGE_GRADED = "graded"
 EDGE_REAL = "real"
 METADATA_KEY = "neurodeploy"
-# Node kinds whose outputs are spikes (binary for LIF, graded 0..D for NI-LIF): the layers a Trace records.
-NEURON_KINDS = ("lif", "nilif")
+# where read_graph keeps the dt (seconds per step) another writer's file was read with: that
+# file's metadata is the writer's, so no GraphInfo is stored in it (sequence_info builds one)
+FOREIGN_DT_KEY = "neurodeploy.dt_s"
+# Node kinds whose outputs a Trace records: spiking neurons (binary for LIF, IF, CubaLIF, Threshold;
+# graded 0..D for NI-LIF) and NIR's integrators (I, LI, CubaLI: their state). The one list.
+NEURON_KINDS = ("lif", "nilif", "if", "cubalif", "threshold", "li", "cubali", "i")
 # Annotation tables keyed by edge ("src->dst"); every other dict field is keyed by node name.
 EDGE_TABLES = ("edge_kinds", "delays")
 
@@ -43,7 +55,7 @@ class GraphInfo:
 
     t_steps: int
     dt_s: float
-    input_shape: tuple[int, int, int]
+    input_shape: tuple[int, ...]  # an image (C, H, W), or a sequence's per-step value (any rank)
     encode: str = "direct"
     decode: str = "mean_over_time"
     edge_kinds: dict[str, str] = field(default_factory=dict)
@@ -67,6 +79,21 @@ class GraphInfo:
     # Written by post-training quantization (neurodeploy.quantize.ptq): chip node -> its integer
     # form (scale in model units per LSB, mantissas, exponents, rescales of its inputs).
     quant: dict[str, dict] = field(default_factory=dict)
+    # The rest of a neuron's rules beside its spike condition (see module docstring):
+    reset: dict[str, str] = field(default_factory=dict)  # neuron -> "subtract" (absent: "zero")
+    reset_delay: dict[str, int] = field(default_factory=dict)  # neuron -> 1 (absent: 0), time steps
+
+    def rules(self, name: str):
+        """The neuron's spike and reset rules (:class:`neurodeploy.ir.rules.NeuronRules`; NIR's by default)."""
+        from neurodeploy.ir.rules import NeuronRules
+
+        return NeuronRules(self.spike_condition.get(name, ">"), self.reset.get(name, "zero"),
+                           int(self.reset_delay.get(name, 0)))
+
+    @property
+    def takes_sequences(self) -> bool:
+        """True for a graph fed a sequence per time step (another writer's file), False for an image."""
+        return self.t_steps == 0
 
     def domain(self, name: str) -> str:
         """``seq`` (a value per time step) or ``image`` (one value per image) of a node's output."""

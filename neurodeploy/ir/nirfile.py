@@ -8,13 +8,12 @@ import nir
 
 from neurodeploy.errors import GraphError
 from neurodeploy.ir.check import build_nodes, check_graph
-from neurodeploy.ir.info import METADATA_KEY, graph_info
+from neurodeploy.ir.info import FOREIGN_DT_KEY, METADATA_KEY, graph_info
 from neurodeploy.ir.nodes import NeurodeployNode
 from neurodeploy.ir.nirread import build_nested, read_foreign
 from neurodeploy.ir.standins import restore, to_primitives
 
-# where read_graph keeps the dt a foreign file was read with (metadata; not ours, so no GraphInfo)
-FOREIGN_DT_KEY = "neurodeploy.dt_s"
+__all__ = ["FOREIGN_DT_KEY", "read_graph", "read_deploy_graph", "write_graph"]
 
 
 def write_graph(path: str | Path, graph: nir.NIRGraph) -> None:
@@ -123,3 +122,14 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
     except GraphError as exc:
         raise GraphError(f"{path}: {exc}") from exc.__cause__
     return graph
+
+
+def read_deploy_graph(path: str | Path, dt_s: float | None = None, writer: str | None = None,
+                      warn=None, reset: str | None = None):
+    """The pipeline's one import of a ``.nir`` file: :func:`read_graph` (arguments alike), as a
+    :class:`~neurodeploy.ir.DeployGraph` -- ours with the annotations the export wrote, another
+    writer's with the annotations of a sequence graph (:func:`.nirread.sequence_info`: kinds,
+    shapes, dt, the writer's neuron rules)."""
+    from neurodeploy.ir.graph import as_deploy_graph
+
+    return as_deploy_graph(read_graph(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset))

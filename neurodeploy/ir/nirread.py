@@ -377,5 +377,35 @@ def kinds(graph: nir.NIRGraph) -> dict[str, str]:
     return {n: base.get(type(v)) or pr.NEW_KINDS[type(v)] for n, v in graph.nodes.items()}
 
 
-__all__ = ["flatten_subgraphs", "normalize", "read_foreign", "apply_writer", "writer_rules", "kinds", "WRITERS",
+def sequence_info(graph: nir.NIRGraph, dt_s: float):
+    """The annotations of a normalised graph from another writer (:func:`read_foreign`), which
+    takes a sequence: ``t_steps`` 0 (the input's length decides), ``dt_s`` seconds per step,
+    ``input_shape`` the Input's per-step shape (any rank), every node in domain ``seq``, kinds
+    (:func:`kinds`), per-step shapes, edge kinds (``binary`` out of spiking neurons, else
+    ``real``) and each neuron's rules from its node metadata (:mod:`.rules`: the only place
+    they are read; every later stage asks :meth:`GraphInfo.rules`)."""
+    from neurodeploy.ir.info import EDGE_BINARY, EDGE_REAL, GraphInfo
+
+    node_kinds = kinds(graph)
+    shapes = {n: [int(v) for v in node.output_type["output"]] for n, node in graph.nodes.items()}
+    inputs = [n for n, k in node_kinds.items() if k == "input"]
+    info = GraphInfo(t_steps=0, dt_s=float(dt_s),
+                     input_shape=tuple(shapes[inputs[0]]) if len(inputs) == 1 else (),
+                     encode="none", decode="none",
+                     edge_kinds={f"{s}->{d}": EDGE_BINARY if node_kinds[s] in pr.SPIKING_KINDS else EDGE_REAL
+                                 for s, d in graph.edges},
+                     node_kinds=node_kinds, domains={n: "seq" for n in graph.nodes}, shapes=shapes)
+    for name, node in graph.nodes.items():
+        rules = nr.rules_of(name, node)
+        if rules.spike != ">":
+            info.spike_condition[name] = rules.spike
+        if rules.reset != "zero":
+            info.reset[name] = rules.reset
+        if rules.reset_delay:
+            info.reset_delay[name] = int(rules.reset_delay)
+    return info
+
+
+__all__ = ["flatten_subgraphs", "normalize", "read_foreign", "apply_writer", "writer_rules", "kinds", "sequence_info",
+           "WRITERS",
            "RESET_WRITERS", "build_nested"]

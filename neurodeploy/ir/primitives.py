@@ -76,8 +76,8 @@ NEW_KINDS: dict[type, str] = {
     nir.I: "i", nir.LI: "li", nir.IF: "if", nir.CubaLI: "cubali", nir.CubaLIF: "cubalif",
     nir.Threshold: "threshold",
 }
-# kinds whose output a Trace records: spiking neurons (spikes) and integrators (their state)
-NEURON_KINDS = ("lif", "if", "cubalif", "threshold", "li", "cubali", "i")
+# NIR's neuron kinds (the layers a Trace records are info.NEURON_KINDS: these and NI-LIF)
+NIR_NEURON_KINDS = ("lif", "if", "cubalif", "threshold", "li", "cubali", "i")
 SPIKING_KINDS = ("lif", "if", "cubalif", "threshold")
 # neuron parameters per type, and which are time constants (seconds, > 0)
 NEURON_PARAMS: dict[type, tuple[str, ...]] = {

@@ -15,7 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import nir
 import numpy as np
 
 from neurodeploy.errors import LavaRunError
@@ -55,18 +54,19 @@ class NirLavaExecutor:
     """A flat graph read by :func:`neurodeploy.ir.read_graph`, on ``Loihi2SimCfg(floating_pt)``.
 
     Args:
-        graph: the graph; dt_s: seconds per step (default: the dt it was read with).
+        graph: the graph (a DeployGraph, or its NIR graph); dt_s: seconds per step (default: the dt
+            it was read with).
     """
 
     name = "lava-float"
 
-    def __init__(self, graph: nir.NIRGraph, dt_s: float | None = None):
-        from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
-        from neurodeploy.ir.primitives import DEFAULT_DT_S
+    def __init__(self, graph, dt_s: float | None = None):
+        from neurodeploy.ir import as_deploy_graph
 
-        self.graph = graph
-        self.dt_s = float(dt_s if dt_s is not None else (graph.metadata or {}).get(FOREIGN_DT_KEY, DEFAULT_DT_S))
-        self.map: LavaMap = build_map(graph, self.dt_s)
+        g = as_deploy_graph(graph, dt_s)
+        self.graph, self.info = g.nir, g.info
+        self.dt_s = float(g.info.dt_s)
+        self.map: LavaMap = build_map(g)
         self.layers = self.map.layers
 
     def run(self, x: np.ndarray, timeout_s: float | None = None) -> list[Trace]:

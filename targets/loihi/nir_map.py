@@ -76,8 +76,7 @@ import numpy as np
 from neurodeploy.errors import LoweringError
 from neurodeploy.ir import primitives as pr
 from neurodeploy.ir import rules as nr
-from neurodeploy.ir import topological_order
-from neurodeploy.ir.nirread import kinds as node_kinds
+from neurodeploy.ir import DeployGraph, as_deploy_graph, topological_order
 
 SYNAPSES = (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d)
 GRADED_BITS = 24
@@ -163,10 +162,10 @@ def refuse_writer_rules(name: str, rules: nr.NeuronRules, path: str = "fixed_pt"
                             "LIF fires on v > th and resets to zero at once); run it on lava-float (RuleLIF)")
 
 
-def neuron_form(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> dict[str, Any]:
+def neuron_form(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float,
+                rules: nr.NeuronRules = nr.NIR_RULES) -> dict[str, Any]:
     """``du, dv, vth, gain`` (scalars or per-neuron gain), the constant input ``c`` and the
-    writer's ``rules`` (see module doc)."""
-    rules = nr.rules_of(name, node)
+    writer's ``rules`` (``GraphInfo.rules``; see module doc)."""
     form = _neuron_form(name, node, shape, dt)
     form["rules"] = rules
     return form
@@ -205,14 +204,16 @@ def _neuron_form(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float
             "c": np.zeros(shape), "spiking": spiking}
 
 
-def build_map(graph: nir.NIRGraph, dt: float) -> LavaMap:
-    """The Lava processes of a flat, normalised graph (:func:`neurodeploy.ir.read_graph`).
+def build_map(graph: "nir.NIRGraph | DeployGraph", dt: float | None = None) -> LavaMap:
+    """The Lava processes of a flat, normalised graph (:func:`neurodeploy.ir.read_deploy_graph`);
+    ``dt`` seconds per step (default: its annotations').
 
     Raises:
         LoweringError: one line naming the node the mapping cannot express.
     """
+    g = as_deploy_graph(graph, dt)
+    graph, dt, kinds = g.nir, g.info.dt_s, g.info.node_kinds
     order = topological_order(graph)
-    kinds = node_kinds(graph)
     preds = {n: [s for s, d in graph.edges if d == n] for n in graph.nodes}
     succs = {n: [d for s, d in graph.edges if s == n] for n in graph.nodes}
     shape = {n: tuple(int(v) for v in graph.nodes[n].output_type["output"]) for n in graph.nodes}
@@ -290,7 +291,7 @@ def build_map(graph: nir.NIRGraph, dt: float) -> LavaMap:
             port[name] = (name, None)
             continue
         # a neuron layer: every input must be a synapse whose weights take the gain
-        form = neuron_form(name, node, shape[name], dt)
+        form = neuron_form(name, node, shape[name], dt, g.info.rules(name))
         const = np.asarray(form["c"], dtype=np.float64).copy()
         feeds = []
         for p in ps:
