@@ -52,14 +52,16 @@ def test_the_mapping_delays_every_shorter_path_to_the_longest():
     assert m.procs["out"].latency == 4 and m.gap == 4  # balancing is latency, not NIR Delay time
 
 
-def _agreement(graph, x, balanced=True, monkeypatch=None) -> dict[str, float]:
-    from neurodeploy.targets.loihi import nir_map
+def _agreement(graph, x, balanced=True) -> dict[str, float]:
+    from neurodeploy.ir import as_deploy_graph
+    from neurodeploy.passes import lowering_flow, run_passes
     from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
 
-    if not balanced:  # what the mapping did without balancing: each path straight into the join
-        monkeypatch.setattr(nir_map, "_balanced", lambda procs, links, feed, neuron, latency: feed)
+    g = as_deploy_graph(graph)
+    # the passes decide; without balancing (as the model path's test does) each path goes straight into the join
+    run_passes(g, lowering_flow(balance=balanced))
     ref = NirSequenceExecutor(graph).run(x)
-    got = NirLavaExecutor(graph).run(x)
+    got = NirLavaExecutor(g).run(x)
     out = {}
     for layer in ref[0].layers:
         a = np.stack([t.layers[layer] for t in ref])
@@ -78,11 +80,11 @@ def test_a_skip_graph_runs_on_lava_as_nir_torch(tmp_path):
 
 @pytest.mark.lava
 @pytest.mark.slow
-def test_the_skip_graph_unbalanced_parts_at_the_join(tmp_path, monkeypatch):
+def test_the_skip_graph_unbalanced_parts_at_the_join(tmp_path):
     """The same run with every path straight into the join: the verifier's per-layer agreement catches it."""
     nir.write(str(tmp_path / "skip.nir"), skip_graph())
     graph = read_graph(tmp_path / "skip.nir")
-    unbalanced = _agreement(graph, _spikes(30, 2, 10), balanced=False, monkeypatch=monkeypatch)
+    unbalanced = _agreement(graph, _spikes(30, 2, 10), balanced=False)
     assert unbalanced["lif2"] == 100.0 and unbalanced["out"] < 100.0, unbalanced  # only the join parts
 
 

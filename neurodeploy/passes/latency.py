@@ -23,14 +23,17 @@ from __future__ import annotations
 
 from neurodeploy.ir.graph import DeployGraph
 
-# Time steps a node of each kind adds between its input and its output.
-STEPS_ADDED = {"conv": 1}
+# Time steps a node of each kind adds between its input and its output: every synapse
+# (a sequence graph's NIR synapses and pooling too); a NIR Delay is logical time, not latency.
+STEPS_ADDED = {"conv": 1, "affine": 1, "linear": 1, "conv1d": 1, "sumpool": 1, "avgpool": 1}
 SOURCE_KINDS = ("input", "encode")
 
 
 def is_source_island(g: DeployGraph, nodes: list[str]) -> bool:
-    """An island that holds only the graph's image input and the encoder (it repeats the image)."""
-    return all(g.kind(n) in SOURCE_KINDS and (g.kind(n) != "input" or g.domain(n) == "image") for n in nodes)
+    """An island that holds only the graph's input and the encoder: it repeats the image (or
+    sends a sequence graph's input step by step)."""
+    return all(g.kind(n) in SOURCE_KINDS and (g.kind(n) != "input" or g.domain(n) == "image"
+                                              or g.info.takes_sequences) for n in nodes)
 
 
 def island_steps(g: DeployGraph, nodes: list[str]) -> int:

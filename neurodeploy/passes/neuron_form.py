@@ -23,13 +23,19 @@ neurons differ in them, or whose ``v_leak``/``v_reset`` are not 0, is refused by
 
 from __future__ import annotations
 
+from typing import Any
+
 import nir
 import numpy as np
 
 from neurodeploy.errors import LoweringError
+from neurodeploy.ir import primitives as pr
+from neurodeploy.ir import rules as nr
 from neurodeploy.ir.graph import DeployGraph
 
-def _uniform(name: str, what: str, values) -> float:
+
+def uniform(name: str, what: str, values) -> float:
+    """The one value a Loihi layer holds for ``what`` (du, dv, vth ...); refused by name when it varies."""
     values = np.asarray(values, dtype=np.float64)
     if not np.all(values == values.flat[0]):
         raise LoweringError(f"neuron '{name}': {what} varies across neurons; a Loihi layer takes one value")
@@ -43,6 +49,8 @@ def _absorbs(g: DeployGraph, conv: str) -> bool:
 
 def neuron_form(g: DeployGraph) -> dict[str, dict[str, float]]:
     """Write the neuron form of every chip neuron (see module docstring); return it."""
+    if g.info.takes_sequences:
+        return sequence_neuron_form(g)
     dt = g.info.dt_s
     forms: dict[str, dict[str, float]] = {}
     gains: dict[str, float] = {}
@@ -55,11 +63,11 @@ def neuron_form(g: DeployGraph) -> dict[str, dict[str, float]]:
         if not (g.kind(name) == "lif" and g.info.side.get(name) == "chip"):
             continue
         lif = g.node(name)
-        tau = _uniform(name, "tau", lif.tau)
+        tau = uniform(name, "tau", lif.tau)
         if not np.all(np.asarray(lif.v_leak) == 0) or not np.all(np.asarray(lif.v_reset) == 0):
             raise LoweringError(f"neuron '{name}': v_leak and v_reset must be 0 for a Loihi neuron")
-        gain = dt * _uniform(name, "r", lif.r) / tau
-        forms[name] = {"du": 1.0, "dv": dt / tau, "vth": _uniform(name, "v_threshold", lif.v_threshold),
+        gain = dt * uniform(name, "r", lif.r) / tau
+        forms[name] = {"du": 1.0, "dv": dt / tau, "vth": uniform(name, "v_threshold", lif.v_threshold),
                        "input_gain": gain, "fires_at_equality": g.info.spike_condition.get(name, ">") == ">="}
         bias = np.zeros(g.shape(name)[0])
         for src in g.predecessors(name):
@@ -72,4 +80,93 @@ def neuron_form(g: DeployGraph) -> dict[str, dict[str, float]]:
         g.arrays.setdefault(name, {})["bias"] = bias
     g.info.neuron_form = forms
     g.info.synapse_gain = gains
+    return forms
+
+
+# ---------------------------------------------------------------- NIR's neurons (a sequence graph)
+#
+# A graph read from another writer's file holds NIR's neurons with NIR's semantics
+# (neurodeploy.ir.primitives) and the writer's rules (GraphInfo.rules). Each becomes Lava's
+# LIF (u = u (1 - du) + a_in; v = v (1 - dv) + u + bias) in the state v' = v - v_reset, with a
+# gain g folded into the incoming synapses' weights and a constant input c, by this table
+# (targets/loihi/nir_map.py has it with the lowering's side of it):
+#
+# ======== ========== =========== ======================== =================================
+# NIR      du         dv          g (on the weights)       vth; constant input c
+# ======== ========== =========== ======================== =================================
+# LIF      1          dt/tau      dt r / tau               v_th - v_reset; dv (v_leak - v_reset)
+# IF       1          0           dt r                     v_th - v_reset; 0
+# I        1          0           dt r                     +inf (never fires; state read); 0
+# LI       1          dt/tau      dt r / tau               +inf; dv v_leak
+# CubaLIF  dt/tau_syn dt/tau_mem  (dt r/tau_mem)           v_th - v_reset; needs v_leak = v_reset
+#                                 (dt w_in/tau_syn)
+# CubaLI   dt/tau_syn dt/tau_mem  as CubaLIF               +inf; needs v_leak = 0
+# Threshold 1         1           1                        threshold; 0
+# ======== ========== =========== ======================== =================================
+
+def nir_neuron_form(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float,
+                rules: nr.NeuronRules = nr.NIR_RULES) -> dict[str, Any]:
+    """``du, dv, vth, gain`` (scalars or per-neuron gain), the constant input ``c`` and the
+    writer's ``rules`` (``GraphInfo.rules``; see module doc)."""
+    form = _nir_neuron(name, node, shape, dt)
+    form["rules"] = rules
+    return form
+
+
+def _nir_neuron(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> dict[str, Any]:
+    if isinstance(node, nir.LIF):
+        node = nir.LIF(**{k: np.asarray(getattr(node, k), dtype=np.float64)
+                          for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")})
+        p = {k: np.broadcast_to(getattr(node, k), shape) for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")}
+    else:
+        p = pr.neuron_params(name, node, shape, dt)
+    inf = float("inf")
+    if isinstance(node, nir.Threshold):
+        return {"du": 1.0, "dv": 1.0, "vth": uniform(name, "threshold", p["threshold"]), "gain": np.ones(shape),
+                "c": np.zeros(shape), "spiking": True}
+    if isinstance(node, (nir.I, nir.IF)):
+        spiking = isinstance(node, nir.IF)
+        vth = uniform(name, "v_threshold - v_reset", p["v_threshold"] - p["v_reset"]) if spiking else inf
+        return {"du": 1.0, "dv": 0.0, "vth": vth, "gain": dt * p["r"], "c": np.zeros(shape), "spiking": spiking}
+    if isinstance(node, (nir.LI, nir.LIF)):
+        spiking = isinstance(node, nir.LIF)
+        dv = uniform(name, "tau", dt / p["tau"])
+        v_reset = p["v_reset"] if spiking else 0.0
+        vth = uniform(name, "v_threshold - v_reset", p["v_threshold"] - v_reset) if spiking else inf
+        return {"du": 1.0, "dv": dv, "vth": vth, "gain": dt * p["r"] / p["tau"], "c": dv * (p["v_leak"] - v_reset),
+                "spiking": spiking}
+    spiking = isinstance(node, nir.CubaLIF)
+    v_reset = p["v_reset"] if spiking else np.zeros(shape)
+    if np.any(p["v_leak"] != v_reset):
+        raise LoweringError(f"neuron '{name}': a CubaLI(F) with v_leak != v_reset has no exact Lava LIF form "
+                            "(its leak target would pass through the synaptic current)")
+    du, dv = uniform(name, "tau_syn", dt / p["tau_syn"]), uniform(name, "tau_mem", dt / p["tau_mem"])
+    vth = uniform(name, "v_threshold - v_reset", p["v_threshold"] - v_reset) if spiking else inf
+    return {"du": du, "dv": dv, "vth": vth, "gain": dt * p["r"] / p["tau_mem"] * du * p["w_in"],
+            "c": np.zeros(shape), "spiking": spiking}
+
+
+def sequence_neuron_form(g: DeployGraph) -> dict[str, dict[str, Any]]:
+    """The neuron form of every NIR neuron of a sequence graph (table above), in the file's units.
+
+    Writes ``info.neuron_form[node]`` -- ``du``, ``dv``, ``vth`` (one value per layer; ``inf``
+    for a neuron that never fires), ``spiking``, ``fires_at_equality`` -- and the per-neuron
+    arrays ``arrays[node]["gain"]`` (the factor its synapses' weights take) and
+    ``arrays[node]["const"]`` (its constant input ``c``, NIR layout; the synapses' biases are
+    added by the lowering, which knows where they come from).
+
+    Raises:
+        LoweringError: one line naming a neuron Loihi cannot hold (a parameter varying across
+            the layer, a CubaLIF whose leak target is not its reset).
+    """
+    forms: dict[str, dict[str, Any]] = {}
+    for name in g.order:
+        if g.kind(name) not in pr.NIR_NEURON_KINDS:
+            continue
+        form = nir_neuron_form(name, g.node(name), g.shape(name), g.info.dt_s, g.info.rules(name))
+        g.arrays.setdefault(name, {}).update(gain=np.asarray(form["gain"], dtype=np.float64),
+                                             const=np.asarray(form["c"], dtype=np.float64))
+        forms[name] = {"du": form["du"], "dv": form["dv"], "vth": form["vth"], "spiking": form["spiking"],
+                       "fires_at_equality": form["rules"].spike == ">="}
+    g.info.neuron_form = forms
     return forms

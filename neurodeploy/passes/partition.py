@@ -38,6 +38,10 @@ from neurodeploy.models.host_blocks import HOST_OP_HINTS, spec
 from neurodeploy.ops import conv_macs
 
 CHIP_KINDS = ("conv", "lif", "nilif", "patch_to_time", "upsample", "concat", "sum", "gain")
+# A sequence graph's (another writer's file, GraphInfo.takes_sequences): NIR's synapses, neurons,
+# routing and delays, all of which its Lava map runs; its Input and Output are the host's.
+SEQUENCE_CHIP_KINDS = ("conv", "lif", "affine", "linear", "conv1d", "flatten", "sumpool", "avgpool", "scale",
+                       "delay", "i", "li", "if", "cubali", "cubalif", "threshold")
 
 
 @dataclass
@@ -87,7 +91,8 @@ class Partition:
 
 
 def _side(g: DeployGraph, name: str) -> str:
-    return "chip" if g.kind(name) in CHIP_KINDS and g.domain(name) == "seq" else "host"
+    kinds = SEQUENCE_CHIP_KINDS if g.info.takes_sequences else CHIP_KINDS
+    return "chip" if g.kind(name) in kinds and g.domain(name) == "seq" else "host"
 
 
 def _reason(g: DeployGraph, name: str) -> str:

@@ -3,6 +3,14 @@
 The NIR semantics are in :mod:`neurodeploy.ir.primitives`; this module states how each
 primitive becomes a stock Lava process, exactly (float). :mod:`.nir_lava` instantiates it.
 
+**Who decides what.** The passes (:mod:`neurodeploy.passes`, the same flow as a model's,
+run by :func:`build_map` when the graph has not been through them) decide the neuron forms
+(``neuron_form``: the table below, ``GraphInfo.neuron_form`` and the ``gain``/``const``
+arrays), the latency of every node and the delay lines that balance every join
+(``latency``: ``GraphInfo.latency``, ``GraphInfo.delays``) and that every node but the
+Input and Output is the chip's (``partition``). This module lays the processes out and
+folds the gains into the weights.
+
 **Neurons -> Lava's ``LIF``** (``lava.proc.lif``, per step: ``u = u (1 - du) + a_in``;
 ``v = v (1 - dv) + u + bias``; spike ``v > vth``, then ``v = 0``). Lava's state is the
 shifted membrane ``v' = v - v_reset`` (so that Lava's reset to 0 is NIR's reset to
@@ -67,6 +75,7 @@ Lava ``Monitor`` of ``v`` (plus ``v_reset`` = 0).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,61 +156,12 @@ class LavaMap:
             p.params["delay"] for p in self.procs.values() if p.kind == "delay" and not p.params.get("balance"))
 
 
-def _uniform(name: str, what: str, values) -> float:
-    values = np.asarray(values, dtype=np.float64)
-    if not np.all(values == values.flat[0]):
-        raise LoweringError(f"neuron '{name}': {what} varies across neurons; a Loihi layer takes one value")
-    return float(values.flat[0])
-
-
 def refuse_writer_rules(name: str, rules: nr.NeuronRules, path: str = "fixed_pt") -> None:
     """One line naming the neuron, when its writer's rules (:mod:`neurodeploy.ir.rules`)
     need ``RuleLIF``, which has no model on ``path`` (Lava's stock LIF: ``>``, reset to 0 at once)."""
     if not rules.is_nir:
         raise LoweringError(f"neuron '{name}': its writer's rule ({rules.describe()}) has no {path} model (Lava's "
                             "LIF fires on v > th and resets to zero at once); run it on lava-float (RuleLIF)")
-
-
-def neuron_form(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float,
-                rules: nr.NeuronRules = nr.NIR_RULES) -> dict[str, Any]:
-    """``du, dv, vth, gain`` (scalars or per-neuron gain), the constant input ``c`` and the
-    writer's ``rules`` (``GraphInfo.rules``; see module doc)."""
-    form = _neuron_form(name, node, shape, dt)
-    form["rules"] = rules
-    return form
-
-
-def _neuron_form(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float) -> dict[str, Any]:
-    if isinstance(node, nir.LIF):
-        node = nir.LIF(**{k: np.asarray(getattr(node, k), dtype=np.float64)
-                          for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")})
-        p = {k: np.broadcast_to(getattr(node, k), shape) for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")}
-    else:
-        p = pr.neuron_params(name, node, shape, dt)
-    inf = float("inf")
-    if isinstance(node, nir.Threshold):
-        return {"du": 1.0, "dv": 1.0, "vth": _uniform(name, "threshold", p["threshold"]), "gain": np.ones(shape),
-                "c": np.zeros(shape), "spiking": True}
-    if isinstance(node, (nir.I, nir.IF)):
-        spiking = isinstance(node, nir.IF)
-        vth = _uniform(name, "v_threshold - v_reset", p["v_threshold"] - p["v_reset"]) if spiking else inf
-        return {"du": 1.0, "dv": 0.0, "vth": vth, "gain": dt * p["r"], "c": np.zeros(shape), "spiking": spiking}
-    if isinstance(node, (nir.LI, nir.LIF)):
-        spiking = isinstance(node, nir.LIF)
-        dv = _uniform(name, "tau", dt / p["tau"])
-        v_reset = p["v_reset"] if spiking else 0.0
-        vth = _uniform(name, "v_threshold - v_reset", p["v_threshold"] - v_reset) if spiking else inf
-        return {"du": 1.0, "dv": dv, "vth": vth, "gain": dt * p["r"] / p["tau"], "c": dv * (p["v_leak"] - v_reset),
-                "spiking": spiking}
-    spiking = isinstance(node, nir.CubaLIF)
-    v_reset = p["v_reset"] if spiking else np.zeros(shape)
-    if np.any(p["v_leak"] != v_reset):
-        raise LoweringError(f"neuron '{name}': a CubaLI(F) with v_leak != v_reset has no exact Lava LIF form "
-                            "(its leak target would pass through the synaptic current)")
-    du, dv = _uniform(name, "tau_syn", dt / p["tau_syn"]), _uniform(name, "tau_mem", dt / p["tau_mem"])
-    vth = _uniform(name, "v_threshold - v_reset", p["v_threshold"] - v_reset) if spiking else inf
-    return {"du": du, "dv": dv, "vth": vth, "gain": dt * p["r"] / p["tau_mem"] * du * p["w_in"],
-            "c": np.zeros(shape), "spiking": spiking}
 
 
 def build_map(graph: "nir.NIRGraph | DeployGraph", dt: float | None = None) -> LavaMap:
@@ -212,6 +172,11 @@ def build_map(graph: "nir.NIRGraph | DeployGraph", dt: float | None = None) -> L
         LoweringError: one line naming the node the mapping cannot express.
     """
     g = as_deploy_graph(graph, dt)
+    if not g.info.latency:  # the passes decide (neuron forms, latency, delay balancing); on a copy
+        from neurodeploy.passes import run_passes
+
+        g = DeployGraph(g.nir, copy.deepcopy(g.info), {n: dict(a) for n, a in g.arrays.items()}, list(g.order))
+        run_passes(g)
     graph, dt, kinds = g.nir, g.info.dt_s, g.info.node_kinds
     order = topological_order(graph)
     preds = {n: [s for s, d in graph.edges if d == n] for n in graph.nodes}
@@ -291,8 +256,8 @@ def build_map(graph: "nir.NIRGraph | DeployGraph", dt: float | None = None) -> L
             port[name] = (name, None)
             continue
         # a neuron layer: every input must be a synapse whose weights take the gain
-        form = neuron_form(name, node, shape[name], dt, g.info.rules(name))
-        const = np.asarray(form["c"], dtype=np.float64).copy()
+        form, gain = g.info.neuron_form[name], g.arrays[name]["gain"]  # the neuron form pass's
+        const = np.asarray(g.arrays[name]["const"], dtype=np.float64).copy()
         feeds = []
         for p in ps:
             syn = syn_of.get(p)
@@ -301,14 +266,15 @@ def build_map(graph: "nir.NIRGraph | DeployGraph", dt: float | None = None) -> L
                                     "synapse; on Lava every neuron input comes through Affine/Linear/Conv/pooling")
             if len(succs[p]) != 1 or len(succs[syn]) != 1:
                 raise LoweringError(f"'{p}' feeds several nodes; on Lava its weights can take only one neuron's gain")
-            procs[syn].params["row_scale"] = procs[syn].params.get("row_scale", 1.0) * form["gain"]
-            const = const + form["gain"] * np.broadcast_to(bias_in.get(syn, 0.0), shape[name])
-            feeds.append(port[p][0])  # the synapse, or the delay line after it
-        latency = max(procs[f].latency for f in feeds)
-        for feed in feeds:
-            links.append(Link(_balanced(procs, links, feed, name, latency), name))
+            procs[syn].params["row_scale"] = procs[syn].params.get("row_scale", 1.0) * gain
+            const = const + gain * np.broadcast_to(bias_in.get(syn, 0.0), shape[name])
+            feeds.append((p, port[p][0]))  # the synapse, or the delay line after it
+        latency = int(g.info.latency[name])  # the latency pass's, and its delays balance the join
+        for p, feed in feeds:
+            links.append(Link(_balanced(procs, links, feed, name, latency, int(g.info.delays.get(f"{p}->{name}", 0))),
+                              name))
         procs[name] = Proc(name, "lif", lava_shape(shape[name]), {
-            "du": form["du"], "dv": form["dv"], "vth": form["vth"], "rules": form["rules"],
+            "du": form["du"], "dv": form["dv"], "vth": form["vth"], "rules": g.info.rules(name),
             "const": to_lava(np.broadcast_to(const, shape[name]), shape[name])}, latency=latency)
         if not form["spiking"] and any(kinds[d] != "output" for d in succs[name]):
             raise LoweringError(f"neuron '{name}' ({type(node).__name__}) does not spike; on Lava it may feed only "
@@ -320,11 +286,11 @@ def build_map(graph: "nir.NIRGraph | DeployGraph", dt: float | None = None) -> L
     return LavaMap(procs, links, layers, spiking, {n: shape[n] for n in layers}, inp, out_src[0])
 
 
-def _balanced(procs: dict[str, Proc], links: list[Link], feed: str, neuron: str, latency: int) -> str:
-    """``feed``, or a delay line after it that holds its values until ``latency``: the paths
-    into a join differ in depth, and every synapse on a path adds a Lava step, so without it
-    the neuron would sum values of different logical steps (DESIGN.md, delay balancing)."""
-    steps = latency - procs[feed].latency
+def _balanced(procs: dict[str, Proc], links: list[Link], feed: str, neuron: str, latency: int, steps: int) -> str:
+    """``feed``, or a delay line of ``steps`` (the latency pass's delay on this input of the join)
+    after it that holds its values until ``latency``: the paths into a join differ in depth, and
+    every synapse on a path adds a Lava step, so without it the neuron would sum values of
+    different logical steps (DESIGN.md, delay balancing)."""
     if steps == 0:
         return feed
     name = f"balance:{feed}->{neuron}"
