@@ -238,6 +238,7 @@ class ChipLimits:
     dense_accumulator: IntFormat
     conv_accumulator: IntFormat
     graded_payload: IntFormat
+    a_in: IntFormat
     spike_rule: str = "v > vth_mant << state_shift_bits (strictly greater), then v = 0"
 
     # --- names with units for the figures callers use most ---------------------------------
@@ -408,5 +409,11 @@ LOIHI2 = ChipLimits(
         _lava("proc/conv/models.py:73", "s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)"),
         note="Lava's Dense/Conv only test num_message_bits > 0 (binary vs graded) and pass any int32 "
              "payload; 24 bits is the width Lava declares for Conv input and LIF output (lif/models.py:261)"),
+    a_in=IntFormat(
+        "a_in", 16, True, *_signed(16), UNCHECKED, EXACT,
+        _lava("proc/lif/models.py:78", "a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int16, precision=16)"),
+        note="a neuron's synaptic input per step, added to u as a_in << 6. Declared int16; Lava's CPU "
+             "models do not enforce it (a_in = 65536 reaches u as 2**22, tests/test_limits.py), so the "
+             "quantizers keep every neuron input inside the declared 16 bits, as a chip would need"),
 )
 """Loihi 2 as Lava 0.10's bit-accurate models and Intel's public figures describe it."""

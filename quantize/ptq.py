@@ -36,7 +36,8 @@ Formats (Lava 0.10 ``fixed_pt``, see :mod:`neurodeploy.limits`):
 - Conv biases: in the neurons (``v`` units, ``bias_mant << bias_exp``) when the conv feeds
   only neurons (the neuron-form pass moved them); else at the accumulator (``bias_acc``,
   accumulator units: on Loihi 2 a graded pass-through neuron with that bias).
-- Neuron input: ``|a_in| < 2**16`` (``a_in << 6`` must stay inside ``u``'s 24 bits).
+- Neuron input: ``a_in`` inside Lava's declared ``int16`` (``LOIHI2.a_in``; ``a_in << 6`` then stays
+  inside ``u``'s 24 bits with a 4x margin).
 
 NI-LIF (VLIF-Net's graded neuron, a chip node of its own, :class:`neurodeploy.ir.nodes.NILIF`):
 
@@ -71,7 +72,8 @@ ACT_BITS = 16  # graded payload of real-valued chip activations fed to convs (La
 WEIGHT_MAX = 127  # 8-bit signed mantissa, symmetric
 RESCALE_BITS = 8  # |M| of a rescale (relay synapse) in [2**7, 2**8 - 1]
 ACC_HEADROOM_BITS = 22  # calibrated conv accumulators stay below 2**22 (the accumulator wraps at 2**23)
-A_IN_BITS = 16  # |a_in| < 2**16: a_in << 6 stays inside u's 24 bits with a 2x margin
+# a neuron's input per step, largest magnitude: Lava's LIF declares a_in int16 (limits.py, LOIHI2.a_in)
+A_IN_MAX = int(LOIHI2.a_in.hi)
 A_IN_TARGET = 1 << 14  # calibrated neuron input maps to 2**14 when a neuron picks its own input scale
 NILIF_MAX_FRACTION_BITS = 12  # NI-LIF input resolution at most 2**-12 level: enough, and thresholds stay small
 
@@ -231,7 +233,7 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
             form = g.info.neuron_form[name]
             in_scale = common_scale(name)
             peak_a = peak_in * abs(form["input_gain"])
-            if in_scale is None or _positive(peak_a) / in_scale >= (1 << A_IN_BITS) \
+            if in_scale is None or _positive(peak_a) / in_scale > A_IN_MAX \
                     or form["vth"] / in_scale >= chip.vth_mant.hi:
                 in_scale = _positive(peak_a) / A_IN_TARGET
             set_inputs(name, in_scale)

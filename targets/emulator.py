@@ -24,7 +24,7 @@ island handling. Every chip value is an int64 tensor; the arithmetic is Lava 0.1
   (arithmetic shift), ``<< -k`` for ``k < 0``.
 - **Upsample**: nearest copies; bilinear ×2 computes ``16 · interp(x)`` (exact integers).
 - **Host → chip**: ``round_half_even(x / in_scale)``, clipped to the consumer's payload
-  (``|a_in| < 2**16`` into a neuron, 16-bit signed into anything else).
+  (a neuron's ``a_in`` inside ``int16``, ``LOIHI2.a_in``; 16-bit signed into anything else).
 - **Chip → host**: ``x_int · scale`` (model units), float64 -> the island's float32.
 
 Latency: the emulator works on logical time steps (like every Trace); Lava's one-step
@@ -49,7 +49,7 @@ from neurodeploy.errors import BundleError
 from neurodeploy.ir.graph import DeployGraph
 from neurodeploy.ir import nodes as nd
 from neurodeploy.limits import LOIHI2, ChipLimits
-from neurodeploy.quantize.ptq import A_IN_BITS, ACT_BITS, CalibrationRanges
+from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS, CalibrationRanges
 from neurodeploy.targets.nir_torch import patch_to_time
 from neurodeploy.targets.split import SplitExecutor
 from neurodeploy.trace import Trace
@@ -127,7 +127,7 @@ def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Ten
         # du = 4095 (the derainers' current that passes straight through): u[t] depends on a[t] only,
         # so the current and Lava's wrap are computed for all steps at once (same values, one pass)
         lo, hi = (int(u_all.min()), int(u_all.max())) if u_all.size else (0, 0)
-        if hi > _HALF or lo <= -_HALF:  # some current wraps (never with PTQ's |a_in| < 2**16)
+        if hi > _HALF or lo <= -_HALF:  # some current wraps (never with PTQ's int16 a_in)
             cur_all = u_all.astype(np.float64)
             u_all = _wrap_current(cur_all)
             if counts is not None:
@@ -350,7 +350,7 @@ class IntegerEmulator(SplitExecutor):
             if pred in q["rescale"]:
                 x = rescale(x, *q["rescale"][pred])
             return x
-        lim = (1 << A_IN_BITS) - 1 if q["kind"] in ("lif", "nilif") else (1 << (ACT_BITS - 1)) - 1
+        lim = A_IN_MAX if q["kind"] in ("lif", "nilif") else (1 << (ACT_BITS - 1)) - 1
         raw = torch.round(torch.as_tensor(values[pred], dtype=torch.float64) / q["in_scale"])
         x = raw.clamp(-lim, lim)
         self._count(name, "host_input_clipped", int((x != raw).sum()))

@@ -228,5 +228,5 @@ def test_fixed_lowering_refuses_a_process_kind_without_a_fixed_form_by_name():
     finally:
         del FIXED_KINDS["izhikevich"]
     assert fixed.neurons == ["n"] and fixed.nodes["n:in"].kind == "adapter"
-    assert fixed.nodes["n:in"].params["convs"] == [("quantize", 0.5, (1 << 16) - 1)]
+    assert fixed.nodes["n:in"].params["convs"] == [("quantize", 0.5, LOIHI2.a_in.hi)]  # a neuron's int16 a_in
     assert ("x", "n:in") in fixed.float_edges and [(e.src, e.dst) for e in fixed.edges] == [("x", "n:in"), ("n:in", "n")]

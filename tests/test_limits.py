@@ -339,3 +339,20 @@ def test_delay_line_float_model_keeps_fractions_exactly():
     out = _conv_delay("floating_pt", x1, x2)
     assert out["delay1"][:3] == [[0.0] * 4, x1, x2]
     assert out["delay2"][:4] == [[0.0] * 4, [0.0] * 4, x1, x2]
+
+
+@pytest.mark.lava
+def test_a_in_is_lavas_declared_int16_and_both_quantizers_keep_neuron_inputs_inside_it(lif_dense_run):
+    from neurodeploy.quantize import ptq
+    from neurodeploy.targets.loihi import nir_fixed
+
+    assert LOIHI2.a_in.range == (-(1 << 15), (1 << 15) - 1)
+    assert ptq.A_IN_MAX == nir_fixed.A_IN_MAX == LOIHI2.a_in.hi  # one limit, read from limits.py
+    # Lava's CPU model does not enforce the declaration: inputs beyond int16 reach u as a_in << 6
+    # (then u's own 24-bit wrap), so a quantizer that relied on the simulator would pass values a chip
+    # declaring 16 bits cannot take -- which is why the quantizers hold the declared range
+    a_in = np.array(PAYLOADS[:6], dtype=np.int64)
+    beyond = np.abs(a_in) > LOIHI2.a_in.hi
+    assert beyond.any()
+    u1 = np.array(lif_dense_run["u_wrap"]["u"][1])
+    assert (u1[beyond] == LOIHI2.u_state.wrap(LOIHI2.synaptic_input(a_in[beyond]))).all()

@@ -40,7 +40,7 @@ from typing import Any, Callable
 import numpy as np
 
 from neurodeploy.errors import LoweringError
-from neurodeploy.quantize.ptq import A_IN_BITS, ACT_BITS
+from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS
 from neurodeploy.targets.loihi.layout import interp_matrix, patch_to_time_xyc
 from neurodeploy.targets.loihi.lower import LavaEdge, LavaNode, LoweredNetwork
 
@@ -105,8 +105,8 @@ def input_conversion(quant: dict, consumer: str, pred: str, chip_kind: str | Non
     if pred in quant:
         r = q.get("rescale", {}).get(pred)
         return ("rescale", int(r[0]), int(r[1])) if r else ("int",)
-    lif_like = FIXED_KINDS.get(chip_kind or q["kind"], FixedKind()).neuron  # a neuron's a_in: |a_in| < 2**16
-    lim = (1 << A_IN_BITS) - 1 if lif_like else (1 << (ACT_BITS - 1)) - 1
+    lif_like = FIXED_KINDS.get(chip_kind or q["kind"], FixedKind()).neuron  # a neuron's a_in: int16 (LOIHI2.a_in)
+    lim = A_IN_MAX if lif_like else (1 << (ACT_BITS - 1)) - 1
     return ("quantize", float(q["in_scale"]), int(lim))
 
 

@@ -77,7 +77,7 @@ from neurodeploy.ir.rules import NIR_RULES, NeuronRules
 from neurodeploy.targets.loihi.nir_map import LavaMap, Proc, lava_weights
 
 INPUT_BITS = 8  # real-valued input: 8-bit signed payloads (keeps the first synapse's sums small)
-A_IN_MAX = (1 << 15) - 1  # Lava's LIF a_in port is int16 (lava/proc/lif/models.py:78)
+A_IN_MAX = int(LOIHI2.a_in.hi)  # Lava's LIF a_in port is int16 (limits.py, the one place it is read)
 GRADED_MAX = (1 << (LOIHI2.graded_payload_bits - 1)) - 1  # a synapse's sums fed on as a graded payload
 DENSE_ACC_MAX = (1 << 31) - 1  # Lava's Dense sums in int32 (dense/models.py:64, never clamped)
 MAX_SHIFT = 23  # a Dense's sums shifted right by more would drop every 24-bit value
