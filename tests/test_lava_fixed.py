@@ -17,6 +17,7 @@ import torch
 
 from neurodeploy.bundle import Bundle, export_bundle
 from neurodeploy.images import load_inputs
+from neurodeploy.limits import LOIHI2
 from neurodeploy.targets import emulator as emu
 from neurodeploy.targets import make_executor
 from neurodeploy.verify import compare, verdict
