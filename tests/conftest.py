@@ -29,7 +29,8 @@ def _register_fixtures(name: str = "ndfixtures") -> None:
     if name in sys.modules:
         return
     folder = Path(__file__).resolve().parent / "fixtures"
-    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py", submodule_search_locations=[str(folder)])
+    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
     sys.modules[name] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sys.modules[name])
 
