@@ -2,8 +2,8 @@
 read by neurodeploy with ``--writer`` and run against the writer's own simulation (issue 16).
 
 The cases and the measurement are ``tests/fixtures/writer_cases.py`` (``benchmarks/interop_writers.py``
-runs them too and records the numbers in ``benchmarks/interop.md``): a dense LIF / CubaLIF network and a conv SNN with
-pooling and flatten per writer, 100 steps of seeded random spikes at 10 %.
+runs them too and records the numbers in ``benchmarks/interop.md``): a dense LIF / CubaLIF network
+and a conv SNN with pooling and flatten per writer, 100 steps of seeded random spikes at 10 %.
 """
 
 from __future__ import annotations
