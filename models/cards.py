@@ -3,7 +3,11 @@
 ``python -m neurodeploy.models.cards CKPT --test-root ../shared/data/test --out NAME.md``
 evaluates the checkpoint on every paired folder under ``--test-root`` (the same code as
 ``neurodeploy evaluate``) and writes the card; the training facts come from the
-checkpoint's meta (command, wall time, data, epochs).
+checkpoint's meta (command, wall time, data, epochs). The deployment table (float / PTQ /
+QAT) is measured by ``benchmarks/quantize_qat.py``, which writes it onto the shipped cards
+itself (``--cards``); to keep it when a card is rewritten here, name that benchmark's
+results file: ``--deployment benchmarks/quantize_qat.out.json``. (Nothing installed reads
+``benchmarks/`` on its own: a user's installed package has no such folder.)
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_model
+from .checkpoint import load_model, resolve
 
 from .counting import count_params
 from .data import expand_data_dirs
@@ -106,18 +110,21 @@ def with_deployment(text: str, lines: list[str]) -> str:
     return (head.rstrip("\n") + "\n\n" + body + ("\n" + tail if tail else "")).rstrip("\n") + "\n"
 
 
-def _deployment_row(name: str) -> tuple[dict, str] | None:
-    """This checkpoint's row of the QAT benchmark, when the repository has one."""
-    file = Path(__file__).resolve().parent.parent / "benchmarks" / "quantize_qat.out.json"
-    if not file.is_file():
-        return None
-    data = json.loads(file.read_text())
-    row = next((r for r in data.get("rows", []) if r.get("model") == name), None)
-    return (row, data.get("command", "")) if row else None
+def deployment_row(results: dict, name: str) -> tuple[dict, str] | None:
+    """``(row, command)`` of checkpoint ``name`` in a deployment benchmark's results
+    (``{"command": ..., "rows": [{"model": NAME, ...}, ...]}``, the form of
+    ``benchmarks/quantize_qat.out.json``); None when it has no row for ``name``."""
+    row = next((r for r in results.get("rows", []) if r.get("model") == name), None)
+    return (row, results.get("command", "")) if row else None
 
 
-def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "") -> tuple[str, dict]:
-    """The Markdown card and the evaluation results (per test set) of one checkpoint."""
+def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "",
+              deployment: tuple[dict, str] | None = None) -> tuple[str, dict]:
+    """The Markdown card and the evaluation results (per test set) of one checkpoint.
+
+    ``deployment``: ``(row, command)`` of the deployment benchmark (:func:`deployment_row`), put on
+    the card as its deployment section (:func:`deployment_lines`); None: the card has none.
+    """
     torch.set_num_threads(1)
     model, ckpt = load_model(ckpt_path)
     exact, paper = count_params(model)
@@ -173,9 +180,8 @@ def card_text(ckpt_path: str | Path, test_root: str | Path, notes: str = "") -> 
         lines += ["", "## Quantization-aware fine-tuning", "", f"- **method**: {q['method']}",
                   f"- **steps**: {q['iters']} batches of {q['crop']}×{q['crop']} crops from {', '.join(q['data'])}",
                   f"- **command**: `{q['command']}`"]
-    deploy = _deployment_row(name)
-    if deploy:
-        lines += [""] + deployment_lines(*deploy)
+    if deployment:
+        lines += [""] + deployment_lines(*deployment)
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n", results
@@ -187,8 +193,18 @@ def main() -> None:
     ap.add_argument("--test-root", required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--notes", type=Path, help="Markdown file appended as a Notes section.")
+    ap.add_argument("--deployment", type=Path, metavar="JSON",
+                    help="the deployment benchmark's results (benchmarks/quantize_qat.out.json): this "
+                         "checkpoint's row becomes the card's deployment section")
     args = ap.parse_args()
-    text, results = card_text(args.checkpoint, args.test_root, args.notes.read_text() if args.notes else "")
+    deployment = None
+    if args.deployment:
+        name = resolve(args.checkpoint).stem  # the card's name, as card_text names it
+        deployment = deployment_row(json.loads(args.deployment.read_text()), name)
+        if deployment is None:
+            raise SystemExit(f"{args.deployment} has no row for {name}")
+    text, results = card_text(args.checkpoint, args.test_root, args.notes.read_text() if args.notes else "",
+                              deployment)
     args.out.write_text(text)
     print(json.dumps(results, indent=2))
 

@@ -55,11 +55,13 @@ import torch
 from neurodeploy.errors import GraphError, LoweringError
 from neurodeploy.ir import EDGE_BINARY, EDGE_REAL, GraphInfo, attach_info, predecessors, topological_order
 from neurodeploy.ir import nodes as nd
+from neurodeploy.ir.nirread import WRITER_DT_S
 
-# Seconds per step each writer assumes but does not record in the graph:
-# snntorch/export_nir.py and import_nir.py hard-code ``dt = 1e-4``; norse's to_nir and
-# from_nir default to ``dt=0.001``.
-WRITER_DT_S = {"snntorch": 1e-4, "norse": 1e-3}
+# The writers this older image path reads; the seconds per step each assumes but does not
+# record in the graph (snntorch's export_nir.py and import_nir.py hard-code ``dt = 1e-4``,
+# norse's to_nir and from_nir default to ``dt=0.001``) come from the one table of the
+# ``.nir`` reader, WRITER_DT_S, which also knows sinabs and rockpool (not read here).
+SOURCES = ("snntorch", "norse")
 SUPPORTED = "Input, Conv2d, LIF, Output"
 
 
@@ -182,7 +184,7 @@ def from_foreign_nir(graph: nir.NIRGraph, t_steps: int, source: str, *, dt_s: fl
         GraphError: malformed graph (dangling edge, cycle, bad shapes, NaN parameters).
         LoweringError: a node Lava's LIF network cannot compute, named with what to do.
     """
-    if source not in (*WRITER_DT_S, "nir"):
+    if source not in (*SOURCES, "nir"):
         raise GraphError(f"unknown NIR source {source!r}; use 'snntorch', 'norse' or 'nir'")
     if dt_s is None:
         if source == "nir":

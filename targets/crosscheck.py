@@ -22,8 +22,9 @@ import torch
 from torch import nn
 
 from neurodeploy.errors import LoweringError
-from neurodeploy.foreign import SUPPORTED, WRITER_DT_S
+from neurodeploy.foreign import SUPPORTED
 from neurodeploy.ir import GraphInfo, graph_info, predecessors
+from neurodeploy.ir.nirread import WRITER_DT_S
 from neurodeploy.trace import Trace
 
 

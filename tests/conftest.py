@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +16,26 @@ from neurodeploy.ir import graph_info
 from neurodeploy.models.toy_residual import ToyResidual
 
 TOY_CONFIG = {"channels": 4, "t_steps": 4, "v_threshold": 0.15, "tau": 2.0}
+
+
+def _register_fixtures(name: str = "ndfixtures") -> None:
+    """Make ``tests/fixtures/`` importable as the package ``name`` (``from ndfixtures import
+    writer_cases``) for every test module: pytest imports this conftest before them.
+
+    By file location, as benchmarks/_shared.py does for the benchmarks: pytest's importlib mode
+    puts no test folder on the import path, and ``tests.fixtures`` would name the ``tests`` package the
+    lava wheels install into site-packages.
+    """
+    if name in sys.modules:
+        return
+    folder = Path(__file__).resolve().parent / "fixtures"
+    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sys.modules[name])
+
+
+_register_fixtures()
 
 
 def make_toy(seed: int = 0, **overrides) -> ToyResidual:

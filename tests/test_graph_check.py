@@ -26,8 +26,7 @@ from neurodeploy.ir import METADATA_KEY, read_graph, write_graph
 from neurodeploy.ir.check import check_graph
 from neurodeploy.models.toy_residual import ToyResidual
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import fuzz_nir  # noqa: E402
+from ndfixtures import nir_fuzz
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +293,7 @@ def test_cli_inspect_bad_graph_exits_2_with_one_line(g, tmp_path, monkeypatch, c
 
 
 def test_fuzz_300_cases_no_uncaught_exception(base):
-    result = fuzz_nir.run(300, seed=1, bases=[base], roundtrip=0.1)
+    result = nir_fuzz.run(300, seed=1, bases=[base], roundtrip=0.1)
     assert result.cases == 300
     assert result.failed == 0, result.failures[:2]
     assert result.outcomes["graph_error"] > 250
@@ -302,7 +301,7 @@ def test_fuzz_300_cases_no_uncaught_exception(base):
 
 @pytest.mark.slow
 def test_fuzz_10000_cases_no_uncaught_exception():
-    result = fuzz_nir.run(10_000, seed=0)
+    result = nir_fuzz.run(10_000, seed=0)
     assert result.cases == 10_000
     assert result.failed == 0, result.failures[:2]
 

@@ -191,6 +191,15 @@ def test_unsupported_foreign_graphs_fail_with_one_clear_line():
         from_foreign_nir(norse.to_nir(leaky, sample), T, "norse")
 
 
+@pytest.mark.parametrize("source", ["sinabs", "rockpool", "bogus"])
+def test_this_image_path_reads_snntorch_and_norse_only(source):
+    """The dt table is the ``.nir`` reader's (it also knows sinabs, whose dt is None, and rockpool);
+    this older path still names its own sources instead of running on with a missing dt."""
+    graph = export_snntorch(snntorch_net(1), (2, 8, 8))
+    with pytest.raises(GraphError, match=f"unknown NIR source '{source}'; use 'snntorch', 'norse' or 'nir'"):
+        from_foreign_nir(graph, T, source)
+
+
 # --- our graphs -> their importers -----------------------------------------------------
 
 

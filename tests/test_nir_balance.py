@@ -92,21 +92,16 @@ def test_upstream_norse_to_nir_drops_a_skip_path(tmp_path):
     """norse 1.1's ``to_nir`` (nirtorch's deprecated ``extract_nir_graph``) writes the residual
     net without its skip path and without the neuron the paths join in; nirtorch's
     ``torch_to_nir`` with norse's own module map writes it whole (the writer case
-    ``norse: residual`` in benchmarks/interop_writers.py). Fails when norse fixes it."""
+    ``norse: residual`` in tests/fixtures/writer_cases.py). Fails when norse fixes it."""
     pytest.importorskip("norse")
-    import sys
-    from pathlib import Path
-
-    import torch
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import interop_writers as iw
     import norse.torch as norse
+    import torch
+    from ndfixtures import writer_cases as iw
 
     net = iw.NorseSkip()
     lost = norse.to_nir(net, torch.zeros(1, 16))
     assert "skip" not in lost.nodes and "lif3" not in lost.nodes, sorted(lost.nodes)
-    iw._norse_skip_write(net, tmp_path / "skip.nir")
+    iw.norse_skip_write(net, tmp_path / "skip.nir")
     whole = nir.read(str(tmp_path / "skip.nir"))
     assert {("x", "skip"), ("skip", "lif3"), ("fc3", "lif3")} <= set(whole.edges)
 

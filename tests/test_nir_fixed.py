@@ -1,7 +1,8 @@
 """Graphs from any NIR writer in Loihi 2 integers: Lava fixed_pt against the integer reference (issue 16).
 
 Files are written at test time by the real writers (snntorch, norse, sinabs, rockpool;
-``benchmarks/interop_writers.py``) and by the ``nir`` package (``benchmarks/interop_fixed.py``),
+``tests/fixtures/writer_cases.py``) and by the ``nir`` package (``tests/fixtures/nir_graphs.py``; cases and
+run: ``tests/fixtures/fixed_cases.py``, which ``benchmarks/interop_fixed.py`` runs too),
 quantized as ``neurodeploy export net.nir --quantize int`` does, and run by Lava's fixed_pt
 models (``lava-fixed``) and the torch int64 reference (``emulator``), which must agree on
 every spike and state; the float reference (``nir-torch``) measures what quantization costs.
@@ -10,25 +11,22 @@ every spike and state; the float reference (``nir-torch``) measures what quantiz
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import nir
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import interop_fixed as ifx  # noqa: E402
-import interop_writers as iw  # noqa: E402
+from neurodeploy.errors import LoweringError
+from neurodeploy.ir import read_graph
+from neurodeploy.ir.rules import NeuronRules, set_rules
+from neurodeploy.quantize.ptq import QuantizationError
+from neurodeploy.targets.loihi.nir_fixed import check_params, quantize_map
+from neurodeploy.targets.loihi.nir_map import build_map
+from neurodeploy.targets.nir_emulator import NirIntegerEmulator
+from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
-from neurodeploy.errors import LoweringError  # noqa: E402
-from neurodeploy.ir import read_graph  # noqa: E402
-from neurodeploy.ir.rules import NeuronRules, set_rules  # noqa: E402
-from neurodeploy.quantize.ptq import QuantizationError  # noqa: E402
-from neurodeploy.targets.loihi.nir_fixed import check_params, quantize_map  # noqa: E402
-from neurodeploy.targets.loihi.nir_map import build_map  # noqa: E402
-from neurodeploy.targets.nir_emulator import NirIntegerEmulator  # noqa: E402
-from neurodeploy.targets.nir_primitives import NirSequenceExecutor  # noqa: E402
+from ndfixtures import fixed_cases as ifx
+from ndfixtures import writer_cases as iw
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 CASES = {c.name: c for c in ifx.cases()}

@@ -11,9 +11,6 @@ issue's default input).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import nir
 import numpy as np
 import pytest
@@ -25,8 +22,7 @@ from neurodeploy.ir import read_graph
 from neurodeploy.ir.nirread import kinds
 from neurodeploy.targets.nir_primitives import NirSequenceExecutor, eval_primitive
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import interop_fixed as ifx  # noqa: E402
+from ndfixtures import nir_graphs
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # nirtorch inside the writers
 
@@ -420,8 +416,8 @@ def test_lava_runs_conv_pool_flatten_if_lif_cubalif_as_torch(tmp_path):
 
 def dense_lava_graph(last: str) -> nir.NIRGraph:
     """Conv1d -> Threshold -> Flatten -> Linear -> Scale -> LIF -> Delay -> Affine -> ``last``
-    (the graph the Lava fixed_pt benchmark runs too: ``benchmarks/interop_fixed.py: hand_dense``)."""
-    return ifx.hand_dense(last)()
+    (the graph the Lava fixed_pt benchmark runs too: ``tests/fixtures/nir_graphs.py: hand_dense``)."""
+    return nir_graphs.hand_dense(last)()
 
 
 @pytest.mark.lava

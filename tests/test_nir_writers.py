@@ -1,21 +1,17 @@
 """NIR files written at test time by snntorch, norse, sinabs and rockpool (real libraries),
 read by neurodeploy with ``--writer`` and run against the writer's own simulation (issue 16).
 
-The cases and the measurement are ``benchmarks/interop_writers.py`` (which records the
-numbers in ``benchmarks/interop.md``): a dense LIF / CubaLIF network and a conv SNN with
-pooling and flatten per writer, 100 steps of seeded random spikes at 10 %.
+The cases and the measurement are ``tests/fixtures/writer_cases.py`` (``benchmarks/interop_writers.py``
+runs them too and records the numbers in ``benchmarks/interop.md``): a dense LIF / CubaLIF network
+and a conv SNN with pooling and flatten per writer, 100 steps of seeded random spikes at 10 %.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import interop_writers as iw  # noqa: E402
+from ndfixtures import writer_cases as iw
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 CASES = {f"{c.writer}: {c.net}": c for c in iw.cases()}
@@ -54,7 +50,7 @@ def test_writer_file_runs_as_the_writer_on_nir_torch(name, tmp_path):
     # the writer's neuron rules NIR cannot carry are read with --writer (neurodeploy/ir/rules.py)
     assert row["nir_torch"] == {layer: 100.0 for layer in row["firing_rate"]}, row
     # read from the .nir file where nir.write can store the writer's graph, else in memory
-    # (benchmarks/interop_writers.py WRITE_NOTES says why); rockpool's needs the singleton warning
+    # (tests/fixtures/writer_cases.py WRITE_NOTES says why); rockpool's needs the singleton warning
     assert row["file"] == (name in FROM_FILE), row
     rules, needed = RULES.get(name, ({}, set()))
     assert row["neuron_rules"] == rules, row

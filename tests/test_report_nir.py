@@ -5,7 +5,6 @@ checked against an independent count from the spikes (synops = spikes x fan-out)
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import nir
@@ -13,8 +12,6 @@ import numpy as np
 import pytest
 
 from neurodeploy.energy import MODELS
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 DT = 1e-4
@@ -111,7 +108,7 @@ def test_report_of_a_sinabs_file_counts_conv_borders_and_pooled_macs(run_cli, tm
     """sinabs conv(2->4, 3x3, pad 1) + IAF + SumPool2d(2) + Flatten + Linear(64->5) + IAF, on
     --input FILE.npy (30 steps, amplitude 3): the counts from the spikes, by hand."""
     pytest.importorskip("sinabs")
-    import interop_writers as iw
+    from ndfixtures import writer_cases as iw
 
     case = {f"{c.writer}: {c.net}": c for c in iw.cases()}["sinabs: conv+IAF+SumPool+Flatten"]
     case.write(case.build(), tmp_path / "sinabs.nir")

@@ -49,3 +49,26 @@ def test_card_numbers_reproduce(entry):
         r = evaluate(model, TEST_ROOT / set_name)
         assert f"{r['psnr']:.2f}" == psnr and f"{r['ssim']:.4f}" == ssim
         assert f"{r['input_psnr']:.2f}" == in_psnr and f"{r['input_ssim']:.4f}" == in_ssim
+
+
+def test_card_text_puts_the_deployment_row_it_is_handed_and_reads_no_benchmark_file(tmp_path):
+    """The deployment section comes from the row the caller passes (benchmarks/quantize_qat.py, or
+    ``--deployment FILE``), laid out by deployment_lines before the notes; without one the card has
+    none, even for esdnet-tiny, which has a row in the repository's benchmark results."""
+    from neurodeploy.images import DEFAULT_IMAGE, read_image, write_image
+    from neurodeploy.models.cards import DEPLOY_HEADING, card_text, deployment_lines, deployment_row
+
+    img = read_image(DEFAULT_IMAGE)
+    for side, crop in (("rainy", img[:, 100:116, 200:216]), ("clean", img[:, 40:56, 300:316])):
+        (tmp_path / "set" / side).mkdir(parents=True)
+        write_image(tmp_path / "set" / side / "a.png", crop)
+    row = {"model": "esdnet-tiny", "test": "T", "images": 2, "float_psnr": 25.0, "float_ssim": 0.9,
+           "ptq_psnr": 24.9, "ptq_ssim": 0.89, "ptq_cost_db": 0.1, "calib": "C"}
+    handed = deployment_row({"command": "cmd", "rows": [{"model": "other"}, row]}, "esdnet-tiny")
+    assert handed == (row, "cmd") and deployment_row({"rows": [row]}, "vlifnet-tiny") is None
+    text, results = card_text("esdnet-tiny", tmp_path, notes="keep me", deployment=handed)
+    section = "\n".join(deployment_lines(row, "cmd"))
+    assert text.count(DEPLOY_HEADING) == 1 and section in text
+    assert text.index(section) < text.index("## Notes\n\nkeep me") and list(results) == ["set"]
+    plain, _ = card_text("esdnet-tiny", tmp_path)
+    assert DEPLOY_HEADING not in plain and plain.startswith("# esdnet-tiny\n")
