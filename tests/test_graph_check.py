@@ -321,3 +321,12 @@ def test_a_read_that_hangs_becomes_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(GraphError, match="did not finish within 1 s") as exc:
         graph_mod.read_graph(path)
     assert time.perf_counter() - start < 10 and "\n" not in str(exc.value)
+
+
+def test_every_supported_node_type_has_its_field_checker():
+    """check_graph accepts exactly the types of KIND_OF_TYPE; each needs its checker in
+    ir/fields.py, else its nodes would reach the shape checks unchecked (a KeyError)."""
+    from neurodeploy.ir.check import KIND_OF_TYPE
+    from neurodeploy.ir.fields import FIELD_CHECKS
+
+    assert set(FIELD_CHECKS) == set(KIND_OF_TYPE)

@@ -1,8 +1,10 @@
 """The intermediate representation every stage after export shares.
 
 - :mod:`.nodes` -- neurodeploy's node types beside NIR's (encode, decode, concat, host blocks ...);
-- :mod:`.info` -- the annotations stored in a graph's metadata (:class:`GraphInfo`);
+- :mod:`.info` -- the annotations stored in a graph's metadata (:class:`GraphInfo`, which
+  parses and checks itself);
 - :mod:`.order` -- the one topological order;
+- :mod:`.fields` -- each node type's field checks, registered by type;
 - :mod:`.check` -- the strict checks a graph passes before anything runs it;
 - :mod:`.graph` -- :class:`DeployGraph`, the graph + annotations + arrays object;
 - :mod:`.nirfile` -- reading and writing ``.nir`` files.

@@ -29,11 +29,15 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any
 
 import nir
+import numpy as np
 
 from neurodeploy.errors import GraphError
+from neurodeploy.ir.values import REEXPORT, is_finite_number, is_int, one_line, quoted, short
+from neurodeploy.models.host_blocks import WINDOWS
 
 EDGE_BINARY = "binary"
 EDGE_GRADED = "graded"
@@ -47,6 +51,24 @@ FOREIGN_DT_KEY = "neurodeploy.dt_s"
 NEURON_KINDS = ("lif", "nilif", "if", "cubalif", "threshold", "li", "cubali", "i")
 # Annotation tables keyed by edge ("src->dst"); every other dict field is keyed by node name.
 EDGE_TABLES = ("edge_kinds", "delays")
+# The values GraphInfo's fields may take (checked by GraphInfo.__post_init__).
+EDGE_KINDS = (EDGE_BINARY, EDGE_GRADED, EDGE_REAL)
+DOMAINS = ("seq", "image")
+SIDES = ("chip", "host")
+SPIKE_CONDITIONS = (">=", ">")
+LIF_LAYOUTS = ("per_neuron", "per_channel")
+MAX_T_STEPS = 1_000_000  # beyond this a T is damage, and executors would allocate T copies of the image
+_DAMAGED = "the graph's neurodeploy metadata is damaged ({}); " + REEXPORT
+# node -> text tables; edge_kinds too (its allowed values are checked on their own below)
+_TEXT_TABLES = ("edge_kinds", "node_kinds", "spike_condition", "modules", "folded_batchnorm", "domains",
+                "side", "island", "window", "reset")
+RESETS = ("zero", "subtract")
+# node -> value tables: what each value must be
+_VALUE_TABLES = (("latency", lambda v: is_int(v) and v >= 0, "a number of steps >= 0"),
+                 ("synapse_gain", is_finite_number, "a finite number"),
+                 ("neuron_form", lambda v: isinstance(v, dict), "a map of parameters"),
+                 ("quant", lambda v: isinstance(v, dict), "a map of integer parameters"),
+                 ("reset_delay", lambda v: is_int(v) and v in (0, 1), "0 or 1 (steps)"))
 
 
 @dataclass
@@ -95,6 +117,97 @@ class GraphInfo:
         """True for a graph fed a sequence per time step (another writer's file), False for an image."""
         return self.t_steps == 0
 
+    def __post_init__(self) -> None:
+        """Refuse field values no stage can use, with the one-line messages of a damaged
+        file; whether the tables name the graph's own nodes and edges is a graph check
+        (:mod:`neurodeploy.ir.check`)."""
+        bad = _DAMAGED.format
+        # a sequence graph (another writer's file: no encoder) has t_steps 0, its input decides
+        sequence = self.encode == "none"
+        if not is_int(self.t_steps) or not (0 if sequence else 1) <= self.t_steps <= MAX_T_STEPS:
+            raise GraphError(bad(f"t_steps {short(self.t_steps)} is not an integer in 1..{MAX_T_STEPS}"))
+        if not is_finite_number(self.dt_s) or not self.dt_s > 0:
+            raise GraphError(bad(f"dt_s {short(self.dt_s)} is not a positive number of seconds"))
+        shape = self.input_shape
+        rank_ok = len(shape) >= 1 if sequence and isinstance(shape, (list, tuple)) else len(shape) == 3 \
+            if isinstance(shape, (list, tuple)) else False
+        if not rank_ok or not all(is_int(v) and v > 0 for v in shape):
+            raise GraphError(bad(f"input_shape {short(shape)} is not (C, H, W)"))
+        self.input_shape = tuple(shape)
+        for key in ("encode", "decode"):
+            if not isinstance(getattr(self, key), str):
+                raise GraphError(bad(f"{key} is not text"))
+        for key in _TEXT_TABLES:
+            table = getattr(self, key)
+            if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+                raise GraphError(bad(f"{key} is not a map of names to text"))
+        if not isinstance(self.shapes, dict) or not all(
+                isinstance(v, (list, tuple)) and v and all(is_int(x) and x > 0 for x in v) for v in self.shapes.values()):
+            raise GraphError(bad("shapes is not a map of node names to positive sizes"))
+        if self.lif_params not in LIF_LAYOUTS:
+            raise GraphError(bad(f"lif_params {short(self.lif_params)} is not {' or '.join(LIF_LAYOUTS)}"))
+        for key, allowed in (("side", SIDES), ("window", WINDOWS), ("reset", RESETS)):
+            for name, value in getattr(self, key).items():
+                if value not in allowed:
+                    raise GraphError(f"node {quoted(name)}: the metadata's {key} {quoted(value)} is not one of "
+                                     f"{', '.join(allowed)}; {REEXPORT}")
+        for name, value in self.domains.items():
+            if value not in DOMAINS:
+                raise GraphError(f"node {quoted(name)}: the metadata's domain {quoted(value)} is not seq or image; "
+                                 f"{REEXPORT}")
+        for name, cond in self.spike_condition.items():
+            if cond not in SPIKE_CONDITIONS:
+                raise GraphError(f"node {quoted(name)}: spike condition {quoted(cond)} needs a neuron and '>=' or "
+                                 f"'>'; {REEXPORT}")
+        for key, ok, what in _VALUE_TABLES:
+            table = getattr(self, key)
+            if not isinstance(table, dict):
+                raise GraphError(bad(f"{key} is not a map of node names"))
+            for name, value in table.items():
+                if not ok(value):
+                    raise GraphError(f"node {quoted(name)}: the metadata's {key} {short(value)} is not {what}; "
+                                     f"{REEXPORT}")
+        if not isinstance(self.delays, dict) or not all(is_int(v) and v >= 1 for v in self.delays.values()):
+            raise GraphError(bad("delays is not a map of the graph's edges to steps >= 1"))
+        for key, kind in self.edge_kinds.items():
+            if kind not in EDGE_KINDS:
+                raise GraphError(f"edge {quoted(key)}: kind {quoted(kind)} is not one of {', '.join(EDGE_KINDS)}; "
+                                 f"{REEXPORT}")
+
+    @classmethod
+    def from_json(cls, raw: str | bytes | Any) -> "GraphInfo":
+        """The annotations from their JSON text (``str`` or UTF-8 ``bytes``; h5py's 0-d
+        array of either is taken too), checked.
+
+        Raises:
+            GraphError: one line: not JSON, not an object, an unknown or a missing field,
+                or a field value ``__post_init__`` refuses.
+        """
+        bad = _DAMAGED.format
+        if isinstance(raw, np.ndarray) and raw.ndim == 0:
+            raw = raw.item()
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise GraphError(bad("not UTF-8")) from None
+        if not isinstance(raw, str):
+            raise GraphError(bad(f"{type(raw).__name__}, not JSON text"))
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise GraphError(bad(f"not JSON: {one_line(exc)}")) from None
+        if not isinstance(data, dict):
+            raise GraphError(bad("not a JSON object"))
+        known = fields(cls)
+        unknown = sorted(set(data) - {f.name for f in known})
+        if unknown:
+            raise GraphError(bad(f"unknown field {quoted(unknown[0])}"))
+        for f in known:
+            if f.default is MISSING and f.default_factory is MISSING and f.name not in data:
+                raise GraphError(bad(f"no {f.name}"))
+        return cls(**data)
+
     def domain(self, name: str) -> str:
         """``seq`` (a value per time step) or ``image`` (one value per image) of a node's output."""
         return self.domains.get(name, "seq")
@@ -133,15 +246,8 @@ def attach_info(graph: nir.NIRGraph, info: GraphInfo) -> None:
 
 
 def graph_info(graph: nir.NIRGraph) -> GraphInfo:
+    """The graph's annotations (:meth:`GraphInfo.from_json` of its metadata)."""
     raw = (graph.metadata or {}).get(METADATA_KEY) if isinstance(graph.metadata, dict) else None
     if raw is None:
         raise GraphError("the NIR graph has no neurodeploy metadata; export it with `neurodeploy export`")
-    try:
-        if isinstance(raw, bytes):
-            raw = raw.decode("utf-8")
-        data = json.loads(str(raw))
-        data["input_shape"] = tuple(data["input_shape"])
-        return GraphInfo(**data)
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-        raise GraphError(f"the graph's neurodeploy metadata is damaged ({type(exc).__name__}: {exc}); "
-                         "re-export the graph") from None
+    return GraphInfo.from_json(raw)
