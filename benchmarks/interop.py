@@ -4,9 +4,9 @@
     .venv/bin/python benchmarks/interop.py --write    # also rewrites benchmarks/interop.md up to KEEP_FROM
 
 Directions (direct encoding: the same input on each of T steps):
-1. snntorch / norse network -> their NIR writer -> ``from_foreign_nir`` -> Lava
-   ``floating_pt`` (float64) and the NIR torch executor (``targets/nir_torch.py``,
-   float64), against the library's own simulation (float32).
+1. snntorch / norse network -> their NIR writer -> the one import (``neurodeploy.ir.import_graph``,
+   ``--writer``: a sequence graph, the image shown for T steps) -> Lava ``floating_pt`` (float64) and
+   NIR in torch (``targets/nir_primitives.py``, float64), against the library's own simulation (float32).
 2. our network (DirectEncode, SeqConv2d, LIF, MeanDecode) -> ``export_graph`` ->
    ``load_into_snntorch`` / ``load_into_norse`` -> the library's simulation (float32, as
    their importers build it), against our torch model in float32.
@@ -40,14 +40,14 @@ import snntorch as snn  # noqa: E402
 from snntorch.import_nir import import_from_nir  # noqa: E402
 
 from neurodeploy.nir_export import export_graph  # noqa: E402
-from neurodeploy.ir import graph_info  # noqa: E402
-from neurodeploy.foreign import from_foreign_nir
+from neurodeploy.errors import NeurodeployError  # noqa: E402
+from neurodeploy.ir import graph_info, import_graph  # noqa: E402
 from neurodeploy.targets.crosscheck import (export_snntorch, load_into_norse, load_into_snntorch,  # noqa: E402
                                  plain_nir, run_library)
 from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d  # noqa: E402
 from neurodeploy.models.neurons import LIF  # noqa: E402
-from neurodeploy.targets.loihi.executor import LavaSimExecutor  # noqa: E402
-from neurodeploy.targets.nir_torch import NirTorchExecutor  # noqa: E402
+from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor  # noqa: E402
+from neurodeploy.targets.nir_primitives import NirSequenceExecutor  # noqa: E402
 from neurodeploy.targets.torch_reference import TorchReference  # noqa: E402
 from neurodeploy.verify import verdict  # noqa: E402
 
@@ -106,26 +106,39 @@ def rate(traces) -> float:
     return float(np.mean([np.mean([t.layers[k].mean() for k in t.layers]) for t in traces]))
 
 
+def layer_agreement(reference, other, layers) -> dict[str, float]:
+    """Per layer, equal (step, neuron) entries in % (a sequence run's output is a sequence, the
+    library's a rate: layers only)."""
+    return {k: 100.0 * float(np.mean(np.stack([t.layers[k] for t in reference]) ==
+                                      np.stack([t.layers[k] for t in other]))) for k in layers}
+
+
 def foreign_to_lava(library: str, size: dict, pad: int, workaround: bool = True):
     x = images(2, size["hw"])
+    seq = np.repeat(x[None], size["t"], axis=0)  # direct encoding as a sequence: (T, N, C, H, W)
     if library == "snntorch":
-        # "no workaround": a net with snntorch's default reset "subtract", which its NIR
-        # does not record; from_foreign_nir assumes "zero" unless told (then it refuses).
+        # "no workaround": a net with snntorch's default reset "subtract", which its NIR does not
+        # record, read without --reset (so as "zero")
         net = snntorch_net(size, pad, "zero" if workaround else "subtract")
-        graph = from_foreign_nir(export_snntorch(net, (2, size["hw"], size["hw"])), size["t"], "snntorch")
+        written, kw = export_snntorch(net, (2, size["hw"], size["hw"])), dict(writer="snntorch")
     else:
         net = norse_net(size, pad)
         with contextlib.redirect_stdout(io.StringIO()):
             written = norse.to_nir(net, torch.zeros(1, 2, size["hw"], size["hw"]))
-        graph = from_foreign_nir(written, size["t"], "norse", norse_tau_bug=workaround)
-    info = graph_info(graph)
-    layers = info.neuron_layers(graph)
+        # "no workaround": the file read as NIR says (tau as written) at norse's dt, without --writer norse
+        kw = dict(writer="norse") if workaround else dict(dt_s=1e-3)
+    try:
+        g = import_graph(written, **kw)
+    except NeurodeployError as exc:  # the import refuses in one line what it cannot read right
+        return str(exc), 0.0, 0.0, None
+    layers = g.neuron_layers()
     reference = run_library(net, x, size["t"], layers, library)  # float32, as users run them
     start = time.perf_counter()
-    lava = LavaSimExecutor(graph, info).run(x)
+    lava = NirLavaExecutor(g).run(seq)
     seconds = time.perf_counter() - start
-    torch_exec = NirTorchExecutor(graph, info).run(x)  # float64
-    return agreement(reference, lava), rate(reference), seconds, agreement(reference, torch_exec)
+    torch_exec = NirSequenceExecutor(g).run(seq)  # float64
+    return (layer_agreement(reference, lava, layers), rate(reference), seconds,
+            layer_agreement(reference, torch_exec, layers))
 
 
 def ours_to_library(library: str, size: dict, pad: int, workaround: bool = True):
@@ -155,7 +168,8 @@ def table(title: str, rows: list[tuple], what: str, extra: str = "") -> str:
     lines = [f"### {title}", "", head + (f" {extra} per layer (%) |" if extra else ""),
              "|---|---|---|---|---|---|---|" + ("---|" if extra else "")]
     for lib, size, pad, wa, layers, fr, sec, *more in rows:
-        per = lambda d: ", ".join(f"{k}: {v:.2f}" for k, v in d.items())  # noqa: E731
+        per = lambda d: ("refused: " + d if isinstance(d, str) else "-" if d is None  # noqa: E731
+                         else ", ".join(f"{k}: {v:.2f}" for k, v in d.items()))
         cells = f"| {lib} | {size} | {pad} | {'yes' if wa else '**no**'} | {per(layers)} | {fr:.3f} | {sec:.1f} |"
         lines.append(cells + "".join(f" {per(m)} |" for m in more))
     return "\n".join(lines)
@@ -185,25 +199,26 @@ def main() -> None:
         f"total {time.perf_counter() - started:.0f} s on this 2-core machine). Agreement = equal "
         "(time step, neuron) entries / all, per LIF layer, as `neurodeploy.verify`. Layer names are "
         "the writers' node names (nirtorch: module index; ours: module path).",
-        table("1. Their NIR graph -> `from_foreign_nir` -> Lava lowering (float64) and NIR torch executor "
-              "(float64), vs. the library's own simulation (float32)", a, "Lava spike agreement",
-              "NIR torch executor"),
+        table("1. Their NIR graph -> the one import (`import_graph`, `--writer`) -> Lava float (float64) and "
+              "NIR in torch (float64), vs. the library's own simulation (float32)", a, "Lava spike agreement",
+              "NIR in torch"),
         table("2. Our exported graph -> their importer (float32) vs. our torch model (float32)", b,
               "spike agreement"),
-        "## Workarounds (see `neurodeploy/foreign.py`, `targets/crosscheck.py`, pinned by `tests/test_interop.py::test_upstream_*`)\n\n"
+        "## Workarounds (see `neurodeploy/ir/nirread.py` (`WRITERS`), `targets/crosscheck.py`, pinned by "
+        "`tests/test_interop.py::test_upstream_*`)\n\n"
         "- snntorch `export_to_nir` fails on every Conv2d + Leaky net (`infer_types`: IndexError with a batched "
         "sample, neuromorphs/NIR#69, jeshraghian/snntorch#367; type mismatch on the shapeless LIF without, "
         "jeshraghian/snntorch#410) -> `export_snntorch` (same mapping, no `infer_types`), or per-neuron beta/threshold "
         "tensors and an unbatched sample. No \"no workaround\" row: there is no graph. Neither library's "
         "conv + LIF graph can be `nir.write`-n (conv input_shape None, 0-d LIF parameters); "
-        "`from_foreign_nir`'s output can.\n"
+        "the in-memory import's output can.\n"
         "- snntorch writes no reset mechanism (NIR has none, neuromorphs/NIR#63); its default \"subtract\" "
-        "exports like \"zero\" -> `from_foreign_nir(reset=...)` refuses \"subtract\" (\"no workaround\" row: a "
-        "\"subtract\" net lowered as if \"zero\", which nothing in the graph can reveal).\n"
+        "exports like \"zero\" -> `--reset subtract` says so (the neuron rules, `neurodeploy/ir/rules.py`; \"no "
+        "workaround\" row: a \"subtract\" net read without it, as \"zero\", which nothing in the graph can reveal).\n"
         "- snntorch `import_from_nir` hard-codes dt = 1e-4 s -> `load_into_snntorch` rescales taus "
         "(\"no workaround\": beta 0.95 instead of 0.5, threshold x10).\n"
-        "- norse `to_nir` writes tau = dt/tau_mem_inv (norse/norse#411) -> `from_foreign_nir(source=\"norse\")` "
-        "reads tau/dt (\"no workaround\": `norse_tau_bug=False`).\n"
+        "- norse `to_nir` writes tau = dt/tau_mem_inv (norse/norse#411) -> `--writer norse` "
+        "reads tau/dt back as tau (\"no workaround\": the file read as NIR says, at norse's dt 1e-3 s).\n"
         "- norse `from_nir` ignores `nir.LIF.r` (no upstream issue found) -> `load_into_norse` folds r into the "
         "conv weights.\n"
         "- spike condition: ours fires at `>=`, snntorch/norse/Lava at `>`; the Lava lowering moves vth one "

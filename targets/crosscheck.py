@@ -4,9 +4,33 @@
 workarounds their importers need (see the functions) and return their torch modules;
 :func:`run_library` runs a library's module over T steps and records spikes as Traces.
 
-The writers' LIF semantics, and how foreign graphs come in, are in
-:mod:`neurodeploy.foreign`. Registered executors (``neurodeploy.targets``): ``snntorch``
-and ``norse`` run a bundle's graph (Input/Conv2d/LIF/Output only) in those libraries.
+Their graphs come in like every ``.nir`` file, through the one import
+(:func:`neurodeploy.ir.read_deploy_graph`, in memory :func:`neurodeploy.ir.import_graph`; the
+writers' quirks in :data:`neurodeploy.ir.nirread.WRITERS`, their neuron rules in
+:mod:`neurodeploy.ir.rules`). Registered executors (``neurodeploy.targets``): ``snntorch`` and
+``norse`` run a bundle's graph (Input/Conv2d/LIF/Output only) in those libraries.
+
+What the writers put into ``nir.LIF`` (read from the snntorch 1.0.0 / norse 1.1.0
+sources), and the discrete step each library runs (``v`` membrane, ``x`` input, ``S`` spike):
+
+- **snntorch** ``Leaky(beta, threshold)`` -> ``tau = dt/(1-beta)``, ``r = tau/dt``,
+  ``v_leak = v_reset = 0``, with ``dt = 1e-4`` s hard-coded in export and import; the
+  reset mechanism is *not* written. Step: ``H = beta v + x``; ``S = H > thr`` (the
+  surrogate's forward is ``x > 0``); reset "zero": ``v = H (1 - S)`` (``reset_delay``
+  True or False give the same spikes); reset "subtract" (snntorch's default!):
+  ``v = beta v + x - S_prev thr`` (the previous step's spike subtracted after the decay,
+  one step late), which Lava's LIF cannot compute; ``read_graph(writer="snntorch",
+  reset="subtract")`` runs it (:mod:`neurodeploy.ir.rules`, Lava ``RuleLIF``). Spikes are float32 whatever the
+  module dtype, so snntorch nets run in float32.
+- **norse** ``LIFBoxCell(tau_mem_inv, v_th)`` -> ``tau = dt/tau_mem_inv`` (wrong by a
+  factor dt^2: the time constant is ``1/tau_mem_inv``; norse/norse#411), ``r = 1``,
+  ``dt = to_nir(dt=1e-3)``; ``v_reset`` not written (NIR default 0 = norse default).
+  Step: ``v += dt tau_mem_inv (v_leak - v + x)``; ``S = v > v_th``; ``v = v_reset`` where
+  S (``reset_value``; ``reset_subtract`` is not written either).
+- **Lava** LIF (``targets/loihi/lower.py``): ``v = v (1-dv) + u + bias``, ``S = v > vth``,
+  ``v = 0`` where S.
+- **ours** (``neurodeploy.nir_export.lif_to_nir``): ``tau = tau_steps dt``, ``r = tau_steps``;
+  step ``H = V - V/tau_steps + X``, ``S = H >= th``, hard reset to 0.
 """
 
 from __future__ import annotations
@@ -22,10 +46,11 @@ import torch
 from torch import nn
 
 from neurodeploy.errors import LoweringError
-from neurodeploy.foreign import SUPPORTED
 from neurodeploy.ir import GraphInfo, graph_info, predecessors
 from neurodeploy.ir.nirread import WRITER_DT_S
 from neurodeploy.trace import Trace
+
+SUPPORTED = "Input, Conv2d, LIF, Output"  # the graphs snntorch's and norse's importers load
 
 
 def export_snntorch(net: nn.Module, input_shape: tuple[int, int, int]) -> nir.NIRGraph:
@@ -38,7 +63,7 @@ def export_snntorch(net: nn.Module, input_shape: tuple[int, int, int]) -> nir.NI
     empty shape and inference stops at "type mismatch ... -> lif.input: []"
     (jeshraghian/snntorch#410, #367). This calls the same per-module mapping
     (``_extract_snntorch_module``) through nirtorch without ``infer_types``; shapes are
-    then inferred by :func:`from_foreign_nir`. (The other way out, for users who need a
+    then inferred by the import (:func:`neurodeploy.ir.import_graph`). (The other way out, for users who need a
     ``.nir`` file from snntorch itself: per-neuron ``beta``/``threshold`` tensors of the
     layer's shape and an unbatched sample; ``tests/test_interop.py`` runs that file.)
     """

@@ -3,8 +3,8 @@
 Directions: their NIR graphs -> our Lava lowering (spikes vs. the library's own
 simulation), and our exported graphs -> their importers (spikes vs. our torch model).
 Tests named ``test_upstream_*`` assert what an upstream library does *today*; each fails
-when upstream changes that behaviour, so the workaround in ``neurodeploy/foreign.py`` and ``targets/crosscheck.py`` can
-be revisited. Small nets: a few channels, 8x8 inputs, T = 8.
+when upstream changes that behaviour, so the workaround in ``neurodeploy/ir/nirread.py`` (``WRITERS``) and ``targets/crosscheck.py``
+can be revisited. Small nets: a few channels, 8x8 inputs, T = 8.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ import pytest
 import torch
 from torch import nn
 
-from neurodeploy.errors import GraphError, LoweringError
 from neurodeploy.nir_export import export_graph
-from neurodeploy.ir import graph_info, read_graph, write_graph
-from neurodeploy.foreign import from_foreign_nir
+from neurodeploy.ir import graph_info, import_graph, read_graph
 from neurodeploy.targets.crosscheck import (export_snntorch, load_into_norse, load_into_snntorch,
                                  plain_nir, run_library)
 from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d
@@ -82,48 +80,58 @@ def _fired(traces) -> bool:
     return all(t.layers[name].sum() > 0 for t in traces for name in t.layers)
 
 
-# --- their graphs -> our Lava lowering -------------------------------------------------
+# --- their graphs -> the one import -> our Lava mapping -----------------------------------
+# A writer's graph goes through neurodeploy.ir.import_graph (in memory: snntorch's conv + Leaky
+# graphs cannot be written by nir.write) like any .nir file: a sequence graph; the images are
+# shown for T steps (direct encoding, as run_library feeds the library).
+
+
+def _sequence(images: np.ndarray) -> np.ndarray:
+    return np.repeat(np.asarray(images, dtype=np.float64)[None], T, axis=0)  # (T, N, C, H, W)
+
+
+def _layers(traces, layers):
+    return {name: np.stack([t.layers[name] for t in traces]) for name in layers}
+
+
+def _agreement(reference, got, layers) -> dict[str, float]:
+    ref, out = _layers(reference, layers), _layers(got, layers)
+    return {name: 100.0 * float(np.mean(ref[name] == out[name])) for name in layers}
 
 
 @pytest.mark.lava
 @pytest.mark.parametrize("pad", [0, 1])
 def test_snntorch_graph_runs_on_lava_spike_for_spike(pad, images):
-    from neurodeploy.targets.loihi.executor import LavaSimExecutor
+    from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
 
     net = snntorch_net(pad)
-    graph = from_foreign_nir(export_snntorch(net, (2, 8, 8)), T, "snntorch")
-    info = graph_info(graph)
-    layers = info.neuron_layers(graph)
+    g = import_graph(export_snntorch(net, (2, 8, 8)), writer="snntorch")
+    layers = g.neuron_layers()
     reference = run_library(net, images, T, layers, "snntorch")  # float32, as trained
-    lava = LavaSimExecutor(graph, info).run(images)
-    v = verdict(reference, lava, ["a", "b"])
     assert _fired(reference)
-    assert v.layers == {"1": 100.0, "3": 100.0}, v.to_dict()
-    assert v.output_psnr_db == 200.0  # output = firing rate of the last layer, identical
+    assert _agreement(reference, NirLavaExecutor(g).run(_sequence(images)), layers) == {"1": 100.0, "3": 100.0}
 
 
 @pytest.mark.lava
 @pytest.mark.parametrize("pad", [0, 1])
 def test_norse_graph_runs_on_lava_spike_for_spike(pad, images):
-    from neurodeploy.targets.loihi.executor import LavaSimExecutor
+    from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
 
     net = norse_net(pad)
-    graph = from_foreign_nir(norse.to_nir(net, torch.zeros(1, 2, 8, 8)), T, "norse")
-    info = graph_info(graph)
-    layers = info.neuron_layers(graph)
+    g = import_graph(norse.to_nir(net, torch.zeros(1, 2, 8, 8)), writer="norse")
+    layers = g.neuron_layers()
     reference = run_library(net, images, T, layers, "norse", dtype=torch.float64)
-    lava = LavaSimExecutor(graph, info).run(images)
-    v = verdict(reference, lava, ["a", "b"])
     assert _fired(reference)
-    assert v.layers == {"1": 100.0, "3": 100.0}, v.to_dict()
+    assert _agreement(reference, NirLavaExecutor(g).run(_sequence(images)), layers) == {"1": 100.0, "3": 100.0}
 
 
 @pytest.mark.lava
 def test_snntorch_nir_file_with_per_neuron_parameters_runs_on_lava(tmp_path, images):
     """The other workaround for snntorch's export: per-neuron beta/threshold of the layer's
-    shape and an unbatched sample make export_to_nir, nir.write and nir.read work; the file
-    then lowers like the in-memory graph."""
-    from neurodeploy.targets.loihi.executor import LavaSimExecutor
+    shape and an unbatched sample make export_to_nir and nir.write work; the file then
+    goes through the same import as the in-memory graph."""
+    from neurodeploy.ir import read_deploy_graph
+    from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
 
     torch.manual_seed(0)
     shape = (4, 8, 8)
@@ -131,73 +139,65 @@ def test_snntorch_nir_file_with_per_neuron_parameters_runs_on_lava(tmp_path, ima
                         snn.Leaky(beta=torch.full(shape, 0.5), threshold=torch.full(shape, 0.3), init_hidden=True,
                                   reset_mechanism="zero"))
     nir.write(tmp_path / "snn.nir", export_to_nir(net, torch.zeros(2, 8, 8)))
-    graph = from_foreign_nir(nir.read(tmp_path / "snn.nir"), T, "snntorch")  # snntorch's file: plain NIR
-    info = graph_info(graph)
+    g = read_deploy_graph(tmp_path / "snn.nir", writer="snntorch")
     reference = run_library(net, images, T, ["1"], "snntorch")
-    v = verdict(reference, LavaSimExecutor(graph, info).run(images), ["a", "b"])
     assert _fired(reference)
-    assert v.layers == {"1": 100.0}, v.to_dict()
+    assert _agreement(reference, NirLavaExecutor(g).run(_sequence(images)), ["1"]) == {"1": 100.0}
 
 
-def test_foreign_graph_is_annotated_and_survives_nir_write(tmp_path):
-    graph = from_foreign_nir(norse.to_nir(norse_net(1), torch.zeros(1, 2, 8, 8)), T, "norse")
-    info = graph_info(graph)
-    assert info.node_kinds == {"input": "input", "0": "conv", "1": "lif", "2": "conv", "3": "lif", "output": "output",
-                               "encode": "encode", "decode": "decode_mean"}
-    assert ("input", "encode") in graph.edges and ("encode", "0") in graph.edges and ("3", "decode") in graph.edges
-    assert info.domains["input"] == info.domains["decode"] == "image" and info.domains["1"] == "seq"
-    assert info.input_shape == (2, 8, 8) and info.dt_s == 1e-3 and info.decode == "spikes"
-    assert info.spike_condition == {"1": ">", "3": ">"}
-    assert graph.nodes["1"].tau.shape == (4, 8, 8)
+def test_a_writers_graph_is_annotated_as_a_sequence_graph_and_survives_nir_write(tmp_path):
+    g = import_graph(norse.to_nir(norse_net(1), torch.zeros(1, 2, 8, 8)), writer="norse")
+    info = g.info
+    assert info.node_kinds == {"input": "input", "0": "conv", "1": "lif", "2": "conv", "3": "lif", "output": "output"}
+    assert info.takes_sequences and info.t_steps == 0 and set(info.domains.values()) == {"seq"}
+    assert info.input_shape == (2, 8, 8) and info.dt_s == 1e-3
+    assert info.rules("1").is_nir and info.edge_kinds["1->2"] == "binary" and info.edge_kinds["0->1"] == "real"
+    assert g.node("1").tau.shape == (4, 8, 8)
     # 1/tau_mem_inv in seconds; norse stored dt/tau_mem_inv in float32, hence ~1e-7 relative.
-    np.testing.assert_allclose(graph.nodes["1"].tau, 1 / 500.0, rtol=1e-6)
-    write_graph(tmp_path / "g.nir", graph)
-    back = read_graph(tmp_path / "g.nir")
-    assert graph_info(back).node_kinds == info.node_kinds
-    np.testing.assert_array_equal(back.nodes["2"].weight, graph.nodes["2"].weight)
+    np.testing.assert_allclose(g.node("1").tau, 1 / 500.0, rtol=1e-6)
+    nir.write(str(tmp_path / "g.nir"), g.nir)
+    back = read_graph(tmp_path / "g.nir", dt_s=1e-3)
+    assert set(back.nodes) == set(g.nodes)
+    np.testing.assert_array_equal(back.nodes["2"].weight, g.node("2").weight)
 
 
 @pytest.mark.parametrize("library", ["snntorch", "norse"])
-def test_foreign_graph_runs_in_the_nir_torch_executor(library, images):
-    from neurodeploy.targets.nir_torch import NirTorchExecutor
+def test_a_writers_graph_runs_in_the_nir_torch_executor(library, images):
+    from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
     net = snntorch_net(1) if library == "snntorch" else norse_net(1)
     written = (export_snntorch(net, (2, 8, 8)) if library == "snntorch"
                else norse.to_nir(net, torch.zeros(1, 2, 8, 8)))
-    graph = from_foreign_nir(written, T, library)
-    info = graph_info(graph)
-    reference = run_library(net, images, T, info.neuron_layers(graph), library)
-    v = verdict(reference, NirTorchExecutor(graph, info).run(images), ["a", "b"])
-    assert v.layers == {"1": 100.0, "3": 100.0} and v.output_psnr_db == 200.0, v.to_dict()
+    g = import_graph(written, writer=library)
+    layers = g.neuron_layers()
+    reference = run_library(net, images, T, layers, library)
+    got = NirSequenceExecutor(g).run(_sequence(images))
+    assert _agreement(reference, got, layers) == {"1": 100.0, "3": 100.0}
 
 
-def test_unsupported_foreign_graphs_fail_with_one_clear_line():
+@pytest.mark.lava
+def test_what_the_old_image_path_refused_now_maps_to_lava():
+    """snntorch's subtractive reset, norse's CubaLIF (LIFCell) and a leaky LIF (v_leak != 0): the
+    image path (neurodeploy/foreign.py, removed) refused each; through the one import every one
+    maps to Lava, and Lava equals NIR in torch on it. (A Flatten + Linear readout, which it
+    refused too, is in tests/test_nir_primitives.py: norse 1.1.0 writes nn.Flatten as None.)"""
+    from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
+    from neurodeploy.targets.nir_primitives import NirSequenceExecutor
+
     sample = torch.zeros(1, 2, 8, 8)
-    with pytest.raises(LoweringError, match="reset 'subtract'.*reset_mechanism='zero'"):
-        from_foreign_nir(export_snntorch(snntorch_net(1), (2, 8, 8)), T, "snntorch", reset="subtract")
-    cuba = norse.SequentialState(nn.Conv2d(2, 2, 3), norse.LIFCell())
-    with pytest.raises(LoweringError, match="node '1' is nir.CubaLIF"):
-        from_foreign_nir(norse.to_nir(cuba, sample), T, "norse")
-    pooled = norse.SequentialState(nn.Conv2d(2, 2, 3), norse.LIFBoxCell(), nn.Flatten(), nn.Linear(72, 3))
-    with contextlib.redirect_stdout(io.StringIO()):
-        g = norse.to_nir(pooled, sample)
-    with pytest.raises(LoweringError, match="has no Lava mapping"):
-        from_foreign_nir(g, T, "norse")
-    with pytest.raises(GraphError, match="pass dt_s"):
-        from_foreign_nir(g, T, "nir")
-    leaky_params = norse.LIFBoxParameters(v_leak=torch.tensor(0.1))
-    leaky = norse.SequentialState(nn.Conv2d(2, 2, 3), norse.LIFBoxCell(leaky_params))
-    with pytest.raises(LoweringError, match="neuron '1': v_leak and v_reset must be 0"):
-        from_foreign_nir(norse.to_nir(leaky, sample), T, "norse")
-
-
-@pytest.mark.parametrize("source", ["sinabs", "rockpool", "bogus"])
-def test_this_image_path_reads_snntorch_and_norse_only(source):
-    """The dt table is the ``.nir`` reader's (it also knows sinabs, whose dt is None, and rockpool);
-    this older path still names its own sources instead of running on with a missing dt."""
-    graph = export_snntorch(snntorch_net(1), (2, 8, 8))
-    with pytest.raises(GraphError, match=f"unknown NIR source '{source}'; use 'snntorch', 'norse' or 'nir'"):
-        from_foreign_nir(graph, T, source)
+    leaky = norse.SequentialState(nn.Conv2d(2, 2, 3), norse.LIFBoxCell(norse.LIFBoxParameters(v_leak=torch.tensor(0.1))))
+    graphs = {
+        "snntorch subtract": import_graph(export_snntorch(snntorch_net(1, "subtract"), (2, 8, 8)), writer="snntorch",
+                                          reset="subtract"),
+        "norse LIFCell": import_graph(norse.to_nir(norse.SequentialState(nn.Conv2d(2, 2, 3), norse.LIFCell()), sample),
+                                      writer="norse"),
+        "norse v_leak": import_graph(norse.to_nir(leaky, sample), writer="norse"),
+    }
+    x = _sequence(np.random.default_rng(0).random((1, 2, 8, 8)) * 4)
+    for what, g in graphs.items():
+        layers = g.neuron_layers()
+        ref = NirSequenceExecutor(g).run(x)
+        assert _agreement(ref, NirLavaExecutor(g).run(x), layers) == {n: 100.0 for n in layers}, what
 
 
 # --- our graphs -> their importers -----------------------------------------------------
@@ -262,8 +262,8 @@ def test_upstream_snntorch_export_to_nir_fails_on_conv_leaky(pad):
 def test_upstream_snntorch_export_drops_the_reset_mechanism(images):
     """NIR has no reset-method field (neuromorphs/NIR#63 discusses it) and snntorch writes
     none: a Leaky with snntorch's default reset_mechanism="subtract" exports to the same
-    graph as "zero" but computes something else. Workaround: from_foreign_nir(reset=...)
-    refuses "subtract"; users must train with reset_mechanism="zero"."""
+    graph as "zero" but computes something else. Workaround: the import's ``reset=`` (the
+    CLI's ``--reset subtract``) says which one was trained (neurodeploy/ir/rules.py)."""
     g_zero, g_sub = (export_snntorch(snntorch_net(1, reset), (2, 8, 8)) for reset in ("zero", "subtract"))
     for name in ("1", "3"):
         for key in ("tau", "r", "v_leak", "v_threshold", "v_reset"):
@@ -293,7 +293,7 @@ def test_upstream_norse_to_nir_writes_tau_times_dt_and_breaks_its_own_round_trip
     """norse 1.1.0 to_nir writes tau = dt / tau_mem_inv (2e-6 s for tau_mem_inv = 500/s;
     the time constant is 1/tau_mem_inv = 2e-3 s), norse/norse#411. from_nir reads
     tau_mem_inv = 1/tau back, so norse's own round trip changes the network.
-    Workaround: from_foreign_nir(source="norse") reads tau / dt (norse_tau_bug=True)."""
+    Workaround: the import's ``writer="norse"`` (``--writer norse``) reads tau / dt back as tau."""
     net = norse_net(1)
     g = norse.to_nir(net, torch.zeros(1, 2, 8, 8))
     assert float(g.nodes["1"].tau) == pytest.approx(1e-3 / 500.0)
@@ -325,8 +325,8 @@ def test_upstream_conv_lif_graphs_from_snntorch_and_norse_cannot_be_written(tmp_
     input_shape None ("One of data, shape or dtype must be specified") and the shapeless
     LIF parameters are 0-d ("Scalar datasets don't support chunk/filter options"). Related:
     norse/norse#412, jeshraghian/snntorch#410 (shapeless neurons); no issue found for the
-    write itself. Workaround: convert in memory with from_foreign_nir, whose output writes
-    (see test_foreign_graph_is_annotated_and_survives_nir_write)."""
+    write itself. Workaround: import in memory (neurodeploy.ir.import_graph), whose output writes
+    (see test_a_writers_graph_is_annotated_as_a_sequence_graph_and_survives_nir_write)."""
     written = {"snntorch": export_snntorch(snntorch_net(1), (2, 8, 8)),
                "norse": norse.to_nir(norse_net(1), torch.zeros(1, 2, 8, 8))}
     for source, graph in written.items():
@@ -335,4 +335,4 @@ def test_upstream_conv_lif_graphs_from_snntorch_and_norse_cannot_be_written(tmp_
         lif_only = nir.NIRGraph(nodes={"1": graph.nodes["1"]}, edges=[], type_check=False)
         with pytest.raises(TypeError, match="Scalar datasets don't support chunk/filter options"):
             nir.write(tmp_path / "lif.nir", lif_only)
-        nir.write(tmp_path / "ok.nir", from_foreign_nir(graph, T, source))
+        nir.write(str(tmp_path / "ok.nir"), import_graph(graph, writer=source).nir)

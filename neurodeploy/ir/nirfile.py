@@ -13,7 +13,7 @@ from neurodeploy.ir.nodes import NeurodeployNode
 from neurodeploy.ir.nirread import build_nested, read_foreign
 from neurodeploy.ir.standins import restore, to_primitives
 
-__all__ = ["FOREIGN_DT_KEY", "read_graph", "read_deploy_graph", "write_graph"]
+__all__ = ["FOREIGN_DT_KEY", "import_graph", "read_graph", "read_deploy_graph", "write_graph"]
 
 
 def write_graph(path: str | Path, graph: nir.NIRGraph) -> None:
@@ -110,8 +110,7 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
         ours = (isinstance(metadata, dict) and METADATA_KEY in metadata) or any(
             isinstance(n, NeurodeployNode) for n in nodes.values())
         if not ours:  # another writer's file
-            graph, _, dt = read_foreign(graph, dt_s, writer, warn, reset)
-            graph.metadata[FOREIGN_DT_KEY] = dt
+            graph = _foreign(graph, dt_s, writer, warn, reset)
     except GraphError as exc:
         raise GraphError(f"{path}: {exc}") from None
     except Exception as exc:  # h5py/nir raise many types on a damaged file
@@ -122,6 +121,27 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
     except GraphError as exc:
         raise GraphError(f"{path}: {exc}") from exc.__cause__
     return graph
+
+
+def _foreign(graph: nir.NIRGraph, dt_s, writer, warn, reset) -> nir.NIRGraph:
+    """Another writer's graph, flattened and normalised (:func:`.nirread.read_foreign`), its dt kept."""
+    graph, _, dt = read_foreign(graph, dt_s, writer, warn, reset)
+    graph.metadata[FOREIGN_DT_KEY] = dt
+    return graph
+
+
+def import_graph(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | None = None,
+                 warn=None, reset: str | None = None):
+    """The one import of a graph held in memory (a writer's ``to_nir`` output that its own
+    ``nir.write`` cannot write, e.g. snntorch's conv + Leaky): as :func:`read_deploy_graph`
+    for a file (arguments alike; the graph is not changed)."""
+    from neurodeploy.ir.graph import as_deploy_graph
+
+    if not isinstance(graph, nir.NIRGraph):
+        raise GraphError(f"not a NIR graph ({type(graph).__name__}); pass nir.NIRGraph")
+    graph = _foreign(graph, dt_s, writer, warn, reset)
+    check_graph(graph)
+    return as_deploy_graph(graph)
 
 
 def read_deploy_graph(path: str | Path, dt_s: float | None = None, writer: str | None = None,

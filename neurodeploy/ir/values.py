@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 REEXPORT = "re-export the model with `neurodeploy export`"
-FOREIGN = "annotate graphs from other tools with neurodeploy.foreign.from_foreign_nir"
+FOREIGN = "read graphs from other tools with `neurodeploy export FILE.nir --writer W` (neurodeploy.ir.read_deploy_graph)"
 
 
 def quoted(name: Any) -> str:
