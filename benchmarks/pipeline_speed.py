@@ -1,27 +1,36 @@
-"""Benchmark: did the deployment-graph reshape make user-visible commands slower?
+"""Benchmark: did a reshape of the pipeline make user-visible commands slower?
 
 Runs two checkouts' CLIs alternately in one run (the machine is shared and noisy, so the
 figure is the ratio of medians, both measured under the same load):
 
 - ``neurodeploy export esdnet-tiny --size 64 64`` (load, export, passes, chip.nir, host ONNX);
 - ``neurodeploy validate TOY --executor lava-float`` on a toy-residual bundle (32x32) that
-  each checkout exported itself.
+  each checkout exported itself;
+- a ``.nir`` file (a hand-built skip-join graph of NIR primitives: Conv2d, pooling, Affine,
+  LIF, IF, a join of two paths of different depth, written by the ``nir`` package):
+  ``neurodeploy export NET.nir --quantize int``, ``validate --executor lava-float``,
+  ``validate --executor emulator``, ``report --executor nir-torch``.
 
-    .venv/bin/python benchmarks/pipeline_speed.py --before /work/wt/before [--repeats 5]
+    .venv/bin/python benchmarks/pipeline_speed.py --before /work/wt/before [--repeats 5] [--write]
 
 ``--before`` is a checkout of the earlier commit with its own ``.venv`` (e.g. a git worktree
-whose venv reuses this one's packages); the "after" side is this checkout.
+with its own ``make install``); the "after" side is this checkout. ``--write`` writes
+``benchmarks/pipeline_speed.md`` (command, both commits, load average before and after).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,32 +45,99 @@ def _timed(cmd: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def _commit(checkout: Path) -> str:
+    return subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def write_nir_net(path: Path) -> None:
+    """A graph of NIR primitives with a skip join (delay-balanced on Lava), seeded weights."""
+    import nir
+
+    rng = np.random.default_rng(0)
+    lif = lambda shape, th: nir.LIF(tau=np.full(shape, 2e-3), r=np.full(shape, 10.0),  # noqa: E731
+                                    v_leak=np.zeros(shape), v_threshold=np.full(shape, th), v_reset=np.zeros(shape))
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([2, 16, 16])}),
+        "conv": nir.Conv2d(input_shape=(16, 16), weight=rng.normal(0, 0.6, (4, 2, 3, 3)), stride=1, padding=1,
+                           dilation=1, groups=1, bias=np.zeros(4)),
+        "lif0": lif((4, 16, 16), 0.5),
+        "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+        "flat": nir.Flatten(input_type={"input": np.array([4, 8, 8])}, start_dim=0, end_dim=-1),
+        "fc1": nir.Affine(weight=rng.normal(0, 0.2, (32, 256)), bias=np.zeros(32)),
+        "lif1": lif((32,), 0.5),
+        "fc2": nir.Affine(weight=rng.normal(0, 0.4, (10, 32)), bias=np.zeros(10)),
+        "flat0": nir.Flatten(input_type={"input": np.array([4, 16, 16])}, start_dim=0, end_dim=-1),
+        "skip": nir.Affine(weight=rng.normal(0, 0.05, (10, 1024)), bias=np.zeros(10)),
+        "out_if": nir.IF(r=np.ones(10), v_threshold=np.full(10, 1.0), v_reset=np.zeros(10)),
+        "output": nir.Output(output_type={"output": np.array([10])}),
+    }
+    edges = [("input", "conv"), ("conv", "lif0"), ("lif0", "pool"), ("pool", "flat"), ("flat", "fc1"),
+             ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "out_if"), ("lif0", "flat0"), ("flat0", "skip"),
+             ("skip", "out_if"), ("out_if", "output")]
+    nir.write(str(path), nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+
+
+COMMANDS = ("export esdnet-tiny 64x64", "validate toy-residual (lava-float)", "export NET.nir --quantize int",
+            "validate NET.nir bundle (lava-float)", "validate NET.nir bundle (emulator)",
+            "report NET.nir bundle (nir-torch)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--before", type=Path, required=True, help="checkout of the earlier commit, with .venv")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--write", action="store_true", help="write benchmarks/pipeline_speed.md")
     args = ap.parse_args()
+    load_start = os.getloadavg()
     sides = {"before": args.before.resolve(), "after": ROOT}
     work = Path(tempfile.mkdtemp(prefix="pipeline-speed-"))
+    net = work / "net.nir"
+    write_nir_net(net)
+    x = (np.random.default_rng(1).random((50, 2, 2, 16, 16)) < 0.3).astype(np.float64)
+    np.save(work / "x.npy", x)
     # size spelled the way both CLIs accept (the repeated form is kept as an alias)
     size = ["--size", "64", "--size", "64"]
     for side, checkout in sides.items():
         subprocess.run([_cli(checkout), "export", "toy-residual", "--out", str(work / f"toy-{side}"),
                         "--size", "32", "--size", "32", "--force"], check=True, capture_output=True)
-    times = {(cmd, side): [] for cmd in ("export esdnet-tiny", "validate toy-residual") for side in sides}
+    times = {(cmd, side): [] for cmd in COMMANDS for side in sides}
     for _ in range(args.repeats):
         for side, checkout in sides.items():
-            times[("export esdnet-tiny", side)].append(_timed(
-                [_cli(checkout), "export", "esdnet-tiny", "--out", str(work / f"esd-{side}"), *size, "--force"]))
-            times[("validate toy-residual", side)].append(_timed(
-                [_cli(checkout), "validate", str(work / f"toy-{side}"), "--executor", "lava-float"]))
+            nd, nb = _cli(checkout), str(work / f"net-{side}")
+            runs = {
+                COMMANDS[0]: [nd, "export", "esdnet-tiny", "--out", str(work / f"esd-{side}"), *size, "--force"],
+                COMMANDS[1]: [nd, "validate", str(work / f"toy-{side}"), "--executor", "lava-float"],
+                COMMANDS[2]: [nd, "export", str(net), "--out", nb, "--quantize", "int", "--calib", str(work / "x.npy"),
+                              "--force"],
+                COMMANDS[3]: [nd, "validate", nb, "--executor", "lava-float", "--input", str(work / "x.npy")],
+                COMMANDS[4]: [nd, "validate", nb, "--executor", "emulator", "--input", str(work / "x.npy"),
+                              "--min-agreement", "0", "--min-psnr", "0"],
+                COMMANDS[5]: [nd, "report", nb, "--executor", "nir-torch", "--input", str(work / "x.npy")],
+            }
+            for cmd in COMMANDS:
+                times[(cmd, side)].append(_timed(runs[cmd]))
     rows = []
-    for cmd in ("export esdnet-tiny", "validate toy-residual"):
-        before = statistics.median(times[(cmd, "before")])
-        after = statistics.median(times[(cmd, "after")])
+    for cmd in COMMANDS:
+        before, after = statistics.median(times[(cmd, "before")]), statistics.median(times[(cmd, "after")])
         rows.append({"command": cmd, "before_s": round(before, 2), "after_s": round(after, 2),
                      "after_over_before": round(after / before, 3), "repeats": args.repeats})
+    load_end = os.getloadavg()
     print(json.dumps(rows, indent=2))
+    if args.write:
+        command = " ".join([".venv/bin/python", "benchmarks/pipeline_speed.py", "--before", str(args.before),
+                            "--repeats", str(args.repeats), "--write"])
+        lines = ["# User-visible commands before and after a reshape of the pipeline", "",
+                 f"Written by `{command}`: before = {_commit(sides['before'])}, after = {_commit(ROOT)} "
+                 f"(python {sys.version.split()[0]}); both sides alternate in one run on this 2-core machine, "
+                 f"medians of {args.repeats}; load average {load_start[0]:.1f} at the start, {load_end[0]:.1f} at "
+                 "the end. The `.nir` file is the script's skip-join graph of NIR primitives, its input 50 steps "
+                 "of seeded random spikes at 30 % (2 samples).", "",
+                 "| command | before | after | after / before |", "|---|---:|---:|---:|"]
+        lines += [f"| {r['command']} | {r['before_s']:.2f} s | {r['after_s']:.2f} s | {r['after_over_before']:.3f} |"
+                  for r in rows]
+        lines += ["", "Target: no command slower by more than 10 % (after / before <= 1.10)."]
+        Path(__file__).with_name("pipeline_speed.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
