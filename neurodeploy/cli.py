@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a validation that ran and failed; 2 bad input or usage
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -427,23 +428,52 @@ def command_line(args: list[str]) -> list[str]:
     return spread_values(args, list_option_caps(command.params)) if command is not None else list(args)
 
 
-def main() -> None:
-    """Console-script entry point: turns NeurodeployError into one line and exit code 2."""
+def main(restore_signals: bool = True) -> None:
+    """Run the command line: a NeurodeployError becomes one line and exit code 2; Ctrl-C and
+    SIGTERM one line and exit 130 / 143 (:mod:`neurodeploy.cli_signals`). ``restore_signals``:
+    the caller's signal handlers come back afterwards (in-process callers, tests)."""
+    from neurodeploy import cli_signals
+
     try:
-        # Without standalone mode click returns a command's exit code instead of exiting.
-        code = app(args=command_line(sys.argv[1:]), standalone_mode=False)
+        with cli_signals.handling(restore=restore_signals):
+            # Without standalone mode click returns a command's exit code instead of exiting.
+            code = _run_app(sys.argv[1:])
+    except KeyboardInterrupt:  # after every except/finally on the way out has cleaned up
+        signum = cli_signals.received() or signal.SIGINT
+        cli_signals.kill_descendants()
+        cli_signals.say_once(cli_signals.interrupted_line())
+        sys.exit(cli_signals.exit_code(signum))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def entry() -> None:
+    """The ``neurodeploy`` console script and ``python -m neurodeploy``: this process is the
+    command's own, so a signal while it shuts down ends it quietly too."""
+    main(restore_signals=False)
+
+
+def _run_app(args: list[str]) -> int | None:
+    from neurodeploy import cli_signals
+
+    try:
+        code = app(args=command_line(args), standalone_mode=False)
+        if cli_signals.received() is not None:  # typer turns a KeyboardInterrupt into a silent 130
+            raise KeyboardInterrupt
+        return code
     except NeurodeployError as exc:
+        if cli_signals.received() is not None:  # e.g. a Lava run that failed because its processes left
+            raise KeyboardInterrupt from None
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        err_console.print("error: aborted", markup=False)
-        sys.exit(130)
+        raise KeyboardInterrupt from None  # click's word for a Ctrl-C at a prompt
     except Exception as exc:
+        if cli_signals.received() is not None:  # an error made by the interrupt, not a bug
+            raise KeyboardInterrupt from None
         # Usage errors (typer vendors click, so match the click exception by its interface).
         if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
         raise
-    sys.exit(code if isinstance(code, int) else 0)
