@@ -185,17 +185,19 @@ def validate_cmd(
     from neurodeploy.nir_bundle import is_nir_bundle, validate_nir_bundle
     from neurodeploy.validate import validate_bundle
 
+    unkept: list[str] = []  # validation.json in a read-only or full bundle: said after the verdict
     if is_nir_bundle(bundle):  # a .nir file's bundle: lava-float against nir-torch on --input (issue 16)
         if image or truth:
             raise NeurodeployError(f"{bundle} is a bundle of a .nir file: it takes --input FILE.npy (T, ...), not "
                                    "--image/--truth")
         verdict = validate_nir_bundle(bundle, input_file, executor=executor,
                                       reference="nir-torch" if against == "torch-float64" else against,
-                                      min_agreement_pct=min_agreement, min_psnr_db=min_psnr)
+                                      min_agreement_pct=min_agreement, min_psnr_db=min_psnr, warn=unkept.append)
         if as_json:
             _print_json(verdict)
         else:
             _print_verdict(verdict)
+        _say_unkept(unkept)
         raise typer.Exit(0 if verdict["passed"] else 1)
     if input_file is not None:
         raise NeurodeployError("--input FILE.npy is for bundles of .nir files; a model bundle takes --image")
@@ -204,13 +206,19 @@ def validate_cmd(
     with _image_progress() as progress:
         verdict = validate_bundle(opened, images=image or None, executor=executor, reference=against,
                                   min_agreement_pct=min_agreement, min_psnr_db=min_psnr, min_ssim=min_ssim,
-                                  truth=truth or None, progress=progress)
+                                  truth=truth or None, progress=progress, warn=unkept.append)
     _say_how_images_fit(opened, image or None)  # after the run: an error stays one line
     if as_json:
         _print_json(verdict)
     else:
         _print_verdict(verdict)
+    _say_unkept(unkept)
     raise typer.Exit(0 if verdict["passed"] else 1)
+
+
+def _say_unkept(lines: list[str]) -> None:
+    for line in lines:
+        _warn_line(line)
 
 
 class _image_progress:
@@ -301,6 +309,7 @@ def report_cmd(
 
     if fps is not None and fps <= 0:
         raise NeurodeployError(f"--fps must be positive, got {fps}")
+    _check_report_writable(bundle)
     if is_nir_bundle(bundle):  # a .nir file's bundle: events in, no images (issue 16)
         from neurodeploy.report_nir import report_nir_bundle
 
@@ -327,6 +336,18 @@ def report_cmd(
         console.print((bundle / "report.md").read_text())
         written = ["report.json", "report.md"] + (["report.html"] if html else [])
         console.print("wrote " + ", ".join(str(bundle / w) for w in written))
+
+
+def _check_report_writable(bundle: Path) -> None:
+    """A report is files in the bundle: one that cannot take them is refused before the run."""
+    from neurodeploy.writable import why_unwritable
+
+    if not bundle.is_dir():
+        return  # the bundle's own check says what it is
+    why = why_unwritable(bundle)
+    if why:
+        raise NeurodeployError(f"cannot write the report into {bundle} ({why}); copy the bundle to a folder you can "
+                               f"write, e.g. `cp -r {bundle} /tmp/bundle && neurodeploy report /tmp/bundle`")
 
 
 def _print_summary(report: dict, bundle: Path) -> None:

@@ -53,6 +53,7 @@ from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
 from neurodeploy.ir.rules import rules_of
 from neurodeploy.checkpoint import file_sha256
 from neurodeploy.limits import LOIHI2
+from neurodeploy.writable import write_json_kept
 
 KIND = "nir"
 WRITER_KEY = "neurodeploy.writer"
@@ -203,8 +204,9 @@ def load_input(path: Path | None, input_shape: list[int], steps: int = DEFAULT_S
 
 def validate_nir_bundle(path: str | Path, input_file: Path | None = None, executor: str | None = None,
                         reference: str = "nir-torch", min_agreement_pct: float = 100.0,
-                        min_psnr_db: float = 60.0) -> dict[str, Any]:
-    """Run ``executor`` (default lava-float) and ``reference`` (nir-torch) on the input; compare."""
+                        min_psnr_db: float = 60.0, warn=None) -> dict[str, Any]:
+    """Run ``executor`` (default lava-float) and ``reference`` (nir-torch) on the input; compare.
+    ``warn``: told when validation.json cannot be written (the verdict is returned all the same)."""
     from neurodeploy.verify import verdict
 
     path = Path(path)
@@ -231,7 +233,7 @@ def validate_nir_bundle(path: str | Path, input_file: Path | None = None, execut
         previous = {}
     executors = dict(previous.get("executors", {})) if isinstance(previous, dict) else {}
     executors[executor] = result
-    write_json_atomic(out_path, {**result, "executors": executors})
+    write_json_kept(out_path, {**result, "executors": executors}, warn)
     return result
 
 
