@@ -1,7 +1,8 @@
 """The ``neurodeploy`` command line: git-style subcommands, ``--help`` on each.
 
 Exit codes: 0 success; 1 a validation that ran and failed; 2 bad input or usage
-(one line on stderr saying what is wrong and what to do).
+(one line on stderr saying what is wrong and what to do); 3 something this machine lacks (a
+Loihi chip, Lava); 130 Ctrl-C, 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from neurodeploy import __version__
 from neurodeploy.cli_args import list_option_caps, size_pair, spread_values
-from neurodeploy.errors import NeurodeployError
+from neurodeploy.errors import LavaMissing, NeurodeployError
 from neurodeploy.targets import EXECUTORS
 
 app = typer.Typer(
@@ -488,6 +489,12 @@ def _run_app(args: list[str]) -> int | None:
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "lava" or cli_signals.received() is not None:
+            raise
+        missing = LavaMissing(sys.executable)  # `pip install .` cannot bring Lava (errors.LAVA_INSTALL)
+        err_console.print(f"error: {missing}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(missing.exit_code)
     except typer.Abort:
         raise KeyboardInterrupt from None  # click's word for a Ctrl-C at a prompt
     except Exception as exc:
