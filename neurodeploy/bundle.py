@@ -33,7 +33,7 @@ from typing import Any, Iterator
 import nir
 import numpy as np
 
-from neurodeploy import __version__
+from neurodeploy import __version__, memory
 from neurodeploy.checkpoint import build_model, file_sha256, load_checkpoint
 from neurodeploy.errors import BundleError, LoweringError, NeurodeployError
 from neurodeploy.export import export_graph
@@ -190,6 +190,7 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
         raise NeurodeployError(f"unknown --quantize '{quantize}'; choose one of: {', '.join(quantized.QUANTIZE_MODES)}")
     crops = quantized.check_calibration(calib, size) if quantize == "int" else None
     g = DeployGraph.from_nir(export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config))
+    memory.check_export(g.info.shapes, g.info.t_steps, crops is not None, size)  # shapes only so far: nothing big yet
     results: dict[str, Any] = {}
     try:  # what the chip cannot take yet makes the bundle "not lowered", not a failed export
         for name, run in FLOW:  # the partition comes first and never refuses a graph
