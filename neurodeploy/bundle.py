@@ -38,6 +38,7 @@ from neurodeploy.checkpoint import build_model, file_sha256, load_checkpoint
 from neurodeploy.errors import BundleError, LoweringError, NeurodeployError
 from neurodeploy.export import export_graph
 from neurodeploy.targets.host_onnx import HostIsland, write_host_onnx
+from neurodeploy.writable import hold, sweep_staged
 from neurodeploy.ir import DeployGraph, GraphInfo, graph_info, read_graph, write_graph
 from neurodeploy.models import get_architecture
 from neurodeploy.passes import FLOW
@@ -252,8 +253,11 @@ def export_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi"
 def staged_dir(out: Path) -> Iterator[Path]:
     """A new sibling folder of ``out`` to write a bundle into (the user's umask, not mkdtemp's
     0700: a bundle is an ordinary folder); it becomes ``out`` when the block ends, and is
-    removed if anything fails (``out`` is then untouched)."""
+    removed if anything fails (``out`` is then untouched). It is locked while written, so that
+    the next export to ``out`` removes it if this one was killed (writable.sweep_staged)."""
+    sweep_staged(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    lock = hold(tmp)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)
@@ -263,6 +267,8 @@ def staged_dir(out: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(lock)
 
 
 def _replace_dir(new: Path, out: Path) -> None:

@@ -55,3 +55,48 @@ def write_json_kept(path: Path, obj: Any, warn: Callable[[str], None] | None = N
         else:
             warn(line)
         return False
+
+
+def hold(folder: Path) -> int:
+    """Lock ``folder`` for as long as the returned descriptor stays open (``os.close`` it): the
+    mark of a live writer that :func:`sweep_staged` leaves alone. The kernel drops the lock when
+    its process ends, however it ends (``kill -9`` too)."""
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def sweep_staged(out: Path) -> list[Path]:
+    """Remove what killed writes of the bundle ``out`` left beside it: ``.NAME.tmp-*`` folders
+    no live process holds (:func:`hold`), and ``.NAME.old-*`` ones once ``out`` is there again
+    (while ``out`` is missing, an ``.old-`` folder is the only copy of the previous bundle and is
+    kept). Returns what was removed."""
+    import fcntl
+    import shutil
+
+    removed = []
+    if not out.parent.is_dir():
+        return removed
+    for entry in out.parent.glob(f".{out.name}.*"):
+        kind = entry.name[len(out.name) + 2:].split("-", 1)[0]
+        if not entry.is_dir() or entry.is_symlink() or kind not in ("tmp", "old") or (kind == "old" and not out.is_dir()):
+            continue
+        try:
+            fd = os.open(entry, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a live export is writing it
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(entry)
+            removed.append(entry)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
