@@ -118,8 +118,9 @@ def export_cmd(
 
         if size:
             raise NeurodeployError("--size is for checkpoints; a .nir file's input shape is its Input node's")
-        manifest = export_nir_bundle(checkpoint, out, target=target, dt_s=dt, writer=writer, force=force,
-                                     warn=_warn_line, reset=reset, quantize=quantize, calib=calib)
+        with _step_progress():
+            manifest = export_nir_bundle(checkpoint, out, target=target, dt_s=dt, writer=writer, force=force,
+                                         warn=_warn_line, reset=reset, quantize=quantize, calib=calib)
         if as_json:
             _print_json(manifest)
         else:
@@ -138,8 +139,9 @@ def export_cmd(
         raise NeurodeployError("--reset is for .nir files from snntorch or sinabs; a checkpoint carries its own")
     from neurodeploy.bundle import export_bundle
 
-    manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force,
-                             quantize=quantize, calib=calib)
+    with _step_progress():
+        manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force,
+                                 quantize=quantize, calib=calib)
     if as_json:
         _print_json(manifest)
     else:
@@ -222,6 +224,36 @@ def _say_unkept(lines: list[str]) -> None:
         _warn_line(line)
 
 
+class _step_progress:
+    """On a terminal, a bar on stderr for the step the pipeline is in (neurodeploy.progress): its
+    name, done of total where known, the time; gone when the command ends. Elsewhere nothing."""
+
+    def __enter__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from neurodeploy import progress
+
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=err_console, transient=True,
+                            disable=not err_console.is_terminal)
+        self.task, self.name = None, None
+        self.listening = progress.listening(self.update)
+        self.bar.__enter__()
+        self.listening.__enter__()
+        return self
+
+    def update(self, name: str, done: int, total: int | None) -> None:
+        if name != self.name:  # a new step: a fresh bar and clock
+            if self.task is not None:
+                self.bar.remove_task(self.task)
+            self.task, self.name = self.bar.add_task(name, total=total), name
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        self.listening.__exit__(*exc)
+        return self.bar.__exit__(*exc)
+
+
 class _image_progress:
     """A rich progress bar on stderr, one task per executor, fed by ``progress(executor, done, total)``."""
 
@@ -297,7 +329,9 @@ def report_cmd(
                                                help="Clean image for the first --image, e.g. --truth clean.png: "
                                                     "shown in report.html."),
     html: bool = typer.Option(True, "--html/--no-html", help="Also write report.html (charts, images)."),
-    summary: bool = typer.Option(False, "--summary", help="Print a short summary table instead of the whole report."),
+    summary: bool = typer.Option(False, "--summary", help="Print the short summary table (the default; kept for "
+                                 "scripts that pass it)."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print the whole report.md instead of the summary table."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     input_file: Optional[Path] = typer.Option(None, "--input", metavar="FILE.npy",
                                               help="A bundle of a .nir file: its input, shape (T, ...) or (T, N, ...) "
@@ -331,12 +365,15 @@ def report_cmd(
         _say_how_images_fit(opened, image or None)  # after the run: an error stays one line
     if as_json:
         _print_json(report)
-    elif summary:
-        _print_summary(report, bundle)
+        return
+    if markdown and not summary:
+        # plain text, no wrapping: rich would fold the Markdown tables at the terminal's width
+        typer.echo((bundle / "report.md").read_text())
     else:
-        console.print((bundle / "report.md").read_text())
-        written = ["report.json", "report.md"] + (["report.html"] if html else [])
-        console.print("wrote " + ", ".join(str(bundle / w) for w in written))
+        _print_summary(report, bundle)
+    written = ["report.json", "report.md"] + (["report.html"] if html else [])
+    console.print("wrote " + ", ".join(str(bundle / w) for w in written)
+                  + ("" if markdown else " (report.md on the terminal: --markdown)"), soft_wrap=True, highlight=False)
 
 
 def _check_report_writable(bundle: Path) -> None:
@@ -376,7 +413,6 @@ def _print_summary(report: dict, bundle: Path) -> None:
     for m in e.values():
         table.add_row(f"energy, {m['title'].split(' (')[0]}", f"{m['per_image_uj']:.4g} µJ/{unit}")
     console.print(table)
-    console.print(f"report: {bundle / 'report.html'}")
 
 
 def _warn_line(line: str) -> None:
