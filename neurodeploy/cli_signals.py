@@ -209,12 +209,12 @@ def handling(restore: bool = True) -> Iterator[None]:
     """SIGINT and SIGTERM handled as the module says while the block runs. After it, with
     ``restore`` the previous handlers come back (the CLI runs inside test processes too);
     without, a signal during the interpreter's shutdown ends it quietly."""
-    global _main_pid, _received, _redeliver, _previous_unraisable
+    global _main_pid, _received, _redeliver, _previous_unraisable, _said
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield
         return
     previous = {s: signal.getsignal(s) for s in SIGNALS}
-    _main_pid, _received, _redeliver = os.getpid(), None, False
+    _main_pid, _received, _redeliver, _said = os.getpid(), None, False, threading.Lock()
     _swallowed.clear()
     _previous_unraisable, sys.unraisablehook = sys.unraisablehook, _unraisable
     for s in SIGNALS:
