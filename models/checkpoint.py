@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,13 +117,21 @@ def torch_load_weights(path: Path, unsafe_advice: str = "save plain tensors with
                        "neurodeploy.checkpoint.save_checkpoint") -> Any:
     """``torch.load(path, weights_only=True)`` on the CPU; a damaged file, or one that would
     run code when loaded, is one CheckpointError line (``unsafe_advice`` says what to do)."""
+    if _starts_with(path, HDF5_MAGIC):
+        raise CheckpointError(f"{path} is an HDF5 file, not a PyTorch checkpoint; a NIR graph? it is read by its "
+                              f".nir name (rename it to {Path(path).with_suffix('.nir').name})")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on pickle protocols: the one line below says it all
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
-        if unsafe:
+        # torch names the global in words that change between releases ("Unsupported global: GLOBAL
+        # x.y", "unsupported GLOBAL x.y whose module x is blocked"); the pickle's own opcodes do not
+        unsafe = re.search(r"unsupported global:? (?:GLOBAL )?([\w.]+)", str(exc), re.I)
+        culprit = unsafe.group(1) if unsafe else _code_global(path)
+        if culprit:
             raise CheckpointError(
-                f"{path} holds Python objects that would run code when loaded ({unsafe.group(1)}); refusing it "
+                f"{path} holds Python objects that would run code when loaded ({culprit}); refusing it "
                 f"({unsafe_advice})"
             ) from None
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (the pickle stream is damaged or "
@@ -132,6 +141,50 @@ def torch_load_weights(path: Path, unsafe_advice: str = "save plain tensors with
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint ({reason}); re-save or re-download it"
         ) from None
+
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(magic)) == magic
+    except OSError:
+        return False
+
+
+# Modules whose globals a weights-only checkpoint names (tensor rebuilders, storages, OrderedDict)
+_DATA_MODULES = ("torch", "collections", "numpy", "builtins", "_codecs")
+
+
+def _code_global(path: Path) -> str | None:
+    """The first global a pickle (plain, or torch's zip's data.pkl) would import that is not a
+    data type: read from its opcodes with pickletools, which runs nothing."""
+    import pickletools
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                name = next((n for n in z.namelist() if n.endswith("data.pkl")), None)
+                data = z.read(name) if name else b""
+        else:
+            data = Path(path).read_bytes()
+        strings: list[str] = []
+        for op, arg, _ in pickletools.genops(data):
+            if isinstance(arg, str) and ("UNICODE" in op.name or op.name.endswith("STRING")):
+                strings.append(str(arg))
+            found = None
+            if op.name in ("GLOBAL", "INST"):
+                found = str(arg).replace(" ", ".")
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found = f"{strings[-2]}.{strings[-1]}"
+            if found and found.split(".")[0] not in _DATA_MODULES:
+                return found
+    except Exception:  # noqa: BLE001 -- a damaged stream: no culprit to name
+        return None
+    return None
 
 
 def load_checkpoint(path_or_name: str | Path) -> Checkpoint:

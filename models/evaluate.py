@@ -14,7 +14,7 @@ from torch import nn
 from neurodeploy.metrics import psnr_y, ssim_y
 
 from neurodeploy.errors import CheckpointError, DataError
-from neurodeploy.images import image_size, read_image_info
+from neurodeploy.images import image_size, not_a_file, read_image_info
 
 from .data import find_pairs, load_image, load_image_info, save_image
 
@@ -155,6 +155,9 @@ def check_batch(paths: Sequence[str | Path], out: str | Path) -> list[tuple[Path
         raise DataError(f"--out {out} is a file; pass a folder (it is created if missing)")
     writable = _writable_suffixes()
     for p in paths:
+        odd = not_a_file(p)  # a folder or /dev/null has no suffix to complain about: say what it is
+        if odd is not None:
+            raise odd
         if p.suffix.lower() not in writable:
             raise DataError(f"{p}: cannot write a '{p.suffix}' image; rename the input to .png, .jpg, .tif, .bmp or .webp")
         if out.exists() and p.parent.exists() and p.parent.resolve() == out.resolve():

@@ -1,3 +1,3 @@
-from neurodeploy.cli import main
+from neurodeploy.cli import entry
 
-main()
+entry()

@@ -35,7 +35,7 @@ from typing import Any, Callable
 import nir
 import numpy as np
 
-from neurodeploy import __version__
+from neurodeploy import __version__, memory, progress
 from neurodeploy.bundle_format import (FORMAT, FORMAT_VERSION, KIND_MODEL, KIND_NIR, MANIFEST, TARGETS,
                                        bundle_kind, check_destination, is_bundle, package_version, staged_dir,
                                        verify_files, write_json_atomic)
@@ -288,8 +288,11 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
     if quantize not in quantized.QUANTIZE_MODES:
         raise NeurodeployError(f"unknown --quantize '{quantize}'; choose one of: {', '.join(quantized.QUANTIZE_MODES)}")
     crops = quantized.check_calibration(calib, size) if quantize == "int" else None
+    progress.step("exporting the graph")
     g = DeployGraph.from_nir(export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config))
+    memory.check_export(g.info.shapes, g.info.t_steps, crops is not None, size)  # shapes only so far: nothing big yet
     results: dict[str, Any] = {}
+    progress.step("running the passes and the Lava lowering")
     try:  # what the chip cannot take yet makes the bundle "not lowered", not a failed export
         for name, run in FLOW:  # the partition comes first and never refuses a graph
             results[name] = run(g)
@@ -303,14 +306,17 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
     if crops is not None:
         if not info.neuron_form and any(g.kind(n) == "lif" and info.side.get(n) == "chip" for n in g.order):
             raise NeurodeployError(f"cannot quantize: the neuron form pass failed ({lowering.get('reason')})")
+        progress.step(f"calibrating on {len(crops)} crop(s)")
         ranges, qreport = quantized.quantize_deploy_graph(g, crops)
 
     with staged_dir(out) as tmp:
+        progress.step("writing graph.nir and chip.nir")
         write_graph(tmp / "graph.nir", g.to_nir())
         write_graph(tmp / "chip.nir", chip_graph(g, part).to_nir())
         (tmp / "host").mkdir()
         files = list(BUNDLE_FILES)
-        for island in part.islands:
+        for i, island in enumerate(part.islands):
+            progress.step("writing the host islands as ONNX", i, len(part.islands))
             write_host_onnx(tmp / "host" / f"{island.name}.onnx", HostIsland(g, island))
             files.append(f"host/{island.name}.onnx")
         shutil.copyfile(ckpt.path, tmp / "model.pt")

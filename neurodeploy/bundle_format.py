@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 from neurodeploy.checkpoint import file_sha256
 from neurodeploy.errors import BundleError
+from neurodeploy.writable import hold, sweep_staged
 
 MANIFEST = "manifest.json"
 FORMAT = "neurodeploy-bundle"
@@ -115,8 +116,11 @@ def check_destination(out: Path, force: bool) -> Path:
 def staged_dir(out: Path) -> Iterator[Path]:
     """A new sibling folder of ``out`` to write a bundle into (the user's umask, not mkdtemp's
     0700: a bundle is an ordinary folder); it becomes ``out`` when the block ends, and is
-    removed if anything fails (``out`` is then untouched)."""
+    removed if anything fails (``out`` is then untouched). It is locked while written, so that
+    the next export to ``out`` removes it if this one was killed (writable.sweep_staged)."""
+    sweep_staged(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    lock = hold(tmp)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)
@@ -126,6 +130,8 @@ def staged_dir(out: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(lock)
 
 
 def _replace_dir(new: Path, out: Path) -> None:

@@ -1,12 +1,14 @@
 """The ``neurodeploy`` command line: git-style subcommands, ``--help`` on each.
 
 Exit codes: 0 success; 1 a validation that ran and failed; 2 bad input or usage
-(one line on stderr saying what is wrong and what to do).
+(one line on stderr saying what is wrong and what to do); 3 something this machine lacks (a
+Loihi chip, Lava); 130 Ctrl-C, 143 SIGTERM.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -17,7 +19,7 @@ from rich.table import Table
 
 from neurodeploy import __version__
 from neurodeploy.cli_args import list_option_caps, size_pair, spread_values
-from neurodeploy.errors import NeurodeployError
+from neurodeploy.errors import LavaMissing, NeurodeployError
 from neurodeploy.targets import EXECUTORS
 
 app = typer.Typer(
@@ -113,8 +115,9 @@ def export_cmd(
     """Export a trained model (or a .nir file from any NIR writer) to a deployment bundle."""
     from neurodeploy.bundle import describe, export_bundle
 
-    manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force, quantize=quantize,
-                             calib=calib, dt_s=dt, writer=writer, reset=reset, warn=_warn_line)
+    with _step_progress():
+        manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force, quantize=quantize,
+                                 calib=calib, dt_s=dt, writer=writer, reset=reset, warn=_warn_line)
     if as_json:
         _print_json(manifest)
         return
@@ -151,18 +154,56 @@ def validate_cmd(
     from neurodeploy.bundle import Bundle
     from neurodeploy.validation import validate_bundle
 
+    unkept: list[str] = []  # validation.json in a read-only or full bundle: said after the verdict
     opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
     with _image_progress() as progress:
         verdict = validate_bundle(opened, images=image or None, executor=executor, reference=against,
                                   min_agreement_pct=min_agreement, min_psnr_db=min_psnr, min_ssim=min_ssim,
-                                  truth=truth or None, progress=progress, input_file=input_file)
+                                  truth=truth or None, progress=progress, input_file=input_file,
+                                  warn=unkept.append)
     _say_default_executor(opened, executor)  # after the run: an error stays one line
     _say_how_images_fit(opened, image or None)
     if as_json:
         _print_json(verdict)
     else:
         _print_verdict(verdict)
+    _say_unkept(unkept)
     raise typer.Exit(0 if verdict["passed"] else 1)
+
+
+def _say_unkept(lines: list[str]) -> None:
+    for line in lines:
+        _warn_line(line)
+
+
+class _step_progress:
+    """On a terminal, a bar on stderr for the step the pipeline is in (neurodeploy.progress): its
+    name, done of total where known, the time; gone when the command ends. Elsewhere nothing."""
+
+    def __enter__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from neurodeploy import progress
+
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=err_console, transient=True,
+                            disable=not err_console.is_terminal)
+        self.task, self.name = None, None
+        self.listening = progress.listening(self.update)
+        self.bar.__enter__()
+        self.listening.__enter__()
+        return self
+
+    def update(self, name: str, done: int, total: int | None) -> None:
+        if name != self.name:  # a new step: a fresh bar and clock
+            if self.task is not None:
+                self.bar.remove_task(self.task)
+            self.task, self.name = self.bar.add_task(name, total=total), name
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        self.listening.__exit__(*exc)
+        return self.bar.__exit__(*exc)
 
 
 class _image_progress:
@@ -238,7 +279,9 @@ def report_cmd(
                                                help="Clean image for the first --image, e.g. --truth clean.png: "
                                                     "shown in report.html."),
     html: bool = typer.Option(True, "--html/--no-html", help="Also write report.html (charts, images)."),
-    summary: bool = typer.Option(False, "--summary", help="Print a short summary table instead of the whole report."),
+    summary: bool = typer.Option(False, "--summary", help="Print the short summary table (the default; kept for "
+                                 "scripts that pass it)."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print the whole report.md instead of the summary table."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     input_file: Optional[Path] = typer.Option(None, "--input", metavar="FILE.npy",
                                               help="A bundle of a .nir file: its input, shape (T, ...) or (T, N, ...) "
@@ -251,18 +294,34 @@ def report_cmd(
     if fps is not None and fps <= 0:
         raise NeurodeployError(f"--fps must be positive, got {fps}")
     opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
+    _check_report_writable(bundle)
     report = report_bundle(opened, images=image or None, executor=executor, fps=fps, html=html,
                            truth=truth or None, input_file=input_file)
     _say_default_executor(opened, executor)  # after the run: an error stays one line
     _say_how_images_fit(opened, image or None)
     if as_json:
         _print_json(report)
-    elif summary:
-        _print_summary(report, bundle)
+        return
+    if markdown and not summary:
+        # plain text, no wrapping: rich would fold the Markdown tables at the terminal's width
+        typer.echo((bundle / "report.md").read_text())
     else:
-        console.print((bundle / "report.md").read_text())
-        written = ["report.json", "report.md"] + (["report.html"] if html else [])
-        console.print("wrote " + ", ".join(str(bundle / w) for w in written))
+        _print_summary(report, bundle)
+    written = ["report.json", "report.md"] + (["report.html"] if html else [])
+    console.print("wrote " + ", ".join(str(bundle / w) for w in written)
+                  + ("" if markdown else " (report.md on the terminal: --markdown)"), soft_wrap=True, highlight=False)
+
+
+def _check_report_writable(bundle: Path) -> None:
+    """A report is files in the bundle: one that cannot take them is refused before the run."""
+    from neurodeploy.writable import why_unwritable
+
+    if not bundle.is_dir():
+        return  # the bundle's own check says what it is
+    why = why_unwritable(bundle)
+    if why:
+        raise NeurodeployError(f"cannot write the report into {bundle} ({why}); copy the bundle to a folder you can "
+                               f"write, e.g. `cp -r {bundle} /tmp/bundle && neurodeploy report /tmp/bundle`")
 
 
 def _print_summary(report: dict, bundle: Path) -> None:
@@ -275,7 +334,6 @@ def _print_summary(report: dict, bundle: Path) -> None:
     for quantity, value in summary_rows(report, read_validation(bundle, report["executor"])):
         table.add_row(quantity, value)
     console.print(table)
-    console.print(f"report: {bundle / 'report.html'}")
 
 
 def _warn_line(line: str) -> None:
@@ -349,23 +407,58 @@ def command_line(args: list[str]) -> list[str]:
     return spread_values(args, list_option_caps(command.params)) if command is not None else list(args)
 
 
-def main() -> None:
-    """Console-script entry point: turns NeurodeployError into one line and exit code 2."""
+def main(restore_signals: bool = True) -> None:
+    """Run the command line: a NeurodeployError becomes one line and exit code 2; Ctrl-C and
+    SIGTERM one line and exit 130 / 143 (:mod:`neurodeploy.cli_signals`). ``restore_signals``:
+    the caller's signal handlers come back afterwards (in-process callers, tests)."""
+    from neurodeploy import cli_signals
+
     try:
-        # Without standalone mode click returns a command's exit code instead of exiting.
-        code = app(args=command_line(sys.argv[1:]), standalone_mode=False)
+        with cli_signals.handling(restore=restore_signals):
+            # Without standalone mode click returns a command's exit code instead of exiting.
+            code = _run_app(sys.argv[1:])
+    except KeyboardInterrupt:  # after every except/finally on the way out has cleaned up
+        signum = cli_signals.received() or signal.SIGINT
+        cli_signals.kill_descendants()
+        cli_signals.say_once(cli_signals.interrupted_line())
+        sys.exit(cli_signals.exit_code(signum))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def entry() -> None:
+    """The ``neurodeploy`` console script and ``python -m neurodeploy``: this process is the
+    command's own, so a signal while it shuts down ends it quietly too."""
+    main(restore_signals=False)
+
+
+def _run_app(args: list[str]) -> int | None:
+    from neurodeploy import cli_signals
+
+    try:
+        code = app(args=command_line(args), standalone_mode=False)
+        if cli_signals.received() is not None:  # typer turns a KeyboardInterrupt into a silent 130
+            raise KeyboardInterrupt
+        return code
     except NeurodeployError as exc:
+        if cli_signals.received() is not None:  # e.g. a Lava run that failed because its processes left
+            raise KeyboardInterrupt from None
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "lava" or cli_signals.received() is not None:
+            raise
+        missing = LavaMissing(sys.executable)  # `pip install .` cannot bring Lava (errors.LAVA_INSTALL)
+        err_console.print(f"error: {missing}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(missing.exit_code)
     except typer.Abort:
-        err_console.print("error: aborted", markup=False)
-        sys.exit(130)
+        raise KeyboardInterrupt from None  # click's word for a Ctrl-C at a prompt
     except Exception as exc:
+        if cli_signals.received() is not None:  # an error made by the interrupt, not a bug
+            raise KeyboardInterrupt from None
         # Usage errors (typer vendors click, so match the click exception by its interface).
         if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
         raise
-    sys.exit(code if isinstance(code, int) else 0)

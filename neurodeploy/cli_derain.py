@@ -210,7 +210,8 @@ def finetune_cmd(
 
 
 _TILE_HELP = ("Tile side in pixels (a halo of context is added around each): bounds memory on large images. "
-              "512 peaked at 1.9-2.9 GB with esdnet-tiny on 1- to 24-MP photos (benchmarks/tiling.md); 0 = whole image at once.")
+              "512 peaked at 1.9-2.9 GB with esdnet-tiny in torch on 1- to 24-MP photos (benchmarks/tiling.md), "
+              "4.3 GB with --executor emulator on a 512x512 photo; 0 = whole image at once.")
 
 
 def derain_cmd(

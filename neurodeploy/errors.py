@@ -48,6 +48,21 @@ class HardwareUnavailable(NeurodeployError):
     exit_code = 3
 
 
+#: lava-nc 0.10 and lava-dl 0.6 declare Python < 3.11, so `pip install neurodeploy` cannot pull them in.
+LAVA_INSTALL = "-m pip install --no-deps --ignore-requires-python lava-nc==0.10.0 lava-dl==0.6.0"
+
+
+class LavaMissing(NeurodeployError):
+    """Lava is not installed but the command needs it (exit code 3: installable, not bad input)."""
+
+    exit_code = 3
+
+    def __init__(self, python: str):
+        super().__init__(f"this needs the Lava simulator, which is not installed (lava-nc 0.10 and lava-dl 0.6 "
+                         f"declare Python < 3.11, so pip does not install them with neurodeploy); install them "
+                         f"with: {python} {LAVA_INSTALL} (or choose an executor without Lava: --executor split)")
+
+
 class DataError(NeurodeployError):
     """A data folder is missing, empty, or holds unpaired, unreadable or mismatched images."""
 

@@ -83,6 +83,24 @@ def _refuse(path: Path, why: str) -> InputImageError:
     return InputImageError(f"{path} is not a readable image ({why}); pass a PNG, JPEG, TIFF, BMP or WebP file")
 
 
+def not_a_file(path: Path) -> InputImageError | None:
+    """The one-line error for a path that exists but is no regular file (a folder, a device such
+    as /dev/null, a pipe), saying what it is; None for a file or a missing path."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return InputImageError(f"{path} is a folder, not an image; pass the image files in it, e.g. {path}/*.png")
+    kind = ("a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+            else "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    return InputImageError(f"{path} is {kind}, not an image file; pass a PNG, JPEG, TIFF, BMP or WebP file")
+
+
 def _is_16bit_colour(img: Image.Image, path: Path) -> bool:
     """Whether the file holds 16-bit colour samples that Pillow would cut to 8 bits."""
     if img.format == "PNG" and img.mode in ("RGB", "RGBA"):
@@ -152,6 +170,9 @@ def _palette_is_grey(img: Image.Image) -> bool:
 def read_image_info(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
     """Read an image as float64 ``(3, H, W)`` in [0, 1] (see the module docstring) and its :class:`ImageInfo`."""
     path = Path(path)
+    odd = not_a_file(path)
+    if odd is not None:
+        raise odd
     if not path.is_file():
         raise InputImageError(f"no such image file: {path}")
     if path.stat().st_size == 0:
@@ -170,6 +191,12 @@ def read_image_info(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
                     )
                 if w * h == 0:
                     raise _refuse(path, "it has 0 pixels")
+                frames = getattr(img, "n_frames", 1)
+                if frames > 1:  # Pillow would hand over the first frame as if it were the image
+                    raise InputImageError(
+                        f"{path} is an animated or multi-page {img.format or 'image'} of {frames} frames; neurodeploy "
+                        f"derains still images: save its frames as PNG files first (e.g. `ffmpeg -i {path} "
+                        "frame-%03d.png`) and pass those")
                 # load first: PNG's getexif() loads the pixels itself, and a decoding error
                 # swallowed there would leave a half-decoded image that loads "fine" after
                 img.load()

@@ -30,7 +30,7 @@ reference, on ``graph.nir``) on ``--input FILE.npy`` -- shape ``(T, *input_shape
 ``(T, N, *input_shape)``, T = its first axis, neurons starting from rest -- or, without it,
 100 steps of seeded random spikes at 10 % (seed 0, one sample), and writes
 ``validation.json`` with the verdict plus ``dt_s``, ``t_steps``, ``input`` and ``writer``.
-``report`` runs one of the same executors on the same input (:mod:`neurodeploy.report_nir`).
+``validate`` and ``report`` run it as any bundle (:mod:`neurodeploy.validation`, :mod:`neurodeploy.reporting`).
 """
 
 from __future__ import annotations

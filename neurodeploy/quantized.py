@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from neurodeploy import progress
 from neurodeploy.images import calibration_images
 from neurodeploy.ir.graph import DeployGraph
 from neurodeploy.quantize.ptq import CalibrationRanges, quantize_graph, summary
@@ -56,6 +57,7 @@ def measure(bundle_dir: Path, partition: dict, g: DeployGraph, crops: np.ndarray
     saturated: dict[str, dict[str, int]] = {}
     psnrs = []
     for i in range(len(crops)):
+        progress.step("measuring the integers against float", i, len(crops))
         a, b = emu.run(crops[i:i + 1])[0], ref.run(crops[i:i + 1])[0]
         for layer in a.layers:
             same[layer] = same.get(layer, 0) + float(np.sum(a.layers[layer] == b.layers[layer]))

@@ -13,12 +13,13 @@ from typing import Callable
 
 import numpy as np
 
-from neurodeploy.bundle import Bundle, BundleInputs, write_json_atomic
+from neurodeploy.bundle import Bundle, BundleInputs
 from neurodeploy.errors import InputImageError
 from neurodeploy.images import expand_images, load_inputs
 from neurodeploy.targets import make_executor, most_faithful
 from neurodeploy.trace import Trace
 from neurodeploy.verify import verdict
+from neurodeploy.writable import write_json_kept
 
 DEFAULT_REFERENCE = "torch-float64"
 #: Executors that stream many images through one run (one run for all images is much faster).
@@ -67,7 +68,8 @@ def _previous_entries(path: Path) -> dict:
 def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = None, executor: str | None = None,
                     reference: str | None = None, min_agreement_pct: float = 100.0,
                     min_psnr_db: float = 60.0, min_ssim: float | None = None, truth: list[Path] | None = None,
-                    progress: Progress | None = None, input_file: Path | None = None) -> dict:
+                    progress: Progress | None = None, input_file: Path | None = None,
+                    warn: Callable[[str], None] | None = None) -> dict:
     """Run ``executor`` and ``reference`` on the inputs; write and return the verdict (``validation.json``).
 
     Args:
@@ -83,6 +85,8 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
             min_ssim: output SSIM (Y channel), checked only when given.
         truth: clean images paired with ``images`` by order (files or folders), scored by PSNR/SSIM.
         progress: called as ``progress(executor, done, total)`` while images run.
+        warn: told in one line when ``validation.json`` cannot be written (a read-only or full
+            bundle); the verdict is returned all the same (default: a Python warning).
     """
     bundle = path if isinstance(path, Bundle) else Bundle.open(path)  # the CLI passes it opened
     executor = executor or most_faithful(bundle)
@@ -109,5 +113,5 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
     target = bundle.path / "validation.json"
     entries = _previous_entries(target)
     entries[executor] = result
-    write_json_atomic(target, {**result, "executors": entries})
+    write_json_kept(target, {**result, "executors": entries}, warn)
     return result

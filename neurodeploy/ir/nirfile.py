@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nir
 
-from neurodeploy.errors import GraphError
+from neurodeploy.errors import GraphError, NeurodeployError
 from neurodeploy.ir.check import build_nodes, check_graph
 from neurodeploy.ir.info import FOREIGN_DT_KEY, METADATA_KEY, graph_info
 from neurodeploy.ir.nodes import NeurodeployNode
@@ -37,27 +37,58 @@ def _read_hdf5(path: Path) -> dict:
         return hdf2dict(f["node"])
 
 
-def read_timeout_s(path: Path) -> float:
-    """Seconds a read may take before the file counts as damaged: 5 s + 1 s per 20 MB
-    (a 100 MB graph reads in about 1 s here)."""
-    return 5.0 + path.stat().st_size / 20e6
+def read_timeout_s(path: Path, declared: int = 0) -> float:
+    """Seconds a read may take before the file counts as damaged: 5 s + 1 s per 20 MB of the
+    file or of the arrays it declares, whichever is larger (a 100 MB graph reads in about 1 s
+    here; a gzipped array of zeros is small on disk and large in memory)."""
+    return 5.0 + max(path.stat().st_size, declared) / 20e6
 
 
-def _read_hdf5_guarded(path: Path, read) -> dict:
+def _declared_arrays(path: Path) -> int:
+    """Bytes of every array the file declares, from HDF5 metadata alone (no data is read);
+    refuses a file that is not a NIR graph, or whose arrays cannot fit in memory, before any
+    array is read."""
+    import h5py
+
+    from neurodeploy.memory import check_arrays
+
+    with h5py.File(path, "r") as f:
+        if not isinstance(f.get("node"), h5py.Group) or "nodes" not in f["node"]:
+            top = ", ".join(sorted(f.keys())[:5]) or "nothing"
+            raise GraphError(f"an HDF5 file, but not a NIR graph (no 'node' group with 'nodes'; it holds: {top}); "
+                             "pass a .nir file written by nir.write or a NIR writer")
+        arrays: list[tuple[str, tuple[int, ...], int]] = []
+        f.visititems(lambda name, obj: arrays.append((name, obj.shape, obj.size * obj.dtype.itemsize))
+                     if isinstance(obj, h5py.Dataset) and obj.shape is not None else None)
+    total = sum(a[2] for a in arrays)
+    if arrays:
+        check_arrays(path, total, max(arrays, key=lambda a: a[2]))
+    return total
+
+
+def _read_hdf5_guarded(path: Path, read, precheck=None) -> dict:
     """``read()`` in a forked child with a timeout, its result sent back through a pipe.
 
     libhdf5 can loop forever, raising nothing, on a file whose string heap has damaged
-    bytes (found by benchmarks/fuzz_nir.py); a hang cannot be caught in-process.
+    bytes (found by benchmarks/fuzz_nir.py); a hang cannot be caught in-process. ``precheck()``
+    runs first in the child: it returns the bytes the read will load (which sets the timeout)
+    or refuses the file (GraphError, MemoryRefused) before anything large is allocated.
     """
     import multiprocessing
     import pickle
+
+    from neurodeploy.memory import MemoryRefused
 
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
 
     def child() -> None:
         try:
+            if precheck is not None:
+                sender.send_bytes(pickle.dumps(("declared", precheck())))
             sender.send_bytes(pickle.dumps(("ok", read()), protocol=pickle.HIGHEST_PROTOCOL))
+        except (GraphError, MemoryRefused) as exc:
+            sender.send_bytes(pickle.dumps((type(exc).__name__, str(exc))))
         except BaseException as exc:  # noqa: BLE001 -- reported by the parent
             sender.send_bytes(pickle.dumps(("error", f"{type(exc).__name__}: {exc}")))
 
@@ -66,10 +97,15 @@ def _read_hdf5_guarded(path: Path, read) -> dict:
     sender.close()
     timeout = read_timeout_s(path)
     try:
-        if not receiver.poll(timeout):
-            raise GraphError(f"{path}: reading did not finish within {timeout:.0f} s (libhdf5 loops on some "
-                             "damaged files); the file is damaged, re-export it")
-        status, payload = pickle.loads(receiver.recv_bytes())
+        status = "declared" if precheck is not None else None
+        while True:
+            if not receiver.poll(timeout):
+                raise GraphError(f"{path}: reading did not finish within {timeout:.0f} s (libhdf5 loops on some "
+                                 "damaged files); the file is damaged, re-export it")
+            status, payload = pickle.loads(receiver.recv_bytes())
+            if status != "declared":
+                break
+            timeout = read_timeout_s(path, payload)
     except EOFError:
         raise GraphError(f"{path}: the reader died on this file; the file is damaged, re-export it") from None
     finally:
@@ -77,6 +113,10 @@ def _read_hdf5_guarded(path: Path, read) -> dict:
             proc.kill()
         proc.join()
         receiver.close()
+    if status == "GraphError":
+        raise GraphError(payload)
+    if status == "MemoryRefused":
+        raise MemoryRefused(payload)
     if status != "ok":
         raise ValueError(payload)
     return payload
@@ -99,7 +139,7 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
     if not path.is_file():
         raise GraphError(f"{path}: no such NIR file")
     try:
-        data = _read_hdf5_guarded(path, lambda: _read_hdf5(path))
+        data = _read_hdf5_guarded(path, lambda: _read_hdf5(path), lambda: _declared_arrays(path))
         raw_nodes = data["nodes"]
         # names the node whose dict cannot be built; nested NIRGraphs built recursively
         nodes = build_nested(raw_nodes, build_nodes) if isinstance(raw_nodes, dict) else build_nodes(raw_nodes)
@@ -113,6 +153,8 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
             graph = _foreign(graph, dt_s, writer, warn, reset)
     except GraphError as exc:
         raise GraphError(f"{path}: {exc}") from None
+    except NeurodeployError:  # MemoryRefused: names the file itself
+        raise
     except Exception as exc:  # h5py/nir raise many types on a damaged file
         exc = " ".join(str(exc).split())  # one line, whatever h5py says
         raise GraphError(f"{path}: not a readable NIR graph ({exc}); re-export the bundle") from None
