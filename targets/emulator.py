@@ -98,8 +98,8 @@ def _wrap_current(cur: np.ndarray) -> np.ndarray:
 
 def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Tensor | int = 0,
             chip: ChipLimits = LOIHI2, state: bool = False, counts: dict | None = None,
-            spike_dtype: torch.dtype = torch.int64):
-    """Lava's ``PyLifModelBitAcc`` on a sequence.
+            spike_dtype: torch.dtype = torch.int64, rules=None):
+    """Lava's ``PyLifModelBitAcc`` on a sequence -- the one integer LIF of every emulator.
 
     Args:
         a_in: ``(T, ...)`` int64 synaptic input per step (integer units, before ``<< 6``).
@@ -108,6 +108,9 @@ def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Ten
         state: also return ``u`` and ``v`` after every step.
         counts: when given, adds ``u_wrapped`` and ``v_saturated`` (numbers of values).
         spike_dtype: the spikes' dtype (int64, or float32 for a convolution to take as it is).
+        rules: a writer's neuron rules (:class:`neurodeploy.ir.rules.NeuronRules`: ``>=``,
+            subtractive or one-step-late reset; the project's fixed_pt ``RuleLIF``); None or
+            NIR's rules: Lava's LIF (``v > vth``, reset to 0 at once).
     Returns:
         spikes ``(T, ...)`` 0/1, and with ``state`` the tuple ``(spikes, u, v)`` (u, v int64).
 
@@ -116,6 +119,8 @@ def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Ten
     a step is a handful of whole-array operations on small arrays, where numpy's per-call cost
     is a fraction of torch's, and int64 division has no fast path on CPU.
     """
+    if rules is not None and not rules.is_nir:
+        return _lif_int_rules(a_in, du, dv, vth_mant, bias, chip, rules, state, counts, spike_dtype)
     shift, dbits = int(chip.state_shift_bits), int(chip.decay_shift_bits)
     keep_u, keep_v = chip.current_retained(du), chip.voltage_retained(dv)
     vth = float(int(vth_mant) << shift)
@@ -171,6 +176,49 @@ def lif_int(a_in: torch.Tensor, du: int, dv: int, vth_mant: int, bias: torch.Ten
     if state:
         return out, torch.from_numpy(np.stack(us)), torch.from_numpy(np.stack(vs))
     return out
+
+
+def _lif_int_rules(a_in, du: int, dv: int, vth_mant: int, bias, chip: ChipLimits, rules,
+                   state: bool, counts: dict | None, spike_dtype: torch.dtype):
+    """A writer's neuron rules on Lava's bit-accurate LIF arithmetic (the ``fixed_pt`` model of
+    :class:`~neurodeploy.targets.loihi.processes.RuleLIF`), per step::
+
+        u = wrap(trunc0(u · (4096 - du - 1) / 4096) + (a_in << 6));  v = sat(trunc0(v · (4096 - dv) / 4096) + u + bias)
+        reset where a spike is pending (reset_delay 1);  s = v > vth << 6  (>= with at_equality)
+        reset where s (reset_delay 0), else pending = s;  reset: v = 0, or v = sat(v - (vth << 6))
+
+    (:func:`lif_int`'s arguments; ``rules``: a :class:`neurodeploy.ir.rules.NeuronRules`)."""
+    at_equality, subtract, reset_delay = rules.spike == ">=", rules.reset == "subtract", int(rules.reset_delay)
+    vth, lo, hi = chip.effective_vth(vth_mant), 1 - _HALF, _HALF - 1
+    b = np.asarray(bias, dtype=np.int64)
+    a_in = np.asarray(a_in, dtype=np.int64)
+    u, v = np.zeros(a_in.shape[1:], np.int64), np.zeros(a_in.shape[1:], np.int64)
+    pending = np.zeros(a_in.shape[1:], bool)
+    spikes, us, vs = np.zeros(a_in.shape, np.int64), [], []
+
+    def reset(where: np.ndarray) -> None:
+        v[where] = np.maximum(v[where] - vth, lo) if subtract else 0
+
+    for t, a in enumerate(a_in):
+        cur = chip.decay_current(u, du) + chip.synaptic_input(a)
+        u = _wrap_current(cur).astype(np.int64)
+        raw = chip.decay_voltage(v, dv) + u + b
+        v = np.clip(raw, lo, hi)
+        if counts is not None:
+            counts["u_wrapped"] = counts.get("u_wrapped", 0) + int((u != cur).sum())
+            counts["v_saturated"] = counts.get("v_saturated", 0) + int((v != raw).sum())
+        if reset_delay:
+            reset(pending)
+        s = v >= vth if at_equality else v > vth
+        if reset_delay:
+            pending = s
+        else:
+            reset(s)
+        spikes[t] = s
+        us.append(u.copy())
+        vs.append(v.copy())
+    out = torch.from_numpy(spikes).to(spike_dtype)
+    return (out, torch.from_numpy(np.stack(us)), torch.from_numpy(np.stack(vs))) if state else out
 
 
 def nilif_int(a_in: torch.Tensor, thresholds, level_lsbs: int, dv: int, positions: int,

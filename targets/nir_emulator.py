@@ -14,8 +14,9 @@ columns and conv kernels are in):
 - delay line: the payload ``d`` steps later (zeros before); a balancing delay line at a join
   (pipeline latency, :mod:`~neurodeploy.targets.loihi.nir_map`) passes it on the same step;
 - neuron: ``a_in`` = the sum of its synapses plus ``const_mant``, then ``lif_int`` (wrap of
-  ``u``, saturation of ``v``, ``v > vth_mant << 6``, reset to 0), or :func:`rule_lif_int` for a
-  writer's rules (``>=``, subtractive or late reset; the project's fixed_pt ``RuleLIF``).
+  ``u``, saturation of ``v``, ``v > vth_mant << 6``, reset to 0; with a writer's rules --
+  ``>=``, subtractive or late reset -- the project's fixed_pt ``RuleLIF``: the same ``lif_int``
+  given the rules).
 
 Traces: spikes 0/1 for spiking layers; ``v · v_lsb`` (model units) for I/LI/CubaLI; each
 sample from rest. Lava's one-step synaptic latencies are the Lava executor's business
@@ -30,52 +31,11 @@ import nir
 import numpy as np
 import torch
 
-from neurodeploy.limits import LOIHI2
-from neurodeploy.targets.emulator import _HALF, _wrap_current, conv_int, lif_int, rescale
+from neurodeploy.ir.rules import NeuronRules
+from neurodeploy.targets.emulator import conv_int, lif_int, rescale
 from neurodeploy.targets.loihi.nir_fixed import quantize_input
 from neurodeploy.targets.loihi.nir_map import LavaMap, from_lava, to_lava
 from neurodeploy.trace import Trace
-
-
-def rule_lif_int(a_in: np.ndarray, du: int, dv: int, vth_mant: int, at_equality: bool, subtract: bool,
-                 reset_delay: int, state: bool = False, counts: dict | None = None):
-    """A writer's neuron rules on Lava's bit-accurate LIF arithmetic (the ``fixed_pt`` model of
-    :class:`~neurodeploy.targets.loihi.processes.RuleLIF`), per step::
-
-        u = wrap(trunc0(u · (4096 - du - 1) / 4096) + (a_in << 6));  v = sat(trunc0(v · (4096 - dv) / 4096) + u)
-        reset where a spike is pending (reset_delay 1);  s = v > vth << 6  (>= with at_equality)
-        reset where s (reset_delay 0), else pending = s;  reset: v = 0, or v = sat(v - (vth << 6))
-
-    ``a_in``: ``(T, ...)`` int64. Returns spikes ``(T, ...)`` int64 (with ``state``: and ``v``)."""
-    chip = LOIHI2
-    vth, lo, hi = chip.effective_vth(vth_mant), 1 - _HALF, _HALF - 1
-    a_in = np.asarray(a_in, dtype=np.int64)
-    u, v = np.zeros(a_in.shape[1:], np.int64), np.zeros(a_in.shape[1:], np.int64)
-    pending = np.zeros(a_in.shape[1:], bool)
-    spikes, vs = np.zeros(a_in.shape, np.int64), []
-
-    def reset(where: np.ndarray) -> None:
-        v[where] = np.maximum(v[where] - vth, lo) if subtract else 0
-
-    for t, a in enumerate(a_in):
-        cur = chip.decay_current(u, du) + chip.synaptic_input(a)
-        u = _wrap_current(cur).astype(np.int64)
-        raw = chip.decay_voltage(v, dv) + u
-        v = np.clip(raw, lo, hi)
-        if counts is not None:
-            counts["u_wrapped"] = counts.get("u_wrapped", 0) + int((u != cur).sum())
-            counts["v_saturated"] = counts.get("v_saturated", 0) + int((v != raw).sum())
-        if reset_delay:
-            reset(pending)
-        s = v >= vth if at_equality else v > vth
-        if reset_delay:
-            pending = s
-        else:
-            reset(s)
-        spikes[t] = s
-        vs.append(v.copy())
-    out = torch.from_numpy(spikes)
-    return (out, torch.from_numpy(np.stack(vs))) if state else out
 
 
 def lava_kernel_to_torch(weight: np.ndarray) -> np.ndarray:
@@ -132,8 +92,8 @@ class NirIntegerEmulator:
                 const = self.arrays.get(name, {}).get("const_mant")
                 a_in = x_in if const is None else x_in + torch.as_tensor(const)
                 if q.get("model") == "RuleLIF":
-                    vals[name] = rule_lif_int(a_in, q["du"], q["dv"], q["vth_mant"], q["spike"] == ">=",
-                                              q["reset"] == "subtract", q["reset_delay"], counts=self.counts[name])
+                    rules = NeuronRules(q["spike"], q["reset"], int(q["reset_delay"]))
+                    vals[name] = lif_int(a_in, q["du"], q["dv"], q["vth_mant"], counts=self.counts[name], rules=rules)
                 elif q["spiking"]:
                     vals[name] = lif_int(a_in, q["du"], q["dv"], q["vth_mant"], counts=self.counts[name])
                 else:
