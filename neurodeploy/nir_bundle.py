@@ -50,11 +50,11 @@ from neurodeploy.errors import BundleError, NeurodeployError
 from neurodeploy.ir import read_deploy_graph
 from neurodeploy.checkpoint import file_sha256
 from neurodeploy.limits import LOIHI2
+from neurodeploy.targets import PARAMS  # the bundle's file of integers: one name for both kinds
 
 WRITER_KEY = "neurodeploy.writer"
 DEFAULT_STEPS = 100
 DEFAULT_RATE = 0.1
-PARAMS = "params.npz"
 
 
 def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loihi", dt_s: float | None = None,

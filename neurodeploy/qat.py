@@ -44,8 +44,7 @@ from typing import Callable
 import torch
 
 from neurodeploy.errors import NeurodeployError
-
-WEIGHT_MAX = 127  # as neurodeploy.quantize.ptq.WEIGHT_MAX (8-bit signed mantissa, symmetric)
+from neurodeploy.quantize.ptq import WEIGHT_MAX  # the one 8-bit weight bound (PTQ's)
 
 
 @dataclass

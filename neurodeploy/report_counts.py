@@ -40,7 +40,7 @@ from neurodeploy.ops import DEFINITIONS, conv_macs, effective_ops, split_by_kind
 from neurodeploy.trace import Trace
 
 PASS_THROUGH = (nir.Flatten, nir.Scale, nir.Delay)  # carry a spike to the synapse after them, count unchanged
-SYNAPSES = (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d)
+SYNAPSES = pr.SYNAPSE_TYPES
 
 
 def fan_out_synops(spikes: np.ndarray, conv: nir.Conv2d) -> float:

@@ -21,6 +21,7 @@ from neurodeploy.trace import Trace
 
 
 MODEL, NIR = "model", "nir"  # bundle kinds (neurodeploy.bundle_format.KIND_*)
+PARAMS = "params.npz"  # a quantized bundle's integers, which every integer executor reads
 BOTH = (MODEL, NIR)
 
 

@@ -50,11 +50,11 @@ from neurodeploy.ir.graph import DeployGraph
 from neurodeploy.ir import nodes as nd
 from neurodeploy.limits import LOIHI2, ChipLimits
 from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS, CalibrationRanges
+from neurodeploy.targets import PARAMS  # the bundle's file of integers (re-exported: bundle.py reads it here)
 from neurodeploy.targets.nir_torch import patch_to_time
 from neurodeploy.targets.split import SplitExecutor
 from neurodeploy.trace import Trace
 
-PARAMS = "params.npz"
 _HALF = 1 << (LOIHI2.state_bits - 1)  # 2**23
 
 

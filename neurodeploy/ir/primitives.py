@@ -78,6 +78,8 @@ NEW_KINDS: dict[type, str] = {
 }
 # NIR's neuron kinds (the layers a Trace records are info.NEURON_KINDS: these and NI-LIF)
 NIR_NEURON_KINDS = ("lif", "if", "cubalif", "threshold", "li", "cubali", "i")
+# NIR's synapses (pooling too: fixed weights), each a Lava Dense or Conv and one step of latency
+SYNAPSE_TYPES = (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d)
 SPIKING_KINDS = ("lif", "if", "cubalif", "threshold")
 # neuron parameters per type, and which are time constants (seconds, > 0)
 NEURON_PARAMS: dict[type, tuple[str, ...]] = {

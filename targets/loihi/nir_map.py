@@ -87,7 +87,7 @@ from neurodeploy.ir import primitives as pr
 from neurodeploy.ir import rules as nr
 from neurodeploy.ir import DeployGraph, as_deploy_graph, topological_order
 
-SYNAPSES = (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d)
+SYNAPSES = pr.SYNAPSE_TYPES
 GRADED_BITS = 24
 
 
