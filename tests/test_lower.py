@@ -86,7 +86,8 @@ def test_neuron_mapping_fires_at_equality_and_moves_biases(toy_graph):
     g = DeployGraph(graph, info)
     partition(g)
     forms = neuron_form(g)
-    assert forms["lif3"] == {"du": 1.0, "dv": 0.5, "vth": 0.15, "input_gain": 1.0, "fires_at_equality": True}
+    assert forms["lif3"] == {"du": 1.0, "dv": 0.5, "vth": 0.15, "input_gain": 1.0, "fires_at_equality": True,
+                             "vth_float": np.nextafter(0.15, -np.inf)}  # the pass decides Lava float's threshold
     latency(g)
     nodes = to_lava_layout(g)
     lif = nodes["lif3"].params

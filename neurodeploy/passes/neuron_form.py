@@ -2,7 +2,8 @@
 
 Reads: the partition (``info.side``), node kinds, ``nir.LIF`` parameters, ``info.dt_s``,
 spike conditions, conv biases. Writes: ``info.neuron_form[node]`` for every chip LIF
-(``du``, ``dv``, ``vth``, ``input_gain``, ``fires_at_equality``); ``arrays[lif]["bias"]``
+(``du``, ``dv``, ``vth``, ``input_gain``, ``fires_at_equality``, and ``vth_float``: the threshold
+Lava float's strict ``v > vth`` needs for the model's spike condition); ``arrays[lif]["bias"]``
 (per output channel) -- the biases of the convs that feed only neurons, moved into them;
 ``arrays[conv]["out_bias"]`` for a conv that also feeds something else (routing, another
 synapse, the host), whose output must carry its bias; and ``info.synapse_gain[conv]``: the
@@ -14,8 +15,8 @@ then ``v = 0``. The NIR LIF under forward Euler (step ``dt``):
 ``v = (1 - dt/tau) v + (dt/tau)(v_leak + r I)``. So ``du = 1`` (the current passes straight
 through), ``dv = dt/tau``, and the input gain ``dt r / tau`` scales the incoming weights and
 biases; a conv's bias moves into the neuron it feeds (Loihi synapses carry no bias). The
-spike condition stays as the model's (``>=`` for the papers): a backend maps it to its own
-comparison (Lava float: ``vth`` one ulp lower; fixed point: one LSB lower).
+spike condition stays as the model's (``>=`` for the papers) beside the float threshold that
+makes Lava float's ``>`` compute it (``vth`` one ulp lower); fixed point takes one LSB lower.
 
 Loihi holds ``du``, ``dv`` and ``vth`` once per layer (LOIHI2 limits): a layer whose
 neurons differ in them, or whose ``v_leak``/``v_reset`` are not 0, is refused by name.
@@ -67,8 +68,12 @@ def neuron_form(g: DeployGraph) -> dict[str, dict[str, float]]:
         if not np.all(np.asarray(lif.v_leak) == 0) or not np.all(np.asarray(lif.v_reset) == 0):
             raise LoweringError(f"neuron '{name}': v_leak and v_reset must be 0 for a Loihi neuron")
         gain = dt * uniform(name, "r", lif.r) / tau
-        forms[name] = {"du": 1.0, "dv": dt / tau, "vth": uniform(name, "v_threshold", lif.v_threshold),
-                       "input_gain": gain, "fires_at_equality": g.info.spike_condition.get(name, ">") == ">="}
+        vth = uniform(name, "v_threshold", lif.v_threshold)
+        at_equality = g.info.rules(name).spike == ">="
+        # Lava float fires on v > vth: the model's v >= vth is v > (vth one float64 ulp lower),
+        # exact for float64 v (the fixed-point form takes one LSB instead, quantize/ptq.py)
+        forms[name] = {"du": 1.0, "dv": dt / tau, "vth": vth, "input_gain": gain, "fires_at_equality": at_equality,
+                       "vth_float": float(np.nextafter(vth, -np.inf)) if at_equality else vth}
         bias = np.zeros(g.shape(name)[0])
         for src in g.predecessors(name):
             if isinstance(g.node(src), nir.Conv2d) and g.info.side.get(src) == "chip" and _absorbs(g, src):

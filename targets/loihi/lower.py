@@ -15,8 +15,8 @@ delay lines (latency). The lowering only:
    conv kernels times their synapse gain, flipped (Lava's Conv computes a true
    convolution, PyTorch a cross-correlation) and permuted to ``(C_out, kx, ky, C_in)``;
    per-channel biases broadcast over ``(X, Y, C)``;
-3. maps the model's spike condition to Lava float's ``v > vth``: ``>=`` becomes
-   ``vth = nextafter(v_th, -inf)``, exact for float64 ``v``.
+3. takes the neuron form pass's ``vth_float`` (the model's ``>=`` as Lava float's ``v > vth``:
+   one float64 ulp lower) and its bias decisions (a relay where a conv's output keeps its bias).
 
 Units: weights, biases, thresholds and membrane values stay in the model's float units
 (this is the float lowering; quantization to Loihi integers comes later).
@@ -187,11 +187,9 @@ def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
         elif kind == "lif":
             bias = g.arrays.get(name, {}).get("bias", np.zeros(g.shape(name)[0]))
             node.params["bias"] = np.broadcast_to(np.asarray(bias, dtype=np.float64), node.shape).copy()
-            form = g.info.neuron_form[name]
-            vth = float(form["vth"])
-            if form["fires_at_equality"]:
-                vth = float(np.nextafter(vth, -np.inf))
-            node.params.update(du=form["du"], dv=form["dv"], vth=vth, input_gain=form["input_gain"])
+            form = g.info.neuron_form[name]  # the threshold for Lava float's v > vth: the pass's decision
+            node.params.update(du=form["du"], dv=form["dv"], vth=float(form["vth_float"]),
+                               input_gain=form["input_gain"])
         elif kind == "nilif":
             node.params.update(positions=int(nir_node.positions), levels=int(nir_node.levels), beta=float(nir_node.beta))
             q = g.info.quant.get(name) if g.info.quant else None
