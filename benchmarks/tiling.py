@@ -10,6 +10,17 @@ Usage::
 of the tiled output against the whole-image output, and the time of each. The image must
 fit in memory whole (a 1.2-MP photo needs ~6 GB with the tiny derainers).
 
+``blend``: the stitching modes against the whole image on a 1536x1024 photo (a real photo
+resized to cover 1536x1024 and centre-cropped, Lanczos, into /tmp). Per model, each run is
+its own process (``tiling.py _run``), so that its peak memory (``ru_maxrss``) is its own:
+the whole image (``--tile 0``), the old hard cuts (``--tiling cut``, tile 512, halo 16) and
+``--tiling blend`` for each ``--blends TILE:HALO``. PSNR (RGB, peak 1) and max abs difference
+(8-bit levels) of each tiled float output against the whole-image one; time of the derain
+call in the child; load average before and after each run. Records go to
+``benchmarks/tiling_blend.out.jsonl``; ``--write`` renders the table into ``tiling.md``
+(between its ``tiling.py blend`` markers); ``tiling.py blend-table`` re-renders it from the
+recorded file alone.
+
 ``scale``: synthesise photos of the given sizes (in megapixels, 3:2) by Lanczos upscaling
 of a real photo into /tmp, then run ``neurodeploy derain`` on each as a separate process
 (the way a user runs it; default tile and halo, all cores) and record wall time and the
@@ -47,7 +58,7 @@ def halo_study(image: Path, tile: int, halos: list[int], models: list[str]) -> N
         t_whole = time.perf_counter() - t0
         for halo in halos:
             t0 = time.perf_counter()
-            tiled = derain(model, x, tile=tile, halo=halo)
+            tiled = derain(model, x, tile=tile, halo=halo, tiling="cut")  # the hard cuts this study measured
             dt = time.perf_counter() - t0
             mse = float(((tiled - whole) ** 2).mean())
             psnr = 10 * math.log10(1.0 / mse) if mse > 0 else float("inf")
@@ -55,6 +66,129 @@ def halo_study(image: Path, tile: int, halos: list[int], models: list[str]) -> N
                               "halo": halo, "tiles": len(tile_grid(x.shape[1], x.shape[2], tile, halo)),
                               "psnr_tiled_vs_whole_db": round(psnr, 2), "max_abs_diff_8bit": round(float((tiled - whole).abs().max()) * 255, 1),
                               "time_tiled_s": round(dt, 1), "time_whole_s": round(t_whole, 1)}), flush=True)
+
+
+HERE = Path(__file__).resolve().parent
+BLEND_RECORDS = HERE / "tiling_blend.out.jsonl"
+TILING_MD = HERE / "tiling.md"
+BEGIN, END = "<!-- tiling.py blend: begin (written by the script) -->", "<!-- tiling.py blend: end -->"
+
+
+def photo_1536x1024(src: Path) -> Path:
+    """``src`` resized to cover 1536x1024 (Lanczos) and centre-cropped to it, as a PNG in /tmp."""
+    from PIL import Image
+
+    out = Path(tempfile.gettempdir()) / "neurodeploy-tiling" / f"{src.stem}-1536x1024.png"
+    out.parent.mkdir(exist_ok=True)
+    if not out.exists():
+        im = Image.open(src).convert("RGB")
+        k = max(1536 / im.width, 1024 / im.height)
+        w, h = math.ceil(im.width * k), math.ceil(im.height * k)
+        im = im.resize((w, h), Image.LANCZOS)
+        x0, y0 = (w - 1536) // 2, (h - 1024) // 2
+        im.crop((x0, y0, x0 + 1536, y0 + 1024)).save(out)
+    return out
+
+
+def run_one(model_name: str, photo: Path, tile: int, tiling: str, halo: int | None, npy: Path) -> None:
+    """The child of ``blend``: one derain call, its float output saved as .npy, its time printed."""
+    import torch
+
+    from neurodeploy.api import usable_cores
+    from neurodeploy.checkpoint import load_model
+    from neurodeploy.models.data import load_image
+    from neurodeploy.models.evaluate import derain, tile_grid, default_halo
+
+    torch.set_num_threads(usable_cores())  # as `neurodeploy derain` does
+    model, _ = load_model(model_name)
+    x = load_image(photo)
+    t0 = time.perf_counter()
+    out = derain(model, x, tile=tile, halo=halo, tiling=tiling)
+    dt = time.perf_counter() - t0
+    np.save(npy, out.numpy())
+    halo = default_halo(tiling) if halo is None else halo
+    print(json.dumps({"time_s": round(dt, 2), "tiles": len(tile_grid(x.shape[1], x.shape[2], tile, halo)),
+                      "threads": torch.get_num_threads()}))
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True).stdout.strip()
+
+
+def blend_study(image: Path, models: list[str], blends: list[str], write: bool) -> None:
+    photo = photo_1536x1024(image)
+    work = photo.parent
+    command = ".venv/bin/python benchmarks/tiling.py " + " ".join(sys.argv[1:])
+    meta = {"kind": "meta", "command": command, "commit": _git("rev-parse", "--short", "HEAD"),
+            "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "image": f"{image.name} -> 1536x1024",
+            "cores": len(os.sched_getaffinity(0)), "load_start": [round(v, 2) for v in os.getloadavg()]}
+    runs = [("whole", 0, "blend", None), ("cut", 512, "cut", 16)]
+    runs += [("blend", int(t), "blend", int(h)) for t, h in (b.split(":") for b in blends)]
+    records = []
+    for name in models:
+        whole = None
+        for label, tile, tiling, halo in runs:
+            npy = work / f"{name}-{label}-{tile}-{halo}.npy"
+            cmd = [sys.executable, str(Path(__file__).resolve()), "_run", "--model", name, "--photo", str(photo),
+                   "--tile", str(tile), "--tiling", tiling, "--npy", str(npy)] + (["--halo", str(halo)] if halo is not None else [])
+            load0 = os.getloadavg()[0]
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+            out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+            if os.waitstatus_to_exitcode(status):
+                raise SystemExit(f"{cmd} failed: {err[-500:]}")
+            rec = {"kind": "run", "model": name, "mode": label, "tile": tile, "halo": halo, **json.loads(out.splitlines()[-1]),
+                   "wall_s": round(wall, 1), "peak_rss_gb": round(usage.ru_maxrss / 1e6, 2),
+                   "load_before": round(load0, 2), "load_after": round(os.getloadavg()[0], 2)}
+            y = np.load(npy)
+            if label == "whole":
+                whole = y
+            else:
+                d = (y.astype(np.float64) - whole)
+                mse = float((d ** 2).mean())
+                rec.update({"psnr_vs_whole_db": round(10 * math.log10(1 / mse), 2) if mse > 0 else None,
+                            "max_abs_diff_8bit": round(float(np.abs(d).max()) * 255, 1),
+                            "rms_diff_8bit": round(math.sqrt(mse) * 255, 2)})
+            npy.unlink()
+            records.append(rec)
+            print(json.dumps(rec), flush=True)
+    meta["load_end"] = [round(v, 2) for v in os.getloadavg()]
+    BLEND_RECORDS.write_text("".join(json.dumps(r) + "\n" for r in [meta, *records]))
+    if write:
+        write_blend_table()
+
+
+def render_blend_table(lines: list[dict]) -> str:
+    """The Markdown section of ``tiling.md`` from the recorded file's lines (meta first)."""
+    meta, runs = lines[0], lines[1:]
+    out = [f"Written by `{meta['command']}` at commit {meta['commit']}{' (with uncommitted changes)' if meta['dirty'] else ''}, "
+           f"{meta['date']}, photo {meta['image']}, {meta['cores']} cores; load average (1, 5, 15 min) "
+           f"{tuple(meta['load_start'])} before, {tuple(meta['load_end'])} after. Each run is its own process; "
+           "PSNR is RGB (peak 1) of the tiled float output against the whole-image one, the differences are in 8-bit levels; "
+           "time is the derain call alone, memory the process's peak RSS (model, photo and torch included).", "",
+           "| model | tiling | tile | halo | tiles | PSNR vs whole (dB) | max abs diff | RMS diff | time (s) | peak memory (GB) | load (1 min) before / after |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        mode = "whole (`--tile 0`)" if r["mode"] == "whole" else r["mode"]
+        psnr = "—" if r["mode"] == "whole" else f"{r['psnr_vs_whole_db']:.2f}"
+        mx = "—" if r["mode"] == "whole" else f"{r['max_abs_diff_8bit']:.1f}"
+        rms = "—" if r["mode"] == "whole" else f"{r['rms_diff_8bit']:.2f}"
+        out.append(f"| {r['model']} | {mode} | {r['tile'] or '—'} | {r['halo'] if r['halo'] is not None else '—'} | {r['tiles']} | "
+                   f"{psnr} | {mx} | {rms} | {r['time_s']:.1f} | {r['peak_rss_gb']:.2f} | {r['load_before']} / {r['load_after']} |")
+    return "\n".join(out) + "\n"
+
+
+def write_blend_table() -> None:
+    lines = [json.loads(line) for line in BLEND_RECORDS.read_text().splitlines() if line.strip()]
+    md = TILING_MD.read_text()
+    if BEGIN not in md or END not in md:
+        raise SystemExit(f"{TILING_MD} has no {BEGIN} ... {END} section to write")
+    head, rest = md.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    TILING_MD.write_text(head + BEGIN + "\n" + render_blend_table(lines) + END + tail)
 
 
 def synthesize(src: Path, megapixels: float, folder: Path) -> Path:
@@ -93,15 +227,27 @@ def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("study", choices=["halo", "scale"])
-    ap.add_argument("--image", type=Path, required=True)
+    ap.add_argument("study", choices=["halo", "scale", "blend", "blend-table", "_run"])
+    ap.add_argument("--image", type=Path, default=None)
+    ap.add_argument("--blends", nargs="+", default=["512:16", "512:32", "512:64"], help="TILE:HALO of each blend run")
+    ap.add_argument("--write", action="store_true", help="blend: render the table into tiling.md")
+    ap.add_argument("--model"), ap.add_argument("--photo", type=Path), ap.add_argument("--npy", type=Path)
+    ap.add_argument("--tiling", default="blend"), ap.add_argument("--halo", type=int, default=None)
     ap.add_argument("--tile", type=int, default=None)
     ap.add_argument("--halos", type=int, nargs="+", default=[0, 16, 32, 64])
     ap.add_argument("--models", nargs="+", default=["esdnet-tiny", "spikerain-tiny", "vlifnet-tiny"])
     ap.add_argument("--mp", type=float, nargs="+", default=[1, 6, 12, 24])
     ap.add_argument("--checkpoint", default="esdnet-tiny")
     args = ap.parse_args()
-    if args.study == "halo":
+    if args.study == "_run":
+        run_one(args.model, args.photo, args.tile, args.tiling, args.halo, args.npy)
+    elif args.study == "blend-table":
+        write_blend_table()
+    elif args.image is None:
+        ap.error("--image is required")
+    elif args.study == "blend":
+        blend_study(args.image, args.models, args.blends, args.write)
+    elif args.study == "halo":
         halo_study(args.image, args.tile or 512, args.halos, args.models)
     else:
         scale_study(args.image, args.mp, args.checkpoint, args.tile)

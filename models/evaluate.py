@@ -20,13 +20,28 @@ from .data import find_pairs, load_image, load_image_info, save_image
 
 
 # Tiling. A tile is a core of at most DEFAULT_TILE x DEFAULT_TILE pixels plus a halo of
-# DEFAULT_HALO pixels of real context on each side (cut off after the model ran), so
-# memory is bounded by the padded tile, not the photo. Convolutions see the same pixels
-# as on the whole image once the halo covers their receptive field; the attention gates'
-# global pooling (MultiDimensionalAttention, FRB) sees only the tile, which no halo can
-# fix: benchmarks/tiling.md measures what that costs (PSNR tiled vs whole image) per halo.
+# real context on each side, so memory is bounded by the padded tile, not the photo.
+# Convolutions see the same pixels as on the whole image once the halo covers their
+# receptive field; the attention gates' global pooling (MultiDimensionalAttention, FRB)
+# sees only the tile, which no halo can fix, so neighbouring tiles disagree a little and
+# a hard cut between them is a visible seam. Two ways to stitch (TILINGS):
+#   "blend" (default): neighbouring windows overlap and their outputs are mixed with a
+#       raised-cosine ramp of width ``halo`` centred on the core boundary; the weights are a
+#       partition of unity (they sum to 1 at every pixel), so no division is needed and an
+#       exact model stays exact. The outer halo/2 pixels of each window are context only.
+#   "cut": the old stitching, each core's pixels from its own window (halo DEFAULT_HALO).
+# benchmarks/tiling.md measures both against the whole image (PSNR, max pixel difference,
+# time, peak memory) and is where BLEND_HALO was chosen.
 DEFAULT_TILE = 512
-DEFAULT_HALO = 16
+DEFAULT_HALO = 16  # "cut"
+BLEND_HALO = 32  # "blend": ramp 32 px, 16 px of pure context (benchmarks/tiling.md)
+TILINGS = ("blend", "cut")
+DEFAULT_TILING = "blend"
+
+
+def default_halo(tiling: str = DEFAULT_TILING) -> int:
+    """The halo a tiling mode uses when none is given."""
+    return BLEND_HALO if tiling == "blend" else DEFAULT_HALO
 
 
 def _spans(n: int, tile: int) -> list[tuple[int, int]]:
@@ -47,6 +62,36 @@ def tile_grid(height: int, width: int, tile: int | None = DEFAULT_TILE, halo: in
     return [(slice(y0, y1), slice(x0, x1)) for y0, y1 in _spans(height, tile) for x0, x1 in _spans(width, tile)]
 
 
+def blend_ramp(n: int, cores: Sequence[tuple[int, int]], halo: int) -> torch.Tensor:
+    """Blend weights along one axis of length ``n``: ``(len(cores), n)`` float64.
+
+    Row i is core i's weight: 1 inside the core, a raised-cosine (sin^2) ramp of width
+    ``r = min(halo, shortest core)`` centred on each boundary with a neighbour, 0 beyond.
+    At a boundary the left core's ramp down is exactly 1 - the right core's ramp up, so the
+    rows sum to 1 at every pixel (a partition of unity), and the 2-D weights, products of
+    one row per axis, do too. A weight is non-zero at most r/2 <= halo/2 pixels outside its
+    core, i.e. inside the window, leaving halo/2 pixels of context for the convolutions.
+    """
+    r = min(halo, min(e - s for s, e in cores))
+    centres = torch.arange(n, dtype=torch.float64) + 0.5
+
+    def up(c: int) -> torch.Tensor:  # 0 before c - r/2, 1 after c + r/2, sin^2 between (smooth, C1)
+        if r <= 0:
+            return (centres >= c).double()
+        u = ((centres - (c - r / 2)) / r).clamp(0, 1)
+        return torch.sin(u * (torch.pi / 2)) ** 2
+
+    rows = []
+    for s, e in cores:
+        w = torch.ones(n, dtype=torch.float64)
+        if s > 0:
+            w = w * up(s)
+        if e < n:
+            w = w * (1 - up(e))
+        rows.append(w)
+    return torch.stack(rows)
+
+
 def _finite(out: torch.Tensor) -> torch.Tensor:
     # clamp keeps NaN, and NaN written as 8 bits is 0: a black image with exit 0
     if not bool(torch.isfinite(out).all()):
@@ -60,16 +105,22 @@ def derain(
     model: nn.Module,
     image: torch.Tensor,
     tile: int | None = DEFAULT_TILE,
-    halo: int = DEFAULT_HALO,
+    halo: int | None = None,
     progress: Callable[[int], None] | None = None,
+    tiling: str = DEFAULT_TILING,
 ) -> torch.Tensor:
     """Derain one ``(3, H, W)`` image in [0, 1] (any size) -> ``(3, H, W)`` float32 in [0, 1].
 
     Args:
         tile: side in pixels of a tile's core (None or 0: the whole image at once).
-        halo: pixels of context added on each side of a core, then discarded.
+        halo: pixels of context added on each side of a core (None: the tiling's default,
+            :func:`default_halo`); with "blend" the inner half of it is the blend ramp.
         progress: called with the number of tiles finished after each tile.
+        tiling: "blend" (overlapping windows mixed by a smooth window) or "cut" (hard seams).
     """
+    if tiling not in TILINGS:
+        raise ValueError(f"tiling must be one of {TILINGS}, got {tiling!r}")
+    halo = default_halo(tiling) if halo is None else halo
     model.eval()
     _, h, w = image.shape
     grid = tile_grid(h, w, tile, halo)
@@ -78,20 +129,31 @@ def derain(
         if progress:
             progress(1)
         return out
-    out = torch.empty((3, h, w), dtype=torch.float32)
     # every window has the same shape (tile + 2 halo, shifted inwards at the borders, where
     # it then holds more context, not less): oneDNN prepares its convolutions once per
     # input shape, and a new shape per border tile costs seconds on the small derainers
     win_h, win_w = min(h, tile + 2 * halo), min(w, tile + 2 * halo)
+    if tiling == "blend":
+        row_spans, col_spans = _spans(h, tile), _spans(w, tile)
+        wy, wx = blend_ramp(h, row_spans, halo).float(), blend_ramp(w, col_spans, halo).float()
+        out = torch.zeros((3, h, w), dtype=torch.float32)
+    else:
+        out = torch.empty((3, h, w), dtype=torch.float32)
     for i, (rows, cols) in enumerate(grid):
         y0 = min(max(0, rows.start - halo), h - win_h)
         x0 = min(max(0, cols.start - halo), w - win_w)
         y1, x1 = y0 + win_h, x0 + win_w
         piece = _finite(model(image[None, :, y0:y1, x0:x1].float())).clamp(0, 1)[0]
-        out[:, rows, cols] = piece[:, rows.start - y0:rows.stop - y0, cols.start - x0:cols.stop - x0]
+        if tiling == "blend":
+            # the weights are 0 outside the window (blend_ramp: at most halo/2 past the core)
+            ry, rx = wy[row_spans.index((rows.start, rows.stop))], wx[col_spans.index((cols.start, cols.stop))]
+            out[:, y0:y1, x0:x1] += piece * (ry[y0:y1, None] * rx[None, x0:x1])
+        else:
+            out[:, rows, cols] = piece[:, rows.start - y0:rows.stop - y0, cols.start - x0:cols.stop - x0]
         if progress:
             progress(i + 1)
-    return out
+    # a convex mix of values in [0, 1]; the clamp only removes float rounding past 1
+    return out.clamp_(0, 1) if tiling == "blend" else out
 
 
 def evaluate(
@@ -99,14 +161,17 @@ def evaluate(
     folder: str | Path,
     progress: Callable[[int, int], None] | None = None,
     tile: int | None = DEFAULT_TILE,
-    halo: int = DEFAULT_HALO,
+    halo: int | None = None,
+    tiling: str = DEFAULT_TILING,
 ) -> dict:
     """Per-image and mean PSNR/SSIM (Y, papers' convention) of the output and of the rainy input.
 
     Returns ``{"data", "count", "psnr", "ssim", "input_psnr", "input_ssim", "images": [...]}``;
     means are over images (as the papers average). ``progress(done, total)`` counts tiles
-    over all images (:func:`tile_grid`); ``tile``/``halo`` as in :func:`derain`.
+    over all images (:func:`tile_grid`); ``tile``/``halo``/``tiling`` as in :func:`derain`
+    (the same tiler: an evaluation scores exactly what ``derain`` writes).
     """
+    halo = default_halo(tiling) if halo is None else halo
     pairs = find_pairs(folder)
     sizes = [image_size(p.rainy) for p in pairs]
     for pair, (w, h) in zip(pairs, sizes):
@@ -117,7 +182,7 @@ def evaluate(
     for i, pair in enumerate(pairs):
         rainy, clean = load_image(pair.rainy), load_image(pair.clean)
         base = done
-        out = derain(model, rainy, tile, halo, (lambda k: progress(base + k, total)) if progress else None)
+        out = derain(model, rainy, tile, halo, (lambda k: progress(base + k, total)) if progress else None, tiling)
         done = base + len(tile_grid(rainy.shape[1], rainy.shape[2], tile, halo))
         rows.append(
             {
@@ -175,9 +240,10 @@ def derain_files(
     paths: Sequence[str | Path],
     out: str | Path,
     tile: int | None = DEFAULT_TILE,
-    halo: int = DEFAULT_HALO,
+    halo: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     note: Callable[[str], None] | None = None,
+    tiling: str = DEFAULT_TILING,
 ) -> list[Path]:
     """Derain image files into the folder ``out`` (same file names), all or nothing.
 
@@ -189,6 +255,7 @@ def derain_files(
     ``progress(done, total)`` counts tiles over all images; ``note`` gets notes for the
     user (alpha composited ...). Returns the paths written.
     """
+    halo = default_halo(tiling) if halo is None else halo
     checked = check_batch(paths, out)
     paths = [p for p, _ in checked]
     out = Path(out)
@@ -203,7 +270,7 @@ def derain_files(
                 if note:
                     note(line)
             base = done
-            result = derain(model, image, tile, halo, (lambda k: progress(base + k, total)) if progress else None)
+            result = derain(model, image, tile, halo, (lambda k: progress(base + k, total)) if progress else None, tiling)
             done = base + len(tile_grid(image.shape[1], image.shape[2], tile, halo))
             del image
             save_image(result, tmp / path.name, like=info)
