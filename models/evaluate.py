@@ -62,6 +62,21 @@ def tile_grid(height: int, width: int, tile: int | None = DEFAULT_TILE, halo: in
     return [(slice(y0, y1), slice(x0, x1)) for y0, y1 in _spans(height, tile) for x0, x1 in _spans(width, tile)]
 
 
+def tile_windows(height: int, width: int, tile: int, halo: int) -> list[tuple[tuple[slice, slice], tuple[slice, slice]]]:
+    """``(core, window)`` per tile of :func:`tile_grid`: the window is the core plus ``halo``
+    on each side, shifted inwards at the borders so that every window has one shape
+    (``min(side, tile + 2 halo)``): oneDNN prepares its convolutions once per input shape,
+    and a new shape per border tile costs seconds on the small derainers. At a border the
+    window then holds more context, not less."""
+    win_h, win_w = min(height, tile + 2 * halo), min(width, tile + 2 * halo)
+    pairs = []
+    for rows, cols in tile_grid(height, width, tile, halo):
+        y0 = min(max(0, rows.start - halo), height - win_h)
+        x0 = min(max(0, cols.start - halo), width - win_w)
+        pairs.append(((rows, cols), (slice(y0, y0 + win_h), slice(x0, x0 + win_w))))
+    return pairs
+
+
 def blend_ramp(n: int, cores: Sequence[tuple[int, int]], halo: int) -> torch.Tensor:
     """Blend weights along one axis of length ``n``: ``(len(cores), n)`` float64.
 
@@ -129,27 +144,20 @@ def derain(
         if progress:
             progress(1)
         return out
-    # every window has the same shape (tile + 2 halo, shifted inwards at the borders, where
-    # it then holds more context, not less): oneDNN prepares its convolutions once per
-    # input shape, and a new shape per border tile costs seconds on the small derainers
-    win_h, win_w = min(h, tile + 2 * halo), min(w, tile + 2 * halo)
     if tiling == "blend":
         row_spans, col_spans = _spans(h, tile), _spans(w, tile)
         wy, wx = blend_ramp(h, row_spans, halo).float(), blend_ramp(w, col_spans, halo).float()
         out = torch.zeros((3, h, w), dtype=torch.float32)
     else:
         out = torch.empty((3, h, w), dtype=torch.float32)
-    for i, (rows, cols) in enumerate(grid):
-        y0 = min(max(0, rows.start - halo), h - win_h)
-        x0 = min(max(0, cols.start - halo), w - win_w)
-        y1, x1 = y0 + win_h, x0 + win_w
-        piece = _finite(model(image[None, :, y0:y1, x0:x1].float())).clamp(0, 1)[0]
+    for i, ((rows, cols), (wr, wc)) in enumerate(tile_windows(h, w, tile, halo)):
+        piece = _finite(model(image[None, :, wr, wc].float())).clamp(0, 1)[0]
         if tiling == "blend":
             # the weights are 0 outside the window (blend_ramp: at most halo/2 past the core)
             ry, rx = wy[row_spans.index((rows.start, rows.stop))], wx[col_spans.index((cols.start, cols.stop))]
-            out[:, y0:y1, x0:x1] += piece * (ry[y0:y1, None] * rx[None, x0:x1])
+            out[:, wr, wc] += piece * (ry[wr, None] * rx[None, wc])
         else:
-            out[:, rows, cols] = piece[:, rows.start - y0:rows.stop - y0, cols.start - x0:cols.stop - x0]
+            out[:, rows, cols] = piece[:, rows.start - wr.start:rows.stop - wr.start, cols.start - wc.start:cols.stop - wc.start]
         if progress:
             progress(i + 1)
     # a convex mix of values in [0, 1]; the clamp only removes float rounding past 1

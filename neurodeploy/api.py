@@ -260,9 +260,22 @@ def tile_side(tile: int | None) -> int:
     return tile
 
 
+def tiling_mode(tiling: str | None) -> str:
+    """A ``--tiling`` value checked, or the default ("blend"); "exact" is refused, not faked."""
+    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.models.evaluate import DEFAULT_TILING, TILINGS
+
+    tiling = DEFAULT_TILING if tiling is None else tiling
+    if tiling == "exact":
+        raise NeurodeployError("--tiling exact is not built yet; use --tile 0 for whole images")
+    if tiling not in TILINGS:
+        raise NeurodeployError(f"--tiling takes blend (default) or cut, not {tiling!r}")
+    return tiling
+
+
 def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Path", *, executor: str | None = None,
            tile: int | None = None, progress: Callable[[int, int], None] | None = None,
-           note: Callable[[str], None] | None = None) -> Derained:
+           note: Callable[[str], None] | None = None, tiling: str | None = None) -> Derained:
     """``neurodeploy derain``: rainy images of any size -> ``out`` (same names, bit depth and mode), all or nothing.
 
     Args:
@@ -270,6 +283,7 @@ def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Pat
         executor: a bundle's executor (default: ``emulator`` for a quantized bundle, else ``torch``).
         tile: tile side in pixels (default 512; 0 = whole images).
         progress: ``progress(tiles done, tiles in all)``; note: called with each note line.
+        tiling: "blend" (default: overlapping tiles mixed by a smooth window) or "cut" (hard seams).
     """
     import torch
 
@@ -277,7 +291,7 @@ def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Pat
     from neurodeploy.errors import NeurodeployError
     from neurodeploy.models.evaluate import derain_files
 
-    tile = tile_side(tile)
+    tile, tiling = tile_side(tile), tiling_mode(tiling)
     if Path(source).is_dir():
         model, executor = _executor_module(Path(source), executor)
     elif executor is not None:
@@ -286,12 +300,12 @@ def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Pat
         model, _ = load_model(source)
         executor = "torch"
     torch.set_num_threads(usable_cores())
-    written = derain_files(model, list(images), out, tile=tile, progress=progress, note=note)
+    written = derain_files(model, list(images), out, tile=tile, progress=progress, note=note, tiling=tiling)
     return Derained([Path(p) for p in written], executor)
 
 
 def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None = None, tile: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> Evaluation:
+             progress: Callable[[int, int], None] | None = None, tiling: str | None = None) -> Evaluation:
     """``neurodeploy evaluate``: PSNR/SSIM (Y channel) of the output and of the rainy input on a
     paired folder (``rainy/``, ``clean/``), whole images.
 
@@ -300,10 +314,13 @@ def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None =
             default the emulator for a quantized bundle, else torch).
         tile: a checkpoint's tile side in pixels (default 512; 0 = whole images).
         progress: ``progress(done, total)`` (images for a bundle, tiles for a checkpoint).
+        tiling: a checkpoint's stitching of tiles, as in :func:`derain` (the same tiler).
     """
     import torch
 
     from neurodeploy.errors import NeurodeployError
+
+    tiling = tiling_mode(tiling)
 
     if Path(source).is_dir():
         from neurodeploy.bundle import Bundle
@@ -322,7 +339,7 @@ def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None =
         tile = tile_side(tile)
         model, ckpt = load_model(source)
         torch.set_num_threads(usable_cores())
-        result = evaluate_model(model, data, progress=progress, tile=tile)
+        result = evaluate_model(model, data, progress=progress, tile=tile, tiling=tiling)
         result["checkpoint"] = str(ckpt.path)
     return Evaluation(float(result["psnr"]), float(result["ssim"]), float(result["input_psnr"]),
                       float(result["input_ssim"]), int(result["count"]), result)

@@ -52,7 +52,10 @@ def test_every_tile_window_has_one_shape_and_the_cores_stitch_back():
             return x
 
     probe, x = Probe(), torch.rand(3, 1000, 700)
-    assert torch.equal(derain(probe, x, tile=256, halo=16), x)
+    assert torch.equal(derain(probe, x, tile=256, halo=16, tiling="cut"), x)
+    assert probe.shapes == {(1, 3, 288, 288)}
+    # blended: weights summing to 1 give the image back up to their float32 rounding
+    assert torch.allclose(derain(probe, x, tile=256, halo=16), x, atol=1e-6, rtol=0)
     assert probe.shapes == {(1, 3, 288, 288)}
 
 
@@ -60,9 +63,9 @@ def test_tiles_with_a_halo_over_the_receptive_field_equal_the_whole_image(toy_mo
     """The toy has no global pooling and a 4-pixel receptive radius: halo 4 must stitch exactly."""
     x = torch.as_tensor(read_image(DEFAULT_IMAGE)[:, :60, :70], dtype=torch.float32)
     whole = derain(toy_model, x, tile=0)
-    tiled = derain(toy_model, x, tile=16, halo=4)
+    tiled = derain(toy_model, x, tile=16, halo=4, tiling="cut")
     assert torch.allclose(tiled, whole, atol=1e-5)
-    assert not torch.allclose(derain(toy_model, x, tile=16, halo=0), whole, atol=1e-3)  # the halo matters
+    assert not torch.allclose(derain(toy_model, x, tile=16, halo=0, tiling="cut"), whole, atol=1e-3)  # the halo matters
 
 
 def test_a_bad_input_writes_nothing(run_cli, rainy, tmp_path):
