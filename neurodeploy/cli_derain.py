@@ -212,11 +212,11 @@ def finetune_cmd(
 _TILE_HELP = ("Tile side in pixels (a halo of context is added around each): bounds memory on large images. "
               "512 peaked at 1.9-2.9 GB with esdnet-tiny in torch on 1- to 24-MP photos (benchmarks/tiling.md), "
               "4.3 GB with --executor emulator on a 512x512 photo; 0 = whole image at once (exact, but memory grows "
-              "with the photo: 3.9-5.8 GB for the tiny derainers on a 1.5-MP photo). A larger tile is closer to the "
+              "with the photo: 3.7-5.8 GB for the tiny derainers on a 1.5-MP photo). A larger tile is closer to the "
               "whole image: 1024 gave 49-52 dB against 42-50 dB for 512 on a 1536x1024 photo.")
 _TILING_HELP = ("How tiles are stitched (benchmarks/tiling.md). blend (default): windows overlap by a 32-px halo on "
                 "each side and neighbours are mixed by a raised-cosine ramp, so there are no seams; 12 % more pixels "
-                "per tile than cut, up to 0.2 GB more memory; 42-50 dB from the whole image on a 1536x1024 photo. "
+                "per tile than cut, up to 0.3 GB more memory; 42-50 dB from the whole image on a 1536x1024 photo. "
                 "cut: the old hard seams with a 16-px halo (41-50 dB). exact (attention statistics over the whole "
                 "image) is not built yet: use --tile 0.")
 

@@ -90,3 +90,23 @@ def test_cli_tiling_parses_and_bad_values_give_one_line_exit_2(run_cli, tmp_path
             code, out, err = run_cli(*cmd, "--tiling", value)
             assert code == 2 and err.strip() == f"error: {words}" and not out, (cmd, err)
     assert not (tmp_path / "x").exists()
+
+
+def test_evaluate_scores_what_derain_writes_with_the_same_tiler(tmp_path, crop):
+    """evaluate and derain share one tiler: the per-image PSNR is the derained image's, for
+    each --tiling, and the two tilings do score differently (so the option reaches it)."""
+    from neurodeploy.metrics import psnr_y
+    from neurodeploy.models.data import load_image
+    from neurodeploy.models.evaluate import evaluate
+
+    torch.set_num_threads(1)
+    for sub, arr in (("rainy", crop), ("clean", crop.flip(1))):
+        (tmp_path / sub).mkdir()
+        Image.fromarray((arr.numpy().transpose(1, 2, 0) * 255).round().astype(np.uint8)).save(tmp_path / sub / "a.png")
+    model, _ = load_model("esdnet-tiny")
+    rainy, clean = load_image(tmp_path / "rainy" / "a.png"), load_image(tmp_path / "clean" / "a.png")
+    scores = {}
+    for mode in ("blend", "cut"):
+        scores[mode] = evaluate(model, tmp_path, tile=32, tiling=mode)["images"][0]["psnr"]
+        assert scores[mode] == pytest.approx(psnr_y(derain(model, rainy, tile=32, tiling=mode), clean), abs=1e-9)
+    assert scores["blend"] != scores["cut"]
