@@ -228,8 +228,9 @@ def summary_rows(report: dict[str, Any], validation: dict | None = None) -> list
 
 
 def read_validation(bundle_path: Path, executor: str | None = None) -> dict | None:
-    """``executor``'s entry in ``validation.json`` when it has one, else the latest run (the
-    file's top-level keys); None without a file."""
+    """``executor``'s entry in ``validation.json`` (a file written before entries existed: its
+    top-level run, when that was ``executor``'s); without ``executor``, the latest run. None when
+    there is no such validation -- a report of one executor never shows another's verdict."""
     import json
 
     path = Path(bundle_path) / "validation.json"
@@ -241,8 +242,13 @@ def read_validation(bundle_path: Path, executor: str | None = None) -> dict | No
         return None
     if not isinstance(data, dict) or "passed" not in data:
         return None
-    entry = (data.get("executors") or {}).get(executor) if executor else None
-    return entry if isinstance(entry, dict) and "passed" in entry else {k: v for k, v in data.items() if k != "executors"}
+    latest = {k: v for k, v in data.items() if k != "executors"}
+    if not executor:
+        return latest
+    entry = (data.get("executors") or {}).get(executor)
+    if isinstance(entry, dict) and "passed" in entry:
+        return entry
+    return latest if latest.get("executor") == executor else None
 
 
 def report_bundle(path: "str | Path | Bundle", images: list[Path] | None = None, executor: str | None = None,

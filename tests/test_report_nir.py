@@ -166,3 +166,19 @@ def test_report_nir_counts_on_nir_torch_without_lava(run_cli, tmp_path):
     assert r["totals"]["synops"] == r["layers"][0]["spikes"] * 4 > 0
     code, stdout, err = run_cli("report", out, "--executor", "nir-torch", "--no-html", "--summary")
     assert code == 0 and "spikes per sample" in stdout and "µJ/sample" in stdout, err
+
+
+def test_a_report_shows_only_its_own_executors_validation(run_cli, tmp_path):
+    """validate with one executor, report with another: the report (summary table and report.md)
+    must not show the first one's verdict as if it were the second's (issue 28's finding)."""
+    nir.write(str(tmp_path / "dense.nir"), _dense_graph())
+    out = tmp_path / "bundle"
+    assert run_cli("export", tmp_path / "dense.nir", "--out", out)[0] == 0
+    assert run_cli("validate", out, "--executor", "split")[0] == 0
+    code, stdout, err = run_cli("report", out, "--executor", "nir-torch", "--no-html")
+    assert code == 0, err
+    assert "validation (" not in stdout and "Validation:" not in (out / "report.md").read_text()
+    code, stdout, err = run_cli("report", out, "--executor", "split", "--no-html")
+    assert code == 0, err
+    assert "validation (split" in stdout  # the summary table (rich may fold the rest of the row)
+    assert "**Validation: PASSED** — `split` against `nir-torch`" in (out / "report.md").read_text()
