@@ -188,7 +188,7 @@ def run(bundle: "str | Path", executor: str | None = None, *, images: Sequence["
     executor = executor or most_faithful(opened)
     runner = make_executor(executor, opened)
     inputs = opened.inputs(list(images) if images else None, None if input is None else Path(input))
-    return run_inputs(executor, opened, inputs, runner=runner)
+    return run_inputs(executor, runner, inputs)
 
 
 def report(bundle: "str | Path", *, executor: str | None = None, images: Sequence["str | Path"] | None = None,

@@ -23,10 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import nir
-import numpy as np
 
-from neurodeploy.bundle import Bundle
+from neurodeploy.bundle import Bundle, BundleInputs
 from neurodeploy.bundle_format import write_json_atomic, write_text_atomic
 from neurodeploy.energy import OpCounts, energy_section
 from neurodeploy.images import load_inputs
@@ -85,11 +83,12 @@ def build_report(traces: list[Trace], images: list[str], bundle: Bundle, fps: fl
     }
 
 
-def build_nir_report(traces: list[Trace], x: np.ndarray, record: dict[str, Any], manifest: dict[str, Any],
-                 graph: nir.NIRGraph, bundle_path: Path, fps: float | None = None) -> dict[str, Any]:
-    """The report of a .nir file's bundle as JSON-ready data (module docstring; ``fps`` in samples per second)."""
+def build_nir_report(traces: list[Trace], inputs: BundleInputs, bundle: Bundle,
+                     fps: float | None = None) -> dict[str, Any]:
+    """The report of a .nir file's bundle on ``inputs`` (its sequences) as JSON-ready data (module
+    docstring; ``fps`` in samples per second)."""
     t_steps = traces[0].t_steps
-    dt = float(manifest["dt_s"])
+    manifest, graph, x, dt = bundle.manifest, bundle.graph, inputs.array, bundle.dt_s
     fps = fps if fps is not None else 1.0 / (t_steps * dt)
     layers = mean_over_samples([sequence_layer_table(t, graph, dt) for t in traces])
     inp = input_ops(graph, x, dt)
@@ -116,7 +115,7 @@ def build_nir_report(traces: list[Trace], x: np.ndarray, record: dict[str, Any],
         cores=definitions["cores"] + "; total: all neurons together",
         energy="per sample of T steps; fps = samples per second (default 1 / (T dt), real time)")
     return {
-        "bundle": str(bundle_path),
+        "bundle": str(bundle.path),
         "architecture": f"{source} (NIR file, writer {manifest['writer']})",
         "kind": "nir",
         "executor": traces[0].executor,
@@ -126,7 +125,7 @@ def build_nir_report(traces: list[Trace], x: np.ndarray, record: dict[str, Any],
         "dt_s": dt,
         "sample_duration_s": t_steps * dt,
         "writer": manifest["writer"],
-        "input": record,
+        "input": inputs.record,
         "input_ops": inp,
         "layers": layers,
         "real_inputs": [],
@@ -271,7 +270,7 @@ def report_bundle(path: "str | Path | Bundle", images: list[Path] | None = None,
     runner = make_executor(executor, bundle)
     traces = runner.run(inputs.array)
     if bundle.is_nir:
-        report = build_nir_report(traces, inputs.array, inputs.record, bundle.manifest, bundle.graph, bundle.path, fps)
+        report = build_nir_report(traces, inputs, bundle, fps)
     else:
         report = build_report(traces, inputs.names, bundle, fps=fps if fps is not None else DEFAULT_FPS)
     validation = read_validation(bundle.path, executor)

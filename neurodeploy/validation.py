@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from neurodeploy.bundle import Bundle, BundleInputs
 from neurodeploy.errors import InputImageError
@@ -21,23 +20,18 @@ from neurodeploy.trace import Trace
 from neurodeploy.verify import verdict
 from neurodeploy.writable import write_json_kept
 
-DEFAULT_REFERENCE = "torch-float64"
 #: Executors that stream many images through one run (one run for all images is much faster).
 STREAMING = ("lava-float", "lava-fixed", "lava-fixed-stock", "loihi")
 
 Progress = Callable[[str, int, int], None]  # (executor, images done, images in all)
 
 
-def run_inputs(name: str, bundle: Bundle, inputs: "np.ndarray | BundleInputs",
-               progress: Progress | None = None, runner=None) -> list[Trace]:
-    """Run executor ``name`` (or ``runner``, that executor already built) on ``inputs``: images
-    ``(N, C, H, W)`` or a bundle's :class:`BundleInputs` of either kind; one image at a time
-    (reporting progress), or all at once for executors that stream them through one run."""
-    if not isinstance(inputs, BundleInputs):
-        inputs = BundleInputs(np.asarray(inputs), [str(i) for i in range(len(inputs))])
-    runner = runner if runner is not None else make_executor(name, bundle)
+def run_inputs(name: str, runner, inputs: BundleInputs, progress: Progress | None = None) -> list[Trace]:
+    """Run executor ``runner`` (named ``name``) on a bundle's :class:`BundleInputs` of either kind:
+    one image at a time (reporting progress), or all at once for executors that stream them
+    through one run and for a ``.nir`` file's samples (one batch of sequences)."""
     n = len(inputs)
-    if name in STREAMING or n == 1 or inputs.sequences:  # a .nir file's samples are one sequence batch
+    if name in STREAMING or n == 1 or inputs.sequences:
         traces = runner.run(inputs.array)
         if progress:
             progress(name, n, n)
@@ -101,9 +95,9 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
         clean, _ = load_inputs(clean_paths, bundle.input_size)
     # both built before either runs: an executor that cannot run on this bundle fails fast, in one line
     runners = {name: make_executor(name, bundle) for name in dict.fromkeys((executor, reference))}
-    run_traces = run_inputs(executor, bundle, inputs, progress, runners[executor])
+    run_traces = run_inputs(executor, runners[executor], inputs, progress)
     ref_traces = (run_traces if reference == executor
-                  else run_inputs(reference, bundle, inputs, progress, runners[reference]))
+                  else run_inputs(reference, runners[reference], inputs, progress))
     result = verdict(ref_traces, run_traces, inputs.names, min_agreement_pct, min_psnr_db, min_ssim, clean).to_dict()
     result["run_s"] = {reference: sum(t.meta.get("run_s", 0.0) for t in ref_traces),
                        executor: sum(t.meta.get("run_s", 0.0) for t in run_traces)}

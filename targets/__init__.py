@@ -108,7 +108,7 @@ def _sequence_executor(graph, name: str):
 @executor("nir-torch", "the exported graph.nir itself, executed in torch (float64)", BOTH)
 def _nir_torch(bundle):
     if bundle.kind == NIR:
-        return _sequence_executor(bundle.graph, "nir-torch")
+        return _sequence_executor(bundle.deploy_graph, "nir-torch")
     from neurodeploy.targets.nir_torch import NirTorchExecutor
 
     return NirTorchExecutor(bundle.graph, bundle.info)
@@ -135,9 +135,10 @@ def _emulator(bundle):
         from neurodeploy.targets.nir_emulator import NirIntegerEmulator
 
         quant, arrays = bundle.integers()
-        mapping = build_map(bundle.graph, bundle.dt_s)
+        g = bundle.deploy_graph  # the annotations Bundle.open built (dt, kinds, the writer's rules)
+        mapping = build_map(g)
         check_params(mapping, quant, arrays, "params.npz")
-        return NirIntegerEmulator(bundle.graph, mapping, quant, arrays, bundle.dt_s)
+        return NirIntegerEmulator(g, mapping, quant, arrays, bundle.dt_s)
     from neurodeploy.targets.emulator import IntegerEmulator
 
     return IntegerEmulator(bundle.path, bundle.manifest["partition"])
@@ -150,7 +151,7 @@ def _lava_float(bundle):
     if bundle.kind == NIR:
         from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
 
-        return NirLavaExecutor(bundle.graph)
+        return NirLavaExecutor(bundle.deploy_graph)
     if not lava_lowered(bundle):
         raise NeurodeployError(f"{bundle.path}: the chip part is not lowered to Lava yet "
                                f"({bundle.manifest['lowering']['reason']}); use --executor split")
@@ -166,7 +167,7 @@ def _lava_fixed(bundle, fast: bool):
         from neurodeploy.targets.loihi.nir_lava_fixed import NirLavaFixedExecutor
 
         quant, arrays = bundle.integers()
-        return NirLavaFixedExecutor(bundle.graph, quant, arrays, fast=fast)
+        return NirLavaFixedExecutor(bundle.deploy_graph, quant, arrays, fast=fast)
     if not lava_lowered(bundle):
         raise NeurodeployError(f"{bundle.path}: the chip part is not lowered to Lava yet "
                                f"({bundle.manifest['lowering']['reason']}); use --executor emulator")

@@ -228,7 +228,7 @@ def build_map(graph: "nir.NIRGraph | DeployGraph", dt: float | None = None) -> L
                                     "Lava a synapse's bias moves into the neuron it feeds directly")
             in_shape = shape[ps[0]]
             proc = Proc(name, "dense" if isinstance(node, (nir.Affine, nir.Linear)) else "conv",
-                        lava_shape(shape[name]), latency=procs[src_proc].latency + 1)
+                        lava_shape(shape[name]), latency=int(g.info.latency[name]))
             _synapse_params(name, node, in_shape, shape[name], proc, reshape, graph, ps[0])
             bias_in[name] = proc.params.pop("bias")
             procs[name] = proc
@@ -245,7 +245,7 @@ def build_map(graph: "nir.NIRGraph | DeployGraph", dt: float | None = None) -> L
             # a NIR Delay is logical time, not pipeline latency: its output for logical step t
             # leaves at the same Lava step as its input's for t (which is the input of t - delay)
             proc = Proc(name, "delay", procs[src_proc].shape, {"delay": int(steps[0])},
-                        latency=procs[src_proc].latency)
+                        latency=int(g.info.latency[name]))
             if ps[0] in syn_of:  # a delayed synaptic output: the neuron after it still folds into the synapse
                 syn_of[name] = syn_of[ps[0]]
             if int(steps[0]) == 0:
