@@ -46,7 +46,7 @@ from neurodeploy.targets.crosscheck import (export_snntorch, load_into_norse, lo
                                  plain_nir, run_library)
 from neurodeploy.models.layers import DirectEncode, MeanDecode, SeqConv2d  # noqa: E402
 from neurodeploy.models.neurons import LIF  # noqa: E402
-from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor  # noqa: E402
+from neurodeploy.targets.loihi.executor import sequence_executor  # noqa: E402
 from neurodeploy.targets.nir_primitives import NirSequenceExecutor  # noqa: E402
 from neurodeploy.targets.torch_reference import TorchReference  # noqa: E402
 from neurodeploy.verify import verdict  # noqa: E402
@@ -134,7 +134,7 @@ def foreign_to_lava(library: str, size: dict, pad: int, workaround: bool = True)
     layers = g.neuron_layers()
     reference = run_library(net, x, size["t"], layers, library)  # float32, as users run them
     start = time.perf_counter()
-    lava = NirLavaExecutor(g).run(seq)
+    lava = sequence_executor(g).run(seq)
     seconds = time.perf_counter() - start
     torch_exec = NirSequenceExecutor(g).run(seq)  # float64
     return (layer_agreement(reference, lava, layers), rate(reference), seconds,

@@ -8,12 +8,13 @@ same format and version as model bundles, keys added only):
   re-inferred, ``--writer`` quirks undone; :func:`neurodeploy.ir.read_graph`); ``nir.read``
   loads it (except where NIR's own type check is wrong: grouped convs, see
   tests/test_nir_primitives.py); ``chip.nir`` -- the same graph: every node maps to a Lava
-  process (:mod:`neurodeploy.targets.loihi.nir_map`), else the export is refused in one line;
+  process (:mod:`neurodeploy.targets.loihi.lower`, the model bundles' lowering), else the export is refused in one line;
 - ``manifest.json`` -- the source file and its SHA-256, ``writer``, ``reset`` (``--reset``),
   ``neuron_rules`` (the writer's rules NIR cannot carry, per node; :mod:`neurodeploy.ir.rules`;
   graph.nir keeps them in node metadata), ``dt_s`` (seconds per
-  step the file was read with), ``input_shape`` (per step), the Lava mapping (processes,
-  latencies), versions, files with their SHA-256.
+  step the file was read with), ``input_shape`` (per step), the Lava lowering (processes,
+  latencies, Lava steps between samples, the delays on edges that balance joins), versions,
+  files with their SHA-256.
 
 ``export --quantize int`` (optionally ``--calib FILE.npy``, shaped like ``--input``; default
 the same random spikes as ``validate``) adds Loihi 2 integers
@@ -64,7 +65,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
     write it), map it to Lava, write the bundle ``out`` atomically (untouched on any error).
     ``quantize="int"``: Loihi 2 integers too, the input's scale from ``calib`` (a ``.npy`` like
     ``--input``; default: validate's random spikes). Returns the manifest."""
-    from neurodeploy.targets.loihi.nir_map import build_map
+    from neurodeploy.targets.loihi.lower import lower
 
     if target not in TARGETS:
         raise NeurodeployError(f"unknown target '{target}'; supported: {', '.join(TARGETS)}")
@@ -77,8 +78,9 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
     g = read_deploy_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
     graph, dt = g.nir, g.info.dt_s
     graph.metadata[WRITER_KEY] = writer or "nir"
-    mapping = build_map(g)  # LoweringError (one line naming the node) before anything is written
-    input_shape = [int(v) for v in graph.nodes[mapping.input].output_type["output"]]
+    mapping = lower(g)  # LoweringError (one line naming the node) before anything is written
+    source = next(n for n, node in mapping.nodes.items() if node.kind == "input")
+    input_shape = [int(v) for v in mapping.nodes[source].params["nir_shape"]]
     quant_summary, params = {"status": "none"}, None
     if quantize == "int":  # QuantizationError (one line naming the node) before anything is written
         quant_summary, params = _quantize(graph, mapping, dt, calib, input_shape)
@@ -101,14 +103,17 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
             "neuron_rules": {n: g.info.rules(n).describe() for n in g.order if not g.info.rules(n).is_nir},
             "dt_s": dt,
             "input_shape": input_shape,
-            "layers": mapping.layers,
+            "layers": list(mapping.layers),
             "versions": {"neurodeploy": __version__, "nir": package_version("nir"),
                          "lava-nc": package_version("lava-nc"),
                          "python": platform.python_version()},
             "files": {name: file_sha256(tmp / name) for name in names},
-            "lowering": {"processes": {n: p.kind for n, p in mapping.procs.items()},
-                         "latency_steps": {n: p.latency for n, p in mapping.procs.items()},
-                         "steps_between_samples": mapping.gap},
+            # process kinds as the first bundles named them ("source" for the input); the delay
+            # lines that balance a join are delays on edges ("delays"), no longer processes
+            "lowering": {"processes": {n: "source" if p.kind == "input" else p.kind for n, p in mapping.nodes.items()},
+                         "latency_steps": {n: p.latency for n, p in mapping.nodes.items()},
+                         "steps_between_samples": mapping.sample_gap,
+                         "delays": [{"src": e.src, "dst": e.dst, "steps": e.delay} for e in mapping.edges if e.delay]},
             "quantization": quant_summary,
         }
         write_json_atomic(tmp / MANIFEST, manifest)
@@ -119,15 +124,15 @@ def _quantize(graph: nir.NIRGraph, mapping, dt: float, calib: Path | None,
               input_shape: list[int]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The manifest's quantization summary and ``params.npz``'s arrays."""
     from neurodeploy.quantize.ptq import formats_summary
-    from neurodeploy.targets.loihi.nir_fixed import params_arrays, quantize_map
+    from neurodeploy.targets.loihi.nir_fixed import params_arrays, quantize_network
     from neurodeploy.targets.nir_emulator import NirIntegerEmulator
     from neurodeploy.targets.nir_primitives import NirSequenceExecutor
     from neurodeploy.verify import verdict
 
     x, record = load_input(calib, input_shape, option="--calib")
-    quant, arrays = quantize_map(mapping, x)
+    quant, arrays = quantize_network(mapping, x)
     names = [f"sample {i}" for i in range(x.shape[1])]
-    emulator = NirIntegerEmulator(graph, mapping, quant, arrays, dt)
+    emulator = NirIntegerEmulator(mapping, quant, arrays, dt)
     v = verdict(NirSequenceExecutor(graph, dt).run(x), emulator.run(x), names, 0.0, 0.0)
     for name, counts in emulator.counts.items():  # what saturated or wrapped on the calibration input
         quant[name].update(counts)

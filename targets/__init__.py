@@ -130,15 +130,14 @@ def _split(bundle):
                       "host/*.onnx islands; a bundle exported with --quantize int; whole images of any size", BOTH)
 def _emulator(bundle):
     if bundle.kind == NIR:
+        from neurodeploy.targets.loihi.lower import lower
         from neurodeploy.targets.loihi.nir_fixed import check_params
-        from neurodeploy.targets.loihi.nir_map import build_map
         from neurodeploy.targets.nir_emulator import NirIntegerEmulator
 
         quant, arrays = bundle.integers()
-        g = bundle.deploy_graph  # the annotations Bundle.open built (dt, kinds, the writer's rules)
-        mapping = build_map(g)
-        check_params(mapping, quant, arrays, "params.npz")
-        return NirIntegerEmulator(g, mapping, quant, arrays, bundle.dt_s)
+        lowered = lower(bundle.deploy_graph)  # the annotations Bundle.open built (dt, kinds, the writer's rules)
+        check_params(lowered, quant, arrays, "params.npz")
+        return NirIntegerEmulator(lowered, quant, arrays, bundle.dt_s)
     from neurodeploy.targets.emulator import IntegerEmulator
 
     return IntegerEmulator(bundle.path, bundle.manifest["partition"])
@@ -149,9 +148,9 @@ def _lava_float(bundle):
     from neurodeploy.errors import NeurodeployError
 
     if bundle.kind == NIR:
-        from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
+        from neurodeploy.targets.loihi.executor import sequence_executor
 
-        return NirLavaExecutor(bundle.deploy_graph)
+        return sequence_executor(bundle.deploy_graph)
     if not lava_lowered(bundle):
         raise NeurodeployError(f"{bundle.path}: the chip part is not lowered to Lava yet "
                                f"({bundle.manifest['lowering']['reason']}); use --executor split")
@@ -164,10 +163,10 @@ def _lava_fixed(bundle, fast: bool):
     from neurodeploy.errors import NeurodeployError
 
     if bundle.kind == NIR:
-        from neurodeploy.targets.loihi.nir_lava_fixed import NirLavaFixedExecutor
+        from neurodeploy.targets.loihi.executor import sequence_executor
 
         quant, arrays = bundle.integers()
-        return NirLavaFixedExecutor(bundle.deploy_graph, quant, arrays, fast=fast)
+        return sequence_executor(bundle.deploy_graph, quant, arrays, fast=fast)
     if not lava_lowered(bundle):
         raise NeurodeployError(f"{bundle.path}: the chip part is not lowered to Lava yet "
                                f"({bundle.manifest['lowering']['reason']}); use --executor emulator")

@@ -11,8 +11,8 @@ columns and conv kernels are in):
   (1 - weight_exp)``, the same integer);
 - Conv: Lava's true convolution in (X, Y, C) = torch's cross-correlation with the kernel
   flipped back, wrapped at 24 bits;
-- delay line: the payload ``d`` steps later (zeros before); a balancing delay line at a join
-  (pipeline latency, :mod:`~neurodeploy.targets.loihi.nir_map`) passes it on the same step;
+- delay line (a NIR Delay): the payload ``d`` steps later (zeros before); the delays on edges
+  that balance a join (pipeline latency, :mod:`~neurodeploy.targets.loihi.lower`) are no logical time;
 - neuron: ``a_in`` = the sum of its synapses plus ``const_mant``, then ``lif_int`` (wrap of
   ``u``, saturation of ``v``, ``v > vth_mant << 6``, reset to 0; with a writer's rules --
   ``>=``, subtractive or late reset -- the project's fixed_pt ``RuleLIF``: the same ``lif_int``
@@ -20,21 +20,20 @@ columns and conv kernels are in):
 
 Traces: spikes 0/1 for spiking layers; ``v · v_lsb`` (model units) for I/LI/CubaLI; each
 sample from rest. Lava's one-step synaptic latencies are the Lava executor's business
-(:mod:`neurodeploy.targets.loihi.nir_lava_fixed` realigns them).
+(:class:`neurodeploy.targets.loihi.executor.LavaSequenceExecutor` realigns them).
 """
 
 from __future__ import annotations
 
 import time
 
-import nir
 import numpy as np
 import torch
 
 from neurodeploy.ir.rules import NeuronRules
 from neurodeploy.targets.emulator import conv_int, lif_int, rescale
+from neurodeploy.targets.loihi.lower import LoweredNetwork, from_lava, to_lava
 from neurodeploy.targets.loihi.nir_fixed import quantize_input
-from neurodeploy.targets.loihi.nir_map import LavaMap, from_lava, to_lava
 from neurodeploy.trace import Trace
 
 
@@ -45,35 +44,37 @@ def lava_kernel_to_torch(weight: np.ndarray) -> np.ndarray:
 
 
 class NirIntegerEmulator:
-    """A quantized map (``quant``, ``arrays`` from :func:`~.loihi.nir_fixed.quantize_map`) on sequences.
+    """A quantized sequence network (``quant``, ``arrays`` from :func:`~.loihi.nir_fixed.quantize_network`).
 
     Args:
-        graph: the graph (for the input shape); m: its :class:`LavaMap`; quant, arrays: its integers.
+        m: the float :class:`~.loihi.lower.LoweredNetwork` of the graph; quant, arrays: its integers;
+            dt_s: seconds per step (Trace metadata).
     """
 
     name = "emulator"
 
-    def __init__(self, graph: nir.NIRGraph, m: LavaMap, quant: dict, arrays: dict, dt_s: float | None = None):
-        self.graph, self.map, self.quant, self.arrays, self.dt_s = graph, m, quant, arrays, dt_s
+    def __init__(self, m: LoweredNetwork, quant: dict, arrays: dict, dt_s: float | None = None):
+        self.lowered, self.quant, self.arrays, self.dt_s = m, quant, arrays, dt_s
         self.layers = m.layers
-        self.in_shape = tuple(int(v) for v in graph.nodes[m.input].output_type["output"])
+        self.input = next(n for n, node in m.nodes.items() if node.kind == "input")
+        self.in_shape = tuple(m.nodes[self.input].params["nir_shape"])
         self.counts: dict[str, dict[str, int]] = {}  # per process: u_wrapped, v_saturated, acc_wrapped (last run)
 
     def run_values(self, x: np.ndarray) -> dict[str, torch.Tensor]:
         """``x``: ``(T, N, *input_shape)`` values -> every process's integers ``(T, N, *lava_shape)``
         (neurons: spikes, or ``v`` for non-spiking ones)."""
-        m, quant = self.map, self.quant
+        m, quant = self.lowered, self.quant
         t_steps, n = x.shape[:2]
-        self.counts = {name: {} for name in m.procs}
+        self.counts = {name: {} for name in m.nodes}
         vals: dict[str, torch.Tensor] = {
-            m.input: torch.as_tensor(quantize_input(to_lava(np.asarray(x), self.in_shape), quant[m.input]))}
-        for name, proc in m.procs.items():
-            if name == m.input:
+            self.input: torch.as_tensor(quantize_input(to_lava(np.asarray(x), self.in_shape), quant[self.input]))}
+        for name, proc in m.nodes.items():
+            if name == self.input:
                 continue
             ins = []
-            for link in (k for k in m.links if k.dst == name):
-                v = vals[link.src]
-                ins.append(v.reshape(t_steps, n, *link.reshape) if link.reshape is not None else v)
+            for e in (k for k in m.edges if k.dst == name):
+                v = vals[e.src]
+                ins.append(v.reshape(t_steps, n, *e.reshape) if e.reshape is not None else v)
             x_in = sum(ins[1:], ins[0])
             q = quant[name]
             if proc.kind == "dense":
@@ -81,9 +82,8 @@ class NirIntegerEmulator:
                 vals[name] = rescale(x_in @ w.T, 1, -int(q.get("weight_exp", 0)))
             elif proc.kind == "conv":
                 vals[name] = self._conv(name, x_in)
-            elif proc.kind == "delay":
-                # a balancing delay line (nir_map) holds pipeline latency, not logical time: no shift here
-                d = 0 if proc.params.get("balance") else int(proc.params["delay"])
+            elif proc.kind == "delay":  # a NIR Delay: logical time
+                d = int(proc.params["delay"])
                 out = torch.zeros_like(x_in)
                 if d < t_steps:
                     out[d:] = x_in[:t_steps - d]
@@ -101,7 +101,7 @@ class NirIntegerEmulator:
         return vals
 
     def _conv(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        p = self.map.procs[name].params
+        p = self.lowered.nodes[name].params
         w = torch.as_tensor(lava_kernel_to_torch(self.arrays[name]["weight_mant"]))
         t, n = x.shape[:2]
         y = conv_int(x.flatten(0, 1).permute(0, 3, 1, 2), w, p["stride"], p["padding"], p["dilation"], p["groups"],
@@ -119,7 +119,8 @@ class NirIntegerEmulator:
         for name in self.layers:
             q = self.quant[name]
             unit = 1.0 if q["spiking"] else float(q["v_lsb"])
-            layers[name] = from_lava(vals[name].numpy().astype(np.float64) * unit, self.map.shapes[name])
-        return [Trace(self.name, t_steps, {k: v[:, i] for k, v in layers.items()}, layers[self.map.output_layer][:, i],
+            layers[name] = from_lava(vals[name].numpy().astype(np.float64) * unit,
+                                     self.lowered.nodes[name].params["nir_shape"])
+        return [Trace(self.name, t_steps, {k: v[:, i] for k, v in layers.items()}, layers[self.lowered.output_layer][:, i],
                       meta={"run_s": seconds / n, "dt_s": self.dt_s, "arithmetic": "int64 (Lava fixed_pt)"})
                 for i in range(n)]

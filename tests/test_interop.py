@@ -102,27 +102,27 @@ def _agreement(reference, got, layers) -> dict[str, float]:
 @pytest.mark.lava
 @pytest.mark.parametrize("pad", [0, 1])
 def test_snntorch_graph_runs_on_lava_spike_for_spike(pad, images):
-    from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
+    from neurodeploy.targets.loihi.executor import sequence_executor
 
     net = snntorch_net(pad)
     g = import_graph(export_snntorch(net, (2, 8, 8)), writer="snntorch")
     layers = g.neuron_layers()
     reference = run_library(net, images, T, layers, "snntorch")  # float32, as trained
     assert _fired(reference)
-    assert _agreement(reference, NirLavaExecutor(g).run(_sequence(images)), layers) == {"1": 100.0, "3": 100.0}
+    assert _agreement(reference, sequence_executor(g).run(_sequence(images)), layers) == {"1": 100.0, "3": 100.0}
 
 
 @pytest.mark.lava
 @pytest.mark.parametrize("pad", [0, 1])
 def test_norse_graph_runs_on_lava_spike_for_spike(pad, images):
-    from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
+    from neurodeploy.targets.loihi.executor import sequence_executor
 
     net = norse_net(pad)
     g = import_graph(norse.to_nir(net, torch.zeros(1, 2, 8, 8)), writer="norse")
     layers = g.neuron_layers()
     reference = run_library(net, images, T, layers, "norse", dtype=torch.float64)
     assert _fired(reference)
-    assert _agreement(reference, NirLavaExecutor(g).run(_sequence(images)), layers) == {"1": 100.0, "3": 100.0}
+    assert _agreement(reference, sequence_executor(g).run(_sequence(images)), layers) == {"1": 100.0, "3": 100.0}
 
 
 @pytest.mark.lava
@@ -131,7 +131,7 @@ def test_snntorch_nir_file_with_per_neuron_parameters_runs_on_lava(tmp_path, ima
     shape and an unbatched sample make export_to_nir and nir.write work; the file then
     goes through the same import as the in-memory graph."""
     from neurodeploy.ir import read_deploy_graph
-    from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
+    from neurodeploy.targets.loihi.executor import sequence_executor
 
     torch.manual_seed(0)
     shape = (4, 8, 8)
@@ -142,7 +142,7 @@ def test_snntorch_nir_file_with_per_neuron_parameters_runs_on_lava(tmp_path, ima
     g = read_deploy_graph(tmp_path / "snn.nir", writer="snntorch")
     reference = run_library(net, images, T, ["1"], "snntorch")
     assert _fired(reference)
-    assert _agreement(reference, NirLavaExecutor(g).run(_sequence(images)), ["1"]) == {"1": 100.0}
+    assert _agreement(reference, sequence_executor(g).run(_sequence(images)), ["1"]) == {"1": 100.0}
 
 
 def test_a_writers_graph_is_annotated_as_a_sequence_graph_and_survives_nir_write(tmp_path):
@@ -181,7 +181,7 @@ def test_what_the_old_image_path_refused_now_maps_to_lava():
     image path (neurodeploy/foreign.py, removed) refused each; through the one import every one
     maps to Lava, and Lava equals NIR in torch on it. (A Flatten + Linear readout, which it
     refused too, is in tests/test_nir_primitives.py: norse 1.1.0 writes nn.Flatten as None.)"""
-    from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
+    from neurodeploy.targets.loihi.executor import sequence_executor
     from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
     sample = torch.zeros(1, 2, 8, 8)
@@ -197,7 +197,7 @@ def test_what_the_old_image_path_refused_now_maps_to_lava():
     for what, g in graphs.items():
         layers = g.neuron_layers()
         ref = NirSequenceExecutor(g).run(x)
-        assert _agreement(ref, NirLavaExecutor(g).run(x), layers) == {n: 100.0 for n in layers}, what
+        assert _agreement(ref, sequence_executor(g).run(x), layers) == {n: 100.0 for n in layers}, what
 
 
 # --- our graphs -> their importers -----------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 
 pytestmark = pytest.mark.lava
 CLI = [sys.executable, "-m", "neurodeploy"]
-DEADLINE_S = 5.0  # every Lava process must be gone this long after the signal
+DEADLINE_S = 15.0  # every Lava process must be gone this long after the signal (5.4 s seen at load 6 on 2 cores)
 
 
 def _children() -> dict[int, list[int]]:

@@ -1,7 +1,6 @@
 """Writers' neuron rules NIR cannot carry (neurodeploy/ir/rules.py): a hand sequence with ties
 at threshold, worked out on paper, against the torch executor and the Lava float mapping
-(``RuleLIF``); the rules kept in graph.nir; bad rules and the fixed-point path refused in
-one line. The rules against the writers' own simulations: tests/test_nir_writers.py.
+(``RuleLIF``); the rules kept in graph.nir; bad rules refused in one line. The rules against the writers' own simulations: tests/test_nir_writers.py.
 """
 
 from __future__ import annotations
@@ -10,10 +9,9 @@ import nir
 import numpy as np
 import pytest
 
-from neurodeploy.errors import GraphError, LoweringError
+from neurodeploy.errors import GraphError
 from neurodeploy.ir import read_graph
 from neurodeploy.ir.rules import NIR_RULES, NeuronRules, rules_of, set_rules
-from neurodeploy.targets.loihi.nir_map import build_map, refuse_writer_rules
 from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
 DT = 1e-4
@@ -63,12 +61,12 @@ def test_hand_sequence_with_ties_in_torch(key, tmp_path):
 def test_hand_sequence_with_ties_on_lava_float(tmp_path):
     """Each rule a Lava run (a LIFReset for NIR's rules, a RuleLIF for the writers'), two
     samples back to back (the second starts from rest)."""
-    from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
+    from neurodeploy.targets.loihi.executor import sequence_executor
 
     for key, want in EXPECTED.items():
         graph = read_back(lif_graph(NeuronRules(*key)), tmp_path)
-        lava = NirLavaExecutor(graph)
-        assert lava.map.procs["lif"].params["rules"] == NeuronRules(*key)
+        lava = sequence_executor(graph)
+        assert lava.lowered.nodes["lif"].params["rules"] == NeuronRules(*key)
         got = lava.run(np.concatenate([x_seq(), x_seq()], axis=1))  # two samples back to back
         for trace in got:
             np.testing.assert_array_equal(trace.layers["lif"][:, 0], want, err_msg=str(key))
@@ -90,12 +88,3 @@ def test_default_reading_has_nir_rules_and_bad_rules_are_refused(tmp_path):
                              metadata={"neurodeploy.reset": "subtract"})
     with pytest.raises(GraphError, match="only IF, LIF and CubaLIF take"):
         read_back(li, tmp_path)
-
-
-def test_fixed_point_path_refuses_writer_rules_in_one_line(tmp_path):
-    graph = read_back(lif_graph(NeuronRules(">=", "subtract", 0)), tmp_path)
-    rules = build_map(graph, DT).procs["lif"].params["rules"]
-    with pytest.raises(LoweringError) as err:
-        refuse_writer_rules("lif", rules)
-    assert "v >= th, subtract" in str(err.value) and "fixed_pt" in str(err.value) and "\n" not in str(err.value)
-    refuse_writer_rules("lif", NIR_RULES)  # NIR's rules: Lava's stock LIF, nothing to refuse

@@ -42,26 +42,31 @@ def _spikes(steps: int, samples: int, n: int, seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).random((steps, samples, n)) < 0.3).astype(np.float64)
 
 
-def test_the_mapping_delays_every_shorter_path_to_the_longest():
-    from neurodeploy.targets.loihi.nir_map import build_map
+def _lowered(graph):
+    from neurodeploy.ir import as_deploy_graph
+    from neurodeploy.targets.loihi.lower import lower
 
-    m = build_map(skip_graph(), 1e-4)
-    balance = {n: (p.params["delay"], p.latency) for n, p in m.procs.items() if p.params.get("balance")}
+    return lower(as_deploy_graph(graph, 1e-4))
+
+
+def test_the_mapping_delays_every_shorter_path_to_the_longest():
+    m = _lowered(skip_graph())
+    balance = {f"{e.src}->{e.dst}": e.delay for e in m.edges if e.delay}
     # fc3 reaches `out` at Lava step 4; skip (after lif0) at 2, direct at 1
-    assert balance == {"balance:skip->out": (2, 4), "balance:direct->out": (3, 4)}
-    assert m.procs["out"].latency == 4 and m.gap == 4  # balancing is latency, not NIR Delay time
+    assert balance == {"skip->out": 2, "direct->out": 3}
+    assert m.nodes["out"].latency == 4 and m.sample_gap == 4  # balancing is latency, not NIR Delay time
 
 
 def _agreement(graph, x, balanced=True) -> dict[str, float]:
     from neurodeploy.ir import as_deploy_graph
     from neurodeploy.passes import lowering_flow, run_passes
-    from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
+    from neurodeploy.targets.loihi.executor import sequence_executor
 
     g = as_deploy_graph(graph)
     # the passes decide; without balancing (as the model path's test does) each path goes straight into the join
     run_passes(g, lowering_flow(balance=balanced))
     ref = NirSequenceExecutor(graph).run(x)
-    got = NirLavaExecutor(g).run(x)
+    got = sequence_executor(g).run(x)
     out = {}
     for layer in ref[0].layers:
         a = np.stack([t.layers[layer] for t in ref])
@@ -110,13 +115,12 @@ def test_upstream_norse_to_nir_drops_a_skip_path(tmp_path):
 @pytest.mark.slow
 def test_a_nir_delay_on_the_short_path_chains_with_the_balancing_delay(tmp_path):
     """A NIR Delay (logical time, 1 step) on the skip, then the balancing delay line (latency, 2 steps)."""
-    from neurodeploy.targets.loihi.nir_map import build_map
-
     g = skip_graph()
     nodes = {**g.nodes, "dl": nir.Delay(np.full(6, 1e-4))}
     edges = [e for e in g.edges if e != ("skip", "out")] + [("skip", "dl"), ("dl", "out")]
     nir.write(str(tmp_path / "skip.nir"), nir.NIRGraph(nodes=nodes, edges=edges))
     graph = read_graph(tmp_path / "skip.nir")
-    m = build_map(graph, 1e-4)
-    assert m.procs["balance:dl->out"].params["delay"] == 2 and m.gap == 5  # 4 of latency + the NIR Delay's 1
+    m = _lowered(graph)
+    assert {f"{e.src}->{e.dst}": e.delay for e in m.edges if e.delay}["dl->out"] == 2
+    assert m.sample_gap == 5  # 4 of latency + the NIR Delay's 1
     assert _agreement(graph, _spikes(30, 2, 10)) == {f"lif{i}": 100.0 for i in range(3)} | {"out": 100.0}

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from neurodeploy.errors import LoweringError
-from neurodeploy.ir import read_graph
+from neurodeploy.ir import as_deploy_graph, read_graph
 from neurodeploy.ir.rules import NeuronRules, set_rules
 from neurodeploy.quantize.ptq import QuantizationError
-from neurodeploy.targets.loihi.nir_fixed import check_params, quantize_map
-from neurodeploy.targets.loihi.nir_map import build_map
+from neurodeploy.targets.loihi.nir_fixed import check_params, quantize_network
+from neurodeploy.targets.loihi.lower import lower
 from neurodeploy.targets.nir_emulator import NirIntegerEmulator
 from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
@@ -58,7 +58,7 @@ def test_lava_fixed_equals_the_integer_reference_on_conv_pool_flatten_if_lif_cub
 
 @pytest.mark.lava
 def test_joins_balanced_by_delay_lines_run_as_the_integer_reference():
-    """Three paths of different depth into one neuron (one through a NIR Delay): nir_map's balancing
+    """Three paths of different depth into one neuron (one through a NIR Delay): the lowering's balancing
     delay lines hold pipeline latency on Lava fixed_pt; the integer reference, on logical steps, needs
     none -- 100 % on every layer."""
     row = ifx.measure(CASES["nir: skip joins (delay-balanced) + Delay"], steps=30, samples=2)
@@ -121,11 +121,11 @@ def test_integrator_states_stay_close_to_float(tmp_path, name):
     g = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", name), (name, "output")], type_check=False)
     nir.write(str(tmp_path / "s.nir"), g, compression=None)
     graph = read_graph(tmp_path / "s.nir")
-    m = build_map(graph, 1e-4)
+    m = lower(as_deploy_graph(graph, 1e-4))
     x = iw.spikes(100, 2, (8,), seed=4)
-    quant, arrays = quantize_map(m, x)
+    quant, arrays = quantize_network(m, x)
     assert quant[name]["vth_mant"] == 1 << 17 and not quant[name]["spiking"]  # never fires: 2**23 > every v
-    emu = np.stack([t.layers[name] for t in NirIntegerEmulator(graph, m, quant, arrays).run(x)])
+    emu = np.stack([t.layers[name] for t in NirIntegerEmulator(m, quant, arrays).run(x)])
     ref = np.stack([t.layers[name] for t in NirSequenceExecutor(graph).run(x)])
     assert 0 < np.abs(emu - ref).max() < 0.02 * np.abs(ref).max()
 
@@ -144,11 +144,11 @@ def test_integer_spike_condition_is_strictly_greater_like_nir(tmp_path):
     threshold is a whole number of input LSBs (vth_mant 254 = twice the weight mantissa 127), so the tie is exact."""
     nir.write(str(tmp_path / "tie.nir"), _tie_graph(), compression=None)
     graph = read_graph(tmp_path / "tie.nir")
-    m = build_map(graph, 1e-4)
+    m = lower(as_deploy_graph(graph, 1e-4))
     x = np.ones((6, 1, 1))
-    quant, arrays = quantize_map(m, x)
+    quant, arrays = quantize_network(m, x)
     assert quant["if"]["vth_mant"] == 254 and arrays["lin"]["weight_mant"].tolist() == [[127]]
-    emu = NirIntegerEmulator(graph, m, quant, arrays).run(x)[0].layers["if"].ravel()
+    emu = NirIntegerEmulator(m, quant, arrays).run(x)[0].layers["if"].ravel()
     ref = NirSequenceExecutor(graph).run(x)[0].layers["if"].ravel()
     assert emu.tolist() == ref.tolist() == [0, 0, 1, 0, 0, 1]
 
@@ -160,11 +160,11 @@ def test_a_writers_greater_or_equal_on_an_if_is_exact_in_integers(tmp_path):
     set_rules(g.nodes["if"], NeuronRules(">=", "zero", 0))
     nir.write(str(tmp_path / "ge.nir"), g, compression=None)
     graph = read_graph(tmp_path / "ge.nir")
-    m = build_map(graph, 1e-4)
+    m = lower(as_deploy_graph(graph, 1e-4))
     x = np.ones((6, 1, 1))
-    quant, arrays = quantize_map(m, x)
+    quant, arrays = quantize_network(m, x)
     assert quant["if"]["vth_mant"] == 253 and quant["if"]["spike"] == ">=" and quant["if"]["vth_rel_error"] == 0.0
-    emu = NirIntegerEmulator(graph, m, quant, arrays).run(x)[0].layers["if"].ravel()
+    emu = NirIntegerEmulator(m, quant, arrays).run(x)[0].layers["if"].ravel()
     ref = NirSequenceExecutor(graph).run(x)[0].layers["if"].ravel()
     assert emu.tolist() == ref.tolist() == [0, 1, 0, 1, 0, 1]
 
@@ -192,16 +192,16 @@ def test_writers_rules_run_on_the_fixed_pt_rule_lif_as_the_integer_reference(tmp
     """rockpool's (>=, subtract), snntorch Synaptic's (reset one step late) and snntorch Leaky
     subtract's rules on leaky neurons: the project's fixed_pt RuleLIF == the integer reference, and
     both stay close to the float reading with the same rules."""
-    from neurodeploy.targets.loihi.nir_lava_fixed import NirLavaFixedExecutor
+    from neurodeploy.targets.loihi.executor import sequence_executor
 
     nir.write(str(tmp_path / "rules.nir"), _rules_graph(rules), compression=None)
     graph = read_graph(tmp_path / "rules.nir")
-    m = build_map(graph, 1e-4)
+    m = lower(as_deploy_graph(graph, 1e-4))
     x = iw.spikes(40, 2, (16,), seed=6)
-    quant, arrays = quantize_map(m, x)
+    quant, arrays = quantize_network(m, x)
     assert {quant[k]["model"] for k in ("lif", "cuba")} == {"RuleLIF"}
-    emu = NirIntegerEmulator(graph, m, quant, arrays).run(x)
-    lava = NirLavaFixedExecutor(graph, quant, arrays).run(x)
+    emu = NirIntegerEmulator(m, quant, arrays).run(x)
+    lava = sequence_executor(graph, quant, arrays).run(x)
     ref = NirSequenceExecutor(graph).run(x)
     for layer in ("lif", "cuba"):
         e, la, f = (np.stack([t.layers[layer] for t in tr]) for tr in (emu, lava, ref))
@@ -211,13 +211,13 @@ def test_writers_rules_run_on_the_fixed_pt_rule_lif_as_the_integer_reference(tmp
 
 def test_fixed_mapping_refuses_in_one_line_naming_the_node(tmp_path):
     nir.write(str(tmp_path / "tie.nir"), _tie_graph(), compression=None)
-    m = build_map(read_graph(tmp_path / "tie.nir"), 1e-4)
+    m = lower(as_deploy_graph(read_graph(tmp_path / "tie.nir"), 1e-4))
     x = np.ones((6, 1, 1))
-    m.procs["if"].params["reset"] = "subtract"  # a neuron rule the fixed mapping does not implement
+    m.nodes["if"].params["reset"] = "subtract"  # a neuron rule the fixed mapping does not implement
     with pytest.raises(QuantizationError, match=f"neuron 'if': its rule 'reset' = 'subtract' {NO_FIXED_FORM}"):
-        quantize_map(m, x)
-    del m.procs["if"].params["reset"]
-    quant, arrays = quantize_map(m, x)
+        quantize_network(m, x)
+    del m.nodes["if"].params["reset"]
+    quant, arrays = quantize_network(m, x)
     arrays["lin"]["weight_mant"] = np.zeros((2, 1), dtype=np.int64)
     with pytest.raises(QuantizationError, match=r"'lin/weight_mant' is \[2, 1\], the graph needs \[1, 1\]"):
         check_params(m, quant, arrays, "params.npz")
@@ -302,9 +302,9 @@ def test_weights_below_the_input_lsb_are_refused_by_name(tmp_path):
              "output": nir.Output(output_type={"output": np.array([1, 3, 3])})}
     g = nir.NIRGraph(nodes=nodes, edges=[("input", "conv"), ("conv", "if"), ("if", "output")], type_check=False)
     nir.write(str(tmp_path / "tiny.nir"), g, compression=None)
-    m = build_map(read_graph(tmp_path / "tiny.nir"), 1e-4)
+    m = lower(as_deploy_graph(read_graph(tmp_path / "tiny.nir"), 1e-4))
     with pytest.raises(QuantizationError, match="synapse 'conv': every weight rounds to 0 at neuron 'if''s input"):
-        quantize_map(m, np.ones((4, 1, 2, 3, 3)))
+        quantize_network(m, np.ones((4, 1, 2, 3, 3)))
 
 
 def test_a_threshold_that_cannot_be_unsigned_is_refused_at_export(run_cli, tmp_path):

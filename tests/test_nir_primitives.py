@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from neurodeploy.errors import GraphError, LoweringError
-from neurodeploy.ir import read_graph
+from neurodeploy.ir import as_deploy_graph, read_graph
 from neurodeploy.ir.nirread import kinds
 from neurodeploy.targets.nir_primitives import NirSequenceExecutor, eval_primitive
 
@@ -384,16 +384,16 @@ def test_pool_delay_flatten_and_if_semantics():
 
 
 def _lava_vs_torch(graph: nir.NIRGraph, x: np.ndarray) -> dict[str, float]:
-    from neurodeploy.targets.loihi.nir_lava import NirLavaExecutor
+    from neurodeploy.targets.loihi.executor import sequence_executor
 
     torch_traces = NirSequenceExecutor(graph).run(x)
-    lava = NirLavaExecutor(graph)
+    lava = sequence_executor(graph)
     lava_traces = lava.run(x)
     out = {}
     for layer in lava.layers:
         a, b = stacked(torch_traces, layer), stacked(lava_traces, layer)
         out[layer] = 100.0 * np.isclose(a, b, rtol=1e-9, atol=1e-9).mean()
-        if lava.map.spiking[layer]:
+        if lava.lowered.nodes[layer].params["spiking"]:
             assert a.mean() > 0.005, (layer, a.mean())
     return out
 
@@ -432,7 +432,7 @@ def test_lava_runs_conv1d_threshold_linear_scale_delay_and_integrators_as_torch(
 
 
 def test_lava_mapping_refuses_what_it_cannot_express_by_name(tmp_path):
-    from neurodeploy.targets.loihi.nir_map import build_map
+    from neurodeploy.targets.loihi.lower import lower
 
     g = dense_lava_graph("li")
     g.nodes["lif"] = nir.LIF(tau=np.linspace(1e-3, 2e-3, 8), r=np.ones(8), v_leak=np.zeros(8),
@@ -440,7 +440,7 @@ def test_lava_mapping_refuses_what_it_cannot_express_by_name(tmp_path):
     path = tmp_path / "bad.nir"
     nir.write(str(path), g, compression=None)
     with pytest.raises(LoweringError, match="neuron 'lif': tau varies"):
-        build_map(read_graph(path), 1e-4)
+        lower(as_deploy_graph(read_graph(path), 1e-4))
 
 
 # --- NIR that others read: graph.nir / chip.nir of a bundle -------------------------------

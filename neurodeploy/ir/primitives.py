@@ -1,7 +1,7 @@
 """NIR 1.0's primitives as neurodeploy reads them: semantics, shapes, what the chip can express.
 
 This is the one place the semantics are written down; the torch executor
-(``targets/nir_primitives.py``) and the Lava mapping (``targets/loihi/nir_lava.py``)
+(``targets/nir_primitives.py``) and the Lava lowering (``targets/loihi/lower.py``)
 implement exactly this, and their docstrings point here.
 
 **Time.** A ``.nir`` file stores no time step. neurodeploy runs NIR's continuous-time

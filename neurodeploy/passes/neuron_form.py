@@ -94,7 +94,7 @@ def neuron_form(g: DeployGraph) -> dict[str, dict[str, float]]:
 # (neurodeploy.ir.primitives) and the writer's rules (GraphInfo.rules). Each becomes Lava's
 # LIF (u = u (1 - du) + a_in; v = v (1 - dv) + u + bias) in the state v' = v - v_reset, with a
 # gain g folded into the incoming synapses' weights and a constant input c, by this table
-# (targets/loihi/nir_map.py has it with the lowering's side of it):
+# (targets/loihi/lower.py has the lowering's side of it):
 #
 # ======== ========== =========== ======================== =================================
 # NIR      du         dv          g (on the weights)       vth; constant input c

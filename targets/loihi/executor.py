@@ -10,7 +10,7 @@ import nir
 import numpy as np
 
 from neurodeploy.ir import DeployGraph, GraphInfo
-from neurodeploy.targets.loihi.lower import LoweredNetwork, lower
+from neurodeploy.targets.loihi.lower import LoweredNetwork, lower, lower_graph
 from neurodeploy.trace import Trace
 
 
@@ -63,3 +63,73 @@ class LavaSimExecutor:
                                       "lava_steps_per_image": self.lowered.steps_for(1),
                                       "select_tag": self.select_tag, "lava_processes": net.process_count}))
         return traces
+
+
+class LavaSequenceExecutor:
+    """A sequence graph's network (a ``.nir`` file from another writer) on ``Loihi2SimCfg``, as Traces.
+
+    The same :class:`~.network.LavaNetwork` (float) or :class:`~.fixed_network.FixedLavaNetwork`
+    (``fixed_pt``, the network :func:`~.fixed.lower_fixed` gave integers) a model bundle runs on;
+    samples stream back to back, ``T + sample_gap`` Lava steps apart (:mod:`.lower`).
+
+    Args:
+        lowered: the lowered network (:func:`~.lower.lower` of the DeployGraph; for fixed_pt, in integers).
+        name: the executor's name (lava-float, lava-fixed, lava-fixed-stock).
+        dt_s: seconds per step (Trace metadata).
+        units: model units per recorded value, per layer (fixed_pt: ``v_lsb`` of a non-spiking layer).
+        fast: the project's vectorised Conv models (False: Lava's own).
+    """
+
+    def __init__(self, lowered: LoweredNetwork, name: str = "lava-float", dt_s: float | None = None,
+                 units: dict[str, float] | None = None, fast: bool = True):
+        self.lowered, self.name, self.dt_s, self.fast = lowered, name, dt_s, fast
+        self.layers = list(lowered.layers)
+        self.units = units or {}
+        self.select_tag = "floating_pt" if name == "lava-float" else "fixed_pt"
+
+    def run(self, x: np.ndarray, timeout_s: float | None = None) -> list[Trace]:
+        """``x``: ``(T, N, *input_shape)`` -> one Trace per sample (layers ``(T, *shape)``, model units;
+        output = the layer the Output reads)."""
+        if self.select_tag == "floating_pt":
+            from neurodeploy.targets.loihi.network import LavaNetwork as network
+        else:
+            from neurodeploy.targets.loihi.fixed_network import FixedLavaNetwork as network
+        x = np.asarray(x, dtype=np.float64)
+        net = network(self.lowered, x, fast=self.fast)
+        raw, _, seconds = net.run(self.select_tag, timeout_s)
+        nodes = self.lowered.nodes
+        traces = []
+        for i in range(net.n_images):
+            layers = {n: net.logical(raw[n], nodes[n].latency, i, nodes[n].params["nir_shape"])
+                      * self.units.get(n, 1.0) for n in self.layers}
+            meta = {"run_s": seconds / net.n_images, "lava_steps": net.steps, "lava_steps_per_image": net.window,
+                    "dt_s": self.dt_s, "select_tag": self.select_tag, "lava_processes": net.process_count}
+            if self.select_tag == "fixed_pt":
+                meta["conv_model"] = "PyConvModelFixedFast" if self.fast else "PyConvModelFixed"
+            traces.append(Trace(self.name, net.t_steps, layers, layers[self.lowered.output_layer].copy(), meta=meta))
+        return traces
+
+
+def sequence_executor(graph, quant: dict | None = None, arrays: dict | None = None, dt_s: float | None = None,
+                      fast: bool = True) -> LavaSequenceExecutor:
+    """The Lava executor of a sequence graph (a DeployGraph, or a NIR graph read with ``dt_s``): float,
+    or with a quantizer's ``quant``/``arrays`` (:func:`~.nir_fixed.quantize_network`) on ``fixed_pt``.
+
+    Raises:
+        LoweringError: one line naming the node Lava cannot express.
+        QuantizationError: the integers do not match the graph (re-export).
+    """
+    from neurodeploy.ir import as_deploy_graph
+
+    g = as_deploy_graph(graph, dt_s)
+    # a graph the passes have annotated is lowered as they decided (tests switch balancing off)
+    lowered = lower_graph(g) if g.info.latency else lower(g)
+    if quant is None:
+        return LavaSequenceExecutor(lowered, "lava-float", g.info.dt_s)
+    from neurodeploy.targets.loihi.fixed import lower_fixed
+    from neurodeploy.targets.loihi.nir_fixed import check_params
+
+    check_params(lowered, quant, arrays, "the quantized parameters")
+    units = {n: 1.0 if quant[n]["spiking"] else float(quant[n]["v_lsb"]) for n in lowered.layers}
+    return LavaSequenceExecutor(lower_fixed(lowered, quant, arrays), "lava-fixed" if fast else "lava-fixed-stock",
+                                g.info.dt_s, units, fast)

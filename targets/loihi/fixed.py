@@ -145,9 +145,13 @@ def _src_shape(low: LoweredNetwork, e: LavaEdge) -> tuple[int, ...]:
 def lower_fixed(low: LoweredNetwork, quant: dict, params: dict[str, dict[str, np.ndarray]]) -> FixedNetwork:
     """Rewrite the float lowering ``low`` in integers (see module docstring); ``low`` is not changed.
 
+    A sequence graph's network takes its quantizer's integers (:func:`sequence_fixed`).
+
     Raises LoweringError (one line) when a process has no fixed_pt form or the annotations do
     not cover a chip node.
     """
+    if low.takes_sequences:
+        return sequence_fixed(low, quant, params)
     nodes: dict[str, LavaNode] = {}
     for name, node in low.nodes.items():
         kind = FIXED_KINDS.get(node.kind)
@@ -284,3 +288,39 @@ def fixed_function(params: dict[str, Any]) -> Callable[[list[np.ndarray]], np.nd
         return lambda xs: np.einsum("ax,by,xyc->abc", mx, my, sum(inputs(xs)))
     return lambda xs: sum(inputs(xs))
 
+
+
+def sequence_fixed(low: LoweredNetwork, quant: dict, arrays: dict[str, dict[str, np.ndarray]]) -> FixedNetwork:
+    """A sequence graph's float lowering with the integers of its quantizer
+    (:func:`neurodeploy.targets.loihi.nir_fixed.quantize_network`: per process, mantissas in Lava's
+    layout, one input LSB per neuron shared by all its synapses, so no conversion between them):
+
+    - the input: its payloads ``clip(round_half_even(x / scale), ±lim)`` (``params["quantize"]``);
+    - ``dense``: ``2 · weight_mant`` and ``weight_exp - 1``: Lava's Dense drops the LSB of mixed-sign
+      8-bit weights (``weightutils.py:236-239``), and ``(2 S) >> (k + 1) = S >> k`` is the same rounding;
+    - ``conv``: ``weight_mant``; a delay line passes payloads on;
+    - neurons: ``du``, ``dv``, ``vth_mant``, the constant input ``const_mant``, and the writer's rules
+      where they need ``RuleLIF`` (``quant[...]["model"]``; Lava's LIF otherwise).
+    """
+    from neurodeploy.ir.rules import NIR_RULES, NeuronRules
+
+    nodes: dict[str, LavaNode] = {}
+    for name, node in low.nodes.items():
+        node = copy.deepcopy(node)
+        q, a = quant.get(name, {}), arrays.get(name, {})
+        if node.kind == "input":
+            node.params["quantize"] = ("quantize", float(q["scale"]), int(q["lim"]))
+        elif node.kind == "dense":
+            node.params.update(weight=2 * np.asarray(a["weight_mant"], dtype=np.int64),
+                               weight_exp=int(q.get("weight_exp", 0)) - 1)
+        elif node.kind == "conv":
+            node.params["weight"] = np.asarray(a["weight_mant"], dtype=np.int64)
+        elif node.kind == "lif":
+            rules = NeuronRules(q["spike"], q["reset"], int(q["reset_delay"])) if q.get("model") == "RuleLIF" \
+                else NIR_RULES
+            node.params.update(du=int(q["du"]), dv=int(q["dv"]), vth=int(q["vth_mant"]), rules=rules,
+                               bias=np.zeros(node.shape, dtype=np.int64), bias_exp=0, const=a.get("const_mant"))
+        nodes[name] = node
+    return FixedNetwork(low.t_steps, nodes, [copy.copy(e) for e in low.edges], low.balanced,
+                        sample_gap=low.sample_gap, layers=list(low.layers), output_layer=low.output_layer,
+                        neurons=list(low.layers), float_edges=set())

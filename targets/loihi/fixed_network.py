@@ -41,14 +41,15 @@ from neurodeploy.targets.loihi import compat
 
 compat.install()
 
-from lava.proc.io.source import PySendModelFloat  # noqa: E402
+from lava.proc.io.source import PySendModelFixed, PySendModelFloat, RingBuffer  # noqa: E402
 
-from neurodeploy.targets.loihi.fixed import FixedNetwork, fixed_function, lower_fixed  # noqa: E402
-from neurodeploy.targets.loihi.lower import LavaNode  # noqa: E402
-from neurodeploy.targets.loihi.network import FLOAT_BUILDERS, Builder, LavaNetwork  # noqa: E402
+from neurodeploy.targets.loihi.fixed import FixedNetwork, apply_conversion, fixed_function, lower_fixed  # noqa: E402
+from neurodeploy.targets.loihi.lower import LavaNode, to_lava  # noqa: E402
+from neurodeploy.targets.loihi.network import FLOAT_BUILDERS, Builder, LavaNetwork, sample_data  # noqa: E402
 from neurodeploy.targets.loihi.processes.fixed import PyConvModelFixedFast, int_function_process  # noqa: E402
 from neurodeploy.targets.loihi.processes.functions import fused_process  # noqa: E402
-from neurodeploy.targets.loihi.processes.models import PyDelayLineModelFixed, PyDelayLineModelFloat  # noqa: E402
+from neurodeploy.targets.loihi.processes.models import (PyDelayLineModelFixed, PyDelayLineModelFloat,  # noqa: E402
+                                                        PyRuleLIFModelFixed)
 from neurodeploy.trace import Trace  # noqa: E402
 
 def _function(net: "FixedLavaNetwork", name: str, node: LavaNode):
@@ -60,6 +61,10 @@ def _function(net: "FixedLavaNetwork", name: str, node: LavaNode):
 
 
 def _input(net: "FixedLavaNetwork", name: str, node: LavaNode):
+    if "quantize" in node.params:  # a sequence graph's input: its integer payloads (int32 RingBuffer)
+        x = apply_conversion(to_lava(net.images, node.params["nir_shape"]), node.params["quantize"])
+        proc = RingBuffer(data=sample_data(net, node.shape, 0, lambda i: np.moveaxis(x[:, i], 0, -1), np.int64))
+        return proc, PySendModelFixed, None, lambda i: proc.s_out
     proc, _, in_port, out_port = FLOAT_BUILDERS["input"](net, name, node)
     return proc, PySendModelFloat, in_port, out_port
 
@@ -84,11 +89,15 @@ class FixedLavaNetwork(LavaNetwork):
     builders = FIXED_BUILDERS
     function_kinds = FIXED_FUNCTION_KINDS
     fast_conv_model = PyConvModelFixedFast
+    rule_lif_model = PyRuleLIFModelFixed
+    const_model = PySendModelFixed
+    const_dtype = np.int64
 
-    def __init__(self, lowered: FixedNetwork, images: np.ndarray, island_dir: Path, fast: bool = True,
+    def __init__(self, lowered: FixedNetwork, images: np.ndarray, island_dir: Path | None = None, fast: bool = True,
                  fuse: bool = True):
-        # the emulator's input island hands the image on as float32 (onnxruntime); so must the sources
-        images = np.asarray(images, dtype=np.float32).astype(np.float64)
+        if not lowered.takes_sequences:
+            # the emulator's input island hands the image on as float32 (onnxruntime); so must the sources
+            images = np.asarray(images, dtype=np.float32).astype(np.float64)
         super().__init__(lowered, images, island_dir, fast=fast, fuse=fuse)
 
     def fused_process(self, group: str, members: list, in_edges: list, in_shapes: list, out_shapes: list) -> tuple:
@@ -102,8 +111,9 @@ class FixedLavaNetwork(LavaNetwork):
         return name in self.lowered.neurons
 
     def delay_model(self, edge) -> type:
-        """Integer edges carry int32 mantissas (the fixed model); host edges floats."""
-        floats = (edge.src, edge.dst) in self.lowered.float_edges
+        """Integer edges carry int32 mantissas (the fixed model); host edges floats (``edge`` None: a
+        sequence graph's NIR Delay, integers)."""
+        floats = edge is not None and (edge.src, edge.dst) in self.lowered.float_edges
         return PyDelayLineModelFloat if floats else PyDelayLineModelFixed
 
     def run_timed(self) -> tuple[dict[str, np.ndarray], np.ndarray, float, float]:

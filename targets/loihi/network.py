@@ -1,8 +1,12 @@
 """Instantiate a :class:`LoweredNetwork` as Lava processes, run it, and read it back.
 
-One :class:`LavaNetwork` streams a batch of images back to back (one every T steps):
-each neuron layer is a ``LIFReset`` that resets its state at the first step of each of
-its windows (offset = its latency), so pipelined images never see each other's state.
+One :class:`LavaNetwork` streams a batch of images (or a sequence graph's samples) back to
+back, one every ``window`` Lava steps (T for images; ``T + sample_gap`` for sequences, whose
+NIR Delays hold logical time): each neuron layer is a ``LIFReset`` (``RuleLIF`` for a
+writer's rules) that resets its state at the first step of each of its windows (offset = its
+latency), so pipelined samples never see each other's state. A sequence graph's constant
+neuron inputs come from ``RingBuffer`` sources on each sample's T logical steps; its
+non-spiking layers are read by a ``Monitor`` of ``v``.
 Each layer's spikes, and the output images of the last host island, are written to files
 by the processes themselves at the end of the run (not read back through Lava's ``Var.get``,
 which moves values one by one).
@@ -26,11 +30,14 @@ compat.install()
 from lava.magma.core.run_conditions import RunSteps  # noqa: E402
 from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
 from lava.proc.conv.process import Conv  # noqa: E402
+from lava.proc.dense.process import Dense  # noqa: E402
 from lava.proc.io.source import RingBuffer as SourceBuffer  # noqa: E402
 from lava.proc.lif.process import LIFReset  # noqa: E402
+from lava.proc.monitor.process import Monitor  # noqa: E402
 
-from neurodeploy.targets.loihi.lower import GRADED_MESSAGE_BITS, LavaEdge, LavaNode, LoweredNetwork  # noqa: E402
-from neurodeploy.targets.loihi.processes import NILIF, DelayLine  # noqa: E402
+from neurodeploy.targets.loihi.lower import (GRADED_MESSAGE_BITS, LavaEdge, LavaNode, LoweredNetwork,  # noqa: E402
+                                             from_lava, to_lava)
+from neurodeploy.targets.loihi.processes import NILIF, DelayLine, RuleLIF  # noqa: E402
 from neurodeploy.targets.loihi.processes.fast import PyConvModelFloatFast  # noqa: E402
 from neurodeploy.targets.loihi.processes.functions import (FusedMember, fused_process,  # noqa: E402
                                                            island_process, record_process)
@@ -71,38 +78,80 @@ def function_groups(lowered: LoweredNetwork, fuse: bool = True,
 Builder = Callable[["LavaNetwork", str, LavaNode], tuple]
 
 
+def sample_data(net: "LavaNetwork", shape: tuple[int, ...], start: int, value, dtype=np.float64) -> np.ndarray:
+    """A source's data for the whole run: sample i's ``value(i)`` (``shape + (T,)``) on its T steps,
+    from Lava step ``i * window + start``; zeros elsewhere."""
+    data = np.zeros(tuple(shape) + (net.steps,), dtype=dtype)
+    for i in range(net.n_images):
+        begin = i * net.window + start
+        data[..., begin:begin + net.t_steps] = value(i)
+    return data
+
+
 def _input(net: "LavaNetwork", name: str, node: LavaNode):
-    t = net.lowered.t_steps
-    data = np.zeros(node.shape + (net.steps,))
-    for i, img in enumerate(net.images):
-        data[..., i * t:(i + 1) * t] = img.transpose(2, 1, 0)[..., None]
+    if net.lowered.takes_sequences:  # (T, N, *shape): one value per step
+        x = to_lava(net.images, node.params["nir_shape"])
+        data = sample_data(net, node.shape, 0, lambda i: np.moveaxis(x[:, i], 0, -1))
+    else:  # an image repeats over its T steps
+        data = sample_data(net, node.shape, 0, lambda i: net.images[i].transpose(2, 1, 0)[..., None])
     proc = SourceBuffer(data=data)
     return proc, None, None, lambda i: proc.s_out
 
 
-def _conv(net: "LavaNetwork", name: str, node: LavaNode):
-    # graded messages unless it only takes binary spikes
-    p, inputs = node.params, net.lowered.inputs_of(name)
+def _message_bits(net: "LavaNetwork", name: str, node: LavaNode) -> int:
+    """Graded messages unless the synapse only takes binary spikes (the lowering may decide)."""
+    if "message_bits" in node.params:
+        return int(node.params["message_bits"])
+    inputs = net.lowered.inputs_of(name)
     graded = any(e.kind != "binary" for e in inputs) or len(inputs) > 1
+    return GRADED_MESSAGE_BITS if graded else 0
+
+
+def _conv(net: "LavaNetwork", name: str, node: LavaNode):
+    p = node.params
     proc = Conv(weight=p["weight"], input_shape=p["input_shape"], padding=p["padding"], stride=p["stride"],
-                dilation=p["dilation"], groups=p["groups"], num_message_bits=GRADED_MESSAGE_BITS if graded else 0,
+                dilation=p["dilation"], groups=p["groups"], num_message_bits=_message_bits(net, name, node),
                 name=name)
     return proc, (net.fast_conv_model if net.fast else None), lambda i: proc.s_in, lambda i: proc.a_out
 
 
+def _dense(net: "LavaNetwork", name: str, node: LavaNode):
+    p = node.params
+    proc = Dense(weights=p["weight"], num_message_bits=_message_bits(net, name, node), name=name,
+                 **({"weight_exp": int(p["weight_exp"])} if "weight_exp" in p else {}))
+    return proc, None, lambda i: proc.s_in, lambda i: proc.a_out
+
+
+def _delay(net: "LavaNetwork", name: str, node: LavaNode):
+    proc = DelayLine(shape=node.shape, delay=node.params["delay"], name=f"delay:{name}")
+    return proc, net.delay_model(None), lambda i: proc.s_in, lambda i: proc.s_out
+
+
+def _clear(net: "LavaNetwork", node: LavaNode) -> dict[str, int]:
+    """A neuron's reset at the first step of each of its windows (``LIFReset``/``RuleLIF``/``NILIF`` arguments)."""
+    return {"reset_interval": net.window, "reset_offset": (node.latency + 1) % net.window}
+
+
 def _lif(net: "LavaNetwork", name: str, node: LavaNode):
-    p, t = node.params, net.lowered.t_steps
-    proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=p["vth"], bias_mant=p["bias"],
-                    bias_exp=p.get("bias_exp", 0), reset_interval=t, reset_offset=(node.latency + 1) % t, name=name)
+    p = node.params
+    vth = p["vth"] if np.isfinite(p["vth"]) else np.finfo(np.float64).max  # I/LI/CubaLI never fire
+    rules = p.get("rules")
+    if rules is not None and not rules.is_nir:  # a writer's rules (neurodeploy.ir.rules) Lava's LIF has not
+        proc = RuleLIF(shape=node.shape, du=p["du"], dv=p["dv"], vth=vth, name=name,
+                       fire_at_equality=rules.spike == ">=", subtract=rules.reset == "subtract",
+                       reset_delay=rules.reset_delay, **_clear(net, node))
+        return proc, net.rule_lif_model, lambda i: proc.a_in, lambda i: proc.s_out
+    proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=vth, bias_mant=p["bias"],
+                    bias_exp=p.get("bias_exp", 0), name=name, **_clear(net, node))
     return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
 
 
 def _nilif(net: "LavaNetwork", name: str, node: LavaNode):
-    p, t = node.params, net.lowered.t_steps
+    p = node.params
     fixed = p.get("fixed", {})
     proc = NILIF(shape=node.shape, positions=p["positions"], levels=p["levels"], beta=p["beta"],
                  thresholds=fixed.get("thresholds"), level_lsbs=fixed.get("level_lsbs", 64), dv=fixed.get("dv", 0),
-                 reset_interval=t, reset_offset=(node.latency + 1) % t, name=name)
+                 name=name, **_clear(net, node))
     return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
 
 
@@ -118,16 +167,17 @@ def _island(net: "LavaNetwork", name: str, node: LavaNode):
     return proc, model, lambda i: getattr(proc, f"in{i}"), lambda i: getattr(proc, f"out{i}")
 
 
-FLOAT_BUILDERS: dict[str, Builder] = {"input": _input, "conv": _conv, "lif": _lif, "nilif": _nilif,
-                                      "island": _island}
+FLOAT_BUILDERS: dict[str, Builder] = {"input": _input, "conv": _conv, "dense": _dense, "delay": _delay,
+                                      "lif": _lif, "nilif": _nilif, "island": _island}
 
 
 class LavaNetwork:
-    """Lava processes for one lowered network and a batch of images.
+    """Lava processes for one lowered network and a batch of images (or sequences).
 
     Args:
         lowered: the lowered network.
-        images: ``(N, C, H, W)`` float images (model units, [0, 1] for derainers).
+        images: ``(N, C, H, W)`` float images (model units, [0, 1] for derainers); a sequence
+            graph's network: ``(T, N, *input_shape)`` values per step.
         island_dir: folder holding ``ISLAND.onnx`` for every host island of the network.
         record_dir: folder the processes write their records to (spikes per layer, output
             images); a temporary one when not given.
@@ -142,6 +192,9 @@ class LavaNetwork:
 
     builders: dict[str, Builder] = FLOAT_BUILDERS
     fast_conv_model: type = PyConvModelFloatFast  # the Conv model with fast=True
+    rule_lif_model: type | None = None  # RuleLIF's model (None: Lava's choice by tag)
+    const_model: type | None = None  # the constant-input sources' model
+    const_dtype: type = np.float64
     function_kinds: tuple[str, ...] = FUNCTION_KINDS  # built by groups (fused), not by builders
     islands_hold_delays = True  # an island delays its inputs itself (no delay-line process)
 
@@ -149,11 +202,15 @@ class LavaNetwork:
                  record_dir: Path | None = None, fast: bool = True, fuse: bool = True):
         self.lowered = lowered
         self.images = images
-        self.n_images = images.shape[0]
-        self.steps = lowered.steps_for(self.n_images)
+        sequences = lowered.takes_sequences
+        self.t_steps = int(images.shape[0]) if sequences else lowered.t_steps
+        self.n_images = int(images.shape[1] if sequences else images.shape[0])
+        self.window = lowered.window(self.t_steps)
+        self.steps = lowered.steps_for(self.n_images, self.t_steps)
         self.island_dir = None if island_dir is None else Path(island_dir)
         self.fast = fast
         self.procs, self.records, self.models = {}, {}, {}
+        self.monitors: dict[str, Monitor] = {}
         self._tmp = None
         if record_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="neurodeploy-lava-")
@@ -175,6 +232,7 @@ class LavaNetwork:
             ports[name] = (in_port, out_port)
             if self.is_neuron(name, node):
                 self._record(name, proc, node)
+                self._constant_input(name, proc, node)
         self._group_of: dict[str, tuple[str, FusedMember]] = {}
         external = self._build_groups(function_groups(lowered, fuse, grouped))
         self.delay_lines = 0
@@ -187,6 +245,8 @@ class LavaNetwork:
                 port = getattr(self.procs[group], f"out{member.out_port}")
             else:
                 port = ports[edge.src][1](edge.src_port)
+            if edge.reshape is not None:  # a NIR Flatten before a Dense
+                port = port.reshape(edge.reshape)
             if id(edge) in external:  # into a fused process: its delay is held inside
                 group, k = external[id(edge)]
                 port.connect(getattr(self.procs[group], f"in{k}"))
@@ -252,16 +312,37 @@ class LavaNetwork:
             self.procs[group] = proc
         return external
 
+    def _constant_input(self, name: str, proc, node: LavaNode) -> None:
+        """A sequence graph neuron's constant input (bias, leak target): a source on ``a_in`` on the
+        sample's T logical steps, from the layer's first (see :mod:`.lower`)."""
+        const = node.params.get("const")
+        if const is None or not np.any(const != 0):
+            return
+        source = SourceBuffer(data=sample_data(self, node.shape, node.latency,
+                                               lambda i: np.asarray(const)[..., None], self.const_dtype))
+        if self.const_model is not None:
+            self.models[source] = self.const_model
+        self.procs[f"const:{name}"] = source
+        source.s_out.connect(proc.a_in)
+
     def _record(self, name: str, proc, node: LavaNode) -> None:
-        """A sink writing the neuron layer's spikes at every step to a file (see record_process)."""
+        """A sink writing the neuron layer's spikes at every step to a file (see record_process); a
+        layer that does not spike (a sequence graph's I/LI/CubaLI): a Monitor of its ``v``."""
+        if not node.params.get("spiking", True):
+            self.monitors[name] = Monitor()
+            self.monitors[name].probe(target=proc.v, num_steps=self.steps)
+            return
         self.records[name] = self.record_dir / f"spikes-{len(self.records)}.npy"
         sink, model = record_process(f"record:{name}", node.shape, self.steps, str(self.records[name]))
         self.models[sink] = model
         proc.s_out.connect(sink.a_in)
 
     def run(self, select_tag: str = "floating_pt", timeout_s: float | None = None
-            ) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
+            ) -> tuple[dict[str, np.ndarray], np.ndarray | None, float]:
         """Run all steps; return (layer -> raw spikes (X,Y,C,steps), output images (N, C, H, W), seconds).
+
+        A non-spiking layer's raw record is its ``v`` (Lava's units); a sequence graph's
+        network has no output images (None): its output is :attr:`LoweredNetwork.output_layer`.
 
         Every Lava process is stopped on success; on an exception, on Ctrl-C or after
         ``timeout_s`` seconds (default: :func:`run_timeout_s`) every one is killed, and a
@@ -282,6 +363,10 @@ class LavaNetwork:
                                        f"{len(self.procs)} processes); all its processes were stopped")
                 time.sleep(0.005)
             runtime.wait()  # collects the responses; raises if a process model failed
+            probed = {}
+            for name, mon in self.monitors.items():
+                v = next(iter(mon.get_data().values()))["v"]  # (steps, *shape)
+                probed[name] = np.moveaxis(np.asarray(v, dtype=np.float64), 0, -1)
         except BaseException as exc:
             kill_run(any_proc)
             if isinstance(exc, RuntimeError) and "Exception(s) occurred" in str(exc):
@@ -289,18 +374,24 @@ class LavaNetwork:
             raise
         any_proc.stop()
         spikes = {name: np.load(path) for name, path in self.records.items()}
-        final = next(n for n, node in self.lowered.nodes.items()
-                     if node.kind == "island" and any(node.params["image_outputs"]))
-        images = np.load(self.record_dir / f"images-{final}.npy")
+        spikes.update(probed)
+        images = self._output_images()
         if self._tmp is not None:
             self._tmp.cleanup()
         return spikes, images, time.perf_counter() - start
 
-    def logical(self, raw: np.ndarray, latency: int, image: int) -> np.ndarray:
-        """Cut image ``image``'s T steps out of a raw (X,Y,C,steps) record -> (T, C, H, W)."""
-        start = image * self.lowered.t_steps + latency
-        window = raw[..., start:start + self.lowered.t_steps]
-        return np.ascontiguousarray(window.transpose(3, 2, 1, 0))
+    def _output_images(self) -> np.ndarray | None:
+        final = next((n for n, node in self.lowered.nodes.items()
+                      if node.kind == "island" and any(node.params["image_outputs"])), None)
+        return None if final is None else np.load(self.record_dir / f"images-{final}.npy")
+
+    def logical(self, raw: np.ndarray, latency: int, image: int, nir_shape: tuple[int, ...] | None = None
+                ) -> np.ndarray:
+        """Cut sample ``image``'s T steps out of a raw (Lava layout, steps) record -> (T, C, H, W)
+        (``nir_shape``: the layer's NIR per-step shape, for other ranks)."""
+        start = image * self.window + latency
+        cut = np.moveaxis(raw[..., start:start + self.t_steps], -1, 0)
+        return np.ascontiguousarray(from_lava(cut, tuple(nir_shape) if nir_shape is not None else (0, 0, 0)))
 
 
 def run_timeout_s(net: "LavaNetwork") -> float:

@@ -1,7 +1,8 @@
-"""A graph from any NIR writer in Loihi 2 integers: the fixed-point form of :mod:`.nir_map` (pure data, no lava).
+"""A graph from any NIR writer in Loihi 2 integers: the quantizer of a sequence graph's lowering (pure data, no lava).
 
-:func:`quantize_map` takes the float :class:`~.nir_map.LavaMap` (same processes, links,
-latencies and delay lines: the timing does not depend on the number format) and gives every
+:func:`quantize_network` takes the float :class:`~.lower.LoweredNetwork` of a sequence graph
+(same processes, edges, latencies and delay lines: the timing does not depend on the number
+format; :func:`~.fixed.lower_fixed` puts the integers into it for the Lava run) and gives every
 process integers, with the formats and rounding of the model bundles' PTQ
 (:mod:`neurodeploy.quantize.ptq`: 8-bit weight mantissas, ``du_mant``/``dv_mant``/``vth_mant``)
 and of Lava 0.10's ``fixed_pt`` models (:mod:`neurodeploy.limits`). A foreign graph has no
@@ -74,7 +75,7 @@ from neurodeploy.quantize.ptq import (ACT_BITS, ACT_HEADROOM, WEIGHT_MAX, Quanti
                                       vth_mant)
 from neurodeploy.targets.loihi.fixed import apply_conversion
 from neurodeploy.ir.rules import NIR_RULES, NeuronRules
-from neurodeploy.targets.loihi.nir_map import LavaMap, Proc, lava_weights
+from neurodeploy.targets.loihi.lower import LavaNode, LoweredNetwork
 
 INPUT_BITS = 8  # real-valued input: 8-bit signed payloads (keeps the first synapse's sums small)
 A_IN_MAX = int(LOIHI2.a_in.hi)  # Lava's LIF a_in port is int16 (limits.py, the one place it is read)
@@ -82,21 +83,28 @@ GRADED_MAX = (1 << (LOIHI2.graded_payload_bits - 1)) - 1  # a synapse's sums fed
 DENSE_ACC_MAX = (1 << 31) - 1  # Lava's Dense sums in int32 (dense/models.py:64, never clamped)
 MAX_SHIFT = 23  # a Dense's sums shifted right by more would drop every 24-bit value
 NEVER_FIRES = 1 << LOIHI2.vth_mant_bits  # vth << 6 = 2**23 > every saturated v
-NEURON_RULES = ("du", "dv", "vth", "const", "rules")  # the neuron parameters the fixed mapping reads
+# the neuron parameters the fixed mapping reads (and the layer's facts beside them)
+NEURON_RULES = ("du", "dv", "vth", "const", "rules", "spiking", "nir_shape", "bias")
 SYNAPSE_KINDS = ("dense", "conv")
+QUANT_KIND = {"input": "source"}  # a process kind -> its quant entry's kind (the bundle's name for it)
 
 
-def _feeds(m: LavaMap, name: str) -> str:
-    """The process a synapse's output ends in (through delay lines)."""
-    dst = next(link.dst for link in m.links if link.src == name)
-    return _feeds(m, dst) if m.procs[dst].kind == "delay" else dst
+def _feeds(m: LoweredNetwork, name: str) -> str:
+    """The process a synapse's output ends in (through NIR Delay lines)."""
+    dst = next(e.dst for e in m.edges if e.src == name)
+    return _feeds(m, dst) if m.nodes[dst].kind == "delay" else dst
 
 
-def _synapse_of(m: LavaMap, name: str) -> str:
-    """The synapse behind a link source (through delay lines)."""
-    if m.procs[name].kind == "delay":
-        return _synapse_of(m, next(link.src for link in m.links if link.dst == name))
+def _synapse_of(m: LoweredNetwork, name: str) -> str:
+    """The synapse behind an edge's source (through NIR Delay lines)."""
+    if m.nodes[name].kind == "delay":
+        return _synapse_of(m, next(e.src for e in m.edges if e.dst == name))
     return name
+
+
+def _weights(node: LavaNode) -> np.ndarray:
+    """A synapse's float weights in Lava's layout, gains and Scale folded (the lowering's)."""
+    return np.asarray(node.params["weight"], dtype=np.float64)
 
 
 def _input_form(name: str, x: np.ndarray) -> dict[str, Any]:
@@ -113,7 +121,7 @@ def _input_form(name: str, x: np.ndarray) -> dict[str, Any]:
     return {"kind": "source", "mode": "values", "scale": ACT_HEADROOM * peak / lim, "lim": lim}
 
 
-def _abs_row_sums(proc: Proc, mant: np.ndarray) -> np.ndarray:
+def _abs_row_sums(proc: LavaNode, mant: np.ndarray) -> np.ndarray:
     """Per output neuron (dense) or channel (conv), the sum of |mantissa| over its inputs."""
     a = np.abs(mant)
     return a.sum(axis=1) if proc.kind == "dense" else a.reshape(a.shape[0], -1).sum(axis=1)
@@ -158,7 +166,7 @@ def vth_mant_at_equality(vth: float, a_scale: float) -> int:
     return int(np.clip(k - 1, 0, LOIHI2.vth_mant.hi))
 
 
-def _check_rules(name: str, proc: Proc) -> None:
+def _check_rules(name: str, proc: LavaNode) -> None:
     extra = sorted(k for k, v in proc.params.items() if k not in NEURON_RULES and not _default(v))
     if extra:
         value = proc.params[extra[0]]
@@ -167,7 +175,8 @@ def _check_rules(name: str, proc: Proc) -> None:
                                 "form yet; lava-fixed maps reset to v_reset on v > v_th only (use lava-float)")
 
 
-def quantize_map(m: LavaMap, calib: np.ndarray) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
+def quantize_network(m: LoweredNetwork, calib: np.ndarray
+                     ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
     """Integers for every process of ``m``; ``calib``: ``(T, N, *input_shape)`` values (only the input's
     scale reads it).
 
@@ -180,13 +189,13 @@ def quantize_map(m: LavaMap, calib: np.ndarray) -> tuple[dict[str, dict[str, Any
     """
     quant: dict[str, dict[str, Any]] = {}
     arrays: dict[str, dict[str, np.ndarray]] = {}
-    src_of = {link.dst: link.src for link in m.links if m.procs[link.dst].kind != "lif"}
-    for name, proc in m.procs.items():
-        if proc.kind == "source":
+    src_of = {e.dst: e.src for e in m.edges if m.nodes[e.dst].kind != "lif"}
+    for name, proc in m.nodes.items():
+        if proc.kind == "input":
             quant[name] = _input_form(name, calib)
         elif proc.kind == "delay":
             quant[name] = {"kind": "delay", "source": src_of[name]}
-        elif proc.kind in SYNAPSE_KINDS and m.procs[_feeds(m, name)].kind in SYNAPSE_KINDS:
+        elif proc.kind in SYNAPSE_KINDS and m.nodes[_feeds(m, name)].kind in SYNAPSE_KINDS:
             _chain_synapse(m, name, quant, arrays, src_of[name])
         elif proc.kind == "lif":
             _check_rules(name, proc)
@@ -198,16 +207,16 @@ def quantize_map(m: LavaMap, calib: np.ndarray) -> tuple[dict[str, dict[str, Any
     return quant, arrays
 
 
-def _in_form(quant: dict, m: LavaMap, src: str) -> tuple[float, int]:
+def _in_form(quant: dict, m: LoweredNetwork, src: str) -> tuple[float, int]:
     """(scale, payload limit) of what ``src`` sends (through delay lines)."""
-    q = quant[_synapse_of(m, src)] if m.procs[src].kind == "delay" else quant[src]
+    q = quant[_synapse_of(m, src)] if m.nodes[src].kind == "delay" else quant[src]
     return float(q["scale"]), int(q["lim"])
 
 
-def _chain_synapse(m: LavaMap, name: str, quant: dict, arrays: dict, src: str) -> None:
-    proc = m.procs[name]
+def _chain_synapse(m: LoweredNetwork, name: str, quant: dict, arrays: dict, src: str) -> None:
+    proc = m.nodes[name]
     s_in, lim_in = _in_form(quant, m, src)
-    w = lava_weights(proc)
+    w = _weights(proc)
     mags = np.unique(np.abs(w[w != 0]))
     w_scale = float(mags[0]) if mags.size == 1 else (float(mags[-1]) / WEIGHT_MAX if mags.size else 1.0)
     mant = _mantissas(name, w, 1.0 / w_scale)
@@ -220,7 +229,7 @@ def _chain_synapse(m: LavaMap, name: str, quant: dict, arrays: dict, src: str) -
                    "lim": bound, "weight_exp": 0, **_weight_report(w, mant, w_scale)}
 
 
-def _dense_shift(proc: Proc, own_scale: float, a_scale: float) -> int:
+def _dense_shift(proc: LavaNode, own_scale: float, a_scale: float) -> int:
     """Right shift ``k`` of a Dense's sums (``weight_exp = -k``) that keeps its 8-bit mantissas when the
     neuron's input LSB ``a_scale`` is coarser than the weights' own scale ``own_scale`` (a threshold far
     above the weights); 0 for Conv (Lava's Conv ignores ``weight_exp``, lava-nc#803)."""
@@ -229,10 +238,10 @@ def _dense_shift(proc: Proc, own_scale: float, a_scale: float) -> int:
     return min(int(math.floor(math.log2(a_scale / own_scale))), MAX_SHIFT)
 
 
-def _neuron(m: LavaMap, name: str, quant: dict, arrays: dict, src_of: dict) -> None:
-    p = m.procs[name].params
-    syns = [_synapse_of(m, link.src) for link in m.links if link.dst == name]
-    weights = {s: lava_weights(m.procs[s]) for s in syns}
+def _neuron(m: LoweredNetwork, name: str, quant: dict, arrays: dict, src_of: dict) -> None:
+    p = m.nodes[name].params
+    syns = [_synapse_of(m, e.src) for e in m.edges if e.dst == name]
+    weights = {s: _weights(m.nodes[s]) for s in syns}
     ins = {s: _in_form(quant, m, src_of[s]) for s in syns}
     a_scale = max([float(np.max(np.abs(weights[s]), initial=0.0)) * ins[s][0] / WEIGHT_MAX for s in syns] + [0.0])
     if a_scale <= 0 or not math.isfinite(a_scale):
@@ -249,10 +258,10 @@ def _neuron(m: LavaMap, name: str, quant: dict, arrays: dict, src_of: dict) -> N
             a_scale = max(a_scale, vth / LOIHI2.vth_mant.hi)
             if vth >= a_scale:  # the threshold a whole number of input LSBs: exact in v's units
                 a_scale = vth / math.floor(vth / a_scale)
-        shift = {s: _dense_shift(m.procs[s], own[s], a_scale) for s in syns}
+        shift = {s: _dense_shift(m.nodes[s], own[s], a_scale) for s in syns}
         mants = {s: _mantissas(s, weights[s], ins[s][0] * 2.0 ** shift[s] / a_scale) for s in syns}
         const_mant = np.round(const / a_scale).astype(np.int64)
-        sums = {s: int(_abs_row_sums(m.procs[s], mants[s]).max(initial=0)) * ins[s][1] for s in syns}
+        sums = {s: int(_abs_row_sums(m.nodes[s], mants[s]).max(initial=0)) * ins[s][1] for s in syns}
         bound = int(sum(-(-sums[s] >> shift[s]) for s in syns) + np.max(np.abs(const_mant), initial=0))
         if bound <= A_IN_MAX:
             break
@@ -269,7 +278,7 @@ def _neuron(m: LavaMap, name: str, quant: dict, arrays: dict, src_of: dict) -> N
                                     "accumulator")
         step = a_scale / ins[s][0] / 2.0 ** shift[s]
         arrays[s] = {"weight_mant": mants[s]}
-        quant[s] = {"kind": m.procs[s].kind, "in_scale": ins[s][0], "weight_scale": step, "scale": a_scale,
+        quant[s] = {"kind": m.nodes[s].kind, "in_scale": ins[s][0], "weight_scale": step, "scale": a_scale,
                     "lim": bound, "weight_exp": -shift[s], **_weight_report(weights[s], mants[s], step)}
     du, dv = du_mant(float(p["du"])), dv_mant(float(p["dv"]))
     rules = p.get("rules", NIR_RULES) if spiking else NIR_RULES
@@ -300,15 +309,18 @@ def params_arrays(arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndar
     return {f"{proc}/{key}": np.asarray(a, dtype=np.int64) for proc, d in arrays.items() for key, a in d.items()}
 
 
-def check_params(m: LavaMap, quant: dict, arrays: dict[str, dict[str, np.ndarray]], what: str) -> None:
-    """Raise QuantizationError (one line) when ``quant``/``arrays`` do not match the map ``m``."""
-    for name, proc in m.procs.items():
+def check_params(m: LoweredNetwork, quant: dict, arrays: dict[str, dict[str, np.ndarray]], what: str) -> None:
+    """Raise QuantizationError (one line) when ``quant``/``arrays`` do not match the network ``m``.
+
+    An older bundle's entries for balancing delay lines (``balance:SRC->DST``, now delays on edges)
+    are ignored."""
+    for name, proc in m.nodes.items():
         q = quant.get(name)
-        if q is None or q.get("kind") != proc.kind:
+        if q is None or q.get("kind") != QUANT_KIND.get(proc.kind, proc.kind):
             raise QuantizationError(f"{what}: process '{name}' ({proc.kind}) has no integer parameters; re-export with "
                                     "--quantize int")
         if proc.kind in SYNAPSE_KINDS:
-            want = lava_weights(proc).shape
+            want = _weights(proc).shape
             got = arrays.get(name, {}).get("weight_mant")
             if got is None or got.shape != want:
                 raise QuantizationError(f"{what}: '{name}/weight_mant' is {None if got is None else list(got.shape)}, "
@@ -317,7 +329,7 @@ def check_params(m: LavaMap, quant: dict, arrays: dict[str, dict[str, np.ndarray
                 arrays[name]["const_mant"].shape != tuple(proc.shape):
             raise QuantizationError(f"{what}: '{name}/const_mant' does not have the layer's shape {list(proc.shape)}; "
                                     "re-export with --quantize int")
-    extra = sorted(set(arrays) - set(m.procs))
+    extra = sorted(set(arrays) - set(m.nodes))
     if extra:
         raise QuantizationError(f"{what}: '{extra[0]}' is not a process of this graph; re-export with --quantize int")
 

@@ -106,7 +106,7 @@ class RuleLIF(AbstractProcess):
     ``v = 0`` (``subtract`` False) or ``v -= vth`` (``subtract`` True). ``u``, ``v`` and the
     pending spikes are cleared at the first step of every sample (``time_step %
     reset_interval == reset_offset``, as ``LIFReset``). The mapping from NIR's parameters
-    is :mod:`neurodeploy.targets.loihi.nir_map`. ``fixed_pt`` (integers: ``du``, ``dv``
+    is :mod:`neurodeploy.targets.loihi.lower`. ``fixed_pt`` (integers: ``du``, ``dv``
     12-bit, ``vth`` the 17-bit ``vth_mant``, compared and subtracted as ``vth << 6``): the same
     rules on Lava's bit-accurate LIF arithmetic (:mod:`neurodeploy.targets.loihi.nir_fixed`).
 
