@@ -8,7 +8,7 @@ Every case of ``interop_writers.py`` (snntorch, norse, sinabs, rockpool; written
 writer's own exporter, read with ``--writer``) and graphs built with the ``nir`` package
 (covering Conv1d, Threshold, Linear, Scale, Delay, I, LI, CubaLI besides what the writers
 write) is quantized as ``neurodeploy export net.nir --quantize int --calib X.npy`` does
-(:func:`neurodeploy.targets.loihi.nir_fixed.quantize_network`, calibration = the run's input:
+(:func:`neurodeploy.quantize.ptq.quantize_sequence`, calibration = the run's input:
 seeded random spikes at 10 %, the case's amplitude), then run by the integer reference
 (``emulator``, torch int64), Lava fixed_pt (``lava-fixed``: Lava's bit-accurate Dense and
 LIFReset -- the project's fixed_pt RuleLIF for a writer's neuron rules --, the project's fixed

@@ -18,10 +18,12 @@ same format and version as model bundles, keys added only):
 
 ``export --quantize int`` (optionally ``--calib FILE.npy``, shaped like ``--input``; default
 the same random spikes as ``validate``) adds Loihi 2 integers
-(:mod:`neurodeploy.targets.loihi.nir_fixed`): ``params.npz`` (``PROC/weight_mant``,
-``LIF/const_mant``) and ``manifest["quantization"]`` (formats, per-process scales and
-integers, rounding errors, and the integer reference's spike agreement with ``nir-torch`` on
-the calibration input); ``validate --executor lava-fixed --against emulator`` checks Lava's
+(:func:`neurodeploy.quantize.ptq.quantize_sequence`): ``params.npz`` (``NODE/weight_mant``,
+``NEURON/const_mant``, in NIR layout as a model bundle's, ``manifest["quantization"]["layout"]``
+``"nir"``; bundles quantized before it held Lava's layout and are refused with the line to
+re-export) and ``manifest["quantization"]`` (formats, per-process scales and integers,
+rounding errors, and the integer reference's spike agreement with ``nir-torch`` on the
+calibration input); ``validate --executor lava-fixed --against emulator`` checks Lava's
 fixed_pt models against the integer reference, ``--executor emulator`` the quantization
 against float. Without ``--quantize int`` the manifest says ``{"status": "none"}``.
 
@@ -56,6 +58,7 @@ from neurodeploy.targets import PARAMS  # the bundle's file of integers: one nam
 WRITER_KEY = "neurodeploy.writer"
 DEFAULT_STEPS = 100
 DEFAULT_RATE = 0.1
+LAYOUT = "nir"  # manifest["quantization"]["layout"]: params.npz's arrays in NIR layout
 
 
 def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loihi", dt_s: float | None = None,
@@ -65,7 +68,8 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
     write it), map it to Lava, write the bundle ``out`` atomically (untouched on any error).
     ``quantize="int"``: Loihi 2 integers too, the input's scale from ``calib`` (a ``.npy`` like
     ``--input``; default: validate's random spikes). Returns the manifest."""
-    from neurodeploy.targets.loihi.lower import lower
+    from neurodeploy.passes import annotated
+    from neurodeploy.targets.loihi.lower import lower_graph
 
     if target not in TARGETS:
         raise NeurodeployError(f"unknown target '{target}'; supported: {', '.join(TARGETS)}")
@@ -78,12 +82,13 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
     g = read_deploy_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
     graph, dt = g.nir, g.info.dt_s
     graph.metadata[WRITER_KEY] = writer or "nir"
-    mapping = lower(g)  # LoweringError (one line naming the node) before anything is written
+    ann = annotated(g)  # the passes' decisions: LoweringError (one line naming the node) before anything is written
+    mapping = lower_graph(ann)
     source = next(n for n, node in mapping.nodes.items() if node.kind == "input")
     input_shape = [int(v) for v in mapping.nodes[source].params["nir_shape"]]
     quant_summary, params = {"status": "none"}, None
     if quantize == "int":  # QuantizationError (one line naming the node) before anything is written
-        quant_summary, params = _quantize(graph, mapping, dt, calib, input_shape)
+        quant_summary, params = _quantize(ann, calib, input_shape)
     names = ["graph.nir", "chip.nir"] + ([PARAMS] if params is not None else [])
     with staged_dir(out) as tmp:
         for name in ("graph.nir", "chip.nir"):
@@ -120,20 +125,18 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
     return manifest
 
 
-def _quantize(graph: nir.NIRGraph, mapping, dt: float, calib: Path | None,
-              input_shape: list[int]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The manifest's quantization summary and ``params.npz``'s arrays."""
-    from neurodeploy.quantize.ptq import formats_summary
-    from neurodeploy.targets.loihi.nir_fixed import params_arrays, quantize_network
-    from neurodeploy.targets.nir_emulator import NirIntegerEmulator
+def _quantize(g, calib: Path | None, input_shape: list[int]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The manifest's quantization summary and ``params.npz``'s arrays (``g``: the annotated DeployGraph)."""
+    from neurodeploy.quantize.ptq import formats_summary, quantize_sequence
+    from neurodeploy.targets.emulator import SequenceEmulator
     from neurodeploy.targets.nir_primitives import NirSequenceExecutor
     from neurodeploy.verify import verdict
 
     x, record = load_input(calib, input_shape, option="--calib")
-    quant, arrays = quantize_network(mapping, x)
+    quant, arrays = quantize_sequence(g, x)
     names = [f"sample {i}" for i in range(x.shape[1])]
-    emulator = NirIntegerEmulator(mapping, quant, arrays, dt)
-    v = verdict(NirSequenceExecutor(graph, dt).run(x), emulator.run(x), names, 0.0, 0.0)
+    emulator = SequenceEmulator(g, quant, arrays)
+    v = verdict(NirSequenceExecutor(g).run(x), emulator.run(x), names, 0.0, 0.0)
     for name, counts in emulator.counts.items():  # what saturated or wrapped on the calibration input
         quant[name].update(counts)
     synapses = [q for q in quant.values() if q["kind"] in ("dense", "conv")]
@@ -141,11 +144,13 @@ def _quantize(graph: nir.NIRGraph, mapping, dt: float, calib: Path | None,
     spiking = {k: a for k, a in v.layers.items() if quant[k]["spiking"]}
     summary = {
         "status": "int",
-        "method": "post-training quantization of the Lava map (scales from weights and thresholds; the input's "
+        "method": "post-training quantization of the sequence graph (scales from the folded weights and the thresholds; the input's "
                   "scale from the calibration input)",
         "chip": LOIHI2.name, "lava": "lava-nc 0.10.0 fixed_pt semantics (neurodeploy.limits)",
         "calibration_input": record,
         "formats": formats_summary(),
+        # the integers of params.npz in NIR layout, like a model bundle's (earlier .nir bundles: Lava's)
+        "layout": LAYOUT,
         "layers_quantized": {"synapse": len(synapses), "neuron": len(neurons),
                              "other": len(quant) - len(synapses) - len(neurons)},
         "worst_weight_rms_error": max((q["weight_rms_error"] for q in synapses), default=0.0),
@@ -157,7 +162,7 @@ def _quantize(graph: nir.NIRGraph, mapping, dt: float, calib: Path | None,
         "spike_agreement_pct_mean": float(np.mean(list(spiking.values()))) if spiking else 100.0,
         "layers": quant,
     }
-    return summary, params_arrays(arrays)
+    return summary, {f"{node}/{key}": np.asarray(a, dtype=np.int64) for node, d in arrays.items() for key, a in d.items()}
 
 
 def load_input(path: Path | None, input_shape: list[int], steps: int = DEFAULT_STEPS,
@@ -190,6 +195,9 @@ def load_integers(path: Path, manifest: dict) -> tuple[dict, dict[str, dict[str,
     if q.get("status") != "int" or not (path / PARAMS).is_file():
         raise BundleError(f"{path} is not quantized; export the .nir file with --quantize int (and --calib FILE.npy "
                           "for other inputs than random spikes)")
+    if q.get("layout") != LAYOUT:
+        raise BundleError(f"{path} was quantized by an earlier neurodeploy (its integers in Lava's layout); re-export "
+                          "the .nir file with --quantize int")
     try:
         with np.load(path / PARAMS, allow_pickle=False) as data:
             flat = {k: data[k] for k in data.files}

@@ -66,7 +66,10 @@ import numpy as np
 
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir.graph import DeployGraph
+from neurodeploy.ir.primitives import NIR_NEURON_KINDS
+from neurodeploy.ir.rules import NIR_RULES
 from neurodeploy.limits import LOIHI2, ChipLimits
+from neurodeploy.passes import synapse_form as sf
 
 ACT_BITS = 16  # graded payload of real-valued chip activations fed to convs (Lava's Conv takes 24)
 WEIGHT_MAX = 127  # 8-bit signed mantissa, symmetric
@@ -342,3 +345,300 @@ def nilif_thresholds(levels: int, level_scale: float, chip: ChipLimits = LOIHI2)
     return np.asarray(out, dtype=np.int64)
 
 
+
+
+# ------------------------------------------------------------------ a sequence graph (another writer's .nir file)
+# A graph from any NIR writer has no calibration images: its scales come from the synapse form
+# pass's folded weights and the neuron form's thresholds, only the input's scale from data (the
+# calibration input: ``--calib FILE.npy``, else validate's default, seeded random spikes at 10 %).
+# The same annotations as a model's (``info.quant[node]``, ``arrays[node]`` integer mantissas in
+# NIR layout), keyed by the graph's nodes that are chip processes
+# (:func:`neurodeploy.passes.synapse_form.port`); the rules, per node kind:
+#
+# - *input* (kind ``source``): spikes (every non-zero calibration value has one magnitude ``A``)
+#   are payloads 0/±1 with scale ``A`` (``round_half_even(x / A)`` clipped to ±1); integer-valued
+#   input keeps scale 1, clipped to twice its calibrated peak; real values become
+#   :data:`INPUT_BITS`-bit signed payloads covering twice the peak (:data:`ACT_HEADROOM`);
+# - *spikes* of a neuron: payload 0/1, scale 1; a *Delay* passes its source's payloads unchanged;
+# - *synapse feeding a neuron* (Dense/Conv/pooling, gains and Scale folded): mantissas
+#   ``round_half_even(W · s_in / a_scale)`` in ``[-127, 127]`` where ``a_scale`` is the neuron's
+#   input scale, shared by all its synapses (Lava's InPort sums them): the largest
+#   ``max|W| · s_in / 127`` of them, raised so that ``vth`` fits 17 bits, so that the threshold is
+#   a whole number of input LSBs (``vth / a_scale`` an integer, as the model rules do for the
+#   derainers' convs), and so that the worst-case ``|a_in|`` (every input at its payload limit
+#   with the sign of its weight, plus the constant input) fits Lava's ``int16`` ``a_in`` port
+#   (``lava/proc/lif/models.py:78``) -- no value can wrap there. Where that raises ``a_scale``
+#   above a Dense's own ``max|W| · s_in / 127`` by ``2**k`` or more, the Dense keeps its 8 bits
+#   with the layer's shared exponent ``weight_exp = -k``: mantissas
+#   ``round_half_even(W · s_in · 2**k / a_scale)``, sums shifted right by ``k`` (rounding down,
+#   Lava's Dense); a Conv has no exponent in Lava (lava-nc#803), and a synapse whose every weight
+#   rounds to 0 is refused;
+# - *synapse feeding a synapse* (pooling before a Linear, ...): its own scale, ``max|W| / 127``
+#   (``|W|`` itself when all non-zero weights are equal: SumPool/AvgPool get mantissa 1, exact);
+#   its sums are the next synapse's graded payload (worst case < 2**23: Lava's conv accumulator
+#   and graded payload);
+# - *neuron*: ``du = du_mant(du)``, ``dv = dv_mant(dv)``, ``vth_mant = vth_mant(vth, a_scale,
+#   fires_at_equality=False)`` (NIR and Lava both fire on ``>``; a writer's ``>=`` on an IF:
+#   ``ceil(vth / a_scale) - 1``, :func:`on_lavas_lif`), ``2**17`` for I/LI/CubaLI (``2**23`` after
+#   the shift: above every 24-bit ``v``, never fires); the constant input ``c`` (bias and leak
+#   target) becomes ``const_mant = round_half_even(c / a_scale)`` on ``a_in`` (``int16``) on the
+#   sample's T logical steps. ``v`` counts ``a_scale / 64`` model units per LSB (what a
+#   non-spiking layer's Trace reports). Not Lava's ``bias_mant << bias_exp``: that integrates at
+#   every Lava step, also between streamed samples, where a neuron it drives could fire into a
+#   delay line and so into the next sample's window.
+#
+# A writer's neuron rules (:mod:`neurodeploy.ir.rules`: ``>=``, subtractive reset, a reset one
+# step late) run on Lava's own LIF where that is exact (:func:`on_lavas_lif`), else on the
+# project's ``RuleLIF`` with its fixed_pt model: the same integer LIF arithmetic, ``v >= vth_mant
+# << 6`` where the writer fires at equality (``vth_mant = round(vth / a_scale)``, the threshold a
+# whole number of input LSBs), a subtractive reset of ``vth_mant << 6`` (saturating), a pending
+# reset applied after the next step's update.
+
+INPUT_BITS = 8  # real-valued input: 8-bit signed payloads (keeps the first synapse's sums small)
+GRADED_MAX = (1 << (LOIHI2.graded_payload_bits - 1)) - 1  # a synapse's sums fed on as a graded payload
+DENSE_ACC_MAX = (1 << 31) - 1  # Lava's Dense sums in int32 (dense/models.py:64, never clamped)
+MAX_SHIFT = 23  # a Dense's sums shifted right by more would drop every 24-bit value
+NEVER_FIRES = 1 << LOIHI2.vth_mant_bits  # vth << 6 = 2**23 > every saturated v
+
+
+def _processes(g: DeployGraph) -> list[str]:
+    """The sequence graph's nodes that are chip processes, in order (the input, synapses, Delays, neurons)."""
+    return [n for n in g.order if g.kind(n) != "output" and sf.port(g, n) == n]
+
+
+def _is_dense(g: DeployGraph, name: str) -> bool:
+    return isinstance(g.node(name), sf.DENSE)
+
+
+def _consumer(g: DeployGraph, name: str) -> str:
+    """The synapse or neuron a synapse's output ends in (through Flatten, Scale and Delays)."""
+    d = g.successors(name)[0]
+    while not (sf.is_synapse(g, d) or g.kind(d) in NIR_NEURON_KINDS or g.kind(d) == "output"):
+        d = g.successors(d)[0]
+    return d
+
+
+def _behind(g: DeployGraph, name: str) -> str:
+    """The process whose payloads ``name`` carries: its port, back through Delay lines."""
+    name = sf.port(g, name)
+    while g.kind(name) == "delay":
+        name = sf.port(g, g.predecessors(name)[0])
+    return name
+
+
+def _input_form(x: np.ndarray) -> dict[str, Any]:
+    """The source's payload: scale (model units per LSB), limit, mode (see the rules above)."""
+    x = np.asarray(x, dtype=np.float64)
+    mags = np.unique(np.abs(x[x != 0]))
+    peak = float(mags[-1]) if mags.size else 1.0
+    if mags.size <= 1:
+        return {"kind": "source", "mode": "spikes", "scale": peak, "lim": 1}
+    if np.all(x == np.round(x)):
+        return {"kind": "source", "mode": "integers", "scale": 1.0,
+                "lim": int(min(math.ceil(ACT_HEADROOM * peak), (1 << (ACT_BITS - 1)) - 1))}
+    lim = (1 << (INPUT_BITS - 1)) - 1
+    return {"kind": "source", "mode": "values", "scale": ACT_HEADROOM * peak / lim, "lim": lim}
+
+
+def _abs_row_sums(dense: bool, mant: np.ndarray) -> np.ndarray:
+    """Per output neuron (dense) or channel (conv), the sum of |mantissa| over its inputs."""
+    a = np.abs(mant)
+    return a.sum(axis=1) if dense else a.reshape(a.shape[0], -1).sum(axis=1)
+
+
+def _mantissas(w: np.ndarray, ratio: float) -> np.ndarray:
+    mant = np.round(w * ratio)
+    if np.any(np.abs(mant) > WEIGHT_MAX):  # only a rounding at the edge: 127.5 -> 128
+        mant = np.clip(mant, -WEIGHT_MAX, WEIGHT_MAX)
+    return mant.astype(np.int64)
+
+
+def _weight_report(w: np.ndarray, mant: np.ndarray, step: float) -> dict[str, float]:
+    err = mant * step - w
+    return {"weight_rms_error": float(np.sqrt(np.mean(err ** 2))) if w.size else 0.0,
+            "weight_max_error": float(np.max(np.abs(err))) if w.size else 0.0,
+            "weight_zeroed": int(np.sum((mant == 0) & (w != 0)))}
+
+
+def on_lavas_lif(rules, du: int, dv: int) -> bool:
+    """Whether Lava's own LIF (``v > vth_mant << 6``, reset to 0 at once) runs these rules exactly:
+    NIR's; and a writer's ``>=`` with an immediate reset to 0 where ``v`` stays on multiples of 64
+    -- no decay of ``u`` (``du`` 4095) or ``v`` (``dv`` 0): an IF, e.g. sinabs' IAF --, as ``v >=
+    64 k`` is then ``v > 64 (k - 1)``. Other rules run on the project's fixed_pt ``RuleLIF``."""
+    if rules.is_nir:
+        return True
+    return rules.spike == ">=" and rules.reset == "zero" and not rules.reset_delay and du == LOIHI2.du.hi and dv == 0
+
+
+def vth_mant_at_equality(vth: float, a_scale: float) -> int:
+    """``vth_mant`` for ``v >= vth`` on ``v``'s grid of 64 (see :func:`on_lavas_lif`): the
+    smallest grid point at or above ``T = vth / a_scale`` input LSBs fires, ``v > 64 (ceil(T) - 1)``."""
+    t = vth / a_scale
+    k = round(t) if math.isclose(t, round(t), rel_tol=1e-12) else math.ceil(t)
+    return int(np.clip(k - 1, 0, LOIHI2.vth_mant.hi))
+
+
+def quantize_sequence(g: DeployGraph, calib: np.ndarray
+                      ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
+    """Integers for every chip process of a sequence graph the passes have annotated (partition,
+    neuron form, synapse form); ``calib``: ``(T, N, *input_shape)`` values (only the input's scale
+    reads it).
+
+    Writes ``info.quant`` and ``arrays[node]["weight_mant"|"const_mant"]`` (NIR layout) and
+    returns them: per process a JSON-able entry (``kind``, ``scale``, formats, errors; the
+    manifest's per-layer summary) and its integer arrays (``params.npz`` as ``NODE/NAME``).
+
+    Raises:
+        QuantizationError: one line naming the node that cannot fit.
+    """
+    quant: dict[str, dict[str, Any]] = {}
+    ints: dict[str, dict[str, np.ndarray]] = {}
+    for name in _processes(g):
+        kind = g.kind(name)
+        if kind == "input":
+            quant[name] = _input_form(calib)
+        elif kind == "delay":
+            quant[name] = {"kind": "delay", "source": _port_of_pred(g, name)}
+        elif kind in NIR_NEURON_KINDS:
+            _sequence_neuron(g, name, quant, ints)
+        elif g.kind(_consumer(g, name)) not in NIR_NEURON_KINDS:
+            _chain_synapse(g, name, quant, ints)
+    for name, q in quant.items():  # delay lines carry their source's payload
+        if q["kind"] == "delay":
+            src = quant[_behind(g, name)]
+            q.update(scale=src["scale"], lim=src["lim"])
+    g.info.quant = quant
+    for name, a in ints.items():
+        g.arrays.setdefault(name, {}).update(a)
+    return quant, ints
+
+
+def _port_of_pred(g: DeployGraph, name: str) -> str:
+    return sf.port(g, g.predecessors(name)[0])
+
+
+def _in_form(quant: dict, g: DeployGraph, syn: str) -> tuple[float, int]:
+    """(scale, payload limit) of what reaches synapse ``syn`` (through Flatten, Scale and Delays)."""
+    q = quant[_behind(g, g.predecessors(syn)[0])]
+    return float(q["scale"]), int(q["lim"])
+
+
+def _chain_synapse(g: DeployGraph, name: str, quant: dict, ints: dict) -> None:
+    s_in, lim_in = _in_form(quant, g, name)
+    w = np.asarray(g.arrays[name]["weight"], dtype=np.float64)
+    mags = np.unique(np.abs(w[w != 0]))
+    w_scale = float(mags[0]) if mags.size == 1 else (float(mags[-1]) / WEIGHT_MAX if mags.size else 1.0)
+    mant = _mantissas(w, 1.0 / w_scale)
+    bound = int(_abs_row_sums(_is_dense(g, name), mant).max(initial=0)) * lim_in
+    if bound > GRADED_MAX:
+        raise QuantizationError(f"synapse '{name}': its sums may reach {bound}, beyond the 24-bit graded payload the "
+                                "next synapse takes; put a neuron between the two synapses")
+    ints[name] = {"weight_mant": mant}
+    quant[name] = {"kind": "dense" if _is_dense(g, name) else "conv", "in_scale": s_in, "weight_scale": w_scale,
+                   "scale": w_scale * s_in, "lim": bound, "weight_exp": 0, **_weight_report(w, mant, w_scale)}
+
+
+def _dense_shift(dense: bool, own_scale: float, a_scale: float) -> int:
+    """Right shift ``k`` of a Dense's sums (``weight_exp = -k``) that keeps its 8-bit mantissas when the
+    neuron's input LSB ``a_scale`` is coarser than the weights' own scale ``own_scale`` (a threshold far
+    above the weights); 0 for Conv (Lava's Conv ignores ``weight_exp``, lava-nc#803)."""
+    if not dense or own_scale <= 0 or a_scale <= own_scale:
+        return 0
+    return min(int(math.floor(math.log2(a_scale / own_scale))), MAX_SHIFT)
+
+
+def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict) -> None:
+    form = g.info.neuron_form[name]
+    ports = list(dict.fromkeys(sf.port(g, p) for p in g.predecessors(name)))  # one Lava edge per port
+    syns = [_behind(g, p) for p in ports]
+    weights = {s: np.asarray(g.arrays[s]["weight"], dtype=np.float64) for s in syns}
+    dense = {s: _is_dense(g, s) for s in syns}
+    ins = {s: _in_form(quant, g, s) for s in syns}
+    a_scale = max([float(np.max(np.abs(weights[s]), initial=0.0)) * ins[s][0] / WEIGHT_MAX for s in syns] + [0.0])
+    if a_scale <= 0 or not math.isfinite(a_scale):
+        a_scale = 1.0
+    vth = float(form["vth"])
+    spiking = math.isfinite(vth)
+    if spiking and vth <= 0:
+        raise QuantizationError(f"neuron '{name}': threshold v_th - v_reset = {vth:g} is not > 0; Loihi's vth is "
+                                "unsigned")
+    const = np.asarray(g.arrays[name]["input_const"], dtype=np.float64)
+    own = {s: float(np.max(np.abs(weights[s]), initial=0.0)) * ins[s][0] / WEIGHT_MAX for s in syns}
+    for _ in range(64):
+        if spiking:
+            a_scale = max(a_scale, vth / LOIHI2.vth_mant.hi)
+            if vth >= a_scale:  # the threshold a whole number of input LSBs: exact in v's units
+                a_scale = vth / math.floor(vth / a_scale)
+        shift = {s: _dense_shift(dense[s], own[s], a_scale) for s in syns}
+        mants = {s: _mantissas(weights[s], ins[s][0] * 2.0 ** shift[s] / a_scale) for s in syns}
+        const_mant = np.round(const / a_scale).astype(np.int64)
+        sums = {s: int(_abs_row_sums(dense[s], mants[s]).max(initial=0)) * ins[s][1] for s in syns}
+        bound = int(sum(-(-sums[s] >> shift[s]) for s in syns) + np.max(np.abs(const_mant), initial=0))
+        if bound <= A_IN_MAX:
+            break
+        a_scale *= bound / A_IN_MAX * (1 + 1e-12)
+    else:  # pragma: no cover - each pass scales the bound down by about bound / A_IN_MAX
+        raise QuantizationError(f"neuron '{name}': its input cannot fit Lava's 16-bit a_in")
+    for s in syns:
+        if np.any(weights[s] != 0) and not np.any(mants[s]):
+            raise QuantizationError(f"synapse '{s}': every weight rounds to 0 at neuron '{name}''s input LSB "
+                                    f"{a_scale:.3g} (its largest |weight| {own[s] * WEIGHT_MAX / ins[s][0]:.3g}; the "
+                                    "threshold or the other inputs set that LSB); Lava's Conv has no weight exponent")
+        if 2 * sums[s] > DENSE_ACC_MAX:
+            raise QuantizationError(f"synapse '{s}': its sums may reach {2 * sums[s]}, beyond Lava's 32-bit Dense "
+                                    "accumulator")
+        step = a_scale / ins[s][0] / 2.0 ** shift[s]
+        ints[s] = {"weight_mant": mants[s]}
+        quant[s] = {"kind": "dense" if dense[s] else "conv", "in_scale": ins[s][0], "weight_scale": step,
+                    "scale": a_scale, "lim": bound, "weight_exp": -shift[s],
+                    **_weight_report(weights[s], mants[s], step)}
+    du, dv = du_mant(float(form["du"])), dv_mant(float(form["dv"]))
+    rules = g.info.rules(name) if spiking else NIR_RULES
+    lavas = on_lavas_lif(rules, du, dv)
+    at_equality = rules.spike == ">="
+    if not spiking:
+        vth_int, offset = NEVER_FIRES, 0
+    elif lavas and at_equality:  # Lava's v > 64 (k - 1) is v >= 64 k on v's grid
+        vth_int, offset = vth_mant_at_equality(vth, a_scale), 1
+    elif at_equality:  # RuleLIF compares v >= vth << 6 itself
+        vth_int, offset = int(np.clip(round(vth / a_scale), 0, LOIHI2.vth_mant.hi)), 0
+    else:
+        vth_int, offset = vth_mant(vth, a_scale, fires_at_equality=False), 0
+    entry: dict[str, Any] = {"kind": "lif", "spiking": spiking, "in_scale": a_scale, "scale": 1.0, "lim": 1,
+                             "model": "LIFReset" if lavas else "RuleLIF", "du": du, "dv": dv, "vth_mant": vth_int,
+                             "spike": rules.spike, "reset": rules.reset, "reset_delay": rules.reset_delay,
+                             "a_in_bound": bound, "v_lsb": a_scale / (1 << LOIHI2.state_shift_bits)}
+    if spiking:  # the threshold in the float model's units that the integer one implements
+        entry["vth_rel_error"] = (vth_int + offset) * a_scale / vth - 1.0
+    entry["const_max_error"] = float(np.max(np.abs(const_mant * a_scale - const), initial=0.0))
+    quant[name] = entry
+    if np.any(const_mant != 0):
+        ints[name] = {"const_mant": const_mant}
+
+
+def check_sequence_integers(g: DeployGraph, quant: dict, ints: dict[str, dict[str, np.ndarray]], what: str) -> None:
+    """Raise QuantizationError (one line) when ``quant``/``ints`` (a bundle's) do not match the sequence graph.
+
+    An older bundle's entries for balancing delay lines (``balance:SRC->DST``, now delays on edges)
+    are ignored."""
+    for name in _processes(g):
+        kind = g.kind(name)
+        want_kind = ("source" if kind == "input" else "delay" if kind == "delay" else
+                     "lif" if kind in NIR_NEURON_KINDS else "dense" if _is_dense(g, name) else "conv")
+        q = quant.get(name)
+        if q is None or q.get("kind") != want_kind:
+            raise QuantizationError(f"{what}: process '{name}' ({want_kind}) has no integer parameters; re-export "
+                                    "with --quantize int")
+        if want_kind in ("dense", "conv"):
+            want = np.shape(g.arrays[name]["weight"])
+            got = ints.get(name, {}).get("weight_mant")
+            if got is None or got.shape != want:
+                raise QuantizationError(f"{what}: '{name}/weight_mant' is {None if got is None else list(got.shape)}, "
+                                        f"the graph needs {list(want)}; re-export with --quantize int")
+        if want_kind == "lif" and "const_mant" in ints.get(name, {}) and \
+                ints[name]["const_mant"].shape != tuple(g.shape(name)):
+            raise QuantizationError(f"{what}: '{name}/const_mant' does not have the layer's shape "
+                                    f"{list(g.shape(name))}; re-export with --quantize int")
+    extra = sorted(set(ints) - set(_processes(g)))
+    if extra:
+        raise QuantizationError(f"{what}: '{extra[0]}' is not a process of this graph; re-export with --quantize int")

@@ -130,14 +130,14 @@ def _split(bundle):
                       "host/*.onnx islands; a bundle exported with --quantize int; whole images of any size", BOTH)
 def _emulator(bundle):
     if bundle.kind == NIR:
-        from neurodeploy.targets.loihi.lower import lower
-        from neurodeploy.targets.loihi.nir_fixed import check_params
-        from neurodeploy.targets.nir_emulator import NirIntegerEmulator
+        from neurodeploy.passes import annotated
+        from neurodeploy.quantize.ptq import check_sequence_integers
+        from neurodeploy.targets.emulator import SequenceEmulator
 
         quant, arrays = bundle.integers()
-        lowered = lower(bundle.deploy_graph)  # the annotations Bundle.open built (dt, kinds, the writer's rules)
-        check_params(lowered, quant, arrays, "params.npz")
-        return NirIntegerEmulator(lowered, quant, arrays, bundle.dt_s)
+        g = annotated(bundle.deploy_graph)  # the annotations Bundle.open built (dt, kinds, the writer's rules)
+        check_sequence_integers(g, quant, arrays, "params.npz")
+        return SequenceEmulator(g, quant, arrays)
     from neurodeploy.targets.emulator import IntegerEmulator
 
     return IntegerEmulator(bundle.path, bundle.manifest["partition"])

@@ -38,6 +38,7 @@ of the network's downsampling factor, and the output cropped back (as the models
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 
 import nir
@@ -48,7 +49,10 @@ import torch.nn.functional as F
 from neurodeploy.errors import BundleError
 from neurodeploy.ir.graph import DeployGraph
 from neurodeploy.ir import nodes as nd
+from neurodeploy.ir.primitives import NIR_NEURON_KINDS, flatten_dims
+from neurodeploy.ir.rules import NeuronRules
 from neurodeploy.limits import LOIHI2, ChipLimits
+from neurodeploy.passes import synapse_form as sf
 from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS, CalibrationRanges
 from neurodeploy.targets import PARAMS  # the bundle's file of integers (re-exported: bundle.py reads it here)
 from neurodeploy.targets.nir_torch import patch_to_time
@@ -219,6 +223,26 @@ def _lif_int_rules(a_in, du: int, dv: int, vth_mant: int, bias, chip: ChipLimits
         vs.append(v.copy())
     out = torch.from_numpy(spikes).to(spike_dtype)
     return (out, torch.from_numpy(np.stack(us)), torch.from_numpy(np.stack(vs))) if state else out
+
+
+def lif_layer(a_in: torch.Tensor, q: dict, ints: dict, chip: ChipLimits = LOIHI2, counts: dict | None = None,
+              spike_dtype: torch.dtype = torch.int64) -> torch.Tensor:
+    """A quantized neuron layer, a model's or a sequence graph's, from its ``info.quant`` entry ``q``
+    and its integer arrays ``ints``: ``a_in`` (``(T, N, *shape)``, integer units) plus the constant
+    input ``const_mant`` where it has one, the bias ``bias_mant << bias_exp`` (per channel) where it
+    has one, the writer's rules where the layer runs on ``RuleLIF`` (``q["model"]``). Returns the
+    spikes, or ``v`` (integer ``v`` units) for a layer that never fires (I/LI/CubaLI)."""
+    const = ints.get("const_mant")
+    if const is not None:
+        a_in = a_in + torch.as_tensor(const)
+    bias: torch.Tensor | int = 0
+    if "bias_mant" in ints:
+        bias = torch.as_tensor(ints["bias_mant"]).view(-1, 1, 1) << int(q["bias_exp"])
+    rules = NeuronRules(q["spike"], q["reset"], int(q["reset_delay"])) if q.get("model") == "RuleLIF" else None
+    if not q.get("spiking", True):
+        return lif_int(a_in, q["du"], q["dv"], q["vth_mant"], bias, chip, state=True, counts=counts)[2]
+    return lif_int(a_in, q["du"], q["dv"], q["vth_mant"], bias, chip, counts=counts, spike_dtype=spike_dtype,
+                   rules=rules)
 
 
 def nilif_int(a_in: torch.Tensor, thresholds, level_lsbs: int, dv: int, positions: int,
@@ -428,11 +452,8 @@ class IntegerEmulator(SplitExecutor):
             y = _per_step(lambda z: conv_int(z, w, node.stride, node.padding, node.dilation, node.groups,
                                              self.limits, counts, w32), x)
         elif kind == "lif":
-            b = torch.as_tensor(self.params[name]["bias_mant"]).view(-1, 1, 1)
-            e = int(q["bias_exp"])
             # float32 0/1 spikes: what a conv and the host read (exact), converted to int64 where summed
-            y = lif_int(x, q["du"], q["dv"], q["vth_mant"], b << e, self.limits, counts=counts,
-                        spike_dtype=torch.float32)
+            y = lif_layer(x, q, self.params[name], self.limits, counts, spike_dtype=torch.float32)
         elif kind == "nilif":
             y = nilif_int(x, q["thresholds"], q["level_lsbs"], q["dv"], q["positions"], self.limits, counts)
         elif kind == "patch_to_time":
@@ -480,6 +501,97 @@ class IntegerEmulator(SplitExecutor):
         return [Trace(self.name, self.chip_info.t_steps, {n: values[n][:, i].astype(np.float64) for n in layers}, out[i],
                       meta={"run_s": seconds / len(images), "saturated": counts})
                 for i in range(len(images))]
+
+
+class SequenceEmulator:
+    """A quantized sequence graph (another writer's ``.nir`` file) on input sequences: executor
+    ``emulator`` of such a bundle, with the integer kernels above.
+
+    The graph runs as read, node by node on logical time steps, in NIR layout, with the
+    quantizer's annotations (:func:`neurodeploy.quantize.ptq.quantize_sequence`): the input
+    ``clip(round_half_even(x / scale), ±lim)``; a Dense ``(sum weight_mant · x) >> -weight_exp``
+    (rounding down; Lava computes ``(sum 2 · weight_mant · x) >> (1 - weight_exp)``, the same
+    integer); a Conv or pooling :func:`conv_int` (wrapped at 24 bits; a Conv1d as a Conv2d of
+    height 1); a Flatten reshapes, a Scale passes the integers on (it is folded into its
+    synapse's weights), a Delay shifts them by its steps; a neuron :func:`lif_layer`. Each sample
+    starts from rest. Lava's one-step synaptic latencies are the Lava executor's business
+    (:class:`neurodeploy.targets.loihi.executor.LavaSequenceExecutor` realigns them).
+
+    Args:
+        g: the DeployGraph the passes annotated (``lowering_flow``); quant, ints: its integers
+            (``info.quant`` entries, arrays per node). Traces: spikes 0/1 for spiking layers;
+            ``v · v_lsb`` (model units) for I/LI/CubaLI.
+    """
+
+    name = "emulator"
+
+    def __init__(self, g: DeployGraph, quant: dict, ints: dict, chip: ChipLimits = LOIHI2):
+        self.g, self.quant, self.ints, self.limits = g, quant, ints, chip
+        self.dt_s = g.info.dt_s
+        self.layers = [n for n in g.order if g.kind(n) in NIR_NEURON_KINDS]
+        self.input = next(n for n in g.order if g.kind(n) == "input")
+        self.output = next(n for n in g.order if g.kind(n) == "output")
+        self.counts: dict[str, dict[str, int]] = {}  # per process: u_wrapped, v_saturated, acc_wrapped (last run)
+
+    def run_values(self, x: np.ndarray) -> dict[str, torch.Tensor]:
+        """``x``: ``(T, N, *input_shape)`` values -> every node's integers ``(T, N, *shape)``
+        (neurons: spikes, or ``v`` for non-spiking ones)."""
+        g, quant = self.g, self.quant
+        t_steps, n = x.shape[:2]
+        self.counts = {name: {} for name in quant}
+        q_in = quant[self.input]
+        vals = {self.input: torch.as_tensor(np.clip(np.round(np.asarray(x, dtype=np.float64) / float(q_in["scale"])),
+                                                    -int(q_in["lim"]), int(q_in["lim"])).astype(np.int64))}
+        for name in g.order:
+            if name in vals or g.kind(name) == "output":
+                continue
+            ins = [vals[p] for p in g.predecessors(name)]
+            x_in = sum(ins[1:], ins[0])
+            node, q = g.node(name), quant.get(name, {})
+            if isinstance(node, nir.Flatten):
+                start, end = flatten_dims(name, node, tuple(x_in.shape[2:]))
+                vals[name] = x_in.flatten(2 + start, 2 + end)
+            elif isinstance(node, nir.Scale):  # folded into its synapse's weights
+                vals[name] = x_in
+            elif isinstance(node, nir.Delay):  # logical time
+                d = sf.delay_steps(g, name)
+                out = torch.zeros_like(x_in)
+                if d < t_steps:
+                    out[d:] = x_in[:t_steps - d]
+                vals[name] = out
+            elif isinstance(node, sf.DENSE):
+                w = torch.as_tensor(self.ints[name]["weight_mant"])
+                vals[name] = rescale(x_in.reshape(t_steps, n, -1) @ w.T, 1, -int(q.get("weight_exp", 0)))
+            elif sf.is_synapse(g, name):
+                vals[name] = self._conv(name, x_in)
+            else:
+                vals[name] = lif_layer(x_in, q, self.ints.get(name, {}), self.limits, self.counts[name])
+        return vals
+
+    def _conv(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        g = self.g
+        geo = sf.conv_geometry(name, g.node(name), g.shape(g.predecessors(name)[0]))
+        t, n = x.shape[:2]
+        z = x.flatten(0, 1).reshape(t * n, *geo["input_shape"])
+        y = conv_int(z, torch.as_tensor(self.ints[name]["weight_mant"]), geo["stride"], geo["padding"],
+                     geo["dilation"], geo["groups"], self.limits, self.counts[name])
+        return y.reshape(t, n, *g.shape(name))
+
+    def run(self, x: np.ndarray) -> list[Trace]:
+        """``x``: ``(T, N, *input_shape)`` -> one Trace per sample (layers ``(T, *shape)``, model units)."""
+        start = time.perf_counter()
+        with torch.no_grad():
+            vals = self.run_values(np.asarray(x, dtype=np.float64))
+        seconds = time.perf_counter() - start
+        t_steps, n = x.shape[:2]
+        layers = {}
+        for name in self.layers:
+            q = self.quant[name]
+            layers[name] = vals[name].numpy().astype(np.float64) * (1.0 if q["spiking"] else float(q["v_lsb"]))
+        read = self.g.predecessors(self.output)[0]
+        return [Trace(self.name, t_steps, {k: v[:, i] for k, v in layers.items()}, layers[read][:, i],
+                      meta={"run_s": seconds / n, "dt_s": self.dt_s, "arithmetic": "int64 (Lava fixed_pt)"})
+                for i in range(n)]
 
 
 # ------------------------------------------------------------------ calibration (float graph)

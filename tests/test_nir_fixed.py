@@ -19,10 +19,9 @@ import pytest
 from neurodeploy.errors import LoweringError
 from neurodeploy.ir import as_deploy_graph, read_graph
 from neurodeploy.ir.rules import NeuronRules, set_rules
-from neurodeploy.quantize.ptq import QuantizationError
-from neurodeploy.targets.loihi.nir_fixed import check_params, quantize_network
-from neurodeploy.targets.loihi.lower import lower
-from neurodeploy.targets.nir_emulator import NirIntegerEmulator
+from neurodeploy.passes import annotated
+from neurodeploy.quantize.ptq import QuantizationError, check_sequence_integers, quantize_sequence
+from neurodeploy.targets.emulator import SequenceEmulator
 from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
 from ndfixtures import fixed_cases as ifx
@@ -31,9 +30,6 @@ from ndfixtures import writer_cases as iw
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 CASES = {c.name: c for c in ifx.cases()}
 CONV = "nir: conv+IF+SumPool+LIF+AvgPool+Flatten+Affine+CubaLIF"
-# a neuron parameter the float map may carry that the fixed mapping does not implement is refused in
-# one line; a case refused so is an expected refusal
-NO_FIXED_FORM = "has no fixed_pt"
 
 
 def _needs(name: str) -> None:
@@ -91,12 +87,7 @@ def test_lava_fixed_equals_the_integer_reference_for_every_writer_and_primitive(
     Conv1d, Threshold, Linear, Scale, Delay, I, LI, CubaLI: Lava fixed_pt (and Lava's own fixed
     Conv model) == the integer reference on 100 % of spikes and states."""
     _needs(name)
-    try:
-        row = ifx.measure(CASES[name], steps=100, samples=2, stock=True)
-    except LoweringError as exc:  # a writer's rules Lava's LIF cannot run: one line naming the neuron
-        if NO_FIXED_FORM in str(exc):
-            pytest.xfail(str(exc))
-        raise
+    row = ifx.measure(CASES[name], steps=100, samples=2, stock=True)
     for key in ("lava_fixed_vs_emulator", "lava_fixed_stock_vs_emulator"):
         assert set(row[key].values()) == {100.0}, row
     assert all(r > 0.001 for r in row["firing_rate"].values()), row
@@ -121,11 +112,11 @@ def test_integrator_states_stay_close_to_float(tmp_path, name):
     g = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", name), (name, "output")], type_check=False)
     nir.write(str(tmp_path / "s.nir"), g, compression=None)
     graph = read_graph(tmp_path / "s.nir")
-    m = lower(as_deploy_graph(graph, 1e-4))
+    g = annotated(as_deploy_graph(graph, 1e-4))
     x = iw.spikes(100, 2, (8,), seed=4)
-    quant, arrays = quantize_network(m, x)
+    quant, arrays = quantize_sequence(g, x)
     assert quant[name]["vth_mant"] == 1 << 17 and not quant[name]["spiking"]  # never fires: 2**23 > every v
-    emu = np.stack([t.layers[name] for t in NirIntegerEmulator(m, quant, arrays).run(x)])
+    emu = np.stack([t.layers[name] for t in SequenceEmulator(g, quant, arrays).run(x)])
     ref = np.stack([t.layers[name] for t in NirSequenceExecutor(graph).run(x)])
     assert 0 < np.abs(emu - ref).max() < 0.02 * np.abs(ref).max()
 
@@ -144,11 +135,11 @@ def test_integer_spike_condition_is_strictly_greater_like_nir(tmp_path):
     threshold is a whole number of input LSBs (vth_mant 254 = twice the weight mantissa 127), so the tie is exact."""
     nir.write(str(tmp_path / "tie.nir"), _tie_graph(), compression=None)
     graph = read_graph(tmp_path / "tie.nir")
-    m = lower(as_deploy_graph(graph, 1e-4))
+    g = annotated(as_deploy_graph(graph, 1e-4))
     x = np.ones((6, 1, 1))
-    quant, arrays = quantize_network(m, x)
+    quant, arrays = quantize_sequence(g, x)
     assert quant["if"]["vth_mant"] == 254 and arrays["lin"]["weight_mant"].tolist() == [[127]]
-    emu = NirIntegerEmulator(m, quant, arrays).run(x)[0].layers["if"].ravel()
+    emu = SequenceEmulator(g, quant, arrays).run(x)[0].layers["if"].ravel()
     ref = NirSequenceExecutor(graph).run(x)[0].layers["if"].ravel()
     assert emu.tolist() == ref.tolist() == [0, 0, 1, 0, 0, 1]
 
@@ -160,11 +151,11 @@ def test_a_writers_greater_or_equal_on_an_if_is_exact_in_integers(tmp_path):
     set_rules(g.nodes["if"], NeuronRules(">=", "zero", 0))
     nir.write(str(tmp_path / "ge.nir"), g, compression=None)
     graph = read_graph(tmp_path / "ge.nir")
-    m = lower(as_deploy_graph(graph, 1e-4))
+    g = annotated(as_deploy_graph(graph, 1e-4))
     x = np.ones((6, 1, 1))
-    quant, arrays = quantize_network(m, x)
+    quant, arrays = quantize_sequence(g, x)
     assert quant["if"]["vth_mant"] == 253 and quant["if"]["spike"] == ">=" and quant["if"]["vth_rel_error"] == 0.0
-    emu = NirIntegerEmulator(m, quant, arrays).run(x)[0].layers["if"].ravel()
+    emu = SequenceEmulator(g, quant, arrays).run(x)[0].layers["if"].ravel()
     ref = NirSequenceExecutor(graph).run(x)[0].layers["if"].ravel()
     assert emu.tolist() == ref.tolist() == [0, 1, 0, 1, 0, 1]
 
@@ -196,11 +187,11 @@ def test_writers_rules_run_on_the_fixed_pt_rule_lif_as_the_integer_reference(tmp
 
     nir.write(str(tmp_path / "rules.nir"), _rules_graph(rules), compression=None)
     graph = read_graph(tmp_path / "rules.nir")
-    m = lower(as_deploy_graph(graph, 1e-4))
+    g = annotated(as_deploy_graph(graph, 1e-4))
     x = iw.spikes(40, 2, (16,), seed=6)
-    quant, arrays = quantize_network(m, x)
+    quant, arrays = quantize_sequence(g, x)
     assert {quant[k]["model"] for k in ("lif", "cuba")} == {"RuleLIF"}
-    emu = NirIntegerEmulator(m, quant, arrays).run(x)
+    emu = SequenceEmulator(g, quant, arrays).run(x)
     lava = sequence_executor(graph, quant, arrays).run(x)
     ref = NirSequenceExecutor(graph).run(x)
     for layer in ("lif", "cuba"):
@@ -210,17 +201,21 @@ def test_writers_rules_run_on_the_fixed_pt_rule_lif_as_the_integer_reference(tmp
 
 
 def test_fixed_mapping_refuses_in_one_line_naming_the_node(tmp_path):
-    nir.write(str(tmp_path / "tie.nir"), _tie_graph(), compression=None)
-    m = lower(as_deploy_graph(read_graph(tmp_path / "tie.nir"), 1e-4))
+    """A threshold Loihi's unsigned vth cannot hold, and integers that do not match the graph (a
+    bundle's params.npz changed by hand), are refused in one line naming the node."""
+    tie = _tie_graph()
+    tie.nodes["if"] = nir.IF(r=np.array([1e4]), v_threshold=np.array([0.0]))
+    nir.write(str(tmp_path / "zero.nir"), tie, compression=None)
     x = np.ones((6, 1, 1))
-    m.nodes["if"].params["reset"] = "subtract"  # a neuron rule the fixed mapping does not implement
-    with pytest.raises(QuantizationError, match=f"neuron 'if': its rule 'reset' = 'subtract' {NO_FIXED_FORM}"):
-        quantize_network(m, x)
-    del m.nodes["if"].params["reset"]
-    quant, arrays = quantize_network(m, x)
+    with pytest.raises(QuantizationError, match="neuron 'if': threshold v_th - v_reset = 0 is not > 0"):
+        quantize_sequence(annotated(as_deploy_graph(read_graph(tmp_path / "zero.nir"), 1e-4)), x)
+    nir.write(str(tmp_path / "tie.nir"), _tie_graph(), compression=None)
+    g = annotated(as_deploy_graph(read_graph(tmp_path / "tie.nir"), 1e-4))
+    quant, arrays = quantize_sequence(g, x)
+    check_sequence_integers(g, quant, arrays, "params.npz")
     arrays["lin"]["weight_mant"] = np.zeros((2, 1), dtype=np.int64)
     with pytest.raises(QuantizationError, match=r"'lin/weight_mant' is \[2, 1\], the graph needs \[1, 1\]"):
-        check_params(m, quant, arrays, "params.npz")
+        check_sequence_integers(g, quant, arrays, "params.npz")
 
 
 @pytest.mark.lava
@@ -281,6 +276,11 @@ def test_quantized_export_and_validate_of_a_sinabs_file_from_the_command_line(ru
     assert code == 0, err
     code, _, err = run_cli("validate", tmp_path / "float", "--executor", "lava-fixed")
     assert code == 2 and "is not quantized" in err and err.count("\n") == 1, err
+    # a bundle quantized before the integers were kept in NIR layout (no "layout" key): one line to re-export
+    del manifest["quantization"]["layout"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    code, _, err = run_cli("validate", out, "--executor", "emulator", "--input", tmp_path / "calib.npy")
+    assert code == 2 and "re-export the .nir file with --quantize int" in err and err.count("\n") == 1, err
 
 
 def test_a_dense_too_wide_for_the_16_bit_a_in_keeps_8_bits_with_a_weight_exponent():
@@ -302,9 +302,9 @@ def test_weights_below_the_input_lsb_are_refused_by_name(tmp_path):
              "output": nir.Output(output_type={"output": np.array([1, 3, 3])})}
     g = nir.NIRGraph(nodes=nodes, edges=[("input", "conv"), ("conv", "if"), ("if", "output")], type_check=False)
     nir.write(str(tmp_path / "tiny.nir"), g, compression=None)
-    m = lower(as_deploy_graph(read_graph(tmp_path / "tiny.nir"), 1e-4))
+    g = annotated(as_deploy_graph(read_graph(tmp_path / "tiny.nir"), 1e-4))
     with pytest.raises(QuantizationError, match="synapse 'conv': every weight rounds to 0 at neuron 'if''s input"):
-        quantize_network(m, np.ones((4, 1, 2, 3, 3)))
+        quantize_sequence(g, np.ones((4, 1, 2, 3, 3)))
 
 
 def test_a_threshold_that_cannot_be_unsigned_is_refused_at_export(run_cli, tmp_path):

@@ -113,23 +113,26 @@ class LavaSequenceExecutor:
 def sequence_executor(graph, quant: dict | None = None, arrays: dict | None = None, dt_s: float | None = None,
                       fast: bool = True) -> LavaSequenceExecutor:
     """The Lava executor of a sequence graph (a DeployGraph, or a NIR graph read with ``dt_s``): float,
-    or with a quantizer's ``quant``/``arrays`` (:func:`~.nir_fixed.quantize_network`) on ``fixed_pt``.
+    or with a quantizer's ``quant``/``arrays`` (:func:`neurodeploy.quantize.ptq.quantize_sequence`) on
+    ``fixed_pt``.
 
     Raises:
         LoweringError: one line naming the node Lava cannot express.
         QuantizationError: the integers do not match the graph (re-export).
     """
     from neurodeploy.ir import as_deploy_graph
+    from neurodeploy.passes import annotated
 
     g = as_deploy_graph(graph, dt_s)
     # a graph the passes have annotated is lowered as they decided (tests switch balancing off)
-    lowered = lower_graph(g) if g.info.latency else lower(g)
+    g = g if g.info.latency else annotated(g)
+    lowered = lower_graph(g)
     if quant is None:
         return LavaSequenceExecutor(lowered, "lava-float", g.info.dt_s)
+    from neurodeploy.quantize.ptq import check_sequence_integers
     from neurodeploy.targets.loihi.fixed import lower_fixed
-    from neurodeploy.targets.loihi.nir_fixed import check_params
 
-    check_params(lowered, quant, arrays, "the quantized parameters")
+    check_sequence_integers(g, quant, arrays, "the quantized parameters")
     units = {n: 1.0 if quant[n]["spiking"] else float(quant[n]["v_lsb"]) for n in lowered.layers}
     return LavaSequenceExecutor(lower_fixed(lowered, quant, arrays), "lava-fixed" if fast else "lava-fixed-stock",
                                 g.info.dt_s, units, fast)

@@ -42,7 +42,7 @@ import numpy as np
 from neurodeploy.errors import LoweringError
 from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS
 from neurodeploy.targets.loihi.layout import interp_matrix, patch_to_time_xyc
-from neurodeploy.targets.loihi.lower import LavaEdge, LavaNode, LoweredNetwork
+from neurodeploy.targets.loihi.lower import LavaEdge, LavaNode, LoweredNetwork, lava_weights, to_lava
 
 # One conversion of one input port, as plain data (a Lava process model applies it with numpy):
 #   ("int",)                  an integer passed on unchanged
@@ -67,9 +67,8 @@ class FixedKind:
 
 
 def _conv_params(node: LavaNode, q: dict, arrays: dict) -> None:
-    w = np.asarray(arrays["weight_mant"], dtype=np.int64)
-    # Lava's Conv computes a true convolution in (X, Y, C) layout: flip and permute as the float lowering does
-    node.params["weight"] = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))
+    # Lava's Conv computes a true convolution in (X, Y, C) layout: flipped and permuted as the float weights
+    node.params["weight"] = lava_weights("conv", np.asarray(arrays["weight_mant"], dtype=np.int64))
 
 
 def _lif_params(node: LavaNode, q: dict, arrays: dict) -> None:
@@ -292,8 +291,9 @@ def fixed_function(params: dict[str, Any]) -> Callable[[list[np.ndarray]], np.nd
 
 def sequence_fixed(low: LoweredNetwork, quant: dict, arrays: dict[str, dict[str, np.ndarray]]) -> FixedNetwork:
     """A sequence graph's float lowering with the integers of its quantizer
-    (:func:`neurodeploy.targets.loihi.nir_fixed.quantize_network`: per process, mantissas in Lava's
-    layout, one input LSB per neuron shared by all its synapses, so no conversion between them):
+    (:func:`neurodeploy.quantize.ptq.quantize_sequence`: per process, mantissas in NIR layout, one
+    input LSB per neuron shared by all its synapses, so no conversion between them), re-laid as the
+    float weights are (:func:`~.lower.lava_weights`):
 
     - the input: its payloads ``clip(round_half_even(x / scale), ±lim)`` (``params["quantize"]``);
     - ``dense``: ``2 · weight_mant`` and ``weight_exp - 1``: Lava's Dense drops the LSB of mixed-sign
@@ -311,15 +311,17 @@ def sequence_fixed(low: LoweredNetwork, quant: dict, arrays: dict[str, dict[str,
         if node.kind == "input":
             node.params["quantize"] = ("quantize", float(q["scale"]), int(q["lim"]))
         elif node.kind == "dense":
-            node.params.update(weight=2 * np.asarray(a["weight_mant"], dtype=np.int64),
-                               weight_exp=int(q.get("weight_exp", 0)) - 1)
+            w = lava_weights("dense", np.asarray(a["weight_mant"], dtype=np.int64), node.params.get("columns"))
+            node.params.update(weight=2 * w, weight_exp=int(q.get("weight_exp", 0)) - 1)
         elif node.kind == "conv":
-            node.params["weight"] = np.asarray(a["weight_mant"], dtype=np.int64)
+            _conv_params(node, q, a)
         elif node.kind == "lif":
             rules = NeuronRules(q["spike"], q["reset"], int(q["reset_delay"])) if q.get("model") == "RuleLIF" \
                 else NIR_RULES
+            const = a.get("const_mant")
             node.params.update(du=int(q["du"]), dv=int(q["dv"]), vth=int(q["vth_mant"]), rules=rules,
-                               bias=np.zeros(node.shape, dtype=np.int64), bias_exp=0, const=a.get("const_mant"))
+                               bias=np.zeros(node.shape, dtype=np.int64), bias_exp=0,
+                               const=None if const is None else to_lava(np.asarray(const), node.params["nir_shape"]))
         nodes[name] = node
     return FixedNetwork(low.t_steps, nodes, [copy.copy(e) for e in low.edges], low.balanced,
                         sample_gap=low.sample_gap, layers=list(low.layers), output_layer=low.output_layer,

@@ -19,12 +19,11 @@ delay lines (latency). The lowering only:
    one float64 ulp lower) and its bias decisions (a relay where a conv's output keeps its bias).
 
 A graph read from another writer's file (a *sequence graph*, ``GraphInfo.takes_sequences``)
-goes through the same loop: its kinds have entries in :data:`_SEQUENCE_PROCESS` and the
-NIR-specific re-laying (Scale and the neurons' gains folded into the synapse weights, a
-synapse's bias carried to the neuron it feeds as a constant input, Flatten as a reshaped
-port with the Dense columns permuted, pooling as a fixed-weight Conv, NIR's Delay as a delay
-line process) is :class:`_Folds`. Its input is a ``RingBuffer`` of the sequence, its Output no
-process (the executor reads the layer the Output reads), and samples are ``T + sample_gap``
+goes through the same loop; :func:`_sequence_node` re-lays what the synapse form pass decided
+(:mod:`neurodeploy.passes.synapse_form`: Scale and the neurons' gains folded into the synapse
+weights, a synapse's bias in the constant input of the neuron it feeds): a Flatten as a
+reshaped port with the Dense columns permuted, pooling as a fixed-weight Conv, NIR's Delay as
+a delay line process. Its input is a ``RingBuffer`` of the sequence, its Output no process (the executor reads the layer the Output reads), and samples are ``T + sample_gap``
 Lava steps apart (:attr:`LoweredNetwork.sample_gap`: a NIR Delay holds logical time, so a
 sample must be out of the delay lines before the next one starts).
 
@@ -32,7 +31,7 @@ sample must be out of the delay lines before the next one starts).
 :func:`neurodeploy.passes.neuron_form.nir_neuron_form`): Lava's state is the shifted membrane
 ``v' = v - v_reset``, so that Lava's reset to 0 is NIR's reset to ``v_reset``; ``g`` (the
 pass's ``gain``) is folded into the incoming synapses' weights and ``c`` (the pass's ``const``
-plus ``g`` times the synapses' biases) enters ``a_in`` from a constant source on the sample's
+plus ``g`` times the synapses' biases, the pass's ``input_const``) enters ``a_in`` from a constant source on the sample's
 T logical steps (Lava's ``bias`` would integrate from Lava step 0, before the layer's first
 input arrives, and between samples). A writer's rules (``>=``, subtractive or late reset,
 :mod:`neurodeploy.ir.rules`) make the neuron the project's ``RuleLIF``. Non-spiking neurons
@@ -44,7 +43,6 @@ Units: weights, biases, thresholds and membrane values stay in the model's float
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +53,7 @@ from neurodeploy.errors import LoweringError
 from neurodeploy.ir import DeployGraph, GraphInfo, as_deploy_graph
 from neurodeploy.ir import primitives as pr
 from neurodeploy.limits import LOIHI2
+from neurodeploy.passes import synapse_form as sf
 
 
 @dataclass
@@ -198,173 +197,64 @@ def from_lava(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 _CHIP_PROCESS = {"conv": "conv", "lif": "lif", "sum": "relay", "gain": "relay", "concat": "concat",
                  "upsample": "upsample", "nilif": "nilif", "patch_to_time": "patch_to_time"}
-# A sequence graph's kinds: synapses (pooling is a Conv of fixed weights), NIR's Delay, NIR's
-# neurons; Flatten and Scale become no process (_Folds: a reshaped port, weights scaled).
-_SEQUENCE_PROCESS = {"affine": "dense", "linear": "dense", "conv": "conv", "conv1d": "conv", "sumpool": "conv",
-                     "avgpool": "conv", "delay": "delay", **{k: "lif" for k in pr.NIR_NEURON_KINDS}}
-_SEQUENCE_SYNAPSES = (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d)
 
 
-class _Folds:
-    """Where each node of a sequence graph is on Lava, and what folds into its synapses.
+def flatten_columns(in_shape) -> np.ndarray | None:
+    """The columns of a Dense after a NIR Flatten of ``in_shape``, in the order of its Lava input
+    port (the Flatten's input flattened in Lava's layout); None when the orders agree (1-D)."""
+    in_shape = tuple(int(v) for v in in_shape)
+    if len(in_shape) <= 1:
+        return None
+    return to_lava(np.arange(int(np.prod(in_shape))).reshape(in_shape), in_shape).reshape(-1)
 
-    NIR's Scale and the neurons' gains multiply synapse weights (``row_scale``, NIR layout of
-    the synapse's output); a synapse's bias is part of the input of the neuron it feeds
-    (``bias_in``); a Flatten is its source's port reshaped. ``port[node]``: the Lava node a
-    node's values come out of and the reshape of that port.
-    """
 
-    def __init__(self, g: DeployGraph):
-        self.g = g
-        self.port: dict[str, tuple[str, tuple[int, ...] | None]] = {}
-        self.syn_of: dict[str, str] = {}  # a synapse-like node -> the synapse process it folds into
-        self.bias_in: dict[str, np.ndarray] = {}  # synapse process -> its bias (NIR layout of its output)
-        self.row_scale: dict[str, np.ndarray | float] = {}
+def lava_weights(kind: str, weight: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+    """Weights in NIR layout (floats, or integer mantissas: the re-laying is the same) -> Lava's.
 
-    def flatten(self, name: str) -> None:
-        g = self.g
-        ps = g.predecessors(name)
-        if len(ps) != 1 or not all(isinstance(g.node(d), (nir.Affine, nir.Linear)) for d in g.successors(name)):
-            raise LoweringError(f"flatten '{name}': on Lava a Flatten must feed Affine/Linear layers only "
-                                "(it becomes their reshaped input port)")
-        self.port[name] = (self.port[ps[0]][0], (int(np.prod(g.shape(name))),))
+    ``dense``: ``(out, in)``, the columns permuted to the Lava port's order (``columns``:
+    :func:`flatten_columns`); ``conv``: ``(C_out, C_in/g, kh, kw)`` -> ``(C_out, kx, ky, C_in/g)``,
+    the kernel flipped (Lava's Conv convolves where torch and NIR correlate)."""
+    weight = np.asarray(weight)
+    if kind == "dense":
+        return weight if columns is None else np.ascontiguousarray(weight[:, columns])
+    return np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))
 
-    def scale(self, name: str) -> None:
-        g = self.g
-        ps = g.predecessors(name)
-        src = self.syn_of.get(ps[0]) if len(ps) == 1 else None
-        if src is None or len(g.successors(ps[0])) != 1:
-            raise LoweringError(f"scale '{name}': on Lava a Scale folds into the one synapse before it; "
-                                f"'{ps[0]}' is not such a synapse")
-        s = np.broadcast_to(np.asarray(g.node(name).scale, dtype=np.float64), g.shape(name))
-        self.row_scale[src] = self.row_scale.get(src, 1.0) * s
-        self.bias_in[src] = self.bias_in.get(src, 0.0) * s
-        self.port[name], self.syn_of[name] = self.port[ps[0]], src
 
-    def synapse(self, name: str, nodes: dict[str, LavaNode]) -> LavaNode:
-        g = self.g
-        ps = g.predecessors(name)
-        if len(ps) != 1:
-            raise LoweringError(f"node '{name}' sums {len(ps)} inputs; on Lava a synapse takes one (sum after it)")
-        if np.any(np.asarray(self.bias_in.get(self.syn_of.get(ps[0], ""), 0.0)) != 0):
-            raise LoweringError(f"node '{name}' follows '{ps[0]}', whose bias would have to pass through it; on "
-                                "Lava a synapse's bias moves into the neuron it feeds directly")
-        node = g.node(name)
-        reshape = self.port[ps[0]][1]
-        kind = "dense" if isinstance(node, (nir.Affine, nir.Linear)) else "conv"
-        lava = LavaNode(name, kind, lava_shape(g.shape(name)), latency=int(g.info.latency[name]))
-        bias = _sequence_synapse_params(name, node, g.shape(ps[0]), g.shape(name), lava, reshape,
-                                        g.node(ps[0]) if reshape is not None else None)
-        self.bias_in[name] = bias
-        self.port[name], self.syn_of[name] = (name, None), name
-        return lava
-
-    def delay(self, name: str, nodes: dict[str, LavaNode]) -> LavaNode | None:
-        g = self.g
-        ps = g.predecessors(name)
-        if len(ps) != 1:
-            raise LoweringError(f"node '{name}' sums {len(ps)} inputs; on Lava a synapse takes one (sum after it)")
-        steps = np.unique(pr.delay_steps(name, g.node(name), g.info.dt_s))
-        if steps.size != 1:
-            raise LoweringError(f"delay '{name}': delays differ across neurons; Lava's DelayLine takes one")
-        src, reshape = self.port[ps[0]]
-        if reshape is not None:
-            raise LoweringError(f"delay '{name}' after a Flatten is not mapped; delay before the Flatten")
-        if ps[0] in self.syn_of:  # a delayed synaptic output: the neuron after it still folds into the synapse
-            self.syn_of[name] = self.syn_of[ps[0]]
-        if int(steps[0]) == 0:
-            self.port[name] = self.port[ps[0]]
-            return None
+def _sequence_node(g: DeployGraph, name: str) -> LavaNode | None:
+    """A sequence graph's node as a Lava process, from the passes' decisions (the synapse form's
+    folded weights and constant inputs, the neuron form, the latency); None for a node that is
+    no process of its own (Flatten, Scale, a 0-step Delay: :func:`~neurodeploy.passes.synapse_form.port`)."""
+    if sf.port(g, name) != name:
+        return None
+    node, latency = g.node(name), int(g.info.latency[name])
+    if isinstance(node, nir.Delay):
         # a NIR Delay is logical time, not pipeline latency: its output for logical step t leaves at
         # the same Lava step as its input's for t (which is the input of t - delay)
-        self.port[name] = (name, None)
-        return LavaNode(name, "delay", nodes[src].shape, {"delay": int(steps[0])}, latency=int(g.info.latency[name]))
-
-    def neuron(self, name: str, nodes: dict[str, LavaNode]) -> LavaNode:
-        """A NIR neuron: every input a synapse whose weights take the neuron form pass's gain."""
-        g = self.g
-        form, gain = g.info.neuron_form[name], g.arrays[name]["gain"]
-        shape = g.shape(name)
-        const = np.asarray(g.arrays[name]["const"], dtype=np.float64).copy()
-        for p in g.predecessors(name):
-            syn = self.syn_of.get(p)
-            if syn is None or syn not in nodes or nodes[syn].kind not in ("dense", "conv"):
-                raise LoweringError(f"neuron '{name}' is fed by '{p}' ({type(g.node(p)).__name__}) without a "
-                                    "synapse; on Lava every neuron input comes through Affine/Linear/Conv/pooling")
-            if len(g.successors(p)) != 1 or len(g.successors(syn)) != 1:
-                raise LoweringError(f"'{p}' feeds several nodes; on Lava its weights can take only one neuron's gain")
-            self.row_scale[syn] = self.row_scale.get(syn, 1.0) * gain
-            const = const + gain * np.broadcast_to(self.bias_in.get(syn, 0.0), shape)
-        if not form["spiking"] and any(g.kind(d) != "output" for d in g.successors(name)):
-            raise LoweringError(f"neuron '{name}' ({type(g.node(name)).__name__}) does not spike; on Lava it may "
-                                "feed only the Output (its state is read by a Monitor)")
+        src = sf.port(g, g.predecessors(name)[0])
+        return LavaNode(name, "delay", lava_shape(g.shape(src)), {"delay": sf.delay_steps(g, name)}, latency=latency)
+    if g.kind(name) in pr.NIR_NEURON_KINDS:
+        form, shape = g.info.neuron_form[name], g.shape(name)
         lava_sh = lava_shape(shape)
-        self.port[name] = (name, None)
         return LavaNode(name, "lif", lava_sh, {
             "du": form["du"], "dv": form["dv"], "vth": form["vth"], "rules": g.info.rules(name),
             "spiking": form["spiking"], "nir_shape": tuple(int(v) for v in shape), "bias": np.zeros(lava_sh),
-            "const": to_lava(np.broadcast_to(const, shape), shape)}, latency=int(g.info.latency[name]))
-
-    def finish(self, nodes: dict[str, LavaNode]) -> None:
-        """The synapses' final weights (Lava layout), every gain and Scale applied."""
-        for name, node in nodes.items():
-            if node.kind in ("dense", "conv") and "nir_weight" in node.params:
-                node.params["weight"] = _scaled_weights(node, self.row_scale.get(name, 1.0))
-                del node.params["nir_weight"]
-
-
-def _sequence_synapse_params(name: str, node, in_shape, out_shape, lava: LavaNode, reshape, flat_src_node
-                             ) -> np.ndarray:
-    """A sequence graph's synapse in Lava's terms (weights in NIR layout until :meth:`_Folds.finish`);
-    returns its bias (NIR layout of its output), which moves into the neuron it feeds."""
-    lava.params["message_bits"] = GRADED_MESSAGE_BITS  # real values: sources, pooled sums, delayed spikes
-    if isinstance(node, (nir.Affine, nir.Linear)):
-        weight = np.asarray(node.weight, dtype=np.float64)
-        if reshape is not None:
-            flat_src = tuple(int(v) for v in flat_src_node.input_type["input"])
-            if len(flat_src) > 1:
-                # the Lava port is the flattened Lava layout of the Flatten's input: permute the columns
-                idx = to_lava(np.arange(int(np.prod(flat_src))).reshape(flat_src), flat_src).reshape(-1)
-                weight = weight[:, idx]
-        lava.params["nir_weight"] = weight
-        return np.asarray(getattr(node, "bias", 0.0), dtype=np.float64)
-    c_in = in_shape[0]
-    if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
-        p = pr.pool_params(name, node)
-        kh, kw = p["kernel"]
-        value = 1.0 if isinstance(node, nir.SumPool2d) else 1.0 / (kh * kw)
-        weight = np.full((c_in, 1, kh, kw), value)
-        conv = {"stride": p["stride"], "padding": p["padding"], "dilation": (1, 1), "groups": c_in,
-                "bias": np.zeros(c_in)}
-    else:
-        conv = pr.conv_params(name, node, in_shape)
-        weight = conv.pop("weight")
-        if weight.ndim == 3:  # Conv1d over (C, N) as Conv2d over (C, 1, N)
-            weight = weight[:, :, None, :]
-            conv.update(stride=(1, conv["stride"][0]), padding=(0, conv["padding"][0]),
-                        dilation=(1, conv["dilation"][0]))
-            in_shape = (in_shape[0], 1, in_shape[1])
+            "const": to_lava(g.arrays[name]["input_const"], shape)}, latency=latency)
+    if not isinstance(node, sf.SYNAPSES):
+        raise LoweringError(f"chip node '{name}' ({g.kind(name)}) has no Lava process yet")
+    weight = g.arrays[name]["weight"]
+    # real values: sources, pooled sums, delayed spikes
+    params: dict[str, Any] = {"message_bits": GRADED_MESSAGE_BITS}
+    if isinstance(node, sf.DENSE):
+        flat = sf.flattened(g, name)
+        columns = None if flat is None else flatten_columns(g.shape(g.predecessors(flat)[0]))
+        params.update(weight=lava_weights("dense", weight, columns), columns=columns)
+        return LavaNode(name, "dense", lava_shape(g.shape(name)), params, latency=latency)
+    geo = sf.conv_geometry(name, node, g.shape(g.predecessors(name)[0]))
     xy = lambda v: (int(v[1]), int(v[0]))  # noqa: E731 -- (H, W) -> Lava (X, Y)
-    lava.params.update(nir_weight=weight, input_shape=lava_shape(in_shape), stride=xy(conv["stride"]),
-                       padding=xy(conv["padding"]), dilation=xy(conv["dilation"]), groups=int(conv["groups"]))
-    return np.asarray(conv["bias"], dtype=np.float64).reshape(-1, *([1] * (len(out_shape) - 1)))  # per channel
-
-
-def _scaled_weights(node: LavaNode, scale) -> np.ndarray:
-    """A sequence synapse's weights in Lava's layout, ``scale`` (NIR layout of its output: the neurons'
-    gains and any Scale) applied; a Conv's kernel flipped (Lava convolves, torch correlates)."""
-    weight = node.params["nir_weight"]
-    scale = np.asarray(scale, dtype=np.float64)
-    if node.kind == "dense":
-        return weight * np.broadcast_to(scale, (weight.shape[0],))[:, None]
-    c_out = weight.shape[0]
-    per_out = np.broadcast_to(scale, (c_out, *scale.shape[1:])) if scale.ndim else np.full((c_out,), float(scale))
-    per_ch = per_out.reshape(c_out, -1)
-    if not np.all(per_ch == per_ch[:, :1]):
-        raise LoweringError(f"conv '{node.name}': its neurons' gains vary within a channel; Lava's Conv has one "
-                            "weight set per output channel")
-    weight = weight * per_ch[:, 0][:, None, None, None]
-    return np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))
+    params.update(weight=lava_weights("conv", weight), input_shape=lava_shape(geo["input_shape"]),
+                  stride=xy(geo["stride"]), padding=xy(geo["padding"]), dilation=xy(geo["dilation"]),
+                  groups=int(geo["groups"]))
+    return LavaNode(name, "conv", lava_shape(g.shape(name)), params, latency=latency)
 
 
 def _only_output(g: DeployGraph, members: list[str]) -> bool:
@@ -372,12 +262,11 @@ def _only_output(g: DeployGraph, members: list[str]) -> bool:
     return g.info.takes_sequences and all(isinstance(g.node(n), nir.Output) for n in members)
 
 
-def to_lava_layout(g: DeployGraph, folds: "_Folds | None" = None) -> dict[str, LavaNode]:
+def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
     """One LavaNode per process of the Lava run, arrays in Lava's layout (see module docstring)."""
     from neurodeploy.passes.latency import is_source_island, island_steps, streams
     from neurodeploy.passes.partition import island_io
 
-    folds = folds if folds is not None else _Folds(g)
     nodes: dict[str, LavaNode] = {}
     islands = g.islands()
     done_islands: set[str] = set()
@@ -392,7 +281,6 @@ def to_lava_layout(g: DeployGraph, folds: "_Folds | None" = None) -> dict[str, L
                     nodes[name] = LavaNode(name, "input", lava_shape(g.shape(name)), latency=0,
                                            params={"nir_shape": tuple(g.shape(name))} if g.info.takes_sequences
                                            else {})
-                    folds.port[name] = (name, None)
                 continue
             if island in done_islands or _only_output(g, members):
                 continue
@@ -408,21 +296,9 @@ def to_lava_layout(g: DeployGraph, folds: "_Folds | None" = None) -> dict[str, L
                         "image_outputs": [isinstance(g.node(n), nir.Output) for n in outputs]})
             continue
         if g.info.takes_sequences:
-            kind = g.kind(name)
-            if kind == "flatten":
-                folds.flatten(name)
-            elif kind == "scale":
-                folds.scale(name)
-            elif _SEQUENCE_PROCESS.get(kind) == "delay":
-                node = folds.delay(name, nodes)
-                if node is not None:
-                    nodes[name] = node
-            elif _SEQUENCE_PROCESS.get(kind) == "lif":
-                nodes[name] = folds.neuron(name, nodes)
-            elif isinstance(g.node(name), _SEQUENCE_SYNAPSES):
-                nodes[name] = folds.synapse(name, nodes)
-            else:
-                raise LoweringError(f"chip node '{name}' ({kind}) has no Lava process yet")
+            node = _sequence_node(g, name)
+            if node is not None:
+                nodes[name] = node
             continue
         kind = _CHIP_PROCESS.get(g.kind(name))
         if kind is None:
@@ -432,7 +308,7 @@ def to_lava_layout(g: DeployGraph, folds: "_Folds | None" = None) -> dict[str, L
         if kind == "conv":
             weight = np.asarray(nir_node.weight, dtype=np.float64) * g.info.synapse_gain.get(name, 1.0)
             node.params.update(
-                weight=np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(0, 3, 2, 1)),
+                weight=lava_weights("conv", weight),
                 input_shape=_xyc((weight.shape[1] * int(nir_node.groups), *nir_node.input_shape)),
                 padding=_pair_xy(nir_node.padding),
                 stride=_pair_xy(nir_node.stride),
@@ -468,18 +344,18 @@ def to_lava_layout(g: DeployGraph, folds: "_Folds | None" = None) -> dict[str, L
             node.params.update(scale=int(nir_node.scale_factor), mode=str(nir_node.mode),
                                align_corners=bool(nir_node.align_corners))
         nodes[name] = node
-    folds.finish(nodes)
     return nodes
 
 
-def lava_edges(g: DeployGraph, nodes: dict[str, LavaNode], folds: "_Folds | None" = None) -> list[LavaEdge]:
+def lava_edges(g: DeployGraph, nodes: dict[str, LavaNode]) -> list[LavaEdge]:
     """The edges between processes (ports chosen, duplicates merged), with the delay lines
-    the latency pass asks for (a sequence graph's through its Flatten and Scale nodes)."""
-    port = folds.port if folds is not None else {}
-
+    the latency pass asks for (a sequence graph's through its Flatten, Scale and 0-step Delay
+    nodes: :func:`~neurodeploy.passes.synapse_form.port`)."""
     def source(n: str) -> tuple[str, int, tuple[int, ...] | None] | None:
-        if n in port:
-            return port[n][0], 0, port[n][1]
+        if g.info.takes_sequences and g.kind(n) != "output":
+            reshape = (int(np.prod(g.shape(n))),) if sf.reshaped(g, n) else None
+            n = sf.port(g, n)
+            return (n, 0, reshape) if n in nodes else None
         island = g.info.island.get(n)
         if island in nodes:
             return island, nodes[island].params["outputs"].index(n), None
@@ -536,9 +412,8 @@ def lower_graph(g: DeployGraph, balance: bool = True) -> LoweredNetwork:
     Raises:
         LoweringError: one line naming the node Lava cannot express.
     """
-    folds = _Folds(g)
-    nodes = to_lava_layout(g, folds)
-    edges = lava_edges(g, nodes, folds)
+    nodes = to_lava_layout(g)
+    edges = lava_edges(g, nodes)
     if not g.info.takes_sequences:
         return LoweredNetwork(t_steps=g.t_steps, nodes=nodes, edges=edges, balanced=balance)
     layers, output_layer, gap = _sequence_ends(g, nodes)
@@ -553,13 +428,7 @@ def lower(graph: "nir.NIRGraph | DeployGraph", info: GraphInfo | None = None, ba
     :func:`neurodeploy.ir.read_deploy_graph`). ``balance=False`` skips delay balancing (tests
     show the verifier catches it).
     """
-    from neurodeploy.passes import lowering_flow, run_passes
+    from neurodeploy.passes import annotated
 
-    if info is None:
-        src = as_deploy_graph(graph)
-        g = DeployGraph(src.nir, copy.deepcopy(src.info), {n: dict(a) for n, a in src.arrays.items()},
-                        list(src.order))
-    else:
-        g = DeployGraph(graph, copy.deepcopy(info))
-    run_passes(g, lowering_flow(balance))
-    return lower_graph(g, balance)
+    g = as_deploy_graph(graph) if info is None else DeployGraph(graph, info)
+    return lower_graph(annotated(g, balance), balance)

@@ -108,7 +108,7 @@ class RuleLIF(AbstractProcess):
     reset_interval == reset_offset``, as ``LIFReset``). The mapping from NIR's parameters
     is :mod:`neurodeploy.targets.loihi.lower`. ``fixed_pt`` (integers: ``du``, ``dv``
     12-bit, ``vth`` the 17-bit ``vth_mant``, compared and subtracted as ``vth << 6``): the same
-    rules on Lava's bit-accurate LIF arithmetic (:mod:`neurodeploy.targets.loihi.nir_fixed`).
+    rules on Lava's bit-accurate LIF arithmetic (:mod:`neurodeploy.quantize.ptq`, :func:`~neurodeploy.targets.emulator.lif_int`).
 
     Args:
         shape: Lava layout; du, dv: decays in [0, 1]; vth: threshold (model units).
