@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from neurodeploy import __version__
+from neurodeploy import __version__, cli_scale
 from neurodeploy.cli_args import list_option_caps, size_pair, spread_values
 from neurodeploy.errors import LavaMissing, NeurodeployError
 from neurodeploy.targets import EXECUTORS
@@ -144,6 +144,11 @@ def validate_cmd(
     input_file: Optional[Path] = typer.Option(None, "--input", metavar="FILE.npy",
                                               help="A bundle of a .nir file: its input, shape (T, ...) or (T, N, ...) "
                                                    "(default: 100 steps of seeded random spikes at 10 %)."),
+    workers: Optional[int] = cli_scale.WORKERS,
+    cluster: Optional[str] = cli_scale.CLUSTER,
+    out: Optional[Path] = cli_scale.OUT,
+    resume: bool = cli_scale.RESUME,
+    unit_memory: Optional[float] = cli_scale.UNIT_MEMORY,
 ) -> None:
     """Run the bundle on one executor and a reference (default torch-float64); compare layer by layer.
 
@@ -155,12 +160,18 @@ def validate_cmd(
     from neurodeploy.validation import validate_bundle
 
     unkept: list[str] = []  # validation.json in a read-only or full bundle: said after the verdict
+    plan = cli_scale.plan(workers, cluster, out, resume, unit_memory)
     opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
-    with _image_progress() as progress:
-        verdict = validate_bundle(opened, images=image or None, executor=executor, reference=against,
-                                  min_agreement_pct=min_agreement, min_psnr_db=min_psnr, min_ssim=min_ssim,
-                                  truth=truth or None, progress=progress, input_file=input_file,
-                                  warn=unkept.append)
+    run = dict(images=image or None, executor=executor, reference=against, min_agreement_pct=min_agreement,
+               min_psnr_db=min_psnr, min_ssim=min_ssim, truth=truth or None, input_file=input_file,
+               warn=unkept.append)
+    if plan.wanted:
+        with cli_scale.units_bar(f"validate {bundle}", out) as bar:
+            verdict = validate_bundle(opened, **run, plan=plan, units_progress=bar.update)
+        bar.table(verdict["executor"])
+    else:
+        with _image_progress() as progress:
+            verdict = validate_bundle(opened, **run, progress=progress)
     _say_default_executor(opened, executor)  # after the run: an error stays one line
     _say_how_images_fit(opened, image or None)
     if as_json:

@@ -1,0 +1,1 @@
+"""Quantization sweeps (issue 27): placeholder until the sweep lands."""

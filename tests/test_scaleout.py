@@ -1,0 +1,196 @@
+"""Scale-out (issue 27): units on Ray give the in-process results, a lost node loses no unit and
+doubles none, an interrupted run resumes to the same summary; bad options are one line.
+
+The Ray tests start Ray only for themselves: a 3-node ``ray.cluster_utils.Cluster`` (head without
+CPUs, two nodes of one CPU, 200 MB object store each) and one ``--workers 2`` CLI run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neurodeploy as nd
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.images import read_image, write_image
+from neurodeploy.scaleout import UNITS_FILE, Journal
+
+CLI = [sys.executable, "-m", "neurodeploy"]
+PAIR = Path(__file__).resolve().parents[1] / "examples" / "images"
+N_PAIRS = 8
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory) -> Path:
+    """8 pairs cut from the shipped DDN-SIRR pair (481x321): 240x320 windows at 8 offsets, so that
+    each unit is a real rainy/clean pair that takes the emulator a few tenths of a second."""
+    rainy, clean = read_image(PAIR / "ddn-sirr-input11-rainy.png"), read_image(PAIR / "ddn-sirr-input11-clean.png")
+    folder = tmp_path_factory.mktemp("pairs")
+    for side in ("rainy", "clean"):
+        (folder / side).mkdir()
+    for i in range(N_PAIRS):
+        y, x = 10 * i, 20 * i
+        for side, image in (("rainy", rainy), ("clean", clean)):
+            write_image(folder / side / f"p{i}.png", image[:, y:y + 240, x:x + 320])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("b") / "toyq"
+    nd.export("toy-residual", out, size=(32, 32), quantize="int", calib=PAIR / "calib")
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(bundle, pairs) -> dict:
+    """The in-process evaluation (no Ray, no units)."""
+    return nd.evaluate(bundle, pairs, executor="emulator").data
+
+
+def _scores(result: dict) -> list[dict]:
+    # run_s is a time, the one thing that differs between two runs of the same image
+    return [{k: v for k, v in row.items() if k != "run_s"} for row in result["images"]]
+
+
+def _lines(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / UNITS_FILE).read_text().splitlines()]
+
+
+def test_units_in_process_give_the_in_process_result_and_one_line_each(bundle, pairs, reference, tmp_path):
+    got = nd.evaluate(bundle, pairs, executor="emulator", out=tmp_path / "o").data
+    assert _scores(got) == _scores(reference)
+    assert [got[k] for k in ("psnr", "ssim", "count")] == [reference[k] for k in ("psnr", "ssim", "count")]
+    assert sorted(e["unit"] for e in _lines(tmp_path / "o")) == [f"p{i}" for i in range(N_PAIRS)]
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["psnr"] == reference["psnr"]
+    assert "ray" not in sys.modules or not __import__("ray").is_initialized()  # no Ray without --workers/--cluster
+
+
+def test_a_torn_last_line_is_run_again_and_the_next_line_starts_clean(tmp_path):
+    job = {"command": "evaluate", "units": ["a", "b"]}
+    j = Journal(tmp_path, job, resume=False)
+    j.add({"unit": "a", "result": {"x": 1}})
+    with open(j.path, "ab") as f:
+        f.write(b'{"unit": "b", "resu')  # a crash mid-write
+    j = Journal(tmp_path, job, resume=True)
+    assert list(j.finished()) == ["a"]
+    j.add({"unit": "b", "result": {"x": 2}})
+    assert j.finished() == {"a": {"unit": "a", "result": {"x": 1}}, "b": {"unit": "b", "result": {"x": 2}}}
+
+
+@pytest.mark.parametrize("options, words", [
+    ({"resume": True}, "--resume needs --out DIR"),
+    ({"workers": 0}, "--workers takes a number of workers of at least 1"),
+    ({"workers": 2, "cluster": "127.0.0.1:6379"}, "pass one of them"),
+    ({"out": "o", "unit_memory_gb": 0}, "--unit-memory takes gigabytes above 0"),
+])
+def test_bad_scale_out_options_are_refused_in_one_line(options, words):
+    from neurodeploy.scaleout import Plan
+
+    with pytest.raises(NeurodeployError, match=words) as caught:
+        Plan.from_options(**options)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_bad_option_on_the_command_line_is_one_line_exit_2_and_nothing_written(bundle, pairs, tmp_path):
+    r = subprocess.run(CLI + ["evaluate", str(bundle), "--data", str(pairs), "--out", str(tmp_path / "o"),
+                              "--unit-memory", "0"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == ["error: --unit-memory takes gigabytes above 0, not 0.0"], r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_resume_refuses_another_job_and_a_rerun_without_resume(bundle, pairs, tmp_path):
+    out = tmp_path / "o"
+    nd.evaluate(bundle, pairs, executor="emulator", out=out)
+    with pytest.raises(NeurodeployError, match="pass --resume"):
+        nd.evaluate(bundle, pairs, executor="emulator", out=out)
+    with pytest.raises(NeurodeployError, match="different job"):
+        nd.evaluate(bundle, pairs, executor="split", out=out, resume=True)
+
+
+def _below(pid: int) -> set[int]:
+    from neurodeploy.cli_signals import descendants
+
+    return set(descendants(pid))
+
+
+def test_an_interrupted_ray_run_keeps_its_units_and_resume_gives_the_same_summary(bundle, pairs, reference, tmp_path):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) during ``--workers 2``: exit 130,
+    one line naming what was kept, every Ray and worker process gone, the finished lines
+    readable; ``--resume`` (here in-process) runs only the rest and gives the in-process summary."""
+    out = tmp_path / "o"
+    proc = subprocess.Popen(CLI + ["evaluate", str(bundle), "--data", str(pairs), "--out", str(out), "--workers", "2",
+                                   "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    seen: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        seen |= _below(proc.pid)
+        if (out / UNITS_FILE).is_file() and len((out / UNITS_FILE).read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted: " + proc.stderr.read()
+    seen |= _below(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("interrupted; "), err
+    assert "units kept in" in err and "--resume" in err, err
+    time.sleep(0.5)
+    alive = [p for p in seen if Path(f"/proc/{p}").exists()
+             and not Path(f"/proc/{p}/stat").read_text().split(") ")[1].startswith("Z")]
+    assert not alive, f"left running after Ctrl-C: {alive}"
+    kept = _lines(out)
+    assert 2 <= len(kept) < N_PAIRS and len({e["unit"] for e in kept}) == len(kept)
+
+    resumed = nd.evaluate(bundle, pairs, executor="emulator", out=out, resume=True).data
+    assert resumed["scale_out"]["resumed"] == len(kept)
+    assert _scores(resumed) == _scores(reference)
+    assert resumed["psnr"] == reference["psnr"] and resumed["ssim"] == reference["ssim"]
+    units = [e["unit"] for e in _lines(out)]
+    assert sorted(units) == [f"p{i}" for i in range(N_PAIRS)]  # each once: none lost, none twice
+
+
+def test_a_node_killed_mid_run_loses_no_unit_and_doubles_none(bundle, pairs, reference, tmp_path):
+    """Ray's own multi-node test cluster on this machine: a head without CPUs (the driver's node)
+    and two nodes of one CPU. When the first unit arrives both nodes are busy; one is killed
+    (SIGKILL, no goodbye). Its unit is retried on the other: identical results, every unit once."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    # Ray's default health checks: tighter ones declared live nodes dead on this loaded 2-core machine
+    # (the killed node's unit fails at once anyway: its worker's connection breaks)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": 200 << 20,
+                                                            "include_dashboard": False})
+    try:
+        nodes = [cluster.add_node(num_cpus=1, object_store_memory=200 << 20) for _ in range(2)]
+        cluster.wait_for_nodes()
+        killed = []
+
+        def kill_one(stats) -> None:
+            if stats.done >= 1 and not killed:
+                killed.append(nodes[0].node_id)
+                cluster.remove_node(nodes[0], allow_graceful=False)
+
+        out = tmp_path / "o"
+        got = nd.evaluate(bundle, pairs, executor="emulator", cluster=cluster.address, out=out,
+                          unit_memory_gb=0.5, units_progress=kill_one).data
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert killed, "no node was killed"
+    assert got["scale_out"]["retried"] >= 1, got["scale_out"]  # the killed node's unit was sent again
+    assert _scores(got) == _scores(reference)
+    assert got["psnr"] == reference["psnr"] and got["ssim"] == reference["ssim"]
+    lines = _lines(out)
+    assert sorted(e["unit"] for e in lines) == [f"p{i}" for i in range(N_PAIRS)]
+    assert killed[0] not in {e["node"] for e in lines[1:]}  # nothing finishes on a dead node
