@@ -1,0 +1,148 @@
+"""Scale-out (issue 27): the same jobs in-process, on a local Ray of 1 and 2 workers and on Ray's
+3-node test cluster, in one run; writes scale_out.out.jsonl (raw) and scale_out.md.
+
+Jobs: the emulator evaluation of the 11-image DDN-SIRR subset (whole images) with esdnet-tiny
+exported at 64x64 and quantized (calibrated on examples/images/calib), and a lava-fixed
+validation against the emulator of the centre 64x64 crops of its first 4 images. Every mode's
+scores are checked equal to the in-process ones. Ray's start-up is timed apart (``ray_start_s``:
+``ray.init`` of a local Ray, or the test cluster's nodes coming up) and is inside the wall time.
+
+    .venv/bin/python benchmarks/scale_out.py [--data DIR] [--skip-lava]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+DATA = Path("/work/shared/data/test/DDN-SIRR-subset")
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
+def _load() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def _scores(job: str, data: dict) -> object:
+    if job == "evaluate":
+        return [{k: v for k, v in r.items() if k != "run_s"} for r in data["images"]]
+    return {k: v for k, v in data.items() if k not in ("run_s", "scale_out")}
+
+
+def _run(job: str, mode: str, bundle: Path, data: Path, images: list[Path], cluster_address: str | None = None):
+    import neurodeploy as nd
+
+    options = {"in-process": {}, "1 worker": {"workers": 1}, "2 workers": {"workers": 2},
+               "3-node cluster": {"cluster": cluster_address}}[mode]
+    t0 = time.monotonic()
+    if job == "evaluate":
+        result = nd.evaluate(bundle, data, executor="emulator", **options).data
+    else:
+        result = nd.validate(bundle, executor="lava-fixed", against="emulator", images=images,
+                             min_agreement_pct=0, min_psnr_db=0, **options).data
+    return result, time.monotonic() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--skip-lava", action="store_true", help="only the emulator evaluation")
+    args = ap.parse_args()
+    import neurodeploy as nd
+
+    command = ".venv/bin/python benchmarks/scale_out.py " + " ".join(sys.argv[1:])
+    meta = {"kind": "meta", "command": command.strip(), "commit": _git("rev-parse", "--short", "HEAD"),
+            "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "cores": len(os.sched_getaffinity(0)), "load_start": _load()}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = Path(tmp) / "esdnet-tiny-int"
+        nd.export("esdnet-tiny", bundle, size=(64, 64), quantize="int", calib=ROOT / "examples/images/calib")
+        images = sorted((args.data / "rainy").iterdir())[:4]
+        jobs = ["evaluate"] + ([] if args.skip_lava else ["validate"])
+        for job in jobs:
+            reference = None
+            for mode in ("in-process", "1 worker", "2 workers", "3-node cluster"):
+                load0 = _load()
+                cluster, address, cluster_s = None, None, None
+                if mode == "3-node cluster":
+                    from ray.cluster_utils import Cluster
+
+                    t0 = time.monotonic()
+                    cluster = Cluster(initialize_head=True, head_node_args={
+                        "num_cpus": 0, "object_store_memory": 300 << 20, "include_dashboard": False})
+                    for _ in range(2):
+                        cluster.add_node(num_cpus=1, object_store_memory=300 << 20)
+                    cluster.wait_for_nodes()
+                    address, cluster_s = cluster.address, time.monotonic() - t0
+                try:
+                    result, wall = _run(job, mode, bundle, args.data, images, address)
+                finally:
+                    if cluster is not None:
+                        import ray
+
+                        ray.shutdown()
+                        cluster.shutdown()
+                scores = _scores(job, result)
+                if reference is None:
+                    reference = scores
+                so = result.get("scale_out") or {}
+                row = {"kind": "run", "job": job, "mode": mode, "units": len(result.get("images") or
+                                                                             result.get("per_image")),
+                       "wall_s": round(wall + (cluster_s or 0.0), 2),
+                       "ray_start_s": None if mode == "in-process" else round(
+                           cluster_s if cluster_s is not None else so.get("ray_start_s") or 0.0, 2),
+                       "unit_s_mean": so.get("unit_s_mean"), "retried": so.get("retried"),
+                       "identical_to_in_process": scores == reference,
+                       "psnr": result.get("psnr"), "output_psnr_db": result.get("output_psnr_db"),
+                       "load_before": load0[0], "load_after": _load()[0]}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    meta["load_end"] = _load()
+    (HERE / "scale_out.out.jsonl").write_text("\n".join(json.dumps(r) for r in [meta, *rows]) + "\n")
+    (HERE / "scale_out.md").write_text(render(meta, rows))
+
+
+def render(meta: dict, rows: list[dict]) -> str:
+    out = [f"# Scale-out on Ray (`benchmarks/scale_out.py`)", "",
+           f"Written by `{meta['command']}` at commit {meta['commit']}"
+           f"{' (with uncommitted changes)' if meta['dirty'] else ''}, {meta['date']}, on {meta['cores']} cores; "
+           f"load average (1, 5, 15 min) {meta['load_start']} at the start and {meta['load_end']} at the end "
+           "(other sessions share this machine). Raw rows: `scale_out.out.jsonl`.", "",
+           "Bundle: esdnet-tiny exported at 64x64 with `--quantize int --calib examples/images/calib`. "
+           "`evaluate`: the integer emulator on the 11 whole images of DDN-SIRR-subset (481x321), one unit per "
+           "pair. `validate`: lava-fixed against the emulator on the centre 64x64 crops of the first 4 images, "
+           "one unit per image (in-process, all 4 stream through one Lava run). Wall time includes Ray's "
+           "start-up (`ray.init` of a local Ray, or the 3-node test cluster's nodes coming up: a head without "
+           "CPUs and two nodes of one CPU, `ray.cluster_utils.Cluster`), shown apart.", ""]
+    for job in dict.fromkeys(r["job"] for r in rows):
+        part = [r for r in rows if r["job"] == job]
+        base = next(r["wall_s"] for r in part if r["mode"] == "in-process")
+        out += [f"## {job}", "", "| mode | units | wall s | Ray start-up s | wall without start-up s | s per unit "
+                "| speed-up vs in-process | same results | load before / after |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in part:
+            start = r["ray_start_s"] or 0.0
+            shown_start = "-" if r["ray_start_s"] is None else f"{start:.1f}"
+            per_unit = "-" if r["unit_s_mean"] is None else f"{r['unit_s_mean']:.2f}"
+            same = "yes" if r["identical_to_in_process"] else "NO"
+            out.append(f"| {r['mode']} | {r['units']} | {r['wall_s']:.1f} | {shown_start} | {r['wall_s'] - start:.1f} | "
+                       f"{per_unit} | {base / r['wall_s']:.2f}x | {same} | {r['load_before']} / {r['load_after']} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()
