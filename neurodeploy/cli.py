@@ -397,6 +397,58 @@ def inspect_cmd(
                 console.print(f"  host {node}: {hint}")
 
 
+@app.command("sweep")
+def sweep_cmd(
+    source: str = typer.Argument(..., help="A model's bundle folder (its model.pt and size), a checkpoint .pt file "
+                                           "or a shipped name."),
+    data: Path = typer.Option(..., "--data", help="Paired folder (rainy/ + clean/) each setting is evaluated on "
+                                                  "(whole images, integer emulator)."),
+    calib: Path = typer.Option(..., "--calib", metavar="DIR", help="Calibration images (a folder, or a paired "
+                                                                   "folder's rainy/), as export --calib."),
+    out: Path = typer.Option(..., "--out", metavar="DIR", help="Folder for units.jsonl, summary.json, "
+                                                              "bundles/SETTING and best/ (the best setting's bundle)."),
+    calib_images: Optional[List[int]] = typer.Option(None, "--calib-images", metavar="N...",
+                                                     help="Calibration set sizes to try (the first N images by name), "
+                                                          "e.g. --calib-images 4 16 (default: 4 16; 16 is export's)."),
+    ranges: Optional[List[str]] = typer.Option(None, "--range", metavar="RANGE...",
+                                               help="How a layer's range is taken from the calibration values: max "
+                                                    "(export's) or percentile:Q, e.g. --range max percentile:99.99 "
+                                                    "(the default)."),
+    size: Optional[List[int]] = typer.Option(None, "--size", metavar="H W", help="Export size in pixels (default: "
+                                             "the bundle's, or the architecture's)."),
+    workers: Optional[int] = cli_scale.WORKERS,
+    cluster: Optional[str] = cli_scale.CLUSTER,
+    resume: bool = cli_scale.RESUME,
+    unit_memory: Optional[float] = cli_scale.UNIT_MEMORY,
+    as_json: bool = typer.Option(False, "--json", help="Print summary.json."),
+) -> None:
+    """Sweep post-training quantization settings: export + emulator evaluation per setting, one
+    unit each (on Ray with --workers/--cluster); a table of PSNR/SSIM cost against float, the best
+    setting's bundle in OUT/best."""
+    from neurodeploy.sweep import run_sweep
+
+    plan = cli_scale.plan(workers, cluster, out, resume, unit_memory)
+    with cli_scale.units_bar(f"sweep {source}", out) as units:
+        summary = run_sweep(source, data, calib, calib_images or [4, 16], ranges or ["max", "percentile:99.99"], out,
+                            plan, size=size_pair(size), units_progress=units.update)
+    units.table("emulator")
+    if as_json:
+        _print_json(summary)
+        return
+    table = Table(title=f"PTQ sweep of {source} on {data} (float: PSNR {summary['float']['psnr']:.2f} dB, "
+                        f"SSIM {summary['float']['ssim']:.4f}; Y channel)")
+    for col in ("setting", "calib images", "range", "PSNR dB", "SSIM", "PSNR cost dB", "SSIM cost"):
+        table.add_column(col, justify="left" if col in ("setting", "range") else "right")
+    for r in summary["settings"]:
+        how = "max" if r["range"] == "max" else f"percentile {r['percentile']:g}"
+        name = r["label"] + (" (export's default)" if r["default"] else "") + (" best" if r["label"] == summary["best"] else "")
+        table.add_row(name, str(r["calib_images"]), how, f"{r['psnr']:.2f}", f"{r['ssim']:.4f}",
+                      f"{r['psnr_cost_db']:+.3f}", f"{r['ssim_cost']:+.4f}",
+                      style="bold" if r["label"] == summary["best"] else "")
+    console.print(table)
+    console.print(f"best: {summary['best']} -> {summary['best_bundle']}", soft_wrap=True, highlight=False)
+
+
 def _register_extensions() -> None:
     from neurodeploy import cli_derain
 

@@ -35,11 +35,13 @@ def check_calibration(calib: str | Path | None, size: tuple[int, int], limit: in
     return crops
 
 
-def quantize_deploy_graph(g: DeployGraph, crops: np.ndarray) -> tuple[CalibrationRanges, dict[str, dict[str, Any]]]:
-    """Calibrate the float graph on ``crops`` and quantize ``g`` in place; the static per-layer report."""
+def quantize_deploy_graph(g: DeployGraph, crops: np.ndarray, percentile: float | None = None,
+                          ) -> tuple[CalibrationRanges, dict[str, dict[str, Any]]]:
+    """Calibrate the float graph on ``crops`` and quantize ``g`` in place; the static per-layer report.
+    ``percentile``: ranges from that percentile of |x| instead of the maximum (:func:`calibrate`)."""
     from neurodeploy.targets.emulator import calibrate
 
-    ranges = calibrate(g, crops)
+    ranges = calibrate(g, crops, percentile=percentile)
     return ranges, quantize_graph(g, ranges)
 
 
@@ -78,9 +80,14 @@ def measure(bundle_dir: Path, partition: dict, g: DeployGraph, crops: np.ndarray
             "saturated_values": int(sum(v for c in saturated.values() for v in c.values()))}
 
 
-def manifest_summary(g: DeployGraph, ranges: CalibrationRanges, report: dict, totals: dict) -> dict[str, Any]:
+def manifest_summary(g: DeployGraph, ranges: CalibrationRanges, report: dict, totals: dict,
+                     percentile: float | None = None) -> dict[str, Any]:
     out = summary(g, ranges, report)
     out.update(totals)
+    out["calibration"] = {"images": ranges.images, "range": "max" if percentile is None else "percentile",
+                          "percentile": percentile}
+    if percentile is not None:
+        out["method"] = f"post-training quantization (per-layer scales from the {percentile:g}th percentile of |x|)"
     out["params"] = "params.npz"
     return out
 

@@ -409,8 +409,10 @@ def _remote_unit(source_ref, command: str, source_name: str, settings: dict, key
     try:
         paths = {}
         for role, (name, data) in shipped.items():
-            (inputs / role).mkdir()
-            paths[role] = inputs / role / name
+            # roles "FOLDER:i" share FOLDER (a calibration set, a paired folder's rainy/ and clean/)
+            folder = inputs / role.rsplit(":", 1)[0]
+            folder.mkdir(parents=True, exist_ok=True)
+            paths[role] = folder / name
             paths[role].write_bytes(data)
         result = _WORKER[job](Unit(key, paths, params))
     finally:

@@ -120,7 +120,13 @@ def _derain(work, source: Path):
 def _sweep(work, source: Path):
     from neurodeploy.sweep import sweep_unit
 
-    return lambda unit: sweep_unit(source, work.settings, unit.params)
+    def run(unit) -> dict[str, Any]:
+        # the calibration images share one folder, the pairs one data folder (rainy/, clean/)
+        calib = unit.files["calib:0"].parent
+        data = unit.files["data/rainy:0"].parent.parent
+        return sweep_unit(source, work.settings, unit.params["setting"], calib, data)
+
+    return run
 
 
 RUNNERS = {"evaluate": _evaluate, "validate": _validate, "derain": _derain, "sweep": _sweep}

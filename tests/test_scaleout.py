@@ -30,16 +30,16 @@ N_PAIRS = 8
 
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory) -> Path:
-    """8 pairs cut from the shipped DDN-SIRR pair (481x321): 240x320 windows at 8 offsets, so that
+    """8 pairs cut from the shipped DDN-SIRR crop (128x192): 112x160 windows at 8 offsets, so that
     each unit is a real rainy/clean pair that takes the emulator a few tenths of a second."""
     rainy, clean = read_image(PAIR / "ddn-sirr-input11-rainy.png"), read_image(PAIR / "ddn-sirr-input11-clean.png")
     folder = tmp_path_factory.mktemp("pairs")
     for side in ("rainy", "clean"):
         (folder / side).mkdir()
     for i in range(N_PAIRS):
-        y, x = 10 * i, 20 * i
+        y, x = 2 * i, 4 * i
         for side, image in (("rainy", rainy), ("clean", clean)):
-            write_image(folder / side / f"p{i}.png", image[:, y:y + 240, x:x + 320])
+            write_image(folder / side / f"p{i}.png", np.ascontiguousarray(image[:, y:y + 112, x:x + 160]))
     return folder
 
 
@@ -194,3 +194,50 @@ def test_a_node_killed_mid_run_loses_no_unit_and_doubles_none(bundle, pairs, ref
     lines = _lines(out)
     assert sorted(e["unit"] for e in lines) == [f"p{i}" for i in range(N_PAIRS)]
     assert killed[0] not in {e["node"] for e in lines[1:]}  # nothing finishes on a dead node
+
+
+def test_a_percentile_range_is_that_percentile_of_the_magnitudes():
+    import torch
+
+    from neurodeploy.targets.emulator import _magnitude
+
+    x = torch.linspace(-1000, 1000, 2001, dtype=torch.float64)  # |x|: 0, then 1..1000 twice
+    assert _magnitude(x, None) == 1000.0
+    assert _magnitude(x, 100.0) == 1000.0
+    # the k-th smallest |x|, k = ceil(q n / 100): numpy's "higher" percentile of the same values
+    assert _magnitude(x, 99.0) == float(np.percentile(np.abs(x.numpy()), 99.0, method="inverted_cdf"))
+    assert _magnitude(x, 99.0) < 1000.0
+
+
+@pytest.mark.slow  # five exports: 25-80 s on this 2-core machine
+def test_a_sweep_tables_every_setting_against_float_and_keeps_the_best_bundle(tmp_path):
+    """toy-residual at 32x32 on two small real pairs, 2 x 2 settings in this process: each row's
+    cost is float minus its own score, the best is the lowest cost, its bundle opens."""
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.scaleout import Plan
+    from neurodeploy.sweep import run_sweep
+
+    data = tmp_path / "pairs"
+    rainy, clean = read_image(PAIR / "ddn-sirr-input11-rainy.png"), read_image(PAIR / "ddn-sirr-input11-clean.png")
+    for side, image in (("rainy", rainy), ("clean", clean)):
+        (data / side).mkdir(parents=True)
+        for i in range(2):
+            write_image(data / side / f"q{i}.png", np.ascontiguousarray(image[:, 60 * i:60 * i + 64, 20:84]))
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for i in range(2):
+        write_image(calib / f"c{i}.png", np.ascontiguousarray(rainy[:, 40 * i:40 * i + 64, 120:184]))
+    summary = run_sweep("toy-residual", data, calib, [1, 2], ["max", "percentile:90"], tmp_path / "sweep",
+                        Plan(out=tmp_path / "sweep"), size=(32, 32))
+    rows = summary["settings"]
+    assert [r["label"] for r in rows] == ["calib1-max", "calib1-p90", "calib2-max", "calib2-p90"]
+    for r in rows:
+        assert r["psnr_cost_db"] == summary["float"]["psnr"] - r["psnr"]
+        manifest = Bundle.open(r["bundle"]).manifest["quantization"]
+        assert manifest["calibration"] == {"images": r["calib_images"], "range": r["range"], "percentile": r["percentile"]}
+    best = min(rows, key=lambda r: (r["psnr_cost_db"], r["ssim_cost"]))
+    assert summary["best"] == best["label"]
+    assert Bundle.open(tmp_path / "sweep" / "best").manifest["quantization"]["calibration"]["images"] == best["calib_images"]
+    # a 90th-percentile range clips the largest 10 % of values: it must change the integers
+    assert (tmp_path / "sweep/bundles/calib2-p90/params.npz").read_bytes() != \
+        (tmp_path / "sweep/bundles/calib2-max/params.npz").read_bytes()
