@@ -117,9 +117,39 @@ def _derain(work, source: Path):
     return run
 
 
-def _sweep(work, source: Path):
-    from neurodeploy.sweep import sweep_unit
+def label(setting: dict[str, Any]) -> str:
+    """A setting's name: ``calib16-max``, ``calib4-p99.99``, or ``float``."""
+    if setting.get("float"):
+        return "float"
+    how = "max" if setting["range"] == "max" else f"p{setting['percentile']:g}"
+    return f"calib{setting['calib_images']}-{how}"
 
+
+def sweep_unit(checkpoint: Path, settings: dict[str, Any], setting: dict[str, Any], calib: Path | None,
+               data: Path) -> dict[str, Any]:
+    """One setting (or the float model): export into a temporary folder, evaluate on ``data``;
+    the scores and the bundle's files (bytes, for the caller to keep)."""
+    from neurodeploy.bundle import Bundle, export_model_bundle
+    from neurodeploy.quantized import evaluate_bundle
+
+    with tempfile.TemporaryDirectory(prefix="neurodeploy-sweep-") as tmp:
+        out = Path(tmp) / "bundle"
+        size = tuple(settings["size"])
+        if setting.get("float"):
+            export_model_bundle(checkpoint, out, size=size)
+            executor = "torch"
+        else:
+            export_model_bundle(checkpoint, out, size=size, quantize="int", calib=calib,
+                                calib_images=setting["calib_images"], calib_percentile=setting["percentile"])
+            executor = "emulator"
+        result = evaluate_bundle(Bundle.open(out), executor, data)
+        files = {} if setting.get("float") else {str(p.relative_to(out)): p.read_bytes()
+                                                 for p in sorted(out.rglob("*")) if p.is_file()}
+    return {"setting": setting, "label": label(setting), "executor": executor, "psnr": result["psnr"],
+            "ssim": result["ssim"], "count": result["count"], "images": result["images"], "files": files}
+
+
+def _sweep(work, source: Path):
     def run(unit) -> dict[str, Any]:
         # the calibration images share one folder, the pairs one data folder (rainy/, clean/)
         calib = unit.files["calib:0"].parent

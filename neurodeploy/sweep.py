@@ -16,11 +16,11 @@ cost) is copied to ``OUT/best``.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.scaleout_units import label
 
 DEFAULT_SETTING = {"calib_images": 16, "range": "max", "percentile": None}  # export --quantize int's
 
@@ -44,14 +44,6 @@ def parse_ranges(ranges: list[str]) -> list[tuple[str, float | None]]:
     return out
 
 
-def label(setting: dict[str, Any]) -> str:
-    """A setting's name: ``calib16-max``, ``calib4-p99.99``, or ``float``."""
-    if setting.get("float"):
-        return "float"
-    how = "max" if setting["range"] == "max" else f"p{setting['percentile']:g}"
-    return f"calib{setting['calib_images']}-{how}"
-
-
 def grid(calib_images: list[int], ranges: list[str]) -> list[dict[str, Any]]:
     from neurodeploy.quantized import CALIB_LIMIT
 
@@ -61,30 +53,6 @@ def grid(calib_images: list[int], ranges: list[str]) -> list[dict[str, Any]]:
     settings = [{"calib_images": n, "range": kind, "percentile": q}
                 for n in dict.fromkeys(calib_images) for kind, q in dict.fromkeys(parse_ranges(ranges))]
     return settings
-
-
-def sweep_unit(checkpoint: Path, settings: dict[str, Any], setting: dict[str, Any], calib: Path | None,
-               data: Path) -> dict[str, Any]:
-    """One setting (or the float model): export into a temporary folder, evaluate on ``data``;
-    the scores and the bundle's files (bytes, for the caller to keep)."""
-    from neurodeploy.bundle import Bundle, export_model_bundle
-    from neurodeploy.quantized import evaluate_bundle
-
-    with tempfile.TemporaryDirectory(prefix="neurodeploy-sweep-") as tmp:
-        out = Path(tmp) / "bundle"
-        size = tuple(settings["size"])
-        if setting.get("float"):
-            export_model_bundle(checkpoint, out, size=size)
-            executor = "torch"
-        else:
-            export_model_bundle(checkpoint, out, size=size, quantize="int", calib=calib,
-                                calib_images=setting["calib_images"], calib_percentile=setting["percentile"])
-            executor = "emulator"
-        result = evaluate_bundle(Bundle.open(out), executor, data)
-        files = {} if setting.get("float") else {str(p.relative_to(out)): p.read_bytes()
-                                                 for p in sorted(out.rglob("*")) if p.is_file()}
-    return {"setting": setting, "label": label(setting), "executor": executor, "psnr": result["psnr"],
-            "ssim": result["ssim"], "count": result["count"], "images": result["images"], "files": files}
 
 
 def run_sweep(source: "str | Path", data: Path, calib: Path, calib_images: list[int], ranges: list[str], out: Path,
