@@ -241,3 +241,20 @@ def test_a_sweep_tables_every_setting_against_float_and_keeps_the_best_bundle(tm
     # a 90th-percentile range clips the largest 10 % of values: it must change the integers
     assert (tmp_path / "sweep/bundles/calib2-p90/params.npz").read_bytes() != \
         (tmp_path / "sweep/bundles/calib2-max/params.npz").read_bytes()
+
+
+def test_derain_by_units_writes_the_same_files_one_line_each_and_resumes(toy_checkpoint, pairs, tmp_path):
+    """derain with --resume (units in this process): each photo as the all-or-nothing path writes
+    it, one journal line per photo; a second --resume runs nothing and rewrites nothing."""
+    photos = sorted((pairs / "rainy").iterdir())[:3]
+    whole = nd.derain(toy_checkpoint, photos, tmp_path / "whole", tile=64)
+    units = nd.derain(toy_checkpoint, photos, tmp_path / "units", tile=64, resume=True)
+    assert [p.name for p in units.files] == [p.name for p in whole.files]
+    for a, b in zip(whole.files, units.files):
+        assert a.read_bytes() == b.read_bytes()
+    assert sorted(e["unit"] for e in _lines(tmp_path / "units")) == [p.name for p in photos]
+    assert all("bytes" not in e["result"] for e in _lines(tmp_path / "units"))  # images are files, not JSON
+    before = {p: p.stat().st_mtime_ns for p in units.files}
+    seen = []
+    nd.derain(toy_checkpoint, photos, tmp_path / "units", tile=64, resume=True, units_progress=seen.append)
+    assert seen[-1].resumed == 3 and {p: p.stat().st_mtime_ns for p in units.files} == before
