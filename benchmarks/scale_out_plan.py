@@ -4,11 +4,11 @@ Measures here, for esdnet-tiny quantized (calibrated on examples/images/calib), 
 validation unit against the emulator (one image: Lava compile + run + read + stop, the emulator
 run, the comparison) at two crop sizes: wall seconds and the peak of the summed resident memory
 of the unit's process and all its children (Lava runs one OS process per Lava process),
-sampled every 0.2 s. A line ``a + b * pixels`` through the two points gives the estimate for a
+sampled every 0.2 s (proportional set size, so shared pages count once). A line ``a + b * pixels`` through the two points gives the estimate for a
 481x321 image (Rain100L's size); the page it writes (docs/scale-out-plan.md) says which numbers
 are measured and which are extrapolated.
 
-    .venv/bin/python benchmarks/scale_out_plan.py [--sizes 32 64]
+    .venv/bin/python benchmarks/scale_out_plan.py [--sizes 64 128]
 """
 
 from __future__ import annotations
@@ -37,15 +37,16 @@ def _git(*args: str) -> str:
 
 
 def _rss_tree(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants."""
+    """Proportional resident bytes (PSS) of ``pid`` and all its descendants: forked Lava processes
+    share their parent's pages, which a sum of RSS would count once per process."""
     from neurodeploy.cli_signals import descendants
 
     total = 0
     for p in [pid, *descendants(pid)]:
         try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except OSError:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
+        except (OSError, StopIteration):
             pass
     return total
 
@@ -80,7 +81,7 @@ def measure(size: int, image: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs=2, default=[32, 64])
+    ap.add_argument("--sizes", type=int, nargs=2, default=[64, 128])
     ap.add_argument("--image", type=Path, default=IMAGE)
     args = ap.parse_args()
     meta = {"kind": "meta", "command": ".venv/bin/python benchmarks/scale_out_plan.py " + " ".join(sys.argv[1:]),
