@@ -258,3 +258,18 @@ def test_derain_by_units_writes_the_same_files_one_line_each_and_resumes(toy_che
     seen = []
     nd.derain(toy_checkpoint, photos, tmp_path / "units", tile=64, resume=True, units_progress=seen.append)
     assert seen[-1].resumed == 3 and {p: p.stat().st_mtime_ns for p in units.files} == before
+
+
+def test_validate_by_units_gives_the_in_process_verdict(bundle, pairs, tmp_path):
+    """Each image compared in its unit, the comparisons combined (through JSON, as they come back
+    from a worker): every key of the verdict as the in-process run's, truth scores included."""
+    images = sorted((pairs / "rainy").iterdir())[:3]
+    truth = sorted((pairs / "clean").iterdir())[:3]
+    whole = nd.validate(bundle, executor="emulator", against="split", images=images, truth=truth).data
+    units = nd.validate(bundle, executor="emulator", against="split", images=images, truth=truth,
+                        out=tmp_path / "o").data
+    assert units.pop("scale_out")["units"] == 3
+    for key in ("run_s",):  # times
+        whole.pop(key), units.pop(key)
+    assert units == whole
+    assert whole["truth"]["executor"]["psnr_y_db"] > 0
