@@ -414,7 +414,7 @@ def sweep_cmd(
                                                help="How a layer's range is taken from the calibration values: max "
                                                     "(export's) or percentile:Q, e.g. --range max percentile:99.99 "
                                                     "(the default)."),
-    size: Optional[List[int]] = typer.Option(None, "--size", metavar="H W", help="Export size in pixels (default: "
+    size: Optional[List[int]] = typer.Option(None, "--size", metavar="H W", help="Export size in pixels, e.g. --size 64 64 (default: "
                                              "the bundle's, or the architecture's)."),
     workers: Optional[int] = cli_scale.WORKERS,
     cluster: Optional[str] = cli_scale.CLUSTER,
