@@ -8,7 +8,7 @@ sampled every 0.2 s (proportional set size, so shared pages count once). A line 
 481x321 image (Rain100L's size); the page it writes (docs/scale-out-plan.md) says which numbers
 are measured and which are extrapolated.
 
-    .venv/bin/python benchmarks/scale_out_plan.py [--sizes 64 128]
+    .venv/bin/python benchmarks/scale_out_plan.py [--sizes 64 128] [--render]
 """
 
 from __future__ import annotations
@@ -83,7 +83,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs=2, default=[64, 128])
     ap.add_argument("--image", type=Path, default=IMAGE)
+    ap.add_argument("--render", action="store_true", help="only write the page again from scale_out_plan.out.jsonl")
     args = ap.parse_args()
+    raw = ROOT / "benchmarks" / "scale_out_plan.out.jsonl"
+    if args.render:
+        meta, *rows = [json.loads(line) for line in raw.read_text().splitlines()]
+        (ROOT / "docs" / "scale-out-plan.md").write_text(render(meta, rows))
+        return
     meta = {"kind": "meta", "command": ".venv/bin/python benchmarks/scale_out_plan.py " + " ".join(sys.argv[1:]),
             "commit": _git("rev-parse", "--short", "HEAD"), "dirty": bool(_git("status", "--porcelain",
                                                                                 "--untracked-files=no")),
@@ -94,7 +100,7 @@ def main() -> None:
         rows.append(measure(size, args.image))
         print(json.dumps(rows[-1]), flush=True)
     meta["load_end"] = [round(v, 2) for v in os.getloadavg()]
-    (ROOT / "benchmarks" / "scale_out_plan.out.jsonl").write_text("\n".join(json.dumps(r) for r in [meta, *rows]) + "\n")
+    raw.write_text("\n".join(json.dumps(r) for r in [meta, *rows]) + "\n")
     (ROOT / "docs" / "scale-out-plan.md").write_text(render(meta, rows))
 
 
@@ -106,10 +112,18 @@ def render(meta: dict, rows: list[dict]) -> str:
         slope = (b[key] - a[key]) / (b["pixels"] - a["pixels"])
         return max(b[key], b[key] + slope * (full - b["pixels"]))
 
-    unit_s, unit_gb = line("wall_s"), line("peak_rss_gb")
+    # the Lava run is the part that grows with the pixels; the rest of a unit (bundle open, emulator,
+    # comparison, start-up) is taken as the larger crop's
+    unit_s, unit_gb = (b["wall_s"] - b["lava_run_s"]) + line("lava_run_s"), line("peak_rss_gb")
     per_node_units = 2  # a node of 2 cores runs 2 units at once, memory permitting
     node_hours = IMAGES * unit_s / 3600.0
     nodes = math.ceil(IMAGES * unit_s / (TARGET_S * per_node_units))
+    fits = ("" if per_node_units * unit_gb <= 24 else
+            f"- **It does not fit this machine kind** (24 GiB for 2 units of {unit_gb:.0f} GB): run one unit per node "
+            f"(`--unit-memory {math.ceil(unit_gb)}` makes Ray do so) on nodes with at least {math.ceil(unit_gb) + 1} GB, "
+            f"{math.ceil(IMAGES * unit_s / TARGET_S)} of them for one hour, or validate 128x128 crops (export "
+            "`--size 128 128`, one unit per crop; 12 crops cover most of an image) where the memory per unit is "
+            "a few GB.\n")
     rows_md = "\n".join(f"| {r['size'][0]}x{r['size'][1]} | {r['wall_s']:.1f} | {r['lava_run_s']:.1f} | "
                         f"{r['peak_rss_gb']:.2f} | {r['min_agreement_pct']:.2f} | {r['load_before']} / {r['load_after']} |"
                         for r in rows)
@@ -135,8 +149,10 @@ image: one Lava run (compile, run, read back, stop) and one emulator run, compar
 
 ## Extrapolated to {FULL[1]}x{FULL[0]} ({full:,} pixels, {full / b['pixels']:.0f}x the larger crop)
 
-A straight line through the two points above, in pixels (never below the larger crop's figure):
-**{unit_s:,.0f} s per image** and **{unit_gb:.1f} GB per unit**. This is an extrapolation, not a
+A straight line through the two points above, in pixels (never below the larger crop's figure),
+for the Lava run and for memory; the rest of a unit as at the larger crop:
+**{unit_s:,.0f} s per image** and **{unit_gb:.1f} GB per unit**. On a machine this loaded the two
+points carry much noise (compare their load columns), so take the time as an order of magnitude. This is an extrapolation, not a
 measurement: the Lava processes' work grows with the pixels, their number does not (the graph is
 the same at every size), so the fixed part (compile, process start-up) is counted once per unit.
 Measure one full-resolution unit on the target machines before booking them (`--workers 1` on one
@@ -149,7 +165,7 @@ image, `units.jsonl` has its `seconds`).
 - Declare the memory: `--unit-memory {math.ceil(unit_gb)}` so that Ray never starts a third unit on
   a node whose memory holds two.
 - With fewer nodes the run just takes longer: {math.ceil(node_hours / per_node_units):,} hours on one such node.
-"""
+{fits}"""
 
 
 if __name__ == "__main__":
