@@ -1,8 +1,8 @@
 """Scale-out (issue 27): units on Ray give the in-process results, a lost node loses no unit and
 doubles none, an interrupted run resumes to the same summary; bad options are one line.
 
-The Ray tests start Ray only for themselves: a 3-node ``ray.cluster_utils.Cluster`` (head without
-CPUs, two nodes of one CPU, 200 MB object store each) and one ``--workers 2`` CLI run.
+The Ray tests start Ray only for themselves: a 2-node ``ray.cluster_utils.Cluster`` (one CPU and a
+200 MB object store each) and one ``--workers 2`` CLI run.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def test_an_interrupted_ray_run_keeps_its_units_and_resume_gives_the_same_summar
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         seen |= _below(proc.pid)
-        if (out / UNITS_FILE).is_file() and len((out / UNITS_FILE).read_text().splitlines()) >= 2:
+        if (out / UNITS_FILE).is_file() and (out / UNITS_FILE).read_text().strip():
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be interrupted: " + proc.stderr.read()
@@ -150,7 +150,7 @@ def test_an_interrupted_ray_run_keeps_its_units_and_resume_gives_the_same_summar
              and not Path(f"/proc/{p}/stat").read_text().split(") ")[1].startswith("Z")]
     assert not alive, f"left running after Ctrl-C: {alive}"
     kept = _lines(out)
-    assert 2 <= len(kept) < N_PAIRS and len({e["unit"] for e in kept}) == len(kept)
+    assert 1 <= len(kept) < N_PAIRS and len({e["unit"] for e in kept}) == len(kept)
 
     resumed = nd.evaluate(bundle, pairs, executor="emulator", out=out, resume=True).data
     assert resumed["scale_out"]["resumed"] == len(kept)
@@ -161,18 +161,18 @@ def test_an_interrupted_ray_run_keeps_its_units_and_resume_gives_the_same_summar
 
 
 def test_a_node_killed_mid_run_loses_no_unit_and_doubles_none(bundle, pairs, reference, tmp_path):
-    """Ray's own multi-node test cluster on this machine: a head without CPUs (the driver's node)
-    and two nodes of one CPU. When the first unit arrives both nodes are busy; one is killed
-    (SIGKILL, no goodbye). Its unit is retried on the other: identical results, every unit once."""
+    """Ray's own multi-node test cluster on this machine: a head (the driver's node) and a second
+    node, one CPU each. When the first unit arrives both are busy; the second node is killed
+    (SIGKILL, no goodbye). Its unit is retried on the head: identical results, every unit once."""
     import ray
     from ray.cluster_utils import Cluster
 
     # Ray's default health checks: tighter ones declared live nodes dead on this loaded 2-core machine
     # (the killed node's unit fails at once anyway: its worker's connection breaks)
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": 200 << 20,
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": 200 << 20,
                                                             "include_dashboard": False})
     try:
-        nodes = [cluster.add_node(num_cpus=1, object_store_memory=200 << 20) for _ in range(2)]
+        nodes = [cluster.add_node(num_cpus=1, object_store_memory=200 << 20)]
         cluster.wait_for_nodes()
         killed = []
 
