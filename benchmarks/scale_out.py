@@ -7,7 +7,7 @@ validation against the emulator of the centre 64x64 crops of its first 4 images.
 scores are checked equal to the in-process ones. Ray's start-up is timed apart (``ray_start_s``:
 ``ray.init`` of a local Ray, or the test cluster's nodes coming up) and is inside the wall time.
 
-    .venv/bin/python benchmarks/scale_out.py [--data DIR] [--skip-lava]
+    .venv/bin/python benchmarks/scale_out.py [--data DIR] [--skip-lava] [--render]
 """
 
 from __future__ import annotations
@@ -59,7 +59,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--skip-lava", action="store_true", help="only the emulator evaluation")
+    ap.add_argument("--render", action="store_true", help="only write scale_out.md again from scale_out.out.jsonl")
     args = ap.parse_args()
+    if args.render:
+        meta, *rows = [json.loads(line) for line in (HERE / "scale_out.out.jsonl").read_text().splitlines()]
+        (HERE / "scale_out.md").write_text(render(meta, rows))
+        return
     import neurodeploy as nd
 
     command = ".venv/bin/python benchmarks/scale_out.py " + " ".join(sys.argv[1:])
@@ -141,6 +146,25 @@ def render(meta: dict, rows: list[dict]) -> str:
             out.append(f"| {r['mode']} | {r['units']} | {r['wall_s']:.1f} | {shown_start} | {r['wall_s'] - start:.1f} | "
                        f"{per_unit} | {base / r['wall_s']:.2f}x | {same} | {r['load_before']} / {r['load_after']} |")
         out.append("")
+        two = next((r for r in part if r["mode"] == "2 workers"), None)
+        if two is not None:
+            ratio = base / two["wall_s"]
+            out += [f"2 workers against in-process: **{ratio:.2f}x** (target 1.6x: "
+                    f"{'met' if ratio >= 1.6 else 'missed'}); retried units: "
+                    + ", ".join(f"{r['mode']} {r['retried']}" for r in part if r["retried"] is not None) + ".", ""]
+    out += ["## Reading these numbers", "",
+            "In-process, a bundle's evaluation runs torch on one thread (`evaluate` sets it: one image at a "
+            "time), so on an idle 2-core machine two workers can at best halve the wall time, less Ray's start-up "
+            "and each worker's own start (import, opening the bundle: its first unit is the longest). The load "
+            "columns say how far this machine was from idle: with other sessions keeping 15 to 60 processes "
+            "runnable on 2 cores, a worker gets a small and changing share of a core, and rows measured minutes "
+            "apart are not comparable. What would reach the 1.6x target: the same run on an idle machine (the "
+            "units are independent and equal in size, so two workers on two free cores approach 2x once the "
+            "start-up is small against the run: 11 whole images are minutes of work, Ray's start-up seconds), or "
+            "more cores. The lava-fixed rows pay per unit what the in-process run pays once (Lava compiles and "
+            "starts its processes per run; in-process, the 4 crops stream through one run), so on small crops "
+            "units only pay off across machines; on full-resolution images the run dominates "
+            "(`docs/scale-out-plan.md`).", ""]
     return "\n".join(out)
 
 
