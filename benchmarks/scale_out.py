@@ -7,7 +7,7 @@ validation against the emulator of the centre 64x64 crops of its first 4 images.
 scores are checked equal to the in-process ones. Ray's start-up is timed apart (``ray_start_s``:
 ``ray.init`` of a local Ray, or the test cluster's nodes coming up) and is inside the wall time.
 
-    .venv/bin/python benchmarks/scale_out.py [--data DIR] [--skip-lava] [--render]
+    .venv/bin/python benchmarks/scale_out.py [--data DIR] [--skip-lava] [--modes MODE...] [--append] [--render]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 DATA = Path("/work/shared/data/test/DDN-SIRR-subset")
+MODES = ("in-process", "1 worker", "2 workers", "3-node cluster")
 
 
 def _git(*args: str) -> str:
@@ -59,11 +60,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--skip-lava", action="store_true", help="only the emulator evaluation")
+    ap.add_argument("--jobs", nargs="+", default=["evaluate", "validate"], help="jobs to run (default: both)")
     ap.add_argument("--render", action="store_true", help="only write scale_out.md again from scale_out.out.jsonl")
+    ap.add_argument("--modes", nargs="+", default=list(MODES), help="modes to run (default: all four)")
+    ap.add_argument("--append", action="store_true", help="add this run's rows (and its meta line) to "
+                                                          "scale_out.out.jsonl instead of replacing it")
     args = ap.parse_args()
     if args.render:
-        meta, *rows = [json.loads(line) for line in (HERE / "scale_out.out.jsonl").read_text().splitlines()]
-        (HERE / "scale_out.md").write_text(render(meta, rows))
+        (HERE / "scale_out.md").write_text(render(*_read(HERE / "scale_out.out.jsonl")))
         return
     import neurodeploy as nd
 
@@ -73,14 +77,19 @@ def main() -> None:
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "cores": len(os.sched_getaffinity(0)), "load_start": _load()}
     rows = []
+    raw = HERE / "scale_out.out.jsonl"
+    # each row is kept as soon as it is measured: a run that dies (this machine's OOM killer took
+    # one) keeps the rows before it
+    with open(raw, "a" if args.append else "w") as f:
+        f.write(json.dumps(meta) + "\n")
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "esdnet-tiny-int"
         nd.export("esdnet-tiny", bundle, size=(64, 64), quantize="int", calib=ROOT / "examples/images/calib")
         images = sorted((args.data / "rainy").iterdir())[:4]
-        jobs = ["evaluate"] + ([] if args.skip_lava else ["validate"])
+        jobs = [j for j in args.jobs if not (args.skip_lava and j == "validate")]
         for job in jobs:
             reference = None
-            for mode in ("in-process", "1 worker", "2 workers", "3-node cluster"):
+            for mode in args.modes:
                 load0 = _load()
                 cluster, address, cluster_s = None, None, None
                 if mode == "3-node cluster":
@@ -116,17 +125,37 @@ def main() -> None:
                        "load_before": load0[0], "load_after": _load()[0]}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    meta["load_end"] = _load()
-    (HERE / "scale_out.out.jsonl").write_text("\n".join(json.dumps(r) for r in [meta, *rows]) + "\n")
-    (HERE / "scale_out.md").write_text(render(meta, rows))
+                with open(raw, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+    with open(raw, "a") as f:
+        f.write(json.dumps({"kind": "end", "load_end": _load()}) + "\n")
+    metas, rows = _read(raw)
+    (HERE / "scale_out.md").write_text(render(metas, rows))
 
 
-def render(meta: dict, rows: list[dict]) -> str:
-    out = [f"# Scale-out on Ray (`benchmarks/scale_out.py`)", "",
-           f"Written by `{meta['command']}` at commit {meta['commit']}"
-           f"{' (with uncommitted changes)' if meta['dirty'] else ''}, {meta['date']}, on {meta['cores']} cores; "
-           f"load average (1, 5, 15 min) {meta['load_start']} at the start and {meta['load_end']} at the end "
-           "(other sessions share this machine). Raw rows: `scale_out.out.jsonl`.", "",
+def _read(raw: Path) -> tuple[list[dict], list[dict]]:
+    """The runs' meta lines (each with its load at the end) and all rows."""
+    metas, rows = [], []
+    for line in raw.read_text().splitlines():
+        entry = json.loads(line)
+        if entry["kind"] == "meta":
+            metas.append(entry)
+        elif entry["kind"] == "end":
+            metas[-1]["load_end"] = entry["load_end"]
+        else:
+            rows.append({**entry, "run": len(metas) - 1})
+    return metas, rows
+
+
+def render(metas: list[dict], rows: list[dict]) -> str:
+    out = [f"# Scale-out on Ray (`benchmarks/scale_out.py`)", ""]
+    for i, meta in enumerate(metas):
+        out.append(f"Run {i + 1}: `{meta['command']}` at commit {meta['commit']}"
+                   f"{' (with uncommitted changes)' if meta.get('dirty') else ''}, {meta['date']}, on {meta['cores']} "
+                   f"cores; load average (1, 5, 15 min) {meta.get('load_start')} at the start and "
+                   f"{meta.get('load_end')} at the end. {meta.get('note', '')}")
+        out.append("")
+    out += ["Other sessions share this machine. Raw rows: `scale_out.out.jsonl` (each row names its run).", "",
            "Bundle: esdnet-tiny exported at 64x64 with `--quantize int --calib examples/images/calib`. "
            "`evaluate`: the integer emulator on the 11 whole images of DDN-SIRR-subset (481x321), one unit per "
            "pair. `validate`: lava-fixed against the emulator on the centre 64x64 crops of the first 4 images, "
@@ -136,14 +165,14 @@ def render(meta: dict, rows: list[dict]) -> str:
     for job in dict.fromkeys(r["job"] for r in rows):
         part = [r for r in rows if r["job"] == job]
         base = next(r["wall_s"] for r in part if r["mode"] == "in-process")
-        out += [f"## {job}", "", "| mode | units | wall s | Ray start-up s | wall without start-up s | s per unit "
-                "| speed-up vs in-process | same results | load before / after |", "|---|---|---|---|---|---|---|---|---|"]
+        out += [f"## {job}", "", "| mode | run | units | wall s | Ray start-up s | wall without start-up s | s per unit "
+                "| speed-up vs in-process | same results | load before / after |", "|---|---|---|---|---|---|---|---|---|---|"]
         for r in part:
             start = r["ray_start_s"] or 0.0
             shown_start = "-" if r["ray_start_s"] is None else f"{start:.1f}"
             per_unit = "-" if r["unit_s_mean"] is None else f"{r['unit_s_mean']:.2f}"
             same = "yes" if r["identical_to_in_process"] else "NO"
-            out.append(f"| {r['mode']} | {r['units']} | {r['wall_s']:.1f} | {shown_start} | {r['wall_s'] - start:.1f} | "
+            out.append(f"| {r['mode']} | {r['run'] + 1} | {r['units']} | {r['wall_s']:.1f} | {shown_start} | {r['wall_s'] - start:.1f} | "
                        f"{per_unit} | {base / r['wall_s']:.2f}x | {same} | {r['load_before']} / {r['load_after']} |")
         out.append("")
         two = next((r for r in part if r["mode"] == "2 workers"), None)
