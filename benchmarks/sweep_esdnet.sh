@@ -14,7 +14,7 @@ done
 CMD=(.venv/bin/neurodeploy sweep esdnet-tiny --size 64 64 --data "$DATA" --calib ../shared/data/train/Rain13K-samples
      --calib-images 4 16 --range max percentile:99.99 --out "$OUT" --workers 2)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg); START=$(date -u +%FT%TZ); T0=$(date +%s)
-TABLE=$(COLUMNS=140 "${CMD[@]}" 2>/dev/null)
+TABLE=$(COLUMNS=140 "${CMD[@]}")
 T1=$(date +%s); LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 cp "$OUT/summary.json" benchmarks/sweep_esdnet.out.json
 {
