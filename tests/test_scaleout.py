@@ -2,7 +2,7 @@
 doubles none, an interrupted run resumes to the same summary; bad options are one line.
 
 The Ray tests start Ray only for themselves: a 2-node ``ray.cluster_utils.Cluster`` (one CPU and a
-200 MB object store each) and one ``--workers 2`` CLI run.
+200 MB object store each) and one ``--workers 1`` CLI run.
 """
 
 from __future__ import annotations
@@ -124,11 +124,11 @@ def _below(pid: int) -> set[int]:
 
 
 def test_an_interrupted_ray_run_keeps_its_units_and_resume_gives_the_same_summary(bundle, pairs, reference, tmp_path):
-    """Ctrl-C (SIGINT to the process group, as a terminal sends it) during ``--workers 2``: exit 130,
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) during ``--workers 1``: exit 130,
     one line naming what was kept, every Ray and worker process gone, the finished lines
     readable; ``--resume`` (here in-process) runs only the rest and gives the in-process summary."""
     out = tmp_path / "o"
-    proc = subprocess.Popen(CLI + ["evaluate", str(bundle), "--data", str(pairs), "--out", str(out), "--workers", "2",
+    proc = subprocess.Popen(CLI + ["evaluate", str(bundle), "--data", str(pairs), "--out", str(out), "--workers", "1",
                                    "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     seen: set[int] = set()
