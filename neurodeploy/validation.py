@@ -7,6 +7,7 @@ the keys of the latest run (the file's original layout, so older readers keep wo
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 from pathlib import Path
 from typing import Callable
@@ -44,6 +45,37 @@ def run_inputs(name: str, runner, inputs: BundleInputs, progress: Progress | Non
     return traces
 
 
+def write_traces(folder: Path, runs: dict[str, list[Trace]]) -> Path:
+    """Each run's spikes and membrane potentials per layer as ``.npy``: ``FOLDER/EXECUTOR/LAYER.spikes.npy``
+    and ``LAYER.v.npy`` (model units, where the executor records them), shape ``(N, T, *shape)`` for N
+    inputs; written next to their place and renamed, so a reader never sees half a file."""
+    import numpy as np
+
+    for name, traces in runs.items():
+        out = folder / name
+        out.mkdir(parents=True, exist_ok=True)
+        for layer in traces[0].layers:
+            _save_npy(out / f"{_file_name(layer)}.spikes.npy", np.stack([t.layers[layer] for t in traces]))
+        for layer in traces[0].membranes:
+            if all(layer in t.membranes for t in traces):
+                _save_npy(out / f"{_file_name(layer)}.v.npy", np.stack([t.membranes[layer] for t in traces]))
+    return folder.resolve()
+
+
+def _file_name(layer: str) -> str:
+    """A layer name as a file name (a writer's names may hold path separators)."""
+    return layer.replace("/", "_").replace("\\", "_")
+
+
+def _save_npy(path: Path, array) -> None:
+    import numpy as np
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+    tmp.replace(path)
+
+
 def _previous_entries(path: Path) -> dict:
     if not path.is_file():
         return {}
@@ -63,7 +95,8 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
                     reference: str | None = None, min_agreement_pct: float = 100.0,
                     min_psnr_db: float = 60.0, min_ssim: float | None = None, truth: list[Path] | None = None,
                     progress: Progress | None = None, input_file: Path | None = None,
-                    warn: Callable[[str], None] | None = None) -> dict:
+                    warn: Callable[[str], None] | None = None, min_activity: float | None = None,
+                    save_traces: Path | None = None) -> dict:
     """Run ``executor`` and ``reference`` on the inputs; write and return the verdict (``validation.json``).
 
     Args:
@@ -81,6 +114,9 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
         progress: called as ``progress(executor, done, total)`` while images run.
         warn: told in one line when ``validation.json`` cannot be written (a read-only or full
             bundle); the verdict is returned all the same (default: a Python warning).
+        min_activity: spikes per neuron per step every spiking layer must reach in one of the runs
+            (:func:`neurodeploy.verify.verdict`); a run where every spiking layer is silent fails anyway.
+        save_traces: a folder to write both runs' spikes and membranes to (:func:`save_traces`).
     """
     bundle = path if isinstance(path, Bundle) else Bundle.open(path)  # the CLI passes it opened
     executor = executor or most_faithful(bundle)
@@ -98,7 +134,11 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
     run_traces = run_inputs(executor, runners[executor], inputs, progress)
     ref_traces = (run_traces if reference == executor
                   else run_inputs(reference, runners[reference], inputs, progress))
-    result = verdict(ref_traces, run_traces, inputs.names, min_agreement_pct, min_psnr_db, min_ssim, clean).to_dict()
+    result = verdict(ref_traces, run_traces, inputs.names, min_agreement_pct, min_psnr_db, min_ssim, clean,
+                     min_activity).to_dict()
+    if save_traces is not None:
+        result["saved_traces"] = str(write_traces(Path(save_traces), {executor: run_traces, reference: ref_traces}))
+    result["validated_utc"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     result["run_s"] = {reference: sum(t.meta.get("run_s", 0.0) for t in ref_traces),
                        executor: sum(t.meta.get("run_s", 0.0) for t in run_traces)}
     result.update(bundle.run_facts(inputs))
