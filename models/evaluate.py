@@ -192,17 +192,20 @@ def evaluate(
         base = done
         out = derain(model, rainy, tile, halo, (lambda k: progress(base + k, total)) if progress else None, tiling)
         done = base + len(tile_grid(rainy.shape[1], rainy.shape[2], tile, halo))
-        rows.append(
-            {
-                "name": pair.name,
-                "psnr": psnr_y(out, clean),
-                "ssim": ssim_y(out, clean),
-                "input_psnr": psnr_y(rainy, clean),
-                "input_ssim": ssim_y(rainy, clean),
-            }
-        )
+        rows.append(score_row(pair.name, out, rainy, clean))
+    return {"data": str(folder), **summarise_rows(rows)}
+
+
+def score_row(name: str, out: torch.Tensor, rainy: torch.Tensor, clean: torch.Tensor) -> dict:
+    """One image's scores (Y channel): the output's and the rainy input's PSNR (dB) and SSIM."""
+    return {"name": name, "psnr": psnr_y(out, clean), "ssim": ssim_y(out, clean),
+            "input_psnr": psnr_y(rainy, clean), "input_ssim": ssim_y(rainy, clean)}
+
+
+def summarise_rows(rows: list[dict]) -> dict:
+    """``count``, the means over images (as the papers average) and the rows under ``images``."""
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "input_psnr", "input_ssim")}
-    return {"data": str(folder), "count": len(rows), **mean, "images": rows}
+    return {"count": len(rows), **mean, "images": rows}
 
 
 def _writable_suffixes() -> set[str]:

@@ -155,7 +155,9 @@ def validate(bundle: "str | Path", *, executor: str | None = None, against: str 
              images: Sequence["str | Path"] | None = None, input: "str | Path | None" = None,
              truth: Sequence["str | Path"] | None = None, min_agreement_pct: float = 100.0,
              min_psnr_db: float = 60.0, min_ssim: float | None = None,
-             progress: Callable[[str, int, int], None] | None = None) -> Validation:
+             progress: Callable[[str, int, int], None] | None = None, workers: int | None = None,
+             cluster: str | None = None, out: "str | Path | None" = None, resume: bool = False,
+             unit_memory_gb: float | None = None, units_progress: Callable | None = None) -> Validation:
     """``neurodeploy validate``: run ``executor`` and ``against`` on the same inputs; compare layer by layer.
 
     Args:
@@ -165,13 +167,18 @@ def validate(bundle: "str | Path", *, executor: str | None = None, against: str 
         input: a ``.nir`` file's bundle: a ``.npy`` of shape (T, ...) or (T, N, ...) (default:
             100 steps of seeded random spikes).
         truth: clean images paired with ``images``, scored by PSNR/SSIM.
+        workers, cluster, out, resume, unit_memory_gb, units_progress: one unit per image, as
+            :func:`evaluate` says; the verdict is the in-process one.
     """
+    from neurodeploy.scaleout import Plan
     from neurodeploy.validation import validate_bundle
 
+    plan = Plan.from_options(workers, cluster, out, resume, unit_memory_gb)
     result = validate_bundle(bundle, images=list(images) if images else None, executor=executor, reference=against,
                              min_agreement_pct=min_agreement_pct, min_psnr_db=min_psnr_db, min_ssim=min_ssim,
                              truth=list(truth) if truth else None, progress=progress,
-                             input_file=None if input is None else Path(input))
+                             input_file=None if input is None else Path(input), plan=plan,
+                             units_progress=units_progress)
     return Validation(bool(result["passed"]), result["executor"], result["reference"], dict(result["layers"]),
                       float(result["output_psnr_db"]), result.get("first_divergence"), result)
 
@@ -212,33 +219,6 @@ def report(bundle: "str | Path", *, executor: str | None = None, images: Sequenc
     return Report(data["executor"], dict(data["totals"]), energy, files, data)
 
 
-def _bundle_executor(bundle, executor: str | None) -> str:
-    """``executor`` for deraining with a bundle: the integer emulator for a quantized bundle, else torch."""
-    bundle.require_images()
-    return executor or ("emulator" if bundle.manifest.get("quantization", {}).get("status") == "int" else "torch")
-
-
-def _executor_module(bundle_dir: Path, executor: str | None):
-    """A bundle's executor as a torch module ``(N, 3, H, W) -> (N, 3, H, W)`` (so that deraining
-    tiles it like a model), and the executor's name."""
-    import numpy as np
-    import torch
-
-    from neurodeploy.bundle import Bundle
-    from neurodeploy.targets import make_executor
-
-    bundle = Bundle.open(bundle_dir)
-    executor = _bundle_executor(bundle, executor)
-    runner = make_executor(executor, bundle)
-
-    class ExecutorModule(torch.nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            traces = runner.run(x.detach().double().numpy())
-            return torch.as_tensor(np.stack([t.output for t in traces]), dtype=torch.float32)
-
-    return ExecutorModule(), executor
-
-
 def usable_cores() -> int:
     """CPU cores this process may use (affinity-aware): torch runs inference on all of them."""
     import os
@@ -275,7 +255,9 @@ def tiling_mode(tiling: str | None) -> str:
 
 def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Path", *, executor: str | None = None,
            tile: int | None = None, progress: Callable[[int, int], None] | None = None,
-           note: Callable[[str], None] | None = None, tiling: str | None = None) -> Derained:
+           note: Callable[[str], None] | None = None, tiling: str | None = None, workers: int | None = None,
+           cluster: str | None = None, resume: bool = False, unit_memory_gb: float | None = None,
+           units_progress: Callable | None = None) -> Derained:
     """``neurodeploy derain``: rainy images of any size -> ``out`` (same names, bit depth and mode), all or nothing.
 
     Args:
@@ -284,16 +266,26 @@ def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Pat
         tile: tile side in pixels (default 512; 0 = whole images).
         progress: ``progress(tiles done, tiles in all)``; note: called with each note line.
         tiling: "blend" (default: overlapping tiles mixed by a smooth window) or "cut" (hard seams).
+        workers, cluster, resume, unit_memory_gb, units_progress: one unit per photo, as
+            :func:`evaluate` says; then each photo is written into ``out`` as it arrives (not all
+            or nothing), with its line in ``out/units.jsonl``.
     """
     import torch
 
     from neurodeploy.checkpoint import load_model
     from neurodeploy.errors import NeurodeployError
     from neurodeploy.models.evaluate import derain_files
+    from neurodeploy.scaleout import Plan
 
     tile, tiling = tile_side(tile), tiling_mode(tiling)
+    plan = Plan.from_options(workers, cluster, out if (workers or cluster or resume) else None, resume, unit_memory_gb)
+    if plan.on_ray or resume:
+        return _derain_units(source, images, out, executor, tile, tiling, plan, units_progress, note)
     if Path(source).is_dir():
-        model, executor = _executor_module(Path(source), executor)
+        from neurodeploy.bundle import Bundle
+        from neurodeploy.scaleout_units import executor_module
+
+        model, executor = executor_module(Bundle.open(source), executor)
     elif executor is not None:
         raise NeurodeployError("--executor needs a bundle folder; export one with `neurodeploy export`")
     else:
@@ -304,8 +296,55 @@ def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Pat
     return Derained([Path(p) for p in written], executor)
 
 
+def _source(source: "str | Path", executor: str | None) -> tuple[Path, str | None]:
+    """A derain or evaluate source as a path (a shipped name resolved) and its executor."""
+    from neurodeploy.errors import NeurodeployError
+
+    if Path(source).is_dir():
+        from neurodeploy.bundle import Bundle
+        from neurodeploy.scaleout_units import bundle_executor
+
+        return Path(source), bundle_executor(Bundle.open(source), executor)
+    if executor is not None:
+        raise NeurodeployError("--executor needs a bundle folder; export one with `neurodeploy export`")
+    from neurodeploy.checkpoint import load_checkpoint, resolve
+
+    load_checkpoint(source)  # a bad checkpoint is refused here, in one line, before any unit
+    return resolve(source), None
+
+
+def _derain_units(source, images, out, executor, tile, tiling, plan, units_progress, note) -> Derained:
+    """derain with one unit per photo: each written into ``out`` atomically as it arrives."""
+    import os
+
+    from neurodeploy.models.evaluate import check_batch
+    from neurodeploy.scaleout import Unit, Work, run_units
+
+    path, executor = _source(source, executor)
+    checked = check_batch(images, out)
+    out = Path(out)
+    units = [Unit(p.name, {"image": p}) for p, _ in checked]
+
+    def keep(unit, result: dict) -> dict:
+        target = out / result["name"]
+        tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        tmp.write_bytes(result.pop("bytes"))
+        os.replace(tmp, target)  # a photo appears whole or not at all
+        for line in result["notes"]:
+            if note:
+                note(f"{result['name']}: {line}")
+        return result
+
+    work = Work("derain", path, {"executor": executor, "tile": tile, "tiling": tiling})
+    run_units(work, units, plan, units_progress, executor, keep=keep)
+    return Derained([out / p.name for p, _ in checked], executor or "torch")
+
+
 def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None = None, tile: int | None = None,
-             progress: Callable[[int, int], None] | None = None, tiling: str | None = None) -> Evaluation:
+             progress: Callable[[int, int], None] | None = None, tiling: str | None = None,
+             workers: int | None = None, cluster: str | None = None, out: "str | Path | None" = None,
+             resume: bool = False, unit_memory_gb: float | None = None,
+             units_progress: Callable | None = None) -> Evaluation:
     """``neurodeploy evaluate``: PSNR/SSIM (Y channel) of the output and of the rainy input on a
     paired folder (``rainy/``, ``clean/``), whole images.
 
@@ -315,20 +354,31 @@ def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None =
         tile: a checkpoint's tile side in pixels (default 512; 0 = whole images).
         progress: ``progress(done, total)`` (images for a bundle, tiles for a checkpoint).
         tiling: a checkpoint's stitching of tiles, as in :func:`derain` (the same tiler).
+        workers: run one unit per pair on a local Ray with this many workers (CPUs);
+            cluster: on the running Ray cluster at this address (``RAY_ADDRESS`` too). Neither:
+            in this process, Ray not started.
+        out: a folder for ``units.jsonl`` (one line per finished pair) and ``summary.json``;
+            resume: skip the pairs already in ``out/units.jsonl`` (same summary as one run).
+        unit_memory_gb: memory each unit declares to Ray, in GB (default by executor).
+        units_progress: ``units_progress(stats)`` as units finish (:class:`neurodeploy.scaleout.Stats`).
     """
     import torch
 
     from neurodeploy.errors import NeurodeployError
+    from neurodeploy.scaleout import Plan
 
     tiling = tiling_mode(tiling)
-
-    if Path(source).is_dir():
+    plan = Plan.from_options(workers, cluster, out, resume, unit_memory_gb)
+    if plan.wanted:
+        result = _evaluate_units(source, data, executor, tile_side(tile), tiling, plan, units_progress)
+    elif Path(source).is_dir():
         from neurodeploy.bundle import Bundle
         from neurodeploy.quantized import evaluate_bundle
+        from neurodeploy.scaleout_units import bundle_executor
 
         torch.set_num_threads(1)
         bundle = Bundle.open(source)
-        executor = _bundle_executor(bundle, executor)
+        executor = bundle_executor(bundle, executor)
         result = evaluate_bundle(bundle, executor, data, progress=progress)
     else:
         if executor is not None:
@@ -341,8 +391,36 @@ def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None =
         torch.set_num_threads(usable_cores())
         result = evaluate_model(model, data, progress=progress, tile=tile, tiling=tiling)
         result["checkpoint"] = str(ckpt.path)
+    return _evaluation(result)
+
+
+def _evaluation(result: dict) -> Evaluation:
     return Evaluation(float(result["psnr"]), float(result["ssim"]), float(result["input_psnr"]),
                       float(result["input_ssim"]), int(result["count"]), result)
+
+
+def _evaluate_units(source, data, executor, tile, tiling, plan, units_progress) -> dict:
+    """evaluate with one unit per pair; the result is the in-process one plus ``scale_out`` stats."""
+    from neurodeploy.bundle_format import write_json_atomic
+    from neurodeploy.models.data import find_pairs
+    from neurodeploy.models.evaluate import summarise_rows
+    from neurodeploy.quantized import evaluation_summary
+    from neurodeploy.scaleout import Unit, Work, run_units
+
+    path, executor = _source(source, executor)
+    pairs = find_pairs(data)
+    units = [Unit(p.name, {"rainy": p.rainy, "clean": p.clean}, {"name": p.name}) for p in pairs]
+    settings = {"executor": executor} if path.is_dir() else {"tile": tile, "tiling": tiling}
+    results, stats = run_units(Work("evaluate", path, settings), units, plan, units_progress, executor)
+    rows = [results[u.key] for u in units]
+    if path.is_dir():
+        result = evaluation_summary(path, executor, data, rows)
+    else:
+        result = {"data": str(data), **summarise_rows(rows), "checkpoint": str(path)}
+    result["scale_out"] = stats.to_dict()
+    if plan.out is not None:
+        write_json_atomic(plan.out / "summary.json", result)
+    return result
 
 
 def import_checkpoint(architecture: str, source: "str | Path", out: "str | Path", *, preset: str | None = None,

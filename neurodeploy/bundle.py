@@ -263,7 +263,8 @@ def describe(manifest: dict[str, Any], out: Path) -> list[str]:
 
 def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi",
                         size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
-                        calib: str | Path | None = None) -> dict[str, Any]:
+                        calib: str | Path | None = None, calib_images: int | None = None,
+                        calib_percentile: float | None = None) -> dict[str, Any]:
     """Load -> export -> lower, and write the bundle ``out`` atomically. Returns the manifest.
 
     Args:
@@ -273,6 +274,9 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
         size: input image (H, W) in pixels; default: the architecture's default size.
         quantize: ``none`` (float parameters) or ``int`` (post-training quantization to Loihi 2
             integers, calibrated on ``calib``: a folder of images or a paired folder's rainy/).
+        calib_images: use the first this many calibration images (by name; default and at most
+            :data:`neurodeploy.quantized.CALIB_LIMIT`); calib_percentile: ranges from this
+            percentile of |x| (0 < q <= 100) instead of the maximum.
     """
     from neurodeploy import quantized
     from neurodeploy.targets.loihi.lower import lower_graph
@@ -288,7 +292,12 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
         raise NeurodeployError(f"--size needs two positive numbers H W, got {size}")
     if quantize not in quantized.QUANTIZE_MODES:
         raise NeurodeployError(f"unknown --quantize '{quantize}'; choose one of: {', '.join(quantized.QUANTIZE_MODES)}")
-    crops = quantized.check_calibration(calib, size) if quantize == "int" else None
+    if calib_images is not None and not 1 <= calib_images <= quantized.CALIB_LIMIT:
+        raise NeurodeployError(f"calibration images: 1 to {quantized.CALIB_LIMIT}, not {calib_images}")
+    if calib_percentile is not None and not 0 < calib_percentile <= 100:
+        raise NeurodeployError(f"a calibration percentile lies in (0, 100], not {calib_percentile}")
+    crops = (quantized.check_calibration(calib, size, calib_images or quantized.CALIB_LIMIT)
+             if quantize == "int" else None)
     progress.step("exporting the graph")
     g = DeployGraph.from_nir(export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config))
     memory.check_export(g.info.shapes, g.info.t_steps, crops is not None, size)  # shapes only so far: nothing big yet
@@ -308,7 +317,7 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
         if not info.neuron_form and any(g.kind(n) == "lif" and info.side.get(n) == "chip" for n in g.order):
             raise NeurodeployError(f"cannot quantize: the neuron form pass failed ({lowering.get('reason')})")
         progress.step(f"calibrating on {len(crops)} crop(s)")
-        ranges, qreport = quantized.quantize_deploy_graph(g, crops)
+        ranges, qreport = quantized.quantize_deploy_graph(g, crops, calib_percentile)
 
     with staged_dir(out) as tmp:
         progress.step("writing graph.nir and chip.nir")
@@ -327,7 +336,7 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
             np.savez_compressed(tmp / PARAMS, **params_arrays(g))
             files.append(PARAMS)
             totals = quantized.measure(tmp, summarize(g, part), g, crops, qreport)
-            quant_summary = quantized.manifest_summary(g, ranges, qreport, totals)
+            quant_summary = quantized.manifest_summary(g, ranges, qreport, totals, calib_percentile)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,

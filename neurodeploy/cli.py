@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from neurodeploy import __version__
+from neurodeploy import __version__, cli_scale
 from neurodeploy.cli_args import list_option_caps, size_pair, spread_values
 from neurodeploy.errors import LavaMissing, NeurodeployError
 from neurodeploy.targets import EXECUTORS
@@ -153,6 +153,11 @@ def validate_cmd(
                                                help="Write both runs' spikes and membrane potentials per layer as "
                                                     ".npy files in DIR (EXECUTOR/LAYER.spikes.npy, "
                                                     "EXECUTOR/LAYER.v.npy; shape (N, T, ...))."),
+    workers: Optional[int] = cli_scale.WORKERS,
+    cluster: Optional[str] = cli_scale.CLUSTER,
+    out: Optional[Path] = cli_scale.OUT,
+    resume: bool = cli_scale.RESUME,
+    unit_memory: Optional[float] = cli_scale.UNIT_MEMORY,
 ) -> None:
     """Run the bundle on one executor and a reference (default torch-float64); compare layer by layer.
 
@@ -164,12 +169,21 @@ def validate_cmd(
     from neurodeploy.validation import validate_bundle
 
     unkept: list[str] = []  # validation.json in a read-only or full bundle: said after the verdict
+    plan = cli_scale.plan(workers, cluster, out, resume, unit_memory)
     opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
-    with _image_progress() as progress:
-        verdict = validate_bundle(opened, images=image or None, executor=executor, reference=against,
-                                  min_agreement_pct=min_agreement, min_psnr_db=min_psnr, min_ssim=min_ssim,
-                                  truth=truth or None, progress=progress, input_file=input_file,
-                                  warn=unkept.append, min_activity=min_activity, save_traces=save_traces)
+    run = dict(images=image or None, executor=executor, reference=against, min_agreement_pct=min_agreement,
+               min_psnr_db=min_psnr, min_ssim=min_ssim, truth=truth or None, input_file=input_file,
+               warn=unkept.append, min_activity=min_activity)
+    if plan.wanted:
+        if save_traces is not None:
+            raise NeurodeployError("--save-traces keeps the traces of one process's run; drop it with "
+                                   "--workers/--cluster/--out")
+        with cli_scale.units_bar(f"validate {bundle}", out) as bar:
+            verdict = validate_bundle(opened, **run, plan=plan, units_progress=bar.update)
+        bar.table(verdict["executor"])
+    else:
+        with _image_progress() as progress:
+            verdict = validate_bundle(opened, **run, progress=progress, save_traces=save_traces)
     _say_default_executor(opened, executor)  # after the run: an error stays one line
     _say_how_images_fit(opened, image or None)
     record = verdict.get("input") or {}
@@ -420,6 +434,58 @@ def inspect_cmd(
         for node, hint in part["host_nodes"].items():
             if hint:
                 console.print(f"  host {node}: {hint}")
+
+
+@app.command("sweep")
+def sweep_cmd(
+    source: str = typer.Argument(..., help="A model's bundle folder (its model.pt and size), a checkpoint .pt file "
+                                           "or a shipped name."),
+    data: Path = typer.Option(..., "--data", help="Paired folder (rainy/ + clean/) each setting is evaluated on "
+                                                  "(whole images, integer emulator)."),
+    calib: Path = typer.Option(..., "--calib", metavar="DIR", help="Calibration images (a folder, or a paired "
+                                                                   "folder's rainy/), as export --calib."),
+    out: Path = typer.Option(..., "--out", metavar="DIR", help="Folder for units.jsonl, summary.json, "
+                                                              "bundles/SETTING and best/ (the best setting's bundle)."),
+    calib_images: Optional[List[int]] = typer.Option(None, "--calib-images", metavar="N...",
+                                                     help="Calibration set sizes to try (the first N images by name), "
+                                                          "e.g. --calib-images 4 16 (default: 4 16; 16 is export's)."),
+    ranges: Optional[List[str]] = typer.Option(None, "--range", metavar="RANGE...",
+                                               help="How a layer's range is taken from the calibration values: max "
+                                                    "(export's) or percentile:Q, e.g. --range max percentile:99.99 "
+                                                    "(the default)."),
+    size: Optional[List[int]] = typer.Option(None, "--size", metavar="H W", help="Export size in pixels, e.g. --size 64 64 (default: "
+                                             "the bundle's, or the architecture's)."),
+    workers: Optional[int] = cli_scale.WORKERS,
+    cluster: Optional[str] = cli_scale.CLUSTER,
+    resume: bool = cli_scale.RESUME,
+    unit_memory: Optional[float] = cli_scale.UNIT_MEMORY,
+    as_json: bool = typer.Option(False, "--json", help="Print summary.json."),
+) -> None:
+    """Sweep post-training quantization settings: export + emulator evaluation per setting, one
+    unit each (on Ray with --workers/--cluster); a table of PSNR/SSIM cost against float, the best
+    setting's bundle in OUT/best."""
+    from neurodeploy.sweep import run_sweep
+
+    plan = cli_scale.plan(workers, cluster, out, resume, unit_memory)
+    with cli_scale.units_bar(f"sweep {source}", out) as units:
+        summary = run_sweep(source, data, calib, calib_images or [4, 16], ranges or ["max", "percentile:99.99"], out,
+                            plan, size=size_pair(size), units_progress=units.update)
+    units.table("emulator")
+    if as_json:
+        _print_json(summary)
+        return
+    table = Table(title=f"PTQ sweep of {source} on {data} (float: PSNR {summary['float']['psnr']:.2f} dB, "
+                        f"SSIM {summary['float']['ssim']:.4f}; Y channel)")
+    for col in ("setting", "calib images", "range", "PSNR dB", "SSIM", "PSNR cost dB", "SSIM cost"):
+        table.add_column(col, justify="left" if col in ("setting", "range") else "right")
+    for r in summary["settings"]:
+        how = "max" if r["range"] == "max" else f"percentile {r['percentile']:g}"
+        name = r["label"] + (" (export's default)" if r["default"] else "") + (" best" if r["label"] == summary["best"] else "")
+        table.add_row(name, str(r["calib_images"]), how, f"{r['psnr']:.2f}", f"{r['ssim']:.4f}",
+                      f"{r['psnr_cost_db']:+.3f}", f"{r['ssim_cost']:+.4f}",
+                      style="bold" if r["label"] == summary["best"] else "")
+    console.print(table)
+    console.print(f"best: {summary['best']} -> {summary['best_bundle']}", soft_wrap=True, highlight=False)
 
 
 def _register_extensions() -> None:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from neurodeploy import cli_scale
 from neurodeploy.cli_args import size_pair
 from neurodeploy.errors import NeurodeployError, UnknownArchitecture
 
@@ -230,15 +231,32 @@ def derain_cmd(
     executor: Optional[str] = typer.Option(None, "--executor",
                                            help="For a bundle: the executor that derains (emulator: the integer model "
                                                 "of a --quantize int bundle, the default for one; else torch)."),
+    workers: Optional[int] = cli_scale.WORKERS,
+    cluster: Optional[str] = cli_scale.CLUSTER,
+    resume: bool = typer.Option(False, "--resume", help="Skip the photos already in --out's units.jsonl (an "
+                                                        "interrupted --workers/--cluster run)."),
+    unit_memory: Optional[float] = cli_scale.UNIT_MEMORY,
 ) -> None:
     """Derain images of any size and write them to --out (same names, bit depth and mode).
 
     Every input is read in full before anything is written; outputs appear in --out only
     when all are done (other files already in --out are kept, same names are replaced).
+    With --workers/--cluster/--resume, one unit per photo: each photo appears in --out (whole,
+    by one rename) as it finishes, with its line in --out/units.jsonl.
     """
     from neurodeploy.api import derain, tile_side, tiling_mode
 
     tile_side(tile), tiling_mode(tiling)  # checked before the bar starts: an error stays one line
+    plan = cli_scale.plan(workers, cluster, out if (workers or cluster or resume) else None, resume, unit_memory)
+    if plan.on_ray or resume:
+        with cli_scale.units_bar("derain", out) as units:
+            done = derain(checkpoint, images, out, executor=executor, tile=tile, tiling=tiling, workers=workers,
+                          cluster=cluster, resume=resume, unit_memory_gb=unit_memory, units_progress=units.update,
+                          note=lambda line: units.bar.console.print(f"note: {line}"))
+        units.table(done.executor)
+        for path in done.files:
+            console.print(f"wrote {path}")
+        return
     bar = _LazyBar("derain", f"{len(images)} image(s), tiles")  # starts after the inputs were checked
     with bar:
         done = derain(checkpoint, images, out, executor=executor, tile=tile, tiling=tiling, progress=bar.update,
@@ -256,15 +274,27 @@ def evaluate_cmd(
                                            help="For a bundle: the executor to run (emulator: the integer model of a "
                                                 "--quantize int bundle; default emulator when quantized, else torch)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (means: psnr, ssim, input_psnr, input_ssim)."),
+    workers: Optional[int] = cli_scale.WORKERS,
+    cluster: Optional[str] = cli_scale.CLUSTER,
+    out: Optional[Path] = cli_scale.OUT,
+    resume: bool = cli_scale.RESUME,
+    unit_memory: Optional[float] = cli_scale.UNIT_MEMORY,
 ) -> None:
     """PSNR/SSIM on the Y channel (papers' convention) of the output and of the rainy input; whole images."""
     from neurodeploy.api import evaluate, tiling_mode
 
     tiling_mode(tiling)  # before the bar: an error stays one line
     is_bundle = Path(checkpoint).is_dir()
-    with _LazyBar(f"evaluate ({executor or 'bundle'})" if is_bundle else f"evaluate {checkpoint}",
-                  "" if is_bundle else "tiles") as bar:
-        result = evaluate(checkpoint, data, executor=executor, tile=tile, tiling=tiling, progress=bar.update).data
+    scale = dict(workers=workers, cluster=cluster, out=out, resume=resume, unit_memory_gb=unit_memory)
+    if cli_scale.plan(workers, cluster, out, resume, unit_memory).wanted:
+        with cli_scale.units_bar(f"evaluate {checkpoint}", out) as units:
+            result = evaluate(checkpoint, data, executor=executor, tile=tile, tiling=tiling, **scale,
+                              units_progress=units.update).data
+        units.table(result.get("executor"))
+    else:
+        with _LazyBar(f"evaluate ({executor or 'bundle'})" if is_bundle else f"evaluate {checkpoint}",
+                      "" if is_bundle else "tiles") as bar:
+            result = evaluate(checkpoint, data, executor=executor, tile=tile, tiling=tiling, progress=bar.update).data
     title = (f"{checkpoint} ({result.get('executor', executor)}) on {data} (Y channel, BT.601)" if is_bundle
              else f"{Path(result['checkpoint']).stem} on {data} (Y channel, BT.601)")
     if as_json:

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 #: Seconds the CLI process has to clean up after a signal before the watchdog ends it
 #: (kept under the 5 s within which every Lava process must be gone).
@@ -159,8 +159,28 @@ def say_and_exit(line: str, code: int) -> None:
     os._exit(code)
 
 
+_kept: "Callable[[], str | None] | None" = None  # what an interrupted command keeps, if anything
+
+
 def interrupted_line() -> str:
-    return "interrupted; nothing written"
+    """The one line of an interrupt: what was kept (a scaled-out run's finished units), else nothing."""
+    kept = _kept() if _kept is not None else None
+    return f"interrupted; {kept}" if kept else "interrupted; nothing written"
+
+
+@contextmanager
+def keeping(say: "Callable[[], str | None]") -> Iterator[None]:
+    """While the block runs, an interrupt's line says ``say()`` (e.g. "3 of 11 units kept in ...")."""
+    global _kept
+    _kept = say
+    try:
+        yield
+    except BaseException:
+        # the line is printed after the block has been left: keep what it says at this moment
+        line = say()
+        _kept = lambda: line  # noqa: E731
+        raise
+    _kept = None
 
 
 def _handler(signum, frame) -> None:
@@ -214,7 +234,8 @@ def handling(restore: bool = True) -> Iterator[None]:
         yield
         return
     previous = {s: signal.getsignal(s) for s in SIGNALS}
-    _main_pid, _received, _redeliver, _said = os.getpid(), None, False, threading.Lock()
+    global _kept
+    _main_pid, _received, _redeliver, _said, _kept = os.getpid(), None, False, threading.Lock(), None
     _swallowed.clear()
     _previous_unraisable, sys.unraisablehook = sys.unraisablehook, _unraisable
     for s in SIGNALS:

@@ -35,11 +35,13 @@ def check_calibration(calib: str | Path | None, size: tuple[int, int], limit: in
     return crops
 
 
-def quantize_deploy_graph(g: DeployGraph, crops: np.ndarray) -> tuple[CalibrationRanges, dict[str, dict[str, Any]]]:
-    """Calibrate the float graph on ``crops`` and quantize ``g`` in place; the static per-layer report."""
+def quantize_deploy_graph(g: DeployGraph, crops: np.ndarray, percentile: float | None = None,
+                          ) -> tuple[CalibrationRanges, dict[str, dict[str, Any]]]:
+    """Calibrate the float graph on ``crops`` and quantize ``g`` in place; the static per-layer report.
+    ``percentile``: ranges from that percentile of |x| instead of the maximum (:func:`calibrate`)."""
     from neurodeploy.targets.emulator import calibrate
 
-    ranges = calibrate(g, crops)
+    ranges = calibrate(g, crops, percentile=percentile)
     return ranges, quantize_graph(g, ranges)
 
 
@@ -78,9 +80,14 @@ def measure(bundle_dir: Path, partition: dict, g: DeployGraph, crops: np.ndarray
             "saturated_values": int(sum(v for c in saturated.values() for v in c.values()))}
 
 
-def manifest_summary(g: DeployGraph, ranges: CalibrationRanges, report: dict, totals: dict) -> dict[str, Any]:
+def manifest_summary(g: DeployGraph, ranges: CalibrationRanges, report: dict, totals: dict,
+                     percentile: float | None = None) -> dict[str, Any]:
     out = summary(g, ranges, report)
     out.update(totals)
+    out["calibration"] = {"images": ranges.images, "range": "max" if percentile is None else "percentile",
+                          "percentile": percentile}
+    if percentile is not None:
+        out["method"] = f"post-training quantization (per-layer scales from the {percentile:g}th percentile of |x|)"
     out["params"] = "params.npz"
     return out
 
@@ -90,27 +97,47 @@ def evaluate_bundle(bundle, executor: str, data: str | Path,
     """PSNR/SSIM (Y, BT.601) of ``executor``'s output on every pair of the paired folder
     ``data``, each image whole at its own size; also the rainy input's. Means over images.
     ``bundle``: an opened :class:`neurodeploy.bundle.Bundle`."""
-    import torch
-
-    from neurodeploy.metrics import psnr_y, ssim_y
-    from neurodeploy.models.data import find_pairs, load_image
-    from neurodeploy.targets import make_executor
+    from neurodeploy.models.data import find_pairs
 
     pairs = find_pairs(data)
+    runner = pair_scorer(bundle, executor)
+    rows = []
+    for i, pair in enumerate(pairs):
+        rows.append(runner(pair.name, pair.rainy, pair.clean))
+        if progress:
+            progress(i + 1, len(pairs))
+    return evaluation_summary(bundle.path, executor, data, rows)
+
+
+def pair_scorer(bundle, executor: str) -> Callable[[str, Path, Path], dict[str, Any]]:
+    """``score(name, rainy file, clean file) -> row``: ``executor`` on the whole rainy image, scored
+    against the clean one (``psnr``, ``ssim``, ``input_psnr``, ``input_ssim``, ``size`` [H, W]
+    in pixels, ``run_s`` seconds)."""
+    import torch
+
+    from neurodeploy.models.data import load_image
+    from neurodeploy.models.evaluate import score_row
+    from neurodeploy.targets import make_executor
+
     runner = make_executor(executor, bundle)
     if hasattr(runner, "record_layers"):
         runner.record_layers = False  # scores need the output only
-    rows, seconds = [], 0.0
-    for i, pair in enumerate(pairs):
-        rainy, clean = load_image(pair.rainy), load_image(pair.clean)
+
+    def score(name: str, rainy_file: Path, clean_file: Path) -> dict[str, Any]:
+        rainy, clean = load_image(rainy_file), load_image(clean_file)
         trace: Trace = runner.run(rainy.numpy()[None].astype(np.float64))[0]
-        seconds += float(trace.meta.get("run_s", 0.0))
         out = torch.as_tensor(np.clip(trace.output, 0, 1), dtype=torch.float32)
-        rows.append({"name": pair.name, "psnr": psnr_y(out, clean), "ssim": ssim_y(out, clean),
-                     "input_psnr": psnr_y(rainy, clean), "input_ssim": ssim_y(rainy, clean),
-                     "size": list(rainy.shape[1:]), "run_s": float(trace.meta.get("run_s", 0.0))})
-        if progress:
-            progress(i + 1, len(pairs))
-    mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "input_psnr", "input_ssim")}
-    return {"bundle": str(bundle.path), "executor": executor, "data": str(data), "count": len(rows), **mean,
-            "run_s_per_image": seconds / len(rows), "images": rows}
+        return {**score_row(name, out, rainy, clean), "size": list(rainy.shape[1:]),
+                "run_s": float(trace.meta.get("run_s", 0.0))}
+
+    return score
+
+
+def evaluation_summary(bundle_path: Path, executor: str, data: str | Path, rows: list[dict]) -> dict[str, Any]:
+    """``evaluate``'s result from its rows, in the pairs' order (means over images)."""
+    from neurodeploy.models.evaluate import summarise_rows
+
+    summary = summarise_rows(rows)
+    return {"bundle": str(bundle_path), "executor": executor, "data": str(data), "count": summary["count"],
+            **{k: summary[k] for k in ("psnr", "ssim", "input_psnr", "input_ssim")},
+            "run_s_per_image": sum(r["run_s"] for r in rows) / len(rows), "images": rows}

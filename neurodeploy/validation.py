@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from neurodeploy.scaleout import Plan, Stats
 
 
 from neurodeploy.bundle import Bundle, BundleInputs
@@ -19,6 +22,7 @@ from neurodeploy.images import expand_images, load_inputs
 from neurodeploy.targets import make_executor, most_faithful
 from neurodeploy.trace import Trace
 from neurodeploy.verify import verdict
+from neurodeploy.bundle_format import write_json_atomic
 from neurodeploy.writable import write_json_kept
 
 #: Executors that stream many images through one run (one run for all images is much faster).
@@ -95,7 +99,8 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
                     reference: str | None = None, min_agreement_pct: float = 100.0,
                     min_psnr_db: float = 60.0, min_ssim: float | None = None, truth: list[Path] | None = None,
                     progress: Progress | None = None, input_file: Path | None = None,
-                    warn: Callable[[str], None] | None = None, min_activity: float | None = None,
+                    warn: Callable[[str], None] | None = None, plan: "Plan | None" = None,
+                    units_progress: "Callable[[Stats], None] | None" = None, min_activity: float | None = None,
                     save_traces: Path | None = None) -> dict:
     """Run ``executor`` and ``reference`` on the inputs; write and return the verdict (``validation.json``).
 
@@ -114,10 +119,22 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
         progress: called as ``progress(executor, done, total)`` while images run.
         warn: told in one line when ``validation.json`` cannot be written (a read-only or full
             bundle); the verdict is returned all the same (default: a Python warning).
+        plan: run each image as a unit (:mod:`neurodeploy.scaleout`: on Ray, into ``units.jsonl``,
+            resumable); the verdict is the in-process one, with ``scale_out`` stats added;
+            units_progress: told the stats as units finish.
         min_activity: spikes per neuron per step every spiking layer must reach in one of the runs
             (:func:`neurodeploy.verify.verdict`); a run where every spiking layer is silent fails anyway.
-        save_traces: a folder to write both runs' spikes and membranes to (:func:`save_traces`).
+        save_traces: a folder to write both runs' spikes and membranes to (:func:`write_traces`).
     """
+    if plan is not None and plan.wanted:
+        bundle = path if isinstance(path, Bundle) else Bundle.open(path)
+        result = _validate_units(bundle, images, executor or most_faithful(bundle),
+                                 reference or bundle.default_reference, truth, plan, units_progress,
+                                 (min_agreement_pct, min_psnr_db, min_ssim, min_activity))
+        _keep(bundle, result, warn)
+        if plan.out is not None:
+            write_json_atomic(plan.out / "summary.json", result)
+        return result
     bundle = path if isinstance(path, Bundle) else Bundle.open(path)  # the CLI passes it opened
     executor = executor or most_faithful(bundle)
     reference = reference or bundle.default_reference
@@ -138,14 +155,62 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
                      min_activity).to_dict()
     if save_traces is not None:
         result["saved_traces"] = str(write_traces(Path(save_traces), {executor: run_traces, reference: ref_traces}))
-    result["validated_utc"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     result["run_s"] = {reference: sum(t.meta.get("run_s", 0.0) for t in ref_traces),
                        executor: sum(t.meta.get("run_s", 0.0) for t in run_traces)}
     result.update(bundle.run_facts(inputs))
     if result.get("first_divergence") is not None:
         result["first_divergence"] = dict(result["first_divergence"])
+    _keep(bundle, result, warn)
+    return result
+
+
+def _keep(bundle: Bundle, result: dict, warn: Callable[[str], None] | None) -> None:
+    """``validation.json``: this verdict at the top level and under its executor's entry (with the time)."""
+    result["validated_utc"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     target = bundle.path / "validation.json"
     entries = _previous_entries(target)
-    entries[executor] = result
+    entries[result["executor"]] = result
     write_json_kept(target, {**result, "executors": entries}, warn)
+
+
+def _validate_units(bundle: Bundle, images: list[Path] | None, executor: str, reference: str,
+                    truth: list[Path] | None, plan: "Plan", units_progress, thresholds: tuple) -> dict:
+    """:func:`validate_bundle` with one unit per image: each compared where it ran, the
+    comparisons combined here in the images' order (:func:`neurodeploy.verify.combine`)."""
+    import numpy as np
+
+    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.images import DEFAULT_IMAGE
+    from neurodeploy.scaleout import Unit, Work, run_units
+    from neurodeploy.verify import combine, comparison_from_json
+
+    if bundle.is_nir:
+        raise NeurodeployError(f"{bundle.path} is a bundle of a .nir file: its samples run as one batch; validate "
+                               "it without --workers/--cluster/--out")
+    paths = expand_images(images) if images else [Path(DEFAULT_IMAGE)]
+    bundle.inputs(paths)  # every image read and fitted here first: a bad one is refused before any unit runs
+    clean_paths = expand_images(truth) if truth else None
+    if clean_paths is not None and len(clean_paths) != len(paths):
+        raise InputImageError(f"--truth gives {len(clean_paths)} clean image(s) for {len(paths)} input(s); "
+                              "pass one clean image per --image, in the same order")
+    for name in dict.fromkeys((executor, reference)):
+        make_executor(name, bundle)  # one that cannot run here fails fast, in one line, before any unit
+    units = [Unit(f"{i}:{p}", {"image": p, **({"truth": clean_paths[i]} if clean_paths else {})}, {"name": p.name})
+             for i, p in enumerate(paths)]
+    work = Work("validate", bundle.path, {"executor": executor, "reference": reference})
+    results, stats = run_units(work, units, plan, units_progress, executor)
+    rows = [results[u.key] for u in units]
+    min_agreement_pct, min_psnr_db, min_ssim, min_activity = thresholds
+    scores = None
+    if clean_paths:
+        scores = {}
+        for who in ("reference", "executor"):
+            ssims = [r["truth"][who]["ssim_y"] for r in rows if r["truth"][who]["ssim_y"] is not None]
+            scores[who] = {"psnr_y_db": float(np.mean([r["truth"][who]["psnr_y_db"] for r in rows])),
+                           "ssim_y": float(np.mean(ssims)) if ssims else None}
+    result = combine([comparison_from_json(r["comparison"]) for r in rows], reference, executor,
+                     [u.params["name"] for u in units], min_agreement_pct, min_psnr_db, min_ssim, scores,
+                     min_activity).to_dict()
+    result["run_s"] = {name: sum(r["run_s"][name] for r in rows) for name in (reference, executor)}
+    result["scale_out"] = stats.to_dict()
     return result

@@ -174,6 +174,33 @@ def verdict(references: list[Trace], others: list[Trace], images: list[str],
     and every event layer's busier run at ``min_activity`` events per neuron per step or more.
     ``clean``: ground truth ``(N, 3, H, W)``, scored only."""
     comparisons = [compare(r, o, name) for r, o, name in zip(references, others, images)]
+    truth = None
+    if clean is not None:
+        truth = {"reference": truth_scores(references, clean), "executor": truth_scores(others, clean)}
+    return combine(comparisons, references[0].executor, others[0].executor, images, min_agreement_pct, min_psnr_db,
+                   min_ssim, truth, min_activity)
+
+
+def comparison_to_json(c: Comparison) -> dict:
+    """A :class:`Comparison` as JSON (a scaled-out unit's result; :func:`comparison_from_json` reads it back)."""
+    return asdict(c)
+
+
+def comparison_from_json(d: dict) -> Comparison:
+    """The :class:`Comparison` :func:`comparison_to_json` wrote (floats round-trip exactly through JSON)."""
+    first = Divergence(**d["first_divergence"]) if d.get("first_divergence") else None
+    return Comparison({k: tuple(v) for k, v in d["layers"].items()}, first, d["output_psnr_db"],
+                      d["output_max_abs_diff"], {k: [tuple(x) for x in v] for k, v in d["per_step"].items()},
+                      {k: tuple(v) for k, v in d["rates"].items()}, {k: tuple(v) for k, v in d["real_error"].items()},
+                      d.get("output_ssim"), {k: tuple(v) for k, v in (d.get("events") or {}).items()},
+                      {k: tuple(v) for k, v in (d.get("membrane_error") or {}).items()})
+
+
+def combine(comparisons: list[Comparison], reference: str, executor: str, images: list[str],
+            min_agreement_pct: float = 100.0, min_psnr_db: float = 60.0, min_ssim: float | None = None,
+            truth: dict | None = None, min_activity: float | None = None) -> Verdict:
+    """The verdict over images compared one by one (in this order, wherever each was compared):
+    what :func:`verdict` decides. ``truth``: executor/reference -> mean scores against ground truth."""
     totals: dict[str, list[int]] = {}
     for c in comparisons:
         for name, (eq, n) in c.layers.items():
@@ -217,14 +244,11 @@ def verdict(references: list[Trace], others: list[Trace], images: list[str],
     for name in comparisons[0].membrane_error:
         errs = [c.membrane_error[name] for c in comparisons if name in c.membrane_error]
         membranes[name] = {"max_abs": max(e[0] for e in errs), "rms": float(np.sqrt(np.mean([e[1] for e in errs])))}
-    truth = None
-    if clean is not None:
-        truth = {"reference": truth_scores(references, clean), "executor": truth_scores(others, clean)}
     per_image = [{"image": name, "output_psnr_db": c.output_psnr_db, "output_ssim": c.output_ssim,
                   "min_agreement_pct": min((100.0 * eq / n for eq, n in c.layers.values()), default=100.0),
                   "first_divergence": asdict(c.first_divergence) if c.first_divergence else None}
                  for name, c in zip(images, comparisons)]
-    return Verdict(references[0].executor, others[0].executor, list(images), layers, first, float(worst_psnr),
+    return Verdict(reference, executor, list(images), layers, first, float(worst_psnr),
                    max(c.output_max_abs_diff for c in comparisons), min_agreement_pct, min_psnr_db, bool(passed),
                    per_step, rates, real, worst_ssim, min_ssim, truth, per_image, spike_counts, silent, min_activity,
                    inactive, membranes)

@@ -38,6 +38,7 @@ of the network's downsampling factor, and the output cropped back (as the models
 from __future__ import annotations
 
 import functools
+import math
 import time
 from pathlib import Path
 
@@ -607,9 +608,24 @@ class SequenceEmulator:
 
 
 # ------------------------------------------------------------------ calibration (float graph)
-def calibrate(g: DeployGraph, images: np.ndarray, batch: int = 4) -> CalibrationRanges:
+def _magnitude(x: torch.Tensor, percentile: float | None) -> float:
+    """max |x|, or its ``percentile``-th percentile (the k-th smallest, k = ceil(q/100 * n))."""
+    if not x.numel():
+        return 0.0
+    a = x.detach().abs().reshape(-1)
+    if percentile is None or percentile >= 100:
+        return float(a.max())
+    k = max(1, math.ceil(percentile / 100.0 * a.numel()))
+    return float(torch.kthvalue(a, k).values)
+
+
+def calibrate(g: DeployGraph, images: np.ndarray, batch: int = 4, percentile: float | None = None) -> CalibrationRanges:
     """Run the float graph (graph.nir with its host blocks, torch float64) on ``images``
-    ``(N, C, H, W)`` at the export size and record the ranges PTQ needs (model units)."""
+    ``(N, C, H, W)`` at the export size and record the ranges PTQ needs (model units).
+
+    ``percentile`` (0 < q <= 100): a range is the largest, over batches of ``batch`` crops, of
+    the q-th percentile of ``|x|`` in the batch instead of its maximum, so that rare outliers
+    do not widen the scale (the values above it then saturate). None: the maximum."""
     from neurodeploy.targets.nir_torch import eval_node
 
     blocks = {n: nd.host_module(node, torch.float64) for n, node in g.nodes.items() if isinstance(node, nd.HostBlock)}
@@ -617,7 +633,7 @@ def calibrate(g: DeployGraph, images: np.ndarray, batch: int = 4) -> Calibration
     feeds_chip = {s for s, d in g.edges if g.info.side.get(d) == "chip"}
 
     def peak(table: dict, name: str, x: torch.Tensor) -> None:
-        table[name] = max(table.get(name, 0.0), float(x.abs().max()) if x.numel() else 0.0)
+        table[name] = max(table.get(name, 0.0), _magnitude(x, percentile))
 
     with torch.no_grad():
         for start in range(0, len(images), batch):
