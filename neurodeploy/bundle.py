@@ -145,15 +145,16 @@ class Bundle:
                truth: list[Path] | None = None) -> BundleInputs:
         """The inputs the CLI's options name: ``images`` (files or folders; default the shipped
         rainy photo) centre-cropped to a model bundle's input, or ``input_file`` (``.npy``,
-        ``(T, ...)`` or ``(T, N, ...)``; default 100 steps of seeded random spikes) for a ``.nir``
-        file's bundle. ``truth`` is only checked here: a ``.nir`` file's bundle takes none."""
+        ``(T, ...)`` or ``(T, N, ...)``; default seeded random spikes, :func:`~neurodeploy.nir_bundle.default_input`)
+        for a ``.nir`` file's bundle. ``truth`` is only checked here: a ``.nir`` file's bundle takes none."""
         if self.is_nir:
-            from neurodeploy.nir_bundle import load_input
+            from neurodeploy.nir_bundle import default_input, load_input
 
             if images or truth:
                 raise NeurodeployError(f"{self.path} is a bundle of a .nir file: it takes --input FILE.npy (T, ...), "
                                        "not --image/--truth")
-            x, record = load_input(input_file, self.manifest["input_shape"])
+            x, record = (load_input(input_file, self.manifest["input_shape"]) if input_file is not None
+                         else default_input(self.deploy_graph, self.manifest["input_shape"]))
             return BundleInputs(x, [f"sample {i}" for i in range(x.shape[1])], record, sequences=True)
         if input_file is not None:
             raise NeurodeployError("--input FILE.npy is for bundles of .nir files; a model bundle takes --image")

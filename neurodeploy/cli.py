@@ -143,7 +143,16 @@ def validate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
     input_file: Optional[Path] = typer.Option(None, "--input", metavar="FILE.npy",
                                               help="A bundle of a .nir file: its input, shape (T, ...) or (T, N, ...) "
-                                                   "(default: 100 steps of seeded random spikes at 10 %)."),
+                                                   "(default: seeded random spikes, 100 steps at 10 %, longer and "
+                                                   "denser until every spiking layer fires in the reference)."),
+    min_activity: Optional[float] = typer.Option(None, "--min-activity", metavar="RATE",
+                                                 help="Spikes per neuron per step every spiking layer must reach "
+                                                      "in one of the two runs (default: only a run in which every "
+                                                      "spiking layer is silent fails)."),
+    save_traces: Optional[Path] = typer.Option(None, "--save-traces", metavar="DIR",
+                                               help="Write both runs' spikes and membrane potentials per layer as "
+                                                    ".npy files in DIR (EXECUTOR/LAYER.spikes.npy, "
+                                                    "EXECUTOR/LAYER.v.npy; shape (N, T, ...))."),
     workers: Optional[int] = cli_scale.WORKERS,
     cluster: Optional[str] = cli_scale.CLUSTER,
     out: Optional[Path] = cli_scale.OUT,
@@ -164,16 +173,24 @@ def validate_cmd(
     opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
     run = dict(images=image or None, executor=executor, reference=against, min_agreement_pct=min_agreement,
                min_psnr_db=min_psnr, min_ssim=min_ssim, truth=truth or None, input_file=input_file,
-               warn=unkept.append)
+               warn=unkept.append, min_activity=min_activity)
     if plan.wanted:
+        if save_traces is not None:
+            raise NeurodeployError("--save-traces keeps the traces of one process's run; drop it with "
+                                   "--workers/--cluster/--out")
         with cli_scale.units_bar(f"validate {bundle}", out) as bar:
             verdict = validate_bundle(opened, **run, plan=plan, units_progress=bar.update)
         bar.table(verdict["executor"])
     else:
         with _image_progress() as progress:
-            verdict = validate_bundle(opened, **run, progress=progress)
+            verdict = validate_bundle(opened, **run, progress=progress, save_traces=save_traces)
     _say_default_executor(opened, executor)  # after the run: an error stays one line
     _say_how_images_fit(opened, image or None)
+    record = verdict.get("input") or {}
+    if record.get("never_fired"):
+        _warn_line(f"on the default input ({record['t_steps']} steps of random spikes at {record['rate']:.0%}) these "
+                   f"layers never fired in {verdict['reference']}: {', '.join(record['never_fired'])}; give --input "
+                   "FILE.npy that drives them")
     if as_json:
         _print_json(verdict)
     else:
@@ -258,10 +275,31 @@ def _print_verdict(verdict: dict) -> None:
     table = Table(title=f"{verdict['executor']} vs {verdict['reference']}")
     table.add_column("layer")
     table.add_column("spike agreement %", justify="right")
+    counts = verdict.get("spike_counts") or {}
+    silent, inactive = set(verdict.get("silent_layers") or ()), set(verdict.get("inactive_layers") or ())
+    for col in ("spikes " + verdict["reference"], "spikes " + verdict["executor"], "ratio"):
+        table.add_column(col, justify="right")
     for name, pct in verdict["layers"].items():
-        style = "" if pct >= verdict["min_agreement_pct"] else "red"
-        table.add_row(name, f"{pct:.4f}", style=style)
+        style = "" if pct >= verdict["min_agreement_pct"] and name not in inactive else "red"
+        c = counts.get(name)
+        if c is None:  # a layer of states, not spikes
+            cells = ["-", "-", "-"]
+        else:
+            ratio = "silent" if name in silent else ("-" if c["ratio"] is None else f"{c['ratio']:.4f}")
+            cells = [f"{c['reference']:,.0f}", f"{c['executor']:,.0f}", ratio]
+        table.add_row(name, f"{pct:.4f}", *cells, style=style)
     console.print(table)
+    if silent:
+        everything = len(silent) == len(counts)
+        console.print(f"[red]silent[/] (neither run spiked; not counted as agreement): {', '.join(sorted(silent))}"
+                      + (" -- every spiking layer is silent, so nothing was validated; give an input that drives "
+                         "them" if everything else ""))
+    if inactive:
+        console.print(f"[red]below --min-activity {verdict['min_activity']:g}[/] spikes per neuron per step: "
+                      f"{', '.join(sorted(inactive))}")
+    for name, err in (verdict.get("membrane_error") or {}).items():
+        if err["max_abs"] > 0:
+            console.print(f"membrane {name}: max |difference| {err['max_abs']:.3g}, RMS {err['rms']:.3g} (model units)")
     console.print(f"output PSNR: {verdict['output_psnr_db']:.2f} dB (needs >= {verdict['min_psnr_db']} dB)"
                   + (f", SSIM {verdict['output_ssim']:.6f}" if verdict.get("output_ssim") is not None else ""))
     fd = verdict["first_divergence"]
@@ -336,13 +374,14 @@ def _check_report_writable(bundle: Path) -> None:
 
 
 def _print_summary(report: dict, bundle: Path) -> None:
-    from neurodeploy.reporting import read_validation, summary_rows
+    from neurodeploy.reporting import read_validation, read_validations, summary_rows
 
     table = Table(title=f"{report['architecture']} on {report['executor']}, input {tuple(report['input_shape'])}, "
                         f"T={report['t_steps']}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
-    for quantity, value in summary_rows(report, read_validation(bundle, report["executor"])):
+    earlier = [v for name, v in read_validations(bundle).items() if name != report["executor"]]
+    for quantity, value in summary_rows(report, read_validation(bundle, report["executor"]), earlier):
         table.add_row(quantity, value)
     console.print(table)
 

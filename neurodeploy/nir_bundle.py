@@ -165,6 +165,34 @@ def _quantize(g, calib: Path | None, input_shape: list[int]) -> tuple[dict[str, 
     return summary, {f"{node}/{key}": np.asarray(a, dtype=np.int64) for node, d in arrays.items() for key, a in d.items()}
 
 
+# The default input's steps and spike rates, tried in order until every spiking layer of the graph
+# fires in the float reference: a verdict over layers that never fire proves nothing about them.
+DEFAULT_TRIES = ((DEFAULT_STEPS, DEFAULT_RATE), (400, DEFAULT_RATE), (400, 0.3), (1000, 0.3))
+
+
+def default_input(g, input_shape: list[int], seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+    """``validate``'s input when none is given: seeded random spikes, the first of :data:`DEFAULT_TRIES`
+    (steps, rate) on which every spiking layer of ``g`` (a DeployGraph) fires in ``nir-torch``; its
+    record says which it took and, when even the last leaves layers silent, which (``never_fired``)."""
+    from neurodeploy.targets.nir_primitives import NirSequenceExecutor
+
+    runner = NirSequenceExecutor(g)
+    spiking = [n for n in runner.layers if g.kind(n) in ("if", "lif", "cubalif", "threshold")]
+    shape = tuple(input_shape)
+    for steps, rate in DEFAULT_TRIES:
+        x = (np.random.default_rng(seed).random((steps, 1, *shape)) < rate).astype(np.float64)
+        trace = runner.run(x)[0]
+        silent = [n for n in spiking if not np.any(trace.layers[n])]
+        if not silent:
+            break
+    record = {"kind": "random_spikes", "rate": rate, "seed": seed, "t_steps": steps, "samples": 1,
+              "chosen": "the first of (steps, rate) " + ", ".join(f"({a}, {b:g})" for a, b in DEFAULT_TRIES)
+                        + " on which every spiking layer fires in nir-torch"}
+    if silent:
+        record["never_fired"] = silent
+    return x, record
+
+
 def load_input(path: Path | None, input_shape: list[int], steps: int = DEFAULT_STEPS,
                seed: int = 0, option: str = "--input") -> tuple[np.ndarray, dict[str, Any]]:
     """``--input FILE.npy`` (or ``--calib``) as ``(T, N, *input_shape)``, or the default random spikes;

@@ -139,6 +139,31 @@ def rasters(named: list[tuple[str, np.ndarray]], max_neurons: int = 512) -> str:
     return _png(fig)
 
 
+def membrane_chart(trace: Trace, thresholds: dict[str, dict[str, float]], per_layer: int = 4) -> str:
+    """Per layer with a threshold, the membrane potential ``v`` (model units) of its first
+    ``per_layer`` neurons over logical time steps, the threshold dashed and the reset dotted."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    names = [n for n in thresholds if n in trace.membranes]
+    fig, axes = plt.subplots(len(names), 1, figsize=(7, 1.2 + 1.5 * len(names)), squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        v = np.asarray(trace.membranes[name]).reshape(trace.t_steps, -1)[:, :per_layer]
+        for k in range(v.shape[1]):
+            ax.plot(v[:, k], lw=0.8, label=f"neuron {k}")
+        ax.axhline(thresholds[name]["v_threshold"], color="k", ls="--", lw=0.8, label="v_threshold")
+        ax.axhline(thresholds[name]["v_reset"], color="gray", ls=":", lw=0.8, label="v_reset")
+        ax.set_title(f"{_short(name, 60)} ({trace.executor})", fontsize=7)
+        ax.set_ylabel("v", fontsize=6)
+        ax.tick_params(labelsize=6)
+    axes[0, 0].legend(fontsize=5, ncol=6, loc="upper right")
+    axes[-1, 0].set_xlabel("logical time step", fontsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def heatmaps(trace: Trace, columns: int = 8) -> str:
     """One figure: per layer, its firing rate per pixel (mean over channels and steps), 0 black to 1 white."""
     import matplotlib
@@ -240,6 +265,9 @@ def to_html(report: dict[str, Any], image: np.ndarray, trace: Trace, reference: 
         charts += [("chart-synops-cores", synops_cores_chart(report)),
                    ("chart-rasters", rasters([(f"{name} ({trace.executor})", trace.layers[name])
                                               for name in trace.layers]))]
+    thresholds = report.get("membranes") or {}
+    if nir_kind and any(n in trace.membranes for n in thresholds):
+        charts.append(("chart-membranes", membrane_chart(trace, thresholds)))
     for cid, src in charts:
         parts.append(f"<div><img id='{cid}' alt='{cid}' src='{src}'></div>")
     div = divergence_view(validation or {}, reference, trace)

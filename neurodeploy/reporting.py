@@ -133,7 +133,30 @@ def build_nir_report(traces: list[Trace], inputs: BundleInputs, bundle: Bundle,
         "energy": energy,
         "lava_steps_per_image": traces[0].meta.get("lava_steps_per_image"),
         "definitions": definitions,
+        "membranes": membrane_section(traces[0], graph),
     }
+
+
+MEMBRANE_PLOT_NEURONS = 300  # a graph with at most this many neurons gets its voltages plotted
+
+
+def membrane_section(trace: Trace, graph) -> dict[str, dict[str, float]]:
+    """Per spiking layer whose membranes the executor recorded, its threshold and reset (model units;
+    the first neuron's, Loihi holds one ``v_th - v_reset`` per layer): what report.html draws the
+    voltages against. Empty for graphs of more than :data:`MEMBRANE_PLOT_NEURONS` neurons."""
+    import numpy as np
+
+    if sum(int(np.prod(v.shape[1:])) for v in trace.membranes.values()) > MEMBRANE_PLOT_NEURONS:
+        return {}
+    out = {}
+    for name in trace.membranes:
+        node = graph.nodes[name]
+        if getattr(node, "v_threshold", None) is None:
+            continue  # I/LI/CubaLI: a state that never fires, drawn without a threshold
+        reset = getattr(node, "v_reset", None)
+        out[name] = {"v_threshold": float(np.asarray(node.v_threshold).flat[0]),
+                     "v_reset": float(np.asarray(0.0 if reset is None else reset).flat[0])}
+    return out
 
 
 def _fmt(v: float) -> str:
@@ -204,14 +227,25 @@ def _input_words(record: dict[str, Any]) -> str:
     return f"from {Path(record.get('path', '?')).name}"
 
 
-def summary_rows(report: dict[str, Any], validation: dict | None = None) -> list[tuple[str, str]]:
-    """``report --summary``'s table as (quantity, value) rows; a ``.nir`` file's report counts per sample."""
+def _validation_row(label: str, v: dict) -> tuple[str, str]:
+    when = f", {v['validated_utc']}" if v.get("validated_utc") else ""
+    silent = f", {len(v['silent_layers'])} silent layer(s)" if v.get("silent_layers") else ""
+    return (f"{label} ({v['executor']} vs {v['reference']}{when})",
+            ("PASSED" if v["passed"] else "FAILED")
+            + f", min {min(v['layers'].values(), default=100.0):.3f} %, {v['output_psnr_db']:.1f} dB{silent}")
+
+
+def summary_rows(report: dict[str, Any], validation: dict | None = None,
+                 earlier: list[dict] | None = None) -> list[tuple[str, str]]:
+    """``report --summary``'s table as (quantity, value) rows; a ``.nir`` file's report counts per sample.
+    ``validation``: this run's executor's verdict; ``earlier``: other executors' verdicts in the bundle,
+    each labelled with its executor and time (never passed off as this run's)."""
     t, e = report["totals"], report["energy"]["models"]
-    rows = []
+    rows = [("this report's executor", report["executor"])]
     if validation:
-        rows.append((f"validation ({validation['executor']} vs {validation['reference']})",
-                     ("PASSED" if validation["passed"] else "FAILED")
-                     + f", min {min(validation['layers'].values()):.3f} %, {validation['output_psnr_db']:.1f} dB"))
+        rows.append(_validation_row("validation", validation))
+    for v in earlier or []:
+        rows.append(_validation_row("earlier validation", v))
     unit = "sample" if report.get("kind") == "nir" else "image"
     rows.append(("neurons / Loihi cores (min)", f"{t['neurons']:,} / {t['cores']:,}"))
     rows.append((f"spikes per {unit} (firing rate)", f"{t['spikes']:,.0f} ({t['firing_rate']:.3f})"))
@@ -224,6 +258,23 @@ def summary_rows(report: dict[str, Any], validation: dict | None = None) -> list
     for m in e.values():
         rows.append((f"energy, {m['title'].split(' (')[0]}", f"{m['per_image_uj']:.4g} µJ/{unit}"))
     return rows
+
+
+def read_validations(bundle_path: Path) -> dict[str, dict]:
+    """Every executor's latest verdict in ``validation.json`` (executor -> verdict; {} without one)."""
+    import json
+
+    path = Path(bundle_path) / "validation.json"
+    try:
+        data = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    entries = {k: v for k, v in (data.get("executors") or {}).items() if isinstance(v, dict) and "passed" in v}
+    if "passed" in data and data.get("executor") not in entries:  # a file written before entries existed
+        entries[data.get("executor")] = {k: v for k, v in data.items() if k != "executors"}
+    return entries
 
 
 def read_validation(bundle_path: Path, executor: str | None = None) -> dict | None:

@@ -7,6 +7,7 @@ the keys of the latest run (the file's original layout, so older readers keep wo
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -48,6 +49,37 @@ def run_inputs(name: str, runner, inputs: BundleInputs, progress: Progress | Non
     return traces
 
 
+def write_traces(folder: Path, runs: dict[str, list[Trace]]) -> Path:
+    """Each run's spikes and membrane potentials per layer as ``.npy``: ``FOLDER/EXECUTOR/LAYER.spikes.npy``
+    and ``LAYER.v.npy`` (model units, where the executor records them), shape ``(N, T, *shape)`` for N
+    inputs; written next to their place and renamed, so a reader never sees half a file."""
+    import numpy as np
+
+    for name, traces in runs.items():
+        out = folder / name
+        out.mkdir(parents=True, exist_ok=True)
+        for layer in traces[0].layers:
+            _save_npy(out / f"{_file_name(layer)}.spikes.npy", np.stack([t.layers[layer] for t in traces]))
+        for layer in traces[0].membranes:
+            if all(layer in t.membranes for t in traces):
+                _save_npy(out / f"{_file_name(layer)}.v.npy", np.stack([t.membranes[layer] for t in traces]))
+    return folder.resolve()
+
+
+def _file_name(layer: str) -> str:
+    """A layer name as a file name (a writer's names may hold path separators)."""
+    return layer.replace("/", "_").replace("\\", "_")
+
+
+def _save_npy(path: Path, array) -> None:
+    import numpy as np
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+    tmp.replace(path)
+
+
 def _previous_entries(path: Path) -> dict:
     if not path.is_file():
         return {}
@@ -68,7 +100,8 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
                     min_psnr_db: float = 60.0, min_ssim: float | None = None, truth: list[Path] | None = None,
                     progress: Progress | None = None, input_file: Path | None = None,
                     warn: Callable[[str], None] | None = None, plan: "Plan | None" = None,
-                    units_progress: "Callable[[Stats], None] | None" = None) -> dict:
+                    units_progress: "Callable[[Stats], None] | None" = None, min_activity: float | None = None,
+                    save_traces: Path | None = None) -> dict:
     """Run ``executor`` and ``reference`` on the inputs; write and return the verdict (``validation.json``).
 
     Args:
@@ -89,12 +122,15 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
         plan: run each image as a unit (:mod:`neurodeploy.scaleout`: on Ray, into ``units.jsonl``,
             resumable); the verdict is the in-process one, with ``scale_out`` stats added;
             units_progress: told the stats as units finish.
+        min_activity: spikes per neuron per step every spiking layer must reach in one of the runs
+            (:func:`neurodeploy.verify.verdict`); a run where every spiking layer is silent fails anyway.
+        save_traces: a folder to write both runs' spikes and membranes to (:func:`write_traces`).
     """
     if plan is not None and plan.wanted:
         bundle = path if isinstance(path, Bundle) else Bundle.open(path)
         result = _validate_units(bundle, images, executor or most_faithful(bundle),
                                  reference or bundle.default_reference, truth, plan, units_progress,
-                                 (min_agreement_pct, min_psnr_db, min_ssim))
+                                 (min_agreement_pct, min_psnr_db, min_ssim, min_activity))
         _keep(bundle, result, warn)
         if plan.out is not None:
             write_json_atomic(plan.out / "summary.json", result)
@@ -115,7 +151,10 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
     run_traces = run_inputs(executor, runners[executor], inputs, progress)
     ref_traces = (run_traces if reference == executor
                   else run_inputs(reference, runners[reference], inputs, progress))
-    result = verdict(ref_traces, run_traces, inputs.names, min_agreement_pct, min_psnr_db, min_ssim, clean).to_dict()
+    result = verdict(ref_traces, run_traces, inputs.names, min_agreement_pct, min_psnr_db, min_ssim, clean,
+                     min_activity).to_dict()
+    if save_traces is not None:
+        result["saved_traces"] = str(write_traces(Path(save_traces), {executor: run_traces, reference: ref_traces}))
     result["run_s"] = {reference: sum(t.meta.get("run_s", 0.0) for t in ref_traces),
                        executor: sum(t.meta.get("run_s", 0.0) for t in run_traces)}
     result.update(bundle.run_facts(inputs))
@@ -126,7 +165,8 @@ def validate_bundle(path: "str | Path | Bundle", images: list[Path] | None = Non
 
 
 def _keep(bundle: Bundle, result: dict, warn: Callable[[str], None] | None) -> None:
-    """``validation.json``: this verdict at the top level and under its executor's entry."""
+    """``validation.json``: this verdict at the top level and under its executor's entry (with the time)."""
+    result["validated_utc"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     target = bundle.path / "validation.json"
     entries = _previous_entries(target)
     entries[result["executor"]] = result
@@ -160,7 +200,7 @@ def _validate_units(bundle: Bundle, images: list[Path] | None, executor: str, re
     work = Work("validate", bundle.path, {"executor": executor, "reference": reference})
     results, stats = run_units(work, units, plan, units_progress, executor)
     rows = [results[u.key] for u in units]
-    min_agreement_pct, min_psnr_db, min_ssim = thresholds
+    min_agreement_pct, min_psnr_db, min_ssim, min_activity = thresholds
     scores = None
     if clean_paths:
         scores = {}
@@ -169,7 +209,8 @@ def _validate_units(bundle: Bundle, images: list[Path] | None, executor: str, re
             scores[who] = {"psnr_y_db": float(np.mean([r["truth"][who]["psnr_y_db"] for r in rows])),
                            "ssim_y": float(np.mean(ssims)) if ssims else None}
     result = combine([comparison_from_json(r["comparison"]) for r in rows], reference, executor,
-                     [u.params["name"] for u in units], min_agreement_pct, min_psnr_db, min_ssim, scores).to_dict()
+                     [u.params["name"] for u in units], min_agreement_pct, min_psnr_db, min_ssim, scores,
+                     min_activity).to_dict()
     result["run_s"] = {name: sum(r["run_s"][name] for r in rows) for name in (reference, executor)}
     result["scale_out"] = stats.to_dict()
     return result

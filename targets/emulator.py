@@ -227,12 +227,13 @@ def _lif_int_rules(a_in, du: int, dv: int, vth_mant: int, bias, chip: ChipLimits
 
 
 def lif_layer(a_in: torch.Tensor, q: dict, ints: dict, chip: ChipLimits = LOIHI2, counts: dict | None = None,
-              spike_dtype: torch.dtype = torch.int64) -> torch.Tensor:
+              spike_dtype: torch.dtype = torch.int64, with_v: bool = False):
     """A quantized neuron layer, a model's or a sequence graph's, from its ``info.quant`` entry ``q``
     and its integer arrays ``ints``: ``a_in`` (``(T, N, *shape)``, integer units) plus the constant
     input ``const_mant`` where it has one, the bias ``bias_mant << bias_exp`` (per channel) where it
     has one, the writer's rules where the layer runs on ``RuleLIF`` (``q["model"]``). Returns the
-    spikes, or ``v`` (integer ``v`` units) for a layer that never fires (I/LI/CubaLI)."""
+    spikes, or ``v`` (integer ``v`` units) for a layer that never fires (I/LI/CubaLI); with
+    ``with_v``, the pair (that, ``v`` after each step's reset)."""
     const = ints.get("const_mant")
     if const is not None:
         a_in = a_in + torch.as_tensor(const)
@@ -241,7 +242,12 @@ def lif_layer(a_in: torch.Tensor, q: dict, ints: dict, chip: ChipLimits = LOIHI2
         bias = torch.as_tensor(ints["bias_mant"]).view(-1, 1, 1) << int(q["bias_exp"])
     rules = NeuronRules(q["spike"], q["reset"], int(q["reset_delay"])) if q.get("model") == "RuleLIF" else None
     if not q.get("spiking", True):
-        return lif_int(a_in, q["du"], q["dv"], q["vth_mant"], bias, chip, state=True, counts=counts)[2]
+        v = lif_int(a_in, q["du"], q["dv"], q["vth_mant"], bias, chip, state=True, counts=counts)[2]
+        return (v, v) if with_v else v
+    if with_v:
+        spikes, _, v = lif_int(a_in, q["du"], q["dv"], q["vth_mant"], bias, chip, state=True, counts=counts,
+                               spike_dtype=spike_dtype, rules=rules)
+        return spikes, v
     return lif_int(a_in, q["du"], q["dv"], q["vth_mant"], bias, chip, counts=counts, spike_dtype=spike_dtype,
                    rules=rules)
 
@@ -540,6 +546,7 @@ class SequenceEmulator:
         g, quant = self.g, self.quant
         t_steps, n = x.shape[:2]
         self.counts = {name: {} for name in quant}
+        self.membranes: dict[str, torch.Tensor] = {}  # neuron layer -> integer v (T, N, *shape)
         q_in = quant[self.input]
         vals = {self.input: torch.as_tensor(np.clip(np.round(np.asarray(x, dtype=np.float64) / float(q_in["scale"])),
                                                     -int(q_in["lim"]), int(q_in["lim"])).astype(np.int64))}
@@ -566,7 +573,8 @@ class SequenceEmulator:
             elif sf.is_synapse(g, name):
                 vals[name] = self._conv(name, x_in)
             else:
-                vals[name] = lif_layer(x_in, q, self.ints.get(name, {}), self.limits, self.counts[name])
+                vals[name], self.membranes[name] = lif_layer(x_in, q, self.ints.get(name, {}), self.limits,
+                                                             self.counts[name], with_v=True)
         return vals
 
     def _conv(self, name: str, x: torch.Tensor) -> torch.Tensor:
@@ -585,12 +593,16 @@ class SequenceEmulator:
             vals = self.run_values(np.asarray(x, dtype=np.float64))
         seconds = time.perf_counter() - start
         t_steps, n = x.shape[:2]
-        layers = {}
+        layers, membranes = {}, {}
         for name in self.layers:
             q = self.quant[name]
             layers[name] = vals[name].numpy().astype(np.float64) * (1.0 if q["spiking"] else float(q["v_lsb"]))
+            if name in self.membranes and self.g.kind(name) != "threshold":  # v in model units: v_lsb, v_reset back
+                membranes[name] = (self.membranes[name].numpy().astype(np.float64) * float(q["v_lsb"])
+                                   + self.g.arrays[name].get("v_reset", 0.0))
         read = self.g.predecessors(self.output)[0]
         return [Trace(self.name, t_steps, {k: v[:, i] for k, v in layers.items()}, layers[read][:, i],
+                      {k: v[:, i] for k, v in membranes.items()},
                       meta={"run_s": seconds / n, "dt_s": self.dt_s, "arithmetic": "int64 (Lava fixed_pt)"})
                 for i in range(n)]
 

@@ -40,9 +40,10 @@ def _per_step(fn, x: torch.Tensor) -> torch.Tensor:
 
 
 def _neuron(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float,
-            rules: nr.NeuronRules = nr.NIR_RULES) -> torch.Tensor:
+            rules: nr.NeuronRules = nr.NIR_RULES, membrane: list | None = None) -> torch.Tensor:
     """The neuron equations of :mod:`neurodeploy.ir.primitives`, one Euler step per time step,
-    fired and reset by ``rules`` (:mod:`neurodeploy.ir.rules`; NIR's by default)."""
+    fired and reset by ``rules`` (:mod:`neurodeploy.ir.rules`; NIR's by default). ``membrane``:
+    a list that gets ``v`` of every step (after that step's reset; model units)."""
     shape = tuple(x.shape[2:])
     p = {k: _t(v, x) for k, v in pr.neuron_params(name, node, shape, dt).items()}
     if isinstance(node, nir.Threshold):
@@ -75,6 +76,8 @@ def _neuron(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float,
             out.append(s.to(x.dtype))
         else:
             out.append(v)
+        if membrane is not None:
+            membrane.append(v)
     return torch.stack(out)
 
 
@@ -91,10 +94,11 @@ def _delay(name: str, node: nir.Delay, x: torch.Tensor, dt: float) -> torch.Tens
 
 
 def eval_primitive(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float,
-                   rules: nr.NeuronRules = nr.NIR_RULES) -> torch.Tensor:
+                   rules: nr.NeuronRules = nr.NIR_RULES, membrane: list | None = None) -> torch.Tensor:
     """One primitive of :data:`neurodeploy.ir.primitives.NEW_KINDS` (or Conv2d/LIF) on its
     summed input ``x`` of shape ``(T, N, *in_shape)``; returns ``(T, N, *out_shape)``. A neuron
-    fires and resets by ``rules`` (its graph's ``GraphInfo.rules``; NIR's by default)."""
+    fires and resets by ``rules`` (its graph's ``GraphInfo.rules``; NIR's by default) and, given
+    a list ``membrane``, appends its ``v`` per step to it."""
     if isinstance(node, (nir.Affine, nir.Linear)):
         weight = _t(node.weight, x)
         y = x.reshape(*x.shape[:2], weight.shape[1]) @ weight.T
@@ -119,9 +123,9 @@ def eval_primitive(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float,
         return _delay(name, node, x, dt)
     if type(node) in pr.NEURON_PARAMS or isinstance(node, nir.LIF):
         if isinstance(node, nir.LIF):
-            return _neuron(name, nir.LIF(**{k: np.asarray(getattr(node, k), dtype=np.float64)
-                                            for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")}), x, dt, rules)
-        return _neuron(name, node, x, dt, rules)
+            node = nir.LIF(**{k: np.asarray(getattr(node, k), dtype=np.float64)
+                              for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")})
+        return _neuron(name, node, x, dt, rules, membrane)
     raise GraphError(f"node '{name}' ({type(node).__name__}) has no torch implementation")
 
 
@@ -151,16 +155,21 @@ class NirSequenceExecutor:
         self.preds = {n: [s for s, d in self.graph.edges if d == n] for n in self.graph.nodes}
 
     def run_values(self, x: np.ndarray) -> dict[str, torch.Tensor]:
-        """``x``: ``(T, N, *input_shape)`` -> every node's output ``(T, N, *shape)``."""
+        """``x``: ``(T, N, *input_shape)`` -> every node's output ``(T, N, *shape)``; each neuron
+        layer's membrane ``v`` per step in :attr:`membranes` (``(T, N, *shape)``, model units)."""
         values = {self.input: torch.as_tensor(np.asarray(x), dtype=self.dtype)}
+        self.membranes: dict[str, torch.Tensor] = {}
         with torch.no_grad():
             for name in self.order:
                 if name in values:
                     continue
                 total = sum(values[p] for p in self.preds[name])
                 node = self.graph.nodes[name]
+                v: list | None = [] if name in self.layers and not isinstance(node, nir.Threshold) else None
                 values[name] = total if isinstance(node, nir.Output) else eval_primitive(
-                    name, node, total, self.dt_s, self.info.rules(name))
+                    name, node, total, self.dt_s, self.info.rules(name), v)
+                if v:
+                    self.membranes[name] = torch.stack(v)
         return values
 
     def run(self, x: np.ndarray) -> list[Trace]:
@@ -171,5 +180,7 @@ class NirSequenceExecutor:
         seconds = time.perf_counter() - start
         t_steps, n = values[self.input].shape[:2]
         return [Trace(self.name, t_steps, {k: values[k][:, i].numpy() for k in self.layers},
-                      values[self.output][:, i].numpy(), meta={"run_s": seconds / n, "dt_s": self.dt_s})
+                      values[self.output][:, i].numpy(),
+                      {k: v[:, i].numpy() for k, v in self.membranes.items()}, meta={"run_s": seconds / n,
+                                                                                      "dt_s": self.dt_s})
                 for i in range(n)]

@@ -156,9 +156,10 @@ def sequence_neuron_form(g: DeployGraph) -> dict[str, dict[str, Any]]:
 
     Writes ``info.neuron_form[node]`` -- ``du``, ``dv``, ``vth`` (one value per layer; ``inf``
     for a neuron that never fires), ``spiking``, ``fires_at_equality`` -- and the per-neuron
-    arrays ``arrays[node]["gain"]`` (the factor its synapses' weights take) and
-    ``arrays[node]["const"]`` (its constant input ``c``, NIR layout; the synapses' biases are
-    added by the lowering, which knows where they come from).
+    arrays ``arrays[node]["gain"]`` (the factor its synapses' weights take),
+    ``arrays[node]["const"]`` (its constant input ``c``, NIR layout; the synapse form pass adds
+    the synapses' biases) and ``arrays[node]["v_reset"]`` (what Lava's shifted state ``v - v_reset``
+    lacks of the membrane, model units; 0 for neurons without a reset).
 
     Raises:
         LoweringError: one line naming a neuron Loihi cannot hold (a parameter varying across
@@ -169,8 +170,12 @@ def sequence_neuron_form(g: DeployGraph) -> dict[str, dict[str, Any]]:
         if g.kind(name) not in pr.NIR_NEURON_KINDS:
             continue
         form = nir_neuron_form(name, g.node(name), g.shape(name), g.info.dt_s, g.info.rules(name))
+        node = g.node(name)
+        # Lava's state is v - v_reset: what a membrane read from Lava adds back (model units)
+        raw = getattr(node, "v_reset", None) if isinstance(node, (nir.IF, nir.LIF, nir.CubaLIF)) else None
+        v_reset = np.broadcast_to(np.asarray(0.0 if raw is None else raw, dtype=np.float64), g.shape(name)).copy()
         g.arrays.setdefault(name, {}).update(gain=np.asarray(form["gain"], dtype=np.float64),
-                                             const=np.asarray(form["c"], dtype=np.float64))
+                                             const=np.asarray(form["c"], dtype=np.float64), v_reset=v_reset)
         forms[name] = {"du": form["du"], "dv": form["dv"], "vth": form["vth"], "spiking": form["spiking"],
                        "fires_at_equality": form["rules"].spike == ">="}
     g.info.neuron_form = forms

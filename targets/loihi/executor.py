@@ -81,10 +81,13 @@ class LavaSequenceExecutor:
     """
 
     def __init__(self, lowered: LoweredNetwork, name: str = "lava-float", dt_s: float | None = None,
-                 units: dict[str, float] | None = None, fast: bool = True):
+                 units: dict[str, float] | None = None, fast: bool = True,
+                 membranes: dict[str, tuple[float, np.ndarray]] | None = None):
         self.lowered, self.name, self.dt_s, self.fast = lowered, name, dt_s, fast
         self.layers = list(lowered.layers)
         self.units = units or {}
+        # spiking layer -> (model units per Lava v unit, v_reset): its v read by a Monitor, in model units
+        self.membranes = membranes or {}
         self.select_tag = "floating_pt" if name == "lava-float" else "fixed_pt"
 
     def run(self, x: np.ndarray, timeout_s: float | None = None) -> list[Trace]:
@@ -95,19 +98,28 @@ class LavaSequenceExecutor:
         else:
             from neurodeploy.targets.loihi.fixed_network import FixedLavaNetwork as network
         x = np.asarray(x, dtype=np.float64)
-        net = network(self.lowered, x, fast=self.fast)
+        spiking = tuple(n for n in self.membranes if self.lowered.nodes[n].params.get("spiking", True))
+        net = network(self.lowered, x, fast=self.fast, membranes=spiking)
         raw, _, seconds = net.run(self.select_tag, timeout_s)
         nodes = self.lowered.nodes
         traces = []
         for i in range(net.n_images):
             layers = {n: net.logical(raw[n], nodes[n].latency, i, nodes[n].params["nir_shape"])
                       * self.units.get(n, 1.0) for n in self.layers}
+            membranes = {}
+            for n, (unit, v_reset) in self.membranes.items():
+                v = raw[f"v:{n}" if n in spiking else n]
+                membranes[n] = net.logical(v, nodes[n].latency, i, nodes[n].params["nir_shape"]) * unit + v_reset
             meta = {"run_s": seconds / net.n_images, "lava_steps": net.steps, "lava_steps_per_image": net.window,
                     "dt_s": self.dt_s, "select_tag": self.select_tag, "lava_processes": net.process_count}
             if self.select_tag == "fixed_pt":
                 meta["conv_model"] = "PyConvModelFixedFast" if self.fast else "PyConvModelFixed"
-            traces.append(Trace(self.name, net.t_steps, layers, layers[self.lowered.output_layer].copy(), meta=meta))
+            traces.append(Trace(self.name, net.t_steps, layers, layers[self.lowered.output_layer].copy(), membranes,
+                                meta=meta))
         return traces
+
+
+MEMBRANE_NEURONS = 1024  # a sequence graph with at most this many neurons has its membranes read on Lava
 
 
 def sequence_executor(graph, quant: dict | None = None, arrays: dict | None = None, dt_s: float | None = None,
@@ -127,12 +139,17 @@ def sequence_executor(graph, quant: dict | None = None, arrays: dict | None = No
     # a graph the passes have annotated is lowered as they decided (tests switch balancing off)
     g = g if g.info.latency else annotated(g)
     lowered = lower_graph(g)
+    # membranes where a Monitor's cost (about 20 us per value and step) stays small
+    record = sum(int(np.prod(lowered.nodes[n].shape)) for n in lowered.layers) <= MEMBRANE_NEURONS
+    v_layers = [n for n in lowered.layers if record and g.kind(n) != "threshold"]
     if quant is None:
-        return LavaSequenceExecutor(lowered, "lava-float", g.info.dt_s)
+        return LavaSequenceExecutor(lowered, "lava-float", g.info.dt_s,
+                                    membranes={n: (1.0, g.arrays[n]["v_reset"]) for n in v_layers})
     from neurodeploy.quantize.ptq import check_sequence_integers
     from neurodeploy.targets.loihi.fixed import lower_fixed
 
     check_sequence_integers(g, quant, arrays, "the quantized parameters")
     units = {n: 1.0 if quant[n]["spiking"] else float(quant[n]["v_lsb"]) for n in lowered.layers}
     return LavaSequenceExecutor(lower_fixed(lowered, quant, arrays), "lava-fixed" if fast else "lava-fixed-stock",
-                                g.info.dt_s, units, fast)
+                                g.info.dt_s, units, fast,
+                                {n: (float(quant[n]["v_lsb"]), g.arrays[n]["v_reset"]) for n in v_layers})

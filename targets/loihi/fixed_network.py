@@ -94,11 +94,11 @@ class FixedLavaNetwork(LavaNetwork):
     const_dtype = np.int64
 
     def __init__(self, lowered: FixedNetwork, images: np.ndarray, island_dir: Path | None = None, fast: bool = True,
-                 fuse: bool = True):
+                 fuse: bool = True, membranes: tuple[str, ...] = ()):
         if not lowered.takes_sequences:
             # the emulator's input island hands the image on as float32 (onnxruntime); so must the sources
             images = np.asarray(images, dtype=np.float32).astype(np.float64)
-        super().__init__(lowered, images, island_dir, fast=fast, fuse=fuse)
+        super().__init__(lowered, images, island_dir, fast=fast, fuse=fuse, membranes=membranes)
 
     def fused_process(self, group: str, members: list, in_edges: list, in_shapes: list, out_shapes: list) -> tuple:
         floats = self.lowered.float_edges

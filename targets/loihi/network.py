@@ -199,8 +199,10 @@ class LavaNetwork:
     islands_hold_delays = True  # an island delays its inputs itself (no delay-line process)
 
     def __init__(self, lowered: LoweredNetwork, images: np.ndarray, island_dir: Path | None = None,
-                 record_dir: Path | None = None, fast: bool = True, fuse: bool = True):
+                 record_dir: Path | None = None, fast: bool = True, fuse: bool = True,
+                 membranes: tuple[str, ...] = ()):
         self.lowered = lowered
+        self.membranes = set(membranes)  # spiking layers whose v a Monitor reads too (raw key "v:LAYER")
         self.images = images
         sequences = lowered.takes_sequences
         self.t_steps = int(images.shape[0]) if sequences else lowered.t_steps
@@ -332,6 +334,9 @@ class LavaNetwork:
             self.monitors[name] = Monitor()
             self.monitors[name].probe(target=proc.v, num_steps=self.steps)
             return
+        if name in self.membranes:  # Monitors read value by value: asked for on small graphs only
+            self.monitors[f"v:{name}"] = Monitor()
+            self.monitors[f"v:{name}"].probe(target=proc.v, num_steps=self.steps)
         self.records[name] = self.record_dir / f"spikes-{len(self.records)}.npy"
         sink, model = record_process(f"record:{name}", node.shape, self.steps, str(self.records[name]))
         self.models[sink] = model
