@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 from neurodeploy.limits import LOIHI1_OPS
+from neurodeploy.systems import HOST_PJ_PER_MAC
 
 PJ_PER_UJ = 1e6
 
@@ -112,7 +113,7 @@ class Horowitz45nm(EnergyModel):
     """``E = ac_pj × synops + mac_pj × (effective MACs + host MACs)`` (pJ)."""
 
     ac_pj: float = 0.9
-    mac_pj: float = 4.6
+    mac_pj: float = float(HOST_PJ_PER_MAC)  # one copy, with its source, in systems.py
     key: ClassVar[str] = "horowitz45nm"
     title: ClassVar[str] = "45 nm AC/MAC (0.9 pJ per AC, 4.6 pJ per MAC, 32-bit float)"
     sources: ClassVar[tuple[str, ...]] = (
