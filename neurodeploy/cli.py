@@ -112,13 +112,15 @@ def export_cmd(
                                          "(nir, snntorch, norse, sinabs, rockpool)."),
     reset: Optional[str] = typer.Option(None, "--reset", help="A .nir file from snntorch or sinabs, which do not "
                                         "write their reset: zero (default) or subtract."),
+    system: Optional[str] = typer.Option(None, "--system", help=SYSTEM_HELP + " Refuse (exit 2, nothing "
+                                         "written) a model whose chip part does not fit it."),
 ) -> None:
     """Export a trained model (or a .nir file from any NIR writer) to a deployment bundle."""
     from neurodeploy.bundle import describe, export_bundle
 
     with _step_progress():
         manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force, quantize=quantize,
-                                 calib=calib, dt_s=dt, writer=writer, reset=reset, warn=_warn_line)
+                                 calib=calib, dt_s=dt, writer=writer, reset=reset, warn=_warn_line, system=system)
     if as_json:
         _print_json(manifest)
         return
