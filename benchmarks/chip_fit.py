@@ -39,7 +39,7 @@ def _checkpoint(arch: str, preset: str | None, tmp: Path) -> str:
     a = get_architecture(arch)
     config = a.config(preset)
     model = a.factory(**config)
-    return str(save_checkpoint(tmp / f"{arch}-{preset}.pt", model, arch, config, {"preset": preset}).path)
+    return str(save_checkpoint(tmp / f"{arch}-{preset}.pt", model, arch, config, {"preset": preset}))
 
 
 def main() -> None:
