@@ -213,7 +213,8 @@ class Bundle:
 def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
                   size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
                   calib: str | Path | None = None, dt_s: float | None = None, writer: str | None = None,
-                  reset: str | None = None, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+                  reset: str | None = None, warn: Callable[[str], None] | None = None,
+                  system: str | None = None) -> dict[str, Any]:
     """Write the bundle ``out`` of ``source`` atomically (untouched on any error); returns the manifest.
 
     ``source``: a checkpoint file or shipped name (:func:`export_model_bundle`; ``size`` its
@@ -227,11 +228,14 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
 
         if size:
             raise NeurodeployError("--size is for checkpoints; a .nir file's input shape is its Input node's")
+        if system:
+            raise NeurodeployError("--system is checked for checkpoints only; a .nir file's graph is not mapped yet")
         return export_nir_bundle(source, out, target=target, dt_s=dt_s, writer=writer, force=force, warn=warn,
                                  reset=reset, quantize=quantize, calib=None if calib is None else Path(calib))
     if reset is not None:
         raise NeurodeployError("--reset is for .nir files from snntorch or sinabs; a checkpoint carries its own")
-    return export_model_bundle(source, out, target=target, size=size, force=force, quantize=quantize, calib=calib)
+    return export_model_bundle(source, out, target=target, size=size, force=force, quantize=quantize, calib=calib,
+                               system=system)
 
 
 def describe(manifest: dict[str, Any], out: Path) -> list[str]:
@@ -261,10 +265,33 @@ def describe(manifest: dict[str, Any], out: Path) -> list[str]:
     return lines
 
 
+def refuse_misfit(g: DeployGraph, system: str) -> None:
+    """One line (exit 2) when the chip part of ``g`` does not fit ``system``: the first layer and
+    resource short, and the smallest system that holds it."""
+    from neurodeploy.passes.mapping import MappingError, map_graph
+    from neurodeploy.systems import SYSTEMS, get_system
+
+    sysm = get_system(system)
+    try:
+        m = map_graph(g, sysm)
+    except MappingError as exc:
+        raise NeurodeployError(f"does not fit {sysm.title}: {exc}; no system holds it: split the layer or "
+                               "shrink it") from None
+    if m.fits:
+        return
+    miss = m.first_misfit()
+    smallest = next((s for s in SYSTEMS.values() if int(s.chips) >= m.chips), None)
+    raise NeurodeployError(
+        f"does not fit {sysm.title}: the chip part needs {m.cores:,} cores on {m.chips:,} chips, it has "
+        f"{int(sysm.chips):,}; the first layer past its cores is '{miss['layer']}' (resource: cores); "
+        + (f"the smallest system that fits is {smallest.name} (--system {smallest.name})" if smallest else
+           "no listed system holds it at this size: export a smaller --size and tile (`neurodeploy fit`)"))
+
+
 def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi",
                         size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
                         calib: str | Path | None = None, calib_images: int | None = None,
-                        calib_percentile: float | None = None) -> dict[str, Any]:
+                        calib_percentile: float | None = None, system: str | None = None) -> dict[str, Any]:
     """Load -> export -> lower, and write the bundle ``out`` atomically. Returns the manifest.
 
     Args:
@@ -311,6 +338,8 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
         lowering = {"status": "not lowered", "reason": str(exc), "delays": []}
     part = results["partition"]
     info = g.info
+    if system is not None:
+        refuse_misfit(g, system)
 
     quant_summary = {"status": "none", "note": "float parameters; export with --quantize int --calib DIR"}
     if crops is not None:

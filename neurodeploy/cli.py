@@ -32,6 +32,7 @@ console = Console()
 err_console = Console(stderr=True)
 EXECUTOR_HELP = ("Executor to run: " + ", ".join(EXECUTORS) + ". Default: lava-float where the bundle's chip part "
                  "is lowered to Lava, else split (printed).")
+SYSTEM_HELP = "Loihi 2 system: oheo-gulch (1 chip), kapoho-point (8), hala-point (1,152)."
 IMAGE_HELP = "Input images (PNG/JPEG), e.g. --image a.png b.png; default: a shipped rainy photo."
 
 
@@ -111,13 +112,15 @@ def export_cmd(
                                          "(nir, snntorch, norse, sinabs, rockpool)."),
     reset: Optional[str] = typer.Option(None, "--reset", help="A .nir file from snntorch or sinabs, which do not "
                                         "write their reset: zero (default) or subtract."),
+    system: Optional[str] = typer.Option(None, "--system", help=SYSTEM_HELP + " Refuse (exit 2, nothing "
+                                         "written) a model whose chip part does not fit it."),
 ) -> None:
     """Export a trained model (or a .nir file from any NIR writer) to a deployment bundle."""
     from neurodeploy.bundle import describe, export_bundle
 
     with _step_progress():
         manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force, quantize=quantize,
-                                 calib=calib, dt_s=dt, writer=writer, reset=reset, warn=_warn_line)
+                                 calib=calib, dt_s=dt, writer=writer, reset=reset, warn=_warn_line, system=system)
     if as_json:
         _print_json(manifest)
         return
@@ -335,6 +338,8 @@ def report_cmd(
     input_file: Optional[Path] = typer.Option(None, "--input", metavar="FILE.npy",
                                               help="A bundle of a .nir file: its input, shape (T, ...) or (T, N, ...) "
                                                    "(default: 100 steps of seeded random spikes at 10 %)."),
+    system: Optional[str] = typer.Option(None, "--system", help=SYSTEM_HELP + " Default: the smallest that holds "
+                                         "the chip part."),
 ) -> None:
     """Per-layer neurons, spikes, operations, cores and energy: report.json, report.md, report.html."""
     from neurodeploy.bundle import Bundle
@@ -345,7 +350,7 @@ def report_cmd(
     opened = Bundle.open(bundle)  # once: opening checks every file's SHA-256
     _check_report_writable(bundle)
     report = report_bundle(opened, images=image or None, executor=executor, fps=fps, html=html,
-                           truth=truth or None, input_file=input_file)
+                           truth=truth or None, input_file=input_file, system=system)
     _say_default_executor(opened, executor)  # after the run: an error stays one line
     _say_how_images_fit(opened, image or None)
     if as_json:
@@ -486,6 +491,45 @@ def sweep_cmd(
                       style="bold" if r["label"] == summary["best"] else "")
     console.print(table)
     console.print(f"best: {summary['best']} -> {summary['best_bundle']}", soft_wrap=True, highlight=False)
+
+
+@app.command("fit")
+def fit_cmd(
+    target: str = typer.Argument(..., help="A checkpoint (.pt or shipped name) or a model bundle folder."),
+    system: str = typer.Option("kapoho-point", "--system", help=SYSTEM_HELP),
+    size: Optional[List[int]] = typer.Option(None, "--size", metavar="H W",
+                                             help="Image size in pixels, e.g. --size 321 481 (default 64 64)."),
+    budget: str = typer.Option("loihi2-derived", "--budget", help="Per-core budget: loihi2-derived (Loihi 2 "
+                               "per-chip figures / 128 cores) or loihi1 (Loihi 1's published per-core figures)."),
+    unshared: bool = typer.Option(False, "--unshared-weights", help="Store conv weights per neuron instead of "
+                                  "once per block (the other side of the conv_weights_shared assumption)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Will it fit: cores and chips, the largest image that fits, tiles, time, images/s and energy per image."""
+    from neurodeploy.chip_fit import fit_target
+
+    result = fit_target(target, system, [size_pair(size) or (64, 64)], budget=budget, shared=not unshared)
+    if as_json:
+        _print_json(result)
+        return
+    largest = result["largest_square_px"]
+    console.print(f"{target} on {result['system']['title']} ({result['system']['cores']:,} cores; budget {budget}): "
+                  f"largest square image that fits {'x'.join(map(str, largest)) if largest else 'none'}")
+    for e in result["sizes"]:
+        h, w = e["size"]
+        if "error" in e:
+            console.print(f"{h}x{w}: {e['error']}")
+            continue
+        line = (f"{h}x{w}: {'fits' if e['fits'] else 'does not fit'} ({e['cores']:,} cores, {e['chips']:,} chips"
+                + ("" if e["fits"] else f"; first short: layer {e['first_misfit']['layer']}") + ")")
+        if e.get("time_per_image_s") is not None:
+            p, en = e["per_pass"], e["energy_system_uj"]
+            line += (f"; {e['tiling']['passes']} chip pass(es) of {'x'.join(map(str, p['size']))} "
+                     f"(bound by {p['bottleneck']}): {e['time_per_image_s']:.4g} s per image, "
+                     f"{e['images_per_s']:.4g} images/s; energy {en['total']:.4g} µJ (chip {en['chip']:.4g}, "
+                     f"host {en['host']:.4g}, I/O {en['io']:.4g})")
+        console.print(line, soft_wrap=True, highlight=False)
+    console.print(result["rates_note"] + "; host time measured on this CPU", soft_wrap=True, highlight=False)
 
 
 def _register_extensions() -> None:

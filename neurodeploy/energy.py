@@ -24,6 +24,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import ClassVar
 
+from neurodeploy.limits import LOIHI1_OPS
+from neurodeploy.systems import HOST_PJ_PER_MAC
+
 PJ_PER_UJ = 1e6
 
 
@@ -110,7 +113,7 @@ class Horowitz45nm(EnergyModel):
     """``E = ac_pj × synops + mac_pj × (effective MACs + host MACs)`` (pJ)."""
 
     ac_pj: float = 0.9
-    mac_pj: float = 4.6
+    mac_pj: float = float(HOST_PJ_PER_MAC)  # one copy, with its source, in systems.py
     key: ClassVar[str] = "horowitz45nm"
     title: ClassVar[str] = "45 nm AC/MAC (0.9 pJ per AC, 4.6 pJ per MAC, 32-bit float)"
     sources: ClassVar[tuple[str, ...]] = (
@@ -129,11 +132,14 @@ class LoihiPerOp(EnergyModel):
     Host MACs are not in the total (they are not on Loihi); ``host_macs`` is reported beside.
     """
 
-    synop_pj: float = 23.6
-    neuron_update_pj: float = 52.0
-    spike_pj: float = 1.7
+    # the one copy of these figures is limits.LOIHI1_OPS, with its source
+    synop_pj: float = float(LOIHI1_OPS.synop_pj)
+    neuron_update_pj: float = float(LOIHI1_OPS.neuron_update_pj)
+    spike_pj: float = float(LOIHI1_OPS.spike_within_tile_pj)
     key: ClassVar[str] = "loihi"
-    title: ClassVar[str] = "Loihi per-operation (Loihi 1 figures: 23.6 pJ/synop, 52 pJ/neuron update, 1.7 pJ/spike)"
+    title: ClassVar[str] = (f"Loihi per-operation (Loihi 1 figures: {LOIHI1_OPS.synop_pj:g} pJ/synop, "
+                            f"{LOIHI1_OPS.neuron_update_pj:g} pJ/neuron update, "
+                            f"{LOIHI1_OPS.spike_within_tile_pj:g} pJ/spike)")
     sources: ClassVar[tuple[str, ...]] = (
         "Davies et al., 'Loihi: a neuromorphic manycore processor with on-chip learning', IEEE Micro 38(1), 2018 "
         "(pre-silicon, 14 nm; via ../shared/LOIHI.md)",)

@@ -58,6 +58,8 @@ class Source:
     ref: str
     quote: str = ""
     loihi1_only: bool = False
+    derived: str = ""  # how the figure was computed from sourced figures ("" when read as is)
+    assumption: bool = False  # a named assumption: no source gives this figure; the report lists it
 
     @property
     def lava_file(self) -> str | None:
@@ -99,6 +101,35 @@ class Figure(int):
 
     def __reduce__(self):  # keep pickling/deepcopy working for an int subclass with attributes
         return (Figure, (int(self), self.unit, self.source))
+
+
+class Measure(float):
+    """A real-valued chip or system figure (energy, time, bandwidth) that carries its :class:`Source`."""
+
+    source: Source
+    unit: str
+
+    def __new__(cls, value: float, unit: str, source: Source) -> "Measure":
+        obj = super().__new__(cls, value)
+        obj.source = source
+        obj.unit = unit
+        return obj
+
+    __str__ = float.__repr__
+
+    def __repr__(self) -> str:
+        return f"Measure({float(self)} {self.unit})"
+
+    def __reduce__(self):
+        return (Measure, (float(self), self.unit, self.source))
+
+
+def describe_figure(fig: "Figure | Measure") -> dict[str, Any]:
+    """JSON for one figure: value, unit, source, and whether it is Loihi 1's, derived or assumed."""
+    src = fig.source
+    return {"value": float(fig) if isinstance(fig, Measure) else int(fig), "unit": fig.unit, "source": src.ref,
+            "loihi1_only": src.loihi1_only, "derived": src.derived, "assumption": src.assumption,
+            **({"note": src.quote} if src.quote and not src.ref.startswith("lava/") else {})}
 
 
 @dataclass(frozen=True)
@@ -417,3 +448,109 @@ LOIHI2 = ChipLimits(
              "quantizers keep every neuron input inside the declared 16 bits, as a chip would need"),
 )
 """Loihi 2 as Lava 0.10's bit-accurate models and Intel's public figures describe it."""
+
+
+# --------------------------------------------------------------------------------------------
+# Per-core budgets and per-operation costs, for the mapping pass (neurodeploy.passes.mapping)
+# --------------------------------------------------------------------------------------------
+
+DAVIES_2018_TABLE = DAVIES_2018 + ", Table 1 (pre-silicon, 14 nm)"
+
+
+@dataclass(frozen=True)
+class CoreBudget:
+    """What one neuro core holds, the limits the mapping pass checks every block against.
+
+    Attributes:
+        name: ``loihi2-derived`` or ``loihi1``.
+        neurons: compartments per core (neurons).
+        synapses: stored synaptic weights per core (synapses), or 0 when the budget is in bits.
+        synaptic_memory_bits: synaptic memory per core (bits), or 0 when the budget is in synapses.
+        fan_in_axons: distinct input axons per core (axons).
+        fan_out_axons: distinct (source neuron, destination core) routes per core (axons).
+    """
+
+    name: str
+    neurons: Figure
+    synapses: Figure
+    synaptic_memory_bits: Figure
+    fan_in_axons: Figure
+    fan_out_axons: Figure
+
+    def figures(self) -> dict[str, Figure]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), Figure)}
+
+
+_PER_CHIP = "Loihi 2 per-chip figure / cores_per_chip (Intel publishes no per-core figure)"
+_FAN_OUT_ASSUMED = Source(DAVIES_2018, quote="fan-out assumed equal to the fan-in figure: LOIHI.md gives fan-in only",
+                          loihi1_only=True, assumption=True)
+
+LOIHI2_DERIVED_CORE = CoreBudget(
+    name="loihi2-derived",
+    neurons=Figure(int(LOIHI2.neurons_per_chip) // int(LOIHI2.cores_per_chip), "neurons",
+                   Source(INTEL_BRIEF_2021, derived=f"neurons_per_chip / cores_per_chip; {_PER_CHIP}")),
+    synapses=Figure(int(LOIHI2.synapses_per_chip) // int(LOIHI2.cores_per_chip), "synapses",
+                    Source(INTEL_BRIEF_2021, derived=f"synapses_per_chip / cores_per_chip; {_PER_CHIP}")),
+    synaptic_memory_bits=Figure(0, "bits", Source(INTEL_BRIEF_2021, quote="not published for Loihi 2; the "
+                                                  "budget counts stored synapses instead")),
+    fan_in_axons=LOIHI2.fan_in_axons_per_core,
+    fan_out_axons=Figure(int(LOIHI2.fan_in_axons_per_core), "axons", _FAN_OUT_ASSUMED),
+)
+"""Loihi 2 per core where only per-chip figures exist: derived (flagged), fan-in and fan-out Loihi 1's."""
+
+LOIHI1_CORE = CoreBudget(
+    name="loihi1",
+    neurons=LOIHI2.compartments_per_core,
+    synapses=Figure(0, "synapses", Source(DAVIES_2018, quote="the budget is memory bits", loihi1_only=True)),
+    synaptic_memory_bits=Figure(int(LOIHI2.synaptic_memory_bytes_per_core) * 8, "bits",
+                                Source(DAVIES_2018, loihi1_only=True, derived="128 KB x 8 bits")),
+    fan_in_axons=LOIHI2.fan_in_axons_per_core,
+    fan_out_axons=Figure(int(LOIHI2.fan_in_axons_per_core), "axons", _FAN_OUT_ASSUMED),
+)
+"""Loihi 1's published per-core figures (Davies et al. 2018), the basis the reports used before the mapping."""
+
+CORE_BUDGETS = {b.name: b for b in (LOIHI2_DERIVED_CORE, LOIHI1_CORE)}
+
+
+@dataclass(frozen=True)
+class OpCosts:
+    """Energy (pJ) and time (ns) per chip operation. Loihi 1 figures: Intel has not published Loihi 2's.
+
+    The energies are those of ``../shared/LOIHI.md``; the times are read from the same table of
+    Davies et al. 2018 (they are not in LOIHI.md: check them against the paper first).
+    """
+
+    synop_pj: Measure
+    synaptic_update_pj: Measure
+    neuron_update_pj: Measure
+    spike_within_tile_pj: Measure
+    hop_east_west_pj: Measure
+    hop_north_south_pj: Measure
+    synop_ns: Measure
+    neuron_update_ns: Measure
+    spike_within_tile_ns: Measure
+    hop_east_west_ns: Measure
+    hop_north_south_ns: Measure
+
+    def figures(self) -> dict[str, Measure]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_DAVIES_T = Source(DAVIES_2018_TABLE, loihi1_only=True)
+_DAVIES_TIME = Source(DAVIES_2018_TABLE, quote="time figures are not in LOIHI.md; verify against the paper",
+                      loihi1_only=True)
+
+LOIHI1_OPS = OpCosts(
+    synop_pj=Measure(23.6, "pJ per synaptic op", _DAVIES_T),
+    synaptic_update_pj=Measure(120.0, "pJ per synaptic update (learning)", _DAVIES_T),
+    neuron_update_pj=Measure(52.0, "pJ per neuron update (active)", _DAVIES_T),
+    spike_within_tile_pj=Measure(1.7, "pJ per spike within a tile", _DAVIES_T),
+    hop_east_west_pj=Measure(3.0, "pJ per east-west hop", _DAVIES_T),
+    hop_north_south_pj=Measure(4.0, "pJ per north-south hop", _DAVIES_T),
+    synop_ns=Measure(3.5, "ns per synaptic op", _DAVIES_TIME),
+    neuron_update_ns=Measure(8.4, "ns per neuron update (active)", _DAVIES_TIME),
+    spike_within_tile_ns=Measure(2.1, "ns per spike within a tile", _DAVIES_TIME),
+    hop_east_west_ns=Measure(4.1, "ns per east-west hop", _DAVIES_TIME),
+    hop_north_south_ns=Measure(6.5, "ns per north-south hop", _DAVIES_TIME),
+)
+"""Per-operation energy and time of Loihi 1 (the only published figures); Loihi 2 is said to be faster."""

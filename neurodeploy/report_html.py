@@ -220,6 +220,35 @@ figure{display:inline-block;margin:6px;text-align:center;font-size:12px}
 """
 
 
+def mapping_html(report: dict[str, Any]) -> str:
+    """Cores, chips, the occupancy heatmap (one cell per core, one row per chip), traffic, time and
+    the whole-system energy (the report's ``mapping``, ``traffic``, ``time`` and ``energy.system_uj``)."""
+    esc = html.escape
+    m, su, t = report["mapping"], report["energy"]["system_uj"], report["time"]
+    occ = m.get("occupancy_per_core") or m["occupancy_per_chip"]
+    per_row = m["cores_per_chip"] if m.get("occupancy_per_core") else 32
+    rows = [occ[i:i + per_row] for i in range(0, len(occ), per_row)]
+    grid = "".join("<div style='display:flex'>" + "".join(
+        f"<span title='{v:.0%}' style='width:6px;height:10px;background:rgb({int(255 * v)},{int(80 + 100 * v)},"
+        f"{int(255 * (1 - v))})'></span>" for v in row) + "</div>" for row in rows)
+    traffic = "".join(f"<tr><td>{esc(k)}</td><td>{report['traffic'][k]['messages_per_step']:,.0f}</td>"
+                      f"<td>{report['traffic'][k]['bits_per_step']:,.0f}</td></tr>"
+                      for k in ("within_core", "core_to_core", "chip_to_chip", "host_to_chip", "chip_to_host"))
+    return (f"<h2 id='mapping'>On {esc(m['system_figures']['title'])}</h2><p>{m['cores']:,} cores on {m['chips']} "
+            f"chip(s) of {m['system_chips']} ({'fits' if m['fits'] else 'does not fit'}; budget "
+            f"{esc(m['budget']['name'])}; {esc(m['system_chosen'])}).</p>"
+            f"<p>Occupancy (neurons used / core budget; one cell per core, one row per chip"
+            f"{'' if m.get('occupancy_per_core') else ', per chip averages'}; blue empty, red full):</p>"
+            f"<div id='occupancy-heatmap'>{grid}</div>"
+            f"<h3>Traffic per step</h3><table id='traffic'><tr><th>link</th><th>messages</th><th>bits</th></tr>"
+            f"{traffic}</table><p>Step {t['step_s'] * 1e6:.3g} µs bound by <b>{esc(t['bottleneck'])}</b>; "
+            f"<b>{report['time_per_image_s']:.4g} s per image</b> ({report['images_per_s']:.4g} images/s; host "
+            f"{t['host_s_per_image']:.3g} s measured on this CPU).</p>"
+            f"<h3>Whole-system energy per image</h3><table id='system-energy'><tr><th>part</th><th>µJ</th></tr>"
+            + "".join(f"<tr><td>{k}</td><td>{su[k]:.4g}</td></tr>" for k in ("chip", "host", "io", "total"))
+            + "</table>")
+
+
 def to_html(report: dict[str, Any], image: np.ndarray, trace: Trace, reference: Trace,
             validation: dict | None = None, truth: np.ndarray | None = None) -> str:
     """The whole page as one string (every image inlined)."""
@@ -295,6 +324,8 @@ def to_html(report: dict[str, Any], image: np.ndarray, trace: Trace, reference: 
                  f"per image; cores: {esc(t['cores_basis'])}.</p>")
     parts.append("<h2>Spike heatmaps</h2><p>Firing rate per pixel, mean over channels and steps (0 black, 1 white)."
                  "</p>" + f"<img id='spike-heatmaps' alt='spike heatmaps' src='{heatmaps(trace)}' style='max-width:100%'>")
+    if "mapping" in report:
+        parts.append(mapping_html(report))
     parts.append("<h2>Definitions</h2><ul>" + "".join(
         f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in report["definitions"].items()) + "</ul></body></html>")
     return "\n".join(parts)

@@ -25,8 +25,10 @@ from typing import Any
 
 
 from neurodeploy.bundle import Bundle, BundleInputs
+from neurodeploy.chip_fit import report_section
 from neurodeploy.bundle_format import write_json_atomic, write_text_atomic
 from neurodeploy.energy import OpCounts, energy_section
+from neurodeploy.errors import NeurodeployError
 from neurodeploy.images import load_inputs
 from neurodeploy.report_counts import (DEFINITIONS_REPORT, add_layer_energy, input_ops, layer_table,
                                        mean_over_samples, real_input_table, sequence_layer_table, totals_section)
@@ -46,8 +48,9 @@ def _paper_counts(bundle: Bundle) -> tuple[float, float]:
 
 
 def build_report(traces: list[Trace], images: list[str], bundle: Bundle, fps: float = DEFAULT_FPS,
-                 paper_counts: tuple[float, float] | None = None) -> dict[str, Any]:
-    """The report as JSON-ready data (see the module docstring for every key)."""
+                 paper_counts: tuple[float, float] | None = None, system: str | None = None) -> dict[str, Any]:
+    """The report as JSON-ready data (see the module docstring for every key); ``system``: the
+    Loihi 2 system the chip part is mapped onto (default: the smallest that holds it)."""
     layers = mean_over_samples([layer_table(t, bundle.graph, bundle.info) for t in traces])
     t_steps = bundle.info.t_steps
     spikes = sum(r["spikes"] for r in layers)
@@ -66,9 +69,18 @@ def build_report(traces: list[Trace], images: list[str], bundle: Bundle, fps: fl
         flops_paper=flops_paper, synops_paper=synops_paper)
     energy = energy_section(counts, fps)
     add_layer_energy(layers, t_steps)
+    fit = report_section(bundle.deploy_graph, traces, host_macs, system)
+    energy["system_uj"] = fit["system_uj"]
+    energy["system_terms"] = fit["system_energy_terms"]
+    energy["per_op_figures"] = fit["per_op_figures"]
     return {
         "bundle": str(bundle.path),
         "architecture": bundle.manifest["architecture"],
+        "mapping": fit["mapping"],
+        "traffic": fit["traffic"],
+        "time": fit["time"],
+        "time_per_image_s": fit["time_per_image_s"],
+        "images_per_s": fit["images_per_s"],
         "executor": traces[0].executor,
         "images": images,
         "t_steps": t_steps,
@@ -217,8 +229,42 @@ def to_markdown(report: dict[str, Any], validation: dict | None = None) -> str:
         lines.append(f"| {m['title']} | {_fmt(m['per_image_uj'])} | {per_s} | {terms} |")
     lines += ["", e["why_they_differ"], ""] + [f"- {m['title']}: {m['note']}. Sources: {'; '.join(m['sources'])}."
                                                for m in e["models"].values()]
+    if "mapping" in report:
+        lines += [""] + mapping_markdown(report)
     lines += ["", "Definitions:"] + [f"- {k}: {v}" for k, v in report["definitions"].items()] + [""]
     return "\n".join(lines)
+
+
+def mapping_markdown(report: dict[str, Any]) -> list[str]:
+    """The report.md section on cores, chips, traffic, time and whole-system energy."""
+    m, t, su = report["mapping"], report["time"], report["energy"]["system_uj"]
+    lines = [f"## On {m['system_figures']['title']} ({m['system_chosen']})", "",
+             f"{m['cores']:,} cores on {m['chips']} chip(s) of {m['system_chips']} "
+             f"({'fits' if m['fits'] else 'does not fit'}); core budget `{m['budget']['name']}` "
+             f"(under the other budget: {', '.join(f'{k} {v:,} cores' for k, v in m['cores_under_other_budget'].items())}).",
+             "", "| layer | kind | shape | blocks | split (c, y, x) | tile | whole layer exceeds | cores |",
+             "|---|---|---|---:|---|---|---|---|"]
+    for name, r in m["layers"].items():
+        lines.append(f"| {name} | {r['kind']} | {'x'.join(map(str, r['shape']))} | {r['blocks']} | "
+                     f"{tuple(r['split'])} | {'x'.join(map(str, r['tile']))} | {', '.join(r['exceeded']) or '-'} | "
+                     f"{r['cores'][0]}-{r['cores'][1] - 1} |")
+    lines += ["", "| link | messages per step | bits per step |", "|---|---:|---:|"]
+    for k in ("within_core", "core_to_core", "chip_to_chip", "host_to_chip", "chip_to_host"):
+        lines.append(f"| {k} | {report['traffic'][k]['messages_per_step']:,.0f} | {report['traffic'][k]['bits_per_step']:,.0f} |")
+    lines += ["", f"Time per step {t['step_s'] * 1e6:.3g} µs, bound by **{t['bottleneck']}** "
+                  f"({', '.join(f'{k} {v * 1e6:.3g} µs' for k, v in t['step_bounds_s'].items())}); "
+                  f"{t['steps_per_image']} steps per image: chip {t['chip_s_per_image']:.4g} s + host "
+                  f"{t['host_s_per_image']:.4g} s ({t['host_note']}) = **{report['time_per_image_s']:.4g} s per "
+                  f"image**, {report['images_per_s']:.4g} images/s.", "",
+              "| whole-system energy per image | µJ | how |", "|---|---:|---|"]
+    for k in ("chip", "host", "io"):
+        lines.append(f"| {k} | {_fmt(su[k])} | {report['energy']['system_terms'][k]} |")
+    lines.append(f"| **total** | {_fmt(su['total'])} | beside the papers' convention above |")
+    lines += ["", "Assumptions:"] + [f"- {k}: {v}" for k, v in m["assumptions"].items()]
+    figs = m["system_figures"]
+    lines += [f"- {k}: {v['value']:g} {v['unit']} ({v['source']}{'; ' + v['note'] if v.get('note') else ''})"
+              for k, v in figs.items() if isinstance(v, dict) and v.get("assumption")]
+    return lines + [""]
 
 
 def _input_words(record: dict[str, Any]) -> str:
@@ -303,7 +349,7 @@ def read_validation(bundle_path: Path, executor: str | None = None) -> dict | No
 
 def report_bundle(path: "str | Path | Bundle", images: list[Path] | None = None, executor: str | None = None,
                   fps: float | None = None, html: bool = True, truth: list[Path] | None = None,
-                  input_file: Path | None = None) -> dict[str, Any]:
+                  input_file: Path | None = None, system: str | None = None) -> dict[str, Any]:
     """Run ``executor`` (default: the most faithful one the bundle supports) on the inputs and
     write ``report.json``, ``report.md`` and (``html``) ``report.html`` into the bundle -- all
     computed first, so an error writes nothing.
@@ -316,6 +362,12 @@ def report_bundle(path: "str | Path | Bundle", images: list[Path] | None = None,
         truth: clean images matching ``images`` (centre-cropped alike), shown and scored in the HTML.
     """
     bundle = path if isinstance(path, Bundle) else Bundle.open(path)  # the CLI passes it opened
+    if system is not None:
+        from neurodeploy.systems import get_system
+
+        get_system(system)  # an unknown name is refused before anything runs
+        if bundle.is_nir:
+            raise NeurodeployError("--system maps a model bundle's chip part; a .nir file's bundle is not mapped yet")
     executor = executor or most_faithful(bundle)
     inputs = bundle.inputs(images, input_file, truth)
     runner = make_executor(executor, bundle)
@@ -323,7 +375,8 @@ def report_bundle(path: "str | Path | Bundle", images: list[Path] | None = None,
     if bundle.is_nir:
         report = build_nir_report(traces, inputs, bundle, fps)
     else:
-        report = build_report(traces, inputs.names, bundle, fps=fps if fps is not None else DEFAULT_FPS)
+        report = build_report(traces, inputs.names, bundle, fps=fps if fps is not None else DEFAULT_FPS,
+                              system=system)
     validation = read_validation(bundle.path, executor)
     page = None
     if html:

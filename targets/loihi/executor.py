@@ -55,6 +55,9 @@ class LavaSimExecutor:
             island_dir = self.island_dir or write_island_files(self.graph, self.info, Path(tmp))
             net = LavaNetwork(self.lowered, np.asarray(images, dtype=np.float64), island_dir)
             spikes, outputs, seconds = net.run(self.select_tag)
+        from neurodeploy.targets.loihi.blocks import assemble_records
+
+        spikes = assemble_records(spikes, self.lowered)  # a layer split into blocks is read back whole
         traces = []
         for i in range(images.shape[0]):
             layers = {name: net.logical(spikes[name], self.lowered.nodes[name].latency, i) for name in self.layers}

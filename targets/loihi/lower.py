@@ -150,7 +150,8 @@ class LoweredNetwork:
 
 PROCESS_NAMES = {"input": "RingBuffer (source)", "conv": "Conv", "lif": "LIFReset", "relay": "Relay",
                  "concat": "Concat", "upsample": "Upsample", "island": "HostIsland (onnxruntime)",
-                 "nilif": "NILIF", "patch_to_time": "PatchToTime"}
+                 "nilif": "NILIF", "patch_to_time": "PatchToTime", "slice": "Slice (a block's input window)",
+                 "assemble": "Assemble (a split layer's blocks)"}
 # Graded spikes carry real values (residual streams, images, gated features) as Loihi 2
 # graded payloads of this many bits; Lava's float models carry them as float64.
 GRADED_MESSAGE_BITS = int(LOIHI2.graded_payload_bits)

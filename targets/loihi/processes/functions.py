@@ -59,6 +59,25 @@ def _function(kind: str, params: dict[str, Any], in_shapes: list[tuple[int, ...]
         mx = interp_matrix(x_in, params["scale"], params["mode"], params["align_corners"])
         my = interp_matrix(y_in, params["scale"], params["mode"], params["align_corners"])
         return lambda xs: np.einsum("ax,by,xyc->abc", mx, my, sum(xs))
+    if kind == "slice":  # a block's input window (halo included; zeros outside the map, as padding)
+        (x0, x1), (y0, y1), (c0, c1) = params["x"], params["y"], params["c"]
+
+        def cut(xs):
+            src = sum(xs)
+            out = np.zeros((x1 - x0, y1 - y0, c1 - c0), dtype=np.asarray(src).dtype)
+            a0, a1, b0, b1 = max(x0, 0), min(x1, src.shape[0]), max(y0, 0), min(y1, src.shape[1])
+            out[a0 - x0:a1 - x0, b0 - y0:b1 - y0] = src[a0:a1, b0:b1, c0:c1]
+            return out
+        return cut
+    if kind == "assemble":  # a split layer's blocks back into one map for its consumers
+        regions, shape = params["regions"], tuple(params["shape"])
+
+        def place(xs):
+            out = np.zeros(shape, dtype=np.asarray(xs[0]).dtype)
+            for x, (x0, x1, y0, y1, c0, c1) in zip(xs, regions):
+                out[x0:x1, y0:y1, c0:c1] = x
+            return out
+        return place
     raise ValueError(kind)
 
 

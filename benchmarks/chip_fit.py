@@ -1,0 +1,112 @@
+"""Will it fit: `neurodeploy fit` for the three tiny derainers and the paper presets on every system.
+
+Writes ``benchmarks/chip_fit.out.jsonl`` (one line per model and system, the whole fit result)
+and ``benchmarks/chip_fit.md`` (the table, written from those lines). Run from the repository:
+
+    .venv/bin/python benchmarks/chip_fit.py
+
+Paper presets have no trained checkpoint here: they are built with their seeded initial weights,
+so their firing rates (and with them traffic, time and energy) are those of an untrained network;
+cores, chips and the largest size depend on shapes only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SIZES = [(321, 481), (1080, 1920)]
+MODELS = [("esdnet-tiny", None), ("spikerain-tiny", None), ("vlifnet-tiny", None),
+          ("esdnet", "paper"), ("spikerain", "paper")]
+
+
+def _checkpoint(arch: str, preset: str | None, tmp: Path) -> str:
+    if preset is None:
+        return arch
+    import torch
+
+    from neurodeploy.models import get_architecture
+    from neurodeploy.models.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    a = get_architecture(arch)
+    config = a.config(preset)
+    model = a.factory(**config)
+    return str(save_checkpoint(tmp / f"{arch}-{preset}.pt", model, arch, config, {"preset": preset}))
+
+
+def main() -> None:
+    from neurodeploy.chip_fit import fit, host_macs, load_for_fit, rates_from_traces
+    from neurodeploy.images import load_inputs
+    from neurodeploy.passes.mapping import map_graph
+    from neurodeploy.systems import SYSTEMS
+    from neurodeploy.targets.torch_reference import TorchReference
+
+    load_before = os.getloadavg()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=HERE).stdout.strip()
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch, preset in MODELS:
+            t0 = time.perf_counter()
+            target = _checkpoint(arch, preset, Path(tmp))
+            g, model, base = load_for_fit(target)
+            images, _ = load_inputs(None, base)
+            traces = TorchReference(model, g.nir, g.info).run(images)
+            rates = rates_from_traces(traces, map_graph(g, SYSTEMS["hala-point"]))
+            steps = int(g.t_steps + max(g.info.latency.values(), default=0))
+            hm = host_macs(g)
+            for name, system in SYSTEMS.items():
+                r = fit(g, base, system, rates, hm, steps, g.t_steps, SIZES)
+                r.update(model=arch if preset is None else f"{arch} ({preset})", seconds=time.perf_counter() - t0)
+                rows.append(r)
+                print(r["model"], name, r["largest_square_px"], flush=True)
+    (HERE / "chip_fit.out.jsonl").write_text("".join(json.dumps(r, default=str) + "\n" for r in rows))
+    load_after = os.getloadavg()
+    lines = [
+        "# Will it fit: cores, chips, largest image, tile passes, time and energy per image",
+        "",
+        f"Written by `benchmarks/chip_fit.py` (command: `.venv/bin/python benchmarks/chip_fit.py`), commit {commit}, "
+        f"{started}; load average before {load_before[0]:.1f}, after {load_after[0]:.1f} (2-core shared machine). "
+        "Raw results: `chip_fit.out.jsonl`.",
+        "",
+        "Core budget `loihi2-derived` (Loihi 2 per-chip figures / 128 cores; fan-in Loihi 1's), conv weights "
+        "stored once per block, one block per core. Firing rates from a torch run at 64x64 on the shipped photo "
+        "(paper presets: untrained seeded weights). Host time measured on this CPU. Larger images run in square "
+        f"tiles of the largest size that fits, with a 16-pixel halo, one chip pass per tile.",
+        "",
+        "| model | system | cores @64x64 | chips @64x64 | largest square | image | passes | s/image | images/s "
+        "| bottleneck | energy µJ/image: chip / host / I/O |",
+        "|---|---|---:|---:|---|---|---:|---:|---:|---|---|",
+    ]
+    for r in rows:
+        for e in r["sizes"]:
+            if "error" in e:
+                lines.append(f"| {r['model']} | {r['system']['name']} | | | | {'x'.join(map(str, e['size']))} | "
+                             f"{e['error']} | | | | |")
+                continue
+            p = e.get("per_pass") or {}
+            en = e.get("energy_system_uj") or {}
+            largest = "x".join(map(str, r["largest_square_px"])) if r["largest_square_px"] else "none"
+            lines.append(
+                f"| {r['model']} | {r['system']['name']} | {p.get('cores', '-') if p.get('size') == [64, 64] else '-'} "
+                f"| {p.get('chips', '-') if p.get('size') == [64, 64] else '-'} | {largest} | "
+                f"{e['size'][0]}x{e['size'][1]} | {e['tiling'].get('passes') or '-'} | "
+                f"{e.get('time_per_image_s', float('nan')):.4g} | {e.get('images_per_s', float('nan')):.4g} | "
+                f"{p.get('bottleneck', '-')} | "
+                + (f"{en['chip']:.4g} / {en['host']:.4g} / {en['io']:.4g} |" if en else "- |"))
+    lines += ["", "`cores @64x64`/`chips @64x64` are shown when the tile that fits is 64x64 (the per-pass mapping); "
+              "see `chip_fit.out.jsonl` for every size's cores and chips.", ""]
+    (HERE / "chip_fit.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
