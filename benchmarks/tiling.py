@@ -204,14 +204,19 @@ def render_blend_table(lines: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_blend_table() -> None:
+def rendered_md() -> str:
+    """tiling.md with its generated section re-rendered from the recorded file alone."""
     lines = [json.loads(line) for line in BLEND_RECORDS.read_text().splitlines() if line.strip()]
     md = TILING_MD.read_text()
     if BEGIN not in md or END not in md:
         raise SystemExit(f"{TILING_MD} has no {BEGIN} ... {END} section to write")
     head, rest = md.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    TILING_MD.write_text(head + BEGIN + "\n" + render_blend_table(lines) + END + tail)
+    return head + BEGIN + "\n" + render_blend_table(lines) + END + tail
+
+
+def write_blend_table() -> None:
+    TILING_MD.write_text(rendered_md())
 
 
 def synthesize(src: Path, megapixels: float, folder: Path) -> Path:
@@ -250,7 +255,9 @@ def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("study", choices=["halo", "scale", "blend", "blend-table", "_run"])
+    ap.add_argument("study", nargs="?", choices=["halo", "scale", "blend", "blend-table", "_run"])
+    ap.add_argument("--check", action="store_true", help="re-render tiling.md's generated sections from their "
+                                                         "records; exit 1 if the file differs")
     ap.add_argument("--image", type=Path, default=None)
     ap.add_argument("--blends", nargs="+", default=["512:16", "512:32", "512:64"], help="TILE:HALO of each blend run")
     ap.add_argument("--write", action="store_true", help="blend: render the table into tiling.md")
@@ -262,6 +269,12 @@ def main() -> None:
     ap.add_argument("--mp", type=float, nargs="+", default=[1, 6, 12, 24])
     ap.add_argument("--checkpoint", default="esdnet-tiny")
     args = ap.parse_args()
+    if args.check:
+        from _record import check
+
+        raise SystemExit(check(TILING_MD, rendered_md()))
+    if args.study is None:
+        ap.error("a study is required")
     if args.study == "_run":
         run_one(args.model, args.photo, args.tile, args.tiling, args.halo, args.npy)
     elif args.study == "blend-table":

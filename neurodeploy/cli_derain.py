@@ -189,9 +189,15 @@ def finetune_cmd(
     iters: int = typer.Option(50, "--iters", help="Batches of fine-tuning."),
     batch_size: int = typer.Option(8, "--batch-size", help="Crops per batch."),
     crop: int = typer.Option(64, "--crop", help="Crop size in pixels (also the size the chip part is planned at)."),
-    lr: float = typer.Option(2e-5, "--lr", help="Learning rate (Adam, constant)."),
+    lr: float = typer.Option(2e-5, "--lr", help="Learning rate (Adam; see --schedule)."),
     seed: int = typer.Option(0, "--seed", help="Seed of crops and flips."),
     threads: int = typer.Option(1, "--threads", help="CPU threads for torch."),
+    distill: float = typer.Option(1.0, "--distill", help="Weight of the base model's own output as the target "
+                                                          "(1: distillation only, 0: the clean images only)."),
+    holdout: float = typer.Option(0.2, "--holdout", help="Fraction of the pairs held out; the state with the best "
+                                                          "held-out PSNR is kept, the unchanged model included (0: the last)."),
+    eval_every: int = typer.Option(10, "--eval-every", help="Batches between held-out scores."),
+    schedule: str = typer.Option("cosine", "--schedule", help="Learning-rate schedule: cosine (to 0) or constant."),
 ) -> None:
     """Fine-tune a checkpoint briefly; with --qat through the integer model's weight rounding (QAT)."""
     from neurodeploy.qat import FinetuneConfig, finetune
@@ -199,14 +205,15 @@ def finetune_cmd(
     if Path(out).resolve() == Path(checkpoint).resolve():
         raise NeurodeployError("--out is the checkpoint being fine-tuned; write a new file")
     cfg = FinetuneConfig(data=[str(d) for d in data], qat=qat, iters=iters, batch_size=batch_size, crop=crop, lr=lr,
-                         seed=seed, threads=threads)
+                         seed=seed, threads=threads, distill=distill, holdout=holdout, eval_every=eval_every,
+                         schedule=schedule)
     command = "neurodeploy " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     with _LazyBar(f"finetune{' (QAT)' if qat else ''}") as bar:
         meta = finetune(checkpoint, cfg, out, command=command,
                         progress=lambda i, total, loss: bar.update(i, total, f"loss {loss:.4f}"))
     ft = meta["finetune"]
     console.print(f"wrote {out} ({ft['wall_time_s']:.0f} s; loss {ft['loss_first']:.4f} -> mean of last 10 "
-                  f"{ft['loss_mean_last10']:.4f}{'; QAT on ' + str(meta['qat']['layers']) + ' chip convs' if qat else ''})")
+                  f"{ft['loss_mean_last10']:.4f}; kept the state after {ft['best_iter']} batches{'; QAT on ' + str(meta['qat']['layers']) + ' chip convs' if qat else ''})")
 
 
 _TILE_HELP = ("Tile side in pixels (a halo of context is added around each): bounds memory on large images. "
