@@ -261,16 +261,24 @@ def tile_side(tile: int | None) -> int:
 
 
 def tiling_mode(tiling: str | None) -> str:
-    """A ``--tiling`` value checked, or the default ("blend"); "exact" is refused, not faked."""
+    """A ``--tiling`` value checked, or the default ("blend")."""
     from neurodeploy.errors import NeurodeployError
     from neurodeploy.models.evaluate import DEFAULT_TILING, TILINGS
 
     tiling = DEFAULT_TILING if tiling is None else tiling
-    if tiling == "exact":
-        raise NeurodeployError("--tiling exact is not built yet; use --tile 0 for whole images")
     if tiling not in TILINGS:
-        raise NeurodeployError(f"--tiling takes blend (default) or cut, not {tiling!r}")
+        raise NeurodeployError(f"--tiling takes blend (default), cut or exact, not {tiling!r}")
     return tiling
+
+
+def _refuse_exact_for_bundles(tiling: str) -> None:
+    # a bundle's executor is not a torch module with pooling layers to share across tiles:
+    # "exact" would silently pool per tile
+    from neurodeploy.errors import NeurodeployError
+
+    if tiling == "exact":
+        raise NeurodeployError("--tiling exact runs a checkpoint in torch, not a bundle's executor; "
+                               "use --tiling blend, or --tile 0 for whole images")
 
 
 def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Path", *, executor: str | None = None,
@@ -283,7 +291,8 @@ def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Pat
         executor: a bundle's executor (default: ``emulator`` for a quantized bundle, else ``torch``).
         tile: tile side in pixels (default 512; 0 = whole images).
         progress: ``progress(tiles done, tiles in all)``; note: called with each note line.
-        tiling: "blend" (default: overlapping tiles mixed by a smooth window) or "cut" (hard seams).
+        tiling: "blend" (default: overlapping tiles mixed by a smooth window), "cut" (hard seams) or
+            "exact" (every global pooling over the whole image, a checkpoint only; several passes).
     """
     import torch
 
@@ -293,6 +302,7 @@ def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Pat
 
     tile, tiling = tile_side(tile), tiling_mode(tiling)
     if Path(source).is_dir():
+        _refuse_exact_for_bundles(tiling)
         model, executor = _executor_module(Path(source), executor)
     elif executor is not None:
         raise NeurodeployError("--executor needs a bundle folder; export one with `neurodeploy export`")
@@ -326,6 +336,7 @@ def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None =
         from neurodeploy.bundle import Bundle
         from neurodeploy.quantized import evaluate_bundle
 
+        _refuse_exact_for_bundles(tiling)
         torch.set_num_threads(1)
         bundle = Bundle.open(source)
         executor = _bundle_executor(bundle, executor)
