@@ -70,8 +70,12 @@ def halo_study(image: Path, tile: int, halos: list[int], models: list[str]) -> N
 
 HERE = Path(__file__).resolve().parent
 BLEND_RECORDS = HERE / "tiling_blend.out.jsonl"
+EXACT_RECORDS = HERE / "tiling_exact.out.jsonl"
 TILING_MD = HERE / "tiling.md"
 BEGIN, END = "<!-- tiling.py blend: begin (written by the script) -->", "<!-- tiling.py blend: end -->"
+EXACT_BEGIN, EXACT_END = "<!-- tiling.py exact: begin (written by the script) -->", "<!-- tiling.py exact: end -->"
+# each generated section of tiling.md: (its record file, its markers)
+SECTIONS = ((BLEND_RECORDS, BEGIN, END), (EXACT_RECORDS, EXACT_BEGIN, EXACT_END))
 
 
 def photo_1536x1024(src: Path) -> Path:
@@ -112,18 +116,22 @@ def run_one(model_name: str, photo: Path, tile: int, tiling: str, halo: int | No
     from neurodeploy.api import usable_cores
     from neurodeploy.checkpoint import load_model
     from neurodeploy.models.data import load_image
-    from neurodeploy.models.evaluate import derain, tile_grid, default_halo
+    from neurodeploy.models.evaluate import default_halo, derain, exact_derain, tile_grid
 
     torch.set_num_threads(usable_cores())  # as `neurodeploy derain` does
     model, _ = load_model(model_name)
     x = load_image(photo)
     t0 = time.perf_counter()
-    out = derain(model, x, tile=tile, halo=halo, tiling=tiling)
+    info = {}
+    if tiling == "exact":
+        out, info = exact_derain(model, x, tile=tile, halo=default_halo(tiling) if halo is None else halo)
+    else:
+        out = derain(model, x, tile=tile, halo=halo, tiling=tiling)
     dt = time.perf_counter() - t0
     np.save(npy, out.numpy())
     halo = default_halo(tiling) if halo is None else halo
     print(json.dumps({"time_s": round(dt, 2), "tiles": len(tile_grid(x.shape[1], x.shape[2], tile, halo)),
-                      "threads": torch.get_num_threads()}))
+                      "threads": torch.get_num_threads(), **({"passes": info["passes"]} if info else {})}))
 
 
 def _git(*args: str) -> str:
@@ -131,6 +139,18 @@ def _git(*args: str) -> str:
 
 
 def blend_study(image: Path, models: list[str], blends: list[str], write: bool) -> None:
+    runs = [("whole", 0, "blend", None), ("cut", 512, "cut", 16)]
+    runs += [("blend", int(t), "blend", int(h)) for t, h in (b.split(":") for b in blends)]
+    compare_study(image, models, runs, BLEND_RECORDS, write)
+
+
+def exact_study(image: Path, models: list[str], write: bool) -> None:
+    """``exact``: the whole image, ``--tiling exact`` and the default ``blend`` at tile 512 (default halos)."""
+    runs = [("whole", 0, "blend", None), ("exact", 512, "exact", None), ("blend", 512, "blend", None)]
+    compare_study(image, models, runs, EXACT_RECORDS, write)
+
+
+def compare_study(image: Path, models: list[str], runs: list[tuple], record_file: Path, write: bool) -> None:
     photo = photo_1536x1024(image)
     work = photo.parent
     command = ".venv/bin/python benchmarks/tiling.py " + " ".join(sys.argv[1:])
@@ -138,8 +158,6 @@ def blend_study(image: Path, models: list[str], blends: list[str], write: bool) 
             "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "image": f"{image.name} -> 1536x1024",
             "cores": len(os.sched_getaffinity(0)), "load_start": [round(v, 2) for v in os.getloadavg()]}
-    runs = [("whole", 0, "blend", None), ("cut", 512, "cut", 16)]
-    runs += [("blend", int(t), "blend", int(h)) for t, h in (b.split(":") for b in blends)]
     records = []
     for name in models:
         whole = None
@@ -177,7 +195,7 @@ def blend_study(image: Path, models: list[str], blends: list[str], write: bool) 
             records.append(rec)
             print(json.dumps(rec), flush=True)
     meta["load_end"] = [round(v, 2) for v in os.getloadavg()]
-    BLEND_RECORDS.write_text("".join(json.dumps(r) + "\n" for r in [meta, *records]))
+    record_file.write_text("".join(json.dumps(r) + "\n" for r in [meta, *records]))
     if write:
         write_blend_table()
 
@@ -193,26 +211,33 @@ def render_blend_table(lines: list[dict]) -> str:
            f"Max abs diff is split into pixels within {SEAM} px of a seam and beyond.", "",
            "| model | tiling | tile | halo | tiles | PSNR vs whole (dB) | max abs diff | near / far from seams | RMS diff | time (s) | peak memory (GB) | load (1 min) before / after |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    if any("passes" in r for r in runs):  # exact: one tiled run per pass
+        out[-2] = out[-2].replace("| tiles |", "| tiles × passes |")
     for r in runs:
         mode = "whole (`--tile 0`)" if r["mode"] == "whole" else r["mode"]
-        psnr = "—" if r["mode"] == "whole" else f"{r['psnr_vs_whole_db']:.2f}"
+        psnr = "—" if r["mode"] == "whole" else ("∞ (identical)" if r["psnr_vs_whole_db"] is None
+                                                  else f"{r['psnr_vs_whole_db']:.2f}")
         mx = "—" if r["mode"] == "whole" else f"{r['max_abs_diff_8bit']:.1f}"
         rms = "—" if r["mode"] == "whole" else f"{r['rms_diff_8bit']:.2f}"
         split = "—" if r["mode"] == "whole" else f"{r['max_abs_diff_near_seams_8bit']:.1f} / {r['max_abs_diff_far_from_seams_8bit']:.1f}"
-        out.append(f"| {r['model']} | {mode} | {r['tile'] or '—'} | {r['halo'] if r['halo'] is not None else '—'} | {r['tiles']} | "
+        out.append(f"| {r['model']} | {mode} | {r['tile'] or '—'} | {r['halo'] if r['halo'] is not None else '—'} | {r['tiles']}{' × ' + str(r['passes']) if 'passes' in r else ''} | "
                    f"{psnr} | {mx} | {split} | {rms} | {r['time_s']:.1f} | {r['peak_rss_gb']:.2f} | {r['load_before']} / {r['load_after']} |")
     return "\n".join(out) + "\n"
 
 
 def rendered_md() -> str:
-    """tiling.md with its generated section re-rendered from the recorded file alone."""
-    lines = [json.loads(line) for line in BLEND_RECORDS.read_text().splitlines() if line.strip()]
+    """tiling.md with its generated sections re-rendered from their recorded files alone."""
     md = TILING_MD.read_text()
-    if BEGIN not in md or END not in md:
-        raise SystemExit(f"{TILING_MD} has no {BEGIN} ... {END} section to write")
-    head, rest = md.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return head + BEGIN + "\n" + render_blend_table(lines) + END + tail
+    for records, begin, end in SECTIONS:
+        if not records.exists():
+            continue
+        lines = [json.loads(line) for line in records.read_text().splitlines() if line.strip()]
+        if begin not in md or end not in md:
+            raise SystemExit(f"{TILING_MD} has no {begin} ... {end} section to write")
+        head, rest = md.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        md = head + begin + "\n" + render_blend_table(lines) + end + tail
+    return md
 
 
 def write_blend_table() -> None:
@@ -255,7 +280,7 @@ def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("study", nargs="?", choices=["halo", "scale", "blend", "blend-table", "_run"])
+    ap.add_argument("study", nargs="?", choices=["halo", "scale", "blend", "exact", "blend-table", "_run"])
     ap.add_argument("--check", action="store_true", help="re-render tiling.md's generated sections from their "
                                                          "records; exit 1 if the file differs")
     ap.add_argument("--image", type=Path, default=None)
@@ -283,6 +308,8 @@ def main() -> None:
         ap.error("--image is required")
     elif args.study == "blend":
         blend_study(args.image, args.models, args.blends, args.write)
+    elif args.study == "exact":
+        exact_study(args.image, args.models, args.write)
     elif args.study == "halo":
         halo_study(args.image, args.tile or 512, args.halos, args.models)
     else:
