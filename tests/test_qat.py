@@ -157,3 +157,15 @@ def test_card_deployment_section_is_replaced_not_duplicated():
     twice = with_deployment(once, deployment_lines(row, "cmd"))
     assert once.count(DEPLOY_HEADING) == twice.count(DEPLOY_HEADING) == 1
     assert "| 24.90 |" not in twice and "| 20.00 |" in twice and "keep me" in twice and "## Evaluation" in twice
+
+
+def test_card_of_several_seeds_states_mean_sd_and_verdict():
+    from neurodeploy.models.cards import deployment_lines
+
+    row = {"test": "T", "images": 2, "float_psnr": 25.0, "float_ssim": 0.9, "ptq_psnr": 24.9, "ptq_ssim": 0.89,
+           "ptq_cost_db": 0.1, "calib": "C",
+           "qat": {"psnr": 24.9, "ssim": 0.89, "cost_db": 0.1, "float_psnr": 25.0, "float_ssim": 0.9, "wall_s": 3.0,
+                   "sd": {"psnr": 0.0, "cost_db": 0.0, "float_psnr": 0.0}, "seeds": [0, 1, 2], "kept_unchanged": 3,
+                   "earns_its_place": False, "command": "neurodeploy finetune x --qat"}}
+    text = "\n".join(deployment_lines(row, "cmd"))
+    assert "mean ± sd of 3 seeds" in text and "3 of 3 seeds" in text and "**use PTQ**" in text
