@@ -106,10 +106,35 @@ def check(md: Path, rendered: str) -> int:
     return 1
 
 
-def check_or_write(md: Path, out: Path, render: Callable[[dict], str], write: bool) -> int:
-    """``--check``: compare ``md`` with ``render`` of the recorded ``out``; ``write``: write ``md`` from it."""
+README = ROOT / "README.md"
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- written by benchmarks/{name}: begin -->", f"<!-- written by benchmarks/{name}: end -->"
+
+
+def with_block(text: str, name: str, block: str) -> str:
+    """``text`` (the README) with the block between ``name``'s markers replaced by ``block``."""
+    begin, end = _markers(name)
+    if begin not in text or end not in text:
+        raise SystemExit(f"README.md has no {begin} ... {end} block to write")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + begin + "\n" + block.rstrip("\n") + "\n" + end + tail
+
+
+def check_or_write(md: Path, out: Path, render: Callable[[dict], str], write: bool,
+                   readme: dict[str, Callable[[dict], str]] | None = None) -> int:
+    """``--check``: compare ``md`` (and the README blocks ``readme = {name: render}``, the figures the
+    README quotes) with their rendering of the recorded ``out``; ``write``: write them from it."""
     record = json.loads(out.read_text())
+    text = README.read_text() if readme else ""
+    rendered = text
+    for name, fn in (readme or {}).items():
+        rendered = with_block(rendered, name, fn(record))
     if write:
         write_md(md, render(record))
+        if readme:
+            write_md(README, rendered)
         return 0
-    return check(md, render(record))
+    return check(md, render(record)) | (check(README, rendered) if readme else 0)

@@ -237,6 +237,24 @@ def render(out: dict) -> str:
     return "\n".join(lines + [""])
 
 
+def readme_block(out: dict) -> str:
+    """The README's figures from this benchmark (its "Lava fixed_pt" section), from the record alone."""
+    m, row = out["meta"], out["derainer"]
+    e, f, st = row["emulator"], row["lava-fixed"], row["lava-fixed-stock"]
+    same = all(r["identical_spikes"] and r["identical_output"] for r in (f, st))
+    return (f"Measured (`benchmarks/emulator_speed.md`, `{m['command']}` at {m['commit']}, {m['started']}, load average "
+            f"{m['load_before'][0]:.1f} before and {m['load_after'][0]:.1f} after; {row['model']} "
+            f"{row['size'][0]}×{row['size'][1]}, T = {row['t_steps']}, build excluded, the median of {row['rounds']} "
+            f"alternating runs on every side, torch with {row['torch_threads']} threads set before measuring; "
+            f"{'identical spikes and outputs' if same else 'SPIKES OR OUTPUTS DIFFER'}): one image (latency) takes the "
+            f"emulator {e['latency_s']:.3f} s, `lava-fixed` {f['latency_s']:.1f} s (**{f['speedup_latency']:.0f}×**; "
+            f"{f['lava_steps']} Lava steps, {f['processes']} processes) and `lava-fixed-stock` {st['latency_s']:.1f} s "
+            f"({st['speedup_latency']:.0f}×); {row['stream_images']} images streamed back to back cost "
+            f"{e['stream_s_per_image']:.3f} s per image on the emulator, {f['stream_s_per_image']:.2f} s on `lava-fixed` "
+            f"({f['speedup_stream']:.0f}×) and {st['stream_s_per_image']:.2f} s on `lava-fixed-stock` "
+            f"({st['speedup_stream']:.0f}×).")
+
+
 def main() -> None:
     import _record
 
@@ -247,11 +265,13 @@ def main() -> None:
     ap.add_argument("--stream", type=int, default=4, help="images streamed back to back for the throughput")
     ap.add_argument("--threads", type=int, default=2, help="torch threads, fixed before measuring")
     ap.add_argument("--check", action="store_true", help="re-render the .md from the .out.json; exit 1 if it differs")
+    ap.add_argument("--render", action="store_true", help="only write the .md and README block from the .out.json")
     args = ap.parse_args()
     here = Path(__file__).resolve().parent
     md, out_path = here / "emulator_speed.md", here / "emulator_speed.out.json"
-    if args.check:
-        raise SystemExit(_record.check_or_write(md, out_path, render, write=False))
+    if args.check or args.render:
+        raise SystemExit(_record.check_or_write(md, out_path, render, write=args.render,
+                                                readme={"emulator_speed.py": readme_block}))
     meta = _record.started()
     torch.set_num_threads(args.threads)
     row = chain(args.rounds)
@@ -262,7 +282,8 @@ def main() -> None:
         out = {"command": meta["command"], "python": platform.python_version(), "meta": _record.finished(meta),
                "torch_threads": torch.get_num_threads(), **row}
         _record.write_json(out_path, out)
-        _record.write_md(md, render(out))
+        _record.check_or_write(md, out_path, render, write=True,
+                               readme={"emulator_speed.py": readme_block} if args.derainer else None)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,50 @@ def render(record: dict) -> str:
     return "\n".join(lines + [""])
 
 
+def _head(record: dict) -> str:
+    m = record["meta"]
+    return (f"`benchmarks/quantize_qat.md`, `{m['command']}` at {m['commit']}, {m['started']} to {m['finished']}, load "
+            f"average {m['load_before'][0]:.1f} before and {m['load_after'][0]:.1f} after")
+
+
+def readme_ptq(record: dict) -> str:
+    """The README's PTQ figures (its "integer model" section), from the record alone."""
+    rows = record["rows"]
+    return (f"Measured ({_head(record)}; {rows[0]['images']} whole images of `{record['settings']['test']}`): PTQ costs "
+            + ", ".join(f"{r['ptq_cost_db']:+.2f} dB ({r['model']})" for r in rows)
+            + " against the float models; the emulator takes "
+            + " / ".join(f"{r['emulator_s_per_image']:.0f}" for r in rows) + " s per image ("
+            + " / ".join(r["model"] for r in rows) + ") on this shared 2-core machine.")
+
+
+def readme_qat(record: dict) -> str:
+    """The README's QAT figures and verdicts (its QAT section), from the record alone."""
+    s, rows = record["settings"], record["rows"]
+    lines = [f"Measured ({_head(record)}; {len(s['seeds'])} seeds per model, {s['iters']} batches of {s['batch_size']} "
+             f"crops each, distillation {s['distill']}, {s['holdout']:.0%} of the pairs held out; "
+             f"{rows[0]['images']} whole images through the emulator), cost against the shipped float model, mean ± sd "
+             "over the seeds:", ""]
+    for r in rows:
+        q = r["qat"]
+        verdict = "**QAT**" if q["earns_its_place"] else "**use PTQ**"
+        why = ""
+        if not q["earns_its_place"]:
+            if q["kept_unchanged"] == len(q["seeds"]):
+                why = (f": on every seed the held-out PSNR never rose above the unchanged model's, so QAT returned "
+                       "the PTQ model itself")
+            elif q["psnr"] < r["ptq_psnr"]:
+                why = f": QAT ends {-q['minus_ptq_db'][0]:.3f} dB below PTQ on the mean"
+            else:
+                why = f": QAT's mean cost {q['cost_db']:+.3f} dB exceeds 0.1 dB"
+        lines.append(f"- {r['model']}: PTQ {r['ptq_cost_db']:+.3f} dB, QAT {q['cost_db']:+.3f} ± {q['sd']['cost_db']:.3f} dB "
+                     f"(QAT − PTQ {q['minus_ptq_db'][0]:+.3f} ± {q['minus_ptq_db'][1]:.3f} dB; the unchanged model kept on "
+                     f"{q['kept_unchanged']} of {len(q['seeds'])} seeds): {verdict}{why}.")
+    return "\n".join(lines)
+
+
+README_BLOCKS = {"quantize_qat.py (PTQ)": readme_ptq, "quantize_qat.py (QAT)": readme_qat}
+
+
 def main() -> None:
     import _record
 
@@ -137,7 +181,7 @@ def main() -> None:
     args = ap.parse_args()
     md, out_path = ROOT / "benchmarks" / "quantize_qat.md", ROOT / "benchmarks" / "quantize_qat.out.json"
     if args.check or args.render:
-        raise SystemExit(_record.check_or_write(md, out_path, render, write=args.render))
+        raise SystemExit(_record.check_or_write(md, out_path, render, write=args.render, readme=README_BLOCKS))
     meta = _record.started()
     settings = {"test": TEST, "calib": CALIB, "iters": args.iters, "batch_size": args.batch_size, "lr": args.lr,
                 "distill": args.distill, "holdout": args.holdout, "seeds": args.seeds}
@@ -176,7 +220,8 @@ def main() -> None:
             _record.write_json(out_path, record)
     if not args.write:
         return
-    _record.write_md(md, render(json.loads(out_path.read_text())))
+    _record.check_or_write(md, out_path, render, write=True,
+                           readme=README_BLOCKS if set(args.models) == set(MODELS) else None)
     if args.cards:
         from neurodeploy.models.cards import deployment_lines, with_deployment
 

@@ -240,8 +240,90 @@ def rendered_md() -> str:
     return md
 
 
+def _records(path: Path) -> tuple[dict, list[dict]]:
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return lines[0], lines[1:]
+
+
+def _pick(runs: list[dict], mode: str, tile: int | None = None, halo: int | None = None) -> list[dict]:
+    return [r for r in runs if r["mode"] == mode and (tile is None or r["tile"] == tile) and (halo is None or r["halo"] == halo)]
+
+
+def _db(r: dict) -> str:
+    return "∞" if r["psnr_vs_whole_db"] is None else f"{r['psnr_vs_whole_db']:.1f}"
+
+
+def _models(rs: list[dict]) -> str:
+    return " / ".join(r["model"] for r in rs)
+
+
+def readme_blend(meta: dict, runs: list[dict]) -> str:
+    """The README's blend and cut bullets, from tiling_blend.out.jsonl alone."""
+    from neurodeploy.models.evaluate import BLEND_HALO
+
+    b, b2, c = _pick(runs, "blend", 512, BLEND_HALO), _pick(runs, "blend", 1024), _pick(runs, "cut", 512)
+    whole = _pick(runs, "whole")
+    far = [r["model"] for r in b if r["max_abs_diff_far_from_seams_8bit"] > r["max_abs_diff_near_seams_8bit"]]
+    mem = [r["peak_rss_gb"] - x["peak_rss_gb"] for r, x in zip(b, c)]
+    out = [f"  - `blend` (default): windows with a {BLEND_HALO}-pixel halo overlap their neighbours, and the outputs",
+           f"    are mixed by a raised-cosine ramp {BLEND_HALO} pixels wide centred on each seam (the weights sum to",
+           "    1 at every pixel): no hard seams. " + " / ".join(_db(r) for r in b) + f" dB ({_models(b)}), single",
+           "    pixels up to " + " / ".join(f"{r['max_abs_diff_8bit']:.0f}" for r in b) + " levels off"
+           + (f"; for {', '.join(far)} the worst pixels lie more than {SEAM} px from any seam, where only the gates'"
+              " statistics differ, so blending cannot remove them" if far else "")
+           + f"; up to {max(mem):.1f} GB more memory than `cut`."]
+    if b2:
+        out.append(f"    `--tile 1024` ({min(r['peak_rss_gb'] for r in b2):.1f}–{max(r['peak_rss_gb'] for r in b2):.1f} GB) gives "
+                   + " / ".join(_db(r) for r in b2) + " dB, up to " + " / ".join(f"{r['max_abs_diff_8bit']:.0f}" for r in b2)
+                   + " levels.")
+    out.append(f"  - `cut`: the stitching before issue 32, each core from its own window with a {c[0]['halo']}-pixel")
+    out.append("    halo, hard seams: " + " / ".join(_db(r) for r in c) + " dB, up to "
+               + " / ".join(f"{r['max_abs_diff_8bit']:.0f}" for r in c) + " levels.")
+    out.append(f"  - `--tile 0` runs whole images exactly, with memory that grows with the photo "
+               f"({min(r['peak_rss_gb'] for r in whole):.1f}–{max(r['peak_rss_gb'] for r in whole):.1f} GB for the "
+               "tiny derainers at 1.5 MP).")
+    out.append(f"  (`tiling.py blend` at {meta['commit']}, {meta['date']}, load {meta['load_start'][0]} → {meta['load_end'][0]}.)")
+    return "\n".join(out)
+
+
+def readme_exact(meta: dict, runs: list[dict]) -> str:
+    """The README's exact bullet, from tiling_exact.out.jsonl alone."""
+    e = _pick(runs, "exact")
+    b = _pick(runs, "blend")
+    whole = {r["model"]: r for r in _pick(runs, "whole")}
+    return "\n".join([
+        "  - `exact`: every global pooling (the attention gates' statistics) over the whole image: the",
+        f"    tiles (halo {e[0]['halo']}) run pass after pass, each pool returning the whole image's statistic from",
+        "    the pass before, until a pass uses the statistics it produces. "
+        + " / ".join(_db(r) for r in e) + f" dB from `--tile 0` ({_models(e)}), up to "
+        + " / ".join(f"{r['max_abs_diff_8bit']:.2f}" for r in e) + " levels; it takes "
+        + " / ".join(str(r["passes"]) for r in e) + " passes, i.e. "
+        + " / ".join(f"{r['time_s']:.0f}" for r in e) + " s against "
+        + " / ".join(f"{r['time_s']:.0f}" for r in b) + " s for `blend` and "
+        + " / ".join(f"{whole[r['model']]['time_s']:.0f}" for r in e) + " s whole; memory "
+        + " / ".join(f"{r['peak_rss_gb']:.1f}" for r in e) + " GB (whole: "
+        + " / ".join(f"{whole[r['model']]['peak_rss_gb']:.1f}" for r in e) + " GB).",
+        f"    (`tiling.py exact` at {meta['commit']}, {meta['date']}, load {meta['load_start'][0]} → {meta['load_end'][0]}.)"])
+
+
+README_BLOCKS = ((BLEND_RECORDS, "tiling.py (blend)", readme_blend), (EXACT_RECORDS, "tiling.py (exact)", readme_exact))
+
+
+def rendered_readme() -> str:
+    from _record import README, with_block
+
+    text = README.read_text()
+    for records, name, fn in README_BLOCKS:
+        if records.exists():
+            text = with_block(text, name, fn(*_records(records)))
+    return text
+
+
 def write_blend_table() -> None:
+    from _record import README, write_md
+
     TILING_MD.write_text(rendered_md())
+    write_md(README, rendered_readme())
 
 
 def synthesize(src: Path, megapixels: float, folder: Path) -> Path:
@@ -295,9 +377,9 @@ def main() -> None:
     ap.add_argument("--checkpoint", default="esdnet-tiny")
     args = ap.parse_args()
     if args.check:
-        from _record import check
+        from _record import README, check
 
-        raise SystemExit(check(TILING_MD, rendered_md()))
+        raise SystemExit(check(TILING_MD, rendered_md()) | check(README, rendered_readme()))
     if args.study is None:
         ap.error("a study is required")
     if args.study == "_run":
