@@ -84,7 +84,11 @@ def render(record: dict) -> str:
 
     s = record["settings"]
     lines = ["# Deployment cost: float / PTQ / QAT through the integer emulator, over seeds", "",
-             provenance(record["meta"]), "",
+             provenance(record["meta"]), ""]
+    for part in record.get("parts", []):  # models measured by separate processes, joined by --merge
+        lines += [f"- measured by {provenance(part)[len('Written by '):]}"]
+    lines += [""] if record.get("parts") else []
+    lines += [
              f"Whole images of `{s['test']}`, PSNR/SSIM on Y. PTQ and QAT bundles: `export --quantize int --calib "
              f"{s['calib']} --size 64 64`, evaluated with `--executor emulator`. Cost = float PSNR of the shipped model "
              "minus the deployed PSNR. QAT = `neurodeploy finetune NAME --qat --seed SEED` with "
@@ -178,8 +182,24 @@ def main() -> None:
     ap.add_argument("--cards", action="store_true", help="also put the table on each model card")
     ap.add_argument("--check", action="store_true", help="re-render the .md from the .out.json; exit 1 if it differs")
     ap.add_argument("--render", action="store_true", help="only write the .md from the .out.json (e.g. of a stopped run)")
+    ap.add_argument("--record", type=Path, default=None,
+                    help="write the record here instead (models run as separate processes; then --merge)")
+    ap.add_argument("--merge", type=Path, nargs="+", default=None,
+                    help="join the records of runs of other models (same settings) into the .out.json and write the .md")
     args = ap.parse_args()
     md, out_path = ROOT / "benchmarks" / "quantize_qat.md", ROOT / "benchmarks" / "quantize_qat.out.json"
+    if args.merge:
+        parts = [json.loads(Path(f).read_text()) for f in args.merge]
+        if any(p_["settings"] != parts[0]["settings"] | {"seeds": p_["settings"]["seeds"]} for p_ in parts):
+            raise SystemExit("--merge: the records were run with different settings")
+        meta = _record.finished(_record.started())
+        record = {"command": meta["command"], "python": platform.python_version(), "meta": meta,
+                  "parts": [p_["meta"] for p_ in parts], "settings": parts[0]["settings"],
+                  "rows": sorted((r for p_ in parts for r in p_["rows"]), key=lambda r: MODELS.index(r["model"]))}
+        _record.write_json(out_path, record)
+        raise SystemExit(_record.check_or_write(md, out_path, render, write=True, readme=README_BLOCKS))
+    if args.record:
+        out_path = args.record
     if args.check or args.render:
         raise SystemExit(_record.check_or_write(md, out_path, render, write=args.render, readme=README_BLOCKS))
     meta = _record.started()
@@ -218,7 +238,7 @@ def main() -> None:
             record = {"command": meta["command"], "python": platform.python_version(), "meta": _record.finished(meta),
                       "settings": settings, "rows": rows}
             _record.write_json(out_path, record)
-    if not args.write:
+    if not args.write or args.record:
         return
     _record.check_or_write(md, out_path, render, write=True,
                            readme=README_BLOCKS if set(args.models) == set(MODELS) else None)

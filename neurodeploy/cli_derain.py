@@ -221,11 +221,13 @@ _TILE_HELP = ("Tile side in pixels (a halo of context is added around each): bou
               "4.3 GB with --executor emulator on a 512x512 photo; 0 = whole image at once (exact, but memory grows "
               "with the photo: 3.7-5.8 GB for the tiny derainers on a 1.5-MP photo). A larger tile is closer to the "
               "whole image: 1024 gave 49-52 dB against 42-50 dB for 512 on a 1536x1024 photo.")
-_TILING_HELP = ("How tiles are stitched (benchmarks/tiling.md). blend (default): windows overlap by a 32-px halo on "
-                "each side and neighbours are mixed by a raised-cosine ramp, so there are no seams; 12 % more pixels "
-                "per tile than cut, up to 0.3 GB more memory; 42-50 dB from the whole image on a 1536x1024 photo. "
-                "cut: the old hard seams with a 16-px halo (41-50 dB). exact (attention statistics over the whole "
-                "image) is not built yet: use --tile 0.")
+_TILING_HELP = ("How tiles are stitched (benchmarks/tiling.md measures each against --tile 0). blend (default): "
+                "windows overlap by a 32-px halo on each side and neighbours are mixed by a raised-cosine ramp, so "
+                "there are no seams; the attention gates still pool per tile. cut: the old hard seams with a 16-px "
+                "halo. exact: every global pooling over the whole image, so the tiles equal the whole image; the "
+                "tiles run once per pass until the pooled statistics settle (several passes: that many times "
+                "blend's time), memory bounded by one window (a 64-px halo) plus the photo. A checkpoint only "
+                "(not a bundle's executor).")
 
 
 def derain_cmd(
