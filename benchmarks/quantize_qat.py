@@ -197,7 +197,10 @@ def main() -> None:
                   "parts": [p_["meta"] for p_ in parts], "settings": parts[0]["settings"],
                   "rows": sorted((r for p_ in parts for r in p_["rows"]), key=lambda r: MODELS.index(r["model"]))}
         _record.write_json(out_path, record)
-        raise SystemExit(_record.check_or_write(md, out_path, render, write=True, readme=README_BLOCKS))
+        _record.check_or_write(md, out_path, render, write=True, readme=README_BLOCKS)
+        if args.cards:
+            write_cards(record["rows"], meta["command"])
+        return
     if args.record:
         out_path = args.record
     if args.check or args.render:
@@ -243,11 +246,16 @@ def main() -> None:
     _record.check_or_write(md, out_path, render, write=True,
                            readme=README_BLOCKS if set(args.models) == set(MODELS) else None)
     if args.cards:
-        from neurodeploy.models.cards import deployment_lines, with_deployment
+        write_cards(rows, meta["command"])
 
-        for r in rows:
-            card = ROOT / "models" / "checkpoints" / f"{r['model']}.md"
-            card.write_text(with_deployment(card.read_text(), deployment_lines(r, meta["command"])))
+
+def write_cards(rows: list[dict], command: str) -> None:
+    """The deployment section of each model's card (models/checkpoints/NAME.md) from its row."""
+    from neurodeploy.models.cards import deployment_lines, with_deployment
+
+    for r in rows:
+        card = ROOT / "models" / "checkpoints" / f"{r['model']}.md"
+        card.write_text(with_deployment(card.read_text(), deployment_lines(r, command)))
 
 
 if __name__ == "__main__":
