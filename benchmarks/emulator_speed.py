@@ -33,10 +33,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-import neurodeploy.targets.loihi  # noqa: F401  (Lava's Python 3.11 shim, before lava)
-from neurodeploy.targets.emulator import conv_int, lif_int
+# torch, neurodeploy and Lava are imported where they are used: --check renders from the record
+# without them (tests run it as a subprocess)
 
 LAYERS, C, H, W, T = 8, 16, 64, 64, 13
 DU, DV, VTH = 4095, 2048, 60
@@ -50,6 +49,10 @@ def setup(seed: int = 0):
 
 
 def emulate(image, weights):
+    import torch
+
+    from neurodeploy.targets.emulator import conv_int, lif_int
+
     x = torch.as_tensor(image)[None].expand(T, 3, H, W).reshape(T, 1, 3, H, W)
     spikes = []
     start = time.perf_counter()
@@ -62,6 +65,7 @@ def emulate(image, weights):
 
 
 def lava(image, weights):
+    import neurodeploy.targets.loihi  # noqa: F401  (Lava's Python 3.11 shim, before lava)
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.conv.process import Conv
@@ -109,6 +113,8 @@ def derainer(model: str = "esdnet-tiny", size: int = 64, rounds: int = 5, stream
     ``stream`` images back to back (throughput), and identical spikes. Torch's thread count is the
     caller's, fixed before this runs."""
     import tempfile
+
+    import torch
 
     from neurodeploy.bundle import Bundle, export_bundle
     from neurodeploy.images import load_inputs
@@ -272,6 +278,8 @@ def main() -> None:
     if args.check or args.render:
         raise SystemExit(_record.check_or_write(md, out_path, render, write=args.render,
                                                 readme={"emulator_speed.py": readme_block}))
+    import torch
+
     meta = _record.started()
     torch.set_num_threads(args.threads)
     row = chain(args.rounds)

@@ -15,11 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-
-from neurodeploy.bundle import export_bundle
-from neurodeploy.checkpoint import save_checkpoint
-from neurodeploy.models import get_architecture
 
 
 HERE = Path(__file__).resolve().parent
@@ -56,6 +51,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.check:
         raise SystemExit(_record.check_or_write(MD, OUT, render, write=False))
+    import torch
+
+    from neurodeploy.bundle import export_bundle
+    from neurodeploy.checkpoint import save_checkpoint
+    from neurodeploy.models import get_architecture
+
     meta = _record.started()
     arch = get_architecture("esdnet")
     config = arch.config("paper")

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-import neurodeploy.targets.loihi  # noqa: F401  (Lava's Python 3.11 shim)
-from lava.proc.conv import utils
+# neurodeploy and Lava are imported in each part: --check renders from the record without them
 
 
 def _best(fn, repeats: int = 3) -> float:
@@ -37,6 +36,9 @@ def _best(fn, repeats: int = 3) -> float:
 
 
 def conv_rows() -> list[dict]:
+    import neurodeploy.targets.loihi  # noqa: F401  (Lava's Python 3.11 shim, before lava)
+    from lava.proc.conv import utils
+
     from neurodeploy.bundle import export_bundle
     from neurodeploy.targets.loihi.lower import lower
     from neurodeploy.targets.loihi.processes.fast import conv_xyc
@@ -70,6 +72,7 @@ def conv_rows() -> list[dict]:
 
 
 def readback_row() -> dict:
+    import neurodeploy.targets.loihi  # noqa: F401  (Lava's Python 3.11 shim, before lava)
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.sink import RingBuffer as Sink
@@ -100,6 +103,7 @@ def readback_row() -> dict:
 
 
 def fusion_row(size: int = 32) -> dict:
+    import neurodeploy.targets.loihi  # noqa: F401  (Lava's Python 3.11 shim, before lava)
     from neurodeploy.bundle import Bundle, export_bundle
     from neurodeploy.images import read_image
     from neurodeploy.targets.loihi.lower import lower

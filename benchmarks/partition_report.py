@@ -13,14 +13,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import torch
-
-from neurodeploy.checkpoint import load_model, zoo
-from neurodeploy.nir_export import export_graph
-from neurodeploy.ir import graph_info
-from neurodeploy.models import get_architecture
-from neurodeploy.ir import DeployGraph
-from neurodeploy.passes.partition import partition, summarize
 
 CASES = [("toy-residual", "default", 32), ("esdnet", "tiny", 64), ("vlifnet", "tiny", 64), ("spikerain", "tiny", 64),
          ("esdnet", "paper", 256), ("vlifnet", "paper", 256), ("spikerain", "paper", 256)]
@@ -31,6 +23,14 @@ MD, OUT = HERE / "partition_report.md", HERE / "partition_report.out.json"
 
 
 def measure() -> dict:
+    import torch
+
+    from neurodeploy.checkpoint import load_model, zoo
+    from neurodeploy.ir import DeployGraph, graph_info
+    from neurodeploy.models import get_architecture
+    from neurodeploy.nir_export import export_graph
+    from neurodeploy.passes.partition import partition, summarize
+
     shipped = {e.name for e in zoo()}
     rows, hints = [], {}
     for name, preset, size in CASES:

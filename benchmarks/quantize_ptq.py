@@ -88,6 +88,8 @@ def render(out: dict) -> str:
         "# PTQ to Loihi 2 integers: PSNR cost and integer-emulator speed",
         "",
         provenance(out.get("meta"), out),
+        *(["", "Figures of a later run of the same PTQ (same test set, calibration and emulator) are in "
+               "`quantize_qat.md`; where they differ, this record is the older."] if "meta" not in out else []),
         "",
         "Torch 1 thread. Export at 64×64 with `--quantize int --calib "
         f"{out['calib']}` (centre crops of its first 16 rainy images); PSNR/SSIM on the Y channel (BT.601) "

@@ -94,6 +94,7 @@ def photo_1536x1024(src: Path) -> Path:
     return out
 
 
+BLEND_HALO = 32  # the default blend halo (models/evaluate.py), not imported: --check runs without torch
 SEAM = 24  # px either side of a core boundary: covers blend's ramp (halo/2 <= 32) and cut's seam
 
 
@@ -259,8 +260,6 @@ def _models(rs: list[dict]) -> str:
 
 def readme_blend(meta: dict, runs: list[dict]) -> str:
     """The README's blend and cut bullets, from tiling_blend.out.jsonl alone."""
-    from neurodeploy.models.evaluate import BLEND_HALO
-
     b, b2, c = _pick(runs, "blend", 512, BLEND_HALO), _pick(runs, "blend", 1024), _pick(runs, "cut", 512)
     whole = _pick(runs, "whole")
     far = [r["model"] for r in b if r["max_abs_diff_far_from_seams_8bit"] > r["max_abs_diff_near_seams_8bit"]]
