@@ -66,7 +66,8 @@ def provenance(meta: dict | None, record: dict | None = None) -> str:
     """The sentence every rendered ``.md`` carries under its title. A record written before this
     module existed has no ``meta``: its command and python are said, and that the rest was not recorded."""
     if meta is None:
-        return (f"Written by `{record['command']}` (python {record.get('python', '?')}); commit, date and load "
+        command = f"`{record['command']}`" if "command" in record else "a command that was not recorded"
+        return (f"Written by {command} (python {record.get('python', 'not recorded')}); commit, date and load "
                 "average were not recorded (a run before issue 32's write path).")
     return (f"Written by `{meta['command']}` at commit {meta['commit']} (python {meta['python']}, "
             f"{meta['cpus']} CPUs shared with other jobs), {meta['started']} to {meta['finished']}; "
