@@ -21,10 +21,17 @@ call in the child; load average before and after each run. Records go to
 (between its ``tiling.py blend`` markers); ``tiling.py blend-table`` re-renders it from the
 recorded file alone.
 
+``exact``: as ``blend``, with the runs ``--tile 0``, ``--tiling exact`` and the default ``blend``
+(tile 512, default halos); records in ``benchmarks/tiling_exact.out.jsonl`` (rewritten after every run),
+``--write`` renders them into ``tiling.md`` (its ``tiling.py exact`` markers) and the README's bullet.
+``--check`` re-renders every generated section of ``tiling.md`` and the README from the records and
+exits 1 on a difference.
+
 ``scale``: synthesise photos of the given sizes (in megapixels, 3:2) by Lanczos upscaling
 of a real photo into /tmp, then run ``neurodeploy derain`` on each as a separate process
 (the way a user runs it; default tile and halo, all cores) and record wall time and the
-child's peak resident memory (``ru_maxrss`` from ``os.wait4``). One JSON line per run.
+child's peak resident memory (``ru_maxrss`` from ``os.wait4``). One JSON line per run;
+``--tiling exact`` measures exact tiling's time and memory the same way.
 """
 
 from __future__ import annotations
@@ -195,6 +202,9 @@ def compare_study(image: Path, models: list[str], runs: list[tuple], record_file
             npy.unlink()
             records.append(rec)
             print(json.dumps(rec), flush=True)
+            # after every run, so that a study stopped part-way keeps what it measured
+            meta["load_end"] = [round(v, 2) for v in os.getloadavg()]
+            record_file.write_text("".join(json.dumps(r) + "\n" for r in [meta, *records]))
     meta["load_end"] = [round(v, 2) for v in os.getloadavg()]
     record_file.write_text("".join(json.dumps(r) + "\n" for r in [meta, *records]))
     if write:
@@ -336,7 +346,7 @@ def synthesize(src: Path, megapixels: float, folder: Path) -> Path:
     return out
 
 
-def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None) -> None:
+def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None, tiling: str | None = None) -> None:
     folder = Path(tempfile.gettempdir()) / "neurodeploy-tiling"
     folder.mkdir(exist_ok=True)
     for mp in mps:
@@ -345,6 +355,8 @@ def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None
         cmd = [sys.executable, "-m", "neurodeploy", "derain", checkpoint, str(photo), "--out", str(out)]
         if tile is not None:
             cmd += ["--tile", str(tile)]
+        if tiling is not None:
+            cmd += ["--tiling", tiling]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -354,7 +366,7 @@ def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None
 
         w, h = Image.open(photo).size
         print(json.dumps({"checkpoint": checkpoint, "size_wh": [w, h], "megapixels": round(w * h / 1e6, 2),
-                          "tile": tile or "default", "exit": os.waitstatus_to_exitcode(status), "wall_s": round(dt, 1),
+                          "tile": tile or "default", "tiling": tiling or "default", "exit": os.waitstatus_to_exitcode(status), "wall_s": round(dt, 1),
                           "peak_rss_gb": round(usage.ru_maxrss / 1e6, 2), "cores": len(os.sched_getaffinity(0)),
                           **({"stderr_tail": err} if os.waitstatus_to_exitcode(status) else {})}), flush=True)
 
@@ -368,7 +380,7 @@ def main() -> None:
     ap.add_argument("--blends", nargs="+", default=["512:16", "512:32", "512:64"], help="TILE:HALO of each blend run")
     ap.add_argument("--write", action="store_true", help="blend: render the table into tiling.md")
     ap.add_argument("--model"), ap.add_argument("--photo", type=Path), ap.add_argument("--npy", type=Path)
-    ap.add_argument("--tiling", default="blend"), ap.add_argument("--halo", type=int, default=None)
+    ap.add_argument("--tiling", default=None), ap.add_argument("--halo", type=int, default=None)
     ap.add_argument("--tile", type=int, default=None)
     ap.add_argument("--halos", type=int, nargs="+", default=[0, 16, 32, 64])
     ap.add_argument("--models", nargs="+", default=["esdnet-tiny", "spikerain-tiny", "vlifnet-tiny"])
@@ -382,7 +394,7 @@ def main() -> None:
     if args.study is None:
         ap.error("a study is required")
     if args.study == "_run":
-        run_one(args.model, args.photo, args.tile, args.tiling, args.halo, args.npy)
+        run_one(args.model, args.photo, args.tile, args.tiling or "blend", args.halo, args.npy)
     elif args.study == "blend-table":
         write_blend_table()
     elif args.image is None:
@@ -394,7 +406,7 @@ def main() -> None:
     elif args.study == "halo":
         halo_study(args.image, args.tile or 512, args.halos, args.models)
     else:
-        scale_study(args.image, args.mp, args.checkpoint, args.tile)
+        scale_study(args.image, args.mp, args.checkpoint, args.tile, args.tiling)
 
 
 if __name__ == "__main__":
