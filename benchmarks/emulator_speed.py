@@ -6,19 +6,22 @@ du = 4095, dv = 2048, vth_mant = 60. Lava: ``Loihi2SimCfg(select_tag="fixed_pt")
 Lava's own ``Conv`` and ``LIF`` (PyConvModelFixed, PyLifModelBitAcc), run for T + 8 steps
 (one step per synaptic hop), spikes read from RingBuffer sinks and realigned to logical
 steps; build/compile time excluded (the first ``run`` call is timed separately). Emulator:
-:func:`neurodeploy.targets.emulator.conv_int` and :func:`lif_int`, torch 1 thread.
+:func:`neurodeploy.targets.emulator.conv_int` and :func:`lif_int`. Both sides run ``--rounds``
+times, alternating, and both report the median (every run is in the .out.json).
 
 Second part (``--derainer``, issue 17's target): a whole quantized ``esdnet-tiny`` at 64×64 (exported
 with ``--quantize int --calib examples/images/calib``) on the centre crop of the shipped rainy photo,
-one image, same T, best of 3 rounds that each run every executor once (the emulator 5 times back to
-back per round, with 1 and with 2 torch threads)
+same T, ``--rounds`` rounds that each run every executor once on one image (latency) and once
+on ``--stream`` images back to back (throughput), the emulator with ``--threads`` torch threads
+fixed before anything is measured; the median of the rounds on every side,
 against Lava fixed_pt with the project's fastest process models (``lava-fixed``: the vectorised
 fixed_pt Conv) and with Lava's stock Conv model (``lava-fixed-stock``); Lava's compile/build and
 first step are timed apart and excluded (:meth:`FixedLavaNetwork.run_timed`); every layer's spikes
 and the output image must be identical.
 
 Run: ``.venv/bin/python benchmarks/emulator_speed.py --write`` (writes emulator_speed.md/.out.json);
-``--derainer`` adds the whole-derainer part (several minutes on a loaded 2-core machine).
+``--derainer`` adds the whole-derainer part (several minutes on a loaded 2-core machine); ``--check``
+re-renders the .md from the .out.json and exits 1 if they differ.
 """
 
 from __future__ import annotations
@@ -30,13 +33,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-import neurodeploy.targets.loihi  # noqa: F401  (Lava's Python 3.11 shim, before lava)
-from neurodeploy.targets.emulator import conv_int, lif_int
+# torch, neurodeploy and Lava are imported where they are used: --check renders from the record
+# without them (tests run it as a subprocess)
 
 LAYERS, C, H, W, T = 8, 16, 64, 64, 13
-EMULATOR_RUNS = 5  # per round and thread count, in the derainer part
 DU, DV, VTH = 4095, 2048, 60
 
 
@@ -48,6 +49,10 @@ def setup(seed: int = 0):
 
 
 def emulate(image, weights):
+    import torch
+
+    from neurodeploy.targets.emulator import conv_int, lif_int
+
     x = torch.as_tensor(image)[None].expand(T, 3, H, W).reshape(T, 1, 3, H, W)
     spikes = []
     start = time.perf_counter()
@@ -60,6 +65,7 @@ def emulate(image, weights):
 
 
 def lava(image, weights):
+    import neurodeploy.targets.loihi  # noqa: F401  (Lava's Python 3.11 shim, before lava)
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.conv.process import Conv
@@ -98,9 +104,17 @@ def lava(image, weights):
     return spikes, first, rest * steps / (steps - 1)
 
 
-def derainer(model: str = "esdnet-tiny", size: int = 64, repeats: int = 3) -> dict:
-    """The whole-derainer comparison (module docstring): seconds per image and identical spikes."""
+def _median(xs: list[float]) -> float:
+    return float(np.median(xs))
+
+
+def derainer(model: str = "esdnet-tiny", size: int = 64, rounds: int = 5, stream: int = 4) -> dict:
+    """The whole-derainer comparison (module docstring): seconds per image, one image (latency) and
+    ``stream`` images back to back (throughput), and identical spikes. Torch's thread count is the
+    caller's, fixed before this runs."""
     import tempfile
+
+    import torch
 
     from neurodeploy.bundle import Bundle, export_bundle
     from neurodeploy.images import load_inputs
@@ -110,41 +124,52 @@ def derainer(model: str = "esdnet-tiny", size: int = 64, repeats: int = 3) -> di
     with tempfile.TemporaryDirectory() as tmp:
         export_bundle(model, Path(tmp) / "b", size=(size, size), quantize="int", calib="examples/images/calib")
         bundle = Bundle.open(Path(tmp) / "b")
-        images, _ = load_inputs(None, bundle.input_size)
+        one, _ = load_inputs(None, bundle.input_size)
+        # the stream: the image and flipped/rolled copies of it, so that no two images are equal
+        many = np.concatenate([np.roll(one[:, :, ::1 if i % 2 == 0 else -1], 7 * i, axis=-1) for i in range(stream)])
         runner = make_executor("emulator", bundle)
-        runner.run(images)  # warm-up (first-call allocations, onnxruntime sessions)
-        by_threads: dict[int, list[float]] = {1: [], 2: []}
+        runner.run(one)  # warm-up (first-call allocations, onnxruntime sessions)
+        emu = {"latency_s_all": [], "stream_s_all": []}
         lava: dict[str, dict] = {}
         executors = {name: make_executor(name, bundle) for name in ("lava-fixed", "lava-fixed-stock")}
-        for _ in range(repeats):  # rounds interleave every executor, so that a burst of load hits all alike
-            for threads in by_threads:  # on a loaded 2-core machine one intra-op thread can be the faster
-                torch.set_num_threads(threads)
-                # a run is ~1 % of a Lava run: the best of EMULATOR_RUNS back-to-back runs per round
-                # (timeit's rule: the minimum is the run least disturbed by other processes)
-                runs = [runner.run(images)[0] for _ in range(EMULATOR_RUNS)]
-                ref = runs[-1]
-                by_threads[threads].append(min(r.meta["run_s"] for r in runs))
+        for _ in range(rounds):  # rounds interleave every executor, so that a burst of load hits all alike
+            start = time.perf_counter()
+            ref = runner.run(one)[0]
+            emu["latency_s_all"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            refs = runner.run(many)
+            emu["stream_s_all"].append(time.perf_counter() - start)
             for name, ex in executors.items():
-                net = FixedLavaNetwork(ex.lowered, images, bundle.path / "host", fast=name == "lava-fixed")
-                spikes, outs, first, rest = net.run_timed()
-                same = all(np.array_equal(net.logical(spikes[n], ex.lowered.nodes[n].latency, 0), ref.layers[n])
-                           for n in ex.layers)
-                r = lava.setdefault(name, {"run_s_all": [], "build_plus_first_step_s_all": [], "lava_steps": net.steps,
-                                           "processes": len(net.procs), "identical_spikes": True,
-                                           "identical_output": True})
-                r["run_s_all"].append(rest * net.steps / (net.steps - 1))
-                r["build_plus_first_step_s_all"].append(first)
-                r["identical_spikes"] &= bool(same)
-                r["identical_output"] &= bool(np.array_equal(outs[0], ref.output))
+                r = lava.setdefault(name, {"latency_s_all": [], "stream_s_all": [], "build_plus_first_step_s_all": [],
+                                           "identical_spikes": True, "identical_output": True})
+                for images, refs_, key in ((one, [ref], "latency_s_all"), (many, refs, "stream_s_all")):
+                    net = FixedLavaNetwork(ex.lowered, images, bundle.path / "host", fast=name == "lava-fixed")
+                    spikes, outs, first, rest = net.run_timed()
+                    # the first step is timed with the build; it is counted at the mean step's cost
+                    r[key].append(rest * net.steps / (net.steps - 1))
+                    if key == "latency_s_all":
+                        r["build_plus_first_step_s_all"].append(first)
+                        r["lava_steps"], r["processes"] = net.steps, len(net.procs)
+                    else:
+                        r["lava_steps_stream"] = net.steps
+                    for i, tr in enumerate(refs_):
+                        r["identical_spikes"] &= all(bool(np.array_equal(
+                            net.logical(spikes[n], ex.lowered.nodes[n].latency, i), tr.layers[n])) for n in ex.layers)
+                        r["identical_output"] &= bool(np.array_equal(outs[i], tr.output))
                 print(name, json.dumps(r), flush=True)
-        threads = min(by_threads, key=lambda n: min(by_threads[n]))
-        emu_s = min(by_threads[threads])
-        row = {"model": model, "size": [size, size], "t_steps": bundle.info.t_steps, "images": 1, "rounds": repeats,
-               "emulator_s_per_image": emu_s, "emulator_s_all_by_threads": by_threads, "torch_threads": threads}
+        row = {"model": model, "size": [size, size], "t_steps": bundle.info.t_steps, "rounds": rounds,
+               "stream_images": stream, "torch_threads": torch.get_num_threads(), "statistic": "median",
+               "emulator": {**emu, "latency_s": _median(emu["latency_s_all"]),
+                            "stream_s_per_image": _median(emu["stream_s_all"]) / stream},
+               # keys of the earlier record, kept for readers of it
+               "emulator_s_per_image": _median(emu["latency_s_all"])}
         for name, r in lava.items():
-            r["run_s_per_image"] = min(r["run_s_all"])
-            r["build_plus_first_step_s"] = min(r["build_plus_first_step_s_all"])
-            r["speedup_emulator"] = r["run_s_per_image"] / emu_s
+            r["latency_s"] = _median(r["latency_s_all"])
+            r["stream_s_per_image"] = _median(r["stream_s_all"]) / stream
+            r["build_plus_first_step_s"] = _median(r["build_plus_first_step_s_all"])
+            r["speedup_latency"] = r["latency_s"] / row["emulator"]["latency_s"]
+            r["speedup_stream"] = r["stream_s_per_image"] / row["emulator"]["stream_s_per_image"]
+            r["run_s_per_image"], r["speedup_emulator"] = r["latency_s"], r["speedup_latency"]
             row[name] = r
         ex = executors["lava-fixed"]
         row["spiking_layers"] = len(ex.layers)
@@ -152,90 +177,121 @@ def derainer(model: str = "esdnet-tiny", size: int = 64, repeats: int = 3) -> di
     return row
 
 
-def derainer_md(row: dict, command: str) -> list[str]:
-    f, s = row["lava-fixed"], row["lava-fixed-stock"]
-    return [
-        "",
-        f"## Whole derainer: {row['model']} {row['size'][0]}×{row['size'][1]}, T = {row['t_steps']}, one image",
-        "",
-        f"Produced by `{command}` (one run; the 2-core machine shared with other jobs, load average well above 2). "
-        f"Best of {row.get('rounds', 3)} rounds, each running every executor once (interleaved, so that bursts of "
-        f"load hit all alike; every run in the .out.json), the emulator {EMULATOR_RUNS} times back to back in each "
-        "round and its best kept (a run lasts ~1 % of a Lava run, so one preemption weighs ~100× more on it); "
-        f"the emulator with 1 and with 2 torch threads (best: "
-        f"{row['torch_threads']}), after a warm-up. Lava: "
-        "`Loihi2SimCfg(select_tag='fixed_pt')`, all Lava steps of one image (T plus the pipeline's latency), "
-        "compile/build and the first step excluded.",
-        "",
-        "| executor | s per image (one image: all its Lava steps) | emulator speed-up | s per image streamed "
-        "(T Lava steps) | speed-up streamed | identical spikes / output | Lava steps | processes | "
-        "build + first step (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| emulator | {row['emulator_s_per_image']:.3f} | 1× | - | - | - | - | - | - |",
-    ] + [
-        f"| {label} | {r['run_s_per_image']:.1f} | {r['speedup_emulator']:.0f}× | "
-        f"{r['run_s_per_image'] * row['t_steps'] / r['lava_steps']:.2f} | "
-        f"{r['run_s_per_image'] * row['t_steps'] / r['lava_steps'] / row['emulator_s_per_image']:.0f}× | "
-        f"{'yes' if r['identical_spikes'] else 'NO'} / {'yes' if r['identical_output'] else 'NO'} | {r['lava_steps']} | "
-        f"{r['processes']} | {r['build_plus_first_step_s']:.1f} |"
-        for label, r in (("lava-fixed (vectorised fixed_pt Conv)", f), ("lava-fixed-stock (Lava's PyConvModelFixed)", s))
-    ] + [
-        "",
-        "One image runs T steps plus the pipeline's latency (every synapse and every host island's T-step "
-        "buffer adds steps); images streamed back to back cost T Lava steps each once the pipeline is full "
-        "(the streamed column: seconds per Lava step × T).",
-        "",
-    ]
+def chain(rounds: int) -> dict:
+    """The conv + LIF chain: ``rounds`` alternating runs of each side, medians."""
+    image, weights = setup()
+    emu_all, lava_all, build_all, equal = [], [], [], None
+    for _ in range(rounds):
+        ours, emu_s = emulate(image, weights)
+        theirs, build_s, lava_s = lava(image, weights)
+        emu_all.append(emu_s)
+        lava_all.append(lava_s)
+        build_all.append(build_s)
+        same = [bool(np.array_equal(a, b)) for a, b in zip(ours, theirs)]
+        equal = same if equal is None else [x and y for x, y in zip(equal, same)]
+    rates = [float(a.mean()) for a in ours]
+    return {"layers": LAYERS, "channels": C, "size": [H, W], "t_steps": T, "rounds": rounds, "statistic": "median",
+            "identical_spikes_per_layer": equal, "firing_rate_per_layer": rates,
+            "emulator_s_all": emu_all, "lava_fixed_run_s_all": lava_all, "emulator_s": _median(emu_all),
+            "lava_fixed_run_s": _median(lava_all), "lava_build_plus_first_step_s": _median(build_all),
+            "speedup": _median(lava_all) / _median(emu_all)}
+
+
+def render(out: dict) -> str:
+    """emulator_speed.md from its recorded output file alone."""
+    from _record import provenance, table
+
+    lines = ["# Integer emulator vs Lava fixed_pt on a conv + LIF chain and on a whole derainer", "",
+             provenance(out["meta"]), "",
+             f"Torch runs with {out['torch_threads']} thread(s), set before anything is measured. Both sides run "
+             f"{out['rounds']} times, alternating (so that a burst of load from other jobs hits both), and both "
+             "report the median; every run is in the .out.json.", "",
+             f"## Chain: {out['layers']} × (Conv 3×3, {out['channels']} channels -> LIF du={DU} dv={DV} "
+             f"vth_mant={VTH}), {out['size'][0]}×{out['size'][1]}, T = {out['t_steps']}", "",
+             "Graded 8-bit input image, random 8-bit weights (seed 0); Lava's stock fixed_pt models "
+             f"(PyConvModelFixed, PyLifModelBitAcc), T + {out['layers']} steps (one per synaptic hop), realigned; "
+             "compile/build and the first step timed apart.", ""]
+    eq = out["identical_spikes_per_layer"]
+    rates = out["firing_rate_per_layer"]
+    lines += table(["identical spikes (all layers, steps, runs)", "emulator (s)", "Lava fixed_pt run (s)", "speed-up",
+                    "Lava build + first step (s)", "firing rate (first / last layer)"],
+                   [["yes" if all(eq) else "NO: " + str(eq), f"{out['emulator_s']:.3f}", f"{out['lava_fixed_run_s']:.2f}",
+                     f"{out['speedup']:.0f}×", f"{out['lava_build_plus_first_step_s']:.1f}",
+                     f"{rates[0]:.3f} / {rates[-1]:.3f}"]], "lrrrrl")
+    if "derainer" in out:
+        row = out["derainer"]
+        e = row["emulator"]
+        lines += ["", f"## Whole derainer: {row['model']} {row['size'][0]}×{row['size'][1]}, T = {row['t_steps']}", "",
+                  "Exported with `--quantize int --calib examples/images/calib`; the centre crop of the shipped photo. "
+                  "Latency: one image, all its Lava steps (T plus the pipeline's latency). Throughput: "
+                  f"{row['stream_images']} different images back to back in one run (the photo flipped and shifted), "
+                  "seconds per image. Lava: `Loihi2SimCfg(select_tag='fixed_pt')`, compile/build and the first step "
+                  "excluded (the first step counted at the mean step's cost); the emulator after one warm-up run. "
+                  "Every layer's spikes and every output image must be identical to the emulator's.", ""]
+        rows = [["emulator", f"{e['latency_s']:.3f}", "1×", f"{e['stream_s_per_image']:.3f}", "1×", "-", "-", "-", "-"]]
+        for label, name in (("lava-fixed (vectorised fixed_pt Conv)", "lava-fixed"),
+                            ("lava-fixed-stock (Lava's PyConvModelFixed)", "lava-fixed-stock")):
+            r = row[name]
+            rows.append([label, f"{r['latency_s']:.2f}", f"{r['speedup_latency']:.0f}×", f"{r['stream_s_per_image']:.2f}",
+                         f"{r['speedup_stream']:.0f}×",
+                         f"{'yes' if r['identical_spikes'] else 'NO'} / {'yes' if r['identical_output'] else 'NO'}",
+                         f"{r['lava_steps']} / {r['lava_steps_stream']}", str(r["processes"]),
+                         f"{r['build_plus_first_step_s']:.1f}"])
+        lines += table(["executor", "latency, s per image", "emulator speed-up", "streamed, s per image",
+                        "emulator speed-up, streamed", "identical spikes / output", "Lava steps (one / stream)",
+                        "processes", "build + first step (s)"], rows, "lrrrrlrrr")
+    return "\n".join(lines + [""])
+
+
+def readme_block(out: dict) -> str:
+    """The README's figures from this benchmark (its "Lava fixed_pt" section), from the record alone."""
+    m, row = out["meta"], out["derainer"]
+    e, f, st = row["emulator"], row["lava-fixed"], row["lava-fixed-stock"]
+    same = all(r["identical_spikes"] and r["identical_output"] for r in (f, st))
+    return (f"Measured (`benchmarks/emulator_speed.md`, `{m['command']}` at {m['commit']}, {m['started']}, load average "
+            f"{m['load_before'][0]:.1f} before and {m['load_after'][0]:.1f} after; {row['model']} "
+            f"{row['size'][0]}×{row['size'][1]}, T = {row['t_steps']}, build excluded, the median of {row['rounds']} "
+            f"alternating runs on every side, torch with {row['torch_threads']} threads set before measuring; "
+            f"{'identical spikes and outputs' if same else 'SPIKES OR OUTPUTS DIFFER'}): one image (latency) takes the "
+            f"emulator {e['latency_s']:.3f} s, `lava-fixed` {f['latency_s']:.1f} s (**{f['speedup_latency']:.0f}×**; "
+            f"{f['lava_steps']} Lava steps, {f['processes']} processes) and `lava-fixed-stock` {st['latency_s']:.1f} s "
+            f"({st['speedup_latency']:.0f}×); {row['stream_images']} images streamed back to back cost "
+            f"{e['stream_s_per_image']:.3f} s per image on the emulator, {f['stream_s_per_image']:.2f} s on `lava-fixed` "
+            f"({f['speedup_stream']:.0f}×) and {st['stream_s_per_image']:.2f} s on `lava-fixed-stock` "
+            f"({st['speedup_stream']:.0f}×).")
 
 
 def main() -> None:
+    import _record
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--derainer", action="store_true", help="also the whole esdnet-tiny 64x64 comparison")
-    ap.add_argument("--render", action="store_true", help="only rewrite the derainer section of emulator_speed.md "
-                                                           "from emulator_speed.out.json (no measurement)")
+    ap.add_argument("--rounds", type=int, default=5, help="runs of every side (median reported)")
+    ap.add_argument("--stream", type=int, default=4, help="images streamed back to back for the throughput")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads, fixed before measuring")
+    ap.add_argument("--check", action="store_true", help="re-render the .md from the .out.json; exit 1 if it differs")
+    ap.add_argument("--render", action="store_true", help="only write the .md and README block from the .out.json")
     args = ap.parse_args()
     here = Path(__file__).resolve().parent
-    if args.render:
-        out = json.loads((here / "emulator_speed.out.json").read_text())
-        md = (here / "emulator_speed.md").read_text()
-        md = md.split("\n## Whole derainer")[0].rstrip("\n") + "\n"
-        (here / "emulator_speed.md").write_text(md + "\n".join(derainer_md(out["derainer"], out["command"])))
-        return
-    torch.set_num_threads(1)
-    image, weights = setup()
-    ours, emu_s = emulate(image, weights)
-    theirs, build_s, lava_s = lava(image, weights)
-    equal = [bool(np.array_equal(a, b)) for a, b in zip(ours, theirs)]
-    rates = [float(a.mean()) for a in ours]
-    row = {"layers": LAYERS, "channels": C, "size": [H, W], "t_steps": T, "identical_spikes_per_layer": equal,
-           "firing_rate_per_layer": rates, "emulator_s": emu_s, "lava_fixed_run_s": lava_s,
-           "lava_build_plus_first_step_s": build_s, "speedup": lava_s / emu_s}
+    md, out_path = here / "emulator_speed.md", here / "emulator_speed.out.json"
+    if args.check or args.render:
+        raise SystemExit(_record.check_or_write(md, out_path, render, write=args.render,
+                                                readme={"emulator_speed.py": readme_block}))
+    import torch
+
+    meta = _record.started()
+    torch.set_num_threads(args.threads)
+    row = chain(args.rounds)
     print(json.dumps(row))
-    threads = torch.get_num_threads()
     if args.derainer:
-        row["derainer"] = derainer()  # picks the emulator's threads itself (1 or 2)
-        torch.set_num_threads(threads)
+        row["derainer"] = derainer(rounds=args.rounds, stream=args.stream)
     if args.write:
-        here = Path(__file__).resolve().parent
-        command = ".venv/bin/python benchmarks/emulator_speed.py --write" + (" --derainer" if args.derainer else "")
-        out = {"command": command, "python": platform.python_version(), **row}
-        (here / "emulator_speed.out.json").write_text(json.dumps(out, indent=2) + "\n")
-        (here / "emulator_speed.md").write_text("\n".join([
-            "# Integer emulator vs Lava fixed_pt (stock models) on a conv + LIF chain",
-            "",
-            f"Produced by `{out['command']}` (python {out['python']}; 2-core machine shared with other jobs). "
-            f"{LAYERS} × (Conv 3×3, {C} channels -> LIF du={DU} dv={DV} vth_mant={VTH}), {H}×{W}, T = {T}; graded "
-            "8-bit input image; random 8-bit weights (seed 0). Lava runs T + 8 steps (one per synaptic hop) and is "
-            "realigned; its compile/build time is excluded.",
-            "",
-            "| identical spikes (all layers, all steps) | emulator (s) | Lava fixed_pt run (s) | speed-up | "
-            "Lava build + first step (s) | firing rate (first / last layer) |",
-            "|---|---|---|---|---|---|",
-            f"| {'yes' if all(equal) else 'NO: ' + str(equal)} | {emu_s:.3f} | {lava_s:.2f} | {lava_s / emu_s:.0f}× | "
-            f"{build_s:.1f} | {rates[0]:.3f} / {rates[-1]:.3f} |",
-            "",
-        ] + (derainer_md(row["derainer"], command) if "derainer" in row else [])))
+        out = {"command": meta["command"], "python": platform.python_version(), "meta": _record.finished(meta),
+               "torch_threads": torch.get_num_threads(), **row}
+        _record.write_json(out_path, out)
+        _record.check_or_write(md, out_path, render, write=True,
+                               readme={"emulator_speed.py": readme_block} if args.derainer else None)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@
    routing/relay/interpolation nodes fused into one process each (delays on their inputs
    held inside) against one process per node plus delay-line processes; identical records.
 
-    .venv/bin/python benchmarks/lava_process_models.py [--parts conv readback fusion]
+    .venv/bin/python benchmarks/lava_process_models.py --write   # all parts; .out.json and .md
+    .venv/bin/python benchmarks/lava_process_models.py --check   # does the .md equal its record?
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-import neurodeploy.targets.loihi  # noqa: F401  (Lava's Python 3.11 shim)
-from lava.proc.conv import utils
+# neurodeploy and Lava are imported in each part: --check renders from the record without them
 
 
 def _best(fn, repeats: int = 3) -> float:
@@ -36,6 +36,9 @@ def _best(fn, repeats: int = 3) -> float:
 
 
 def conv_rows() -> list[dict]:
+    import neurodeploy.targets.loihi  # noqa: F401  (Lava's Python 3.11 shim, before lava)
+    from lava.proc.conv import utils
+
     from neurodeploy.bundle import export_bundle
     from neurodeploy.targets.loihi.lower import lower
     from neurodeploy.targets.loihi.processes.fast import conv_xyc
@@ -69,6 +72,7 @@ def conv_rows() -> list[dict]:
 
 
 def readback_row() -> dict:
+    import neurodeploy.targets.loihi  # noqa: F401  (Lava's Python 3.11 shim, before lava)
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.sink import RingBuffer as Sink
@@ -99,6 +103,7 @@ def readback_row() -> dict:
 
 
 def fusion_row(size: int = 32) -> dict:
+    import neurodeploy.targets.loihi  # noqa: F401  (Lava's Python 3.11 shim, before lava)
     from neurodeploy.bundle import Bundle, export_bundle
     from neurodeploy.images import read_image
     from neurodeploy.targets.loihi.lower import lower
@@ -125,12 +130,64 @@ def fusion_row(size: int = 32) -> dict:
             "speedup": round(runs[False][3] / runs[True][3], 2), "identical_records": same}
 
 
+HERE = Path(__file__).resolve().parent
+MD, OUT = HERE / "lava_process_models.md", HERE / "lava_process_models.out.json"
+
+
+def render(out: dict) -> str:
+    """lava_process_models.md from its recorded output file alone."""
+    from _record import provenance, table
+
+    lines = ["# Faster Lava process models against Lava's own (one run)", "", provenance(out.get("meta"), out), ""]
+    if "conv" in out:
+        rows = out["conv"]
+        lines += ["## Conv, floating point: `PyConvModelFloatFast` (`conv_xyc`) vs Lava's `PyConvModelFloat` "
+                  "(`utils.conv_scipy`)", "",
+                  "Every distinct conv of esdnet-tiny exported at 64x64 (Lava layout X, Y, C; weight C_out, kx, ky, "
+                  "C_in/groups); best of 3 per conv, both sides under the same load.", ""]
+        lines += table(["conv", "input (X,Y,C)", "weight", "stride", "Lava ms", "ours ms", "speedup",
+                        "max diff / max |output|"],
+                       [[r["conv"], str(tuple(r["input_xyc"])), str(tuple(r["weight"])), str(tuple(r["stride"])),
+                         str(r["lava_ms"]), str(r["fast_ms"]), f"{r['speedup']}x", f"{r['max_rel_diff']:.1e}"]
+                        for r in rows], "llllrrrr")
+        lines += ["", f"Every conv is at least {min(r['speedup'] for r in rows):.1f}x faster (target: 5x); the outputs "
+                  f"agree to {max(r['max_rel_diff'] for r in rows):.1e} of their magnitude (a different summation "
+                  "order); `tests/test_fast_models.py` checks the values on random layers and that a Lava run gives "
+                  "the same spikes with either model.", ""]
+    if "readback" in out:
+        r = out["readback"]
+        lines += ["## Read-back: file-writing record sink vs Lava's `RingBuffer` sink + `Var.get()`", "",
+                  f"{r['record']}: `Var.get()` {r['var_get_s']} s, `np.load` of the record {r['file_s']} s "
+                  f"({r['speedup']:.0f}x; the record is written inside the run). Identical arrays (asserted).", ""]
+    if "fusion" in out:
+        r = out["fusion"]
+        lines += ["## Fused routing processes: one process per connected group of relays/routing/interpolation", "",
+                  f"{r['model']}, the centre crop of `real-001.png`, one image, both runs in this invocation; "
+                  "identical records in every layer and identical output images (asserted).", ""]
+        lines += table(["run", "Lava steps", "Lava processes", "run s (compile + run + stop)", "speed-up"],
+                       [["one process per relay/concat/upsample/patch-to-time, delay-line processes into them",
+                         str(r["lava_steps"]), str(r["processes_unfused"]), str(r["run_s_unfused"]), ""],
+                        ["connected ones fused, their input delays held inside", str(r["lava_steps"]),
+                         str(r["processes_fused"]), str(r["run_s_fused"]), f"{r['speedup']}×"]], "lrrrr")
+        lines += [""]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     import argparse
+    import platform
+
+    import _record
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--parts", nargs="+", default=["conv", "readback", "fusion"])
-    parts = ap.parse_args().parts
+    ap.add_argument("--write", action="store_true", help="write the .out.json and render the .md from it")
+    ap.add_argument("--check", action="store_true", help="re-render the .md from the .out.json; exit 1 if it differs")
+    args = ap.parse_args()
+    if args.check:
+        raise SystemExit(_record.check_or_write(MD, OUT, render, write=False))
+    meta = _record.started()
+    parts = args.parts
     result = {}
     if "conv" in parts:
         result["conv"] = conv_rows()
@@ -139,3 +196,7 @@ if __name__ == "__main__":
     if "fusion" in parts:
         result["fusion"] = fusion_row()
     print(json.dumps(result, indent=1))
+    if args.write:
+        out = {"command": meta["command"], "python": platform.python_version(), "meta": _record.finished(meta), **result}
+        _record.write_json(OUT, out)
+        _record.write_md(MD, render(out))

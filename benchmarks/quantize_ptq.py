@@ -38,12 +38,21 @@ def run(args: list[str]) -> tuple[dict, float]:
     return json.loads(done.stdout), seconds
 
 
+MD, OUT = ROOT / "benchmarks" / "quantize_ptq.md", ROOT / "benchmarks" / "quantize_ptq.out.json"
+
+
 def main() -> None:
+    import _record
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=list(MODELS))
     ap.add_argument("--build", default="build/quantize_ptq")
     ap.add_argument("--write", action="store_true", help="write the .md and .out.json next to this script")
+    ap.add_argument("--check", action="store_true", help="re-render the .md from the .out.json; exit 1 if it differs")
     args = ap.parse_args()
+    if args.check:
+        raise SystemExit(_record.check_or_write(MD, OUT, render, write=False))
+    meta = _record.started()
     rows = []
     for name in args.models:
         bundle = str(Path(args.build) / name)
@@ -64,31 +73,40 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     if args.write:
-        out = {"command": ".venv/bin/python benchmarks/quantize_ptq.py --write", "python": platform.python_version(),
+        out = {"command": meta["command"], "python": platform.python_version(), "meta": _record.finished(meta),
                "calib": CALIB, "test": TEST, "rows": rows}
-        (ROOT / "benchmarks" / "quantize_ptq.out.json").write_text(json.dumps(out, indent=2) + "\n")
-        lines = [
-            "# PTQ to Loihi 2 integers: PSNR cost and integer-emulator speed",
-            "",
-            f"Produced by `{out['command']}` (python {out['python']}, 2-core machine shared with other jobs, "
-            "torch 1 thread). Export at 64×64 with `--quantize int --calib "
-            f"{CALIB}` (centre crops of its first 16 rainy images); PSNR/SSIM on the Y channel (BT.601) "
-            f"over the {rows[0]['images']} whole {rows[0]['image_size'][0]}×{rows[0]['image_size'][1]} images of "
-            f"`{TEST}`: float = `neurodeploy evaluate NAME`, PTQ = `neurodeploy evaluate BUNDLE --executor emulator` "
-            "(chip part in integers, host islands in onnxruntime float32). Target: cost ≤ 0.3 dB.",
-            "",
-            "| model | float PSNR | PTQ PSNR | cost (dB) | float SSIM | PTQ SSIM | emulator s/image | "
-            "calib spike agreement min / mean (%) | saturated values (calib) |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for r in rows:
-            lines.append(f"| {r['model']} | {r['float_psnr']:.2f} | {r['ptq_psnr']:.2f} | {r['cost_db']:+.2f} | "
-                         f"{r['float_ssim']:.4f} | {r['ptq_ssim']:.4f} | {r['emulator_s_per_image']:.1f} | "
-                         f"{r['calib_spike_agreement_min']:.2f} / {r['calib_spike_agreement_mean']:.2f} | "
-                         f"{r['saturated_values']} |")
-        lines += ["", "Spike agreement: equal (step, neuron) entries of the emulator and the float graph "
-                  "(nir-torch, float64) on the calibration crops, per chip LIF layer (min and mean over layers).", ""]
-        (ROOT / "benchmarks" / "quantize_ptq.md").write_text("\n".join(lines))
+        _record.write_json(OUT, out)
+        _record.write_md(MD, render(out))
+
+
+def render(out: dict) -> str:
+    """quantize_ptq.md from its recorded output file alone."""
+    from _record import provenance, table
+
+    rows = out["rows"]
+    lines = [
+        "# PTQ to Loihi 2 integers: PSNR cost and integer-emulator speed",
+        "",
+        provenance(out.get("meta"), out),
+        *(["", "Figures of a later run of the same PTQ (same test set, calibration and emulator) are in "
+               "`quantize_qat.md`; where they differ, this record is the older."] if "meta" not in out else []),
+        "",
+        "Torch 1 thread. Export at 64×64 with `--quantize int --calib "
+        f"{out['calib']}` (centre crops of its first 16 rainy images); PSNR/SSIM on the Y channel (BT.601) "
+        f"over the {rows[0]['images']} whole {rows[0]['image_size'][0]}×{rows[0]['image_size'][1]} images of "
+        f"`{out['test']}`: float = `neurodeploy evaluate NAME`, PTQ = `neurodeploy evaluate BUNDLE --executor emulator` "
+        "(chip part in integers, host islands in onnxruntime float32). Target: cost ≤ 0.3 dB.",
+        "",
+    ]
+    lines += table(["model", "float PSNR", "PTQ PSNR", "cost (dB)", "float SSIM", "PTQ SSIM", "emulator s/image",
+                    "calib spike agreement min / mean (%)", "saturated values (calib)"],
+                   [[r["model"], f"{r['float_psnr']:.2f}", f"{r['ptq_psnr']:.2f}", f"{r['cost_db']:+.2f}",
+                     f"{r['float_ssim']:.4f}", f"{r['ptq_ssim']:.4f}", f"{r['emulator_s_per_image']:.1f}",
+                     f"{r['calib_spike_agreement_min']:.2f} / {r['calib_spike_agreement_mean']:.2f}",
+                     str(r["saturated_values"])] for r in rows])
+    lines += ["", "Spike agreement: equal (step, neuron) entries of the emulator and the float graph "
+              "(nir-torch, float64) on the calibration crops, per chip LIF layer (min and mean over layers).", ""]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

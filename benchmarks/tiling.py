@@ -21,10 +21,17 @@ call in the child; load average before and after each run. Records go to
 (between its ``tiling.py blend`` markers); ``tiling.py blend-table`` re-renders it from the
 recorded file alone.
 
+``exact``: as ``blend``, with the runs ``--tile 0``, ``--tiling exact`` and the default ``blend``
+(tile 512, default halos); records in ``benchmarks/tiling_exact.out.jsonl`` (rewritten after every run),
+``--write`` renders them into ``tiling.md`` (its ``tiling.py exact`` markers) and the README's bullet.
+``--check`` re-renders every generated section of ``tiling.md`` and the README from the records and
+exits 1 on a difference.
+
 ``scale``: synthesise photos of the given sizes (in megapixels, 3:2) by Lanczos upscaling
 of a real photo into /tmp, then run ``neurodeploy derain`` on each as a separate process
 (the way a user runs it; default tile and halo, all cores) and record wall time and the
-child's peak resident memory (``ru_maxrss`` from ``os.wait4``). One JSON line per run.
+child's peak resident memory (``ru_maxrss`` from ``os.wait4``). One JSON line per run;
+``--tiling exact`` measures exact tiling's time and memory the same way.
 """
 
 from __future__ import annotations
@@ -70,8 +77,12 @@ def halo_study(image: Path, tile: int, halos: list[int], models: list[str]) -> N
 
 HERE = Path(__file__).resolve().parent
 BLEND_RECORDS = HERE / "tiling_blend.out.jsonl"
+EXACT_RECORDS = HERE / "tiling_exact.out.jsonl"
 TILING_MD = HERE / "tiling.md"
 BEGIN, END = "<!-- tiling.py blend: begin (written by the script) -->", "<!-- tiling.py blend: end -->"
+EXACT_BEGIN, EXACT_END = "<!-- tiling.py exact: begin (written by the script) -->", "<!-- tiling.py exact: end -->"
+# each generated section of tiling.md: (its record file, its markers)
+SECTIONS = ((BLEND_RECORDS, BEGIN, END), (EXACT_RECORDS, EXACT_BEGIN, EXACT_END))
 
 
 def photo_1536x1024(src: Path) -> Path:
@@ -90,6 +101,7 @@ def photo_1536x1024(src: Path) -> Path:
     return out
 
 
+BLEND_HALO = 32  # the default blend halo (models/evaluate.py), not imported: --check runs without torch
 SEAM = 24  # px either side of a core boundary: covers blend's ramp (halo/2 <= 32) and cut's seam
 
 
@@ -112,18 +124,22 @@ def run_one(model_name: str, photo: Path, tile: int, tiling: str, halo: int | No
     from neurodeploy.api import usable_cores
     from neurodeploy.checkpoint import load_model
     from neurodeploy.models.data import load_image
-    from neurodeploy.models.evaluate import derain, tile_grid, default_halo
+    from neurodeploy.models.evaluate import default_halo, derain, exact_derain, tile_grid
 
     torch.set_num_threads(usable_cores())  # as `neurodeploy derain` does
     model, _ = load_model(model_name)
     x = load_image(photo)
     t0 = time.perf_counter()
-    out = derain(model, x, tile=tile, halo=halo, tiling=tiling)
+    info = {}
+    if tiling == "exact":
+        out, info = exact_derain(model, x, tile=tile, halo=default_halo(tiling) if halo is None else halo)
+    else:
+        out = derain(model, x, tile=tile, halo=halo, tiling=tiling)
     dt = time.perf_counter() - t0
     np.save(npy, out.numpy())
     halo = default_halo(tiling) if halo is None else halo
     print(json.dumps({"time_s": round(dt, 2), "tiles": len(tile_grid(x.shape[1], x.shape[2], tile, halo)),
-                      "threads": torch.get_num_threads()}))
+                      "threads": torch.get_num_threads(), **({"passes": info["passes"]} if info else {})}))
 
 
 def _git(*args: str) -> str:
@@ -131,6 +147,18 @@ def _git(*args: str) -> str:
 
 
 def blend_study(image: Path, models: list[str], blends: list[str], write: bool) -> None:
+    runs = [("whole", 0, "blend", None), ("cut", 512, "cut", 16)]
+    runs += [("blend", int(t), "blend", int(h)) for t, h in (b.split(":") for b in blends)]
+    compare_study(image, models, runs, BLEND_RECORDS, write)
+
+
+def exact_study(image: Path, models: list[str], write: bool) -> None:
+    """``exact``: the whole image, ``--tiling exact`` and the default ``blend`` at tile 512 (default halos)."""
+    runs = [("whole", 0, "blend", None), ("exact", 512, "exact", None), ("blend", 512, "blend", None)]
+    compare_study(image, models, runs, EXACT_RECORDS, write)
+
+
+def compare_study(image: Path, models: list[str], runs: list[tuple], record_file: Path, write: bool) -> None:
     photo = photo_1536x1024(image)
     work = photo.parent
     command = ".venv/bin/python benchmarks/tiling.py " + " ".join(sys.argv[1:])
@@ -138,8 +166,6 @@ def blend_study(image: Path, models: list[str], blends: list[str], write: bool) 
             "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "image": f"{image.name} -> 1536x1024",
             "cores": len(os.sched_getaffinity(0)), "load_start": [round(v, 2) for v in os.getloadavg()]}
-    runs = [("whole", 0, "blend", None), ("cut", 512, "cut", 16)]
-    runs += [("blend", int(t), "blend", int(h)) for t, h in (b.split(":") for b in blends)]
     records = []
     for name in models:
         whole = None
@@ -176,8 +202,11 @@ def blend_study(image: Path, models: list[str], blends: list[str], write: bool) 
             npy.unlink()
             records.append(rec)
             print(json.dumps(rec), flush=True)
+            # after every run, so that a study stopped part-way keeps what it measured
+            meta["load_end"] = [round(v, 2) for v in os.getloadavg()]
+            record_file.write_text("".join(json.dumps(r) + "\n" for r in [meta, *records]))
     meta["load_end"] = [round(v, 2) for v in os.getloadavg()]
-    BLEND_RECORDS.write_text("".join(json.dumps(r) + "\n" for r in [meta, *records]))
+    record_file.write_text("".join(json.dumps(r) + "\n" for r in [meta, *records]))
     if write:
         write_blend_table()
 
@@ -193,25 +222,117 @@ def render_blend_table(lines: list[dict]) -> str:
            f"Max abs diff is split into pixels within {SEAM} px of a seam and beyond.", "",
            "| model | tiling | tile | halo | tiles | PSNR vs whole (dB) | max abs diff | near / far from seams | RMS diff | time (s) | peak memory (GB) | load (1 min) before / after |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    if any("passes" in r for r in runs):  # exact: one tiled run per pass
+        out[-2] = out[-2].replace("| tiles |", "| tiles × passes |")
     for r in runs:
         mode = "whole (`--tile 0`)" if r["mode"] == "whole" else r["mode"]
-        psnr = "—" if r["mode"] == "whole" else f"{r['psnr_vs_whole_db']:.2f}"
+        psnr = "—" if r["mode"] == "whole" else ("∞ (identical)" if r["psnr_vs_whole_db"] is None
+                                                  else f"{r['psnr_vs_whole_db']:.2f}")
         mx = "—" if r["mode"] == "whole" else f"{r['max_abs_diff_8bit']:.1f}"
         rms = "—" if r["mode"] == "whole" else f"{r['rms_diff_8bit']:.2f}"
         split = "—" if r["mode"] == "whole" else f"{r['max_abs_diff_near_seams_8bit']:.1f} / {r['max_abs_diff_far_from_seams_8bit']:.1f}"
-        out.append(f"| {r['model']} | {mode} | {r['tile'] or '—'} | {r['halo'] if r['halo'] is not None else '—'} | {r['tiles']} | "
+        out.append(f"| {r['model']} | {mode} | {r['tile'] or '—'} | {r['halo'] if r['halo'] is not None else '—'} | {r['tiles']}{' × ' + str(r['passes']) if 'passes' in r else ''} | "
                    f"{psnr} | {mx} | {split} | {rms} | {r['time_s']:.1f} | {r['peak_rss_gb']:.2f} | {r['load_before']} / {r['load_after']} |")
     return "\n".join(out) + "\n"
 
 
-def write_blend_table() -> None:
-    lines = [json.loads(line) for line in BLEND_RECORDS.read_text().splitlines() if line.strip()]
+def rendered_md() -> str:
+    """tiling.md with its generated sections re-rendered from their recorded files alone."""
     md = TILING_MD.read_text()
-    if BEGIN not in md or END not in md:
-        raise SystemExit(f"{TILING_MD} has no {BEGIN} ... {END} section to write")
-    head, rest = md.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    TILING_MD.write_text(head + BEGIN + "\n" + render_blend_table(lines) + END + tail)
+    for records, begin, end in SECTIONS:
+        if not records.exists():
+            continue
+        lines = [json.loads(line) for line in records.read_text().splitlines() if line.strip()]
+        if begin not in md or end not in md:
+            raise SystemExit(f"{TILING_MD} has no {begin} ... {end} section to write")
+        head, rest = md.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        md = head + begin + "\n" + render_blend_table(lines) + end + tail
+    return md
+
+
+def _records(path: Path) -> tuple[dict, list[dict]]:
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return lines[0], lines[1:]
+
+
+def _pick(runs: list[dict], mode: str, tile: int | None = None, halo: int | None = None) -> list[dict]:
+    return [r for r in runs if r["mode"] == mode and (tile is None or r["tile"] == tile) and (halo is None or r["halo"] == halo)]
+
+
+def _db(r: dict) -> str:
+    return "∞" if r["psnr_vs_whole_db"] is None else f"{r['psnr_vs_whole_db']:.1f}"
+
+
+def _models(rs: list[dict]) -> str:
+    return " / ".join(r["model"] for r in rs)
+
+
+def readme_blend(meta: dict, runs: list[dict]) -> str:
+    """The README's blend and cut bullets, from tiling_blend.out.jsonl alone."""
+    b, b2, c = _pick(runs, "blend", 512, BLEND_HALO), _pick(runs, "blend", 1024), _pick(runs, "cut", 512)
+    whole = _pick(runs, "whole")
+    far = [r["model"] for r in b if r["max_abs_diff_far_from_seams_8bit"] > r["max_abs_diff_near_seams_8bit"]]
+    mem = [r["peak_rss_gb"] - x["peak_rss_gb"] for r, x in zip(b, c)]
+    out = [f"  - `blend` (default): windows with a {BLEND_HALO}-pixel halo overlap their neighbours, and the outputs",
+           f"    are mixed by a raised-cosine ramp {BLEND_HALO} pixels wide centred on each seam (the weights sum to",
+           "    1 at every pixel): no hard seams. " + " / ".join(_db(r) for r in b) + f" dB ({_models(b)}), single",
+           "    pixels up to " + " / ".join(f"{r['max_abs_diff_8bit']:.0f}" for r in b) + " levels off"
+           + (f"; for {', '.join(far)} the worst pixels lie more than {SEAM} px from any seam, where only the gates'"
+              " statistics differ, so blending cannot remove them" if far else "")
+           + f"; up to {max(mem):.1f} GB more memory than `cut`."]
+    if b2:
+        out.append(f"    `--tile 1024` ({min(r['peak_rss_gb'] for r in b2):.1f}–{max(r['peak_rss_gb'] for r in b2):.1f} GB) gives "
+                   + " / ".join(_db(r) for r in b2) + " dB, up to " + " / ".join(f"{r['max_abs_diff_8bit']:.0f}" for r in b2)
+                   + " levels.")
+    out.append(f"  - `cut`: the stitching before issue 32, each core from its own window with a {c[0]['halo']}-pixel")
+    out.append("    halo, hard seams: " + " / ".join(_db(r) for r in c) + " dB, up to "
+               + " / ".join(f"{r['max_abs_diff_8bit']:.0f}" for r in c) + " levels.")
+    out.append(f"  - `--tile 0` runs whole images exactly, with memory that grows with the photo "
+               f"({min(r['peak_rss_gb'] for r in whole):.1f}–{max(r['peak_rss_gb'] for r in whole):.1f} GB for the "
+               "tiny derainers at 1.5 MP).")
+    out.append(f"  (`tiling.py blend` at {meta['commit']}, {meta['date']}, load {meta['load_start'][0]} → {meta['load_end'][0]}.)")
+    return "\n".join(out)
+
+
+def readme_exact(meta: dict, runs: list[dict]) -> str:
+    """The README's exact bullet, from tiling_exact.out.jsonl alone."""
+    e = _pick(runs, "exact")
+    b = _pick(runs, "blend")
+    whole = {r["model"]: r for r in _pick(runs, "whole")}
+    return "\n".join([
+        "  - `exact`: every global pooling (the attention gates' statistics) over the whole image: the",
+        f"    tiles (halo {e[0]['halo']}) run pass after pass, each pool returning the whole image's statistic from",
+        "    the pass before, until a pass uses the statistics it produces. "
+        + " / ".join(_db(r) for r in e) + f" dB from `--tile 0` ({_models(e)}), up to "
+        + " / ".join(f"{r['max_abs_diff_8bit']:.2f}" for r in e) + " levels; it takes "
+        + " / ".join(str(r["passes"]) for r in e) + " passes, i.e. "
+        + " / ".join(f"{r['time_s']:.0f}" for r in e) + " s against "
+        + " / ".join(f"{r['time_s']:.0f}" for r in b) + " s for `blend` and "
+        + " / ".join(f"{whole[r['model']]['time_s']:.0f}" for r in e) + " s whole; memory "
+        + " / ".join(f"{r['peak_rss_gb']:.1f}" for r in e) + " GB (whole: "
+        + " / ".join(f"{whole[r['model']]['peak_rss_gb']:.1f}" for r in e) + " GB).",
+        f"    (`tiling.py exact` at {meta['commit']}, {meta['date']}, load {meta['load_start'][0]} → {meta['load_end'][0]}.)"])
+
+
+README_BLOCKS = ((BLEND_RECORDS, "tiling.py (blend)", readme_blend), (EXACT_RECORDS, "tiling.py (exact)", readme_exact))
+
+
+def rendered_readme() -> str:
+    from _record import README, with_block
+
+    text = README.read_text()
+    for records, name, fn in README_BLOCKS:
+        if records.exists():
+            text = with_block(text, name, fn(*_records(records)))
+    return text
+
+
+def write_blend_table() -> None:
+    from _record import README, write_md
+
+    TILING_MD.write_text(rendered_md())
+    write_md(README, rendered_readme())
 
 
 def synthesize(src: Path, megapixels: float, folder: Path) -> Path:
@@ -225,7 +346,7 @@ def synthesize(src: Path, megapixels: float, folder: Path) -> Path:
     return out
 
 
-def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None) -> None:
+def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None, tiling: str | None = None) -> None:
     folder = Path(tempfile.gettempdir()) / "neurodeploy-tiling"
     folder.mkdir(exist_ok=True)
     for mp in mps:
@@ -234,6 +355,8 @@ def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None
         cmd = [sys.executable, "-m", "neurodeploy", "derain", checkpoint, str(photo), "--out", str(out)]
         if tile is not None:
             cmd += ["--tile", str(tile)]
+        if tiling is not None:
+            cmd += ["--tiling", tiling]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -243,37 +366,47 @@ def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None
 
         w, h = Image.open(photo).size
         print(json.dumps({"checkpoint": checkpoint, "size_wh": [w, h], "megapixels": round(w * h / 1e6, 2),
-                          "tile": tile or "default", "exit": os.waitstatus_to_exitcode(status), "wall_s": round(dt, 1),
+                          "tile": tile or "default", "tiling": tiling or "default", "exit": os.waitstatus_to_exitcode(status), "wall_s": round(dt, 1),
                           "peak_rss_gb": round(usage.ru_maxrss / 1e6, 2), "cores": len(os.sched_getaffinity(0)),
                           **({"stderr_tail": err} if os.waitstatus_to_exitcode(status) else {})}), flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("study", choices=["halo", "scale", "blend", "blend-table", "_run"])
+    ap.add_argument("study", nargs="?", choices=["halo", "scale", "blend", "exact", "blend-table", "_run"])
+    ap.add_argument("--check", action="store_true", help="re-render tiling.md's generated sections from their "
+                                                         "records; exit 1 if the file differs")
     ap.add_argument("--image", type=Path, default=None)
     ap.add_argument("--blends", nargs="+", default=["512:16", "512:32", "512:64"], help="TILE:HALO of each blend run")
     ap.add_argument("--write", action="store_true", help="blend: render the table into tiling.md")
     ap.add_argument("--model"), ap.add_argument("--photo", type=Path), ap.add_argument("--npy", type=Path)
-    ap.add_argument("--tiling", default="blend"), ap.add_argument("--halo", type=int, default=None)
+    ap.add_argument("--tiling", default=None), ap.add_argument("--halo", type=int, default=None)
     ap.add_argument("--tile", type=int, default=None)
     ap.add_argument("--halos", type=int, nargs="+", default=[0, 16, 32, 64])
     ap.add_argument("--models", nargs="+", default=["esdnet-tiny", "spikerain-tiny", "vlifnet-tiny"])
     ap.add_argument("--mp", type=float, nargs="+", default=[1, 6, 12, 24])
     ap.add_argument("--checkpoint", default="esdnet-tiny")
     args = ap.parse_args()
+    if args.check:
+        from _record import README, check
+
+        raise SystemExit(check(TILING_MD, rendered_md()) | check(README, rendered_readme()))
+    if args.study is None:
+        ap.error("a study is required")
     if args.study == "_run":
-        run_one(args.model, args.photo, args.tile, args.tiling, args.halo, args.npy)
+        run_one(args.model, args.photo, args.tile, args.tiling or "blend", args.halo, args.npy)
     elif args.study == "blend-table":
         write_blend_table()
     elif args.image is None:
         ap.error("--image is required")
     elif args.study == "blend":
         blend_study(args.image, args.models, args.blends, args.write)
+    elif args.study == "exact":
+        exact_study(args.image, args.models, args.write)
     elif args.study == "halo":
         halo_study(args.image, args.tile or 512, args.halos, args.models)
     else:
-        scale_study(args.image, args.mp, args.checkpoint, args.tile)
+        scale_study(args.image, args.mp, args.checkpoint, args.tile, args.tiling)
 
 
 if __name__ == "__main__":

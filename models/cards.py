@@ -90,7 +90,19 @@ def deployment_lines(row: dict, command: str) -> list[str]:
         f"| float | {row['float_psnr']:.2f} | {row['float_ssim']:.4f} | - |",
         f"| PTQ (integer emulator) | {row['ptq_psnr']:.2f} | {row['ptq_ssim']:.4f} | {row['ptq_cost_db']:+.2f} |",
     ]
-    if qat:
+    if qat and "sd" in qat:  # several seeds: the mean, its sd and the verdict of benchmarks/quantize_qat.md
+        n, sd = len(qat["seeds"]), qat["sd"]
+        lines += [f"| QAT fine-tune, float (mean ± sd of {n} seeds) | {qat['float_psnr']:.2f} ± {sd['float_psnr']:.2f} "
+                  f"| {qat['float_ssim']:.4f} | - |",
+                  f"| QAT fine-tune, PTQ (integer emulator; mean ± sd of {n} seeds) | {qat['psnr']:.2f} ± "
+                  f"{sd['psnr']:.2f} | {qat['ssim']:.4f} | {qat['cost_db']:+.2f} ± {sd['cost_db']:.2f} |",
+                  "",
+                  f"QAT: `{qat['command']}` and seeds {', '.join(map(str, qat['seeds']))}; the state kept is the best "
+                  f"on held-out training pairs, which was the unchanged model for {qat['kept_unchanged']} of {n} seeds. "
+                  f"Verdict: **{'QAT' if qat['earns_its_place'] else 'use PTQ'}** (QAT earns its place when its mean "
+                  "integer PSNR is at least PTQ's and its mean cost at most 0.1 dB with a fine-tuned state kept). "
+                  f"Calibration `{row['calib']}`."]
+    elif qat:
         lines += [f"| QAT fine-tune, float | {qat['float_psnr']:.2f} | {qat['float_ssim']:.4f} | - |",
                   f"| QAT fine-tune, PTQ (integer emulator) | {qat['psnr']:.2f} | {qat['ssim']:.4f} | "
                   f"{qat['cost_db']:+.2f} |",

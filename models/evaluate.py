@@ -30,18 +30,24 @@ from .data import find_pairs, load_image, load_image_info, save_image
 #       partition of unity (they sum to 1 at every pixel), so no division is needed and an
 #       exact model stays exact. The outer halo/2 pixels of each window are context only.
 #   "cut": the old stitching, each core's pixels from its own window (halo DEFAULT_HALO).
-# benchmarks/tiling.md measures both against the whole image (PSNR, max pixel difference,
-# time, peak memory) and is where BLEND_HALO was chosen.
+#   "exact": every global pooling over the whole image (exact_derain): the tiles run again,
+#       pass after pass, each pool returning the whole image's statistic gathered from every
+#       core in the pass before, until the statistics stop changing; hard cuts, since the
+#       cores then compute what the whole image computes wherever the halo covers the convs'
+#       receptive field.
+# benchmarks/tiling.md measures them against the whole image (PSNR, max pixel difference,
+# time, peak memory) and is where BLEND_HALO and EXACT_HALO were chosen.
 DEFAULT_TILE = 512
 DEFAULT_HALO = 16  # "cut"
 BLEND_HALO = 32  # "blend": ramp 32 px, 16 px of pure context (benchmarks/tiling.md)
-TILINGS = ("blend", "cut")
+EXACT_HALO = 64  # "exact": context for the convs' receptive field (benchmarks/tiling.md)
+TILINGS = ("blend", "cut", "exact")
 DEFAULT_TILING = "blend"
 
 
 def default_halo(tiling: str = DEFAULT_TILING) -> int:
     """The halo a tiling mode uses when none is given."""
-    return BLEND_HALO if tiling == "blend" else DEFAULT_HALO
+    return {"blend": BLEND_HALO, "exact": EXACT_HALO}.get(tiling, DEFAULT_HALO)
 
 
 def _spans(n: int, tile: int) -> list[tuple[int, int]]:
@@ -115,6 +121,139 @@ def _finite(out: torch.Tensor) -> torch.Tensor:
     return out
 
 
+_GLOBAL_POOLS = (nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
+
+
+class WholeImagePools:
+    """A model's global poolings (adaptive pools to one value) computed over the whole image while
+    the model runs on windows of it (:func:`exact_derain`).
+
+    Each pooling module's ``forward`` is replaced (an instance attribute, removed by
+    :meth:`remove`): it adds the sum (float64) or max of its input over the current window's
+    core -- the core scaled to the feature map's resolution, so cores and windows must lie on
+    the model's multiple -- to this pass's statistics, and returns the whole image's statistic
+    from the pass before (the window's own on the first pass). Calls are told apart by module
+    and by call number within one window's forward.
+    """
+
+    def __init__(self, model: nn.Module):
+        self.modules = [m for m in model.modules() if isinstance(m, _GLOBAL_POOLS)]
+        for m in self.modules:
+            size = m.output_size if isinstance(m.output_size, tuple) else (m.output_size,)
+            if any(v != 1 for v in size):
+                raise ValueError(f"exact tiling pools to one value only; {m} pools to {m.output_size}")
+        self.known: dict[tuple[int, int], torch.Tensor] = {}
+        self.sums: dict[tuple[int, int], list] = {}
+        self.core = (0, 0, 0, 0)
+        self.window = (1, 1)
+        self.calls = [0] * len(self.modules)
+
+    def attach(self) -> "WholeImagePools":
+        for i, m in enumerate(self.modules):
+            m.forward = self._forward(i, m)
+        return self
+
+    def remove(self) -> None:
+        for m in self.modules:
+            m.__dict__.pop("forward", None)
+
+    def start_window(self, core: tuple[int, int, int, int], window: tuple[int, int]) -> None:
+        """``core`` = (y0, y1, x0, x1) in the window's pixels; ``window`` = its (height, width)."""
+        self.core, self.window = core, window
+        self.calls = [0] * len(self.modules)
+
+    def finish_pass(self) -> bool:
+        """Make this pass's statistics the next pass's; True when they equal the ones this pass used."""
+        whole = {k: (v[0] / v[1] if v[1] else v[0]) for k, v in self.sums.items()}
+        same = whole.keys() == self.known.keys() and all(torch.equal(whole[k], self.known[k]) for k in whole)
+        self.known, self.sums = whole, {}
+        return same
+
+    def _forward(self, i: int, module: nn.Module):
+        is_max = isinstance(module, (nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d))
+        pool = type(module).forward
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            key = (i, self.calls[i])
+            self.calls[i] += 1
+            h, w = x.shape[-2:]
+            sy, sx = self.window[0] // h, self.window[1] // w
+            if sy * h != self.window[0] or sx * w != self.window[1]:
+                raise ValueError(f"a pooled feature map of {h}x{w} does not divide the window {self.window}")
+            y0, y1, x0, x1 = self.core
+            region = x[..., y0 // sy:y1 // sy, x0 // sx:x1 // sx].double()
+            dims = tuple(range(2, x.dim()))
+            if is_max:
+                part = region.amax(dim=dims, keepdim=True)
+                old = self.sums.get(key)
+                self.sums[key] = [part if old is None else torch.maximum(old[0], part), 0]
+            else:
+                part = region.sum(dim=dims, keepdim=True)
+                count = region[0, 0].numel()
+                old = self.sums.get(key)
+                self.sums[key] = [part, count] if old is None else [old[0] + part, old[1] + count]
+            if key in self.known:
+                return self.known[key].to(x.dtype)  # the pool's own shape: (N, K, 1, ...)
+            return pool(module, x)
+        return forward
+
+
+def _aligned_spans(n: int, tile: int, multiple: int) -> list[tuple[int, int]]:
+    """Split ``range(n)`` (``n`` a multiple of ``multiple``) into near-equal spans of at most
+    about ``tile`` whose edges are multiples of ``multiple``."""
+    units = n // multiple
+    k = max(1, -(-n // max(tile, multiple)))
+    edges = [multiple * round(i * units / k) for i in range(k + 1)]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+@torch.no_grad()
+def exact_derain(model: nn.Module, image: torch.Tensor, tile: int = DEFAULT_TILE, halo: int = EXACT_HALO,
+                 progress: Callable[[int], None] | None = None, max_passes: int | None = None) -> tuple[torch.Tensor, dict]:
+    """Derain ``(3, H, W)`` in tiles with every global pooling over the whole image: ``(output, info)``.
+
+    The image is padded as the model pads it (its ``pad`` module), cut into cores on the model's
+    multiple with ``halo`` (rounded up to the multiple) of context, and run pass after pass
+    (:class:`WholeImagePools`) until the pooled statistics of a pass equal those it used: the
+    output of that pass is the one kept. A pass costs one tiled run; the number of passes is one
+    more than the longest chain of poolings that depend on each other (``info['passes']``).
+    Memory: one window's working set plus the image and the output (float32), as ``blend``.
+    """
+    model.eval()
+    _, h, w = image.shape
+    multiple = int(getattr(getattr(model, "pad", None), "multiple", 1))
+    x = model.pad(image[None].float())[0] if hasattr(model, "pad") else image.float()
+    ph, pw = x.shape[-2:]
+    halo = -(-halo // multiple) * multiple
+    rows, cols = _aligned_spans(ph, tile, multiple), _aligned_spans(pw, tile, multiple)
+    win_h = min(ph, max(b - a for a, b in rows) + 2 * halo)
+    win_w = min(pw, max(b - a for a, b in cols) + 2 * halo)
+    windows = []
+    for r0, r1 in rows:
+        for c0, c1 in cols:
+            y0, x0 = min(max(0, r0 - halo), ph - win_h), min(max(0, c0 - halo), pw - win_w)
+            windows.append(((r0, r1, c0, c1), (y0, x0)))
+    pools = WholeImagePools(model).attach()
+    out = torch.empty((3, ph, pw), dtype=torch.float32)
+    limit = max_passes or 2 * len(pools.modules) + 2
+    try:
+        for passes in range(1, limit + 1):
+            for i, ((r0, r1, c0, c1), (y0, x0)) in enumerate(windows):
+                pools.start_window((r0 - y0, r1 - y0, c0 - x0, c1 - x0), (win_h, win_w))
+                piece = _finite(model(x[None, :, y0:y0 + win_h, x0:x0 + win_w]))[0]
+                out[:, r0:r1, c0:c1] = piece[:, r0 - y0:r1 - y0, c0 - x0:c1 - x0]
+                if progress:
+                    progress(i + 1)
+            if pools.finish_pass() or not pools.modules:
+                break
+        else:
+            raise RuntimeError(f"exact tiling: the pooled statistics still changed after {limit} passes")
+    finally:
+        pools.remove()
+    return out[:, :h, :w].clamp_(0, 1), {"passes": passes, "tiles": len(windows), "window": [win_h, win_w],
+                                          "halo": halo, "pools": len(pools.modules)}
+
+
 @torch.no_grad()
 def derain(
     model: nn.Module,
@@ -131,7 +270,8 @@ def derain(
         halo: pixels of context added on each side of a core (None: the tiling's default,
             :func:`default_halo`); with "blend" the inner half of it is the blend ramp.
         progress: called with the number of tiles finished after each tile.
-        tiling: "blend" (overlapping windows mixed by a smooth window) or "cut" (hard seams).
+        tiling: "blend" (overlapping windows mixed by a smooth window), "cut" (hard seams) or
+            "exact" (every global pooling over the whole image: :func:`exact_derain`).
     """
     if tiling not in TILINGS:
         raise ValueError(f"tiling must be one of {TILINGS}, got {tiling!r}")
@@ -139,6 +279,8 @@ def derain(
     model.eval()
     _, h, w = image.shape
     grid = tile_grid(h, w, tile, halo)
+    if tiling == "exact" and len(grid) > 1:
+        return exact_derain(model, image, tile, halo, progress)[0]
     if len(grid) == 1:
         out = _finite(model(image[None].float())).clamp(0, 1)[0]
         if progress:

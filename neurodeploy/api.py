@@ -241,16 +241,24 @@ def tile_side(tile: int | None) -> int:
 
 
 def tiling_mode(tiling: str | None) -> str:
-    """A ``--tiling`` value checked, or the default ("blend"); "exact" is refused, not faked."""
+    """A ``--tiling`` value checked, or the default ("blend")."""
     from neurodeploy.errors import NeurodeployError
     from neurodeploy.models.evaluate import DEFAULT_TILING, TILINGS
 
     tiling = DEFAULT_TILING if tiling is None else tiling
-    if tiling == "exact":
-        raise NeurodeployError("--tiling exact is not built yet; use --tile 0 for whole images")
     if tiling not in TILINGS:
-        raise NeurodeployError(f"--tiling takes blend (default) or cut, not {tiling!r}")
+        raise NeurodeployError(f"--tiling takes blend (default), cut or exact, not {tiling!r}")
     return tiling
+
+
+def _refuse_exact_for_bundles(tiling: str) -> None:
+    # a bundle's executor is not a torch module with pooling layers to share across tiles:
+    # "exact" would silently pool per tile
+    from neurodeploy.errors import NeurodeployError
+
+    if tiling == "exact":
+        raise NeurodeployError("--tiling exact runs a checkpoint in torch, not a bundle's executor; "
+                               "use --tiling blend, or --tile 0 for whole images")
 
 
 def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Path", *, executor: str | None = None,
@@ -265,7 +273,8 @@ def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Pat
         executor: a bundle's executor (default: ``emulator`` for a quantized bundle, else ``torch``).
         tile: tile side in pixels (default 512; 0 = whole images).
         progress: ``progress(tiles done, tiles in all)``; note: called with each note line.
-        tiling: "blend" (default: overlapping tiles mixed by a smooth window) or "cut" (hard seams).
+        tiling: "blend" (default: overlapping tiles mixed by a smooth window), "cut" (hard seams) or
+            "exact" (every global pooling over the whole image, a checkpoint only; several passes).
         workers, cluster, resume, unit_memory_gb, units_progress: one unit per photo, as
             :func:`evaluate` says; then each photo is written into ``out`` as it arrives (not all
             or nothing), with its line in ``out/units.jsonl``.
@@ -278,6 +287,8 @@ def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Pat
     from neurodeploy.scaleout import Plan
 
     tile, tiling = tile_side(tile), tiling_mode(tiling)
+    if Path(source).is_dir():
+        _refuse_exact_for_bundles(tiling)
     plan = Plan.from_options(workers, cluster, out if (workers or cluster or resume) else None, resume, unit_memory_gb)
     if plan.on_ray or resume:
         return _derain_units(source, images, out, executor, tile, tiling, plan, units_progress, note)
@@ -376,6 +387,7 @@ def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None =
         from neurodeploy.quantized import evaluate_bundle
         from neurodeploy.scaleout_units import bundle_executor
 
+        _refuse_exact_for_bundles(tiling)
         torch.set_num_threads(1)
         bundle = Bundle.open(source)
         executor = bundle_executor(bundle, executor)

@@ -190,9 +190,15 @@ def finetune_cmd(
     iters: int = typer.Option(50, "--iters", help="Batches of fine-tuning."),
     batch_size: int = typer.Option(8, "--batch-size", help="Crops per batch."),
     crop: int = typer.Option(64, "--crop", help="Crop size in pixels (also the size the chip part is planned at)."),
-    lr: float = typer.Option(2e-5, "--lr", help="Learning rate (Adam, constant)."),
+    lr: float = typer.Option(2e-5, "--lr", help="Learning rate (Adam; see --schedule)."),
     seed: int = typer.Option(0, "--seed", help="Seed of crops and flips."),
     threads: int = typer.Option(1, "--threads", help="CPU threads for torch."),
+    distill: float = typer.Option(1.0, "--distill", help="Weight of the base model's own output as the target "
+                                                          "(1: distillation only, 0: the clean images only)."),
+    holdout: float = typer.Option(0.2, "--holdout", help="Fraction of the pairs held out; the state with the best "
+                                                          "held-out PSNR is kept, the unchanged model included (0: the last)."),
+    eval_every: int = typer.Option(10, "--eval-every", help="Batches between held-out scores."),
+    schedule: str = typer.Option("cosine", "--schedule", help="Learning-rate schedule: cosine (to 0) or constant."),
 ) -> None:
     """Fine-tune a checkpoint briefly; with --qat through the integer model's weight rounding (QAT)."""
     from neurodeploy.qat import FinetuneConfig, finetune
@@ -200,14 +206,15 @@ def finetune_cmd(
     if Path(out).resolve() == Path(checkpoint).resolve():
         raise NeurodeployError("--out is the checkpoint being fine-tuned; write a new file")
     cfg = FinetuneConfig(data=[str(d) for d in data], qat=qat, iters=iters, batch_size=batch_size, crop=crop, lr=lr,
-                         seed=seed, threads=threads)
+                         seed=seed, threads=threads, distill=distill, holdout=holdout, eval_every=eval_every,
+                         schedule=schedule)
     command = "neurodeploy " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     with _LazyBar(f"finetune{' (QAT)' if qat else ''}") as bar:
         meta = finetune(checkpoint, cfg, out, command=command,
                         progress=lambda i, total, loss: bar.update(i, total, f"loss {loss:.4f}"))
     ft = meta["finetune"]
     console.print(f"wrote {out} ({ft['wall_time_s']:.0f} s; loss {ft['loss_first']:.4f} -> mean of last 10 "
-                  f"{ft['loss_mean_last10']:.4f}{'; QAT on ' + str(meta['qat']['layers']) + ' chip convs' if qat else ''})")
+                  f"{ft['loss_mean_last10']:.4f}; kept the state after {ft['best_iter']} batches{'; QAT on ' + str(meta['qat']['layers']) + ' chip convs' if qat else ''})")
 
 
 _TILE_HELP = ("Tile side in pixels (a halo of context is added around each): bounds memory on large images. "
@@ -215,11 +222,13 @@ _TILE_HELP = ("Tile side in pixels (a halo of context is added around each): bou
               "4.3 GB with --executor emulator on a 512x512 photo; 0 = whole image at once (exact, but memory grows "
               "with the photo: 3.7-5.8 GB for the tiny derainers on a 1.5-MP photo). A larger tile is closer to the "
               "whole image: 1024 gave 49-52 dB against 42-50 dB for 512 on a 1536x1024 photo.")
-_TILING_HELP = ("How tiles are stitched (benchmarks/tiling.md). blend (default): windows overlap by a 32-px halo on "
-                "each side and neighbours are mixed by a raised-cosine ramp, so there are no seams; 12 % more pixels "
-                "per tile than cut, up to 0.3 GB more memory; 42-50 dB from the whole image on a 1536x1024 photo. "
-                "cut: the old hard seams with a 16-px halo (41-50 dB). exact (attention statistics over the whole "
-                "image) is not built yet: use --tile 0.")
+_TILING_HELP = ("How tiles are stitched (benchmarks/tiling.md measures each against --tile 0). blend (default): "
+                "windows overlap by a 32-px halo on each side and neighbours are mixed by a raised-cosine ramp, so "
+                "there are no seams; the attention gates still pool per tile. cut: the old hard seams with a 16-px "
+                "halo. exact: every global pooling over the whole image, so the tiles equal the whole image; the "
+                "tiles run once per pass until the pooled statistics settle (several passes: that many times "
+                "blend's time), memory bounded by one window (a 64-px halo) plus the photo. A checkpoint only "
+                "(not a bundle's executor).")
 
 
 def derain_cmd(

@@ -153,7 +153,17 @@ def _freeze_batchnorm(model: torch.nn.Module) -> None:
 
 @dataclass
 class FinetuneConfig:
-    """A fine-tuning run (stored in the checkpoint's meta under ``finetune``)."""
+    """A fine-tuning run (stored in the checkpoint's meta under ``finetune``).
+
+    ``distill`` weighs the loss against the base model's own float output (1.0: only that,
+    0.0: only the clean targets): what fake quantization perturbs is the float model's
+    function, so the float model is the target that does not pull the weights away from it.
+    ``holdout`` is the fraction of the training pairs (every k-th, by path; the same for every
+    seed) kept out of training; every ``eval_every`` batches the model, fake-quantized, is scored
+    on ``holdout_crops`` fixed crops of them (PSNR against clean, dB), and the best state is kept,
+    the unchanged base included (0 disables it: the last state is kept).
+    ``schedule`` is ``cosine`` (lr decays to 0 over ``iters``) or ``constant``.
+    """
 
     data: list[str]
     qat: bool = True
@@ -163,21 +173,56 @@ class FinetuneConfig:
     lr: float = 2e-5
     seed: int = 0
     threads: int = 1
+    distill: float = 1.0
+    holdout: float = 0.2
+    eval_every: int = 10
+    holdout_crops: int = 48
+    schedule: str = "cosine"
+
+
+def split_holdout(pairs: list, fraction: float) -> tuple[list, list]:
+    """``(train, held)``: every k-th pair by path (k = round(1 / fraction)) held out; seed-independent."""
+    pairs = sorted(pairs, key=lambda p: str(p.rainy))
+    if fraction <= 0 or len(pairs) < 2:
+        return pairs, []
+    k = max(2, round(1 / fraction))
+    held = pairs[k - 1::k] or pairs[-1:]
+    return [p for p in pairs if p not in held], held
+
+
+def holdout_psnr(model: torch.nn.Module, rainy: torch.Tensor, clean: torch.Tensor, batch: int = 8) -> float:
+    """PSNR (dB, RGB in [0, 1], one MSE over all crops) of ``model`` on the held-out crops."""
+    se, n = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(rainy), batch):
+            out = model(rainy[i:i + batch]).clamp(0, 1)
+            se += float((out - clean[i:i + batch]).pow(2).sum())
+            n += out.numel()
+    return -10.0 * math.log10(max(se / n, 1e-12))
 
 
 def finetune(checkpoint: str | Path, cfg: FinetuneConfig, out: str | Path, command: str = "",
              progress: Callable[[int, int, float], None] | None = None) -> dict:
     """Fine-tune ``checkpoint`` (with fake quantization when ``cfg.qat``) and write ``out``; returns its meta.
 
-    Adam at ``cfg.lr`` (constant), the loss the checkpoint was trained with (1 - SSIM plus its
-    ``l1_weight``/``psnr_weight`` terms, from its meta), random ``crop`` crops with flips.
+    Adam at ``cfg.lr`` (``cfg.schedule``), the loss the checkpoint was trained with (1 - SSIM plus its
+    ``l1_weight``/``psnr_weight`` terms, from its meta) against ``cfg.distill`` · the base model's
+    output + (1 - ``cfg.distill``) · the clean crop, random ``crop`` crops with flips; the state kept
+    is the best on the held-out pairs (see :class:`FinetuneConfig`).
     Nothing is written until training has finished (the checkpoint is saved atomically).
     """
+    import copy
+
     from neurodeploy.checkpoint import build_model, load_checkpoint, save_checkpoint
+    from neurodeploy.models.data import PairedPatches, expand_data_dirs, find_pairs
     from neurodeploy.models.train import TrainConfig, build_patches, training_loss
 
     if cfg.iters < 1 or cfg.batch_size < 1 or cfg.crop < 8 or not cfg.lr > 0:
         raise NeurodeployError("finetune needs --iters >= 1, --batch-size >= 1, --crop >= 8 and --lr > 0")
+    if not 0.0 <= cfg.distill <= 1.0 or not 0.0 <= cfg.holdout < 1.0 or cfg.eval_every < 1:
+        raise NeurodeployError("finetune needs --distill in [0, 1], --holdout in [0, 1) and --eval-every >= 1")
+    if cfg.schedule not in ("cosine", "constant"):
+        raise NeurodeployError(f"unknown --schedule {cfg.schedule!r}; use cosine or constant")
     torch.set_num_threads(cfg.threads)
     ckpt = load_checkpoint(checkpoint)
     model = build_model(ckpt)
@@ -187,34 +232,69 @@ def finetune(checkpoint: str | Path, cfg: FinetuneConfig, out: str | Path, comma
                        seed=cfg.seed, threads=cfg.threads, l1_weight=float(base.get("l1_weight", 0.0)),
                        psnr_weight=float(base.get("psnr_weight", 0.0)))
     patches = build_patches(tcfg)  # refuses empty or unpaired folders in one line
+    train_pairs, held = split_holdout([p for d in expand_data_dirs(cfg.data) for p in find_pairs(d)], cfg.holdout)
+    if held:
+        patches = PairedPatches(pairs=train_pairs, size=cfg.crop)
+        # fixed crops (generator seed 0, not cfg.seed): every seed is scored on the same pixels
+        held_rainy, held_clean = PairedPatches(pairs=held, size=cfg.crop).batch(cfg.holdout_crops,
+                                                                                 torch.Generator().manual_seed(0))
     qplan = plan(model.eval(), ckpt.architecture, ckpt.config, (cfg.crop, cfg.crop)) if cfg.qat else QatPlan()
+    teacher = copy.deepcopy(model).eval() if cfg.distill > 0 else None
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
-    model.train()
-    _freeze_batchnorm(model)  # the fold trained through is the fold exported
-    losses = []
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.iters) if cfg.schedule == "cosine" else None
+    losses, history = [], []
+    best = (-math.inf, 0, None)  # (held-out PSNR, iteration, state)
     start = time.perf_counter()
     with FakeQuant(model, qplan):
+        def score(it: int) -> None:
+            nonlocal best
+            model.eval()
+            psnr = holdout_psnr(model, held_rainy, held_clean)
+            history.append({"iter": it, "holdout_psnr_db": round(psnr, 4)})
+            if psnr > best[0]:  # strict: a tie keeps the earlier (less fine-tuned) state
+                best = (psnr, it, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            model.train()
+            _freeze_batchnorm(model)  # the fold trained through is the fold exported
+
+        model.train()
+        _freeze_batchnorm(model)
+        if held:
+            score(0)
         for it in range(cfg.iters):
             rainy, clean = patches.batch(cfg.batch_size, gen)
-            loss = training_loss(model(rainy), clean, tcfg)
+            out_ = model(rainy)
+            loss = training_loss(out_, clean, tcfg) if cfg.distill < 1 else 0.0
+            if teacher is not None:
+                with torch.no_grad():
+                    target = teacher(rainy)
+                loss = (1 - cfg.distill) * loss + cfg.distill * training_loss(out_, target, tcfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             losses.append(float(loss.detach()))
+            if held and ((it + 1) % cfg.eval_every == 0 or it + 1 == cfg.iters):
+                score(it + 1)
             if progress:
                 progress(it + 1, cfg.iters, losses[-1])
     wall = time.perf_counter() - start
+    if held:
+        model.load_state_dict(best[2])
     model.eval()
     meta = dict(ckpt.meta)  # keys are added, never dropped
     meta["finetune"] = {**asdict(cfg), "l1_weight": tcfg.l1_weight, "psnr_weight": tcfg.psnr_weight, "base": str(ckpt.path), "base_sha256": ckpt.sha256, "command": command,
                         "wall_time_s": round(wall, 1), "loss_first": losses[0], "loss_last": losses[-1],
-                        "loss_mean_last10": sum(losses[-10:]) / len(losses[-10:])}
+                        "loss_mean_last10": sum(losses[-10:]) / len(losses[-10:]),
+                        "train_pairs": len(train_pairs), "holdout_pairs": len(held), "holdout_history": history,
+                        "best_iter": best[1] if held else cfg.iters}
     if cfg.qat:
         meta["qat"] = {"method": "fake-quantized chip conv weights (BatchNorm folded, synapse gain, PTQ's per-layer "
                                  "scale and threshold rule, round half to even, 8-bit), straight-through gradients",
                        "layers": len(qplan.layers), "iters": cfg.iters, "data": list(cfg.data), "command": command,
-                       "crop": cfg.crop}
+                       "crop": cfg.crop, "distill": cfg.distill, "schedule": cfg.schedule,
+                       "best_iter": meta["finetune"]["best_iter"]}
     save_checkpoint(out, model, ckpt.architecture, ckpt.config, meta)
     return meta

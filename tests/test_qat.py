@@ -96,7 +96,7 @@ def _two_pairs(tmp_path):
 def test_cli_finetune_qat_writes_a_checkpoint_that_loads_and_records_qat(tmp_path, run_cli):
     out = tmp_path / "esd-qat.pt"
     code, text, err = run_cli("finetune", "esdnet-tiny", "--qat", "--data", _two_pairs(tmp_path), "--out", out,
-                              "--iters", "2", "--batch-size", "2", "--crop", "32")
+                              "--iters", "2", "--batch-size", "2", "--crop", "32", "--holdout", "0")
     assert code == 0, err
     ckpt = load_checkpoint(out)
     assert ckpt.meta["qat"]["layers"] > 0 and ckpt.meta["qat"]["iters"] == 2
@@ -105,6 +105,27 @@ def test_cli_finetune_qat_writes_a_checkpoint_that_loads_and_records_qat(tmp_pat
     assert set(ckpt.state_dict) == set(base.state_dict)  # loads everywhere the base does
     assert "history" in ckpt.meta  # the base's meta keys kept
     assert any(not torch.equal(ckpt.state_dict[k], base.state_dict[k]) for k in base.state_dict)
+
+
+def test_finetune_keeps_the_best_held_out_state_the_unchanged_model_included(tmp_path):
+    """With a held-out pair, the state kept is the best scored one; a learning rate that wrecks the
+    model leaves the unchanged model as the best, so the checkpoint holds the base's weights."""
+    from neurodeploy.qat import FinetuneConfig, finetune, split_holdout
+    from neurodeploy.models.data import find_pairs
+
+    pairs = _two_pairs(tmp_path)
+    train, held = split_holdout(find_pairs(pairs), 0.5)
+    assert len(train) == len(held) == 1 and set(map(str, train)) != set(map(str, held))
+    out = tmp_path / "wrecked.pt"
+    meta = finetune("esdnet-tiny", FinetuneConfig(data=[str(pairs)], iters=2, batch_size=2, crop=32, lr=0.5,
+                                                  holdout=0.5, eval_every=1, holdout_crops=4, schedule="constant"), out)
+    hist = meta["finetune"]["holdout_history"]
+    assert [h["iter"] for h in hist] == [0, 1, 2]
+    best = max(hist, key=lambda h: h["holdout_psnr_db"])
+    assert meta["finetune"]["best_iter"] == best["iter"] == 0, hist  # lr 0.5 wrecks it: the unchanged model wins
+    base, kept = load_checkpoint("esdnet-tiny"), load_checkpoint(out)
+    assert all(torch.equal(kept.state_dict[k], base.state_dict[k]) for k in base.state_dict)
+    assert kept.meta["qat"]["best_iter"] == 0 and kept.meta["qat"]["distill"] == 1.0
 
 
 def test_cli_finetune_refuses_bad_data_in_one_line_and_writes_nothing(tmp_path, run_cli):
@@ -116,6 +137,9 @@ def test_cli_finetune_refuses_bad_data_in_one_line_and_writes_nothing(tmp_path, 
     assert not out.exists() and not list(tmp_path.glob("x.pt*"))
     code, _, err = run_cli("finetune", "esdnet-tiny", "--qat", "--data", DATA, "--out", out, "--iters", "0")
     assert code == 2 and "--iters" in err and not out.exists()
+    for flag, value in (("--distill", "1.5"), ("--holdout", "1"), ("--schedule", "step")):
+        code, _, err = run_cli("finetune", "esdnet-tiny", "--qat", "--data", DATA, "--out", out, flag, value)
+        assert code == 2 and flag in err and len(err.strip().splitlines()) == 1 and not out.exists(), err
 
 
 
@@ -133,3 +157,15 @@ def test_card_deployment_section_is_replaced_not_duplicated():
     twice = with_deployment(once, deployment_lines(row, "cmd"))
     assert once.count(DEPLOY_HEADING) == twice.count(DEPLOY_HEADING) == 1
     assert "| 24.90 |" not in twice and "| 20.00 |" in twice and "keep me" in twice and "## Evaluation" in twice
+
+
+def test_card_of_several_seeds_states_mean_sd_and_verdict():
+    from neurodeploy.models.cards import deployment_lines
+
+    row = {"test": "T", "images": 2, "float_psnr": 25.0, "float_ssim": 0.9, "ptq_psnr": 24.9, "ptq_ssim": 0.89,
+           "ptq_cost_db": 0.1, "calib": "C",
+           "qat": {"psnr": 24.9, "ssim": 0.89, "cost_db": 0.1, "float_psnr": 25.0, "float_ssim": 0.9, "wall_s": 3.0,
+                   "sd": {"psnr": 0.0, "cost_db": 0.0, "float_psnr": 0.0}, "seeds": [0, 1, 2], "kept_unchanged": 3,
+                   "earns_its_place": False, "command": "neurodeploy finetune x --qat"}}
+    text = "\n".join(deployment_lines(row, "cmd"))
+    assert "mean ± sd of 3 seeds" in text and "3 of 3 seeds" in text and "**use PTQ**" in text

@@ -84,8 +84,7 @@ def test_cli_tiling_parses_and_bad_values_give_one_line_exit_2(run_cli, tmp_path
         assert code == 0, err
         outs[mode] = np.asarray(Image.open(tmp_path / mode / "a.png"))
     assert not np.array_equal(outs["blend"], outs["cut"])  # the option reaches the tiler
-    for value, words in (("exact", "--tiling exact is not built yet; use --tile 0 for whole images"),
-                         ("smooth", "--tiling takes blend (default) or cut, not 'smooth'")):
+    for value, words in (("smooth", "--tiling takes blend (default), cut or exact, not 'smooth'"),):
         for cmd in (("derain", "toy-residual", src, "--out", tmp_path / "x"), ("evaluate", "toy-residual", "--data", tmp_path)):
             code, out, err = run_cli(*cmd, "--tiling", value)
             assert code == 2 and err.strip() == f"error: {words}" and not out, (cmd, err)
