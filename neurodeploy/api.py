@@ -379,6 +379,8 @@ def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None =
     from neurodeploy.scaleout import Plan
 
     tiling = tiling_mode(tiling)
+    if Path(source).is_dir():
+        _refuse_exact_for_bundles(tiling)
     plan = Plan.from_options(workers, cluster, out, resume, unit_memory_gb)
     if plan.wanted:
         result = _evaluate_units(source, data, executor, tile_side(tile), tiling, plan, units_progress)
@@ -387,7 +389,6 @@ def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None =
         from neurodeploy.quantized import evaluate_bundle
         from neurodeploy.scaleout_units import bundle_executor
 
-        _refuse_exact_for_bundles(tiling)
         torch.set_num_threads(1)
         bundle = Bundle.open(source)
         executor = bundle_executor(bundle, executor)
