@@ -274,12 +274,14 @@ def report_section(g: DeployGraph, traces, host_macs_per_image: float, system_na
                    budget: str = "loihi2-derived", shared: bool = True) -> dict[str, Any]:
     """The report's new keys for a run (``traces``) of the graph ``g``: ``mapping``, ``traffic``,
     ``time``, ``time_per_image_s``, ``images_per_s`` and ``system_uj`` (for ``energy``); on
-    ``system_name``, or without it the smallest system that holds the chip part."""
+    ``system_name``, or without it the smallest system that holds the chip part. A sequence
+    graph's (a ``.nir`` file's) "image" is one sample of the Traces' T steps."""
     core = CORE_BUDGETS[budget]
     m = map_graph(g, get_system(system_name), core, shared) if system_name else smallest_fitting(g, core, shared)
     rates = rates_from_traces(traces, m)
-    steps = traces[0].meta.get("lava_steps_per_image") or int(g.t_steps + max(g.info.latency.values(), default=0))
-    perf = performance(g, m, rates, host_macs_per_image, int(steps), g.t_steps)
+    t_steps = int(traces[0].t_steps)
+    steps = traces[0].meta.get("lava_steps_per_image") or int(t_steps + max(g.info.latency.values(), default=0))
+    perf = performance(g, m, rates, host_macs_per_image, int(steps), t_steps)
     other = "loihi1" if budget != "loihi1" else "loihi2-derived"
     mapping = m.to_dict()
     mapping["system_chosen"] = "given (--system)" if system_name else "the smallest system that holds the chip part"

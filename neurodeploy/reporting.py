@@ -96,9 +96,10 @@ def build_report(traces: list[Trace], images: list[str], bundle: Bundle, fps: fl
 
 
 def build_nir_report(traces: list[Trace], inputs: BundleInputs, bundle: Bundle,
-                     fps: float | None = None) -> dict[str, Any]:
+                     fps: float | None = None, system: str | None = None) -> dict[str, Any]:
     """The report of a .nir file's bundle on ``inputs`` (its sequences) as JSON-ready data (module
-    docstring; ``fps`` in samples per second)."""
+    docstring; ``fps`` in samples per second; ``system``: the Loihi 2 system the graph is mapped
+    onto, default the smallest that holds it -- the mapping keys as a model's report, per sample)."""
     t_steps = traces[0].t_steps
     manifest, graph, x, dt = bundle.manifest, bundle.graph, inputs.array, bundle.dt_s
     fps = fps if fps is not None else 1.0 / (t_steps * dt)
@@ -114,6 +115,12 @@ def build_nir_report(traces: list[Trace], inputs: BundleInputs, bundle: Bundle,
     energy["models"]["papers"]["note"] = ("a .nir file has no torch model for thop: FLOPs term 0, SOPs = all "
                                           "effective operations (the papers' convention is for the derainers)")
     add_layer_energy(layers, t_steps)
+    from neurodeploy.passes import annotated
+
+    fit = report_section(annotated(bundle.deploy_graph), traces, 0.0, system)  # no host islands: 0 host MACs
+    energy["system_uj"] = fit["system_uj"]
+    energy["system_terms"] = fit["system_energy_terms"]
+    energy["per_op_figures"] = fit["per_op_figures"]
     totals = totals_section(layers, [], t_steps, 0.0, {})
     totals.update(input_synops=inp["synops"], input_macs=inp["macs"])
     source = Path(manifest.get("source", {}).get("nir_file", "graph.nir")).name
@@ -146,6 +153,11 @@ def build_nir_report(traces: list[Trace], inputs: BundleInputs, bundle: Bundle,
         "lava_steps_per_image": traces[0].meta.get("lava_steps_per_image"),
         "definitions": definitions,
         "membranes": membrane_section(traces[0], graph),
+        "mapping": fit["mapping"],
+        "traffic": fit["traffic"],
+        "time": fit["time"],
+        "time_per_image_s": fit["time_per_image_s"],
+        "images_per_s": fit["images_per_s"],
     }
 
 
@@ -366,14 +378,12 @@ def report_bundle(path: "str | Path | Bundle", images: list[Path] | None = None,
         from neurodeploy.systems import get_system
 
         get_system(system)  # an unknown name is refused before anything runs
-        if bundle.is_nir:
-            raise NeurodeployError("--system maps a model bundle's chip part; a .nir file's bundle is not mapped yet")
     executor = executor or most_faithful(bundle)
     inputs = bundle.inputs(images, input_file, truth)
     runner = make_executor(executor, bundle)
     traces = runner.run(inputs.array)
     if bundle.is_nir:
-        report = build_nir_report(traces, inputs, bundle, fps)
+        report = build_nir_report(traces, inputs, bundle, fps, system)
     else:
         report = build_report(traces, inputs.names, bundle, fps=fps if fps is not None else DEFAULT_FPS,
                               system=system)

@@ -118,3 +118,16 @@ def test_the_report_draws_voltages_against_the_threshold_for_a_small_graph(run_c
     report = json.loads((out / "report.json").read_text())
     assert report["membranes"] == {"if": {"v_threshold": 1.0, "v_reset": 0.0}}
     assert "id='chart-membranes'" in (out / "report.html").read_text()
+
+
+def test_a_nir_bundles_report_maps_it_onto_a_system(run_cli, tmp_path):
+    """A .nir file's graph goes through the same mapping pass as a model's: the report has the
+    cores, chips, traffic, time and whole-system energy per sample (issue 29, one pipeline)."""
+    out = _export(run_cli, tmp_path, 0.3, "busy")
+    code, _, err = run_cli("report", out, "--executor", "nir-torch", "--system", "oheo-gulch", "--no-html")
+    assert code == 0, err
+    report = json.loads((out / "report.json").read_text())
+    assert report["mapping"]["cores"] >= 1 and report["mapping"]["chips"] == 1
+    assert report["mapping"]["system_figures"]["title"].lower().startswith("oheo")
+    assert report["time_per_image_s"] > 0 and report["energy"]["system_uj"]["total"] > 0
+    assert report["traffic"]["host_to_chip"]["bits_per_step"] > 0  # the input's spikes cross the host link
