@@ -83,28 +83,37 @@ def main() -> None:
         "(paper presets: untrained seeded weights). Host time measured on this CPU. Larger images run in square "
         f"tiles of the largest size that fits, with a 16-pixel halo, one chip pass per tile.",
         "",
-        "| model | system | cores @64x64 | chips @64x64 | largest square | image | passes | s/image | images/s "
-        "| bottleneck | energy µJ/image: chip / host / I/O |",
-        "|---|---|---:|---:|---|---|---:|---:|---:|---|---|",
+        "| model | system | largest square that fits | image | cores / chips for it whole | chip passes (tile) "
+        "| s/image | images/s | bottleneck | energy µJ/image: chip / host / I/O |",
+        "|---|---|---|---|---:|---|---:|---:|---|---|",
     ]
     for r in rows:
         for e in r["sizes"]:
+            size = "x".join(map(str, e["size"]))
             if "error" in e:
-                lines.append(f"| {r['model']} | {r['system']['name']} | | | | {'x'.join(map(str, e['size']))} | "
-                             f"{e['error']} | | | | |")
+                lines.append(f"| {r['model']} | {r['system']['name']} | | {size} | | {e['error']} | | | | |")
                 continue
             p = e.get("per_pass") or {}
             en = e.get("energy_system_uj") or {}
             largest = "x".join(map(str, r["largest_square_px"])) if r["largest_square_px"] else "none"
+            tiling = e["tiling"]
+            if tiling.get("passes"):
+                passes = f"{tiling['passes']} ({'x'.join(map(str, tiling['tile']))})"
+            elif tiling.get("fits_whole"):
+                passes = "1 (whole image)"
+            else:  # why no pass plan: nothing fits, or the tile that fits is no larger than its halo
+                passes = "none: " + (tiling.get("note") or "no tile fits")
+            time_s = e.get("time_per_image_s")
             lines.append(
-                f"| {r['model']} | {r['system']['name']} | {p.get('cores', '-') if p.get('size') == [64, 64] else '-'} "
-                f"| {p.get('chips', '-') if p.get('size') == [64, 64] else '-'} | {largest} | "
-                f"{e['size'][0]}x{e['size'][1]} | {e['tiling'].get('passes') or '-'} | "
-                f"{e.get('time_per_image_s', float('nan')):.4g} | {e.get('images_per_s', float('nan')):.4g} | "
+                f"| {r['model']} | {r['system']['name']} | {largest} | {size} | {e['cores']:,} / {e['chips']:,} | "
+                f"{passes} | {'-' if time_s is None else format(time_s, '.4g')} | "
+                f"{'-' if e.get('images_per_s') is None else format(e['images_per_s'], '.4g')} | "
                 f"{p.get('bottleneck', '-')} | "
                 + (f"{en['chip']:.4g} / {en['host']:.4g} / {en['io']:.4g} |" if en else "- |"))
-    lines += ["", "`cores @64x64`/`chips @64x64` are shown when the tile that fits is 64x64 (the per-pass mapping); "
-              "see `chip_fit.out.jsonl` for every size's cores and chips.", ""]
+    lines += ["", "`cores / chips for it whole`: what the whole image would need on one system (more chips than the "
+              "system has: it runs in tiles). A tile plan needs a tile larger than twice the 16-pixel halo; "
+              "\"none\" rows cannot be tiled on that system (the largest tile that fits is too small). Every "
+              "size's mapping per pass: `chip_fit.out.jsonl`.", ""]
     (HERE / "chip_fit.md").write_text("\n".join(lines))
 
 
