@@ -38,8 +38,8 @@ def _load() -> list[float]:
 
 def _scores(job: str, data: dict) -> object:
     if job == "evaluate":
-        return [{k: v for k, v in r.items() if k != "run_s"} for r in data["images"]]
-    return {k: v for k, v in data.items() if k not in ("run_s", "scale_out")}
+        return [{k: v for k, v in r.items() if k != "run_s"} for r in data["images"]]  # times
+    return {k: v for k, v in data.items() if k not in ("run_s", "scale_out", "validated_utc")}  # times and stats
 
 
 def _run(job: str, mode: str, bundle: Path, data: Path, images: list[Path], cluster_address: str | None = None):
