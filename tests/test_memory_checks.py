@@ -95,3 +95,29 @@ def test_an_hdf5_file_that_is_not_nir_says_so(run_cli, tmp_path):
     assert code == 2
     assert err.strip() == (f"error: {path}: an HDF5 file, but not a NIR graph (no 'node' group with 'nodes'; it "
                            "holds: images); pass a .nir file written by nir.write or a NIR writer")
+
+
+def test_the_guarded_reader_forks_from_a_clean_server_once_ray_is_loaded(tmp_path):
+    """A child forked from a driver that has run Ray died in Ray's ``_raylet.so`` (segfault; seen in
+    benchmarks/scale_out.py after a Ray validation): once Ray's core worker is loaded the reader runs
+    in a forkserver's child, and reads and refuses files as before."""
+    import subprocess
+    import sys
+
+    good = _nir_with_weight(tmp_path / "ok.nir", (2, 2))
+    huge = _nir_with_weight(tmp_path / "huge.nir", (50_000, 50_000))
+    script = (
+        "import sys, ray._raylet\n"
+        "from neurodeploy.ir.nirfile import _reader_context, read_graph\n"
+        "from neurodeploy.memory import MemoryRefused\n"
+        "assert _reader_context().get_start_method() == 'forkserver'\n"
+        "print(len(read_graph(sys.argv[1]).nodes))\n"
+        "try:\n    read_graph(sys.argv[2])\nexcept MemoryRefused as exc:\n    print('refused', 'declares arrays' in str(exc))\n")
+    out = subprocess.run([sys.executable, "-c", script, str(good), str(huge)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["3", "refused", "True"], out.stdout
+    from neurodeploy.ir.nirfile import _reader_context
+
+    if "ray._raylet" not in sys.modules:  # this process (before any Ray test): the cheap fork
+        assert _reader_context().get_start_method() == "fork"

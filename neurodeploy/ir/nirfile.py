@@ -66,33 +66,49 @@ def _declared_arrays(path: Path) -> int:
     return total
 
 
-def _read_hdf5_guarded(path: Path, read, precheck=None) -> dict:
-    """``read()`` in a forked child with a timeout, its result sent back through a pipe.
-
-    libhdf5 can loop forever, raising nothing, on a file whose string heap has damaged
-    bytes (found by benchmarks/fuzz_nir.py); a hang cannot be caught in-process. ``precheck()``
-    runs first in the child: it returns the bytes the read will load (which sets the timeout)
-    or refuses the file (GraphError, MemoryRefused) before anything large is allocated.
-    """
-    import multiprocessing
+def _guarded_child(sender, path: Path, read, precheck) -> None:
+    """The reader's side of :func:`_read_hdf5_guarded`: ``precheck(path)``, then ``read(path)``,
+    each result (or the refusal) pickled into the pipe."""
     import pickle
 
     from neurodeploy.memory import MemoryRefused
 
-    ctx = multiprocessing.get_context("fork")
+    try:
+        if precheck is not None:
+            sender.send_bytes(pickle.dumps(("declared", precheck(path))))
+        sender.send_bytes(pickle.dumps(("ok", read(path)), protocol=pickle.HIGHEST_PROTOCOL))
+    except (GraphError, MemoryRefused) as exc:
+        sender.send_bytes(pickle.dumps((type(exc).__name__, str(exc))))
+    except BaseException as exc:  # noqa: BLE001 -- reported by the parent
+        sender.send_bytes(pickle.dumps(("error", f"{type(exc).__name__}: {exc}")))
+
+
+def _reader_context():
+    """``fork`` (cheap, the default), or ``forkserver`` in a process that has loaded Ray's core
+    worker: a child forked from such a process died in ``_raylet.so`` (segfault, seen after a Ray
+    run in the same driver), while a forkserver's children fork from a clean server process."""
+    import multiprocessing
+    import sys
+
+    return multiprocessing.get_context("forkserver" if "ray._raylet" in sys.modules else "fork")
+
+
+def _read_hdf5_guarded(path: Path, read, precheck=None) -> dict:
+    """``read(path)`` in a child process with a timeout, its result sent back through a pipe.
+
+    libhdf5 can loop forever, raising nothing, on a file whose string heap has damaged
+    bytes (found by benchmarks/fuzz_nir.py); a hang cannot be caught in-process. ``precheck(path)``
+    runs first in the child: it returns the bytes the read will load (which sets the timeout)
+    or refuses the file (GraphError, MemoryRefused) before anything large is allocated. Both are
+    module-level functions (a forkserver child gets them by reference).
+    """
+    import pickle
+
+    from neurodeploy.memory import MemoryRefused
+
+    ctx = _reader_context()
     receiver, sender = ctx.Pipe(duplex=False)
-
-    def child() -> None:
-        try:
-            if precheck is not None:
-                sender.send_bytes(pickle.dumps(("declared", precheck())))
-            sender.send_bytes(pickle.dumps(("ok", read()), protocol=pickle.HIGHEST_PROTOCOL))
-        except (GraphError, MemoryRefused) as exc:
-            sender.send_bytes(pickle.dumps((type(exc).__name__, str(exc))))
-        except BaseException as exc:  # noqa: BLE001 -- reported by the parent
-            sender.send_bytes(pickle.dumps(("error", f"{type(exc).__name__}: {exc}")))
-
-    proc = ctx.Process(target=child, daemon=True)
+    proc = ctx.Process(target=_guarded_child, args=(sender, path, read, precheck), daemon=True)
     proc.start()
     sender.close()
     timeout = read_timeout_s(path)
@@ -139,7 +155,7 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
     if not path.is_file():
         raise GraphError(f"{path}: no such NIR file")
     try:
-        data = _read_hdf5_guarded(path, lambda: _read_hdf5(path), lambda: _declared_arrays(path))
+        data = _read_hdf5_guarded(path, _read_hdf5, _declared_arrays)
         raw_nodes = data["nodes"]
         # names the node whose dict cannot be built; nested NIRGraphs built recursively
         nodes = build_nested(raw_nodes, build_nodes) if isinstance(raw_nodes, dict) else build_nodes(raw_nodes)
