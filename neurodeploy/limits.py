@@ -81,47 +81,46 @@ INTEL_BRIEF_2021 = "Intel Loihi 2 technology brief (2021), per ../shared/LOIHI.m
 DAVIES_2018 = "Davies et al., 'Loihi: a neuromorphic manycore processor with on-chip learning', IEEE Micro 38(1), 2018"
 
 
-class Figure(int):
-    """An integer chip figure that carries its :class:`Source` (arithmetic gives plain ints)."""
+class _Sourced:
+    """A number that carries its :class:`Source` and unit (arithmetic gives plain numbers): the
+    shared part of :class:`Figure` (an integer) and :class:`Measure` (a real value)."""
 
     source: Source
     unit: str
 
-    def __new__(cls, value: int, unit: str, source: Source) -> "Figure":
+    def __new__(cls, value, unit: str, source: Source):
         obj = super().__new__(cls, value)
         obj.source = source
         obj.unit = unit
         return obj
 
+    def __reduce__(self):  # keep pickling/deepcopy working for a number subclass with attributes
+        return (type(self), (self._plain(), self.unit, self.source))
+
+
+class Figure(_Sourced, int):
+    """An integer chip figure that carries its :class:`Source` (arithmetic gives plain ints)."""
+
     __str__ = int.__repr__  # f"{fig}" prints the number; repr() shows unit and flag
+
+    def _plain(self) -> int:
+        return int(self)
 
     def __repr__(self) -> str:
         flag = ", Loihi 1 figure" if self.source.loihi1_only else ""
         return f"Figure({int(self)} {self.unit}{flag})"
 
-    def __reduce__(self):  # keep pickling/deepcopy working for an int subclass with attributes
-        return (Figure, (int(self), self.unit, self.source))
 
-
-class Measure(float):
+class Measure(_Sourced, float):
     """A real-valued chip or system figure (energy, time, bandwidth) that carries its :class:`Source`."""
-
-    source: Source
-    unit: str
-
-    def __new__(cls, value: float, unit: str, source: Source) -> "Measure":
-        obj = super().__new__(cls, value)
-        obj.source = source
-        obj.unit = unit
-        return obj
 
     __str__ = float.__repr__
 
+    def _plain(self) -> float:
+        return float(self)
+
     def __repr__(self) -> str:
         return f"Measure({float(self)} {self.unit})"
-
-    def __reduce__(self):
-        return (Measure, (float(self), self.unit, self.source))
 
 
 def describe_figure(fig: "Figure | Measure") -> dict[str, Any]:
