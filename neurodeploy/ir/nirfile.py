@@ -83,30 +83,68 @@ def _guarded_child(sender, path: Path, read, precheck) -> None:
         sender.send_bytes(pickle.dumps(("error", f"{type(exc).__name__}: {exc}")))
 
 
-def _reader_context():
-    """``fork`` (cheap, the default), or ``forkserver`` in a process that has loaded Ray's core
-    worker: a child forked from such a process died in ``_raylet.so`` (segfault, seen after a Ray
-    run in the same driver), while a forkserver's children fork from a clean server process."""
-    import multiprocessing
+def _ray_loaded() -> bool:
+    """Whether this process has loaded Ray's core worker: a child forked from such a process died in
+    ``_raylet.so`` (segfault, seen after Ray validations in one driver, benchmarks/scale_out.py)."""
     import sys
 
-    return multiprocessing.get_context("forkserver" if "ray._raylet" in sys.modules else "fork")
+    return "ray._raylet" in sys.modules
+
+
+def _run_in_fresh_interpreter(path: Path, fn, timeout: float):
+    """``fn(path)`` in a new Python interpreter (no fork; no multiprocessing context is set here,
+    which would break Lava's later ``set_start_method('fork')``); its result or refusal pickled back."""
+    import pickle
+    import subprocess
+    import sys
+
+    code = ("import pickle, sys\n"
+            f"from {fn.__module__} import {fn.__name__} as fn\n"
+            "from neurodeploy.errors import GraphError\n"
+            "from neurodeploy.memory import MemoryRefused\n"
+            "try:\n    out = ('ok', fn(sys.argv[1]))\n"
+            "except (GraphError, MemoryRefused) as exc:\n    out = (type(exc).__name__, str(exc))\n"
+            "except BaseException as exc:\n    out = ('error', f'{type(exc).__name__}: {exc}')\n"
+            "sys.stdout.buffer.write(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))\n")
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise GraphError(f"{path}: reading did not finish within {timeout:.0f} s (libhdf5 loops on some "
+                         "damaged files); the file is damaged, re-export it") from None
+    if done.returncode != 0 or not done.stdout:
+        raise GraphError(f"{path}: the reader died on this file; the file is damaged, re-export it")
+    return pickle.loads(done.stdout)
+
+
+def _read_in_fresh_interpreters(path: Path, read, precheck) -> tuple[str, object]:
+    """:func:`_read_hdf5_guarded`'s protocol, each step in a new interpreter (a process that loaded Ray)."""
+    if precheck is not None:
+        status, payload = _run_in_fresh_interpreter(path, precheck, read_timeout_s(path) + 30)
+        if status != "ok":
+            return status, payload
+        timeout = read_timeout_s(path, payload)
+    else:
+        timeout = read_timeout_s(path)
+    return _run_in_fresh_interpreter(path, read, timeout + 30)  # + the interpreter's start
 
 
 def _read_hdf5_guarded(path: Path, read, precheck=None) -> dict:
-    """``read(path)`` in a child process with a timeout, its result sent back through a pipe.
+    """``read(path)`` in a child process with a timeout, its result sent back through a pipe (in a
+    process that has loaded Ray: each step in a new interpreter, :func:`_ray_loaded`).
 
     libhdf5 can loop forever, raising nothing, on a file whose string heap has damaged
     bytes (found by benchmarks/fuzz_nir.py); a hang cannot be caught in-process. ``precheck(path)``
     runs first in the child: it returns the bytes the read will load (which sets the timeout)
     or refuses the file (GraphError, MemoryRefused) before anything large is allocated. Both are
-    module-level functions (a forkserver child gets them by reference).
+    module-level functions (a new interpreter imports them by name).
     """
+    import multiprocessing
     import pickle
 
-    from neurodeploy.memory import MemoryRefused
-
-    ctx = _reader_context()
+    if _ray_loaded():
+        status, payload = _read_in_fresh_interpreters(path, read, precheck)
+        return _outcome(status, payload)
+    ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_guarded_child, args=(sender, path, read, precheck), daemon=True)
     proc.start()
@@ -129,6 +167,13 @@ def _read_hdf5_guarded(path: Path, read, precheck=None) -> dict:
             proc.kill()
         proc.join()
         receiver.close()
+    return _outcome(status, payload)
+
+
+def _outcome(status: str, payload):
+    """The reader's result, or its refusal raised here."""
+    from neurodeploy.memory import MemoryRefused
+
     if status == "GraphError":
         raise GraphError(payload)
     if status == "MemoryRefused":
