@@ -282,28 +282,56 @@ def derain(
     if tiling == "exact" and len(grid) > 1:
         return exact_derain(model, image, tile, halo, progress)[0]
     if len(grid) == 1:
-        out = _finite(model(image[None].float())).clamp(0, 1)[0]
+        out = derain_window(model, image)
         if progress:
             progress(1)
         return out
-    if tiling == "blend":
-        row_spans, col_spans = _spans(h, tile), _spans(w, tile)
-        wy, wx = blend_ramp(h, row_spans, halo).float(), blend_ramp(w, col_spans, halo).float()
-        out = torch.zeros((3, h, w), dtype=torch.float32)
-    else:
-        out = torch.empty((3, h, w), dtype=torch.float32)
-    for i, ((rows, cols), (wr, wc)) in enumerate(tile_windows(h, w, tile, halo)):
-        piece = _finite(model(image[None, :, wr, wc].float())).clamp(0, 1)[0]
-        if tiling == "blend":
-            # the weights are 0 outside the window (blend_ramp: at most halo/2 past the core)
-            ry, rx = wy[row_spans.index((rows.start, rows.stop))], wx[col_spans.index((cols.start, cols.stop))]
-            out[:, wr, wc] += piece * (ry[wr, None] * rx[None, wc])
-        else:
-            out[:, rows, cols] = piece[:, rows.start - wr.start:rows.stop - wr.start, cols.start - wc.start:cols.stop - wc.start]
+    tiles = TileAssembler(h, w, tile, halo, tiling)
+    for i, (core, window) in enumerate(tiles.windows):
+        tiles.add(i, derain_window(model, image[:, window[0], window[1]]))
         if progress:
             progress(i + 1)
-    # a convex mix of values in [0, 1]; the clamp only removes float rounding past 1
-    return out.clamp_(0, 1) if tiling == "blend" else out
+    return tiles.result()
+
+
+def derain_window(model: nn.Module, window: torch.Tensor) -> torch.Tensor:
+    """One tile's window ``(3, h, w)`` in [0, 1] through the model -> ``(3, h, w)`` float32 in [0, 1]."""
+    return _finite(model(window[None].float())).clamp(0, 1)[0]
+
+
+class TileAssembler:
+    """The tiles of one ``H x W`` image (:func:`tile_windows`) and their outputs put together:
+    ``windows[i]`` is tile ``i``'s ``(core, window)`` (row and column slices); :meth:`add` takes
+    its derained window (any order: a scaled-out run's tiles arrive as they finish), :meth:`result`
+    the image -- "blend": each window weighted by the raised-cosine ramps of :func:`blend_ramp`
+    (a partition of unity), "cut": each core copied from its window."""
+
+    def __init__(self, height: int, width: int, tile: int, halo: int, tiling: str = DEFAULT_TILING):
+        if tiling not in ("blend", "cut"):
+            raise ValueError(f"tiles are assembled by 'blend' or 'cut', not {tiling!r}")
+        self.tiling, self.halo = tiling, halo
+        self.windows = tile_windows(height, width, tile, halo)
+        self.rows, self.cols = _spans(height, tile), _spans(width, tile)
+        if tiling == "blend":
+            self.wy, self.wx = blend_ramp(height, self.rows, halo).float(), blend_ramp(width, self.cols, halo).float()
+            self.out = torch.zeros((3, height, width), dtype=torch.float32)
+        else:
+            self.out = torch.empty((3, height, width), dtype=torch.float32)
+
+    def add(self, i: int, piece: torch.Tensor) -> None:
+        (rows, cols), (wr, wc) = self.windows[i]
+        if self.tiling == "blend":
+            # the weights are 0 outside the window (blend_ramp: at most halo/2 past the core)
+            ry = self.wy[self.rows.index((rows.start, rows.stop))]
+            rx = self.wx[self.cols.index((cols.start, cols.stop))]
+            self.out[:, wr, wc] += piece * (ry[wr, None] * rx[None, wc])
+        else:
+            self.out[:, rows, cols] = piece[:, rows.start - wr.start:rows.stop - wr.start,
+                                            cols.start - wc.start:cols.stop - wc.start]
+
+    def result(self) -> torch.Tensor:
+        # a convex mix of values in [0, 1]; the clamp only removes float rounding past 1
+        return self.out.clamp_(0, 1) if self.tiling == "blend" else self.out
 
 
 def evaluate(

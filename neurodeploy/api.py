@@ -334,6 +334,12 @@ def _derain_units(source, images, out, executor, tile, tiling, plan, units_progr
     path, executor = _source(source, executor)
     checked = check_batch(images, out)
     out = Path(out)
+    if len(checked) == 1 and tiling != "exact":
+        from neurodeploy.models.evaluate import default_halo, tile_grid
+
+        (photo, (h, w)), = checked
+        if len(tile_grid(h, w, tile, default_halo(tiling))) > 1:  # one large photo: its tiles are the units
+            return _derain_tile_units(path, photo, out, executor, tile, tiling, plan, units_progress, note)
     units = [Unit(p.name, {"image": p}) for p, _ in checked]
 
     def keep(unit, result: dict) -> dict:
@@ -349,6 +355,65 @@ def _derain_units(source, images, out, executor, tile, tiling, plan, units_progr
     work = Work("derain", path, {"executor": executor, "tile": tile, "tiling": tiling})
     run_units(work, units, plan, units_progress, executor, keep=keep)
     return Derained([out / p.name for p, _ in checked], executor or "torch")
+
+
+def _derain_tile_units(path: Path, photo: Path, out: Path, executor, tile: int, tiling: str, plan, units_progress,
+                       note) -> Derained:
+    """derain of one large photo with one unit per tile: each tile's window is shipped as a
+    ``.npy``, its derained window kept in ``out/.PHOTO.tiles/`` as it arrives (so ``--resume``
+    skips it), and the photo blended from them exactly as in-process (:class:`TileAssembler`)
+    and written into ``out`` atomically when the last tile is in."""
+    import io
+    import os
+    import shutil
+
+    import numpy as np
+    import torch
+
+    from neurodeploy.models.data import load_image_info, save_image
+    from neurodeploy.models.evaluate import TileAssembler, default_halo
+    from neurodeploy.scaleout import Unit, Work, run_units
+
+    image, info = load_image_info(photo)
+    for line in info.notes:
+        if note:
+            note(f"{photo.name}: {line}")
+    tiles = TileAssembler(image.shape[1], image.shape[2], tile, default_halo(tiling), tiling)
+    out.mkdir(parents=True, exist_ok=True)
+    stage = out / f".{photo.name}.tiles"  # the finished tiles, kept for --resume until the photo is written
+    # a resumed run whose photo was written: every tile is in the journal, nothing to run or blend
+    complete = plan.resume and (out / photo.name).is_file() and not stage.exists()
+    units = []
+    for i, (_, (wr, wc)) in enumerate(tiles.windows):
+        window = stage / "in" / f"{i}.npy"
+        if not complete:
+            window.parent.mkdir(parents=True, exist_ok=True)
+            np.save(window, image[:, wr, wc].numpy(), allow_pickle=False)
+        units.append(Unit(f"{photo.name}#tile{i}", {"window": window}, {"tile": i}))
+    del image
+
+    def keep(unit, result: dict) -> dict:
+        target = stage / f"{result['tile']}.npy"
+        tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        tmp.write_bytes(result.pop("bytes"))
+        os.replace(tmp, target)  # a tile's output is whole or absent
+        return result
+
+    work = Work("derain_tile", path, {"executor": executor, "photo": photo.name, "tile": tile, "tiling": tiling})
+    run_units(work, units, plan, units_progress, executor, keep=keep)
+    if complete:
+        return Derained([out / photo.name], executor or "torch")
+    for i in range(len(tiles.windows)):
+        tiles.add(i, torch.from_numpy(np.load(io.BytesIO((stage / f"{i}.npy").read_bytes()), allow_pickle=False)))
+    tmp = out / f".{photo.name}.partial-{os.getpid()}"
+    tmp.mkdir(exist_ok=True)
+    try:
+        written = save_image(tiles.result(), tmp / photo.name, like=info)
+        os.replace(written, out / photo.name)  # the photo appears whole or not at all
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(stage, ignore_errors=True)
+    return Derained([out / photo.name], executor or "torch")
 
 
 def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None = None, tile: int | None = None,

@@ -7,6 +7,8 @@ the command's in-process path, so a unit's result is the in-process result for t
 - ``evaluate``: one pair (``rainy``, ``clean`` files) -> its row of scores;
 - ``validate``: one image (``image``, optional ``truth``) -> its comparison of the two executors;
 - ``derain``: one photo (``image``) -> the derained file's bytes (written by the caller);
+- ``derain_tile``: one tile's window of a large photo (``window``, a ``.npy`` (3, h, w) in [0, 1])
+  -> its derained window as ``.npy`` bytes (the caller blends the tiles into the photo);
 - ``sweep``: one PTQ setting -> its export's evaluation (:mod:`neurodeploy.sweep`).
 """
 
@@ -117,6 +119,27 @@ def _derain(work, source: Path):
     return run
 
 
+def _derain_tile(work, source: Path):
+    import io
+
+    import numpy as np
+    import torch
+
+    from neurodeploy.models.evaluate import derain_window
+
+    model, _ = derain_model(source, work.settings.get("executor"))
+
+    def run(unit) -> dict[str, Any]:
+        window = torch.from_numpy(np.load(unit.files["window"], allow_pickle=False))
+        with torch.no_grad():
+            piece = derain_window(model, window)
+        buf = io.BytesIO()
+        np.save(buf, piece.numpy(), allow_pickle=False)
+        return {"tile": int(unit.params["tile"]), "bytes": buf.getvalue()}
+
+    return run
+
+
 def label(setting: dict[str, Any]) -> str:
     """A setting's name: ``calib16-max``, ``calib4-p99.99``, or ``float``."""
     if setting.get("float"):
@@ -159,4 +182,5 @@ def _sweep(work, source: Path):
     return run
 
 
-RUNNERS = {"evaluate": _evaluate, "validate": _validate, "derain": _derain, "sweep": _sweep}
+RUNNERS = {"evaluate": _evaluate, "validate": _validate, "derain": _derain, "derain_tile": _derain_tile,
+           "sweep": _sweep}

@@ -264,6 +264,35 @@ def test_derain_by_units_writes_the_same_files_one_line_each_and_resumes(toy_che
     assert seen[-1].resumed == 3 and {p: p.stat().st_mtime_ns for p in units.files} == before
 
 
+def test_one_large_photo_runs_as_tile_units_blended_as_in_process(toy_checkpoint, pairs, tmp_path):
+    """derain of one photo larger than a tile: each tile a unit (here in this process, as on a worker),
+    interrupted after two tiles and resumed, gives the in-process photo byte for byte; one journal
+    line per tile; the staged tile outputs are gone once the photo is written."""
+    photo = sorted((pairs / "rainy").iterdir())[0]
+    whole = nd.derain(toy_checkpoint, [photo], tmp_path / "whole", tile=48)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(stats) -> None:
+        if 2 <= stats.done < stats.total:
+            raise Stop
+
+    with pytest.raises(Stop):
+        nd.derain(toy_checkpoint, [photo], tmp_path / "units", tile=48, resume=True, units_progress=stop_after_two)
+    assert not (tmp_path / "units" / photo.name).exists()  # the photo appears whole or not at all
+    seen = []
+    units = nd.derain(toy_checkpoint, [photo], tmp_path / "units", tile=48, resume=True, units_progress=seen.append)
+    assert seen[-1].resumed == 2 and seen[-1].total > 2
+    assert units.files[0].read_bytes() == whole.files[0].read_bytes()
+    assert sorted(e["unit"] for e in _lines(tmp_path / "units")) == sorted(
+        f"{photo.name}#tile{i}" for i in range(seen[-1].total))
+    assert not [p for p in (tmp_path / "units").iterdir() if p.name.startswith(".")]
+    seen = []
+    nd.derain(toy_checkpoint, [photo], tmp_path / "units", tile=48, resume=True, units_progress=seen.append)
+    assert seen[-1].resumed == seen[-1].total  # a finished photo: nothing run again
+
+
 def test_validate_by_units_gives_the_in_process_verdict(bundle, pairs, tmp_path):
     """Each image compared in its unit, the comparisons combined (through JSON, as they come back
     from a worker): every key of the verdict as the in-process run's, truth scores included."""
