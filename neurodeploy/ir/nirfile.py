@@ -7,6 +7,7 @@ from pathlib import Path
 import nir
 
 from neurodeploy.errors import GraphError, NeurodeployError
+from neurodeploy.nir_hdf5 import declared_arrays, read_hdf5
 from neurodeploy.ir.check import build_nodes, check_graph
 from neurodeploy.ir.info import FOREIGN_DT_KEY, METADATA_KEY, graph_info
 from neurodeploy.ir.nodes import NeurodeployNode
@@ -29,12 +30,8 @@ def write_graph(path: str | Path, graph: nir.NIRGraph) -> None:
     nir.write(str(path), to_primitives(graph), compression=None if per_channel else "gzip")
 
 
-def _read_hdf5(path: Path) -> dict:
-    import h5py
-    from nir.serialization import hdf2dict
-
-    with h5py.File(path, "r") as f:
-        return hdf2dict(f["node"])
+_read_hdf5 = read_hdf5  # module names the guarded reader is given (tests replace them)
+_declared_arrays = declared_arrays
 
 
 def read_timeout_s(path: Path, declared: int = 0) -> float:
@@ -42,28 +39,6 @@ def read_timeout_s(path: Path, declared: int = 0) -> float:
     file or of the arrays it declares, whichever is larger (a 100 MB graph reads in about 1 s
     here; a gzipped array of zeros is small on disk and large in memory)."""
     return 5.0 + max(path.stat().st_size, declared) / 20e6
-
-
-def _declared_arrays(path: Path) -> int:
-    """Bytes of every array the file declares, from HDF5 metadata alone (no data is read);
-    refuses a file that is not a NIR graph, or whose arrays cannot fit in memory, before any
-    array is read."""
-    import h5py
-
-    from neurodeploy.memory import check_arrays
-
-    with h5py.File(path, "r") as f:
-        if not isinstance(f.get("node"), h5py.Group) or "nodes" not in f["node"]:
-            top = ", ".join(sorted(f.keys())[:5]) or "nothing"
-            raise GraphError(f"an HDF5 file, but not a NIR graph (no 'node' group with 'nodes'; it holds: {top}); "
-                             "pass a .nir file written by nir.write or a NIR writer")
-        arrays: list[tuple[str, tuple[int, ...], int]] = []
-        f.visititems(lambda name, obj: arrays.append((name, obj.shape, obj.size * obj.dtype.itemsize))
-                     if isinstance(obj, h5py.Dataset) and obj.shape is not None else None)
-    total = sum(a[2] for a in arrays)
-    if arrays:
-        check_arrays(path, total, max(arrays, key=lambda a: a[2]))
-    return total
 
 
 def _guarded_child(sender, path: Path, read, precheck) -> None:
@@ -91,41 +66,83 @@ def _ray_loaded() -> bool:
     return "ray._raylet" in sys.modules
 
 
-def _run_in_fresh_interpreter(path: Path, fn, timeout: float):
-    """``fn(path)`` in a new Python interpreter (no fork; no multiprocessing context is set here,
-    which would break Lava's later ``set_start_method('fork')``); its result or refusal pickled back."""
+_CHILD = """
+import pickle, sys
+from importlib import import_module
+from neurodeploy.errors import GraphError
+from neurodeploy.memory import MemoryRefused
+path, (read_mod, read_name), pre = sys.argv[1], sys.argv[2].split(":"), sys.argv[3]
+
+def send(message):
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    sys.stdout.buffer.write(len(data).to_bytes(8, "little") + data)
+    sys.stdout.buffer.flush()
+
+try:
+    if pre:
+        mod, name = pre.split(":")
+        send(("declared", getattr(import_module(mod), name)(path)))
+    send(("ok", getattr(import_module(read_mod), read_name)(path)))
+except (GraphError, MemoryRefused) as exc:
+    send((type(exc).__name__, str(exc)))
+except BaseException as exc:
+    send(("error", f"{type(exc).__name__}: {exc}"))
+"""
+
+
+def _importable(fn) -> bool:
+    return fn is None or (getattr(fn, "__name__", "<lambda>") != "<lambda>" and "<locals>" not in fn.__qualname__)
+
+
+def _read_in_new_interpreter(path: Path, read, precheck) -> tuple[str, object]:
+    """:func:`_read_hdf5_guarded`'s protocol with the child a new interpreter (no fork: a process that
+    loaded Ray; and no multiprocessing start method set here, which Lava's import would trip on):
+    length-prefixed pickles on its stdout, the same timeouts."""
+    import os
     import pickle
+    import selectors
     import subprocess
     import sys
+    import time
 
-    code = ("import pickle, sys\n"
-            f"from {fn.__module__} import {fn.__name__} as fn\n"
-            "from neurodeploy.errors import GraphError\n"
-            "from neurodeploy.memory import MemoryRefused\n"
-            "try:\n    out = ('ok', fn(sys.argv[1]))\n"
-            "except (GraphError, MemoryRefused) as exc:\n    out = (type(exc).__name__, str(exc))\n"
-            "except BaseException as exc:\n    out = ('error', f'{type(exc).__name__}: {exc}')\n"
-            "sys.stdout.buffer.write(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))\n")
+    spec = lambda fn: f"{fn.__module__}:{fn.__name__}" if fn is not None else ""  # noqa: E731
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(path), spec(read), spec(precheck)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    fd = proc.stdout.fileno()
+    sel = selectors.DefaultSelector()
+    sel.register(fd, selectors.EVENT_READ)
+
+    def take(n: int, deadline: float) -> bytes:
+        out = b""
+        while len(out) < n:
+            if not sel.select(max(deadline - time.monotonic(), 0)):
+                raise TimeoutError
+            chunk = os.read(fd, n - len(out))
+            if not chunk:
+                raise EOFError
+            out += chunk
+        return out
+
+    # + 30 s: the interpreter's start (imports) comes before the read
+    timeout = read_timeout_s(path) + 30
     try:
-        done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+        while True:
+            deadline = time.monotonic() + timeout
+            status, payload = pickle.loads(take(int.from_bytes(take(8, deadline), "little"), deadline))
+            if status != "declared":
+                return status, payload
+            timeout = read_timeout_s(path, payload) + 30
+    except TimeoutError:
         raise GraphError(f"{path}: reading did not finish within {timeout:.0f} s (libhdf5 loops on some "
                          "damaged files); the file is damaged, re-export it") from None
-    if done.returncode != 0 or not done.stdout:
-        raise GraphError(f"{path}: the reader died on this file; the file is damaged, re-export it")
-    return pickle.loads(done.stdout)
-
-
-def _read_in_fresh_interpreters(path: Path, read, precheck) -> tuple[str, object]:
-    """:func:`_read_hdf5_guarded`'s protocol, each step in a new interpreter (a process that loaded Ray)."""
-    if precheck is not None:
-        status, payload = _run_in_fresh_interpreter(path, precheck, read_timeout_s(path) + 30)
-        if status != "ok":
-            return status, payload
-        timeout = read_timeout_s(path, payload)
-    else:
-        timeout = read_timeout_s(path)
-    return _run_in_fresh_interpreter(path, read, timeout + 30)  # + the interpreter's start
+    except EOFError:
+        raise GraphError(f"{path}: the reader died on this file; the file is damaged, re-export it") from None
+    finally:
+        sel.close()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
 
 
 def _read_hdf5_guarded(path: Path, read, precheck=None) -> dict:
@@ -141,9 +158,8 @@ def _read_hdf5_guarded(path: Path, read, precheck=None) -> dict:
     import multiprocessing
     import pickle
 
-    if _ray_loaded():
-        status, payload = _read_in_fresh_interpreters(path, read, precheck)
-        return _outcome(status, payload)
+    if _ray_loaded() and _importable(read) and _importable(precheck):
+        return _outcome(*_read_in_new_interpreter(path, read, precheck))
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_guarded_child, args=(sender, path, read, precheck), daemon=True)
