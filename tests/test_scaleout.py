@@ -160,11 +160,29 @@ def test_an_interrupted_ray_run_keeps_its_units_and_resume_gives_the_same_summar
     assert sorted(units) == [f"p{i}" for i in range(N_PAIRS)]  # each once: none lost, none twice
 
 
+def _busy(raylet_pid: int) -> bool:
+    """Whether a worker of the node whose raylet is ``raylet_pid`` is running a unit now: Ray titles
+    a worker process ``ray::TASK`` while it runs TASK (``ray::IDLE`` between tasks)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().split(") ")[1].split()[1])
+            title = (proc / "cmdline").read_bytes().split(b"\0")[0]
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == raylet_pid and title.startswith(b"ray::_remote_unit"):
+            return True
+    return False
+
+
 def test_a_node_killed_mid_run_loses_no_unit_and_doubles_none(bundle, pairs, reference, tmp_path):
     """Ray's own multi-node test cluster on this machine: a head (the driver's node) and a second
-    node, one CPU each, both busy while units remain; the second node is killed
-    (SIGKILL, no goodbye) when the head's first unit arrives. Its unit is retried on the head:
+    node, one CPU each; the second node is killed (SIGKILL, no goodbye) while its worker runs a
+    unit (watched from a thread by the worker's process title). That unit is retried on the head:
     identical results, every unit once."""
+    import threading
+
     import ray
     from ray.cluster_utils import Cluster
 
@@ -175,18 +193,27 @@ def test_a_node_killed_mid_run_loses_no_unit_and_doubles_none(bundle, pairs, ref
     try:
         nodes = [cluster.add_node(num_cpus=1, object_store_memory=200 << 20)]
         cluster.wait_for_nodes()
-        killed = []
+        killed, done = [], threading.Event()
+        raylet = nodes[0].all_processes["raylet"][0].process.pid
+        finished: list = []
 
-        def kill_one(stats) -> None:
-            # at the head's first unit: the other node has been busy since its own start, so a
-            # unit of it is in flight (its first one includes starting its worker: the longest)
-            if cluster.head_node.node_id in stats.nodes and not killed:
-                killed.append((nodes[0].node_id, stats.done))
-                cluster.remove_node(nodes[0], allow_graceful=False)
+        def watch() -> None:
+            while not done.is_set():
+                if _busy(raylet):  # a unit of the second node is in flight: kill the node now
+                    killed.append((nodes[0].node_id, len(finished)))
+                    cluster.remove_node(nodes[0], allow_graceful=False)
+                    return
+                time.sleep(0.01)
 
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         out = tmp_path / "o"
-        got = nd.evaluate(bundle, pairs, executor="emulator", cluster=cluster.address, out=out,
-                          unit_memory_gb=0.5, units_progress=kill_one).data
+        try:
+            got = nd.evaluate(bundle, pairs, executor="emulator", cluster=cluster.address, out=out,
+                              unit_memory_gb=0.5, units_progress=lambda stats: finished.append(stats.done)).data
+        finally:
+            done.set()
+            watcher.join()
     finally:
         ray.shutdown()
         cluster.shutdown()
@@ -197,7 +224,7 @@ def test_a_node_killed_mid_run_loses_no_unit_and_doubles_none(bundle, pairs, ref
     lines = _lines(out)
     assert sorted(e["unit"] for e in lines) == [f"p{i}" for i in range(N_PAIRS)]
     dead, done_then = killed[0]
-    assert dead not in {e["node"] for e in lines[done_then:]}  # nothing finishes on a dead node
+    assert dead not in {e["node"] for e in lines[done_then + 1:]}  # nothing finishes on a dead node
 
 
 def test_a_percentile_range_is_that_percentile_of_the_magnitudes():
