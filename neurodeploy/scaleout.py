@@ -269,11 +269,13 @@ def run_units(work: Work, units: list[Unit], plan: Plan, progress: Progress | No
     if progress:
         progress(stats)
 
-    def finished(unit: Unit, result: dict[str, Any], seconds: float, node: str) -> None:
+    def finished(unit: Unit, result: dict[str, Any], seconds: float, node: str, span: tuple[float, float]) -> None:
         if keep is not None:
             result = keep(unit, result)
         if journal is not None:
-            journal.add({"unit": unit.key, "result": result, "seconds": seconds, "node": node})
+            # started/ended: wall clock (Unix seconds) where the unit ran, so a reader can see how many ran at once
+            journal.add({"unit": unit.key, "result": result, "seconds": seconds, "node": node,
+                         "started": span[0], "ended": span[1]})
         results[unit.key] = result
         stats.done += 1
         stats.unit_s.append(seconds)
@@ -287,9 +289,9 @@ def run_units(work: Work, units: list[Unit], plan: Plan, progress: Progress | No
         else:
             run = make_runner(work, work.source)
             for unit in todo:
-                t0 = time.monotonic()
+                t0, wall0 = time.monotonic(), time.time()
                 result = run(unit)
-                finished(unit, result, time.monotonic() - t0, "local")
+                finished(unit, result, time.monotonic() - t0, "local", (wall0, time.time()))
     return {k: results[k] for k in keys}, stats
 
 
@@ -345,7 +347,7 @@ def _run_on_ray(work: Work, todo: list[Unit], plan: Plan, stats: Stats, finished
             for ref in ready:
                 unit, attempt = pending.pop(ref)
                 try:
-                    result, seconds, node = ray.get(ref)
+                    result, seconds, node, span = ray.get(ref)
                 except Exception as exc:  # noqa: BLE001 -- sorted below by what Ray says it is
                     cause = _own_error(exc)
                     if cause is not None:
@@ -365,7 +367,7 @@ def _run_on_ray(work: Work, todo: list[Unit], plan: Plan, stats: Stats, finished
                         progress(stats)
                     submit(unit, attempt + 1)
                     continue
-                finished(unit, result, seconds, node)
+                finished(unit, result, seconds, node, span)
     finally:
         if started:
             ray.shutdown()
@@ -385,14 +387,14 @@ _WORKER: dict[str, Any] = {}  # in a Ray worker: source digest -> its folder; (d
 
 
 def _remote_unit(source_ref, command: str, source_name: str, settings: dict, key: str,
-                 shipped: dict[str, tuple[str, bytes]], params: dict) -> tuple[dict[str, Any], float, str]:
+                 shipped: dict[str, tuple[str, bytes]], params: dict) -> tuple[dict[str, Any], float, str, tuple[float, float]]:
     """A unit in a Ray worker: the source and inputs written to this worker's temporary folder
     (once per source), the command's runner built once per job, the unit run."""
     import ray
     import torch
 
     torch.set_num_threads(1)  # one CPU per unit (Ray's num_cpus=1): threads would fight the other units
-    t0 = time.monotonic()
+    t0, wall0 = time.monotonic(), time.time()
     digest, files = source_ref if isinstance(source_ref, tuple) else ray.get(source_ref)
     if digest not in _WORKER:
         folder = Path(tempfile.mkdtemp(prefix="neurodeploy-source-"))
@@ -419,4 +421,4 @@ def _remote_unit(source_ref, command: str, source_name: str, settings: dict, key
         import shutil
 
         shutil.rmtree(inputs, ignore_errors=True)
-    return result, time.monotonic() - t0, ray.get_runtime_context().get_node_id()
+    return result, time.monotonic() - t0, ray.get_runtime_context().get_node_id(), (wall0, time.time())

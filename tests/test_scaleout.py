@@ -227,6 +227,48 @@ def test_a_node_killed_mid_run_loses_no_unit_and_doubles_none(bundle, pairs, ref
     assert dead not in {e["node"] for e in lines[done_then + 1:]}  # nothing finishes on a dead node
 
 
+def _most_at_once(lines: list[dict]) -> int:
+    """The largest number of units whose [started, ended] wall-clock spans overlap."""
+    events = sorted([(e["started"], 1) for e in lines] + [(e["ended"], -1) for e in lines])
+    now = most = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def _on_a_node_of_1_5_gb(bundle, pairs, tmp_path, unit_memory_gb: float) -> tuple[dict, list[dict]]:
+    """An evaluation on one node of 2 CPUs and 1.5 GB of memory (Ray's ``memory`` resource), each
+    unit declaring ``unit_memory_gb``: the result and its journal lines."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "memory": 1_500_000_000,
+                                                            "object_store_memory": 200 << 20,
+                                                            "include_dashboard": False})
+    try:
+        got = nd.evaluate(bundle, pairs, executor="emulator", cluster=cluster.address, out=tmp_path / "o",
+                          unit_memory_gb=unit_memory_gb).data
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    return got, _lines(tmp_path / "o")
+
+
+def test_a_node_runs_no_more_units_than_its_memory_holds(bundle, pairs, reference, tmp_path):
+    """Units that declare 1 GB on a node of 1.5 GB run one at a time although a second CPU is free."""
+    got, lines = _on_a_node_of_1_5_gb(bundle, pairs, tmp_path, 1.0)
+    assert _scores(got) == _scores(reference)
+    assert _most_at_once(lines) == 1, lines
+
+
+@pytest.mark.slow  # a second cluster: ~10 s; shows the check above can see two units at once
+def test_units_that_fit_twice_in_a_node_run_two_at_a_time(bundle, pairs, reference, tmp_path):
+    got, lines = _on_a_node_of_1_5_gb(bundle, pairs, tmp_path, 0.5)
+    assert _scores(got) == _scores(reference)
+    assert _most_at_once(lines) == 2, lines
+
+
 def test_a_percentile_range_is_that_percentile_of_the_magnitudes():
     import torch
 
