@@ -1,9 +1,11 @@
 """Will it fit: `neurodeploy fit` for the three tiny derainers and the paper presets on every system.
 
-Writes ``benchmarks/chip_fit.out.jsonl`` (one line per model and system, the whole fit result)
-and ``benchmarks/chip_fit.md`` (the table, written from those lines). Run from the repository:
+Writes ``benchmarks/chip_fit.out.jsonl`` (a first line with the run's command, commit, dates and
+load, then one line per model and system, the whole fit result) and ``benchmarks/chip_fit.md``
+(rendered from that file alone). Run from the repository:
 
-    .venv/bin/python benchmarks/chip_fit.py
+    .venv/bin/python benchmarks/chip_fit.py            # measure, write both
+    .venv/bin/python benchmarks/chip_fit.py --check    # exit 1 when the .md differs from its rendering
 
 Paper presets have no trained checkpoint here: they are built with their seeded initial weights,
 so their firing rates (and with them traffic, time and energy) are those of an untrained network;
@@ -12,10 +14,8 @@ cores, chips and the largest size depend on shapes only.
 
 from __future__ import annotations
 
-import datetime as dt
+import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,17 +42,14 @@ def _checkpoint(arch: str, preset: str | None, tmp: Path) -> str:
     return str(save_checkpoint(tmp / f"{arch}-{preset}.pt", model, arch, config, {"preset": preset}))
 
 
-def main() -> None:
+def measure() -> list[dict]:
+    """One fit result per model and system (what ``neurodeploy fit --json`` prints), in MODELS order."""
     from neurodeploy.chip_fit import fit, host_macs, load_for_fit, rates_from_traces
     from neurodeploy.images import load_inputs
     from neurodeploy.passes.mapping import map_graph
     from neurodeploy.systems import SYSTEMS
     from neurodeploy.targets.torch_reference import TorchReference
 
-    load_before = os.getloadavg()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=HERE).stdout.strip()
-    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for arch, preset in MODELS:
@@ -67,21 +64,34 @@ def main() -> None:
             for name, system in SYSTEMS.items():
                 r = fit(g, base, system, rates, hm, steps, g.t_steps, SIZES)
                 r.update(model=arch if preset is None else f"{arch} ({preset})", seconds=time.perf_counter() - t0)
-                rows.append(r)
+                rows.append(json.loads(json.dumps(r, default=str)))  # as the file will hold it
                 print(r["model"], name, r["largest_square_px"], flush=True)
-    (HERE / "chip_fit.out.jsonl").write_text("".join(json.dumps(r, default=str) + "\n" for r in rows))
-    load_after = os.getloadavg()
+    return rows
+
+
+def read(path: Path) -> dict:
+    """The record: ``{"meta": ..., "rows": [...]}`` from the .out.jsonl (a file written before the
+    record had a meta line has ``meta`` None)."""
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    meta = lines[0]["meta"] if lines and "meta" in lines[0] else None
+    return {"meta": meta, "rows": lines[1:] if meta is not None else lines}
+
+
+def render(record: dict) -> str:
+    """``chip_fit.md`` from the record alone."""
+    from _record import provenance
+
+    rows = record["rows"]
     lines = [
         "# Will it fit: cores, chips, largest image, tile passes, time and energy per image",
         "",
-        f"Written by `benchmarks/chip_fit.py` (command: `.venv/bin/python benchmarks/chip_fit.py`), commit {commit}, "
-        f"{started}; load average before {load_before[0]:.1f}, after {load_after[0]:.1f} (2-core shared machine). "
+        provenance(record["meta"], {"command": ".venv/bin/python benchmarks/chip_fit.py"}),
         "Raw results: `chip_fit.out.jsonl`.",
         "",
         "Core budget `loihi2-derived` (Loihi 2 per-chip figures / 128 cores; fan-in Loihi 1's), conv weights "
         "stored once per block, one block per core. Firing rates from a torch run at 64x64 on the shipped photo "
         "(paper presets: untrained seeded weights). Host time measured on this CPU. Larger images run in square "
-        f"tiles of the largest size that fits, with a 16-pixel halo, one chip pass per tile.",
+        "tiles of the largest size that fits, with a 16-pixel halo, one chip pass per tile.",
         "",
         "| model | system | largest square that fits | image | cores / chips for it whole | chip passes (tile) "
         "| s/image | images/s | bottleneck | energy µJ/image: chip / host / I/O |",
@@ -114,7 +124,30 @@ def main() -> None:
               "system has: it runs in tiles). A tile plan needs a tile larger than twice the 16-pixel halo; "
               "\"none\" rows cannot be tiled on that system (the largest tile that fits is too small). Every "
               "size's mapping per pass: `chip_fit.out.jsonl`.", ""]
-    (HERE / "chip_fit.md").write_text("\n".join(lines))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    import _record
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 when chip_fit.md differs from its rendering of the record")
+    ap.add_argument("--render", action="store_true", help="only write chip_fit.md again from chip_fit.out.jsonl")
+    args = ap.parse_args()
+    md, out = HERE / "chip_fit.md", HERE / "chip_fit.out.jsonl"
+    if args.check or args.render:
+        rendered = render(read(out))
+        if args.check:
+            return _record.check(md, rendered)
+        _record.write_md(md, rendered)
+        return 0
+    meta = _record.started()
+    rows = measure()
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text("".join(json.dumps(x) + "\n" for x in [{"meta": _record.finished(meta)}, *rows]))
+    tmp.replace(out)
+    _record.write_md(md, render(read(out)))
+    return 0
 
 
 if __name__ == "__main__":

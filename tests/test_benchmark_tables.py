@@ -40,7 +40,7 @@ CHECKED = {k: v for k, v in _checking_scripts().items() if k not in PENDING}
 UNCHECKED = {"derain_headroom", "derain_recipe", "forward_time_paper_256", "fuzz_images",
              "fuzz_nir", "import_paper", "interop", "lava_derainers", "pipeline_speed",
              # written by their scripts (issues 27 and 29, merged after issue 32's records) but without --check yet
-             "chip_fit", "sweep_esdnet"}
+             "sweep_esdnet"}
 
 
 def test_the_scripts_with_a_check_are_found():
