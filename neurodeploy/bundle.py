@@ -210,6 +210,15 @@ class Bundle:
         return build_model(ckpt)
 
 
+def is_netx_candidate(source: str | Path) -> bool:
+    """A file that is not ``.nir`` but HDF5 (recognised by content): a lava-dl netx network (``.net``, ``.h5``
+    ...); its reader refuses an HDF5 file that is not one, in one line."""
+    from neurodeploy.nir_hdf5 import is_hdf5
+
+    path = Path(source)
+    return path.suffix != ".nir" and path.is_file() and is_hdf5(path)
+
+
 def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
                   size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
                   calib: str | Path | None = None, dt_s: float | None = None, writer: str | None = None,
@@ -223,11 +232,11 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
     whose quirks are undone, ``reset`` of a writer that does not write it, ``warn`` called
     with each warning line). ``quantize="int"``: Loihi 2 integers, calibrated on ``calib``.
     """
-    if str(source).endswith(".nir"):  # another writer's graph (issue 16)
+    if str(source).endswith(".nir") or is_netx_candidate(source):  # another writer's graph (issues 16, 30)
         from neurodeploy.nir_bundle import export_nir_bundle
 
         if size:
-            raise NeurodeployError("--size is for checkpoints; a .nir file's input shape is its Input node's")
+            raise NeurodeployError("--size is for checkpoints; a .nir (or netx) file's input shape is its own")
         if system:
             raise NeurodeployError("--system is checked for checkpoints only; a .nir file's graph is not mapped yet")
         return export_nir_bundle(source, out, target=target, dt_s=dt_s, writer=writer, force=force, warn=warn,
