@@ -27,6 +27,8 @@ netx`` checks our lowering against Intel's.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from pathlib import Path
 
@@ -89,6 +91,12 @@ class NetxExecutor:
         return [self._run_one(x[:, i]) for i in range(x.shape[1])]
 
     def _run_one(self, x: np.ndarray) -> Trace:
+        # lava.lib.dl imports slayer, which prints a warning about an optional dataset toolbox on stdout, and
+        # netx prints its weight-fitting warnings there too: stdout is a --json command's, so they go to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            return self._run_one_quiet(x)
+
+    def _run_one_quiet(self, x: np.ndarray) -> Trace:
         import neurodeploy.targets.loihi  # noqa: F401  -- Lava's Python 3.11 shim before lava is imported
         from lava.lib.dl.netx import hdf5
         from lava.lib.dl.netx.blocks import models as block_models
