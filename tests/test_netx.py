@@ -1,0 +1,180 @@
+"""lava-dl netx HDF5 in, and lava-dl's own netx loader as an executor (issue 30).
+
+The files are written here by slayer's own ``export_hdf5`` from SLAYER networks trained a few
+iterations on synthetic spikes (``tests/fixtures/slayer_nets.py``); ``netx`` runs them through
+``lava.lib.dl.netx.hdf5.Network`` on Lava's CPU simulator, independently of our lowering.
+"""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+import neurodeploy as nd
+from neurodeploy.ir import read_deploy_graph
+
+from ndfixtures import slayer_nets as sn
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+
+
+@pytest.fixture(scope="module")
+def dense(tmp_path_factory):
+    """The trained CUBA dense net, its bundle and a held-out input (T=60, 2 samples)."""
+    folder = tmp_path_factory.mktemp("netx-dense")
+    net = sn.train_and_export("cuba_dense", folder)
+    x = folder / "x.npy"
+    np.save(x, sn.test_input(net))
+    bundle = nd.export(net.path, folder / "bundle").path
+    return net, bundle, x
+
+
+@pytest.fixture(scope="module")
+def conv(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("netx-conv")
+    net = sn.train_and_export("cuba_conv", folder)
+    x = folder / "x.npy"
+    np.save(x, sn.test_input(net))
+    bundle = nd.export(net.path, folder / "bundle").path
+    return net, bundle, x
+
+
+def _file_layers(path) -> dict[int, dict]:
+    with h5py.File(path, "r") as f:
+        return {int(k): {"type": g["type"][0].decode(), **({"weight": g["weight"][()]} if "weight" in g else {}),
+                         **({k2: int(g["neuron"][k2][()]) for k2 in ("iDecay", "vDecay", "vThMant")}
+                            if "neuron" in g else {})}
+                for k, g in f["layer"].items()}
+
+
+def test_a_netx_file_is_read_by_content_into_the_sequence_graph_with_its_integers(dense, tmp_path):
+    net, bundle, _ = dense
+    renamed = tmp_path / "trained.h5"  # recognised by content, not by its name
+    renamed.write_bytes(net.path.read_bytes())
+    g = read_deploy_graph(renamed)
+    assert [g.kind(n) for n in g.order] == ["input", "linear", "cubalif", "linear", "cubalif", "output"]
+    assert g.info.input_shape == (20,) and g.neuron_layers() == ["layer0.cuba", "layer1.cuba"]
+    layers = _file_layers(net.path)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    params = np.load(bundle / "params.npz")
+    quant = manifest["quantization"]["layers"]
+    assert manifest["writer"] == "netx" and manifest["quantization"]["status"] == "int"
+    for i in (0, 1):
+        w = layers[i]["weight"]
+        assert np.array_equal(np.asarray(g.node(f"layer{i}.dense").weight), w)  # the float graph holds the integers
+        q = quant[f"layer{i}.dense"]
+        assert np.array_equal(params[f"layer{i}.dense/weight_mant"] << q["weight_exp"], w.astype(np.int64))
+        assert np.abs(params[f"layer{i}.dense/weight_mant"]).max() <= 128
+        lif = quant[f"layer{i}.cuba"]
+        assert (lif["du"], lif["dv"], lif["vth_mant"]) == (layers[i]["iDecay"] - 1, layers[i]["vDecay"],
+                                                           layers[i]["vThMant"])
+    # chip.net is the file itself, as netx loads it
+    assert (bundle / "chip.net").read_bytes() == net.path.read_bytes()
+    assert manifest["netx"]["layers"] == {"layer0.cuba": 0, "layer1.cuba": 1}
+
+
+def test_inspect_and_export_on_the_command_line(dense, run_cli, tmp_path):
+    net, _, _ = dense
+    code, out, err = run_cli("inspect", net.path, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["source"] == "netx" and data["netx"]["layer1.cuba"]["vThMant"] == _file_layers(net.path)[1]["vThMant"]
+    code, out, err = run_cli("export", net.path, "--out", tmp_path / "b")
+    assert code == 0, err
+    assert "writer netx" in out and (tmp_path / "b" / "chip.net").is_file()
+
+
+def _refused(run_cli, tmp_path, path, *needles):
+    out_dir = tmp_path / "refused-bundle"
+    code, out, err = run_cli("export", path, "--out", out_dir)
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert code == 2, (code, out, err)
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert not out_dir.exists()  # nothing half-written
+    return lines[0]
+
+
+def test_a_damaged_file_is_refused_in_one_line_and_nothing_is_written(dense, run_cli, tmp_path):
+    net, _, _ = dense
+    cut = tmp_path / "cut.net"
+    data = net.path.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])  # an interrupted copy
+    _refused(run_cli, tmp_path, cut, "cut.net")
+    other = tmp_path / "other.h5"  # an HDF5 file that is not a netx network
+    with h5py.File(other, "w") as f:
+        f["weights"] = np.zeros(3)
+    _refused(run_cli, tmp_path, other, "not a lava-dl netx network", "'layer'")
+
+
+def test_unsupported_layer_and_neuron_types_are_refused_by_name(run_cli, tmp_path):
+    """Real files from slayer's own export: a sigma-delta dense net (SDNN neurons) and a pooling layer."""
+    import torch
+
+    slayer = sn._slayer()
+    sdnn = {"threshold": 0.1, "activation": torch.nn.functional.relu}
+    for name, blocks, needles in (
+            ("sdnn", [slayer.block.sigma_delta.Dense(sdnn, 8, 4)], ("netx layer 0", "'SDNN'")),
+            ("pool", [slayer.block.cuba.Input(None, delay_shift=False), slayer.block.cuba.Pool(sn.CUBA, 2),
+                      slayer.block.cuba.Flatten(), slayer.block.cuba.Dense(sn.CUBA, 16, 2)],
+             ("netx layer 1", "'pool'"))):
+        model = torch.nn.Sequential(*blocks)
+        x = torch.rand(1, 8, 5) if name == "sdnn" else (torch.rand(1, 4, 4, 4, 5) < 0.3).float()
+        model(x)  # shapes are known after one pass, as slayer's export needs
+        path = tmp_path / f"{name}.net"
+        with h5py.File(path, "w") as f:
+            layer = f.create_group("layer")
+            for i, block in enumerate(blocks):
+                block.export_hdf5(layer.create_group(str(i)))
+        _refused(run_cli, tmp_path, path, *needles)
+
+
+@pytest.mark.lava
+def test_dense_emulator_lava_fixed_and_netx_agree_spike_for_spike(dense):
+    """The emulator equals Lava fixed_pt bit for bit; Lava fixed_pt equals lava-dl's own netx loader
+    on every layer; Lava float equals netx's process graph on float models; all on held-out input."""
+    _, bundle, x = dense
+    fixed = nd.validate(bundle, executor="lava-fixed", against="emulator", input=x)
+    assert fixed.passed and set(fixed.layers.values()) == {100.0}, fixed.layers
+    netx = nd.validate(bundle, executor="lava-fixed", against="netx", input=x)
+    assert netx.passed and set(netx.layers.values()) == {100.0}, netx.first_divergence
+    assert all(r["reference"] > 0.02 for r in netx.data["firing_rate"].values())  # not trivially silent
+    floats = nd.validate(bundle, executor="lava-float", against="netx-float", input=x, min_agreement_pct=99.9)
+    assert floats.passed and min(floats.layers.values()) >= 99.9, floats.layers
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+def test_conv_emulator_lava_fixed_and_netx_agree_spike_for_spike(conv):
+    """As the dense test, on the CUBA conv net (two convs, stride 2, flatten, dense): netx's kernel
+    flip and (X, Y, C) layout against our lowering's."""
+    _, bundle, x = conv
+    fixed = nd.validate(bundle, executor="lava-fixed", against="emulator", input=x)
+    assert fixed.passed and set(fixed.layers.values()) == {100.0}, fixed.layers
+    netx = nd.validate(bundle, executor="lava-fixed", against="netx", input=x)
+    assert netx.passed and set(netx.layers.values()) == {100.0}, netx.first_divergence
+    assert all(r["reference"] > 0.02 for r in netx.data["firing_rate"].values())
+    floats = nd.validate(bundle, executor="lava-float", against="netx-float", input=x, min_agreement_pct=99.9)
+    assert floats.passed and min(floats.layers.values()) >= 99.9, floats.layers
+
+
+@pytest.mark.lava
+def test_the_netx_executor_is_realigned_to_logical_time(dense):
+    """netx's records cut one Lava step later or earlier than the synapses' latency no longer agree:
+    the realignment is what makes the 100 % above, not a coincidence of silent layers."""
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.targets import make_executor
+
+    _, bundle, x = dense
+    b = Bundle.open(bundle)
+    inputs = b.inputs(input_file=x).array
+    ours = make_executor("emulator", b).run(inputs)[0]
+    theirs = make_executor("netx", b).run(inputs)[0]
+    for name in ours.layers:
+        assert np.array_equal(ours.layers[name], theirs.layers[name]), name
+        shifted = np.roll(theirs.layers[name], 1, axis=0)
+        assert not np.array_equal(ours.layers[name], shifted), name
