@@ -396,6 +396,23 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
             "partition": summarize(g, part),
             "lowering": lowering,
             "quantization": quant_summary,
+            # netx (lava-dl 0.6) loads sequential layer lists only; a model's chip part is written as chip.nir
+            "netx": {"chip_net": None, "reason": model_chip_net_reason(g)},
         }
         write_json_atomic(tmp / MANIFEST, manifest)
     return manifest
+
+
+def model_chip_net_reason(g: DeployGraph) -> str:
+    """Why a model bundle has no ``chip.net`` (``manifest["netx"]["reason"]``): its first join or branch
+    on the chip, which netx's sequential loader cannot express, else that writing one is not implemented."""
+    for name in g.order:
+        if g.info.side.get(name) != "chip":
+            continue
+        preds = [p for p in g.predecessors(name) if g.info.side.get(p) == "chip"]
+        if len(preds) > 1:
+            return (f"the chip part joins {len(preds)} paths at '{name}' (a skip or residual); netx 0.6 loads "
+                    "sequential networks only")
+    if g.info.island:
+        return "the model has host islands between chip parts; netx 0.6 loads one sequential chip network"
+    return "chip.net is not written for a model's bundle yet (its encoder/decoder and neurons have no netx layer)"

@@ -53,15 +53,14 @@ from neurodeploy.bundle_format import (FORMAT, FORMAT_VERSION, KIND_NIR, MANIFES
 from neurodeploy.errors import BundleError, NeurodeployError
 from neurodeploy.ir import read_deploy_graph
 from neurodeploy.ir.netxread import is_netx_graph
+from neurodeploy.netx_out import CHIP_NET, chip_net_plan, write_chip_net
 from neurodeploy.checkpoint import file_sha256
 from neurodeploy.limits import LOIHI2
 from neurodeploy.targets import PARAMS  # the bundle's file of integers: one name for both kinds
 
 WRITER_KEY = "neurodeploy.writer"
 NETX_WRITER = "netx"  # manifest["writer"] of a lava-dl netx file's bundle
-CHIP_NET = "chip.net"  # the chip part as a netx HDF5 file (netx_executor's input)
-NO_CHIP_NET = ("chip.net is written for lava-dl netx files (the file itself); writing one for a .nir file's graph "
-               "is not implemented yet")
+
 DEFAULT_STEPS = 100
 DEFAULT_RATE = 0.1
 LAYOUT = "nir"  # manifest["quantization"]["layout"]: params.npz's arrays in NIR layout
@@ -101,7 +100,20 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
     quant_summary, params = {"status": "none"}, None
     if quantize == "int":  # QuantizationError (one line naming the node) before anything is written
         quant_summary, params = _quantize(ann, calib, input_shape, netx)
-    names = ["graph.nir", "chip.nir"] + ([PARAMS] if params is not None else []) + ([CHIP_NET] if netx else [])
+    if netx:
+        facts, plan = netx_facts(ann), None
+    else:  # chip.net of our own integers where netx can express the chip part (neurodeploy/netx_out.py)
+        nested: dict[str, dict[str, np.ndarray]] = {}
+        for key, arr in (params or {}).items():
+            node, _, name = key.rpartition("/")
+            nested.setdefault(node, {})[name] = arr
+        plan, why = chip_net_plan(ann, quant_summary.get("layers") if params is not None else None,
+                                  nested if params is not None else None)
+        facts = {"chip_net": None, "reason": why} if plan is None else {
+            "chip_net": CHIP_NET, "skip_layers": 0, "written_from": "the bundle's integers (params.npz)",
+            "loader": f"lava.lib.dl.netx.hdf5.Network (lava-dl {package_version('lava-dl')})"}
+    names = (["graph.nir", "chip.nir"] + ([PARAMS] if params is not None else [])
+             + ([CHIP_NET] if netx or plan is not None else []))
     with staged_dir(out) as tmp:
         for name in ("graph.nir", "chip.nir"):
             nir.write(str(tmp / name), graph, compression=None)
@@ -109,6 +121,8 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
             np.savez_compressed(tmp / PARAMS, **params)
         if netx:  # the chip part as netx loads it: the file itself (netx_executor runs it)
             shutil.copyfile(nir_file, tmp / CHIP_NET)
+        elif plan is not None:
+            facts["layers"] = write_chip_net(tmp / CHIP_NET, plan)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -134,7 +148,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
                          "steps_between_samples": mapping.sample_gap,
                          "delays": [{"src": e.src, "dst": e.dst, "steps": e.delay} for e in mapping.edges if e.delay]},
             "quantization": quant_summary,
-            "netx": netx_facts(ann) if netx else {"chip_net": None, "reason": NO_CHIP_NET},
+            "netx": facts,
         }
         if netx:
             manifest["source"]["netx_file"] = str(nir_file.resolve())

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import neurodeploy as nd
+from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir import read_deploy_graph
 
 from ndfixtures import slayer_nets as sn
@@ -178,3 +179,55 @@ def test_the_netx_executor_is_realigned_to_logical_time(dense):
         assert np.array_equal(ours.layers[name], theirs.layers[name]), name
         shifted = np.roll(theirs.layers[name], 1, axis=0)
         assert not np.array_equal(ours.layers[name], shifted), name
+
+
+def _sequential_nir(path, join: bool = False):
+    """A .nir file the nir package writes: Linear -> CubaLIF -> Linear -> LIF (``join``: a second Linear from
+    the input into the CubaLIF, a path netx cannot express)."""
+    import nir
+
+    rng = np.random.default_rng(0)
+    nodes = {"input": nir.Input(input_type={"input": np.array([20])}),
+             "fc1": nir.Linear(weight=rng.normal(0, 1.0, (16, 20))),
+             "cuba": nir.CubaLIF(tau_syn=np.full(16, 4e-4), tau_mem=np.full(16, 2e-3), r=np.full(16, 20.0),
+                                 v_leak=np.zeros(16), v_threshold=np.full(16, 1.0), v_reset=np.zeros(16),
+                                 w_in=np.full(16, 4.0)),
+             "fc2": nir.Linear(weight=rng.normal(0, 1.0, (5, 16))),
+             "lif": nir.LIF(tau=np.full(5, 5e-4), r=np.full(5, 5.0), v_leak=np.zeros(5), v_threshold=np.full(5, 1.0),
+                            v_reset=np.zeros(5)),
+             "output": nir.Output(output_type={"output": np.array([5])})}
+    edges = [("input", "fc1"), ("fc1", "cuba"), ("cuba", "fc2"), ("fc2", "lif"), ("lif", "output")]
+    if join:
+        nodes["skip"] = nir.Linear(weight=rng.normal(0, 0.5, (16, 20)))
+        edges += [("input", "skip"), ("skip", "cuba")]
+    nir.write(str(path), nir.NIRGraph(nodes=nodes, edges=edges))
+    return path
+
+
+@pytest.mark.lava
+def test_chip_net_of_a_quantized_sequential_nir_bundle_runs_in_netx_as_ours(tmp_path):
+    """chip.net written from the bundle's own integers loads in netx.hdf5.Network unchanged and spikes as
+    lava-fixed does; our netx reader reads it back with the same integers."""
+    bundle = nd.export(_sequential_nir(tmp_path / "seq.nir"), tmp_path / "b", quantize="int").path
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["netx"]["chip_net"] == "chip.net" and manifest["netx"]["layers"] == {"cuba": 1, "lif": 2}
+    quant = manifest["quantization"]["layers"]
+    layers = _file_layers(bundle / "chip.net")
+    assert (layers[2]["iDecay"], layers[2]["vDecay"], layers[2]["vThMant"]) == (
+        quant["lif"]["du"] + 1, quant["lif"]["dv"], quant["lif"]["vth_mant"])
+    v = nd.validate(bundle, executor="lava-fixed", against="netx")
+    assert v.passed and set(v.layers.values()) == {100.0}, v.first_divergence
+    assert all(r["reference"] > 0.02 for r in v.data["firing_rate"].values())
+
+
+def test_graphs_netx_cannot_express_get_the_manifests_reason(tmp_path, toy_checkpoint):
+    bundle = nd.export(_sequential_nir(tmp_path / "join.nir", join=True), tmp_path / "j", quantize="int").path
+    facts = json.loads((bundle / "manifest.json").read_text())["netx"]
+    assert facts["chip_net"] is None and "sequential networks only" in facts["reason"] and not (bundle / "chip.net").exists()
+    float_bundle = nd.export(_sequential_nir(tmp_path / "seq.nir"), tmp_path / "f").path
+    assert "not quantized" in json.loads((float_bundle / "manifest.json").read_text())["netx"]["reason"]
+    toy = nd.export(toy_checkpoint, tmp_path / "toy", size=(16, 16)).path
+    facts = json.loads((toy / "manifest.json").read_text())["netx"]
+    assert facts["chip_net"] is None and "netx 0.6 loads sequential networks only" in facts["reason"], facts
+    with pytest.raises(NeurodeployError, match="no chip.net for netx"):
+        nd.validate(bundle, executor="lava-fixed", against="netx")
