@@ -232,6 +232,16 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
     whose quirks are undone, ``reset`` of a writer that does not write it, ``warn`` called
     with each warning line). ``quantize="int"``: Loihi 2 integers, calibrated on ``calib``.
     """
+    from neurodeploy.slayer_in import export_slayer_bundle, is_slayer_module
+
+    if is_slayer_module(source):  # a SLAYER module: through the netx file slayer writes (issue 30)
+        from neurodeploy.nir_bundle import export_nir_bundle
+
+        if size or system or reset or dt_s or writer:
+            raise NeurodeployError("a SLAYER module takes no --size, --system, --reset, --dt or --writer: its netx "
+                                   "file carries its shapes and integers")
+        return export_slayer_bundle(source, out, export_nir_bundle, target=target, force=force, warn=warn,
+                                    quantize=quantize, calib=None if calib is None else Path(calib))
     if str(source).endswith(".nir") or is_netx_candidate(source):  # another writer's graph (issues 16, 30)
         from neurodeploy.nir_bundle import export_nir_bundle
 

@@ -68,7 +68,8 @@ LAYOUT = "nir"  # manifest["quantization"]["layout"]: params.npz's arrays in NIR
 
 def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loihi", dt_s: float | None = None,
                       writer: str | None = None, force: bool = False, warn=None,
-                      reset: str | None = None, quantize: str = "none", calib: Path | None = None) -> dict[str, Any]:
+                      reset: str | None = None, quantize: str = "none", calib: Path | None = None,
+                      source_note: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read ``nir_file`` (another writer's graph; ``reset``: the reset of a writer that does not
     write it), map it to Lava, write the bundle ``out`` atomically (untouched on any error).
     ``quantize="int"``: Loihi 2 integers too, the input's scale from ``calib`` (a ``.npy`` like
@@ -152,6 +153,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
         }
         if netx:
             manifest["source"]["netx_file"] = str(nir_file.resolve())
+        manifest["source"].update(source_note or {})  # e.g. the SLAYER module a netx file was written from
         write_json_atomic(tmp / MANIFEST, manifest)
     return manifest
 

@@ -231,3 +231,28 @@ def test_graphs_netx_cannot_express_get_the_manifests_reason(tmp_path, toy_check
     assert facts["chip_net"] is None and "netx 0.6 loads sequential networks only" in facts["reason"], facts
     with pytest.raises(NeurodeployError, match="no chip.net for netx"):
         nd.validate(bundle, executor="lava-fixed", against="netx")
+
+
+def test_a_slayer_module_exports_through_slayers_own_netx_file(tmp_path):
+    """nd.export(module): the blocks write the netx file with their own export_hdf5; the bundle holds the
+    same integers as one exported from that file; a module that never ran is refused in one line."""
+    import torch
+
+    slayer = sn._slayer()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(slayer.block.cuba.Dense(sn.CUBA, 20, 16, weight_scale=2, weight_norm=False),
+                                slayer.block.cuba.Dense(sn.CUBA, 16, 5, weight_scale=2, weight_norm=False))
+    model(torch.as_tensor(sn.synthetic("cuba_dense", 2, 10, 0)[0]))
+    bundle = nd.export(model, tmp_path / "m").path
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["writer"] == "netx" and manifest["source"]["slayer_module"].endswith("Sequential")
+    with h5py.File(tmp_path / "direct.net", "w") as f:
+        for i, block in enumerate(model):
+            block.export_hdf5(f.create_group(f"layer/{i}"))
+    direct = nd.export(tmp_path / "direct.net", tmp_path / "d").path
+    a, b = np.load(bundle / "params.npz"), np.load(direct / "params.npz")
+    assert sorted(a.files) == sorted(b.files) and all(np.array_equal(a[k], b[k]) for k in a.files)
+    fresh = torch.nn.Sequential(slayer.block.cuba.Input(None), slayer.block.cuba.Dense(sn.CUBA, 4, 2))
+    with pytest.raises(NeurodeployError, match="run one forward pass first"):
+        nd.export(fresh, tmp_path / "fresh")
+    assert not (tmp_path / "fresh").exists()
