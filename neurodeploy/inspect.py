@@ -17,7 +17,7 @@ from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
 from neurodeploy.nir_hdf5 import is_hdf5
 from neurodeploy.ir.netxread import is_netx_graph, netx_layer
 from neurodeploy.ir.nirread import kinds as kinds_of
-from neurodeploy.ir.primitives import SPIKING_KINDS
+from neurodeploy.ir.primitives import GRADED_KINDS, SPIKING_KINDS
 from neurodeploy.passes.partition import partition, summarize
 
 
@@ -72,7 +72,8 @@ def inspect_graph(graph: nir.NIRGraph, info: GraphInfo | None) -> dict[str, Any]
         outs = [d for s, d in graph.edges if s == name]
         kinds = sorted({info.edge_kinds.get(f"{name}->{d}", "?") for d in outs}) if info and outs else []
         if info is None and outs and name in foreign_kinds:  # another writer's file: spikes leave spiking neurons
-            kinds = ["binary" if foreign_kinds[name] in SPIKING_KINDS else "real"]
+            kinds = ["binary" if foreign_kinds[name] in SPIKING_KINDS else
+                     "graded" if foreign_kinds[name] in GRADED_KINDS else "real"]
         rows.append({
             "node": name,
             "type": _type_name(node),

@@ -7,7 +7,9 @@ file's graph (``info.quant`` entries and ``weight_mant`` arrays, NIR layout), so
 is one float-equivalent unit (the float graph's weights are the file's integers), ``v`` counts
 1/64 of it (Lava's ``a_in << 6``).
 
-- the input: binary spikes (scale 1, payload 0/1);
+- the input: integers as they are (scale 1): binary spikes, or a sigma-delta network's graded payloads;
+- a sigma-delta neuron: ``vth_mant = vThMant``, ``spike_exp = state_exp = 6`` (netx's; Lava's ``SigmaDelta``
+  compares with ``vThMant << 12`` and sends ``sigma >> 6``);
 - ``dense``: the file's weights ``w``, written as ``weight_mant = w >> e`` with ``weight_exp = e``,
   the smallest ``e >= 0`` that divides every weight and brings them into [-128, 127] (SLAYER
   writes even weights in [-256, 254]: e = 1). The product is ``w`` exactly, as netx's
@@ -33,6 +35,9 @@ from neurodeploy.passes import synapse_form as sf
 from neurodeploy.quantize.ptq import A_IN_MAX, QuantizationError, _abs_row_sums, _processes
 
 
+GRADED_LIM = (1 << 23) - 1  # a graded payload: Lava's messages carry 24-bit signed values
+
+
 def _weight_exponent(name: str, w: np.ndarray) -> int:
     """Smallest ``e`` with every ``w / 2**e`` an integer in [-128, 127] (see module docstring)."""
     for e in range(0, 8):
@@ -55,7 +60,16 @@ def netx_integers(g: DeployGraph) -> tuple[dict[str, dict[str, Any]], dict[str, 
     for name in _processes(g):
         kind = g.kind(name)
         if kind == "input":
-            quant[name] = {"kind": "source", "mode": "spikes", "scale": 1.0, "lim": 1}
+            # binary spikes, or a sigma-delta network's graded payloads (integers, up to Lava's 24-bit messages)
+            quant[name] = {"kind": "source", "mode": "integers", "scale": 1.0, "lim": GRADED_LIM}
+        elif kind == "sigma_delta":
+            facts = netx_layer(g.node(name)) or {}
+            if "vThMant" not in facts:
+                raise QuantizationError(f"neuron '{name}' carries no netx integers; read the network from its netx file")
+            quant[name] = {"kind": "sigma_delta", "spiking": True, "graded": True, "in_scale": 1.0, "scale": 1.0,
+                           "lim": GRADED_LIM, "vth_mant": int(facts["vThMant"]), "spike_exp": int(facts["spikeExp"]),
+                           "state_exp": int(facts["stateExp"]), "message_bits": int(facts["messageBits"]),
+                           "source": "netx file"}
         elif kind in NIR_NEURON_KINDS:
             facts = netx_layer(g.node(name)) or {}
             if not all(k in facts for k in ("iDecay", "vDecay", "vThMant")):
@@ -67,8 +81,9 @@ def netx_integers(g: DeployGraph) -> tuple[dict[str, dict[str, Any]], dict[str, 
                            "a_in_bound": int(bound), "v_lsb": 1.0 / (1 << LOIHI2.state_shift_bits),
                            "vth_rel_error": 0.0, "const_max_error": 0.0, "source": "netx file"}
         elif sf.is_synapse(g, name):
-            w = np.asarray(g.arrays[name]["weight"], dtype=np.float64)
-            if np.any(w != np.round(w)):  # a gain folded in by the synapse form would show here
+            # the file's integers as the graph holds them (arrays["weight"] has a sigma-delta neuron's 2**-6 folded in)
+            w = np.asarray(g.node(name).weight, dtype=np.float64)
+            if np.any(w != np.round(w)):
                 raise QuantizationError(f"synapse '{name}': its weights are not the file's integers")
             w = w.astype(np.int64)
             dense = isinstance(g.node(name), sf.DENSE)

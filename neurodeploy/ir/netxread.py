@@ -38,6 +38,7 @@ import nir
 import numpy as np
 
 from neurodeploy.errors import GraphError
+from neurodeploy.ir import nodes as nd
 
 NETX_DT_S = 1e-3  # seconds per step the float equivalent is written at (netx files store none)
 NETX_KEY = "neurodeploy.netx"  # node metadata: the netx layer and its integers (graph metadata: the file's facts)
@@ -46,6 +47,8 @@ DECAY_UNIT = 4096  # Loihi's 12-bit decays: 4096 is a decay of 1 (everything los
 # layer types netx 0.6's Network raises NotImplementedError for, or that neurodeploy does not read yet
 NOT_LOADED_BY_NETX = ("pool", "convT", "unpool", "average", "concat")
 NEURON_TYPES = ("CUBA", "LOIHI")  # netx reads both as Lava's LIF
+SDNN_SPIKE_EXP = SDNN_STATE_EXP = 6  # netx 0.6's hdf5.Network defaults (spike_exp=6; state_exp=6 fixed)
+SDNN_MESSAGE_BITS = 16  # netx's default for SDNN layers without messageBits
 
 Warn = Callable[[str], None]
 
@@ -83,10 +86,12 @@ def _neuron(layer: dict) -> dict[str, int]:
         raise GraphError(f"{_where(layer)} has no neuron (slayer's dynamics=False: netx gives it a non-leaky "
                          "integrator with du = -1, which neurodeploy does not read); export the layer with its neuron")
     kind = str(keys.get("type", "?"))
+    if kind == "SDNN":
+        return _sdnn(layer, keys)
     if kind not in NEURON_TYPES:
-        what = ("sigma-delta" if kind == "SDNN" else "resonate-and-fire" if "RF" in kind else "unknown")
+        what = "resonate-and-fire" if "RF" in kind else "unknown"
         raise GraphError(f"{_where(layer)} has neuron type '{kind}' ({what}), which neurodeploy does not read yet; "
-                         f"it reads {', '.join(NEURON_TYPES)} neurons")
+                         f"it reads {', '.join(NEURON_TYPES)} and SDNN neurons")
     if bool(keys.get("gradedSpike", False)) or int(keys.get("messageBits", 0) or 0) > 0:
         raise GraphError(f"{_where(layer)}: graded CUBA spikes (gradedSpike/messageBits) are not read yet; export "
                          "binary spikes")
@@ -102,7 +107,36 @@ def _neuron(layer: dict) -> dict[str, int]:
     if not 0 <= out["vThMant"] < (1 << 17):
         raise GraphError(f"{_where(layer)}: vThMant = {out['vThMant']} is outside Loihi's 17 bits (0..131071)")
     out["refDelay"] = int(np.asarray(keys.get("refDelay", 1)).reshape(-1)[0])
-    return out
+    return {"type": "CUBA", **out}
+
+
+def _sdnn(layer: dict, keys: dict) -> dict[str, Any]:
+    """A sigma-delta neuron's integers, as netx 0.6 builds it (``SigmaDelta(vth=vThMant, spike_exp=6,
+    state_exp=6)``, ReLU whatever the file says, 16 message bits unless ``messageBits``)."""
+    if "sigma_output" in keys:
+        raise GraphError(f"{_where(layer)}: a sigma output layer (netx's Sigma process) is not read yet; export the "
+                         "last layer as a sigma-delta layer")
+    act = str(keys.get("activation", "relu"))
+    if act != "relu":
+        raise GraphError(f"{_where(layer)}: SDNN activation '{act}' is not read; netx 0.6 runs every SDNN layer with "
+                         "ReLU whatever the file says, so the trained network would not be the one deployed")
+    if "vThMant" not in keys:
+        raise GraphError(f"{_where(layer)}: its SDNN neuron has no 'vThMant'; re-export with export_hdf5")
+    vth = int(np.asarray(keys["vThMant"]).reshape(-1)[0])
+    if vth < 0:
+        raise GraphError(f"{_where(layer)}: vThMant = {vth} is negative")
+    bits = int(np.asarray(keys.get("messageBits", SDNN_MESSAGE_BITS)).reshape(-1)[0])
+    return {"type": "SDNN", "vThMant": vth, "messageBits": bits, "spikeExp": SDNN_SPIKE_EXP,
+            "stateExp": SDNN_STATE_EXP}
+
+
+def _neuron_node(ints: dict[str, Any], shape: tuple[int, ...], dt: float) -> nir.NIRNode:
+    if ints["type"] == "SDNN":
+        # netx: threshold vThMant << (spike_exp + state_exp) on sigma in input units; messages sigma >> state_exp.
+        # In message units (ir.nodes.SigmaDelta): vth = vThMant << spike_exp, input / 2**state_exp
+        return nd.SigmaDelta(shape=np.array(shape, dtype=np.int64), vth=float(ints["vThMant"] << ints["spikeExp"]),
+                             state_exp=int(ints["stateExp"]))
+    return _cuba(ints, shape, dt)
 
 
 def _cuba(ints: dict[str, int], shape: tuple[int, ...], dt: float) -> nir.CubaLIF:
@@ -220,8 +254,8 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
             nodes[syn] = nir.Conv2d(input_shape=tuple(shape[1:]), weight=weight.astype(np.float64), stride=stride,
                                     padding=padding, dilation=dilation, groups=groups,
                                     bias=np.zeros(weight.shape[0]))
-        neuron = f"layer{layer['index']}.cuba"
-        node = _cuba(ints, tuple(out_shape), dt_s)
+        neuron = f"layer{layer['index']}.{'sdnn' if ints['type'] == 'SDNN' else 'cuba'}"
+        node = _neuron_node(ints, tuple(out_shape), dt_s)
         node.metadata = {NETX_KEY: {"layer": int(layer["index"]), "type": kind, **ints}}
         nodes[syn].metadata = {NETX_KEY: {"layer": int(layer["index"]), "type": kind}}
         nodes[neuron] = node

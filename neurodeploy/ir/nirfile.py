@@ -10,7 +10,7 @@ from neurodeploy.errors import GraphError, NeurodeployError
 from neurodeploy.nir_hdf5 import declared_arrays, declared_netx_arrays, is_hdf5, read_hdf5, read_netx_hdf5
 from neurodeploy.ir.check import build_nodes, check_graph
 from neurodeploy.ir.info import FOREIGN_DT_KEY, METADATA_KEY, graph_info
-from neurodeploy.ir.nodes import NeurodeployNode
+from neurodeploy.ir.nodes import SEQUENCE_NODE_TYPES, NeurodeployNode
 from neurodeploy.ir.nirread import build_nested, read_foreign
 from neurodeploy.ir.standins import restore, to_primitives
 
@@ -227,7 +227,7 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
         metadata = data.get("metadata", {})
         graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
         ours = (isinstance(metadata, dict) and METADATA_KEY in metadata) or any(
-            isinstance(n, NeurodeployNode) for n in nodes.values())
+            isinstance(n, NeurodeployNode) and not isinstance(n, SEQUENCE_NODE_TYPES) for n in nodes.values())
         if not ours:  # another writer's file
             graph = _foreign(graph, dt_s, writer, warn, reset)
     except GraphError as exc:
