@@ -8,6 +8,7 @@ iterations on synthetic spikes (``tests/fixtures/slayer_nets.py``); ``netx`` run
 from __future__ import annotations
 
 import json
+import re
 
 import h5py
 import numpy as np
@@ -37,6 +38,17 @@ def dense(tmp_path_factory):
 def conv(tmp_path_factory):
     folder = tmp_path_factory.mktemp("netx-conv")
     net = sn.train_and_export("cuba_conv", folder)
+    x = folder / "x.npy"
+    np.save(x, sn.test_input(net))
+    bundle = nd.export(net.path, folder / "bundle").path
+    return net, bundle, x
+
+
+@pytest.fixture(scope="module")
+def sdnn(tmp_path_factory):
+    """The trained sigma-delta dense net, its bundle and held-out delta payloads (12 fraction bits)."""
+    folder = tmp_path_factory.mktemp("netx-sdnn")
+    net = sn.train_and_export("sdnn_dense", folder)
     x = folder / "x.npy"
     np.save(x, sn.test_input(net))
     bundle = nd.export(net.path, folder / "bundle").path
@@ -91,7 +103,8 @@ def test_inspect_and_export_on_the_command_line(dense, run_cli, tmp_path):
 def _refused(run_cli, tmp_path, path, *needles):
     out_dir = tmp_path / "refused-bundle"
     code, out, err = run_cli("export", path, "--out", out_dir)
-    lines = [line for line in err.strip().splitlines() if line.strip()]
+    # torch's own import-time log lines (glog format, "W1206 14:33:41 ...") are not the CLI's output
+    lines = [line for line in err.strip().splitlines() if line.strip() and not re.match(r"[IWEF]\d{4} \d\d:", line)]
     assert code == 2, (code, out, err)
     assert len(lines) == 1, err
     for needle in needles:
@@ -113,18 +126,18 @@ def test_a_damaged_file_is_refused_in_one_line_and_nothing_is_written(dense, run
 
 
 def test_unsupported_layer_and_neuron_types_are_refused_by_name(run_cli, tmp_path):
-    """Real files from slayer's own export: a sigma-delta dense net (SDNN neurons) and a pooling layer."""
+    """Real files from slayer's own export: a resonate-and-fire dense net (RF neurons) and a pooling layer."""
     import torch
 
     slayer = sn._slayer()
-    sdnn = {"threshold": 0.1, "activation": torch.nn.functional.relu}
+    rf = {"threshold": 1.0, "period": 10, "decay": 0.1}
     for name, blocks, needles in (
-            ("sdnn", [slayer.block.sigma_delta.Dense(sdnn, 8, 4)], ("netx layer 0", "'SDNN'")),
+            ("rf", [slayer.block.rf.Dense(rf, 8, 4)], ("netx layer 0", "'RF_PHASE'")),
             ("pool", [slayer.block.cuba.Input(None, delay_shift=False), slayer.block.cuba.Pool(sn.CUBA, 2),
                       slayer.block.cuba.Flatten(), slayer.block.cuba.Dense(sn.CUBA, 16, 2)],
              ("netx layer 1", "'pool'"))):
         model = torch.nn.Sequential(*blocks)
-        x = torch.rand(1, 8, 5) if name == "sdnn" else (torch.rand(1, 4, 4, 4, 5) < 0.3).float()
+        x = torch.rand(1, 8, 5) if name == "rf" else (torch.rand(1, 4, 4, 4, 5) < 0.3).float()
         model(x)  # shapes are known after one pass, as slayer's export needs
         path = tmp_path / f"{name}.net"
         with h5py.File(path, "w") as f:
@@ -256,3 +269,37 @@ def test_a_slayer_module_exports_through_slayers_own_netx_file(tmp_path):
     with pytest.raises(NeurodeployError, match="run one forward pass first"):
         nd.export(fresh, tmp_path / "fresh")
     assert not (tmp_path / "fresh").exists()
+
+
+@pytest.mark.lava
+def test_sigma_delta_layers_run_as_netx_runs_them_with_identical_graded_messages(sdnn):
+    """SDNN: the emulator equals Lava fixed_pt, Lava fixed_pt equals netx on every message (step, neuron and
+    payload), Lava float equals netx's graph on float models; the float form differs from the integers only
+    by the 6 bits netx drops from every message (a message's value, never its timing here)."""
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.targets import make_executor
+    from neurodeploy.verify import verdict
+
+    net, bundle, x = sdnn
+    g = read_deploy_graph(net.path)
+    assert [g.kind(n) for n in g.neuron_layers()] == ["sigma_delta", "sigma_delta"]
+    assert all(g.edge_kind(n, g.successors(n)[0]) == "graded" for n in g.neuron_layers())
+    b = Bundle.open(bundle)
+    inputs = b.inputs(input_file=x).array
+    runs = {name: make_executor(name, b).run(inputs) for name in ("emulator", "lava-fixed", "netx", "lava-float",
+                                                                  "netx-float", "nir-torch")}
+    names = [f"sample {i}" for i in range(inputs.shape[1])]
+    for executor, reference in (("lava-fixed", "emulator"), ("lava-fixed", "netx"), ("lava-float", "netx-float")):
+        v = verdict(runs[reference], runs[executor], names, 100.0, 60.0)
+        assert v.passed and set(v.layers.values()) == {100.0}, (executor, reference, v.layers)
+        for ours, theirs in zip(runs[executor], runs[reference]):
+            for layer in ours.layers:  # graded payloads, not only which steps carry one
+                assert np.array_equal(ours.layers[layer], theirs.layers[layer]), (executor, reference, layer)
+    for layer in g.neuron_layers():
+        msgs = np.stack([t.layers[layer] for t in runs["netx"]])
+        assert np.count_nonzero(msgs) > 0.05 * msgs.size and len(np.unique(msgs)) > 10  # graded, and not silent
+        sent = [(t.layers[layer] != 0) for t in runs["nir-torch"]]
+        assert all(np.array_equal(s, t.layers[layer] != 0) for s, t in zip(sent, runs["emulator"]))
+        floats = np.stack([t.layers[layer] for t in runs["nir-torch"]])
+        ints = np.stack([t.layers[layer] for t in runs["emulator"]])
+        assert np.abs(floats - ints).max() < 16  # the dropped fraction bits, carried no further than a few LSBs

@@ -205,6 +205,7 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
         if kind not in ("dense", "conv"):
             raise GraphError(f"{where}: layer type '{kind}' is not a netx layer neurodeploy reads (input, dense, conv, "
                              "flatten)")
+        ints = _neuron(layer)  # the neuron type first: a refusal names what the layer is
         if "weight/real" in layer or "weight/imag" in layer:
             raise GraphError(f"{where}: complex weights (dense_comp) are not read; neurodeploy reads real weights")
         if "weight" not in layer:
@@ -214,7 +215,6 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
                              "a bias (slayer blocks without norm)")
         if "delay" in layer:
             raise GraphError(f"{where}: synaptic delays are not read yet; export with delay=False")
-        ints = _neuron(layer)
         out_shape = _shape(layer)
         weight = _int_array(layer, "weight")
         syn = f"layer{layer['index']}.{kind}"

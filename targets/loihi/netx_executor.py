@@ -21,7 +21,8 @@ netx`` checks our lowering against Intel's.
   and runs the leaf processes' ``floating_pt`` models with netx's integers translated to their
   float meaning (Lava's float LIF takes ``du``/``dv`` as fractions, its float Dense ignores
   ``weight_exp``): ``du = (du_int + 1) / 4096``, ``dv = dv_int / 4096``, Dense weights times
-  ``2**weight_exp``. Thresholds and weights keep their units (a float ``a_in`` is the integer one
+  ``2**weight_exp``; a sigma-delta layer's float model sends ``s`` where the fixed one sends ``s >> 6``,
+  so the weights after it take ``2**-6`` and its record is divided by ``2**6``. Thresholds and weights keep their units (a float ``a_in`` is the integer one
   before Lava's ``<< 6``). Those translations are ours, the process graph is netx's.
 """
 
@@ -38,6 +39,7 @@ from neurodeploy.errors import LavaRunError
 from neurodeploy.trace import Trace
 
 DECAY_UNIT = 4096
+SDNN_STATE_EXP = 6  # netx's SigmaDelta state_exp: its fixed model sends sigma >> 6
 
 
 def _to_lava(x: np.ndarray) -> np.ndarray:
@@ -50,8 +52,13 @@ def _from_lava(raw: np.ndarray) -> np.ndarray:
     return np.moveaxis(raw, -1, 0) if raw.ndim == 2 else np.transpose(raw, (3, 2, 1, 0))
 
 
+def _is_sigma_delta(block) -> bool:
+    return type(getattr(block, "neuron", None)).__name__ == "SigmaDelta"
+
+
 def _float_params(net) -> None:
     """netx's integers in the units Lava's floating_pt models read (module docstring)."""
+    previous = None
     for block in net.layers:
         neuron = getattr(block, "neuron", None)
         if neuron is not None and hasattr(neuron, "du"):
@@ -60,7 +67,10 @@ def _float_params(net) -> None:
         synapse = getattr(block, "synapse", None)
         if synapse is not None and hasattr(synapse, "weights"):
             exp = int(synapse.proc_params.get("weight_exp", 0))
+            # a sigma-delta layer's float model sends s, its fixed one s >> state_exp: the next weights take 2**-state_exp
+            exp -= SDNN_STATE_EXP if previous is not None and _is_sigma_delta(previous) else 0
             synapse.weights.init = np.asarray(synapse.weights.init, dtype=np.float64) * 2.0 ** exp
+        previous = block
 
 
 class NetxExecutor:
@@ -151,7 +161,9 @@ class NetxExecutor:
         net.stop()
         seconds = time.perf_counter() - start
         layers = {}
-        for depth, (name, raw) in enumerate(zip(self.layers, raws), start=1):
+        for depth, (name, raw, block) in enumerate(zip(self.layers, raws, blocks_run), start=1):
+            if self.select_tag == "floating_pt" and _is_sigma_delta(block):
+                raw = raw * 2.0 ** -SDNN_STATE_EXP  # messages in payload units, as the fixed model sends them
             # logical step t of the k-th block is Lava step t + k (one step per synapse)
             layers[name] = np.ascontiguousarray(_from_lava(raw)[depth:depth + t_steps])
         out = layers[list(self.layers)[-1]].copy()
