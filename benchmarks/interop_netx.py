@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python benchmarks/interop_netx.py [--steps 100] [--samples 2] [--write]
     .venv/bin/python benchmarks/interop_netx.py --check      # re-render the .md from the record; exit 1 if it differs
 
-Every network of ``tests/test_netx.py`` (``tests/fixtures/slayer_nets.py``: SLAYER CUBA nets trained
+Every network of ``tests/test_netx.py`` (``tests/fixtures/slayer_nets.py``: SLAYER CUBA and sigma-delta nets trained
 here for a few iterations on synthetic spikes, written by slayer's ``export_hdf5``) is exported
 (``neurodeploy export FILE.net``: its integers as the bundle's) and run on the same held-out
 input by each executor: ``nir-torch`` (the float equivalent, float64), ``emulator`` (integers,
@@ -33,7 +33,7 @@ import _shared  # noqa: F401 -- tests/fixtures/ as the package ndfixtures
 
 HERE = Path(__file__).resolve().parent
 MD, OUT = HERE / "interop_netx.md", HERE / "interop_netx.out.json"
-NETS = ("cuba_dense", "cuba_conv")
+NETS = ("cuba_dense", "cuba_conv", "sdnn_dense")
 EXECUTORS = ("nir-torch", "emulator", "lava-float", "lava-fixed", "netx", "netx-float")
 # (executor, reference): what each pair checks
 PAIRS = (("lava-fixed", "netx", "our fixed_pt lowering vs Intel's loader"),
@@ -68,12 +68,17 @@ def measure(kind: str, folder: Path, steps: int, samples: int) -> dict:
     for ex, ref, _ in PAIRS:
         v = verdict(traces[ref], traces[ex], names, 0.0, 0.0)
         pairs[f"{ex} vs {ref}"] = {k: float(a) for k, a in v.layers.items()}
-    rates = {k: float(np.mean([t.layers[k].mean() for t in traces["netx"]])) for k in traces["netx"][0].layers}
+    # events per neuron per step: spikes, or a sigma-delta layer's graded messages (non-zero payloads)
+    rates = {k: float(np.mean([np.count_nonzero(t.layers[k]) / t.layers[k].size for t in traces["netx"]]))
+             for k in traces["netx"][0].layers}
+    graded = {ex: {k: float(max(np.abs(a.layers[k] - b.layers[k]).max() for a, b in zip(traces[ex], traces[ref])))
+                   for k in traces[ex][0].layers} for ex, ref in (("lava-fixed", "netx"),)}
     g = b.deploy_graph
     return {"network": kind, "layers": [f"{n} {list(g.shape(n))}" for n in g.neuron_layers()],
             "input_shape": list(net.input_shape), "train_iterations": len(net.losses),
             "train_loss_first_last": [net.losses[0], net.losses[-1]], "train_s": net.train_s, "export_s": export_s,
-            "steps": steps, "samples": samples, "firing_rate_netx": rates, "agreement_pct": pairs, "wall_s": wall}
+            "steps": steps, "samples": samples, "firing_rate_netx": rates, "agreement_pct": pairs, "wall_s": wall,
+            "max_abs_difference_lava_fixed_vs_netx": graded["lava-fixed"]}
 
 
 def render(out: dict) -> str:
@@ -90,7 +95,7 @@ def render(out: dict) -> str:
              "exponents applied), since netx's block models are tagged `fixed_pt` only.", ""]
     lines += ["## Networks", ""]
     lines += table(["network", "neuron layers (shape)", "training (iterations, loss first → last, s)",
-                    "firing rate per layer (netx)"],
+                    "events per neuron and step, per layer (netx)"],
                    [[r["network"], ", ".join(f"`{s}`" for s in r["layers"]),
                      f"{r['train_iterations']}, {r['train_loss_first_last'][0]:.1f} → {r['train_loss_first_last'][1]:.1f}, "
                      f"{r['train_s']:.1f}",
@@ -101,6 +106,12 @@ def render(out: dict) -> str:
                    [[r["network"], *(f"{min(r['agreement_pct'][p].values()):.2f}" for p in pairs)] for r in out["rows"]],
                    "l" + "r" * len(pairs))
     lines += ["", *(f"- `{ex} vs {ref}`: {what}." for ex, ref, what in PAIRS)]
+    lines += ["", "Largest |difference| of any recorded value (spike, or a sigma-delta message's payload) between "
+              "`lava-fixed` and `netx`: " + "; ".join(
+                  f"{r['network']} {max(r['max_abs_difference_lava_fixed_vs_netx'].values()):g}" for r in out["rows"])
+              + ". `sdnn_dense` takes delta-encoded random walks as integer payloads of 12 fraction bits (netx's "
+              "`spike_exp + state_exp`); its `emulator vs nir-torch` column is the bits netx drops from each message "
+              "(`s >> 6`), which the float form keeps."]
     lines += ["", "## Run times (wall s for all samples: build, compile and run)", ""]
     lines += table(["network", *EXECUTORS],
                    [[r["network"], *(f"{r['wall_s'][e]:.2f}" for e in EXECUTORS)] for r in out["rows"]],

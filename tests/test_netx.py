@@ -303,3 +303,18 @@ def test_sigma_delta_layers_run_as_netx_runs_them_with_identical_graded_messages
         floats = np.stack([t.layers[layer] for t in runs["nir-torch"]])
         ints = np.stack([t.layers[layer] for t in runs["emulator"]])
         assert np.abs(floats - ints).max() < 16  # the dropped fraction bits, carried no further than a few LSBs
+
+
+def test_report_counts_a_sigma_delta_layers_messages_and_payload_bits(sdnn, tmp_path):
+    """report on a netx bundle: a sigma-delta layer's events are its graded messages (not states), with the
+    payload bits they need."""
+    net, bundle, x = sdnn
+    r = nd.report(bundle, executor="emulator", input=x)
+    rows = {row["layer"]: row for row in r.data["layers"]}
+    emulated = [t.layers for t in nd.run(bundle, "emulator", input=x)]
+    for layer in ("layer0.sdnn", "layer1.sdnn"):
+        sent = np.mean([np.count_nonzero(t[layer]) for t in emulated])
+        peak = max(np.abs(t[layer]).max() for t in emulated)
+        assert rows[layer]["messages"] == rows[layer]["spikes"] == sent > 0
+        assert rows[layer]["edge_kind"] == "graded" and 2 ** (rows[layer]["payload_bits"] - 2) <= peak
+    assert "Sigma-delta layers send graded messages" in (bundle / "report.md").read_text()
