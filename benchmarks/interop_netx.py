@@ -87,9 +87,10 @@ def render(out: dict) -> str:
 
     lines = ["# SLAYER networks via netx HDF5: our executors against lava-dl's netx loader", "",
              provenance(out.get("meta"), out), "",
-             "Each network is trained here for a few iterations on synthetic spikes (`tests/fixtures/slayer_nets.py`), "
+             "Each network is trained here for a few iterations on synthetic data (`tests/fixtures/slayer_nets.py`), "
              "written by slayer's own `export_hdf5`, exported with `neurodeploy export FILE.net` (the file's integers are "
-             f"the bundle's) and run on {out['samples']} held-out samples of {out['steps']} steps of synthetic spikes. "
+             f"the bundle's) and run on {out['samples']} held-out samples of {out['steps']} steps of synthetic input (spikes; "
+             "for the sigma-delta net, delta payloads). "
              "`netx` is `lava.lib.dl.netx.hdf5.Network` on `Loihi2SimCfg(select_tag='fixed_pt')`; `netx-float` is the "
              "same process graph on Lava's `floating_pt` models (its integers translated: decays / 4096, Dense weight "
              "exponents applied), since netx's block models are tagged `fixed_pt` only.", ""]
