@@ -22,11 +22,20 @@ integers ride on the nodes' metadata (:data:`NETX_KEY`) and become the bundle's 
 parameters as they are (:func:`neurodeploy.quantize.netx.netx_integers`): the bundle is integer
 from the start.
 
+An SDNN (sigma-delta) layer becomes :class:`neurodeploy.ir.nodes.SigmaDelta` in message units:
+netx builds Lava's ``SigmaDelta(vth=vThMant, spike_exp=6, state_exp=6)`` with ReLU, which compares
+``sigma`` (input units) with ``vThMant << 12`` and sends ``s >> 6``; in message units that is
+``vth = vThMant << 6`` on an input divided by ``2**6``. Its messages carry 12 fraction bits
+(``spike_exp + state_exp``): a SLAYER-trained net takes its input as such payloads.
+
 Refused in one line naming the layer and the type (:class:`~neurodeploy.errors.GraphError`):
 layer types netx 0.6 does not load either (pool, convT, unpool, average, concat), recurrent and
-complex dense layers, neuron types other than CUBA (SDNN, RF, RF-IZ), graded CUBA spikes, per-layer
-biases, synaptic delays, a dense layer without neuron dynamics, a decay of 0 (no NIR CubaLIF form),
-and a conv network with no input layer (netx cannot infer its input shape either).
+complex dense layers, neuron types other than CUBA and SDNN (RF, RF-IZ ...), an SDNN activation
+other than ReLU (netx runs ReLU whatever the file says), sigma output layers, graded CUBA spikes,
+per-layer biases, synaptic delays, a dense layer without neuron dynamics, a decay of 0 (no NIR
+CubaLIF form), and a conv network with no input layer (netx cannot infer its input shape either).
+An input layer with a neuron is read as the input's shape (netx feeds that neuron only through its
+bias: its input port is not connected; netx's ``skip_layers=1`` reads the file the same way).
 """
 
 from __future__ import annotations
