@@ -133,7 +133,9 @@ def export(source: "str | Path", out: "str | Path", *, target: str = "loihi", si
            force: bool = False, quantize: str = "none", calib: "str | Path | None" = None,
            dt_s: float | None = None, writer: str | None = None, reset: str | None = None,
            warn: Callable[[str], None] | None = None) -> Exported:
-    """``neurodeploy export``: a checkpoint (file or shipped name) or a ``.nir`` file -> bundle ``out``.
+    """``neurodeploy export``: a checkpoint (file or shipped name), a ``.nir`` file, a lava-dl netx HDF5 file
+    (``.net``/``.h5``, recognised by content) or a SLAYER module (``slayer.block`` layers; written through
+    slayer's ``export_hdf5``) -> bundle ``out``.
 
     Args:
         size: a checkpoint's input (H, W) in pixels (default: the architecture's).

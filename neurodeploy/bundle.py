@@ -210,6 +210,15 @@ class Bundle:
         return build_model(ckpt)
 
 
+def is_netx_candidate(source: str | Path) -> bool:
+    """A file that is not ``.nir`` but HDF5 (recognised by content): a lava-dl netx network (``.net``, ``.h5``
+    ...); its reader refuses an HDF5 file that is not one, in one line."""
+    from neurodeploy.nir_hdf5 import is_hdf5
+
+    path = Path(source)
+    return path.suffix != ".nir" and path.is_file() and is_hdf5(path)
+
+
 def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
                   size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
                   calib: str | Path | None = None, dt_s: float | None = None, writer: str | None = None,
@@ -223,11 +232,21 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
     whose quirks are undone, ``reset`` of a writer that does not write it, ``warn`` called
     with each warning line). ``quantize="int"``: Loihi 2 integers, calibrated on ``calib``.
     """
-    if str(source).endswith(".nir"):  # another writer's graph (issue 16)
+    from neurodeploy.slayer_in import export_slayer_bundle, is_slayer_module
+
+    if is_slayer_module(source):  # a SLAYER module: through the netx file slayer writes (issue 30)
+        from neurodeploy.nir_bundle import export_nir_bundle
+
+        if size or system or reset or dt_s or writer:
+            raise NeurodeployError("a SLAYER module takes no --size, --system, --reset, --dt or --writer: its netx "
+                                   "file carries its shapes and integers")
+        return export_slayer_bundle(source, out, export_nir_bundle, target=target, force=force, warn=warn,
+                                    quantize=quantize, calib=None if calib is None else Path(calib))
+    if str(source).endswith(".nir") or is_netx_candidate(source):  # another writer's graph (issues 16, 30)
         from neurodeploy.nir_bundle import export_nir_bundle
 
         if size:
-            raise NeurodeployError("--size is for checkpoints; a .nir file's input shape is its Input node's")
+            raise NeurodeployError("--size is for checkpoints; a .nir (or netx) file's input shape is its own")
         if system:
             raise NeurodeployError("--system is checked for checkpoints only; a .nir file's graph is not mapped yet")
         return export_nir_bundle(source, out, target=target, dt_s=dt_s, writer=writer, force=force, warn=warn,
@@ -387,6 +406,23 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
             "partition": summarize(g, part),
             "lowering": lowering,
             "quantization": quant_summary,
+            # netx (lava-dl 0.6) loads sequential layer lists only; a model's chip part is written as chip.nir
+            "netx": {"chip_net": None, "reason": model_chip_net_reason(g)},
         }
         write_json_atomic(tmp / MANIFEST, manifest)
     return manifest
+
+
+def model_chip_net_reason(g: DeployGraph) -> str:
+    """Why a model bundle has no ``chip.net`` (``manifest["netx"]["reason"]``): its first join or branch
+    on the chip, which netx's sequential loader cannot express, else that writing one is not implemented."""
+    for name in g.order:
+        if g.info.side.get(name) != "chip":
+            continue
+        preds = [p for p in g.predecessors(name) if g.info.side.get(p) == "chip"]
+        if len(preds) > 1:
+            return (f"the chip part joins {len(preds)} paths at '{name}' (a skip or residual); netx 0.6 loads "
+                    "sequential networks only")
+    if g.info.island:
+        return "the model has host islands between chip parts; netx 0.6 loads one sequential chip network"
+    return "chip.net is not written for a model's bundle yet (its encoder/decoder and neurons have no netx layer)"

@@ -14,8 +14,10 @@ from neurodeploy.ir import GraphInfo, graph_info, read_graph, topological_order
 from neurodeploy.ir import node_shape
 from neurodeploy.ir import DeployGraph, as_deploy_graph
 from neurodeploy.ir.nirfile import FOREIGN_DT_KEY
+from neurodeploy.nir_hdf5 import is_hdf5
+from neurodeploy.ir.netxread import is_netx_graph, netx_layer
 from neurodeploy.ir.nirread import kinds as kinds_of
-from neurodeploy.ir.primitives import SPIKING_KINDS
+from neurodeploy.ir.primitives import GRADED_KINDS, SPIKING_KINDS
 from neurodeploy.passes.partition import partition, summarize
 
 
@@ -46,8 +48,9 @@ def load_graph_for(target: str, size: tuple[int, int] | None = None, dt_s: float
         from neurodeploy.bundle import Bundle
 
         return Bundle.open(path).graph, "bundle"  # either kind; checks the manifest and every file's SHA-256
-    if path.suffix == ".nir":
-        return read_graph(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset), "nir"
+    if path.suffix == ".nir" or (path.is_file() and is_hdf5(path)):  # a .nir graph, or a netx file by content
+        graph = read_graph(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
+        return graph, "netx" if is_netx_graph(graph) else "nir"
     from neurodeploy.checkpoint import build_model, load_checkpoint
     from neurodeploy.nir_export import export_graph
     from neurodeploy.models import get_architecture
@@ -69,7 +72,8 @@ def inspect_graph(graph: nir.NIRGraph, info: GraphInfo | None) -> dict[str, Any]
         outs = [d for s, d in graph.edges if s == name]
         kinds = sorted({info.edge_kinds.get(f"{name}->{d}", "?") for d in outs}) if info and outs else []
         if info is None and outs and name in foreign_kinds:  # another writer's file: spikes leave spiking neurons
-            kinds = ["binary" if foreign_kinds[name] in SPIKING_KINDS else "real"]
+            kinds = ["binary" if foreign_kinds[name] in SPIKING_KINDS else
+                     "graded" if foreign_kinds[name] in GRADED_KINDS else "real"]
         rows.append({
             "node": name,
             "type": _type_name(node),
@@ -100,8 +104,10 @@ def inspect_target(target: str, size: tuple[int, int] | None = None, dt_s: float
     result["target"] = target
     if FOREIGN_DT_KEY in (graph.metadata or {}):
         result["dt_s"] = float(graph.metadata[FOREIGN_DT_KEY])
-        result["writer"] = writer or "nir"
+        result["writer"] = "netx" if is_netx_graph(graph) else writer or "nir"
         seq_info = as_deploy_graph(graph).info  # a sequence graph's annotations: the writer's rules
         rules = {n: seq_info.rules(n) for n in graph.nodes}
         result["neuron_rules"] = {n: r.describe() for n, r in rules.items() if not r.is_nir}
+    if is_netx_graph(graph):  # the file's integers per layer, as netx runs them (added key)
+        result["netx"] = {n: netx_layer(v) for n, v in graph.nodes.items() if netx_layer(v)}
     return result

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +52,15 @@ from neurodeploy.bundle_format import (FORMAT, FORMAT_VERSION, KIND_NIR, MANIFES
                                        package_version, staged_dir, write_json_atomic)
 from neurodeploy.errors import BundleError, NeurodeployError
 from neurodeploy.ir import read_deploy_graph
+from neurodeploy.ir.netxread import is_netx_graph
+from neurodeploy.netx_out import CHIP_NET, chip_net_plan, write_chip_net
 from neurodeploy.checkpoint import file_sha256
 from neurodeploy.limits import LOIHI2
 from neurodeploy.targets import PARAMS  # the bundle's file of integers: one name for both kinds
 
 WRITER_KEY = "neurodeploy.writer"
+NETX_WRITER = "netx"  # manifest["writer"] of a lava-dl netx file's bundle
+
 DEFAULT_STEPS = 100
 DEFAULT_RATE = 0.1
 LAYOUT = "nir"  # manifest["quantization"]["layout"]: params.npz's arrays in NIR layout
@@ -63,7 +68,8 @@ LAYOUT = "nir"  # manifest["quantization"]["layout"]: params.npz's arrays in NIR
 
 def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loihi", dt_s: float | None = None,
                       writer: str | None = None, force: bool = False, warn=None,
-                      reset: str | None = None, quantize: str = "none", calib: Path | None = None) -> dict[str, Any]:
+                      reset: str | None = None, quantize: str = "none", calib: Path | None = None,
+                      source_note: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read ``nir_file`` (another writer's graph; ``reset``: the reset of a writer that does not
     write it), map it to Lava, write the bundle ``out`` atomically (untouched on any error).
     ``quantize="int"``: Loihi 2 integers too, the input's scale from ``calib`` (a ``.npy`` like
@@ -81,6 +87,12 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
     nir_file = Path(nir_file)
     g = read_deploy_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
     graph, dt = g.nir, g.info.dt_s
+    netx = is_netx_graph(graph)  # a lava-dl netx file: its integers are the bundle's (quantized from the start)
+    if netx:
+        if calib is not None:
+            raise NeurodeployError(f"--calib: {nir_file} is a lava-dl netx file, whose integers are taken as they are "
+                                   "(nothing to calibrate); drop --calib")
+        writer, quantize = NETX_WRITER, "int"
     graph.metadata[WRITER_KEY] = writer or "nir"
     ann = annotated(g)  # the passes' decisions: LoweringError (one line naming the node) before anything is written
     mapping = lower_graph(ann)
@@ -88,13 +100,30 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
     input_shape = [int(v) for v in mapping.nodes[source].params["nir_shape"]]
     quant_summary, params = {"status": "none"}, None
     if quantize == "int":  # QuantizationError (one line naming the node) before anything is written
-        quant_summary, params = _quantize(ann, calib, input_shape)
-    names = ["graph.nir", "chip.nir"] + ([PARAMS] if params is not None else [])
+        quant_summary, params = _quantize(ann, calib, input_shape, netx)
+    if netx:
+        facts, plan = netx_facts(ann), None
+    else:  # chip.net of our own integers where netx can express the chip part (neurodeploy/netx_out.py)
+        nested: dict[str, dict[str, np.ndarray]] = {}
+        for key, arr in (params or {}).items():
+            node, _, name = key.rpartition("/")
+            nested.setdefault(node, {})[name] = arr
+        plan, why = chip_net_plan(ann, quant_summary.get("layers") if params is not None else None,
+                                  nested if params is not None else None)
+        facts = {"chip_net": None, "reason": why} if plan is None else {
+            "chip_net": CHIP_NET, "skip_layers": 0, "written_from": "the bundle's integers (params.npz)",
+            "loader": f"lava.lib.dl.netx.hdf5.Network (lava-dl {package_version('lava-dl')})"}
+    names = (["graph.nir", "chip.nir"] + ([PARAMS] if params is not None else [])
+             + ([CHIP_NET] if netx or plan is not None else []))
     with staged_dir(out) as tmp:
         for name in ("graph.nir", "chip.nir"):
             nir.write(str(tmp / name), graph, compression=None)
         if params is not None:
             np.savez_compressed(tmp / PARAMS, **params)
+        if netx:  # the chip part as netx loads it: the file itself (netx_executor runs it)
+            shutil.copyfile(nir_file, tmp / CHIP_NET)
+        elif plan is not None:
+            facts["layers"] = write_chip_net(tmp / CHIP_NET, plan)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -120,20 +149,38 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
                          "steps_between_samples": mapping.sample_gap,
                          "delays": [{"src": e.src, "dst": e.dst, "steps": e.delay} for e in mapping.edges if e.delay]},
             "quantization": quant_summary,
+            "netx": facts,
         }
+        if netx:
+            manifest["source"]["netx_file"] = str(nir_file.resolve())
+        manifest["source"].update(source_note or {})  # e.g. the SLAYER module a netx file was written from
         write_json_atomic(tmp / MANIFEST, manifest)
     return manifest
 
 
-def _quantize(g, calib: Path | None, input_shape: list[int]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The manifest's quantization summary and ``params.npz``'s arrays (``g``: the annotated DeployGraph)."""
+def netx_facts(g) -> dict[str, Any]:
+    """``manifest["netx"]`` of a netx file's bundle: ``chip.net`` (the file, as netx loads it), the
+    layers netx skips (an input layer with a neuron), and each neuron layer's netx layer index."""
+    from neurodeploy.ir.netxread import NETX_KEY, netx_layer
+
+    layers = {n: int(netx_layer(g.node(n))["layer"]) for n in g.neuron_layers()}
+    return {"chip_net": CHIP_NET, "skip_layers": int(g.nir.metadata[NETX_KEY].get("skip_layers", 0)),
+            "layers": layers, "loader": "lava.lib.dl.netx.hdf5.Network (lava-dl "
+                                        f"{package_version('lava-dl')})"}
+
+
+def _quantize(g, calib: Path | None, input_shape: list[int], netx: bool = False
+              ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The manifest's quantization summary and ``params.npz``'s arrays (``g``: the annotated DeployGraph;
+    ``netx``: the integers are a netx file's, taken as they are)."""
+    from neurodeploy.quantize.netx import netx_integers
     from neurodeploy.quantize.ptq import formats_summary, quantize_sequence
     from neurodeploy.targets.emulator import SequenceEmulator
     from neurodeploy.targets.nir_primitives import NirSequenceExecutor
     from neurodeploy.verify import verdict
 
     x, record = load_input(calib, input_shape, option="--calib")
-    quant, arrays = quantize_sequence(g, x)
+    quant, arrays = netx_integers(g) if netx else quantize_sequence(g, x)
     names = [f"sample {i}" for i in range(x.shape[1])]
     emulator = SequenceEmulator(g, quant, arrays)
     v = verdict(NirSequenceExecutor(g).run(x), emulator.run(x), names, 0.0, 0.0)
@@ -144,8 +191,9 @@ def _quantize(g, calib: Path | None, input_shape: list[int]) -> tuple[dict[str, 
     spiking = {k: a for k, a in v.layers.items() if quant[k]["spiking"]}
     summary = {
         "status": "int",
-        "method": "post-training quantization of the sequence graph (scales from the folded weights and the thresholds; the input's "
-                  "scale from the calibration input)",
+        "method": ("the lava-dl netx file's own integers (weights, iDecay, vDecay, vThMant), taken as netx runs them"
+                   if netx else "post-training quantization of the sequence graph (scales from the folded weights and the "
+                                "thresholds; the input's scale from the calibration input)"),
         "chip": LOIHI2.name, "lava": "lava-nc 0.10.0 fixed_pt semantics (neurodeploy.limits)",
         "calibration_input": record,
         "formats": formats_summary(),

@@ -98,6 +98,10 @@ def mean_over_samples(tables: list[list[dict[str, Any]]]) -> list[dict[str, Any]
         merged = dict(row)
         for key in ("spikes", "firing_rate", "synops", "macs"):
             merged[key] = float(np.mean([tab[i][key] for tab in tables]))
+        if "messages" in row:  # a graded layer's: messages per sample (mean), payload bits over all samples (max)
+            merged["messages"] = float(np.mean([tab[i]["messages"] for tab in tables]))
+            merged["payload_bits"] = int(max(tab[i]["payload_bits"] for tab in tables))
+            merged["payload_max_abs"] = float(max(tab[i]["payload_max_abs"] for tab in tables))
         merged["spikes_per_step"] = [float(v) for v in np.mean([tab[i]["spikes_per_step"] for tab in tables], axis=0)]
         layers.append(merged)
     return layers
@@ -198,16 +202,22 @@ def sequence_layer_table(trace: Trace, graph: nir.NIRGraph, dt_s: float) -> list
     rows = []
     for name, values in trace.layers.items():
         spiking = kinds[name] in pr.SPIKING_KINDS
-        active = values if spiking else np.zeros_like(values)  # a state is not a spike
+        graded = kinds[name] in pr.GRADED_KINDS  # a sigma-delta layer: its events are graded messages
+        active = values if spiking or graded else np.zeros_like(values)  # a state is not a spike
         neurons = int(np.prod(values.shape[1:]))
         per_step = [float(np.count_nonzero(active[t])) for t in range(values.shape[0])]
         count = float(sum(per_step))
-        kind = "binary" if spiking else "real"
+        kind = "binary" if spiking else "graded" if graded else "real"
         synops, macs = fan_out_ops(graph, name, active, kind, dt_s)
-        rows.append({"layer": name, "neurons": neurons, "spikes": count, "spikes_per_step": per_step,
-                     "firing_rate": count / (neurons * trace.t_steps), "synops": synops, "macs": macs,
-                     "edge_kind": kind, "side": "chip", "cores": cores_for(neurons),
-                     "type": type(graph.nodes[name]).__name__, "spiking": spiking})
+        row = {"layer": name, "neurons": neurons, "spikes": count, "spikes_per_step": per_step,
+               "firing_rate": count / (neurons * trace.t_steps), "synops": synops, "macs": macs,
+               "edge_kind": kind, "side": "chip", "cores": cores_for(neurons),
+               "type": type(graph.nodes[name]).__name__, "spiking": spiking}
+        if graded:  # messages sent and the payload bits they need (signed; netx sends up to 16 or 24)
+            peak = float(np.max(np.abs(active), initial=0.0))
+            row.update(messages=count, payload_bits=int(np.ceil(np.log2(peak + 1))) + 1 if peak else 0,
+                       payload_max_abs=peak)
+        rows.append(row)
     return rows
 
 

@@ -224,6 +224,12 @@ def to_markdown(report: dict[str, Any], validation: dict | None = None) -> str:
         i = report["input_ops"]
         lines += ["", f"Input `{i['node']}`: {i['events']:,.0f} non-zero entries per sample ({i['edge_kind']}), "
                       f"{i['synops']:,.0f} synops, {i['macs']:,.0f} MACs. Cores: {t['cores']} ({t['cores_basis']}).", ""]
+        graded = [r for r in report["layers"] if "messages" in r]
+        if graded:  # sigma-delta layers: their "spikes" are graded messages
+            lines += ["Sigma-delta layers send graded messages only when their value changes: "
+                      + "; ".join(f"`{r['layer']}` {r['messages']:,.0f} messages per sample, payloads up to "
+                                  f"{r['payload_max_abs']:,.0f} ({r['payload_bits']} bits signed)" for r in graded)
+                      + ".", ""]
     else:
         lines += ["", f"Real-valued inputs: {len(report['real_inputs'])} convs, {t['real_input_macs']:,.0f} MACs per "
                       f"image; host part: {t['host_macs']:,.0f} MACs per image. Cores: {t['cores']} ({t['cores_basis']}).",

@@ -66,7 +66,7 @@ import numpy as np
 
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir.graph import DeployGraph
-from neurodeploy.ir.primitives import NIR_NEURON_KINDS
+from neurodeploy.ir.primitives import NIR_NEURON_KINDS, SEQUENCE_NEURON_KINDS
 from neurodeploy.ir.rules import NIR_RULES
 from neurodeploy.limits import LOIHI2, ChipLimits
 from neurodeploy.passes import synapse_form as sf
@@ -413,7 +413,7 @@ def _is_dense(g: DeployGraph, name: str) -> bool:
 def _consumer(g: DeployGraph, name: str) -> str:
     """The synapse or neuron a synapse's output ends in (through Flatten, Scale and Delays)."""
     d = g.successors(name)[0]
-    while not (sf.is_synapse(g, d) or g.kind(d) in NIR_NEURON_KINDS or g.kind(d) == "output"):
+    while not (sf.is_synapse(g, d) or g.kind(d) in SEQUENCE_NEURON_KINDS or g.kind(d) == "output"):
         d = g.successors(d)[0]
     return d
 
@@ -499,6 +499,9 @@ def quantize_sequence(g: DeployGraph, calib: np.ndarray
             quant[name] = _input_form(calib)
         elif kind == "delay":
             quant[name] = {"kind": "delay", "source": _port_of_pred(g, name)}
+        elif kind == "sigma_delta":
+            raise QuantizationError(f"neuron '{name}': a sigma-delta neuron takes its integers from its netx file; "
+                                    "post-training quantization of one is not implemented")
         elif kind in NIR_NEURON_KINDS:
             _sequence_neuron(g, name, quant, ints)
         elif g.kind(_consumer(g, name)) not in NIR_NEURON_KINDS:
@@ -623,8 +626,9 @@ def check_sequence_integers(g: DeployGraph, quant: dict, ints: dict[str, dict[st
     are ignored."""
     for name in _processes(g):
         kind = g.kind(name)
-        want_kind = ("source" if kind == "input" else "delay" if kind == "delay" else
-                     "lif" if kind in NIR_NEURON_KINDS else "dense" if _is_dense(g, name) else "conv")
+        want_kind = ("source" if kind == "input" else "delay" if kind == "delay" else "sigma_delta"
+                     if kind == "sigma_delta" else "lif" if kind in NIR_NEURON_KINDS else "dense" if _is_dense(g, name)
+                     else "conv")
         q = quant.get(name)
         if q is None or q.get("kind") != want_kind:
             raise QuantizationError(f"{what}: process '{name}' ({want_kind}) has no integer parameters; re-export "

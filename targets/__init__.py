@@ -182,6 +182,28 @@ executor("lava-fixed-stock", "as lava-fixed, with Lava's own fixed_pt Conv model
     lambda bundle: _lava_fixed(bundle, False))
 
 
+def _netx(bundle, select_tag: str):
+    """lava-dl's own netx loader on the bundle's ``chip.net`` (:mod:`.loihi.netx_executor`)."""
+    from neurodeploy.errors import NeurodeployError
+
+    facts = bundle.manifest.get("netx") or {}
+    if not facts.get("chip_net") or not (bundle.path / facts["chip_net"]).is_file():
+        why = facts.get("reason") or "it was exported before chip.net existed; re-export it"
+        raise NeurodeployError(f"{bundle.path} has no chip.net for netx ({why})")
+    from neurodeploy.targets.loihi.netx_executor import NetxExecutor
+
+    return NetxExecutor(bundle.path / facts["chip_net"], facts["layers"], facts.get("skip_layers", 0),
+                        tuple(bundle.manifest["input_shape"]), select_tag, bundle.dt_s)
+
+
+executor("netx", "lava-dl's own loader, lava.lib.dl.netx.hdf5.Network, on the bundle's chip.net, Lava CPU "
+                 "Loihi2SimCfg(select_tag='fixed_pt') (netx's models are fixed_pt only); a cross-check of lava-fixed",
+         (NIR,))(lambda bundle: _netx(bundle, "fixed_pt"))
+executor("netx-float", "netx's process graph from chip.net on Lava's floating_pt models (its integers translated to "
+                       "float units: decays / 4096, Dense weight exponents applied); a cross-check of lava-float",
+         (NIR,))(lambda bundle: _netx(bundle, "floating_pt"))
+
+
 def _library(bundle, library: str):
     from neurodeploy.targets.crosscheck import LibraryExecutor
 

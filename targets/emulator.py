@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from neurodeploy.errors import BundleError
 from neurodeploy.ir.graph import DeployGraph
 from neurodeploy.ir import nodes as nd
-from neurodeploy.ir.primitives import NIR_NEURON_KINDS, flatten_dims
+from neurodeploy.ir.primitives import SEQUENCE_NEURON_KINDS, flatten_dims
 from neurodeploy.ir.rules import NeuronRules
 from neurodeploy.limits import LOIHI2, ChipLimits
 from neurodeploy.passes import synapse_form as sf
@@ -250,6 +250,32 @@ def lif_layer(a_in: torch.Tensor, q: dict, ints: dict, chip: ChipLimits = LOIHI2
         return spikes, v
     return lif_int(a_in, q["du"], q["dv"], q["vth_mant"], bias, chip, counts=counts, spike_dtype=spike_dtype,
                    rules=rules)
+
+
+def sigma_delta_int(a_in: torch.Tensor, vth_mant: int, spike_exp: int, state_exp: int) -> torch.Tensor:
+    """Lava's ``SigmaDelta`` in ``fixed_pt`` (``PySigmaDeltaModelFixed``, ReLU, no bias), per step::
+
+        sigma += a_in;  act = relu(sigma)
+        delta = act - act_prev + residue
+        s = delta if |delta| >= vth_mant << (spike_exp + state_exp) else 0
+        residue = delta - s;  act_prev = act
+        message = s >> state_exp                      # arithmetic shift: floor; the dropped bits are lost
+
+    Args:
+        a_in: ``(T, N, ...)`` int64 synaptic input. Returns ``(T, N, ...)`` int64 messages (0 = none sent).
+    """
+    vth = int(vth_mant) << (int(spike_exp) + int(state_exp))
+    sigma = torch.zeros_like(a_in[0])
+    act_prev, residue = torch.zeros_like(sigma), torch.zeros_like(sigma)
+    out = torch.zeros_like(a_in)
+    for t in range(a_in.shape[0]):
+        sigma = sigma + a_in[t]
+        act = torch.clamp(sigma, min=0)
+        delta = act - act_prev + residue
+        s = torch.where(delta.abs() >= vth, delta, torch.zeros_like(delta))
+        residue, act_prev = delta - s, act
+        out[t] = s >> int(state_exp)
+    return out
 
 
 def nilif_int(a_in: torch.Tensor, thresholds, level_lsbs: int, dv: int, positions: int,
@@ -535,7 +561,7 @@ class SequenceEmulator:
     def __init__(self, g: DeployGraph, quant: dict, ints: dict, chip: ChipLimits = LOIHI2):
         self.g, self.quant, self.ints, self.limits = g, quant, ints, chip
         self.dt_s = g.info.dt_s
-        self.layers = [n for n in g.order if g.kind(n) in NIR_NEURON_KINDS]
+        self.layers = [n for n in g.order if g.kind(n) in SEQUENCE_NEURON_KINDS]
         self.input = next(n for n in g.order if g.kind(n) == "input")
         self.output = next(n for n in g.order if g.kind(n) == "output")
         self.counts: dict[str, dict[str, int]] = {}  # per process: u_wrapped, v_saturated, acc_wrapped (last run)
@@ -572,6 +598,8 @@ class SequenceEmulator:
                 vals[name] = rescale(x_in.reshape(t_steps, n, -1) @ w.T, 1, -int(q.get("weight_exp", 0)))
             elif sf.is_synapse(g, name):
                 vals[name] = self._conv(name, x_in)
+            elif g.kind(name) == "sigma_delta":
+                vals[name] = sigma_delta_int(x_in, int(q["vth_mant"]), int(q["spike_exp"]), int(q["state_exp"]))
             else:
                 vals[name], self.membranes[name] = lif_layer(x_in, q, self.ints.get(name, {}), self.limits,
                                                              self.counts[name], with_v=True)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from neurodeploy.errors import GraphError
+from neurodeploy.ir import nodes as nd
 from neurodeploy.ir import primitives as pr
 from neurodeploy.ir import rules as nr
 from neurodeploy.ir import topological_order
@@ -121,12 +122,29 @@ def eval_primitive(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float,
         return x * _t(node.scale, x)
     if isinstance(node, nir.Delay):
         return _delay(name, node, x, dt)
+    if isinstance(node, nd.SigmaDelta):
+        return _sigma_delta(node, x)
     if type(node) in pr.NEURON_PARAMS or isinstance(node, nir.LIF):
         if isinstance(node, nir.LIF):
             node = nir.LIF(**{k: np.asarray(getattr(node, k), dtype=np.float64)
                               for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")})
         return _neuron(name, node, x, dt, rules, membrane)
     raise GraphError(f"node '{name}' ({type(node).__name__}) has no torch implementation")
+
+
+def _sigma_delta(node: "nd.SigmaDelta", x: torch.Tensor) -> torch.Tensor:
+    """The sigma-delta neuron's float form (:class:`neurodeploy.ir.nodes.SigmaDelta`), ``x``: ``(T, N, *shape)``."""
+    sigma = torch.zeros_like(x[0])
+    act_prev, residue = torch.zeros_like(sigma), torch.zeros_like(sigma)
+    vth, out = float(node.vth), torch.zeros_like(x)
+    for t in range(x.shape[0]):
+        sigma = sigma + x[t] * 2.0 ** -int(node.state_exp)
+        act = torch.relu(sigma)
+        delta = act - act_prev + residue
+        s = torch.where(delta.abs() >= vth, delta, torch.zeros_like(delta))
+        residue, act_prev = delta - s, act
+        out[t] = s
+    return out
 
 
 class NirSequenceExecutor:
@@ -149,7 +167,7 @@ class NirSequenceExecutor:
         self.dt_s = float(g.info.dt_s)
         self.order = topological_order(self.graph)
         self.kinds = g.info.node_kinds
-        self.layers = [n for n in self.order if self.kinds[n] in pr.NIR_NEURON_KINDS]
+        self.layers = [n for n in self.order if self.kinds[n] in pr.SEQUENCE_NEURON_KINDS]
         self.input = next(n for n in self.order if isinstance(self.graph.nodes[n], nir.Input))
         self.output = next(n for n in self.order if isinstance(self.graph.nodes[n], nir.Output))
         self.preds = {n: [s for s, d in self.graph.edges if d == n] for n in self.graph.nodes}
@@ -165,7 +183,8 @@ class NirSequenceExecutor:
                     continue
                 total = sum(values[p] for p in self.preds[name])
                 node = self.graph.nodes[name]
-                v: list | None = [] if name in self.layers and not isinstance(node, nir.Threshold) else None
+                v: list | None = [] if name in self.layers and not isinstance(node, (nir.Threshold, nd.SigmaDelta)) \
+                    else None
                 values[name] = total if isinstance(node, nir.Output) else eval_primitive(
                     name, node, total, self.dt_s, self.info.rules(name), v)
                 if v:

@@ -44,7 +44,7 @@ UNCHECKED = {"derain_headroom", "derain_recipe", "forward_time_paper_256", "fuzz
 
 
 def test_the_scripts_with_a_check_are_found():
-    assert {"quantize_ptq", "tiling", "partition_report", "export_esdnet_paper"} <= set(CHECKED)
+    assert {"quantize_ptq", "tiling", "partition_report", "export_esdnet_paper", "interop_netx"} <= set(CHECKED)
     assert PENDING <= set(_checking_scripts())  # pending ones have their --check, just no new record yet
 
 

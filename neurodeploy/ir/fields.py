@@ -279,6 +279,16 @@ def _nilif(name: str, node: nd.NILIF) -> tuple[int, ...]:
     return shape
 
 
+@checks(nd.SigmaDelta)
+def _sigma_delta(name: str, node: nd.SigmaDelta) -> tuple[int, ...]:
+    shape = _shape(node.shape, name, "shape")  # a sequence graph's layer: any rank, (N,) or (C, H, W)
+    vth = node.vth
+    if not isinstance(vth, (int, float, np.floating, np.integer)) or not np.isfinite(float(vth)) or float(vth) < 0:
+        raise GraphError(f"neuron {_q(name)}: vth {_short(vth)} is not a number >= 0; {REEXPORT}")
+    int_tuple(node.state_exp, 1, 1, name, "state_exp")
+    return shape
+
+
 @checks(nd.HostBlock)
 def _host_block(name: str, node: nd.HostBlock) -> tuple[int, ...]:
     shape = _own_shape(name, node)

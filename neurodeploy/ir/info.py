@@ -48,7 +48,7 @@ METADATA_KEY = "neurodeploy"
 FOREIGN_DT_KEY = "neurodeploy.dt_s"
 # Node kinds whose outputs a Trace records: spiking neurons (binary for LIF, IF, CubaLIF, Threshold;
 # graded 0..D for NI-LIF) and NIR's integrators (I, LI, CubaLI: their state). The one list.
-NEURON_KINDS = ("lif", "nilif", "if", "cubalif", "threshold", "li", "cubali", "i")
+NEURON_KINDS = ("lif", "nilif", "if", "cubalif", "threshold", "li", "cubali", "i", "sigma_delta")
 # Annotation tables keyed by edge ("src->dst"); every other dict field is keyed by node name.
 EDGE_TABLES = ("edge_kinds", "delays")
 # The values GraphInfo's fields may take (checked by GraphInfo.__post_init__).

@@ -7,14 +7,14 @@ from pathlib import Path
 import nir
 
 from neurodeploy.errors import GraphError, NeurodeployError
-from neurodeploy.nir_hdf5 import declared_arrays, read_hdf5
+from neurodeploy.nir_hdf5 import declared_arrays, declared_netx_arrays, is_hdf5, read_hdf5, read_netx_hdf5
 from neurodeploy.ir.check import build_nodes, check_graph
 from neurodeploy.ir.info import FOREIGN_DT_KEY, METADATA_KEY, graph_info
-from neurodeploy.ir.nodes import NeurodeployNode
+from neurodeploy.ir.nodes import SEQUENCE_NODE_TYPES, NeurodeployNode
 from neurodeploy.ir.nirread import build_nested, read_foreign
 from neurodeploy.ir.standins import restore, to_primitives
 
-__all__ = ["FOREIGN_DT_KEY", "import_graph", "read_graph", "read_deploy_graph", "write_graph"]
+__all__ = ["FOREIGN_DT_KEY", "import_graph", "read_graph", "read_deploy_graph", "read_netx_file", "write_graph"]
 
 
 def write_graph(path: str | Path, graph: nir.NIRGraph) -> None:
@@ -215,6 +215,8 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
     path = Path(path)
     if not path.is_file():
         raise GraphError(f"{path}: no such NIR file")
+    if path.suffix != ".nir" and is_hdf5(path):  # recognised by content: a lava-dl netx file (.net, .h5, ...)
+        return read_netx_file(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
     try:
         data = _read_hdf5_guarded(path, _read_hdf5, _declared_arrays)
         raw_nodes = data["nodes"]
@@ -225,7 +227,7 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
         metadata = data.get("metadata", {})
         graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
         ours = (isinstance(metadata, dict) and METADATA_KEY in metadata) or any(
-            isinstance(n, NeurodeployNode) for n in nodes.values())
+            isinstance(n, NeurodeployNode) and not isinstance(n, SEQUENCE_NODE_TYPES) for n in nodes.values())
         if not ours:  # another writer's file
             graph = _foreign(graph, dt_s, writer, warn, reset)
     except GraphError as exc:
@@ -240,6 +242,30 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
     except GraphError as exc:
         raise GraphError(f"{path}: {exc}") from exc.__cause__
     return graph
+
+
+def read_netx_file(path: str | Path, dt_s: float | None = None, writer: str | None = None, warn=None,
+                   reset: str | None = None) -> nir.NIRGraph:
+    """A lava-dl netx HDF5 file (``slayer``'s ``export_hdf5``) as the sequence graph a ``.nir`` file
+    becomes (:mod:`.netxread`), read in the guarded child like a ``.nir`` file; ``dt_s``, ``writer`` and
+    ``reset`` are refused (a netx file holds Loihi integers, no time step and no other writer's rules)."""
+    from neurodeploy.ir.netxread import normalized_netx_graph
+
+    path = Path(path)
+    for value, option in ((dt_s, "--dt"), (writer, "--writer"), (reset, "--reset")):
+        if value is not None:
+            raise GraphError(f"{path}: {option} is for .nir files; a lava-dl netx file is read as the integers "
+                             "netx runs (no time step, netx's own neuron rules)")
+    try:
+        raw = _read_hdf5_guarded(path, read_netx_hdf5, declared_netx_arrays)
+        return normalized_netx_graph(raw, warn)
+    except GraphError as exc:
+        raise GraphError(f"{path}: {exc}") from None
+    except NeurodeployError:  # MemoryRefused: names the file itself
+        raise
+    except Exception as exc:  # h5py raises many types on a damaged file
+        exc = " ".join(str(exc).split())
+        raise GraphError(f"{path}: not a readable lava-dl netx file ({exc}); re-export it with export_hdf5") from None
 
 
 def _foreign(graph: nir.NIRGraph, dt_s, writer, warn, reset) -> nir.NIRGraph:

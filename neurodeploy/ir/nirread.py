@@ -31,6 +31,7 @@ import nir
 import numpy as np
 
 from neurodeploy.errors import GraphError
+from neurodeploy.ir import nodes as nd
 from neurodeploy.ir import primitives as pr
 from neurodeploy.ir import rules as nr
 from neurodeploy.ir.order import topological_order
@@ -220,6 +221,10 @@ def normalize(graph: nir.NIRGraph, dt_s: float = pr.DEFAULT_DT_S, warn: Warn | N
         elif isinstance(node, nir.Scale):
             out = pr.out_shape(name, node, in_shape, dt_s)
             new = nir.Scale(scale=np.broadcast_to(pr.as_array(node.scale, name, "scale"), in_shape).copy())
+        elif isinstance(node, nd.SigmaDelta):  # our sigma-delta neuron (a netx file's SDNN layer): elementwise
+            out = in_shape
+            new = nd.SigmaDelta(shape=np.array(in_shape, dtype=np.int64), vth=float(node.vth),
+                                state_exp=int(node.state_exp))
         elif isinstance(node, nir.Delay):
             out = pr.out_shape(name, node, in_shape, dt_s)
             new = nir.Delay(delay=np.broadcast_to(pr.as_array(node.delay, name, "delay"), in_shape).copy())
@@ -384,7 +389,7 @@ def sequence_info(graph: nir.NIRGraph, dt_s: float):
     (:func:`kinds`), per-step shapes, edge kinds (``binary`` out of spiking neurons, else
     ``real``) and each neuron's rules from its node metadata (:mod:`.rules`: the only place
     they are read; every later stage asks :meth:`GraphInfo.rules`)."""
-    from neurodeploy.ir.info import EDGE_BINARY, EDGE_REAL, GraphInfo
+    from neurodeploy.ir.info import EDGE_BINARY, EDGE_GRADED, EDGE_REAL, GraphInfo
 
     node_kinds = kinds(graph)
     shapes = {n: [int(v) for v in node.output_type["output"]] for n, node in graph.nodes.items()}
@@ -392,7 +397,8 @@ def sequence_info(graph: nir.NIRGraph, dt_s: float):
     info = GraphInfo(t_steps=0, dt_s=float(dt_s),
                      input_shape=tuple(shapes[inputs[0]]) if len(inputs) == 1 else (),
                      encode="none", decode="none",
-                     edge_kinds={f"{s}->{d}": EDGE_BINARY if node_kinds[s] in pr.SPIKING_KINDS else EDGE_REAL
+                     edge_kinds={f"{s}->{d}": EDGE_BINARY if node_kinds[s] in pr.SPIKING_KINDS else
+                                 EDGE_GRADED if node_kinds[s] in pr.GRADED_KINDS else EDGE_REAL
                                  for s, d in graph.edges},
                      node_kinds=node_kinds, domains={n: "seq" for n in graph.nodes}, shapes=shapes)
     for name, node in graph.nodes.items():

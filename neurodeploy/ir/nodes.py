@@ -17,6 +17,7 @@ per image, ``(C, H, W)``, like NIR's.
   become r² channel groups of the same time step (on a chip: routing, no arithmetic).
 - :class:`NILIF` -- VLIF-Net's normalised integer LIF (graded spikes 0..D), scanning the
   channel groups of a :class:`PatchToTime` as consecutive sub-steps.
+- :class:`SigmaDelta` -- a sigma-delta neuron (graded messages when its value changes), from netx files.
 - :class:`HostBlock` -- a block neurodeploy keeps whole because it needs real-valued
   arithmetic a spiking chip lacks (sigmoid gates, products of activations, global
   pooling, softmax over time). It names its torch module (architecture, config and
@@ -157,6 +158,27 @@ class NILIF(NeurodeployNode):
 
 
 @dataclass(eq=False)
+class SigmaDelta(NeurodeployNode):
+    """A sigma-delta neuron (Loihi 2's SDNN neuron; lava-dl's ``SigmaDelta`` with ReLU, as netx builds
+    it), in the units of the messages it sends (payload units), per step::
+
+        sigma += x / 2**state_exp          # x: the summed synaptic input; sigma: the decoded value
+        act = relu(sigma)
+        delta = act - act_prev + residue   # what changed since the last message, and what was not sent
+        s = delta if |delta| >= vth else 0
+        residue = delta - s;  act_prev = act
+        output s                           # a graded message (0 most steps)
+
+    The integer form (Lava's ``fixed_pt`` model) keeps ``sigma`` in input units (``2**state_exp``
+    per payload unit), compares with ``vth << state_exp`` and sends ``s >> state_exp`` (floor):
+    the float form above is that without the floor. ``state_exp``: netx's 6.
+    """
+
+    vth: float = 0.0
+    state_exp: int = 6
+
+
+@dataclass(eq=False)
 class HostBlock(NeurodeployNode):
     """A torch block kept whole (see module docstring).
 
@@ -178,7 +200,10 @@ class HostBlock(NeurodeployNode):
 
 
 NODE_TYPES = {cls.__name__: cls for cls in (DirectEncode, TemporalMean, Sum, Gain, Product, Concat, Upsample, HostBlock,
-                                            PatchToTime, NILIF)}
+                                            PatchToTime, NILIF, SigmaDelta)}
+# our node types that a sequence graph (another writer's or a netx file's) holds beside NIR's: such a
+# graph stays a foreign one (no neurodeploy metadata needed) when it has them
+SEQUENCE_NODE_TYPES = (SigmaDelta,)
 
 
 def node_from_dict(data: dict[str, Any]) -> nir.NIRNode:

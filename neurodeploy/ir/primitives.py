@@ -66,6 +66,7 @@ import nir
 import numpy as np
 
 from neurodeploy.errors import GraphError
+from neurodeploy.ir import nodes as nd
 
 DEFAULT_DT_S = 1e-4  # the NIR paper's time step; .nir files store none
 
@@ -76,8 +77,13 @@ NEW_KINDS: dict[type, str] = {
     nir.I: "i", nir.LI: "li", nir.IF: "if", nir.CubaLI: "cubali", nir.CubaLIF: "cubalif",
     nir.Threshold: "threshold",
 }
+# a sequence graph may hold our sigma-delta neuron beside NIR's primitives (a netx file's SDNN layers)
+NEW_KINDS[nd.SigmaDelta] = "sigma_delta"
 # NIR's neuron kinds (the layers a Trace records are info.NEURON_KINDS: these and NI-LIF)
 NIR_NEURON_KINDS = ("lif", "if", "cubalif", "threshold", "li", "cubali", "i")
+# the neuron kinds of a sequence graph: NIR's and the sigma-delta neuron (graded messages)
+SEQUENCE_NEURON_KINDS = NIR_NEURON_KINDS + ("sigma_delta",)
+GRADED_KINDS = ("sigma_delta",)
 # NIR's synapses (pooling too: fixed weights), each a Lava Dense or Conv and one step of latency
 SYNAPSE_TYPES = (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d, nir.SumPool2d, nir.AvgPool2d)
 SPIKING_KINDS = ("lif", "if", "cubalif", "threshold")
@@ -271,6 +277,11 @@ def out_shape(name: str, node: nir.NIRNode, in_shape: tuple[int, ...], dt_s: flo
     if type(node) in NEURON_PARAMS:
         neuron_params(name, node, in_shape, dt_s)
         return in_shape
+    if isinstance(node, nd.SigmaDelta):  # elementwise, its own shape
+        if tuple(int(v) for v in node.shape) != tuple(in_shape):
+            raise GraphError(f"neuron {_q(name)}: shape {tuple(int(v) for v in node.shape)} is not its input's "
+                             f"{tuple(in_shape)}")
+        return tuple(in_shape)
     raise GraphError(f"node {_q(name)} has type {type(node).__name__}, which neurodeploy does not read "
                      f"(it reads: {ALL_NAMES})")
 

@@ -167,6 +167,14 @@ def sequence_neuron_form(g: DeployGraph) -> dict[str, dict[str, Any]]:
     """
     forms: dict[str, dict[str, Any]] = {}
     for name in g.order:
+        if g.kind(name) == "sigma_delta":
+            # the sigma-delta neuron (ir.nodes.SigmaDelta) takes its input / 2**state_exp: that is its synapses' gain
+            node, shape = g.node(name), g.shape(name)
+            g.arrays.setdefault(name, {}).update(gain=np.full(shape, 2.0 ** -int(node.state_exp)),
+                                                 const=np.zeros(shape), v_reset=np.zeros(shape))
+            forms[name] = {"du": 1.0, "dv": 0.0, "vth": float(node.vth), "spiking": True, "fires_at_equality": True,
+                           "graded": True, "state_exp": int(node.state_exp)}
+            continue
         if g.kind(name) not in pr.NIR_NEURON_KINDS:
             continue
         form = nir_neuron_form(name, g.node(name), g.shape(name), g.info.dt_s, g.info.rules(name))

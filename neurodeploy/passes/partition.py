@@ -41,7 +41,7 @@ CHIP_KINDS = ("conv", "lif", "nilif", "patch_to_time", "upsample", "concat", "su
 # A sequence graph's (another writer's file, GraphInfo.takes_sequences): NIR's synapses, neurons,
 # routing and delays, all of which its Lava map runs; its Input and Output are the host's.
 SEQUENCE_CHIP_KINDS = ("conv", "lif", "affine", "linear", "conv1d", "flatten", "sumpool", "avgpool", "scale",
-                       "delay", "i", "li", "if", "cubali", "cubalif", "threshold")
+                       "delay", "i", "li", "if", "cubali", "cubalif", "threshold", "sigma_delta")
 
 
 @dataclass

@@ -162,7 +162,7 @@ def synapse_form(g: DeployGraph) -> dict[str, np.ndarray]:
             _, b = _raw_weight(name, node, g.shape(preds[0]))
             bias[name] = b if isinstance(node, DENSE) else b.reshape(-1, *([1] * (len(g.shape(name)) - 1)))
             owner[name] = name
-        elif g.kind(name) in pr.NIR_NEURON_KINDS:
+        elif g.kind(name) in pr.SEQUENCE_NEURON_KINDS:
             _neuron(g, name, owner, scale, bias)
     weights = {}
     for name in g.order:

@@ -144,7 +144,7 @@ def sequence_executor(graph, quant: dict | None = None, arrays: dict | None = No
     lowered = lower_graph(g)
     # membranes where a Monitor's cost (about 20 us per value and step) stays small
     record = sum(int(np.prod(lowered.nodes[n].shape)) for n in lowered.layers) <= MEMBRANE_NEURONS
-    v_layers = [n for n in lowered.layers if record and g.kind(n) != "threshold"]
+    v_layers = [n for n in lowered.layers if record and g.kind(n) not in ("threshold", "sigma_delta")]
     if quant is None:
         return LavaSequenceExecutor(lowered, "lava-float", g.info.dt_s,
                                     membranes={n: (1.0, g.arrays[n]["v_reset"]) for n in v_layers})

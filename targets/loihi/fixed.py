@@ -315,6 +315,8 @@ def sequence_fixed(low: LoweredNetwork, quant: dict, arrays: dict[str, dict[str,
             node.params.update(weight=2 * w, weight_exp=int(q.get("weight_exp", 0)) - 1)
         elif node.kind == "conv":
             _conv_params(node, q, a)
+        elif node.kind == "sigma_delta":  # netx's integers: Lava's SigmaDelta scales vth by 2**(spike_exp + state_exp)
+            node.params["fixed"] = {k: int(q[k]) for k in ("vth_mant", "spike_exp", "state_exp")}
         elif node.kind == "lif":
             rules = NeuronRules(q["spike"], q["reset"], int(q["reset_delay"])) if q.get("model") == "RuleLIF" \
                 else NIR_RULES

@@ -233,6 +233,11 @@ def _sequence_node(g: DeployGraph, name: str) -> LavaNode | None:
         # the same Lava step as its input's for t (which is the input of t - delay)
         src = sf.port(g, g.predecessors(name)[0])
         return LavaNode(name, "delay", lava_shape(g.shape(src)), {"delay": sf.delay_steps(g, name)}, latency=latency)
+    if g.kind(name) == "sigma_delta":  # Lava's SigmaDelta (graded messages); float: message units, input gain folded
+        form, shape = g.info.neuron_form[name], g.shape(name)
+        return LavaNode(name, "sigma_delta", lava_shape(shape), {
+            "vth": float(form["vth"]), "state_exp": int(form["state_exp"]), "spiking": True,
+            "nir_shape": tuple(int(v) for v in shape)}, latency=latency)
     if g.kind(name) in pr.NIR_NEURON_KINDS:
         form, shape = g.info.neuron_form[name], g.shape(name)
         lava_sh = lava_shape(shape)
@@ -396,7 +401,7 @@ def _sequence_ends(g: DeployGraph, nodes: dict[str, LavaNode]) -> tuple[list[str
     if len(inputs) != 1 or len(outputs) != 1:
         raise LoweringError(f"the graph has {len(inputs)} Input and {len(outputs)} Output nodes; the Lava mapping "
                             "takes one of each")
-    layers = [n for n, node in nodes.items() if node.kind == "lif"]
+    layers = [n for n, node in nodes.items() if node.kind in ("lif", "sigma_delta")]
     out_src = g.predecessors(outputs[0])
     if len(out_src) != 1 or out_src[0] not in layers:
         raise LoweringError(f"the Output reads {out_src}; on Lava it must read one neuron layer")

@@ -146,6 +146,22 @@ def _lif(net: "LavaNetwork", name: str, node: LavaNode):
     return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
 
 
+def _sigma_delta(net: "LavaNetwork", name: str, node: LavaNode):
+    """Lava's own SigmaDelta (ReLU), cleared once per window by our models of it (:mod:`.processes.sigma_delta`):
+    float in message units (``vth``), or with netx's integers (``params["fixed"]``: ``vth_mant``, exponents)."""
+    from lava.proc.sdn.process import ActivationMode, SigmaDelta
+
+    from neurodeploy.targets.loihi.processes.sigma_delta import PySigmaDeltaResetFixed, PySigmaDeltaResetFloat
+
+    p, fixed = node.params, node.params.get("fixed")
+    if fixed is not None:
+        proc = SigmaDelta(shape=node.shape, vth=int(fixed["vth_mant"]), spike_exp=int(fixed["spike_exp"]),
+                          state_exp=int(fixed["state_exp"]), act_mode=ActivationMode.RELU, name=name, **_clear(net, node))
+        return proc, PySigmaDeltaResetFixed, lambda i: proc.a_in, lambda i: proc.s_out
+    proc = SigmaDelta(shape=node.shape, vth=float(p["vth"]), act_mode=ActivationMode.RELU, name=name, **_clear(net, node))
+    return proc, PySigmaDeltaResetFloat, lambda i: proc.a_in, lambda i: proc.s_out
+
+
 def _nilif(net: "LavaNetwork", name: str, node: LavaNode):
     p = node.params
     fixed = p.get("fixed", {})
@@ -168,7 +184,7 @@ def _island(net: "LavaNetwork", name: str, node: LavaNode):
 
 
 FLOAT_BUILDERS: dict[str, Builder] = {"input": _input, "conv": _conv, "dense": _dense, "delay": _delay,
-                                      "lif": _lif, "nilif": _nilif, "island": _island}
+                                      "lif": _lif, "nilif": _nilif, "sigma_delta": _sigma_delta, "island": _island}
 
 
 class LavaNetwork:
@@ -271,7 +287,7 @@ class LavaNetwork:
 
     def is_neuron(self, name: str, node: LavaNode) -> bool:
         """Whether the process is a neuron layer (its spikes are recorded)."""
-        return node.kind in ("lif", "nilif")
+        return node.kind in ("lif", "nilif", "sigma_delta")
 
     def delay_model(self, edge) -> type | None:
         """The ProcessModel of the delay line on ``edge`` (None: Lava's choice by tag)."""

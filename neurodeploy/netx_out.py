@@ -1,0 +1,137 @@
+"""``chip.net``: a bundle's chip part as a lava-dl netx HDF5 file, for the graphs netx can express.
+
+``lava.lib.dl.netx.hdf5.Network`` (lava-dl 0.6) loads a *sequential* list of layers (input,
+dense, conv, flatten) whose neurons are Lava LIFs with one ``du``, ``dv``, ``vth`` per layer,
+a bias on ``v`` (``bias_mant << 6``) and binary spikes in and out. A quantized ``.nir`` file's
+bundle whose chip part is such a chain is written in the layout slayer's ``export_hdf5`` uses
+(``layer/I/type``, ``shape`` in (C, H, W), ``weight``, ``neuron/{type, iDecay, vDecay, vThMant,
+refDelay, gradedSpike}``), with the bundle's own integers:
+
+- weights: ``weight_mant << weight_exp`` (netx re-derives its own exponent from them);
+  a negative exponent (a right shift of the sums, which rounds) has no netx form;
+- neuron: ``iDecay = du + 1`` (netx passes ``iDecay - 1`` to Lava), ``vDecay = dv``,
+  ``vThMant = vth_mant``;
+- an ``input`` layer with the input's shape (netx's input shape for a conv first layer).
+
+Everything else gets a reason instead (``manifest["netx"]["reason"]``), the first thing found that
+netx cannot express: a join or skip (netx has no branches), a delay line, a constant input
+(ours enters the current, netx's bias the voltage), a writer's neuron rules (Lava's LIF only),
+a non-spiking neuron, graded or real-valued input, an unquantized bundle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nir
+import numpy as np
+
+from neurodeploy.ir.graph import DeployGraph
+from neurodeploy.ir.primitives import NIR_NEURON_KINDS
+
+CHIP_NET = "chip.net"
+
+
+def _chain(g: DeployGraph) -> tuple[list[str] | None, str | None]:
+    """The graph's nodes in chain order, or the reason it is not a chain."""
+    for name in g.order:
+        preds, succs = g.predecessors(name), g.successors(name)
+        if len(preds) > 1:
+            return None, f"'{name}' joins {len(preds)} paths; netx 0.6 loads sequential networks only (no joins or skips)"
+        if len(succs) > 1:
+            return None, f"'{name}' feeds {len(succs)} nodes; netx 0.6 loads sequential networks only (no branches)"
+    return list(g.order), None
+
+
+def chip_net_plan(g: DeployGraph, quant: dict | None, ints: dict | None) -> tuple[list[dict] | None, str | None]:
+    """The netx layers of an annotated, quantized sequence graph (``g`` after the passes; ``quant``/``ints``
+    its integers), or ``(None, reason)``."""
+    if quant is None or ints is None:
+        return None, "the bundle is not quantized (export with --quantize int); netx takes Loihi integers"
+    order, why = _chain(g)
+    if why:
+        return None, why
+    layers: list[dict[str, Any]] = []
+    pending: dict[str, Any] | None = None  # a synapse waiting for its neuron
+    for name in order:
+        kind, node = g.kind(name), g.node(name)
+        q = quant.get(name, {})
+        if kind == "input":
+            if q.get("mode") != "spikes" or float(q.get("scale", 1.0)) != 1.0:
+                return None, (f"the input carries {q.get('mode', 'values')} (scale {q.get('scale')}); a netx network "
+                              "written here takes binary spikes of 1")
+            layers.append({"type": "input", "shape": list(g.shape(name))})
+        elif kind == "output":
+            continue
+        elif isinstance(node, nir.Flatten):
+            layers.append({"type": "flatten", "shape": [int(np.prod(g.shape(name))), 1, 1]})
+        elif isinstance(node, (nir.Linear, nir.Affine, nir.Conv2d)):
+            if pending is not None:
+                return None, f"'{name}' follows another synapse with no neuron between; netx pairs each with a neuron"
+            exp = int(q.get("weight_exp", 0))
+            if exp < 0:
+                return None, (f"synapse '{name}' shifts its sums right by {-exp} (rounding), which netx's integer "
+                              "weights cannot hold")
+            w = np.asarray(ints[name]["weight_mant"], dtype=np.int64) << exp
+            if isinstance(node, nir.Conv2d):
+                geo = {k: [int(v) for v in np.broadcast_to(np.asarray(getattr(node, k)), (2,))]
+                       for k in ("stride", "padding", "dilation")}
+                pending = {"type": "conv", "weight": w, "groups": int(np.asarray(node.groups).reshape(-1)[0]), **geo,
+                           "syn": name}
+            else:
+                pending = {"type": "dense", "weight": w.reshape(w.shape[0], -1), "syn": name}
+        elif kind in NIR_NEURON_KINDS:
+            if pending is None:
+                return None, f"neuron '{name}' has no synapse of its own before it; netx pairs each neuron with one"
+            if not q.get("spiking", True) or q.get("model") != "LIFReset":
+                why = "does not fire (a state layer)" if not q.get("spiking", True) else "runs a writer's neuron rules"
+                return None, f"neuron '{name}' {why}; netx builds Lava's LIF only"
+            if name in ints and np.any(np.asarray(ints[name].get("const_mant", 0)) != 0):
+                return None, (f"neuron '{name}' has a constant input on its current; netx's bias enters the voltage "
+                              "(bias_mant << 6), a different neuron")
+            layers.append({**pending, "shape": list(g.shape(name)), "neuron": name,
+                           "iDecay": int(q["du"]) + 1, "vDecay": int(q["dv"]), "vThMant": int(q["vth_mant"])})
+            pending = None
+        else:
+            return None, f"'{name}' ({kind}) is not a layer netx loads (input, dense, conv, flatten, CUBA neurons)"
+    if pending is not None:
+        return None, f"synapse '{pending['syn']}' has no neuron after it"
+    return layers, None
+
+
+def write_chip_net(path: Path, layers: list[dict]) -> dict[str, int]:
+    """Write ``layers`` (:func:`chip_net_plan`) as a netx file; returns neuron node -> netx layer index."""
+    import h5py
+
+    index: dict[str, int] = {}
+    with h5py.File(path, "w") as f:
+        group = f.create_group("layer")
+        for i, layer in enumerate(layers):
+            h = group.create_group(str(i))
+            h.create_dataset("type", (1,), "S10", [layer["type"].encode("ascii")])
+            h.create_dataset("shape", data=np.array(layer["shape"], dtype=np.int64))
+            if layer["type"] not in ("dense", "conv"):
+                continue
+            w = layer["weight"]
+            h.create_dataset("weight", data=w.astype(np.float32))
+            if layer["type"] == "dense":
+                h.create_dataset("inFeatures", data=int(w.shape[1]))
+                h.create_dataset("outFeatures", data=int(w.shape[0]))
+            else:
+                h.create_dataset("inChannels", data=int(w.shape[1] * layer["groups"]))
+                h.create_dataset("outChannels", data=int(w.shape[0]))
+                h.create_dataset("kernelSize", data=np.array(w.shape[2:], dtype=np.int64))
+                for key in ("stride", "padding", "dilation"):
+                    h.create_dataset(key, data=np.array(layer[key], dtype=np.int64))
+                h.create_dataset("groups", data=int(layer["groups"]))
+            h.create_dataset("neuron/type", data="CUBA")
+            for key in ("iDecay", "vDecay", "vThMant"):
+                h.create_dataset(f"neuron/{key}", data=int(layer[key]))
+            h.create_dataset("neuron/refDelay", data=1)
+            h.create_dataset("neuron/gradedSpike", data=False)
+            index[layer["neuron"]] = i
+    return index
+
+
+__all__ = ["CHIP_NET", "chip_net_plan", "write_chip_net"]
