@@ -63,7 +63,8 @@ LAYOUT = "nir"  # manifest["quantization"]["layout"]: params.npz's arrays in NIR
 
 def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loihi", dt_s: float | None = None,
                       writer: str | None = None, force: bool = False, warn=None,
-                      reset: str | None = None, quantize: str = "none", calib: Path | None = None) -> dict[str, Any]:
+                      reset: str | None = None, quantize: str = "none", calib: Path | None = None,
+                      rules=None) -> dict[str, Any]:
     """Read ``nir_file`` (another writer's graph; ``reset``: the reset of a writer that does not
     write it), map it to Lava, write the bundle ``out`` atomically (untouched on any error).
     ``quantize="int"``: Loihi 2 integers too, the input's scale from ``calib`` (a ``.npy`` like
@@ -79,7 +80,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
         raise NeurodeployError("--calib FILE.npy sets the input scale of --quantize int; add --quantize int")
     out = check_destination(Path(out), force)
     nir_file = Path(nir_file)
-    g = read_deploy_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
+    g = read_deploy_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn, reset=reset, rules=rules)
     graph, dt = g.nir, g.info.dt_s
     graph.metadata[WRITER_KEY] = writer or "nir"
     ann = annotated(g)  # the passes' decisions: LoweringError (one line naming the node) before anything is written
@@ -104,6 +105,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
             "source": {"nir_file": str(nir_file.resolve()), "sha256": file_sha256(nir_file)},
             "writer": writer or "nir",
             "reset": reset,  # --reset as given (None: not given)
+            "rules": list(rules or []),  # --rule NAME=on|off as given (issue 28; [] : the writer's defaults)
             # the writer's neuron rules NIR cannot carry (also in graph.nir's node metadata)
             "neuron_rules": {n: g.info.rules(n).describe() for n in g.order if not g.info.rules(n).is_nir},
             "dt_s": dt,

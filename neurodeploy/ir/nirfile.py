@@ -200,7 +200,7 @@ def _outcome(status: str, payload):
 
 
 def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None = None,
-               warn=None, reset: str | None = None) -> nir.NIRGraph:
+               warn=None, reset: str | None = None, rules=None) -> nir.NIRGraph:
     """Read a NIR file, including neurodeploy's own node types, with a clear error.
 
     ``nir.read`` rejects our node types (by design: they are not NIR's); this reader
@@ -210,7 +210,8 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
     own), its subgraphs flattened and its types re-inferred (:func:`.nirread.read_foreign`;
     ``warn`` gets the one warning line about singleton dimensions). Its dt is kept in
     ``graph.metadata["neurodeploy.dt_s"]``. ``reset``: the reset mechanism of a ``writer``
-    that does not write it (snntorch, sinabs; :mod:`.rules`).
+    that does not write it (snntorch, sinabs; :mod:`.rules`); ``rules``: ``--rule NAME=on|off``
+    items switching the writer's default neuron options (:data:`.nirread.WRITER_RULES`).
     """
     path = Path(path)
     if not path.is_file():
@@ -227,7 +228,7 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
         ours = (isinstance(metadata, dict) and METADATA_KEY in metadata) or any(
             isinstance(n, NeurodeployNode) for n in nodes.values())
         if not ours:  # another writer's file
-            graph = _foreign(graph, dt_s, writer, warn, reset)
+            graph = _foreign(graph, dt_s, writer, warn, reset, rules)
     except GraphError as exc:
         raise GraphError(f"{path}: {exc}") from None
     except NeurodeployError:  # MemoryRefused: names the file itself
@@ -242,15 +243,15 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
     return graph
 
 
-def _foreign(graph: nir.NIRGraph, dt_s, writer, warn, reset) -> nir.NIRGraph:
+def _foreign(graph: nir.NIRGraph, dt_s, writer, warn, reset, rules=None) -> nir.NIRGraph:
     """Another writer's graph, flattened and normalised (:func:`.nirread.read_foreign`), its dt kept."""
-    graph, _, dt = read_foreign(graph, dt_s, writer, warn, reset)
+    graph, _, dt = read_foreign(graph, dt_s, writer, warn, reset, rules)
     graph.metadata[FOREIGN_DT_KEY] = dt
     return graph
 
 
 def import_graph(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | None = None,
-                 warn=None, reset: str | None = None):
+                 warn=None, reset: str | None = None, rules=None):
     """The one import of a graph held in memory (a writer's ``to_nir`` output that its own
     ``nir.write`` cannot write, e.g. snntorch's conv + Leaky): as :func:`read_deploy_graph`
     for a file (arguments alike; the graph is not changed)."""
@@ -258,17 +259,17 @@ def import_graph(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | N
 
     if not isinstance(graph, nir.NIRGraph):
         raise GraphError(f"not a NIR graph ({type(graph).__name__}); pass nir.NIRGraph")
-    graph = _foreign(graph, dt_s, writer, warn, reset)
+    graph = _foreign(graph, dt_s, writer, warn, reset, rules)
     check_graph(graph)
     return as_deploy_graph(graph)
 
 
 def read_deploy_graph(path: str | Path, dt_s: float | None = None, writer: str | None = None,
-                      warn=None, reset: str | None = None):
+                      warn=None, reset: str | None = None, rules=None):
     """The pipeline's one import of a ``.nir`` file: :func:`read_graph` (arguments alike), as a
     :class:`~neurodeploy.ir.DeployGraph` -- ours with the annotations the export wrote, another
     writer's with the annotations of a sequence graph (:func:`.nirread.sequence_info`: kinds,
     shapes, dt, the writer's neuron rules)."""
     from neurodeploy.ir.graph import as_deploy_graph
 
-    return as_deploy_graph(read_graph(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset))
+    return as_deploy_graph(read_graph(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset, rules=rules))
