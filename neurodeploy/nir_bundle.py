@@ -127,6 +127,14 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
     return manifest
 
 
+def peak_counts(g, traces) -> dict[str, int]:
+    """Per layer sending several spikes per step (``GraphInfo.rules(...).multi``), the largest count one
+    step sent in ``traces`` (the float graph's run of the calibration input): the quantizer's cap
+    (:func:`neurodeploy.quantize.ptq.count_cap`)."""
+    return {n: int(max(float(np.max(t.layers[n], initial=0.0)) for t in traces))
+            for n in g.order if g.info.rules(n).multi and all(n in t.layers for t in traces)}
+
+
 def _quantize(g, calib: Path | None, input_shape: list[int]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The manifest's quantization summary and ``params.npz``'s arrays (``g``: the annotated DeployGraph)."""
     from neurodeploy.quantize.ptq import formats_summary, quantize_sequence
@@ -135,10 +143,11 @@ def _quantize(g, calib: Path | None, input_shape: list[int]) -> tuple[dict[str, 
     from neurodeploy.verify import verdict
 
     x, record = load_input(calib, input_shape, option="--calib")
-    quant, arrays = quantize_sequence(g, x)
+    reference = NirSequenceExecutor(g).run(x)
+    quant, arrays = quantize_sequence(g, x, peak_counts(g, reference))
     names = [f"sample {i}" for i in range(x.shape[1])]
     emulator = SequenceEmulator(g, quant, arrays)
-    v = verdict(NirSequenceExecutor(g).run(x), emulator.run(x), names, 0.0, 0.0)
+    v = verdict(reference, emulator.run(x), names, 0.0, 0.0)
     for name, counts in emulator.counts.items():  # what saturated or wrapped on the calibration input
         quant[name].update(counts)
     synapses = [q for q in quant.values() if q["kind"] in ("dense", "conv")]
