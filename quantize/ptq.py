@@ -576,6 +576,39 @@ def _dense_shift(dense: bool, own_scale: float, a_scale: float) -> int:
     return min(int(math.floor(math.log2(a_scale / own_scale))), MAX_SHIFT)
 
 
+def _grid_step(contribs: list[np.ndarray], vth: float | None, const: np.ndarray, lims: list[int],
+               dense: list[bool]) -> float | None:
+    """The input LSB ``q`` (model units) at which a neuron's integers are exact, when there is one:
+    every synapse's ``weight x input scale`` an integer multiple of ``q`` within the 8-bit mantissa,
+    the threshold and the constant input whole numbers of ``q``, and the worst-case ``a_in`` inside
+    16 bits -- a net trained for an 8-bit chip (e.g. sinabs' Speck nets, integer weights and
+    thresholds). ``q`` is tried as the smallest nonzero ``|weight x scale|`` divided by 1..64; None
+    when no such ``q`` exists (PTQ's scales then round)."""
+    mags = np.concatenate([np.abs(c[c != 0]).ravel() for c in contribs] + [np.zeros(0)])
+    if not mags.size:
+        return None
+    values = [*contribs, const] + ([np.asarray([vth])] if vth is not None else [])
+
+    def whole(x: np.ndarray, q: float) -> bool:
+        r = x / q
+        return bool(np.all(np.abs(r - np.round(r)) <= 1e-9 * np.maximum(1.0, np.abs(r))))
+
+    smallest = float(mags.min())
+    for k in range(1, 65):
+        q = smallest / k
+        if not all(whole(v, q) for v in values):
+            continue
+        mants = [np.round(c / q).astype(np.int64) for c in contribs]
+        if any(np.abs(m).max(initial=0) > WEIGHT_MAX for m in mants):
+            return None  # a finer q only makes the mantissas larger
+        bound = sum(int(_abs_row_sums(d, m).max(initial=0)) * lim for m, d, lim in zip(mants, dense, lims))
+        bound += int(np.max(np.abs(np.round(const / q)), initial=0))
+        if bound > A_IN_MAX or (vth is not None and round(vth / q) > LOIHI2.vth_mant.hi):
+            return None
+        return q
+    return None
+
+
 def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: int | None = None) -> None:
     form = g.info.neuron_form[name]
     ports = list(dict.fromkeys(sf.port(g, p) for p in g.predecessors(name)))  # one Lava edge per port
@@ -593,6 +626,8 @@ def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: i
                                 "unsigned")
     const = np.asarray(g.arrays[name]["input_const"], dtype=np.float64)
     own = {s: float(np.max(np.abs(weights[s]), initial=0.0)) * ins[s][0] / WEIGHT_MAX for s in syns}
+    grid = _grid_step([weights[s] * ins[s][0] for s in syns], vth if spiking else None, const,
+                      [ins[s][1] for s in syns], [dense[s] for s in syns])
     for _ in range(64):
         if spiking:
             a_scale = max(a_scale, vth / LOIHI2.vth_mant.hi)
@@ -608,6 +643,15 @@ def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: i
         a_scale *= bound / A_IN_MAX * (1 + 1e-12)
     else:  # pragma: no cover - each pass scales the bound down by about bound / A_IN_MAX
         raise QuantizationError(f"neuron '{name}': its input cannot fit Lava's 16-bit a_in")
+    # exact: every mantissa the weight itself and no shift of the sums (a shift rounds them down)
+    exact = all(shift[s] == 0 and np.array_equal(mants[s] * a_scale / ins[s][0], weights[s]) for s in syns) and \
+        (not spiking or math.isclose(vth / a_scale, round(vth / a_scale), rel_tol=1e-12))
+    if grid is not None and not exact:  # the net lies on a grid the scale above missed: take the grid's (exact)
+        a_scale, shift = grid, {s: 0 for s in syns}
+        mants = {s: np.round(weights[s] * ins[s][0] / a_scale).astype(np.int64) for s in syns}
+        const_mant = np.round(const / a_scale).astype(np.int64)
+        sums = {s: int(_abs_row_sums(dense[s], mants[s]).max(initial=0)) * ins[s][1] for s in syns}
+        bound = int(sum(sums.values()) + np.max(np.abs(const_mant), initial=0))
     for s in syns:
         if np.any(weights[s] != 0) and not np.any(mants[s]):
             raise QuantizationError(f"synapse '{s}': every weight rounds to 0 at neuron '{name}''s input LSB "

@@ -28,6 +28,15 @@ def sinabs_case(tmp_path_factory):
     return path, x, rc.sinabs_from_nir(path, x)
 
 
+@pytest.fixture(scope="module")
+def sinabs_grid_case(tmp_path_factory):
+    """The same net with its weights on a grid of 1/16 (a net trained for an 8-bit chip)."""
+    pytest.importorskip("sinabs")
+    path = rc.sinabs_conv_file(tmp_path_factory.mktemp("sinabs") / "grid.nir", weight_step=1 / 16)
+    x = rc.random_spikes(100, 2, rc.SINABS_SHAPE)
+    return path, x, rc.sinabs_from_nir(path, x)
+
+
 def _nir_torch(path, x, **kw):
     from neurodeploy.ir import read_graph
     from neurodeploy.targets.nir_primitives import NirSequenceExecutor
@@ -179,13 +188,29 @@ def test_sinabs_defaults_quantized_on_the_emulator(sinabs_case):
     assert all(abs(r["ratio"] - 1) <= 0.02 for r in rows.values()), rows
 
 
+def test_sinabs_defaults_quantized_exactly_when_the_weights_are_on_a_grid(sinabs_grid_case):
+    """Weights on a grid of 1/16 and threshold 1: the quantizer finds the input LSB at which every
+    integer is exact (ptq._grid_step), and the emulator gives from_nir's counts within 0.5 % and
+    >= 99.9 % per layer (the issue's bar for quantized runs)."""
+    path, x, ref = sinabs_grid_case
+    g, quant, _, _, got = _quantized(path, x)
+    synapses = [q for q in quant.values() if q["kind"] in ("dense", "conv")]
+    assert len(synapses) == 6 and all(q["weight_max_error"] == 0 and q["weight_exp"] == 0 for q in synapses)
+    assert all(quant[k]["vth_rel_error"] == 0 for k in rc.SINABS_LAYERS)
+    rows = rc.compare(ref, got)
+    assert _within(rows), rows
+    assert max(r.max() for r in got.values()) >= 2
+
+
 @pytest.mark.lava
-def test_sinabs_defaults_on_lava_float_and_fixed(sinabs_case):
+@pytest.mark.parametrize("case", ["sinabs_case", "sinabs_grid_case"])
+def test_sinabs_defaults_on_lava_float_and_fixed(case, request):
     """Lava float (RuleLIF, graded counts into the next Dense/Conv) gives from_nir's counts within
-    0.5 % and >= 99.9 % per layer; Lava fixed_pt equals the emulator bit for bit."""
+    0.5 % and >= 99.9 % per layer; Lava fixed_pt equals the emulator bit for bit (on the grid net:
+    from_nir's counts within 0.5 % and >= 99.9 % too)."""
     from neurodeploy.targets.loihi.executor import sequence_executor
 
-    path, x, ref = sinabs_case
+    path, x, ref = request.getfixturevalue(case)
     x, ref = x[:40], {k: v[:40] for k, v in ref.items()}  # 40 steps: the Lava runs stay a few seconds
     g, quant, arrays, _, emu = _quantized(path, x)
     flt = rc.stack(sequence_executor(g).run(x), rc.SINABS_LAYERS)
@@ -194,6 +219,8 @@ def test_sinabs_defaults_on_lava_float_and_fixed(sinabs_case):
     fixed = rc.stack(sequence_executor(g, quant, arrays).run(x), rc.SINABS_LAYERS)
     assert all(np.array_equal(fixed[k], emu[k]) for k in rc.SINABS_LAYERS)
     assert max(v.max() for v in fixed.values()) >= 2
+    if case == "sinabs_grid_case":
+        assert _within(rc.compare(ref, fixed))
 
 
 @pytest.mark.parametrize("neuron", ["LIFTorch", "LIFNeuronTorch"])
