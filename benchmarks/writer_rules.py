@@ -8,7 +8,8 @@ Usage::
     .venv/bin/python benchmarks/writer_rules.py --render   # write writer_rules.md from the record
 
 Cases (``tests/fixtures/rule_cases.py``, the tests run the same ones): a sinabs conv SNN with
-sinabs' default IAF layers (MultiSpike, MembraneSubtract; written by ``sinabs.nir.to_nir``) against
+sinabs' default IAF layers (MultiSpike, MembraneSubtract; written by ``sinabs.nir.to_nir``), with
+float weights and with weights rounded to a grid of 1/16 (a net made for an 8-bit chip), against
 ``sinabs.nir.from_nir`` as shipped (which adds ``min_v_mem = -v_threshold``); rockpool dense nets of
 ``LIFTorch`` and of ``LIFNeuronTorch`` (``max_spikes_per_dt`` at its default 2**16) against the
 modules. Input: seeded random spikes at 10 % (amplitude 3 for sinabs, 2 for rockpool). Each file
@@ -37,6 +38,7 @@ from ndfixtures import rule_cases as rc
 OUT = _record.HERE / "writer_rules.out.json"
 MD = _record.HERE / "writer_rules.md"
 OFF = {"sinabs": ("multi-spike=off", "subtract-reset=off", "min-v-mem=off"),
+       "sinabs, weights on a 1/16 grid": ("multi-spike=off", "subtract-reset=off", "min-v-mem=off"),
        "rockpool LIFTorch": ("multi-spike=off",), "rockpool LIFNeuronTorch": ("multi-spike=off", "lif-step=off")}
 
 
@@ -44,6 +46,8 @@ def _cases(folder: Path, steps: int, samples: int):
     path = rc.sinabs_conv_file(folder / "sinabs.nir")
     x = rc.random_spikes(steps, samples, rc.SINABS_SHAPE)
     yield "sinabs", "sinabs", path, x, rc.sinabs_from_nir(path, x)
+    path = rc.sinabs_conv_file(folder / "sinabs-grid.nir", weight_step=1 / 16)
+    yield "sinabs, weights on a 1/16 grid", "sinabs", path, x, rc.sinabs_from_nir(path, x)
     for neuron in ("LIFTorch", "LIFNeuronTorch"):
         path, net = rc.rockpool_dense_file(folder / f"rockpool-{neuron}.nir", neuron)
         x = rc.random_spikes(steps, samples, (16,), scale=2.0)
