@@ -247,3 +247,22 @@ def test_rockpool_defaults_give_its_modules_on_nir_torch(neuron, tmp_path):
     assert _within(rows), rows
     off = ("multi-spike=off",) if neuron == "LIFTorch" else ("lif-step=off",)
     assert not _within(run(off)), off
+
+
+def test_graph_info_keys_added_not_required():
+    """GraphInfo's max_spikes/v_min: absent in an older bundle's JSON (read as one spike, no clamp),
+    refused in one line when damaged."""
+    from dataclasses import asdict
+
+    from neurodeploy.errors import GraphError
+    from neurodeploy.ir.info import GraphInfo
+
+    info = GraphInfo(t_steps=0, dt_s=1e-4, input_shape=(2,), encode="none", decode="none",
+                     max_spikes={"n": 7}, v_min={"n": -1.0})
+    data = asdict(info)
+    assert GraphInfo.from_json(json.dumps(data)).rules("n").describe() == "v > th, zero, up to 7 spikes per step, v >= -1"
+    old = {k: v for k, v in data.items() if k not in ("max_spikes", "v_min")}
+    assert GraphInfo.from_json(json.dumps(old)).rules("n").is_nir
+    for key, bad in (("max_spikes", {"n": 0}), ("max_spikes", {"n": 2.5}), ("v_min", {"n": "x"})):
+        with pytest.raises(GraphError, match=f"node 'n': the metadata's {key}"):
+            GraphInfo.from_json(json.dumps({**data, key: bad}))
