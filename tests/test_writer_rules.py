@@ -266,3 +266,32 @@ def test_graph_info_keys_added_not_required():
     for key, bad in (("max_spikes", {"n": 0}), ("max_spikes", {"n": 2.5}), ("v_min", {"n": "x"})):
         with pytest.raises(GraphError, match=f"node 'n': the metadata's {key}"):
             GraphInfo.from_json(json.dumps({**data, key: bad}))
+
+
+@pytest.mark.lava
+def test_rockpool_lif_torch_on_lava_float_and_fixed(tmp_path):
+    """rockpool's LIFTorch (a CubaLIF: the current decays, du < 4095) with up to 2**16 spikes per step:
+    Lava float gives the modules' counts within 0.5 % and >= 99.9 % per layer; Lava fixed_pt equals
+    the emulator bit for bit, counts of several spikes included."""
+    pytest.importorskip("rockpool")
+    from neurodeploy.ir import as_deploy_graph, read_graph
+    from neurodeploy.nir_bundle import peak_counts
+    from neurodeploy.passes import annotated
+    from neurodeploy.quantize.ptq import quantize_sequence
+    from neurodeploy.targets.emulator import SequenceEmulator
+    from neurodeploy.targets.loihi.executor import sequence_executor
+    from neurodeploy.targets.nir_primitives import NirSequenceExecutor
+
+    path, net = rc.rockpool_dense_file(tmp_path / "r.nir", "LIFTorch")
+    x = rc.random_spikes(40, 2, (16,), scale=2.0)
+    ref = rc.rockpool_run(net, x)
+    g = annotated(as_deploy_graph(read_graph(path, writer="rockpool", warn=lambda _: None)))
+    layers = [n for n in g.order if n.endswith("LIFTorch")]
+    assert len(layers) == 2 and all(g.info.neuron_form[n]["du"] < 1 for n in layers)
+    relabel = lambda d: {r: d[n] for r, n in zip(ref, layers)}  # noqa: E731
+    flt = rc.stack(sequence_executor(g).run(x), layers)
+    assert _within(rc.compare(ref, relabel(flt)))
+    quant, arrays = quantize_sequence(g, x, peak_counts(g, NirSequenceExecutor(g).run(x)))
+    emu = rc.stack(SequenceEmulator(g, quant, arrays).run(x), layers)
+    fixed = rc.stack(sequence_executor(g, quant, arrays).run(x), layers)
+    assert all(np.array_equal(fixed[k], emu[k]) for k in layers) and max(v.max() for v in fixed.values()) >= 2
