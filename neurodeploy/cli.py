@@ -37,7 +37,8 @@ SYSTEM_HELP = "Loihi 2 system: oheo-gulch (1 chip), kapoho-point (8), hala-point
 RULE_HELP = ("A .nir file: switch one of the --writer's default neuron options off (or on), NAME=off|on, "
              "repeatable: multi-spike (sinabs, rockpool: several spikes per step, sent as one graded spike "
              "carrying the count), subtract-reset (sinabs: a spike subtracts the threshold; off = --reset zero), "
-             "min-v-mem (sinabs: IF v clamped at -v_threshold, as its from_nir does), lif-step (rockpool: a LIF "
+             "min-v-mem (sinabs: IF v clamped at -v_threshold, as its from_nir does), norm-input (sinabs: a LIF's input "
+             "scaled by 1 - exp(-1/tau), its module's default; off: unscaled, as its from_nir reads it), lif-step (rockpool: a LIF "
              "steps as LIFNeuronTorch, v = a v + x). E.g. --rule multi-spike=off.")
 IMAGE_HELP = "Input images (PNG/JPEG), e.g. --image a.png b.png; default: a shipped rainy photo."
 

@@ -45,7 +45,8 @@ WRITERS = {
     "norse": "dt = 1e-3 s; tau written as dt/tau_mem_inv (norse/norse#411): read back as tau/dt",
     "sinabs": "dt = 1 step: IF(r=1) means v += x per step; LIF taus in steps; fires at v >= th; its defaults "
               "(not written): several spikes per step, subtractive reset, IF v clamped at -v_threshold "
-              "(--rule multi-spike|subtract-reset|min-v-mem=off)",
+              "(--rule multi-spike|subtract-reset|min-v-mem=off); a LIF's input scaled by 1 - exp(-1/tau) as its "
+              "module's norm_input=True (--rule norm-input=off: as its from_nir reads it)",
     "rockpool": "dt = 1e-3 s (its default); Output types differ by singleton dimensions; fires at v >= th and "
                 "subtracts th, up to 2**16 spikes per step (--rule multi-spike=off); LIF is LIFNeuronTorch's "
                 "v = a v + x (--rule lif-step=off)",
@@ -280,6 +281,8 @@ WRITER_RULES: dict[str, tuple[tuple[str, ...], str]] = {
                        "MembraneSubtract); off: reset to 0, as --reset zero"),
     "min-v-mem": (("sinabs",), "v clamped at -v_threshold after the reset, on IF layers (sinabs' from_nir "
                   "builds IAFSqueeze(min_v_mem=-v_threshold)); off: no clamp"),
+    "norm-input": (("sinabs",), "a LIF adds (1 - a) x per step, as sinabs' LIF module (norm_input=True, its "
+                   "default) that wrote the file; off: it adds x, as sinabs' from_nir reads the file (norm_input=False)"),
     "lif-step": (("rockpool",), "a LIF is rockpool's LIFNeuronTorch: v = a v + x with a = exp(-dt/tau) (it writes "
                  "r = tau a / dt); off: NIR's Euler step with the r written"),
 }
@@ -352,9 +355,11 @@ def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float, reset: str | Non
       it writes ``w_in = 1``; NIR's Euler step adds ``dt w_in / tau_syn x``: read with
       ``w_in = tau_syn / dt``.
     - ``sinabs``: ``IF(r)`` means ``v += r x`` per step: NIR's ``v += dt r x`` with ``r/dt``.
-      ``LIF``/``LI`` (``LIF``, ``ExpLeak``, ``norm_input=True``) carry ``tau`` in steps and
-      decay exactly, ``v = a v + (1 - a) x`` with ``a = exp(-1/tau)``: NIR's Euler step is
-      that with ``tau = dt / (1 - a)`` and ``r = 1``.
+      ``LIF``/``LI`` (``LIF``, ``ExpLeak``) carry ``tau`` in steps and decay exactly with
+      ``a = exp(-1/tau)``: ``LIF`` (its default ``norm_input=True``, rule ``norm-input``) runs
+      ``v = a v + (1 - a) x``, NIR's Euler step with ``tau = dt / (1 - a)`` and ``r = 1``;
+      ``ExpLeak`` (default ``norm_input=False``), and every layer sinabs' ``from_nir`` builds
+      (``norm_input=False``; ``--rule norm-input=off`` for a LIF), runs ``v = a v + x``: ``r = 1 / (1 - a)``.
     - ``rockpool``: ``LIFTorch`` (a CubaLIF) runs ``I = b (I + x)``, ``v = a v + I`` with
       ``a = exp(-dt/tau_mem)``, ``b = exp(-dt/tau_syn)``, but writes ``r = tau_mem a / dt``
       and ``w_in = 1``: read as ``tau_mem = dt/(1-a)``, ``tau_syn = dt/(1-b)``,
@@ -386,7 +391,10 @@ def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float, reset: str | Non
             node.r = np.asarray(node.r, dtype=np.float64) / dt_s
         elif writer == "sinabs" and isinstance(node, (nir.LIF, nir.LI)):
             a = np.exp(-1.0 / np.asarray(node.tau, dtype=np.float64))
-            node.tau, node.r = dt_s / (1.0 - a), np.ones_like(a)
+            # LIF's norm_input=True (its default) adds (1 - a) x: r = 1; ExpLeak's default
+            # norm_input=False, and from_nir's for both, adds x: r = 1 / (1 - a)
+            gain_one = isinstance(node, nir.LI) or not on("norm-input")
+            node.tau, node.r = dt_s / (1.0 - a), (1.0 / (1.0 - a)) if gain_one else np.ones_like(a)
         elif writer == "rockpool" and isinstance(node, (nir.CubaLIF, nir.CubaLI)):
             a = np.exp(-dt_s / np.asarray(node.tau_mem, dtype=np.float64))
             b = np.exp(-dt_s / np.asarray(node.tau_syn, dtype=np.float64))
