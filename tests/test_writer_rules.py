@@ -145,6 +145,11 @@ def test_rules_kept_in_graph_nir_and_annotations(sinabs_case, tmp_path, run_cli)
 
     info = Bundle.open(out).info
     assert info.max_spikes == {k: 8388607 for k in rc.SINABS_LAYERS} and info.v_min == {}
+    assert info.edge_kinds["1->2"] == "graded"  # counts, not 0/1 events (energy counts them as graded)
+    code, _, err = run_cli("report", out, "--executor", "nir-torch", "--no-html")
+    assert code == 0, err
+    report = json.loads((out / "report.json").read_text())
+    assert all(row["spikes"] > 0 for row in report["layers"])
     code, stdout, _ = run_cli("export", "--help")
     assert "--rule" in stdout and all(n in stdout for n in ("multi-spike", "subtract-reset", "min-v-mem", "lif-step"))
     code, _, err = run_cli("export", path, "--target", "loihi", "--out", tmp_path / "no", "--writer", "sinabs",

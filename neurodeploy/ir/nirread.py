@@ -465,10 +465,10 @@ def sequence_info(graph: nir.NIRGraph, dt_s: float):
     """The annotations of a normalised graph from another writer (:func:`read_foreign`), which
     takes a sequence: ``t_steps`` 0 (the input's length decides), ``dt_s`` seconds per step,
     ``input_shape`` the Input's per-step shape (any rank), every node in domain ``seq``, kinds
-    (:func:`kinds`), per-step shapes, edge kinds (``binary`` out of spiking neurons, else
-    ``real``) and each neuron's rules from its node metadata (:mod:`.rules`: the only place
+    (:func:`kinds`), per-step shapes, edge kinds (``binary`` out of spiking neurons, ``graded``
+    out of those that send several spikes per step as a count, else ``real``) and each neuron's rules from its node metadata (:mod:`.rules`: the only place
     they are read; every later stage asks :meth:`GraphInfo.rules`)."""
-    from neurodeploy.ir.info import EDGE_BINARY, EDGE_REAL, GraphInfo
+    from neurodeploy.ir.info import EDGE_BINARY, EDGE_GRADED, EDGE_REAL, GraphInfo
 
     node_kinds = kinds(graph)
     shapes = {n: [int(v) for v in node.output_type["output"]] for n, node in graph.nodes.items()}
@@ -489,6 +489,9 @@ def sequence_info(graph: nir.NIRGraph, dt_s: float):
             info.reset_delay[name] = int(rules.reset_delay)
         if rules.multi:
             info.max_spikes[name] = int(rules.max_spikes)
+            for s_, d_ in graph.edges:  # its spikes carry counts: graded payloads, not 0/1 events
+                if s_ == name:
+                    info.edge_kinds[f"{s_}->{d_}"] = EDGE_GRADED
         if rules.v_min is not None:
             info.v_min[name] = float(rules.v_min)
     return info
