@@ -132,7 +132,7 @@ class Imported:
 def export(source: "str | Path", out: "str | Path", *, target: str = "loihi", size: tuple[int, int] | None = None,
            force: bool = False, quantize: str = "none", calib: "str | Path | None" = None,
            dt_s: float | None = None, writer: str | None = None, reset: str | None = None,
-           warn: Callable[[str], None] | None = None) -> Exported:
+           warn: Callable[[str], None] | None = None, rules: Sequence[str] | None = None) -> Exported:
     """``neurodeploy export``: a checkpoint (file or shipped name), a ``.nir`` file, a lava-dl netx HDF5 file
     (``.net``/``.h5``, recognised by content) or a SLAYER module (``slayer.block`` layers; written through
     slayer's ``export_hdf5``) -> bundle ``out``.
@@ -144,12 +144,15 @@ def export(source: "str | Path", out: "str | Path", *, target: str = "loihi", si
         dt_s: a ``.nir`` file: seconds per time step; writer: whose quirks to undo; reset: the
             reset of a writer that does not write it (``zero`` or ``subtract``).
         warn: called with each warning line (reading another writer's file).
+        rules: a ``.nir`` file: ``NAME=on|off`` items switching the writer's default neuron options
+            (``multi-spike``, ``subtract-reset``, ``min-v-mem``, ``lif-step``;
+            :data:`neurodeploy.ir.nirread.WRITER_RULES`).
     """
     from neurodeploy.bundle import export_bundle
     from neurodeploy.bundle_format import bundle_kind
 
     manifest = export_bundle(source, out, target=target, size=size, force=force, quantize=quantize, calib=calib,
-                             dt_s=dt_s, writer=writer, reset=reset, warn=warn)
+                             dt_s=dt_s, writer=writer, reset=reset, warn=warn, rules=rules)
     return Exported(Path(out).resolve(), bundle_kind(manifest), manifest["quantization"]["status"] == "int", manifest)
 
 

@@ -223,7 +223,7 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
                   size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
                   calib: str | Path | None = None, dt_s: float | None = None, writer: str | None = None,
                   reset: str | None = None, warn: Callable[[str], None] | None = None,
-                  system: str | None = None) -> dict[str, Any]:
+                  system: str | None = None, rules=None) -> dict[str, Any]:
     """Write the bundle ``out`` of ``source`` atomically (untouched on any error); returns the manifest.
 
     ``source``: a checkpoint file or shipped name (:func:`export_model_bundle`; ``size`` its
@@ -250,7 +250,11 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
         if system:
             raise NeurodeployError("--system is checked for checkpoints only; a .nir file's graph is not mapped yet")
         return export_nir_bundle(source, out, target=target, dt_s=dt_s, writer=writer, force=force, warn=warn,
-                                 reset=reset, quantize=quantize, calib=None if calib is None else Path(calib))
+                                 reset=reset, quantize=quantize, calib=None if calib is None else Path(calib),
+                                 rules=rules)
+    if rules:
+        raise NeurodeployError("--rule is for .nir files read with --writer sinabs or rockpool; a checkpoint carries "
+                               "its own neurons")
     if reset is not None:
         raise NeurodeployError("--reset is for .nir files from snntorch or sinabs; a checkpoint carries its own")
     return export_model_bundle(source, out, target=target, size=size, force=force, quantize=quantize, calib=calib,

@@ -33,6 +33,13 @@ err_console = Console(stderr=True)
 EXECUTOR_HELP = ("Executor to run: " + ", ".join(EXECUTORS) + ". Default: lava-float where the bundle's chip part "
                  "is lowered to Lava, else split (printed).")
 SYSTEM_HELP = "Loihi 2 system: oheo-gulch (1 chip), kapoho-point (8), hala-point (1,152)."
+# the names of neurodeploy.ir.nirread.WRITER_RULES (a test checks they agree; not imported: the CLI starts lazily)
+RULE_HELP = ("A .nir file: switch one of the --writer's default neuron options off (or on), NAME=off|on, "
+             "repeatable: multi-spike (sinabs, rockpool: several spikes per step, sent as one graded spike "
+             "carrying the count), subtract-reset (sinabs: a spike subtracts the threshold; off = --reset zero), "
+             "min-v-mem (sinabs: IF v clamped at -v_threshold, as its from_nir does), norm-input (sinabs: a LIF's input "
+             "scaled by 1 - exp(-1/tau), its module's default; off: unscaled, as its from_nir reads it), lif-step (rockpool: a LIF "
+             "steps as LIFNeuronTorch, v = a v + x). E.g. --rule multi-spike=off.")
 IMAGE_HELP = "Input images (PNG/JPEG), e.g. --image a.png b.png; default: a shipped rainy photo."
 
 
@@ -111,7 +118,9 @@ def export_cmd(
     writer: Optional[str] = typer.Option(None, "--writer", help="A .nir file: undo this writer's known quirks "
                                          "(nir, snntorch, norse, sinabs, rockpool)."),
     reset: Optional[str] = typer.Option(None, "--reset", help="A .nir file from snntorch or sinabs, which do not "
-                                        "write their reset: zero (default) or subtract."),
+                                        "write their reset: zero or subtract (default: zero for snntorch, "
+                                        "subtract for sinabs)."),
+    rule: Optional[List[str]] = typer.Option(None, "--rule", metavar="NAME=off|on", help=RULE_HELP),
     system: Optional[str] = typer.Option(None, "--system", help=SYSTEM_HELP + " Refuse (exit 2, nothing "
                                          "written) a model whose chip part does not fit it."),
 ) -> None:
@@ -120,7 +129,8 @@ def export_cmd(
 
     with _step_progress():
         manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force, quantize=quantize,
-                                 calib=calib, dt_s=dt, writer=writer, reset=reset, warn=_warn_line, system=system)
+                                 calib=calib, dt_s=dt, writer=writer, reset=reset, warn=_warn_line, system=system,
+                                 rules=rule)
     if as_json:
         _print_json(manifest)
         return
@@ -408,12 +418,15 @@ def inspect_cmd(
     writer: Optional[str] = typer.Option(None, "--writer", help="Undo this writer's known quirks in a .nir file: "
                                          "nir (none), snntorch, norse, sinabs, rockpool."),
     reset: Optional[str] = typer.Option(None, "--reset", help="A .nir file from snntorch or sinabs, which do not "
-                                        "write their reset: zero (default) or subtract."),
+                                        "write their reset: zero or subtract (default: zero for snntorch, "
+                                        "subtract for sinabs)."),
+    rule: Optional[List[str]] = typer.Option(None, "--rule", metavar="NAME=off|on", help=RULE_HELP),
 ) -> None:
     """Nodes with type, shape, edge kind, chip or host, and parameter count; the partition."""
     from neurodeploy.inspect import inspect_target
 
-    result = inspect_target(target, size=size_pair(size), dt_s=dt, writer=writer, warn=_warn_line, reset=reset)
+    result = inspect_target(target, size=size_pair(size), dt_s=dt, writer=writer, warn=_warn_line, reset=reset,
+                            rules=rule)
     if as_json:
         _print_json(result)
         return

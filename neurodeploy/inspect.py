@@ -38,7 +38,8 @@ def _type_name(node: nir.NIRNode) -> str:
 
 
 def load_graph_for(target: str, size: tuple[int, int] | None = None, dt_s: float | None = None,
-                   writer: str | None = None, warn=None, reset: str | None = None) -> tuple[nir.NIRGraph, str]:
+                   writer: str | None = None, warn=None, reset: str | None = None, rules=None
+                   ) -> tuple[nir.NIRGraph, str]:
     """A bundle folder, a ``.nir`` file, or a checkpoint (path or shipped name) -> graph.
 
     ``dt_s``, ``writer``, ``warn``, ``reset``: how a ``.nir`` file from another writer is read
@@ -49,7 +50,7 @@ def load_graph_for(target: str, size: tuple[int, int] | None = None, dt_s: float
 
         return Bundle.open(path).graph, "bundle"  # either kind; checks the manifest and every file's SHA-256
     if path.suffix == ".nir" or (path.is_file() and is_hdf5(path)):  # a .nir graph, or a netx file by content
-        graph = read_graph(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
+        graph = read_graph(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset, rules=rules)
         return graph, "netx" if is_netx_graph(graph) else "nir"
     from neurodeploy.checkpoint import build_model, load_checkpoint
     from neurodeploy.nir_export import export_graph
@@ -91,10 +92,10 @@ def inspect_graph(graph: nir.NIRGraph, info: GraphInfo | None) -> dict[str, Any]
 
 
 def inspect_target(target: str, size: tuple[int, int] | None = None, dt_s: float | None = None,
-                   writer: str | None = None, warn=None, reset: str | None = None) -> dict[str, Any]:
+                   writer: str | None = None, warn=None, reset: str | None = None, rules=None) -> dict[str, Any]:
     """Inspect a bundle, a ``.nir`` file or a checkpoint (exported at ``size`` = (H, W) pixels);
     a ``.nir`` file from another writer is read at ``dt_s`` seconds per step with ``writer``'s quirks."""
-    graph, source = load_graph_for(target, size, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
+    graph, source = load_graph_for(target, size, dt_s=dt_s, writer=writer, warn=warn, reset=reset, rules=rules)
     try:
         info = graph_info(graph)
     except NeurodeployError:

@@ -69,7 +69,7 @@ LAYOUT = "nir"  # manifest["quantization"]["layout"]: params.npz's arrays in NIR
 def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loihi", dt_s: float | None = None,
                       writer: str | None = None, force: bool = False, warn=None,
                       reset: str | None = None, quantize: str = "none", calib: Path | None = None,
-                      source_note: dict[str, Any] | None = None) -> dict[str, Any]:
+                      source_note: dict[str, Any] | None = None, rules=None) -> dict[str, Any]:
     """Read ``nir_file`` (another writer's graph; ``reset``: the reset of a writer that does not
     write it), map it to Lava, write the bundle ``out`` atomically (untouched on any error).
     ``quantize="int"``: Loihi 2 integers too, the input's scale from ``calib`` (a ``.npy`` like
@@ -85,7 +85,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
         raise NeurodeployError("--calib FILE.npy sets the input scale of --quantize int; add --quantize int")
     out = check_destination(Path(out), force)
     nir_file = Path(nir_file)
-    g = read_deploy_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
+    g = read_deploy_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn, reset=reset, rules=rules)
     graph, dt = g.nir, g.info.dt_s
     netx = is_netx_graph(graph)  # a lava-dl netx file: its integers are the bundle's (quantized from the start)
     if netx:
@@ -133,6 +133,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
             "source": {"nir_file": str(nir_file.resolve()), "sha256": file_sha256(nir_file)},
             "writer": writer or "nir",
             "reset": reset,  # --reset as given (None: not given)
+            "rules": list(rules or []),  # --rule NAME=on|off as given (issue 28; [] : the writer's defaults)
             # the writer's neuron rules NIR cannot carry (also in graph.nir's node metadata)
             "neuron_rules": {n: g.info.rules(n).describe() for n in g.order if not g.info.rules(n).is_nir},
             "dt_s": dt,
@@ -169,6 +170,14 @@ def netx_facts(g) -> dict[str, Any]:
                                         f"{package_version('lava-dl')})"}
 
 
+def peak_counts(g, traces) -> dict[str, int]:
+    """Per layer sending several spikes per step (``GraphInfo.rules(...).multi``), the largest count one
+    step sent in ``traces`` (the float graph's run of the calibration input): the quantizer's cap
+    (:func:`neurodeploy.quantize.ptq.count_cap`)."""
+    return {n: int(max(float(np.max(t.layers[n], initial=0.0)) for t in traces))
+            for n in g.order if g.info.rules(n).multi and all(n in t.layers for t in traces)}
+
+
 def _quantize(g, calib: Path | None, input_shape: list[int], netx: bool = False
               ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The manifest's quantization summary and ``params.npz``'s arrays (``g``: the annotated DeployGraph;
@@ -180,10 +189,11 @@ def _quantize(g, calib: Path | None, input_shape: list[int], netx: bool = False
     from neurodeploy.verify import verdict
 
     x, record = load_input(calib, input_shape, option="--calib")
-    quant, arrays = netx_integers(g) if netx else quantize_sequence(g, x)
+    reference = NirSequenceExecutor(g).run(x)
+    quant, arrays = netx_integers(g) if netx else quantize_sequence(g, x, peak_counts(g, reference))
     names = [f"sample {i}" for i in range(x.shape[1])]
     emulator = SequenceEmulator(g, quant, arrays)
-    v = verdict(NirSequenceExecutor(g).run(x), emulator.run(x), names, 0.0, 0.0)
+    v = verdict(reference, emulator.run(x), names, 0.0, 0.0)
     for name, counts in emulator.counts.items():  # what saturated or wrapped on the calibration input
         quant[name].update(counts)
     synapses = [q for q in quant.values() if q["kind"] in ("dense", "conv")]

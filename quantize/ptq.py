@@ -393,12 +393,24 @@ def nilif_thresholds(levels: int, level_scale: float, chip: ChipLimits = LOIHI2)
 # << 6`` where the writer fires at equality (``vth_mant = round(vth / a_scale)``, the threshold a
 # whole number of input LSBs), a subtractive reset of ``vth_mant << 6`` (saturating), a pending
 # reset applied after the next step's update.
+#
+# Several spikes per step (``rules.max_spikes`` > 1: sinabs' MultiSpike, rockpool's
+# ``max_spikes_per_dt``) run on ``RuleLIF`` too: the count ``k = v // (vth_mant << 6)`` is the
+# graded payload, capped at the entry's ``max_spikes`` = the smallest of the rule's cap, the most a
+# saturated ``v`` holds (``(2**23 - 1) // (vth_mant << 6)``) and, where the pipeline measured it on
+# the calibration input (``peak_counts``, the float graph's largest count per step), that count:
+# the cap is the neuron's payload limit (``lim``), which bounds the next synapse's sums in
+# ``a_in`` as a binary spike's 1 does, so a loose cap would cost the next layer's weights their
+# bits. A count above the cap is clipped (the emulator counts it, ``count_clipped``). ``v_min``
+# (a clamp after the reset) becomes ``v_min_mant = round((v_min - v_reset) / a_scale)``, compared
+# as ``v_min_mant << 6``.
 
 INPUT_BITS = 8  # real-valued input: 8-bit signed payloads (keeps the first synapse's sums small)
 GRADED_MAX = (1 << (LOIHI2.graded_payload_bits - 1)) - 1  # a synapse's sums fed on as a graded payload
 DENSE_ACC_MAX = (1 << 31) - 1  # Lava's Dense sums in int32 (dense/models.py:64, never clamped)
 MAX_SHIFT = 23  # a Dense's sums shifted right by more would drop every 24-bit value
 NEVER_FIRES = 1 << LOIHI2.vth_mant_bits  # vth << 6 = 2**23 > every saturated v
+_HALF_V = 1 << (LOIHI2.state_bits - 1)  # 2**23: |v| stays below it (24-bit saturation)
 
 
 def _processes(g: DeployGraph) -> list[str]:
@@ -460,6 +472,19 @@ def _weight_report(w: np.ndarray, mant: np.ndarray, step: float) -> dict[str, fl
             "weight_zeroed": int(np.sum((mant == 0) & (w != 0)))}
 
 
+def count_cap(rules, vth_int: int, peak: int | None = None) -> int:
+    """The most spikes a step of a layer with ``rules`` sends in integers (see the rules above):
+    1 for one spike per step; else the smallest of ``rules.max_spikes``, ``(2**23 - 1) //
+    (vth_int << 6)`` (a saturated ``v``) and ``peak`` (the calibration input's largest count;
+    at least 1)."""
+    if not rules.multi:
+        return 1
+    cap = min(int(rules.max_spikes), (_HALF_V - 1) // (max(int(vth_int), 1) << LOIHI2.state_shift_bits))
+    if peak is not None:
+        cap = min(cap, max(1, int(peak)))
+    return max(1, cap)
+
+
 def on_lavas_lif(rules, du: int, dv: int) -> bool:
     """Whether Lava's own LIF (``v > vth_mant << 6``, reset to 0 at once) runs these rules exactly:
     NIR's; and a writer's ``>=`` with an immediate reset to 0 where ``v`` stays on multiples of 64
@@ -467,6 +492,8 @@ def on_lavas_lif(rules, du: int, dv: int) -> bool:
     64 k`` is then ``v > 64 (k - 1)``. Other rules run on the project's fixed_pt ``RuleLIF``."""
     if rules.is_nir:
         return True
+    if rules.multi or rules.v_min is not None:  # a graded count or a clamp: RuleLIF
+        return False
     return rules.spike == ">=" and rules.reset == "zero" and not rules.reset_delay and du == LOIHI2.du.hi and dv == 0
 
 
@@ -478,11 +505,13 @@ def vth_mant_at_equality(vth: float, a_scale: float) -> int:
     return int(np.clip(k - 1, 0, LOIHI2.vth_mant.hi))
 
 
-def quantize_sequence(g: DeployGraph, calib: np.ndarray
+def quantize_sequence(g: DeployGraph, calib: np.ndarray, peak_counts: dict[str, int] | None = None
                       ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
     """Integers for every chip process of a sequence graph the passes have annotated (partition,
     neuron form, synapse form); ``calib``: ``(T, N, *input_shape)`` values (only the input's scale
-    reads it).
+    reads it); ``peak_counts``: per layer with several spikes per step, the largest count one step
+    sent on the calibration input in the float graph (:func:`count_cap`; absent: the cap a
+    saturated ``v`` allows).
 
     Writes ``info.quant`` and ``arrays[node]["weight_mant"|"const_mant"]`` (NIR layout) and
     returns them: per process a JSON-able entry (``kind``, ``scale``, formats, errors; the
@@ -503,7 +532,7 @@ def quantize_sequence(g: DeployGraph, calib: np.ndarray
             raise QuantizationError(f"neuron '{name}': a sigma-delta neuron takes its integers from its netx file; "
                                     "post-training quantization of one is not implemented")
         elif kind in NIR_NEURON_KINDS:
-            _sequence_neuron(g, name, quant, ints)
+            _sequence_neuron(g, name, quant, ints, (peak_counts or {}).get(name))
         elif g.kind(_consumer(g, name)) not in NIR_NEURON_KINDS:
             _chain_synapse(g, name, quant, ints)
     for name, q in quant.items():  # delay lines carry their source's payload
@@ -550,7 +579,40 @@ def _dense_shift(dense: bool, own_scale: float, a_scale: float) -> int:
     return min(int(math.floor(math.log2(a_scale / own_scale))), MAX_SHIFT)
 
 
-def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict) -> None:
+def _grid_step(contribs: list[np.ndarray], vth: float | None, const: np.ndarray, lims: list[int],
+               dense: list[bool]) -> float | None:
+    """The input LSB ``q`` (model units) at which a neuron's integers are exact, when there is one:
+    every synapse's ``weight x input scale`` an integer multiple of ``q`` within the 8-bit mantissa,
+    the threshold and the constant input whole numbers of ``q``, and the worst-case ``a_in`` inside
+    16 bits -- a net trained for an 8-bit chip (e.g. sinabs' Speck nets, integer weights and
+    thresholds). ``q`` is tried as the smallest nonzero ``|weight x scale|`` divided by 1..64; None
+    when no such ``q`` exists (PTQ's scales then round)."""
+    mags = np.concatenate([np.abs(c[c != 0]).ravel() for c in contribs] + [np.zeros(0)])
+    if not mags.size:
+        return None
+    values = [*contribs, const] + ([np.asarray([vth])] if vth is not None else [])
+
+    def whole(x: np.ndarray, q: float) -> bool:
+        r = x / q
+        return bool(np.all(np.abs(r - np.round(r)) <= 1e-9 * np.maximum(1.0, np.abs(r))))
+
+    smallest = float(mags.min())
+    for k in range(1, 65):
+        q = smallest / k
+        if not all(whole(v, q) for v in values):
+            continue
+        mants = [np.round(c / q).astype(np.int64) for c in contribs]
+        if any(np.abs(m).max(initial=0) > WEIGHT_MAX for m in mants):
+            return None  # a finer q only makes the mantissas larger
+        bound = sum(int(_abs_row_sums(d, m).max(initial=0)) * lim for m, d, lim in zip(mants, dense, lims))
+        bound += int(np.max(np.abs(np.round(const / q)), initial=0))
+        if bound > A_IN_MAX or (vth is not None and round(vth / q) > LOIHI2.vth_mant.hi):
+            return None
+        return q
+    return None
+
+
+def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: int | None = None) -> None:
     form = g.info.neuron_form[name]
     ports = list(dict.fromkeys(sf.port(g, p) for p in g.predecessors(name)))  # one Lava edge per port
     syns = [_behind(g, p) for p in ports]
@@ -567,6 +629,8 @@ def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict) -> None
                                 "unsigned")
     const = np.asarray(g.arrays[name]["input_const"], dtype=np.float64)
     own = {s: float(np.max(np.abs(weights[s]), initial=0.0)) * ins[s][0] / WEIGHT_MAX for s in syns}
+    grid = _grid_step([weights[s] * ins[s][0] for s in syns], vth if spiking else None, const,
+                      [ins[s][1] for s in syns], [dense[s] for s in syns])
     for _ in range(64):
         if spiking:
             a_scale = max(a_scale, vth / LOIHI2.vth_mant.hi)
@@ -582,6 +646,15 @@ def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict) -> None
         a_scale *= bound / A_IN_MAX * (1 + 1e-12)
     else:  # pragma: no cover - each pass scales the bound down by about bound / A_IN_MAX
         raise QuantizationError(f"neuron '{name}': its input cannot fit Lava's 16-bit a_in")
+    # exact: every mantissa the weight itself and no shift of the sums (a shift rounds them down)
+    exact = all(shift[s] == 0 and np.array_equal(mants[s] * a_scale / ins[s][0], weights[s]) for s in syns) and \
+        (not spiking or math.isclose(vth / a_scale, round(vth / a_scale), rel_tol=1e-12))
+    if grid is not None and not exact:  # the net lies on a grid the scale above missed: take the grid's (exact)
+        a_scale, shift = grid, {s: 0 for s in syns}
+        mants = {s: np.round(weights[s] * ins[s][0] / a_scale).astype(np.int64) for s in syns}
+        const_mant = np.round(const / a_scale).astype(np.int64)
+        sums = {s: int(_abs_row_sums(dense[s], mants[s]).max(initial=0)) * ins[s][1] for s in syns}
+        bound = int(sum(sums.values()) + np.max(np.abs(const_mant), initial=0))
     for s in syns:
         if np.any(weights[s] != 0) and not np.any(mants[s]):
             raise QuantizationError(f"synapse '{s}': every weight rounds to 0 at neuron '{name}''s input LSB "
@@ -607,10 +680,20 @@ def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict) -> None
         vth_int, offset = int(np.clip(round(vth / a_scale), 0, LOIHI2.vth_mant.hi)), 0
     else:
         vth_int, offset = vth_mant(vth, a_scale, fires_at_equality=False), 0
-    entry: dict[str, Any] = {"kind": "lif", "spiking": spiking, "in_scale": a_scale, "scale": 1.0, "lim": 1,
+    if rules.multi and vth_int < 1:
+        raise QuantizationError(f"neuron '{name}': its threshold rounds to 0 input LSBs, so a count of spikes has no "
+                                "integer form; pass --rule multi-spike=off")
+    cap = count_cap(rules, vth_int, peak)
+    entry: dict[str, Any] = {"kind": "lif", "spiking": spiking, "in_scale": a_scale, "scale": 1.0, "lim": cap,
                              "model": "LIFReset" if lavas else "RuleLIF", "du": du, "dv": dv, "vth_mant": vth_int,
                              "spike": rules.spike, "reset": rules.reset, "reset_delay": rules.reset_delay,
                              "a_in_bound": bound, "v_lsb": a_scale / (1 << LOIHI2.state_shift_bits)}
+    if rules.multi:  # keys added only where used (an older bundle's entries read as one spike, no clamp)
+        entry["max_spikes"] = cap
+    if rules.v_min is not None:
+        v_reset = float(np.asarray(g.arrays[name].get("v_reset", 0.0), dtype=np.float64).reshape(-1)[0])
+        entry["v_min_mant"] = int(np.clip(round((rules.v_min - v_reset) / a_scale), -LOIHI2.vth_mant.hi,
+                                          LOIHI2.vth_mant.hi))
     if spiking:  # the threshold in the float model's units that the integer one implements
         entry["vth_rel_error"] = (vth_int + offset) * a_scale / vth - 1.0
     entry["const_max_error"] = float(np.max(np.abs(const_mant * a_scale - const), initial=0.0))

@@ -191,9 +191,15 @@ def _lif_int_rules(a_in, du: int, dv: int, vth_mant: int, bias, chip: ChipLimits
         u = wrap(trunc0(u · (4096 - du - 1) / 4096) + (a_in << 6));  v = sat(trunc0(v · (4096 - dv) / 4096) + u + bias)
         reset where a spike is pending (reset_delay 1);  s = v > vth << 6  (>= with at_equality)
         reset where s (reset_delay 0), else pending = s;  reset: v = 0, or v = sat(v - (vth << 6))
+        several spikes per step (rules.max_spikes > 1): s = min(v // (vth << 6), max_spikes) where v fires
+        ((v - 1) // ... on >), the graded count; v = sat(v - s (vth << 6)) (subtract) or 0
+        v = max(v, rules.v_min)  (rules.v_min: integer v units, the quantizer's v_min_mant << 6)
 
-    (:func:`lif_int`'s arguments; ``rules``: a :class:`neurodeploy.ir.rules.NeuronRules`)."""
+    (:func:`lif_int`'s arguments; ``rules``: a :class:`neurodeploy.ir.rules.NeuronRules` whose
+    ``max_spikes`` is the quantizer's cap and ``v_min`` in integer ``v`` units). ``counts`` gains
+    ``count_clipped``: the neurons-steps whose count the cap cut."""
     at_equality, subtract, reset_delay = rules.spike == ">=", rules.reset == "subtract", int(rules.reset_delay)
+    most, low = int(rules.max_spikes), (None if rules.v_min is None else int(rules.v_min))
     vth, lo, hi = chip.effective_vth(vth_mant), 1 - _HALF, _HALF - 1
     b = np.asarray(bias, dtype=np.int64)
     a_in = np.asarray(a_in, dtype=np.int64)
@@ -212,18 +218,37 @@ def _lif_int_rules(a_in, du: int, dv: int, vth_mant: int, bias, chip: ChipLimits
         if counts is not None:
             counts["u_wrapped"] = counts.get("u_wrapped", 0) + int((u != cur).sum())
             counts["v_saturated"] = counts.get("v_saturated", 0) + int((v != raw).sum())
-        if reset_delay:
-            reset(pending)
-        s = v >= vth if at_equality else v > vth
-        if reset_delay:
-            pending = s
+        if most > 1:  # the count of spikes: one graded payload (the project's fixed_pt RuleLIF)
+            fired = v >= vth if at_equality else v > vth
+            k = np.where(fired, (v if at_equality else v - 1) // vth, 0)
+            s = np.where(fired, np.clip(k, 1, most), 0)
+            if counts is not None:
+                counts["count_clipped"] = counts.get("count_clipped", 0) + int((k > most).sum())
+            v = np.maximum(v - s * vth, lo) if subtract else np.where(fired, 0, v)
         else:
-            reset(s)
+            if reset_delay:
+                reset(pending)
+            s = v >= vth if at_equality else v > vth
+            if reset_delay:
+                pending = s
+            else:
+                reset(s)
+        if low is not None:  # sinabs' min_v_mem, after the reset
+            v = np.maximum(v, low)
         spikes[t] = s
         us.append(u.copy())
         vs.append(v.copy())
     out = torch.from_numpy(spikes).to(spike_dtype)
     return (out, torch.from_numpy(np.stack(us)), torch.from_numpy(np.stack(vs))) if state else out
+
+
+def fixed_rules(q: dict) -> NeuronRules:
+    """The rules of a quantized ``RuleLIF`` layer from its ``info.quant`` entry: ``max_spikes`` the
+    quantizer's cap, ``v_min`` in integer ``v`` units (``v_min_mant << 6``); entries of bundles
+    written before issue 28 have neither (one spike per step, no clamp)."""
+    low = q.get("v_min_mant")
+    return NeuronRules(q["spike"], q["reset"], int(q["reset_delay"]), int(q.get("max_spikes", 1)),
+                       None if low is None else int(low) << LOIHI2.state_shift_bits)
 
 
 def lif_layer(a_in: torch.Tensor, q: dict, ints: dict, chip: ChipLimits = LOIHI2, counts: dict | None = None,
@@ -240,7 +265,7 @@ def lif_layer(a_in: torch.Tensor, q: dict, ints: dict, chip: ChipLimits = LOIHI2
     bias: torch.Tensor | int = 0
     if "bias_mant" in ints:
         bias = torch.as_tensor(ints["bias_mant"]).view(-1, 1, 1) << int(q["bias_exp"])
-    rules = NeuronRules(q["spike"], q["reset"], int(q["reset_delay"])) if q.get("model") == "RuleLIF" else None
+    rules = fixed_rules(q) if q.get("model") == "RuleLIF" else None
     if not q.get("spiking", True):
         v = lif_int(a_in, q["du"], q["dv"], q["vth_mant"], bias, chip, state=True, counts=counts)[2]
         return (v, v) if with_v else v

@@ -44,7 +44,12 @@ def _neuron(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float,
             rules: nr.NeuronRules = nr.NIR_RULES, membrane: list | None = None) -> torch.Tensor:
     """The neuron equations of :mod:`neurodeploy.ir.primitives`, one Euler step per time step,
     fired and reset by ``rules`` (:mod:`neurodeploy.ir.rules`; NIR's by default). ``membrane``:
-    a list that gets ``v`` of every step (after that step's reset; model units)."""
+    a list that gets ``v`` of every step (after that step's reset and clamp; model units).
+
+    With several spikes per step (``rules.max_spikes`` > 1) a spiking layer's output is the
+    count ``k`` of each neuron (``floor((v - v_reset) / (v_th - v_reset))`` where it fires,
+    at most ``max_spikes``), the subtractive reset takes ``k`` thresholds off; ``rules.v_min``
+    clamps ``v`` from below after the reset (sinabs' ``min_v_mem``)."""
     shape = tuple(x.shape[2:])
     p = {k: _t(v, x) for k, v in pr.neuron_params(name, node, shape, dt).items()}
     if isinstance(node, nir.Threshold):
@@ -56,6 +61,7 @@ def _neuron(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float,
         fires = torch.ge if rules.spike == ">=" else torch.gt
         depth = p["v_threshold"] - p["v_reset"]
         reset = (lambda u: u - depth) if rules.reset == "subtract" else (lambda u: torch.zeros_like(u) + p["v_reset"])
+        low = None if rules.v_min is None else torch.as_tensor(float(rules.v_min), dtype=x.dtype)
         pending = torch.zeros_like(x[0], dtype=torch.bool)  # spikes whose reset lands on the next step
     out = []
     for x_t in x:
@@ -66,7 +72,16 @@ def _neuron(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float,
         else:  # CubaLI, CubaLIF: the current first, the membrane from the new current
             cur = cur + dt / p["tau_syn"] * (-cur + p["w_in"] * x_t)
             v = v + dt / p["tau_mem"] * (p["v_leak"] - v + p["r"] * cur)
-        if spiking:
+        if spiking and rules.multi:  # the count k of spikes this step: one graded spike (rules.py)
+            s = fires(v, p["v_threshold"])
+            rel = (v - p["v_reset"]) / depth
+            k = torch.floor(rel) if rules.spike == ">=" else torch.ceil(rel) - 1
+            k = torch.where(s, k.clamp(1, rules.max_spikes), torch.zeros_like(k))
+            v = v - k * depth if rules.reset == "subtract" else torch.where(s, reset(v), v)
+            if low is not None:
+                v = torch.maximum(v, low)
+            out.append(k)
+        elif spiking:
             if rules.reset_delay:
                 v = torch.where(pending, reset(v), v)
             s = fires(v, p["v_threshold"])
@@ -74,6 +89,8 @@ def _neuron(name: str, node: nir.NIRNode, x: torch.Tensor, dt: float,
                 pending = s
             else:
                 v = torch.where(s, reset(v), v)
+            if low is not None:
+                v = torch.maximum(v, low)
             out.append(s.to(x.dtype))
         else:
             out.append(v)

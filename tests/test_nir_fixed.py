@@ -230,8 +230,10 @@ def test_quantized_export_and_validate_of_a_sinabs_file_from_the_command_line(ru
     x = iw.spikes(40, 1, (2, 8, 8), seed=3, scale=3.0)[:, 0]
     np.save(tmp_path / "calib.npy", x)
     out = tmp_path / "bundle"
+    # the case's net is built with SingleSpike and MembraneReset, not sinabs' defaults (issue 28): say so
+    options = ["--reset", case.reset] + [a for r in case.rules for a in ("--rule", r)]
     code, _, err = run_cli("export", path, "--target", "loihi", "--quantize", "int", "--calib", tmp_path / "calib.npy",
-                           "--writer", "sinabs", "--out", out)
+                           "--writer", "sinabs", *options, "--out", out)
     assert code == 0, err
     manifest = json.loads((out / "manifest.json").read_text())
     q = manifest["quantization"]

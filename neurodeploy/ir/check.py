@@ -325,7 +325,7 @@ def _joint_domain(name: str, ins: list[str], domain: dict[str, str], info: Graph
 
 # node-keyed tables whose every key must be a node of the graph
 _NODE_TABLES = ("node_kinds", "domains", "spike_condition", "side", "island", "window", "latency", "synapse_gain",
-                "neuron_form", "quant", "reset", "reset_delay")
+                "neuron_form", "quant", "reset", "reset_delay", "max_spikes", "v_min")
 
 
 def _check_metadata(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> GraphInfo | None:

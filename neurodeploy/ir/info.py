@@ -13,6 +13,9 @@ by node name:
   with ``reset`` (node -> ``subtract``; absent: ``zero``) and ``reset_delay`` (node -> ``1``:
   the reset lands one step late; absent: 0) the neuron's rules (:meth:`GraphInfo.rules`,
   :mod:`neurodeploy.ir.rules`): the papers' ``>=`` and a writer's rules are one mechanism;
+  ``max_spikes`` (node -> the most spikes a step sends as one graded count, > 1; absent: 1) and
+  ``v_min`` (node -> the lower clamp of ``v`` after the reset, model units; absent: none) are
+  the rest of them (issue 28: sinabs' MultiSpike and ``min_v_mem``, rockpool's ``max_spikes_per_dt``);
 - ``shapes``: node -> per-step output shape (C, H, W);
 - ``lif_params``: ``per_neuron`` (every LIF parameter array has the layer's shape: strict
   NIR readers type-check it) or ``per_channel`` (arrays of shape (C, 1, 1) that broadcast
@@ -68,7 +71,9 @@ _VALUE_TABLES = (("latency", lambda v: is_int(v) and v >= 0, "a number of steps 
                  ("synapse_gain", is_finite_number, "a finite number"),
                  ("neuron_form", lambda v: isinstance(v, dict), "a map of parameters"),
                  ("quant", lambda v: isinstance(v, dict), "a map of integer parameters"),
-                 ("reset_delay", lambda v: is_int(v) and v in (0, 1), "0 or 1 (steps)"))
+                 ("reset_delay", lambda v: is_int(v) and v in (0, 1), "0 or 1 (steps)"),
+                 ("max_spikes", lambda v: is_int(v) and 1 <= v < (1 << 23), "a number of spikes in 1..2**23 - 1"),
+                 ("v_min", is_finite_number, "a finite number (model units)"))
 
 
 @dataclass
@@ -104,13 +109,17 @@ class GraphInfo:
     # The rest of a neuron's rules beside its spike condition (see module docstring):
     reset: dict[str, str] = field(default_factory=dict)  # neuron -> "subtract" (absent: "zero")
     reset_delay: dict[str, int] = field(default_factory=dict)  # neuron -> 1 (absent: 0), time steps
+    max_spikes: dict[str, int] = field(default_factory=dict)  # neuron -> spikes per step, > 1 (absent: 1)
+    v_min: dict[str, float] = field(default_factory=dict)  # neuron -> lower clamp of v, model units (absent: none)
 
     def rules(self, name: str):
         """The neuron's spike and reset rules (:class:`neurodeploy.ir.rules.NeuronRules`; NIR's by default)."""
         from neurodeploy.ir.rules import NeuronRules
 
+        low = self.v_min.get(name)
         return NeuronRules(self.spike_condition.get(name, ">"), self.reset.get(name, "zero"),
-                           int(self.reset_delay.get(name, 0)))
+                           int(self.reset_delay.get(name, 0)), int(self.max_spikes.get(name, 1)),
+                           None if low is None else float(low))
 
     @property
     def takes_sequences(self) -> bool:

@@ -200,7 +200,7 @@ def _outcome(status: str, payload):
 
 
 def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None = None,
-               warn=None, reset: str | None = None) -> nir.NIRGraph:
+               warn=None, reset: str | None = None, rules=None) -> nir.NIRGraph:
     """Read a NIR file, including neurodeploy's own node types, with a clear error.
 
     ``nir.read`` rejects our node types (by design: they are not NIR's); this reader
@@ -210,13 +210,14 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
     own), its subgraphs flattened and its types re-inferred (:func:`.nirread.read_foreign`;
     ``warn`` gets the one warning line about singleton dimensions). Its dt is kept in
     ``graph.metadata["neurodeploy.dt_s"]``. ``reset``: the reset mechanism of a ``writer``
-    that does not write it (snntorch, sinabs; :mod:`.rules`).
+    that does not write it (snntorch, sinabs; :mod:`.rules`); ``rules``: ``--rule NAME=on|off``
+    items switching the writer's default neuron options (:data:`.nirread.WRITER_RULES`).
     """
     path = Path(path)
     if not path.is_file():
         raise GraphError(f"{path}: no such NIR file")
     if path.suffix != ".nir" and is_hdf5(path):  # recognised by content: a lava-dl netx file (.net, .h5, ...)
-        return read_netx_file(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset)
+        return read_netx_file(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset, rules=rules)
     try:
         data = _read_hdf5_guarded(path, _read_hdf5, _declared_arrays)
         raw_nodes = data["nodes"]
@@ -229,7 +230,7 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
         ours = (isinstance(metadata, dict) and METADATA_KEY in metadata) or any(
             isinstance(n, NeurodeployNode) and not isinstance(n, SEQUENCE_NODE_TYPES) for n in nodes.values())
         if not ours:  # another writer's file
-            graph = _foreign(graph, dt_s, writer, warn, reset)
+            graph = _foreign(graph, dt_s, writer, warn, reset, rules)
     except GraphError as exc:
         raise GraphError(f"{path}: {exc}") from None
     except NeurodeployError:  # MemoryRefused: names the file itself
@@ -245,14 +246,14 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
 
 
 def read_netx_file(path: str | Path, dt_s: float | None = None, writer: str | None = None, warn=None,
-                   reset: str | None = None) -> nir.NIRGraph:
+                   reset: str | None = None, rules=None) -> nir.NIRGraph:
     """A lava-dl netx HDF5 file (``slayer``'s ``export_hdf5``) as the sequence graph a ``.nir`` file
-    becomes (:mod:`.netxread`), read in the guarded child like a ``.nir`` file; ``dt_s``, ``writer`` and
-    ``reset`` are refused (a netx file holds Loihi integers, no time step and no other writer's rules)."""
+    becomes (:mod:`.netxread`), read in the guarded child like a ``.nir`` file; ``dt_s``, ``writer``,
+    ``reset`` and ``rules`` are refused (a netx file holds Loihi integers, no time step and no other writer's rules)."""
     from neurodeploy.ir.netxread import normalized_netx_graph
 
     path = Path(path)
-    for value, option in ((dt_s, "--dt"), (writer, "--writer"), (reset, "--reset")):
+    for value, option in ((dt_s, "--dt"), (writer, "--writer"), (reset, "--reset"), (rules or None, "--rule")):
         if value is not None:
             raise GraphError(f"{path}: {option} is for .nir files; a lava-dl netx file is read as the integers "
                              "netx runs (no time step, netx's own neuron rules)")
@@ -268,15 +269,15 @@ def read_netx_file(path: str | Path, dt_s: float | None = None, writer: str | No
         raise GraphError(f"{path}: not a readable lava-dl netx file ({exc}); re-export it with export_hdf5") from None
 
 
-def _foreign(graph: nir.NIRGraph, dt_s, writer, warn, reset) -> nir.NIRGraph:
+def _foreign(graph: nir.NIRGraph, dt_s, writer, warn, reset, rules=None) -> nir.NIRGraph:
     """Another writer's graph, flattened and normalised (:func:`.nirread.read_foreign`), its dt kept."""
-    graph, _, dt = read_foreign(graph, dt_s, writer, warn, reset)
+    graph, _, dt = read_foreign(graph, dt_s, writer, warn, reset, rules)
     graph.metadata[FOREIGN_DT_KEY] = dt
     return graph
 
 
 def import_graph(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | None = None,
-                 warn=None, reset: str | None = None):
+                 warn=None, reset: str | None = None, rules=None):
     """The one import of a graph held in memory (a writer's ``to_nir`` output that its own
     ``nir.write`` cannot write, e.g. snntorch's conv + Leaky): as :func:`read_deploy_graph`
     for a file (arguments alike; the graph is not changed)."""
@@ -284,17 +285,17 @@ def import_graph(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | N
 
     if not isinstance(graph, nir.NIRGraph):
         raise GraphError(f"not a NIR graph ({type(graph).__name__}); pass nir.NIRGraph")
-    graph = _foreign(graph, dt_s, writer, warn, reset)
+    graph = _foreign(graph, dt_s, writer, warn, reset, rules)
     check_graph(graph)
     return as_deploy_graph(graph)
 
 
 def read_deploy_graph(path: str | Path, dt_s: float | None = None, writer: str | None = None,
-                      warn=None, reset: str | None = None):
+                      warn=None, reset: str | None = None, rules=None):
     """The pipeline's one import of a ``.nir`` file: :func:`read_graph` (arguments alike), as a
     :class:`~neurodeploy.ir.DeployGraph` -- ours with the annotations the export wrote, another
     writer's with the annotations of a sequence graph (:func:`.nirread.sequence_info`: kinds,
     shapes, dt, the writer's neuron rules)."""
     from neurodeploy.ir.graph import as_deploy_graph
 
-    return as_deploy_graph(read_graph(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset))
+    return as_deploy_graph(read_graph(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset, rules=rules))

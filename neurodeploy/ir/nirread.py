@@ -44,10 +44,13 @@ WRITERS = {
     "snntorch": "dt = 1e-4 s (hard-coded in its exporter); Synaptic (CubaLIF) resets one step late; --reset "
                 "subtract (its default, not written): subtracted one step late",
     "norse": "dt = 1e-3 s; tau written as dt/tau_mem_inv (norse/norse#411): read back as tau/dt",
-    "sinabs": "dt = 1 step: IF(r=1) means v += x per step; LIF taus in steps; fires at v >= th; --reset "
-              "subtract (its default MembraneSubtract, not written)",
+    "sinabs": "dt = 1 step: IF(r=1) means v += x per step; LIF taus in steps; fires at v >= th; its defaults "
+              "(not written): several spikes per step, subtractive reset, IF v clamped at -v_threshold "
+              "(--rule multi-spike|subtract-reset|min-v-mem=off); a LIF's input scaled by 1 - exp(-1/tau) as its "
+              "module's norm_input=True (--rule norm-input=off: as its from_nir reads it)",
     "rockpool": "dt = 1e-3 s (its default); Output types differ by singleton dimensions; fires at v >= th and "
-                "subtracts th",
+                "subtracts th, up to 2**16 spikes per step (--rule multi-spike=off); LIF is LIFNeuronTorch's "
+                "v = a v + x (--rule lif-step=off)",
 }
 WRITER_DT_S = {"snntorch": 1e-4, "norse": 1e-3, "sinabs": None, "rockpool": 1e-3}
 # writers whose files do not say which reset their neurons use (neuromorphs/NIR#63): --reset
@@ -272,21 +275,82 @@ def _lif_params(name: str, node: nir.LIF, shape, dt_s: float) -> dict[str, np.nd
     return params
 
 
-def writer_rules(writer: str, node: nir.NIRNode, reset: str | None = None) -> nr.NeuronRules:
+# The writers' default neuron options their files do not record (issue 28): ``--writer W`` sets
+# each of W's, ``--rule NAME=off`` switches one off (``=on``: the default, said explicitly).
+# name -> (the writers it belongs to, what it does); read from sinabs 3.1.3 and rockpool 3.1.0.
+WRITER_RULES: dict[str, tuple[tuple[str, ...], str]] = {
+    "multi-spike": (("sinabs", "rockpool"), "several spikes per step, sent as one graded spike carrying the count "
+                    "(sinabs MultiSpike: unbounded, capped at 2**23 - 1, a Loihi 2 graded payload; rockpool "
+                    "max_spikes_per_dt = 2**16); off: one spike per step"),
+    "subtract-reset": (("sinabs",), "a spike subtracts the threshold, k spikes k thresholds (sinabs "
+                       "MembraneSubtract); off: reset to 0, as --reset zero"),
+    "min-v-mem": (("sinabs",), "v clamped at -v_threshold after the reset, on IF layers (sinabs' from_nir "
+                  "builds IAFSqueeze(min_v_mem=-v_threshold)); off: no clamp"),
+    "norm-input": (("sinabs",), "a LIF adds (1 - a) x per step, as sinabs' LIF module (norm_input=True, its "
+                   "default) that wrote the file; off: it adds x, as sinabs' from_nir reads the file (norm_input=False)"),
+    "lif-step": (("rockpool",), "a LIF is rockpool's LIFNeuronTorch: v = a v + x with a = exp(-dt/tau) (it writes "
+                 "r = tau a / dt); off: NIR's Euler step with the r written"),
+}
+ROCKPOOL_MAX_SPIKES = 1 << 16  # LIFTorch/LIFNeuronTorch's default max_spikes_per_dt (lif_torch.py)
+
+
+def parse_rules(items, writer: str | None) -> dict[str, bool]:
+    """``--rule NAME=on|off`` (repeatable) -> ``{NAME: on}``; every name one of ``writer``'s
+    (:data:`WRITER_RULES`). None or empty: ``{}`` (every rule of the writer on).
+
+    Raises:
+        GraphError: one line: not ``NAME=on|off``, an unknown name, a rule of another writer,
+            or a name given twice with different values.
+    """
+    out: dict[str, bool] = {}
+    for item in items or ():
+        text = str(item)
+        name, sep, value = text.partition("=")
+        name, value = name.strip(), value.strip().lower()
+        if not sep or value not in ("on", "off"):
+            raise GraphError(f"--rule {text!r} is not NAME=on or NAME=off (names: {', '.join(WRITER_RULES)})")
+        if name not in WRITER_RULES:
+            raise GraphError(f"--rule {name!r} is not a rule; use one of {', '.join(WRITER_RULES)}")
+        owners = WRITER_RULES[name][0]
+        if writer not in owners:
+            raise GraphError(f"--rule {name} is a rule of --writer {' or '.join(owners)}, not of "
+                             f"{'a file read without --writer' if writer in (None, 'nir') else '--writer ' + writer}")
+        if name in out and out[name] != (value == "on"):
+            raise GraphError(f"--rule {name} is given both on and off; give it once")
+        out[name] = value == "on"
+    return out
+
+
+def _uniform_threshold(name: str, node: nir.NIRNode) -> float:
+    th = np.asarray(node.v_threshold, dtype=np.float64)
+    if not np.all(th == th.flat[0]):
+        raise GraphError(f"neuron {pr._q(name)}: sinabs' min_v_mem = -v_threshold needs one threshold per layer; "
+                         "pass --rule min-v-mem=off")
+    return float(th.flat[0])
+
+
+def writer_rules(writer: str, node: nir.NIRNode, reset: str | None = None, rules: dict[str, bool] | None = None,
+                 name: str = "?") -> nr.NeuronRules:
     """The neuron rules (:mod:`.rules`) of ``writer``'s spiking ``node``; ``reset``: the
-    reset mechanism of a writer in :data:`RESET_WRITERS` (default "zero", what NIR says)."""
-    reset = reset or "zero"
+    reset mechanism of a writer in :data:`RESET_WRITERS` (snntorch: default "zero", what NIR
+    says; sinabs: its default "subtract" unless ``--rule subtract-reset=off``); ``rules``:
+    :func:`parse_rules`' switches (absent: on)."""
+    on = lambda key: (rules or {}).get(key, True)  # noqa: E731
     if writer == "snntorch":  # Synaptic: both resets one step late; Leaky: "subtract" one step late
+        reset = reset or "zero"
         late = int(reset == "subtract" or isinstance(node, nir.CubaLIF))
         return nr.NeuronRules(">", reset, late)
     if writer == "rockpool":
-        return nr.NeuronRules(">=", "subtract", 0)
+        return nr.NeuronRules(">=", "subtract", 0, ROCKPOOL_MAX_SPIKES if on("multi-spike") else 1)
     if writer == "sinabs":
-        return nr.NeuronRules(">=", reset, 0)
+        reset = reset or ("subtract" if on("subtract-reset") else "zero")
+        clamp = -_uniform_threshold(name, node) if on("min-v-mem") and isinstance(node, nir.IF) else None
+        return nr.NeuronRules(">=", reset, 0, nr.MAX_COUNT if on("multi-spike") else 1, clamp)
     return nr.NIR_RULES
 
 
-def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float, reset: str | None = None) -> nir.NIRGraph:
+def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float, reset: str | None = None,
+                 rules: dict[str, bool] | None = None) -> nir.NIRGraph:
     """Undo a writer's known quirk (in place on a normalised graph); see :data:`WRITERS`.
 
     - ``norse``: ``tau`` (LIF, LI) and ``tau_mem``/``tau_syn`` were written as ``dt/(1/tau)``:
@@ -296,25 +360,32 @@ def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float, reset: str | Non
       it writes ``w_in = 1``; NIR's Euler step adds ``dt w_in / tau_syn x``: read with
       ``w_in = tau_syn / dt``.
     - ``sinabs``: ``IF(r)`` means ``v += r x`` per step: NIR's ``v += dt r x`` with ``r/dt``.
-      ``LIF``/``LI`` (``LIF``, ``ExpLeak``, ``norm_input=True``) carry ``tau`` in steps and
-      decay exactly, ``v = a v + (1 - a) x`` with ``a = exp(-1/tau)``: NIR's Euler step is
-      that with ``tau = dt / (1 - a)`` and ``r = 1``.
+      ``LIF``/``LI`` (``LIF``, ``ExpLeak``) carry ``tau`` in steps and decay exactly with
+      ``a = exp(-1/tau)``: ``LIF`` (its default ``norm_input=True``, rule ``norm-input``) runs
+      ``v = a v + (1 - a) x``, NIR's Euler step with ``tau = dt / (1 - a)`` and ``r = 1``;
+      ``ExpLeak`` (default ``norm_input=False``), and every layer sinabs' ``from_nir`` builds
+      (``norm_input=False``; ``--rule norm-input=off`` for a LIF), runs ``v = a v + x``: ``r = 1 / (1 - a)``.
     - ``rockpool``: ``LIFTorch`` (a CubaLIF) runs ``I = b (I + x)``, ``v = a v + I`` with
       ``a = exp(-dt/tau_mem)``, ``b = exp(-dt/tau_syn)``, but writes ``r = tau_mem a / dt``
       and ``w_in = 1``: read as ``tau_mem = dt/(1-a)``, ``tau_syn = dt/(1-b)``,
       ``r = 1/(1-a)``, ``w_in = b/(1-b)``. Its spike rule (``>=``, subtractive
       reset, below) is exact while ``max_spikes_per_dt`` = 1 (several spikes per step have
       no NIR form).
+    - ``rockpool``, LIF (``LIFNeuronTorch``, rule ``lif-step``): ``v = a v + x`` with
+      ``a = exp(-dt/tau)``, written with ``r = tau a / dt``: read as ``tau = dt/(1-a)``,
+      ``r = 1/(1-a)`` (NIR's Euler step is then exactly rockpool's).
     - every spiking node (IF, LIF, CubaLIF) gets the writer's neuron rules
       (:func:`writer_rules`, :mod:`.rules`): snntorch's late reset, rockpool's and sinabs'
-      ``>=``, rockpool's subtraction, ``reset`` for snntorch and sinabs.
+      ``>=``, subtraction and several spikes per step, sinabs' clamp; ``reset`` for snntorch and
+      sinabs; ``rules``: the switches of :func:`parse_rules`.
     """
     if writer not in WRITERS:
         raise GraphError(f"unknown writer {writer!r}; use one of {', '.join(WRITERS)}")
-    check_reset(writer, reset)
+    check_reset(writer, reset, rules)
+    on = lambda key: (rules or {}).get(key, True)  # noqa: E731
     for name, node in graph.nodes.items():
         if isinstance(node, nr.SPIKING):
-            nr.set_rules(node, writer_rules(writer, node, reset))
+            nr.set_rules(node, writer_rules(writer, node, reset, rules, name))
         if writer == "norse":
             for key in pr.TIME_CONSTANTS:
                 if hasattr(node, key) and isinstance(node, (nir.LIF, nir.LI, nir.CubaLIF, nir.CubaLI)):
@@ -325,12 +396,18 @@ def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float, reset: str | Non
             node.r = np.asarray(node.r, dtype=np.float64) / dt_s
         elif writer == "sinabs" and isinstance(node, (nir.LIF, nir.LI)):
             a = np.exp(-1.0 / np.asarray(node.tau, dtype=np.float64))
-            node.tau, node.r = dt_s / (1.0 - a), np.ones_like(a)
+            # LIF's norm_input=True (its default) adds (1 - a) x: r = 1; ExpLeak's default
+            # norm_input=False, and from_nir's for both, adds x: r = 1 / (1 - a)
+            gain_one = isinstance(node, nir.LI) or not on("norm-input")
+            node.tau, node.r = dt_s / (1.0 - a), (1.0 / (1.0 - a)) if gain_one else np.ones_like(a)
         elif writer == "rockpool" and isinstance(node, (nir.CubaLIF, nir.CubaLI)):
             a = np.exp(-dt_s / np.asarray(node.tau_mem, dtype=np.float64))
             b = np.exp(-dt_s / np.asarray(node.tau_syn, dtype=np.float64))
             node.tau_mem, node.tau_syn = dt_s / (1.0 - a), dt_s / (1.0 - b)
             node.r, node.w_in = 1.0 / (1.0 - a), b / (1.0 - b)
+        elif writer == "rockpool" and isinstance(node, nir.LIF) and on("lif-step"):
+            a = np.exp(-dt_s / np.asarray(node.tau, dtype=np.float64))
+            node.tau, node.r = dt_s / (1.0 - a), 1.0 / (1.0 - a)
     return graph
 
 
@@ -343,10 +420,15 @@ def writer_dt(writer: str | None, dt_s: float | None) -> float:
     return float(WRITER_DT_S.get(writer or "nir") or pr.DEFAULT_DT_S)
 
 
-def check_reset(writer: str | None, reset: str | None) -> None:
-    """``--reset`` names the reset of a writer that does not write it; anything else: one line."""
+def check_reset(writer: str | None, reset: str | None, rules: dict[str, bool] | None = None) -> None:
+    """``--reset`` names the reset of a writer that does not write it; anything else, or a
+    ``--reset`` that says otherwise than ``--rule subtract-reset``: one line."""
     if reset is None:
         return
+    switch = (rules or {}).get("subtract-reset")
+    if switch is not None and switch != (reset == "subtract"):
+        raise GraphError(f"--reset {reset} and --rule subtract-reset={'on' if switch else 'off'} disagree; give one "
+                         "of them")
     if reset not in nr.RESETS:
         raise GraphError(f"--reset {reset!r} is not one of {', '.join(nr.RESETS)}")
     if writer not in RESET_WRITERS:
@@ -357,22 +439,24 @@ def check_reset(writer: str | None, reset: str | None) -> None:
 
 
 def read_foreign(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | None = None,
-                 warn: Warn | None = None, reset: str | None = None,
+                 warn: Warn | None = None, reset: str | None = None, rules=None,
                  ) -> tuple[nir.NIRGraph, dict[str, tuple[int, ...]], float]:
     """A (possibly nested) graph from any writer -> (flat normalised graph, shapes, dt_s);
-    ``reset``: the reset mechanism of a writer that does not write it (:func:`check_reset`)."""
-    check_reset(writer, reset)
+    ``reset``: the reset mechanism of a writer that does not write it (:func:`check_reset`);
+    ``rules``: ``--rule NAME=on|off`` items or their :func:`parse_rules` dict."""
+    rules = rules if isinstance(rules, dict) else parse_rules(rules, writer)
+    check_reset(writer, reset, rules)
     dt = writer_dt(writer, dt_s)
     flat = flatten_subgraphs(graph)
     if writer == "norse":  # norse's tau is dt * (1/tau): too short to pass the dt/tau check until fixed
         flat = copy.deepcopy(flat)  # apply_writer works in place; the caller's graph stays as written
-        apply_writer(flat, writer, dt, reset)
+        apply_writer(flat, writer, dt, reset, rules)
         writer_done = True
     else:
         writer_done = False
     out, shapes = normalize(flat, dt, warn)
     if writer and not writer_done:
-        apply_writer(out, writer, dt, reset)
+        apply_writer(out, writer, dt, reset, rules)
     return out, shapes, dt
 
 
@@ -386,8 +470,8 @@ def sequence_info(graph: nir.NIRGraph, dt_s: float):
     """The annotations of a normalised graph from another writer (:func:`read_foreign`), which
     takes a sequence: ``t_steps`` 0 (the input's length decides), ``dt_s`` seconds per step,
     ``input_shape`` the Input's per-step shape (any rank), every node in domain ``seq``, kinds
-    (:func:`kinds`), per-step shapes, edge kinds (``binary`` out of spiking neurons, else
-    ``real``) and each neuron's rules from its node metadata (:mod:`.rules`: the only place
+    (:func:`kinds`), per-step shapes, edge kinds (``binary`` out of spiking neurons, ``graded``
+    out of those that send several spikes per step as a count, else ``real``) and each neuron's rules from its node metadata (:mod:`.rules`: the only place
     they are read; every later stage asks :meth:`GraphInfo.rules`)."""
     from neurodeploy.ir.info import EDGE_BINARY, EDGE_GRADED, EDGE_REAL, GraphInfo
 
@@ -409,9 +493,16 @@ def sequence_info(graph: nir.NIRGraph, dt_s: float):
             info.reset[name] = rules.reset
         if rules.reset_delay:
             info.reset_delay[name] = int(rules.reset_delay)
+        if rules.multi:
+            info.max_spikes[name] = int(rules.max_spikes)
+            for s_, d_ in graph.edges:  # its spikes carry counts: graded payloads, not 0/1 events
+                if s_ == name:
+                    info.edge_kinds[f"{s_}->{d_}"] = EDGE_GRADED
+        if rules.v_min is not None:
+            info.v_min[name] = float(rules.v_min)
     return info
 
 
 __all__ = ["flatten_subgraphs", "normalize", "read_foreign", "apply_writer", "writer_rules", "kinds", "sequence_info",
            "WRITERS",
-           "RESET_WRITERS", "build_nested"]
+           "RESET_WRITERS", "build_nested", "WRITER_RULES", "parse_rules"]

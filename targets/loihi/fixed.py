@@ -302,7 +302,8 @@ def sequence_fixed(low: LoweredNetwork, quant: dict, arrays: dict[str, dict[str,
     - neurons: ``du``, ``dv``, ``vth_mant``, the constant input ``const_mant``, and the writer's rules
       where they need ``RuleLIF`` (``quant[...]["model"]``; Lava's LIF otherwise).
     """
-    from neurodeploy.ir.rules import NIR_RULES, NeuronRules
+    from neurodeploy.ir.rules import NIR_RULES
+    from neurodeploy.targets.emulator import fixed_rules
 
     nodes: dict[str, LavaNode] = {}
     for name, node in low.nodes.items():
@@ -318,10 +319,10 @@ def sequence_fixed(low: LoweredNetwork, quant: dict, arrays: dict[str, dict[str,
         elif node.kind == "sigma_delta":  # netx's integers: Lava's SigmaDelta scales vth by 2**(spike_exp + state_exp)
             node.params["fixed"] = {k: int(q[k]) for k in ("vth_mant", "spike_exp", "state_exp")}
         elif node.kind == "lif":
-            rules = NeuronRules(q["spike"], q["reset"], int(q["reset_delay"])) if q.get("model") == "RuleLIF" \
-                else NIR_RULES
+            rules = fixed_rules(q) if q.get("model") == "RuleLIF" else NIR_RULES
             const = a.get("const_mant")
             node.params.update(du=int(q["du"]), dv=int(q["dv"]), vth=int(q["vth_mant"]), rules=rules,
+                               v_min=None if rules.v_min is None else int(rules.v_min),
                                bias=np.zeros(node.shape, dtype=np.int64), bias_exp=0,
                                const=None if const is None else to_lava(np.asarray(const), node.params["nir_shape"]))
         nodes[name] = node

@@ -241,10 +241,12 @@ def _sequence_node(g: DeployGraph, name: str) -> LavaNode | None:
     if g.kind(name) in pr.NIR_NEURON_KINDS:
         form, shape = g.info.neuron_form[name], g.shape(name)
         lava_sh = lava_shape(shape)
+        rules = g.info.rules(name)
         return LavaNode(name, "lif", lava_sh, {
-            "du": form["du"], "dv": form["dv"], "vth": form["vth"], "rules": g.info.rules(name),
+            "du": form["du"], "dv": form["dv"], "vth": form["vth"], "rules": rules,
             "spiking": form["spiking"], "nir_shape": tuple(int(v) for v in shape), "bias": np.zeros(lava_sh),
-            "const": to_lava(g.arrays[name]["input_const"], shape)}, latency=latency)
+            "const": to_lava(g.arrays[name]["input_const"], shape), "v_min": lava_v_min(g, name, rules)},
+            latency=latency)
     if not isinstance(node, sf.SYNAPSES):
         raise LoweringError(f"chip node '{name}' ({g.kind(name)}) has no Lava process yet")
     weight = g.arrays[name]["weight"]
@@ -261,6 +263,22 @@ def _sequence_node(g: DeployGraph, name: str) -> LavaNode | None:
                   stride=xy(geo["stride"]), padding=xy(geo["padding"]), dilation=xy(geo["dilation"]),
                   groups=int(geo["groups"]))
     return LavaNode(name, "conv", lava_shape(g.shape(name)), params, latency=latency)
+
+
+def lava_v_min(g: DeployGraph, name: str, rules) -> float | None:
+    """A neuron's lower clamp of ``v`` (:mod:`neurodeploy.ir.rules`) in Lava's shifted state ``v - v_reset``
+    (model units); None: no clamp.
+
+    Raises:
+        LoweringError: the layer's ``v_reset`` varies, so no one clamp holds it (Loihi: one per layer).
+    """
+    if rules.v_min is None:
+        return None
+    v_reset = np.asarray(g.arrays[name].get("v_reset", 0.0), dtype=np.float64)
+    if v_reset.size and not np.all(v_reset == v_reset.flat[0]):
+        raise LoweringError(f"neuron '{name}': its v clamp (v_min) needs one v_reset per layer; pass --rule "
+                            "min-v-mem=off")
+    return float(rules.v_min) - (float(v_reset.flat[0]) if v_reset.size else 0.0)
 
 
 def _only_output(g: DeployGraph, members: list[str]) -> bool:

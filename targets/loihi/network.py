@@ -139,7 +139,8 @@ def _lif(net: "LavaNetwork", name: str, node: LavaNode):
     if rules is not None and not rules.is_nir:  # a writer's rules (neurodeploy.ir.rules) Lava's LIF has not
         proc = RuleLIF(shape=node.shape, du=p["du"], dv=p["dv"], vth=vth, name=name,
                        fire_at_equality=rules.spike == ">=", subtract=rules.reset == "subtract",
-                       reset_delay=rules.reset_delay, **_clear(net, node))
+                       reset_delay=rules.reset_delay, max_spikes=rules.max_spikes, v_min=p.get("v_min"),
+                       **_clear(net, node))
         return proc, net.rule_lif_model, lambda i: proc.a_in, lambda i: proc.s_out
     proc = LIFReset(shape=node.shape, du=p["du"], dv=p["dv"], vth=vth, bias_mant=p["bias"],
                     bias_exp=p.get("bias_exp", 0), name=name, **_clear(net, node))

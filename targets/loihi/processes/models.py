@@ -132,12 +132,26 @@ class PyRuleLIFModelFloat(PyLoihiProcessModel):
         self.subtract, self.delay = bool(proc_params["subtract"]), int(proc_params["reset_delay"])
         self.reset_interval = int(proc_params["reset_interval"])
         self.reset_offset = int(proc_params["reset_offset"]) % self.reset_interval
+        self.max_spikes = int(proc_params.get("max_spikes", 1))
+        self.v_min = proc_params.get("v_min")
 
     def _reset(self, where: np.ndarray) -> None:
         if self.subtract:
             self.v[where] -= self.vth
         else:
             self.v[where] = 0
+
+    def _counts(self) -> np.ndarray:
+        """Several spikes per step: the count k of each neuron, v reset by it (see RuleLIF)."""
+        s = self.fires(self.v, self.vth)
+        rel = self.v / self.vth
+        k = np.floor(rel) if self.fires is np.greater_equal else np.ceil(rel) - 1
+        k = np.where(s, np.clip(k, 1, self.max_spikes), 0.0)
+        if self.subtract:
+            self.v[:] = self.v - k * self.vth
+        else:
+            self.v[s] = 0
+        return k
 
     def run_spk(self) -> None:
         a = self.a_in.recv()
@@ -147,13 +161,18 @@ class PyRuleLIFModelFloat(PyLoihiProcessModel):
         self.u[:] = self.u * (1 - self.du)
         self.u[:] += a
         self.v[:] = self.v * (1 - self.dv) + self.u
-        if self.delay:
-            self._reset(self.pending > 0)
-        s = self.fires(self.v, self.vth)
-        if self.delay:
-            self.pending[...] = s
+        if self.max_spikes > 1:
+            s = self._counts()
         else:
-            self._reset(s)
+            if self.delay:
+                self._reset(self.pending > 0)
+            s = self.fires(self.v, self.vth)
+            if self.delay:
+                self.pending[...] = s
+            else:
+                self._reset(s)
+        if self.v_min is not None:  # sinabs' min_v_mem, after the reset
+            np.maximum(self.v, self.v_min, out=self.v)
         self.s_out.send(s.astype(float))
 
 
@@ -166,7 +185,10 @@ class PyRuleLIFModelFixed(PyLoihiProcessModel):
     / 4096) + (a_in << 6))`` (Lava's one-step wrap), ``v = sat(trunc0(v (4096 - dv) / 4096) + u)``;
     then the writer's rules as in the float model with ``vth << 6``: a pending reset (``reset_delay``
     1), the spike test (``>`` or ``>=``), the immediate reset; a reset sets ``v = 0`` or subtracts
-    ``vth << 6`` (saturating). A Loihi 2 microcode neuron would run this; Lava 0.10 has no such model."""
+    ``vth << 6`` (saturating). Several spikes per step (``max_spikes`` > 1): the count ``k = v //
+    (vth << 6)`` (``(v - 1) // (vth << 6)`` on ``>``), at most ``max_spikes``, sent as the graded
+    payload, ``v -= k (vth << 6)``; then ``v = max(v, v_min)`` (integer ``v`` units). A Loihi 2
+    microcode neuron would run this; Lava 0.10 has no such model."""
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=16)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
@@ -183,6 +205,9 @@ class PyRuleLIFModelFixed(PyLoihiProcessModel):
         self.reset_interval = int(proc_params["reset_interval"])
         self.reset_offset = int(proc_params["reset_offset"]) % self.reset_interval
         self.half = 1 << (LOIHI2.state_bits - 1)
+        self.max_spikes = int(proc_params.get("max_spikes", 1))
+        low = proc_params.get("v_min")
+        self.v_min = None if low is None else int(low)
 
     def _reset(self, v: np.ndarray, where: np.ndarray) -> None:
         if self.subtract:
@@ -198,12 +223,20 @@ class PyRuleLIFModelFixed(PyLoihiProcessModel):
         wrapped = np.where(cur > self.half, cur - 2 * self.half, cur)  # Lava's one-step wrap (lif/models.py:161)
         u = np.where(wrapped <= -self.half, cur + 2 * self.half, wrapped)
         v = np.clip(LOIHI2.decay_voltage(self.v, self.dv) + u, 1 - self.half, self.half - 1)
-        if self.delay:
-            self._reset(v, self.pending > 0)
-        s = self.fires(v, self.vth)
-        if self.delay:
-            self.pending[...] = s
+        if self.max_spikes > 1:  # the count of spikes, one graded payload
+            fired = self.fires(v, self.vth)
+            k = np.where(fired, (v if self.fires is np.greater_equal else v - 1) // self.vth, 0)
+            s = np.where(fired, np.clip(k, 1, self.max_spikes), 0)
+            v = np.maximum(v - s * self.vth, 1 - self.half) if self.subtract else np.where(fired, 0, v)
         else:
-            self._reset(v, s)
+            if self.delay:
+                self._reset(v, self.pending > 0)
+            s = self.fires(v, self.vth)
+            if self.delay:
+                self.pending[...] = s
+            else:
+                self._reset(v, s)
+        if self.v_min is not None:  # sinabs' min_v_mem, after the reset
+            v = np.maximum(v, self.v_min)
         self.u[...], self.v[...] = u, v
         self.s_out.send(s.astype(np.int32))

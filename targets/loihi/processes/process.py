@@ -105,7 +105,12 @@ class RuleLIF(AbstractProcess):
     neurons' ``v`` is reset at once, else their reset is pending for the next step. Reset:
     ``v = 0`` (``subtract`` False) or ``v -= vth`` (``subtract`` True). ``u``, ``v`` and the
     pending spikes are cleared at the first step of every sample (``time_step %
-    reset_interval == reset_offset``, as ``LIFReset``). The mapping from NIR's parameters
+    reset_interval == reset_offset``, as ``LIFReset``). With ``max_spikes`` > 1 (several spikes
+    per step, sinabs' MultiSpike, rockpool's ``max_spikes_per_dt``) a neuron that fires sends
+    the count ``k = floor(v / vth)`` (``ceil(v / vth) - 1`` on ``>``), at most ``max_spikes``, as
+    one graded spike (Loihi 2's payload; the synapses downstream take graded messages), and the
+    subtractive reset takes ``k vth`` off. ``v_min`` (None: none) clamps ``v`` from below after
+    the reset (sinabs' ``min_v_mem``; Lava's state units, ``v - v_reset``). The mapping from NIR's parameters
     is :mod:`neurodeploy.targets.loihi.lower`. ``fixed_pt`` (integers: ``du``, ``dv``
     12-bit, ``vth`` the 17-bit ``vth_mant``, compared and subtracted as ``vth << 6``): the same
     rules on Lava's bit-accurate LIF arithmetic (:mod:`neurodeploy.quantize.ptq`, :func:`~neurodeploy.targets.emulator.lif_int`).
@@ -113,17 +118,21 @@ class RuleLIF(AbstractProcess):
     Args:
         shape: Lava layout; du, dv: decays in [0, 1]; vth: threshold (model units).
         fire_at_equality, subtract, reset_delay: the rules (``reset_delay`` 0 or 1 steps).
+        max_spikes: spikes per step (1: binary spikes; > 1: a graded count, with ``reset_delay`` 0).
+        v_min: lower clamp of ``v`` (model units; fixed_pt: integer ``v`` units, i.e. after ``<< 6``).
         reset_interval, reset_offset: as ``LIFReset``.
     """
 
     def __init__(self, *, shape: tuple[int, ...], du: float, dv: float, vth: float, fire_at_equality: bool = False,
                  subtract: bool = False, reset_delay: int = 0, reset_interval: int = 1, reset_offset: int = 0,
-                 name: str | None = None) -> None:
+                 max_spikes: int = 1, v_min: float | None = None, name: str | None = None) -> None:
         if reset_delay not in (0, 1):
             raise ValueError(f"RuleLIF: reset_delay {reset_delay} is not 0 or 1")
+        if int(max_spikes) < 1 or (int(max_spikes) > 1 and reset_delay):
+            raise ValueError(f"RuleLIF: max_spikes {max_spikes} is not >= 1, or comes with a late reset")
         super().__init__(shape=shape, du=du, dv=dv, vth=vth, fire_at_equality=bool(fire_at_equality),
                          subtract=bool(subtract), reset_delay=int(reset_delay), reset_interval=reset_interval,
-                         reset_offset=reset_offset, name=name)
+                         reset_offset=reset_offset, max_spikes=int(max_spikes), v_min=v_min, name=name)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.u = Var(shape=shape, init=np.zeros(shape))
