@@ -39,7 +39,7 @@ RULE_HELP = ("A .nir file: switch one of the --writer's default neuron options o
              "carrying the count), subtract-reset (sinabs: a spike subtracts the threshold; off = --reset zero), "
              "min-v-mem (sinabs: IF v clamped at -v_threshold, as its from_nir does), norm-input (sinabs: a LIF's input "
              "scaled by 1 - exp(-1/tau), its module's default; off: unscaled, as its from_nir reads it), lif-step (rockpool: a LIF "
-             "steps as LIFNeuronTorch, v = a v + x). E.g. --rule multi-spike=off.")
+             "steps as LIFNeuronTorch, v = a v + x). One flag takes several, e.g. --rule multi-spike=off min-v-mem=off.")
 IMAGE_HELP = "Input images (PNG/JPEG), e.g. --image a.png b.png; default: a shipped rainy photo."
 
 
