@@ -164,9 +164,11 @@ def netx_facts(g) -> dict[str, Any]:
     from neurodeploy.ir.netxread import NETX_KEY, netx_layer
 
     layers = {n: int(netx_layer(g.node(n))["layer"]) for n in g.neuron_layers()}
+    # layers that never fire (slayer's Affine readout): netx_executor reads their v, as ours do
+    states = [n for n in g.neuron_layers() if not netx_layer(g.node(n)).get("spiking", True)]
     return {"chip_net": CHIP_NET, "skip_layers": int(g.nir.metadata[NETX_KEY].get("skip_layers", 0)),
-            "layers": layers, "loader": "lava.lib.dl.netx.hdf5.Network (lava-dl "
-                                        f"{package_version('lava-dl')})"}
+            "layers": layers, "state_layers": states,
+            "loader": f"lava.lib.dl.netx.hdf5.Network (lava-dl {package_version('lava-dl')})"}
 
 
 def _quantize(g, calib: Path | None, input_shape: list[int], netx: bool = False

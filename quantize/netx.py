@@ -75,7 +75,8 @@ def netx_integers(g: DeployGraph) -> tuple[dict[str, dict[str, Any]], dict[str, 
             if not all(k in facts for k in ("iDecay", "vDecay", "vThMant")):
                 raise QuantizationError(f"neuron '{name}' carries no netx integers; read the network from its netx file")
             bound = max((quant[p]["lim"] for p in (_syn_of(g, name),) if p in quant), default=0)
-            quant[name] = {"kind": "lif", "spiking": True, "in_scale": 1.0, "scale": 1.0, "lim": 1,
+            spiking = bool(facts.get("spiking", True))  # a state layer (vThMant beyond 17 bits) never fires
+            quant[name] = {"kind": "lif", "spiking": spiking, "in_scale": 1.0, "scale": 1.0, "lim": 1,
                            "model": "LIFReset", "du": int(facts["iDecay"]) - 1, "dv": int(facts["vDecay"]),
                            "vth_mant": int(facts["vThMant"]), "spike": ">", "reset": "zero", "reset_delay": 0,
                            "a_in_bound": int(bound), "v_lsb": 1.0 / (1 << LOIHI2.state_shift_bits),

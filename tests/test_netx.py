@@ -122,7 +122,7 @@ def test_a_damaged_file_is_refused_in_one_line_and_nothing_is_written(dense, run
     other = tmp_path / "other.h5"  # an HDF5 file that is not a netx network
     with h5py.File(other, "w") as f:
         f["weights"] = np.zeros(3)
-    _refused(run_cli, tmp_path, other, "not a lava-dl netx network", "'layer'")
+    _refused(run_cli, tmp_path, other, "not a lava-dl netx network", "'layer'", "rename it to graph.nir")
 
 
 def test_unsupported_layer_and_neuron_types_are_refused_by_name(run_cli, tmp_path):
@@ -318,3 +318,29 @@ def test_report_counts_a_sigma_delta_layers_messages_and_payload_bits(sdnn, tmp_
         assert rows[layer]["messages"] == rows[layer]["spikes"] == sent > 0
         assert rows[layer]["edge_kind"] == "graded" and 2 ** (rows[layer]["payload_bits"] - 2) <= peak
     assert "Sigma-delta layers send graded messages" in (bundle / "report.md").read_text()
+
+
+@pytest.mark.lava
+def test_an_affine_readout_is_a_state_layer_read_by_its_voltage(tmp_path):
+    """slayer's Affine readout (vThMant = 2**18 - 1, never fires) is read as a CubaLI: our executors and
+    netx (a Monitor of its v) give the same voltages, fixed and float."""
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.targets import make_executor
+
+    net = sn.train_and_export("cuba_readout", tmp_path)
+    g = read_deploy_graph(net.path)
+    assert [g.kind(n) for n in g.neuron_layers()] == ["cubalif", "cubali"]
+    bundle = nd.export(net.path, tmp_path / "b").path
+    b = Bundle.open(bundle)
+    x = b.inputs(input_file=None).array
+    runs = {name: make_executor(name, b).run(x[:40]) for name in ("emulator", "lava-fixed", "netx", "lava-float",
+                                                                 "netx-float")}
+    for ours, theirs in (("lava-fixed", "emulator"), ("lava-fixed", "netx")):
+        for a, c in zip(runs[ours], runs[theirs]):
+            for layer in a.layers:
+                assert np.array_equal(a.layers[layer], c.layers[layer]), (ours, theirs, layer)
+    v = runs["netx"][0].layers["layer1.cuba"]
+    assert np.abs(v).max() > 1 and len(np.unique(v)) > 20  # a voltage that moves, in input units
+    for a, c in zip(runs["lava-float"], runs["netx-float"]):
+        assert np.array_equal(a.layers["layer0.cuba"], c.layers["layer0.cuba"])
+        np.testing.assert_allclose(a.layers["layer1.cuba"], c.layers["layer1.cuba"], rtol=1e-9, atol=1e-9)

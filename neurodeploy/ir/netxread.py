@@ -113,10 +113,13 @@ def _neuron(layer: dict) -> dict[str, int]:
         if not 0 < out[key] <= DECAY_UNIT:
             raise GraphError(f"{_where(layer)}: {key} = {out[key]} is outside 1..{DECAY_UNIT}; a decay of 0 (a "
                              "current or voltage that never decays) has no NIR CubaLIF form")
-    if not 0 <= out["vThMant"] < (1 << 17):
-        raise GraphError(f"{_where(layer)}: vThMant = {out['vThMant']} is outside Loihi's 17 bits (0..131071)")
+    if out["vThMant"] < 0:
+        raise GraphError(f"{_where(layer)}: vThMant = {out['vThMant']} is negative")
     out["refDelay"] = int(np.asarray(keys.get("refDelay", 1)).reshape(-1)[0])
-    return {"type": "CUBA", **out}
+    # a threshold beyond Loihi's 17 bits never fires (v saturates at 2**23 - 1 < vThMant << 6): slayer's
+    # Affine readout writes (1 << 18) - 1 so; it is a state layer (CubaLI), read by its v
+    out["spiking"] = out["vThMant"] < (1 << 17)
+    return {"neuron": "CUBA", **out}
 
 
 def _sdnn(layer: dict, keys: dict) -> dict[str, Any]:
@@ -135,12 +138,12 @@ def _sdnn(layer: dict, keys: dict) -> dict[str, Any]:
     if vth < 0:
         raise GraphError(f"{_where(layer)}: vThMant = {vth} is negative")
     bits = int(np.asarray(keys.get("messageBits", SDNN_MESSAGE_BITS)).reshape(-1)[0])
-    return {"type": "SDNN", "vThMant": vth, "messageBits": bits, "spikeExp": SDNN_SPIKE_EXP,
+    return {"neuron": "SDNN", "vThMant": vth, "messageBits": bits, "spikeExp": SDNN_SPIKE_EXP,
             "stateExp": SDNN_STATE_EXP}
 
 
 def _neuron_node(ints: dict[str, Any], shape: tuple[int, ...], dt: float) -> nir.NIRNode:
-    if ints["type"] == "SDNN":
+    if ints["neuron"] == "SDNN":
         # netx: threshold vThMant << (spike_exp + state_exp) on sigma in input units; messages sigma >> state_exp.
         # In message units (ir.nodes.SigmaDelta): vth = vThMant << spike_exp, input / 2**state_exp
         return nd.SigmaDelta(shape=np.array(shape, dtype=np.int64), vth=float(ints["vThMant"] << ints["spikeExp"]),
@@ -148,10 +151,13 @@ def _neuron_node(ints: dict[str, Any], shape: tuple[int, ...], dt: float) -> nir
     return _cuba(ints, shape, dt)
 
 
-def _cuba(ints: dict[str, int], shape: tuple[int, ...], dt: float) -> nir.CubaLIF:
+def _cuba(ints: dict[str, int], shape: tuple[int, ...], dt: float) -> nir.NIRNode:
     """The exact float equivalent of netx's integer LIF (module docstring), in input-LSB units."""
     i_decay, v_decay = ints["iDecay"], ints["vDecay"]
     full = lambda v: np.full(shape, float(v))  # noqa: E731
+    if not ints["spiking"]:  # never fires: the state layer CubaLI, the same decays and gains
+        return nir.CubaLI(tau_syn=full(dt * DECAY_UNIT / i_decay), tau_mem=full(dt * DECAY_UNIT / v_decay),
+                          r=full(DECAY_UNIT / v_decay), v_leak=full(0.0), w_in=full(DECAY_UNIT / i_decay))
     return nir.CubaLIF(tau_syn=full(dt * DECAY_UNIT / i_decay), tau_mem=full(dt * DECAY_UNIT / v_decay),
                        r=full(DECAY_UNIT / v_decay), v_leak=full(0.0), v_threshold=full(ints["vThMant"]),
                        v_reset=full(0.0), w_in=full(DECAY_UNIT / i_decay))
@@ -263,7 +269,7 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
             nodes[syn] = nir.Conv2d(input_shape=tuple(shape[1:]), weight=weight.astype(np.float64), stride=stride,
                                     padding=padding, dilation=dilation, groups=groups,
                                     bias=np.zeros(weight.shape[0]))
-        neuron = f"layer{layer['index']}.{'sdnn' if ints['type'] == 'SDNN' else 'cuba'}"
+        neuron = f"layer{layer['index']}.{'sdnn' if ints['neuron'] == 'SDNN' else 'cuba'}"
         node = _neuron_node(ints, tuple(out_shape), dt_s)
         node.metadata = {NETX_KEY: {"layer": int(layer["index"]), "type": kind, **ints}}
         nodes[syn].metadata = {NETX_KEY: {"layer": int(layer["index"]), "type": kind}}

@@ -8,7 +8,9 @@ netx`` checks our lowering against Intel's.
 - **Input**: a source ``RingBuffer`` (Lava's ``io.source``) sending the sample's T steps (binary
   spikes, or integer payloads) into ``Network.inp``, then zeros while the network flushes.
 - **Records**: a sink ``RingBuffer`` on each block's ``out`` port (one read per layer after the
-  run, not a Monitor's per-value reads). Lava's layout (X, Y, C) is turned back into (C, H, W).
+  run, not a Monitor's per-value reads); a layer that never fires (slayer's Affine readout, a
+  threshold beyond 17 bits) is read by a ``Monitor`` of its ``v`` instead, in input units as ours
+  (fixed: ``v / 64``). Lava's layout (X, Y, C) is turned back into (C, H, W).
 - **Logical time**: a sample's step t reaches the k-th block (k = 1, 2 ... after the input)
   one Lava step per synapse later, so the block's record is cut at ``t + k`` (as
   :class:`~.executor.LavaSequenceExecutor` realigns ours); a run takes ``T + depth`` steps.
@@ -40,6 +42,7 @@ from neurodeploy.trace import Trace
 
 DECAY_UNIT = 4096
 SDNN_STATE_EXP = 6  # netx's SigmaDelta state_exp: its fixed model sends sigma >> 6
+V_LSB = 1.0 / 64  # a fixed LIF's v in input LSBs (Lava shifts a_in left by 6)
 
 
 def _to_lava(x: np.ndarray) -> np.ndarray:
@@ -88,8 +91,10 @@ class NetxExecutor:
     """
 
     def __init__(self, net_file: Path, layers: dict[str, int], skip_layers: int, input_shape: tuple[int, ...],
-                 select_tag: str = "fixed_pt", dt_s: float | None = None, timeout_s: float = 300.0):
+                 select_tag: str = "fixed_pt", dt_s: float | None = None, timeout_s: float = 300.0,
+                 state_layers: tuple[str, ...] = ()):
         self.net_file, self.layers = Path(net_file), dict(layers)
+        self.state_layers = set(state_layers)  # layers that never fire: their v is the record (a Monitor)
         self.skip_layers, self.input_shape = int(skip_layers), tuple(input_shape)
         self.select_tag, self.dt_s, self.timeout_s = select_tag, dt_s, timeout_s
         self.name = "netx" if select_tag == "fixed_pt" else "netx-float"
@@ -115,6 +120,7 @@ class NetxExecutor:
         from lava.magma.core.run_configs import Loihi2SimCfg
         from lava.proc.io.sink import RingBuffer as Sink
         from lava.proc.io.source import RingBuffer as Source
+        from lava.proc.monitor.process import Monitor
 
         from neurodeploy.targets.loihi.network import kill_run
 
@@ -131,11 +137,14 @@ class NetxExecutor:
         data[..., :t_steps] = _to_lava(x)
         source = Source(data=data)
         source.s_out.connect(net.inp)
-        sinks = []
-        for block in blocks_run:
+        sinks, monitors = [], {}
+        for name, block in zip(self.layers, blocks_run):
             sink = Sink(shape=block.out.shape, buffer=steps)
             block.out.connect(sink.a_in)
             sinks.append(sink)
+            if name in self.state_layers:  # a readout that never fires: its v, as our executors record it
+                monitors[name] = Monitor()
+                monitors[name].probe(target=block.neuron.v, num_steps=steps)
         exceptions = {}
         if self.select_tag == "floating_pt":
             _float_params(net)
@@ -153,6 +162,11 @@ class NetxExecutor:
                 time.sleep(0.005)
             runtime.wait()
             raws = [np.asarray(s.data.get(), dtype=np.float64) for s in sinks]
+            for i, name in enumerate(self.layers):
+                if name in monitors:
+                    v = np.asarray(next(iter(monitors[name].get_data().values()))["v"], dtype=np.float64)
+                    # Lava's fixed v counts 1/64 of an input LSB (a_in << 6); the float model's v is in input units
+                    raws[i] = np.moveaxis(v, 0, -1) * (V_LSB if self.select_tag == "fixed_pt" else 1.0)
         except BaseException as exc:
             kill_run(net)
             if isinstance(exc, RuntimeError) and "Exception(s) occurred" in str(exc):
