@@ -33,7 +33,7 @@ import _shared  # noqa: F401 -- tests/fixtures/ as the package ndfixtures
 
 HERE = Path(__file__).resolve().parent
 MD, OUT = HERE / "interop_netx.md", HERE / "interop_netx.out.json"
-NETS = ("cuba_dense", "cuba_conv", "sdnn_dense")
+NETS = ("cuba_dense", "cuba_conv", "cuba_readout", "sdnn_dense")
 EXECUTORS = ("nir-torch", "emulator", "lava-float", "lava-fixed", "netx", "netx-float")
 # (executor, reference): what each pair checks
 PAIRS = (("lava-fixed", "netx", "our fixed_pt lowering vs Intel's loader"),
@@ -110,7 +110,8 @@ def render(out: dict) -> str:
     lines += ["", "Largest |difference| of any recorded value (spike, or a sigma-delta message's payload) between "
               "`lava-fixed` and `netx`: " + "; ".join(
                   f"{r['network']} {max(r['max_abs_difference_lava_fixed_vs_netx'].values()):g}" for r in out["rows"])
-              + ". `sdnn_dense` takes delta-encoded random walks as integer payloads of 12 fraction bits (netx's "
+              + ". `cuba_readout` ends in slayer's Affine readout, a voltage that never fires (its events column "
+              "counts non-zero voltages; netx's is read by a Monitor of `v`). `sdnn_dense` takes delta-encoded random walks as integer payloads of 12 fraction bits (netx's "
               "`spike_exp + state_exp`); its `emulator vs nir-torch` column is the bits netx drops from each message "
               "(`s >> 6`), which the float form keeps."]
     lines += ["", "## Run times (wall s for all samples: build, compile and run)", ""]
