@@ -168,6 +168,7 @@ def netx_facts(g) -> dict[str, Any]:
     states = [n for n in g.neuron_layers() if not netx_layer(g.node(n)).get("spiking", True)]
     return {"chip_net": CHIP_NET, "skip_layers": int(g.nir.metadata[NETX_KEY].get("skip_layers", 0)),
             "layers": layers, "state_layers": states,
+            "sigma_delta_layers": [n for n in g.neuron_layers() if g.kind(n) == "sigma_delta"],
             "loader": f"lava.lib.dl.netx.hdf5.Network (lava-dl {package_version('lava-dl')})"}
 
 

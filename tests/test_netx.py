@@ -321,9 +321,10 @@ def test_report_counts_a_sigma_delta_layers_messages_and_payload_bits(sdnn, tmp_
 
 
 @pytest.mark.lava
-def test_an_affine_readout_is_a_state_layer_read_by_its_voltage(tmp_path):
-    """slayer's Affine readout (vThMant = 2**18 - 1, never fires) is read as a CubaLI: our executors and
-    netx (a Monitor of its v) give the same voltages, fixed and float."""
+def test_a_bias_and_an_affine_readout_run_as_netx_runs_them(tmp_path):
+    """A trained bias (slayer's norm: netx's bias_mant << 6 on v each step) and slayer's Affine readout
+    (vThMant = 2**18 - 1, never fires: a CubaLI): our executors and netx (with its own per-layer reset, a
+    Monitor of the readout's v) give the same spikes and voltages, fixed and float."""
     from neurodeploy.bundle import Bundle
     from neurodeploy.targets import make_executor
 
@@ -331,6 +332,10 @@ def test_an_affine_readout_is_a_state_layer_read_by_its_voltage(tmp_path):
     g = read_deploy_graph(net.path)
     assert [g.kind(n) for n in g.neuron_layers()] == ["cubalif", "cubali"]
     bundle = nd.export(net.path, tmp_path / "b").path
+    with h5py.File(net.path, "r") as f:
+        bias = f["layer/0/bias"][()]
+    assert np.any(bias != 0)  # trained, not the initial zeros
+    assert np.array_equal(np.load(bundle / "params.npz")["layer0.cuba/bias_mant"], bias.astype(np.int64))
     b = Bundle.open(bundle)
     x = b.inputs(input_file=None).array
     runs = {name: make_executor(name, b).run(x[:40]) for name in ("emulator", "lava-fixed", "netx", "lava-float",

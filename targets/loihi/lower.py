@@ -243,7 +243,8 @@ def _sequence_node(g: DeployGraph, name: str) -> LavaNode | None:
         lava_sh = lava_shape(shape)
         return LavaNode(name, "lif", lava_sh, {
             "du": form["du"], "dv": form["dv"], "vth": form["vth"], "rules": g.info.rules(name),
-            "spiking": form["spiking"], "nir_shape": tuple(int(v) for v in shape), "bias": np.zeros(lava_sh),
+            "spiking": form["spiking"], "nir_shape": tuple(int(v) for v in shape),
+            "bias": to_lava(g.arrays[name].get("v_bias", np.zeros(shape)), shape),
             "const": to_lava(g.arrays[name]["input_const"], shape)}, latency=latency)
     if not isinstance(node, sf.SYNAPSES):
         raise LoweringError(f"chip node '{name}' ({g.kind(name)}) has no Lava process yet")

@@ -14,9 +14,11 @@ netx`` checks our lowering against Intel's.
 - **Logical time**: a sample's step t reaches the k-th block (k = 1, 2 ... after the input)
   one Lava step per synapse later, so the block's record is cut at ``t + k`` (as
   :class:`~.executor.LavaSequenceExecutor` realigns ours); a run takes ``T + depth`` steps.
-- **Reset**: one Lava run per sample on a freshly built ``Network`` (netx's LIF keeps its state
-  between steps; its ``reset_interval`` would reset layer k at an offset of its own, which
-  streaming could use later).
+- **Reset**: one Lava run per sample on a freshly built ``Network``, with netx's own per-layer reset
+  (``reset_interval``, ``reset_offset=1``: layer k is cleared at Lava step k + 1, when its first
+  logical step arrives). Without it netx's LIF integrates its bias from Lava step 1 in every layer,
+  k steps before the layer's first input -- a network with biases then fires earlier than the same
+  network in logical time (lava-fixed, the emulator, SLAYER).
 - ``netx`` runs ``Loihi2SimCfg(select_tag="fixed_pt")``: netx's block models are tagged
   ``fixed_pt`` only (``netx/blocks/models.py``); ``floating_pt`` finds no model for
   ``Network``. ``netx-float`` selects the block models through ``exception_proc_model_map``
@@ -92,8 +94,9 @@ class NetxExecutor:
 
     def __init__(self, net_file: Path, layers: dict[str, int], skip_layers: int, input_shape: tuple[int, ...],
                  select_tag: str = "fixed_pt", dt_s: float | None = None, timeout_s: float = 300.0,
-                 state_layers: tuple[str, ...] = ()):
+                 state_layers: tuple[str, ...] = (), sigma_delta: bool = False):
         self.net_file, self.layers = Path(net_file), dict(layers)
+        self.sigma_delta = sigma_delta  # the network has SDNN layers (no reset of their own in Lava)
         self.state_layers = set(state_layers)  # layers that never fire: their v is the record (a Monitor)
         self.skip_layers, self.input_shape = int(skip_layers), tuple(input_shape)
         self.select_tag, self.dt_s, self.timeout_s = select_tag, dt_s, timeout_s
@@ -126,8 +129,13 @@ class NetxExecutor:
 
         t_steps = x.shape[0]
         start = time.perf_counter()
+        # netx's own per-layer reset (reset_interval, reset_offset): layer k (offset k + 1 with reset_offset=1) starts
+        # from rest at the Lava step its first logical step arrives, as our executors' layers do; without it a
+        # layer's bias would integrate for the k steps before (netx's LIF starts at Lava step 1 everywhere).
+        # SDNN layers have no reset (netx warns and ignores it): not asked for there.
+        reset = {} if self.sigma_delta else {"reset_interval": t_steps + len(self.layers) + 1, "reset_offset": 1}
         net = hdf5.Network(net_config=str(self.net_file), skip_layers=self.skip_layers,
-                           input_message_bits=0 if np.all((x == 0) | (x == 1)) else 16)
+                           input_message_bits=0 if np.all((x == 0) | (x == 1)) else 16, **reset)
         blocks_run = list(net.layers)
         if len(blocks_run) != len(self.layers):
             raise LavaRunError(f"{self.net_file}: netx built {len(blocks_run)} layers, the bundle records "
@@ -147,9 +155,13 @@ class NetxExecutor:
                 monitors[name].probe(target=block.neuron.v, num_steps=steps)
         exceptions = {}
         if self.select_tag == "floating_pt":
+            from lava.proc.lif.models import PyLifResetModelFloat
+            from lava.proc.lif.process import LIFReset
+
             _float_params(net)
             exceptions = {hdf5.Network: hdf5.PyNetworkModel, blocks.Dense: block_models.PyDenseModel,
-                          blocks.Conv: block_models.PyConvModel, blocks.Input: block_models.PyInputModel}
+                          blocks.Conv: block_models.PyConvModel, blocks.Input: block_models.PyInputModel,
+                          LIFReset: PyLifResetModelFloat}
         cfg = Loihi2SimCfg(select_tag=self.select_tag, exception_proc_model_map=exceptions)
         built = time.perf_counter()
         try:
