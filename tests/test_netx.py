@@ -35,16 +35,6 @@ def dense(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def conv(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("netx-conv")
-    net = sn.train_and_export("cuba_conv", folder)
-    x = folder / "x.npy"
-    np.save(x, sn.test_input(net))
-    bundle = nd.export(net.path, folder / "bundle").path
-    return net, bundle, x
-
-
-@pytest.fixture(scope="module")
 def sdnn(tmp_path_factory):
     """The trained sigma-delta dense net, its bundle and held-out delta payloads (12 fraction bits)."""
     folder = tmp_path_factory.mktemp("netx-sdnn")
@@ -163,10 +153,15 @@ def test_dense_emulator_lava_fixed_and_netx_agree_spike_for_spike(dense):
 
 @pytest.mark.lava
 @pytest.mark.slow
-def test_conv_emulator_lava_fixed_and_netx_agree_spike_for_spike(conv):
-    """As the dense test, on the CUBA conv net (two convs, stride 2, flatten, dense): netx's kernel
-    flip and (X, Y, C) layout against our lowering's."""
-    _, bundle, x = conv
+@pytest.mark.parametrize("kind", ["cuba_conv", "sdnn_conv"])
+def test_conv_emulator_lava_fixed_and_netx_agree_spike_for_spike(kind, tmp_path):
+    """As the dense test, on a conv net (CUBA: two convs, stride 2, flatten, dense; sigma-delta: conv with
+    stride 2, flatten, dense, graded messages): netx's kernel flip and (X, Y, C) layout against our
+    lowering's."""
+    net = sn.train_and_export(kind, tmp_path)
+    x = tmp_path / "x.npy"
+    np.save(x, sn.test_input(net))
+    bundle = nd.export(net.path, tmp_path / "bundle").path
     fixed = nd.validate(bundle, executor="lava-fixed", against="emulator", input=x)
     assert fixed.passed and set(fixed.layers.values()) == {100.0}, fixed.layers
     netx = nd.validate(bundle, executor="lava-fixed", against="netx", input=x)
