@@ -344,3 +344,19 @@ def test_a_bias_and_an_affine_readout_run_as_netx_runs_them(tmp_path):
     for a, c in zip(runs["lava-float"], runs["netx-float"]):
         assert np.array_equal(a.layers["layer0.cuba"], c.layers["layer0.cuba"])
         np.testing.assert_allclose(a.layers["layer1.cuba"], c.layers["layer1.cuba"], rtol=1e-9, atol=1e-9)
+
+
+def test_a_sigma_delta_bundles_default_input_is_graded_and_reaches_every_layer(sdnn):
+    """Without --input, a sigma-delta bundle is validated on delta-encoded random walks (netx's 12 fraction
+    bits), not binary spikes (whose payload of 1 stays far below an SDNN threshold); every layer sends."""
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.targets import make_executor
+
+    _, bundle, _ = sdnn
+    b = Bundle.open(bundle)
+    inputs = b.inputs()
+    assert inputs.record["kind"] == "random_walk_deltas" and np.abs(inputs.array).max() > 1
+    trace = make_executor("emulator", b).run(inputs.array)[0]
+    assert all(np.count_nonzero(v) > 0 for v in trace.layers.values())
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["quantization"]["calibration_input"]["kind"] == "random_walk_deltas"
