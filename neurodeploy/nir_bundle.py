@@ -165,9 +165,12 @@ def netx_facts(g) -> dict[str, Any]:
     from neurodeploy.ir.netxread import NETX_KEY, netx_layer
 
     layers = {n: int(netx_layer(g.node(n))["layer"]) for n in g.neuron_layers()}
+    # layers that never fire (slayer's Affine readout): netx_executor reads their v, as ours do
+    states = [n for n in g.neuron_layers() if not netx_layer(g.node(n)).get("spiking", True)]
     return {"chip_net": CHIP_NET, "skip_layers": int(g.nir.metadata[NETX_KEY].get("skip_layers", 0)),
-            "layers": layers, "loader": "lava.lib.dl.netx.hdf5.Network (lava-dl "
-                                        f"{package_version('lava-dl')})"}
+            "layers": layers, "state_layers": states,
+            "sigma_delta_layers": [n for n in g.neuron_layers() if g.kind(n) == "sigma_delta"],
+            "loader": f"lava.lib.dl.netx.hdf5.Network (lava-dl {package_version('lava-dl')})"}
 
 
 def peak_counts(g, traces) -> dict[str, int]:
@@ -188,7 +191,9 @@ def _quantize(g, calib: Path | None, input_shape: list[int], netx: bool = False
     from neurodeploy.targets.nir_primitives import NirSequenceExecutor
     from neurodeploy.verify import verdict
 
-    x, record = load_input(calib, input_shape, option="--calib")
+    # a netx file's integers need no calibration: its check input is validate's default (every layer active)
+    x, record = (default_input(g, input_shape) if netx and calib is None
+                 else load_input(calib, input_shape, option="--calib"))
     reference = NirSequenceExecutor(g).run(x)
     quant, arrays = netx_integers(g) if netx else quantize_sequence(g, x, peak_counts(g, reference))
     names = [f"sample {i}" for i in range(x.shape[1])]
@@ -237,6 +242,8 @@ def default_input(g, input_shape: list[int], seed: int = 0) -> tuple[np.ndarray,
     runner = NirSequenceExecutor(g)
     spiking = [n for n in runner.layers if g.kind(n) in ("if", "lif", "cubalif", "threshold")]
     shape = tuple(input_shape)
+    if any(g.kind(n) == "sigma_delta" for n in runner.layers):
+        return _walk_deltas(shape, seed)
     for steps, rate in DEFAULT_TRIES:
         x = (np.random.default_rng(seed).random((steps, 1, *shape)) < rate).astype(np.float64)
         trace = runner.run(x)[0]
@@ -249,6 +256,22 @@ def default_input(g, input_shape: list[int], seed: int = 0) -> tuple[np.ndarray,
     if silent:
         record["never_fired"] = silent
     return x, record
+
+
+SDNN_PAYLOAD_BITS = 12  # a netx sigma-delta network's messages: 12 fraction bits (spike_exp + state_exp)
+
+
+def _walk_deltas(shape: tuple[int, ...], seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """A sigma-delta network's default input: seeded random walks in [0, 1] (step s.d. 0.05), delta-encoded
+    as the integer payloads netx takes (12 fraction bits: 1.0 is 4096); binary spikes would never reach
+    its thresholds."""
+    rng = np.random.default_rng(seed)
+    walk = np.clip(0.5 + np.cumsum(rng.normal(0, 0.05, (DEFAULT_STEPS, 1, *shape)), axis=0), 0, 1)
+    q = np.round(walk * (1 << SDNN_PAYLOAD_BITS))
+    x = np.diff(q, axis=0, prepend=0.0)
+    return x, {"kind": "random_walk_deltas", "step_sd": 0.05, "fraction_bits": SDNN_PAYLOAD_BITS, "seed": seed,
+               "t_steps": DEFAULT_STEPS, "samples": 1,
+               "chosen": "a sigma-delta network: delta-encoded random walks as 12-fraction-bit payloads"}
 
 
 def load_input(path: Path | None, input_shape: list[int], steps: int = DEFAULT_STEPS,

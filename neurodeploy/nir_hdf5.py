@@ -65,9 +65,9 @@ def declared_netx_arrays(path: Path) -> int:
     with h5py.File(path, "r") as f:
         if not isinstance(f.get("layer"), h5py.Group):
             top = ", ".join(sorted(f.keys())[:5]) or "nothing"
-            hint = "; a NIR graph is read from a file named .nir" if "node" in f else ""
-            raise GraphError(f"an HDF5 file, but not a lava-dl netx network (no 'layer' group; it holds: {top}){hint}; "
-                             "pass a file written by slayer's export_hdf5")
+            raise GraphError(f"an HDF5 file, but not a lava-dl netx network (no 'layer' group; it holds: {top}); a NIR "
+                             "graph is read by its .nir name (rename it to graph.nir), a netx network is the file "
+                             "slayer's export_hdf5 writes")
         arrays: list[tuple[str, tuple[int, ...], int]] = []
         f.visititems(lambda name, obj: arrays.append((name, obj.shape, obj.size * obj.dtype.itemsize))
                      if isinstance(obj, h5py.Dataset) and obj.shape is not None else None)

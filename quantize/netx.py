@@ -17,8 +17,8 @@ is one float-equivalent unit (the float graph's weights are the file's integers)
 - ``conv``: the file's weights as they are (Lava's Conv has no exponent and, like netx, takes
   them unscaled);
 - a CUBA neuron: ``du = iDecay - 1`` (Lava adds 1), ``dv = vDecay``, ``vth_mant = vThMant``,
-  Lava's own LIF (``v > vth_mant << 6``, reset to 0), no bias, no constant input -- what
-  ``netx.hdf5.Network.get_neuron_params`` builds.
+  Lava's own LIF (``v > vth_mant << 6``, reset to 0), ``bias_mant`` = the file's bias per neuron with
+  ``bias_exp = 6``, no constant input -- what ``netx.hdf5.Network.get_neuron_params`` builds.
 """
 
 from __future__ import annotations
@@ -75,11 +75,20 @@ def netx_integers(g: DeployGraph) -> tuple[dict[str, dict[str, Any]], dict[str, 
             if not all(k in facts for k in ("iDecay", "vDecay", "vThMant")):
                 raise QuantizationError(f"neuron '{name}' carries no netx integers; read the network from its netx file")
             bound = max((quant[p]["lim"] for p in (_syn_of(g, name),) if p in quant), default=0)
-            quant[name] = {"kind": "lif", "spiking": True, "in_scale": 1.0, "scale": 1.0, "lim": 1,
+            spiking = bool(facts.get("spiking", True))  # a state layer (vThMant beyond 17 bits) never fires
+            quant[name] = {"kind": "lif", "spiking": spiking, "in_scale": 1.0, "scale": 1.0, "lim": 1,
                            "model": "LIFReset", "du": int(facts["iDecay"]) - 1, "dv": int(facts["vDecay"]),
                            "vth_mant": int(facts["vThMant"]), "spike": ">", "reset": "zero", "reset_delay": 0,
                            "a_in_bound": int(bound), "v_lsb": 1.0 / (1 << LOIHI2.state_shift_bits),
                            "vth_rel_error": 0.0, "const_max_error": 0.0, "source": "netx file"}
+            v_bias = np.asarray(g.arrays.get(name, {}).get("v_bias", 0.0), dtype=np.float64)
+            if np.any(v_bias != 0):
+                # netx: bias_mant = the file's integers, bias_exp = 6 (v counts 1/64 input LSB): v_bias input LSBs
+                mant = np.round(v_bias).astype(np.int64)
+                if np.any(np.abs(v_bias - mant) > 1e-6 * np.maximum(1.0, np.abs(v_bias))):
+                    raise QuantizationError(f"neuron '{name}': its bias is not the file's integers")
+                ints[name] = {"bias_mant": np.broadcast_to(mant, g.shape(name)).copy()}
+                quant[name].update(bias_exp=6, bias_per_neuron=True)
         elif sf.is_synapse(g, name):
             # the file's integers as the graph holds them (arrays["weight"] has a sigma-delta neuron's 2**-6 folded in)
             w = np.asarray(g.node(name).weight, dtype=np.float64)

@@ -614,6 +614,9 @@ def _grid_step(contribs: list[np.ndarray], vth: float | None, const: np.ndarray,
 
 def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: int | None = None) -> None:
     form = g.info.neuron_form[name]
+    if np.any(np.asarray(g.arrays[name].get("v_bias", 0.0)) != 0):
+        raise QuantizationError(f"neuron '{name}': a CubaLI(F) whose leak target is not its reset (a bias on v) is not "
+                                "quantized yet; Lava float (lava-float) runs it")
     ports = list(dict.fromkeys(sf.port(g, p) for p in g.predecessors(name)))  # one Lava edge per port
     syns = [_behind(g, p) for p in ports]
     weights = {s: np.asarray(g.arrays[s]["weight"], dtype=np.float64) for s in syns}

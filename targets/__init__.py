@@ -193,7 +193,9 @@ def _netx(bundle, select_tag: str):
     from neurodeploy.targets.loihi.netx_executor import NetxExecutor
 
     return NetxExecutor(bundle.path / facts["chip_net"], facts["layers"], facts.get("skip_layers", 0),
-                        tuple(bundle.manifest["input_shape"]), select_tag, bundle.dt_s)
+                        tuple(bundle.manifest["input_shape"]), select_tag, bundle.dt_s,
+                        state_layers=tuple(facts.get("state_layers", ())),
+                        sigma_delta=bool(facts.get("sigma_delta_layers")))
 
 
 executor("netx", "lava-dl's own loader, lava.lib.dl.netx.hdf5.Network, on the bundle's chip.net, Lava CPU "

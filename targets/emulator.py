@@ -264,7 +264,9 @@ def lif_layer(a_in: torch.Tensor, q: dict, ints: dict, chip: ChipLimits = LOIHI2
         a_in = a_in + torch.as_tensor(const)
     bias: torch.Tensor | int = 0
     if "bias_mant" in ints:
-        bias = torch.as_tensor(ints["bias_mant"]).view(-1, 1, 1) << int(q["bias_exp"])
+        b = torch.as_tensor(np.asarray(ints["bias_mant"], dtype=np.int64))
+        # per neuron in the layer's shape (a netx file's, q["bias_per_neuron"]), else per channel (a model's conv bias)
+        bias = (b if q.get("bias_per_neuron") else b.view(-1, 1, 1)) << int(q["bias_exp"])
     rules = fixed_rules(q) if q.get("model") == "RuleLIF" else None
     if not q.get("spiking", True):
         v = lif_int(a_in, q["du"], q["dv"], q["vth_mant"], bias, chip, state=True, counts=counts)[2]

@@ -79,5 +79,7 @@ def test_an_hdf5_file_given_as_a_checkpoint_says_it_is_hdf5(run_cli, tmp_path):
         f["x"] = np.zeros(3)
     code, _, err = run_cli("export", path, "--out", tmp_path / "b")
     assert code == 2
-    assert err.strip() == (f"error: {path} is an HDF5 file, not a PyTorch checkpoint; a NIR graph? it is read by its "
-                           ".nir name (rename it to graph.nir)")
+    # an HDF5 file that is not .nir is read by content as a lava-dl netx network (issue 30): this one is neither
+    assert err.strip() == (f"error: {path}: an HDF5 file, but not a lava-dl netx network (no 'layer' group; it holds: "
+                           "x); a NIR graph is read by its .nir name (rename it to graph.nir), a netx network is the "
+                           "file slayer's export_hdf5 writes")

@@ -35,16 +35,6 @@ def dense(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def conv(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("netx-conv")
-    net = sn.train_and_export("cuba_conv", folder)
-    x = folder / "x.npy"
-    np.save(x, sn.test_input(net))
-    bundle = nd.export(net.path, folder / "bundle").path
-    return net, bundle, x
-
-
-@pytest.fixture(scope="module")
 def sdnn(tmp_path_factory):
     """The trained sigma-delta dense net, its bundle and held-out delta payloads (12 fraction bits)."""
     folder = tmp_path_factory.mktemp("netx-sdnn")
@@ -122,7 +112,7 @@ def test_a_damaged_file_is_refused_in_one_line_and_nothing_is_written(dense, run
     other = tmp_path / "other.h5"  # an HDF5 file that is not a netx network
     with h5py.File(other, "w") as f:
         f["weights"] = np.zeros(3)
-    _refused(run_cli, tmp_path, other, "not a lava-dl netx network", "'layer'")
+    _refused(run_cli, tmp_path, other, "not a lava-dl netx network", "'layer'", "rename it to graph.nir")
 
 
 def test_unsupported_layer_and_neuron_types_are_refused_by_name(run_cli, tmp_path):
@@ -163,10 +153,15 @@ def test_dense_emulator_lava_fixed_and_netx_agree_spike_for_spike(dense):
 
 @pytest.mark.lava
 @pytest.mark.slow
-def test_conv_emulator_lava_fixed_and_netx_agree_spike_for_spike(conv):
-    """As the dense test, on the CUBA conv net (two convs, stride 2, flatten, dense): netx's kernel
-    flip and (X, Y, C) layout against our lowering's."""
-    _, bundle, x = conv
+@pytest.mark.parametrize("kind", ["cuba_conv", "sdnn_conv"])
+def test_conv_emulator_lava_fixed_and_netx_agree_spike_for_spike(kind, tmp_path):
+    """As the dense test, on a conv net (CUBA: two convs, stride 2, flatten, dense; sigma-delta: conv with
+    stride 2, flatten, dense, graded messages): netx's kernel flip and (X, Y, C) layout against our
+    lowering's."""
+    net = sn.train_and_export(kind, tmp_path)
+    x = tmp_path / "x.npy"
+    np.save(x, sn.test_input(net))
+    bundle = nd.export(net.path, tmp_path / "bundle").path
     fixed = nd.validate(bundle, executor="lava-fixed", against="emulator", input=x)
     assert fixed.passed and set(fixed.layers.values()) == {100.0}, fixed.layers
     netx = nd.validate(bundle, executor="lava-fixed", against="netx", input=x)
@@ -318,3 +313,50 @@ def test_report_counts_a_sigma_delta_layers_messages_and_payload_bits(sdnn, tmp_
         assert rows[layer]["messages"] == rows[layer]["spikes"] == sent > 0
         assert rows[layer]["edge_kind"] == "graded" and 2 ** (rows[layer]["payload_bits"] - 2) <= peak
     assert "Sigma-delta layers send graded messages" in (bundle / "report.md").read_text()
+
+
+@pytest.mark.lava
+def test_a_bias_and_an_affine_readout_run_as_netx_runs_them(tmp_path):
+    """A trained bias (slayer's norm: netx's bias_mant << 6 on v each step) and slayer's Affine readout
+    (vThMant = 2**18 - 1, never fires: a CubaLI): our executors and netx (with its own per-layer reset, a
+    Monitor of the readout's v) give the same spikes and voltages, fixed and float."""
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.targets import make_executor
+
+    net = sn.train_and_export("cuba_readout", tmp_path)
+    g = read_deploy_graph(net.path)
+    assert [g.kind(n) for n in g.neuron_layers()] == ["cubalif", "cubali"]
+    bundle = nd.export(net.path, tmp_path / "b").path
+    with h5py.File(net.path, "r") as f:
+        bias = f["layer/0/bias"][()]
+    assert np.any(bias != 0)  # trained, not the initial zeros
+    assert np.array_equal(np.load(bundle / "params.npz")["layer0.cuba/bias_mant"], bias.astype(np.int64))
+    b = Bundle.open(bundle)
+    x = b.inputs(input_file=None).array
+    runs = {name: make_executor(name, b).run(x[:40]) for name in ("emulator", "lava-fixed", "netx", "lava-float",
+                                                                 "netx-float")}
+    for ours, theirs in (("lava-fixed", "emulator"), ("lava-fixed", "netx")):
+        for a, c in zip(runs[ours], runs[theirs]):
+            for layer in a.layers:
+                assert np.array_equal(a.layers[layer], c.layers[layer]), (ours, theirs, layer)
+    v = runs["netx"][0].layers["layer1.cuba"]
+    assert np.abs(v).max() > 1 and len(np.unique(v)) > 20  # a voltage that moves, in input units
+    for a, c in zip(runs["lava-float"], runs["netx-float"]):
+        assert np.array_equal(a.layers["layer0.cuba"], c.layers["layer0.cuba"])
+        np.testing.assert_allclose(a.layers["layer1.cuba"], c.layers["layer1.cuba"], rtol=1e-9, atol=1e-9)
+
+
+def test_a_sigma_delta_bundles_default_input_is_graded_and_reaches_every_layer(sdnn):
+    """Without --input, a sigma-delta bundle is validated on delta-encoded random walks (netx's 12 fraction
+    bits), not binary spikes (whose payload of 1 stays far below an SDNN threshold); every layer sends."""
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.targets import make_executor
+
+    _, bundle, _ = sdnn
+    b = Bundle.open(bundle)
+    inputs = b.inputs()
+    assert inputs.record["kind"] == "random_walk_deltas" and np.abs(inputs.array).max() > 1
+    trace = make_executor("emulator", b).run(inputs.array)[0]
+    assert all(np.count_nonzero(v) > 0 for v in trace.layers.values())
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["quantization"]["calibration_input"]["kind"] == "random_walk_deltas"

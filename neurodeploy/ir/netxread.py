@@ -17,7 +17,8 @@ knows the file was netx): ``Input`` (the input layer's shape, or the first dense
 float equivalent in input-LSB units, at the nominal :data:`NETX_DT_S` per step (a netx file has no
 time step): ``tau_syn = dt · 4096 / iDecay``, ``tau_mem = dt · 4096 / vDecay``, ``w_in = 4096 /
 iDecay``, ``r = 4096 / vDecay`` (so the current takes each input whole and the membrane each
-current whole, as Lava's LIF), ``v_threshold = vThMant``, ``v_leak = v_reset = 0``. The file's
+current whole, as Lava's LIF), ``v_threshold = vThMant``, ``v_reset = 0`` and ``v_leak = bias · 4096 /
+vDecay`` (netx's ``bias_mant << 6`` on ``v`` each step is ``bias`` input LSBs: NIR's ``dv · v_leak``). The file's
 integers ride on the nodes' metadata (:data:`NETX_KEY`) and become the bundle's quantized
 parameters as they are (:func:`neurodeploy.quantize.netx.netx_integers`): the bundle is integer
 from the start.
@@ -32,7 +33,7 @@ Refused in one line naming the layer and the type (:class:`~neurodeploy.errors.G
 layer types netx 0.6 does not load either (pool, convT, unpool, average, concat), recurrent and
 complex dense layers, neuron types other than CUBA and SDNN (RF, RF-IZ ...), an SDNN activation
 other than ReLU (netx runs ReLU whatever the file says), sigma output layers, graded CUBA spikes,
-per-layer biases, synaptic delays, a dense layer without neuron dynamics, a decay of 0 (no NIR
+SDNN biases, synaptic delays, a dense layer without neuron dynamics, a decay of 0 (no NIR
 CubaLIF form), and a conv network with no input layer (netx cannot infer its input shape either).
 An input layer with a neuron is read as the input's shape (netx feeds that neuron only through its
 bias: its input port is not connected; netx's ``skip_layers=1`` reads the file the same way).
@@ -113,10 +114,13 @@ def _neuron(layer: dict) -> dict[str, int]:
         if not 0 < out[key] <= DECAY_UNIT:
             raise GraphError(f"{_where(layer)}: {key} = {out[key]} is outside 1..{DECAY_UNIT}; a decay of 0 (a "
                              "current or voltage that never decays) has no NIR CubaLIF form")
-    if not 0 <= out["vThMant"] < (1 << 17):
-        raise GraphError(f"{_where(layer)}: vThMant = {out['vThMant']} is outside Loihi's 17 bits (0..131071)")
+    if out["vThMant"] < 0:
+        raise GraphError(f"{_where(layer)}: vThMant = {out['vThMant']} is negative")
     out["refDelay"] = int(np.asarray(keys.get("refDelay", 1)).reshape(-1)[0])
-    return {"type": "CUBA", **out}
+    # a threshold beyond Loihi's 17 bits never fires (v saturates at 2**23 - 1 < vThMant << 6): slayer's
+    # Affine readout writes (1 << 18) - 1 so; it is a state layer (CubaLI), read by its v
+    out["spiking"] = out["vThMant"] < (1 << 17)
+    return {"neuron": "CUBA", **out}
 
 
 def _sdnn(layer: dict, keys: dict) -> dict[str, Any]:
@@ -135,12 +139,12 @@ def _sdnn(layer: dict, keys: dict) -> dict[str, Any]:
     if vth < 0:
         raise GraphError(f"{_where(layer)}: vThMant = {vth} is negative")
     bits = int(np.asarray(keys.get("messageBits", SDNN_MESSAGE_BITS)).reshape(-1)[0])
-    return {"type": "SDNN", "vThMant": vth, "messageBits": bits, "spikeExp": SDNN_SPIKE_EXP,
+    return {"neuron": "SDNN", "vThMant": vth, "messageBits": bits, "spikeExp": SDNN_SPIKE_EXP,
             "stateExp": SDNN_STATE_EXP}
 
 
 def _neuron_node(ints: dict[str, Any], shape: tuple[int, ...], dt: float) -> nir.NIRNode:
-    if ints["type"] == "SDNN":
+    if ints["neuron"] == "SDNN":
         # netx: threshold vThMant << (spike_exp + state_exp) on sigma in input units; messages sigma >> state_exp.
         # In message units (ir.nodes.SigmaDelta): vth = vThMant << spike_exp, input / 2**state_exp
         return nd.SigmaDelta(shape=np.array(shape, dtype=np.int64), vth=float(ints["vThMant"] << ints["spikeExp"]),
@@ -148,13 +152,32 @@ def _neuron_node(ints: dict[str, Any], shape: tuple[int, ...], dt: float) -> nir
     return _cuba(ints, shape, dt)
 
 
-def _cuba(ints: dict[str, int], shape: tuple[int, ...], dt: float) -> nir.CubaLIF:
+def _cuba(ints: dict[str, int], shape: tuple[int, ...], dt: float) -> nir.NIRNode:
     """The exact float equivalent of netx's integer LIF (module docstring), in input-LSB units."""
     i_decay, v_decay = ints["iDecay"], ints["vDecay"]
     full = lambda v: np.full(shape, float(v))  # noqa: E731
+    # a bias b on v every step (netx: bias_mant << 6, in v's 1/64 units: b input LSBs) is NIR's leak target
+    # v_leak = b / dv: the Euler step adds dv * v_leak = b
+    bias = ints.get("bias")
+    v_leak = full(0.0) if bias is None else np.asarray(bias, dtype=np.float64) * DECAY_UNIT / v_decay
+    if not ints["spiking"]:  # never fires: the state layer CubaLI, the same decays and gains
+        return nir.CubaLI(tau_syn=full(dt * DECAY_UNIT / i_decay), tau_mem=full(dt * DECAY_UNIT / v_decay),
+                          r=full(DECAY_UNIT / v_decay), v_leak=v_leak, w_in=full(DECAY_UNIT / i_decay))
     return nir.CubaLIF(tau_syn=full(dt * DECAY_UNIT / i_decay), tau_mem=full(dt * DECAY_UNIT / v_decay),
-                       r=full(DECAY_UNIT / v_decay), v_leak=full(0.0), v_threshold=full(ints["vThMant"]),
+                       r=full(DECAY_UNIT / v_decay), v_leak=v_leak, v_threshold=full(ints["vThMant"]),
                        v_reset=full(0.0), w_in=full(DECAY_UNIT / i_decay))
+
+
+def _bias(layer: dict, shape: tuple[int, ...]) -> np.ndarray:
+    """The layer's bias in NIR layout ``shape``: netx gives Lava's LIF ``bias_mant`` = the file's integers per
+    neuron, or per channel (the last axis of Lava's (X, Y, C): our first), with ``bias_exp = 6``."""
+    bias = _int_array(layer, "bias").reshape(-1)
+    n = int(np.prod(shape))
+    if bias.size == n:
+        return bias.reshape(shape) if len(shape) == 1 else np.transpose(bias.reshape(shape[::-1]), (2, 1, 0))
+    if len(shape) == 3 and bias.size == shape[0]:
+        return np.broadcast_to(bias.reshape(-1, 1, 1), shape).copy()
+    raise GraphError(f"{_where(layer)}: bias of {bias.size} values fits neither its {n} neurons nor its channels")
 
 
 def _shape(layer: dict) -> tuple[int, ...]:
@@ -219,9 +242,8 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
             raise GraphError(f"{where}: complex weights (dense_comp) are not read; neurodeploy reads real weights")
         if "weight" not in layer:
             raise GraphError(f"{where} has no 'weight'; re-export with export_hdf5")
-        if "bias" in layer:
-            raise GraphError(f"{where}: a bias (netx: bias_mant << 6 on v every step) is not read yet; export without "
-                             "a bias (slayer blocks without norm)")
+        if "bias" in layer and ints["neuron"] != "CUBA":
+            raise GraphError(f"{where}: a bias on an SDNN layer is not read yet; export it without a bias (no norm)")
         if "delay" in layer:
             raise GraphError(f"{where}: synaptic delays are not read yet; export with delay=False")
         out_shape = _shape(layer)
@@ -263,8 +285,11 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
             nodes[syn] = nir.Conv2d(input_shape=tuple(shape[1:]), weight=weight.astype(np.float64), stride=stride,
                                     padding=padding, dilation=dilation, groups=groups,
                                     bias=np.zeros(weight.shape[0]))
-        neuron = f"layer{layer['index']}.{'sdnn' if ints['type'] == 'SDNN' else 'cuba'}"
+        neuron = f"layer{layer['index']}.{'sdnn' if ints['neuron'] == 'SDNN' else 'cuba'}"
+        if "bias" in layer:
+            ints["bias"] = _bias(layer, tuple(out_shape))
         node = _neuron_node(ints, tuple(out_shape), dt_s)
+        ints.pop("bias", None)  # the integers ride on v_leak (exactly); node metadata keeps scalars only
         node.metadata = {NETX_KEY: {"layer": int(layer["index"]), "type": kind, **ints}}
         nodes[syn].metadata = {NETX_KEY: {"layer": int(layer["index"]), "type": kind}}
         nodes[neuron] = node

@@ -103,9 +103,9 @@ def neuron_form(g: DeployGraph) -> dict[str, dict[str, float]]:
 # IF       1          0           dt r                     v_th - v_reset; 0
 # I        1          0           dt r                     +inf (never fires; state read); 0
 # LI       1          dt/tau      dt r / tau               +inf; dv v_leak
-# CubaLIF  dt/tau_syn dt/tau_mem  (dt r/tau_mem)           v_th - v_reset; needs v_leak = v_reset
-#                                 (dt w_in/tau_syn)
-# CubaLI   dt/tau_syn dt/tau_mem  as CubaLIF               +inf; needs v_leak = 0
+# CubaLIF  dt/tau_syn dt/tau_mem  (dt r/tau_mem)           v_th - v_reset; a bias on v (Lava's LIF
+#                                 (dt w_in/tau_syn)        bias) dv (v_leak - v_reset): arrays["v_bias"]
+# CubaLI   dt/tau_syn dt/tau_mem  as CubaLIF               +inf; bias dv v_leak
 # Threshold 1         1           1                        threshold; 0
 # ======== ========== =========== ======================== =================================
 
@@ -142,13 +142,12 @@ def _nir_neuron(name: str, node: nir.NIRNode, shape: tuple[int, ...], dt: float)
                 "spiking": spiking}
     spiking = isinstance(node, nir.CubaLIF)
     v_reset = p["v_reset"] if spiking else np.zeros(shape)
-    if np.any(p["v_leak"] != v_reset):
-        raise LoweringError(f"neuron '{name}': a CubaLI(F) with v_leak != v_reset has no exact Lava LIF form "
-                            "(its leak target would pass through the synaptic current)")
     du, dv = uniform(name, "tau_syn", dt / p["tau_syn"]), uniform(name, "tau_mem", dt / p["tau_mem"])
     vth = uniform(name, "v_threshold - v_reset", p["v_threshold"] - v_reset) if spiking else inf
+    # a leak target other than the reset is a constant on v, not on the current: Lava's LIF bias (v += bias
+    # each step), dv (v_leak - v_reset) in the shifted state
     return {"du": du, "dv": dv, "vth": vth, "gain": dt * p["r"] / p["tau_mem"] * du * p["w_in"],
-            "c": np.zeros(shape), "spiking": spiking}
+            "c": np.zeros(shape), "spiking": spiking, "v_bias": dv * (p["v_leak"] - v_reset)}
 
 
 def sequence_neuron_form(g: DeployGraph) -> dict[str, dict[str, Any]]:
@@ -183,7 +182,9 @@ def sequence_neuron_form(g: DeployGraph) -> dict[str, dict[str, Any]]:
         raw = getattr(node, "v_reset", None) if isinstance(node, (nir.IF, nir.LIF, nir.CubaLIF)) else None
         v_reset = np.broadcast_to(np.asarray(0.0 if raw is None else raw, dtype=np.float64), g.shape(name)).copy()
         g.arrays.setdefault(name, {}).update(gain=np.asarray(form["gain"], dtype=np.float64),
-                                             const=np.asarray(form["c"], dtype=np.float64), v_reset=v_reset)
+                                             const=np.asarray(form["c"], dtype=np.float64), v_reset=v_reset,
+                                             v_bias=np.broadcast_to(np.asarray(form.get("v_bias", 0.0), dtype=np.float64),
+                                                                    g.shape(name)).copy())
         forms[name] = {"du": form["du"], "dv": form["dv"], "vth": form["vth"], "spiking": form["spiking"],
                        "fires_at_equality": form["rules"].spike == ">="}
     g.info.neuron_form = forms

@@ -320,10 +320,12 @@ def sequence_fixed(low: LoweredNetwork, quant: dict, arrays: dict[str, dict[str,
             node.params["fixed"] = {k: int(q[k]) for k in ("vth_mant", "spike_exp", "state_exp")}
         elif node.kind == "lif":
             rules = fixed_rules(q) if q.get("model") == "RuleLIF" else NIR_RULES
-            const = a.get("const_mant")
+            const, bias = a.get("const_mant"), a.get("bias_mant")  # bias_mant: per neuron, NIR layout (netx files)
             node.params.update(du=int(q["du"]), dv=int(q["dv"]), vth=int(q["vth_mant"]), rules=rules,
                                v_min=None if rules.v_min is None else int(rules.v_min),
-                               bias=np.zeros(node.shape, dtype=np.int64), bias_exp=0,
+                               bias=np.zeros(node.shape, dtype=np.int64) if bias is None else
+                               to_lava(np.asarray(bias, dtype=np.int64), node.params["nir_shape"]),
+                               bias_exp=int(q.get("bias_exp", 0)),
                                const=None if const is None else to_lava(np.asarray(const), node.params["nir_shape"]))
         nodes[name] = node
     return FixedNetwork(low.t_steps, nodes, [copy.copy(e) for e in low.edges], low.balanced,

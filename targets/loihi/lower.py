@@ -244,7 +244,8 @@ def _sequence_node(g: DeployGraph, name: str) -> LavaNode | None:
         rules = g.info.rules(name)
         return LavaNode(name, "lif", lava_sh, {
             "du": form["du"], "dv": form["dv"], "vth": form["vth"], "rules": rules,
-            "spiking": form["spiking"], "nir_shape": tuple(int(v) for v in shape), "bias": np.zeros(lava_sh),
+            "spiking": form["spiking"], "nir_shape": tuple(int(v) for v in shape),
+            "bias": to_lava(g.arrays[name].get("v_bias", np.zeros(shape)), shape),
             "const": to_lava(g.arrays[name]["input_const"], shape), "v_min": lava_v_min(g, name, rules)},
             latency=latency)
     if not isinstance(node, sf.SYNAPSES):

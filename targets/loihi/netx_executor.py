@@ -8,13 +8,17 @@ netx`` checks our lowering against Intel's.
 - **Input**: a source ``RingBuffer`` (Lava's ``io.source``) sending the sample's T steps (binary
   spikes, or integer payloads) into ``Network.inp``, then zeros while the network flushes.
 - **Records**: a sink ``RingBuffer`` on each block's ``out`` port (one read per layer after the
-  run, not a Monitor's per-value reads). Lava's layout (X, Y, C) is turned back into (C, H, W).
+  run, not a Monitor's per-value reads); a layer that never fires (slayer's Affine readout, a
+  threshold beyond 17 bits) is read by a ``Monitor`` of its ``v`` instead, in input units as ours
+  (fixed: ``v / 64``). Lava's layout (X, Y, C) is turned back into (C, H, W).
 - **Logical time**: a sample's step t reaches the k-th block (k = 1, 2 ... after the input)
   one Lava step per synapse later, so the block's record is cut at ``t + k`` (as
   :class:`~.executor.LavaSequenceExecutor` realigns ours); a run takes ``T + depth`` steps.
-- **Reset**: one Lava run per sample on a freshly built ``Network`` (netx's LIF keeps its state
-  between steps; its ``reset_interval`` would reset layer k at an offset of its own, which
-  streaming could use later).
+- **Reset**: one Lava run per sample on a freshly built ``Network``, with netx's own per-layer reset
+  (``reset_interval``, ``reset_offset=1``: layer k is cleared at Lava step k + 1, when its first
+  logical step arrives). Without it netx's LIF integrates its bias from Lava step 1 in every layer,
+  k steps before the layer's first input -- a network with biases then fires earlier than the same
+  network in logical time (lava-fixed, the emulator, SLAYER).
 - ``netx`` runs ``Loihi2SimCfg(select_tag="fixed_pt")``: netx's block models are tagged
   ``fixed_pt`` only (``netx/blocks/models.py``); ``floating_pt`` finds no model for
   ``Network``. ``netx-float`` selects the block models through ``exception_proc_model_map``
@@ -40,6 +44,7 @@ from neurodeploy.trace import Trace
 
 DECAY_UNIT = 4096
 SDNN_STATE_EXP = 6  # netx's SigmaDelta state_exp: its fixed model sends sigma >> 6
+V_LSB = 1.0 / 64  # a fixed LIF's v in input LSBs (Lava shifts a_in left by 6)
 
 
 def _to_lava(x: np.ndarray) -> np.ndarray:
@@ -88,8 +93,11 @@ class NetxExecutor:
     """
 
     def __init__(self, net_file: Path, layers: dict[str, int], skip_layers: int, input_shape: tuple[int, ...],
-                 select_tag: str = "fixed_pt", dt_s: float | None = None, timeout_s: float = 300.0):
+                 select_tag: str = "fixed_pt", dt_s: float | None = None, timeout_s: float = 300.0,
+                 state_layers: tuple[str, ...] = (), sigma_delta: bool = False):
         self.net_file, self.layers = Path(net_file), dict(layers)
+        self.sigma_delta = sigma_delta  # the network has SDNN layers (no reset of their own in Lava)
+        self.state_layers = set(state_layers)  # layers that never fire: their v is the record (a Monitor)
         self.skip_layers, self.input_shape = int(skip_layers), tuple(input_shape)
         self.select_tag, self.dt_s, self.timeout_s = select_tag, dt_s, timeout_s
         self.name = "netx" if select_tag == "fixed_pt" else "netx-float"
@@ -115,13 +123,19 @@ class NetxExecutor:
         from lava.magma.core.run_configs import Loihi2SimCfg
         from lava.proc.io.sink import RingBuffer as Sink
         from lava.proc.io.source import RingBuffer as Source
+        from lava.proc.monitor.process import Monitor
 
         from neurodeploy.targets.loihi.network import kill_run
 
         t_steps = x.shape[0]
         start = time.perf_counter()
+        # netx's own per-layer reset (reset_interval, reset_offset): layer k (offset k + 1 with reset_offset=1) starts
+        # from rest at the Lava step its first logical step arrives, as our executors' layers do; without it a
+        # layer's bias would integrate for the k steps before (netx's LIF starts at Lava step 1 everywhere).
+        # SDNN layers have no reset (netx warns and ignores it): not asked for there.
+        reset = {} if self.sigma_delta else {"reset_interval": t_steps + len(self.layers) + 1, "reset_offset": 1}
         net = hdf5.Network(net_config=str(self.net_file), skip_layers=self.skip_layers,
-                           input_message_bits=0 if np.all((x == 0) | (x == 1)) else 16)
+                           input_message_bits=0 if np.all((x == 0) | (x == 1)) else 16, **reset)
         blocks_run = list(net.layers)
         if len(blocks_run) != len(self.layers):
             raise LavaRunError(f"{self.net_file}: netx built {len(blocks_run)} layers, the bundle records "
@@ -131,16 +145,23 @@ class NetxExecutor:
         data[..., :t_steps] = _to_lava(x)
         source = Source(data=data)
         source.s_out.connect(net.inp)
-        sinks = []
-        for block in blocks_run:
+        sinks, monitors = [], {}
+        for name, block in zip(self.layers, blocks_run):
             sink = Sink(shape=block.out.shape, buffer=steps)
             block.out.connect(sink.a_in)
             sinks.append(sink)
+            if name in self.state_layers:  # a readout that never fires: its v, as our executors record it
+                monitors[name] = Monitor()
+                monitors[name].probe(target=block.neuron.v, num_steps=steps)
         exceptions = {}
         if self.select_tag == "floating_pt":
+            from lava.proc.lif.models import PyLifResetModelFloat
+            from lava.proc.lif.process import LIFReset
+
             _float_params(net)
             exceptions = {hdf5.Network: hdf5.PyNetworkModel, blocks.Dense: block_models.PyDenseModel,
-                          blocks.Conv: block_models.PyConvModel, blocks.Input: block_models.PyInputModel}
+                          blocks.Conv: block_models.PyConvModel, blocks.Input: block_models.PyInputModel,
+                          LIFReset: PyLifResetModelFloat}
         cfg = Loihi2SimCfg(select_tag=self.select_tag, exception_proc_model_map=exceptions)
         built = time.perf_counter()
         try:
@@ -153,6 +174,11 @@ class NetxExecutor:
                 time.sleep(0.005)
             runtime.wait()
             raws = [np.asarray(s.data.get(), dtype=np.float64) for s in sinks]
+            for i, name in enumerate(self.layers):
+                if name in monitors:
+                    v = np.asarray(next(iter(monitors[name].get_data().values()))["v"], dtype=np.float64)
+                    # Lava's fixed v counts 1/64 of an input LSB (a_in << 6); the float model's v is in input units
+                    raws[i] = np.moveaxis(v, 0, -1) * (V_LSB if self.select_tag == "fixed_pt" else 1.0)
         except BaseException as exc:
             kill_run(net)
             if isinstance(exc, RuntimeError) and "Exception(s) occurred" in str(exc):
