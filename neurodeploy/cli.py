@@ -116,7 +116,9 @@ def export_cmd(
     dt: Optional[float] = typer.Option(None, "--dt", help="A .nir file from another writer: seconds per time step "
                                        "(default 1e-4 s, NIR's; or the --writer's own)."),
     writer: Optional[str] = typer.Option(None, "--writer", help="A .nir file: undo this writer's known quirks "
-                                         "(nir, snntorch, norse, sinabs, rockpool)."),
+                                         "(nir, snntorch, norse, sinabs, rockpool). norse: the release convention "
+                                         "under which the file is plausible is chosen and said; "
+                                         "norse@1.1.0 or norse@master forces one."),
     reset: Optional[str] = typer.Option(None, "--reset", help="A .nir file from snntorch or sinabs, which do not "
                                         "write their reset: zero or subtract (default: zero for snntorch, "
                                         "subtract for sinabs)."),
@@ -402,8 +404,10 @@ def _print_summary(report: dict, bundle: Path) -> None:
 
 
 def _warn_line(line: str) -> None:
-    """One warning line on stderr (reading a .nir file from another writer)."""
-    err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
+    """One warning line on stderr (reading a .nir file from another writer); a line starting
+    ``note: `` is a statement, not a warning (e.g. which writer convention was applied and why)."""
+    text = line if line.startswith("note: ") else f"warning: {line}"
+    err_console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("inspect")
@@ -416,7 +420,9 @@ def inspect_cmd(
     dt: Optional[float] = typer.Option(None, "--dt", help="Seconds per time step a .nir file from another writer "
                                        "is read with (default 1e-4 s, NIR's; or the --writer's own)."),
     writer: Optional[str] = typer.Option(None, "--writer", help="Undo this writer's known quirks in a .nir file: "
-                                         "nir (none), snntorch, norse, sinabs, rockpool."),
+                                         "nir (none), snntorch, norse, sinabs, rockpool. norse: the release "
+                                         "convention under which the file is plausible is chosen and said; "
+                                         "norse@1.1.0 or norse@master forces one."),
     reset: Optional[str] = typer.Option(None, "--reset", help="A .nir file from snntorch or sinabs, which do not "
                                         "write their reset: zero or subtract (default: zero for snntorch, "
                                         "subtract for sinabs)."),

@@ -53,6 +53,7 @@ from neurodeploy.bundle_format import (FORMAT, FORMAT_VERSION, KIND_NIR, MANIFES
 from neurodeploy.errors import BundleError, NeurodeployError
 from neurodeploy.ir import read_deploy_graph
 from neurodeploy.ir.netxread import is_netx_graph
+from neurodeploy.ir.nirread import CONVENTION_KEY, split_writer
 from neurodeploy.netx_out import CHIP_NET, chip_net_plan, write_chip_net
 from neurodeploy.checkpoint import file_sha256
 from neurodeploy.limits import LOIHI2
@@ -93,6 +94,10 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
             raise NeurodeployError(f"--calib: {nir_file} is a lava-dl netx file, whose integers are taken as they are "
                                    "(nothing to calibrate); drop --calib")
         writer, quantize = NETX_WRITER, "int"
+    # --writer NAME@CONVENTION: the manifest's "writer" stays the name; the convention applied (chosen or
+    # forced, and why) is its own key
+    convention = graph.metadata.pop(CONVENTION_KEY, None)
+    writer = split_writer(writer)[0]
     graph.metadata[WRITER_KEY] = writer or "nir"
     ann = annotated(g)  # the passes' decisions: LoweringError (one line naming the node) before anything is written
     mapping = lower_graph(ann)
@@ -133,6 +138,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
             "source": {"nir_file": str(nir_file.resolve()), "sha256": file_sha256(nir_file)},
             "writer": writer or "nir",
             "reset": reset,  # --reset as given (None: not given)
+            "writer_convention": convention,  # {writer, convention, why} or None (issue 28)
             "rules": list(rules or []),  # --rule NAME=on|off as given (issue 28; [] : the writer's defaults)
             # the writer's neuron rules NIR cannot carry (also in graph.nir's node metadata)
             "neuron_rules": {n: g.info.rules(n).describe() for n in g.order if not g.info.rules(n).is_nir},

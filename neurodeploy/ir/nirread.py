@@ -53,6 +53,23 @@ WRITERS = {
                 "v = a v + x (--rule lif-step=off)",
 }
 WRITER_DT_S = {"snntorch": 1e-4, "norse": 1e-3, "sinabs": None, "rockpool": 1e-3}
+#: Writer releases whose files mean different neurons by the same values (issue 28), newest last.
+#: ``--writer NAME`` picks the convention under which the file is plausible and says which and why;
+#: ``--writer NAME@CONVENTION`` forces one. A writer absent here wrote one convention in every release
+#: that writes NIR (docs/nir-writer-conventions.md).
+CONVENTIONS = {
+    "norse": {
+        "1.1.0": "tau written as dt/tau_mem_inv (norse#411; 1.1.0 is the only norse release on PyPI that "
+                 "writes NIR): the time constant is tau/dt seconds",
+        "master": "tau written as 1/tau_mem_inv, the time constant in seconds (norse PR #413 on GitHub "
+                  "master, unreleased on PyPI; also files written by hand from norse's parameters)",
+    },
+}
+#: A time constant outside this range, in steps of dt, makes a convention implausible for a file: below
+#: one step NIR's Euler step overshoots (dt/tau > 1); above 1e5 steps the neuron does not leak within
+#: any sample this tool runs (validate's default inputs are at most 1,000 steps).
+PLAUSIBLE_TAU_STEPS = (1.0, 1e5)
+CONVENTION_KEY = "neurodeploy.writer_convention"  # graph metadata: {writer, convention, why}
 # writers whose files do not say which reset their neurons use (neuromorphs/NIR#63): --reset
 RESET_WRITERS = ("snntorch", "sinabs")
 
@@ -294,6 +311,82 @@ WRITER_RULES: dict[str, tuple[tuple[str, ...], str]] = {
 ROCKPOOL_MAX_SPIKES = 1 << 16  # LIFTorch/LIFNeuronTorch's default max_spikes_per_dt (lif_torch.py)
 
 
+def split_writer(writer: str | None) -> tuple[str | None, str | None]:
+    """``--writer NAME[@CONVENTION]`` -> (NAME, CONVENTION or None); one line for an unknown name or
+    a convention the writer does not have (:data:`CONVENTIONS`)."""
+    if writer is None or "@" not in writer:
+        return writer, None
+    name, _, convention = writer.partition("@")
+    if name not in WRITERS:
+        raise GraphError(f"unknown writer {name!r}; use one of {', '.join(WRITERS)}")
+    known = CONVENTIONS.get(name, {})
+    if convention not in known:
+        have = (f"{name} has {', '.join(known)}" if known else
+                f"{name} wrote one convention in every release that writes NIR: use --writer {name}")
+        raise GraphError(f"--writer {writer}: unknown convention {convention!r}; {have}")
+    return name, convention
+
+
+def _taus_in_steps(graph: nir.NIRGraph, dt_s: float, convention: str) -> list[tuple[str, str, np.ndarray]]:
+    """Every time constant of a norse graph, in steps of ``dt_s``, as ``convention`` reads it."""
+    out = []
+    for name, node in graph.nodes.items():
+        if not isinstance(node, (nir.LIF, nir.LI, nir.CubaLIF, nir.CubaLI)):
+            continue
+        for key in pr.TIME_CONSTANTS:
+            if hasattr(node, key):
+                tau = np.abs(np.asarray(getattr(node, key), dtype=np.float64))
+                seconds = tau / dt_s if convention == "1.1.0" else tau
+                out.append((name, key, seconds / dt_s))
+    return out
+
+
+def choose_convention(graph: nir.NIRGraph, writer: str, dt_s: float, forced: str | None,
+                      warn: Warn | None) -> dict[str, str] | None:
+    """The convention of ``writer``'s releases under which ``graph`` (as written) is plausible:
+    ``{"writer", "convention", "why"}``, said on ``warn`` in one line; ``forced``: the user's
+    ``@CONVENTION``. Every time constant must lie within :data:`PLAUSIBLE_TAU_STEPS` steps of
+    ``dt_s``; when both or neither convention pass, the one release on PyPI is used and the line is a
+    warning that names the other and how to force it. None for a writer with one convention."""
+    known = CONVENTIONS.get(writer)
+    if not known:
+        return None
+    release = next(iter(known))  # the released convention: what a pip-installed writer writes
+    lo, hi = PLAUSIBLE_TAU_STEPS
+
+    def span(convention: str) -> tuple[float, float] | None:
+        taus = [t for _, _, t in _taus_in_steps(graph, dt_s, convention) if t.size]
+        if not taus:
+            return None
+        flat = np.concatenate([t.ravel() for t in taus])
+        return float(flat.min()), float(flat.max())
+
+    spans = {c: span(c) for c in known}
+    if forced is not None:
+        chosen, why, doubt = forced, f"forced by --writer {writer}@{forced}", False
+    elif all(v is None for v in spans.values()):
+        return {"writer": writer, "convention": release, "why": "no time constant in the file: the conventions agree"}
+    else:
+        fits = [c for c, v in spans.items() if v is not None and lo <= v[0] and v[1] <= hi]
+        def said(c):
+            a, b = spans[c]
+            return f"{c}: time constants {a:.3g} to {b:.3g} steps of dt = {dt_s:g} s"
+        if len(fits) == 1:
+            chosen, doubt = fits[0], False
+            other = next(c for c in known if c != chosen)
+            why = (f"only {chosen}'s reading keeps every time constant within {lo:g} to {hi:g} steps ({said(chosen)}; "
+                   f"{said(other)})")
+        else:
+            chosen, doubt = release, True
+            why = (f"{'both readings are' if fits else 'neither reading is'} plausible ({'; '.join(said(c) for c in known)}); "
+                   f"read as {release}, the release on PyPI: force another with --writer {writer}@CONVENTION "
+                   f"({', '.join(known)}), or check --dt")
+    line = f"--writer {writer}: read as {writer} {chosen}'s convention ({known[chosen]}): {why}"
+    if warn is not None and (doubt or forced is None):
+        warn(line if doubt else "note: " + line)
+    return {"writer": writer, "convention": chosen, "why": why}
+
+
 def parse_rules(items, writer: str | None) -> dict[str, bool]:
     """``--rule NAME=on|off`` (repeatable) -> ``{NAME: on}``; every name one of ``writer``'s
     (:data:`WRITER_RULES`). None or empty: ``{}`` (every rule of the writer on).
@@ -350,11 +443,12 @@ def writer_rules(writer: str, node: nir.NIRNode, reset: str | None = None, rules
 
 
 def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float, reset: str | None = None,
-                 rules: dict[str, bool] | None = None) -> nir.NIRGraph:
+                 rules: dict[str, bool] | None = None, convention: str | None = None) -> nir.NIRGraph:
     """Undo a writer's known quirk (in place on a normalised graph); see :data:`WRITERS`.
 
-    - ``norse``: ``tau`` (LIF, LI) and ``tau_mem``/``tau_syn`` were written as ``dt/(1/tau)``:
-      the true time constant is ``tau / dt``.
+    - ``norse`` 1.1.0 (``convention``, :func:`choose_convention`; the default): ``tau`` (LIF, LI)
+      and ``tau_mem``/``tau_syn`` were written as ``dt/(1/tau)``: the true time constant is
+      ``tau / dt``. ``norse`` master: written as ``1/(1/tau)``, kept.
     - ``norse``, CubaLIF (``LIFCell``, ``lif_feed_forward_step``): the input jumps into the
       current with gain 1 (``i += x``, then ``v`` from that ``i``, then ``i`` decays), while
       it writes ``w_in = 1``; NIR's Euler step adds ``dt w_in / tau_syn x``: read with
@@ -387,7 +481,7 @@ def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float, reset: str | Non
         if isinstance(node, nr.SPIKING):
             nr.set_rules(node, writer_rules(writer, node, reset, rules, name))
         if writer == "norse":
-            for key in pr.TIME_CONSTANTS:
+            for key in pr.TIME_CONSTANTS if convention in (None, "1.1.0") else ():
                 if hasattr(node, key) and isinstance(node, (nir.LIF, nir.LI, nir.CubaLIF, nir.CubaLI)):
                     setattr(node, key, pr.as_array(getattr(node, key), name, key) / dt_s)
             if isinstance(node, (nir.CubaLIF, nir.CubaLI)):
@@ -444,19 +538,23 @@ def read_foreign(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | N
     """A (possibly nested) graph from any writer -> (flat normalised graph, shapes, dt_s);
     ``reset``: the reset mechanism of a writer that does not write it (:func:`check_reset`);
     ``rules``: ``--rule NAME=on|off`` items or their :func:`parse_rules` dict."""
+    writer, forced = split_writer(writer)
     rules = rules if isinstance(rules, dict) else parse_rules(rules, writer)
     check_reset(writer, reset, rules)
     dt = writer_dt(writer, dt_s)
     flat = flatten_subgraphs(graph)
-    if writer == "norse":  # norse's tau is dt * (1/tau): too short to pass the dt/tau check until fixed
+    convention = choose_convention(flat, writer, dt, forced, warn) if writer else None
+    if writer == "norse":  # norse 1.1.0's tau is dt * (1/tau): too short to pass the dt/tau check until fixed
         flat = copy.deepcopy(flat)  # apply_writer works in place; the caller's graph stays as written
-        apply_writer(flat, writer, dt, reset, rules)
+        apply_writer(flat, writer, dt, reset, rules, convention and convention["convention"])
         writer_done = True
     else:
         writer_done = False
     out, shapes = normalize(flat, dt, warn)
     if writer and not writer_done:
         apply_writer(out, writer, dt, reset, rules)
+    if convention is not None:
+        out.metadata[CONVENTION_KEY] = convention
     return out, shapes, dt
 
 
