@@ -38,9 +38,7 @@ CHECKED = {k: v for k, v in _checking_scripts().items() if k not in PENDING}
 # Tables not yet rendered from a record (issue 32, item 2 is unfinished for these): removing a name
 # here needs its script's --check, and a new .md without one fails the test below.
 UNCHECKED = {"derain_headroom", "derain_recipe", "forward_time_paper_256", "fuzz_images",
-             "fuzz_nir", "import_paper", "interop", "lava_derainers", "pipeline_speed",
-             # written by their scripts (issues 27 and 29, merged after issue 32's records) but without --check yet
-             "sweep_esdnet"}
+             "fuzz_nir", "import_paper", "interop", "lava_derainers", "pipeline_speed"}
 
 
 def test_the_scripts_with_a_check_are_found():
