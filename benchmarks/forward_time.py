@@ -26,13 +26,13 @@ import statistics
 import time
 from pathlib import Path
 
-import torch
-
-from neurodeploy.models import get_architecture
-from neurodeploy.models.counting import count
-
 
 def bench(name: str, preset: str, h: int, w: int, repeats: int, warmup: int) -> dict:
+    import torch
+
+    from neurodeploy.models import get_architecture
+    from neurodeploy.models.counting import count
+
     torch.manual_seed(0)
     arch = get_architecture(name)
     model = arch.build(arch.config(preset)).eval()
@@ -135,6 +135,8 @@ def main() -> None:
     md = args.out.with_suffix(".md")
     if args.check or args.render:
         raise SystemExit(_record.check_or_write(md, args.out, render, write=args.render))
+    import torch
+
     meta = _record.started()
     torch.set_num_threads(args.threads)
     rows = []
