@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -70,7 +71,8 @@ def measure(work: Path) -> dict:
         with open(work / f"{name}.out", "w") as out, open(work / f"{name}.err", "w") as err:
             done = subprocess.run(["/usr/bin/time", "-v", "-o", f"{name}.time", *args], cwd=work, stdout=out, stderr=err)
         row = {"model": model, "step": step,
-               "command": " ".join({"PY": "python", "ND": "neurodeploy"}.get(a, a.replace("W/", "$W/")) for a in cmd),
+               "command": " ".join({"PY": "python", "ND": "neurodeploy"}.get(a, a.replace("W/", "$W/") if a.startswith("W/")
+                                                                         else shlex.quote(a)) for a in cmd),
                **_time_v(work / f"{name}.time")}
         row.setdefault("exit", done.returncode)
         if step == "write":
