@@ -54,6 +54,8 @@ def main() -> None:
     ap.add_argument("checkpoint", help="shipped name or file")
     add_screen_arguments(ap, iters=300, seed=1)
     args = ap.parse_args()
+    if not args.variant:
+        ap.error("at least one --variant is needed")
     meta = _record.started()
     torch.set_num_threads(1)
     lines = []
