@@ -139,3 +139,31 @@ def check_or_write(md: Path, out: Path, render: Callable[[dict], str], write: bo
             write_md(README, rendered)
         return 0
     return check(md, render(record)) | (check(README, rendered) if readme else 0)
+
+
+def read_runs(path: Path) -> list[dict]:
+    """The runs of an append-only ``.jsonl`` record: ``[{"meta": ..., "rows": [...]}, ...]``. Each
+    ``{"meta": ...}`` line starts a run; lines before the first one are a run written before the
+    record had meta lines (``meta`` None)."""
+    runs: list[dict] = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        obj = json.loads(line)
+        if "meta" in obj and len(obj) == 1:
+            runs.append({"meta": obj["meta"], "rows": []})
+        else:
+            if not runs:
+                runs.append({"meta": None, "rows": []})
+            runs[-1]["rows"].append(obj)
+    return runs
+
+
+def append_run(path: Path, meta: dict, rows: list[dict]) -> None:
+    """Append one run (its meta line, then its rows) to an append-only ``.jsonl`` record."""
+    old = path.read_text() if path.exists() else ""
+    if old and not old.endswith("\n"):
+        old += "\n"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(old + "".join(json.dumps(x) + "\n" for x in [{"meta": meta}, *rows]))
+    tmp.replace(path)

@@ -10,11 +10,15 @@ PSNR on Y, dB, on ``--test``). The checkpoint itself is not changed.
         --variant same:lr=2e-4,synth=0.25 --variant cast25:lr=2e-4,synth=0.25,cast=0.25
 
 Variant keys as in ``derain_recipe.py`` (``lr``, ``synth``, ``batch``, ``crop``, ``cast``, ...).
+A run appends its meta line (command, commit, dates, load) and its lines to
+``benchmarks/derain_finetune.out.jsonl`` and renders ``benchmarks/derain_recipe.md`` again, whose
+fine-tuning table is rendered from that record (``derain_recipe.py --check`` checks it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import torch
@@ -23,7 +27,8 @@ from neurodeploy.checkpoint import load_model
 from neurodeploy.models.evaluate import evaluate
 from neurodeploy.models.train import TrainConfig, build_patches, training_loss
 
-from derain_recipe import add_screen_arguments, parse_variant, result_line
+import _record
+from derain_recipe import FINETUNE, MD, add_screen_arguments, parse_variant, rendered, result_line
 
 
 def finetune(model: torch.nn.Module, cfg: TrainConfig, iters: int, seed: int) -> float:
@@ -49,7 +54,11 @@ def main() -> None:
     ap.add_argument("checkpoint", help="shipped name or file")
     add_screen_arguments(ap, iters=300, seed=1)
     args = ap.parse_args()
+    if not args.variant:
+        ap.error("at least one --variant is needed")
+    meta = _record.started()
     torch.set_num_threads(1)
+    lines = []
     for text in args.variant:
         name, opts = parse_variant(text)
         model, ckpt = load_model(args.checkpoint)
@@ -58,7 +67,10 @@ def main() -> None:
             iters_per_epoch=args.iters, psnr_weight=5.0, seed=args.seed, threads=1, **opts,
         )
         wall = finetune(model, cfg, args.iters, args.seed)
-        print(result_line({"checkpoint": args.checkpoint}, name, opts, args.iters, wall, evaluate(model, args.test)), flush=True)
+        lines.append(result_line({"checkpoint": args.checkpoint}, name, opts, args.iters, wall, evaluate(model, args.test)))
+        print(lines[-1], flush=True)
+    _record.append_run(FINETUNE, _record.finished(meta), [json.loads(x) for x in lines])
+    _record.write_md(MD, rendered())
 
 
 if __name__ == "__main__":

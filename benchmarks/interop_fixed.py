@@ -31,6 +31,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import _record
 import _shared  # noqa: F401 -- tests/fixtures/ as the package ndfixtures
 from ndfixtures.fixed_cases import cases, measure
 
@@ -41,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=2)
     parser.add_argument("--no-lava", action="store_true")
     parser.add_argument("--stock", action="store_true", help="also Lava's own fixed_pt Conv model")
-    parser.add_argument("--json", type=Path, help="write the rows as JSON lines here")
+    parser.add_argument("--json", type=Path, help="write the rows as JSON lines here (after a first line with the run's "
+                        "meta: command, commit, dates, load); benchmarks/interop.py --render then renders interop.md from it")
     args = parser.parse_args(argv)
+    meta = _record.started(argv and [sys.argv[0], *argv])
     warnings.filterwarnings("ignore")
     rows = []
     for case in cases():
@@ -53,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     if args.json:
-        args.json.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        args.json.write_text("".join(json.dumps(r) + "\n" for r in [{"meta": _record.finished(meta)}, *rows]))
     return 0
 
 

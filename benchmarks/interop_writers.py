@@ -25,6 +25,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import _record
 import _shared  # noqa: F401 -- tests/fixtures/ as the package ndfixtures
 from ndfixtures.writer_cases import cases, measure
 
@@ -34,12 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--samples", type=int, default=2)
     parser.add_argument("--no-lava", action="store_true")
-    parser.add_argument("--json", type=Path, help="write the rows as JSON lines here")
+    parser.add_argument("--json", type=Path, help="write the rows as JSON lines here (after a first line with the run's "
+                        "meta: command, commit, dates, load); benchmarks/interop.py --render then renders interop.md from it")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the writers' .nir files in DIR "
                         "(WRITER-NET.nir, and the first input sample as WRITER-NET.input.npy), e.g. for "
                         "`neurodeploy export DIR/norse-residual.nir` and "
                         "`report BUNDLE --input DIR/norse-residual.input.npy`")
     args = parser.parse_args(argv)
+    meta = _record.started(argv and [sys.argv[0], *argv])
     warnings.filterwarnings("ignore")
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     if args.json:
-        args.json.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        args.json.write_text("".join(json.dumps(r) + "\n" for r in [{"meta": _record.finished(meta)}, *rows]))
     return 0
 
 

@@ -14,18 +14,20 @@ figure is the ratio of medians, both measured under the same load):
     .venv/bin/python benchmarks/pipeline_speed.py --before /work/wt/before [--repeats 5] [--write]
 
 ``--before`` is a checkout of the earlier commit with its own ``.venv`` (e.g. a git worktree
-with its own ``make install``); the "after" side is this checkout. ``--write`` writes
-``benchmarks/pipeline_speed.md`` (command, both commits, load average before and after).
+with its own ``make install``); the "after" side is this checkout. ``--write`` writes the record
+``benchmarks/pipeline_speed.out.json`` (rows, both commits, ``meta``: command, commit, dates, load before
+and after) and ``benchmarks/pipeline_speed.md``, rendered from that record alone:
+
+    .venv/bin/python benchmarks/pipeline_speed.py --check    # exit 1 when the .md differs from its rendering
+    .venv/bin/python benchmarks/pipeline_speed.py --render   # write the .md again from the record
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +35,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+HERE = ROOT / "benchmarks"
+MAX_RATIO = 1.10  # target: no command slower by more than 10 %
 
 
 def _cli(checkout: Path) -> str:
@@ -83,13 +87,41 @@ COMMANDS = ("export esdnet-tiny 64x64", "validate toy-residual (lava-float)", "e
             "report NET.nir bundle (nir-torch)")
 
 
+def render(record: dict) -> str:
+    """``pipeline_speed.md`` from the record alone; the target's verdict computed per command."""
+    from _record import provenance, table
+
+    rows = record["rows"]
+    slow = [r["command"] for r in rows if r["after_over_before"] > MAX_RATIO]
+    return "\n".join([
+        "# User-visible commands before and after a reshape of the pipeline", "",
+        provenance(record["meta"]), "Raw results: `pipeline_speed.out.json`.", "",
+        f"Before = {record['before_commit']}, after = {record['after_commit']}; both sides alternate in one run, "
+        f"medians of {rows[0]['repeats']}. The `.nir` file is the script's skip-join graph of NIR primitives, its input "
+        "50 steps of seeded random spikes at 30 % (2 samples).", "",
+        *table(["command", "before", "after", "after / before"],
+               [[r["command"], f"{r['before_s']:.2f} s", f"{r['after_s']:.2f} s", f"{r['after_over_before']:.3f}"]
+                for r in rows], "lrrr"), "",
+        f"Target: no command slower by more than {100 * (MAX_RATIO - 1):.0f} % (after / before ≤ {MAX_RATIO:.2f}): "
+        + ("met by every command." if not slow else "**missed** by " + ", ".join(slow) + "."), ""])
+
+
 def main() -> None:
+    import _record
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--before", type=Path, required=True, help="checkout of the earlier commit, with .venv")
+    ap.add_argument("--before", type=Path, help="checkout of the earlier commit, with .venv")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--write", action="store_true", help="write benchmarks/pipeline_speed.md")
+    ap.add_argument("--write", action="store_true", help="write benchmarks/pipeline_speed.out.json and .md")
+    ap.add_argument("--check", action="store_true", help="exit 1 when pipeline_speed.md differs from its rendering of the record")
+    ap.add_argument("--render", action="store_true", help="only write pipeline_speed.md again from pipeline_speed.out.json")
     args = ap.parse_args()
-    load_start = os.getloadavg()
+    md, out = HERE / "pipeline_speed.md", HERE / "pipeline_speed.out.json"
+    if args.check or args.render:
+        raise SystemExit(_record.check_or_write(md, out, render, write=args.render))
+    if args.before is None:
+        ap.error("--before is needed to measure")
+    meta = _record.started()
     sides = {"before": args.before.resolve(), "after": ROOT}
     work = Path(tempfile.mkdtemp(prefix="pipeline-speed-"))
     net = work / "net.nir"
@@ -122,22 +154,11 @@ def main() -> None:
         before, after = statistics.median(times[(cmd, "before")]), statistics.median(times[(cmd, "after")])
         rows.append({"command": cmd, "before_s": round(before, 2), "after_s": round(after, 2),
                      "after_over_before": round(after / before, 3), "repeats": args.repeats})
-    load_end = os.getloadavg()
     print(json.dumps(rows, indent=2))
     if args.write:
-        command = " ".join([".venv/bin/python", "benchmarks/pipeline_speed.py", "--before", str(args.before),
-                            "--repeats", str(args.repeats), "--write"])
-        lines = ["# User-visible commands before and after a reshape of the pipeline", "",
-                 f"Written by `{command}`: before = {_commit(sides['before'])}, after = {_commit(ROOT)} "
-                 f"(python {sys.version.split()[0]}); both sides alternate in one run on this 2-core machine, "
-                 f"medians of {args.repeats}; load average {load_start[0]:.1f} at the start, {load_end[0]:.1f} at "
-                 "the end. The `.nir` file is the script's skip-join graph of NIR primitives, its input 50 steps "
-                 "of seeded random spikes at 30 % (2 samples).", "",
-                 "| command | before | after | after / before |", "|---|---:|---:|---:|"]
-        lines += [f"| {r['command']} | {r['before_s']:.2f} s | {r['after_s']:.2f} s | {r['after_over_before']:.3f} |"
-                  for r in rows]
-        lines += ["", "Target: no command slower by more than 10 % (after / before <= 1.10)."]
-        Path(__file__).with_name("pipeline_speed.md").write_text("\n".join(lines) + "\n")
+        _record.write_json(out, {"meta": _record.finished(meta), "before_commit": _commit(sides["before"]),
+                                 "after_commit": _commit(ROOT), "rows": rows})
+        _record.check_or_write(md, out, render, write=True)
 
 
 if __name__ == "__main__":
