@@ -27,16 +27,24 @@ def declared_arrays(path: Path) -> int:
     array is read."""
     import h5py
 
-    from neurodeploy.memory import check_arrays
-
     with h5py.File(path, "r") as f:
         if not isinstance(f.get("node"), h5py.Group) or "nodes" not in f["node"]:
             top = ", ".join(sorted(f.keys())[:5]) or "nothing"
             raise GraphError(f"an HDF5 file, but not a NIR graph (no 'node' group with 'nodes'; it holds: {top}); "
                              "pass a .nir file written by nir.write or a NIR writer")
-        arrays: list[tuple[str, tuple[int, ...], int]] = []
-        f.visititems(lambda name, obj: arrays.append((name, obj.shape, obj.size * obj.dtype.itemsize))
-                     if isinstance(obj, h5py.Dataset) and obj.shape is not None else None)
+        return _checked_bytes(path, f)
+
+
+def _checked_bytes(path: Path, f) -> int:
+    """Bytes of every dataset the open HDF5 file ``f`` declares (metadata only); refuses arrays that
+    cannot fit in memory (:func:`neurodeploy.memory.check_arrays`)."""
+    import h5py
+
+    from neurodeploy.memory import check_arrays
+
+    arrays: list[tuple[str, tuple[int, ...], int]] = []
+    f.visititems(lambda name, obj: arrays.append((name, obj.shape, obj.size * obj.dtype.itemsize))
+                 if isinstance(obj, h5py.Dataset) and obj.shape is not None else None)
     total = sum(a[2] for a in arrays)
     if arrays:
         check_arrays(path, total, max(arrays, key=lambda a: a[2]))
@@ -60,21 +68,13 @@ def declared_netx_arrays(path: Path) -> int:
     array it declares; refuses an HDF5 file without netx's ``layer`` group before any array is read."""
     import h5py
 
-    from neurodeploy.memory import check_arrays
-
     with h5py.File(path, "r") as f:
         if not isinstance(f.get("layer"), h5py.Group):
             top = ", ".join(sorted(f.keys())[:5]) or "nothing"
             raise GraphError(f"an HDF5 file, but not a lava-dl netx network (no 'layer' group; it holds: {top}); a NIR "
                              "graph is read by its .nir name (rename it to graph.nir), a netx network is the file "
                              "slayer's export_hdf5 writes")
-        arrays: list[tuple[str, tuple[int, ...], int]] = []
-        f.visititems(lambda name, obj: arrays.append((name, obj.shape, obj.size * obj.dtype.itemsize))
-                     if isinstance(obj, h5py.Dataset) and obj.shape is not None else None)
-    total = sum(a[2] for a in arrays)
-    if arrays:
-        check_arrays(path, total, max(arrays, key=lambda a: a[2]))
-    return total
+        return _checked_bytes(path, f)
 
 
 def read_netx_hdf5(path: Path) -> dict:
