@@ -214,8 +214,10 @@ def render(metas: list[dict], rows: list[dict]) -> str:
             ratio = base / two["wall_s"]
             n = two["units"]
             bound = n / -(-n // 2)  # equal units on two workers: the busier one runs ceil(n / 2)
+            # issue 27's target is for the emulator evaluation only
+            target = f"target 1.6x: {'met' if ratio >= 1.6 else 'missed'}" if job == "evaluate" else "no target"
             out += [f"2 workers against in-process (run {two['run'] + 1}): **{ratio:.2f}x** "
-                    f"(target 1.6x: {'met' if ratio >= 1.6 else 'missed'}); retried units: "
+                    f"({target}); retried units: "
                     + ", ".join(f"{r['mode']} {r['retried']}" for r in part if r["retried"] is not None) + ".", ""]
             one = next((r for r in part if r["mode"] == "1 worker" and r["run"] == base_row["run"]), None)
             overhead = f"{one['wall_s'] - base:.1f} s" if one is not None else "not measured"
