@@ -129,6 +129,9 @@ def derainer(model: str = "esdnet-tiny", size: int = 64, rounds: int = 5, stream
         many = np.concatenate([np.roll(one[:, :, ::1 if i % 2 == 0 else -1], 7 * i, axis=-1) for i in range(stream)])
         runner = make_executor("emulator", bundle)
         runner.run(one)  # warm-up (first-call allocations, onnxruntime sessions)
+        # identity is checked against each image run alone: Lava's islands see one image at a time, and
+        # onnxruntime's batch-N kernels differ from batch 1 in the last float32 bit (spikes do not)
+        alone = [runner.run(many[i:i + 1])[0] for i in range(stream)]
         emu = {"latency_s_all": [], "stream_s_all": []}
         lava: dict[str, dict] = {}
         executors = {name: make_executor(name, bundle) for name in ("lava-fixed", "lava-fixed-stock")}
@@ -142,7 +145,7 @@ def derainer(model: str = "esdnet-tiny", size: int = 64, rounds: int = 5, stream
             for name, ex in executors.items():
                 r = lava.setdefault(name, {"latency_s_all": [], "stream_s_all": [], "build_plus_first_step_s_all": [],
                                            "identical_spikes": True, "identical_output": True})
-                for images, refs_, key in ((one, [ref], "latency_s_all"), (many, refs, "stream_s_all")):
+                for images, refs_, key in ((one, [ref], "latency_s_all"), (many, alone, "stream_s_all")):
                     net = FixedLavaNetwork(ex.lowered, images, bundle.path / "host", fast=name == "lava-fixed")
                     spikes, outs, first, rest = net.run_timed()
                     # the first step is timed with the build; it is counted at the mean step's cost
@@ -227,7 +230,9 @@ def render(out: dict) -> str:
                   f"{row['stream_images']} different images back to back in one run (the photo flipped and shifted), "
                   "seconds per image. Lava: `Loihi2SimCfg(select_tag='fixed_pt')`, compile/build and the first step "
                   "excluded (the first step counted at the mean step's cost); the emulator after one warm-up run. "
-                  "Every layer's spikes and every output image must be identical to the emulator's.", ""]
+                  "Every layer's spikes and every output image must be identical to the emulator's run of that image "
+                  "alone (the emulator's batched host islands differ from batch 1 in the last float32 bit; its "
+                  "streamed time is the batched run's).", ""]
         rows = [["emulator", f"{e['latency_s']:.3f}", "1×", f"{e['stream_s_per_image']:.3f}", "1×", "-", "-", "-", "-"]]
         for label, name in (("lava-fixed (vectorised fixed_pt Conv)", "lava-fixed"),
                             ("lava-fixed-stock (Lava's PyConvModelFixed)", "lava-fixed-stock")):
