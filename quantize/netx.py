@@ -32,7 +32,7 @@ from neurodeploy.ir.netxread import netx_layer
 from neurodeploy.ir.primitives import NIR_NEURON_KINDS
 from neurodeploy.limits import LOIHI2
 from neurodeploy.passes import synapse_form as sf
-from neurodeploy.quantize.ptq import A_IN_MAX, QuantizationError, _abs_row_sums, _processes
+from neurodeploy.quantize.ptq import A_IN_MAX, QuantizationError, _abs_row_sums, _processes, record_integers
 
 
 GRADED_LIM = (1 << 23) - 1  # a graded payload: Lava's messages carry 24-bit signed values
@@ -74,7 +74,7 @@ def netx_integers(g: DeployGraph) -> tuple[dict[str, dict[str, Any]], dict[str, 
             facts = netx_layer(g.node(name)) or {}
             if not all(k in facts for k in ("iDecay", "vDecay", "vThMant")):
                 raise QuantizationError(f"neuron '{name}' carries no netx integers; read the network from its netx file")
-            bound = max((quant[p]["lim"] for p in (_syn_of(g, name),) if p in quant), default=0)
+            bound = max((quant[p]["lim"] for p in (sf.input_port(g, name),) if p in quant), default=0)
             spiking = bool(facts.get("spiking", True))  # a state layer (vThMant beyond 17 bits) never fires
             quant[name] = {"kind": "lif", "spiking": spiking, "in_scale": 1.0, "scale": 1.0, "lim": 1,
                            "model": "LIFReset", "du": int(facts["iDecay"]) - 1, "dv": int(facts["vDecay"]),
@@ -107,14 +107,7 @@ def netx_integers(g: DeployGraph) -> tuple[dict[str, dict[str, Any]], dict[str, 
                            "a_in_int16": bool(bound <= A_IN_MAX)}
         else:
             raise QuantizationError(f"node '{name}' ({kind}) is not a process a netx file holds")
-    g.info.quant = quant
-    for name, a in ints.items():
-        g.arrays.setdefault(name, {}).update(a)
-    return quant, ints
-
-
-def _syn_of(g: DeployGraph, neuron: str) -> str:
-    return sf.port(g, g.predecessors(neuron)[0])
+    return record_integers(g, quant, ints)
 
 
 __all__ = ["netx_integers"]

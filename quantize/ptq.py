@@ -434,7 +434,7 @@ def _behind(g: DeployGraph, name: str) -> str:
     """The process whose payloads ``name`` carries: its port, back through Delay lines."""
     name = sf.port(g, name)
     while g.kind(name) == "delay":
-        name = sf.port(g, g.predecessors(name)[0])
+        name = sf.input_port(g, name)
     return name
 
 
@@ -527,7 +527,7 @@ def quantize_sequence(g: DeployGraph, calib: np.ndarray, peak_counts: dict[str, 
         if kind == "input":
             quant[name] = _input_form(calib)
         elif kind == "delay":
-            quant[name] = {"kind": "delay", "source": _port_of_pred(g, name)}
+            quant[name] = {"kind": "delay", "source": sf.input_port(g, name)}
         elif kind == "sigma_delta":
             raise QuantizationError(f"neuron '{name}': a sigma-delta neuron takes its integers from its netx file; "
                                     "post-training quantization of one is not implemented")
@@ -539,14 +539,16 @@ def quantize_sequence(g: DeployGraph, calib: np.ndarray, peak_counts: dict[str, 
         if q["kind"] == "delay":
             src = quant[_behind(g, name)]
             q.update(scale=src["scale"], lim=src["lim"])
+    return record_integers(g, quant, ints)
+
+
+def record_integers(g: DeployGraph, quant: dict, ints: dict) -> tuple[dict, dict]:
+    """Write a sequence graph's quantization into it: ``info.quant`` and each node's integer
+    mantissas (NIR layout) beside its arrays; returns ``(quant, ints)``."""
     g.info.quant = quant
     for name, a in ints.items():
         g.arrays.setdefault(name, {}).update(a)
     return quant, ints
-
-
-def _port_of_pred(g: DeployGraph, name: str) -> str:
-    return sf.port(g, g.predecessors(name)[0])
 
 
 def _in_form(quant: dict, g: DeployGraph, syn: str) -> tuple[float, int]:

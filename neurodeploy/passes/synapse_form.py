@@ -61,6 +61,11 @@ def port(g: DeployGraph, name: str) -> str:
     return name
 
 
+def input_port(g: DeployGraph, name: str) -> str:
+    """The process whose values feed ``name`` (its first predecessor's :func:`port`)."""
+    return port(g, g.predecessors(name)[0])
+
+
 def flattened(g: DeployGraph, name: str) -> str | None:
     """The Flatten whose port is synapse ``name``'s input (its input reshaped to 1-D), if any."""
     pred = g.predecessors(name)[0]

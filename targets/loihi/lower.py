@@ -231,7 +231,7 @@ def _sequence_node(g: DeployGraph, name: str) -> LavaNode | None:
     if isinstance(node, nir.Delay):
         # a NIR Delay is logical time, not pipeline latency: its output for logical step t leaves at
         # the same Lava step as its input's for t (which is the input of t - delay)
-        src = sf.port(g, g.predecessors(name)[0])
+        src = sf.input_port(g, name)
         return LavaNode(name, "delay", lava_shape(g.shape(src)), {"delay": sf.delay_steps(g, name)}, latency=latency)
     if g.kind(name) == "sigma_delta":  # Lava's SigmaDelta (graded messages); float: message units, input gain folded
         form, shape = g.info.neuron_form[name], g.shape(name)
