@@ -125,10 +125,12 @@ def with_block(text: str, name: str, block: str) -> str:
 
 
 def check_or_write(md: Path, out: Path, render: Callable[[dict], str], write: bool,
-                   readme: dict[str, Callable[[dict], str]] | None = None) -> int:
+                   readme: dict[str, Callable[[dict], str]] | None = None,
+                   read: Callable[[Path], object] | None = None) -> int:
     """``--check``: compare ``md`` (and the README blocks ``readme = {name: render}``, the figures the
-    README quotes) with their rendering of the recorded ``out``; ``write``: write them from it."""
-    record = json.loads(out.read_text())
+    README quotes) with their rendering of the recorded ``out``; ``write``: write them from it.
+    ``read``: how ``out`` becomes the record ``render`` takes (default: one JSON document)."""
+    record = json.loads(out.read_text()) if read is None else read(out)
     text = README.read_text() if readme else ""
     rendered = text
     for name, fn in (readme or {}).items():

@@ -136,11 +136,7 @@ def main() -> int:
     args = ap.parse_args()
     md, out = HERE / "chip_fit.md", HERE / "chip_fit.out.jsonl"
     if args.check or args.render:
-        rendered = render(read(out))
-        if args.check:
-            return _record.check(md, rendered)
-        _record.write_md(md, rendered)
-        return 0
+        return _record.check_or_write(md, out, render, write=args.render, read=read)
     meta = _record.started()
     rows = measure()
     tmp = out.with_name(out.name + ".tmp")

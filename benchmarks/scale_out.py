@@ -74,11 +74,8 @@ def main() -> None:
     if args.render or args.check:
         import _record
 
-        rendered = render(*_read(HERE / "scale_out.out.jsonl"))
-        if args.check:
-            raise SystemExit(_record.check(HERE / "scale_out.md", rendered))
-        _record.write_md(HERE / "scale_out.md", rendered)
-        return
+        raise SystemExit(_record.check_or_write(HERE / "scale_out.md", HERE / "scale_out.out.jsonl",
+                                                lambda record: render(*record), write=args.render, read=_read))
     import neurodeploy as nd
 
     command = ".venv/bin/python benchmarks/scale_out.py " + " ".join(sys.argv[1:])
