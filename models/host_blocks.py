@@ -79,7 +79,8 @@ HOST_BLOCKS: dict[str, HostBlockSpec] = {s.block: s for s in (
 HOST_OP_HINTS = {
     "encode": "the image is sent from the host every step (real-valued graded spikes)",
     "decode_mean": "could stay on chip as readout neurons that accumulate over T (the host reads one value per image)",
-    "product": "no: a product of two activations (x_h * x in VLIF-Net's SDEM)",
+    "product": "yes: a product of two activations (x_h * x in VLIF-Net's SDEM) runs as a product neuron with "
+               "export --residency products (the default); this bundle was exported with residency host",
     "conv@image": "by linearity conv(mean_t f) = mean_t conv(f): run it per step on chip before the decoder",
 }
 

@@ -132,7 +132,8 @@ class Imported:
 def export(source: "str | Path", out: "str | Path", *, target: str = "loihi", size: tuple[int, int] | None = None,
            force: bool = False, quantize: str = "none", calib: "str | Path | None" = None,
            dt_s: float | None = None, writer: str | None = None, reset: str | None = None,
-           warn: Callable[[str], None] | None = None, rules: Sequence[str] | None = None) -> Exported:
+           warn: Callable[[str], None] | None = None, rules: Sequence[str] | None = None,
+           residency: str | None = None) -> Exported:
     """``neurodeploy export``: a checkpoint (file or shipped name), a ``.nir`` file, a lava-dl netx HDF5 file
     (``.net``/``.h5``, recognised by content) or a SLAYER module (``slayer.block`` layers; written through
     slayer's ``export_hdf5``) -> bundle ``out``.
@@ -152,7 +153,7 @@ def export(source: "str | Path", out: "str | Path", *, target: str = "loihi", si
     from neurodeploy.bundle_format import bundle_kind
 
     manifest = export_bundle(source, out, target=target, size=size, force=force, quantize=quantize, calib=calib,
-                             dt_s=dt_s, writer=writer, reset=reset, warn=warn, rules=rules)
+                             dt_s=dt_s, writer=writer, reset=reset, warn=warn, rules=rules, residency=residency)
     return Exported(Path(out).resolve(), bundle_kind(manifest), manifest["quantization"]["status"] == "int", manifest)
 
 

@@ -44,6 +44,7 @@ from neurodeploy.errors import BundleError, LoweringError, NeurodeployError
 from neurodeploy.nir_export import export_graph
 from neurodeploy.targets.host_onnx import HostIsland, write_host_onnx
 from neurodeploy.ir import DeployGraph, GraphInfo, read_deploy_graph, write_graph
+from neurodeploy.ir.info import DEFAULT_RESIDENCY, RESIDENCIES
 from neurodeploy.models import get_architecture
 from neurodeploy.passes import FLOW
 from neurodeploy.passes.partition import chip_graph, summarize
@@ -223,7 +224,7 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
                   size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
                   calib: str | Path | None = None, dt_s: float | None = None, writer: str | None = None,
                   reset: str | None = None, warn: Callable[[str], None] | None = None,
-                  system: str | None = None, rules=None) -> dict[str, Any]:
+                  system: str | None = None, rules=None, residency: str | None = None) -> dict[str, Any]:
     """Write the bundle ``out`` of ``source`` atomically (untouched on any error); returns the manifest.
 
     ``source``: a checkpoint file or shipped name (:func:`export_model_bundle`; ``size`` its
@@ -249,6 +250,8 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
             raise NeurodeployError("--size is for checkpoints; a .nir (or netx) file's input shape is its own")
         if system:
             raise NeurodeployError("--system is checked for checkpoints only; a .nir file's graph is not mapped yet")
+        if residency:
+            raise NeurodeployError("--residency is for checkpoints; a .nir file's graph runs on the chip as written")
         return export_nir_bundle(source, out, target=target, dt_s=dt_s, writer=writer, force=force, warn=warn,
                                  reset=reset, quantize=quantize, calib=None if calib is None else Path(calib),
                                  rules=rules)
@@ -258,7 +261,7 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
     if reset is not None:
         raise NeurodeployError("--reset is for .nir files from snntorch or sinabs; a checkpoint carries its own")
     return export_model_bundle(source, out, target=target, size=size, force=force, quantize=quantize, calib=calib,
-                               system=system)
+                               system=system, residency=residency or DEFAULT_RESIDENCY)
 
 
 def describe(manifest: dict[str, Any], out: Path) -> list[str]:
@@ -314,7 +317,8 @@ def refuse_misfit(g: DeployGraph, system: str) -> None:
 def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi",
                         size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
                         calib: str | Path | None = None, calib_images: int | None = None,
-                        calib_percentile: float | None = None, system: str | None = None) -> dict[str, Any]:
+                        calib_percentile: float | None = None, system: str | None = None,
+                        residency: str = DEFAULT_RESIDENCY) -> dict[str, Any]:
     """Load -> export -> lower, and write the bundle ``out`` atomically. Returns the manifest.
 
     Args:
@@ -327,6 +331,8 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
         calib_images: use the first this many calibration images (by name; default and at most
             :data:`neurodeploy.quantized.CALIB_LIMIT`); calib_percentile: ranges from this
             percentile of |x| (0 < q <= 100) instead of the maximum.
+        residency: what the chip keeps beyond its base kinds (``products``: products of
+            activations as product neurons; ``host``: on the host, as before issue 31).
     """
     from neurodeploy import quantized
     from neurodeploy.targets.loihi.lower import lower_graph
@@ -340,6 +346,8 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
     size = tuple(int(v) for v in (size or arch.default_input_size))
     if len(size) != 2 or min(size) < 1:
         raise NeurodeployError(f"--size needs two positive numbers H W, got {size}")
+    if residency not in RESIDENCIES:
+        raise NeurodeployError(f"unknown --residency '{residency}'; choose one of: {', '.join(RESIDENCIES)}")
     if quantize not in quantized.QUANTIZE_MODES:
         raise NeurodeployError(f"unknown --quantize '{quantize}'; choose one of: {', '.join(quantized.QUANTIZE_MODES)}")
     if calib_images is not None and not 1 <= calib_images <= quantized.CALIB_LIMIT:
@@ -349,7 +357,8 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
     crops = (quantized.check_calibration(calib, size, calib_images or quantized.CALIB_LIMIT)
              if quantize == "int" else None)
     progress.step("exporting the graph")
-    g = DeployGraph.from_nir(export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config))
+    g = DeployGraph.from_nir(export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config,
+                                          residency=residency))
     memory.check_export(g.info.shapes, g.info.t_steps, crops is not None, size)  # shapes only so far: nothing big yet
     results: dict[str, Any] = {}
     progress.step("running the passes and the Lava lowering")

@@ -125,6 +125,10 @@ def export_cmd(
     rule: Optional[List[str]] = typer.Option(None, "--rule", metavar="NAME=off|on", help=RULE_HELP),
     system: Optional[str] = typer.Option(None, "--system", help=SYSTEM_HELP + " Refuse (exit 2, nothing "
                                          "written) a model whose chip part does not fit it."),
+    residency: Optional[str] = typer.Option(None, "--residency", help="A checkpoint: what the chip keeps beyond "
+                                            "its synapses, neurons and routing. products (default): products of two "
+                                            "activations run as product neurons on the chip; host: on the host, as "
+                                            "bundles before issue 31 (more values cross the chip/host cut each step)."),
 ) -> None:
     """Export a trained model (or a .nir file from any NIR writer) to a deployment bundle."""
     from neurodeploy.bundle import describe, export_bundle
@@ -132,7 +136,7 @@ def export_cmd(
     with _step_progress():
         manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force, quantize=quantize,
                                  calib=calib, dt_s=dt, writer=writer, reset=reset, warn=_warn_line, system=system,
-                                 rules=rule)
+                                 rules=rule, residency=residency)
     if as_json:
         _print_json(manifest)
         return

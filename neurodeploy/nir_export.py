@@ -40,6 +40,7 @@ from torch import nn
 from neurodeploy.ir import nodes as nd
 from neurodeploy.errors import ExportError, GraphError
 from neurodeploy.ir import EDGE_BINARY, EDGE_GRADED, EDGE_REAL, GraphInfo, attach_info
+from neurodeploy.ir.info import DEFAULT_RESIDENCY, RESIDENCIES
 from neurodeploy.models import host_blocks, layers
 from neurodeploy.models.neurons import LIF
 
@@ -467,7 +468,8 @@ def _positions(op: _Op, ops: dict[str, _Op]) -> int:
 
 
 def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DEFAULT_DT_S,
-                 architecture: str | None = None, config: dict[str, Any] | None = None) -> nir.NIRGraph:
+                 architecture: str | None = None, config: dict[str, Any] | None = None,
+                 residency: str = DEFAULT_RESIDENCY) -> nir.NIRGraph:
     """Export a model (image in, image out) to a NIR graph with neurodeploy metadata.
 
     Args:
@@ -476,7 +478,12 @@ def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DE
         dt_s: seconds per time step written into the NIR neuron time constants.
         architecture, config: the model's registry name and config (needed when the
             model has blocks that are kept whole, which executors rebuild from them).
+        residency: what the partition may keep on the chip beyond its base kinds
+            (:data:`neurodeploy.ir.info.RESIDENCIES`): ``products`` runs products of
+            activations as product neurons, ``host`` keeps them on the host (as before issue 31).
     """
+    if residency not in RESIDENCIES:
+        raise ExportError(f"residency '{residency}' is not one of {', '.join(RESIDENCIES)}")
     model = model.eval()
     input_shape = (3, int(input_size[0]), int(input_size[1]))
     source = {"architecture": architecture, "config": config or {}}
@@ -489,7 +496,7 @@ def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DE
     neurons = sum(int(np.prod(op.shape)) for op in ops.values() if op.kind == "lif")
     per_channel = neurons > PER_NEURON_PARAMS_MAX_NEURONS
     info = GraphInfo(t_steps=t_steps, dt_s=dt_s, input_shape=input_shape, folded_batchnorm=folded,
-                     lif_params="per_channel" if per_channel else "per_neuron")
+                     lif_params="per_channel" if per_channel else "per_neuron", residency=residency)
     nodes: dict[str, nir.NIRNode] = {}
     edges = []
     for op in ops.values():

@@ -77,6 +77,7 @@ RESCALE_BITS = 8  # |M| of a rescale (relay synapse) in [2**7, 2**8 - 1]
 ACC_HEADROOM_BITS = 22  # calibrated conv accumulators stay below 2**22 (the accumulator wraps at 2**23)
 # a neuron's input per step, largest magnitude: Lava's LIF declares a_in int16 (limits.py, LOIHI2.a_in)
 A_IN_MAX = int(LOIHI2.a_in.hi)
+OPERAND_MAX = (1 << (ACT_BITS - 1)) - 1  # a product neuron's operand payload, largest magnitude
 A_IN_TARGET = 1 << 14  # calibrated neuron input maps to 2**14 when a neuron picks its own input scale
 NILIF_MAX_FRACTION_BITS = 12  # NI-LIF input resolution at most 2**-12 level: enough, and thresholds stay small
 
@@ -269,6 +270,23 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
             scale = common_scale(name) or _act_scale(max(peak_in, ranges.out.get(name, 0.0)))
             set_inputs(name, scale)
             entry["scale"] = scale
+        elif kind == "product":
+            # Each operand on its own scale, at most ACT_BITS-bit payloads (so the product fits
+            # Lava's ProdNeuron int32, 2**30); the product (a*b) >> shift (rounding down) keeps
+            # ACT_BITS bits for the calibrated peak with ACT_HEADROOM.
+            scales: dict[str, float] = {}
+            for p in node.inputs:
+                peak = ranges.out.get(p, 0.0)
+                own = q[p]["scale"] if chip_pred(p) else None
+                scales[p] = own if own is not None and _positive(peak) / own <= OPERAND_MAX else _act_scale(peak)
+            entry.update(in_scale=scales[node.inputs[0]], in_scales=scales,
+                         rescale={p: list(rescale_factors(q[p]["scale"] / s)) for p, s in scales.items()
+                                  if chip_pred(p) and q[p]["scale"] != s},
+                         from_host=[p for p in node.inputs if not chip_pred(p)])
+            raw = math.prod(scales[p] for p in node.inputs)
+            need = ACT_HEADROOM * _positive(ranges.out.get(name, 0.0)) / (raw * OPERAND_MAX)
+            shift = max(0, math.ceil(math.log2(need))) if need > 1 else 0
+            entry.update(shift=shift, scale=raw * 2.0 ** shift)
         elif kind in ("upsample", "gain"):
             in_scale = common_scale(name) or _act_scale(peak_in)
             set_inputs(name, in_scale)

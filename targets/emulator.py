@@ -483,7 +483,8 @@ class IntegerEmulator(SplitExecutor):
                 x = rescale(x, *q["rescale"][pred])
             return x
         lim = A_IN_MAX if q["kind"] in ("lif", "nilif") else (1 << (ACT_BITS - 1)) - 1
-        raw = torch.round(torch.as_tensor(values[pred], dtype=torch.float64) / q["in_scale"])
+        scale = q.get("in_scales", {}).get(pred, q["in_scale"])  # a product's operands each have their own
+        raw = torch.round(torch.as_tensor(values[pred], dtype=torch.float64) / scale)
         x = raw.clamp(-lim, lim)
         self._count(name, "host_input_clipped", int((x != raw).sum()))
         return x.to(torch.int64)
@@ -503,6 +504,9 @@ class IntegerEmulator(SplitExecutor):
         kind = q["kind"]
         if isinstance(node, nd.Concat):
             x = torch.cat([self._input(name, p, ints, values) for p in node.inputs], dim=2)
+        elif isinstance(node, nd.Product):  # a product neuron: (a * b) >> shift, rounding down (int64)
+            a, b = (self._input(name, p, ints, values) for p in node.inputs)
+            x = (a * b) >> int(q["shift"])
         else:
             xs = [self._input(name, p, ints, values) for p in preds]
             x = xs[0] if len(xs) == 1 else sum(xs[1:], xs[0])  # (sum()'s start 0 would cost a pass)

@@ -60,6 +60,8 @@ DOMAINS = ("seq", "image")
 SIDES = ("chip", "host")
 SPIKE_CONDITIONS = (">=", ">")
 LIF_LAYOUTS = ("per_neuron", "per_channel")
+RESIDENCIES = ("host", "products")
+DEFAULT_RESIDENCY = "products"  # what export writes unless told (a graph without the key means "host")
 MAX_T_STEPS = 1_000_000  # beyond this a T is damage, and executors would allocate T copies of the image
 _DAMAGED = "the graph's neurodeploy metadata is damaged ({}); " + REEXPORT
 # node -> text tables; edge_kinds too (its allowed values are checked on their own below)
@@ -93,6 +95,10 @@ class GraphInfo:
     domains: dict[str, str] = field(default_factory=dict)
     shapes: dict[str, list[int]] = field(default_factory=dict)
     lif_params: str = "per_neuron"
+    # What the partition may keep on the chip beyond its base kinds (:data:`RESIDENCIES`; chosen at
+    # export, ``--residency``): "host" (absent in graphs written before issue 31) keeps every product
+    # of activations on the host; "products" runs them on the chip as product neurons.
+    residency: str = "host"
     # Written by the partition pass (neurodeploy.passes.partition):
     side: dict[str, str] = field(default_factory=dict)  # node -> "chip" | "host"
     island: dict[str, str] = field(default_factory=dict)  # host node -> its island's name
@@ -153,6 +159,8 @@ class GraphInfo:
         if not isinstance(self.shapes, dict) or not all(
                 isinstance(v, (list, tuple)) and v and all(is_int(x) and x > 0 for x in v) for v in self.shapes.values()):
             raise GraphError(bad("shapes is not a map of node names to positive sizes"))
+        if self.residency not in RESIDENCIES:
+            raise GraphError(bad(f"residency {short(self.residency)} is not {' or '.join(RESIDENCIES)}"))
         if self.lif_params not in LIF_LAYOUTS:
             raise GraphError(bad(f"lif_params {short(self.lif_params)} is not {' or '.join(LIF_LAYOUTS)}"))
         for key, allowed in (("side", SIDES), ("window", WINDOWS), ("reset", RESETS)):

@@ -270,7 +270,7 @@ def _is_unit(g: DeployGraph, name: str) -> bool:
     kind = g.kind(name)
     if g.info.side.get(name, g.side(name)) != "chip":
         return False
-    if kind in NEURON_KINDS or kind == "upsample":
+    if kind in NEURON_KINDS or kind in ("upsample", "product"):  # a product neuron: one compartment per element
         return True
     if kind in SYNAPSE_KINDS:
         succ = g.successors(name)
@@ -334,7 +334,7 @@ def chip_units(g: DeployGraph) -> dict[str, Unit]:
     for name in names:
         kind = g.kind(name)
         syns = []
-        if kind in NEURON_KINDS:
+        if kind in NEURON_KINDS or kind == "product":  # a product neuron's operands arrive one to one
             for p in g.predecessors(name):
                 if g.kind(p) in SYNAPSE_KINDS and p not in unit_set and g.side(p) == "chip":
                     syns.append(_syn_of(g, p, unit_set))

@@ -9,10 +9,12 @@ Reads: node kinds, domains, shapes; the host-block declarations in
 A node goes on the **chip** when Loihi 2 can run it natively between the encoder and the
 decoder (domain ``seq``): convolutions (synapses), LIF and NI-LIF neurons, patch-to-time
 routing, fixed interpolation,
-channel concatenation, sums and gains (routing and folded weights). Everything else goes
+channel concatenation, sums and gains (routing and folded weights), and -- when the graph's
+residency is ``products`` (the export default since issue 31) -- products of two activations
+(product neurons). Everything else goes
 on the **host**: the image before encoding and after decoding, the encoder and the
-decoder, the blocks kept whole (their declarations say why), products of activations,
-and any conv on a decoded image. Every edge between the two sides is a *cut edge*.
+decoder, the blocks kept whole (their declarations say why), products of activations under
+residency ``host``, and any conv on a decoded image. Every edge between the two sides is a *cut edge*.
 
 **Host islands** are the host nodes grouped so that each can run as one unit: host nodes
 joined by host-to-host edges, split wherever a value goes to the chip and comes back
@@ -38,6 +40,10 @@ from neurodeploy.models.host_blocks import HOST_OP_HINTS, spec
 from neurodeploy.ops import conv_macs
 
 CHIP_KINDS = ("conv", "lif", "nilif", "patch_to_time", "upsample", "concat", "sum", "gain")
+# Kinds the chip runs when the graph's residency (``GraphInfo.residency``, chosen at export) asks
+# for them: a product of two activations as a product neuron (Loihi 2's programmable neurons
+# multiply their two dendritic inputs; Lava's ``lava.proc.prodneuron`` is Intel's reference).
+RESIDENT_KINDS = {"host": (), "products": ("product",)}
 # A sequence graph's (another writer's file, GraphInfo.takes_sequences): NIR's synapses, neurons,
 # routing and delays, all of which its Lava map runs; its Input and Output are the host's.
 SEQUENCE_CHIP_KINDS = ("conv", "lif", "affine", "linear", "conv1d", "flatten", "sumpool", "avgpool", "scale",
@@ -91,7 +97,7 @@ class Partition:
 
 
 def _side(g: DeployGraph, name: str) -> str:
-    kinds = SEQUENCE_CHIP_KINDS if g.info.takes_sequences else CHIP_KINDS
+    kinds = SEQUENCE_CHIP_KINDS if g.info.takes_sequences else CHIP_KINDS + RESIDENT_KINDS[g.info.residency]
     return "chip" if g.kind(name) in kinds and g.domain(name) == "seq" else "host"
 
 
@@ -229,6 +235,7 @@ def summarize(g: DeployGraph, part: Partition) -> dict[str, Any]:
     return {
         "chip": sides["chip"],
         "host": sides["host"],
+        "residency": g.info.residency,
         "crossings_per_step": part.crossings_per_step,
         "values_crossing_per_step": int(sum(c.values_per_step for c in part.cut)),
         "cut_edges": [asdict(c) for c in part.cut],

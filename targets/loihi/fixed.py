@@ -16,6 +16,8 @@ PTQ annotations (``info.quant``), so that it computes what the integer emulator
   payload. Relays, concatenations and upsamplings (``int`` function processes) convert
   their own inputs; a conv or a neuron gets an ``adapter`` in front of it (a zero-latency
   integer relay) when one of its inputs needs converting.
+- ``product``: its operands converted one by one (each to its own scale, PTQ's ``in_scales``),
+  then ``(a · b) >> shift`` (rounding down, as Lava's ``ProdNeuron`` fixed_pt model does with its ``exp``).
 - ``CONV+bias`` relays add ``bias_acc`` (accumulator units; zero when PTQ put no bias there).
 - Every chip value a host island reads crosses a ``to_host`` adapter: ``x · scale`` in
   float64 (model units), as the emulator hands chip values to the islands.
@@ -94,6 +96,7 @@ FIXED_KINDS: dict[str, FixedKind] = {
     "upsample": FixedKind(own_inputs=True),
     "nilif": FixedKind(params=_nilif_params, neuron=True),
     "patch_to_time": FixedKind(own_inputs=True),
+    "product": FixedKind(own_inputs=True),
 }
 FLOAT_SOURCES = ("input", "island")  # processes that send floats (model units)
 
@@ -106,7 +109,7 @@ def input_conversion(quant: dict, consumer: str, pred: str, chip_kind: str | Non
         return ("rescale", int(r[0]), int(r[1])) if r else ("int",)
     lif_like = FIXED_KINDS.get(chip_kind or q["kind"], FixedKind()).neuron  # a neuron's a_in: int16 (LOIHI2.a_in)
     lim = A_IN_MAX if lif_like else (1 << (ACT_BITS - 1)) - 1
-    return ("quantize", float(q["in_scale"]), int(lim))
+    return ("quantize", float(q.get("in_scales", {}).get(pred, q["in_scale"])), int(lim))
 
 
 def _interp_int(n_in: int, scale: int, mode: str, multiplier: int) -> np.ndarray:
@@ -201,9 +204,9 @@ def lower_fixed(low: LoweredNetwork, quant: dict, params: dict[str, dict[str, np
         if kind.own_inputs:
             # one port per edge: Lava's InPort would sum the edges of a port before this process could
             # convert them one by one (a concat's operands keep their ports, one edge each)
-            if node.kind == "concat":
+            if node.kind in ("concat", "product"):
                 if len({e.dst_port for e in ins}) != len(ins):
-                    raise LoweringError(f"concat '{name}' has two edges into one operand; cannot convert them apart")
+                    raise LoweringError(f"{node.kind} '{name}' has two edges into one operand; cannot convert them apart")
                 ins = sorted(ins, key=lambda e: e.dst_port)
                 convs = [input_conversion(quant, nir_name, _nir_source(low, e)) for e in ins]
             node.params["convs"] = convs
@@ -218,6 +221,8 @@ def lower_fixed(low: LoweredNetwork, quant: dict, params: dict[str, dict[str, np
                 node.params = {"op": "sum", "convs": node.params["convs"]}
             elif node.kind == "concat":
                 node.params["op"] = "concat"
+            elif node.kind == "product":
+                node.params.update(op="product", shift=int(quant[nir_name]["shift"]))
             elif node.kind == "patch_to_time":
                 node.params["op"] = "patch_to_time"
             for i, e in enumerate(ins):
@@ -276,6 +281,13 @@ def fixed_function(params: dict[str, Any]) -> Callable[[list[np.ndarray]], np.nd
 
     if op == "concat":
         return lambda xs: np.concatenate(inputs(xs), axis=2)
+    if op == "product":  # a product neuron: (a * b) >> shift, rounding down as Lava's ProdNeuron
+        shift = int(params["shift"])
+
+        def product(xs):
+            a, b = inputs(xs)
+            return (a * b) >> shift
+        return product
     if op == "bias":
         bias = np.asarray(params["bias"], dtype=np.int64)
         return lambda xs: sum(inputs(xs)) + bias

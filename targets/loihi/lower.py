@@ -8,7 +8,8 @@ delay lines (latency). The lowering only:
 1. picks each node's Lava process from its kind and side: chip convs -> ``Conv`` (and,
    when a conv's output must carry its bias, a ``relay`` after it), chip LIFs ->
    ``LIFReset``, sums and gains -> ``relay``, concatenation -> ``concat`` (routing), fixed
-   interpolation -> ``upsample``; the island holding the graph's input and the encoder ->
+   interpolation -> ``upsample``, a product of two activations (residency ``products``) ->
+   ``product`` (a product neuron, one input port per operand); the island holding the graph's input and the encoder ->
    ``RingBuffer`` sources; every other host island -> one ``island`` process that runs the
    island's ONNX file inside the Lava run (:mod:`.processes.functions`);
 2. re-lays arrays in Lava's layout: shapes ``(C, H, W)`` -> ``(X, Y, C)`` = ``(W, H, C)``;
@@ -151,7 +152,8 @@ class LoweredNetwork:
 PROCESS_NAMES = {"input": "RingBuffer (source)", "conv": "Conv", "lif": "LIFReset", "relay": "Relay",
                  "concat": "Concat", "upsample": "Upsample", "island": "HostIsland (onnxruntime)",
                  "nilif": "NILIF", "patch_to_time": "PatchToTime", "slice": "Slice (a block's input window)",
-                 "assemble": "Assemble (a split layer's blocks)"}
+                 "assemble": "Assemble (a split layer's blocks)",
+                 "product": "Product (a product neuron: two graded inputs multiplied)"}
 # Graded spikes carry real values (residual streams, images, gated features) as Loihi 2
 # graded payloads of this many bits; Lava's float models carry them as float64.
 GRADED_MESSAGE_BITS = int(LOIHI2.graded_payload_bits)
@@ -197,7 +199,7 @@ def from_lava(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 _CHIP_PROCESS = {"conv": "conv", "lif": "lif", "sum": "relay", "gain": "relay", "concat": "concat",
-                 "upsample": "upsample", "nilif": "nilif", "patch_to_time": "patch_to_time"}
+                 "upsample": "upsample", "nilif": "nilif", "patch_to_time": "patch_to_time", "product": "product"}
 
 
 def flatten_columns(in_shape) -> np.ndarray | None:
@@ -362,7 +364,7 @@ def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
             node.params.update(r=int(nir_node.r))
         elif kind == "relay":
             node.params.update(factor=float(getattr(nir_node, "factor", 1.0)), bias=np.zeros(node.shape))
-        elif kind == "concat":
+        elif kind in ("concat", "product"):  # operands in order, one port each
             node.in_shapes = [_xyc(g.shape(n)) for n in nir_node.inputs]
         elif kind == "upsample":
             node.in_shapes = [_xyc(g.shape(g.predecessors(name)[0]))]
@@ -392,7 +394,7 @@ def lava_edges(g: DeployGraph, nodes: dict[str, LavaNode]) -> list[LavaEdge]:
         island = g.info.island.get(d)
         if island in nodes:
             return island, nodes[island].params["inputs"].index(s)
-        if d in nodes and nodes[d].kind == "concat":
+        if d in nodes and nodes[d].kind in ("concat", "product"):
             return d, g.node(d).inputs.index(s)
         return (d, 0) if d in nodes else None
 

@@ -18,6 +18,9 @@ hang (Lava's own ``proc/conv/utils.py`` says so).
   patch (``x = X·r + j``, ``y = Y·r + i``) -- a fixed permutation of axons on Loihi 2.
 - ``upsample``: fixed interpolation (bilinear or nearest, integer factor) -- on Loihi 2 a
   fixed depthwise transposed convolution.
+- ``product``: its two operands multiplied elementwise -- a product neuron (on Loihi 2 a
+  programmable neuron multiplying its two dendritic inputs; Lava's ``lava.proc.prodneuron`` is
+  Intel's fixed-point reference), one input port per operand.
 - ``island``: a host island's ONNX file run with onnxruntime (one intra-op thread, session
   created inside the Lava process); it stores the graph's output image, one per image.
 """
@@ -51,6 +54,8 @@ def _function(kind: str, params: dict[str, Any], in_shapes: list[tuple[int, ...]
         return lambda xs: factor * sum(xs) + bias
     if kind == "concat":
         return lambda xs: np.concatenate(xs, axis=2)
+    if kind == "product":
+        return lambda xs: xs[0] * xs[1]
     if kind == "patch_to_time":
         r = int(params["r"])
         return lambda xs: patch_to_time_xyc(sum(xs), r)
