@@ -141,7 +141,12 @@ def partition(g: DeployGraph) -> Partition:
     """Label every node chip or host, group host nodes into islands, list the cut edges.
 
     Writes ``g.info.side``, ``g.info.island`` and ``g.info.window`` (see module docstring).
+    First, for a graph of residency ``products``, adds the chip sums and fan-out relays that keep
+    values on the chip (:func:`neurodeploy.passes.residency.keep_on_chip`; none on a re-run).
     """
+    from neurodeploy.passes.residency import keep_on_chip
+
+    keep_on_chip(g)
     side = {n: _side(g, n) for n in g.order}
     # level: chip-to-host crossings on the longest path from the input
     level: dict[str, int] = {}

@@ -1,0 +1,108 @@
+"""Issue 31: values kept on the chip -- products as product neurons, sums into host blocks and fan-out
+on the chip -- decided by the partition for graphs exported with residency ``products``.
+
+Exactness on every executor is tested where the derainers run end to end (``test_lava_derainers``:
+lava-float vs torch float64; ``test_lava_fixed``: lava-fixed == emulator); here: what the partition
+decides, that a ``host`` graph (and a graph written before the key existed) keeps its old partition,
+and VLIF-Net's products on lava-fixed == emulator at 8x8.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from neurodeploy.checkpoint import load_model
+from neurodeploy.errors import ExportError
+from neurodeploy.ir import DeployGraph, graph_info
+from neurodeploy.ir.info import METADATA_KEY
+from neurodeploy.nir_export import export_graph
+from neurodeploy.passes.partition import partition, summarize
+from neurodeploy.passes.residency import FANOUT_SUFFIX, SUM_SUFFIX, keep_on_chip
+
+
+def _graph(name: str, residency: str, size=(32, 32)) -> DeployGraph:
+    model, ckpt = load_model(name)
+    graph = export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config, residency=residency)
+    return DeployGraph(graph, graph_info(graph))
+
+
+@pytest.mark.parametrize("name", ["esdnet-tiny", "vlifnet-tiny", "spikerain-tiny"])
+def test_products_sums_and_fanout_move_onto_the_chip_and_fewer_values_cross(name):
+    before, after = _graph(name, "host"), _graph(name, "products")
+    s0, s1 = summarize(before, partition(before)), summarize(after, partition(after))
+    assert s0["residency"] == "host" and s1["residency"] == "products"
+    assert not any(n.endswith((SUM_SUFFIX, FANOUT_SUFFIX)) for n in before.order)  # host: the old graph
+    kinds = after.info.node_kinds
+    assert all(after.side(n) == "chip" for n in after.order if kinds[n] == "product")
+    # no host node still receives two values from the chip, no host value reaches the chip twice
+    for n in after.order:
+        if after.side(n) == "host":
+            assert sum(after.side(p) == "chip" for p in after.predecessors(n)) <= 1, n
+            assert sum(after.side(d) == "chip" for d in after.successors(n)) <= 1, n
+    assert s1["values_crossing_per_step"] < s0["values_crossing_per_step"]
+    if name != "spikerain-tiny":  # its dense blocks already sum on the chip; only fan-out is left to gain
+        assert s1["values_crossing_per_step"] * 1.6 <= s0["values_crossing_per_step"]
+    # every sum and relay the pass added is a chip node with one output shape of its inputs
+    for n in after.order:
+        if n.endswith((SUM_SUFFIX, FANOUT_SUFFIX)):
+            assert after.side(n) == "chip" and kinds[n] == "sum"
+            assert all(tuple(after.shape(p)) == tuple(after.shape(n)) for p in after.predecessors(n))
+
+
+def test_the_pass_adds_nothing_the_second_time_and_survives_the_file(tmp_path):
+    from neurodeploy.ir import read_graph, write_graph
+
+    g = _graph("vlifnet-tiny", "products", (16, 16))
+    partition(g)
+    nodes, edges = set(g.order), set(g.edges)
+    assert keep_on_chip(g) == {"chip_sum": [], "chip_fanout": []}
+    write_graph(tmp_path / "g.nir", g.to_nir())
+    again = DeployGraph.from_nir(read_graph(tmp_path / "g.nir"))
+    part = partition(again)  # what the lowering re-runs on a bundle's graph.nir
+    assert set(again.order) == nodes and set(again.edges) == edges
+    assert again.info.side == g.info.side and [i.nodes for i in part.islands] == [i.nodes for i in partition(g).islands]
+
+
+def test_a_graph_written_before_residency_existed_keeps_products_on_the_host():
+    g = _graph("vlifnet-tiny", "products", (16, 16))
+    meta = json.loads(g.nir.metadata[METADATA_KEY])
+    del meta["residency"]  # as every graph.nir written before issue 31
+    g.nir.metadata[METADATA_KEY] = json.dumps(meta)
+    old = DeployGraph.from_nir(g.nir)
+    assert old.info.residency == "host"
+    part = partition(old)
+    assert all(old.side(n) == "host" for n in old.order if old.kind(n) == "product")
+    assert not any(n.endswith((SUM_SUFFIX, FANOUT_SUFFIX)) for n in part.chip)
+
+
+def test_an_unknown_residency_is_refused_in_one_line(run_cli, tmp_path):
+    model, ckpt = load_model("toy-residual")
+    with pytest.raises(ExportError, match="residency 'everything' is not one of host, products"):
+        export_graph(model, (8, 8), residency="everything")
+    code, _, err = run_cli("export", "toy-residual", "--out", tmp_path / "b", "--residency", "gates")
+    assert code != 0 and "unknown --residency 'gates'" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.lava
+def test_vlifnet_products_on_lava_fixed_equal_the_emulator(tmp_path):
+    """VLIF-Net is the derainer with products (x_h * x in every SDEM): on the chip as product neurons,
+    Lava's fixed_pt run and the emulator agree on every spike and every output value."""
+    from neurodeploy.bundle import Bundle, export_bundle
+    from neurodeploy.images import load_inputs
+    from neurodeploy.targets import make_executor
+    from neurodeploy.verify import verdict
+
+    manifest = export_bundle("vlifnet-tiny", tmp_path / "b", size=(8, 8), quantize="int",
+                             calib="examples/images/calib")
+    assert sum(1 for p in manifest["lowering"]["processes"].values() if p.startswith("Product")) >= 10
+    bundle = Bundle.open(tmp_path / "b")
+    images, names = load_inputs(None, bundle.input_size)
+    lava = make_executor("lava-fixed", bundle).run(images)
+    emu = make_executor("emulator", bundle).run(images)
+    v = verdict(emu, lava, names)
+    assert v.layers and set(v.layers.values()) == {100.0} and v.output_psnr_db == 200.0, v.first_divergence
+    assert np.array_equal(emu[0].output, lava[0].output)
