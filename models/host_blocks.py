@@ -41,8 +41,9 @@ class HostBlockSpec:
     """What one block class declares (see module docstring).
 
     ``module_class``: the class the block's module path names, when the block is a view of
-    part of it (``VLIFGate`` is the temporal gate of a ``VLIF``); ``wrapper``: the name of
-    the class in :mod:`neurodeploy.models.vlifnet` that turns that module into the block.
+    part of it (``VLIFGate`` is the temporal gate of a ``VLIF``, ``MDSAGates`` the gates of an
+    ``MDSA``); ``wrapper``: the name of the class in :mod:`neurodeploy.models.vlifnet` or
+    :mod:`neurodeploy.models.spikerain` that turns that module into the block.
     """
 
     block: str
@@ -61,6 +62,15 @@ _VLIF = ("partly: patch-to-time is routing and NI-LIF a graded neuron (chip); th
 HOST_BLOCKS: dict[str, HostBlockSpec] = {s.block: s for s in (
     HostBlockSpec("MultiDimensionalAttention", "same", "all_steps", _GATES),
     HostBlockSpec("MDSA", "same", "all_steps", _GATES),
+    # A split MDSA (residency gates): the chip keeps the map, the host computes the gates
+    HostBlockSpec("MDSAGates", "same", "all_steps",
+                  "no: sigmoid gates from a tiny MLP over the per-step channel means the chip sends (C values "
+                  "per step); the chip multiplies them into the map it kept", module_class="MDSA",
+                  wrapper="MDSAGates"),
+    HostBlockSpec("MDSASpatial", "same", "step",
+                  "no: a 3x3 conv and a sigmoid per pixel over the channel mean the chip sends (H x W values "
+                  "per step); the chip multiplies the gate into the map", module_class="MDSA",
+                  wrapper="MDSASpatial"),
     HostBlockSpec("FeatureRefinementBlock", "same", "all_steps", _POOLED),
     HostBlockSpec("ARFE", "same", "all_steps", _POOLED),
     HostBlockSpec("TemporalFusion", "to_image", "all_steps",
@@ -143,7 +153,7 @@ def host_block_module(block: str, architecture: str, config_json: str, module: s
     built.load_state_dict(state, strict=True)
     wrapper = spec(block).wrapper
     if wrapper:
-        from neurodeploy.models import vlifnet
+        from neurodeploy.models import spikerain, vlifnet
 
-        built = getattr(vlifnet, wrapper)(built)
+        built = getattr(vlifnet if hasattr(vlifnet, wrapper) else spikerain, wrapper)(built)
     return built.to(dtype).eval()

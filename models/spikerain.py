@@ -70,6 +70,42 @@ class MDSA(nn.Module):
         return xp.permute(2, 0, 1, 3, 4)
 
 
+class MDSAGates(nn.Module):
+    """MDSA's temporal and channel gates from per-step channel means: the part of an MDSA the host
+    runs when the chip keeps the feature map (issue 31, ``export --residency gates``).
+
+    In: ``(T, N, C, 1, 1)``, the mean over pixels of the block's input per step and channel (a
+    fixed average-pooling synapse on the chip). Out: ``(T, N, C, 1, 1)``, the product ``s · g_c`` of
+    the temporal gate and the channel gates, the same at every step: exactly what
+    :class:`MDSA` multiplies into the map before its spatial gate, because its pools are
+    averages (``mean_{t,h,w}(s x) = s mean_{t,h,w}(x)``). Wraps a trained :class:`MDSA` (its
+    parameters), so checkpoints need no new keys.
+    """
+
+    def __init__(self, mdsa: MDSA):
+        super().__init__()
+        self.mdsa = mdsa
+
+    def forward(self, m: torch.Tensor) -> torch.Tensor:
+        t = m.shape[0]
+        mp = m.permute(1, 2, 0, 3, 4)  # (N, C, T, 1, 1)
+        s = torch.sigmoid(self.mdsa.temporal_conv(mp.mean(dim=(1, 2), keepdim=True)))  # (N, 1, 1, 1, 1)
+        g = torch.sigmoid(self.mdsa.channel_mlp(s * mp.mean(dim=2, keepdim=True)))  # (N, C, 1, 1, 1)
+        return (s * g).permute(2, 0, 1, 3, 4).expand(t, -1, -1, -1, -1)
+
+
+class MDSASpatial(nn.Module):
+    """MDSA's spatial gate from the channel mean of the channel-gated map, per step and pixel: the
+    other host part of a split MDSA. In ``(T, N, 1, H, W)``, out the gate ``(T, N, 1, H, W)``."""
+
+    def __init__(self, mdsa: MDSA):
+        super().__init__()
+        self.mdsa = mdsa
+
+    def forward(self, q: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.mdsa.spatial_conv(q.permute(1, 2, 0, 3, 4))).permute(2, 0, 1, 3, 4)
+
+
 class DSRB(nn.Module):
     """Dense spiking residual block on ``(T, N, C, H, W)``: dense layers, 1×1 fusion, MDSA, skip."""
 

@@ -164,8 +164,35 @@ def _expand_vlif(ops: dict[str, _Op], name: str, block: nn.Module, inputs: list[
     return f"{name}.bn"
 
 
-def trace_ops(model: nn.Module) -> dict[str, _Op]:
-    """Trace ``model`` into ops in execution order; additions become multiple inputs."""
+def _expand_mdsa(ops: dict[str, _Op], name: str, mdsa: nn.Module, inputs: list[str]) -> str:
+    """SpikeRain's MDSA split so that the chip keeps the map (residency ``gates``, issue 31): the
+    mean over pixels per channel (``pool``, a fixed average-pooling synapse) -> the temporal and
+    channel gates ``s g_c`` (host block ``MDSAGates``, all steps) -> their product with the map
+    (a product neuron; the map waits on the chip in delay lines) -> the channel mean per pixel
+    (a fixed 1x1 synapse, weights 1/C) -> the spatial gate (host block ``MDSASpatial``, per step)
+    -> its product with the gated map. Returns the name of the op that gives the block's output
+    (the block's own name, so everything downstream reads it as before)."""
+    x = inputs[0] if len(inputs) == 1 else None
+    if x is None:
+        x = f"{name}.in"
+        ops[x] = _Op(x, "sum", None, list(inputs))
+    channels = int(mdsa.channel_mlp[0].in_channels)
+    mean_c = torch.nn.utils.skip_init(nn.Conv2d, channels, 1, 1, bias=False)
+    mean_c.weight.data = torch.full((1, channels, 1, 1), 1.0 / channels)
+    pool, gates, gated, cmean, spatial = (f"{name}.{k}" for k in ("pool", "gates", "gated", "channel_mean",
+                                                                   "spatial_gate"))
+    ops[pool] = _Op(pool, "pool", None, [x])
+    ops[gates] = _Op(gates, "host", mdsa, [pool], block="MDSAGates", path=name)
+    ops[gated] = _Op(gated, "product", None, [x, gates])
+    ops[cmean] = _Op(cmean, "conv", mean_c, [gated])
+    ops[spatial] = _Op(spatial, "host", mdsa, [cmean], block="MDSASpatial", path=name)
+    ops[name] = _Op(name, "product", None, [gated, spatial])
+    return name
+
+
+def trace_ops(model: nn.Module, split_gates: bool = False) -> dict[str, _Op]:
+    """Trace ``model`` into ops in execution order; additions become multiple inputs.
+    ``split_gates``: gate blocks that have a split (:func:`_expand_mdsa`) are split."""
     try:
         graph = _LeafTracer().trace(model)
     except Exception as exc:  # fx raises many types for untraceable Python
@@ -192,6 +219,9 @@ def trace_ops(model: nn.Module) -> dict[str, _Op]:
             inputs = [s for arg in node.all_input_nodes for s in sources[arg]]
             if type(module).__name__ in _VLIF_BLOCKS:
                 sources[node] = [_expand_vlif(ops, node.target, module, inputs)]
+                continue
+            if split_gates and type(module).__name__ == "MDSA":
+                sources[node] = [_expand_mdsa(ops, node.target, module, inputs)]
                 continue
             ops[node.target] = _Op(node.target, _kind_of(module), module, inputs)
             sources[node] = [node.target]
@@ -262,6 +292,14 @@ def propagate_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[i
             first = ops[op.inputs[0]]
             op.domain = first.domain
             op.shape = (sum(ops[i].shape[0] for i in op.inputs), *first.shape[1:])
+            continue
+        if op.kind == "product":  # operands broadcast (a gate of shape (C, 1, 1) or (1, H, W) on a map)
+            op.shape = tuple(int(v) for v in np.broadcast_shapes(*(ops[i].shape for i in op.inputs)))
+            op.domain = ops[op.inputs[0]].domain
+            continue
+        if op.kind == "pool":  # the mean over pixels per channel
+            src = ops[op.inputs[0]]
+            op.shape, op.domain = (src.shape[0], 1, 1), src.domain
             continue
         shapes = {ops[i].shape for i in op.inputs}
         if len(shapes) != 1:
@@ -440,6 +478,10 @@ def _to_nir(op: _Op, ops: dict[str, _Op], t_steps: int, dt_s: float, source: dic
         return nd.Product(shape, order=json.dumps(op.inputs))
     if op.kind == "conv":
         return _conv_to_nir(op.module, ops[op.inputs[0]].shape[1:])
+    if op.kind == "pool":  # the mean over pixels per channel as a fixed depthwise synapse (weights 1 / (H W))
+        c, h, w = ops[op.inputs[0]].shape
+        return nir.Conv2d(input_shape=(h, w), weight=np.full((c, 1, h, w), 1.0 / (h * w)), stride=(1, 1),
+                          padding=(0, 0), dilation=(1, 1), groups=c, bias=np.zeros(c))
     if op.kind == "lif":
         return lif_to_nir(op.module, op.shape, dt_s, per_channel)
     if op.kind == "patch_to_time":
@@ -480,14 +522,15 @@ def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DE
             model has blocks that are kept whole, which executors rebuild from them).
         residency: what the partition may keep on the chip beyond its base kinds
             (:data:`neurodeploy.ir.info.RESIDENCIES`): ``products`` runs products of
-            activations as product neurons, ``host`` keeps them on the host (as before issue 31).
+            activations as product neurons, ``gates`` also splits SpikeRain's MDSA
+            (:func:`_expand_mdsa`), ``host`` keeps them on the host (as before issue 31).
     """
     if residency not in RESIDENCIES:
         raise ExportError(f"residency '{residency}' is not one of {', '.join(RESIDENCIES)}")
     model = model.eval()
     input_shape = (3, int(input_size[0]), int(input_size[1]))
     source = {"architecture": architecture, "config": config or {}}
-    ops = trace_ops(model)
+    ops = trace_ops(model, split_gates=residency == "gates")
     if not propagate_shapes(model, ops, input_shape):
         infer_shapes(model, ops, input_shape, source)
     folded = fold_batchnorm(ops)
@@ -501,7 +544,7 @@ def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DE
     edges = []
     for op in ops.values():
         nodes[op.name] = _to_nir(op, ops, t_steps, dt_s, source, per_channel)
-        info.node_kinds[op.name] = op.kind
+        info.node_kinds[op.name] = "conv" if op.kind == "pool" else op.kind  # a pool is a fixed conv
         info.shapes[op.name] = [int(v) for v in op.shape]
         info.domains[op.name] = op.domain
         if isinstance(op.module, nn.Module):

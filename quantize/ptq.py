@@ -209,6 +209,10 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
                                         "something other than neurons; give that path its own conv")
             w = np.asarray(node.weight, dtype=np.float64) * gain
             w_scale = _positive(float(np.max(np.abs(w))) / WEIGHT_MAX)
+            if w.size > 1 and w.flat[0] != 0 and np.all(w == w.flat[0]):
+                # a pooling (every weight equal, e.g. a split MDSA's mean over pixels): mantissa 1, so the
+                # 24-bit accumulator's bits go to the input's resolution, not to a 127x weight
+                w_scale = abs(float(w.flat[0]))
             binary = all(g.edge_kind(p, name) == "binary" for p in g.predecessors(name))
             vth = _sole_neuron_threshold(g, name) if binary else None
             if vth is not None and vth >= w_scale:

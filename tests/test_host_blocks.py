@@ -15,12 +15,18 @@ def _captured_blocks():
     (VLIFGate of a VLIF) is captured through its wrapper, fed what the chip sends it."""
     from neurodeploy.checkpoint import load_model
     from neurodeploy.images import DEFAULT_IMAGE, read_image
-    from neurodeploy.models import vlifnet
+    from neurodeploy.models import spikerain, vlifnet
 
     def gate_input(vlif, spikes):  # NI-LIF's (T·r², N, C, h, w) as the chip lays it out: (T, N, r²·C, h, w)
         p = vlif.to_time.r ** 2
         s = spikes.reshape(-1, p, *spikes.shape[1:]).transpose(1, 2)
         return s.flatten(2, 3).detach().clone()
+
+    def mdsa_parts(mdsa, x):  # (T, N, C, H, W): the per-step channel means, then the gated map's channel mean
+        gates = spikerain.MDSAGates(mdsa)
+        means = x.mean(dim=(3, 4), keepdim=True)
+        q = (x * gates(means)).mean(dim=2, keepdim=True)
+        return [("MDSAGates", gates, means), ("MDSASpatial", spikerain.MDSASpatial(mdsa), q)]
 
     image = torch.as_tensor(read_image(DEFAULT_IMAGE)[:, 100:132, 200:232], dtype=torch.float32)[None]
     found = []
@@ -32,6 +38,9 @@ def _captured_blocks():
             if name in HOST_BLOCKS:
                 hooks.append(module.register_forward_hook(
                     lambda mod, args, out, name=name: found.append((name, mod, args[0].detach().clone()))))
+            if name == "MDSA":  # its split (residency gates): the host parts, fed what the chip sends them
+                hooks.append(module.register_forward_hook(
+                    lambda mod, args, out: found.extend(mdsa_parts(mod, args[0].detach().clone()))))
             if isinstance(module, vlifnet.VLIF):
                 hooks.append(module.neuron.register_forward_hook(
                     lambda mod, args, out, vlif=module: found.append(

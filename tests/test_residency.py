@@ -80,23 +80,62 @@ def test_a_graph_written_before_residency_existed_keeps_products_on_the_host():
 
 def test_an_unknown_residency_is_refused_in_one_line(run_cli, tmp_path):
     model, ckpt = load_model("toy-residual")
-    with pytest.raises(ExportError, match="residency 'everything' is not one of host, products"):
+    with pytest.raises(ExportError, match="residency 'everything' is not one of host, products, gates"):
         export_graph(model, (8, 8), residency="everything")
-    code, _, err = run_cli("export", "toy-residual", "--out", tmp_path / "b", "--residency", "gates")
-    assert code != 0 and "unknown --residency 'gates'" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli("export", "toy-residual", "--out", tmp_path / "b", "--residency", "maps")
+    assert code != 0 and "unknown --residency 'maps'" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "b").exists()
 
 
-@pytest.mark.lava
+def test_gates_split_spikerains_mdsa_and_the_host_gets_pooled_statistics_only():
+    """Residency gates (the default): each MDSA becomes chip pooling, products and 1x1 synapses around two
+    small host blocks; what crosses per block is C channel means and C gates, H x W channel means and
+    H x W spatial gates, instead of the map both ways."""
+    products, gates = _graph("spikerain-tiny", "products", (64, 64)), _graph("spikerain-tiny", "gates", (64, 64))
+    s0, s1 = summarize(products, partition(products)), summarize(gates, partition(gates))
+    blocks = {n: gates.node(n).block for n in gates.order if gates.kind(n) == "host"}
+    assert "MDSA" not in blocks.values() and sorted(set(blocks.values())) == ["ARFE", "MDSAGates", "MDSASpatial",
+                                                                               "TemporalFusion"]
+    for name, block in blocks.items():
+        (src,) = gates.predecessors(name)
+        c, h, w = gates.shape(src)
+        if block == "MDSAGates":  # per-step channel means in, one gate per channel out (to a product neuron)
+            assert gates.side(src) == "chip" and (h, w) == (1, 1)
+            assert gates.info.window[name] == "all_steps" and gates.kind(gates.successors(name)[0]) == "product"
+        if block == "MDSASpatial":  # the channel mean per pixel in, a gate per pixel out, step by step
+            assert c == 1 and gates.info.window[name] == "step"
+    assert s1["values_crossing_per_step"] * 3 <= s0["values_crossing_per_step"]
+    assert s1["chip"]["neurons"] == s0["chip"]["neurons"]  # the same spiking layers, on the chip
+
+
+def test_a_split_mdsa_computes_the_block(tmp_path):
+    """nir-torch runs the split graph; its output equals the whole-block graph's within float64 noise."""
+    import torch
+
+    from neurodeploy.images import load_inputs
+    from neurodeploy.targets.nir_torch import NirTorchExecutor
+    from neurodeploy.verify import verdict
+
+    whole, split = _graph("spikerain-tiny", "host", (16, 16)), _graph("spikerain-tiny", "gates", (16, 16))
+    images, names = load_inputs(None, (16, 16))
+    a = NirTorchExecutor(whole.nir, whole.info, dtype=torch.float64).run(images)
+    b = NirTorchExecutor(split.nir, split.info, dtype=torch.float64).run(images)
+    v = verdict(a, b, names)
+    assert set(v.layers.values()) == {100.0} and v.output_psnr_db > 150, (v.layers, v.output_psnr_db)
+
+
+@pytest.mark.slow
 def test_vlifnet_products_on_lava_fixed_equal_the_emulator(tmp_path):
     """VLIF-Net is the derainer with products (x_h * x in every SDEM): on the chip as product neurons,
-    Lava's fixed_pt run and the emulator agree on every spike and every output value."""
+    Lava's fixed_pt run and the emulator agree on every spike and every output value. (Slow: ~145 Lava
+    processes; the default run has product neurons on lava-fixed in spikerain-tiny's split MDSA,
+    ``test_lava_fixed.py``.)"""
     from neurodeploy.bundle import Bundle, export_bundle
     from neurodeploy.images import load_inputs
     from neurodeploy.targets import make_executor
     from neurodeploy.verify import verdict
 
-    manifest = export_bundle("vlifnet-tiny", tmp_path / "b", size=(8, 8), quantize="int",
+    manifest = export_bundle("vlifnet-tiny", tmp_path / "b", size=(16, 16), quantize="int",
                              calib="examples/images/calib")
     assert sum(1 for p in manifest["lowering"]["processes"].values() if p.startswith("Product")) >= 10
     bundle = Bundle.open(tmp_path / "b")

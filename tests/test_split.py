@@ -49,7 +49,9 @@ def test_split_executor_fails_at_the_layer_an_island_feeds_when_its_file_differs
     code, _, err = run_cli("export", "esdnet-tiny", "--out", out, "--size", "32", "32")
     assert code == 0, err
     islands = json.loads((out / "manifest.json").read_text())["partition"]["islands"]
-    gates = [i["name"] for i in islands if len(i["inputs"]) == 2 and len(i["outputs"]) == 1][:2]
+    # two attention blocks' islands (one input each since their sums run on the chip, issue 31)
+    gates = [i["name"] for i in islands if len(i["inputs"]) == 1 and len(i["outputs"]) == 1
+             and i["window"] == "all_steps"][:2]
     a, b = (out / "host" / f"{n}.onnx" for n in gates)
     data_a = a.read_bytes()
     a.write_bytes(b.read_bytes())

@@ -209,6 +209,17 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
             if len(order_) != 2 or Counter(order_) != Counter(ins):
                 raise GraphError(f"product {_q(name)}: order {order_} does not list exactly its two inputs "
                                  f"{sorted(set(ins))}; {REEXPORT}")
+            # the second operand may broadcast (a gate per channel or per pixel on a map): the first has
+            # the product's shape, the second that shape or 1 on any axis
+            a, b = (shape[o] for o in order_)
+            if a != out or len(b) != len(a) or any(y not in (x, 1) for x, y in zip(a, b)):
+                raise GraphError(f"product {_q(name)}: operands {a} and {b} do not give its shape {out} (the second "
+                                 f"may have 1 where the first does not); {REEXPORT}")
+            in_domain = _joint_domain(name, ins, domain, info)
+            _check_types(name, node, out, out)
+            shape[name], domain[name] = out, in_domain
+            _check_domain(name, in_domain, info)
+            continue
         first = ins[0]
         for other in ins[1:]:
             if shape[other] != shape[first]:
@@ -262,6 +273,8 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
         # NIR derives a per-channel LIF's types from its (C, 1, 1) parameters: nothing to compare.
         if not per_channel_lif:
             own_in = out if isinstance(node, nd.NeurodeployNode) and not isinstance(node, nd.PatchToTime) else expected
+            if isinstance(node, nir.Conv2d) and int(node.groups) > 1:  # NIR declares C_in / groups (weight.shape[1])
+                own_in = (int(np.asarray(node.weight).shape[1]), *expected[1:])
             _check_types(name, node, own_in, out)
         shape[name], domain[name] = out, out_domain
         _check_domain(name, out_domain, info)

@@ -60,8 +60,8 @@ DOMAINS = ("seq", "image")
 SIDES = ("chip", "host")
 SPIKE_CONDITIONS = (">=", ">")
 LIF_LAYOUTS = ("per_neuron", "per_channel")
-RESIDENCIES = ("host", "products")
-DEFAULT_RESIDENCY = "products"  # what export writes unless told (a graph without the key means "host")
+RESIDENCIES = ("host", "products", "gates")
+DEFAULT_RESIDENCY = "gates"  # what export writes unless told (a graph without the key means "host")
 MAX_T_STEPS = 1_000_000  # beyond this a T is damage, and executors would allocate T copies of the image
 _DAMAGED = "the graph's neurodeploy metadata is damaged ({}); " + REEXPORT
 # node -> text tables; edge_kinds too (its allowed values are checked on their own below)
@@ -97,7 +97,9 @@ class GraphInfo:
     lif_params: str = "per_neuron"
     # What the partition may keep on the chip beyond its base kinds (:data:`RESIDENCIES`; chosen at
     # export, ``--residency``): "host" (absent in graphs written before issue 31) keeps every product
-    # of activations on the host; "products" runs them on the chip as product neurons.
+    # of activations on the host; "products" runs them on the chip as product neurons, with the sums
+    # into host blocks and the fan-out of host values (neurodeploy.passes.residency); "gates" also
+    # splits the gate blocks that have a split (SpikeRain's MDSA): the chip keeps the map.
     residency: str = "host"
     # Written by the partition pass (neurodeploy.passes.partition):
     side: dict[str, str] = field(default_factory=dict)  # node -> "chip" | "host"
