@@ -107,6 +107,29 @@ def main() -> None:
     syn = torch.nn.Sequential(torch.nn.Linear(6, 5), snn.Synaptic(alpha=0.8, beta=0.9, init_hidden=True))
     _write("dense_synaptic", syn, torch.zeros(6), x2)
 
+    # 5. dense with one beta per layer (a Loihi layer takes one decay: what lava-* and the emulator run)
+    uniform = torch.nn.Sequential(
+        torch.nn.Linear(12, 16), snn.Leaky(beta=0.85, init_hidden=True),
+        torch.nn.Linear(16, 8), snn.Leaky(beta=0.8, init_hidden=True))
+    with torch.no_grad():
+        uniform[0].weight.mul_(2.0)
+        uniform[2].weight.mul_(2.5)
+    x5 = (rng.random((STEPS, SAMPLES, 12)) < 0.3).astype(np.float32)
+    _write("dense_leaky_uniform", uniform, torch.zeros(12), x5)
+
+    # 6. as 5, with every number a Loihi 2 integer holds exactly once scaled: weights and biases on a grid
+    # of 1/16, decays 1 - k/4096 (0.875, 0.75), threshold 1 -- so that the quantized executors show the
+    # reading, not 8-bit rounding (which the other files show)
+    grid = torch.nn.Sequential(
+        torch.nn.Linear(12, 16), snn.Leaky(beta=0.875, init_hidden=True),
+        torch.nn.Linear(16, 8), snn.Leaky(beta=0.75, init_hidden=True))
+    with torch.no_grad():
+        for layer, gain in ((grid[0], 2.0), (grid[2], 2.5)):
+            layer.weight.copy_(torch.round(layer.weight * gain * 16) / 16)
+            layer.bias.copy_(torch.round(layer.bias * 16) / 16)
+    x6 = (rng.random((STEPS, SAMPLES, 12)) < 0.3).astype(np.float32)
+    _write("dense_leaky_grid", grid, torch.zeros(12), x6)
+
     export_py = Path(export.__file__).read_bytes()
     versions = {p: version(p) for p in ("snntorch", "nir", "nirtorch", "torch", "numpy", "h5py")}
     versions["python"] = platform.python_version()
