@@ -49,7 +49,7 @@ WRITERS = {
               "(not written): several spikes per step, subtractive reset, IF v clamped at -v_threshold "
               "(--rule multi-spike|subtract-reset|min-v-mem=off); a LIF's input scaled by 1 - exp(-1/tau) as its "
               "module's norm_input=True (--rule norm-input=off: as its from_nir reads it)",
-    "rockpool": "dt = 1e-3 s (its default); Output types differ by singleton dimensions; fires at v >= th and "
+    "rockpool": "dt = the one its r = tau exp(-dt/tau)/dt encodes, else 1e-3 s (its default); Output types differ by singleton dimensions; fires at v >= th and "
                 "subtracts th, up to 2**16 spikes per step (--rule multi-spike=off); LIF is LIFNeuronTorch's "
                 "v = a v + x (--rule lif-step=off)",
 }
@@ -678,6 +678,36 @@ def check_reset(writer: str | None, reset: str | None, rules: dict[str, bool] | 
                          f"their reset; {own}")
 
 
+def rockpool_dt(graph: nir.NIRGraph) -> float | None:
+    """The dt (s) a rockpool graph was written at, from its neurons' ``r``: rockpool writes no dt, but
+    every release that writes NIR (2.8 to 3.1.0, ``rockpool/nn/modules/torch/nir.py`` l.249, 267,
+    288) writes ``r = tau exp(-dt/tau) / dt`` (``tau_mem`` for LIFTorch's CubaLIF). With ``u = dt/tau``
+    that is ``u e^u = 1/r``, one positive root for ``r > 0`` (Newton from ``u = 1/r``). None when the
+    graph has no such neuron or its neurons do not agree on one dt (rel. 1e-3): not rockpool's ``r``."""
+    dts = []
+    for _, node in _neurons(graph):
+        key = "tau_mem" if isinstance(node, (nir.CubaLIF, nir.CubaLI)) else "tau"
+        if not hasattr(node, "r") or node.r is None:
+            continue
+        tau, r = _f64(node, key), _f64(node, "r")
+        tau, r = np.broadcast_arrays(tau, r)
+        if tau.size == 0 or not (np.all(tau > 0) and np.all(r > 0) and np.all(np.isfinite(r))):
+            return None
+        target = 1.0 / r
+        u = np.minimum(target, 1.0)
+        for _ in range(60):  # f(u) = u e^u - 1/r is convex and increasing for u > 0: Newton converges
+            f = u * np.exp(u) - target
+            u = np.maximum(u - f / ((1.0 + u) * np.exp(u)), 1e-12)
+        dts.append((u * tau).ravel())
+    if not dts:
+        return None
+    dt = np.concatenate(dts)
+    mid = float(np.median(dt))
+    if not np.allclose(dt, mid, rtol=1e-3, atol=0):
+        return None
+    return float(f"{mid:.6g}")  # float32 arrays: the dt the module had, to 6 digits
+
+
 def read_foreign(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | None = None,
                  warn: Warn | None = None, reset: str | None = None, rules=None,
                  ) -> tuple[nir.NIRGraph, dict[str, tuple[int, ...]], float]:
@@ -689,6 +719,17 @@ def read_foreign(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | N
     check_reset(writer, reset, rules)
     dt = writer_dt(writer, dt_s)
     flat = flatten_subgraphs(graph)
+    if writer == "rockpool":  # its dt is only in r (rockpool_dt); say where it differs from what would be used
+        written = rockpool_dt(flat)
+        if written is not None and dt_s is None and not np.isclose(written, dt, rtol=1e-3):
+            if warn is not None:
+                warn(f"note: --writer rockpool: dt = {written:g} s, the dt its r = tau exp(-dt/tau)/dt encodes "
+                     f"(not rockpool's default {dt:g} s); --dt overrides")
+            dt = written
+        elif written is not None and dt_s is not None and not np.isclose(written, dt_s, rtol=1e-3):
+            if warn is not None:
+                warn(f"--writer rockpool: --dt {dt_s:g} s, but the file's r = tau exp(-dt/tau)/dt encodes dt = "
+                     f"{written:g} s; read at --dt as asked (drop --dt to read it at {written:g} s)")
     convention = choose_convention(flat, writer, dt, forced, warn) if writer else None
     # norse 1.1.0's tau is dt * (1/tau), snntorch 0.7.0's is negative: neither passes normalize's tau checks
     # until undone
