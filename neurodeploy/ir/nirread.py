@@ -463,9 +463,11 @@ def choose_convention(graph: nir.NIRGraph, writer: str, dt_s: float, forced: str
                       warn: Warn | None) -> dict[str, str] | None:
     """The convention of ``writer``'s releases under which ``graph`` (as written) is plausible:
     ``{"writer", "convention", "why"}``, said on ``warn`` in one line; ``forced``: the user's
-    ``@CONVENTION``. Every time constant must lie within :data:`PLAUSIBLE_TAU_STEPS` steps of
-    ``dt_s``; when both or neither convention pass, the one release on PyPI is used and the line is a
-    warning that names the other and how to force it. None for a writer with one convention."""
+    ``@CONVENTION``. norse: every time constant must lie within :data:`PLAUSIBLE_TAU_STEPS` steps of
+    ``dt_s``; snntorch: every neuron's decay must lie in [0, 1) with the input gain the release
+    writes (:func:`snntorch_decays`). When both or neither convention pass, the newest release on
+    PyPI (the first in :data:`CONVENTIONS`) is used and the line is a warning that names the other and
+    how to force it. None for a writer with one convention."""
     known = CONVENTIONS.get(writer)
     if not known:
         return None
