@@ -116,9 +116,9 @@ def export_cmd(
     dt: Optional[float] = typer.Option(None, "--dt", help="A .nir file from another writer: seconds per time step "
                                        "(default 1e-4 s, NIR's; or the --writer's own)."),
     writer: Optional[str] = typer.Option(None, "--writer", help="A .nir file: undo this writer's known quirks "
-                                         "(nir, snntorch, norse, sinabs, rockpool). norse: the release convention "
-                                         "under which the file is plausible is chosen and said; "
-                                         "norse@1.1.0 or norse@master forces one."),
+                                         "(nir, snntorch, norse, sinabs, rockpool). snntorch, norse: the release "
+                                         "convention under which the file is plausible is chosen and said; "
+                                         "snntorch@0.7.0|1.0.0, norse@1.1.0|master forces one."),
     reset: Optional[str] = typer.Option(None, "--reset", help="A .nir file from snntorch or sinabs, which do not "
                                         "write their reset: zero or subtract (default: zero for snntorch, "
                                         "subtract for sinabs)."),
@@ -427,9 +427,9 @@ def inspect_cmd(
     dt: Optional[float] = typer.Option(None, "--dt", help="Seconds per time step a .nir file from another writer "
                                        "is read with (default 1e-4 s, NIR's; or the --writer's own)."),
     writer: Optional[str] = typer.Option(None, "--writer", help="Undo this writer's known quirks in a .nir file: "
-                                         "nir (none), snntorch, norse, sinabs, rockpool. norse: the release "
-                                         "convention under which the file is plausible is chosen and said; "
-                                         "norse@1.1.0 or norse@master forces one."),
+                                         "nir (none), snntorch, norse, sinabs, rockpool. snntorch, norse: the "
+                                         "release convention under which the file is plausible is chosen and "
+                                         "said; snntorch@0.7.0|1.0.0, norse@1.1.0|master forces one."),
     reset: Optional[str] = typer.Option(None, "--reset", help="A .nir file from snntorch or sinabs, which do not "
                                         "write their reset: zero or subtract (default: zero for snntorch, "
                                         "subtract for sinabs)."),

@@ -11,7 +11,7 @@ from neurodeploy.nir_hdf5 import declared_arrays, declared_netx_arrays, is_hdf5,
 from neurodeploy.ir.check import build_nodes, check_graph
 from neurodeploy.ir.info import FOREIGN_DT_KEY, METADATA_KEY, graph_info
 from neurodeploy.ir.nodes import SEQUENCE_NODE_TYPES, NeurodeployNode
-from neurodeploy.ir.nirread import build_nested, read_foreign
+from neurodeploy.ir.nirread import build_nested, read_foreign, upgrade_pre_1_0
 from neurodeploy.ir.standins import restore, to_primitives
 
 __all__ = ["FOREIGN_DT_KEY", "import_graph", "read_graph", "read_deploy_graph", "read_netx_file", "write_graph"]
@@ -220,7 +220,7 @@ def read_graph(path: str | Path, dt_s: float | None = None, writer: str | None =
         return read_netx_file(path, dt_s=dt_s, writer=writer, warn=warn, reset=reset, rules=rules)
     try:
         data = _read_hdf5_guarded(path, _read_hdf5, _declared_arrays)
-        raw_nodes = data["nodes"]
+        raw_nodes = upgrade_pre_1_0(data["nodes"])  # files written with nir 0.0.x (snntorch 0.7.0)
         # names the node whose dict cannot be built; nested NIRGraphs built recursively
         nodes = build_nested(raw_nodes, build_nodes) if isinstance(raw_nodes, dict) else build_nodes(raw_nodes)
         nodes = restore(nodes)  # our stand-ins (nir.Scale + neurodeploy.type) back to our node types

@@ -42,13 +42,14 @@ Warn = Callable[[str], None]
 WRITERS = {
     "nir": "NIR's semantics (primitives.py) at --dt",
     "snntorch": "dt = 1e-4 s (hard-coded in its exporter); Synaptic (CubaLIF) resets one step late; --reset "
-                "subtract (its default, not written): subtracted one step late",
+                "subtract (its default, not written): subtracted one step late; files of snntorch 0.7.0 "
+                "(tau = r = -1/(beta+1)) read as 0.7.0 wrote them (CONVENTIONS)",
     "norse": "dt = 1e-3 s; tau written as dt/tau_mem_inv (norse/norse#411): read back as tau/dt",
     "sinabs": "dt = 1 step: IF(r=1) means v += x per step; LIF taus in steps; fires at v >= th; its defaults "
               "(not written): several spikes per step, subtractive reset, IF v clamped at -v_threshold "
               "(--rule multi-spike|subtract-reset|min-v-mem=off); a LIF's input scaled by 1 - exp(-1/tau) as its "
               "module's norm_input=True (--rule norm-input=off: as its from_nir reads it)",
-    "rockpool": "dt = 1e-3 s (its default); Output types differ by singleton dimensions; fires at v >= th and "
+    "rockpool": "dt = the one its r = tau exp(-dt/tau)/dt encodes, else 1e-3 s (its default); Output types differ by singleton dimensions; fires at v >= th and "
                 "subtracts th, up to 2**16 spikes per step (--rule multi-spike=off); LIF is LIFNeuronTorch's "
                 "v = a v + x (--rule lif-step=off)",
 }
@@ -58,6 +59,13 @@ WRITER_DT_S = {"snntorch": 1e-4, "norse": 1e-3, "sinabs": None, "rockpool": 1e-3
 #: ``--writer NAME@CONVENTION`` forces one. A writer absent here wrote one convention in every release
 #: that writes NIR (docs/nir-writer-conventions.md).
 CONVENTIONS = {
+    "snntorch": {
+        "1.0.0": "Leaky as LIF with tau = 1e-4/(1-beta) s, r = tau/1e-4 (0.8.0 to 1.0.0 write alike): "
+                 "v = beta v + x at dt = 1e-4 s",
+        "0.7.0": "Leaky as LIF with tau = r = -1/(beta+1) (snntorch 0.7.0 export.py l.14-17, written with nir "
+                 "0.0.6): beta = -1 - 1/tau, v = beta v + x, reset by subtraction one step late (its Leaky's "
+                 "default, and nir 0.0.6's LIF reset)",
+    },
     "norse": {
         "1.1.0": "tau written as dt/tau_mem_inv (norse#411; 1.1.0 is the only norse release on PyPI that "
                  "writes NIR): the time constant is tau/dt seconds",
@@ -65,6 +73,10 @@ CONVENTIONS = {
                   "master, unreleased on PyPI; also files written by hand from norse's parameters)",
     },
 }
+#: Releases that write a convention named after another release (``--writer snntorch@0.9.4``).
+CONVENTION_ALIASES = {"snntorch": {v: "1.0.0" for v in ("0.8.0", "0.8.1", "0.9.0", "0.9.1", "0.9.4")}}
+#: snntorch >= 0.8.0 writes every time constant against this dt (export_nir.py, hard-coded).
+SNNTORCH_DT_S = 1e-4
 #: A time constant outside this range, in steps of dt, makes a convention implausible for a file: below
 #: one step NIR's Euler step overshoots (dt/tau > 1); above 1e5 steps the neuron does not leak within
 #: any sample this tool runs (validate's default inputs are at most 1,000 steps).
@@ -72,6 +84,51 @@ PLAUSIBLE_TAU_STEPS = (1.0, 1e5)
 CONVENTION_KEY = "neurodeploy.writer_convention"  # graph metadata: {writer, convention, why}
 # writers whose files do not say which reset their neurons use (neuromorphs/NIR#63): --reset
 RESET_WRITERS = ("snntorch", "sinabs")
+
+
+# the parameters of nir 0.0.x's neurons (nir/ir.py of 0.0.6), which it did not require to share one shape
+_PRE_1_0_NEURONS = {"LIF": ("tau", "r", "v_leak", "v_threshold"), "LI": ("tau", "r", "v_leak"),
+                    "CubaLIF": ("tau_mem", "tau_syn", "r", "v_leak", "v_threshold"), "IF": ("r", "v_threshold"),
+                    "I": ("r",)}
+
+
+def _kind(raw) -> str | None:
+    kind = raw.get("type") if isinstance(raw, dict) else None
+    return kind.decode(errors="replace") if isinstance(kind, bytes) else kind
+
+
+def upgrade_pre_1_0(raw_nodes):
+    """Node dicts of a file written with nir < 1.0 (nir 0.0.x, July 2023: snntorch 0.7.0 wrote with
+    0.0.6) in nir 1.0's form; a file written with nir >= 1.0 is returned as it is.
+
+    nir 0.0.x wrote nodes by index (``"0"``, ``"1"``, ... with integer edges, which the reader turns
+    into names), an ``Output`` without a shape, and a neuron's parameters each with its own shape
+    (snntorch 0.7.0: ``tau`` per neuron, ``v_threshold`` one number). Such an Output gets an empty
+    shape (inferred from its input, as for writers that leave types out) and a neuron's one-number
+    parameters are broadcast to its per-neuron ones (nir 1.0 refuses parameters of different shapes).
+    """
+    if not isinstance(raw_nodes, dict):
+        return raw_nodes
+    flat = [r for r in raw_nodes.values() if isinstance(r, dict)]
+    if not any(_kind(r) == "Output" and "shape" not in r and "output_type" not in r for r in flat):
+        return raw_nodes  # nir >= 1.0 writes every Output's shape
+    out = {}
+    for name, raw in raw_nodes.items():
+        kind = _kind(raw)
+        if kind == "NIRGraph":
+            raw = dict(raw, nodes=upgrade_pre_1_0(raw.get("nodes")))
+        elif kind == "Output" and "shape" not in raw and "output_type" not in raw:
+            raw = dict(raw, shape=np.array([], dtype=np.int64))
+        elif kind in _PRE_1_0_NEURONS:
+            keys = [k for k in _PRE_1_0_NEURONS[kind] if k in raw]
+            try:
+                arrays = np.broadcast_arrays(*(np.asarray(raw[k], dtype=np.float64) for k in keys))
+            except ValueError:  # shapes that do not broadcast: the node's own check names them
+                arrays = None
+            if arrays is not None:
+                raw = dict(raw, **{k: np.array(a) for k, a in zip(keys, arrays)})
+        out[name] = raw
+    return out
 
 
 def build_nested(raw_nodes: dict, build_one: Callable[[dict], dict]) -> dict[str, nir.NIRNode]:
@@ -285,7 +342,9 @@ def _lif_params(name: str, node: nir.LIF, shape, dt_s: float) -> dict[str, np.nd
         raw = getattr(node, key, None)
         params[key] = pr._broadcast(name, key, pr.as_array(0.0 if raw is None else raw, name, key), tuple(shape))
     if np.any(params["tau"] <= 0):
-        raise GraphError(f"neuron {pr._q(name)}: tau {params['tau'].min():g} s is not > 0 (a time constant)")
+        hint = ("; snntorch 0.7.0 wrote tau = r = -1/(beta+1): read it with --writer snntorch"
+                if np.allclose(params["tau"], params["r"]) and np.all(params["tau"] < 0) else "")
+        raise GraphError(f"neuron {pr._q(name)}: tau {params['tau'].min():g} s is not > 0 (a time constant){hint}")
     if np.any(dt_s / params["tau"] > 1):
         raise GraphError(f"neuron {pr._q(name)}: tau {params['tau'].min():g} s is shorter than dt = {dt_s:g} s (the "
                          "Euler step overshoots, no Loihi decay does that); pass the writer's --dt or --writer")
@@ -320,11 +379,70 @@ def split_writer(writer: str | None) -> tuple[str | None, str | None]:
     if name not in WRITERS:
         raise GraphError(f"unknown writer {name!r}; use one of {', '.join(WRITERS)}")
     known = CONVENTIONS.get(name, {})
+    convention = CONVENTION_ALIASES.get(name, {}).get(convention, convention)
     if convention not in known:
         have = (f"{name} has {', '.join(known)}" if known else
                 f"{name} wrote one convention in every release that writes NIR: use --writer {name}")
         raise GraphError(f"--writer {writer}: unknown convention {convention!r}; {have}")
     return name, convention
+
+
+def _neurons(graph: nir.NIRGraph):
+    """(name, node) of every neuron with time constants, subgraphs included (names ``SUB.inner``)."""
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            yield from ((f"{name}.{n}", v) for n, v in _neurons(node))
+        elif isinstance(node, (nir.LIF, nir.LI, nir.CubaLIF, nir.CubaLI)):
+            yield name, node
+
+
+def _f64(node: nir.NIRNode, key: str) -> np.ndarray:
+    return np.asarray(getattr(node, key), dtype=np.float64).ravel()
+
+
+def snntorch_decays(graph: nir.NIRGraph, dt_s: float, convention: str) -> tuple[bool, str] | None:
+    """Whether ``graph`` reads as snntorch ``convention`` wrote it, and the numbers that say so
+    (one phrase); None when the graph has no neuron with a time constant.
+
+    - 0.7.0 (``export.py``): only ``Leaky`` -> LIF, with ``tau = r = -1/(beta+1)``: plausible
+      when every LIF has ``r == tau`` and ``beta = -1 - 1/tau`` is a decay in [0, 1) (snntorch
+      clamps beta to [0, 1], ``leaky.py`` l.214); it writes no CubaLIF or LI.
+    - 1.0.0 (0.8.0 on, ``export_nir.py``): ``tau = dt/(1-beta)``, ``r = tau/dt`` (Synaptic:
+      ``tau_syn = dt/(1-alpha)``, ``w_in = tau_syn/dt``) at dt = 1e-4 s: plausible when every
+      decay ``1 - dt_s/tau`` lies in [0, 1) and every input gain ``r dt_s/tau`` (``w_in``) is 1.
+    """
+    decays, gains, foreign = [], [], []
+    for name, node in _neurons(graph):
+        if convention == "0.7.0":
+            if not isinstance(node, nir.LIF):
+                foreign.append(f"{name} is a {type(node).__name__}")
+                continue
+            tau, r = _f64(node, "tau"), _f64(node, "r")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                decays.append(-1.0 - 1.0 / tau)
+            gains.append(np.where(tau != 0, r / np.where(tau != 0, tau, 1.0), np.inf))
+        else:
+            for key, gain_key in (("tau_mem", "r"), ("tau", "r"), ("tau_syn", "w_in")):
+                if not hasattr(node, key) or (key == "tau_syn" and not isinstance(node, nir.CubaLIF)):
+                    continue
+                tau = _f64(node, key)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    decays.append(1.0 - dt_s / tau)
+                    if hasattr(node, gain_key) and getattr(node, gain_key) is not None:
+                        gains.append(_f64(node, gain_key) * dt_s / tau)
+    if not decays and not foreign:
+        return None
+    if foreign:
+        return False, f"{convention}: {foreign[0]} (0.7.0 writes only LIF)"
+    beta = np.concatenate(decays)
+    gain = np.concatenate(gains) if gains else np.ones(1)
+    formula = "-1 - 1/tau" if convention == "0.7.0" else f"1 - {dt_s:g}/tau"
+    fits = bool(np.all((beta >= 0) & (beta < 1)) and np.allclose(gain, 1.0, rtol=1e-3, atol=0))
+    said = f"{convention}: beta = {formula} from {np.nanmin(beta):.6g} to {np.nanmax(beta):.6g}"
+    if not np.allclose(gain, 1.0, rtol=1e-3, atol=0):
+        said += (f", input gain {'r/tau' if convention == '0.7.0' else 'r dt/tau'} {np.nanmin(gain):.3g} to "
+                 f"{np.nanmax(gain):.3g} (it writes 1)")
+    return fits, said
 
 
 def _taus_in_steps(graph: nir.NIRGraph, dt_s: float, convention: str) -> list[tuple[str, str, np.ndarray]]:
@@ -345,9 +463,11 @@ def choose_convention(graph: nir.NIRGraph, writer: str, dt_s: float, forced: str
                       warn: Warn | None) -> dict[str, str] | None:
     """The convention of ``writer``'s releases under which ``graph`` (as written) is plausible:
     ``{"writer", "convention", "why"}``, said on ``warn`` in one line; ``forced``: the user's
-    ``@CONVENTION``. Every time constant must lie within :data:`PLAUSIBLE_TAU_STEPS` steps of
-    ``dt_s``; when both or neither convention pass, the one release on PyPI is used and the line is a
-    warning that names the other and how to force it. None for a writer with one convention."""
+    ``@CONVENTION``. norse: every time constant must lie within :data:`PLAUSIBLE_TAU_STEPS` steps of
+    ``dt_s``; snntorch: every neuron's decay must lie in [0, 1) with the input gain the release
+    writes (:func:`snntorch_decays`). When both or neither convention pass, the newest release on
+    PyPI (the first in :data:`CONVENTIONS`) is used and the line is a warning that names the other and
+    how to force it. None for a writer with one convention."""
     known = CONVENTIONS.get(writer)
     if not known:
         return None
@@ -361,25 +481,34 @@ def choose_convention(graph: nir.NIRGraph, writer: str, dt_s: float, forced: str
         flat = np.concatenate([t.ravel() for t in taus])
         return float(flat.min()), float(flat.max())
 
-    spans = {c: span(c) for c in known}
+    if writer == "snntorch":  # a decay in [0, 1) with the input gain the release writes
+        verdicts = {c: snntorch_decays(graph, dt_s, c) for c in known}
+        spans = {c: v for c, v in verdicts.items()}
+        test = "gives every neuron a decay beta in [0, 1) and the input gain it writes"
+        fitting = lambda c: spans[c] is not None and spans[c][0]  # noqa: E731
+        said = lambda c: spans[c][1]  # noqa: E731
+    else:
+        spans = {c: span(c) for c in known}
+        test = f"keeps every time constant within {lo:g} to {hi:g} steps"
+        fitting = lambda c: spans[c] is not None and lo <= spans[c][0] and spans[c][1] <= hi  # noqa: E731
+
+        def said(c):
+            a, b = spans[c]
+            return f"{c}: time constants {a:.3g} to {b:.3g} steps of dt = {dt_s:g} s"
     if forced is not None:
         chosen, why, doubt = forced, f"forced by --writer {writer}@{forced}", False
     elif all(v is None for v in spans.values()):
         return {"writer": writer, "convention": release, "why": "no time constant in the file: the conventions agree"}
     else:
-        fits = [c for c, v in spans.items() if v is not None and lo <= v[0] and v[1] <= hi]
-        def said(c):
-            a, b = spans[c]
-            return f"{c}: time constants {a:.3g} to {b:.3g} steps of dt = {dt_s:g} s"
+        fits = [c for c in known if fitting(c)]
         if len(fits) == 1:
             chosen, doubt = fits[0], False
             other = next(c for c in known if c != chosen)
-            why = (f"only {chosen}'s reading keeps every time constant within {lo:g} to {hi:g} steps ({said(chosen)}; "
-                   f"{said(other)})")
+            why = f"only {chosen}'s reading {test} ({said(chosen)}; {said(other)})"
         else:
             chosen, doubt = release, True
             why = (f"{'both readings are' if fits else 'neither reading is'} plausible ({'; '.join(said(c) for c in known)}); "
-                   f"read as {release}, the release on PyPI: force another with --writer {writer}@CONVENTION "
+                   f"read as {release}, the newest release on PyPI: force another with --writer {writer}@CONVENTION "
                    f"({', '.join(known)}), or check --dt")
     line = f"--writer {writer}: read as {writer} {chosen}'s convention ({known[chosen]}): {why}"
     if warn is not None and (doubt or forced is None):
@@ -423,14 +552,16 @@ def _uniform_threshold(name: str, node: nir.NIRNode) -> float:
 
 
 def writer_rules(writer: str, node: nir.NIRNode, reset: str | None = None, rules: dict[str, bool] | None = None,
-                 name: str = "?") -> nr.NeuronRules:
+                 name: str = "?", convention: str | None = None) -> nr.NeuronRules:
     """The neuron rules (:mod:`.rules`) of ``writer``'s spiking ``node``; ``reset``: the
     reset mechanism of a writer in :data:`RESET_WRITERS` (snntorch: default "zero", what NIR
-    says; sinabs: its default "subtract" unless ``--rule subtract-reset=off``); ``rules``:
-    :func:`parse_rules`' switches (absent: on)."""
+    says and snntorch >= 1.0.0 writes as ``v_reset``; its ``convention`` 0.7.0: "subtract", what
+    its Leaky does by default and nir 0.0.6, which it wrote with, says; sinabs: its default
+    "subtract" unless ``--rule subtract-reset=off``); ``rules``: :func:`parse_rules`' switches
+    (absent: on)."""
     on = lambda key: (rules or {}).get(key, True)  # noqa: E731
     if writer == "snntorch":  # Synaptic: both resets one step late; Leaky: "subtract" one step late
-        reset = reset or "zero"
+        reset = reset or ("subtract" if convention == "0.7.0" else "zero")
         late = int(reset == "subtract" or isinstance(node, nir.CubaLIF))
         return nr.NeuronRules(">", reset, late)
     if writer == "rockpool":
@@ -446,6 +577,11 @@ def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float, reset: str | Non
                  rules: dict[str, bool] | None = None, convention: str | None = None) -> nir.NIRGraph:
     """Undo a writer's known quirk (in place on a normalised graph); see :data:`WRITERS`.
 
+    - ``snntorch`` 0.7.0 (``convention``, :func:`choose_convention`): LIF written with
+      ``tau = r = -1/(beta+1)``: read as ``beta = -1 - 1/tau`` (clamped to [0, 1] as its Leaky
+      does), ``tau = dt/(1-beta)``, ``r = 1/(1-beta)``: NIR's Euler step is then ``v = beta v + x``;
+      its reset defaults to "subtract" one step late (:func:`writer_rules`). snntorch 1.0.0
+      (0.8.0 on): kept, read at its dt.
     - ``norse`` 1.1.0 (``convention``, :func:`choose_convention`; the default): ``tau`` (LIF, LI)
       and ``tau_mem``/``tau_syn`` were written as ``dt/(1/tau)``: the true time constant is
       ``tau / dt``. ``norse`` master: written as ``1/(1/tau)``, kept.
@@ -479,7 +615,19 @@ def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float, reset: str | Non
     on = lambda key: (rules or {}).get(key, True)  # noqa: E731
     for name, node in graph.nodes.items():
         if isinstance(node, nr.SPIKING):
-            nr.set_rules(node, writer_rules(writer, node, reset, rules, name))
+            nr.set_rules(node, writer_rules(writer, node, reset, rules, name, convention))
+        if writer == "snntorch" and convention == "0.7.0" and isinstance(node, nir.LIF):
+            # tau = r = -1/(beta+1): beta = -1 - 1/tau, clamped to [0, 1] as its Leaky does
+            # (leaky.py l.214); v = beta v + x is NIR's Euler step with tau = dt/(1-beta), r = 1/(1-beta)
+            tau = pr.as_array(node.tau, name, "tau")
+            if np.any(tau == 0):
+                raise GraphError(f"neuron {pr._q(name)}: tau 0 is no snntorch 0.7.0 value (tau = -1/(beta+1)); "
+                                 "check --writer")
+            beta = np.clip(-1.0 - 1.0 / tau, 0.0, 1.0)
+            if np.any(beta >= 1):
+                raise GraphError(f"neuron {pr._q(name)}: beta 1 (tau = -0.5, no leak) has no NIR LIF form; "
+                                 "re-export it as IF")
+            node.tau, node.r = dt_s / (1.0 - beta), 1.0 / (1.0 - beta)
         if writer == "norse":
             for key in pr.TIME_CONSTANTS if convention in (None, "1.1.0") else ():
                 if hasattr(node, key) and isinstance(node, (nir.LIF, nir.LI, nir.CubaLIF, nir.CubaLI)):
@@ -532,6 +680,36 @@ def check_reset(writer: str | None, reset: str | None, rules: dict[str, bool] | 
                          f"their reset; {own}")
 
 
+def rockpool_dt(graph: nir.NIRGraph) -> float | None:
+    """The dt (s) a rockpool graph was written at, from its neurons' ``r``: rockpool writes no dt, but
+    every release that writes NIR (2.8 to 3.1.0, ``rockpool/nn/modules/torch/nir.py`` l.249, 267,
+    288) writes ``r = tau exp(-dt/tau) / dt`` (``tau_mem`` for LIFTorch's CubaLIF). With ``u = dt/tau``
+    that is ``u e^u = 1/r``, one positive root for ``r > 0`` (Newton from ``u = 1/r``). None when the
+    graph has no such neuron or its neurons do not agree on one dt (rel. 1e-3): not rockpool's ``r``."""
+    dts = []
+    for _, node in _neurons(graph):
+        key = "tau_mem" if isinstance(node, (nir.CubaLIF, nir.CubaLI)) else "tau"
+        if not hasattr(node, "r") or node.r is None:
+            continue
+        tau, r = _f64(node, key), _f64(node, "r")
+        tau, r = np.broadcast_arrays(tau, r)
+        if tau.size == 0 or not (np.all(tau > 0) and np.all(r > 0) and np.all(np.isfinite(r))):
+            return None
+        target = 1.0 / r
+        u = np.minimum(target, 1.0)
+        for _ in range(60):  # f(u) = u e^u - 1/r is convex and increasing for u > 0: Newton converges
+            f = u * np.exp(u) - target
+            u = np.maximum(u - f / ((1.0 + u) * np.exp(u)), 1e-12)
+        dts.append((u * tau).ravel())
+    if not dts:
+        return None
+    dt = np.concatenate(dts)
+    mid = float(np.median(dt))
+    if not np.allclose(dt, mid, rtol=1e-3, atol=0):
+        return None
+    return float(f"{mid:.6g}")  # float32 arrays: the dt the module had, to 6 digits
+
+
 def read_foreign(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | None = None,
                  warn: Warn | None = None, reset: str | None = None, rules=None,
                  ) -> tuple[nir.NIRGraph, dict[str, tuple[int, ...]], float]:
@@ -543,8 +721,21 @@ def read_foreign(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | N
     check_reset(writer, reset, rules)
     dt = writer_dt(writer, dt_s)
     flat = flatten_subgraphs(graph)
+    if writer == "rockpool":  # its dt is only in r (rockpool_dt); say where it differs from what would be used
+        written = rockpool_dt(flat)
+        if written is not None and dt_s is None and not np.isclose(written, dt, rtol=1e-3):
+            if warn is not None:
+                warn(f"note: --writer rockpool: dt = {written:g} s, the dt its r = tau exp(-dt/tau)/dt encodes "
+                     f"(not rockpool's default {dt:g} s); --dt overrides")
+            dt = written
+        elif written is not None and dt_s is not None and not np.isclose(written, dt_s, rtol=1e-3):
+            if warn is not None:
+                warn(f"--writer rockpool: --dt {dt_s:g} s, but the file's r = tau exp(-dt/tau)/dt encodes dt = "
+                     f"{written:g} s; read at --dt as asked (drop --dt to read it at {written:g} s)")
     convention = choose_convention(flat, writer, dt, forced, warn) if writer else None
-    if writer == "norse":  # norse 1.1.0's tau is dt * (1/tau): too short to pass the dt/tau check until fixed
+    # norse 1.1.0's tau is dt * (1/tau), snntorch 0.7.0's is negative: neither passes normalize's tau checks
+    # until undone
+    if writer == "norse" or (convention or {}).get("convention") == "0.7.0" and writer == "snntorch":
         flat = copy.deepcopy(flat)  # apply_writer works in place; the caller's graph stays as written
         apply_writer(flat, writer, dt, reset, rules, convention and convention["convention"])
         writer_done = True
@@ -552,7 +743,7 @@ def read_foreign(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | N
         writer_done = False
     out, shapes = normalize(flat, dt, warn)
     if writer and not writer_done:
-        apply_writer(out, writer, dt, reset, rules)
+        apply_writer(out, writer, dt, reset, rules, convention and convention["convention"])
     if convention is not None:
         out.metadata[CONVENTION_KEY] = convention
     return out, shapes, dt
