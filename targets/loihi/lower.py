@@ -90,6 +90,9 @@ class LavaEdge:
     src_port: int = 0  # which output of ``src`` (islands have several)
     dst_port: int = 0  # which input of ``dst`` (concat operands, island inputs)
     reshape: tuple[int, ...] | None = None  # the source port reshaped to this (a NIR Flatten before a Dense)
+    # a recurrent loop's delayed edge (neuron -> its recurrent synapse, ir.order): the neuron's latency, so
+    # that the network mutes the loop on the step before each sample (processes.LoopGate); None: no gate
+    gate: int | None = None
 
 
 @dataclass
@@ -142,6 +145,7 @@ class LoweredNetwork:
             "balanced": self.balanced,
             "latency_steps": {n.name: n.latency for n in self.nodes.values()},
             "delays": [{"src": e.src, "dst": e.dst, "steps": e.delay} for e in self.edges if e.delay],
+            "recurrent": [{"src": e.src, "dst": e.dst} for e in self.edges if e.gate is not None],
             "lava_steps_per_image": self.steps_for(1),
             "processes": {n.name: PROCESS_NAMES[n.kind] for n in self.nodes.values()},
             "graded_message_bits": GRADED_MESSAGE_BITS,
@@ -404,8 +408,9 @@ def lava_edges(g: DeployGraph, nodes: dict[str, LavaNode]) -> list[LavaEdge]:
         if src is None or dst is None or (src[:2], dst) in seen:
             continue
         seen.add((src[:2], dst))
+        gate = int(g.info.latency[s]) if (s, d) in g.loops.delayed else None
         edges.append(LavaEdge(src[0], dst[0], g.edge_kind(s, d), int(g.info.delays.get(f"{s}->{d}", 0)),
-                              src_port=src[1], dst_port=dst[1], reshape=src[2]))
+                              src_port=src[1], dst_port=dst[1], reshape=src[2], gate=gate))
     # the conv's own edge into its bias relay
     for name, node in nodes.items():
         if name.endswith("+bias"):

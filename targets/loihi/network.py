@@ -37,7 +37,7 @@ from lava.proc.monitor.process import Monitor  # noqa: E402
 
 from neurodeploy.targets.loihi.lower import (GRADED_MESSAGE_BITS, LavaEdge, LavaNode, LoweredNetwork,  # noqa: E402
                                              from_lava, to_lava)
-from neurodeploy.targets.loihi.processes import NILIF, DelayLine, RuleLIF  # noqa: E402
+from neurodeploy.targets.loihi.processes import NILIF, DelayLine, LoopGate, RuleLIF  # noqa: E402
 from neurodeploy.targets.loihi.processes.fast import PyConvModelFloatFast  # noqa: E402
 from neurodeploy.targets.loihi.processes.functions import (FusedMember, fused_process,  # noqa: E402
                                                            island_process, record_process)
@@ -279,6 +279,11 @@ class LavaNetwork:
                 self.delay_lines += 1
                 port.connect(line.s_in)
                 port = line.s_out
+            if edge.gate is not None:  # a recurrent loop: nothing in flight crosses into the next sample
+                gate = LoopGate(shape=src.shape, interval=self.window, offset=edge.gate, name=f"gate:{edge.src}")
+                self.delay_lines += 1  # one more process of the run (process_count)
+                port.connect(gate.s_in)
+                port = gate.s_out
             port.connect(ports[edge.dst][0](edge.dst_port))
 
     def fused_process(self, group: str, members: list[FusedMember], in_edges: list[LavaEdge],
