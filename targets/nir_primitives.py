@@ -186,8 +186,8 @@ def run_with_loops(order: list[str], preds: dict[str, list[str]], loops, evaluat
     steps <= t of its inputs) and every cycle holds a delayed edge, so a pass whose back-edge values
     are right up to step k makes them right up to step k + 1; the values that reproduce themselves
     are the recurrent network's own, reached in at most T + 1 passes (usually far fewer: the passes
-    stop at the first one that changes nothing). ``restart()`` is called before each pass after the
-    first (e.g. to clear per-run counters of the nodes evaluated again).
+    stop at the first one that changes nothing). ``restart(nodes)`` is called before each pass after
+    the first with the nodes it evaluates again (e.g. to clear their per-run counters).
     """
     back, late = set(loops.back), set(loops.delayed)
     if not back:
@@ -204,7 +204,7 @@ def run_with_loops(order: list[str], preds: dict[str, list[str]], loops, evaluat
     t_steps, attempt = 0, 0
     while True:
         if attempt and restart is not None:
-            restart()
+            restart(again - given)
         for name in order:
             if name in given or (attempt and name not in again):
                 continue
