@@ -147,7 +147,7 @@ class LoweredNetwork:
             "delays": [{"src": e.src, "dst": e.dst, "steps": e.delay} for e in self.edges if e.delay],
             "recurrent": [{"src": e.src, "dst": e.dst} for e in self.edges if e.gate is not None],
             "lava_steps_per_image": self.steps_for(1),
-            "processes": {n.name: PROCESS_NAMES[n.kind] for n in self.nodes.values()},
+            "processes": {n.name: PROCESS_NAMES.get(n.kind, n.kind) for n in self.nodes.values()},
             "graded_message_bits": GRADED_MESSAGE_BITS,
         }
 
@@ -155,7 +155,8 @@ class LoweredNetwork:
 PROCESS_NAMES = {"input": "RingBuffer (source)", "conv": "Conv", "lif": "LIFReset", "relay": "Relay",
                  "concat": "Concat", "upsample": "Upsample", "island": "HostIsland (onnxruntime)",
                  "nilif": "NILIF", "patch_to_time": "PatchToTime", "slice": "Slice (a block's input window)",
-                 "assemble": "Assemble (a split layer's blocks)"}
+                 "assemble": "Assemble (a split layer's blocks)", "dense": "Dense", "delay": "DelayLine",
+                 "sigma_delta": "SigmaDelta"}
 # Graded spikes carry real values (residual streams, images, gated features) as Loihi 2
 # graded payloads of this many bits; Lava's float models carry them as float64.
 GRADED_MESSAGE_BITS = int(LOIHI2.graded_payload_bits)
