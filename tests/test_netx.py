@@ -271,6 +271,31 @@ def test_chip_net_of_a_quantized_sequential_nir_bundle_runs_in_netx_as_ours(tmp_
     assert all(r["reference"] > 0.02 for r in v.data["firing_rate"].values())
 
 
+@pytest.mark.lava
+@pytest.mark.slow
+def test_chip_net_of_a_recurrent_nir_bundle_is_a_dense_rec_layer_netx_runs_as_ours(tmp_path):
+    """A .nir file whose CubaLIF feeds itself back through a Linear (a recurrent loop, issue 28): chip.net holds
+    it as netx's dense_rec layer (weight_rec), netx.hdf5.Network loads it unchanged and spikes as lava-fixed."""
+    import nir
+
+    path = _sequential_nir(tmp_path / "rec.nir")
+    graph = nir.read(str(path))
+    w_rec = np.random.default_rng(1).normal(0, 1.0, (16, 16))
+    # as large as the input weights: one input LSB holds both without a right shift (which netx has no form for)
+    w_rec *= np.abs(graph.nodes["fc1"].weight).max() / np.abs(w_rec).max() * 0.6
+    graph.nodes["rec"] = nir.Linear(weight=w_rec)
+    graph.edges += [("cuba", "rec"), ("rec", "cuba")]
+    nir.write(str(path), graph)
+    bundle = nd.export(path, tmp_path / "b", quantize="int").path
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["netx"]["chip_net"] == "chip.net", manifest["netx"]
+    with h5py.File(bundle / "chip.net", "r") as f:
+        assert f["layer/1/type"][0] == b"dense_rec" and f["layer/1/weight_rec"].shape == (16, 16)
+    v = nd.validate(bundle, executor="lava-fixed", against="netx")
+    assert v.passed and set(v.layers.values()) == {100.0}, v.first_divergence
+    assert all(r["reference"] > 0.02 for r in v.data["firing_rate"].values())
+
+
 def test_graphs_netx_cannot_express_get_the_manifests_reason(tmp_path, toy_checkpoint):
     bundle = nd.export(_sequential_nir(tmp_path / "join.nir", join=True), tmp_path / "j", quantize="int").path
     facts = json.loads((bundle / "manifest.json").read_text())["netx"]
