@@ -3,7 +3,9 @@
 The loop's delay: a neuron feeds its loop the spikes of the previous time step
 (``neurodeploy/ir/order.py``), as snntorch's ``RLeaky``/``RSynaptic`` do. The files are written at
 test time by snntorch 1.0.0's own ``export_to_nir`` (installed) and by the ``nir`` package; the
-reference is snntorch's module itself, stepped one time step per call. Executors: ``nir-torch``
+reference is snntorch's module itself, stepped one time step per call. The net with PyTorch's float
+weights is also a writer case (``tests/fixtures/writer_cases.py``: ``tests/test_nir_writers.py`` holds
+it to snntorch on nir-torch, 100 %, and shows both layers need RLeaky's/RSynaptic's late reset). Executors: ``nir-torch``
 (float64), ``emulator`` (integers), Lava ``floating_pt`` and ``fixed_pt`` (real simulator).
 
 norse 1.1.0 writes no recurrent cell (its ``to_nir`` maps ``LIFRecurrentCell`` to nothing): the
@@ -145,38 +147,11 @@ def test_a_loop_through_two_synapses_runs_on_nir_torch_and_is_refused_on_lava_in
 
 # ---------------------------------------------------------------- snntorch RLeaky and RSynaptic
 
-def _snntorch_net(grid: float | None = None):
-    """Linear(16, 8) -> RLeaky(8) -> Linear(8, 4) -> RSynaptic(4), all-to-all recurrent Linear layers
-    with bias, reset to zero (what snntorch's NIR files mean, docs/nir-writer-conventions.md).
-
-    ``grid``: weights and biases rounded to multiples of 1/grid (times 3, to fire) and decays
-    that are whole 12-bit fractions -- a net in Loihi's integers, so that the quantized run can be
-    held to the writer's own spikes; None: PyTorch's default float initialisation."""
-    import snntorch as snn
-    from torch import nn
-
-    torch.manual_seed(0)
-    beta, alpha, th = (0.875, 0.75, 1.0) if grid else (0.9, 0.8, 0.5)
-    net = nn.Sequential(
-        nn.Linear(16, 8), snn.RLeaky(beta=torch.full((8,), beta), threshold=torch.full((8,), th), linear_features=8,
-                                     init_hidden=True, reset_mechanism="zero"),
-        nn.Linear(8, 4), snn.RSynaptic(alpha=torch.full((4,), alpha), beta=torch.full((4,), beta),
-                                       threshold=torch.full((4,), th), linear_features=4, init_hidden=True,
-                                       reset_mechanism="zero"))
-    if grid:
-        with torch.no_grad():
-            for m in net.modules():
-                if isinstance(m, nn.Linear):
-                    m.weight.copy_(torch.round(3 * m.weight * grid) / grid)
-                    m.bias.copy_(torch.round(m.bias * grid) / grid)
-    return net
-
-
 def _written(tmp_path, grid: float | None = None):
     """(snntorch's spikes per layer (T, N, n), the file read with --writer snntorch, the input)."""
     from snntorch.export_nir import export_to_nir
 
-    net = _snntorch_net(grid)
+    net = iw.snntorch_recurrent(grid)
     path = tmp_path / "rsnn.nir"
     nir.write(str(path), export_to_nir(net, torch.zeros(16)))
     x = iw.spikes(STEPS, SAMPLES, (16,), seed=0)
@@ -198,15 +173,6 @@ def written(tmp_path_factory):
 def written_int(tmp_path_factory):
     pytest.importorskip("snntorch")
     return _written(tmp_path_factory.mktemp("rsnn-int"), grid=32)
-
-
-def test_snntorch_rleaky_and_rsynaptic_files_run_as_snntorch_on_nir_torch(written):
-    """Every spike of both layers, with PyTorch's float initialisation (biases on the recurrent Linear
-    too: ``W · 0 + b`` reaches the neuron from step 0, as snntorch's ``recurrent(self.spk)``)."""
-    ref, graph, x = written
-    assert {type(graph.nodes[n]).__name__ for n in ("1.w_rec", "3.w_rec")} == {"Affine"}
-    assert all(0.02 < float(v.mean()) < 0.5 for v in ref.values()), {k: v.mean() for k, v in ref.items()}
-    assert _agreement(NirSequenceExecutor(graph).run(x), ref) == {"1.lif": 100.0, "3.lif": 100.0}
 
 
 def test_snntorch_rleaky_clears_the_whole_step_after_a_spike(tmp_path):
@@ -294,7 +260,7 @@ def test_export_and_validate_a_recurrent_snntorch_file_from_the_command_line(run
     from snntorch.export_nir import export_to_nir
 
     path = tmp_path / "rsnn.nir"
-    nir.write(str(path), export_to_nir(_snntorch_net(32), torch.zeros(16)))
+    nir.write(str(path), export_to_nir(iw.snntorch_recurrent(32), torch.zeros(16)))
     out = tmp_path / "bundle"
     code, _, err = run_cli("export", path, "--target", "loihi", "--quantize", "int", "--out", out,
                            "--writer", "snntorch")
