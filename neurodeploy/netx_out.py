@@ -112,8 +112,8 @@ def chip_net_plan(g: DeployGraph, quant: dict | None, ints: dict | None) -> tupl
                 syn, q_rec = loop[0], quant.get(loop[0], {})
                 exp = int(q_rec.get("weight_exp", 0))
                 if layers[-1]["type"] != "dense" or not isinstance(g.node(syn), (nir.Linear, nir.Affine)) or exp < 0:
-                    return None, (f"recurrent synapse '{syn}' is not a dense layer's Dense with integer weights; netx's "
-                                  "recurrent layer is dense_rec only")
+                    return None, (f"recurrent synapse '{syn}' is not a dense layer's Dense with integer weights; "
+                                  "netx's recurrent layer is dense_rec only")
                 layers[-1]["type"] = "dense_rec"
                 layers[-1]["weight_rec"] = np.asarray(ints[syn]["weight_mant"], dtype=np.int64) << exp
         else:

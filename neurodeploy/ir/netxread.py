@@ -238,6 +238,11 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
             raise GraphError(f"{where}: layer type '{kind}' is not a netx layer neurodeploy reads (input, dense, "
                              "dense_rec, conv, flatten)")
         ints = _neuron(layer)  # the neuron type first: a refusal names what the layer is
+        if kind == "dense_rec" and ints["neuron"] != "CUBA":
+            # netx 0.6 sizes the recurrent synapse's messages by the layer's input, not by its neurons' own graded
+            # messages (blocks/process.py RecurrentDense): no one meaning to read
+            raise GraphError(f"{where}: a dense_rec layer of {ints['neuron']} neurons is not read; neurodeploy reads "
+                             "recurrent CUBA layers")
         if "weight/real" in layer or "weight/imag" in layer:
             raise GraphError(f"{where}: complex weights (dense_comp) are not read; neurodeploy reads real weights")
         if "weight" not in layer:

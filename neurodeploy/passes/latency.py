@@ -100,7 +100,8 @@ def latency(g: DeployGraph, balance: bool = True) -> dict[str, int]:
                                 "loop's one-step delay is its synapse's: put Affine/Linear/Conv right after the neuron")
     for src, dst in g.loops.back:
         if sent(src, dst) > arrival[dst]:
-            raise LoweringError(f"the recurrent loop {dst!r} -> ... -> {src!r} -> {dst!r} takes {sent(src, dst) - arrival[dst] + 1} "
+            steps = sent(src, dst) - arrival[dst] + 1
+            raise LoweringError(f"the recurrent loop {dst!r} -> ... -> {src!r} -> {dst!r} takes {steps} "
                                 "Lava steps (one per synapse on it) where the network takes 1; on Lava a loop may pass "
                                 "through one synapse (a layer feeding itself through Dense/Conv)")
     delays: dict[str, int] = {}
