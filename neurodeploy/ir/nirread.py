@@ -441,7 +441,7 @@ def writer_rules(writer: str, node: nir.NIRNode, reset: str | None = None, rules
         # Synaptic and RSynaptic: both resets one step late; Leaky: "subtract" one step late (its
         # "zero" clears mem before the step, the same as at once); RLeaky: both late -- its "zero"
         # clears the whole step's sum, input and recurrent spikes included (rleaky.py 1.0.0
-        # _base_zero, l.404-407), as Synaptic's does
+        # _base_zero, l.405-408), as Synaptic's does
         reset = reset or "zero"
         late = int(reset == "subtract" or isinstance(node, nir.CubaLIF) or recurrent)
         return nr.NeuronRules(">", reset, late)
