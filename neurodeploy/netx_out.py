@@ -5,7 +5,9 @@ dense, conv, flatten) whose neurons are Lava LIFs with one ``du``, ``dv``, ``vth
 a bias on ``v`` (``bias_mant << 6``) and binary spikes in and out. A quantized ``.nir`` file's
 bundle whose chip part is such a chain is written in the layout slayer's ``export_hdf5`` uses
 (``layer/I/type``, ``shape`` in (C, H, W), ``weight``, ``neuron/{type, iDecay, vDecay, vThMant,
-refDelay, gradedSpike}``), with the bundle's own integers:
+refDelay, gradedSpike}``), with the bundle's own integers; a dense layer whose neurons feed
+themselves back through one Dense (a recurrent loop, issue 28) is a ``dense_rec`` layer with
+``weight_rec`` (netx's ``RecurrentDense``):
 
 - weights: ``weight_mant << weight_exp`` (netx re-derives its own exponent from them);
   a negative exponent (a right shift of the sums, which rounds) has no netx form;
@@ -33,15 +35,27 @@ from neurodeploy.ir.primitives import NIR_NEURON_KINDS
 CHIP_NET = "chip.net"
 
 
+def _recurrent(g: DeployGraph) -> dict[str, str]:
+    """Recurrent synapse -> the neuron it loops on: a synapse fed by a neuron's previous step and feeding
+    that neuron back (``ir.order``'s delayed and back edges), netx's ``dense_rec``."""
+    back = set(g.loops.back)
+    return {syn: n for n, syn in g.loops.delayed if (syn, n) in back}
+
+
 def _chain(g: DeployGraph) -> tuple[list[str] | None, str | None]:
-    """The graph's nodes in chain order, or the reason it is not a chain."""
+    """The graph's nodes in chain order, or the reason it is not a chain (a layer's recurrent synapse
+    is no branch: it is written into the layer, ``dense_rec``)."""
+    rec = _recurrent(g)
     for name in g.order:
-        preds, succs = g.predecessors(name), g.successors(name)
+        if name in rec:
+            continue  # a layer's recurrent synapse: written into that layer
+        preds = [p for p in g.predecessors(name) if rec.get(p) != name]
+        succs = [d for d in g.successors(name) if rec.get(d) != name]
         if len(preds) > 1:
             return None, f"'{name}' joins {len(preds)} paths; netx 0.6 loads sequential networks only (no joins or skips)"
         if len(succs) > 1:
             return None, f"'{name}' feeds {len(succs)} nodes; netx 0.6 loads sequential networks only (no branches)"
-    return list(g.order), None
+    return [n for n in g.order if n not in rec], None
 
 
 def chip_net_plan(g: DeployGraph, quant: dict | None, ints: dict | None) -> tuple[list[dict] | None, str | None]:
@@ -93,6 +107,15 @@ def chip_net_plan(g: DeployGraph, quant: dict | None, ints: dict | None) -> tupl
             layers.append({**pending, "shape": list(g.shape(name)), "neuron": name,
                            "iDecay": int(q["du"]) + 1, "vDecay": int(q["dv"]), "vThMant": int(q["vth_mant"])})
             pending = None
+            loop = [syn for syn, n in _recurrent(g).items() if n == name]
+            if loop:  # netx's RecurrentDense: the neuron's spikes back to its input through weight_rec
+                syn, q_rec = loop[0], quant.get(loop[0], {})
+                exp = int(q_rec.get("weight_exp", 0))
+                if layers[-1]["type"] != "dense" or not isinstance(g.node(syn), (nir.Linear, nir.Affine)) or exp < 0:
+                    return None, (f"recurrent synapse '{syn}' is not a dense layer's Dense with integer weights; "
+                                  "netx's recurrent layer is dense_rec only")
+                layers[-1]["type"] = "dense_rec"
+                layers[-1]["weight_rec"] = np.asarray(ints[syn]["weight_mant"], dtype=np.int64) << exp
         else:
             return None, f"'{name}' ({kind}) is not a layer netx loads (input, dense, conv, flatten, CUBA neurons)"
     if pending is not None:
@@ -111,11 +134,13 @@ def write_chip_net(path: Path, layers: list[dict]) -> dict[str, int]:
             h = group.create_group(str(i))
             h.create_dataset("type", (1,), "S10", [layer["type"].encode("ascii")])
             h.create_dataset("shape", data=np.array(layer["shape"], dtype=np.int64))
-            if layer["type"] not in ("dense", "conv"):
+            if layer["type"] not in ("dense", "dense_rec", "conv"):
                 continue
             w = layer["weight"]
             h.create_dataset("weight", data=w.astype(np.float32))
-            if layer["type"] == "dense":
+            if "weight_rec" in layer:  # slayer's export_hdf5 of a Recurrent block writes it so
+                h.create_dataset("weight_rec", data=layer["weight_rec"].astype(np.float32))
+            if layer["type"] in ("dense", "dense_rec"):
                 h.create_dataset("inFeatures", data=int(w.shape[1]))
                 h.create_dataset("outFeatures", data=int(w.shape[0]))
             else:

@@ -574,8 +574,17 @@ def record_integers(g: DeployGraph, quant: dict, ints: dict) -> tuple[dict, dict
 
 
 def _in_form(quant: dict, g: DeployGraph, syn: str) -> tuple[float, int]:
-    """(scale, payload limit) of what reaches synapse ``syn`` (through Flatten, Scale and Delays)."""
-    q = quant[_behind(g, g.predecessors(syn)[0])]
+    """(scale, payload limit) of what reaches synapse ``syn`` (through Flatten, Scale and Delays).
+
+    A recurrent loop's synapse (``ir.order``) is quantized with the neuron it feeds back into, before
+    the neuron it reads has its entry: that neuron's binary spikes are 1 (scale 1, limit 1)."""
+    src = _behind(g, g.predecessors(syn)[0])
+    if src not in quant and any(s == src and d == syn for s, d in g.loops.delayed):
+        if g.info.rules(src).multi:
+            raise QuantizationError(f"synapse '{syn}': it feeds neuron '{src}'s counts of spikes (several per step) "
+                                    "back on a recurrent loop, which is not quantized yet; pass --rule multi-spike=off")
+        return 1.0, 1
+    q = quant[src]
     return float(q["scale"]), int(q["lim"])
 
 

@@ -56,6 +56,7 @@ from neurodeploy.limits import LOIHI2, ChipLimits
 from neurodeploy.passes import synapse_form as sf
 from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS, CalibrationRanges
 from neurodeploy.targets import PARAMS  # the bundle's file of integers (re-exported: bundle.py reads it here)
+from neurodeploy.targets.nir_primitives import run_with_loops
 from neurodeploy.targets.nir_torch import patch_to_time
 from neurodeploy.targets.split import SplitExecutor
 from neurodeploy.trace import Trace
@@ -607,34 +608,45 @@ class SequenceEmulator:
         q_in = quant[self.input]
         vals = {self.input: torch.as_tensor(np.clip(np.round(np.asarray(x, dtype=np.float64) / float(q_in["scale"])),
                                                     -int(q_in["lim"]), int(q_in["lim"])).astype(np.int64))}
-        for name in g.order:
-            if name in vals or g.kind(name) == "output":
-                continue
-            ins = [vals[p] for p in g.predecessors(name)]
-            x_in = sum(ins[1:], ins[0])
-            node, q = g.node(name), quant.get(name, {})
-            if isinstance(node, nir.Flatten):
-                start, end = flatten_dims(name, node, tuple(x_in.shape[2:]))
-                vals[name] = x_in.flatten(2 + start, 2 + end)
-            elif isinstance(node, nir.Scale):  # folded into its synapse's weights
-                vals[name] = x_in
-            elif isinstance(node, nir.Delay):  # logical time
-                d = sf.delay_steps(g, name)
-                out = torch.zeros_like(x_in)
-                if d < t_steps:
-                    out[d:] = x_in[:t_steps - d]
-                vals[name] = out
-            elif isinstance(node, sf.DENSE):
-                w = torch.as_tensor(self.ints[name]["weight_mant"])
-                vals[name] = rescale(x_in.reshape(t_steps, n, -1) @ w.T, 1, -int(q.get("weight_exp", 0)))
-            elif sf.is_synapse(g, name):
-                vals[name] = self._conv(name, x_in)
-            elif g.kind(name) == "sigma_delta":
-                vals[name] = sigma_delta_int(x_in, int(q["vth_mant"]), int(q["spike_exp"]), int(q["state_exp"]))
-            else:
-                vals[name], self.membranes[name] = lif_layer(x_in, q, self.ints.get(name, {}), self.limits,
-                                                             self.counts[name], with_v=True)
-        return vals
+        order = [n for n in g.order if g.kind(n) != "output"]
+        preds = {n: g.predecessors(n) for n in order}
+
+        def restart(again: set[str]) -> None:  # a recurrent loop's nodes again (run_with_loops): count the last pass
+            for name in again & set(self.counts):
+                self.counts[name] = {}
+
+        def evaluate(name: str, ins: list[torch.Tensor]) -> torch.Tensor:
+            self._node(name, sum(ins[1:], ins[0]), vals, t_steps, n)
+            return vals[name]
+
+        # a recurrent edge brings the previous step's integers, as Lava's recurrent Dense does
+        return run_with_loops(order, preds, g.loops, evaluate, vals, restart)
+
+    def _node(self, name: str, x_in: torch.Tensor, vals: dict, t_steps: int, n: int) -> None:
+        """One node's integers ``(T, N, *shape)`` from its summed input ``x_in`` into ``vals``."""
+        g, quant = self.g, self.quant
+        node, q = g.node(name), quant.get(name, {})
+        if isinstance(node, nir.Flatten):
+            start, end = flatten_dims(name, node, tuple(x_in.shape[2:]))
+            vals[name] = x_in.flatten(2 + start, 2 + end)
+        elif isinstance(node, nir.Scale):  # folded into its synapse's weights
+            vals[name] = x_in
+        elif isinstance(node, nir.Delay):  # logical time
+            d = sf.delay_steps(g, name)
+            out = torch.zeros_like(x_in)
+            if d < t_steps:
+                out[d:] = x_in[:t_steps - d]
+            vals[name] = out
+        elif isinstance(node, sf.DENSE):
+            w = torch.as_tensor(self.ints[name]["weight_mant"])
+            vals[name] = rescale(x_in.reshape(t_steps, n, -1) @ w.T, 1, -int(q.get("weight_exp", 0)))
+        elif sf.is_synapse(g, name):
+            vals[name] = self._conv(name, x_in)
+        elif g.kind(name) == "sigma_delta":
+            vals[name] = sigma_delta_int(x_in, int(q["vth_mant"]), int(q["spike_exp"]), int(q["state_exp"]))
+        else:
+            vals[name], self.membranes[name] = lif_layer(x_in, q, self.ints.get(name, {}), self.limits,
+                                                         self.counts[name], with_v=True)
 
     def _conv(self, name: str, x: torch.Tensor) -> torch.Tensor:
         g = self.g

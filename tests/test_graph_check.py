@@ -204,9 +204,16 @@ def test_cycle_without_neuron_is_an_algebraic_loop(g, tmp_path):
     rejects(g, "conv_out", "loop", match="algebraic loop", tmp_path=tmp_path)
 
 
-def test_cycle_through_neuron_is_recurrence(g, tmp_path):
+def test_cycle_through_neuron_is_recurrence_refused_in_an_image_graph(g, tmp_path):
+    """A loop through a neuron is recurrence (issue 28): a sequence graph (a writer's file) may hold
+    one (tests/test_recurrent.py); neurodeploy's image pipeline runs none and says so."""
     g.edges.append(("lif3", "conv2"))
-    rejects(g, "lif2", "lif3", match="recurrent graphs are not supported yet", tmp_path=tmp_path)
+    rejects(g, "lif3", "conv2", match="closes a recurrent loop; neurodeploy's image pipeline", tmp_path=tmp_path)
+
+
+def test_node_feeding_itself_is_refused(g, tmp_path):
+    g.edges.append(("lif3", "lif3"))
+    rejects(g, "lif3", match="a recurrent loop must pass through a synapse", tmp_path=tmp_path)
 
 
 def test_wrongly_typed_fields(g, tmp_path):

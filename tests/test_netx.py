@@ -171,6 +171,49 @@ def test_conv_emulator_lava_fixed_and_netx_agree_spike_for_spike(kind, tmp_path)
     assert floats.passed and min(floats.layers.values()) >= 99.9, floats.layers
 
 
+def test_a_recurrent_dense_layer_is_read_as_a_loop_and_its_integers_run_it(tmp_path):
+    """slayer's ``cuba.Recurrent`` block, written by its own ``export_hdf5`` as a ``dense_rec`` layer (issue 30),
+    read as a recurrent loop (issue 28: ``layer0.dense_rec`` from ``layer0.cuba`` back into it) with the file's
+    integer recurrent weights; the bundle's emulator equals its float graph (the slow test: netx's own loader)."""
+    from neurodeploy.ir import loops_of
+
+    net = sn.train_and_export("cuba_rec", tmp_path, iterations=1)
+    with h5py.File(net.path, "r") as f:
+        assert f["layer/0/type"][0] == b"dense_rec"
+        w_rec = f["layer/0/weight_rec"][()]
+    g = read_deploy_graph(net.path)
+    assert [g.kind(n) for n in g.order] == ["input", "linear", "cubalif", "linear", "linear", "cubalif", "output"]
+    assert loops_of(g.nir).delayed == (("layer0.cuba", "layer0.dense_rec"),)
+    assert np.array_equal(np.asarray(g.node("layer0.dense_rec").weight), w_rec.reshape(16, 16))
+    x = tmp_path / "x.npy"
+    np.save(x, sn.test_input(net))
+    bundle = nd.export(net.path, tmp_path / "bundle").path
+    params = np.load(bundle / "params.npz")
+    quant = json.loads((bundle / "manifest.json").read_text())["quantization"]["layers"]["layer0.dense_rec"]
+    assert np.array_equal(params["layer0.dense_rec/weight_mant"] << quant["weight_exp"], w_rec.reshape(16, 16))
+    ours = nd.validate(bundle, executor="emulator", against="nir-torch", input=x)
+    assert ours.passed and set(ours.layers.values()) == {100.0}, ours.layers
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+def test_a_recurrent_dense_layer_runs_as_netx_runs_it(tmp_path):
+    """Trained, the same net: the emulator equals lava-dl's own netx loader (its ``RecurrentDense``) on every
+    spike, Lava fixed_pt equals the emulator; the float side: netx's process graph on float models (its
+    recurrent weights times 2**weight_exp too) against our Lava float lowering."""
+    net = sn.train_and_export("cuba_rec", tmp_path)
+    x = tmp_path / "x.npy"
+    np.save(x, sn.test_input(net))
+    bundle = nd.export(net.path, tmp_path / "bundle").path
+    netx = nd.validate(bundle, executor="emulator", against="netx", input=x)
+    assert netx.passed and set(netx.layers.values()) == {100.0}, netx.first_divergence
+    assert all(r["reference"] > 0.02 for r in netx.data["firing_rate"].values())  # not trivially silent
+    fixed = nd.validate(bundle, executor="lava-fixed", against="emulator", input=x)
+    assert fixed.passed and set(fixed.layers.values()) == {100.0}, fixed.layers
+    floats = nd.validate(bundle, executor="lava-float", against="netx-float", input=x, min_agreement_pct=99.9)
+    assert floats.passed and min(floats.layers.values()) >= 99.9, floats.layers
+
+
 @pytest.mark.lava
 def test_the_netx_executor_is_realigned_to_logical_time(dense):
     """netx's records cut one Lava step later or earlier than the synapses' latency no longer agree:
@@ -223,6 +266,31 @@ def test_chip_net_of_a_quantized_sequential_nir_bundle_runs_in_netx_as_ours(tmp_
     layers = _file_layers(bundle / "chip.net")
     assert (layers[2]["iDecay"], layers[2]["vDecay"], layers[2]["vThMant"]) == (
         quant["lif"]["du"] + 1, quant["lif"]["dv"], quant["lif"]["vth_mant"])
+    v = nd.validate(bundle, executor="lava-fixed", against="netx")
+    assert v.passed and set(v.layers.values()) == {100.0}, v.first_divergence
+    assert all(r["reference"] > 0.02 for r in v.data["firing_rate"].values())
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+def test_chip_net_of_a_recurrent_nir_bundle_is_a_dense_rec_layer_netx_runs_as_ours(tmp_path):
+    """A .nir file whose CubaLIF feeds itself back through a Linear (a recurrent loop, issue 28): chip.net holds
+    it as netx's dense_rec layer (weight_rec), netx.hdf5.Network loads it unchanged and spikes as lava-fixed."""
+    import nir
+
+    path = _sequential_nir(tmp_path / "rec.nir")
+    graph = nir.read(str(path))
+    w_rec = np.random.default_rng(1).normal(0, 1.0, (16, 16))
+    # as large as the input weights: one input LSB holds both without a right shift (which netx has no form for)
+    w_rec *= np.abs(graph.nodes["fc1"].weight).max() / np.abs(w_rec).max() * 0.6
+    graph.nodes["rec"] = nir.Linear(weight=w_rec)
+    graph.edges += [("cuba", "rec"), ("rec", "cuba")]
+    nir.write(str(path), graph)
+    bundle = nd.export(path, tmp_path / "b", quantize="int").path
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["netx"]["chip_net"] == "chip.net", manifest["netx"]
+    with h5py.File(bundle / "chip.net", "r") as f:
+        assert f["layer/1/type"][0] == b"dense_rec" and f["layer/1/weight_rec"].shape == (16, 16)
     v = nd.validate(bundle, executor="lava-fixed", against="netx")
     assert v.passed and set(v.layers.values()) == {100.0}, v.first_divergence
     assert all(r["reference"] > 0.02 for r in v.data["firing_rate"].values())

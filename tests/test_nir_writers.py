@@ -19,7 +19,7 @@ CASES = {f"{c.writer}: {c.net}": c for c in iw.cases()}
 FROM_FILE = {"snntorch: dense Leaky+Synaptic", "snntorch: dense Leaky+Synaptic, subtract",
              "norse: dense LIFBox+LIFCell(CubaLIF)", "sinabs: conv+IAF+SumPool+Flatten",
              "sinabs: conv+IAF+SumPool+Flatten, subtract", "rockpool: dense LIFTorch(CubaLIF)",
-             "norse: residual LIFBox (skip join, nirtorch.torch_to_nir)"}
+             "norse: residual LIFBox (skip join, nirtorch.torch_to_nir)", "snntorch: dense RLeaky+RSynaptic (recurrent)"}
 # The neuron rules each case needs (neurodeploy/ir/rules.py; set by --writer, --reset), and the layers
 # that, run with NIR's rules instead, fall below 100 % (so each rule is needed; sinabs' ">=" never
 # meets a tie with these float weights: tests/test_neuron_rules.py has the ties)
@@ -27,6 +27,9 @@ RULES = {
     "snntorch: dense Leaky+Synaptic": ({"3": "v > th, zero one step late"}, {"3"}),
     "snntorch: dense Leaky+Synaptic, subtract": ({"1": "v > th, subtract one step late",
                                                   "3": "v > th, subtract one step late"}, {"1", "3"}),
+    # RLeaky's "zero" clears the whole step after a spike (issue 28): read with NIR's rules both layers part
+    "snntorch: dense RLeaky+RSynaptic (recurrent)": ({"1.lif": "v > th, zero one step late",
+                                                      "3.lif": "v > th, zero one step late"}, {"1.lif", "3.lif"}),
     "sinabs: conv+IAF+SumPool+Flatten": ({"1": "v >= th, zero", "5": "v >= th, zero"}, set()),
     "sinabs: conv+IAF+SumPool+Flatten, subtract": ({"1": "v >= th, subtract", "5": "v >= th, subtract"}, {"1", "5"}),
     "sinabs: dense LIF": ({"1": "v >= th, zero", "3": "v >= th, zero"}, set()),

@@ -8,8 +8,10 @@ that names no node. It raises :class:`~neurodeploy.errors.GraphError` for:
 - structure: nodes/edges of the wrong type, an edge naming a node the graph lacks, the
   same edge twice, edges into an Input or out of an Output, a node without input that is
   not an Input, a node that feeds nothing and is not an Output, no Input or no Output;
-- cycles: without a neuron (an algebraic loop: no time step breaks it) or through a
-  neuron (recurrence, not supported yet);
+- cycles: without a stateful neuron (an algebraic loop: no time step breaks it); a
+  recurrent loop (through a neuron, :mod:`neurodeploy.ir.order`) in a graph of neurodeploy's
+  image pipeline (encoder ... decoder), which runs none -- a sequence graph (a writer's file)
+  may hold them; a node that feeds itself directly;
 - node types: anything but NIR 1.0's primitives (Input, Output, Conv2d, LIF and, since
   issue 16, the rest: :data:`neurodeploy.ir.primitives.NEW_KINDS`, whose shapes and
   chip-expressible parameters :func:`neurodeploy.ir.primitives.out_shape` checks) and
@@ -44,7 +46,7 @@ from neurodeploy.ir import nodes as nd
 from neurodeploy.ir import primitives as pr
 from neurodeploy.ir.fields import check_fields, concat_order, int_tuple
 from neurodeploy.ir.info import METADATA_KEY, GraphInfo
-from neurodeploy.ir.order import topological_order
+from neurodeploy.ir.order import recurrent_edges, topological_order
 from neurodeploy.ir.values import REEXPORT
 from neurodeploy.ir.values import one_line as _one_line
 from neurodeploy.ir.values import quoted as _q
@@ -99,8 +101,8 @@ def _check_structure(graph: nir.NIRGraph) -> list[tuple[str, str]]:
         if not isinstance(name, str) or not name:
             raise GraphError(f"node name {_short(name)} is not a non-empty string; {REEXPORT}")
         if isinstance(node, nir.NIRGraph):
-            raise GraphError(f"node {_q(name)} is a nested NIR graph (a recurrent layer?); "
-                             "recurrent graphs are not supported yet")
+            raise GraphError(f"node {_q(name)} is a nested NIR graph; read the file with "
+                             "neurodeploy.ir.read_graph, which flattens it")
         if type(node) not in KIND_OF_TYPE:
             kind = type(node).__name__
             raise GraphError(f"node {_q(name)} has type {_q(kind)}, which neurodeploy does not support "
@@ -122,8 +124,8 @@ def _check_edges(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> None:
                 raise GraphError(f"edge {_q(src)}->{_q(dst)} names node {_q(end)}, which the graph does not have; "
                                  "remove the edge or add the node")
         if src == dst:
-            raise GraphError(f"node {_q(src)} feeds itself (edge {_q(src)}->{_q(dst)}); "
-                             "recurrent graphs are not supported yet")
+            raise GraphError(f"node {_q(src)} feeds itself (edge {_q(src)}->{_q(dst)}); a recurrent loop must "
+                             "pass through a synapse (Linear, Affine, Conv) back to the neuron")
         if isinstance(graph.nodes[dst], nir.Input):
             raise GraphError(f"edge {_q(src)}->{_q(dst)} leads into input {_q(dst)}; an Input takes no edges, remove it")
         if isinstance(graph.nodes[src], nir.Output):
@@ -152,11 +154,14 @@ def _check_edges(graph: nir.NIRGraph, edges: list[tuple[str, str]]) -> None:
 
 
 def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, str]],
-                  declared: dict[str, tuple[int, ...] | None], info: GraphInfo | None) -> None:
-    """Propagate shapes (and, with metadata, domains) in order; compare every edge's ends."""
+                  declared: dict[str, tuple[int, ...] | None], info: GraphInfo | None,
+                  back: list[tuple[str, str]] = ()) -> None:
+    """Propagate shapes (and, with metadata, domains) in order across the edges that are not
+    recurrent; compare every edge's ends, the recurrent ones (``back``) last."""
     preds: dict[str, list[str]] = {n: [] for n in graph.nodes}
     for src, dst in edges:
-        preds[dst].append(src)
+        if (src, dst) not in back:
+            preds[dst].append(src)
     shape: dict[str, tuple[int, ...]] = {}
     domain: dict[str, str] = {}
     for name in order:
@@ -278,6 +283,11 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
             _check_types(name, node, own_in, out)
         shape[name], domain[name] = out, out_domain
         _check_domain(name, out_domain, info)
+    for src, dst in back:  # a recurrent input is summed with the node's others: same shape and domain
+        first = preds[dst][0]
+        if shape[src] != shape[first] or domain[src] != domain[first]:
+            raise GraphError(f"recurrent edge {_q(src)}->{_q(dst)}: {_q(src)} gives shape {shape[src]}, {_q(dst)} "
+                             f"sums it with {_q(first)}'s {shape[first]}; make them agree")
 
 
 def _check_primitive_shape(name: str, node: nir.NIRNode, ins: list[str], shape: dict, domain: dict,
@@ -389,10 +399,17 @@ def check_graph(graph: nir.NIRGraph) -> None:
     for name, node in graph.nodes.items():
         declared[name] = _guard(name, check_fields, name, node)
     _check_edges(graph, edges)
-    order = topological_order(graph.nodes, edges, lambda n: isinstance(graph.nodes[n], nir.LIF)
-                              or type(graph.nodes[n]) in pr.NEURON_PARAMS)
+    stateful = lambda n: pr.is_stateful_neuron(graph.nodes[n])  # noqa: E731
+    order = topological_order(graph.nodes, edges, stateful)
+    back = recurrent_edges(graph.nodes, edges, stateful)
+    meta = graph.metadata if isinstance(graph.metadata, dict) else {}
+    if back and METADATA_KEY in meta and not GraphInfo.from_json(meta[METADATA_KEY]).takes_sequences:
+        src, dst = back[0]
+        raise GraphError(f"edge {_q(src)}->{_q(dst)} closes a recurrent loop; neurodeploy's image pipeline "
+                         "(encoder ... decoder) runs none -- recurrent loops run in sequence graphs (a writer's "
+                         ".nir file); remove the edge")
     info = _check_metadata(graph, edges)
-    _guard(None, _check_shapes, graph, order, edges, declared, info)
+    _guard(None, _check_shapes, graph, order, edges, declared, info, back)
 
 
 def _guard(name: str | None, fn, *args):

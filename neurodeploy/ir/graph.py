@@ -17,7 +17,10 @@ import numpy as np
 
 from neurodeploy.ir import nodes as nd
 from neurodeploy.ir.info import FOREIGN_DT_KEY, METADATA_KEY, GraphInfo, attach_info, graph_info
+from neurodeploy.ir.order import Loops
+from neurodeploy.ir.order import loops as _loops
 from neurodeploy.ir.order import topological_order as _order
+from neurodeploy.ir.primitives import is_stateful_neuron
 
 
 def _declared_shape(node: nir.NIRNode) -> tuple[int, ...]:
@@ -33,8 +36,16 @@ def _declared_shape(node: nir.NIRNode) -> tuple[int, ...]:
 
 
 def topological_order(graph: nir.NIRGraph) -> list[str]:
-    """Node names of a NIR graph, every node after its inputs (see :mod:`neurodeploy.ir.order`)."""
-    return _order(graph.nodes, graph.edges, lambda n: isinstance(graph.nodes[n], nir.LIF))
+    """Node names of a NIR graph, every node after its inputs across the edges that are not
+    recurrent (see :mod:`neurodeploy.ir.order`)."""
+    return _order(graph.nodes, graph.edges, lambda n: is_stateful_neuron(graph.nodes[n]))
+
+
+def loops_of(graph: nir.NIRGraph) -> Loops:
+    """A NIR graph's recurrent loops: the edges that cut them for the order (``back``) and the
+    edges that carry their source's value of the previous time step (``delayed``; zeros on step 0),
+    see :mod:`neurodeploy.ir.order`."""
+    return _loops(graph.nodes, graph.edges, lambda n: is_stateful_neuron(graph.nodes[n]))
 
 
 def node_shape(graph: nir.NIRGraph, name: str, info: GraphInfo | None = None) -> tuple[int, ...]:
@@ -57,7 +68,9 @@ class DeployGraph:
         nir: the NIR graph (nodes by name, edges).
         info: annotations; persisted in the graph's metadata when written.
         arrays: node -> name -> array computed by passes (model units unless the name says).
-        order: topological order of the node names.
+        order: topological order of the node names (across the edges that are not recurrent).
+        loops: its recurrent loops (:func:`loops_of`: ``back`` edges cut them for ``order``,
+            ``delayed`` edges carry the previous time step); empty for a graph without cycles.
     """
 
     nir: nir.NIRGraph
@@ -68,6 +81,7 @@ class DeployGraph:
     def __post_init__(self) -> None:
         if not self.order:
             self.order = topological_order(self.nir)
+        self.loops = loops_of(self.nir)
         self._preds = {n: [] for n in self.nir.nodes}
         self._succs = {n: [] for n in self.nir.nodes}
         for src, dst in self.nir.edges:
@@ -93,6 +107,11 @@ class DeployGraph:
 
     def predecessors(self, name: str) -> list[str]:
         return list(self._preds[name])
+
+    def forward_predecessors(self, name: str) -> list[str]:
+        """The predecessors whose same time step ``name`` takes (all but its recurrent edges' sources)."""
+        back = {s for s, d in self.loops.back if d == name}
+        return [p for p in self._preds[name] if p not in back]
 
     def successors(self, name: str) -> list[str]:
         return list(self._succs[name])

@@ -237,8 +237,10 @@ class GraphInfo:
     def neuron_layers(self, graph: nir.NIRGraph) -> list[str]:
         """Neuron nodes in topological order: the layers a Trace records."""
         from neurodeploy.ir.order import topological_order
+        from neurodeploy.ir.primitives import is_stateful_neuron
 
-        return [n for n in topological_order(graph.nodes, graph.edges) if self.node_kinds.get(n) in NEURON_KINDS]
+        order = topological_order(graph.nodes, graph.edges, lambda n: is_stateful_neuron(graph.nodes[n]))
+        return [n for n in order if self.node_kinds.get(n) in NEURON_KINDS]
 
     def restrict(self, nodes: list[str], edges: list[tuple[str, str]]) -> "GraphInfo":
         """These annotations for a part of the graph: every per-node table kept for

@@ -12,7 +12,10 @@ flipped to Lava's XY layout) and a Lava ``LIF`` with ``du = iDecay - 1`` (Lava a
 This reader makes the same network a NIR graph of the pipeline's sequence kind (nothing after it
 knows the file was netx): ``Input`` (the input layer's shape, or the first dense layer's fan-in)
 → per layer a ``Linear`` or ``Conv2d`` with the file's integer weights → a ``CubaLIF`` → ...
-→ ``Output``; a ``flatten`` layer is a ``Flatten`` (C, H, W order, as netx transposes Lava's
+→ ``Output``; a ``dense_rec`` layer (netx's ``RecurrentDense``) adds a second ``Linear`` with its
+``weight_rec`` from the neuron back to its input (``layerI.dense_rec``: a recurrent loop, whose
+neuron feeds it the previous step's spikes, as the Lava ``Dense`` netx builds delays them one step,
+:mod:`neurodeploy.ir.order`); a ``flatten`` layer is a ``Flatten`` (C, H, W order, as netx transposes Lava's
 (X, Y, C) before flattening). The ``CubaLIF``'s float parameters are the integer neuron's exact
 float equivalent in input-LSB units, at the nominal :data:`NETX_DT_S` per step (a netx file has no
 time step): ``tau_syn = dt · 4096 / iDecay``, ``tau_mem = dt · 4096 / vDecay``, ``w_in = 4096 /
@@ -30,8 +33,8 @@ netx builds Lava's ``SigmaDelta(vth=vThMant, spike_exp=6, state_exp=6)`` with Re
 (``spike_exp + state_exp``): a SLAYER-trained net takes its input as such payloads.
 
 Refused in one line naming the layer and the type (:class:`~neurodeploy.errors.GraphError`):
-layer types netx 0.6 does not load either (pool, convT, unpool, average, concat), recurrent and
-complex dense layers, neuron types other than CUBA and SDNN (RF, RF-IZ ...), an SDNN activation
+layer types netx 0.6 does not load either (pool, convT, unpool, average, concat), complex dense
+layers, neuron types other than CUBA and SDNN (RF, RF-IZ ...), an SDNN activation
 other than ReLU (netx runs ReLU whatever the file says), sigma output layers, graded CUBA spikes,
 SDNN biases, synaptic delays, a dense layer without neuron dynamics, a decay of 0 (no NIR
 CubaLIF form), and a conv network with no input layer (netx cannot infer its input shape either).
@@ -231,13 +234,15 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
         if kind in NOT_LOADED_BY_NETX:
             raise GraphError(f"{where}: layer type '{kind}' is not read (netx 0.6's Network does not load it either); "
                              "neurodeploy reads input, dense, conv and flatten layers")
-        if kind == "dense_rec":
-            raise GraphError(f"{where}: layer type 'dense_rec' (recurrent dense) is not read yet; neurodeploy reads "
-                             "input, dense, conv and flatten layers")
-        if kind not in ("dense", "conv"):
-            raise GraphError(f"{where}: layer type '{kind}' is not a netx layer neurodeploy reads (input, dense, conv, "
-                             "flatten)")
+        if kind not in ("dense", "dense_rec", "conv"):
+            raise GraphError(f"{where}: layer type '{kind}' is not a netx layer neurodeploy reads (input, dense, "
+                             "dense_rec, conv, flatten)")
         ints = _neuron(layer)  # the neuron type first: a refusal names what the layer is
+        if kind == "dense_rec" and ints["neuron"] != "CUBA":
+            # netx 0.6 sizes the recurrent synapse's messages by the layer's input, not by its neurons' own graded
+            # messages (blocks/process.py RecurrentDense): no one meaning to read
+            raise GraphError(f"{where}: a dense_rec layer of {ints['neuron']} neurons is not read; neurodeploy reads "
+                             "recurrent CUBA layers")
         if "weight/real" in layer or "weight/imag" in layer:
             raise GraphError(f"{where}: complex weights (dense_comp) are not read; neurodeploy reads real weights")
         if "weight" not in layer:
@@ -248,8 +253,8 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
             raise GraphError(f"{where}: synaptic delays are not read yet; export with delay=False")
         out_shape = _shape(layer)
         weight = _int_array(layer, "weight")
-        syn = f"layer{layer['index']}.{kind}"
-        if kind == "dense":
+        syn = f"layer{layer['index']}.{'dense' if kind == 'dense_rec' else kind}"
+        if kind in ("dense", "dense_rec"):
             n_out = int(np.prod(out_shape))
             if weight.ndim == 1:
                 weight = weight.reshape(n_out, -1)
@@ -294,6 +299,11 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
         nodes[syn].metadata = {NETX_KEY: {"layer": int(layer["index"]), "type": kind}}
         nodes[neuron] = node
         edges += [(prev, syn), (syn, neuron)]
+        if kind == "dense_rec":  # netx's RecurrentDense: a second Dense from the neuron's spikes back to its input
+            rec = f"layer{layer['index']}.dense_rec"
+            nodes[rec] = nir.Linear(weight=_rec_weight(layer, where, int(np.prod(out_shape))).astype(np.float64))
+            nodes[rec].metadata = {NETX_KEY: {"layer": int(layer["index"]), "type": kind, "recurrent": True}}
+            edges += [(neuron, rec), (rec, neuron)]
         prev, shape, pending_flatten = neuron, tuple(out_shape), None
     if shape is None or prev == "input":
         raise GraphError("a netx file without a dense or conv layer; nothing to deploy")
@@ -304,6 +314,18 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
     edges.append((prev, "output"))
     metadata = {NETX_KEY: {"skip_layers": skip, "layers": len(layers)}}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+
+
+def _rec_weight(layer: dict, where: str, n: int) -> np.ndarray:
+    """A ``dense_rec`` layer's recurrent weights ``(n, n)`` (its neurons' spikes of the previous step to
+    their input; netx's ``RecurrentDense``)."""
+    if "weight_rec" not in layer:
+        raise GraphError(f"{where} (dense_rec) has no 'weight_rec'; re-export with export_hdf5")
+    w = _int_array(layer, "weight_rec")
+    w = w.reshape(n, -1) if w.size == n * n else w
+    if w.shape != (n, n):
+        raise GraphError(f"{where}: weight_rec {list(w.shape)} does not map its {n} neurons back to themselves")
+    return w
 
 
 def _input_shape(layers: list[dict], nodes: dict, first: str) -> tuple[int, ...]:

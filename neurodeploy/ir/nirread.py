@@ -34,16 +34,16 @@ from neurodeploy.errors import GraphError
 from neurodeploy.ir import nodes as nd
 from neurodeploy.ir import primitives as pr
 from neurodeploy.ir import rules as nr
-from neurodeploy.ir.order import topological_order
+from neurodeploy.ir.order import recurrent_edges, topological_order
 
 Warn = Callable[[str], None]
 # What each writer means by what it writes, where that is not NIR's semantics at the dt it
 # assumed (read from snntorch 1.0.0, norse 1.1.0, sinabs 3.1.3, rockpool 3.1.0 sources):
 WRITERS = {
     "nir": "NIR's semantics (primitives.py) at --dt",
-    "snntorch": "dt = 1e-4 s (hard-coded in its exporter); Synaptic (CubaLIF) resets one step late; --reset "
-                "subtract (its default, not written): subtracted one step late; files of snntorch 0.7.0 "
-                "(tau = r = -1/(beta+1)) read as 0.7.0 wrote them (CONVENTIONS)",
+    "snntorch": "dt = 1e-4 s (hard-coded in its exporter); Synaptic (CubaLIF) and RLeaky/RSynaptic (a neuron on "
+                "a recurrent loop) reset one step late; --reset subtract (its default, not written): subtracted one "
+                "step late; files of snntorch 0.7.0 (tau = r = -1/(beta+1)) read as 0.7.0 wrote them (CONVENTIONS)",
     "norse": "dt = 1e-3 s; tau written as dt/tau_mem_inv (norse/norse#411): read back as tau/dt",
     "sinabs": "dt = 1 step: IF(r=1) means v += x per step; LIF taus in steps; fires at v >= th; its defaults "
               "(not written): several spikes per step, subtractive reset, IF v clamped at -v_threshold "
@@ -226,11 +226,13 @@ def normalize(graph: nir.NIRGraph, dt_s: float = pr.DEFAULT_DT_S, warn: Warn | N
             if end not in graph.nodes:
                 raise GraphError(f"edge {pr._q(s)}->{pr._q(d)} names node {pr._q(end)}, which the graph does not "
                                  "have; remove the edge or add the node")
-    order = topological_order(graph.nodes, graph.edges, lambda n: type(graph.nodes[n]) in pr.NEURON_PARAMS
-                              or isinstance(graph.nodes[n], nir.LIF))
+    stateful = lambda n: pr.is_stateful_neuron(graph.nodes[n])  # noqa: E731
+    order = topological_order(graph.nodes, graph.edges, stateful)
+    back = recurrent_edges(graph.nodes, graph.edges, stateful)
     preds: dict[str, list[str]] = {n: [] for n in graph.nodes}
     for s, d in graph.edges:
-        preds[d].append(s)
+        if (s, d) not in back:  # a recurrent input's shape is known only later: compared below
+            preds[d].append(s)
     shapes: dict[str, tuple[int, ...]] = {}
     nodes: dict[str, nir.NIRNode] = {}
     for name in order:
@@ -327,6 +329,10 @@ def normalize(graph: nir.NIRGraph, dt_s: float = pr.DEFAULT_DT_S, warn: Warn | N
         new.metadata = dict(meta) if isinstance(meta, dict) else {}  # a writer's node notes; damage dropped
         nr.rules_of(name, new)  # neuron rules (graph.nir of a --writer bundle) checked here, once
         nodes[name], shapes[name] = new, tuple(int(v) for v in out)
+    for s, d in back:
+        if pr.squeeze(shapes[s]) != pr.squeeze(shapes[preds[d][0]]):
+            raise GraphError(f"recurrent edge {pr._q(s)}->{pr._q(d)}: {pr._q(s)} gives shape {shapes[s]}, "
+                             f"{pr._q(d)} sums it with its input's {shapes[preds[d][0]]}; make them agree")
     if warned and warn is not None:
         more = f" (and {len(warned) - 1} more)" if len(warned) > 1 else ""
         warn(f"shapes differ from the declared types only by singleton dimensions: {warned[0]}{more}")
@@ -552,17 +558,22 @@ def _uniform_threshold(name: str, node: nir.NIRNode) -> float:
 
 
 def writer_rules(writer: str, node: nir.NIRNode, reset: str | None = None, rules: dict[str, bool] | None = None,
-                 name: str = "?", convention: str | None = None) -> nr.NeuronRules:
+                 name: str = "?", convention: str | None = None, recurrent: bool = False) -> nr.NeuronRules:
     """The neuron rules (:mod:`.rules`) of ``writer``'s spiking ``node``; ``reset``: the
     reset mechanism of a writer in :data:`RESET_WRITERS` (snntorch: default "zero", what NIR
     says and snntorch >= 1.0.0 writes as ``v_reset``; its ``convention`` 0.7.0: "subtract", what
     its Leaky does by default and nir 0.0.6, which it wrote with, says; sinabs: its default
     "subtract" unless ``--rule subtract-reset=off``); ``rules``: :func:`parse_rules`' switches
-    (absent: on)."""
+    (absent: on); ``recurrent``: the node is the destination of a recurrent edge (snntorch writes
+    those for RLeaky/RSynaptic only)."""
     on = lambda key: (rules or {}).get(key, True)  # noqa: E731
-    if writer == "snntorch":  # Synaptic: both resets one step late; Leaky: "subtract" one step late
+    if writer == "snntorch":
+        # Synaptic and RSynaptic: both resets one step late; Leaky: "subtract" one step late (its
+        # "zero" clears mem before the step, the same as at once); RLeaky: both late -- its "zero"
+        # clears the whole step's sum, input and recurrent spikes included (rleaky.py 1.0.0
+        # _base_zero, l.405-408), as Synaptic's does
         reset = reset or ("subtract" if convention == "0.7.0" else "zero")
-        late = int(reset == "subtract" or isinstance(node, nir.CubaLIF))
+        late = int(reset == "subtract" or isinstance(node, nir.CubaLIF) or recurrent)
         return nr.NeuronRules(">", reset, late)
     if writer == "rockpool":
         return nr.NeuronRules(">=", "subtract", 0, ROCKPOOL_MAX_SPIKES if on("multi-spike") else 1)
@@ -613,9 +624,10 @@ def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float, reset: str | Non
         raise GraphError(f"unknown writer {writer!r}; use one of {', '.join(WRITERS)}")
     check_reset(writer, reset, rules)
     on = lambda key: (rules or {}).get(key, True)  # noqa: E731
+    looped = {d for _, d in recurrent_edges(graph.nodes, graph.edges, lambda n: pr.is_stateful_neuron(graph.nodes[n]))}
     for name, node in graph.nodes.items():
         if isinstance(node, nr.SPIKING):
-            nr.set_rules(node, writer_rules(writer, node, reset, rules, name, convention))
+            nr.set_rules(node, writer_rules(writer, node, reset, rules, name, convention, name in looped))
         if writer == "snntorch" and convention == "0.7.0" and isinstance(node, nir.LIF):
             # tau = r = -1/(beta+1): beta = -1 - 1/tau, clamped to [0, 1] as its Leaky does
             # (leaky.py l.214); v = beta v + x is NIR's Euler step with tau = dt/(1-beta), r = 1/(1-beta)

@@ -96,6 +96,14 @@ NEURON_PARAMS: dict[type, tuple[str, ...]] = {
     nir.Threshold: ("threshold",),
 }
 TIME_CONSTANTS = ("tau", "tau_syn", "tau_mem")
+# the neurons with a state (a time step), which break a recurrent loop (neurodeploy.ir.order); a
+# Threshold has none, so a loop through Threshold only is an algebraic loop
+STATEFUL_NEURONS = (nir.LIF, nir.IF, nir.LI, nir.CubaLIF, nir.CubaLI, nir.I, nd.NILIF, nd.SigmaDelta)
+
+
+def is_stateful_neuron(node: nir.NIRNode) -> bool:
+    """Whether ``node`` keeps a state from one time step to the next (it may close a recurrent loop)."""
+    return isinstance(node, STATEFUL_NEURONS)
 ELEMENTWISE = (nir.Scale, nir.Delay)
 ALL_NAMES = ", ".join(["Input", "Output", "Conv2d", "LIF", *sorted(t.__name__ for t in NEW_KINDS), "NIRGraph"])
 

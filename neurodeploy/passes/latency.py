@@ -17,10 +17,22 @@ from the same step: products, sums) streams: it sends step k in the step k arriv
 the encoder adds nothing: it repeats the image, which the chip's source sends from step 0.
 Without balancing (``balance=False``) no delays are written: joins then mix logical steps
 -- kept for tests that show the verifier catches it.
+
+**Recurrent loops** (:mod:`neurodeploy.ir.order`): a neuron feeds its loop the previous step's
+spikes (the loop's ``delayed`` edge, ``lif -> w_rec``), and Lava's synapse on the loop (a recurrent
+``Dense`` from the neuron's output back to its input) delays them by exactly that step: the
+``Dense`` sends, at Lava step ``s + 1``, what it received at ``s``. So the delayed edge counts one
+step *less* (the recurrent synapse's output for logical step t leaves when the neuron's does), the
+forward path's balancing ignores the loop's ``back`` edge (``w_rec -> lif``), and the back edge must
+then arrive exactly in step: a loop with one synapse does; a loop through more synapses (a later
+layer feeding an earlier one) takes one Lava step per synapse where the network takes one, and is
+refused in one line (:class:`~neurodeploy.errors.LoweringError`); a back edge that arrives early
+gets a delay like any join.
 """
 
 from __future__ import annotations
 
+from neurodeploy.errors import LoweringError
 from neurodeploy.ir.graph import DeployGraph
 
 # Time steps a node of each kind adds between its input and its output: every synapse
@@ -53,6 +65,12 @@ def latency(g: DeployGraph, balance: bool = True) -> dict[str, int]:
     lat: dict[str, int] = {}
     arrival: dict[str, int] = {}  # per node: when its (aligned) inputs arrive
     pending = list(g.order)
+    late = set(g.loops.delayed)
+
+    def sent(src: str, dst: str) -> int:
+        """When ``src``'s values for ``dst``'s logical step arrive: a delayed edge brings the step before."""
+        return lat[src] - ((src, dst) in late)
+
     while pending:
         progressed = False
         for name in list(pending):
@@ -61,25 +79,35 @@ def latency(g: DeployGraph, balance: bool = True) -> dict[str, int]:
             island = g.info.island.get(name)
             members = islands[island] if island else [name]
             inside = set(members)
-            outside = [p for m in members for p in g.predecessors(m) if p not in inside]
-            if not all(p in lat for p in outside):
+            outside = [(p, m) for m in members for p in g.forward_predecessors(m) if p not in inside]
+            if not all(p in lat for p, _ in outside):
                 continue  # an island waits for all its inputs
             if island:
-                arrive = max((lat[p] for p in outside), default=0)
+                arrive = max((sent(p, m) for p, m in outside), default=0)
                 for m in members:
                     arrival[m], lat[m] = arrive, arrive + island_steps(g, members)
                     pending.remove(m)
             else:
-                arrival[name] = max((lat[p] for p in outside), default=0)
+                arrival[name] = max((sent(p, m) for p, m in outside), default=0)
                 lat[name] = arrival[name] + STEPS_ADDED.get(g.kind(name), 0)
                 pending.remove(name)
             progressed = True
         if not progressed:  # unreachable for a partitioned DAG (islands are acyclic)
             raise RuntimeError(f"latency: islands wait on each other ({pending[:3]})")
+    for src, dst in g.loops.delayed:
+        if STEPS_ADDED.get(g.kind(dst), 0) != 1:
+            raise LoweringError(f"neuron {src!r} feeds its recurrent loop through {dst!r} ({g.kind(dst)}); on Lava the "
+                                "loop's one-step delay is its synapse's: put Affine/Linear/Conv right after the neuron")
+    for src, dst in g.loops.back:
+        if sent(src, dst) > arrival[dst]:
+            steps = sent(src, dst) - arrival[dst] + 1
+            raise LoweringError(f"the recurrent loop {dst!r} -> ... -> {src!r} -> {dst!r} takes {steps} "
+                                "Lava steps (one per synapse on it) where the network takes 1; on Lava a loop may pass "
+                                "through one synapse (a layer feeding itself through Dense/Conv)")
     delays: dict[str, int] = {}
     for src, dst in g.edges:
         same_island = g.info.island.get(src) is not None and g.info.island.get(src) == g.info.island.get(dst)
-        if balance and not same_island and arrival[dst] > lat[src]:
-            delays[f"{src}->{dst}"] = arrival[dst] - lat[src]
+        if balance and not same_island and arrival[dst] > sent(src, dst):
+            delays[f"{src}->{dst}"] = arrival[dst] - sent(src, dst)
     g.info.latency, g.info.delays = lat, delays
     return lat

@@ -151,7 +151,9 @@ def partition(g: DeployGraph) -> Partition:
     # level: chip-to-host crossings on the longest path from the input
     level: dict[str, int] = {}
     for n in g.order:
-        level[n] = max((level[p] + (side[p] == "chip" and side[n] == "host") for p in g.predecessors(n)), default=0)
+        # a recurrent loop's back edge (ir.order) brings a later node's values: not a path from the input
+        level[n] = max((level[p] + (side[p] == "chip" and side[n] == "host") for p in g.forward_predecessors(n)),
+                       default=0)
     host = [n for n in g.order if side[n] == "host"]
     windows: dict[str, str] = {}
     for n in host:

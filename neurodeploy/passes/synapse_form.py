@@ -167,7 +167,9 @@ def synapse_form(g: DeployGraph) -> dict[str, np.ndarray]:
             _, b = _raw_weight(name, node, g.shape(preds[0]))
             bias[name] = b if isinstance(node, DENSE) else b.reshape(-1, *([1] * (len(g.shape(name)) - 1)))
             owner[name] = name
-        elif g.kind(name) in pr.SEQUENCE_NEURON_KINDS:
+    # the neurons last: a recurrent loop's synapse (ir.order) comes after the neuron it feeds back into
+    for name in g.order:
+        if g.kind(name) in pr.SEQUENCE_NEURON_KINDS:
             _neuron(g, name, owner, scale, bias)
     weights = {}
     for name in g.order:

@@ -91,6 +91,9 @@ class LavaEdge:
     src_port: int = 0  # which output of ``src`` (islands have several)
     dst_port: int = 0  # which input of ``dst`` (concat operands, island inputs)
     reshape: tuple[int, ...] | None = None  # the source port reshaped to this (a NIR Flatten before a Dense)
+    # a recurrent loop's delayed edge (neuron -> its recurrent synapse, ir.order): the neuron's latency, so
+    # that the network mutes the loop on the step before each sample (processes.LoopGate); None: no gate
+    gate: int | None = None
 
 
 @dataclass
@@ -143,8 +146,9 @@ class LoweredNetwork:
             "balanced": self.balanced,
             "latency_steps": {n.name: n.latency for n in self.nodes.values()},
             "delays": [{"src": e.src, "dst": e.dst, "steps": e.delay} for e in self.edges if e.delay],
+            "recurrent": [{"src": e.src, "dst": e.dst} for e in self.edges if e.gate is not None],
             "lava_steps_per_image": self.steps_for(1),
-            "processes": {n.name: PROCESS_NAMES[n.kind] for n in self.nodes.values()},
+            "processes": {n.name: PROCESS_NAMES.get(n.kind, n.kind) for n in self.nodes.values()},
             "graded_message_bits": GRADED_MESSAGE_BITS,
         }
 
@@ -152,8 +156,8 @@ class LoweredNetwork:
 PROCESS_NAMES = {"input": "RingBuffer (source)", "conv": "Conv", "lif": "LIFReset", "relay": "Relay",
                  "concat": "Concat", "upsample": "Upsample", "island": "HostIsland (onnxruntime)",
                  "nilif": "NILIF", "patch_to_time": "PatchToTime", "slice": "Slice (a block's input window)",
-                 "assemble": "Assemble (a split layer's blocks)",
-                 "product": "Product (a product neuron: two graded inputs multiplied)"}
+                 "assemble": "Assemble (a split layer's blocks)", "dense": "Dense", "delay": "DelayLine",
+                 "sigma_delta": "SigmaDelta", "product": "Product (a product neuron: two graded inputs multiplied)"}
 # Graded spikes carry real values (residual streams, images, gated features) as Loihi 2
 # graded payloads of this many bits; Lava's float models carry them as float64.
 GRADED_MESSAGE_BITS = int(LOIHI2.graded_payload_bits)
@@ -406,8 +410,9 @@ def lava_edges(g: DeployGraph, nodes: dict[str, LavaNode]) -> list[LavaEdge]:
         if src is None or dst is None or (src[:2], dst) in seen:
             continue
         seen.add((src[:2], dst))
+        gate = int(g.info.latency[s]) if (s, d) in g.loops.delayed else None
         edges.append(LavaEdge(src[0], dst[0], g.edge_kind(s, d), int(g.info.delays.get(f"{s}->{d}", 0)),
-                              src_port=src[1], dst_port=dst[1], reshape=src[2]))
+                              src_port=src[1], dst_port=dst[1], reshape=src[2], gate=gate))
     # the conv's own edge into its bias relay
     for name, node in nodes.items():
         if name.endswith("+bias"):

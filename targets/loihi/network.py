@@ -37,7 +37,7 @@ from lava.proc.monitor.process import Monitor  # noqa: E402
 
 from neurodeploy.targets.loihi.lower import (GRADED_MESSAGE_BITS, LavaEdge, LavaNode, LoweredNetwork,  # noqa: E402
                                              from_lava, to_lava)
-from neurodeploy.targets.loihi.processes import NILIF, DelayLine, RuleLIF  # noqa: E402
+from neurodeploy.targets.loihi.processes import NILIF, DelayLine, LoopGate, RuleLIF  # noqa: E402
 from neurodeploy.targets.loihi.processes.fast import PyConvModelFloatFast  # noqa: E402
 from neurodeploy.targets.loihi.processes.functions import (FusedMember, fused_process,  # noqa: E402
                                                            island_process, record_process)
@@ -255,6 +255,7 @@ class LavaNetwork:
         self._group_of: dict[str, tuple[str, FusedMember]] = {}
         external = self._build_groups(function_groups(lowered, fuse, grouped))
         self.delay_lines = 0
+        self.loop_gates = 0  # LoopGate processes (one per recurrent loop)
         for edge in lowered.edges:
             src, dst = lowered.nodes[edge.src], lowered.nodes[edge.dst]
             if edge.src in self._group_of:
@@ -279,6 +280,11 @@ class LavaNetwork:
                 self.delay_lines += 1
                 port.connect(line.s_in)
                 port = line.s_out
+            if edge.gate is not None:  # a recurrent loop: nothing in flight crosses into the next sample
+                gate = LoopGate(shape=src.shape, interval=self.window, offset=edge.gate, name=f"gate:{edge.src}")
+                self.loop_gates += 1
+                port.connect(gate.s_in)
+                port = gate.s_out
             port.connect(ports[edge.dst][0](edge.dst_port))
 
     def fused_process(self, group: str, members: list[FusedMember], in_edges: list[LavaEdge],
@@ -296,8 +302,8 @@ class LavaNetwork:
 
     @property
     def process_count(self) -> int:
-        """Lava processes of the run (each an OS process): nodes, fused groups, delay lines, record sinks."""
-        return len(self.procs) + self.delay_lines + len(self.records)
+        """Lava processes of the run (each an OS process): nodes, fused groups, delay lines, loop gates, record sinks."""
+        return len(self.procs) + self.delay_lines + self.loop_gates + len(self.records)
 
     def _build_groups(self, groups: dict[str, list[str]]) -> dict[int, tuple[str, int]]:
         """One fused process per group; returns, for each edge entering a group from outside,

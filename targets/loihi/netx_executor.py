@@ -24,8 +24,9 @@ netx`` checks our lowering against Intel's.
   ``Network``. ``netx-float`` selects the block models through ``exception_proc_model_map``
   and runs the leaf processes' ``floating_pt`` models with netx's integers translated to their
   float meaning (Lava's float LIF takes ``du``/``dv`` as fractions, its float Dense ignores
-  ``weight_exp``): ``du = (du_int + 1) / 4096``, ``dv = dv_int / 4096``, Dense weights times
-  ``2**weight_exp``; a sigma-delta layer's float model sends ``s`` where the fixed one sends ``s >> 6``,
+  ``weight_exp``): ``du = (du_int + 1) / 4096``, ``dv = dv_int / 4096``, Dense weights (a
+  ``RecurrentDense``'s recurrent ones too) times ``2**weight_exp``; a sigma-delta layer's float
+  model sends ``s`` where the fixed one sends ``s >> 6``,
   so the weights after it take ``2**-6`` and its record is divided by ``2**6``. Thresholds and weights keep their units (a float ``a_in`` is the integer one
   before Lava's ``<< 6``). Those translations are ours, the process graph is netx's.
 """
@@ -75,6 +76,10 @@ def _float_params(net) -> None:
             # a sigma-delta layer's float model sends s, its fixed one s >> state_exp: the next weights take 2**-state_exp
             exp -= SDNN_STATE_EXP if previous is not None and _is_sigma_delta(previous) else 0
             synapse.weights.init = np.asarray(synapse.weights.init, dtype=np.float64) * 2.0 ** exp
+        rec = getattr(block, "synapse_rec", None)  # a RecurrentDense's synapse back into its own neurons
+        if rec is not None and hasattr(rec, "weights"):
+            exp = int(rec.proc_params.get("weight_exp", 0))
+            rec.weights.init = np.asarray(rec.weights.init, dtype=np.float64) * 2.0 ** exp
         previous = block
 
 

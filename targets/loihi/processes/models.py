@@ -20,7 +20,7 @@ from lava.magma.core.model.py.type import LavaPyType  # noqa: E402
 from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 
-from neurodeploy.targets.loihi.processes.process import NILIF, DelayLine, RuleLIF  # noqa: E402
+from neurodeploy.targets.loihi.processes.process import NILIF, DelayLine, LoopGate, RuleLIF  # noqa: E402
 
 
 class _PyDelayLineModel(PyLoihiProcessModel):
@@ -49,6 +49,32 @@ class PyDelayLineModelFixed(_PyDelayLineModel):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=LOIHI2.graded_payload_bits)
     buffer: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=LOIHI2.graded_payload_bits)
 
+
+
+class _PyLoopGateModel(PyLoihiProcessModel):
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.interval, self.offset = int(proc_params["interval"]), int(proc_params["offset"])
+
+    def run_spk(self) -> None:
+        data = self.s_in.recv()
+        self.s_out.send(np.zeros_like(data) if self.time_step % self.interval == self.offset else data)
+
+
+@implements(proc=LoopGate, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyLoopGateModelFloat(_PyLoopGateModel):
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+
+
+@implements(proc=LoopGate, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyLoopGateModelFixed(_PyLoopGateModel):
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=LOIHI2.graded_payload_bits)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=LOIHI2.graded_payload_bits)
 
 
 class _PyNILIFModel(PyLoihiProcessModel):

@@ -13,6 +13,9 @@ depend on the graph (relays, routing, host islands, record sinks) are in ``funct
 - :class:`NILIF` is VLIF-Net's normalised integer LIF with graded spikes 0..D, scanning
   ``positions`` channel groups within one Lava step (the r² sub-steps of patch-to-time),
   so that every other layer keeps T steps per image.
+- :class:`LoopGate` passes a recurrent loop's spikes on, except on the one step of each sample
+  window before the neuron's first logical step, so that a sample's last spikes never reach the
+  next sample through the loop's recurrent ``Dense`` (Lava's synapse keeps them one step).
 - :class:`RuleLIF` is Lava's ``LIFReset`` with the rules of :mod:`neurodeploy.ir.rules`:
   spike on ``>`` or ``>=``, reset to 0 or by subtracting ``vth``, at once or one step late
   (snntorch's ``Synaptic``, rockpool's ``LIFTorch``, sinabs' ``>=``); Lava's LIF fires on
@@ -48,6 +51,28 @@ class DelayLine(AbstractProcess):
         self.s_out = OutPort(shape=shape)
         self.buffer = Var(shape=shape + (delay,), init=np.zeros(shape + (delay,)))
 
+
+
+class LoopGate(AbstractProcess):
+    """Output = input, but zeros on the steps with ``time_step % interval == offset``.
+
+    It sits on a recurrent loop between the neuron and its recurrent synapse (issue 28): Lava's
+    ``Dense`` sends at step ``s + 1`` what it received at ``s``, so the neuron's spikes of the step
+    before its next sample begins would enter that sample's first step. The neurons' state is
+    cleared once per sample window (``reset_offset``, as ``LIFReset``); the gate clears what is in
+    flight on the loop, one step earlier (``offset = reset_offset - 1``, a step of the gap between
+    samples, so a sample's own spikes are never touched). Receives and sends in the same step: no
+    latency. On Loihi 2 a recurrent synapse needs no gate: each sample starts from a cleared chip.
+
+    Args:
+        shape: shape of the stream (Lava layout); interval: Lava steps per sample window;
+        offset: the window's step that is muted.
+    """
+
+    def __init__(self, *, shape: tuple[int, ...], interval: int, offset: int, name: str | None = None) -> None:
+        super().__init__(shape=shape, interval=int(interval), offset=int(offset) % int(interval), name=name)
+        self.s_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
 
 
 class NILIF(AbstractProcess):
