@@ -80,6 +80,10 @@ def plan(model: torch.nn.Module, architecture: str, config: dict, size: tuple[in
     for name in g.order:
         if g.info.side.get(name) != "chip" or not isinstance(g.node(name), nir.Conv2d):
             continue
+        try:
+            model.get_submodule(name)
+        except AttributeError:  # a fixed synapse export added (a split gate's pooling): no weights to train
+            continue
         binary = all(g.edge_kind(p, name) == "binary" for p in g.predecessors(name))
         layers.append(QatLayer(name, g.info.folded_batchnorm.get(name), float(g.info.synapse_gain.get(name, 1.0)),
                                _sole_neuron_threshold(g, name) if binary else None))

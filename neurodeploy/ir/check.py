@@ -278,8 +278,12 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
         # NIR derives a per-channel LIF's types from its (C, 1, 1) parameters: nothing to compare.
         if not per_channel_lif:
             own_in = out if isinstance(node, nd.NeurodeployNode) and not isinstance(node, nd.PatchToTime) else expected
-            if isinstance(node, nir.Conv2d) and int(node.groups) > 1:  # NIR declares C_in / groups (weight.shape[1])
-                own_in = (int(np.asarray(node.weight).shape[1]), *expected[1:])
+            if isinstance(node, nir.Conv2d) and int(node.groups) > 1:
+                # NIR's own Conv2d declares C_in / groups (weight.shape[1]); a writer may declare C_in: either
+                said = node.input_type.get("input") if isinstance(getattr(node, "input_type", None), dict) else None
+                per_group = (int(np.asarray(node.weight).shape[1]), *expected[1:])
+                if said is not None and tuple(int(v) for v in np.asarray(said).reshape(-1)) == per_group:
+                    own_in = per_group
             _check_types(name, node, own_in, out)
         shape[name], domain[name] = out, out_domain
         _check_domain(name, out_domain, info)

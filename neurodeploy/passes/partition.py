@@ -39,15 +39,8 @@ from neurodeploy.limits import LOIHI2
 from neurodeploy.models.host_blocks import HOST_OP_HINTS, spec
 from neurodeploy.ops import conv_macs
 
-CHIP_KINDS = ("conv", "lif", "nilif", "patch_to_time", "upsample", "concat", "sum", "gain")
-# Kinds the chip runs when the graph's residency (``GraphInfo.residency``, chosen at export) asks
-# for them: a product of two activations as a product neuron (Loihi 2's programmable neurons
-# multiply their two dendritic inputs; Lava's ``lava.proc.prodneuron`` is Intel's reference).
-RESIDENT_KINDS = {"host": (), "products": ("product",), "gates": ("product",)}
-# A sequence graph's (another writer's file, GraphInfo.takes_sequences): NIR's synapses, neurons,
-# routing and delays, all of which its Lava map runs; its Input and Output are the host's.
-SEQUENCE_CHIP_KINDS = ("conv", "lif", "affine", "linear", "conv1d", "flatten", "sumpool", "avgpool", "scale",
-                       "delay", "i", "li", "if", "cubali", "cubalif", "threshold", "sigma_delta")
+from neurodeploy.passes.residency import keep_on_chip
+from neurodeploy.passes.sides import CHIP_KINDS, RESIDENT_KINDS, SEQUENCE_CHIP_KINDS, side_of  # noqa: F401
 
 
 @dataclass
@@ -96,11 +89,6 @@ class Partition:
         return len(self.cut)
 
 
-def _side(g: DeployGraph, name: str) -> str:
-    kinds = SEQUENCE_CHIP_KINDS if g.info.takes_sequences else CHIP_KINDS + RESIDENT_KINDS[g.info.residency]
-    return "chip" if g.kind(name) in kinds and g.domain(name) == "seq" else "host"
-
-
 def _reason(g: DeployGraph, name: str) -> str:
     node = g.node(name)
     if isinstance(node, nd.HostBlock):
@@ -144,10 +132,8 @@ def partition(g: DeployGraph) -> Partition:
     First, for a graph of residency ``products``, adds the chip sums and fan-out relays that keep
     values on the chip (:func:`neurodeploy.passes.residency.keep_on_chip`; none on a re-run).
     """
-    from neurodeploy.passes.residency import keep_on_chip
-
     keep_on_chip(g)
-    side = {n: _side(g, n) for n in g.order}
+    side = {n: side_of(g, n) for n in g.order}
     # level: chip-to-host crossings on the longest path from the input
     level: dict[str, int] = {}
     for n in g.order:

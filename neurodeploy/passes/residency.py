@@ -29,6 +29,7 @@ import numpy as np
 
 from neurodeploy.ir import nodes as nd
 from neurodeploy.ir.graph import DeployGraph, topological_order
+from neurodeploy.passes.sides import side_of
 
 SUM_SUFFIX, FANOUT_SUFFIX = ".chip_sum", ".chip_fanout"
 
@@ -63,12 +64,10 @@ def keep_on_chip(g: DeployGraph) -> dict[str, list[str]]:
     Returns the added nodes by rewrite: ``{"chip_sum": [...], "chip_fanout": [...]}`` (empty lists
     for a graph of residency ``host``, a sequence graph, or a graph the pass already ran on).
     """
-    from neurodeploy.passes.partition import _side
-
     added: dict[str, list[str]] = {"chip_sum": [], "chip_fanout": []}
     if g.info.residency == "host" or g.info.takes_sequences:
         return added
-    side = {n: _side(g, n) for n in g.order}
+    side = {n: side_of(g, n) for n in g.order}
     for name in list(g.order):
         if side[name] != "host" or isinstance(g.node(name), nd._OrderedInputs):
             continue
