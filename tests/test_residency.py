@@ -145,3 +145,23 @@ def test_vlifnet_products_on_lava_fixed_equal_the_emulator(tmp_path):
     v = verdict(emu, lava, names)
     assert v.layers and set(v.layers.values()) == {100.0} and v.output_psnr_db == 200.0, v.first_divergence
     assert np.array_equal(emu[0].output, lava[0].output)
+
+
+def test_fused_groups_follow_the_same_step_order_of_the_network():
+    """A fused group receives each member's inputs just before that member runs; if two groups ran their
+    members in orders that disagree with the network's same-step dependencies, each could wait on the
+    other (VLIF-Net's lava-fixed run hung so: a host island placed at its first member, before a chip sum
+    feeding a later member). Every same-step edge goes forward in the order the groups use."""
+    from neurodeploy.targets.loihi.lower import lower
+    from neurodeploy.targets.loihi.network import SENDS_FIRST, function_groups, same_step_order
+
+    g = _graph("vlifnet-tiny", "products", (16, 16))
+    low = lower(g.nir, g.info)
+    order = same_step_order(low)
+    pos = {n: i for i, n in enumerate(order)}
+    same_step = [e for e in low.edges if low.nodes[e.src].kind not in SENDS_FIRST]
+    assert all(pos[e.src] < pos[e.dst] for e in same_step)
+    plain = {n: i for i, n in enumerate(low.nodes)}
+    assert any(plain[e.src] > plain[e.dst] for e in same_step)  # the lowering's own order would not do
+    for members in function_groups(low).values():
+        assert [pos[m] for m in members] == sorted(pos[m] for m in members)

@@ -64,10 +64,46 @@ def function_groups(lowered: LoweredNetwork, fuse: bool = True,
             if e.src in parent and e.dst in parent:
                 parent[root(e.src)] = root(e.dst)
     groups: dict[str, list[str]] = {}
-    for n in lowered.nodes:
+    for n in same_step_order(lowered):
         if n in parent:
             groups.setdefault(root(n), []).append(n)
     return {members[0] if len(members) == 1 else f"fused:{members[0]}": members for members in groups.values()}
+
+
+# Processes that send before they receive within a Lava step (a synapse sends the step before's
+# accumulation): an edge out of one is no same-step dependency.
+SENDS_FIRST = ("conv", "dense")
+
+
+def same_step_order(lowered: LoweredNetwork) -> list[str]:
+    """The processes in an order where every process comes after those whose same-step output it
+    waits for (every edge except those out of a synapse, :data:`SENDS_FIRST`; ties in the lowering's
+    order). A fused group runs its members in this order, receiving each member's inputs just before
+    it runs: when every group follows one such order, no two groups can wait on each other. (The
+    lowering's order is the graph's, which places a host island where its first member is, possibly
+    before a chip node feeding a later member: two groups could then wait on each other.)"""
+    names = list(lowered.nodes)
+    rank = {n: i for i, n in enumerate(names)}
+    succ: dict[str, set[str]] = {n: set() for n in names}
+    indeg = {n: 0 for n in names}
+    for e in lowered.edges:
+        if lowered.nodes[e.src].kind in SENDS_FIRST or e.dst in succ[e.src] or e.src == e.dst:
+            continue
+        succ[e.src].add(e.dst)
+        indeg[e.dst] += 1
+    import heapq
+
+    ready = [(rank[n], n) for n in names if indeg[n] == 0]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        _, n = heapq.heappop(ready)
+        out.append(n)
+        for d in succ[n]:
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                heapq.heappush(ready, (rank[d], d))
+    return out if len(out) == len(names) else names  # a same-step cycle: a lowering bug the run would show
 
 
 
