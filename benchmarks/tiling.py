@@ -302,7 +302,8 @@ def readme_exact(meta: dict, runs: list[dict]) -> str:
     whole = {r["model"]: r for r in _pick(runs, "whole")}
     return "\n".join([
         "  - `exact`: every global pooling (the attention gates' statistics) over the whole image: the",
-        f"    tiles (halo {e[0]['halo']}) run pass after pass, each pool returning the whole image's statistic from",
+        f"    tiles ({'halo ' + str(e[0]['halo']) if e[0]['halo'] is not None else 'its default halo'}) run pass after "
+        "pass, each pool returning the whole image's statistic from",
         "    the pass before, until a pass uses the statistics it produces. "
         + " / ".join(_db(r) for r in e) + f" dB from `--tile 0` ({_models(e)}), up to "
         + " / ".join(f"{r['max_abs_diff_8bit']:.2f}" for r in e) + " levels; it takes "
