@@ -1,9 +1,10 @@
 """Keeping the feature maps on the chip (issue 31): the partition before and after, per derainer.
 
 For each tiny derainer at 64x64 (the centre 64x64 crop of the shipped rainy photo) and each
-residency -- ``host`` (bundles before issue 31) and ``products`` (the export default: products of
-activations as product neurons, sums into host blocks and fan-out on the chip) and ``gates`` (the
-export default: also SpikeRain's MDSA split, the chip keeping the map) -- one run records:
+residency -- ``host`` (bundles before issue 31), ``products`` (the export default: products of
+activations as product neurons, sums into host blocks and fan-out on the chip) and ``gates`` (also
+SpikeRain's MDSA split, the chip keeping the map; the recorded run was at c714544, when ``gates``
+was the default: the rows do not depend on which is) -- one run records:
 
 - the manifest's ``partition.values_crossing_per_step`` (one count per cut edge, as before), cut
   edges, host islands (and those that wait for all T steps), and Lava steps per image;
@@ -144,8 +145,9 @@ def render(record: dict) -> str:
     lines = ["# Keeping the feature maps on the chip (issue 31): before and after", "",
              provenance(record["meta"]), "",
              "`host`: the partition of bundles before issue 31 (`export --residency host`); `products`: products of "
-             "activations as product neurons, sums into host blocks and fan-out on the chip; `gates` (the export "
-             "default): also SpikeRain's MDSA split (the chip keeps the map, the host computes the gates). "
+             "activations as product neurons, sums into host blocks and fan-out on the chip; `gates`: also "
+             "SpikeRain's MDSA split (the chip keeps the map, the host computes the gates; the bundle runs at its "
+             "export size). "
              "Values across the cut per step: the manifest's `partition.values_crossing_per_step`, one count per cut "
              "edge, as before. Time and energy: `neurodeploy.chip_fit` on one system for both rows of a model (the "
              "smallest that holds the `host` partition), firing rates of a torch run on the same crop. Agreement: "

@@ -331,9 +331,9 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
         calib_images: use the first this many calibration images (by name; default and at most
             :data:`neurodeploy.quantized.CALIB_LIMIT`); calib_percentile: ranges from this
             percentile of |x| (0 < q <= 100) instead of the maximum.
-        residency: what the chip keeps beyond its base kinds (``gates``, the default: as
-            ``products``, and SpikeRain's MDSA split; ``products``: products of activations as
-            product neurons, sums into host blocks and fan-out on the chip; ``host``: as before issue 31).
+        residency: what the chip keeps beyond its base kinds (``products``, the default: products of
+            activations as product neurons, sums into host blocks and fan-out on the chip; ``gates``: as
+            ``products`` and SpikeRain's MDSA split, run at the export size; ``host``: as before issue 31).
     """
     from neurodeploy import quantized
     from neurodeploy.targets.loihi.lower import lower_graph

@@ -126,12 +126,12 @@ def export_cmd(
     system: Optional[str] = typer.Option(None, "--system", help=SYSTEM_HELP + " Refuse (exit 2, nothing "
                                          "written) a model whose chip part does not fit it."),
     residency: Optional[str] = typer.Option(None, "--residency", help="A checkpoint: what the chip keeps beyond "
-                                            "its synapses, neurons and routing. gates (default): as products, and "
-                                            "SpikeRain's MDSA split so the chip keeps the map (the host computes only "
-                                            "the gates from pooled statistics); products: products of two "
+                                            "its synapses, neurons and routing. products (default): products of two "
                                             "activations as product neurons, sums into host blocks and fan-out on "
-                                            "the chip; host: as bundles before issue 31 (the most values cross the "
-                                            "chip/host cut each step)."),
+                                            "the chip; gates: also SpikeRain's MDSA split, the chip keeping the map "
+                                            "and the host computing only the gates from pooled statistics (the "
+                                            "bundle then runs at its export size); host: as bundles before issue 31 "
+                                            "(the most values cross the chip/host cut each step)."),
 ) -> None:
     """Export a trained model (or a .nir file from any NIR writer) to a deployment bundle."""
     from neurodeploy.bundle import describe, export_bundle

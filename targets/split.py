@@ -23,6 +23,18 @@ from neurodeploy.ir import graph_info, read_graph, topological_order
 from neurodeploy.trace import Trace
 
 
+def whole_map_synapses(graph: nir.NIRGraph) -> list[str]:
+    """Convs whose kernel covers their whole input map (a split gate's pooling, residency ``gates``):
+    one value per channel at the export size only, so the bundle runs at that size."""
+    out = []
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.Conv2d):
+            kernel = tuple(int(v) for v in np.asarray(node.weight).shape[-2:])
+            if kernel != (1, 1) and kernel == tuple(int(v) for v in np.asarray(node.input_shape).reshape(-1)):
+                out.append(name)
+    return out
+
+
 class SplitExecutor:
     """Runs ``chip.nir`` + ``host/*.onnx`` of a bundle folder (see module docstring).
 
@@ -72,6 +84,12 @@ class SplitExecutor:
         ``values``) and stores what the host may read in ``values[name]``. Returns the host
         values and the run time in seconds.
         """
+        bound = whole_map_synapses(self.chip)
+        export_hw = tuple(int(v) for v in self.chip_info.input_shape[1:])
+        if bound and tuple(images.shape[-2:]) != export_hw:
+            raise BundleError(f"this bundle's split gates pool over its export size {export_hw[0]}x{export_hw[1]} "
+                              f"('{bound[0]}'), got {images.shape[-2]}x{images.shape[-1]}; run it at that size, or "
+                              "export with --residency products for images of any size")
         graph_inputs = {n for isl in self.islands for n in isl["nodes"] if n in isl["inputs"]}
         values: dict[str, np.ndarray] = {n: images for n in graph_inputs}
         boundary = {n for n in self.order if isinstance(self.chip.nodes[n], (nir.Input, nir.Output))}

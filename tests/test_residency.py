@@ -88,7 +88,7 @@ def test_an_unknown_residency_is_refused_in_one_line(run_cli, tmp_path):
 
 
 def test_gates_split_spikerains_mdsa_and_the_host_gets_pooled_statistics_only():
-    """Residency gates (the default): each MDSA becomes chip pooling, products and 1x1 synapses around two
+    """Residency gates: each MDSA becomes chip pooling, products and 1x1 synapses around two
     small host blocks; what crosses per block is C channel means and C gates, H x W channel means and
     H x W spatial gates, instead of the map both ways."""
     products, gates = _graph("spikerain-tiny", "products", (64, 64)), _graph("spikerain-tiny", "gates", (64, 64))
@@ -165,3 +165,27 @@ def test_fused_groups_follow_the_same_step_order_of_the_network():
     assert any(plain[e.src] > plain[e.dst] for e in same_step)  # the lowering's own order would not do
     for members in function_groups(low).values():
         assert [pos[m] for m in members] == sorted(pos[m] for m in members)
+
+
+@pytest.mark.lava
+def test_a_split_mdsa_on_lava_fixed_equals_the_emulator_and_other_sizes_are_refused(tmp_path):
+    """The split's chip forms in integers (a pooling synapse with mantissa 1, product neurons with a broadcast
+    operand): Lava's fixed_pt run equals the emulator on every spike and value; the pooling spans the export
+    size, so the emulator refuses another size in one line instead of computing something else."""
+    from neurodeploy.bundle import Bundle, export_bundle
+    from neurodeploy.errors import BundleError
+    from neurodeploy.images import load_inputs
+    from neurodeploy.targets import make_executor
+    from neurodeploy.verify import verdict
+
+    manifest = export_bundle("spikerain-tiny", tmp_path / "b", size=(8, 8), quantize="int",
+                             calib="examples/images/calib", residency="gates")
+    assert manifest["partition"]["residency"] == "gates"
+    bundle = Bundle.open(tmp_path / "b")
+    images, names = load_inputs(None, bundle.input_size)
+    emu = make_executor("emulator", bundle)
+    v = verdict(emu.run(images), make_executor("lava-fixed", bundle).run(images), names)
+    assert v.layers and set(v.layers.values()) == {100.0} and v.output_psnr_db == 200.0, v.first_divergence
+    other, _ = load_inputs(None, (16, 16))
+    with pytest.raises(BundleError, match="pool over its export size 8x8.*--residency products"):
+        emu.run(other)

@@ -188,6 +188,9 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
                                  f"{tuple(info.input_shape)}; {REEXPORT}")
             continue
         ins = preds[name]
+        if not ins:  # its only inputs are recurrent edges: nothing starts the loop
+            raise GraphError(f"node {_q(name)} receives only recurrent edges (from a later layer); give it an input "
+                             f"from an earlier layer, or {REEXPORT}")
         if type(node) in pr.NEW_KINDS:
             _check_primitive_shape(name, node, ins, shape, domain, info)
             continue
@@ -282,7 +285,11 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
                 # NIR's own Conv2d declares C_in / groups (weight.shape[1]); a writer may declare C_in: either
                 said = node.input_type.get("input") if isinstance(getattr(node, "input_type", None), dict) else None
                 per_group = (int(np.asarray(node.weight).shape[1]), *expected[1:])
-                if said is not None and tuple(int(v) for v in np.asarray(said).reshape(-1)) == per_group:
+                try:
+                    said = tuple(int(v) for v in np.asarray(said).reshape(-1)) if said is not None else None
+                except (TypeError, ValueError, OverflowError):
+                    said = None  # damaged: _check_types below names it
+                if said == per_group:
                     own_in = per_group
             _check_types(name, node, own_in, out)
         shape[name], domain[name] = out, out_domain

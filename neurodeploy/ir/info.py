@@ -61,7 +61,8 @@ SIDES = ("chip", "host")
 SPIKE_CONDITIONS = (">=", ">")
 LIF_LAYOUTS = ("per_neuron", "per_channel")
 RESIDENCIES = ("host", "products", "gates")
-DEFAULT_RESIDENCY = "gates"  # what export writes unless told (a graph without the key means "host")
+# products: bundles of it run at any size; gates' split pooling spans the export size (targets/split.py)
+DEFAULT_RESIDENCY = "products"  # what export writes unless told (a graph without the key means "host")
 MAX_T_STEPS = 1_000_000  # beyond this a T is damage, and executors would allocate T copies of the image
 _DAMAGED = "the graph's neurodeploy metadata is damaged ({}); " + REEXPORT
 # node -> text tables; edge_kinds too (its allowed values are checked on their own below)
@@ -99,7 +100,8 @@ class GraphInfo:
     # export, ``--residency``): "host" (absent in graphs written before issue 31) keeps every product
     # of activations on the host; "products" runs them on the chip as product neurons, with the sums
     # into host blocks and the fan-out of host values (neurodeploy.passes.residency); "gates" also
-    # splits the gate blocks that have a split (SpikeRain's MDSA): the chip keeps the map.
+    # splits the gate blocks that have a split (SpikeRain's MDSA): the chip keeps the map (its pooling
+    # spans the export size: such a bundle runs at that size).
     residency: str = "host"
     # Written by the partition pass (neurodeploy.passes.partition):
     side: dict[str, str] = field(default_factory=dict)  # node -> "chip" | "host"
