@@ -103,6 +103,12 @@ class CalibrationRanges:
     images: int = 0
 
 
+def input_scale(q: dict, pred: str) -> float:
+    """The scale (model units per LSB) a chip node's quant entry ``q`` takes input ``pred`` at: its
+    ``in_scale``, or the operand's own for a product neuron (``in_scales``)."""
+    return float(q.get("in_scales", {}).get(pred, q["in_scale"]))
+
+
 def rescale_factors(ratio: float, bits: int = RESCALE_BITS) -> tuple[int, int]:
     """``(M, k)`` with ``M / 2**k`` closest to ``ratio`` and ``2**(bits-1) <= |M| < 2**bits``.
 

@@ -54,7 +54,7 @@ from neurodeploy.ir.primitives import SEQUENCE_NEURON_KINDS, flatten_dims
 from neurodeploy.ir.rules import NeuronRules
 from neurodeploy.limits import LOIHI2, ChipLimits
 from neurodeploy.passes import synapse_form as sf
-from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS, CalibrationRanges
+from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS, CalibrationRanges, input_scale
 from neurodeploy.targets import PARAMS  # the bundle's file of integers (re-exported: bundle.py reads it here)
 from neurodeploy.targets.nir_primitives import run_with_loops
 from neurodeploy.targets.nir_torch import patch_to_time
@@ -484,8 +484,7 @@ class IntegerEmulator(SplitExecutor):
                 x = rescale(x, *q["rescale"][pred])
             return x
         lim = A_IN_MAX if q["kind"] in ("lif", "nilif") else (1 << (ACT_BITS - 1)) - 1
-        scale = q.get("in_scales", {}).get(pred, q["in_scale"])  # a product's operands each have their own
-        raw = torch.round(torch.as_tensor(values[pred], dtype=torch.float64) / scale)
+        raw = torch.round(torch.as_tensor(values[pred], dtype=torch.float64) / input_scale(q, pred))
         x = raw.clamp(-lim, lim)
         self._count(name, "host_input_clipped", int((x != raw).sum()))
         return x.to(torch.int64)

@@ -51,6 +51,7 @@ class SplitExecutor:
 
         self.chip = read_graph(path / "chip.nir")
         self.chip_info = graph_info(self.chip)
+        self.size_bound = whole_map_synapses(self.chip)  # a gates bundle runs at its export size only
         self.order = topological_order(self.chip)
         self.layers = self.chip_info.neuron_layers(self.chip)
         self._preds = {n: [s for s, d in self.chip.edges if d == n] for n in self.chip.nodes}
@@ -84,12 +85,11 @@ class SplitExecutor:
         ``values``) and stores what the host may read in ``values[name]``. Returns the host
         values and the run time in seconds.
         """
-        bound = whole_map_synapses(self.chip)
         export_hw = tuple(int(v) for v in self.chip_info.input_shape[1:])
-        if bound and tuple(images.shape[-2:]) != export_hw:
+        if self.size_bound and tuple(images.shape[-2:]) != export_hw:
             raise BundleError(f"this bundle's split gates pool over its export size {export_hw[0]}x{export_hw[1]} "
-                              f"('{bound[0]}'), got {images.shape[-2]}x{images.shape[-1]}; run it at that size, or "
-                              "export with --residency products for images of any size")
+                              f"('{self.size_bound[0]}'), got {images.shape[-2]}x{images.shape[-1]}; run it at that "
+                              "size, or export with --residency products for images of any size")
         graph_inputs = {n for isl in self.islands for n in isl["nodes"] if n in isl["inputs"]}
         values: dict[str, np.ndarray] = {n: images for n in graph_inputs}
         boundary = {n for n in self.order if isinstance(self.chip.nodes[n], (nir.Input, nir.Output))}

@@ -207,11 +207,6 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
             if channels != out[0]:
                 raise GraphError(f"concat {_q(name)}: its inputs have {channels} channels in all, its shape says "
                                  f"{out[0]}; {REEXPORT}")
-            in_domain = _joint_domain(name, ins, domain, info)
-            _check_types(name, node, out, out)
-            shape[name], domain[name] = out, in_domain
-            _check_domain(name, in_domain, info)  # the executor picks the channel axis by it
-            continue
         if isinstance(node, nd.Product):
             order_ = concat_order(name, node)
             if len(order_) != 2 or Counter(order_) != Counter(ins):
@@ -223,10 +218,11 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
             if a != out or len(b) != len(a) or any(y not in (x, 1) for x, y in zip(a, b)):
                 raise GraphError(f"product {_q(name)}: operands {a} and {b} do not give its shape {out} (the second "
                                  f"may have 1 where the first does not); {REEXPORT}")
+        if isinstance(node, nd._OrderedInputs):  # operands in order, not summed: checked above
             in_domain = _joint_domain(name, ins, domain, info)
             _check_types(name, node, out, out)
             shape[name], domain[name] = out, in_domain
-            _check_domain(name, in_domain, info)
+            _check_domain(name, in_domain, info)  # the executor picks the channel axis by it
             continue
         first = ins[0]
         for other in ins[1:]:
@@ -281,16 +277,9 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
         # NIR derives a per-channel LIF's types from its (C, 1, 1) parameters: nothing to compare.
         if not per_channel_lif:
             own_in = out if isinstance(node, nd.NeurodeployNode) and not isinstance(node, nd.PatchToTime) else expected
-            if isinstance(node, nir.Conv2d) and int(node.groups) > 1:
-                # NIR's own Conv2d declares C_in / groups (weight.shape[1]); a writer may declare C_in: either
-                said = node.input_type.get("input") if isinstance(getattr(node, "input_type", None), dict) else None
-                per_group = (int(np.asarray(node.weight).shape[1]), *expected[1:])
-                try:
-                    said = tuple(int(v) for v in np.asarray(said).reshape(-1)) if said is not None else None
-                except (TypeError, ValueError, OverflowError):
-                    said = None  # damaged: _check_types below names it
-                if said == per_group:
-                    own_in = per_group
+            if isinstance(node, nir.Conv2d) and int(node.groups) > 1 \
+                    and pr.declared(node, "input_type", "input") == pr.per_group(node, expected):
+                own_in = pr.per_group(node, expected)  # NIR's own Conv2d declares C_in / groups; a writer may say C_in
             _check_types(name, node, own_in, out)
         shape[name], domain[name] = out, out_domain
         _check_domain(name, out_domain, info)

@@ -314,9 +314,7 @@ def normalize(graph: nir.NIRGraph, dt_s: float = pr.DEFAULT_DT_S, warn: Warn | N
             if isinstance(node, nir.Flatten) and attr == "input_type":
                 continue  # Flatten's recorded input may carry a batch axis (primitives.flatten_dims)
             if isinstance(node, (nir.Conv1d, nir.Conv2d)) and attr == "input_type" and got is not None:
-                # nir's Conv types declare C_in/groups input channels (weight.shape[1]), not C_in
-                groups = int(np.asarray(node.groups).reshape(-1)[0])
-                if len(got) == len(want) and got[0] * groups == want[0] and got[1:] == tuple(want[1:]):
+                if tuple(got) == pr.per_group(node, want):  # nir's Conv types declare C_in/groups channels
                     got = tuple(want)
             if got is not None and tuple(got) != tuple(want):
                 if not pr.same_up_to_singletons(got, want):

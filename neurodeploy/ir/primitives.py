@@ -172,6 +172,15 @@ def declared(node: nir.NIRNode, attr: str, key: str) -> tuple[int, ...] | None:
         return None
 
 
+def per_group(node: nir.NIRNode, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """A conv's input ``shape`` (C_in, ...) as NIR's Conv1d/Conv2d declare it: C_in / groups channels
+    (None when the groups do not divide C_in)."""
+    groups = int(np.asarray(node.groups).reshape(-1)[0])
+    if groups < 1 or int(shape[0]) % groups:
+        return None
+    return (int(shape[0]) // groups, *(int(v) for v in shape[1:]))
+
+
 def _broadcast(name: str, what: str, arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """``arr`` broadcast to the layer shape; a parameter may also differ by singleton dims."""
     if arr.shape != shape and arr.size == int(np.prod(shape)) and same_up_to_singletons(arr.shape, shape):

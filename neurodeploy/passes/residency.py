@@ -1,8 +1,8 @@
 """Pass: keep values on the chip -- the graph rewrites that shrink the chip/host cut (issue 31).
 
-The partition runs it first (:func:`neurodeploy.passes.partition.partition`), and only for graphs exported with residency ``products`` (the
-export default; ``GraphInfo.residency``): a graph without the key, or with ``host``, is left as
-it is, so that bundles written before this pass keep their meaning. Two rewrites, each adding
+The partition runs it first (:func:`neurodeploy.passes.partition.partition`), and only for
+graphs exported with residency ``products`` (the export default) or ``gates``
+(``GraphInfo.residency``): a graph without the key, or with ``host``, is left as it is, so that bundles written before this pass keep their meaning. Two rewrites, each adding
 :class:`~neurodeploy.ir.nodes.Sum` nodes (a graded relay neuron on the chip: no arithmetic
 beyond the sum, no latency):
 
@@ -41,14 +41,18 @@ def _new_sum(g: DeployGraph, name: str, shape: tuple[int, ...]) -> None:
     g.info.domains[name] = "seq"
 
 
-def _rewire(g: DeployGraph, old: tuple[str, str], new: list[tuple[str, str]], kinds: list[str]) -> None:
-    edges = g.nir.edges
-    edges.remove(old)
+def _add_edge(g: DeployGraph, edge: tuple[str, str], kind: str) -> None:
+    if edge not in g.nir.edges:
+        g.nir.edges.append(edge)
+    g.info.edge_kinds[f"{edge[0]}->{edge[1]}"] = kind
+
+
+def _rewire(g: DeployGraph, old: tuple[str, str], new: tuple[str, str]) -> None:
+    """Edge ``old`` becomes ``new``, keeping its kind (binary, graded or real)."""
+    kind = g.edge_kind(*old)
+    g.nir.edges.remove(old)
     g.info.edge_kinds.pop(f"{old[0]}->{old[1]}", None)
-    for edge, kind in zip(new, kinds):
-        if edge not in edges:
-            edges.append(edge)
-        g.info.edge_kinds[f"{edge[0]}->{edge[1]}"] = kind
+    _add_edge(g, new, kind)
 
 
 def _rename_operand(g: DeployGraph, node: str, old: str, new: str) -> None:
@@ -76,9 +80,8 @@ def keep_on_chip(g: DeployGraph) -> dict[str, list[str]]:
             total = name + SUM_SUFFIX
             _new_sum(g, total, g.shape(chip_in[0]))
             for p in chip_in:
-                _rewire(g, (p, name), [(p, total)], [g.edge_kind(p, name)])
-            g.nir.edges.append((total, name))
-            g.info.edge_kinds[f"{total}->{name}"] = "real"
+                _rewire(g, (p, name), (p, total))
+            _add_edge(g, (total, name), "real")
             side[total] = "chip"
             added["chip_sum"].append(total)
     for name in list(g.order):
@@ -89,11 +92,9 @@ def keep_on_chip(g: DeployGraph) -> dict[str, list[str]]:
             relay = name + FANOUT_SUFFIX
             _new_sum(g, relay, g.shape(name))
             for d in readers:
-                kind = g.edge_kind(name, d)
-                _rewire(g, (name, d), [(relay, d)], [kind])
+                _rewire(g, (name, d), (relay, d))
                 _rename_operand(g, d, name, relay)
-            g.nir.edges.append((name, relay))
-            g.info.edge_kinds[f"{name}->{relay}"] = "real"
+            _add_edge(g, (name, relay), "real")
             added["chip_fanout"].append(relay)
     if added["chip_sum"] or added["chip_fanout"]:
         g.order = topological_order(g.nir)

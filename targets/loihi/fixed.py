@@ -42,7 +42,7 @@ from typing import Any, Callable
 import numpy as np
 
 from neurodeploy.errors import LoweringError
-from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS
+from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS, input_scale
 from neurodeploy.targets.loihi.layout import interp_matrix, patch_to_time_xyc
 from neurodeploy.targets.loihi.lower import LavaEdge, LavaNode, LoweredNetwork, lava_weights, to_lava
 
@@ -109,7 +109,7 @@ def input_conversion(quant: dict, consumer: str, pred: str, chip_kind: str | Non
         return ("rescale", int(r[0]), int(r[1])) if r else ("int",)
     lif_like = FIXED_KINDS.get(chip_kind or q["kind"], FixedKind()).neuron  # a neuron's a_in: int16 (LOIHI2.a_in)
     lim = A_IN_MAX if lif_like else (1 << (ACT_BITS - 1)) - 1
-    return ("quantize", float(q.get("in_scales", {}).get(pred, q["in_scale"])), int(lim))
+    return ("quantize", input_scale(q, pred), int(lim))
 
 
 def _interp_int(n_in: int, scale: int, mode: str, multiplier: int) -> np.ndarray:
