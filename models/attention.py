@@ -71,3 +71,51 @@ class MultiDimensionalAttention(nn.Module):
         gate = torch.sigmoid(self.sa_conv(pooled)).unsqueeze(1)  # (N, 1, 1, H, W)
         out = self.relu(gate * out)
         return out.transpose(0, 1)
+
+
+class MDAGates(nn.Module):
+    """MDA's temporal and channel gates from per-step pooled statistics: the part of a
+    :class:`MultiDimensionalAttention` the host runs when the chip keeps the feature map
+    (issue 31, ``export --residency gates``).
+
+    In: ``(T, N, 2C, 1, 1)``, per step and channel the mean (first C) and the max (last C) over
+    pixels of the block's input, which the chip computes (an average-pooling synapse and a max
+    tree). Out: ``(T, N, C, 1, 1)``, the product ``a_t · g_c`` of the temporal and the channel
+    gate that the block multiplies into step t of the map. Exact up to float association: the
+    temporal gate pools over (C, H, W) = over channels of the per-channel statistics, and since
+    ``a_t > 0`` (a sigmoid), ``max_{t,h,w}(a_t x) = max_t a_t max_{h,w} x`` and
+    ``mean_{t,h,w}(a_t x) = mean_t a_t mean_{h,w} x``. Wraps a trained block (its parameters),
+    so checkpoints need no new keys.
+    """
+
+    def __init__(self, mda: MultiDimensionalAttention):
+        super().__init__()
+        self.mda = mda
+
+    def forward(self, stats: torch.Tensor) -> torch.Tensor:
+        c = stats.shape[2] // 2
+        s = stats.permute(1, 0, 2, 3, 4)  # (N, T, 2C, 1, 1)
+        mean, peak = s[:, :, :c], s[:, :, c:]
+        ta = self.mda.ta
+        a = torch.sigmoid(ta.mlp(mean.mean(dim=2, keepdim=True)) + ta.mlp(peak.amax(dim=2, keepdim=True)))
+        ca = self.mda.ca  # over (N, C, T, 1, 1): the channel gate pools over time the temporally gated statistics
+        am, ap = (a * mean).transpose(1, 2), (a * peak).transpose(1, 2)
+        g = torch.sigmoid(ca.mlp(am.mean(dim=2, keepdim=True)) + ca.mlp(ap.amax(dim=2, keepdim=True)))  # (N, C, 1, 1, 1)
+        return (a * g.transpose(1, 2)).transpose(0, 1)  # (T, N, C, 1, 1)
+
+
+class MDASpatial(nn.Module):
+    """MDA's spatial gate from per-step channel statistics of the gated map: the other host part
+    of a split :class:`MultiDimensionalAttention`. In ``(T, N, 2, H, W)`` (per step and pixel,
+    the mean and the max over channels of ``a_t g_c x``), out the gate ``(T, N, 1, H, W)``, the
+    same at every step (it pools over time: ``mean_{t,c} = mean_t mean_c``, ``max_{t,c} = max_t max_c``)."""
+
+    def __init__(self, mda: MultiDimensionalAttention):
+        super().__init__()
+        self.mda = mda
+
+    def forward(self, stats: torch.Tensor) -> torch.Tensor:
+        t = stats.shape[0]
+        pooled = torch.cat([stats[:, :, :1].mean(0), stats[:, :, 1:].amax(0)], dim=1)  # (N, 2, H, W)
+        gate = torch.sigmoid(self.mda.sa_conv(pooled))
+        return gate.unsqueeze(0).expand(t, -1, -1, -1, -1)

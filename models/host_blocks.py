@@ -6,7 +6,8 @@ the block's parameters) and the partition places them on the host. What the pipe
 needs to know about a block lives here, beside the models, and nowhere else:
 
 - ``shape``: ``same`` (output shape = input shape), ``to_image`` (T steps in, one image
-  out, same (C, H, W)), or ``traced`` (the block changes (C, H, W): export reads its
+  out, same (C, H, W)), ``half_channels`` (two statistics per channel in, one value out:
+  (2C, H, W) -> (C, H, W)), or ``traced`` (the block changes (C, H, W): export reads its
   output shape from a shape-only run of the model);
 - ``window``: ``step`` (each output step depends on the same input step only: the host
   can compute step by step), ``causal`` (output step t depends on input steps up to t --
@@ -32,7 +33,7 @@ import torch
 
 from neurodeploy.errors import GraphError
 
-SHAPE_RULES = ("same", "to_image", "traced")
+SHAPE_RULES = ("same", "to_image", "traced", "half_channels")
 WINDOWS = ("step", "causal", "all_steps")
 
 
@@ -43,7 +44,7 @@ class HostBlockSpec:
     ``module_class``: the class the block's module path names, when the block is a view of
     part of it (``VLIFGate`` is the temporal gate of a ``VLIF``, ``MDSAGates`` the gates of an
     ``MDSA``); ``wrapper``: the name of the class in :mod:`neurodeploy.models.vlifnet` or
-    :mod:`neurodeploy.models.spikerain` that turns that module into the block.
+    :mod:`neurodeploy.models.spikerain` (or :mod:`neurodeploy.models.attention`) that turns that module into the block.
     """
 
     block: str
@@ -71,6 +72,15 @@ HOST_BLOCKS: dict[str, HostBlockSpec] = {s.block: s for s in (
                   "no: a 3x3 conv and a sigmoid per pixel over the channel mean the chip sends (H x W values "
                   "per step); the chip multiplies the gate into the map", module_class="MDSA",
                   wrapper="MDSASpatial"),
+    # A split MDA (residency gates): the chip keeps the map and computes the pooled statistics
+    HostBlockSpec("MDAGates", "half_channels", "all_steps",
+                  "no: sigmoid gates from two tiny MLPs over the per-step channel means and maxima the chip sends "
+                  "(2C values per step); the chip multiplies them into the map it kept",
+                  module_class="MultiDimensionalAttention", wrapper="MDAGates"),
+    HostBlockSpec("MDASpatial", "half_channels", "all_steps",
+                  "no: a 3x3 conv and a sigmoid per pixel over the mean and max over time and channels (the chip "
+                  "sends the channel mean and max per step: 2 H x W values); the chip multiplies the gate in",
+                  module_class="MultiDimensionalAttention", wrapper="MDASpatial"),
     HostBlockSpec("FeatureRefinementBlock", "same", "all_steps", _POOLED),
     HostBlockSpec("ARFE", "same", "all_steps", _POOLED),
     HostBlockSpec("TemporalFusion", "to_image", "all_steps",
@@ -153,7 +163,8 @@ def host_block_module(block: str, architecture: str, config_json: str, module: s
     built.load_state_dict(state, strict=True)
     wrapper = spec(block).wrapper
     if wrapper:
-        from neurodeploy.models import spikerain, vlifnet
+        from neurodeploy.models import attention, spikerain, vlifnet
 
-        built = getattr(vlifnet if hasattr(vlifnet, wrapper) else spikerain, wrapper)(built)
+        home = next(m for m in (vlifnet, spikerain, attention) if hasattr(m, wrapper))
+        built = getattr(home, wrapper)(built)
     return built.to(dtype).eval()

@@ -66,7 +66,7 @@ class _Op:
     """A layer of the model on its way to NIR; its inputs are summed (except concat's)."""
 
     name: str
-    kind: str  # input | encode | conv | bn | lif | nilif | patch_to_time | upsample | sum | gain | product | concat | host | decode_mean | output
+    kind: str  # input | encode | conv | bn | lif | nilif | patch_to_time | upsample | sum | gain | product | max | relu | pool | concat | host | decode_mean | output
     module: nn.Module | None
     inputs: list[str] = field(default_factory=list)
     shape: tuple[int, ...] = ()  # per-step, per-image output shape (C, H, W)
@@ -190,9 +190,45 @@ def _expand_mdsa(ops: dict[str, _Op], name: str, mdsa: nn.Module, inputs: list[s
     return name
 
 
+def _expand_mda(ops: dict[str, _Op], name: str, mda: nn.Module, inputs: list[str]) -> str:
+    """ESDNet's MAU / VLIF-Net's MDA (:class:`~neurodeploy.models.attention.MultiDimensionalAttention`)
+    split so that the chip keeps the map (residency ``gates``, issue 31): per step and channel the
+    mean (a fixed average-pooling synapse) and the max (a max tree) over pixels -> the temporal and
+    channel gates ``a_t g_c`` (host block ``MDAGates``, all steps) -> their product with the map (a
+    product neuron; the map waits in delay lines) -> per step and pixel the mean (a fixed 1x1
+    synapse, weights 1/C) and the max (a max tree) over channels -> the spatial gate (host block
+    ``MDASpatial``, all steps: it pools over time) -> its product with the gated map -> a ReLU
+    (a graded ReLU neuron). Returns the block's own name (its output), so everything downstream
+    reads it as before."""
+    x = inputs[0] if len(inputs) == 1 else None
+    if x is None:
+        x = f"{name}.in"
+        ops[x] = _Op(x, "sum", None, list(inputs))
+    channels = int(mda.ca.mlp[0].in_channels)
+    mean_c = torch.nn.utils.skip_init(nn.Conv2d, channels, 1, 1, bias=False)
+    mean_c.weight.data = torch.full((1, channels, 1, 1), 1.0 / channels)
+    k = {key: f"{name}.{key}" for key in ("pool", "pool_max", "stats", "gates", "gated", "channel_mean",
+                                          "channel_max", "spatial_stats", "spatial_gate", "spatial_gated")}
+    ops[k["pool"]] = _Op(k["pool"], "pool", None, [x])
+    ops[k["pool_max"]] = _Op(k["pool_max"], "max", "pixels", [x])
+    ops[k["stats"]] = _Op(k["stats"], "concat", 2, [k["pool"], k["pool_max"]])
+    ops[k["gates"]] = _Op(k["gates"], "host", mda, [k["stats"]], block="MDAGates", path=name)
+    ops[k["gated"]] = _Op(k["gated"], "product", None, [x, k["gates"]])
+    ops[k["channel_mean"]] = _Op(k["channel_mean"], "conv", mean_c, [k["gated"]])
+    ops[k["channel_max"]] = _Op(k["channel_max"], "max", "channels", [k["gated"]])
+    ops[k["spatial_stats"]] = _Op(k["spatial_stats"], "concat", 2, [k["channel_mean"], k["channel_max"]])
+    ops[k["spatial_gate"]] = _Op(k["spatial_gate"], "host", mda, [k["spatial_stats"]], block="MDASpatial", path=name)
+    ops[k["spatial_gated"]] = _Op(k["spatial_gated"], "product", None, [k["gated"], k["spatial_gate"]])
+    ops[name] = _Op(name, "relu", None, [k["spatial_gated"]])
+    return name
+
+
+_GATE_SPLITS = {"MDSA": _expand_mdsa, "MultiDimensionalAttention": _expand_mda}
+
+
 def trace_ops(model: nn.Module, split_gates: bool = False) -> dict[str, _Op]:
     """Trace ``model`` into ops in execution order; additions become multiple inputs.
-    ``split_gates``: gate blocks that have a split (:func:`_expand_mdsa`) are split."""
+    ``split_gates``: gate blocks that have a split (:data:`_GATE_SPLITS`) are split."""
     try:
         graph = _LeafTracer().trace(model)
     except Exception as exc:  # fx raises many types for untraceable Python
@@ -220,8 +256,8 @@ def trace_ops(model: nn.Module, split_gates: bool = False) -> dict[str, _Op]:
             if type(module).__name__ in _VLIF_BLOCKS:
                 sources[node] = [_expand_vlif(ops, node.target, module, inputs)]
                 continue
-            if split_gates and type(module).__name__ == "MDSA":
-                sources[node] = [_expand_mdsa(ops, node.target, module, inputs)]
+            if split_gates and type(module).__name__ in _GATE_SPLITS:
+                sources[node] = [_GATE_SPLITS[type(module).__name__](ops, node.target, module, inputs)]
                 continue
             ops[node.target] = _Op(node.target, _kind_of(module), module, inputs)
             sources[node] = [node.target]
@@ -297,17 +333,23 @@ def propagate_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[i
             op.shape = tuple(int(v) for v in np.broadcast_shapes(*(ops[i].shape for i in op.inputs)))
             op.domain = ops[op.inputs[0]].domain
             continue
-        if op.kind == "pool":  # the mean over pixels per channel
+        if op.kind == "pool" or (op.kind == "max" and op.module == "pixels"):  # per channel, over pixels
             src = ops[op.inputs[0]]
             op.shape, op.domain = (src.shape[0], 1, 1), src.domain
+            continue
+        if op.kind == "max":  # per pixel, over channels
+            src = ops[op.inputs[0]]
+            op.shape, op.domain = (1, *src.shape[1:]), src.domain
             continue
         shapes = {ops[i].shape for i in op.inputs}
         if len(shapes) != 1:
             raise ExportError(f"'{op.name}' sums inputs of different shapes: {sorted(shapes)}")
         shape, domain = shapes.pop(), ops[op.inputs[0]].domain
         block = host_blocks.HOST_BLOCKS.get(op.block or type(op.module).__name__) if op.kind == "host" else None
-        if op.kind in ("bn", "lif", "nilif", "sum", "gain", "product", "output") or (block and block.shape == "same"):
+        if op.kind in ("bn", "lif", "nilif", "sum", "gain", "product", "relu", "output") or (block and block.shape == "same"):
             op.shape, op.domain = shape, domain
+        elif block and block.shape == "half_channels":
+            op.shape, op.domain = (shape[0] // 2, *shape[1:]), domain
         elif op.kind == "encode":
             op.shape, op.domain = shape, "seq"
         elif op.kind == "decode_mean" or (block and block.shape == "to_image"):
@@ -373,7 +415,7 @@ def infer_shapes(model: nn.Module, ops: dict[str, _Op], input_shape: tuple[int, 
     graph_out.shape = tuple(out.shape[1:])
     graph_out.domain = "image" if out.dim() == 4 else "seq"
     for op in ops.values():
-        if op.kind in ("sum", "gain", "product"):
+        if op.kind in ("sum", "gain", "product", "relu"):
             op.shape, op.domain = ops[op.inputs[0]].shape, ops[op.inputs[0]].domain
         elif op.kind == "concat":
             first = ops[op.inputs[0]]
@@ -476,6 +518,10 @@ def _to_nir(op: _Op, ops: dict[str, _Op], t_steps: int, dt_s: float, source: dic
         return nd.Gain(shape, factor=float(op.module))
     if op.kind == "product":
         return nd.Product(shape, order=json.dumps(op.inputs))
+    if op.kind == "max":
+        return nd.Max(shape, over=str(op.module), input_shape=np.array(ops[op.inputs[0]].shape))
+    if op.kind == "relu":
+        return nd.ReLU(shape)
     if op.kind == "conv":
         return _conv_to_nir(op.module, ops[op.inputs[0]].shape[1:])
     if op.kind == "pool":  # the mean over pixels per channel as a fixed depthwise synapse (weights 1 / (H W))
@@ -522,8 +568,8 @@ def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DE
             model has blocks that are kept whole, which executors rebuild from them).
         residency: what the partition may keep on the chip beyond its base kinds
             (:data:`neurodeploy.ir.info.RESIDENCIES`): ``products`` runs products of
-            activations as product neurons, ``gates`` also splits SpikeRain's MDSA
-            (:func:`_expand_mdsa`), ``host`` keeps them on the host (as before issue 31).
+            activations as product neurons, ``gates`` also splits SpikeRain's MDSA and
+            ESDNet's/VLIF-Net's MDA (:data:`_GATE_SPLITS`), ``host`` keeps them on the host (as before issue 31).
     """
     if residency not in RESIDENCIES:
         raise ExportError(f"residency '{residency}' is not one of {', '.join(RESIDENCIES)}")

@@ -261,7 +261,7 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
                          vth_model=float(form["vth"]), vth_rel_error=float(eff_vth / form["vth"] - 1) if form["vth"] else 0.0,
                          bias_rms_error=float(np.sqrt(np.mean(((b_mant << b_exp) - bias_v) ** 2))) * in_scale / shift
                          if bias_v.size else 0.0)
-        elif kind == "patch_to_time":
+        elif kind in ("patch_to_time", "max", "relu"):  # routing, a max tree, a ReLU: the integers keep their scale
             in_scale = common_scale(name) or _act_scale(peak_in)
             set_inputs(name, in_scale)
             entry["scale"] = in_scale

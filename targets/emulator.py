@@ -530,6 +530,10 @@ class IntegerEmulator(SplitExecutor):
                 y = _per_step(lambda z: torch.round(16 * F.interpolate(z.to(torch.float64), scale_factor=2,
                                                                        mode="bilinear", align_corners=False)
                                                     ).to(torch.int64), x)
+        elif kind == "max":  # a max tree: exact on integers, the scale unchanged
+            y = x.amax(dim=(-2, -1), keepdim=True) if node.over == "pixels" else x.amax(dim=-3, keepdim=True)
+        elif kind == "relu":
+            y = torch.clamp(x, min=0)
         else:  # sum, concat, gain: the integer passes (a gain changes the scale only)
             y = x
         ints[name] = y

@@ -100,6 +100,10 @@ def eval_node(graph: nir.NIRGraph, info: GraphInfo, name: str, values: dict[str,
         return x
     if isinstance(node, nd.Gain):
         return x * float(node.factor)
+    if isinstance(node, nd.Max):  # (..., C, H, W): over the pixels of each channel or the channels of each pixel
+        return x.amax(dim=(-2, -1), keepdim=True) if node.over == "pixels" else x.amax(dim=-3, keepdim=True)
+    if isinstance(node, nd.ReLU):
+        return torch.relu(x)
     if isinstance(node, nd.DirectEncode):
         return x.unsqueeze(0).expand(node.t_steps, *x.shape)
     if isinstance(node, nd.TemporalMean):

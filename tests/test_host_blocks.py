@@ -15,7 +15,7 @@ def _captured_blocks():
     (VLIFGate of a VLIF) is captured through its wrapper, fed what the chip sends it."""
     from neurodeploy.checkpoint import load_model
     from neurodeploy.images import DEFAULT_IMAGE, read_image
-    from neurodeploy.models import spikerain, vlifnet
+    from neurodeploy.models import attention, spikerain, vlifnet
 
     def gate_input(vlif, spikes):  # NI-LIF's (T·r², N, C, h, w) as the chip lays it out: (T, N, r²·C, h, w)
         p = vlif.to_time.r ** 2
@@ -27,6 +27,13 @@ def _captured_blocks():
         means = x.mean(dim=(3, 4), keepdim=True)
         q = (x * gates(means)).mean(dim=2, keepdim=True)
         return [("MDSAGates", gates, means), ("MDSASpatial", spikerain.MDSASpatial(mdsa), q)]
+
+    def mda_parts(mda, x):  # (T, N, C, H, W): per-step channel means and maxima, then the gated map's per pixel
+        gates = attention.MDAGates(mda)
+        stats = torch.cat([x.mean(dim=(3, 4), keepdim=True), x.amax(dim=(3, 4), keepdim=True)], dim=2)
+        y = x * gates(stats)
+        spatial = torch.cat([y.mean(dim=2, keepdim=True), y.amax(dim=2, keepdim=True)], dim=2)
+        return [("MDAGates", gates, stats), ("MDASpatial", attention.MDASpatial(mda), spatial)]
 
     image = torch.as_tensor(read_image(DEFAULT_IMAGE)[:, 100:132, 200:232], dtype=torch.float32)[None]
     found = []
@@ -41,6 +48,9 @@ def _captured_blocks():
             if name == "MDSA":  # its split (residency gates): the host parts, fed what the chip sends them
                 hooks.append(module.register_forward_hook(
                     lambda mod, args, out: found.extend(mdsa_parts(mod, args[0].detach().clone()))))
+            if name == "MultiDimensionalAttention":  # its split: the host parts, fed what the chip sends them
+                hooks.append(module.register_forward_hook(
+                    lambda mod, args, out: found.extend(mda_parts(mod, args[0].detach().clone()))))
             if isinstance(module, vlifnet.VLIF):
                 hooks.append(module.neuron.register_forward_hook(
                     lambda mod, args, out, vlif=module: found.append(
@@ -69,6 +79,8 @@ def test_declared_shape_rule_and_temporal_window_hold(name):
             assert out.shape == x.shape
         elif spec.shape == "to_image":
             assert x.dim() == 5 and out.shape == x.shape[1:]
+        elif spec.shape == "half_channels":
+            assert out.shape == (*x.shape[:2], x.shape[2] // 2, *x.shape[3:])
         else:
             assert out.shape != x.shape
         if x.dim() == 4:  # a block on the decoded image: it needs all T steps to have been decoded
@@ -87,3 +99,19 @@ def test_declared_shape_rule_and_temporal_window_hold(name):
         y[0] = 3.0 * y[0].abs() + 1.0
         later_changed = not torch.equal(out[1:], module(y)[1:])
         assert later_changed == (spec.window != "step"), (name, spec.window)
+
+
+def test_a_split_mda_gives_the_gates_and_output_of_the_block():
+    """MDAGates and MDASpatial from the statistics the chip sends (means and maxima over pixels, then
+    over channels of the gated map), multiplied in and through the ReLU as the chip does, give the
+    trained block's output within float noise -- on an ESDNet block fed a real crop's activations."""
+    from neurodeploy.models import attention
+
+    name, module, x = next(c for c in CAPTURED if c[0] == "MultiDimensionalAttention")
+    with torch.no_grad():
+        stats = torch.cat([x.mean(dim=(3, 4), keepdim=True), x.amax(dim=(3, 4), keepdim=True)], dim=2)
+        y = x * attention.MDAGates(module)(stats)
+        spatial = torch.cat([y.mean(dim=2, keepdim=True), y.amax(dim=2, keepdim=True)], dim=2)
+        out = torch.relu(y * attention.MDASpatial(module)(spatial))
+        assert torch.allclose(out, module(x), rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(out, torch.relu(x), atol=1e-3)  # the gates did something

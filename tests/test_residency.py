@@ -124,6 +124,80 @@ def test_a_split_mdsa_computes_the_block(tmp_path):
     assert set(v.layers.values()) == {100.0} and v.output_psnr_db > 150, (v.layers, v.output_psnr_db)
 
 
+@pytest.mark.parametrize("name", ["esdnet-tiny", "vlifnet-tiny"])
+def test_gates_split_the_mda_blocks_and_the_chip_computes_their_statistics(name):
+    """Residency gates on ESDNet's MAU and VLIF-Net's MDA: no whole MultiDimensionalAttention is left on
+    the host; each block's host parts read 2C statistics (means and maxima over pixels, per step) and
+    2 x H x W (mean and max over channels per pixel) that the chip computes with pooling synapses and
+    max trees, and the block ends in a product neuron and a ReLU on the chip. nir-torch (float64) on
+    the split graph gives the whole-block graph's spikes and output."""
+    import torch
+
+    from neurodeploy.images import load_inputs
+    from neurodeploy.targets.nir_torch import NirTorchExecutor
+    from neurodeploy.verify import verdict
+
+    products, gates = _graph(name, "products", (16, 16)), _graph(name, "gates", (16, 16))
+    s0, s1 = summarize(products, partition(products)), summarize(gates, partition(gates))
+    blocks = {n: gates.node(n).block for n in gates.order if gates.kind(n) == "host"}
+    assert "MultiDimensionalAttention" not in blocks.values() and "MDAGates" in blocks.values()
+    for host, block in blocks.items():
+        if block not in ("MDAGates", "MDASpatial"):
+            continue
+        (stats,) = gates.predecessors(host)
+        assert gates.side(stats) == "chip" and gates.kind(stats) == "concat"
+        kinds = sorted(gates.kind(p) for p in gates.predecessors(stats))
+        assert kinds == ["conv", "max"] and gates.info.window[host] == "all_steps"
+        assert {gates.kind(s) for s in gates.successors(host)} == {"product"}
+        block_out = host.rsplit(".", 1)[0]
+        assert gates.kind(block_out) == "relu" and gates.side(block_out) == "chip"
+    assert s1["values_crossing_per_step"] * 3 <= s0["values_crossing_per_step"] * 2
+    assert s1["chip"]["neurons"] == s0["chip"]["neurons"]  # the same spiking layers, on the chip
+
+    whole = _graph(name, "host", (16, 16))
+    images, names = load_inputs(None, (16, 16))
+    a = NirTorchExecutor(whole.nir, whole.info, dtype=torch.float64).run(images)
+    b = NirTorchExecutor(gates.nir, gates.info, dtype=torch.float64).run(images)
+    v = verdict(a, b, names)
+    assert set(v.layers.values()) == {100.0} and v.output_psnr_db > 150, (v.layers, v.output_psnr_db)
+
+
+@pytest.mark.lava
+def test_a_split_mda_on_lava_fixed_equals_the_emulator(tmp_path):
+    """The max trees and ReLUs of a split MDA in integers: ESDNet at 8x8, residency gates, Lava's fixed_pt
+    run equals the emulator on every spike and output value."""
+    from neurodeploy.bundle import Bundle, export_bundle
+    from neurodeploy.images import load_inputs
+    from neurodeploy.targets import make_executor
+    from neurodeploy.verify import verdict
+
+    manifest = export_bundle("esdnet-tiny", tmp_path / "b", size=(8, 8), quantize="int",
+                             calib="examples/images/calib", residency="gates")
+    processes = manifest["lowering"]["processes"].values()
+    assert any(p.startswith("Max") for p in processes) and any(p.startswith("ReLU") for p in processes)
+    bundle = Bundle.open(tmp_path / "b")
+    images, names = load_inputs(None, bundle.input_size)
+    emu, lava = make_executor("emulator", bundle).run(images), make_executor("lava-fixed", bundle).run(images)
+    v = verdict(emu, lava, names)
+    assert v.layers and set(v.layers.values()) == {100.0} and v.output_psnr_db == 200.0, v.first_divergence
+    assert np.array_equal(emu[0].output, lava[0].output)
+
+
+@pytest.mark.slow
+def test_a_split_mda_on_lava_float_equals_torch_float64(tmp_path):
+    """Lava float on ESDNet's split MDA (max trees, ReLUs, product neurons) against nir-torch float64."""
+    from neurodeploy.bundle import Bundle, export_bundle
+    from neurodeploy.images import load_inputs
+    from neurodeploy.targets import make_executor
+    from neurodeploy.verify import verdict
+
+    export_bundle("esdnet-tiny", tmp_path / "b", size=(8, 8), residency="gates")
+    bundle = Bundle.open(tmp_path / "b")
+    images, names = load_inputs(None, bundle.input_size)
+    v = verdict(make_executor("nir-torch", bundle).run(images), make_executor("lava-float", bundle).run(images), names)
+    assert v.layers and set(v.layers.values()) == {100.0} and v.output_psnr_db > 60, v.first_divergence
+
+
 @pytest.mark.slow
 def test_vlifnet_products_on_lava_fixed_equal_the_emulator(tmp_path):
     """VLIF-Net is the derainer with products (x_h * x in every SDEM): on the chip as product neurons,

@@ -60,7 +60,7 @@ SUPPORTED_NIR = {"Input": nir.Input, "Output": nir.Output, "Conv2d": nir.Conv2d,
 KIND_OF_TYPE = {nir.Input: "input", nir.Output: "output", nir.Conv2d: "conv", nir.LIF: "lif",
                 nd.DirectEncode: "encode", nd.TemporalMean: "decode_mean", nd.Sum: "sum", nd.Concat: "concat",
                 nd.Upsample: "upsample", nd.HostBlock: "host", nd.Gain: "gain", nd.Product: "product",
-                nd.PatchToTime: "patch_to_time", nd.NILIF: "nilif"}
+                nd.PatchToTime: "patch_to_time", nd.NILIF: "nilif", nd.Max: "max", nd.ReLU: "relu"}
 # NIR 1.0's other primitives (issue 16); their semantics and shape rules: ir/primitives.py.
 SUPPORTED_NIR.update({t.__name__: t for t in pr.NEW_KINDS})
 KIND_OF_TYPE.update(pr.NEW_KINDS)
@@ -240,10 +240,13 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
         elif isinstance(node, nd.PatchToTime):
             r = int(node.r)
             expected = (out[0] // (r * r), out[1] * r, out[2] * r)
+        elif isinstance(node, nd.Max):
+            expected = tuple(int(v) for v in node.input_shape)
         elif isinstance(node, nd.HostBlock):
             # The blocks kept whole keep their input's shape, except VLIF-Net's compressions,
             # which change channels and divide H, W by their patch factor.
-            expected = in_shape if host_blocks.spec(node.block).shape == "traced" else out
+            rule = host_blocks.spec(node.block).shape
+            expected = in_shape if rule == "traced" else (2 * out[0], *out[1:]) if rule == "half_channels" else out
             if info is not None and in_domain != node.domain_in:
                 raise GraphError(f"host block {_q(name)} expects {_domain_word(node.domain_in)} but receives "
                                  f"{_domain_word(in_domain)}; {REEXPORT}")
@@ -267,7 +270,8 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
             what = f"expects {expected}" if expected is not None else f"cannot take it (its shape is {out})"
             raise GraphError(f"edge {_q(first)}->{_q(name)}: {_q(first)} gives shape {in_shape}, {_q(name)} "
                              f"{what}; fix the shapes, {REEXPORT}")
-        if isinstance(node, nd.DirectEncode | nd.TemporalMean | nd.Sum | nd.Gain | nd.Product | nd.NILIF | nir.Output) \
+        if isinstance(node, nd.DirectEncode | nd.TemporalMean | nd.Sum | nd.Gain | nd.Product | nd.NILIF | nd.ReLU
+                      | nir.Output) \
                 and out != in_shape:
             raise GraphError(f"node {_q(name)}: shape {out} differs from its input's {in_shape}; {REEXPORT}")
         if isinstance(node, nir.LIF) and out != in_shape:
@@ -276,7 +280,8 @@ def _check_shapes(graph: nir.NIRGraph, order: list[str], edges: list[tuple[str, 
         # Our node types record their own shape as input_type (NeurodeployNode.__post_init__).
         # NIR derives a per-channel LIF's types from its (C, 1, 1) parameters: nothing to compare.
         if not per_channel_lif:
-            own_in = out if isinstance(node, nd.NeurodeployNode) and not isinstance(node, nd.PatchToTime) else expected
+            own_in = out if isinstance(node, nd.NeurodeployNode) and not isinstance(node, nd.PatchToTime | nd.Max) \
+                else expected
             if isinstance(node, nir.Conv2d) and int(node.groups) > 1 \
                     and pr.declared(node, "input_type", "input") == pr.per_group(node, expected):
                 own_in = pr.per_group(node, expected)  # NIR's own Conv2d declares C_in / groups; a writer may say C_in

@@ -218,7 +218,7 @@ def _own_shape(name: str, node: nd.NeurodeployNode) -> tuple[int, ...]:
     return shape
 
 
-@checks(nd.TemporalMean, nd.Sum)
+@checks(nd.TemporalMean, nd.Sum, nd.ReLU)
 def _shape_only(name: str, node: nd.NeurodeployNode) -> tuple[int, ...]:
     return _own_shape(name, node)
 
@@ -252,6 +252,17 @@ def _upsample(name: str, node: nd.Upsample) -> tuple[int, ...]:
     _string(node.mode, name, "mode", UPSAMPLE_MODES)
     if not _is_int(node.align_corners) or int(node.align_corners) not in (0, 1):
         raise GraphError(f"node {_q(name)}: align_corners {_short(node.align_corners)} is not 0 or 1; {REEXPORT}")
+    return shape
+
+
+@checks(nd.Max)
+def _max(name: str, node: nd.Max) -> tuple[int, ...]:
+    shape = _own_shape(name, node)
+    over = _string(node.over, name, "over", nd.MAX_OVER)
+    in_shape = _shape(node.input_shape, name, "input_shape")
+    if len(in_shape) != 3 or shape != ((in_shape[0], 1, 1) if over == "pixels" else (1, *in_shape[1:])):
+        raise GraphError(f"max {_q(name)}: shape {shape} is not the max over the {over} of its input_shape "
+                         f"{in_shape}; {REEXPORT}")
     return shape
 
 

@@ -10,6 +10,8 @@ per image, ``(C, H, W)``, like NIR's.
 - :class:`TemporalMean` -- T steps -> one image: the mean over time (the decoder).
 - :class:`Sum` -- the sum of its inputs as a node (an operand of a Concat must be one node).
 - :class:`Gain` -- times a constant; :class:`Product` -- product of two activations (host).
+- :class:`Max` -- the maximum over the pixels of each channel, or over the channels of each pixel;
+  :class:`ReLU` -- ``max(x, 0)`` (on Loihi 2: trees and single graded ReLU neurons).
 - :class:`Concat` -- channel concatenation of named inputs, in the order given
   (on a chip: routing, no arithmetic).
 - :class:`Upsample` -- fixed interpolation by an integer factor (bilinear or nearest).
@@ -103,6 +105,31 @@ class _OrderedInputs(NeurodeployNode):
 class Product(_OrderedInputs):
     """The elementwise product of its two inputs: a product of two activations, which a
     spiking chip cannot compute."""
+
+
+MAX_OVER = ("pixels", "channels")
+
+
+@dataclass(eq=False)
+class Max(NeurodeployNode):
+    """The maximum of its (summed) input over ``over``: ``pixels`` (per channel, ``(C, H, W)`` ->
+    ``(C, 1, 1)``) or ``channels`` (per pixel, ``(C, H, W)`` -> ``(1, H, W)``). ``input_shape`` is
+    the input's ``(C, H, W)``. Exact in integers; on Loihi 2 a tree of graded ReLU neurons,
+    ``max(a, b) = b + relu(a - b)`` (about as many compartments as inputs, ceil(log2 n) levels).
+    """
+
+    over: str = "pixels"
+    input_shape: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.input_shape = np.asarray(self.input_shape, dtype=np.int64)
+        self.input_type = {"input": self.input_shape}
+
+
+@dataclass(eq=False)
+class ReLU(NeurodeployNode):
+    """``max(x, 0)`` of its (summed) input: a graded ReLU neuron (Lava's ``GradedVec`` with threshold 0)."""
 
 
 @dataclass(eq=False)
@@ -200,7 +227,7 @@ class HostBlock(NeurodeployNode):
 
 
 NODE_TYPES = {cls.__name__: cls for cls in (DirectEncode, TemporalMean, Sum, Gain, Product, Concat, Upsample, HostBlock,
-                                            PatchToTime, NILIF, SigmaDelta)}
+                                            PatchToTime, NILIF, SigmaDelta, Max, ReLU)}
 # our node types that a sequence graph (another writer's or a netx file's) holds beside NIR's: such a
 # graph stays a foreign one (no neurodeploy metadata needed) when it has them
 SEQUENCE_NODE_TYPES = (SigmaDelta,)

@@ -213,6 +213,10 @@ class Mapping:
             "one_block_per_core": "each core holds one block (nengo-loihi's default); small layers are not packed",
             "placement": "cores numbered in graph order, chips filled in that order (greedy, locality first)",
             "uniform_rates": "spike rates are uniform within a layer when its traffic is split among its blocks",
+            "max_trees": ("a max over pixels or channels (a split gate block's statistic) is mapped as one compartment "
+                          "per output reading its inputs like the average-pooling synapse of the same statistic; the "
+                          "tree of graded ReLU neurons that computes it needs about one compartment per input and "
+                          "ceil(log2 n) levels (not counted)"),
             "graded_dense": "a graded (non-binary) output is sent at every step by every neuron",
         }
 
@@ -270,7 +274,7 @@ def _is_unit(g: DeployGraph, name: str) -> bool:
     kind = g.kind(name)
     if g.info.side.get(name, g.side(name)) != "chip":
         return False
-    if kind in NEURON_KINDS or kind in ("upsample", "product"):  # a product neuron: one compartment per element
+    if kind in NEURON_KINDS or kind in ("upsample", "product", "relu", "max"):  # one compartment per element
         return True
     if kind in SYNAPSE_KINDS:
         succ = g.successors(name)
@@ -334,7 +338,13 @@ def chip_units(g: DeployGraph) -> dict[str, Unit]:
     for name in names:
         kind = g.kind(name)
         syns = []
-        if kind in NEURON_KINDS or kind == "product":  # a product neuron's operands arrive one to one
+        if kind == "max":  # a max tree: read like the pooling synapse of the same statistic (see assumptions)
+            (src,) = g.predecessors(name)
+            c, h, w = _shape3(g.shape(src))
+            over_pixels = g.node(name).over == "pixels"
+            syns.append(Syn("conv", (c, h, w), kernel=(h, w) if over_pixels else (1, 1), groups=c if over_pixels else 1,
+                            sources=_sources(g, src, unit_set)))
+        elif kind in NEURON_KINDS or kind in ("product", "relu"):  # a product neuron's operands arrive one to one
             for p in g.predecessors(name):
                 if g.kind(p) in SYNAPSE_KINDS and p not in unit_set and g.side(p) == "chip":
                     syns.append(_syn_of(g, p, unit_set))

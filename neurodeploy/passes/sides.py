@@ -10,7 +10,9 @@ CHIP_KINDS = ("conv", "lif", "nilif", "patch_to_time", "upsample", "concat", "su
 # Kinds the chip runs when the graph's residency (``GraphInfo.residency``, chosen at export) asks
 # for them: a product of two activations as a product neuron (Loihi 2's programmable neurons
 # multiply their two dendritic inputs; Lava's ``lava.proc.prodneuron`` is Intel's reference).
-RESIDENT_KINDS = {"host": (), "products": ("product",), "gates": ("product",)}
+# A split gate block (residency gates) adds max trees and ReLUs of graded values (trees of graded
+# ReLU neurons: max(a, b) = b + relu(a - b); Lava's ``lava.proc.graded.GradedVec`` is a ReLU).
+RESIDENT_KINDS = {"host": (), "products": ("product",), "gates": ("product", "max", "relu")}
 # A sequence graph's (another writer's file, GraphInfo.takes_sequences): NIR's synapses, neurons,
 # routing and delays, all of which its Lava map runs; its Input and Output are the host's.
 SEQUENCE_CHIP_KINDS = ("conv", "lif", "affine", "linear", "conv1d", "flatten", "sumpool", "avgpool", "scale",

@@ -18,6 +18,8 @@ PTQ annotations (``info.quant``), so that it computes what the integer emulator
   integer relay) when one of its inputs needs converting.
 - ``product``: its operands converted one by one (each to its own scale, PTQ's ``in_scales``),
   then ``(a · b) >> shift`` (rounding down, as Lava's ``ProdNeuron`` fixed_pt model does with its ``exp``).
+- ``max`` and ``relu``: their input converted, then the max (over pixels or channels) or ``max(x, 0)``:
+  exact on integers, the scale unchanged.
 - ``CONV+bias`` relays add ``bias_acc`` (accumulator units; zero when PTQ put no bias there).
 - Every chip value a host island reads crosses a ``to_host`` adapter: ``x · scale`` in
   float64 (model units), as the emulator hands chip values to the islands.
@@ -97,6 +99,8 @@ FIXED_KINDS: dict[str, FixedKind] = {
     "nilif": FixedKind(params=_nilif_params, neuron=True),
     "patch_to_time": FixedKind(own_inputs=True),
     "product": FixedKind(own_inputs=True),
+    "max": FixedKind(own_inputs=True),
+    "relu": FixedKind(own_inputs=True),
 }
 FLOAT_SOURCES = ("input", "island")  # processes that send floats (model units)
 
@@ -225,6 +229,8 @@ def lower_fixed(low: LoweredNetwork, quant: dict, params: dict[str, dict[str, np
                 node.params.update(op="product", shift=int(quant[nir_name]["shift"]))
             elif node.kind == "patch_to_time":
                 node.params["op"] = "patch_to_time"
+            elif node.kind in ("max", "relu"):
+                node.params["op"] = node.kind
             for i, e in enumerate(ins):
                 edges.append(LavaEdge(e.src, e.dst, e.kind, e.delay, src_port=e.src_port, dst_port=i))
                 if low.nodes[e.src].kind in FLOAT_SOURCES:
@@ -291,6 +297,11 @@ def fixed_function(params: dict[str, Any]) -> Callable[[list[np.ndarray]], np.nd
     if op == "bias":
         bias = np.asarray(params["bias"], dtype=np.int64)
         return lambda xs: sum(inputs(xs)) + bias
+    if op == "max":  # a max tree: exact on integers (Lava layout (X, Y, C))
+        axes = (0, 1) if params["over"] == "pixels" else (2,)
+        return lambda xs: np.max(sum(inputs(xs)), axis=axes, keepdims=True)
+    if op == "relu":
+        return lambda xs: np.maximum(sum(inputs(xs)), 0)
     if op == "patch_to_time":  # routing: the integers re-laid, as the float process does
         r = int(params["r"])
         return lambda xs: patch_to_time_xyc(sum(inputs(xs)), r)

@@ -69,7 +69,8 @@ def _input(net: "FixedLavaNetwork", name: str, node: LavaNode):
     return proc, PySendModelFloat, in_port, out_port
 
 
-FIXED_FUNCTION_KINDS = ("relay", "concat", "upsample", "patch_to_time", "adapter", "to_host", "product")
+FIXED_FUNCTION_KINDS = ("relay", "concat", "upsample", "patch_to_time", "adapter", "to_host", "product", "max",
+                        "relu")
 # conv, lif, nilif, island as the float network builds them (the lowering's params are integers here;
 # the Conv model is fast_conv_model); the sources and the integer function processes its own
 FIXED_BUILDERS: dict[str, Builder] = {**FLOAT_BUILDERS, "input": _input,

@@ -157,7 +157,8 @@ PROCESS_NAMES = {"input": "RingBuffer (source)", "conv": "Conv", "lif": "LIFRese
                  "concat": "Concat", "upsample": "Upsample", "island": "HostIsland (onnxruntime)",
                  "nilif": "NILIF", "patch_to_time": "PatchToTime", "slice": "Slice (a block's input window)",
                  "assemble": "Assemble (a split layer's blocks)", "dense": "Dense", "delay": "DelayLine",
-                 "sigma_delta": "SigmaDelta", "product": "Product (a product neuron: two graded inputs multiplied)"}
+                 "sigma_delta": "SigmaDelta", "product": "Product (a product neuron: two graded inputs multiplied)",
+                 "max": "Max (a tree of graded ReLU neurons)", "relu": "ReLU (a graded ReLU neuron)"}
 # Graded spikes carry real values (residual streams, images, gated features) as Loihi 2
 # graded payloads of this many bits; Lava's float models carry them as float64.
 GRADED_MESSAGE_BITS = int(LOIHI2.graded_payload_bits)
@@ -203,7 +204,8 @@ def from_lava(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 _CHIP_PROCESS = {"conv": "conv", "lif": "lif", "sum": "relay", "gain": "relay", "concat": "concat",
-                 "upsample": "upsample", "nilif": "nilif", "patch_to_time": "patch_to_time", "product": "product"}
+                 "upsample": "upsample", "nilif": "nilif", "patch_to_time": "patch_to_time", "product": "product",
+                 "max": "max", "relu": "relu"}
 
 
 def flatten_columns(in_shape) -> np.ndarray | None:
@@ -370,6 +372,9 @@ def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
             node.params.update(factor=float(getattr(nir_node, "factor", 1.0)), bias=np.zeros(node.shape))
         elif kind in ("concat", "product"):  # operands in order, one port each
             node.in_shapes = [_xyc(g.shape(n)) for n in nir_node.inputs]
+        elif kind == "max":
+            node.in_shapes = [_xyc(g.shape(g.predecessors(name)[0]))]
+            node.params.update(over=str(nir_node.over))
         elif kind == "upsample":
             node.in_shapes = [_xyc(g.shape(g.predecessors(name)[0]))]
             node.params.update(scale=int(nir_node.scale_factor), mode=str(nir_node.mode),

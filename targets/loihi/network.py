@@ -44,7 +44,7 @@ from neurodeploy.targets.loihi.processes.functions import (FusedMember, fused_pr
 
 # Kinds that compute within the Lava step they receive in and run as numpy functions: connected
 # ones share one fused process (see fused_process).
-FUNCTION_KINDS = ("relay", "concat", "upsample", "patch_to_time", "slice", "assemble", "product")
+FUNCTION_KINDS = ("relay", "concat", "upsample", "patch_to_time", "slice", "assemble", "product", "max", "relu")
 
 
 def function_groups(lowered: LoweredNetwork, fuse: bool = True,

@@ -21,6 +21,9 @@ hang (Lava's own ``proc/conv/utils.py`` says so).
 - ``product``: its two operands multiplied elementwise -- a product neuron (on Loihi 2 a
   programmable neuron multiplying its two dendritic inputs; Lava's ``lava.proc.prodneuron`` is
   Intel's fixed-point reference), one input port per operand.
+- ``max``: the maximum over the pixels of each channel or the channels of each pixel -- on Loihi 2
+  a tree of graded ReLU neurons (``max(a, b) = b + relu(a - b)``); ``relu``: ``max(x, 0)``, a graded
+  ReLU neuron (Lava's ``lava.proc.graded.GradedVec`` with threshold 0).
 - ``island``: a host island's ONNX file run with onnxruntime (one intra-op thread, session
   created inside the Lava process); it stores the graph's output image, one per image.
 """
@@ -56,6 +59,11 @@ def _function(kind: str, params: dict[str, Any], in_shapes: list[tuple[int, ...]
         return lambda xs: np.concatenate(xs, axis=2)
     if kind == "product":
         return lambda xs: xs[0] * xs[1]
+    if kind == "max":  # Lava layout (X, Y, C): over the pixels of each channel, or the channels of each pixel
+        axes = (0, 1) if params["over"] == "pixels" else (2,)
+        return lambda xs: np.max(sum(xs), axis=axes, keepdims=True)
+    if kind == "relu":
+        return lambda xs: np.maximum(sum(xs), 0)
     if kind == "patch_to_time":
         r = int(params["r"])
         return lambda xs: patch_to_time_xyc(sum(xs), r)
