@@ -91,3 +91,33 @@ def test_blocks_are_lava_processes_and_validate_100_percent(planted, rainy_image
     assert v.passed and set(v.layers.values()) == {100.0}, v.to_dict()
     for layer in ("lif_a", "lif_b", "lif_c"):
         assert sum(t.layers[layer].sum() for t in reference) > 0, layer  # not vacuous
+
+
+def test_a_synapse_layer_fed_by_several_maps_reads_all_of_them_whatever_the_residency():
+    """A conv fed ``host block + chip map`` (NIR: a node sums its inputs -- ESDNet's shortcut after
+    its first block) reads the chip map under both residencies. The residency pass re-appends the
+    edges it rewires, so the chip map is the conv's first input under ``products`` and a later one
+    under ``host``: the mapping read only the first, and the chip producer's fan-out (its blocks,
+    cores) depended on edge order -- ESDNet (paper) 456,390 vs 658,590 cores at 321x481."""
+    from neurodeploy.checkpoint import load_model
+    from neurodeploy.passes.mapping import _consumers, chip_units
+
+    model, ckpt = load_model("esdnet-tiny")
+    readers, multi = {}, 0
+    for residency in ("host", "products"):
+        graph = export_graph(model, (32, 32), architecture=ckpt.architecture, config=ckpt.config, residency=residency)
+        g = DeployGraph(graph, graph_info(graph))
+        run_passes(g)
+        units = chip_units(g)
+        for name, u in units.items():
+            preds = g.predecessors(name)
+            if u.kind == "conv" and len(preds) > 1:
+                multi += 1
+                chip_preds = {p for p in preds if p in units}
+                assert chip_preds <= {src for s in u.syns for src, _ in s.sources}, (residency, name, preds)
+                # one route per (neuron, core): a map reached by two paths (x and a gain of x) counts once
+                assert all(len(s.sources) == len(set(s.sources)) for s in u.syns), (residency, name)
+        readers[residency] = {n: sorted(q.name for q, _, _ in c) for n, c in _consumers(units).items()}
+    assert multi
+    # the relays add no compartments: every unit's readers are the same under both residencies
+    assert readers["host"] == readers["products"]

@@ -306,9 +306,14 @@ def _pair(v, n: int = 2) -> tuple[int, ...]:
 def _syn_of(g: DeployGraph, name: str, units: set[str]) -> Syn:
     """The synapses node ``name`` (a synapse kind, or fixed interpolation) applies to its input."""
     node = g.node(name)
-    src = g.predecessors(name)[0]
-    in_shape = _shape3(g.shape(src))
-    sources = _sources(g, src, units)
+    preds = g.predecessors(name)
+    in_shape = _shape3(g.shape(preds[0]))
+    # A node sums its inputs (NIR): its synapses read every one of them, as a Sum's consumer does
+    # (_sources). Reading only the first made a producer's fan-out depend on edge order: the
+    # residency pass re-appends the edges it rewires, so e.g. ESDNet's shortcut conv fed
+    # ``attn + patch_embed`` lost patch_embed as a source under residency host, kept it under products.
+    # A unit reached by two paths (x and a gain of x) is one route per (neuron, core): listed once.
+    sources = list(dict.fromkeys(s for p in preds for s in _sources(g, p, units)))
     kind = g.kind(name)
     if kind in ("affine", "linear"):
         return Syn("dense", in_shape, sources=sources)
