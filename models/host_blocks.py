@@ -89,6 +89,10 @@ HOST_BLOCKS: dict[str, HostBlockSpec] = {s.block: s for s in (
                   "no: a sigmoid gate per sub-step from avg+max pooling over channels and pixels (the rest of "
                   "the VLIF -- patch-to-time, NI-LIF, compression -- runs on the chip)",
                   module_class="VLIF", wrapper="VLIFGate"),
+    HostBlockSpec("VLIFGates", "half_channels", "all_steps",
+                  "no: a sigmoid gate per sub-step from a tiny MLP over the per-step channel means and maxima the "
+                  "chip sends (2 r^2 C values per step); the chip multiplies the gates into the spikes it kept",
+                  module_class="VLIF", wrapper="VLIFGates"),
     # Bundles exported before NI-LIF moved onto the chip keep whole VLIF blocks:
     HostBlockSpec("VLIF", "traced", "all_steps", _VLIF),
     HostBlockSpec("VLIFC", "traced", "all_steps", _VLIF + "; the 1x1 compression is a synapse"),

@@ -107,6 +107,34 @@ class VLIFGate(nn.Module):
         return gated.reshape(n, t, p, pc // p, h, w).transpose(0, 1).reshape(t, n, pc, h, w)
 
 
+class VLIFGates(nn.Module):
+    """VLIF's temporal gate from pooled statistics: the part of a VLIF the host runs when the chip
+    keeps its spikes (issue 31, ``export --residency gates``).
+
+    In: ``(T, N, 2·r²·C, 1, 1)``, per step and channel of the deployment layout (channel group p =
+    sub-step p of the step) the mean (first r²·C) and the max (last r²·C) over pixels of the
+    NI-LIF spikes, which the chip computes. Out: ``(T, N, r²·C, 1, 1)``, the gate of sub-step
+    ``t·r² + p`` on every channel of group p at step t -- what :class:`VLIFGate` multiplies in.
+    Exact up to float association: the gate pools each sub-step over (C, h, w), i.e. over the
+    channels of a group's per-channel statistics. Wraps a trained :class:`VLIF`.
+    """
+
+    def __init__(self, vlif: VLIF):
+        super().__init__()
+        self.vlif = vlif
+
+    def forward(self, stats: torch.Tensor) -> torch.Tensor:
+        t, n, pc2 = stats.shape[:3]
+        p = self.vlif.to_time.r ** 2
+        c = pc2 // (2 * p)
+        per_sub = stats.reshape(t, n, 2, p, c).transpose(0, 1)  # (N, T, 2, r², C)
+        mean = per_sub[:, :, 0].mean(dim=-1).reshape(n, t * p, 1, 1, 1)
+        peak = per_sub[:, :, 1].amax(dim=-1).reshape(n, t * p, 1, 1, 1)
+        mlp = self.vlif.temporal_gate.mlp
+        gate = torch.sigmoid(mlp(mean) + mlp(peak)).reshape(n, t, p, 1)  # one per sub-step
+        return gate.expand(n, t, p, c).reshape(n, t, p * c, 1, 1).transpose(0, 1)
+
+
 class VLIFT(nn.Module):
     """VLIF-T: VLIF, then ``Conv3d`` kernel = stride = (r², 1, 1) folds the r² sub-steps: H/r, T steps."""
 

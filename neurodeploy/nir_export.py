@@ -143,12 +143,17 @@ def _compression_conv(block: nn.Module) -> nn.Conv2d:
     return conv
 
 
-def _expand_vlif(ops: dict[str, _Op], name: str, block: nn.Module, inputs: list[str]) -> str:
+def _expand_vlif(ops: dict[str, _Op], name: str, block: nn.Module, inputs: list[str], split_gate: bool = False) -> str:
     """A VLIF-C/VLIF-T block as chip and host ops: patch-to-time (routing) -> gain D ->
     NI-LIF over r² positions (chip neuron, graded spikes) -> temporal gate (host block) ->
     1×1 compression conv + BN (chip synapse). Returns the name of the op that gives the
     block's output. The r² sub-steps of each step travel as r² channel groups (see
     :class:`neurodeploy.ir.nodes.PatchToTime`), so every layer stays on T steps.
+
+    ``split_gate`` (residency ``gates``, issue 31): the chip keeps the spikes and sends the temporal
+    gate only what it pools -- per step and channel group the mean (an average-pooling synapse) and
+    the max (a max tree) over pixels -> host block ``VLIFGates`` (all steps: one gate per sub-step)
+    -> a product neuron multiplies each sub-step's gate into its channel group.
     """
     vlif = block.vlif
     r, levels = int(vlif.to_time.r), int(vlif.neuron.levels)
@@ -157,7 +162,15 @@ def _expand_vlif(ops: dict[str, _Op], name: str, block: nn.Module, inputs: list[
     ops[to_time] = _Op(to_time, "patch_to_time", vlif.to_time, list(inputs))
     ops[scale] = _Op(scale, "gain", float(levels), [to_time])  # the model feeds NI-LIF with x * D
     ops[neuron] = _Op(neuron, "nilif", vlif.neuron, [scale])
-    ops[gate] = _Op(gate, "host", vlif, [neuron], block="VLIFGate", path=f"{name}.vlif")
+    if split_gate:
+        pool, pool_max, stats, gates = (f"{name}.vlif.{k}" for k in ("pool", "pool_max", "stats", "temporal_gates"))
+        ops[pool] = _Op(pool, "pool", None, [neuron])
+        ops[pool_max] = _Op(pool_max, "max", "pixels", [neuron])
+        ops[stats] = _Op(stats, "concat", 2, [pool, pool_max])
+        ops[gates] = _Op(gates, "host", vlif, [stats], block="VLIFGates", path=f"{name}.vlif")
+        ops[gate] = _Op(gate, "product", None, [neuron, gates])
+    else:
+        ops[gate] = _Op(gate, "host", vlif, [neuron], block="VLIFGate", path=f"{name}.vlif")
     conv_name = f"{name}.mlp" if type(block).__name__ == "VLIFC" else f"{name}.compress"
     ops[conv_name] = _Op(conv_name, "conv", _compression_conv(block), [gate])
     ops[f"{name}.bn"] = _Op(f"{name}.bn", "bn", block.bn, [conv_name])
@@ -254,7 +267,7 @@ def trace_ops(model: nn.Module, split_gates: bool = False) -> dict[str, _Op]:
                 raise ExportError(f"module '{node.target}' is called twice; NIR nodes are named by module path")
             inputs = [s for arg in node.all_input_nodes for s in sources[arg]]
             if type(module).__name__ in _VLIF_BLOCKS:
-                sources[node] = [_expand_vlif(ops, node.target, module, inputs)]
+                sources[node] = [_expand_vlif(ops, node.target, module, inputs, split_gate=split_gates)]
                 continue
             if split_gates and type(module).__name__ in _GATE_SPLITS:
                 sources[node] = [_GATE_SPLITS[type(module).__name__](ops, node.target, module, inputs)]
@@ -568,8 +581,8 @@ def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DE
             model has blocks that are kept whole, which executors rebuild from them).
         residency: what the partition may keep on the chip beyond its base kinds
             (:data:`neurodeploy.ir.info.RESIDENCIES`): ``products`` runs products of
-            activations as product neurons, ``gates`` also splits SpikeRain's MDSA and
-            ESDNet's/VLIF-Net's MDA (:data:`_GATE_SPLITS`), ``host`` keeps them on the host (as before issue 31).
+            activations as product neurons, ``gates`` also splits SpikeRain's MDSA,
+            ESDNet's/VLIF-Net's MDA (:data:`_GATE_SPLITS`) and VLIF's temporal gate, ``host`` keeps them on the host (as before issue 31).
     """
     if residency not in RESIDENCIES:
         raise ExportError(f"residency '{residency}' is not one of {', '.join(RESIDENCIES)}")

@@ -28,6 +28,10 @@ def _captured_blocks():
         q = (x * gates(means)).mean(dim=2, keepdim=True)
         return [("MDSAGates", gates, means), ("MDSASpatial", spikerain.MDSASpatial(mdsa), q)]
 
+    def vlif_parts(vlif, s):  # the whole gate, and its split: per-step channel means and maxima in
+        stats = torch.cat([s.mean(dim=(3, 4), keepdim=True), s.amax(dim=(3, 4), keepdim=True)], dim=2)
+        return [("VLIFGate", vlifnet.VLIFGate(vlif), s), ("VLIFGates", vlifnet.VLIFGates(vlif), stats)]
+
     def mda_parts(mda, x):  # (T, N, C, H, W): per-step channel means and maxima, then the gated map's per pixel
         gates = attention.MDAGates(mda)
         stats = torch.cat([x.mean(dim=(3, 4), keepdim=True), x.amax(dim=(3, 4), keepdim=True)], dim=2)
@@ -53,8 +57,7 @@ def _captured_blocks():
                     lambda mod, args, out: found.extend(mda_parts(mod, args[0].detach().clone()))))
             if isinstance(module, vlifnet.VLIF):
                 hooks.append(module.neuron.register_forward_hook(
-                    lambda mod, args, out, vlif=module: found.append(
-                        ("VLIFGate", vlifnet.VLIFGate(vlif), gate_input(vlif, out)))))
+                    lambda mod, args, out, vlif=module: found.extend(vlif_parts(vlif, gate_input(vlif, out)))))
         with torch.no_grad():
             model(image)
         for h in hooks:
@@ -115,3 +118,14 @@ def test_a_split_mda_gives_the_gates_and_output_of_the_block():
         out = torch.relu(y * attention.MDASpatial(module)(spatial))
         assert torch.allclose(out, module(x), rtol=1e-5, atol=1e-6)
         assert not torch.allclose(out, torch.relu(x), atol=1e-3)  # the gates did something
+
+
+def test_a_split_vlif_gate_gives_the_gated_spikes():
+    """VLIFGates from the per-step channel means and maxima of the NI-LIF spikes, multiplied in as the
+    chip's product neuron does, gives VLIFGate's output (the trained temporal gate) within float noise."""
+    (_, whole, s), (_, split, stats) = next(
+        (a, b) for a, b in zip(CAPTURED, CAPTURED[1:]) if a[0] == "VLIFGate" and b[0] == "VLIFGates")
+    with torch.no_grad():
+        gated = s * split(stats)
+        assert torch.allclose(gated, whole(s), rtol=1e-6, atol=1e-7)
+        assert s.abs().sum() > 0 and not torch.allclose(gated, s)  # spikes present, the gate did something

@@ -141,16 +141,19 @@ def test_gates_split_the_mda_blocks_and_the_chip_computes_their_statistics(name)
     s0, s1 = summarize(products, partition(products)), summarize(gates, partition(gates))
     blocks = {n: gates.node(n).block for n in gates.order if gates.kind(n) == "host"}
     assert "MultiDimensionalAttention" not in blocks.values() and "MDAGates" in blocks.values()
+    assert "VLIFGate" not in blocks.values()  # VLIF-Net's temporal gates: split too (VLIFGates)
+    assert ("VLIFGates" in blocks.values()) == (name == "vlifnet-tiny")
     for host, block in blocks.items():
-        if block not in ("MDAGates", "MDASpatial"):
+        if block not in ("MDAGates", "MDASpatial", "VLIFGates"):
             continue
         (stats,) = gates.predecessors(host)
         assert gates.side(stats) == "chip" and gates.kind(stats) == "concat"
         kinds = sorted(gates.kind(p) for p in gates.predecessors(stats))
         assert kinds == ["conv", "max"] and gates.info.window[host] == "all_steps"
         assert {gates.kind(s) for s in gates.successors(host)} == {"product"}
-        block_out = host.rsplit(".", 1)[0]
-        assert gates.kind(block_out) == "relu" and gates.side(block_out) == "chip"
+        if block != "VLIFGates":
+            block_out = host.rsplit(".", 1)[0]
+            assert gates.kind(block_out) == "relu" and gates.side(block_out) == "chip"
     assert s1["values_crossing_per_step"] * 3 <= s0["values_crossing_per_step"] * 2
     assert s1["chip"]["neurons"] == s0["chip"]["neurons"]  # the same spiking layers, on the chip
 
@@ -199,7 +202,8 @@ def test_a_split_mda_on_lava_float_equals_torch_float64(tmp_path):
 
 
 @pytest.mark.slow
-def test_vlifnet_products_on_lava_fixed_equal_the_emulator(tmp_path):
+@pytest.mark.parametrize("residency", ["products", "gates"])
+def test_vlifnet_products_on_lava_fixed_equal_the_emulator(tmp_path, residency):
     """VLIF-Net is the derainer with products (x_h * x in every SDEM): on the chip as product neurons,
     Lava's fixed_pt run and the emulator agree on every spike and every output value. (Slow: ~145 Lava
     processes; the default run has product neurons on lava-fixed in spikerain-tiny's split MDSA,
@@ -210,7 +214,7 @@ def test_vlifnet_products_on_lava_fixed_equal_the_emulator(tmp_path):
     from neurodeploy.verify import verdict
 
     manifest = export_bundle("vlifnet-tiny", tmp_path / "b", size=(16, 16), quantize="int",
-                             calib="examples/images/calib")
+                             calib="examples/images/calib", residency=residency)
     assert sum(1 for p in manifest["lowering"]["processes"].values() if p.startswith("Product")) >= 10
     bundle = Bundle.open(tmp_path / "b")
     images, names = load_inputs(None, bundle.input_size)
