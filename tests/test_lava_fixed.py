@@ -231,3 +231,35 @@ def test_fixed_lowering_refuses_a_process_kind_without_a_fixed_form_by_name():
     assert fixed.neurons == ["n"] and fixed.nodes["n:in"].kind == "adapter"
     assert fixed.nodes["n:in"].params["convs"] == [("quantize", 0.5, LOIHI2.a_in.hi)]  # a neuron's int16 a_in
     assert ("x", "n:in") in fixed.float_edges and [(e.src, e.dst) for e in fixed.edges] == [("x", "n:in"), ("n:in", "n")]
+
+
+@pytest.mark.lava
+def test_fast_fixed_conv_model_pools_over_more_than_127_channels():
+    """A split gate's statistic is a depthwise pooling over all channels (VLIF-Net's: r^2 C = 128 at
+    level 3): Lava's own Conv model holds ``groups`` as int8, where 128 wraps to -128 and the conv sums
+    nothing. The project's model holds it as int32 and sums every channel's pixels."""
+    from neurodeploy.targets.loihi.processes.fixed import PyConvModelFixedFast  # first: installs Lava's compat
+
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.conv.process import Conv
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+
+    channels, steps = 128, 3
+    data = np.random.default_rng(0).integers(0, 5, size=(2, 2, channels, steps)).astype(np.int32)
+    src = Source(data=data)
+    conv = Conv(weight=np.ones((channels, 2, 2, 1), dtype=np.int32), input_shape=(2, 2, channels),
+                groups=channels, num_message_bits=24)
+    sink = Sink(shape=conv.a_out.shape, buffer=steps)
+    src.s_out.connect(conv.s_in)
+    conv.a_out.connect(sink.a_in)
+    try:
+        src.run(condition=RunSteps(num_steps=steps),
+                run_cfg=Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={conv: PyConvModelFixedFast}))
+        out = np.asarray(sink.data.get(), dtype=np.int64)
+    finally:
+        src.stop()
+    expected = data.astype(np.int64).sum(axis=(0, 1))  # (C, steps): one step of synaptic latency
+    np.testing.assert_array_equal(out[0, 0, :, 1:], expected[:, :-1])
+    assert expected[:, :-1].any()

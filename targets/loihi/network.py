@@ -143,8 +143,20 @@ def _message_bits(net: "LavaNetwork", name: str, node: LavaNode) -> int:
     return GRADED_MESSAGE_BITS if graded else 0
 
 
+# Lava's own Conv models hold kernel size, stride, padding, dilation and groups as int8
+# (lava/proc/conv/models.py): larger values wrap and the conv computes something else.
+STOCK_CONV_FIELD_MAX = 127
+
+
 def _conv(net: "LavaNetwork", name: str, node: LavaNode):
     p = node.params
+    if not net.fast:
+        too_big = {k: v for k, v in (("groups", p["groups"]), ("kernel", max(np.shape(p["weight"])[1:3])))
+                   if int(v) > STOCK_CONV_FIELD_MAX}
+        if too_big:
+            raise LoweringError(f"conv '{name}' has {', '.join(f'{k} {v}' for k, v in too_big.items())}; Lava's own "
+                                f"Conv model holds them as int8 (at most {STOCK_CONV_FIELD_MAX}): run it with the "
+                                "project's Conv model (lava-fixed, lava-float) instead")
     proc = Conv(weight=p["weight"], input_shape=p["input_shape"], padding=p["padding"], stride=p["stride"],
                 dilation=p["dilation"], groups=p["groups"], num_message_bits=_message_bits(net, name, node),
                 name=name)
