@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import platform
 import shutil
 from dataclasses import dataclass, field
@@ -224,7 +225,8 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
                   size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
                   calib: str | Path | None = None, dt_s: float | None = None, writer: str | None = None,
                   reset: str | None = None, warn: Callable[[str], None] | None = None,
-                  system: str | None = None, rules=None, residency: str | None = None) -> dict[str, Any]:
+                  system: str | None = None, rules=None, residency: str | None = None,
+                  delta_threshold: float | None = None) -> dict[str, Any]:
     """Write the bundle ``out`` of ``source`` atomically (untouched on any error); returns the manifest.
 
     ``source``: a checkpoint file or shipped name (:func:`export_model_bundle`; ``size`` its
@@ -250,8 +252,9 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
             raise NeurodeployError("--size is for checkpoints; a .nir (or netx) file's input shape is its own")
         if system:
             raise NeurodeployError("--system is checked for checkpoints only; a .nir file's graph is not mapped yet")
-        if residency:
-            raise NeurodeployError("--residency is for checkpoints; a .nir file's graph runs on the chip as written")
+        if residency or delta_threshold is not None:
+            raise NeurodeployError(f"--{'residency' if residency else 'delta-threshold'} is for checkpoints; a .nir "
+                                   "file's graph runs on the chip as written")
         return export_nir_bundle(source, out, target=target, dt_s=dt_s, writer=writer, force=force, warn=warn,
                                  reset=reset, quantize=quantize, calib=None if calib is None else Path(calib),
                                  rules=rules)
@@ -261,7 +264,7 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
     if reset is not None:
         raise NeurodeployError("--reset is for .nir files from snntorch or sinabs; a checkpoint carries its own")
     return export_model_bundle(source, out, target=target, size=size, force=force, quantize=quantize, calib=calib,
-                               system=system, residency=residency or DEFAULT_RESIDENCY)
+                               system=system, residency=residency or DEFAULT_RESIDENCY, delta_threshold=delta_threshold)
 
 
 def describe(manifest: dict[str, Any], out: Path) -> list[str]:
@@ -318,7 +321,7 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
                         size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
                         calib: str | Path | None = None, calib_images: int | None = None,
                         calib_percentile: float | None = None, system: str | None = None,
-                        residency: str = DEFAULT_RESIDENCY) -> dict[str, Any]:
+                        residency: str = DEFAULT_RESIDENCY, delta_threshold: float | None = None) -> dict[str, Any]:
     """Load -> export -> lower, and write the bundle ``out`` atomically. Returns the manifest.
 
     Args:
@@ -334,6 +337,8 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
         residency: what the chip keeps beyond its base kinds (``products``, the default: products of
             activations as product neurons, sums into host blocks and fan-out on the chip; ``gates``: as
             ``products`` and SpikeRain's MDSA split, run at the export size; ``host``: as before issue 31).
+        delta_threshold: sigma-delta messages across the chip/host cut, threshold in model units (0:
+            exact; None: every crossing value every step); only nir-torch runs a threshold above 0.
     """
     from neurodeploy import quantized
     from neurodeploy.targets.loihi.lower import lower_graph
@@ -349,6 +354,9 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
         raise NeurodeployError(f"--size needs two positive numbers H W, got {size}")
     if residency not in RESIDENCIES:
         raise NeurodeployError(f"unknown --residency '{residency}'; choose one of: {', '.join(RESIDENCIES)}")
+    if delta_threshold is not None and not (math.isfinite(delta_threshold) and delta_threshold >= 0):
+        raise NeurodeployError(f"--delta-threshold is a value change in model units, >= 0 (0: exact); not "
+                               f"{delta_threshold}")
     if quantize not in quantized.QUANTIZE_MODES:
         raise NeurodeployError(f"unknown --quantize '{quantize}'; choose one of: {', '.join(quantized.QUANTIZE_MODES)}")
     if calib_images is not None and not 1 <= calib_images <= quantized.CALIB_LIMIT:
@@ -359,7 +367,7 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
              if quantize == "int" else None)
     progress.step("exporting the graph")
     g = DeployGraph.from_nir(export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config,
-                                          residency=residency))
+                                          residency=residency, delta_threshold=delta_threshold))
     memory.check_export(g.info.shapes, g.info.t_steps, crops is not None, size)  # shapes only so far: nothing big yet
     results: dict[str, Any] = {}
     progress.step("running the passes and the Lava lowering")

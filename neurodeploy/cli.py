@@ -128,10 +128,18 @@ def export_cmd(
     residency: Optional[str] = typer.Option(None, "--residency", help="A checkpoint: what the chip keeps beyond "
                                             "its synapses, neurons and routing. products (default): products of two "
                                             "activations as product neurons, sums into host blocks and fan-out on "
-                                            "the chip; gates: also SpikeRain's MDSA split, the chip keeping the map "
+                                            "the chip; gates: also the attention gates split (SpikeRain's MDSA, "
+                                            "ESDNet's/VLIF-Net's MDA, VLIF's temporal gate), the chip keeping the map "
                                             "and the host computing only the gates from pooled statistics (the "
                                             "bundle then runs at its export size); host: as bundles before issue 31 "
                                             "(the most values cross the chip/host cut each step)."),
+    delta_threshold: Optional[float] = typer.Option(None, "--delta-threshold", metavar="MODEL_UNITS",
+                                                    help="A checkpoint: values cross the chip/host cut as sigma-delta "
+                                                         "messages, sent only when they changed by more than this "
+                                                         "(0: exact, a repeated image or gate is sent once); above 0 "
+                                                         "only nir-torch runs the bundle, and `validate --executor "
+                                                         "nir-torch` measures its PSNR cost. Default: every value "
+                                                         "every step."),
 ) -> None:
     """Export a trained model (or a .nir file from any NIR writer) to a deployment bundle."""
     from neurodeploy.bundle import describe, export_bundle
@@ -139,7 +147,7 @@ def export_cmd(
     with _step_progress():
         manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force, quantize=quantize,
                                  calib=calib, dt_s=dt, writer=writer, reset=reset, warn=_warn_line, system=system,
-                                 rules=rule, residency=residency)
+                                 rules=rule, residency=residency, delta_threshold=delta_threshold)
     if as_json:
         _print_json(manifest)
         return

@@ -570,7 +570,7 @@ def _positions(op: _Op, ops: dict[str, _Op]) -> int:
 
 def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DEFAULT_DT_S,
                  architecture: str | None = None, config: dict[str, Any] | None = None,
-                 residency: str = DEFAULT_RESIDENCY) -> nir.NIRGraph:
+                 residency: str = DEFAULT_RESIDENCY, delta_threshold: float | None = None) -> nir.NIRGraph:
     """Export a model (image in, image out) to a NIR graph with neurodeploy metadata.
 
     Args:
@@ -583,6 +583,8 @@ def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DE
             (:data:`neurodeploy.ir.info.RESIDENCIES`): ``products`` runs products of
             activations as product neurons, ``gates`` also splits SpikeRain's MDSA,
             ESDNet's/VLIF-Net's MDA (:data:`_GATE_SPLITS`) and VLIF's temporal gate, ``host`` keeps them on the host (as before issue 31).
+        delta_threshold: sigma-delta messages across the chip/host cut (model units; 0 exact; None:
+            every crossing value every step), :mod:`neurodeploy.delta_messages`.
     """
     if residency not in RESIDENCIES:
         raise ExportError(f"residency '{residency}' is not one of {', '.join(RESIDENCIES)}")
@@ -598,7 +600,8 @@ def export_graph(model: nn.Module, input_size: tuple[int, int], dt_s: float = DE
     neurons = sum(int(np.prod(op.shape)) for op in ops.values() if op.kind == "lif")
     per_channel = neurons > PER_NEURON_PARAMS_MAX_NEURONS
     info = GraphInfo(t_steps=t_steps, dt_s=dt_s, input_shape=input_shape, folded_batchnorm=folded,
-                     lif_params="per_channel" if per_channel else "per_neuron", residency=residency)
+                     lif_params="per_channel" if per_channel else "per_neuron", residency=residency,
+                     delta_threshold=None if delta_threshold is None else float(delta_threshold))
     nodes: dict[str, nir.NIRNode] = {}
     edges = []
     for op in ops.values():

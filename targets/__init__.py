@@ -57,6 +57,11 @@ def executors_for(kind: str) -> list[str]:
     return [n for n, r in EXECUTORS.items() if kind in r.kinds]
 
 
+# Executors that run a bundle whose cut carries sigma-delta messages above threshold 0 (the reference
+# models run the trained model, which has no cut).
+DELTA_EXECUTORS = ("nir-torch", "torch-float64", "torch")
+
+
 def make_executor(name: str, bundle) -> Executor:
     """Build the executor ``name`` for an opened bundle (:class:`neurodeploy.bundle.Bundle`)."""
     from neurodeploy.errors import NeurodeployError
@@ -67,6 +72,11 @@ def make_executor(name: str, bundle) -> Executor:
         what = "a bundle of a .nir file" if bundle.kind == NIR else "a model's bundle"
         raise NeurodeployError(f"executor '{name}' does not run {what}; use one of "
                                f"{', '.join(executors_for(bundle.kind))}")
+    threshold = getattr(bundle.info, "delta_threshold", None) if bundle.kind != NIR else None
+    if threshold and name not in DELTA_EXECUTORS:
+        raise NeurodeployError(f"the bundle sends sigma-delta messages across the chip/host cut with threshold "
+                               f"{threshold} (export --delta-threshold); only {', '.join(DELTA_EXECUTORS)} run that "
+                               "-- re-export with --delta-threshold 0 (exact) for the other executors")
     return EXECUTORS[name].factory(bundle)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from neurodeploy.delta_messages import cut_edges, delta_encode
 from neurodeploy.ir import nodes as nd
 from neurodeploy.errors import GraphError
 from neurodeploy.ir import GraphInfo, predecessors, topological_order
@@ -144,8 +145,14 @@ class NirTorchExecutor:
         dtype: ``torch.float64`` by default (the float parameters are stored in float64).
     """
 
-    def __init__(self, graph: nir.NIRGraph, info: GraphInfo, dtype: torch.dtype = torch.float64):
+    def __init__(self, graph: nir.NIRGraph, info: GraphInfo, dtype: torch.dtype = torch.float64,
+                 delta_threshold: float | None = None):
         self.graph, self.info, self.dtype = graph, info, dtype
+        # Sigma-delta across the chip/host cut (neurodeploy.delta_messages): None runs the graph as is;
+        # a threshold (model units; 0 = exact) makes every value that crosses the cut arrive as the
+        # receiver of its messages holds it, and counts the messages (Trace.meta["cut_messages_per_step"]).
+        # Default: the graph's own (GraphInfo.delta_threshold, chosen at export).
+        self.delta_threshold = info.delta_threshold if delta_threshold is None else delta_threshold
         self.order = topological_order(graph)
         self.layers = info.neuron_layers(graph)
         self.name = "nir-torch"
@@ -157,15 +164,35 @@ class NirTorchExecutor:
         image = torch.as_tensor(np.asarray(images), dtype=self.dtype)
         inputs = [n for n in self.order if isinstance(self.graph.nodes[n], nir.Input)]
         values: dict[str, torch.Tensor] = {n: image for n in inputs}
+        crossing: dict[str, list[str]] = {}  # destination -> its sources across the cut
+        if self.delta_threshold is not None:
+            for s, d in cut_edges(self.graph.edges, self.info):
+                crossing.setdefault(d, []).append(s)
+        messages = np.zeros((len(image), len(set().union(*crossing.values())) if crossing else 0), dtype=np.int64)
+        sent: dict[str, torch.Tensor] = {}  # source -> what the receivers hold
         start = time.perf_counter()
         with torch.no_grad():
             for name in self.order:
-                if name not in values:
-                    values[name] = eval_node(self.graph, self.info, name, values, self._blocks, self.dtype)
+                if name in values:
+                    continue
+                view = values
+                if name in crossing:
+                    for s in crossing[name]:
+                        if s not in sent:
+                            held = [delta_encode(values[s][:, i], self.delta_threshold) for i in range(len(image))]
+                            sent[s] = torch.stack([h for h, _ in held], dim=1)
+                            messages[:, len(sent) - 1] = [m for _, m in held]
+                    view = {**values, **{s: sent[s] for s in crossing[name]}}
+                values[name] = eval_node(self.graph, self.info, name, view, self._blocks, self.dtype)
         seconds = time.perf_counter() - start
+        per_source = {s: messages[:, k] for k, s in enumerate(sent)}
+        t_steps = self.info.t_steps
         out_name = next(n for n in self.order if isinstance(self.graph.nodes[n], nir.Output))
         out = values[out_name]
         return [Trace(self.name, self.info.t_steps,
                       {n: values[n][:, i].numpy().astype(np.float64) for n in self.layers},
-                      out[i].numpy().astype(np.float64), meta={"run_s": seconds / len(images)})
+                      out[i].numpy().astype(np.float64),
+                      meta={"run_s": seconds / len(images)} | ({"cut_messages_per_step": {
+                          f"{s}->{d}": float(per_source[s][i]) / t_steps for d, ss in crossing.items() for s in ss}}
+                          if crossing else {}))
                 for i in range(len(images))]

@@ -100,9 +100,13 @@ class GraphInfo:
     # export, ``--residency``): "host" (absent in graphs written before issue 31) keeps every product
     # of activations on the host; "products" runs them on the chip as product neurons, with the sums
     # into host blocks and the fan-out of host values (neurodeploy.passes.residency); "gates" also
-    # splits the gate blocks that have a split (SpikeRain's MDSA): the chip keeps the map (its pooling
-    # spans the export size: such a bundle runs at that size).
+    # splits the gate blocks that have a split (SpikeRain's MDSA, ESDNet's/VLIF-Net's MDA, VLIF's temporal
+    # gate): the chip keeps the map (its pooling spans the export size: such a bundle runs at that size).
     residency: str = "host"
+    # Sigma-delta across the chip/host cut (chosen at export, ``--delta-threshold``; issue 31): None (absent)
+    # sends every crossing value every step; a threshold >= 0 in model units sends a value only when it
+    # changed by more than it (0: exact) -- neurodeploy.delta_messages.
+    delta_threshold: float | None = None
     # Written by the partition pass (neurodeploy.passes.partition):
     side: dict[str, str] = field(default_factory=dict)  # node -> "chip" | "host"
     island: dict[str, str] = field(default_factory=dict)  # host node -> its island's name
@@ -165,6 +169,9 @@ class GraphInfo:
             raise GraphError(bad("shapes is not a map of node names to positive sizes"))
         if self.residency not in RESIDENCIES:
             raise GraphError(bad(f"residency {short(self.residency)} is not {' or '.join(RESIDENCIES)}"))
+        if self.delta_threshold is not None and not (is_finite_number(self.delta_threshold)
+                                                     and self.delta_threshold >= 0):
+            raise GraphError(bad(f"delta_threshold {short(self.delta_threshold)} is not a number >= 0 (model units)"))
         if self.lif_params not in LIF_LAYOUTS:
             raise GraphError(bad(f"lif_params {short(self.lif_params)} is not {' or '.join(LIF_LAYOUTS)}"))
         for key, allowed in (("side", SIDES), ("window", WINDOWS), ("reset", RESETS)):

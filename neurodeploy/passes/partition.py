@@ -229,6 +229,7 @@ def summarize(g: DeployGraph, part: Partition) -> dict[str, Any]:
         "chip": sides["chip"],
         "host": sides["host"],
         "residency": g.info.residency,
+        "delta_threshold": g.info.delta_threshold,
         "crossings_per_step": part.crossings_per_step,
         "values_crossing_per_step": int(sum(c.values_per_step for c in part.cut)),
         "cut_edges": [asdict(c) for c in part.cut],
