@@ -3,8 +3,8 @@
 For each tiny derainer at 64x64 (the centre 64x64 crop of the shipped rainy photo) and each
 residency -- ``host`` (bundles before issue 31), ``products`` (the export default: products of
 activations as product neurons, sums into host blocks and fan-out on the chip) and ``gates`` (also
-SpikeRain's MDSA split, the chip keeping the map; the recorded run was at c714544, when ``gates``
-was the default: the rows do not depend on which is) -- one run records:
+the attention gates split: SpikeRain's MDSA, ESDNet's/VLIF-Net's MDA and VLIF's temporal gate, the
+chip keeping the map and computing the pooled statistics) -- one run records:
 
 - the manifest's ``partition.values_crossing_per_step`` (one count per cut edge, as before), cut
   edges, host islands (and those that wait for all T steps), and Lava steps per image;
@@ -13,6 +13,9 @@ was the default: the rows do not depend on which is) -- one run records:
   per image (chip, host, I/O), firing rates from a torch run on the same crop;
 - agreement: lava-float vs torch float64 (min per-layer spike agreement, output PSNR) and
   lava-fixed vs the emulator (quantized on ``examples/images/calib``);
+- sigma-delta messages across the cut (``neurodeploy.delta_messages``), measured by nir-torch on the
+  crop: per step at threshold 0 (exact: a value is sent when it changed), and at the thresholds of
+  ``DELTA_THRESHOLDS`` with the output PSNR against the exact run (the threshold's cost);
 
 and for the paper presets of ESDNet and SpikeRain at 32x32 (seeded initial weights): the counts,
 nir-torch vs torch float64, and the emulator vs torch float64 (quantization cost) before and after.
@@ -39,6 +42,7 @@ CALIB = "examples/images/calib"
 # Issue 31's targets: values across the cut per step, fewer by at least this factor
 TARGETS = {"esdnet-tiny": 8.0, "spikerain-tiny": 8.0, "vlifnet-tiny": 4.0}
 VLIF_STEPS_TARGET = 60
+DELTA_THRESHOLDS = [0.01, 0.05]  # model units (the image and the gates live in [0, 1])
 
 
 def _counts(manifest: dict) -> dict:
@@ -80,6 +84,33 @@ def _fit(name: str, residency: str, system: str | None) -> dict:
             + s["traffic"]["chip_to_host"]["bits_per_step"]}
 
 
+def _messages(name: str, residency: str) -> dict:
+    """Sigma-delta messages across the cut per step, nir-torch on the crop: exact, then per threshold with
+    the output PSNR (dB, peak 1) against the exact run."""
+    import numpy as np
+
+    from neurodeploy.checkpoint import load_model
+    from neurodeploy.images import load_inputs
+    from neurodeploy.ir import DeployGraph
+    from neurodeploy.nir_export import export_graph
+    from neurodeploy.passes import run_passes
+    from neurodeploy.targets.nir_torch import NirTorchExecutor
+
+    model, ckpt = load_model(name)
+    g = DeployGraph.from_nir(export_graph(model, (64, 64), architecture=ckpt.architecture, config=ckpt.config,
+                                          residency=residency))
+    run_passes(g)
+    images, _ = load_inputs(None, (64, 64))
+    exact = NirTorchExecutor(g.nir, g.info, delta_threshold=0.0).run(images)[0]
+    out = {"exact_per_step": round(sum(exact.meta["cut_messages_per_step"].values())), "thresholds": []}
+    for th in DELTA_THRESHOLDS:
+        t = NirTorchExecutor(g.nir, g.info, delta_threshold=th).run(images)[0]
+        mse = float(np.mean((t.output - exact.output) ** 2))
+        out["thresholds"].append({"threshold": th, "per_step": round(sum(t.meta["cut_messages_per_step"].values())),
+                                  "output_psnr_db": 200.0 if mse == 0 else min(200.0, 10 * np.log10(1.0 / mse))})
+    return out
+
+
 def _paper_checkpoint(arch: str, preset: str, tmp: Path) -> str:
     import torch
 
@@ -108,6 +139,7 @@ def measure() -> dict:
                 fit = _fit(name, residency, system)
                 system = system or fit["system"]
                 row = {"model": name, "size": 64, "residency": residency, **_counts(manifest), "fit": fit,
+                       "messages": _messages(name, residency),
                        "lava_float_vs_torch": _agreement(flt, "lava-float", "torch-float64"),
                        "lava_fixed_vs_emulator": _agreement(fxd, "lava-fixed", "emulator"),
                        "seconds": None}
@@ -145,28 +177,44 @@ def render(record: dict) -> str:
     lines = ["# Keeping the feature maps on the chip (issue 31): before and after", "",
              provenance(record["meta"]), "",
              "`host`: the partition of bundles before issue 31 (`export --residency host`); `products`: products of "
-             "activations as product neurons, sums into host blocks and fan-out on the chip; `gates`: also "
-             "SpikeRain's MDSA split (the chip keeps the map, the host computes the gates; the bundle runs at its "
-             "export size). "
+             "activations as product neurons, sums into host blocks and fan-out on the chip; `gates`: also the "
+             "attention gates split -- SpikeRain's MDSA, ESDNet's/VLIF-Net's MDA, VLIF's temporal gate (the chip "
+             "keeps the map and computes the pooled statistics with pooling synapses and max trees, the host "
+             "computes the gates; the bundle runs at its export size). "
              "Values across the cut per step: the manifest's `partition.values_crossing_per_step`, one count per cut "
              "edge, as before. Time and energy: `neurodeploy.chip_fit` on one system for both rows of a model (the "
              "smallest that holds the `host` partition), firing rates of a torch run on the same crop. Agreement: "
-             "min per-layer spike agreement / output PSNR (`identical`: every output value equal).", ""]
+             "min per-layer spike agreement / output PSNR (`identical`: every output value equal). Messages: "
+             "sigma-delta across the cut, threshold 0 (exact: a value crosses when it changed), counted by nir-torch "
+             "on the crop.", ""]
     body = []
     for r in rows:
         if r["size"] != 64:
             continue
         f = r["fit"]
         e = f["system_uj"]
-        body.append([r["model"], r["residency"], f"{r['values_crossing_per_step']:,}", str(r["cut_edges"]),
+        body.append([r["model"], r["residency"], f"{r['values_crossing_per_step']:,}",
+                     f"{r['messages']['exact_per_step']:,}" if r.get("messages") else "-", str(r["cut_edges"]),
                      f"{r['islands']} ({r['all_steps_islands']})", str(r["lava_steps_per_image"]),
                      f"{f['time_per_image_s']:.4g} ({f['bottleneck']})",
                      f"{e['chip']:.4g} / {e['host']:.4g} / {e['io']:.4g}", f["system"],
                      _pct(r["lava_float_vs_torch"]), _pct(r["lava_fixed_vs_emulator"])])
     lines += ["## Tiny derainers, 64x64", ""]
-    lines += table(["model", "residency", "values across the cut / step", "cut edges", "host islands (all-steps)",
-                    "Lava steps / image", "s / image (bottleneck)", "energy µJ / image: chip / host / I/O", "system",
-                    "lava-float vs torch f64", "lava-fixed vs emulator"], body, "llrrrrrllll")
+    lines += table(["model", "residency", "values across the cut / step", "messages / step (sigma-delta, exact)",
+                    "cut edges", "host islands (all-steps)", "Lava steps / image", "s / image (bottleneck)",
+                    "energy µJ / image: chip / host / I/O", "system", "lava-float vs torch f64",
+                    "lava-fixed vs emulator"], body, "llrrrrrrllll")
+    body = []
+    for r in rows:
+        if r["size"] != 64 or not r.get("messages"):
+            continue
+        m = r["messages"]
+        body.append([r["model"], r["residency"], f"{m['exact_per_step']:,}",
+                     *(f"{t['per_step']:,} / {t['output_psnr_db']:.1f} dB" for t in m["thresholds"])])
+    if body:
+        lines += ["", "### Sigma-delta thresholds: messages per step / output PSNR against the exact run", ""]
+        lines += table(["model", "residency", "threshold 0 (exact)",
+                        *(f"threshold {t:g}" for t in DELTA_THRESHOLDS)], body, "llr" + "r" * len(DELTA_THRESHOLDS))
     lines += ["", "## Against issue 31's targets", ""]
     for name in TINY:
         pair = {r["residency"]: r for r in rows if r["model"] == name}
@@ -175,6 +223,10 @@ def render(record: dict) -> str:
         ratio = pair["host"]["values_crossing_per_step"] / pair["gates"]["values_crossing_per_step"]
         line = (f"- {name}: {ratio:.2f}x fewer values across the cut per step (target >= {TARGETS[name]:g}x: "
                 f"{'met' if ratio >= TARGETS[name] else 'not met'})")
+        if pair["host"].get("messages") and pair["gates"].get("messages"):
+            m = pair["host"]["values_crossing_per_step"] / pair["gates"]["messages"]["exact_per_step"]
+            line += (f"; counting sigma-delta messages (exact) instead of values for `gates`: {m:.2f}x "
+                     f"({'met' if m >= TARGETS[name] else 'not met'})")
         if name == "vlifnet-tiny":
             steps = pair["gates"]["lava_steps_per_image"]
             line += (f"; Lava steps per image {pair['host']['lava_steps_per_image']} -> {steps} (target <= "
@@ -196,14 +248,15 @@ def render(record: dict) -> str:
 
 # What the host still holds with residency gates (prose, no figures: those come from the record)
 HOLDS = {
-    "esdnet-tiny": "the encoder; the MDA attention gates (sigmoid gates over time, channels and pixels, from avg and "
-                   "max pooling); the decoder, FRB and the global residual",
+    "esdnet-tiny": "the encoder; the MDA gates, computed from the per-step channel means and maxima and the per-pixel "
+                   "channel mean and max the chip sends (the chip keeps the map); the decoder, FRB and the global "
+                   "residual",
     "spikerain-tiny": "the encoder; the MDSA gates, computed from the per-step channel means and the channel mean "
                       "per pixel the chip sends (the chip keeps the map); temporal fusion (softmax over T), ARFE "
                       "and the residual",
-    "vlifnet-tiny": "the encoder; the VLIF temporal gates (a sigmoid per sub-step from pooling over channels and "
-                    "pixels; patch-to-time, NI-LIF, the compression and the SDEM products run on the chip); the MDA "
-                    "gates; the decoder",
+    "vlifnet-tiny": "the encoder; the VLIF temporal gates and the MDA gates, from the pooled statistics the chip "
+                    "sends (patch-to-time, NI-LIF, the compression, the SDEM products and the gated maps run on the "
+                    "chip); the decoder",
 }
 
 

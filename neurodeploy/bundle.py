@@ -397,6 +397,8 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
         files = list(BUNDLE_FILES)
         for i, island in enumerate(part.islands):
             progress.step("writing the host islands as ONNX", i, len(part.islands))
+            if not island.outputs:  # it holds only the image, which the chip's hold receives: nothing to run
+                continue
             write_host_onnx(tmp / "host" / f"{island.name}.onnx", HostIsland(g, island))
             files.append(f"host/{island.name}.onnx")
         shutil.copyfile(ckpt.path, tmp / "model.pt")

@@ -43,8 +43,7 @@ def delta_encode(x: torch.Tensor, threshold: float) -> tuple[torch.Tensor, int]:
 
 
 def cut_edges(graph_edges, info: GraphInfo) -> list[tuple[str, str]]:
-    """The edges whose source and destination the partition put on different sides, time-step
-    values only (an image-domain value crosses once per image by construction)."""
+    """The edges whose source and destination the partition put on different sides (an image-domain
+    source -- a chip readout -- sends its value once per image)."""
     side = info.side
-    return [(s, d) for s, d in graph_edges
-            if s in side and d in side and side[s] != side[d] and info.domains.get(s) == "seq"]
+    return [(s, d) for s, d in graph_edges if s in side and d in side and side[s] != side[d]]

@@ -272,7 +272,10 @@ def trace_ops(model: nn.Module, split_gates: bool = False) -> dict[str, _Op]:
             if split_gates and type(module).__name__ in _GATE_SPLITS:
                 sources[node] = [_GATE_SPLITS[type(module).__name__](ops, node.target, module, inputs)]
                 continue
-            ops[node.target] = _Op(node.target, _kind_of(module), module, inputs)
+            kind = _kind_of(module)
+            if split_gates and type(module).__name__ == "TemporalFusion":
+                kind = "decode_mean"  # softmax(w) is constant after training: a weighted readout on the chip
+            ops[node.target] = _Op(node.target, kind, module, inputs)
             sources[node] = [node.target]
         elif node.op == "get_attr":
             value = _attr(model, node.target)
@@ -524,6 +527,9 @@ def _to_nir(op: _Op, ops: dict[str, _Op], t_steps: int, dt_s: float, source: dic
     if op.kind == "encode":
         return nd.DirectEncode(shape, t_steps=t_steps)
     if op.kind == "decode_mean":
+        if type(op.module).__name__ == "TemporalFusion":  # its weights as trained: softmax(w), float64
+            weights = torch.softmax(op.module.weights.detach().double(), 0).tolist()
+            return nd.TemporalMean(shape, weights=json.dumps(weights))
         return nd.TemporalMean(shape)
     if op.kind == "sum":
         return nd.Sum(shape)

@@ -66,6 +66,7 @@ import numpy as np
 
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.ir.graph import DeployGraph
+from neurodeploy.ir import nodes as nd
 from neurodeploy.ir.primitives import NIR_NEURON_KINDS, SEQUENCE_NEURON_KINDS
 from neurodeploy.ir.rules import NIR_RULES
 from neurodeploy.limits import LOIHI2, ChipLimits
@@ -297,6 +298,11 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
             need = ACT_HEADROOM * _positive(ranges.out.get(name, 0.0)) / (raw * OPERAND_MAX)
             shift = max(0, math.ceil(math.log2(need))) if need > 1 else 0
             entry.update(shift=shift, scale=raw * 2.0 ** shift)
+        elif kind in ("decode_mean", "encode"):  # a readout / a hold: per-step integer weights, summed over T
+            in_scale = common_scale(name) or _act_scale(peak_in)
+            set_inputs(name, in_scale)
+            mants, weight_scale = readout_mantissas(node, g.t_steps)
+            entry.update(weight_mants=mants, scale=in_scale * weight_scale)
         elif kind in ("upsample", "gain"):
             in_scale = common_scale(name) or _act_scale(peak_in)
             set_inputs(name, in_scale)
@@ -314,6 +320,24 @@ def quantize_graph(g: DeployGraph, ranges: CalibrationRanges, chip: ChipLimits =
     g.info.quant = q
     return {n: {k: v for k, v in e.items() if k not in ("rescale", "from_host", "kind")} | {"kind": e["kind"]}
             for n, e in q.items()}
+
+
+READOUT_WEIGHT_BITS = 8  # a weighted readout's per-step weights as mantissas of this many bits
+
+
+def readout_mantissas(node, t_steps: int) -> tuple[list[int], float]:
+    """A readout's per-step integer weights and the scale they put on its sum: a hold (DirectEncode) keeps
+    the first step (1, 0, ..., 0; scale 1); a mean sums (1 each; scale 1/T); a weighted readout
+    (SpikeRain's temporal fusion) rounds its weights to :data:`READOUT_WEIGHT_BITS`-bit mantissas
+    of the largest (scale: that weight / the largest mantissa)."""
+    if isinstance(node, nd.DirectEncode):
+        return [1] + [0] * (t_steps - 1), 1.0
+    weights = node.step_weights
+    if not weights:
+        return [1] * t_steps, 1.0 / t_steps
+    top = max(abs(w) for w in weights) or 1.0
+    lsb = top / ((1 << (READOUT_WEIGHT_BITS - 1)) - 1)
+    return [int(round(w / lsb)) for w in weights], lsb
 
 
 def _sole_neuron_threshold(g: DeployGraph, conv: str) -> float | None:

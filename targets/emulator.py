@@ -534,6 +534,11 @@ class IntegerEmulator(SplitExecutor):
             y = x.amax(dim=(-2, -1), keepdim=True) if node.over == "pixels" else x.amax(dim=-3, keepdim=True)
         elif kind == "relu":
             y = torch.clamp(x, min=0)
+        elif kind == "decode_mean":  # the readout: the per-step integer weights, summed over T (PTQ's scale)
+            w = torch.as_tensor(q["weight_mants"], dtype=torch.int64).reshape(-1, *([1] * (x.dim() - 1)))
+            y = (x * w).sum(dim=0)
+        elif kind == "encode":  # the hold: the image sent once, the same integers on every step
+            y = x.unsqueeze(0).expand(self.chip_info.t_steps, *x.shape).contiguous()
         else:  # sum, concat, gain: the integer passes (a gain changes the scale only)
             y = x
         ints[name] = y

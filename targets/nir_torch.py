@@ -108,6 +108,9 @@ def eval_node(graph: nir.NIRGraph, info: GraphInfo, name: str, values: dict[str,
     if isinstance(node, nd.DirectEncode):
         return x.unsqueeze(0).expand(node.t_steps, *x.shape)
     if isinstance(node, nd.TemporalMean):
+        weights = node.step_weights
+        if weights:  # a weighted readout (SpikeRain's temporal fusion)
+            return (x * torch.as_tensor(weights, dtype=x.dtype).reshape(-1, *([1] * (x.dim() - 1)))).sum(0)
         return x.mean(0)
     if isinstance(node, nir.Conv2d):
         weight = torch.as_tensor(np.asarray(node.weight), dtype=dtype)
@@ -178,10 +181,15 @@ class NirTorchExecutor:
                 view = values
                 if name in crossing:
                     for s in crossing[name]:
-                        if s not in sent:
-                            held = [delta_encode(values[s][:, i], self.delta_threshold) for i in range(len(image))]
-                            sent[s] = torch.stack([h for h, _ in held], dim=1)
-                            messages[:, len(sent) - 1] = [m for _, m in held]
+                        if s in sent:
+                            continue
+                        if self.info.domain(s) == "image":  # a readout: its values, once per image
+                            sent[s] = values[s]
+                            messages[:, len(sent) - 1] = [int(torch.count_nonzero(v)) for v in values[s]]
+                            continue
+                        held = [delta_encode(values[s][:, i], self.delta_threshold) for i in range(len(image))]
+                        sent[s] = torch.stack([h for h, _ in held], dim=1)
+                        messages[:, len(sent) - 1] = [m for _, m in held]
                     view = {**values, **{s: sent[s] for s in crossing[name]}}
                 values[name] = eval_node(self.graph, self.info, name, view, self._blocks, self.dtype)
         seconds = time.perf_counter() - start

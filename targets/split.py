@@ -60,6 +60,8 @@ class SplitExecutor:
         self._onnx_name = onnx_name
         self._sessions = {}
         for isl in self.islands:
+            if not isl["outputs"]:  # only the image, which the chip's hold receives (residency gates)
+                continue
             file = path / "host" / f"{isl['name']}.onnx"
             if not file.is_file():
                 raise BundleError(f"{path}: host island file host/{file.name} is missing; re-export the bundle")
@@ -94,7 +96,7 @@ class SplitExecutor:
         values: dict[str, np.ndarray] = {n: images for n in graph_inputs}
         boundary = {n for n in self.order if isinstance(self.chip.nodes[n], (nir.Input, nir.Output))}
         pending_chip = [n for n in self.order if n not in boundary]
-        pending_islands = list(self.islands)
+        pending_islands = [isl for isl in self.islands if isl["outputs"]]
         done: set[str] = set()
         start = time.perf_counter()
         while pending_chip or pending_islands:

@@ -31,7 +31,7 @@ def test_a_threshold_bounds_the_error_and_sends_fewer_messages():
 
 def test_nir_torch_counts_the_messages_of_a_gates_graph_and_threshold_zero_changes_nothing():
     """esdnet-tiny, residency gates, a real crop: with threshold 0 the run is the plain run, value for value,
-    and the image (repeated by the direct encoder on the host) crosses once per image: a quarter of its
+    and the image (held by the direct encoder on the chip) crosses once per image: a quarter of its
     values per step at T = 4; a threshold of 0.05 sends fewer messages and costs PSNR."""
     from neurodeploy.checkpoint import load_model
     from neurodeploy.images import DEFAULT_IMAGE, read_image
@@ -52,7 +52,7 @@ def test_nir_torch_counts_the_messages_of_a_gates_graph_and_threshold_zero_chang
     assert np.array_equal(plain.output, exact.output)
     assert all(np.array_equal(plain.layers[n], exact.layers[n]) for n in plain.layers)
     m0, m1 = exact.meta["cut_messages_per_step"], loose.meta["cut_messages_per_step"]
-    assert m0["encode->patch_embed"] == np.count_nonzero(image) / 4
+    assert m0["input->encode"] == np.count_nonzero(image) / 4  # the image into the chip's hold, once
     assert sum(m1.values()) < sum(m0.values()) < shape_count
     assert not np.array_equal(loose.output, plain.output)
 

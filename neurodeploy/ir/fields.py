@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import numbers
 from typing import Any, Callable
 
@@ -218,7 +219,21 @@ def _own_shape(name: str, node: nd.NeurodeployNode) -> tuple[int, ...]:
     return shape
 
 
-@checks(nd.TemporalMean, nd.Sum, nd.ReLU)
+@checks(nd.TemporalMean)
+def _temporal_mean(name: str, node: nd.TemporalMean) -> tuple[int, ...]:
+    shape = _own_shape(name, node)
+    try:
+        weights = json.loads(_string(node.weights, name, "weights"))
+        ok = isinstance(weights, list) and all(isinstance(w, (int, float)) and math.isfinite(w) for w in weights)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise GraphError(f"decoder {_q(name)}: weights {_short(node.weights)} are not a JSON list of numbers; "
+                         f"{REEXPORT}")
+    return shape
+
+
+@checks(nd.Sum, nd.ReLU)
 def _shape_only(name: str, node: nd.NeurodeployNode) -> tuple[int, ...]:
     return _own_shape(name, node)
 

@@ -72,7 +72,16 @@ class DirectEncode(NeurodeployNode):
 
 @dataclass(eq=False)
 class TemporalMean(NeurodeployNode):
-    """Mean over the T time steps of its (summed) input: sequence -> image."""
+    """Mean over the T time steps of its (summed) input: sequence -> image. ``weights`` (JSON list of T
+    numbers; empty: 1/T each) makes it the weighted sum ``sum_t w_t x_t`` -- SpikeRain's temporal
+    fusion, whose softmax weights are constant after training, exported this way with residency gates
+    so that the chip reads it out."""
+
+    weights: str = "[]"
+
+    @property
+    def step_weights(self) -> list[float]:
+        return [float(w) for w in json.loads(self.weights)]
 
 
 @dataclass(eq=False)

@@ -47,6 +47,8 @@ def to_primitives(graph: nir.NIRGraph) -> nir.NIRGraph:
             meta["neurodeploy.t_steps"] = int(node.t_steps)
         if isinstance(node, nd.Gain):
             meta["neurodeploy.factor"] = factor
+        if isinstance(node, nd.TemporalMean) and node.step_weights:
+            meta["neurodeploy.weights"] = node.weights
         nodes[name] = nir.Scale(scale=np.full(shape, factor), metadata=meta)
     return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=copy.copy(graph.metadata), type_check=False)
 
@@ -74,7 +76,7 @@ def restore(nodes: dict[str, nir.NIRNode]) -> dict[str, nir.NIRNode]:
         if kind == "DirectEncode":
             out[name] = nd.DirectEncode(shape, t_steps=int(_value(meta["neurodeploy.t_steps"])))
         elif kind == "TemporalMean":
-            out[name] = nd.TemporalMean(shape)
+            out[name] = nd.TemporalMean(shape, weights=str(_value(meta.get("neurodeploy.weights", "[]"))))
         elif kind == "Sum":
             out[name] = nd.Sum(shape)
         elif kind == "Gain":

@@ -274,7 +274,7 @@ def _is_unit(g: DeployGraph, name: str) -> bool:
     kind = g.kind(name)
     if g.info.side.get(name, g.side(name)) != "chip":
         return False
-    if kind in NEURON_KINDS or kind in ("upsample", "product", "relu", "max"):  # one compartment per element
+    if kind in NEURON_KINDS or kind in ("upsample", "product", "relu", "max", "decode_mean", "encode"):  # per element
         return True
     if kind in SYNAPSE_KINDS:
         succ = g.successors(name)
@@ -349,7 +349,7 @@ def chip_units(g: DeployGraph) -> dict[str, Unit]:
             over_pixels = g.node(name).over == "pixels"
             syns.append(Syn("conv", (c, h, w), kernel=(h, w) if over_pixels else (1, 1), groups=c if over_pixels else 1,
                             sources=_sources(g, src, unit_set)))
-        elif kind in NEURON_KINDS or kind in ("product", "relu"):  # a product neuron's operands arrive one to one
+        elif kind in NEURON_KINDS or kind in ("product", "relu", "decode_mean", "encode"):  # one to one
             for p in g.predecessors(name):
                 if g.kind(p) in SYNAPSE_KINDS and p not in unit_set and g.side(p) == "chip":
                     syns.append(_syn_of(g, p, unit_set))

@@ -45,7 +45,9 @@ from neurodeploy.passes.sides import CHIP_KINDS, RESIDENT_KINDS, SEQUENCE_CHIP_K
 
 @dataclass
 class CutEdge:
-    """An edge between chip and host. ``values_per_step``: elements it carries per step."""
+    """An edge between chip and host. ``values_per_step``: elements it carries per step; an edge
+    that crosses ``once_per_image`` (the image into the chip's hold, a chip readout's value) carries
+    its elements once per T steps and counts their share of one step, rounded up."""
 
     src: str
     dst: str
@@ -53,6 +55,7 @@ class CutEdge:
     shape: list[int]
     kind: str
     values_per_step: int
+    once_per_image: bool = False
 
 
 @dataclass
@@ -110,7 +113,9 @@ def _window(g: DeployGraph, name: str, windows: dict[str, str]) -> str:
     node = g.node(name)
     own = spec(node.block).window if isinstance(node, nd.HostBlock) else \
         "all_steps" if g.kind(name) == "decode_mean" else "step"
-    return _widest([own, *(windows[p] for p in g.predecessors(name) if p in windows)])
+    # a chip readout's value (one per image) is whole after the image's last step
+    readout = ["all_steps" for p in g.predecessors(name) if p not in windows and g.domain(p) == "image"]
+    return _widest([own, *readout, *(windows[p] for p in g.predecessors(name) if p in windows)])
 
 
 def island_io(g: DeployGraph, nodes: list[str]) -> tuple[list[str], list[str]]:
@@ -171,8 +176,10 @@ def partition(g: DeployGraph) -> Partition:
     for src, dst in g.edges:
         if side[src] != side[dst]:
             shape = g.shape(src)
+            once = g.domain(src) == "image"  # the image into a hold, or a readout: once per image
+            values = int(np.prod(shape))
             cut.append(CutEdge(src, dst, f"{side[src]}->{side[dst]}", list(shape), g.edge_kind(src, dst),
-                               int(np.prod(shape))))
+                               -(-values // g.t_steps) if once else values, once))
     chip = [n for n in g.order if side[n] == "chip"]
     reasons = {n: r for n in host if (r := _reason(g, n))}
     return Partition(chip, host, cut, reasons, islands)
@@ -266,7 +273,7 @@ def chip_graph(g: DeployGraph, part: Partition) -> DeployGraph:
             else:
                 extra_nodes[boundary] = nir.Output(output_type={"output": np.array(c.shape)})
                 extra["node_kinds"][boundary] = "output"
-            extra["domains"][boundary] = "seq"
+            extra["domains"][boundary] = "image" if c.once_per_image else "seq"  # a readout gives one image
             extra["shapes"][boundary] = list(c.shape)
             extra["side"][boundary] = "host"
         extra_edges.append(edge)

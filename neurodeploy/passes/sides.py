@@ -13,6 +13,10 @@ CHIP_KINDS = ("conv", "lif", "nilif", "patch_to_time", "upsample", "concat", "su
 # A split gate block (residency gates) adds max trees and ReLUs of graded values (trees of graded
 # ReLU neurons: max(a, b) = b + relu(a - b); Lava's ``lava.proc.graded.GradedVec`` is a ReLU).
 RESIDENT_KINDS = {"host": (), "products": ("product",), "gates": ("product", "max", "relu")}
+# Readouts and holds, kept on the chip with residency gates: the decoder's (weighted) mean over T as
+# neurons that accumulate, which the host reads once per image, and the direct encoder as neurons that
+# hold the image the host sends once per image (Lava: a Readout process, per-step input weights).
+READOUT_KINDS = {"host": (), "products": (), "gates": ("decode_mean", "encode")}
 # A sequence graph's (another writer's file, GraphInfo.takes_sequences): NIR's synapses, neurons,
 # routing and delays, all of which its Lava map runs; its Input and Output are the host's.
 SEQUENCE_CHIP_KINDS = ("conv", "lif", "affine", "linear", "conv1d", "flatten", "sumpool", "avgpool", "scale",
@@ -20,6 +24,11 @@ SEQUENCE_CHIP_KINDS = ("conv", "lif", "affine", "linear", "conv1d", "flatten", "
 
 
 def side_of(g: DeployGraph, name: str) -> str:
-    """``chip`` when Loihi 2 runs the node's kind (given the graph's residency) on time steps, else ``host``."""
-    kinds = SEQUENCE_CHIP_KINDS if g.info.takes_sequences else CHIP_KINDS + RESIDENT_KINDS[g.info.residency]
+    """``chip`` when Loihi 2 runs the node's kind (given the graph's residency) on time steps -- or reads
+    them out once per image (:data:`READOUT_KINDS`) -- else ``host``."""
+    if g.info.takes_sequences:
+        return "chip" if g.kind(name) in SEQUENCE_CHIP_KINDS and g.domain(name) == "seq" else "host"
+    if g.kind(name) in READOUT_KINDS[g.info.residency]:
+        return "chip"
+    kinds = CHIP_KINDS + RESIDENT_KINDS[g.info.residency]
     return "chip" if g.kind(name) in kinds and g.domain(name) == "seq" else "host"

@@ -22,6 +22,8 @@ def write_island_files(graph: nir.NIRGraph, info: GraphInfo, folder: Path) -> Pa
 
     g = DeployGraph(graph, copy.deepcopy(info))
     for island in partition(g).islands:
+        if not island.outputs:  # only the image (the chip holds it): nothing to run
+            continue
         write_host_onnx(folder / f"{island.name}.onnx", HostIsland(g, island))
     return folder
 

@@ -18,6 +18,8 @@ PTQ annotations (``info.quant``), so that it computes what the integer emulator
   integer relay) when one of its inputs needs converting.
 - ``product``: its operands converted one by one (each to its own scale, PTQ's ``in_scales``),
   then ``(a · b) >> shift`` (rounding down, as Lava's ``ProdNeuron`` fixed_pt model does with its ``exp``).
+- ``readout`` (the decoder's mean over T on the chip): Lava's integer sum over the window, scale
+  ``in_scale / T`` (PTQ), read by the host after the window's last step.
 - ``max`` and ``relu``: their input converted, then the max (over pixels or channels) or ``max(x, 0)``:
   exact on integers, the scale unchanged.
 - ``CONV+bias`` relays add ``bias_acc`` (accumulator units; zero when PTQ put no bias there).
@@ -100,6 +102,7 @@ FIXED_KINDS: dict[str, FixedKind] = {
     "patch_to_time": FixedKind(own_inputs=True),
     "product": FixedKind(own_inputs=True),
     "max": FixedKind(own_inputs=True),
+    "readout": FixedKind(params=lambda node, q, arrays: node.params.update(weights=list(q["weight_mants"]))),
     "relu": FixedKind(own_inputs=True),
 }
 FLOAT_SOURCES = ("input", "island")  # processes that send floats (model units)

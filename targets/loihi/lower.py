@@ -53,6 +53,7 @@ import numpy as np
 from neurodeploy.errors import LoweringError
 from neurodeploy.ir import DeployGraph, GraphInfo, as_deploy_graph
 from neurodeploy.ir import primitives as pr
+from neurodeploy.ir import nodes as nd
 from neurodeploy.limits import LOIHI2
 from neurodeploy.passes import synapse_form as sf
 
@@ -158,7 +159,8 @@ PROCESS_NAMES = {"input": "RingBuffer (source)", "conv": "Conv", "lif": "LIFRese
                  "nilif": "NILIF", "patch_to_time": "PatchToTime", "slice": "Slice (a block's input window)",
                  "assemble": "Assemble (a split layer's blocks)", "dense": "Dense", "delay": "DelayLine",
                  "sigma_delta": "SigmaDelta", "product": "Product (a product neuron: two graded inputs multiplied)",
-                 "max": "Max (a tree of graded ReLU neurons)", "relu": "ReLU (a graded ReLU neuron)"}
+                 "max": "Max (a tree of graded ReLU neurons)", "relu": "ReLU (a graded ReLU neuron)",
+                 "readout": "Readout (the mean over T, read once per image)"}
 # Graded spikes carry real values (residual streams, images, gated features) as Loihi 2
 # graded payloads of this many bits; Lava's float models carry them as float64.
 GRADED_MESSAGE_BITS = int(LOIHI2.graded_payload_bits)
@@ -205,7 +207,16 @@ def from_lava(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 _CHIP_PROCESS = {"conv": "conv", "lif": "lif", "sum": "relay", "gain": "relay", "concat": "concat",
                  "upsample": "upsample", "nilif": "nilif", "patch_to_time": "patch_to_time", "product": "product",
-                 "max": "max", "relu": "relu"}
+                 "max": "max", "relu": "relu", "decode_mean": "readout", "encode": "readout"}
+
+
+def readout_weights(node, t_steps: int) -> list[float]:
+    """Per-step input weights of a readout process: a DirectEncode on the chip holds the first step's
+    image (1, 0, ..., 0); a TemporalMean its own weights, or 1/T each (the mean)."""
+    if isinstance(node, nd.DirectEncode):
+        return [1.0] + [0.0] * (t_steps - 1)
+    own = node.step_weights
+    return [float(w) for w in own] if own else [1.0 / t_steps] * t_steps
 
 
 def flatten_columns(in_shape) -> np.ndarray | None:
@@ -375,6 +386,8 @@ def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
         elif kind == "max":
             node.in_shapes = [_xyc(g.shape(g.predecessors(name)[0]))]
             node.params.update(over=str(nir_node.over))
+        elif kind == "readout":  # the decoder (weights per step; the host reads it after the last step) or a hold
+            node.params.update(weights=readout_weights(nir_node, g.t_steps))
         elif kind == "upsample":
             node.in_shapes = [_xyc(g.shape(g.predecessors(name)[0]))]
             node.params.update(scale=int(nir_node.scale_factor), mode=str(nir_node.mode),

@@ -37,7 +37,7 @@ from lava.proc.monitor.process import Monitor  # noqa: E402
 
 from neurodeploy.targets.loihi.lower import (GRADED_MESSAGE_BITS, LavaEdge, LavaNode, LoweredNetwork,  # noqa: E402
                                              from_lava, to_lava)
-from neurodeploy.targets.loihi.processes import NILIF, DelayLine, LoopGate, RuleLIF  # noqa: E402
+from neurodeploy.targets.loihi.processes import NILIF, DelayLine, LoopGate, Readout, RuleLIF  # noqa: E402
 from neurodeploy.targets.loihi.processes.fast import PyConvModelFloatFast  # noqa: E402
 from neurodeploy.targets.loihi.processes.functions import (FusedMember, fused_process,  # noqa: E402
                                                            island_process, record_process)
@@ -220,6 +220,14 @@ def _nilif(net: "LavaNetwork", name: str, node: LavaNode):
     return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
 
 
+def _readout(net: "LavaNetwork", name: str, node: LavaNode):
+    """A readout (or hold) on the chip: cleared with the window of its input (a neuron's reset)."""
+    clear = _clear(net, node)
+    proc = Readout(shape=node.shape, interval=clear["reset_interval"], offset=clear["reset_offset"],
+                   weights=node.params["weights"], name=name)
+    return proc, None, lambda i: proc.a_in, lambda i: proc.s_out
+
+
 def _island(net: "LavaNetwork", name: str, node: LavaNode):
     if net.island_dir is None:
         raise LoweringError(f"host island '{name}' needs its ONNX file; run a bundle (host/*.onnx)")
@@ -233,7 +241,8 @@ def _island(net: "LavaNetwork", name: str, node: LavaNode):
 
 
 FLOAT_BUILDERS: dict[str, Builder] = {"input": _input, "conv": _conv, "dense": _dense, "delay": _delay,
-                                      "lif": _lif, "nilif": _nilif, "sigma_delta": _sigma_delta, "island": _island}
+                                      "lif": _lif, "nilif": _nilif, "sigma_delta": _sigma_delta, "island": _island,
+                                      "readout": _readout}
 
 
 class LavaNetwork:

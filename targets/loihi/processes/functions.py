@@ -260,7 +260,8 @@ def island_process(name: str, onnx_path: str, node: Any, t_steps: int, n_images:
                 feed = {}
                 for n, buf, dom in zip(names_in, self._buffers, in_domains):
                     chw = buf.transpose(0, 3, 2, 1)[:, None]  # (T, 1, C, H, W)
-                    feed[n] = (chw[0] if dom == "image" else chw).astype(np.float32)
+                    # an image (repeated over the window) or a chip readout (whole after its last step)
+                    feed[n] = (chw[-1] if dom == "image" else chw).astype(np.float32)
                 outs = self._session.run(names_out, feed)
                 self._pending[image] = outs
                 for i, out in enumerate(outs):

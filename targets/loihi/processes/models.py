@@ -1,5 +1,5 @@
-"""ProcessModels of :mod:`.process`: ``floating_pt`` and ``fixed_pt`` of the delay line, of NI-LIF and
-of RuleLIF.
+"""ProcessModels of :mod:`.process`: ``floating_pt`` and ``fixed_pt`` of the delay line, of NI-LIF, of
+RuleLIF and of the readout.
 
 Lava finds them by scanning this folder when it compiles a network.
 """
@@ -20,7 +20,7 @@ from lava.magma.core.model.py.type import LavaPyType  # noqa: E402
 from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 
-from neurodeploy.targets.loihi.processes.process import NILIF, DelayLine, LoopGate, RuleLIF  # noqa: E402
+from neurodeploy.targets.loihi.processes.process import NILIF, DelayLine, LoopGate, Readout, RuleLIF  # noqa: E402
 
 
 class _PyDelayLineModel(PyLoihiProcessModel):
@@ -266,3 +266,41 @@ class PyRuleLIFModelFixed(PyLoihiProcessModel):
             v = np.maximum(v, self.v_min)
         self.u[...], self.v[...] = u, v
         self.s_out.send(s.astype(np.int32))
+
+
+class _PyReadoutModel(PyLoihiProcessModel):
+    weight_type: type = float
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.interval, self.offset = int(proc_params["interval"]), int(proc_params["offset"])
+        self.weights = [self.weight_type(w) for w in proc_params["weights"]]
+
+    def run_spk(self) -> None:
+        step = (self.time_step - self.offset) % self.interval
+        if step == 0:
+            self.acc[...] = 0
+        x = self.a_in.recv()
+        if step < len(self.weights) and self.weights[step]:
+            self.acc[...] = self.acc + self.weights[step] * x
+        self.s_out.send(self.acc.copy())
+
+
+@implements(proc=Readout, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyReadoutModelFloat(_PyReadoutModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    acc: np.ndarray = LavaPyType(np.ndarray, float)
+
+
+@implements(proc=Readout, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyReadoutModelFixed(_PyReadoutModel):
+    weight_type = int
+    # the weighted sum of T graded payloads: PTQ keeps it within 32 bits (quantize.ptq, readout)
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=LOIHI2.graded_payload_bits)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=32)
+    acc: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)

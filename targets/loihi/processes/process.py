@@ -16,6 +16,10 @@ depend on the graph (relays, routing, host islands, record sinks) are in ``funct
 - :class:`LoopGate` passes a recurrent loop's spikes on, except on the one step of each sample
   window before the neuron's first logical step, so that a sample's last spikes never reach the
   next sample through the loop's recurrent ``Dense`` (Lava's synapse keeps them one step).
+- :class:`Readout` accumulates its input, weighted per step, over each image window and sends what it
+  holds: with weights 1/T (float; integers: 1) the decoder's mean over T kept on the chip, read by
+  the host once per image; with weights (1, 0, ..., 0) a hold -- the image, sent once per image,
+  repeated on the chip for the T steps of direct encoding (issue 31).
 - :class:`RuleLIF` is Lava's ``LIFReset`` with the rules of :mod:`neurodeploy.ir.rules`:
   spike on ``>`` or ``>=``, reset to 0 or by subtracting ``vth``, at once or one step late
   (snntorch's ``Synaptic``, rockpool's ``LIFTorch``, sinabs' ``>=``); Lava's LIF fires on
@@ -163,3 +167,27 @@ class RuleLIF(AbstractProcess):
         self.u = Var(shape=shape, init=np.zeros(shape))
         self.v = Var(shape=shape, init=np.zeros(shape))
         self.pending = Var(shape=shape, init=np.zeros(shape))
+
+
+class Readout(AbstractProcess):
+    """Accumulates over each sample window of ``interval`` Lava steps (cleared at ``offset``, as a
+    neuron's reset) the input of window step t times ``weights[t]`` (0 beyond them), and sends at
+    every step what it holds. Float: the weights themselves (1/T: the running mean); fixed_pt:
+    integer weight mantissas (the sum's scale is PTQ's).
+
+    On Loihi 2: a graded neuron per element that integrates without leak (``du = dv = 0``) with a
+    per-step input gain (a readout: the host reads it once per image, after the window's T-th step;
+    a hold: weights (1, 0, ..., 0), it keeps the first step's value).
+
+    Args:
+        shape: shape of the stream (Lava layout); interval: Lava steps per sample window;
+        offset: the window step at which the sum is cleared; weights: per window step.
+    """
+
+    def __init__(self, *, shape: tuple[int, ...], interval: int, offset: int, weights,
+                 name: str | None = None) -> None:
+        super().__init__(shape=shape, interval=int(interval), offset=int(offset) % int(interval),
+                         weights=[float(w) for w in weights], name=name)
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.acc = Var(shape=shape, init=np.zeros(shape))
