@@ -69,7 +69,7 @@ def performance(g: DeployGraph, m: Mapping, rates: dict[str, float], host_macs_p
     """Traffic, time and whole-system energy of one image on ``m``'s system (see the module docstring)."""
     ops = LOIHI1_OPS
     sysm = m.system
-    tr = traffic(m, rates)
+    tr = traffic(m, rates, t_steps=g.t_steps)
     tr["kinds"]["chip_to_host"] = chip_to_host(g, m, rates)
     # the busiest core: its synaptic operations and neuron updates at the per-operation times
     busiest, busiest_layer, synops_step, spikes_step, neurons = 0.0, None, 0.0, 0.0, 0

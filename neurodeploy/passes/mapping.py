@@ -508,11 +508,12 @@ def map_graph(g: DeployGraph, system: System, budget: CoreBudget = LOIHI2_DERIVE
     return Mapping(system, budget, units, conv_weights_shared, weight_bits, tuple(scale))
 
 
-def traffic(m: Mapping, rates: dict[str, float], graded_bits: int | None = None) -> dict[str, Any]:
+def traffic(m: Mapping, rates: dict[str, float], graded_bits: int | None = None, t_steps: int = 1) -> dict[str, Any]:
     """Messages and bits per time step between cores, between chips, and across the chip/host cut.
 
     ``rates``: spikes per neuron per step of each binary unit (a run's counts; a missing unit
-    counts as silent only if binary -- graded units send every value at every step).
+    counts as silent only if binary -- graded units send every value at every step). ``t_steps``:
+    T, by which the image a hold receives once per image (residency gates) is shared out per step.
     Returns per link kind ``messages_per_step`` and ``bits_per_step``, and the busiest chip's
     outgoing chip-to-chip bits (``busiest_chip_out_bits_per_step``).
     """
@@ -550,8 +551,9 @@ def traffic(m: Mapping, rates: dict[str, float], graded_bits: int | None = None)
             for c, y, x in q.block_regions():
                 ry, rx = s.window(*y, 0, q.shape[1]), s.window(*x, 1, q.shape[2])
                 values += s.channels_read(c[1] - c[0], q.shape[0]) * (ry[1] - ry[0]) * (rx[1] - rx[0])
-            kinds["host_to_chip"]["messages_per_step"] += values * host_share
-            kinds["host_to_chip"]["bits_per_step"] += values * host_share * (aer + payload)
+            share = host_share / (t_steps if q.kind == "encode" else 1)  # a hold: the image once per image
+            kinds["host_to_chip"]["messages_per_step"] += values * share
+            kinds["host_to_chip"]["bits_per_step"] += values * share * (aer + payload)
     return {"kinds": kinds, "busiest_chip_out_bits_per_step": float(chip_out.max()) if chip_out.size else 0.0,
             "bits_per_message": {"binary": aer, "graded": aer + payload},
             "note": "within_core is 0: one block per core and no recurrent layers, so every spike leaves its core"}
@@ -569,6 +571,8 @@ def chip_to_host(g: DeployGraph, m: Mapping, rates: dict[str, float], graded_bit
         if g.side(src) == "chip" and g.side(dst) != "chip" and not isinstance(g.node(dst), nir.Input):
             c, h, w = _shape3(g.shape(src))
             n = c * (max(1, round(h * fy)) if h > 1 else h) * (max(1, round(w * fx)) if w > 1 else w)
+            if g.domain(src) == "image":  # a readout: read once per image
+                n /= g.t_steps
             binary = g.edge_kind(src, dst) == "binary"
             owners = [u for u, _ in _sources(g, src, unit_set) if u is not None]
             rate = float(np.mean([rates.get(u, 0.0) for u in owners])) if binary and owners else 1.0
