@@ -33,7 +33,7 @@ import _shared  # noqa: F401 -- tests/fixtures/ as the package ndfixtures
 
 HERE = Path(__file__).resolve().parent
 MD, OUT = HERE / "interop_netx.md", HERE / "interop_netx.out.json"
-NETS = ("cuba_dense", "cuba_conv", "cuba_readout", "sdnn_dense", "sdnn_conv")
+NETS = ("cuba_dense", "cuba_conv", "cuba_rec", "cuba_delay", "cuba_readout", "sdnn_dense", "sdnn_conv")
 EXECUTORS = ("nir-torch", "emulator", "lava-float", "lava-fixed", "netx", "netx-float")
 # (executor, reference): what each pair checks
 PAIRS = (("lava-fixed", "netx", "our fixed_pt lowering vs Intel's loader"),

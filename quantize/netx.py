@@ -16,6 +16,8 @@ is one float-equivalent unit (the float graph's weights are the file's integers)
   ``optimize_weight_bits`` (``w << s``, ``weight_exp = -s``) also gives it;
 - ``conv``: the file's weights as they are (Lava's Conv has no exponent and, like netx, takes
   them unscaled);
+- a synaptic delay (a dense layer's ``delay``, read as Linear -> Delay per delay value): the synapse's
+  integer sums, d steps later;
 - a CUBA neuron: ``du = iDecay - 1`` (Lava adds 1), ``dv = vDecay``, ``vth_mant = vThMant``,
   Lava's own LIF (``v > vth_mant << 6``, reset to 0), ``bias_mant`` = the file's bias per neuron with
   ``bias_exp = 6``, no constant input -- what ``netx.hdf5.Network.get_neuron_params`` builds.
@@ -62,6 +64,9 @@ def netx_integers(g: DeployGraph) -> tuple[dict[str, dict[str, Any]], dict[str, 
         if kind == "input":
             # binary spikes, or a sigma-delta network's graded payloads (integers, up to Lava's 24-bit messages)
             quant[name] = {"kind": "source", "mode": "integers", "scale": 1.0, "lim": GRADED_LIM}
+        elif kind == "delay":  # a synaptic delay (netx's DelayDense): the synapse's sums, later
+            src = quant[sf.input_port(g, name)]
+            quant[name] = {"kind": "delay", "source": sf.input_port(g, name), "scale": src["scale"], "lim": src["lim"]}
         elif kind == "sigma_delta":
             facts = netx_layer(g.node(name)) or {}
             if "vThMant" not in facts:
@@ -74,7 +79,8 @@ def netx_integers(g: DeployGraph) -> tuple[dict[str, dict[str, Any]], dict[str, 
             facts = netx_layer(g.node(name)) or {}
             if not all(k in facts for k in ("iDecay", "vDecay", "vThMant")):
                 raise QuantizationError(f"neuron '{name}' carries no netx integers; read the network from its netx file")
-            bound = max((quant[p]["lim"] for p in (sf.input_port(g, name),) if p in quant), default=0)
+            # every synapse into it at once (a delayed dense layer's synapses sum at the neuron)
+            bound = sum(quant[sf.port(g, p)]["lim"] for p in g.forward_predecessors(name) if sf.port(g, p) in quant)
             spiking = bool(facts.get("spiking", True))  # a state layer (vThMant beyond 17 bits) never fires
             quant[name] = {"kind": "lif", "spiking": spiking, "in_scale": 1.0, "scale": 1.0, "lim": 1,
                            "model": "LIFReset", "du": int(facts["iDecay"]) - 1, "dv": int(facts["vDecay"]),

@@ -428,3 +428,36 @@ def test_a_sigma_delta_bundles_default_input_is_graded_and_reaches_every_layer(s
     assert all(np.count_nonzero(v) > 0 for v in trace.layers.values())
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["quantization"]["calibration_input"]["kind"] == "random_walk_deltas"
+
+
+@pytest.mark.lava
+def test_synaptic_delays_are_read_as_delay_lines_and_run_as_netx_runs_them(tmp_path):
+    """slayer's axonal delays (``delay=True``: one per neuron of the first block, written as that layer's
+    ``delay``; netx builds a ``DelayDense``) read as one Linear per delay value, each behind a NIR Delay of
+    that many steps; Lava fixed_pt equals lava-dl's own loader and the emulator on every spike, Lava float
+    equals netx's process graph on float models."""
+    net = sn.train_and_export("cuba_delay", tmp_path, iterations=2)
+    with h5py.File(net.path, "r") as f:
+        delays = f["layer/0/delay"][()].astype(int)
+        weight = f["layer/0/weight"][()]
+    g = read_deploy_graph(net.path)
+    lines = {n: int(round(float(np.asarray(g.node(n).delay).reshape(-1)[0]) / g.info.dt_s))
+             for n in g.order if g.kind(n) == "delay"}
+    assert sorted(lines.values()) == sorted(set(delays) - {0}) and len(lines) >= 3
+    # every weight sits on the synapse of its row's delay, and only there
+    syns = [n for n in g.order if n.startswith("layer0.dense")]
+    total = sum(np.asarray(g.node(n).weight) for n in syns)
+    assert np.array_equal(total, weight)
+    for n in syns:
+        rows = np.flatnonzero(np.any(np.asarray(g.node(n).weight) != 0, axis=1))
+        assert len(set(delays[rows])) == 1
+    x = tmp_path / "x.npy"
+    np.save(x, sn.test_input(net))
+    bundle = nd.export(net.path, tmp_path / "bundle").path
+    netx = nd.validate(bundle, executor="lava-fixed", against="netx", input=x)
+    assert netx.passed and set(netx.layers.values()) == {100.0}, netx.first_divergence
+    assert all(r["reference"] > 0.02 for r in netx.data["firing_rate"].values())  # not trivially silent
+    fixed = nd.validate(bundle, executor="lava-fixed", against="emulator", input=x)
+    assert fixed.passed and set(fixed.layers.values()) == {100.0}, fixed.layers
+    floats = nd.validate(bundle, executor="lava-float", against="netx-float", input=x, min_agreement_pct=99.9)
+    assert floats.passed and min(floats.layers.values()) >= 99.9, floats.layers

@@ -16,7 +16,9 @@ knows the file was netx): ``Input`` (the input layer's shape, or the first dense
 ``weight_rec`` from the neuron back to its input (``layerI.dense_rec``: a recurrent loop, whose
 neuron feeds it the previous step's spikes, as the Lava ``Dense`` netx builds delays them one step,
 :mod:`neurodeploy.ir.order`); a ``flatten`` layer is a ``Flatten`` (C, H, W order, as netx transposes Lava's
-(X, Y, C) before flattening). The ``CubaLIF``'s float parameters are the integer neuron's exact
+(X, Y, C) before flattening); a dense layer's synaptic delays (slayer's ``delay=True``: one per output
+neuron; netx's ``DelayDense``) become one ``Linear`` per delay value, each but the delay-0 one behind a
+NIR ``Delay`` of that many steps, summed at the neuron. The ``CubaLIF``'s float parameters are the integer neuron's exact
 float equivalent in input-LSB units, at the nominal :data:`NETX_DT_S` per step (a netx file has no
 time step): ``tau_syn = dt · 4096 / iDecay``, ``tau_mem = dt · 4096 / vDecay``, ``w_in = 4096 /
 iDecay``, ``r = 4096 / vDecay`` (so the current takes each input whole and the membrane each
@@ -36,7 +38,8 @@ Refused in one line naming the layer and the type (:class:`~neurodeploy.errors.G
 layer types netx 0.6 does not load either (pool, convT, unpool, average, concat), complex dense
 layers, neuron types other than CUBA and SDNN (RF, RF-IZ ...), an SDNN activation
 other than ReLU (netx runs ReLU whatever the file says), sigma output layers, graded CUBA spikes,
-SDNN biases, synaptic delays, a dense layer without neuron dynamics, a decay of 0 (no NIR
+SDNN biases, synaptic delays on conv layers (netx builds ``DelayDense`` for dense layers only), a dense
+layer without neuron dynamics, a decay of 0 (no NIR
 CubaLIF form), and a conv network with no input layer (netx cannot infer its input shape either).
 An input layer with a neuron is read as the input's shape (netx feeds that neuron only through its
 bias: its input port is not connected; netx's ``skip_layers=1`` reads the file the same way).
@@ -249,8 +252,9 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
             raise GraphError(f"{where} has no 'weight'; re-export with export_hdf5")
         if "bias" in layer and ints["neuron"] != "CUBA":
             raise GraphError(f"{where}: a bias on an SDNN layer is not read yet; export it without a bias (no norm)")
-        if "delay" in layer:
-            raise GraphError(f"{where}: synaptic delays are not read yet; export with delay=False")
+        if "delay" in layer and kind != "dense":
+            raise GraphError(f"{where}: synaptic delays on a {kind} layer are not read (netx 0.6 builds DelayDense for "
+                             "dense layers only)")
         out_shape = _shape(layer)
         weight = _int_array(layer, "weight")
         syn = f"layer{layer['index']}.{'dense' if kind == 'dense_rec' else kind}"
@@ -298,7 +302,11 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
         node.metadata = {NETX_KEY: {"layer": int(layer["index"]), "type": kind, **ints}}
         nodes[syn].metadata = {NETX_KEY: {"layer": int(layer["index"]), "type": kind}}
         nodes[neuron] = node
-        edges += [(prev, syn), (syn, neuron)]
+        delays = _delays(layer, np.asarray(nodes[syn].weight), where, warn) if "delay" in layer else None
+        if delays is None:
+            edges += [(prev, syn), (syn, neuron)]
+        else:  # netx's DelayDense: one synapse per delay value, each behind a Delay of that many steps
+            edges += _delayed_synapses(nodes, syn, neuron, prev, delays, dt_s, int(layer["index"]), kind)
         if kind == "dense_rec":  # netx's RecurrentDense: a second Dense from the neuron's spikes back to its input
             rec = f"layer{layer['index']}.dense_rec"
             nodes[rec] = nir.Linear(weight=_rec_weight(layer, where, int(np.prod(out_shape))).astype(np.float64))
@@ -314,6 +322,59 @@ def netx_graph(raw: dict, warn: Warn | None = None, dt_s: float = NETX_DT_S) -> 
     edges.append((prev, "output"))
     metadata = {NETX_KEY: {"skip_layers": skip, "layers": len(layers)}}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+
+
+MAX_DELAY = 62  # netx clamps larger delays to this (hdf5.Network.create_dense; Loihi 2 holds 6 bits)
+
+
+def _delays(layer: dict, weight: np.ndarray, where: str, warn: Warn | None) -> np.ndarray:
+    """A dense layer's synaptic delays per synapse ``(out, in)`` in steps, as netx 0.6 forms them
+    (``hdf5.Network.create_dense``): a scalar for every synapse, one per output neuron (slayer's axonal
+    delay: its row), or one per input; values above :data:`MAX_DELAY` clamped (with a warning, as netx)."""
+    raw = np.asarray(layer["delay"], dtype=np.float64)
+    if not np.all(np.isfinite(raw)) or np.any(raw < 0):
+        raise GraphError(f"{where}: 'delay' holds negative or non-finite values; delays are steps >= 0")
+    d = np.floor(raw).astype(np.int64)  # netx takes them as int
+    if d.max(initial=0) > MAX_DELAY:
+        if warn is not None:
+            warn(f"{where}: delays up to {int(d.max())} steps clamped to {MAX_DELAY} (as netx 0.6 does)")
+        d = np.minimum(d, MAX_DELAY)
+    n_out, n_in = weight.shape
+    if d.size == 1:
+        return np.full((n_out, n_in), int(d.reshape(-1)[0]))
+    if d.ndim == 1 and d.size == n_out:
+        return np.repeat(d.reshape(-1, 1), n_in, axis=1)
+    if d.ndim == 1 and d.size == n_in:
+        return np.repeat(d.reshape(1, -1), n_out, axis=0)
+    if d.shape == (n_out, n_in):
+        return d
+    raise GraphError(f"{where}: 'delay' of shape {list(d.shape)} fits neither its {n_out} outputs, its {n_in} inputs "
+                     "nor its weights")
+
+
+def _delayed_synapses(nodes: dict, syn: str, neuron: str, prev: str, delays: np.ndarray, dt_s: float,
+                      index: int, kind: str) -> list[tuple[str, str]]:
+    """Replace synapse ``syn`` by one Linear per delay value d its nonzero weights have (``syn`` keeps those of
+    the smallest, ``syn.dD`` the others), each with a delay behind a NIR ``Delay`` of d steps
+    (``layerI.delayD``): the sum at the neuron is netx's ``DelayDense`` (a weight of delay d arrives d steps
+    after one of delay 0). Returns the edges."""
+    weight = np.asarray(nodes[syn].weight)
+    used = sorted({int(v) for v in np.unique(delays[weight != 0])}) or [0]
+    edges: list[tuple[str, str]] = []
+    meta = nodes[syn].metadata
+    for d in used:
+        name = syn if d == used[0] else f"{syn}.d{d}"  # syn keeps its place in the graph's node order
+        nodes[name] = nir.Linear(weight=np.where(delays == d, weight, 0.0))
+        nodes[name].metadata = {NETX_KEY: {**meta[NETX_KEY], "delay": d}}
+        edges.append((prev, name))
+        if d == 0:
+            edges.append((name, neuron))
+            continue
+        line = f"layer{index}.delay{d}"
+        nodes[line] = nir.Delay(delay=np.full(weight.shape[0], d * dt_s))
+        nodes[line].metadata = {NETX_KEY: {"layer": index, "type": kind, "delay": d}}
+        edges += [(name, line), (line, neuron)]
+    return edges
 
 
 def _rec_weight(layer: dict, where: str, n: int) -> np.ndarray:
