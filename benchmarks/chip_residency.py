@@ -248,15 +248,16 @@ def render(record: dict) -> str:
 
 # What the host still holds with residency gates (prose, no figures: those come from the record)
 HOLDS = {
-    "esdnet-tiny": "the encoder; the MDA gates, computed from the per-step channel means and maxima and the per-pixel "
-                   "channel mean and max the chip sends (the chip keeps the map); the decoder, FRB and the global "
-                   "residual",
-    "spikerain-tiny": "the encoder; the MDSA gates, computed from the per-step channel means and the channel mean "
-                      "per pixel the chip sends (the chip keeps the map); temporal fusion (softmax over T), ARFE "
-                      "and the residual",
-    "vlifnet-tiny": "the encoder; the VLIF temporal gates and the MDA gates, from the pooled statistics the chip "
-                    "sends (patch-to-time, NI-LIF, the compression, the SDEM products and the gated maps run on the "
-                    "chip); the decoder",
+    "esdnet-tiny": "the image (sent once per image into the chip's hold); the MDA gates, computed from the per-step "
+                   "channel means and maxima and the per-pixel channel mean and max the chip sends (the chip keeps the "
+                   "map); FRB, the last conv and the global residual on the chip's readout of the decoder",
+    "spikerain-tiny": "the image (sent once per image into the chip's hold); the MDSA gates, computed from the per-step "
+                      "channel means and the channel mean per pixel the chip sends (the chip keeps the map); ARFE, the "
+                      "last conv and the residual on the chip's readout of temporal fusion",
+    "vlifnet-tiny": "the image (sent once per image into the chip's hold); the VLIF temporal gates and the MDA gates, "
+                    "from the pooled statistics the chip sends (patch-to-time, NI-LIF, the compression, the SDEM "
+                    "products and the gated maps run on the chip); the last conv and the residual on the chip's "
+                    "readout of the decoder",
 }
 
 
