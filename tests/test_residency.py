@@ -267,3 +267,21 @@ def test_a_split_mdsa_on_lava_fixed_equals_the_emulator_and_other_sizes_are_refu
     other, _ = load_inputs(None, (16, 16))
     with pytest.raises(BundleError, match="pool over its export size 8x8.*--residency products"):
         emu.run(other)
+
+
+def test_island_waits_count_the_gates_on_the_longest_path():
+    """Each host island that waits for all T steps on the longest path costs T - 1 Lava steps: esdnet-tiny's
+    six attention blocks wait once each with products, and a split MDA waits twice (its spatial statistics
+    are of the map its first gates have gated) -- the floor under issue 31's Lava-steps target."""
+    from neurodeploy.passes.latency import island_waits
+    from neurodeploy.targets.loihi.lower import lower
+
+    waits, steps = {}, {}
+    for residency in ("products", "gates"):
+        g = _graph("esdnet-tiny", residency, (16, 16))
+        steps[residency] = lower(g.nir, g.info).steps_for(1)
+        g = _graph("esdnet-tiny", residency, (16, 16))
+        partition(g)
+        waits[residency] = island_waits(g)
+    assert waits == {"products": 6, "gates": 13}
+    assert all(steps[r] > waits[r] * (g.t_steps - 1) for r in waits)

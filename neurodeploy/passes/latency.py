@@ -59,8 +59,11 @@ def streams(g: DeployGraph, nodes: list[str]) -> bool:
     return all(g.info.window.get(n) == "step" for n in nodes)
 
 
-def latency(g: DeployGraph, balance: bool = True) -> dict[str, int]:
-    """Write ``info.latency`` and ``info.delays`` (see module docstring); return the latencies."""
+def latency(g: DeployGraph, balance: bool = True, steps_added: dict[str, int] | None = None) -> dict[str, int]:
+    """Write ``info.latency`` and ``info.delays`` (see module docstring); return the latencies.
+    ``steps_added``: per-kind latencies instead of :data:`STEPS_ADDED` (``{}``: what the islands'
+    waits alone cost, as :func:`island_waits` asks)."""
+    added = STEPS_ADDED if steps_added is None else steps_added
     islands = g.islands()
     lat: dict[str, int] = {}
     arrival: dict[str, int] = {}  # per node: when its (aligned) inputs arrive
@@ -89,7 +92,7 @@ def latency(g: DeployGraph, balance: bool = True) -> dict[str, int]:
                     pending.remove(m)
             else:
                 arrival[name] = max((sent(p, m) for p, m in outside), default=0)
-                lat[name] = arrival[name] + STEPS_ADDED.get(g.kind(name), 0)
+                lat[name] = arrival[name] + added.get(g.kind(name), 0)
                 pending.remove(name)
             progressed = True
         if not progressed:  # unreachable for a partitioned DAG (islands are acyclic)
@@ -111,3 +114,11 @@ def latency(g: DeployGraph, balance: bool = True) -> dict[str, int]:
             delays[f"{src}->{dst}"] = arrival[dst] - sent(src, dst)
     g.info.latency, g.info.delays = lat, delays
     return lat
+
+
+def island_waits(g: DeployGraph) -> int:
+    """How many host islands that wait for all T steps lie on the longest path from the input (each adds
+    T - 1 Lava steps per image): the latency with every synapse's step left out, over T - 1. Runs the
+    pass on ``g`` (it rewrites ``info.latency`` and ``info.delays``; call :func:`latency` again after)."""
+    waits = max(latency(g, steps_added={}).values(), default=0)
+    return waits // max(g.t_steps - 1, 1)
