@@ -121,3 +121,16 @@ def test_a_synapse_layer_fed_by_several_maps_reads_all_of_them_whatever_the_resi
     assert multi
     # the relays add no compartments: every unit's readers are the same under both residencies
     assert readers["host"] == readers["products"]
+
+
+def test_a_max_tree_counts_a_compartment_per_value_it_reads():
+    """A split gate's max over the pixels of each channel is a tree of graded ReLU neurons: its block holds
+    about one compartment per input value, not one per output as a pooling synapse's would."""
+    from neurodeploy.passes.mapping import Syn, Unit, block_needs
+
+    syn = Syn("conv", (8, 64, 64), kernel=(64, 64), groups=8)
+    tree = Unit("pool_max", "max", (8, 1, 1), [syn], graded=True)
+    pool = Unit("pool", "conv", (8, 1, 1), [syn], graded=True)
+    needs = block_needs(tree, 2, 1, 1, True, 8)
+    assert needs["fan_in_axons"] == 2 * 64 * 64 and needs["neurons"] == needs["fan_in_axons"]
+    assert block_needs(pool, 2, 1, 1, True, 8)["neurons"] == 2

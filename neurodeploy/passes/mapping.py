@@ -213,10 +213,11 @@ class Mapping:
             "one_block_per_core": "each core holds one block (nengo-loihi's default); small layers are not packed",
             "placement": "cores numbered in graph order, chips filled in that order (greedy, locality first)",
             "uniform_rates": "spike rates are uniform within a layer when its traffic is split among its blocks",
-            "max_trees": ("a max over pixels or channels (a split gate block's statistic) is mapped as one compartment "
-                          "per output reading its inputs like the average-pooling synapse of the same statistic; the "
-                          "tree of graded ReLU neurons that computes it needs about one compartment per input and "
-                          "ceil(log2 n) levels (not counted)"),
+            "max_trees": ("a max over pixels or channels (a split gate block's statistic) is a tree of graded ReLU "
+                          "neurons (max(a, b) = b + relu(a - b)): a block counts one compartment per input value it "
+                          "reads (the tree's n - 1 neurons and its output) and reads them like the average-pooling "
+                          "synapse of the same statistic; the tree's ceil(log2 n) levels of latency are not counted "
+                          "(Lava runs it as one same-step function)"),
             "graded_dense": "a graded (non-binary) output is sent at every step by every neuron",
         }
 
@@ -384,6 +385,8 @@ def block_needs(u: Unit, c_b: int, th: int, tw: int, shared: bool, weight_bits: 
         span_c = s.span(tw, 1, u.shape[2])
         fan_in += s.channels_read(c_b, u.shape[0]) * span_r * span_c
         stored += s.stored(c_b, neurons, shared)
+    if u.kind == "max":  # a tree of graded ReLU neurons: n - 1 of them and the output, n = the values it reads
+        neurons = max(neurons, fan_in)
     return {"neurons": neurons, "synapses": stored, "synaptic_memory_bits": stored * weight_bits,
             "fan_in_axons": fan_in}
 
