@@ -143,6 +143,17 @@ def _compression_conv(block: nn.Module) -> nn.Conv2d:
     return conv
 
 
+def _pixel_stats(ops: dict[str, _Op], stem: str, x: str) -> str:
+    """Per step and channel, the mean (``STEM.pool``, a fixed average-pooling synapse) and the max
+    (``STEM.pool_max``, a max tree) over the pixels of ``x``, joined as ``STEM.stats`` (2C channels:
+    means first) -- what a split gate's host block reads. Returns ``STEM.stats``."""
+    pool, pool_max, stats = f"{stem}.pool", f"{stem}.pool_max", f"{stem}.stats"
+    ops[pool] = _Op(pool, "pool", None, [x])
+    ops[pool_max] = _Op(pool_max, "max", "pixels", [x])
+    ops[stats] = _Op(stats, "concat", 2, [pool, pool_max])
+    return stats
+
+
 def _expand_vlif(ops: dict[str, _Op], name: str, block: nn.Module, inputs: list[str], split_gate: bool = False) -> str:
     """A VLIF-C/VLIF-T block as chip and host ops: patch-to-time (routing) -> gain D ->
     NI-LIF over r² positions (chip neuron, graded spikes) -> temporal gate (host block) ->
@@ -163,11 +174,9 @@ def _expand_vlif(ops: dict[str, _Op], name: str, block: nn.Module, inputs: list[
     ops[scale] = _Op(scale, "gain", float(levels), [to_time])  # the model feeds NI-LIF with x * D
     ops[neuron] = _Op(neuron, "nilif", vlif.neuron, [scale])
     if split_gate:
-        pool, pool_max, stats, gates = (f"{name}.vlif.{k}" for k in ("pool", "pool_max", "stats", "temporal_gates"))
-        ops[pool] = _Op(pool, "pool", None, [neuron])
-        ops[pool_max] = _Op(pool_max, "max", "pixels", [neuron])
-        ops[stats] = _Op(stats, "concat", 2, [pool, pool_max])
-        ops[gates] = _Op(gates, "host", vlif, [stats], block="VLIFGates", path=f"{name}.vlif")
+        gates = f"{name}.vlif.temporal_gates"
+        ops[gates] = _Op(gates, "host", vlif, [_pixel_stats(ops, f"{name}.vlif", neuron)], block="VLIFGates",
+                         path=f"{name}.vlif")
         ops[gate] = _Op(gate, "product", None, [neuron, gates])
     else:
         ops[gate] = _Op(gate, "host", vlif, [neuron], block="VLIFGate", path=f"{name}.vlif")
@@ -220,12 +229,9 @@ def _expand_mda(ops: dict[str, _Op], name: str, mda: nn.Module, inputs: list[str
     channels = int(mda.ca.mlp[0].in_channels)
     mean_c = torch.nn.utils.skip_init(nn.Conv2d, channels, 1, 1, bias=False)
     mean_c.weight.data = torch.full((1, channels, 1, 1), 1.0 / channels)
-    k = {key: f"{name}.{key}" for key in ("pool", "pool_max", "stats", "gates", "gated", "channel_mean",
-                                          "channel_max", "spatial_stats", "spatial_gate", "spatial_gated")}
-    ops[k["pool"]] = _Op(k["pool"], "pool", None, [x])
-    ops[k["pool_max"]] = _Op(k["pool_max"], "max", "pixels", [x])
-    ops[k["stats"]] = _Op(k["stats"], "concat", 2, [k["pool"], k["pool_max"]])
-    ops[k["gates"]] = _Op(k["gates"], "host", mda, [k["stats"]], block="MDAGates", path=name)
+    k = {key: f"{name}.{key}" for key in ("gates", "gated", "channel_mean", "channel_max", "spatial_stats",
+                                          "spatial_gate", "spatial_gated")}
+    ops[k["gates"]] = _Op(k["gates"], "host", mda, [_pixel_stats(ops, name, x)], block="MDAGates", path=name)
     ops[k["gated"]] = _Op(k["gated"], "product", None, [x, k["gates"]])
     ops[k["channel_mean"]] = _Op(k["channel_mean"], "conv", mean_c, [k["gated"]])
     ops[k["channel_max"]] = _Op(k["channel_max"], "max", "channels", [k["gated"]])

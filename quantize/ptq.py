@@ -326,17 +326,14 @@ READOUT_WEIGHT_BITS = 8  # a weighted readout's per-step weights as mantissas of
 
 
 def readout_mantissas(node, t_steps: int) -> tuple[list[int], float]:
-    """A readout's per-step integer weights and the scale they put on its sum: a hold (DirectEncode) keeps
-    the first step (1, 0, ..., 0; scale 1); a mean sums (1 each; scale 1/T); a weighted readout
-    (SpikeRain's temporal fusion) rounds its weights to :data:`READOUT_WEIGHT_BITS`-bit mantissas
-    of the largest (scale: that weight / the largest mantissa)."""
-    if isinstance(node, nd.DirectEncode):
-        return [1] + [0] * (t_steps - 1), 1.0
-    weights = node.step_weights
-    if not weights:
-        return [1] * t_steps, 1.0 / t_steps
+    """A readout's per-step integer weights (:func:`neurodeploy.ir.nodes.readout_weights`) and the scale
+    they put on its sum: a hold (1, 0, ..., 0; scale 1) and a mean (1 each; scale 1/T) are exact with
+    mantissa 1; a weighted readout (SpikeRain's temporal fusion) rounds its weights to
+    :data:`READOUT_WEIGHT_BITS`-bit mantissas of the largest (scale: that weight / the largest mantissa)."""
+    weights = nd.readout_weights(node, t_steps)
     top = max(abs(w) for w in weights) or 1.0
-    lsb = top / ((1 << (READOUT_WEIGHT_BITS - 1)) - 1)
+    one_value = isinstance(node, nd.DirectEncode) or not node.step_weights
+    lsb = top if one_value else top / ((1 << (READOUT_WEIGHT_BITS - 1)) - 1)
     return [int(round(w / lsb)) for w in weights], lsb
 
 

@@ -57,7 +57,7 @@ from neurodeploy.passes import synapse_form as sf
 from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS, CalibrationRanges, input_scale
 from neurodeploy.targets import PARAMS  # the bundle's file of integers (re-exported: bundle.py reads it here)
 from neurodeploy.targets.nir_primitives import run_with_loops
-from neurodeploy.targets.nir_torch import patch_to_time
+from neurodeploy.targets.nir_torch import max_over, patch_to_time
 from neurodeploy.targets.split import SplitExecutor
 from neurodeploy.trace import Trace
 
@@ -531,7 +531,7 @@ class IntegerEmulator(SplitExecutor):
                                                                        mode="bilinear", align_corners=False)
                                                     ).to(torch.int64), x)
         elif kind == "max":  # a max tree: exact on integers, the scale unchanged
-            y = x.amax(dim=(-2, -1), keepdim=True) if node.over == "pixels" else x.amax(dim=-3, keepdim=True)
+            y = max_over(x, node.over)
         elif kind == "relu":
             y = torch.clamp(x, min=0)
         elif kind == "decode_mean":  # the readout: the per-step integer weights, summed over T (PTQ's scale)

@@ -71,6 +71,12 @@ def nilif(x: torch.Tensor, levels: int, beta: float, positions: int) -> torch.Te
     return out.reshape(x.shape)
 
 
+def max_over(x: torch.Tensor, over: str) -> torch.Tensor:
+    """A :class:`~neurodeploy.ir.nodes.Max` on ``(..., C, H, W)``: over the pixels of each channel
+    (``pixels``) or the channels of each pixel; exact on integers too (the emulator's)."""
+    return x.amax(dim=(-2, -1), keepdim=True) if over == "pixels" else x.amax(dim=-3, keepdim=True)
+
+
 def _per_step(fn, x: torch.Tensor, seq: bool) -> torch.Tensor:
     if not seq:
         return fn(x)
@@ -101,8 +107,8 @@ def eval_node(graph: nir.NIRGraph, info: GraphInfo, name: str, values: dict[str,
         return x
     if isinstance(node, nd.Gain):
         return x * float(node.factor)
-    if isinstance(node, nd.Max):  # (..., C, H, W): over the pixels of each channel or the channels of each pixel
-        return x.amax(dim=(-2, -1), keepdim=True) if node.over == "pixels" else x.amax(dim=-3, keepdim=True)
+    if isinstance(node, nd.Max):
+        return max_over(x, node.over)
     if isinstance(node, nd.ReLU):
         return torch.relu(x)
     if isinstance(node, nd.DirectEncode):
@@ -171,8 +177,8 @@ class NirTorchExecutor:
         if self.delta_threshold is not None:
             for s, d in cut_edges(self.graph.edges, self.info):
                 crossing.setdefault(d, []).append(s)
-        messages = np.zeros((len(image), len(set().union(*crossing.values())) if crossing else 0), dtype=np.int64)
         sent: dict[str, torch.Tensor] = {}  # source -> what the receivers hold
+        messages: dict[str, list[int]] = {}  # source -> messages it sent, per image
         start = time.perf_counter()
         with torch.no_grad():
             for name in self.order:
@@ -185,15 +191,14 @@ class NirTorchExecutor:
                             continue
                         if self.info.domain(s) == "image":  # a readout: its values, once per image
                             sent[s] = values[s]
-                            messages[:, len(sent) - 1] = [int(torch.count_nonzero(v)) for v in values[s]]
+                            messages[s] = [int(torch.count_nonzero(v)) for v in values[s]]
                             continue
                         held = [delta_encode(values[s][:, i], self.delta_threshold) for i in range(len(image))]
                         sent[s] = torch.stack([h for h, _ in held], dim=1)
-                        messages[:, len(sent) - 1] = [m for _, m in held]
+                        messages[s] = [m for _, m in held]
                     view = {**values, **{s: sent[s] for s in crossing[name]}}
                 values[name] = eval_node(self.graph, self.info, name, view, self._blocks, self.dtype)
         seconds = time.perf_counter() - start
-        per_source = {s: messages[:, k] for k, s in enumerate(sent)}
         t_steps = self.info.t_steps
         out_name = next(n for n in self.order if isinstance(self.graph.nodes[n], nir.Output))
         out = values[out_name]
@@ -201,6 +206,6 @@ class NirTorchExecutor:
                       {n: values[n][:, i].numpy().astype(np.float64) for n in self.layers},
                       out[i].numpy().astype(np.float64),
                       meta={"run_s": seconds / len(images)} | ({"cut_messages_per_step": {
-                          f"{s}->{d}": float(per_source[s][i]) / t_steps for d, ss in crossing.items() for s in ss}}
+                          f"{s}->{d}": messages[s][i] / t_steps for d, ss in crossing.items() for s in ss}}
                           if crossing else {}))
                 for i in range(len(images))]

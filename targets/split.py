@@ -56,12 +56,12 @@ class SplitExecutor:
         self.layers = self.chip_info.neuron_layers(self.chip)
         self._preds = {n: [s for s, d in self.chip.edges if d == n] for n in self.chip.nodes}
         self.islands = partition["islands"]
+        # an island with no outputs holds only the image, which the chip's hold receives (residency gates)
+        self._to_run = [isl for isl in self.islands if isl["outputs"]]
         self.output = partition["graph_output"]
         self._onnx_name = onnx_name
         self._sessions = {}
-        for isl in self.islands:
-            if not isl["outputs"]:  # only the image, which the chip's hold receives (residency gates)
-                continue
+        for isl in self._to_run:
             file = path / "host" / f"{isl['name']}.onnx"
             if not file.is_file():
                 raise BundleError(f"{path}: host island file host/{file.name} is missing; re-export the bundle")
@@ -96,7 +96,7 @@ class SplitExecutor:
         values: dict[str, np.ndarray] = {n: images for n in graph_inputs}
         boundary = {n for n in self.order if isinstance(self.chip.nodes[n], (nir.Input, nir.Output))}
         pending_chip = [n for n in self.order if n not in boundary]
-        pending_islands = [isl for isl in self.islands if isl["outputs"]]
+        pending_islands = list(self._to_run)
         done: set[str] = set()
         start = time.perf_counter()
         while pending_chip or pending_islands:

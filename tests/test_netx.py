@@ -138,17 +138,24 @@ def test_unsupported_layer_and_neuron_types_are_refused_by_name(run_cli, tmp_pat
 
 
 @pytest.mark.lava
+def _runs_as_netx(bundle, x, ours: str = "lava-fixed") -> None:
+    """``ours`` (lava-fixed or the emulator) equals lava-dl's own netx loader on every layer, Lava fixed_pt
+    equals the emulator bit for bit, and Lava float equals netx's process graph on float models (>= 99.9 %),
+    on held-out input ``x``; no layer is trivially silent."""
+    netx = nd.validate(bundle, executor=ours, against="netx", input=x)
+    assert netx.passed and set(netx.layers.values()) == {100.0}, netx.first_divergence
+    assert all(r["reference"] > 0.02 for r in netx.data["firing_rate"].values())  # not trivially silent
+    fixed = nd.validate(bundle, executor="lava-fixed", against="emulator", input=x)
+    assert fixed.passed and set(fixed.layers.values()) == {100.0}, fixed.layers
+    floats = nd.validate(bundle, executor="lava-float", against="netx-float", input=x, min_agreement_pct=99.9)
+    assert floats.passed and min(floats.layers.values()) >= 99.9, floats.layers
+
+
 def test_dense_emulator_lava_fixed_and_netx_agree_spike_for_spike(dense):
     """The emulator equals Lava fixed_pt bit for bit; Lava fixed_pt equals lava-dl's own netx loader
     on every layer; Lava float equals netx's process graph on float models; all on held-out input."""
     _, bundle, x = dense
-    fixed = nd.validate(bundle, executor="lava-fixed", against="emulator", input=x)
-    assert fixed.passed and set(fixed.layers.values()) == {100.0}, fixed.layers
-    netx = nd.validate(bundle, executor="lava-fixed", against="netx", input=x)
-    assert netx.passed and set(netx.layers.values()) == {100.0}, netx.first_divergence
-    assert all(r["reference"] > 0.02 for r in netx.data["firing_rate"].values())  # not trivially silent
-    floats = nd.validate(bundle, executor="lava-float", against="netx-float", input=x, min_agreement_pct=99.9)
-    assert floats.passed and min(floats.layers.values()) >= 99.9, floats.layers
+    _runs_as_netx(bundle, x)
 
 
 @pytest.mark.lava
@@ -162,13 +169,7 @@ def test_conv_emulator_lava_fixed_and_netx_agree_spike_for_spike(kind, tmp_path)
     x = tmp_path / "x.npy"
     np.save(x, sn.test_input(net))
     bundle = nd.export(net.path, tmp_path / "bundle").path
-    fixed = nd.validate(bundle, executor="lava-fixed", against="emulator", input=x)
-    assert fixed.passed and set(fixed.layers.values()) == {100.0}, fixed.layers
-    netx = nd.validate(bundle, executor="lava-fixed", against="netx", input=x)
-    assert netx.passed and set(netx.layers.values()) == {100.0}, netx.first_divergence
-    assert all(r["reference"] > 0.02 for r in netx.data["firing_rate"].values())
-    floats = nd.validate(bundle, executor="lava-float", against="netx-float", input=x, min_agreement_pct=99.9)
-    assert floats.passed and min(floats.layers.values()) >= 99.9, floats.layers
+    _runs_as_netx(bundle, x)
 
 
 def test_a_recurrent_dense_layer_is_read_as_a_loop_and_its_integers_run_it(tmp_path):
@@ -205,13 +206,7 @@ def test_a_recurrent_dense_layer_runs_as_netx_runs_it(tmp_path):
     x = tmp_path / "x.npy"
     np.save(x, sn.test_input(net))
     bundle = nd.export(net.path, tmp_path / "bundle").path
-    netx = nd.validate(bundle, executor="emulator", against="netx", input=x)
-    assert netx.passed and set(netx.layers.values()) == {100.0}, netx.first_divergence
-    assert all(r["reference"] > 0.02 for r in netx.data["firing_rate"].values())  # not trivially silent
-    fixed = nd.validate(bundle, executor="lava-fixed", against="emulator", input=x)
-    assert fixed.passed and set(fixed.layers.values()) == {100.0}, fixed.layers
-    floats = nd.validate(bundle, executor="lava-float", against="netx-float", input=x, min_agreement_pct=99.9)
-    assert floats.passed and min(floats.layers.values()) >= 99.9, floats.layers
+    _runs_as_netx(bundle, x, ours="emulator")
 
 
 @pytest.mark.lava
@@ -454,10 +449,4 @@ def test_synaptic_delays_are_read_as_delay_lines_and_run_as_netx_runs_them(tmp_p
     x = tmp_path / "x.npy"
     np.save(x, sn.test_input(net))
     bundle = nd.export(net.path, tmp_path / "bundle").path
-    netx = nd.validate(bundle, executor="lava-fixed", against="netx", input=x)
-    assert netx.passed and set(netx.layers.values()) == {100.0}, netx.first_divergence
-    assert all(r["reference"] > 0.02 for r in netx.data["firing_rate"].values())  # not trivially silent
-    fixed = nd.validate(bundle, executor="lava-fixed", against="emulator", input=x)
-    assert fixed.passed and set(fixed.layers.values()) == {100.0}, fixed.layers
-    floats = nd.validate(bundle, executor="lava-float", against="netx-float", input=x, min_agreement_pct=99.9)
-    assert floats.passed and min(floats.layers.values()) >= 99.9, floats.layers
+    _runs_as_netx(bundle, x)

@@ -84,6 +84,14 @@ class TemporalMean(NeurodeployNode):
         return [float(w) for w in json.loads(self.weights)]
 
 
+def readout_weights(node: "DirectEncode | TemporalMean", t_steps: int) -> list[float]:
+    """The per-step input weights of a node the chip runs as a readout (residency gates): a DirectEncode
+    holds the first step's image (1, 0, ..., 0); a TemporalMean weighs by its own weights, or 1/T each."""
+    if isinstance(node, DirectEncode):
+        return [1.0] + [0.0] * (t_steps - 1)
+    return node.step_weights or [1.0 / t_steps] * t_steps
+
+
 @dataclass(eq=False)
 class Sum(NeurodeployNode):
     """The sum of its inputs, as a node of its own (where an operand must be one node, e.g.

@@ -47,7 +47,7 @@ import numpy as np
 
 from neurodeploy.errors import LoweringError
 from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS, input_scale
-from neurodeploy.targets.loihi.layout import interp_matrix, patch_to_time_xyc
+from neurodeploy.targets.loihi.layout import interp_matrix, max_xyc, patch_to_time_xyc
 from neurodeploy.targets.loihi.lower import LavaEdge, LavaNode, LoweredNetwork, lava_weights, to_lava
 
 # One conversion of one input port, as plain data (a Lava process model applies it with numpy):
@@ -300,9 +300,8 @@ def fixed_function(params: dict[str, Any]) -> Callable[[list[np.ndarray]], np.nd
     if op == "bias":
         bias = np.asarray(params["bias"], dtype=np.int64)
         return lambda xs: sum(inputs(xs)) + bias
-    if op == "max":  # a max tree: exact on integers (Lava layout (X, Y, C))
-        axes = (0, 1) if params["over"] == "pixels" else (2,)
-        return lambda xs: np.max(sum(inputs(xs)), axis=axes, keepdims=True)
+    if op == "max":  # a max tree: exact on integers
+        return lambda xs: max_xyc(sum(inputs(xs)), params["over"])
     if op == "relu":
         return lambda xs: np.maximum(sum(inputs(xs)), 0)
     if op == "patch_to_time":  # routing: the integers re-laid, as the float process does

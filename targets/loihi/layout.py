@@ -23,6 +23,12 @@ def interp_matrix(n_in: int, scale: int, mode: str, align_corners: bool) -> np.n
     return m
 
 
+def max_xyc(x: np.ndarray, over: str) -> np.ndarray:
+    """A Max in Lava's (X, Y, C) layout: over the pixels of each channel (``pixels``) or the channels of
+    each pixel; float, or exact on integers."""
+    return np.max(x, axis=(0, 1) if over == "pixels" else (2,), keepdims=True)
+
+
 def patch_to_time_xyc(x: np.ndarray, r: int) -> np.ndarray:
     """VLIF-Net's patch-to-time as routing: ``(X, Y, C)`` -> ``(X/r, Y/r, r²·C)``, channel
     ``(i·r + j)·C + c`` = pixel ``(j, i)`` of each r×r patch (``x = X·r + j``, ``y = Y·r + i``)."""

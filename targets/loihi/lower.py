@@ -210,15 +210,6 @@ _CHIP_PROCESS = {"conv": "conv", "lif": "lif", "sum": "relay", "gain": "relay", 
                  "max": "max", "relu": "relu", "decode_mean": "readout", "encode": "readout"}
 
 
-def readout_weights(node, t_steps: int) -> list[float]:
-    """Per-step input weights of a readout process: a DirectEncode on the chip holds the first step's
-    image (1, 0, ..., 0); a TemporalMean its own weights, or 1/T each (the mean)."""
-    if isinstance(node, nd.DirectEncode):
-        return [1.0] + [0.0] * (t_steps - 1)
-    own = node.step_weights
-    return [float(w) for w in own] if own else [1.0 / t_steps] * t_steps
-
-
 def flatten_columns(in_shape) -> np.ndarray | None:
     """The columns of a Dense after a NIR Flatten of ``in_shape``, in the order of its Lava input
     port (the Flatten's input flattened in Lava's layout); None when the orders agree (1-D)."""
@@ -387,7 +378,7 @@ def to_lava_layout(g: DeployGraph) -> dict[str, LavaNode]:
             node.in_shapes = [_xyc(g.shape(g.predecessors(name)[0]))]
             node.params.update(over=str(nir_node.over))
         elif kind == "readout":  # the decoder (weights per step; the host reads it after the last step) or a hold
-            node.params.update(weights=readout_weights(nir_node, g.t_steps))
+            node.params.update(weights=nd.readout_weights(nir_node, g.t_steps))
         elif kind == "upsample":
             node.in_shapes = [_xyc(g.shape(g.predecessors(name)[0]))]
             node.params.update(scale=int(nir_node.scale_factor), mode=str(nir_node.mode),

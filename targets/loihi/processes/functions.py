@@ -48,7 +48,7 @@ from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 
 from neurodeploy.targets.island_files import onnx_name, onnx_session  # noqa: E402
-from neurodeploy.targets.loihi.layout import interp_matrix, patch_to_time_xyc  # noqa: E402
+from neurodeploy.targets.loihi.layout import interp_matrix, max_xyc, patch_to_time_xyc  # noqa: E402
 
 
 def _function(kind: str, params: dict[str, Any], in_shapes: list[tuple[int, ...]]) -> Callable:
@@ -59,9 +59,8 @@ def _function(kind: str, params: dict[str, Any], in_shapes: list[tuple[int, ...]
         return lambda xs: np.concatenate(xs, axis=2)
     if kind == "product":
         return lambda xs: xs[0] * xs[1]
-    if kind == "max":  # Lava layout (X, Y, C): over the pixels of each channel, or the channels of each pixel
-        axes = (0, 1) if params["over"] == "pixels" else (2,)
-        return lambda xs: np.max(sum(xs), axis=axes, keepdims=True)
+    if kind == "max":
+        return lambda xs: max_xyc(sum(xs), params["over"])
     if kind == "relu":
         return lambda xs: np.maximum(sum(xs), 0)
     if kind == "patch_to_time":
