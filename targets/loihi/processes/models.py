@@ -300,7 +300,8 @@ class PyReadoutModelFloat(_PyReadoutModel):
 @tag("fixed_pt")
 class PyReadoutModelFixed(_PyReadoutModel):
     weight_type = int
-    # the weighted sum of T graded payloads: PTQ keeps it within 32 bits (quantize.ptq, readout)
+    # the weighted sum of T inputs: PTQ sizes them as 16-bit payloads (2x headroom over the calibrated
+    # peak) and the weights as mantissas <= 127, so it holds 32 bits for T < 516; nothing checks larger T
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=LOIHI2.graded_payload_bits)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=32)
     acc: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=32)
