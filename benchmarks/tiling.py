@@ -58,6 +58,7 @@ def halo_study(image: Path, tile: int, halos: list[int], models: list[str]) -> N
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     x = load_image(image)
+    HALO_RECORDS.write_text("")
     for name in models:
         model, _ = load_model(name)
         t0 = time.perf_counter()
@@ -69,20 +70,25 @@ def halo_study(image: Path, tile: int, halos: list[int], models: list[str]) -> N
             dt = time.perf_counter() - t0
             mse = float(((tiled - whole) ** 2).mean())
             psnr = 10 * math.log10(1.0 / mse) if mse > 0 else float("inf")
-            print(json.dumps({"model": name, "image": image.name, "size_hw": list(x.shape[1:]), "tile": tile,
-                              "halo": halo, "tiles": len(tile_grid(x.shape[1], x.shape[2], tile, halo)),
-                              "psnr_tiled_vs_whole_db": round(psnr, 2), "max_abs_diff_8bit": round(float((tiled - whole).abs().max()) * 255, 1),
-                              "time_tiled_s": round(dt, 1), "time_whole_s": round(t_whole, 1)}), flush=True)
+            rec = {"model": name, "image": image.name, "size_hw": list(x.shape[1:]), "tile": tile,
+                   "halo": halo, "tiles": len(tile_grid(x.shape[1], x.shape[2], tile, halo)),
+                   "psnr_tiled_vs_whole_db": round(psnr, 2), "max_abs_diff_8bit": round(float((tiled - whole).abs().max()) * 255, 1),
+                   "time_tiled_s": round(dt, 1), "time_whole_s": round(t_whole, 1)}
+            print(json.dumps(rec), flush=True)
+            with HALO_RECORDS.open("a") as f:
+                f.write(json.dumps(rec) + "\n")
 
 
 HERE = Path(__file__).resolve().parent
 BLEND_RECORDS = HERE / "tiling_blend.out.jsonl"
 EXACT_RECORDS = HERE / "tiling_exact.out.jsonl"
+SCALE_RECORDS = HERE / "tiling_scale.out.jsonl"
+HALO_RECORDS = HERE / "tiling_halo.out.jsonl"
 TILING_MD = HERE / "tiling.md"
 BEGIN, END = "<!-- tiling.py blend: begin (written by the script) -->", "<!-- tiling.py blend: end -->"
 EXACT_BEGIN, EXACT_END = "<!-- tiling.py exact: begin (written by the script) -->", "<!-- tiling.py exact: end -->"
-# each generated section of tiling.md: (its record file, its markers)
-SECTIONS = ((BLEND_RECORDS, BEGIN, END), (EXACT_RECORDS, EXACT_BEGIN, EXACT_END))
+SCALE_BEGIN, SCALE_END = "<!-- tiling.py scale: begin (written by the script) -->", "<!-- tiling.py scale: end -->"
+HALO_BEGIN, HALO_END = "<!-- tiling.py halo: begin (written by the script) -->", "<!-- tiling.py halo: end -->"
 
 
 def photo_1536x1024(src: Path) -> Path:
@@ -238,16 +244,22 @@ def render_blend_table(lines: list[dict]) -> str:
 
 def rendered_md() -> str:
     """tiling.md with its generated sections re-rendered from their recorded files alone."""
+    def lines(path: Path) -> list[dict]:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    # each generated section of tiling.md: its record file, its markers, its renderer
+    sections = ((BLEND_RECORDS, BEGIN, END, render_blend_table), (EXACT_RECORDS, EXACT_BEGIN, EXACT_END, render_blend_table),
+                (SCALE_RECORDS, SCALE_BEGIN, SCALE_END, render_scale_table),
+                (HALO_RECORDS, HALO_BEGIN, HALO_END, render_halo_table))
     md = TILING_MD.read_text()
-    for records, begin, end in SECTIONS:
+    for records, begin, end, render in sections:
         if not records.exists():
             continue
-        lines = [json.loads(line) for line in records.read_text().splitlines() if line.strip()]
         if begin not in md or end not in md:
             raise SystemExit(f"{TILING_MD} has no {begin} ... {end} section to write")
         head, rest = md.split(begin, 1)
         _, tail = rest.split(end, 1)
-        md = head + begin + "\n" + render_blend_table(lines) + end + tail
+        md = head + begin + "\n" + render(lines(records)) + end + tail
     return md
 
 
@@ -319,6 +331,21 @@ def readme_exact(meta: dict, runs: list[dict]) -> str:
 README_BLOCKS = ((BLEND_RECORDS, "tiling.py (blend)", readme_blend), (EXACT_RECORDS, "tiling.py (exact)", readme_exact))
 
 
+def readme_scale(runs: list[dict]) -> str:
+    """The README's 24-MP sentence: the latest 24-MP run of each tiling in tiling_scale.out.jsonl."""
+    latest: dict[str, dict] = {}
+    for r in runs:
+        if r["megapixels"] >= 23.9 and r["exit"] == 0:
+            latest[r.get("tiling", "cut (the default then)")] = r
+    parts = []
+    for tiling, r in latest.items():
+        name = "`blend`" if tiling == "default" else (f"`{tiling}`" if " " not in tiling else tiling)
+        when = (f"{r['commit']}, {r['date']}, load {r['load_before'][0]} → {r['load_after'][0]}" if "command" in r
+                else "a run before the write path: commit and load not recorded")
+        parts.append(f"  {name}: {r['wall_s']:.0f} s, peak {r['peak_rss_gb']:.2f} GB ({r['checkpoint']}, {when})")
+    return "  A 24-MP photo on this 2-core machine (`tiling.py scale`):\n" + ";\n".join(parts) + "."
+
+
 def rendered_readme() -> str:
     from _record import README, with_block
 
@@ -326,6 +353,9 @@ def rendered_readme() -> str:
     for records, name, fn in README_BLOCKS:
         if records.exists():
             text = with_block(text, name, fn(*_records(records)))
+    if SCALE_RECORDS.exists():
+        runs = [json.loads(x) for x in SCALE_RECORDS.read_text().splitlines() if x.strip()]
+        text = with_block(text, "tiling.py (scale)", readme_scale(runs))
     return text
 
 
@@ -347,9 +377,14 @@ def synthesize(src: Path, megapixels: float, folder: Path) -> Path:
     return out
 
 
-def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None, tiling: str | None = None) -> None:
+def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None, tiling: str | None = None,
+                write: bool = False) -> None:
+    """``scale``: one ``neurodeploy derain`` process per size; each run's line (with its command, commit,
+    date and the load average before and after) is appended to ``tiling_scale.out.jsonl`` as soon as
+    it ends, so that a study stopped part-way keeps what it measured; ``--write`` renders the section."""
     folder = Path(tempfile.gettempdir()) / "neurodeploy-tiling"
     folder.mkdir(exist_ok=True)
+    command = ".venv/bin/python benchmarks/tiling.py " + " ".join(sys.argv[1:])
     for mp in mps:
         photo = synthesize(image, mp, folder)
         out = folder / f"out-{photo.stem}"
@@ -358,6 +393,7 @@ def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None
             cmd += ["--tile", str(tile)]
         if tiling is not None:
             cmd += ["--tiling", tiling]
+        load0, date = [round(v, 2) for v in os.getloadavg()], time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -366,10 +402,57 @@ def scale_study(image: Path, mps: list[float], checkpoint: str, tile: int | None
         from PIL import Image
 
         w, h = Image.open(photo).size
-        print(json.dumps({"checkpoint": checkpoint, "size_wh": [w, h], "megapixels": round(w * h / 1e6, 2),
-                          "tile": tile or "default", "tiling": tiling or "default", "exit": os.waitstatus_to_exitcode(status), "wall_s": round(dt, 1),
-                          "peak_rss_gb": round(usage.ru_maxrss / 1e6, 2), "cores": len(os.sched_getaffinity(0)),
-                          **({"stderr_tail": err} if os.waitstatus_to_exitcode(status) else {})}), flush=True)
+        rec = {"checkpoint": checkpoint, "size_wh": [w, h], "megapixels": round(w * h / 1e6, 2),
+               "tile": tile or "default", "tiling": tiling or "default", "exit": os.waitstatus_to_exitcode(status),
+               "wall_s": round(dt, 1), "peak_rss_gb": round(usage.ru_maxrss / 1e6, 2), "cores": len(os.sched_getaffinity(0)),
+               "command": command, "commit": _git("rev-parse", "--short", "HEAD"),
+               "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")), "date": date,
+               "load_before": load0, "load_after": [round(v, 2) for v in os.getloadavg()],
+               **({"stderr_tail": err} if os.waitstatus_to_exitcode(status) else {})}
+        print(json.dumps(rec), flush=True)
+        with SCALE_RECORDS.open("a") as f:
+            f.write(json.dumps(rec) + "\n")
+        if write:
+            write_blend_table()
+
+
+def render_scale_table(runs: list[dict]) -> str:
+    """``tiling.md``'s scale section: every run in ``tiling_scale.out.jsonl``, oldest first. Runs
+    recorded before the write path (no ``command``) say that their commit, date and load were not kept."""
+    out = ["Each row is one `python -m neurodeploy derain CHECKPOINT PHOTO --out DIR` process on a Lanczos upscale "
+           "of a real photo (3:2, in /tmp); wall time is the whole process (decode, derain, encode), peak memory "
+           "the child's `ru_maxrss`. Load is the 1-minute load average over the machine's 2 cores before / after.", "",
+           "| model | photo (W x H) | MP | tiling | wall time (s) | peak memory (GB) | exit | commit, date | load before / after |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        w, h = r["size_wh"]
+        # runs before the tiling key was recorded ran the default of their day, the hard cuts
+        tiling = {"default": "blend (default)"}.get(r.get("tiling", "cut (the default then)"), r.get("tiling", "cut (the default then)"))
+        if "command" in r:
+            when = f"{r['commit']}{'+dirty' if r['dirty'] else ''}, {r['date']}"
+            load = f"{r['load_before'][0]} / {r['load_after'][0]}"
+        else:
+            when, load = "not recorded", "not recorded"
+        out.append(f"| {r['checkpoint']} | {w}x{h} | {r['megapixels']:.1f} | {tiling} | {r['wall_s']:.1f} | "
+                   f"{r['peak_rss_gb']:.2f} | {r['exit']} | {when} | {load} |")
+    commands = sorted({r["command"] for r in runs if "command" in r})
+    if commands:
+        out += ["", "Commands: " + "; ".join(f"`{c}`" for c in commands) + "."]
+    return "\n".join(out) + "\n"
+
+
+def render_halo_table(runs: list[dict]) -> str:
+    """``tiling.md``'s halo section (hard cuts, the stitching before blend) from ``tiling_halo.out.jsonl``."""
+    r0 = runs[0]
+    out = [f"Photo {r0['image']} ({r0['size_hw'][1]}x{r0['size_hw'][0]}), tile {r0['tile']} ({r0['tiles']} tiles); "
+           "PSNR over RGB in [0, 1] (peak 1) of the tiled output against the whole-image output, max difference "
+           "in 8-bit levels. Commit, date and load were not recorded (a run before issue 32's write path).", "",
+           "| model | halo (px) | PSNR tiled vs whole (dB) | max abs diff (8-bit levels) | time tiled (s) | time whole (s) |",
+           "|---|---|---|---|---|---|"]
+    for r in runs:
+        out.append(f"| {r['model']} | {r['halo']} | {r['psnr_tiled_vs_whole_db']:.2f} | {r['max_abs_diff_8bit']:.1f} | "
+                   f"{r['time_tiled_s']:.1f} | {r['time_whole_s']:.1f} |")
+    return "\n".join(out) + "\n"
 
 
 def main() -> None:
@@ -379,7 +462,7 @@ def main() -> None:
                                                          "records; exit 1 if the file differs")
     ap.add_argument("--image", type=Path, default=None)
     ap.add_argument("--blends", nargs="+", default=["512:16", "512:32", "512:64"], help="TILE:HALO of each blend run")
-    ap.add_argument("--write", action="store_true", help="blend: render the table into tiling.md")
+    ap.add_argument("--write", action="store_true", help="blend, exact, scale: render the tables into tiling.md")
     ap.add_argument("--model"), ap.add_argument("--photo", type=Path), ap.add_argument("--npy", type=Path)
     ap.add_argument("--tiling", default=None), ap.add_argument("--halo", type=int, default=None)
     ap.add_argument("--tile", type=int, default=None)
@@ -407,7 +490,7 @@ def main() -> None:
     elif args.study == "halo":
         halo_study(args.image, args.tile or 512, args.halos, args.models)
     else:
-        scale_study(args.image, args.mp, args.checkpoint, args.tile, args.tiling)
+        scale_study(args.image, args.mp, args.checkpoint, args.tile, args.tiling, args.write)
 
 
 if __name__ == "__main__":
