@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ndfixtures import release_cases
 from neurodeploy.ir import read_deploy_graph
 from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
@@ -31,8 +32,7 @@ MIN_AGREEMENT, MAX_COUNT_DIFF = 99.9, 0.005  # per layer: % of elements, relativ
 
 def _reference(name: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """rockpool 2.8's own run: the input (steps, samples, 16) and per neuron module its spike counts."""
-    ref = np.load(DATA / f"{name}.ref.npz")
-    return ref["input"].astype(np.float64), {k: ref[k] for k in ref.files if k != "input"}
+    return release_cases.rockpool_28_reference(name)
 
 
 def _compare(runs, reference: dict[str, np.ndarray]) -> dict[str, tuple[float, float, float]]:

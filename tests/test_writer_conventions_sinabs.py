@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ndfixtures import release_cases
 from neurodeploy.ir import read_deploy_graph
 from neurodeploy.targets.nir_primitives import NirSequenceExecutor
 
@@ -31,8 +32,7 @@ CASES = [("conv_iaf", (), "from_nir"),                    # sinabs' from_nir: Mu
 
 
 def _reference(name: str, run: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    ref = np.load(DATA / f"{name}.ref.npz")
-    return ref["input"].astype(np.float64), {k[len(run) + 1:]: ref[k] for k in ref.files if k.startswith(run + "_")}
+    return release_cases.sinabs_200_reference(name, run)
 
 
 @pytest.mark.parametrize("name, rules, run", CASES)

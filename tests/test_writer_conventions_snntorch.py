@@ -21,6 +21,7 @@ import nir
 import numpy as np
 import pytest
 
+from ndfixtures import release_cases
 from neurodeploy.errors import GraphError
 from neurodeploy.ir import read_deploy_graph
 from neurodeploy.targets.nir_primitives import NirSequenceExecutor
@@ -36,9 +37,7 @@ MIN_AGREEMENT, MAX_COUNT_DIFF = 99.9, 0.005  # per layer: % of elements, relativ
 def _reference(name: str) -> tuple[np.ndarray, list[np.ndarray]]:
     """snntorch 0.7.0's own run of the file: the input (steps, samples, features) and each Leaky
     layer's spikes (steps, samples, neurons), in the network's order."""
-    ref = np.load(DATA / f"{name}.ref.npz")
-    layers = sorted((k for k in ref.files if k.startswith("spikes_")), key=lambda k: int(k.split("_")[1]))
-    return ref["input"].astype(np.float64), [ref[k] for k in layers]
+    return release_cases.snntorch_070_reference(name)
 
 
 def _lif_layers(g) -> list[str]:
