@@ -84,10 +84,13 @@ def render(record: dict) -> str:
              "Each executor cell: lowest per-layer agreement (% of (step, neuron) entries with the same spike "
              "count) / largest per-layer |our spike count - the writer's| / the writer's (%; k spikes in one step "
              "count k); **pass** when >= 99.9 % and <= 0.5 % (the issue's bounds). `file` no: the writer's graph "
-             "cannot be stored by `nir.write` and is read in memory by the same reader. Quantized runs round "
-             "weights to Loihi's 8-bit mantissas (and decays to 12 bits): where a net's numbers are not on "
-             "Loihi's grid they cost agreement (known; the grid file shows the reading itself). Raw rows, "
-             "per-layer counts included: `interop_releases.out.json`.", ""]
+             "cannot be stored by `nir.write` and is read in memory by the same reader. The quantized runs "
+             "(emulator, lava-fixed) round weights to Loihi's 8-bit mantissas and decays to 12 bits: a net "
+             "whose numbers are not on that grid can lose agreement to that rounding (known; reported here as "
+             "measured); the nets \"on a 1/16 grid\" / \"1/32 grid\" (weights exact in Loihi's integers) "
+             "separate the reading from the rounding. Where a writer's layer sends many spikes per step (rockpool, sinabs "
+             "MultiSpike), a count off by one in one step is a disagreement of that entry. Raw rows, per-layer "
+             "counts included: `interop_releases.out.json`; the cases: `tests/fixtures/release_cases.py`.", ""]
     by_case: dict[tuple, dict[str, dict]] = {}
     for r in rows:
         key = (r["writer"], r["release"], r["nir"], r["net"], r["reference"], r.get("options", ""))
