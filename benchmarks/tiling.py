@@ -108,6 +108,7 @@ def photo_1536x1024(src: Path) -> Path:
 
 
 BLEND_HALO = 32  # the default blend halo (models/evaluate.py), not imported: --check runs without torch
+BLEND_PASSES = 2  # blend's default statistics passes (models/evaluate.py), likewise
 SEAM = 24  # px either side of a core boundary: covers blend's ramp (halo/2 <= 32) and cut's seam
 
 
@@ -123,7 +124,8 @@ def seam_band(h: int, w: int, tile: int) -> np.ndarray:
     return band
 
 
-def run_one(model_name: str, photo: Path, tile: int, tiling: str, halo: int | None, npy: Path) -> None:
+def run_one(model_name: str, photo: Path, tile: int, tiling: str, halo: int | None, npy: Path,
+            passes: int | None = None) -> None:
     """The child of ``blend``: one derain call, its float output saved as .npy, its time printed."""
     import torch
 
@@ -140,12 +142,15 @@ def run_one(model_name: str, photo: Path, tile: int, tiling: str, halo: int | No
     if tiling == "exact":
         out, info = exact_derain(model, x, tile=tile, halo=default_halo(tiling) if halo is None else halo)
     else:
-        out = derain(model, x, tile=tile, halo=halo, tiling=tiling)
+        out = derain(model, x, tile=tile, halo=halo, tiling=tiling, passes=passes)
     dt = time.perf_counter() - t0
     np.save(npy, out.numpy())
     halo = default_halo(tiling) if halo is None else halo
+    from neurodeploy.models.evaluate import blend_passes, global_pools
+
+    stat = {"stat_passes": blend_passes(passes) if global_pools(model) else 1} if tiling == "blend" and tile else {}
     print(json.dumps({"time_s": round(dt, 2), "tiles": len(tile_grid(x.shape[1], x.shape[2], tile, halo)),
-                      "threads": torch.get_num_threads(), **({"passes": info["passes"]} if info else {})}))
+                      "threads": torch.get_num_threads(), **({"passes": info["passes"]} if info else {}), **stat}))
 
 
 def _git(*args: str) -> str:
@@ -153,14 +158,16 @@ def _git(*args: str) -> str:
 
 
 def blend_study(image: Path, models: list[str], blends: list[str], write: bool) -> None:
-    runs = [("whole", 0, "blend", None), ("cut", 512, "cut", 16)]
-    runs += [("blend", int(t), "blend", int(h)) for t, h in (b.split(":") for b in blends)]
+    runs = [("whole", 0, "blend", None, None), ("cut", 512, "cut", 16, None)]
+    for spec in blends:  # TILE:HALO[:PASSES]
+        t, h, *n = (int(v) for v in spec.split(":"))
+        runs.append(("blend", t, "blend", h, n[0] if n else None))
     compare_study(image, models, runs, BLEND_RECORDS, write)
 
 
 def exact_study(image: Path, models: list[str], write: bool) -> None:
     """``exact``: the whole image, ``--tiling exact`` and the default ``blend`` at tile 512 (default halos)."""
-    runs = [("whole", 0, "blend", None), ("exact", 512, "exact", None), ("blend", 512, "blend", None)]
+    runs = [("whole", 0, "blend", None, None), ("exact", 512, "exact", None, None), ("blend", 512, "blend", None, None)]
     compare_study(image, models, runs, EXACT_RECORDS, write)
 
 
@@ -175,10 +182,11 @@ def compare_study(image: Path, models: list[str], runs: list[tuple], record_file
     records = []
     for name in models:
         whole = None
-        for label, tile, tiling, halo in runs:
-            npy = work / f"{name}-{label}-{tile}-{halo}.npy"
+        for label, tile, tiling, halo, passes in runs:
+            npy = work / f"{name}-{label}-{tile}-{halo}-{passes}.npy"
             cmd = [sys.executable, str(Path(__file__).resolve()), "_run", "--model", name, "--photo", str(photo),
-                   "--tile", str(tile), "--tiling", tiling, "--npy", str(npy)] + (["--halo", str(halo)] if halo is not None else [])
+                   "--tile", str(tile), "--tiling", tiling, "--npy", str(npy)] + (["--halo", str(halo)] if halo is not None else []) \
+                + (["--passes", str(passes)] if passes is not None else [])
             load0 = os.getloadavg()[0]
             t0 = time.perf_counter()
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -232,6 +240,9 @@ def render_blend_table(lines: list[dict]) -> str:
         out[-2] = out[-2].replace("| tiles |", "| tiles × passes |")
     for r in runs:
         mode = "whole (`--tile 0`)" if r["mode"] == "whole" else r["mode"]
+        if r["mode"] == "blend":  # its statistics passes (a row recorded before --passes ran one)
+            n = r.get("stat_passes", 1)
+            mode += f", {n} pass{'es' if n > 1 else ''}" + (" (per-tile statistics)" if n == 1 else "")
         psnr = "—" if r["mode"] == "whole" else ("∞ (identical)" if r["psnr_vs_whole_db"] is None
                                                   else f"{r['psnr_vs_whole_db']:.2f}")
         mx = "—" if r["mode"] == "whole" else f"{r['max_abs_diff_8bit']:.1f}"
@@ -280,26 +291,40 @@ def _models(rs: list[dict]) -> str:
     return " / ".join(r["model"] for r in rs)
 
 
+def _passes(rs: list[dict], n: int) -> list[dict]:
+    """Blend rows run with ``n`` statistics passes (a row recorded before ``--passes`` ran one)."""
+    return [r for r in rs if r.get("stat_passes", 1) == n]
+
+
+def _levels(rs: list[dict]) -> str:
+    return " / ".join(f"{r['max_abs_diff_8bit']:.0f}" for r in rs)
+
+
 def readme_blend(meta: dict, runs: list[dict]) -> str:
     """The README's blend and cut bullets, from tiling_blend.out.jsonl alone."""
-    b, b2, c = _pick(runs, "blend", 512, BLEND_HALO), _pick(runs, "blend", 1024), _pick(runs, "cut", 512)
+    b512, b2, c = _pick(runs, "blend", 512, BLEND_HALO), _pick(runs, "blend", 1024), _pick(runs, "cut", 512)
+    b, one, three = _passes(b512, BLEND_PASSES), _passes(b512, 1), _passes(b512, 3)
     whole = _pick(runs, "whole")
-    far = [r["model"] for r in b if r["max_abs_diff_far_from_seams_8bit"] > r["max_abs_diff_near_seams_8bit"]]
-    mem = [r["peak_rss_gb"] - x["peak_rss_gb"] for r, x in zip(b, c)]
     out = [f"  - `blend` (default): windows with a {BLEND_HALO}-pixel halo overlap their neighbours, and the outputs",
            f"    are mixed by a raised-cosine ramp {BLEND_HALO} pixels wide centred on each seam (the weights sum to",
-           "    1 at every pixel): no hard seams. " + " / ".join(_db(r) for r in b) + f" dB ({_models(b)}), single",
-           "    pixels up to " + " / ".join(f"{r['max_abs_diff_8bit']:.0f}" for r in b) + " levels off"
-           + (f"; for {', '.join(far)} the worst pixels lie more than {SEAM} px from any seam, where only the gates'"
-              " statistics differ, so blending cannot remove them" if far else "")
-           + f"; up to {max(mem):.1f} GB more memory than `cut`."]
+           "    1 at every pixel): no hard seams. The attention gates' statistics are shared between the tiles: a",
+           "    downscaled whole-image run seeds them and each of `--passes` runs over the tiles (default "
+           f"{BLEND_PASSES}) corrects them."]
+    if b:
+        out.append("    " + " / ".join(_db(r) for r in b) + f" dB ({_models(b)}), single pixels up to " + _levels(b)
+                   + " levels off, in " + " / ".join(f"{r['time_s']:.0f}" for r in b) + " s.")
+    if one:
+        out.append("    `--passes 1` (each tile pools over itself, the fastest): " + " / ".join(_db(r) for r in one)
+                   + " dB, up to " + _levels(one) + " levels, " + " / ".join(f"{r['time_s']:.0f}" for r in one) + " s.")
+    if three:
+        out.append("    `--passes 3`: " + " / ".join(_db(r) for r in three) + " dB, up to " + _levels(three) + " levels, "
+                   + " / ".join(f"{r['time_s']:.0f}" for r in three) + " s.")
     if b2:
         out.append(f"    `--tile 1024` ({min(r['peak_rss_gb'] for r in b2):.1f}–{max(r['peak_rss_gb'] for r in b2):.1f} GB) gives "
-                   + " / ".join(_db(r) for r in b2) + " dB, up to " + " / ".join(f"{r['max_abs_diff_8bit']:.0f}" for r in b2)
-                   + " levels.")
+                   + " / ".join(_db(r) for r in b2) + " dB, up to " + _levels(b2) + " levels.")
     out.append(f"  - `cut`: the stitching before issue 32, each core from its own window with a {c[0]['halo']}-pixel")
-    out.append("    halo, hard seams: " + " / ".join(_db(r) for r in c) + " dB, up to "
-               + " / ".join(f"{r['max_abs_diff_8bit']:.0f}" for r in c) + " levels.")
+    out.append("    halo, hard seams, each tile's own statistics: " + " / ".join(_db(r) for r in c) + " dB, up to "
+               + _levels(c) + " levels.")
     out.append(f"  - `--tile 0` runs whole images exactly, with memory that grows with the photo "
                f"({min(r['peak_rss_gb'] for r in whole):.1f}–{max(r['peak_rss_gb'] for r in whole):.1f} GB for the "
                "tiny derainers at 1.5 MP).")
@@ -461,11 +486,13 @@ def main() -> None:
     ap.add_argument("--check", action="store_true", help="re-render tiling.md's generated sections from their "
                                                          "records; exit 1 if the file differs")
     ap.add_argument("--image", type=Path, default=None)
-    ap.add_argument("--blends", nargs="+", default=["512:16", "512:32", "512:64"], help="TILE:HALO of each blend run")
+    ap.add_argument("--blends", nargs="+", default=["512:32:1", "512:32:2", "512:32:3"],
+                    help="TILE:HALO[:PASSES] of each blend run (PASSES: blend's statistics passes, default its default)")
     ap.add_argument("--write", action="store_true", help="blend, exact, scale: render the tables into tiling.md")
     ap.add_argument("--model"), ap.add_argument("--photo", type=Path), ap.add_argument("--npy", type=Path)
     ap.add_argument("--tiling", default=None), ap.add_argument("--halo", type=int, default=None)
     ap.add_argument("--tile", type=int, default=None)
+    ap.add_argument("--passes", type=int, default=None, help="_run: blend's statistics passes")
     ap.add_argument("--halos", type=int, nargs="+", default=[0, 16, 32, 64])
     ap.add_argument("--models", nargs="+", default=["esdnet-tiny", "spikerain-tiny", "vlifnet-tiny"])
     ap.add_argument("--mp", type=float, nargs="+", default=[1, 6, 12, 24])
@@ -478,7 +505,7 @@ def main() -> None:
     if args.study is None:
         ap.error("a study is required")
     if args.study == "_run":
-        run_one(args.model, args.photo, args.tile, args.tiling or "blend", args.halo, args.npy)
+        run_one(args.model, args.photo, args.tile, args.tiling or "blend", args.halo, args.npy, args.passes)
     elif args.study == "blend-table":
         write_blend_table()
     elif args.image is None:

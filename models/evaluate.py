@@ -40,6 +40,7 @@ from .data import find_pairs, load_image, load_image_info, save_image
 DEFAULT_TILE = 512
 DEFAULT_HALO = 16  # "cut"
 BLEND_HALO = 32  # "blend": ramp 32 px, 16 px of pure context (benchmarks/tiling.md)
+BLEND_PASSES = 2  # "blend" of a model with global poolings: tiled runs that share the statistics (benchmarks/tiling.md)
 EXACT_HALO = 64  # "exact": context for the convs' receptive field (benchmarks/tiling.md)
 TILINGS = ("blend", "cut", "exact")
 DEFAULT_TILING = "blend"
@@ -137,7 +138,7 @@ class WholeImagePools:
     """
 
     def __init__(self, model: nn.Module):
-        self.modules = [m for m in model.modules() if isinstance(m, _GLOBAL_POOLS)]
+        self.modules = global_pools(model)
         for m in self.modules:
             size = m.output_size if isinstance(m.output_size, tuple) else (m.output_size,)
             if any(v != 1 for v in size):
@@ -207,6 +208,21 @@ def _aligned_spans(n: int, tile: int, multiple: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
+def blend_passes(passes: int | None) -> int:
+    """``--passes``: None is the default (``BLEND_PASSES``); below 1 is refused in one line."""
+    if passes is None:
+        return BLEND_PASSES
+    if int(passes) < 1:
+        raise ValueError(f"--passes must be 1 or more (1: each tile pools over itself), got {passes}")
+    return int(passes)
+
+
+def global_pools(model: nn.Module) -> list[nn.Module]:
+    """The model's poolings of a whole feature map to one value (the attention gates' statistics):
+    what makes a tile's output differ from the whole image's beyond the convs' receptive field."""
+    return [m for m in model.modules() if isinstance(m, _GLOBAL_POOLS)]
+
+
 @torch.no_grad()
 def exact_derain(model: nn.Module, image: torch.Tensor, tile: int = DEFAULT_TILE, halo: int = EXACT_HALO,
                  progress: Callable[[int], None] | None = None, max_passes: int | None = None) -> tuple[torch.Tensor, dict]:
@@ -219,6 +235,33 @@ def exact_derain(model: nn.Module, image: torch.Tensor, tile: int = DEFAULT_TILE
     more than the longest chain of poolings that depend on each other (``info['passes']``).
     Memory: one window's working set plus the image and the output (float32), as ``blend``.
     """
+    return _pooled_derain(model, image, tile, halo, progress, passes=None, limit=max_passes, seed=False, stitch="cut")
+
+
+@torch.no_grad()
+def shared_stats_derain(model: nn.Module, image: torch.Tensor, tile: int = DEFAULT_TILE, halo: int = BLEND_HALO,
+                        passes: int = BLEND_PASSES, progress: Callable[[int], None] | None = None) -> tuple[torch.Tensor, dict]:
+    """``blend`` for a model with global poolings: overlapping windows mixed by :func:`blend_ramp`,
+    every global pooling fed the whole image's statistic, approximated in ``passes`` tiled runs
+    instead of :func:`exact_derain`'s run to the fixed point: ``(output, info)``.
+
+    Before the first pass the whole image, downscaled (area) by the smallest power of 2 that
+    makes it no larger than two windows, runs once and seeds every statistic (about a quarter of
+    a pass or less); each pass then runs every window with the statistics the pass before gathered
+    over the whole image, and the last pass's outputs are blended. Each pass corrects one more
+    level of poolings that depend on each other, so the error shrinks with ``passes`` and is 0 at
+    exact's count (benchmarks/tiling.md measures 1, 2 and 3 against ``--tile 0``). Memory: one window's
+    working set plus the image and the output (float32), as ``exact``.
+    """
+    return _pooled_derain(model, image, tile, halo, progress, passes=passes, limit=None, seed=True, stitch="blend")
+
+
+def _pooled_derain(model: nn.Module, image: torch.Tensor, tile: int, halo: int, progress: Callable[[int], None] | None,
+                   passes: int | None, limit: int | None, seed: bool, stitch: str) -> tuple[torch.Tensor, dict]:
+    """Tiles on the model's multiple run pass after pass with :class:`WholeImagePools`: ``passes`` of
+    them, or (``passes=None``) until a pass's statistics equal those it used (at most ``limit``).
+    ``seed``: a downscaled whole-image run gives the first pass its statistics. ``stitch``: "cut"
+    (each core from its window) or "blend" (:func:`blend_ramp` over the overlaps)."""
     model.eval()
     _, h, w = image.shape
     multiple = int(getattr(getattr(model, "pad", None), "multiple", 1))
@@ -233,25 +276,57 @@ def exact_derain(model: nn.Module, image: torch.Tensor, tile: int = DEFAULT_TILE
         for c0, c1 in cols:
             y0, x0 = min(max(0, r0 - halo), ph - win_h), min(max(0, c0 - halo), pw - win_w)
             windows.append(((r0, r1, c0, c1), (y0, x0)))
+    if stitch == "blend":
+        wy, wx = blend_ramp(ph, rows, halo).float(), blend_ramp(pw, cols, halo).float()
     pools = WholeImagePools(model).attach()
     out = torch.empty((3, ph, pw), dtype=torch.float32)
-    limit = max_passes or 2 * len(pools.modules) + 2
+    limit = passes or limit or 2 * len(pools.modules) + 2
+    info = {"tiles": len(windows), "window": [win_h, win_w], "halo": halo, "pools": len(pools.modules)}
     try:
-        for passes in range(1, limit + 1):
+        if seed and pools.modules:
+            # two windows' pixels: on a 1536x1024 photo a 2x downscale (4x left the worst pixel 12.3 levels
+            # off the whole image after 2 passes, 2x 10.5: benchmarks/tiling.md), memory still about a window's
+            info["seed_downscale"] = _seed_statistics(model, pools, x, 2 * win_h * win_w, multiple)
+        for n in range(1, limit + 1):
+            last = passes is not None and n == passes  # None: every pass may be the last
+            if stitch == "blend" and last:
+                out.zero_()
             for i, ((r0, r1, c0, c1), (y0, x0)) in enumerate(windows):
                 pools.start_window((r0 - y0, r1 - y0, c0 - x0, c1 - x0), (win_h, win_w))
                 piece = _finite(model(x[None, :, y0:y0 + win_h, x0:x0 + win_w]))[0]
-                out[:, r0:r1, c0:c1] = piece[:, r0 - y0:r1 - y0, c0 - x0:c1 - x0]
+                if stitch == "blend" and last:
+                    # the weights are 0 outside the window (blend_ramp: at most halo/2 past the core)
+                    ry, rx = wy[rows.index((r0, r1)), y0:y0 + win_h], wx[cols.index((c0, c1)), x0:x0 + win_w]
+                    out[:, y0:y0 + win_h, x0:x0 + win_w] += piece.clamp(0, 1) * (ry[:, None] * rx[None, :])
+                elif passes is None or last:
+                    out[:, r0:r1, c0:c1] = piece[:, r0 - y0:r1 - y0, c0 - x0:c1 - x0]
                 if progress:
-                    progress(i + 1)
-            if pools.finish_pass() or not pools.modules:
+                    # a bar over the whole run: ``passes`` runs of the tiles, or (to the fixed point) each pass anew
+                    progress(i + 1 if passes is None else ((n - 1) * len(windows) + i + 1) // passes)
+            settled = pools.finish_pass()
+            if last or (passes is None and (settled or not pools.modules)):
                 break
         else:
             raise RuntimeError(f"exact tiling: the pooled statistics still changed after {limit} passes")
     finally:
         pools.remove()
-    return out[:, :h, :w].clamp_(0, 1), {"passes": passes, "tiles": len(windows), "window": [win_h, win_w],
-                                          "halo": halo, "pools": len(pools.modules)}
+    return out[:, :h, :w].clamp_(0, 1), {"passes": n, **info}
+
+
+def _seed_statistics(model: nn.Module, pools: WholeImagePools, x: torch.Tensor, budget: int, multiple: int) -> int:
+    """Run the padded image ``x`` downscaled (area) by the smallest power of 2 that brings it within
+    ``budget`` pixels (a window's or two: memory stays about a window's) and keep its pooled statistics as the
+    first pass's. Returns the factor."""
+    ph, pw = x.shape[-2:]
+    factor = 1
+    while (ph // factor) * (pw // factor) > budget:
+        factor *= 2
+    sh, sw = max(multiple, ph // factor // multiple * multiple), max(multiple, pw // factor // multiple * multiple)
+    small = torch.nn.functional.interpolate(x[None], size=(sh, sw), mode="area") if factor > 1 else x[None]
+    pools.start_window((0, sh, 0, sw), (sh, sw))
+    model(small)
+    pools.finish_pass()
+    return factor
 
 
 @torch.no_grad()
@@ -262,6 +337,7 @@ def derain(
     halo: int | None = None,
     progress: Callable[[int], None] | None = None,
     tiling: str = DEFAULT_TILING,
+    passes: int | None = None,
 ) -> torch.Tensor:
     """Derain one ``(3, H, W)`` image in [0, 1] (any size) -> ``(3, H, W)`` float32 in [0, 1].
 
@@ -272,6 +348,9 @@ def derain(
         progress: called with the number of tiles finished after each tile.
         tiling: "blend" (overlapping windows mixed by a smooth window), "cut" (hard seams) or
             "exact" (every global pooling over the whole image: :func:`exact_derain`).
+        passes: "blend" only: tiled runs that share the global poolings' statistics over the
+            whole image (:func:`shared_stats_derain`; None: ``BLEND_PASSES``); 1 = each tile pools
+            over itself (one run, the fastest). A model without global poolings runs once.
     """
     if tiling not in TILINGS:
         raise ValueError(f"tiling must be one of {TILINGS}, got {tiling!r}")
@@ -281,6 +360,9 @@ def derain(
     grid = tile_grid(h, w, tile, halo)
     if tiling == "exact" and len(grid) > 1:
         return exact_derain(model, image, tile, halo, progress)[0]
+    passes = blend_passes(passes)
+    if tiling == "blend" and len(grid) > 1 and passes > 1 and global_pools(model):
+        return shared_stats_derain(model, image, tile, halo, passes, progress)[0]
     if len(grid) == 1:
         out = derain_window(model, image)
         if progress:
@@ -341,12 +423,13 @@ def evaluate(
     tile: int | None = DEFAULT_TILE,
     halo: int | None = None,
     tiling: str = DEFAULT_TILING,
+    passes: int | None = None,
 ) -> dict:
     """Per-image and mean PSNR/SSIM (Y, papers' convention) of the output and of the rainy input.
 
     Returns ``{"data", "count", "psnr", "ssim", "input_psnr", "input_ssim", "images": [...]}``;
     means are over images (as the papers average). ``progress(done, total)`` counts tiles
-    over all images (:func:`tile_grid`); ``tile``/``halo``/``tiling`` as in :func:`derain`
+    over all images (:func:`tile_grid`); ``tile``/``halo``/``tiling``/``passes`` as in :func:`derain`
     (the same tiler: an evaluation scores exactly what ``derain`` writes).
     """
     halo = default_halo(tiling) if halo is None else halo
@@ -360,7 +443,7 @@ def evaluate(
     for i, pair in enumerate(pairs):
         rainy, clean = load_image(pair.rainy), load_image(pair.clean)
         base = done
-        out = derain(model, rainy, tile, halo, (lambda k: progress(base + k, total)) if progress else None, tiling)
+        out = derain(model, rainy, tile, halo, (lambda k: progress(base + k, total)) if progress else None, tiling, passes)
         done = base + len(tile_grid(rainy.shape[1], rainy.shape[2], tile, halo))
         rows.append(score_row(pair.name, out, rainy, clean))
     return {"data": str(folder), **summarise_rows(rows)}
@@ -425,6 +508,7 @@ def derain_files(
     progress: Callable[[int, int], None] | None = None,
     note: Callable[[str], None] | None = None,
     tiling: str = DEFAULT_TILING,
+    passes: int | None = None,
 ) -> list[Path]:
     """Derain image files into the folder ``out`` (same file names), all or nothing.
 
@@ -451,7 +535,8 @@ def derain_files(
                 if note:
                     note(line)
             base = done
-            result = derain(model, image, tile, halo, (lambda k: progress(base + k, total)) if progress else None, tiling)
+            result = derain(model, image, tile, halo, (lambda k: progress(base + k, total)) if progress else None, tiling,
+                            passes)
             done = base + len(tile_grid(image.shape[1], image.shape[2], tile, halo))
             del image
             save_image(result, tmp / path.name, like=info)

@@ -257,6 +257,18 @@ def tiling_mode(tiling: str | None) -> str:
     return tiling
 
 
+def pass_count(passes: int | None) -> int | None:
+    """A ``--passes`` value checked (None: the default)."""
+    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.models.evaluate import blend_passes
+
+    try:
+        blend_passes(passes)
+    except ValueError as exc:
+        raise NeurodeployError(str(exc)) from None
+    return passes
+
+
 def _refuse_exact_for_bundles(tiling: str) -> None:
     # a bundle's executor is not a torch module with pooling layers to share across tiles:
     # "exact" would silently pool per tile
@@ -271,7 +283,7 @@ def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Pat
            tile: int | None = None, progress: Callable[[int, int], None] | None = None,
            note: Callable[[str], None] | None = None, tiling: str | None = None, workers: int | None = None,
            cluster: str | None = None, resume: bool = False, unit_memory_gb: float | None = None,
-           units_progress: Callable | None = None) -> Derained:
+           units_progress: Callable | None = None, passes: int | None = None) -> Derained:
     """``neurodeploy derain``: rainy images of any size -> ``out`` (same names, bit depth and mode), all or nothing.
 
     Args:
@@ -281,6 +293,8 @@ def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Pat
         progress: ``progress(tiles done, tiles in all)``; note: called with each note line.
         tiling: "blend" (default: overlapping tiles mixed by a smooth window), "cut" (hard seams) or
             "exact" (every global pooling over the whole image, a checkpoint only; several passes).
+        passes: "blend": tiled runs sharing the attention gates' statistics over the whole image
+            (default 2; 1 = each tile pools over itself, the fastest).
         workers, cluster, resume, unit_memory_gb, units_progress: one unit per photo, as
             :func:`evaluate` says; then each photo is written into ``out`` as it arrives (not all
             or nothing), with its line in ``out/units.jsonl``.
@@ -292,12 +306,12 @@ def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Pat
     from neurodeploy.models.evaluate import derain_files
     from neurodeploy.scaleout import Plan
 
-    tile, tiling = tile_side(tile), tiling_mode(tiling)
+    tile, tiling, passes = tile_side(tile), tiling_mode(tiling), pass_count(passes)
     if Path(source).is_dir():
         _refuse_exact_for_bundles(tiling)
     plan = Plan.from_options(workers, cluster, out if (workers or cluster or resume) else None, resume, unit_memory_gb)
     if plan.on_ray or resume:
-        return _derain_units(source, images, out, executor, tile, tiling, plan, units_progress, note)
+        return _derain_units(source, images, out, executor, tile, tiling, passes, plan, units_progress, note)
     if Path(source).is_dir():
         from neurodeploy.bundle import Bundle
         from neurodeploy.scaleout_units import executor_module
@@ -309,7 +323,7 @@ def derain(source: "str | Path", images: Sequence["str | Path"], out: "str | Pat
         model, _ = load_model(source)
         executor = "torch"
     torch.set_num_threads(usable_cores())
-    written = derain_files(model, list(images), out, tile=tile, progress=progress, note=note, tiling=tiling)
+    written = derain_files(model, list(images), out, tile=tile, progress=progress, note=note, tiling=tiling, passes=passes)
     return Derained([Path(p) for p in written], executor)
 
 
@@ -330,8 +344,10 @@ def _source(source: "str | Path", executor: str | None) -> tuple[Path, str | Non
     return resolve(source), None
 
 
-def _derain_units(source, images, out, executor, tile, tiling, plan, units_progress, note) -> Derained:
-    """derain with one unit per photo: each written into ``out`` atomically as it arrives."""
+def _derain_units(source, images, out, executor, tile, tiling, passes, plan, units_progress, note) -> Derained:
+    """derain with one unit per photo: each written into ``out`` atomically as it arrives. One large
+    photo is split into tile units when its tiles are independent: not with ``exact``, nor with a
+    ``blend`` of several passes on a model with global poolings (its passes share statistics)."""
     import os
 
     from neurodeploy.models.evaluate import check_batch
@@ -340,7 +356,7 @@ def _derain_units(source, images, out, executor, tile, tiling, plan, units_progr
     path, executor = _source(source, executor)
     checked = check_batch(images, out)
     out = Path(out)
-    if len(checked) == 1 and tiling != "exact":
+    if len(checked) == 1 and tiling != "exact" and not _shares_statistics(path, tiling, passes):
         from neurodeploy.models.evaluate import default_halo, tile_grid
 
         (photo, (h, w)), = checked
@@ -358,9 +374,20 @@ def _derain_units(source, images, out, executor, tile, tiling, plan, units_progr
                 note(f"{result['name']}: {line}")
         return result
 
-    work = Work("derain", path, {"executor": executor, "tile": tile, "tiling": tiling})
+    work = Work("derain", path, {"executor": executor, "tile": tile, "tiling": tiling, "passes": passes})
     run_units(work, units, plan, units_progress, executor, keep=keep)
     return Derained([out / p.name for p, _ in checked], executor or "torch")
+
+
+def _shares_statistics(path: Path, tiling: str, passes: int | None) -> bool:
+    """True when a ``blend`` of this checkpoint runs several passes that share its global poolings'
+    statistics (:func:`neurodeploy.models.evaluate.shared_stats_derain`), so its tiles are not independent."""
+    if path.is_dir() or tiling != "blend":
+        return False
+    from neurodeploy.checkpoint import load_model
+    from neurodeploy.models.evaluate import blend_passes, global_pools
+
+    return blend_passes(passes) > 1 and bool(global_pools(load_model(path)[0]))
 
 
 def _derain_tile_units(path: Path, photo: Path, out: Path, executor, tile: int, tiling: str, plan, units_progress,
@@ -426,7 +453,7 @@ def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None =
              progress: Callable[[int, int], None] | None = None, tiling: str | None = None,
              workers: int | None = None, cluster: str | None = None, out: "str | Path | None" = None,
              resume: bool = False, unit_memory_gb: float | None = None,
-             units_progress: Callable | None = None) -> Evaluation:
+             units_progress: Callable | None = None, passes: int | None = None) -> Evaluation:
     """``neurodeploy evaluate``: PSNR/SSIM (Y channel) of the output and of the rainy input on a
     paired folder (``rainy/``, ``clean/``), whole images.
 
@@ -435,7 +462,7 @@ def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None =
             default the emulator for a quantized bundle, else torch).
         tile: a checkpoint's tile side in pixels (default 512; 0 = whole images).
         progress: ``progress(done, total)`` (images for a bundle, tiles for a checkpoint).
-        tiling: a checkpoint's stitching of tiles, as in :func:`derain` (the same tiler).
+        tiling, passes: a checkpoint's stitching of tiles, as in :func:`derain` (the same tiler).
         workers: run one unit per pair on a local Ray with this many workers (CPUs);
             cluster: on the running Ray cluster at this address (``RAY_ADDRESS`` too). Neither:
             in this process, Ray not started.
@@ -449,12 +476,12 @@ def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None =
     from neurodeploy.errors import NeurodeployError
     from neurodeploy.scaleout import Plan
 
-    tiling = tiling_mode(tiling)
+    tiling, passes = tiling_mode(tiling), pass_count(passes)
     if Path(source).is_dir():
         _refuse_exact_for_bundles(tiling)
     plan = Plan.from_options(workers, cluster, out, resume, unit_memory_gb)
     if plan.wanted:
-        result = _evaluate_units(source, data, executor, tile_side(tile), tiling, plan, units_progress)
+        result = _evaluate_units(source, data, executor, tile_side(tile), tiling, passes, plan, units_progress)
     elif Path(source).is_dir():
         from neurodeploy.bundle import Bundle
         from neurodeploy.quantized import evaluate_bundle
@@ -473,7 +500,7 @@ def evaluate(source: "str | Path", data: "str | Path", *, executor: str | None =
         tile = tile_side(tile)
         model, ckpt = load_model(source)
         torch.set_num_threads(usable_cores())
-        result = evaluate_model(model, data, progress=progress, tile=tile, tiling=tiling)
+        result = evaluate_model(model, data, progress=progress, tile=tile, tiling=tiling, passes=passes)
         result["checkpoint"] = str(ckpt.path)
     return _evaluation(result)
 
@@ -483,7 +510,7 @@ def _evaluation(result: dict) -> Evaluation:
                       float(result["input_ssim"]), int(result["count"]), result)
 
 
-def _evaluate_units(source, data, executor, tile, tiling, plan, units_progress) -> dict:
+def _evaluate_units(source, data, executor, tile, tiling, passes, plan, units_progress) -> dict:
     """evaluate with one unit per pair; the result is the in-process one plus ``scale_out`` stats."""
     from neurodeploy.bundle_format import write_json_atomic
     from neurodeploy.models.data import find_pairs
@@ -494,7 +521,7 @@ def _evaluate_units(source, data, executor, tile, tiling, plan, units_progress) 
     path, executor = _source(source, executor)
     pairs = find_pairs(data)
     units = [Unit(p.name, {"rainy": p.rainy, "clean": p.clean}, {"name": p.name}) for p in pairs]
-    settings = {"executor": executor} if path.is_dir() else {"tile": tile, "tiling": tiling}
+    settings = {"executor": executor} if path.is_dir() else {"tile": tile, "tiling": tiling, "passes": passes}
     results, stats = run_units(Work("evaluate", path, settings), units, plan, units_progress, executor)
     rows = [results[u.key] for u in units]
     if path.is_dir():

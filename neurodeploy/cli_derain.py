@@ -224,11 +224,16 @@ _TILE_HELP = ("Tile side in pixels (a halo of context is added around each): bou
               "whole image: 1024 gave 49-52 dB against 42-50 dB for 512 on a 1536x1024 photo.")
 _TILING_HELP = ("How tiles are stitched (benchmarks/tiling.md measures each against --tile 0). blend (default): "
                 "windows overlap by a 32-px halo on each side and neighbours are mixed by a raised-cosine ramp, so "
-                "there are no seams; the attention gates still pool per tile. cut: the old hard seams with a 16-px "
+                "there are no seams; the attention gates' statistics are shared between tiles over --passes runs. cut: the old hard seams with a 16-px "
                 "halo. exact: every global pooling over the whole image, so the tiles equal the whole image; the "
                 "tiles run once per pass until the pooled statistics settle (several passes: that many times "
                 "blend's time), memory bounded by one window (a 64-px halo) plus the photo. A checkpoint only "
                 "(not a bundle's executor).")
+_PASSES_HELP = ("blend: tiled runs that share the attention gates' statistics (their poolings over the whole image) "
+                "between tiles; a downscaled whole-image run seeds them and each pass corrects them further. "
+                "Default 2 (about twice the time of 1); 1 = each tile pools over itself, the fastest and the "
+                "furthest from --tile 0 (benchmarks/tiling.md measures 1, 2 and 3). Ignored by cut and exact.")
+PASSES = typer.Option(None, "--passes", help=_PASSES_HELP, show_default=False)
 
 
 def derain_cmd(
@@ -237,6 +242,7 @@ def derain_cmd(
     out: Path = typer.Option(..., "--out", help="Folder for the derained images (same file names); written all or nothing."),
     tile: int = typer.Option(None, "--tile", help=_TILE_HELP, show_default=False),
     tiling: str = typer.Option(None, "--tiling", help=_TILING_HELP, show_default=False),
+    passes: Optional[int] = PASSES,
     executor: Optional[str] = typer.Option(None, "--executor",
                                            help="For a bundle: the executor that derains (emulator: the integer model "
                                                 "of a --quantize int bundle, the default for one; else torch)."),
@@ -253,13 +259,13 @@ def derain_cmd(
     With --workers/--cluster/--resume, one unit per photo: each photo appears in --out (whole,
     by one rename) as it finishes, with its line in --out/units.jsonl.
     """
-    from neurodeploy.api import derain, tile_side, tiling_mode
+    from neurodeploy.api import derain, pass_count, tile_side, tiling_mode
 
-    tile_side(tile), tiling_mode(tiling)  # checked before the bar starts: an error stays one line
+    tile_side(tile), tiling_mode(tiling), pass_count(passes)  # checked before the bar starts: an error stays one line
     plan = cli_scale.plan(workers, cluster, out if (workers or cluster or resume) else None, resume, unit_memory)
     if plan.on_ray or resume:
         with cli_scale.units_bar("derain", out) as units:
-            done = derain(checkpoint, images, out, executor=executor, tile=tile, tiling=tiling, workers=workers,
+            done = derain(checkpoint, images, out, executor=executor, tile=tile, tiling=tiling, passes=passes, workers=workers,
                           cluster=cluster, resume=resume, unit_memory_gb=unit_memory, units_progress=units.update,
                           note=lambda line: units.bar.console.print(f"note: {line}"))
         units.table(done.executor)
@@ -268,7 +274,7 @@ def derain_cmd(
         return
     bar = _LazyBar("derain", f"{len(images)} image(s), tiles")  # starts after the inputs were checked
     with bar:
-        done = derain(checkpoint, images, out, executor=executor, tile=tile, tiling=tiling, progress=bar.update,
+        done = derain(checkpoint, images, out, executor=executor, tile=tile, tiling=tiling, passes=passes, progress=bar.update,
                       note=lambda line: bar.print(f"note: {line}"))
     for path in done.files:
         console.print(f"wrote {path}")
@@ -279,6 +285,7 @@ def evaluate_cmd(
     data: Path = typer.Option(..., "--data", help="Paired folder with rainy/ and clean/."),
     tile: int = typer.Option(None, "--tile", help=_TILE_HELP, show_default=False),
     tiling: str = typer.Option(None, "--tiling", help=_TILING_HELP, show_default=False),
+    passes: Optional[int] = PASSES,
     executor: Optional[str] = typer.Option(None, "--executor",
                                            help="For a bundle: the executor to run (emulator: the integer model of a "
                                                 "--quantize int bundle; default emulator when quantized, else torch)."),
@@ -290,20 +297,21 @@ def evaluate_cmd(
     unit_memory: Optional[float] = cli_scale.UNIT_MEMORY,
 ) -> None:
     """PSNR/SSIM on the Y channel (papers' convention) of the output and of the rainy input; whole images."""
-    from neurodeploy.api import evaluate, tiling_mode
+    from neurodeploy.api import evaluate, pass_count, tiling_mode
 
-    tiling_mode(tiling)  # before the bar: an error stays one line
+    tiling_mode(tiling), pass_count(passes)  # before the bar: an error stays one line
     is_bundle = Path(checkpoint).is_dir()
     scale = dict(workers=workers, cluster=cluster, out=out, resume=resume, unit_memory_gb=unit_memory)
     if cli_scale.plan(workers, cluster, out, resume, unit_memory).wanted:
         with cli_scale.units_bar(f"evaluate {checkpoint}", out) as units:
-            result = evaluate(checkpoint, data, executor=executor, tile=tile, tiling=tiling, **scale,
+            result = evaluate(checkpoint, data, executor=executor, tile=tile, tiling=tiling, passes=passes, **scale,
                               units_progress=units.update).data
         units.table(result.get("executor"))
     else:
         with _LazyBar(f"evaluate ({executor or 'bundle'})" if is_bundle else f"evaluate {checkpoint}",
                       "" if is_bundle else "tiles") as bar:
-            result = evaluate(checkpoint, data, executor=executor, tile=tile, tiling=tiling, progress=bar.update).data
+            result = evaluate(checkpoint, data, executor=executor, tile=tile, tiling=tiling, passes=passes,
+                              progress=bar.update).data
     title = (f"{checkpoint} ({result.get('executor', executor)}) on {data} (Y channel, BT.601)" if is_bundle
              else f"{Path(result['checkpoint']).stem} on {data} (Y channel, BT.601)")
     if as_json:

@@ -71,7 +71,7 @@ def _evaluate(work, source: Path):
 
     def run(unit) -> dict[str, Any]:
         rainy, clean = load_image(unit.files["rainy"]), load_image(unit.files["clean"])
-        return score_row(unit.params["name"], derain(model, rainy, s["tile"], None, tiling=s["tiling"]), rainy, clean)
+        return score_row(unit.params["name"], derain(model, rainy, s["tile"], None, tiling=s["tiling"], passes=s.get("passes")), rainy, clean)
 
     return run
 
@@ -110,7 +110,7 @@ def _derain(work, source: Path):
 
     def run(unit) -> dict[str, Any]:
         image, info = load_image_info(unit.files["image"])
-        out = derain(model, image, s["tile"], None, tiling=s["tiling"])
+        out = derain(model, image, s["tile"], None, tiling=s["tiling"], passes=s.get("passes"))
         with tempfile.TemporaryDirectory(prefix="neurodeploy-derain-") as tmp:
             written = save_image(out, Path(tmp) / unit.files["image"].name, like=info)
             data = written.read_bytes()

@@ -375,3 +375,15 @@ def test_validate_by_units_gives_the_in_process_verdict(bundle, pairs, tmp_path)
         whole.pop(key), units.pop(key)
     assert units == whole
     assert whole["truth"]["executor"]["psnr_y_db"] > 0
+
+
+def test_a_photo_whose_blend_passes_share_statistics_is_one_unit_not_tile_units(toy_checkpoint):
+    """Tile units are independent; a 2-pass blend of a model with attention gates is not (its passes share
+    the gates' statistics over the whole photo), so such a photo runs as one unit (a worker runs every pass)."""
+    from neurodeploy.api import _shares_statistics
+    from neurodeploy.checkpoint import resolve
+
+    esdnet = resolve("esdnet-tiny")
+    assert _shares_statistics(esdnet, "blend", None) and _shares_statistics(esdnet, "blend", 2)
+    assert not _shares_statistics(esdnet, "blend", 1) and not _shares_statistics(esdnet, "cut", None)
+    assert not _shares_statistics(Path(toy_checkpoint), "blend", None)  # no global pooling: tiles are independent
