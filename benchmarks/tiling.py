@@ -346,7 +346,8 @@ def readme_exact(meta: dict, runs: list[dict]) -> str:
         + " / ".join(f"{r['max_abs_diff_8bit']:.2f}" for r in e) + " levels; it takes "
         + " / ".join(str(r["passes"]) for r in e) + " passes, i.e. "
         + " / ".join(f"{r['time_s']:.0f}" for r in e) + " s against "
-        + " / ".join(f"{r['time_s']:.0f}" for r in b) + " s for `blend` and "
+        + " / ".join(f"{r['time_s']:.0f}" for r in b) + " s for `blend`"
+        + (" with per-tile statistics (one pass)" if all(r.get("stat_passes", 1) == 1 for r in b) else "") + " and "
         + " / ".join(f"{whole[r['model']]['time_s']:.0f}" for r in e) + " s whole; memory "
         + " / ".join(f"{r['peak_rss_gb']:.1f}" for r in e) + " GB (whole: "
         + " / ".join(f"{whole[r['model']]['peak_rss_gb']:.1f}" for r in e) + " GB).",
