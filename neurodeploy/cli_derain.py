@@ -217,21 +217,19 @@ def finetune_cmd(
                   f"{ft['loss_mean_last10']:.4f}; kept the state after {ft['best_iter']} batches{'; QAT on ' + str(meta['qat']['layers']) + ' chip convs' if qat else ''})")
 
 
-_TILE_HELP = ("Tile side in pixels (a halo of context is added around each): bounds memory on large images. "
-              "512 peaked at 1.9-2.9 GB with esdnet-tiny in torch on 1- to 24-MP photos (benchmarks/tiling.md), "
-              "4.3 GB with --executor emulator on a 512x512 photo; 0 = whole image at once (exact, but memory grows "
-              "with the photo: 3.7-5.8 GB for the tiny derainers on a 1.5-MP photo). A larger tile is closer to the "
-              "whole image: 1024 gave 49-52 dB against 42-50 dB for 512 on a 1536x1024 photo.")
+_TILE_HELP = ("Tile side in pixels (a halo of context is added around each): bounds memory on large images, "
+              "whatever the photo's size (benchmarks/tiling.md: esdnet-tiny in torch up to 24-MP photos); more with "
+              "--executor emulator. 0 = whole image at once (exact, but memory grows with the photo).")
 _TILING_HELP = ("How tiles are stitched (benchmarks/tiling.md measures each against --tile 0). blend (default): "
                 "windows overlap by a 32-px halo on each side and neighbours are mixed by a raised-cosine ramp, so "
-                "there are no seams; the attention gates' statistics are shared between tiles over --passes runs. cut: the old hard seams with a 16-px "
-                "halo. exact: every global pooling over the whole image, so the tiles equal the whole image; the "
-                "tiles run once per pass until the pooled statistics settle (several passes: that many times "
-                "blend's time), memory bounded by one window (a 64-px halo) plus the photo. A checkpoint only "
-                "(not a bundle's executor).")
+                "there are no seams; the attention gates' statistics are shared between tiles over --passes runs. "
+                "cut: the old hard seams with a 16-px halo, each tile its own statistics. exact: every global "
+                "pooling over the whole image, so the tiles equal the whole image; the tiles run once per pass "
+                "until the pooled statistics settle (6 to 9 passes for the tiny derainers), memory bounded by one "
+                "window (a 64-px halo) plus the photo. A checkpoint only (not a bundle's executor).")
 _PASSES_HELP = ("blend: tiled runs that share the attention gates' statistics (their poolings over the whole image) "
                 "between tiles; a downscaled whole-image run seeds them and each pass corrects them further. "
-                "Default 2 (about twice the time of 1); 1 = each tile pools over itself, the fastest and the "
+                "Default 2 (about 2.5 times the time of 1); 1 = each tile pools over itself, the fastest and the "
                 "furthest from --tile 0 (benchmarks/tiling.md measures 1, 2 and 3). Ignored by cut and exact.")
 PASSES = typer.Option(None, "--passes", help=_PASSES_HELP, show_default=False)
 
