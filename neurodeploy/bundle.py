@@ -226,7 +226,7 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
                   calib: str | Path | None = None, dt_s: float | None = None, writer: str | None = None,
                   reset: str | None = None, warn: Callable[[str], None] | None = None,
                   system: str | None = None, rules=None, residency: str | None = None,
-                  delta_threshold: float | None = None) -> dict[str, Any]:
+                  delta_threshold: float | None = None, delta_relative: float | None = None) -> dict[str, Any]:
     """Write the bundle ``out`` of ``source`` atomically (untouched on any error); returns the manifest.
 
     ``source``: a checkpoint file or shipped name (:func:`export_model_bundle`; ``size`` its
@@ -252,9 +252,9 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
             raise NeurodeployError("--size is for checkpoints; a .nir (or netx) file's input shape is its own")
         if system:
             raise NeurodeployError("--system is checked for checkpoints only; a .nir file's graph is not mapped yet")
-        if residency or delta_threshold is not None:
-            raise NeurodeployError(f"--{'residency' if residency else 'delta-threshold'} is for checkpoints; a .nir "
-                                   "file's graph runs on the chip as written")
+        if residency or delta_threshold is not None or delta_relative is not None:
+            what = "residency" if residency else ("delta-threshold" if delta_threshold is not None else "delta-relative")
+            raise NeurodeployError(f"--{what} is for checkpoints; a .nir file's graph runs on the chip as written")
         return export_nir_bundle(source, out, target=target, dt_s=dt_s, writer=writer, force=force, warn=warn,
                                  reset=reset, quantize=quantize, calib=None if calib is None else Path(calib),
                                  rules=rules)
@@ -264,7 +264,8 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
     if reset is not None:
         raise NeurodeployError("--reset is for .nir files from snntorch or sinabs; a checkpoint carries its own")
     return export_model_bundle(source, out, target=target, size=size, force=force, quantize=quantize, calib=calib,
-                               system=system, residency=residency or DEFAULT_RESIDENCY, delta_threshold=delta_threshold)
+                               system=system, residency=residency or DEFAULT_RESIDENCY, delta_threshold=delta_threshold,
+                               delta_relative=delta_relative)
 
 
 def describe(manifest: dict[str, Any], out: Path) -> list[str]:
@@ -317,11 +318,25 @@ def refuse_misfit(g: DeployGraph, system: str) -> None:
            "no listed system holds it at this size: export a smaller --size and tile (`neurodeploy fit`)"))
 
 
+def _relative_delta_thresholds(g: DeployGraph, fraction: float, crops, size: tuple[int, int]) -> dict[str, float]:
+    """Each cut edge's source its threshold (model units): ``fraction`` of the largest |value| it sends in a
+    float run (nir-torch) of the calibration crops, or of the example image when there are none."""
+    from neurodeploy.delta_messages import relative_thresholds
+    from neurodeploy.images import load_inputs
+    from neurodeploy.targets.nir_torch import NirTorchExecutor
+
+    images = crops if crops is not None else load_inputs(None, size)[0]
+    runner = NirTorchExecutor(g.to_nir(), g.info, delta_threshold=0.0)
+    runner.run(np.asarray(images))
+    return relative_thresholds(runner.cut_maxima, fraction)
+
+
 def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "loihi",
                         size: tuple[int, int] | None = None, force: bool = False, quantize: str = "none",
                         calib: str | Path | None = None, calib_images: int | None = None,
                         calib_percentile: float | None = None, system: str | None = None,
-                        residency: str = DEFAULT_RESIDENCY, delta_threshold: float | None = None) -> dict[str, Any]:
+                        residency: str = DEFAULT_RESIDENCY, delta_threshold: float | None = None,
+                        delta_relative: float | None = None) -> dict[str, Any]:
     """Load -> export -> lower, and write the bundle ``out`` atomically. Returns the manifest.
 
     Args:
@@ -339,6 +354,9 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
             ``products`` and SpikeRain's MDSA split, run at the export size; ``host``: as before issue 31).
         delta_threshold: sigma-delta messages across the chip/host cut, threshold in model units (0:
             exact; None: every crossing value every step); only nir-torch runs a threshold above 0.
+        delta_relative: sigma-delta with a threshold per cut edge: this fraction of the largest |value|
+            the edge's source sends on the export's input (the calibration crops with ``quantize="int"``,
+            else the example image), in ``GraphInfo.delta_thresholds``; not with ``delta_threshold``.
     """
     from neurodeploy import quantized
     from neurodeploy.targets.loihi.lower import lower_graph
@@ -357,6 +375,13 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
     if delta_threshold is not None and not (math.isfinite(delta_threshold) and delta_threshold >= 0):
         raise NeurodeployError(f"--delta-threshold is a value change in model units, >= 0 (0: exact); not "
                                f"{delta_threshold}")
+    if delta_relative is not None:
+        if delta_threshold is not None:
+            raise NeurodeployError("--delta-threshold (one threshold for every edge) and --delta-relative (one per "
+                                   "edge) exclude each other; pass one")
+        if not (math.isfinite(delta_relative) and delta_relative >= 0):
+            raise NeurodeployError(f"--delta-relative is a fraction >= 0 of each cut edge's range (0: exact); not "
+                                   f"{delta_relative}")
     if quantize not in quantized.QUANTIZE_MODES:
         raise NeurodeployError(f"unknown --quantize '{quantize}'; choose one of: {', '.join(quantized.QUANTIZE_MODES)}")
     if calib_images is not None and not 1 <= calib_images <= quantized.CALIB_LIMIT:
@@ -367,7 +392,8 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
              if quantize == "int" else None)
     progress.step("exporting the graph")
     g = DeployGraph.from_nir(export_graph(model, size, architecture=ckpt.architecture, config=ckpt.config,
-                                          residency=residency, delta_threshold=delta_threshold))
+                                          residency=residency,
+                                          delta_threshold=0.0 if delta_relative is not None else delta_threshold))
     memory.check_export(g.info.shapes, g.info.t_steps, crops is not None, size)  # shapes only so far: nothing big yet
     results: dict[str, Any] = {}
     progress.step("running the passes and the Lava lowering")
@@ -379,6 +405,9 @@ def export_model_bundle(checkpoint: str | Path, out: str | Path, target: str = "
         lowering = {"status": "not lowered", "reason": str(exc), "delays": []}
     part = results["partition"]
     info = g.info
+    if delta_relative is not None:
+        progress.step("measuring each cut edge's range for its sigma-delta threshold")
+        info.delta_thresholds = _relative_delta_thresholds(g, delta_relative, crops, size)
     if system is not None:
         refuse_misfit(g, system)
 

@@ -140,6 +140,12 @@ def export_cmd(
                                                          "only nir-torch runs the bundle, and `validate --executor "
                                                          "nir-torch` measures its PSNR cost. Default: every value "
                                                          "every step."),
+    delta_relative: Optional[float] = typer.Option(None, "--delta-relative", metavar="FRACTION",
+                                                   help="A checkpoint: sigma-delta across the cut with a threshold "
+                                                        "per edge, this fraction of the largest value the edge sends "
+                                                        "on the calibration crops (or the example image), so a gate "
+                                                        "in [0, 1] and a feature map in [0, 40] drop changes of the "
+                                                        "same relative size; not with --delta-threshold."),
 ) -> None:
     """Export a trained model (or a .nir file from any NIR writer) to a deployment bundle."""
     from neurodeploy.bundle import describe, export_bundle
@@ -147,7 +153,8 @@ def export_cmd(
     with _step_progress():
         manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force, quantize=quantize,
                                  calib=calib, dt_s=dt, writer=writer, reset=reset, warn=_warn_line, system=system,
-                                 rules=rule, residency=residency, delta_threshold=delta_threshold)
+                                 rules=rule, residency=residency, delta_threshold=delta_threshold,
+                                 delta_relative=delta_relative)
     if as_json:
         _print_json(manifest)
         return

@@ -47,3 +47,12 @@ def cut_edges(graph_edges, info: GraphInfo) -> list[tuple[str, str]]:
     source -- a chip readout -- sends its value once per image)."""
     side = info.side
     return [(s, d) for s, d in graph_edges if s in side and d in side and side[s] != side[d]]
+
+
+def relative_thresholds(maxima: dict[str, float], fraction: float) -> dict[str, float]:
+    """Each cut edge's source its own threshold (model units): ``fraction`` of the largest |value| it sent
+    (``maxima``, e.g. nir-torch's ``cut_maxima`` on the export's input). A gate in [0, 1] and a feature map
+    in [0, 40] then drop changes of the same relative size, which one threshold in model units cannot do."""
+    if not (fraction >= 0 and fraction == fraction and fraction != float("inf")):
+        raise ValueError(f"a relative delta threshold is a fraction >= 0 of each edge's range, not {fraction}")
+    return {s: float(fraction) * float(m) for s, m in maxima.items()}

@@ -73,9 +73,11 @@ def make_executor(name: str, bundle) -> Executor:
         raise NeurodeployError(f"executor '{name}' does not run {what}; use one of "
                                f"{', '.join(executors_for(bundle.kind))}")
     threshold = getattr(bundle.info, "delta_threshold", None) if bundle.kind != NIR else None
+    if bundle.kind != NIR and any(getattr(bundle.info, "delta_thresholds", {}).values()):
+        threshold = max(bundle.info.delta_thresholds.values())  # a threshold per edge (export --delta-relative)
     if threshold and name not in DELTA_EXECUTORS:
         raise NeurodeployError(f"the bundle sends sigma-delta messages across the chip/host cut with threshold "
-                               f"{threshold} (export --delta-threshold); only {', '.join(DELTA_EXECUTORS)} run that "
+                               f"{threshold} (export --delta-threshold or --delta-relative); only {', '.join(DELTA_EXECUTORS)} run that "
                                "-- re-export with --delta-threshold 0 (exact) for the other executors")
     return EXECUTORS[name].factory(bundle)
 

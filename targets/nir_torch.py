@@ -161,7 +161,10 @@ class NirTorchExecutor:
         # a threshold (model units; 0 = exact) makes every value that crosses the cut arrive as the
         # receiver of its messages holds it, and counts the messages (Trace.meta["cut_messages_per_step"]).
         # Default: the graph's own (GraphInfo.delta_threshold, chosen at export).
+        # A threshold passed here is every edge's; else each source's own (GraphInfo.delta_thresholds) or the graph's.
         self.delta_threshold = info.delta_threshold if delta_threshold is None else delta_threshold
+        self.edge_thresholds = {} if delta_threshold is not None else dict(info.delta_thresholds)
+        self.cut_maxima: dict[str, float] = {}  # source -> largest |value| it sent in the last run (model units)
         self.order = topological_order(graph)
         self.layers = info.neuron_layers(graph)
         self.name = "nir-torch"
@@ -193,7 +196,9 @@ class NirTorchExecutor:
                             sent[s] = values[s]
                             messages[s] = [int(torch.count_nonzero(v)) for v in values[s]]
                             continue
-                        held = [delta_encode(values[s][:, i], self.delta_threshold) for i in range(len(image))]
+                        self.cut_maxima[s] = float(values[s].abs().max()) if values[s].numel() else 0.0
+                        threshold = self.edge_thresholds.get(s, self.delta_threshold)
+                        held = [delta_encode(values[s][:, i], threshold) for i in range(len(image))]
                         sent[s] = torch.stack([h for h, _ in held], dim=1)
                         messages[s] = [m for _, m in held]
                     view = {**values, **{s: sent[s] for s in crossing[name]}}

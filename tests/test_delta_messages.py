@@ -66,3 +66,47 @@ def test_a_threshold_above_zero_runs_on_nir_torch_only_and_nir_files_refuse_it(r
     assert len(err.strip().splitlines()) == 1
     code, _, err = run_cli("export", "esdnet-tiny", "--delta-threshold", "-1", "--out", str(tmp_path / "c"))
     assert code == 2 and ">= 0" in err and not (tmp_path / "c").exists()
+
+
+def test_relative_thresholds_are_a_fraction_of_each_edges_range():
+    from neurodeploy.delta_messages import relative_thresholds
+
+    assert relative_thresholds({"gate": 1.0, "map": 40.0}, 0.05) == {"gate": 0.05, "map": 2.0}
+    assert relative_thresholds({"gate": 1.0}, 0.0) == {"gate": 0.0}
+    with pytest.raises(ValueError, match="fraction >= 0"):
+        relative_thresholds({"gate": 1.0}, -0.1)
+
+
+def test_export_delta_relative_gives_each_cut_edge_its_own_threshold(run_cli, tmp_path):
+    """export --delta-relative: each cut edge's source gets R x the largest |value| it sends on the export's
+    input (here the example image), stored in the graph and the manifest; nir-torch uses each edge's own;
+    the executors that cannot send sigma-delta refuse the bundle in one line."""
+    import json
+
+    from neurodeploy.bundle import Bundle
+    from neurodeploy.targets.nir_torch import NirTorchExecutor
+
+    code, _, err = run_cli("export", "esdnet-tiny", "--size", "16", "16", "--residency", "gates",
+                           "--delta-relative", "0.05", "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    bundle = Bundle.open(tmp_path / "b")
+    th = bundle.info.delta_thresholds
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["partition"]["delta_thresholds"] == th and manifest["partition"]["delta_threshold"] == 0.0
+    g = bundle.deploy_graph
+    measure = NirTorchExecutor(g.nir, g.info, delta_threshold=0.0)
+    from neurodeploy.images import load_inputs
+
+    measure.run(load_inputs(None, (16, 16))[0])
+    assert th and set(th) <= set(measure.cut_maxima)
+    for s, t in th.items():  # its own fraction of its own range: not one threshold for all
+        assert t == pytest.approx(0.05 * measure.cut_maxima[s], rel=1e-12)
+    assert len({round(t, 12) for t in th.values() if t > 0}) > 1
+    own = NirTorchExecutor(g.nir, g.info).run(load_inputs(None, (16, 16))[0])[0]
+    exact = measure.run(load_inputs(None, (16, 16))[0])[0]
+    assert sum(own.meta["cut_messages_per_step"].values()) < sum(exact.meta["cut_messages_per_step"].values())
+    code, _, err = run_cli("validate", str(tmp_path / "b"), "--executor", "emulator")
+    assert code == 2 and "--delta-relative" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli("export", "esdnet-tiny", "--delta-relative", "0.1", "--delta-threshold", "0.1",
+                           "--out", str(tmp_path / "c"))
+    assert code == 2 and "exclude each other" in err and not (tmp_path / "c").exists()

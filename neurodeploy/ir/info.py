@@ -107,6 +107,9 @@ class GraphInfo:
     # sends every crossing value every step; a threshold >= 0 in model units sends a value only when it
     # changed by more than it (0: exact) -- neurodeploy.delta_messages.
     delta_threshold: float | None = None
+    # Per cut edge's source, its own threshold in model units (``export --delta-relative R``: R times the
+    # largest |value| the source sent on the export's input); a source absent here uses delta_threshold.
+    delta_thresholds: dict[str, float] = field(default_factory=dict)
     # Written by the partition pass (neurodeploy.passes.partition):
     side: dict[str, str] = field(default_factory=dict)  # node -> "chip" | "host"
     island: dict[str, str] = field(default_factory=dict)  # host node -> its island's name
@@ -172,6 +175,9 @@ class GraphInfo:
         if self.delta_threshold is not None and not (is_finite_number(self.delta_threshold)
                                                      and self.delta_threshold >= 0):
             raise GraphError(bad(f"delta_threshold {short(self.delta_threshold)} is not a number >= 0 (model units)"))
+        if not isinstance(self.delta_thresholds, dict) or not all(
+                is_finite_number(v) and v >= 0 for v in self.delta_thresholds.values()):
+            raise GraphError(bad("delta_thresholds is not a map of node names to numbers >= 0 (model units)"))
         if self.lif_params not in LIF_LAYOUTS:
             raise GraphError(bad(f"lif_params {short(self.lif_params)} is not {' or '.join(LIF_LAYOUTS)}"))
         for key, allowed in (("side", SIDES), ("window", WINDOWS), ("reset", RESETS)):

@@ -237,6 +237,7 @@ def summarize(g: DeployGraph, part: Partition) -> dict[str, Any]:
         "host": sides["host"],
         "residency": g.info.residency,
         "delta_threshold": g.info.delta_threshold,
+        "delta_thresholds": dict(g.info.delta_thresholds),
         "crossings_per_step": part.crossings_per_step,
         "values_crossing_per_step": int(sum(c.values_per_step for c in part.cut)),
         "cut_edges": [asdict(c) for c in part.cut],
