@@ -265,9 +265,6 @@ def render_blend_table(lines: list[dict]) -> str:
 
 def rendered_md() -> str:
     """tiling.md with its generated sections re-rendered from their recorded files alone."""
-    def lines(path: Path) -> list[dict]:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
     # each generated section of tiling.md: its record file, its markers, its renderer
     sections = ((BLEND_RECORDS, BEGIN, END, render_blend_table), (EXACT_RECORDS, EXACT_BEGIN, EXACT_END, render_blend_table),
                 (SCALE_RECORDS, SCALE_BEGIN, SCALE_END, render_scale_table),
@@ -280,12 +277,17 @@ def rendered_md() -> str:
             raise SystemExit(f"{TILING_MD} has no {begin} ... {end} section to write")
         head, rest = md.split(begin, 1)
         _, tail = rest.split(end, 1)
-        md = head + begin + "\n" + render(lines(records)) + end + tail
+        md = head + begin + "\n" + render(_lines(records)) + end + tail
     return md
 
 
+def _lines(path: Path) -> list[dict]:
+    """A .jsonl record's objects, in order."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def _records(path: Path) -> tuple[dict, list[dict]]:
-    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = _lines(path)
     return lines[0], lines[1:]
 
 
@@ -390,8 +392,7 @@ def rendered_readme() -> str:
         if records.exists():
             text = with_block(text, name, fn(*_records(records)))
     if SCALE_RECORDS.exists():
-        runs = [json.loads(x) for x in SCALE_RECORDS.read_text().splitlines() if x.strip()]
-        text = with_block(text, "tiling.py (scale)", readme_scale(runs))
+        text = with_block(text, "tiling.py (scale)", readme_scale(_lines(SCALE_RECORDS)))
     return text
 
 

@@ -275,11 +275,9 @@ def _pooled_derain(model: nn.Module, image: torch.Tensor, tile: int, halo: int, 
     for r0, r1 in rows:
         for c0, c1 in cols:
             y0, x0 = min(max(0, r0 - halo), ph - win_h), min(max(0, c0 - halo), pw - win_w)
-            windows.append(((r0, r1, c0, c1), (y0, x0)))
-    if stitch == "blend":
-        wy, wx = blend_ramp(ph, rows, halo).float(), blend_ramp(pw, cols, halo).float()
+            windows.append(((slice(r0, r1), slice(c0, c1)), (slice(y0, y0 + win_h), slice(x0, x0 + win_w))))
+    tiles = TileAssembler.on_spans(ph, pw, rows, cols, windows, halo, stitch)
     pools = WholeImagePools(model).attach()
-    out = torch.empty((3, ph, pw), dtype=torch.float32)
     limit = passes or limit or 2 * len(pools.modules) + 2
     info = {"tiles": len(windows), "window": [win_h, win_w], "halo": halo, "pools": len(pools.modules)}
     try:
@@ -289,17 +287,12 @@ def _pooled_derain(model: nn.Module, image: torch.Tensor, tile: int, halo: int, 
             info["seed_downscale"] = _seed_statistics(model, pools, x, 2 * win_h * win_w, multiple)
         for n in range(1, limit + 1):
             last = passes is not None and n == passes  # None: every pass may be the last
-            if stitch == "blend" and last:
-                out.zero_()
-            for i, ((r0, r1, c0, c1), (y0, x0)) in enumerate(windows):
-                pools.start_window((r0 - y0, r1 - y0, c0 - x0, c1 - x0), (win_h, win_w))
-                piece = _finite(model(x[None, :, y0:y0 + win_h, x0:x0 + win_w]))[0]
-                if stitch == "blend" and last:
-                    # the weights are 0 outside the window (blend_ramp: at most halo/2 past the core)
-                    ry, rx = wy[rows.index((r0, r1)), y0:y0 + win_h], wx[cols.index((c0, c1)), x0:x0 + win_w]
-                    out[:, y0:y0 + win_h, x0:x0 + win_w] += piece.clamp(0, 1) * (ry[:, None] * rx[None, :])
-                elif passes is None or last:
-                    out[:, r0:r1, c0:c1] = piece[:, r0 - y0:r1 - y0, c0 - x0:c1 - x0]
+            for i, ((cr, cc), (wr, wc)) in enumerate(windows):
+                pools.start_window((cr.start - wr.start, cr.stop - wr.start, cc.start - wc.start, cc.stop - wc.start),
+                                   (win_h, win_w))
+                piece = _finite(model(x[None, :, wr, wc]))[0]
+                if passes is None or last:  # "cut" overwrites each pass's cores; "blend" adds the last pass only
+                    tiles.add(i, piece.clamp(0, 1))
                 if progress:
                     # a bar over the whole run: ``passes`` runs of the tiles, or (to the fixed point) each pass anew
                     progress(i + 1 if passes is None else ((n - 1) * len(windows) + i + 1) // passes)
@@ -310,7 +303,7 @@ def _pooled_derain(model: nn.Module, image: torch.Tensor, tile: int, halo: int, 
             raise RuntimeError(f"exact tiling: the pooled statistics still changed after {limit} passes")
     finally:
         pools.remove()
-    return out[:, :h, :w].clamp_(0, 1), {"passes": n, **info}
+    return tiles.result()[:, :h, :w].clamp_(0, 1), {"passes": n, **info}
 
 
 def _seed_statistics(model: nn.Module, pools: WholeImagePools, x: torch.Tensor, budget: int, multiple: int) -> int:
@@ -389,11 +382,23 @@ class TileAssembler:
     (a partition of unity), "cut": each core copied from its window."""
 
     def __init__(self, height: int, width: int, tile: int, halo: int, tiling: str = DEFAULT_TILING):
+        self._setup(height, width, _spans(height, tile), _spans(width, tile), tile_windows(height, width, tile, halo),
+                    halo, tiling)
+
+    @classmethod
+    def on_spans(cls, height: int, width: int, rows: list[tuple[int, int]], cols: list[tuple[int, int]],
+                 windows: list, halo: int, tiling: str) -> "TileAssembler":
+        """Tiles whose cores (``rows`` x ``cols``) and windows are given, e.g. :func:`_pooled_derain`'s on
+        the model's multiple; ``windows`` as :attr:`windows`."""
+        tiles = cls.__new__(cls)
+        tiles._setup(height, width, rows, cols, windows, halo, tiling)
+        return tiles
+
+    def _setup(self, height: int, width: int, rows, cols, windows, halo: int, tiling: str) -> None:
         if tiling not in ("blend", "cut"):
             raise ValueError(f"tiles are assembled by 'blend' or 'cut', not {tiling!r}")
         self.tiling, self.halo = tiling, halo
-        self.windows = tile_windows(height, width, tile, halo)
-        self.rows, self.cols = _spans(height, tile), _spans(width, tile)
+        self.windows, self.rows, self.cols = windows, rows, cols
         if tiling == "blend":
             self.wy, self.wx = blend_ramp(height, self.rows, halo).float(), blend_ramp(width, self.cols, halo).float()
             self.out = torch.zeros((3, height, width), dtype=torch.float32)

@@ -15,6 +15,8 @@ instead of the shapes of the cut edges.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from neurodeploy.ir.info import GraphInfo
@@ -53,6 +55,6 @@ def relative_thresholds(maxima: dict[str, float], fraction: float) -> dict[str, 
     """Each cut edge's source its own threshold (model units): ``fraction`` of the largest |value| it sent
     (``maxima``, e.g. nir-torch's ``cut_maxima`` on the export's input). A gate in [0, 1] and a feature map
     in [0, 40] then drop changes of the same relative size, which one threshold in model units cannot do."""
-    if not (fraction >= 0 and fraction == fraction and fraction != float("inf")):
+    if not (math.isfinite(fraction) and fraction >= 0):
         raise ValueError(f"a relative delta threshold is a fraction >= 0 of each edge's range, not {fraction}")
     return {s: float(fraction) * float(m) for s, m in maxima.items()}

@@ -72,9 +72,9 @@ def make_executor(name: str, bundle) -> Executor:
         what = "a bundle of a .nir file" if bundle.kind == NIR else "a model's bundle"
         raise NeurodeployError(f"executor '{name}' does not run {what}; use one of "
                                f"{', '.join(executors_for(bundle.kind))}")
-    threshold = getattr(bundle.info, "delta_threshold", None) if bundle.kind != NIR else None
-    if bundle.kind != NIR and any(getattr(bundle.info, "delta_thresholds", {}).values()):
-        threshold = max(bundle.info.delta_thresholds.values())  # a threshold per edge (export --delta-relative)
+    # the largest threshold of any cut edge: the graph's own, or one per edge (export --delta-relative)
+    threshold = (max([bundle.info.delta_threshold or 0.0, *bundle.info.delta_thresholds.values()])
+                 if bundle.kind != NIR else None)
     if threshold and name not in DELTA_EXECUTORS:
         raise NeurodeployError(f"the bundle sends sigma-delta messages across the chip/host cut with threshold "
                                f"{threshold} (export --delta-threshold or --delta-relative); only {', '.join(DELTA_EXECUTORS)} run that "
