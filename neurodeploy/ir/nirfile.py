@@ -276,6 +276,15 @@ def _foreign(graph: nir.NIRGraph, dt_s, writer, warn, reset, rules=None) -> nir.
     return graph
 
 
+def read_in_memory(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | None = None,
+                   warn=None, reset: str | None = None, rules=None) -> nir.NIRGraph:
+    """A writer's graph held in memory (its ``to_nir`` output that its own ``nir.write`` cannot
+    write) read as :func:`read_graph` reads a file: flattened, normalised, its dt kept, checked."""
+    graph = _foreign(graph, dt_s, writer, warn, reset, rules)
+    check_graph(graph)
+    return graph
+
+
 def import_graph(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | None = None,
                  warn=None, reset: str | None = None, rules=None):
     """The one import of a graph held in memory (a writer's ``to_nir`` output that its own
@@ -285,9 +294,7 @@ def import_graph(graph: nir.NIRGraph, dt_s: float | None = None, writer: str | N
 
     if not isinstance(graph, nir.NIRGraph):
         raise GraphError(f"not a NIR graph ({type(graph).__name__}); pass nir.NIRGraph")
-    graph = _foreign(graph, dt_s, writer, warn, reset, rules)
-    check_graph(graph)
-    return as_deploy_graph(graph)
+    return as_deploy_graph(read_in_memory(graph, dt_s, writer, warn, reset, rules))
 
 
 def read_deploy_graph(path: str | Path, dt_s: float | None = None, writer: str | None = None,
