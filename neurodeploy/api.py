@@ -133,7 +133,7 @@ def export(source: "str | Path", out: "str | Path", *, target: str = "loihi", si
            force: bool = False, quantize: str = "none", calib: "str | Path | None" = None,
            dt_s: float | None = None, writer: str | None = None, reset: str | None = None,
            warn: Callable[[str], None] | None = None, rules: Sequence[str] | None = None,
-           residency: str | None = None) -> Exported:
+           residency: str | None = None, weight_bits: int | None = None) -> Exported:
     """``neurodeploy export``: a checkpoint (file or shipped name), a ``.nir`` file, a lava-dl netx HDF5 file
     (``.net``/``.h5``, recognised by content) or a SLAYER module (``slayer.block`` layers; written through
     slayer's ``export_hdf5``) -> bundle ``out``.
@@ -148,12 +148,15 @@ def export(source: "str | Path", out: "str | Path", *, target: str = "loihi", si
         rules: a ``.nir`` file: ``NAME=on|off`` items switching the writer's default neuron options
             (``multi-spike``, ``subtract-reset``, ``min-v-mem``, ``lif-step``;
             :data:`neurodeploy.ir.nirread.WRITER_RULES`).
+        weight_bits: a ``.nir`` file with ``quantize="int"``: the widest Dense weight mantissa, 8..15 bits
+            (above 8: two synapse groups where a neuron needs them; default 8).
     """
     from neurodeploy.bundle import export_bundle
     from neurodeploy.bundle_format import bundle_kind
 
     manifest = export_bundle(source, out, target=target, size=size, force=force, quantize=quantize, calib=calib,
-                             dt_s=dt_s, writer=writer, reset=reset, warn=warn, rules=rules, residency=residency)
+                             dt_s=dt_s, writer=writer, reset=reset, warn=warn, rules=rules, residency=residency,
+                             weight_bits=weight_bits)
     return Exported(Path(out).resolve(), bundle_kind(manifest), manifest["quantization"]["status"] == "int", manifest)
 
 

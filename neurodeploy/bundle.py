@@ -226,23 +226,25 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
                   calib: str | Path | None = None, dt_s: float | None = None, writer: str | None = None,
                   reset: str | None = None, warn: Callable[[str], None] | None = None,
                   system: str | None = None, rules=None, residency: str | None = None,
-                  delta_threshold: float | None = None, delta_relative: float | None = None) -> dict[str, Any]:
+                  delta_threshold: float | None = None, delta_relative: float | None = None,
+                  weight_bits: int | None = None) -> dict[str, Any]:
     """Write the bundle ``out`` of ``source`` atomically (untouched on any error); returns the manifest.
 
     ``source``: a checkpoint file or shipped name (:func:`export_model_bundle`; ``size`` its
     input (H, W) in pixels), or a ``.nir`` file from any NIR writer
     (:func:`neurodeploy.nir_bundle.export_nir_bundle`; ``dt_s`` seconds per step, ``writer``
     whose quirks are undone, ``reset`` of a writer that does not write it, ``warn`` called
-    with each warning line). ``quantize="int"``: Loihi 2 integers, calibrated on ``calib``.
+    with each warning line). ``quantize="int"``: Loihi 2 integers, calibrated on ``calib``;
+    ``weight_bits``: a ``.nir`` file's widest Dense weight mantissa (8..15 bits, two synapse groups above 8).
     """
     from neurodeploy.slayer_in import export_slayer_bundle, is_slayer_module
 
     if is_slayer_module(source):  # a SLAYER module: through the netx file slayer writes (issue 30)
         from neurodeploy.nir_bundle import export_nir_bundle
 
-        if size or system or reset or dt_s or writer:
-            raise NeurodeployError("a SLAYER module takes no --size, --system, --reset, --dt or --writer: its netx "
-                                   "file carries its shapes and integers")
+        if size or system or reset or dt_s or writer or weight_bits is not None:
+            raise NeurodeployError("a SLAYER module takes no --size, --system, --reset, --dt, --writer or "
+                                   "--weight-bits: its netx file carries its shapes and integers")
         return export_slayer_bundle(source, out, export_nir_bundle, target=target, force=force, warn=warn,
                                     quantize=quantize, calib=None if calib is None else Path(calib))
     if str(source).endswith(".nir") or is_netx_candidate(source):  # another writer's graph (issues 16, 30)
@@ -257,12 +259,15 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
             raise NeurodeployError(f"--{what} is for checkpoints; a .nir file's graph runs on the chip as written")
         return export_nir_bundle(source, out, target=target, dt_s=dt_s, writer=writer, force=force, warn=warn,
                                  reset=reset, quantize=quantize, calib=None if calib is None else Path(calib),
-                                 rules=rules)
+                                 rules=rules, weight_bits=weight_bits)
     if rules:
         raise NeurodeployError("--rule is for .nir files read with --writer sinabs or rockpool; a checkpoint carries "
                                "its own neurons")
     if reset is not None:
         raise NeurodeployError("--reset is for .nir files from snntorch or sinabs; a checkpoint carries its own")
+    if weight_bits is not None:
+        raise NeurodeployError("--weight-bits is for .nir files (their Dense synapses); a checkpoint's convs keep "
+                               "Loihi's 8-bit mantissa (Lava's Conv has no weight_exp for a second group)")
     return export_model_bundle(source, out, target=target, size=size, force=force, quantize=quantize, calib=calib,
                                system=system, residency=residency or DEFAULT_RESIDENCY, delta_threshold=delta_threshold,
                                delta_relative=delta_relative)

@@ -146,6 +146,12 @@ def export_cmd(
                                                         "on the calibration crops (or the example image), so a gate "
                                                         "in [0, 1] and a feature map in [0, 40] drop changes of the "
                                                         "same relative size; not with --delta-threshold."),
+    weight_bits: Optional[int] = typer.Option(None, "--weight-bits", metavar="N",
+                                              help="A .nir file with --quantize int: Dense weight mantissas of up to "
+                                                   "N bits (8..15; default 8, Loihi's). Above 8, a Dense whose "
+                                                   "neuron's threshold is few 8-bit steps becomes two synapse groups "
+                                                   "(8-bit each, exponents 7 and 0: twice its synaptic memory) and its "
+                                                   "neuron a finer input step, within the 16-bit a_in. Convs keep 8."),
 ) -> None:
     """Export a trained model (or a .nir file from any NIR writer) to a deployment bundle."""
     from neurodeploy.bundle import describe, export_bundle
@@ -154,7 +160,7 @@ def export_cmd(
         manifest = export_bundle(checkpoint, out, target=target, size=size_pair(size), force=force, quantize=quantize,
                                  calib=calib, dt_s=dt, writer=writer, reset=reset, warn=_warn_line, system=system,
                                  rules=rule, residency=residency, delta_threshold=delta_threshold,
-                                 delta_relative=delta_relative)
+                                 delta_relative=delta_relative, weight_bits=weight_bits)
     if as_json:
         _print_json(manifest)
         return

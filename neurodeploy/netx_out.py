@@ -58,6 +58,11 @@ def _chain(g: DeployGraph) -> tuple[list[str] | None, str | None]:
     return [n for n in g.order if n not in rec], None
 
 
+def _two_groups(name: str, q: dict) -> str:
+    return (f"synapse '{name}' has {q.get('weight_bits')}-bit weights in two synapse groups (--weight-bits); a netx "
+            "layer holds one group of 8-bit weights")
+
+
 def chip_net_plan(g: DeployGraph, quant: dict | None, ints: dict | None) -> tuple[list[dict] | None, str | None]:
     """The netx layers of an annotated, quantized sequence graph (``g`` after the passes; ``quant``/``ints``
     its integers), or ``(None, reason)``."""
@@ -84,6 +89,8 @@ def chip_net_plan(g: DeployGraph, quant: dict | None, ints: dict | None) -> tupl
             if pending is not None:
                 return None, f"'{name}' follows another synapse with no neuron between; netx pairs each with a neuron"
             exp = int(q.get("weight_exp", 0))
+            if q.get("synapse_groups", 1) > 1:
+                return None, _two_groups(name, q)
             if exp < 0:
                 return None, (f"synapse '{name}' shifts its sums right by {-exp} (rounding), which netx's integer "
                               "weights cannot hold")
@@ -110,6 +117,8 @@ def chip_net_plan(g: DeployGraph, quant: dict | None, ints: dict | None) -> tupl
             loop = [syn for syn, n in _recurrent(g).items() if n == name]
             if loop:  # netx's RecurrentDense: the neuron's spikes back to its input through weight_rec
                 syn, q_rec = loop[0], quant.get(loop[0], {})
+                if q_rec.get("synapse_groups", 1) > 1:
+                    return None, _two_groups(syn, q_rec)
                 exp = int(q_rec.get("weight_exp", 0))
                 if layers[-1]["type"] != "dense" or not isinstance(g.node(syn), (nir.Linear, nir.Affine)) or exp < 0:
                     return None, (f"recurrent synapse '{syn}' is not a dense layer's Dense with integer weights; "

@@ -70,11 +70,14 @@ LAYOUT = "nir"  # manifest["quantization"]["layout"]: params.npz's arrays in NIR
 def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loihi", dt_s: float | None = None,
                       writer: str | None = None, force: bool = False, warn=None,
                       reset: str | None = None, quantize: str = "none", calib: Path | None = None,
-                      source_note: dict[str, Any] | None = None, rules=None) -> dict[str, Any]:
+                      source_note: dict[str, Any] | None = None, rules=None,
+                      weight_bits: int | None = None) -> dict[str, Any]:
     """Read ``nir_file`` (another writer's graph; ``reset``: the reset of a writer that does not
     write it), map it to Lava, write the bundle ``out`` atomically (untouched on any error).
     ``quantize="int"``: Loihi 2 integers too, the input's scale from ``calib`` (a ``.npy`` like
-    ``--input``; default: validate's random spikes). Returns the manifest."""
+    ``--input``; default: validate's random spikes); ``weight_bits``: the widest Dense weight
+    mantissa (bits, 8..15; above 8 a Dense whose neuron needs it becomes two synapse groups,
+    :func:`neurodeploy.quantize.ptq.quantize_sequence`; default 8). Returns the manifest."""
     from neurodeploy.passes import annotated
     from neurodeploy.targets.loihi.lower import lower_graph
 
@@ -84,15 +87,22 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
         raise NeurodeployError(f"--quantize {quantize}: choose none or int")
     if calib is not None and quantize != "int":
         raise NeurodeployError("--calib FILE.npy sets the input scale of --quantize int; add --quantize int")
+    if weight_bits is not None and quantize != "int":
+        raise NeurodeployError("--weight-bits sets the integer weights of --quantize int; add --quantize int")
+    if weight_bits is not None:
+        from neurodeploy.quantize.ptq import weight_limit
+
+        weight_limit(weight_bits)  # QuantizationError naming the choices, before anything is read or written
     out = check_destination(Path(out), force)
     nir_file = Path(nir_file)
     g = read_deploy_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn, reset=reset, rules=rules)
     graph, dt = g.nir, g.info.dt_s
     netx = is_netx_graph(graph)  # a lava-dl netx file: its integers are the bundle's (quantized from the start)
     if netx:
-        if calib is not None:
-            raise NeurodeployError(f"--calib: {nir_file} is a lava-dl netx file, whose integers are taken as they are "
-                                   "(nothing to calibrate); drop --calib")
+        if calib is not None or weight_bits is not None:
+            what = "--calib" if calib is not None else "--weight-bits"
+            raise NeurodeployError(f"{what}: {nir_file} is a lava-dl netx file, whose integers are taken as they are "
+                                   f"(nothing to quantize); drop {what}")
         writer, quantize = NETX_WRITER, "int"
     # --writer NAME@CONVENTION: the manifest's "writer" stays the name; the convention applied (chosen or
     # forced, and why) is its own key
@@ -105,7 +115,7 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
     input_shape = [int(v) for v in mapping.nodes[source].params["nir_shape"]]
     quant_summary, params = {"status": "none"}, None
     if quantize == "int":  # QuantizationError (one line naming the node) before anything is written
-        quant_summary, params = _quantize(ann, calib, input_shape, netx)
+        quant_summary, params = _quantize(ann, calib, input_shape, netx, weight_bits or 8)
     if netx:
         facts, plan = netx_facts(ann), None
     else:  # chip.net of our own integers where netx can express the chip part (neurodeploy/netx_out.py)
@@ -187,7 +197,7 @@ def peak_counts(g, traces) -> dict[str, int]:
             for n in g.order if g.info.rules(n).multi and all(n in t.layers for t in traces)}
 
 
-def _quantize(g, calib: Path | None, input_shape: list[int], netx: bool = False
+def _quantize(g, calib: Path | None, input_shape: list[int], netx: bool = False, weight_bits: int = 8
               ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The manifest's quantization summary and ``params.npz``'s arrays (``g``: the annotated DeployGraph;
     ``netx``: the integers are a netx file's, taken as they are)."""
@@ -201,7 +211,7 @@ def _quantize(g, calib: Path | None, input_shape: list[int], netx: bool = False
     x, record = (default_input(g, input_shape) if netx and calib is None
                  else load_input(calib, input_shape, option="--calib"))
     reference = NirSequenceExecutor(g).run(x)
-    quant, arrays = netx_integers(g) if netx else quantize_sequence(g, x, peak_counts(g, reference))
+    quant, arrays = netx_integers(g) if netx else quantize_sequence(g, x, peak_counts(g, reference), weight_bits)
     names = [f"sample {i}" for i in range(x.shape[1])]
     emulator = SequenceEmulator(g, quant, arrays)
     v = verdict(reference, emulator.run(x), names, 0.0, 0.0)
@@ -222,6 +232,10 @@ def _quantize(g, calib: Path | None, input_shape: list[int], netx: bool = False
         "layout": LAYOUT,
         "layers_quantized": {"synapse": len(synapses), "neuron": len(neurons),
                              "other": len(quant) - len(synapses) - len(neurons)},
+        # --weight-bits (new keys): the widest Dense mantissa asked for, and the synapses it split in two groups
+        # (each twice its synaptic memory on the chip)
+        "weight_bits": weight_bits,
+        "two_group_synapses": [n for n, q in quant.items() if q.get("synapse_groups", 1) == 2],
         "worst_weight_rms_error": max((q["weight_rms_error"] for q in synapses), default=0.0),
         "worst_vth_rel_error": max((abs(q.get("vth_rel_error", 0.0)) for q in neurons), default=0.0),
         "saturated_values": int(sum(q.get("v_saturated", 0) + q.get("u_wrapped", 0) + q.get("acc_wrapped", 0)

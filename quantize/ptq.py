@@ -507,11 +507,39 @@ def _abs_row_sums(dense: bool, mant: np.ndarray) -> np.ndarray:
     return a.sum(axis=1) if dense else a.reshape(a.shape[0], -1).sum(axis=1)
 
 
-def _mantissas(w: np.ndarray, ratio: float) -> np.ndarray:
+def _mantissas(w: np.ndarray, ratio: float, limit: int = WEIGHT_MAX) -> np.ndarray:
     mant = np.round(w * ratio)
-    if np.any(np.abs(mant) > WEIGHT_MAX):  # only a rounding at the edge: 127.5 -> 128
-        mant = np.clip(mant, -WEIGHT_MAX, WEIGHT_MAX)
+    if np.any(np.abs(mant) > limit):  # only a rounding at the edge: 127.5 -> 128
+        mant = np.clip(mant, -limit, limit)
     return mant.astype(np.int64)
+
+
+# Wider Dense weights (``--weight-bits N``, N in 9..15): each weight W = hi * 2**SPLIT_EXP + lo with
+# hi, lo 8-bit mantissas, two Lava Dense processes (two synapse groups on the chip, twice the synaptic
+# memory) from the same source into the same neuron, whose sums meet in its a_in: hi's with
+# weight_exp SPLIT_EXP, lo's with 0. Both sums are exact integers (a left shift), so W x == hi x << 7 +
+# lo x bit for bit. |hi|, |lo| <= 127 hold every |W| <= 127 * 128 + 127 = 2**14 - 1 (15 bits, signed).
+SPLIT_EXP = 7
+WIDE_WEIGHT_BITS = 15  # the widest N: |W| <= 2**14 - 1 splits into hi, lo as above
+WEIGHT_BITS_CHOICES = range(8, WIDE_WEIGHT_BITS + 1)
+
+
+def weight_limit(bits: int) -> int:
+    """Largest |mantissa| of an N-bit signed weight (symmetric): 127 for Loihi's 8 bits."""
+    if bits not in WEIGHT_BITS_CHOICES:
+        raise QuantizationError(f"--weight-bits {bits}: choose {WEIGHT_BITS_CHOICES.start}..{WIDE_WEIGHT_BITS} "
+                                "(8: one synapse group per Dense, Loihi's mantissa; more: two groups)")
+    return (1 << (bits - 1)) - 1
+
+
+def split_weights(mant: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(hi, lo)`` 8-bit mantissas with ``hi * 2**SPLIT_EXP + lo == mant`` (see :data:`SPLIT_EXP`)."""
+    mant = np.asarray(mant, dtype=np.int64)
+    hi = np.clip(np.round(mant / (1 << SPLIT_EXP)), -WEIGHT_MAX, WEIGHT_MAX).astype(np.int64)
+    lo = mant - (hi << SPLIT_EXP)  # |lo| <= 64, or up to 127 at the ends of 15 bits where hi is clipped
+    if np.abs(hi).max(initial=0) > WEIGHT_MAX or np.abs(lo).max(initial=0) > WEIGHT_MAX:
+        raise QuantizationError(f"a weight mantissa {int(np.abs(mant).max())} is beyond two 8-bit synapse groups")
+    return hi, lo
 
 
 def _weight_report(w: np.ndarray, mant: np.ndarray, step: float) -> dict[str, float]:
@@ -554,13 +582,17 @@ def vth_mant_at_equality(vth: float, a_scale: float) -> int:
     return int(np.clip(k - 1, 0, LOIHI2.vth_mant.hi))
 
 
-def quantize_sequence(g: DeployGraph, calib: np.ndarray, peak_counts: dict[str, int] | None = None
-                      ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
+def quantize_sequence(g: DeployGraph, calib: np.ndarray, peak_counts: dict[str, int] | None = None,
+                      weight_bits: int = 8) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
     """Integers for every chip process of a sequence graph the passes have annotated (partition,
     neuron form, synapse form); ``calib``: ``(T, N, *input_shape)`` values (only the input's scale
     reads it); ``peak_counts``: per layer with several spikes per step, the largest count one step
     sent on the calibration input in the float graph (:func:`count_cap`; absent: the cap a
-    saturated ``v`` allows).
+    saturated ``v`` allows); ``weight_bits``: a Dense synapse into a neuron may take mantissas of up
+    to this many bits (8: Loihi's one synapse group; 9..15: two groups where a layer needs them,
+    :data:`SPLIT_EXP`) -- a finer input LSB for neurons whose threshold is few 8-bit LSBs (weights
+    large against it), bounded as before by the 16-bit ``a_in``. Conv synapses keep 8 bits (Lava's
+    Conv has no ``weight_exp`` to scale a second group, lava-nc#803).
 
     Writes ``info.quant`` and ``arrays[node]["weight_mant"|"const_mant"]`` (NIR layout) and
     returns them: per process a JSON-able entry (``kind``, ``scale``, formats, errors; the
@@ -569,6 +601,7 @@ def quantize_sequence(g: DeployGraph, calib: np.ndarray, peak_counts: dict[str, 
     Raises:
         QuantizationError: one line naming the node that cannot fit.
     """
+    wide = weight_limit(weight_bits)
     quant: dict[str, dict[str, Any]] = {}
     ints: dict[str, dict[str, np.ndarray]] = {}
     for name in _processes(g):
@@ -581,7 +614,7 @@ def quantize_sequence(g: DeployGraph, calib: np.ndarray, peak_counts: dict[str, 
             raise QuantizationError(f"neuron '{name}': a sigma-delta neuron takes its integers from its netx file; "
                                     "post-training quantization of one is not implemented")
         elif kind in NIR_NEURON_KINDS:
-            _sequence_neuron(g, name, quant, ints, (peak_counts or {}).get(name))
+            _sequence_neuron(g, name, quant, ints, (peak_counts or {}).get(name), wide)
         elif g.kind(_consumer(g, name)) not in NIR_NEURON_KINDS:
             _chain_synapse(g, name, quant, ints)
     for name, q in quant.items():  # delay lines carry their source's payload
@@ -672,7 +705,8 @@ def _grid_step(contribs: list[np.ndarray], vth: float | None, const: np.ndarray,
     return None
 
 
-def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: int | None = None) -> None:
+def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: int | None = None,
+                     wide: int = WEIGHT_MAX) -> None:
     form = g.info.neuron_form[name]
     if np.any(np.asarray(g.arrays[name].get("v_bias", 0.0)) != 0):
         raise QuantizationError(f"neuron '{name}': a CubaLI(F) whose leak target is not its reset (a bias on v) is not "
@@ -682,7 +716,8 @@ def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: i
     weights = {s: np.asarray(g.arrays[s]["weight"], dtype=np.float64) for s in syns}
     dense = {s: _is_dense(g, s) for s in syns}
     ins = {s: _in_form(quant, g, s) for s in syns}
-    a_scale = max([float(np.max(np.abs(weights[s]), initial=0.0)) * ins[s][0] / WEIGHT_MAX for s in syns] + [0.0])
+    limit = {s: wide if dense[s] else WEIGHT_MAX for s in syns}  # a Dense may take two synapse groups
+    a_scale = max([float(np.max(np.abs(weights[s]), initial=0.0)) * ins[s][0] / limit[s] for s in syns] + [0.0])
     if a_scale <= 0 or not math.isfinite(a_scale):
         a_scale = 1.0
     vth = float(form["vth"])
@@ -699,8 +734,11 @@ def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: i
             a_scale = max(a_scale, vth / LOIHI2.vth_mant.hi)
             if vth >= a_scale:  # the threshold a whole number of input LSBs: exact in v's units
                 a_scale = vth / math.floor(vth / a_scale)
+        # a shift only where 8 bits already hold the weights at this LSB: two groups' sums shifted right
+        # apart would not round as their total does
         shift = {s: _dense_shift(dense[s], own[s], a_scale) for s in syns}
-        mants = {s: _mantissas(weights[s], ins[s][0] * 2.0 ** shift[s] / a_scale) for s in syns}
+        mants = {s: _mantissas(weights[s], ins[s][0] * 2.0 ** shift[s] / a_scale, WEIGHT_MAX if shift[s] else
+                               limit[s]) for s in syns}
         const_mant = np.round(const / a_scale).astype(np.int64)
         sums = {s: int(_abs_row_sums(dense[s], mants[s]).max(initial=0)) * ins[s][1] for s in syns}
         bound = int(sum(-(-sums[s] >> shift[s]) for s in syns) + np.max(np.abs(const_mant), initial=0))
@@ -740,6 +778,9 @@ def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: i
         quant[s] = {"kind": "dense" if dense[s] else "conv", "in_scale": ins[s][0], "weight_scale": step,
                     "scale": a_scale, "lim": bound, "weight_exp": -shift[s],
                     **_weight_report(weights[s], mants[s], step)}
+        if np.abs(mants[s]).max(initial=0) > WEIGHT_MAX:  # keys only where used: two synapse groups
+            quant[s].update(synapse_groups=2, split_exp=SPLIT_EXP,
+                            weight_bits=int(np.abs(mants[s]).max()).bit_length() + 1)
     du, dv = du_mant(float(form["du"])), dv_mant(float(form["dv"]))
     rules = g.info.rules(name) if spiking else NIR_RULES
     lavas = on_lavas_lif(rules, du, dv)

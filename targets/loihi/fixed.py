@@ -46,7 +46,7 @@ from typing import Any, Callable
 import numpy as np
 
 from neurodeploy.errors import LoweringError
-from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS, input_scale
+from neurodeploy.quantize.ptq import A_IN_MAX, ACT_BITS, input_scale, split_weights
 from neurodeploy.targets.loihi.layout import interp_matrix, max_xyc, patch_to_time_xyc
 from neurodeploy.targets.loihi.lower import LavaEdge, LavaNode, LoweredNetwork, lava_weights, to_lava
 
@@ -323,6 +323,8 @@ def sequence_fixed(low: LoweredNetwork, quant: dict, arrays: dict[str, dict[str,
     - the input: its payloads ``clip(round_half_even(x / scale), ±lim)`` (``params["quantize"]``);
     - ``dense``: ``2 · weight_mant`` and ``weight_exp - 1``: Lava's Dense drops the LSB of mixed-sign
       8-bit weights (``weightutils.py:236-239``), and ``(2 S) >> (k + 1) = S >> k`` is the same rounding;
+      mantissas wider than 8 bits (``synapse_groups`` 2, ``--weight-bits``) as two Dense, ``2 · hi`` with
+      ``split_exp - 1`` and ``2 · lo`` with ``-1`` (:func:`~neurodeploy.quantize.ptq.split_weights`);
     - ``conv``: ``weight_mant``; a delay line passes payloads on;
     - neurons: ``du``, ``dv``, ``vth_mant``, the constant input ``const_mant``, and the writer's rules
       where they need ``RuleLIF`` (``quant[...]["model"]``; Lava's LIF otherwise).
@@ -338,7 +340,12 @@ def sequence_fixed(low: LoweredNetwork, quant: dict, arrays: dict[str, dict[str,
             node.params["quantize"] = ("quantize", float(q["scale"]), int(q["lim"]))
         elif node.kind == "dense":
             w = lava_weights("dense", np.asarray(a["weight_mant"], dtype=np.int64), node.params.get("columns"))
-            node.params.update(weight=2 * w, weight_exp=int(q.get("weight_exp", 0)) - 1)
+            if q.get("synapse_groups", 1) == 2:  # two Dense processes, their sums meeting in the neuron's a_in
+                hi, lo = split_weights(w)
+                node.params.update(weight=2 * hi, weight_exp=int(q["split_exp"]) - 1, weight_lo=2 * lo,
+                                   weight_exp_lo=-1)
+            else:
+                node.params.update(weight=2 * w, weight_exp=int(q.get("weight_exp", 0)) - 1)
         elif node.kind == "conv":
             _conv_params(node, q, a)
         elif node.kind == "sigma_delta":  # netx's integers: Lava's SigmaDelta scales vth by 2**(spike_exp + state_exp)

@@ -165,8 +165,12 @@ def _conv(net: "LavaNetwork", name: str, node: LavaNode):
 
 def _dense(net: "LavaNetwork", name: str, node: LavaNode):
     p = node.params
-    proc = Dense(weights=p["weight"], num_message_bits=_message_bits(net, name, node), name=name,
+    bits = _message_bits(net, name, node)
+    proc = Dense(weights=p["weight"], num_message_bits=bits, name=name,
                  **({"weight_exp": int(p["weight_exp"])} if "weight_exp" in p else {}))
+    if "weight_lo" in p:  # a second synapse group (wide weights): the same source, the same neuron
+        lo = Dense(weights=p["weight_lo"], num_message_bits=bits, weight_exp=int(p["weight_exp_lo"]), name=f"{name}:lo")
+        net.twins[name] = (lambda i: lo.s_in, lambda i: lo.a_out)
     return proc, None, lambda i: proc.s_in, lambda i: proc.a_out
 
 
@@ -286,6 +290,8 @@ class LavaNetwork:
         self.island_dir = None if island_dir is None else Path(island_dir)
         self.fast = fast
         self.procs, self.records, self.models = {}, {}, {}
+        # a node built as two processes side by side (a Dense's second synapse group): its (in, out) ports
+        self.twins: dict[str, tuple] = {}
         self.monitors: dict[str, Monitor] = {}
         self._tmp = None
         if record_dir is None:
@@ -322,11 +328,14 @@ class LavaNetwork:
                 port = getattr(self.procs[group], f"out{member.out_port}")
             else:
                 port = ports[edge.src][1](edge.src_port)
+            # every out port the edge leaves from (a twin's sums join its sibling's) and every in port it enters
+            sources = [port] + ([self.twins[edge.src][1](edge.src_port)] if edge.src in self.twins else [])
             if edge.reshape is not None:  # a NIR Flatten before a Dense
-                port = port.reshape(edge.reshape)
+                sources = [p.reshape(edge.reshape) for p in sources]
             if id(edge) in external:  # into a fused process: its delay is held inside
                 group, k = external[id(edge)]
-                port.connect(getattr(self.procs[group], f"in{k}"))
+                for p in sources:
+                    p.connect(getattr(self.procs[group], f"in{k}"))
                 continue
             if edge.delay and not (dst.kind == "island" and self.islands_hold_delays):
                 shape = src.out_shapes[edge.src_port] if src.kind == "island" else src.shape
@@ -335,14 +344,21 @@ class LavaNetwork:
                 if model is not None:
                     self.models[line] = model
                 self.delay_lines += 1
-                port.connect(line.s_in)
-                port = line.s_out
+                for p in sources:
+                    p.connect(line.s_in)
+                sources = [line.s_out]
             if edge.gate is not None:  # a recurrent loop: nothing in flight crosses into the next sample
                 gate = LoopGate(shape=src.shape, interval=self.window, offset=edge.gate, name=f"gate:{edge.src}")
                 self.loop_gates += 1
-                port.connect(gate.s_in)
-                port = gate.s_out
-            port.connect(ports[edge.dst][0](edge.dst_port))
+                for p in sources:
+                    p.connect(gate.s_in)
+                sources = [gate.s_out]
+            targets = [ports[edge.dst][0](edge.dst_port)]
+            if edge.dst in self.twins:
+                targets.append(self.twins[edge.dst][0](edge.dst_port))
+            for p in sources:
+                for t in targets:
+                    p.connect(t)
 
     def fused_process(self, group: str, members: list[FusedMember], in_edges: list[LavaEdge],
                       in_shapes: list[tuple[int, ...]], out_shapes: list[tuple[int, ...]]) -> tuple:
@@ -360,7 +376,7 @@ class LavaNetwork:
     @property
     def process_count(self) -> int:
         """Lava processes of the run (each an OS process): nodes, fused groups, delay lines, loop gates, record sinks."""
-        return len(self.procs) + self.delay_lines + self.loop_gates + len(self.records)
+        return len(self.procs) + len(self.twins) + self.delay_lines + self.loop_gates + len(self.records)
 
     def _build_groups(self, groups: dict[str, list[str]]) -> dict[int, tuple[str, int]]:
         """One fused process per group; returns, for each edge entering a group from outside,
