@@ -31,7 +31,7 @@ import _shared  # noqa: F401 -- tests/fixtures/ as the package ndfixtures
 
 OUT = _record.HERE / "interop_releases.out.json"
 MD = _record.HERE / "interop_writers.md"
-EXECUTORS = ("nir-torch", "lava-float", "emulator", "lava-fixed")
+EXECUTORS = ("nir-torch", "lava-float", "emulator", "lava-fixed", "emulator 15b", "lava-fixed 15b")
 PACKAGES = ("snntorch", "norse", "sinabs", "rockpool", "nir", "nirtorch", "torch", "numpy", "lava-nc")
 
 
@@ -41,7 +41,7 @@ def measure(steps: int, samples: int, recorded_steps: int, lava: bool) -> list[d
     rows = []
     for case in rc.cases():
         n_steps, n_samples = (recorded_steps, 0) if case.recorded else (steps, samples)
-        for row in rc.run(case, n_steps, n_samples, lava=lava):
+        for row in rc.run(case, n_steps, n_samples, lava=lava, weight_bits=(8, rc.WIDE_BITS)):
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "layers"}), flush=True)
     return rows
@@ -88,7 +88,11 @@ def render(record: dict) -> str:
              "(emulator, lava-fixed) round weights to Loihi's 8-bit mantissas and decays to 12 bits: a net "
              "whose numbers are not on that grid can lose agreement to that rounding (known; reported here as "
              "measured); the nets \"on a 1/16 grid\" / \"1/32 grid\" (weights exact in Loihi's integers) "
-             "separate the reading from the rounding. Where a writer's layer sends many spikes per step (rockpool, sinabs "
+             "separate the reading from the rounding. `emulator 15b` / `lava-fixed 15b`: the same with `export "
+             "--weight-bits 15` (each Dense into a neuron whose input LSB it refines split into two 8-bit synapse "
+             "groups, hi at weight_exp 7 and lo at 0: twice its synaptic memory; convs keep 8 bits, Lava's Conv having "
+             "no weight_exp; the neuron's input stays within the 16-bit a_in). "
+             "Where a writer's layer sends many spikes per step (rockpool, sinabs "
              "MultiSpike), a count off by one in one step is a disagreement of that entry. Raw rows, per-layer "
              "counts included: `interop_releases.out.json`; the cases: `tests/fixtures/release_cases.py`.", ""]
     by_case: dict[tuple, dict[str, dict]] = {}
