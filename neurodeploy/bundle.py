@@ -285,6 +285,13 @@ def describe(manifest: dict[str, Any], out: Path) -> list[str]:
                          f"min {q['spike_agreement_pct_min']:.2f} %, mean {q['spike_agreement_pct_mean']:.2f} %; "
                          f"{q['saturated_values']:,} saturated values; worst weight RMS error "
                          f"{q['worst_weight_rms_error']:.3g}")
+            if q.get("two_group_synapses"):
+                lines.append(f"--weight-bits {q['weight_bits']}: {len(q['two_group_synapses'])} Dense synapse(s) in "
+                             f"two 8-bit groups (twice their synaptic memory): {', '.join(q['two_group_synapses'])}")
+            elif q.get("weight_bits", 8) == 8 and q["spike_agreement_pct_min"] < 99.9 and any(
+                    layer.get("kind") == "dense" and not layer.get("weight_exp") for layer in q["layers"].values()):
+                lines.append("[yellow]hint:[/] below 99.9 % agreement; --weight-bits 15 gives its Dense synapses up to "
+                             "15-bit weights as two 8-bit synapse groups (benchmarks/interop_writers.md, 15b)")
         return lines
     part = manifest["partition"]
     lowered = (f"{len(manifest['lowering']['delays'])} delay line(s) inserted" if "status" not in manifest["lowering"]

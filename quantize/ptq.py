@@ -756,9 +756,10 @@ def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: i
         const_mant = np.round(const / a_scale).astype(np.int64)
         sums = {s: int(_abs_row_sums(dense[s], mants[s]).max(initial=0)) * ins[s][1] for s in syns}
         bound = int(sum(sums.values()) + np.max(np.abs(const_mant), initial=0))
-        # Halve the LSB while everything stays exact and in range (mantissas, the threshold, a_in): a leaky
-        # membrane is rounded every step at v's LSB, so a finer LSB drifts less from the float neuron.
-        while (all(2 * int(np.max(np.abs(m), initial=0)) <= WEIGHT_MAX for m in mants.values())
+        # Halve the LSB while everything stays exact and in range (mantissas -- a Dense's up to --weight-bits --,
+        # the threshold, a_in): a leaky membrane is rounded every step at v's LSB, so a finer LSB drifts less
+        # from the float neuron.
+        while (all(2 * int(np.max(np.abs(m), initial=0)) <= limit[s] for s, m in mants.items())
                and 2 * bound <= A_IN_MAX and (not spiking or 2 * vth / a_scale <= LOIHI2.vth_mant.hi)):
             a_scale /= 2
             mants = {s: 2 * m for s, m in mants.items()}

@@ -121,3 +121,39 @@ def test_export_weight_bits_from_the_command_line(run_cli, written, tmp_path):
         assert code == 2 and words in stdout + err and not bad.exists(), stdout + err
     code, stdout, err = run_cli("export", "esdnet-tiny", "--out", tmp_path / "ck", "--weight-bits", "12")
     assert code == 2 and "--weight-bits is for .nir files" in stdout + err and not (tmp_path / "ck").exists()
+
+
+def test_export_says_which_synapses_took_two_groups_or_hints_at_them(run_cli, written, tmp_path):
+    """`export` prints the split synapses at --weight-bits 15, and at 8 bits, below 99.9 % agreement on
+    the calibration input, a hint naming the option."""
+    _, _, x, path = written
+    np.save(tmp_path / "calib.npy", x)
+    for bits, words in (("8", "hint: below 99.9 % agreement; --weight-bits 15"),
+                        ("15", "--weight-bits 15: 4 Dense synapse(s) in two 8-bit groups")):
+        code, stdout, err = run_cli("export", path, "--out", tmp_path / bits, "--writer", "snntorch", "--quantize",
+                                    "int", "--calib", tmp_path / "calib.npy", "--weight-bits", bits)
+        assert code == 0 and words in " ".join(stdout.split()), stdout + err
+
+
+def test_a_rockpool_net_on_loihis_grid_spikes_as_rockpool_with_wider_weights(tmp_path):
+    """rockpool's LIFTorch (a synaptic current and a membrane, several spikes per step) with weights k/16,
+    decays 15/16 and 7/8: its numbers are Loihi integers, yet at 8 bits the neuron's input LSB is coarse
+    enough that the per-step truncation of the current's decay flips counts; with --weight-bits 15 the
+    grid's LSB is halved further (mantissas up to 15 bits) and every count matches rockpool's own run."""
+    pytest.importorskip("rockpool")
+    from neurodeploy.nir_bundle import peak_counts
+    from neurodeploy.targets.nir_primitives import NirSequenceExecutor
+    from ndfixtures import release_cases as relc, rule_cases as rc
+
+    path, net = rc.rockpool_dense_file(tmp_path / "grid.nir", "LIFTorch", 1e-3, grid=rc.ROCKPOOL_GRID)
+    x = rc.random_spikes(STEPS, SAMPLES, (16,), scale=2.0)
+    ref = rc.rockpool_run(net, x)
+    graph = read_graph(path, writer="rockpool")
+    dt = float(graph.metadata[FOREIGN_DT_KEY])
+    flt = NirSequenceExecutor(graph, dt).run(x)
+    g = annotated(as_deploy_graph(graph, dt))
+    got = {}
+    for bits in (8, 15):
+        quant, ints = quantize_sequence(g, x, peak_counts(g, flt), weight_bits=bits)
+        got[bits] = relc.summary(relc.compare(ref, SequenceEmulator(g, quant, ints).run(x)))
+    assert not got[8]["pass"] and got[15]["min_agreement"] == 100.0 and got[15]["max_count_diff"] == 0.0, got

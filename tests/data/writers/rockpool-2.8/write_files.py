@@ -5,7 +5,7 @@ the nir and nirtorch releases current on its release day and a CPU torch:
 
     python3.11 -m venv /tmp/rp28
     /tmp/rp28/bin/pip install "torch==2.13.0+cpu" "numpy<2" scipy rockpool==2.8 nir==1.0.4 nirtorch==1.0 h5py
-    /tmp/rp28/bin/python tests/data/writers/rockpool-2.8/write_files.py
+    /tmp/rp28/bin/python tests/data/writers/rockpool-2.8/write_files.py [NAME ...]   # default: every net
 
 (nir 1.0.4: 2024-04-24, the next, 1.0.5, is 2025-05; nirtorch 1.0: 2023-12, the next, 2.0, is 2025-02.)
 
@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import platform
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -35,18 +37,29 @@ HERE = Path(__file__).resolve().parent
 STEPS, SAMPLES = 100, 2
 
 
-def _net(neuron: str, dt: float) -> Sequential:
-    """Linear(16, 24) - neuron - Linear(24, 8) - neuron; as tests/fixtures/rule_cases.py builds it."""
+NETS = (("dense_liftorch", "LIFTorch", 1e-3, None), ("dense_lifneurontorch", "LIFNeuronTorch", 1e-3, None),
+        ("dense_lifneurontorch_dt1e-4", "LIFNeuronTorch", 1e-4, None),
+        # on Loihi's grid (added 2026-12-07 in the same venv): weights k/16, decays 15/16 and 7/8, threshold 2
+        ("dense_liftorch_grid", "LIFTorch", 1e-3, 16), ("dense_lifneurontorch_grid", "LIFNeuronTorch", 1e-3, 16))
+
+
+def _net(neuron: str, dt: float, grid: int | None = None) -> Sequential:
+    """Linear(16, 24) - neuron - Linear(24, 8) - neuron; as tests/fixtures/rule_cases.py (rockpool_dense_net) builds it."""
     torch.manual_seed(0)
+    tau_mem, tau_syn, threshold = 0.02, 0.01, 0.5
+    if grid:
+        tau_mem, tau_syn, threshold = -dt / math.log(1 - 2.0 ** -4), -dt / math.log(1 - 2.0 ** -3), 2.0
     if neuron == "LIFTorch":
-        cell = lambda n: LIFTorch(n, tau_mem=0.02, tau_syn=0.01, dt=dt, threshold=0.5)  # noqa: E731
+        cell = lambda n: LIFTorch(n, tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, threshold=threshold)  # noqa: E731
     else:
-        cell = lambda n: LIFNeuronTorch(n, tau_mem=0.02, dt=dt, threshold=0.5)  # noqa: E731
+        cell = lambda n: LIFNeuronTorch(n, tau_mem=tau_mem, dt=dt, threshold=threshold)  # noqa: E731
     net = Sequential(LinearTorch((16, 24)), cell(24), LinearTorch((24, 8)), cell(8))
-    if neuron != "LIFTorch":
-        with torch.no_grad():
-            for mod in (net[0], net[2]):
+    with torch.no_grad():
+        for mod in (net[0], net[2]):
+            if neuron != "LIFTorch":
                 mod.weight.data = mod.weight.data * 2.0
+            if grid:
+                mod.weight.data = torch.round(mod.weight.data * grid) / grid
     return net
 
 
@@ -58,11 +71,13 @@ def _run(net, x: np.ndarray) -> dict[str, np.ndarray]:
             for k, v in rec.items() if isinstance(v, dict) and "spikes" in v}
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
+    """Write the nets named (all when none is)."""
     x = (np.random.default_rng(0).random((STEPS, SAMPLES, 16)) < 0.1).astype(np.float32) * 2.0
-    for name, neuron, dt in (("dense_liftorch", "LIFTorch", 1e-3), ("dense_lifneurontorch", "LIFNeuronTorch", 1e-3),
-                             ("dense_lifneurontorch_dt1e-4", "LIFNeuronTorch", 1e-4)):
-        net = _net(neuron, dt)
+    for name, neuron, dt, grid in NETS:
+        if names and name not in names:
+            continue
+        net = _net(neuron, dt, grid)
         nir.write(str(HERE / f"{name}.nir"), rp_nir.to_nir(net))
         ref = _run(net, x)
         np.savez_compressed(HERE / f"{name}.ref.npz", input=x, **ref)
@@ -76,4 +91,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
