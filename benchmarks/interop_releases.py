@@ -89,9 +89,10 @@ def render(record: dict) -> str:
              "whose numbers are not on that grid can lose agreement to that rounding (known; reported here as "
              "measured); the nets \"on a 1/16 grid\" / \"1/32 grid\" (weights exact in Loihi's integers) "
              "separate the reading from the rounding. `emulator 15b` / `lava-fixed 15b`: the same with `export "
-             "--weight-bits 15` (each Dense into a neuron whose input LSB it refines split into two 8-bit synapse "
-             "groups, hi at weight_exp 7 and lo at 0: twice its synaptic memory; convs keep 8 bits, Lava's Conv having "
-             "no weight_exp; the neuron's input stays within the 16-bit a_in). "
+             "--weight-bits 15` (each synapse into a neuron whose input LSB it refines split into two 8-bit synapse "
+             "groups, hi at weight_exp 7 and lo at 0: twice its synaptic memory; on Lava two Dense, or two Conv with "
+             "the hi sums shifted by an integer relay, Lava's Conv dropping weight_exp; the neuron's input stays "
+             "within the 16-bit a_in). "
              "Where a writer's layer sends many spikes per step (rockpool, sinabs "
              "MultiSpike), a count off by one in one step is a disagreement of that entry. Raw rows, per-layer "
              "counts included: `interop_releases.out.json`; the cases: `tests/fixtures/release_cases.py`.", ""]

@@ -148,7 +148,7 @@ def export(source: "str | Path", out: "str | Path", *, target: str = "loihi", si
         rules: a ``.nir`` file: ``NAME=on|off`` items switching the writer's default neuron options
             (``multi-spike``, ``subtract-reset``, ``min-v-mem``, ``lif-step``;
             :data:`neurodeploy.ir.nirread.WRITER_RULES`).
-        weight_bits: a ``.nir`` file with ``quantize="int"``: the widest Dense weight mantissa, 8..15 bits
+        weight_bits: a ``.nir`` file with ``quantize="int"``: the widest weight mantissa, 8..15 bits
             (above 8: two synapse groups where a neuron needs them; default 8).
     """
     from neurodeploy.bundle import export_bundle

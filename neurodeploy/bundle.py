@@ -235,7 +235,7 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
     (:func:`neurodeploy.nir_bundle.export_nir_bundle`; ``dt_s`` seconds per step, ``writer``
     whose quirks are undone, ``reset`` of a writer that does not write it, ``warn`` called
     with each warning line). ``quantize="int"``: Loihi 2 integers, calibrated on ``calib``;
-    ``weight_bits``: a ``.nir`` file's widest Dense weight mantissa (8..15 bits, two synapse groups above 8).
+    ``weight_bits``: a ``.nir`` file's widest weight mantissa (8..15 bits, two synapse groups above 8).
     """
     from neurodeploy.slayer_in import export_slayer_bundle, is_slayer_module
 
@@ -266,8 +266,8 @@ def export_bundle(source: str | Path, out: str | Path, target: str = "loihi",
     if reset is not None:
         raise NeurodeployError("--reset is for .nir files from snntorch or sinabs; a checkpoint carries its own")
     if weight_bits is not None:
-        raise NeurodeployError("--weight-bits is for .nir files (their Dense synapses); a checkpoint's convs keep "
-                               "Loihi's 8-bit mantissa (Lava's Conv has no weight_exp for a second group)")
+        raise NeurodeployError("--weight-bits is for .nir files; a checkpoint's convs keep Loihi's 8-bit mantissa "
+                               "(quantize_ptq.md, quantize_qat.md: QAT recovers what 8 bits cost)")
     return export_model_bundle(source, out, target=target, size=size, force=force, quantize=quantize, calib=calib,
                                system=system, residency=residency or DEFAULT_RESIDENCY, delta_threshold=delta_threshold,
                                delta_relative=delta_relative)
@@ -286,11 +286,11 @@ def describe(manifest: dict[str, Any], out: Path) -> list[str]:
                          f"{q['saturated_values']:,} saturated values; worst weight RMS error "
                          f"{q['worst_weight_rms_error']:.3g}")
             if q.get("two_group_synapses"):
-                lines.append(f"--weight-bits {q['weight_bits']}: {len(q['two_group_synapses'])} Dense synapse(s) in "
+                lines.append(f"--weight-bits {q['weight_bits']}: {len(q['two_group_synapses'])} synapse(s) in "
                              f"two 8-bit groups (twice their synaptic memory): {', '.join(q['two_group_synapses'])}")
             elif q.get("weight_bits", 8) == 8 and q["spike_agreement_pct_min"] < 99.9 and any(
-                    layer.get("kind") == "dense" and not layer.get("weight_exp") for layer in q["layers"].values()):
-                lines.append("[yellow]hint:[/] below 99.9 % agreement; --weight-bits 15 gives its Dense synapses up to "
+                    layer.get("kind") in ("dense", "conv") and not layer.get("weight_exp") for layer in q["layers"].values()):
+                lines.append("[yellow]hint:[/] below 99.9 % agreement; --weight-bits 15 gives its synapses up to "
                              "15-bit weights as two 8-bit synapse groups (benchmarks/interop_writers.md, 15b)")
         return lines
     part = manifest["partition"]

@@ -147,11 +147,11 @@ def export_cmd(
                                                         "in [0, 1] and a feature map in [0, 40] drop changes of the "
                                                         "same relative size; not with --delta-threshold."),
     weight_bits: Optional[int] = typer.Option(None, "--weight-bits", metavar="N",
-                                              help="A .nir file with --quantize int: Dense weight mantissas of up to "
-                                                   "N bits (8..15; default 8, Loihi's). Above 8, a Dense whose "
+                                              help="A .nir file with --quantize int: weight mantissas of up to N "
+                                                   "bits (8..15; default 8, Loihi's). Above 8, a Dense or Conv whose "
                                                    "neuron's threshold is few 8-bit steps becomes two synapse groups "
                                                    "(8-bit each, exponents 7 and 0: twice its synaptic memory) and its "
-                                                   "neuron a finer input step, within the 16-bit a_in. Convs keep 8."),
+                                                   "neuron a finer input step, within the 16-bit a_in."),
 ) -> None:
     """Export a trained model (or a .nir file from any NIR writer) to a deployment bundle."""
     from neurodeploy.bundle import describe, export_bundle

@@ -75,8 +75,8 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
     """Read ``nir_file`` (another writer's graph; ``reset``: the reset of a writer that does not
     write it), map it to Lava, write the bundle ``out`` atomically (untouched on any error).
     ``quantize="int"``: Loihi 2 integers too, the input's scale from ``calib`` (a ``.npy`` like
-    ``--input``; default: validate's random spikes); ``weight_bits``: the widest Dense weight
-    mantissa (bits, 8..15; above 8 a Dense whose neuron needs it becomes two synapse groups,
+    ``--input``; default: validate's random spikes); ``weight_bits``: the widest weight
+    mantissa (bits, 8..15; above 8 a synapse whose neuron needs it becomes two synapse groups,
     :func:`neurodeploy.quantize.ptq.quantize_sequence`; default 8). Returns the manifest."""
     from neurodeploy.passes import annotated
     from neurodeploy.targets.loihi.lower import lower_graph
@@ -232,7 +232,7 @@ def _quantize(g, calib: Path | None, input_shape: list[int], netx: bool = False,
         "layout": LAYOUT,
         "layers_quantized": {"synapse": len(synapses), "neuron": len(neurons),
                              "other": len(quant) - len(synapses) - len(neurons)},
-        # --weight-bits (new keys): the widest Dense mantissa asked for, and the synapses it split in two groups
+        # --weight-bits (new keys): the widest mantissa asked for, and the synapses it split in two groups
         # (each twice its synaptic memory on the chip)
         "weight_bits": weight_bits,
         "two_group_synapses": [n for n, q in quant.items() if q.get("synapse_groups", 1) == 2],

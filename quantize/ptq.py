@@ -514,10 +514,10 @@ def _mantissas(w: np.ndarray, ratio: float, limit: int = WEIGHT_MAX) -> np.ndarr
     return mant.astype(np.int64)
 
 
-# Wider Dense weights (``--weight-bits N``, N in 9..15): each weight W = hi * 2**SPLIT_EXP + lo with
-# hi, lo 8-bit mantissas, two Lava Dense processes (two synapse groups on the chip, twice the synaptic
-# memory) from the same source into the same neuron, whose sums meet in its a_in: hi's with
-# weight_exp SPLIT_EXP, lo's with 0. Both sums are exact integers (a left shift), so W x == hi x << 7 +
+# Wider weights (``--weight-bits N``, N in 9..15): each weight W = hi * 2**SPLIT_EXP + lo with
+# hi, lo 8-bit mantissas, two synapse groups on the chip (twice the synaptic memory) from the same
+# source into the same neuron, whose sums meet in its a_in: hi's with weight_exp SPLIT_EXP, lo's with 0
+# (on Lava two Dense, or two Conv with the hi sums shifted by an integer relay: lava-nc#803). Both sums are exact integers (a left shift), so W x == hi x << 7 +
 # lo x bit for bit. |hi|, |lo| <= 127 hold every |W| <= 127 * 128 + 127 = 2**14 - 1 (15 bits, signed).
 SPLIT_EXP = 7
 WIDE_WEIGHT_BITS = 15  # the widest N: |W| <= 2**14 - 1 splits into hi, lo as above
@@ -591,8 +591,8 @@ def quantize_sequence(g: DeployGraph, calib: np.ndarray, peak_counts: dict[str, 
     saturated ``v`` allows); ``weight_bits``: a Dense synapse into a neuron may take mantissas of up
     to this many bits (8: Loihi's one synapse group; 9..15: two groups where a layer needs them,
     :data:`SPLIT_EXP`) -- a finer input LSB for neurons whose threshold is few 8-bit LSBs (weights
-    large against it), bounded as before by the 16-bit ``a_in``. Conv synapses keep 8 bits (Lava's
-    Conv has no ``weight_exp`` to scale a second group, lava-nc#803).
+    large against it), bounded as before by the 16-bit ``a_in``; Dense and Conv alike (a Conv's hi group
+    is shifted by an integer relay on Lava, whose Conv drops ``weight_exp``, lava-nc#803).
 
     Writes ``info.quant`` and ``arrays[node]["weight_mant"|"const_mant"]`` (NIR layout) and
     returns them: per process a JSON-able entry (``kind``, ``scale``, formats, errors; the
@@ -716,7 +716,7 @@ def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: i
     weights = {s: np.asarray(g.arrays[s]["weight"], dtype=np.float64) for s in syns}
     dense = {s: _is_dense(g, s) for s in syns}
     ins = {s: _in_form(quant, g, s) for s in syns}
-    limit = {s: wide if dense[s] else WEIGHT_MAX for s in syns}  # a Dense may take two synapse groups
+    limit = {s: wide for s in syns}  # a synapse may take two groups (--weight-bits)
     a_scale = max([float(np.max(np.abs(weights[s]), initial=0.0)) * ins[s][0] / limit[s] for s in syns] + [0.0])
     if a_scale <= 0 or not math.isfinite(a_scale):
         a_scale = 1.0

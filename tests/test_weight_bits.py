@@ -129,7 +129,7 @@ def test_export_says_which_synapses_took_two_groups_or_hints_at_them(run_cli, wr
     _, _, x, path = written
     np.save(tmp_path / "calib.npy", x)
     for bits, words in (("8", "hint: below 99.9 % agreement; --weight-bits 15"),
-                        ("15", "--weight-bits 15: 4 Dense synapse(s) in two 8-bit groups")):
+                        ("15", "--weight-bits 15: 4 synapse(s) in two 8-bit groups")):
         code, stdout, err = run_cli("export", path, "--out", tmp_path / bits, "--writer", "snntorch", "--quantize",
                                     "int", "--calib", tmp_path / "calib.npy", "--weight-bits", bits)
         assert code == 0 and words in " ".join(stdout.split()), stdout + err
@@ -157,3 +157,31 @@ def test_a_rockpool_net_on_loihis_grid_spikes_as_rockpool_with_wider_weights(tmp
         quant, ints = quantize_sequence(g, x, peak_counts(g, flt), weight_bits=bits)
         got[bits] = relc.summary(relc.compare(ref, SequenceEmulator(g, quant, ints).run(x)))
     assert not got[8]["pass"] and got[15]["min_agreement"] == 100.0 and got[15]["max_count_diff"] == 0.0, got
+
+
+@pytest.mark.lava
+def test_a_conv_of_two_groups_on_lava_fixed_equals_the_emulator(tmp_path):
+    """A conv's hi group is a second Lava Conv whose sums an integer relay shifts left by 7 (Lava's Conv
+    drops weight_exp, lava-nc#803): norse's conv net (norse 1.1.0, read with its master convention) at 15
+    bits, both convs split, Lava fixed_pt equal to the emulator bit for bit -- spikes and voltages."""
+    pytest.importorskip("norse")
+    from ndfixtures import release_cases as relc
+    from neurodeploy.nir_bundle import peak_counts
+    from neurodeploy.targets.loihi.executor import sequence_executor
+    from neurodeploy.targets.nir_primitives import NirSequenceExecutor
+
+    case = next(c for c in relc.cases() if c.release == "master" and c.net.startswith("conv"))
+    graph, x, _, _ = case.load(tmp_path, 40, 1)
+    dt = float(graph.metadata[FOREIGN_DT_KEY])
+    g = annotated(as_deploy_graph(graph, dt))
+    quant, ints = quantize_sequence(g, x, peak_counts(g, NirSequenceExecutor(graph, dt).run(x)), weight_bits=15)
+    convs = [n for n, q in quant.items() if q["kind"] == "conv"]
+    assert convs and all(quant[n].get("synapse_groups") == 2 for n in convs), {n: quant[n] for n in convs}
+    emu = SequenceEmulator(g, quant, ints).run(x)
+    fixed = sequence_executor(g, quant, ints).run(x)
+    for a, b in zip(fixed, emu):
+        assert a.layers.keys() == b.layers.keys()
+        for node in a.layers:
+            assert np.array_equal(a.layers[node], b.layers[node]), node
+            assert np.array_equal(a.membranes[node], b.membranes[node]), node
+    assert sum(float(v.sum()) for v in emu[0].layers.values()) > 0

@@ -323,9 +323,11 @@ def sequence_fixed(low: LoweredNetwork, quant: dict, arrays: dict[str, dict[str,
     - the input: its payloads ``clip(round_half_even(x / scale), ±lim)`` (``params["quantize"]``);
     - ``dense``: ``2 · weight_mant`` and ``weight_exp - 1``: Lava's Dense drops the LSB of mixed-sign
       8-bit weights (``weightutils.py:236-239``), and ``(2 S) >> (k + 1) = S >> k`` is the same rounding;
-      mantissas wider than 8 bits (``synapse_groups`` 2, ``--weight-bits``) as two Dense, ``2 · hi`` with
-      ``split_exp - 1`` and ``2 · lo`` with ``-1`` (:func:`~neurodeploy.quantize.ptq.split_weights`);
-    - ``conv``: ``weight_mant``; a delay line passes payloads on;
+      mantissas wider than 8 bits (``synapse_groups`` 2, ``--weight-bits``): ``lo`` as the node's Dense
+      (``2 · lo``, ``-1``) and ``weight_hi`` = ``2 · hi`` with ``split_exp - 1`` for a second Dense
+      (:func:`~neurodeploy.quantize.ptq.split_weights`; built by :mod:`.fixed_network`);
+    - ``conv``: ``weight_mant``; split like a Dense's (``weight_hi``, ``hi_shift``); a delay line passes
+      payloads on;
     - neurons: ``du``, ``dv``, ``vth_mant``, the constant input ``const_mant``, and the writer's rules
       where they need ``RuleLIF`` (``quant[...]["model"]``; Lava's LIF otherwise).
     """
@@ -340,14 +342,15 @@ def sequence_fixed(low: LoweredNetwork, quant: dict, arrays: dict[str, dict[str,
             node.params["quantize"] = ("quantize", float(q["scale"]), int(q["lim"]))
         elif node.kind == "dense":
             w = lava_weights("dense", np.asarray(a["weight_mant"], dtype=np.int64), node.params.get("columns"))
-            if q.get("synapse_groups", 1) == 2:  # two Dense processes, their sums meeting in the neuron's a_in
-                hi, lo = split_weights(w)
-                node.params.update(weight=2 * hi, weight_exp=int(q["split_exp"]) - 1, weight_lo=2 * lo,
-                                   weight_exp_lo=-1)
-            else:
-                node.params.update(weight=2 * w, weight_exp=int(q.get("weight_exp", 0)) - 1)
+            if q.get("synapse_groups", 1) == 2:  # lo as the node's Dense, hi a second one (fixed_network)
+                hi, w = split_weights(w)
+                node.params.update(weight_hi=2 * hi, weight_exp_hi=int(q["split_exp"]) - 1)
+            node.params.update(weight=2 * w, weight_exp=int(q.get("weight_exp", 0)) - 1)
         elif node.kind == "conv":
             _conv_params(node, q, a)
+            if q.get("synapse_groups", 1) == 2:  # lo as the node's Conv, hi a second one shifted after it
+                hi, lo = split_weights(node.params["weight"])
+                node.params.update(weight=lo, weight_hi=hi, hi_shift=int(q["split_exp"]))
         elif node.kind == "sigma_delta":  # netx's integers: Lava's SigmaDelta scales vth by 2**(spike_exp + state_exp)
             node.params["fixed"] = {k: int(q[k]) for k in ("vth_mant", "spike_exp", "state_exp")}
         elif node.kind == "lif":

@@ -41,6 +41,8 @@ from neurodeploy.targets.loihi import compat
 
 compat.install()
 
+from lava.proc.conv.process import Conv  # noqa: E402
+from lava.proc.dense.process import Dense  # noqa: E402
 from lava.proc.io.source import PySendModelFixed, PySendModelFloat, RingBuffer  # noqa: E402
 
 from neurodeploy.targets.loihi.fixed import FixedNetwork, apply_conversion, fixed_function, lower_fixed  # noqa: E402
@@ -69,11 +71,48 @@ def _input(net: "FixedLavaNetwork", name: str, node: LavaNode):
     return proc, PySendModelFloat, in_port, out_port
 
 
+def _dense(net: "FixedLavaNetwork", name: str, node: LavaNode):
+    """The node's Dense; a Dense synapse of two groups (``--weight-bits``; ``weight_hi`` in its params,
+    :func:`~.fixed.sequence_fixed`) gets its hi group as a second Dense from the same source into the same
+    neuron, with the group's ``weight_exp``: Lava adds the two sums at the neuron's input port."""
+    proc, model, in_port, out_port = FLOAT_BUILDERS["dense"](net, name, node)
+    p = node.params
+    if "weight_hi" in p:
+        hi = Dense(weights=p["weight_hi"], num_message_bits=proc.proc_params["num_message_bits"],
+                   weight_exp=int(p["weight_exp_hi"]), name=f"{name}:hi")
+        net.twins[name] = (lambda i: hi.s_in, lambda i: hi.a_out)
+        net.twin_procs.append(hi)
+    return proc, model, in_port, out_port
+
+
+def _conv(net: "FixedLavaNetwork", name: str, node: LavaNode):
+    """The node's Conv; a conv synapse of two groups gets its hi group as a second Conv whose sums an
+    integer relay shifts left by ``hi_shift`` -- the group's weight exponent, which Lava's Conv model drops
+    (lava-nc#803) and the chip applies in the synapse -- before they meet the lo group's at the neuron."""
+    proc, model, in_port, out_port = FLOAT_BUILDERS["conv"](net, name, node)
+    p = node.params
+    if "weight_hi" in p:
+        hi = Conv(weight=p["weight_hi"], input_shape=p["input_shape"], padding=p["padding"], stride=p["stride"],
+                  dilation=p["dilation"], groups=p["groups"], num_message_bits=proc.proc_params["num_message_bits"],
+                  name=f"{name}:hi")
+        shape = tuple(proc.a_out.shape)
+        shift, shift_model = int_function_process("adapter", f"{name}:hi<<", [shape], shape,
+                                                  {"op": "sum", "convs": [("rescale", 1, -int(p["hi_shift"]))]},
+                                                  [False])
+        hi.a_out.connect(shift.in0)
+        if model is not None:
+            net.models[hi] = model
+        net.models[shift] = shift_model
+        net.twins[name] = (lambda i: hi.s_in, lambda i: shift.s_out)
+        net.twin_procs += [hi, shift]
+    return proc, model, in_port, out_port
+
+
 FIXED_FUNCTION_KINDS = ("relay", "concat", "upsample", "patch_to_time", "adapter", "to_host", "product", "max",
                         "relu")
 # conv, lif, nilif, island as the float network builds them (the lowering's params are integers here;
 # the Conv model is fast_conv_model); the sources and the integer function processes its own
-FIXED_BUILDERS: dict[str, Builder] = {**FLOAT_BUILDERS, "input": _input,
+FIXED_BUILDERS: dict[str, Builder] = {**FLOAT_BUILDERS, "input": _input, "dense": _dense, "conv": _conv,
                                       **{kind: _function for kind in FIXED_FUNCTION_KINDS}}
 
 

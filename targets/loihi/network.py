@@ -165,12 +165,8 @@ def _conv(net: "LavaNetwork", name: str, node: LavaNode):
 
 def _dense(net: "LavaNetwork", name: str, node: LavaNode):
     p = node.params
-    bits = _message_bits(net, name, node)
-    proc = Dense(weights=p["weight"], num_message_bits=bits, name=name,
+    proc = Dense(weights=p["weight"], num_message_bits=_message_bits(net, name, node), name=name,
                  **({"weight_exp": int(p["weight_exp"])} if "weight_exp" in p else {}))
-    if "weight_lo" in p:  # a second synapse group (wide weights): the same source, the same neuron
-        lo = Dense(weights=p["weight_lo"], num_message_bits=bits, weight_exp=int(p["weight_exp_lo"]), name=f"{name}:lo")
-        net.twins[name] = (lambda i: lo.s_in, lambda i: lo.a_out)
     return proc, None, lambda i: proc.s_in, lambda i: proc.a_out
 
 
@@ -290,8 +286,10 @@ class LavaNetwork:
         self.island_dir = None if island_dir is None else Path(island_dir)
         self.fast = fast
         self.procs, self.records, self.models = {}, {}, {}
-        # a node built as two processes side by side (a Dense's second synapse group): its (in, out) ports
+        # a node built as two paths side by side (a synapse's second group, fixed_network): the second path's
+        # (in port, out port) functions; the edge loop connects it as the node; twin_procs: its processes
         self.twins: dict[str, tuple] = {}
+        self.twin_procs: list = []
         self.monitors: dict[str, Monitor] = {}
         self._tmp = None
         if record_dir is None:
@@ -375,8 +373,9 @@ class LavaNetwork:
 
     @property
     def process_count(self) -> int:
-        """Lava processes of the run (each an OS process): nodes, fused groups, delay lines, loop gates, record sinks."""
-        return len(self.procs) + len(self.twins) + self.delay_lines + self.loop_gates + len(self.records)
+        """Lava processes of the run (each an OS process): nodes, fused groups, second synapse groups, delay lines,
+        loop gates, record sinks."""
+        return len(self.procs) + len(self.twin_procs) + self.delay_lines + self.loop_gates + len(self.records)
 
     def _build_groups(self, groups: dict[str, list[str]]) -> dict[int, tuple[str, int]]:
         """One fused process per group; returns, for each edge entering a group from outside,
