@@ -168,11 +168,12 @@ def synapse_ops(node: nir.NIRNode, name: str, active: np.ndarray) -> float:
 
 
 def fan_out_ops(graph: nir.NIRGraph, source: str, values: np.ndarray, kind: str,
-                dt_s: float) -> tuple[float, float]:
+                dt_s: float, groups: dict[str, int] | None = None) -> tuple[float, float]:
     """``(synops, macs)`` the non-zero ``values`` ``(T, *shape)`` of node ``source`` (edge kind
     ``kind``) cause in every synapse they reach through Flatten/Scale/Delay; a synapse that
     feeds another synapse (e.g. SumPool -> Linear, chained on Lava) sends it graded values,
-    whose effective operations are MACs. Neurons and the Output end a path."""
+    whose effective operations are MACs. Neurons and the Output end a path. ``groups``: synapse ->
+    its synapse groups (2 under ``export --weight-bits``: each event reads both, twice the operations)."""
     from neurodeploy.targets.nir_primitives import eval_primitive
 
     synops = macs = 0.0
@@ -189,15 +190,18 @@ def fan_out_ops(graph: nir.NIRGraph, source: str, values: np.ndarray, kind: str,
             in_shape = tuple(int(v) for v in graph.nodes[src].output_type["output"])
             x = vals.reshape(vals.shape[0], *in_shape)
             ac, mac = split_by_kind(synapse_ops(node, dst, x), how)
-            synops, macs = synops + ac, macs + mac
+            k = (groups or {}).get(dst, 1)
+            synops, macs = synops + k * ac, macs + k * mac
             if isinstance(node, SYNAPSES):
                 out = eval_primitive(dst, node, torch.as_tensor(x[:, None]), dt_s)[:, 0].numpy()
                 frontier.append((dst, out, "graded"))
     return synops, macs
 
 
-def sequence_layer_table(trace: Trace, graph: nir.NIRGraph, dt_s: float) -> list[dict[str, Any]]:
-    """The rows of :func:`layer_table` for a graph read from a .nir file (NIR primitives)."""
+def sequence_layer_table(trace: Trace, graph: nir.NIRGraph, dt_s: float,
+                         groups: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """The rows of :func:`layer_table` for a graph read from a .nir file (NIR primitives); ``groups``:
+    :func:`fan_out_ops`'s."""
     kinds = node_kinds(graph)
     rows = []
     for name, values in trace.layers.items():
@@ -208,7 +212,7 @@ def sequence_layer_table(trace: Trace, graph: nir.NIRGraph, dt_s: float) -> list
         per_step = [float(np.count_nonzero(active[t])) for t in range(values.shape[0])]
         count = float(sum(per_step))
         kind = "binary" if spiking else "graded" if graded else "real"
-        synops, macs = fan_out_ops(graph, name, active, kind, dt_s)
+        synops, macs = fan_out_ops(graph, name, active, kind, dt_s, groups)
         row = {"layer": name, "neurons": neurons, "spikes": count, "spikes_per_step": per_step,
                "firing_rate": count / (neurons * trace.t_steps), "synops": synops, "macs": macs,
                "edge_kind": kind, "side": "chip", "cores": cores_for(neurons),
@@ -221,11 +225,11 @@ def sequence_layer_table(trace: Trace, graph: nir.NIRGraph, dt_s: float) -> list
     return rows
 
 
-def input_ops(graph: nir.NIRGraph, x: np.ndarray, dt_s: float) -> dict[str, Any]:
-    """What the input ``(T, N, *input_shape)`` costs per sample (mean over samples)."""
+def input_ops(graph: nir.NIRGraph, x: np.ndarray, dt_s: float, groups: dict[str, int] | None = None) -> dict[str, Any]:
+    """What the input ``(T, N, *input_shape)`` costs per sample (mean over samples; ``groups``: :func:`fan_out_ops`'s)."""
     name = next(n for n, v in graph.nodes.items() if isinstance(v, nir.Input))
     kind = "binary" if np.all((x == 0) | (x == 1)) else "real"
-    synops, macs = (float(v) for v in np.mean([fan_out_ops(graph, name, x[:, i], kind, dt_s)
+    synops, macs = (float(v) for v in np.mean([fan_out_ops(graph, name, x[:, i], kind, dt_s, groups)
                                                for i in range(x.shape[1])], axis=0))
     return {"node": name, "events": float(np.count_nonzero(x)) / x.shape[1], "edge_kind": kind,
             "synops": synops, "macs": macs}

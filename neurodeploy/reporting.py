@@ -103,8 +103,11 @@ def build_nir_report(traces: list[Trace], inputs: BundleInputs, bundle: Bundle,
     t_steps = traces[0].t_steps
     manifest, graph, x, dt = bundle.manifest, bundle.graph, inputs.array, bundle.dt_s
     fps = fps if fps is not None else 1.0 / (t_steps * dt)
-    layers = mean_over_samples([sequence_layer_table(t, graph, dt) for t in traces])
-    inp = input_ops(graph, x, dt)
+    # a quantized bundle's synapses split in two groups (export --weight-bits): twice their memory and reads
+    quant = manifest["quantization"].get("layers", {}) if manifest["quantization"]["status"] == "int" else {}
+    groups = {n: int(q["synapse_groups"]) for n, q in quant.items() if q.get("synapse_groups", 1) != 1}
+    layers = mean_over_samples([sequence_layer_table(t, graph, dt, groups) for t in traces])
+    inp = input_ops(graph, x, dt, groups)
     neurons = sum(r["neurons"] for r in layers)
     synops = sum(r["synops"] for r in layers) + inp["synops"]
     macs = sum(r["macs"] for r in layers) + inp["macs"]
@@ -117,7 +120,9 @@ def build_nir_report(traces: list[Trace], inputs: BundleInputs, bundle: Bundle,
     add_layer_energy(layers, t_steps)
     from neurodeploy.passes import annotated
 
-    fit = report_section(annotated(bundle.deploy_graph), traces, 0.0, system)  # no host islands: 0 host MACs
+    mapped = annotated(bundle.deploy_graph)
+    mapped.info.quant = quant  # the mapping stores each split synapse's two groups
+    fit = report_section(mapped, traces, 0.0, system)  # no host islands: 0 host MACs
     energy["system_uj"] = fit["system_uj"]
     energy["system_terms"] = fit["system_energy_terms"]
     energy["per_op_figures"] = fit["per_op_figures"]

@@ -185,3 +185,28 @@ def test_a_conv_of_two_groups_on_lava_fixed_equals_the_emulator(tmp_path):
             assert np.array_equal(a.layers[node], b.layers[node]), node
             assert np.array_equal(a.membranes[node], b.membranes[node]), node
     assert sum(float(v.sum()) for v in emu[0].layers.values()) > 0
+
+
+def test_the_report_counts_two_groups_twice_in_memory_and_operations(run_cli, written, tmp_path):
+    """The same file at 8 and at 15 bits, reported on the emulator with the same input: the spikes may
+    differ a little, but per spike a split synapse costs two operations (each event reads both groups)
+    and its unit stores twice the weights (the mapping's synaptic memory)."""
+    _, _, x, path = written
+    np.save(tmp_path / "calib.npy", x)
+    reports = {}
+    for bits in ("8", "15"):
+        out = tmp_path / bits
+        code, _, err = run_cli("export", path, "--out", out, "--writer", "snntorch", "--quantize", "int",
+                               "--calib", tmp_path / "calib.npy", "--weight-bits", bits)
+        assert code == 0, err
+        code, _, err = run_cli("report", out, "--executor", "emulator", "--input", tmp_path / "calib.npy", "--no-html")
+        assert code == 0, err
+        reports[bits] = json.loads((out / "report.json").read_text())
+    narrow, wide = reports["8"], reports["15"]
+    for a, b in zip(narrow["layers"], wide["layers"]):  # every synapse here is split at 15 bits
+        assert a["layer"] == b["layer"] and a["spikes"] > 0 and b["spikes"] > 0
+        assert b["synops"] / b["spikes"] == pytest.approx(2 * a["synops"] / a["spikes"]), (a, b)
+    for name, unit in wide["mapping"]["layers"].items():
+        need, was = unit["whole_layer_needs"], narrow["mapping"]["layers"][name]["whole_layer_needs"]
+        assert need["synaptic_memory_bits"] == 2 * was["synaptic_memory_bits"] > 0, (name, need, was)
+        assert need["synapses"] == 2 * was["synapses"] and need["fan_in_axons"] == was["fan_in_axons"], (need, was)

@@ -81,6 +81,7 @@ class Syn:
     scale: int = 1
     taps: int = 1
     sources: list[tuple[str | None, int]] = field(default_factory=list)
+    weight_groups: int = 1  # 2: its weights stored as two 8-bit synapse groups (export --weight-bits)
 
     def window(self, lo: int, hi: int, dim: int, out_n: int) -> tuple[int, int]:
         """Input interval [a, b) read by outputs [lo, hi) along ``dim`` (0: rows, 1: cols), clipped."""
@@ -127,13 +128,13 @@ class Syn:
         return self.taps
 
     def stored(self, c_block: int, neurons: int, shared: bool) -> int:
-        """Synaptic weights a block stores (synapses)."""
+        """Synaptic weights a block stores (synapses; each of two synapse groups its own)."""
         if self.kind == "dense":
-            return neurons * self.weights_per_neuron()
+            return neurons * self.weights_per_neuron() * self.weight_groups
         if shared:  # conv kernels once per output channel; fixed interpolation once per channel
             phases = self.scale * self.scale if self.kind == "upsample" else 1
-            return c_block * self.weights_per_neuron() * phases
-        return neurons * self.weights_per_neuron()
+            return c_block * self.weights_per_neuron() * phases * self.weight_groups
+        return neurons * self.weights_per_neuron() * self.weight_groups
 
     def dense_ops(self, neurons: int) -> int:
         """Synaptic operations per step for ``neurons`` outputs when every input is active."""
@@ -316,8 +317,9 @@ def _syn_of(g: DeployGraph, name: str, units: set[str]) -> Syn:
     # A unit reached by two paths (x and a gain of x) is one route per (neuron, core): listed once.
     sources = list(dict.fromkeys(s for p in preds for s in _sources(g, p, units)))
     kind = g.kind(name)
+    groups = int((g.info.quant or {}).get(name, {}).get("synapse_groups", 1))  # a quantized bundle's
     if kind in ("affine", "linear"):
-        return Syn("dense", in_shape, sources=sources)
+        return Syn("dense", in_shape, sources=sources, weight_groups=groups)
     if kind == "upsample":
         scale = int(node.scale_factor)
         taps = 4 if str(node.mode) == "bilinear" else 1
@@ -333,7 +335,7 @@ def _syn_of(g: DeployGraph, name: str, units: set[str]) -> Syn:
     return Syn("conv", in_shape, kernel=k, stride=_pair(node.stride, one) if one == 2 else (1, _pair(node.stride, 1)[0]),
                padding=_pair(pad, one) if one == 2 else (0, _pair(pad, 1)[0]),
                dilation=_pair(node.dilation, one) if one == 2 else (1, _pair(node.dilation, 1)[0]),
-               groups=int(node.groups), sources=sources)
+               groups=int(node.groups), sources=sources, weight_groups=groups)
 
 
 def chip_units(g: DeployGraph) -> dict[str, Unit]:
