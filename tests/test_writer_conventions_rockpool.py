@@ -136,7 +136,7 @@ def test_a_rockpool_2_8_file_at_dt_1e_4_on_lava_float_fires_as_rockpool_2_8():
 def test_a_net_on_a_grid_meets_rockpools_exact_ties_with_its_float32_decays(tmp_path, threshold):
     """A LIFNeuronTorch net with weights k/16 and decay 15/16 puts membranes exactly on its threshold;
     rockpool steps with ``torch.exp(-dt/tau)`` in float32, which the reader now takes
-    (``nirread.rockpool_decay``). In float64 the decay differs in its last bits and nir-torch agreed with
+    (``nirread.float32_decay``). In float64 the decay differs in its last bits and nir-torch agreed with
     rockpool on 94.8 % (threshold 0.5) and 99.25 % (1.0) of entries; now every count matches."""
     pytest.importorskip("rockpool")
     from ndfixtures import rule_cases as rc

@@ -648,28 +648,29 @@ def apply_writer(graph: nir.NIRGraph, writer: str, dt_s: float, reset: str | Non
         elif writer == "sinabs" and isinstance(node, (nir.IF, nir.I)):
             node.r = np.asarray(node.r, dtype=np.float64) / dt_s
         elif writer == "sinabs" and isinstance(node, (nir.LIF, nir.LI)):
-            a = np.exp(-1.0 / np.asarray(node.tau, dtype=np.float64))
+            a = float32_decay(node.tau, 1.0)
             # LIF's norm_input=True (its default) adds (1 - a) x: r = 1; ExpLeak's default
             # norm_input=False, and from_nir's for both, adds x: r = 1 / (1 - a)
             gain_one = isinstance(node, nir.LI) or not on("norm-input")
             node.tau, node.r = dt_s / (1.0 - a), (1.0 / (1.0 - a)) if gain_one else np.ones_like(a)
         elif writer == "rockpool" and isinstance(node, (nir.CubaLIF, nir.CubaLI)):
-            a, b = rockpool_decay(node.tau_mem, dt_s), rockpool_decay(node.tau_syn, dt_s)
+            a, b = float32_decay(node.tau_mem, dt_s), float32_decay(node.tau_syn, dt_s)
             node.tau_mem, node.tau_syn = dt_s / (1.0 - a), dt_s / (1.0 - b)
             node.r, node.w_in = 1.0 / (1.0 - a), b / (1.0 - b)
         elif writer == "rockpool" and isinstance(node, nir.LIF) and on("lif-step"):
-            a = rockpool_decay(node.tau, dt_s)
+            a = float32_decay(node.tau, dt_s)
             node.tau, node.r = dt_s / (1.0 - a), 1.0 / (1.0 - a)
     return graph
 
 
-def rockpool_decay(tau, dt_s: float) -> np.ndarray:
-    """The decay factor rockpool's modules step with, ``torch.exp(-dt / tau)`` on its float32 ``tau``
-    (``lif_torch.py``, every release that writes NIR), as float64: computed in float64 instead it
-    differs in the last bits, enough to break the exact ties a net on a grid meets (a LIFNeuronTorch
-    with weights k/16 and decay 15/16 agreed on 94.8 % of entries with rockpool, 100 % with this)."""
+def float32_decay(tau, dt: float) -> np.ndarray:
+    """The decay factor a writer's modules step with, ``torch.exp(-dt / tau)`` on its float32 ``tau``
+    (rockpool's ``lif_torch.py``, dt in seconds; sinabs' ``layers/lif.py``, ``exp(-1/tau)`` with tau in
+    steps), as float64: computed in float64 instead it differs in the last bits, enough to break the
+    exact ties a net on a grid meets (a rockpool LIFNeuronTorch with weights k/16 and decay 15/16 agreed
+    on 94.8 % of entries with rockpool, 100 % with this)."""
     tau32 = torch.as_tensor(np.asarray(tau, dtype=np.float32))
-    return torch.exp(-dt_s / tau32).numpy().astype(np.float64)
+    return torch.exp(-dt / tau32).numpy().astype(np.float64)
 
 
 def writer_dt(writer: str | None, dt_s: float | None) -> float:
