@@ -96,10 +96,12 @@ def test_two_synapse_groups_on_lava_fixed_equal_the_emulator_and_reach_the_write
     assert narrow < 99.9 <= _agreement(emu, ref), narrow
 
 
+@pytest.mark.lava
 def test_export_weight_bits_from_the_command_line(run_cli, written, tmp_path):
     """`export FILE.nir --quantize int --weight-bits 15`: the manifest says which synapses took two
-    groups, chip.net is not written (a netx layer holds one 8-bit group) and says why, and the emulator
-    validates the bundle; bad uses exit 2 with one line and leave nothing behind."""
+    groups, chip.net is not written (a netx layer holds one 8-bit group) and says why, the emulator
+    validates the bundle against nir-torch and Lava fixed_pt against the emulator (equal); bad uses
+    exit 2 with one line and leave nothing behind."""
     _, _, x, path = written
     np.save(tmp_path / "calib.npy", x)
     out = tmp_path / "wide"
@@ -114,6 +116,9 @@ def test_export_weight_bits_from_the_command_line(run_cli, written, tmp_path):
     code, stdout, err = run_cli("validate", out, "--executor", "emulator", "--input", tmp_path / "calib.npy",
                                 "--min-agreement", "99.9")
     assert code == 0, stdout + err
+    code, stdout, err = run_cli("validate", out, "--executor", "lava-fixed", "--against", "emulator", "--input",
+                                tmp_path / "calib.npy", "--json")
+    assert code == 0 and set(json.loads(stdout)["layers"].values()) == {100.0}, stdout + err
     for args, words in ((["--quantize", "int", "--weight-bits", "16"], "--weight-bits 16: choose 8..15"),
                         (["--weight-bits", "12"], "add --quantize int")):
         bad = tmp_path / f"bad{args[-1]}"
