@@ -514,11 +514,12 @@ def _mantissas(w: np.ndarray, ratio: float, limit: int = WEIGHT_MAX) -> np.ndarr
     return mant.astype(np.int64)
 
 
-# Wider weights (``--weight-bits N``, N in 9..15): each weight W = hi * 2**SPLIT_EXP + lo with
-# hi, lo 8-bit mantissas, two synapse groups on the chip (twice the synaptic memory) from the same
-# source into the same neuron, whose sums meet in its a_in: hi's with weight_exp SPLIT_EXP, lo's with 0
-# (on Lava two Dense, or two Conv with the hi sums shifted by an integer relay: lava-nc#803). Both sums are exact integers (a left shift), so W x == hi x << 7 +
-# lo x bit for bit. |hi|, |lo| <= 127 hold every |W| <= 127 * 128 + 127 = 2**14 - 1 (15 bits, signed).
+# Wider weights (``--weight-bits N``, N in 9..15): each weight W = hi * 2**SPLIT_EXP + lo with hi, lo
+# 8-bit mantissas, two synapse groups on the chip (twice the synaptic memory) from the same source into
+# the same neuron, whose sums meet in its a_in: hi's with weight_exp SPLIT_EXP, lo's with 0 (on Lava two
+# Dense, or two Conv with the hi sums shifted by an integer relay: lava-nc#803). Both sums are exact
+# integers (a left shift), so W x == (hi x << 7) + lo x bit for bit. |hi|, |lo| <= 127 hold every
+# |W| <= 127 * 128 + 127 = 2**14 - 1 (15 bits, signed).
 SPLIT_EXP = 7
 WIDE_WEIGHT_BITS = 15  # the widest N: |W| <= 2**14 - 1 splits into hi, lo as above
 WEIGHT_BITS_CHOICES = range(8, WIDE_WEIGHT_BITS + 1)
@@ -528,7 +529,7 @@ def weight_limit(bits: int) -> int:
     """Largest |mantissa| of an N-bit signed weight (symmetric): 127 for Loihi's 8 bits."""
     if bits not in WEIGHT_BITS_CHOICES:
         raise QuantizationError(f"--weight-bits {bits}: choose {WEIGHT_BITS_CHOICES.start}..{WIDE_WEIGHT_BITS} "
-                                "(8: one synapse group per Dense, Loihi's mantissa; more: two groups)")
+                                "(8: one synapse group per synapse, Loihi's mantissa; more: two groups)")
     return (1 << (bits - 1)) - 1
 
 
@@ -588,7 +589,7 @@ def quantize_sequence(g: DeployGraph, calib: np.ndarray, peak_counts: dict[str, 
     neuron form, synapse form); ``calib``: ``(T, N, *input_shape)`` values (only the input's scale
     reads it); ``peak_counts``: per layer with several spikes per step, the largest count one step
     sent on the calibration input in the float graph (:func:`count_cap`; absent: the cap a
-    saturated ``v`` allows); ``weight_bits``: a Dense synapse into a neuron may take mantissas of up
+    saturated ``v`` allows); ``weight_bits``: a synapse into a neuron may take mantissas of up
     to this many bits (8: Loihi's one synapse group; 9..15: two groups where a layer needs them,
     :data:`SPLIT_EXP`) -- a finer input LSB for neurons whose threshold is few 8-bit LSBs (weights
     large against it), bounded as before by the 16-bit ``a_in``; Dense and Conv alike (a Conv's hi group
@@ -716,8 +717,8 @@ def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: i
     weights = {s: np.asarray(g.arrays[s]["weight"], dtype=np.float64) for s in syns}
     dense = {s: _is_dense(g, s) for s in syns}
     ins = {s: _in_form(quant, g, s) for s in syns}
-    limit = {s: wide for s in syns}  # a synapse may take two groups (--weight-bits)
-    a_scale = max([float(np.max(np.abs(weights[s]), initial=0.0)) * ins[s][0] / limit[s] for s in syns] + [0.0])
+    # ``wide``: the largest mantissa a synapse may take in two groups (--weight-bits; 127: one group)
+    a_scale = max([float(np.max(np.abs(weights[s]), initial=0.0)) * ins[s][0] / wide for s in syns] + [0.0])
     if a_scale <= 0 or not math.isfinite(a_scale):
         a_scale = 1.0
     vth = float(form["vth"])
@@ -737,8 +738,8 @@ def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: i
         # a shift only where 8 bits already hold the weights at this LSB: two groups' sums shifted right
         # apart would not round as their total does
         shift = {s: _dense_shift(dense[s], own[s], a_scale) for s in syns}
-        mants = {s: _mantissas(weights[s], ins[s][0] * 2.0 ** shift[s] / a_scale, WEIGHT_MAX if shift[s] else
-                               limit[s]) for s in syns}
+        mants = {s: _mantissas(weights[s], ins[s][0] * 2.0 ** shift[s] / a_scale, WEIGHT_MAX if shift[s] else wide)
+                 for s in syns}
         const_mant = np.round(const / a_scale).astype(np.int64)
         sums = {s: int(_abs_row_sums(dense[s], mants[s]).max(initial=0)) * ins[s][1] for s in syns}
         bound = int(sum(-(-sums[s] >> shift[s]) for s in syns) + np.max(np.abs(const_mant), initial=0))
@@ -756,10 +757,10 @@ def _sequence_neuron(g: DeployGraph, name: str, quant: dict, ints: dict, peak: i
         const_mant = np.round(const / a_scale).astype(np.int64)
         sums = {s: int(_abs_row_sums(dense[s], mants[s]).max(initial=0)) * ins[s][1] for s in syns}
         bound = int(sum(sums.values()) + np.max(np.abs(const_mant), initial=0))
-        # Halve the LSB while everything stays exact and in range (mantissas -- a Dense's up to --weight-bits --,
+        # Halve the LSB while everything stays exact and in range (mantissas -- up to --weight-bits --,
         # the threshold, a_in): a leaky membrane is rounded every step at v's LSB, so a finer LSB drifts less
         # from the float neuron.
-        while (all(2 * int(np.max(np.abs(m), initial=0)) <= limit[s] for s, m in mants.items())
+        while (all(2 * int(np.max(np.abs(m), initial=0)) <= wide for m in mants.values())
                and 2 * bound <= A_IN_MAX and (not spiking or 2 * vth / a_scale <= LOIHI2.vth_mant.hi)):
             a_scale /= 2
             mants = {s: 2 * m for s, m in mants.items()}
