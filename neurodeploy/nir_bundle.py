@@ -89,10 +89,6 @@ def export_nir_bundle(nir_file: str | Path, out: str | Path, target: str = "loih
         raise NeurodeployError("--calib FILE.npy sets the input scale of --quantize int; add --quantize int")
     if weight_bits is not None and quantize != "int":
         raise NeurodeployError("--weight-bits sets the integer weights of --quantize int; add --quantize int")
-    if weight_bits is not None:
-        from neurodeploy.quantize.ptq import weight_limit
-
-        weight_limit(weight_bits)  # QuantizationError naming the choices, before anything is read or written
     out = check_destination(Path(out), force)
     nir_file = Path(nir_file)
     g = read_deploy_graph(nir_file, dt_s=dt_s, writer=writer, warn=warn, reset=reset, rules=rules)
